@@ -1,0 +1,268 @@
+//! Authentication: password hashing, access tokens, and turning a bearer token into a [`Viewer`].
+//!
+//! Access tokens are HS256 JWTs whose algorithm is pinned and whose `iss`, `aud`, `exp` and `typ`
+//! are all checked; they carry the session id (`sid`), and a session revoked by logout, password
+//! change or refresh-token reuse is flagged in the cache so its tokens stop working at once.
+//! Refresh tokens are opaque random strings; only their SHA-256 is stored.
+
+use std::{sync::OnceLock, time::Duration};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{cache::Cache, config::Settings, error::ApiError};
+
+/// The signed-in caller of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    pub person_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// What the request's credentials amount to. A token that is present but invalid is kept apart
+/// from no token at all, so that a public query still works while `me` says `UNAUTHENTICATED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    Anonymous,
+    Rejected,
+    Signed(Viewer),
+}
+
+impl Auth {
+    /// The viewer, or `UNAUTHENTICATED`.
+    pub fn require(&self) -> Result<&Viewer, ApiError> {
+        match self {
+            Auth::Signed(v) => Ok(v),
+            Auth::Anonymous | Auth::Rejected => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    pub fn viewer(&self) -> Option<&Viewer> {
+        match self {
+            Auth::Signed(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+const ACCESS_TYPE: &str = "access";
+/// Clock skew tolerated on `exp`.
+const LEEWAY_SECS: u64 = 5;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AccessClaims {
+    iss: String,
+    aud: String,
+    sub: Uuid,
+    sid: Uuid,
+    iat: i64,
+    exp: i64,
+    jti: Uuid,
+    typ: String,
+}
+
+/// Keys and rules for access tokens.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(settings: &Settings) -> Self {
+        let secret = settings.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_issuer(&[&settings.jwt_issuer]);
+        validation.set_audience(&[&settings.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            access_ttl: settings.access_token_ttl,
+            refresh_ttl: settings.refresh_token_ttl,
+        }
+    }
+
+    /// Issues an access token for a session; returns it with its expiry.
+    pub fn issue_access(&self, person_id: Uuid, session_id: Uuid) -> Result<(String, DateTime<Utc>), ApiError> {
+        let now = Utc::now();
+        let exp = now + self.access_ttl;
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: person_id,
+            sid: session_id,
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+            jti: Uuid::new_v4(),
+            typ: ACCESS_TYPE.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(format_args!("jwt encode: {e}")))?;
+        Ok((token, exp))
+    }
+
+    /// Checks signature, algorithm, issuer, audience, expiry and type; `None` when any fails.
+    fn verify_access(&self, token: &str) -> Option<Viewer> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        (data.claims.typ == ACCESS_TYPE).then_some(Viewer {
+            person_id: data.claims.sub,
+            session_id: data.claims.sid,
+        })
+    }
+
+    /// How long a revoked session must stay flagged: until its last access token has expired.
+    pub fn revocation_ttl(&self) -> Duration {
+        self.access_ttl + Duration::from_secs(LEEWAY_SECS + 1)
+    }
+}
+
+/// The cache key that marks a session as revoked.
+pub fn revoked_session_key(session_id: Uuid) -> String {
+    format!("revoked-session:{session_id}")
+}
+
+/// Resolves an `Authorization` header value (or a WebSocket init token) to an [`Auth`].
+pub async fn authenticate(keys: &TokenKeys, cache: &Cache, header: Option<&str>) -> Auth {
+    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        return Auth::Anonymous;
+    };
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => header,
+    };
+    let Some(viewer) = keys.verify_access(token) else {
+        return Auth::Rejected;
+    };
+    match cache.has_flag(&revoked_session_key(viewer.session_id)).await {
+        Ok(false) => Auth::Signed(viewer),
+        // Revoked, or the revocation list cannot be read: fail closed.
+        Ok(true) | Err(_) => Auth::Rejected,
+    }
+}
+
+/// A new opaque refresh token (256 random bits) and the hash under which it is stored.
+pub fn new_refresh_token() -> Result<(String, String), ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format_args!("rng: {e}")))?;
+    let token = format!("rt_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hash = hash_refresh_token(&token);
+    Ok((token, hash))
+}
+
+/// SHA-256 (hex) of a refresh token. A fast hash is right here: the token has 256 bits of
+/// entropy, so there is nothing to brute-force.
+pub fn hash_refresh_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
+fn hasher() -> Result<Argon2<'static>, ApiError> {
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a password on the blocking pool (it takes tens of milliseconds by design).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let hash = hasher()?
+            .hash_password(password.as_bytes())
+            .map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
+        Ok(hash.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format_args!("join: {e}")))?
+}
+
+/// Verifies a password against a stored hash, or against a dummy hash when there is none, so
+/// that an unknown phone number takes as long to refuse as a wrong password.
+pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let hasher = hasher()?;
+        let known = stored.is_some();
+        let hash = match stored {
+            Some(h) => h,
+            None => dummy_hash(&hasher)?.to_owned(),
+        };
+        let ok = hasher.verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        Ok(ok && known)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format_args!("join: {e}")))?
+}
+
+fn dummy_hash(hasher: &Argon2<'static>) -> Result<&'static str, ApiError> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let h = hasher
+        .hash_password(b"timing-equaliser")
+        .map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?
+        .to_string();
+    Ok(DUMMY.get_or_init(|| h))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&Settings::from_vars(&HashMap::new()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn access_tokens_round_trip_and_tampering_is_rejected() {
+        let keys = keys();
+        let cache = Cache::memory();
+        let (person, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let (token, _) = keys.issue_access(person, sid).unwrap();
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            authenticate(&keys, &cache, Some(&bearer)).await,
+            Auth::Signed(Viewer { person_id: person, session_id: sid })
+        );
+        let mut tampered = token.clone();
+        tampered.pop();
+        assert_eq!(authenticate(&keys, &cache, Some(&tampered)).await, Auth::Rejected);
+        assert_eq!(authenticate(&keys, &cache, None).await, Auth::Anonymous);
+        cache.set_flag(&revoked_session_key(sid), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(authenticate(&keys, &cache, Some(&bearer)).await, Auth::Rejected);
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("hoa-sen-2024".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("hoa-sen-2024".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("hoa-sen-2025".into(), Some(hash)).await.unwrap());
+        assert!(!verify_password("timing-equaliser".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let (a, ha) = new_refresh_token().unwrap();
+        let (b, _) = new_refresh_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(ha.len(), 64);
+        assert!(!ha.contains(&a));
+        assert_eq!(hash_refresh_token(&a), ha);
+    }
+}

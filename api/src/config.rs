@@ -1,0 +1,227 @@
+//! Settings, read once from environment variables at start-up. Every setting has a default that
+//! makes `cargo run -p api` work on a fresh machine; production mode refuses to start when a
+//! secret it needs is missing instead of inventing one.
+
+use std::{collections::HashMap, time::Duration};
+
+use secrecy::SecretString;
+
+/// Deployment mode: development turns the conveniences on (GraphiQL, introspection, demo data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything the server needs to run; built by [`Settings::from_env`] or by tests.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub environment: Environment,
+    pub host: String,
+    /// 0 asks the OS for a free port (tests).
+    pub port: u16,
+    pub workers: usize,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub redis_url: Option<String>,
+    /// Prefix for every Redis key and channel, so several deployments (or tests) can share one.
+    pub redis_prefix: String,
+    pub jwt_secret: SecretString,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub login_max_failures_per_phone: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_failure_window: Duration,
+    /// Trust `X-Forwarded-For` for the client address (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    pub graphiql: bool,
+    pub introspection: bool,
+    pub max_body_bytes: usize,
+    pub query_depth_limit: usize,
+    pub query_complexity_limit: usize,
+    pub ws_init_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub seed_demo_data: bool,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+/// Why the settings could not be built; the variable is named, its value never echoed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be set when APP_ENV=production")]
+    MissingInProduction(&'static str),
+    #[error("{name} has an invalid value ({expected})")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// The development-only signing key. Production refuses to start with it.
+const DEV_JWT_SECRET: &str = "development-only-secret-do-not-use-in-production-0123456789";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Builds settings from a map of variables (the process environment in production).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let environment = match get("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    expected: "development or production",
+                });
+            }
+        };
+        let dev = environment == Environment::Development;
+        let jwt_secret = match get("APP_JWT_SECRET") {
+            Some(s) if s.len() >= 32 => s,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_JWT_SECRET",
+                    expected: "at least 32 characters",
+                });
+            }
+            None if dev => DEV_JWT_SECRET.to_owned(),
+            None => return Err(ConfigError::MissingInProduction("APP_JWT_SECRET")),
+        };
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => url,
+            None if dev => "sqlite://./data/phunu.db?mode=rwc".to_owned(),
+            None => return Err(ConfigError::MissingInProduction("DATABASE_URL")),
+        };
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_URL",
+                expected: "a redis:// URL",
+            });
+        }
+        let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            environment,
+            host: get("APP_HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
+            port: parse(&get, "APP_PORT", 8080, "a port number")?,
+            workers: parse(&get, "APP_WORKERS", default_workers, "a positive integer")?.max(1),
+            database_max_connections: parse(&get, "APP_DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
+            database_url,
+            redis_url,
+            redis_prefix: get("APP_REDIS_PREFIX").unwrap_or_else(|| "phunu:".to_owned()),
+            jwt_secret: SecretString::from(jwt_secret),
+            jwt_issuer: get("APP_JWT_ISSUER").unwrap_or_else(|| "phunu-thudo".to_owned()),
+            jwt_audience: get("APP_JWT_AUDIENCE").unwrap_or_else(|| "phunu-thudo-api".to_owned()),
+            access_token_ttl: secs(parse(&get, "APP_ACCESS_TOKEN_TTL_SECS", 900, "seconds")?),
+            refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
+            login_max_failures_per_phone: parse(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5, "a positive integer")?,
+            login_max_failures_per_address: parse(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50, "a positive integer")?,
+            login_failure_window: secs(parse(&get, "APP_LOGIN_FAILURE_WINDOW_SECS", 900, "seconds")?),
+            trust_forwarded_for: parse(&get, "APP_TRUST_FORWARDED_FOR", false, "true or false")?,
+            graphiql: parse(&get, "APP_GRAPHIQL", dev, "true or false")?,
+            introspection: parse(&get, "APP_INTROSPECTION", dev, "true or false")?,
+            max_body_bytes: parse(&get, "APP_MAX_BODY_BYTES", 256 * 1024, "bytes")?,
+            query_depth_limit: parse(&get, "APP_QUERY_DEPTH_LIMIT", 12, "a positive integer")?,
+            query_complexity_limit: parse(&get, "APP_QUERY_COMPLEXITY_LIMIT", 2000, "a positive integer")?,
+            ws_init_timeout: secs(parse(&get, "APP_WS_INIT_TIMEOUT_SECS", 10, "seconds")?),
+            shutdown_timeout: secs(parse(&get, "APP_SHUTDOWN_TIMEOUT_SECS", 30, "seconds")?),
+            seed_demo_data: parse(&get, "APP_SEED_DEMO_DATA", dev, "true or false")?,
+            log_format: match get("APP_LOG_FORMAT").as_deref() {
+                None if dev => LogFormat::Pretty,
+                None => LogFormat::Json,
+                Some("pretty") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "APP_LOG_FORMAT",
+                        expected: "pretty or json",
+                    });
+                }
+            },
+            log_filter: get("APP_LOG").unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, expected }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn development_defaults_need_nothing() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.host, "127.0.0.1");
+        assert!(s.graphiql && s.introspection && s.seed_demo_data);
+        assert!(s.database_url.starts_with("sqlite://./data/"));
+        assert!(s.redis_url.is_none());
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_jwt_secret() {
+        let err = Settings::from_vars(&vars(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://x")]));
+        assert!(matches!(err, Err(ConfigError::MissingInProduction("APP_JWT_SECRET"))));
+    }
+
+    #[test]
+    fn production_turns_graphiql_and_introspection_off_unless_asked() {
+        let base = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://x"),
+            ("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let s = Settings::from_vars(&vars(&base)).unwrap();
+        assert!(!s.graphiql && !s.introspection && !s.seed_demo_data);
+        let mut on = base.to_vec();
+        on.push(("APP_INTROSPECTION", "true"));
+        on.push(("APP_GRAPHIQL", "true"));
+        let s = Settings::from_vars(&vars(&on)).unwrap();
+        assert!(s.graphiql && s.introspection);
+    }
+
+    #[test]
+    fn short_secret_and_bad_numbers_are_refused() {
+        assert!(Settings::from_vars(&vars(&[("APP_JWT_SECRET", "short")])).is_err());
+        assert!(Settings::from_vars(&vars(&[("APP_PORT", "eighty")])).is_err());
+    }
+}

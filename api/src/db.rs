@@ -1,0 +1,105 @@
+//! Database connection, migrations and a helper for the few hand-written SQL statements.
+//!
+//! SQLite runs with a single connection: writes serialise there anyway, and one connection
+//! makes "read, then write in the same transaction" race-free without `BEGIN IMMEDIATE`.
+//! Code holding a transaction must use that transaction, never the pool, or it would wait on
+//! itself (the acquire timeout turns such a bug into an error instead of a hang).
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    Value,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::{config::Settings, state::DbStats};
+
+/// Statements slower than this are logged (without their parameters).
+const SLOW_STATEMENT: Duration = Duration::from_millis(250);
+
+/// Connects, creating the directory of an SQLite file when needed.
+pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<DatabaseConnection, DbErr> {
+    let url = &settings.database_url;
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        ensure_sqlite_dir(url).map_err(|e| DbErr::Custom(format!("cannot create the database directory: {e}")))?;
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(if sqlite { 1 } else { settings.database_max_connections })
+        .min_connections(if sqlite { 1 } else { 2 })
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    let mut db = Database::connect(opts).await?;
+    db.set_metric_callback(move |info| {
+        stats.record_statement();
+        if info.elapsed > SLOW_STATEMENT {
+            tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow statement");
+        }
+    });
+    Ok(db)
+}
+
+fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}
+
+/// Builds a statement from SQL written with `?` placeholders, numbering them (`$1`, `$2`…) for
+/// PostgreSQL. The SQL must not contain `?` anywhere else.
+pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Runs [`stmt`] on any connection or transaction and returns the number of affected rows.
+pub async fn execute(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    Ok(conn.execute_raw(stmt(backend, sql, values)).await?.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_only() {
+        let pg = stmt(DbBackend::Postgres, "a = ? AND b = ?", [1.into(), 2.into()]);
+        assert_eq!(pg.sql, "a = $1 AND b = $2");
+        let lite = stmt(DbBackend::Sqlite, "a = ? AND b = ?", [1.into(), 2.into()]);
+        assert_eq!(lite.sql, "a = ? AND b = ?");
+    }
+}

@@ -1,0 +1,358 @@
+//! The one error type of the API and its mapping to GraphQL errors.
+//!
+//! Every failure a client can see is an [`ApiError`] with a stable `extensions.code`. Resolvers
+//! convert with a bare `?`; the [`ErrorMapping`] schema extension then rewrites every error of the
+//! response: an `ApiError` gets its code, `field` and a message in the caller's language; an
+//! engine error gets a code of its own; anything else is an internal error whose detail is logged
+//! and replaced by a generic message, so SQL, paths and secrets never reach a client.
+
+use std::{fmt, sync::Arc};
+
+
+use async_graphql::{
+    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    },
+    parser::types::ExecutableDocument,
+};
+use sea_orm::{DbErr, SqlErr};
+
+/// The language of messages, from `Accept-Language` (Vietnamese unless English is asked for).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    /// Picks the first supported language of an `Accept-Language` header.
+    pub fn from_accept_language(header: Option<&str>) -> Self {
+        let Some(header) = header else { return Lang::Vi };
+        for part in header.split(',') {
+            let tag = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if tag == "en" || tag.starts_with("en-") {
+                return Lang::En;
+            }
+            if tag == "vi" || tag.starts_with("vi-") {
+                return Lang::Vi;
+            }
+        }
+        Lang::Vi
+    }
+}
+
+/// What went wrong with one input field; the message key is translated at the edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputProblem {
+    Required,
+    InvalidPhone,
+    InvalidName,
+    WeakPassword,
+    TooLong,
+    InvalidFormat,
+    InvalidId,
+    OutOfRange,
+    InvalidKind,
+    WouldCreateCycle,
+    InvalidEmail,
+    WrongPassword,
+}
+
+impl InputProblem {
+    fn message(self, lang: Lang) -> &'static str {
+        use InputProblem::*;
+        match (self, lang) {
+            (Required, Lang::Vi) => "Trường này là bắt buộc.",
+            (Required, Lang::En) => "This field is required.",
+            (InvalidPhone, Lang::Vi) => "Số điện thoại di động Việt Nam không hợp lệ.",
+            (InvalidPhone, Lang::En) => "Not a valid Vietnamese mobile number.",
+            (InvalidName, Lang::Vi) => "Họ tên phải dài 2–120 ký tự và chỉ gồm chữ cái.",
+            (InvalidName, Lang::En) => "A full name is 2–120 characters of letters.",
+            (WeakPassword, Lang::Vi) => {
+                "Mật khẩu cần ít nhất 8 ký tự, gồm cả chữ và số, và không quá dễ đoán."
+            }
+            (WeakPassword, Lang::En) => {
+                "A password needs at least 8 characters with letters and digits, and must not be easy to guess."
+            }
+            (TooLong, Lang::Vi) => "Giá trị quá dài.",
+            (TooLong, Lang::En) => "The value is too long.",
+            (InvalidFormat, Lang::Vi) => "Giá trị không đúng định dạng.",
+            (InvalidFormat, Lang::En) => "The value is not in the expected format.",
+            (InvalidId, Lang::Vi) => "Mã định danh không hợp lệ.",
+            (InvalidId, Lang::En) => "Not a valid id for this field.",
+            (OutOfRange, Lang::Vi) => "Giá trị nằm ngoài khoảng cho phép.",
+            (OutOfRange, Lang::En) => "The value is out of the allowed range.",
+            (InvalidKind, Lang::Vi) => "Loại đơn vị không phù hợp với vị trí trong cây tổ chức.",
+            (InvalidKind, Lang::En) => "This kind of unit cannot be placed there in the tree.",
+            (WouldCreateCycle, Lang::Vi) => "Không thể chuyển một đơn vị vào bên trong chính nó.",
+            (WouldCreateCycle, Lang::En) => "A unit cannot be moved inside its own subtree.",
+            (InvalidEmail, Lang::Vi) => "Địa chỉ email không hợp lệ.",
+            (InvalidEmail, Lang::En) => "Not a valid email address.",
+            (WrongPassword, Lang::Vi) => "Mật khẩu hiện tại không đúng.",
+            (WrongPassword, Lang::En) => "The current password is wrong.",
+        }
+    }
+}
+
+/// Why a request conflicts with the current state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictKind {
+    PhoneTaken,
+    CodeTaken,
+    RoleAlreadyHeld,
+    AlreadyRevoked,
+}
+
+/// Every error a client can receive.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("wrong credentials")]
+    BadCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("bad input in {field}: {problem:?}")]
+    BadInput {
+        field: &'static str,
+        problem: InputProblem,
+    },
+    #[error("conflict: {0:?}")]
+    Conflict(ConflictKind),
+    #[error("rate limited for {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The detail is logged where the error is created and never shown.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_input(field: &'static str, problem: InputProblem) -> Self {
+        ApiError::BadInput { field, problem }
+    }
+
+    /// Logs `detail` (never shown to the client) and returns [`ApiError::Internal`].
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        ApiError::Internal
+    }
+
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated | ApiError::BadCredentials => "UNAUTHENTICATED",
+            ApiError::Forbidden => "FORBIDDEN",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::BadInput { .. } => "BAD_USER_INPUT",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Internal => "INTERNAL",
+        }
+    }
+
+    /// The message shown to the client, in its language.
+    pub fn message(&self, lang: Lang) -> String {
+        let vi = lang == Lang::Vi;
+        let s = match self {
+            ApiError::Unauthenticated if vi => "Bạn cần đăng nhập (phiên đăng nhập không hợp lệ hoặc đã hết hạn).",
+            ApiError::Unauthenticated => "You need to sign in (the session is missing, invalid or expired).",
+            ApiError::BadCredentials if vi => "Số điện thoại hoặc mật khẩu không đúng.",
+            ApiError::BadCredentials => "Wrong phone number or password.",
+            ApiError::Forbidden if vi => "Bạn không có quyền thực hiện thao tác này.",
+            ApiError::Forbidden => "You are not allowed to do this.",
+            ApiError::NotFound if vi => "Không tìm thấy.",
+            ApiError::NotFound => "Not found.",
+            ApiError::BadInput { problem, .. } => problem.message(lang),
+            ApiError::Conflict(kind) => conflict_message(*kind, lang),
+            ApiError::RateLimited { retry_after_secs } => {
+                return if vi {
+                    format!("Bạn đã thử quá nhiều lần. Vui lòng thử lại sau {retry_after_secs} giây.")
+                } else {
+                    format!("Too many attempts. Try again in {retry_after_secs} seconds.")
+                };
+            }
+            ApiError::Internal if vi => "Đã có lỗi xảy ra. Vui lòng thử lại sau.",
+            ApiError::Internal => "Something went wrong. Please try again later.",
+        };
+        s.to_owned()
+    }
+
+    fn write_extensions(&self, ext: &mut ErrorExtensionValues) {
+        ext.set("code", self.code());
+        match self {
+            ApiError::BadInput { field, .. } => ext.set("field", *field),
+            ApiError::RateLimited { retry_after_secs } => ext.set("retryAfter", *retry_after_secs),
+            _ => {}
+        }
+    }
+}
+
+fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
+    match (kind, lang) {
+        (ConflictKind::PhoneTaken, Lang::Vi) => "Số điện thoại này đã được đăng ký.",
+        (ConflictKind::PhoneTaken, Lang::En) => "This phone number is already registered.",
+        (ConflictKind::CodeTaken, Lang::Vi) => "Mã đơn vị này đã được dùng.",
+        (ConflictKind::CodeTaken, Lang::En) => "This unit code is already in use.",
+        (ConflictKind::RoleAlreadyHeld, Lang::Vi) => "Người này đã giữ vai trò này tại đơn vị.",
+        (ConflictKind::RoleAlreadyHeld, Lang::En) => "This person already holds this role at the unit.",
+        (ConflictKind::AlreadyRevoked, Lang::Vi) => "Vai trò này đã bị thu hồi.",
+        (ConflictKind::AlreadyRevoked, Lang::En) => "This role has already been revoked.",
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+/// True when the database refused a write because of a unique constraint.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        // The message is rewritten per language by `ErrorMapping`; the source keeps the variant.
+        // (The `custom-error-conversion` feature of async-graphql is on, so only `ApiError`
+        // converts with `?` in a resolver: a foreign error cannot slip through without a code.)
+        let mut ext = ErrorExtensionValues::default();
+        err.write_extensions(&mut ext);
+        async_graphql::Error {
+            message: err.message(Lang::Vi),
+            source: Some(Arc::new(err)),
+            extensions: Some(ext),
+        }
+    }
+}
+
+/// Codes for errors raised by the GraphQL engine itself, not by a resolver.
+pub const CODE_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+pub const CODE_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// Schema extension that gives every error of a response its code and language (see module docs).
+pub struct ErrorMapping;
+
+impl ExtensionFactory for ErrorMapping {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorMappingExtension)
+    }
+}
+
+struct ErrorMappingExtension;
+
+fn tag(mut errors: Vec<ServerError>, code: &'static str) -> Vec<ServerError> {
+    for e in &mut errors {
+        e.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+    errors
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorMappingExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|e| {
+            let mut e = e;
+            e.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
+            e
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|e| tag(e, CODE_VALIDATION_FAILED))
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
+        let lang = ctx.data_opt::<Lang>().copied().unwrap_or_default();
+        let mut response = next.run(ctx).await;
+        for err in &mut response.errors {
+            map_error(err, lang);
+        }
+        response
+    }
+}
+
+/// Rewrites one error in place (see the module docs for the rules).
+pub fn map_error(err: &mut ServerError, lang: Lang) {
+    if let Some(api) = err.source::<ApiError>() {
+        let mut ext = ErrorExtensionValues::default();
+        api.write_extensions(&mut ext);
+        err.message = api.message(lang);
+        err.extensions = Some(ext);
+        return;
+    }
+    let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    if has_code {
+        return;
+    }
+    if err.path.is_empty() {
+        // Raised before execution (unknown operation name and the like): a bad request.
+        err.extensions.get_or_insert_with(Default::default).set("code", CODE_VALIDATION_FAILED);
+    } else if err.message.starts_with("Invalid value for argument") || err.message.starts_with("Failed to parse") {
+        // Argument coercion failures raised by the engine while resolving a field.
+        err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+    } else {
+        tracing::error!(error = %err.message, path = ?err.path, "unmapped resolver error");
+        err.message = ApiError::Internal.message(lang);
+        let mut ext = ErrorExtensionValues::default();
+        ext.set("code", "INTERNAL");
+        err.extensions = Some(ext);
+    }
+}
+
+/// Extracts a string code from an error's extensions (used by the HTTP layer for status codes).
+pub fn error_code(err: &ServerError) -> Option<String> {
+    match err.extensions.as_ref()?.get("code")? {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_english_only_when_asked() {
+        assert_eq!(Lang::from_accept_language(None), Lang::Vi);
+        assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("vi-VN,en;q=0.5")), Lang::Vi);
+        assert_eq!(Lang::from_accept_language(Some("fr")), Lang::Vi);
+    }
+
+    #[test]
+    fn api_errors_keep_code_and_field_through_conversion() {
+        let e: async_graphql::Error = ApiError::bad_input("phone", InputProblem::InvalidPhone).into();
+        let mut server = e.into_server_error(Default::default());
+        server.path = vec![async_graphql::PathSegment::Field("register".into())];
+        map_error(&mut server, Lang::En);
+        let ext = server.extensions.unwrap();
+        assert_eq!(ext.get("code"), Some(&Value::from("BAD_USER_INPUT")));
+        assert_eq!(ext.get("field"), Some(&Value::from("phone")));
+        assert_eq!(server.message, "Not a valid Vietnamese mobile number.");
+    }
+
+    #[test]
+    fn unknown_resolver_errors_are_masked_as_internal() {
+        let e = async_graphql::Error::new("relation \"person\" does not exist at /srv/x.rs");
+        let mut server = e.into_server_error(Default::default());
+        server.path = vec![async_graphql::PathSegment::Field("me".into())];
+        map_error(&mut server, Lang::En);
+        assert_eq!(server.extensions.unwrap().get("code"), Some(&Value::from("INTERNAL")));
+        assert!(!server.message.contains("person"));
+    }
+}

@@ -1,0 +1,165 @@
+//! GraphQL surface of accounts and sessions.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::person;
+use secrecy::SecretString;
+
+use super::{ContextExt, org::OfficerRole};
+use crate::{
+    domain::{GlobalId, NodeKind},
+    service::identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister},
+};
+
+/// A person with an account (or enrolled by an officer).
+pub struct Person(pub person::Model);
+
+#[Object]
+impl Person {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Person, self.0.id).encode().into()
+    }
+
+    /// Normalised mobile number, `+84…`.
+    async fn phone(&self) -> &str {
+        &self.0.phone
+    }
+
+    async fn full_name(&self) -> &str {
+        &self.0.full_name
+    }
+
+    async fn birth_date(&self) -> Option<NaiveDate> {
+        self.0.birth_date
+    }
+
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    async fn is_system_admin(&self) -> bool {
+        self.0.is_system_admin
+    }
+
+    /// Active officer roles.
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<OfficerRole>> {
+        let roles = ctx.loaders()?.roles_by_person.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(roles.into_iter().map(OfficerRole).collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Tokens of a new or refreshed session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Bearer token for `Authorization`, valid for `accessTokenExpiresAt`.
+    access_token: String,
+    access_token_expires_at: DateTime<Utc>,
+    /// Opaque, single-use: exchange it with `refreshSession` for a new pair.
+    refresh_token: String,
+    refresh_token_expires_at: DateTime<Utc>,
+    person: Person,
+}
+
+impl From<Payload> for AuthPayload {
+    fn from(p: Payload) -> Self {
+        Self {
+            access_token: p.access_token,
+            access_token_expires_at: p.access_token_expires_at,
+            refresh_token: p.refresh_token,
+            refresh_token_expires_at: p.refresh_token_expires_at,
+            person: Person(p.person),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// Vietnamese mobile number in any common form (`0912…`, `+84912…`, `84912…`).
+    pub phone: String,
+    pub full_name: String,
+    /// At least 8 characters, with letters and digits.
+    #[graphql(secret)]
+    pub password: String,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub phone: String,
+    #[graphql(secret)]
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    #[graphql(secret)]
+    pub current_password: String,
+    #[graphql(secret)]
+    pub new_password: String,
+}
+
+#[derive(Default)]
+pub struct IdentityQuery;
+
+#[Object]
+impl IdentityQuery {
+    /// The signed-in person.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Person> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Person(svc::me(ctx.state()?, viewer).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct IdentityMutation;
+
+#[Object]
+impl IdentityMutation {
+    /// Creates an account and signs in.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        ctx.claim_credential_check("register")?;
+        let input = SvcRegister {
+            phone: input.phone,
+            full_name: input.full_name,
+            password: SecretString::from(input.password),
+            birth_date: input.birth_date,
+            email: input.email,
+        };
+        Ok(svc::register(ctx.state()?, ctx.meta()?, input).await?.into())
+    }
+
+    /// Signs in. Repeated failures for one phone number or client address are throttled.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        ctx.claim_credential_check("login")?;
+        let password = SecretString::from(input.password);
+        Ok(svc::login(ctx.state()?, ctx.meta()?, &input.phone, &password).await?.into())
+    }
+
+    /// Exchanges a refresh token for a new pair. Reusing a token revokes its whole session.
+    async fn refresh_session(&self, ctx: &Context<'_>, #[graphql(secret)] refresh_token: String) -> Result<AuthPayload> {
+        ctx.claim_credential_check("refreshSession")?;
+        Ok(svc::refresh(ctx.state()?, &SecretString::from(refresh_token)).await?.into())
+    }
+
+    /// Ends the current session; its access token stops working immediately.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        let viewer = ctx.auth()?.require()?;
+        svc::logout(ctx.state()?, viewer).await?;
+        Ok(true)
+    }
+
+    /// Changes the password and signs out every other session.
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
+        ctx.claim_credential_check("changePassword")?;
+        let viewer = ctx.auth()?.require()?;
+        let current = SecretString::from(input.current_password);
+        let new = SecretString::from(input.new_password);
+        svc::change_password(ctx.state()?, ctx.meta()?, viewer, &current, &new).await?;
+        Ok(true)
+    }
+}

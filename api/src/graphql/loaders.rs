@@ -1,0 +1,107 @@
+//! Per-request DataLoaders for relation fields, so a list page issues a bounded number of
+//! queries whatever its size. A fresh set is made for every request: nothing is cached across
+//! requests (or across callers with different rights).
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entities::{officer_role, org_unit, person};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    service::{org, roles},
+};
+
+/// All loaders of one request.
+pub struct Loaders {
+    pub units: DataLoader<UnitLoader>,
+    pub ancestors: DataLoader<AncestorsLoader>,
+    pub children: DataLoader<ChildrenLoader>,
+    pub people: DataLoader<PersonLoader>,
+    pub roles_by_person: DataLoader<RolesByPersonLoader>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        let spawn = |f| {
+            tokio::spawn(f);
+        };
+        Self {
+            units: DataLoader::new(UnitLoader(db.clone()), spawn),
+            ancestors: DataLoader::new(AncestorsLoader(db.clone()), spawn),
+            children: DataLoader::new(ChildrenLoader(db.clone()), spawn),
+            people: DataLoader::new(PersonLoader(db.clone()), spawn),
+            roles_by_person: DataLoader::new(RolesByPersonLoader(db.clone()), spawn),
+        }
+    }
+}
+
+pub struct UnitLoader(DatabaseConnection);
+
+impl Loader<Uuid> for UnitLoader {
+    type Value = org_unit::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        org::units_by_ids(&self.0, keys).await
+    }
+}
+
+/// Ancestors of a unit, root first.
+pub struct AncestorsLoader(DatabaseConnection);
+
+impl Loader<Uuid> for AncestorsLoader {
+    type Value = Vec<org_unit::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        org::ancestors_of(&self.0, keys).await
+    }
+}
+
+/// The first page of a unit's children, keyed by (parent, page size).
+pub struct ChildrenLoader(DatabaseConnection);
+
+impl Loader<(Uuid, u64)> for ChildrenLoader {
+    type Value = (Vec<org_unit::Model>, bool);
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[(Uuid, u64)]) -> Result<HashMap<(Uuid, u64), Self::Value>, Self::Error> {
+        let mut by_size: HashMap<u64, Vec<Uuid>> = HashMap::new();
+        for &(parent, size) in keys {
+            by_size.entry(size).or_default().push(parent);
+        }
+        let mut out = HashMap::new();
+        for (size, parents) in by_size {
+            for (parent, page) in org::first_children_of(&self.0, &parents, size).await? {
+                out.insert((parent, size), page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub struct PersonLoader(DatabaseConnection);
+
+impl Loader<Uuid> for PersonLoader {
+    type Value = person::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        roles::people_by_ids(&self.0, keys).await
+    }
+}
+
+/// Active officer roles of a person.
+pub struct RolesByPersonLoader(DatabaseConnection);
+
+impl Loader<Uuid> for RolesByPersonLoader {
+    type Value = Vec<officer_role::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        roles::active_roles_of(&self.0, keys).await
+    }
+}

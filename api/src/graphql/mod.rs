@@ -1,0 +1,95 @@
+//! The GraphQL schema: thin resolvers per area, merged into one schema by [`build_schema`].
+//!
+//! Resolvers parse arguments into domain types, call the service, and map the result. Request
+//! data (set by the HTTP layer for each request): [`Auth`], [`Lang`], [`RequestMeta`],
+//! [`loaders::Loaders`] and [`CredentialGuard`]; schema data: [`AppState`].
+
+pub mod connection;
+pub mod identity;
+pub mod loaders;
+pub mod node;
+pub mod org;
+pub mod subscription;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
+
+use crate::{
+    auth::Auth,
+    config::Settings,
+    error::{ApiError, ErrorMapping, InputProblem},
+    service::RequestMeta,
+    state::AppState,
+};
+
+/// The query root.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(node::NodeQuery, identity::IdentityQuery, org::OrgQuery);
+
+/// The mutation root.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(identity::IdentityMutation, org::OrgMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
+
+/// The schema without any data: enough for the SDL.
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscription::SubscriptionRoot> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
+        .extension(ErrorMapping)
+}
+
+/// The schema the server runs, with its limits and shared state.
+pub fn build_schema(state: AppState, settings: &Settings) -> AppSchema {
+    let mut builder = schema_builder()
+        .limit_depth(settings.query_depth_limit)
+        .limit_complexity(settings.query_complexity_limit)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+        .data(state);
+    if !settings.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL exported to `schema.graphql` (`cargo run -p api -- export-schema`).
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+/// Request data that lets one request run at most one password check: aliases cannot turn one
+/// HTTP request into a burst of login attempts (or of argon2 work).
+#[derive(Default)]
+pub struct CredentialGuard(AtomicBool);
+
+/// Shortcuts to typed context data; a missing entry is a wiring bug, reported as `INTERNAL`.
+pub trait ContextExt {
+    fn get<T: Send + Sync + 'static>(&self) -> Result<&T, ApiError>;
+    fn state(&self) -> Result<&AppState, ApiError> {
+        self.get::<AppState>()
+    }
+    fn auth(&self) -> Result<&Auth, ApiError> {
+        self.get::<Auth>()
+    }
+    fn meta(&self) -> Result<&RequestMeta, ApiError> {
+        self.get::<RequestMeta>()
+    }
+    fn loaders(&self) -> Result<&loaders::Loaders, ApiError> {
+        self.get::<loaders::Loaders>()
+    }
+    /// Claims this request's single password check (see [`CredentialGuard`]).
+    fn claim_credential_check(&self, field: &'static str) -> Result<(), ApiError> {
+        if self.get::<CredentialGuard>()?.0.swap(true, Ordering::SeqCst) {
+            return Err(ApiError::bad_input(field, InputProblem::OutOfRange));
+        }
+        Ok(())
+    }
+}
+
+impl ContextExt for Context<'_> {
+    fn get<T: Send + Sync + 'static>(&self) -> Result<&T, ApiError> {
+        self.data_opt::<T>()
+            .ok_or_else(|| ApiError::internal(format_args!("missing context data {}", std::any::type_name::<T>())))
+    }
+}

@@ -1,0 +1,51 @@
+//! The Relay `Node` interface and `node(id:)`. Each type answers with the same rules as its own
+//! query: units are public, a person is visible to herself, a role to its holder and to admins
+//! over its unit; anything else is `NOT_FOUND`.
+
+use async_graphql::{Context, ID, Interface, Object, Result};
+
+use super::{
+    ContextExt,
+    identity::Person,
+    org::{OfficerRole, OrgUnit},
+};
+use crate::{
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
+    service::{identity, org, roles},
+};
+
+/// An object with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    OrgUnit(OrgUnit),
+    Person(Person),
+    OfficerRole(OfficerRole),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Node> {
+        let gid = GlobalId::decode(&id, "id")?;
+        let state = ctx.state()?;
+        Ok(match gid.kind {
+            NodeKind::OrgUnit => Node::OrgUnit(OrgUnit(org::get_unit(&state.db, gid.id).await?)),
+            NodeKind::Person => {
+                let viewer = ctx.auth()?.require()?;
+                if viewer.person_id != gid.id {
+                    return Err(ApiError::NotFound.into());
+                }
+                Node::Person(Person(identity::me(state, viewer).await?))
+            }
+            NodeKind::OfficerRole => {
+                let viewer = ctx.auth()?.require()?;
+                Node::OfficerRole(OfficerRole(roles::get_role(state, viewer, gid.id).await?))
+            }
+        })
+    }
+}

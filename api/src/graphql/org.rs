@@ -1,0 +1,383 @@
+//! GraphQL surface of the unit tree and of officer roles.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
+use chrono::{DateTime, Utc};
+use entities::{officer_role, org_unit};
+use uuid::Uuid;
+
+use super::{
+    ContextExt,
+    connection::{build, page},
+    identity::Person,
+};
+use crate::{
+    authz::Role,
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
+    service::{
+        org::{self as svc, UnitCursor, UnitFilter, UnitKind},
+        roles::{self, Grantee, RoleFilter},
+    },
+};
+
+/// Kind of a unit of the union, from the city down to a group.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "OrgUnitKind")]
+pub enum GqlUnitKind {
+    City,
+    District,
+    Base,
+    Branch,
+    Group,
+}
+
+impl From<GqlUnitKind> for UnitKind {
+    fn from(k: GqlUnitKind) -> Self {
+        match k {
+            GqlUnitKind::City => UnitKind::City,
+            GqlUnitKind::District => UnitKind::District,
+            GqlUnitKind::Base => UnitKind::Base,
+            GqlUnitKind::Branch => UnitKind::Branch,
+            GqlUnitKind::Group => UnitKind::Group,
+        }
+    }
+}
+
+impl GqlUnitKind {
+    fn from_stored(s: &str) -> Result<Self, ApiError> {
+        Ok(match UnitKind::parse(s).ok_or_else(|| ApiError::internal("unknown unit kind in database"))? {
+            UnitKind::City => GqlUnitKind::City,
+            UnitKind::District => GqlUnitKind::District,
+            UnitKind::Base => GqlUnitKind::Base,
+            UnitKind::Branch => GqlUnitKind::Branch,
+            UnitKind::Group => GqlUnitKind::Group,
+        })
+    }
+}
+
+/// An officer role; held at a unit, it covers the unit's whole subtree.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "OfficerRoleKind")]
+pub enum GqlRole {
+    /// Chi hội trưởng: leads a branch.
+    BranchLeader,
+    /// Cán bộ Hội of a base, district or the city.
+    UnitOfficer,
+    /// Handles domestic-violence reports.
+    CaseOfficer,
+    /// Manages the structure and officer assignments.
+    UnitAdmin,
+}
+
+impl From<GqlRole> for Role {
+    fn from(r: GqlRole) -> Self {
+        match r {
+            GqlRole::BranchLeader => Role::BranchLeader,
+            GqlRole::UnitOfficer => Role::UnitOfficer,
+            GqlRole::CaseOfficer => Role::CaseOfficer,
+            GqlRole::UnitAdmin => Role::UnitAdmin,
+        }
+    }
+}
+
+impl From<Role> for GqlRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::BranchLeader => GqlRole::BranchLeader,
+            Role::UnitOfficer => GqlRole::UnitOfficer,
+            Role::CaseOfficer => GqlRole::CaseOfficer,
+            Role::UnitAdmin => GqlRole::UnitAdmin,
+        }
+    }
+}
+
+/// A unit of the union's tree.
+pub struct OrgUnit(pub org_unit::Model);
+
+/// Extra fields of a unit list.
+pub struct UnitListFields(UnitFilter);
+
+#[Object]
+impl UnitListFields {
+    /// Number of units matching the filter (one extra query, only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count_units(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+pub type OrgUnitConnection = Connection<String, OrgUnit, UnitListFields>;
+
+fn unit_page(rows: Vec<org_unit::Model>, has_next: bool, had_cursor: bool, filter: UnitFilter) -> OrgUnitConnection {
+    build(rows, has_next, had_cursor, UnitListFields(filter), UnitCursor::of, OrgUnit)
+}
+
+#[Object]
+impl OrgUnit {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::OrgUnit, self.0.id).encode().into()
+    }
+
+    /// Stable code, e.g. `HN-LB`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn kind(&self) -> Result<GqlUnitKind> {
+        Ok(GqlUnitKind::from_stored(&self.0.kind)?)
+    }
+
+    /// Distance from the root (the city is 0).
+    async fn depth(&self) -> i32 {
+        self.0.depth
+    }
+
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
+        let Some(pid) = self.0.parent_id else { return Ok(None) };
+        Ok(ctx.loaders()?.units.load_one(pid).await?.map(OrgUnit))
+    }
+
+    /// Every ancestor, the root first and the parent last.
+    async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<OrgUnit>> {
+        let list = ctx.loaders()?.ancestors.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(list.into_iter().map(OrgUnit).collect())
+    }
+
+    /// Direct children, by name.
+    async fn children(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrgUnitConnection> {
+        let page = page::<UnitCursor>(first, after.as_deref())?;
+        let filter = UnitFilter {
+            parent_id: Some(self.0.id),
+            ..Default::default()
+        };
+        let (rows, has_next) = match &page.after {
+            // The first page of many units' children is batched into one query.
+            None => ctx
+                .loaders()?
+                .children
+                .load_one((self.0.id, page.first))
+                .await?
+                .unwrap_or_default(),
+            Some(after) => svc::list_units(&ctx.state()?.db, &filter, page.first, Some(after)).await?,
+        };
+        Ok(unit_page(rows, has_next, page.after.is_some(), filter))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// The assignment of an officer role to a person at a unit, with its history.
+pub struct OfficerRole(pub officer_role::Model);
+
+/// Extra fields of a role list.
+pub struct RoleListFields(RoleFilter);
+
+#[Object]
+impl RoleListFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(roles::count_roles(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+pub type OfficerRoleConnection = Connection<String, OfficerRole, RoleListFields>;
+
+#[Object]
+impl OfficerRole {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::OfficerRole, self.0.id).encode().into()
+    }
+
+    async fn role(&self) -> Result<GqlRole> {
+        Ok(Role::parse(&self.0.role)
+            .ok_or_else(|| ApiError::internal("unknown role in database"))?
+            .into())
+    }
+
+    async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+    }
+
+    async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
+        Ok(Person(ctx.loaders()?.people.load_one(self.0.person_id).await?.ok_or(ApiError::NotFound)?))
+    }
+
+    async fn granted_at(&self) -> DateTime<Utc> {
+        self.0.granted_at
+    }
+
+    async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        load_person(ctx, self.0.granted_by).await
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    async fn revoked_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        load_person(ctx, self.0.revoked_by).await
+    }
+
+    async fn active(&self) -> bool {
+        self.0.revoked_at.is_none()
+    }
+}
+
+async fn load_person(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<Person>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(ctx.loaders()?.people.load_one(id).await?.map(Person))
+}
+
+#[derive(Default)]
+pub struct OrgQuery;
+
+#[Object]
+impl OrgQuery {
+    /// One unit. Units are public: anyone can browse the tree.
+    async fn org_unit(&self, ctx: &Context<'_>, id: ID) -> Result<OrgUnit> {
+        let id = GlobalId::decode_as(&id, NodeKind::OrgUnit, "id")?;
+        Ok(OrgUnit(svc::get_unit(&ctx.state()?.db, id).await?))
+    }
+
+    /// Units by name (accent-insensitive: `long bien` finds Long Biên), ordered by name.
+    async fn org_units(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only direct children of this unit.")] parent_id: Option<ID>,
+        #[graphql(desc = "Only units anywhere below this unit.")] under_id: Option<ID>,
+        kind: Option<GqlUnitKind>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<OrgUnitConnection> {
+        let page = page::<UnitCursor>(first, after.as_deref())?;
+        if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(ApiError::bad_input("search", crate::error::InputProblem::TooLong).into());
+        }
+        let filter = UnitFilter {
+            parent_id: parent_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId")).transpose()?,
+            under_id: under_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "underId")).transpose()?,
+            kind: kind.map(Into::into),
+            search,
+        };
+        let (rows, has_next) = svc::list_units(&ctx.state()?.db, &filter, page.first, page.after.as_ref()).await?;
+        Ok(unit_page(rows, has_next, page.after.is_some(), filter))
+    }
+
+    /// Officer role assignments at a unit (and, by default, below it), for a `UNIT_ADMIN` over it.
+    async fn officer_roles(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        #[graphql(default = true)] include_subtree: bool,
+        #[graphql(default = true)] active_only: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<OfficerRoleConnection> {
+        let viewer = ctx.auth()?.require()?;
+        let page = page::<Uuid>(first, after.as_deref())?;
+        let filter = RoleFilter {
+            unit_id: GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?,
+            include_subtree,
+            active_only,
+        };
+        let (rows, has_next) = roles::list_roles(ctx.state()?, viewer, &filter, page.first, page.after).await?;
+        Ok(build(rows, has_next, page.after.is_some(), RoleListFields(filter), |r| r.id, OfficerRole))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateOrgUnitInput {
+    /// The parent; omitted only for a new root (system administrators).
+    pub parent_id: Option<ID>,
+    pub kind: GqlUnitKind,
+    /// Stable code: 2–32 of A–Z, 0–9, `-`, `_` (stored uppercase, unique).
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct RenameOrgUnitInput {
+    pub id: ID,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct MoveOrgUnitInput {
+    pub id: ID,
+    pub new_parent_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AssignOfficerRoleInput {
+    /// The person, by id…
+    pub person_id: Option<ID>,
+    /// …or by phone number (exactly one of the two).
+    pub phone: Option<String>,
+    pub unit_id: ID,
+    pub role: GqlRole,
+}
+
+#[derive(Default)]
+pub struct OrgMutation;
+
+#[Object]
+impl OrgMutation {
+    /// Creates a unit under a parent (a `UNIT_ADMIN` over the parent).
+    async fn create_org_unit(&self, ctx: &Context<'_>, input: CreateOrgUnitInput) -> Result<OrgUnit> {
+        let viewer = ctx.auth()?.require()?;
+        let parent_id = input
+            .parent_id
+            .map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId"))
+            .transpose()?;
+        let new = svc::NewUnit {
+            parent_id,
+            kind: input.kind.into(),
+            code: input.code,
+            name: input.name,
+        };
+        Ok(OrgUnit(svc::create_unit(ctx.state()?, viewer, new).await?))
+    }
+
+    /// Renames a unit (a `UNIT_ADMIN` over it).
+    async fn rename_org_unit(&self, ctx: &Context<'_>, input: RenameOrgUnitInput) -> Result<OrgUnit> {
+        let viewer = ctx.auth()?.require()?;
+        let id = GlobalId::decode_as(&input.id, NodeKind::OrgUnit, "id")?;
+        Ok(OrgUnit(svc::rename_unit(ctx.state()?, viewer, id, &input.name).await?))
+    }
+
+    /// Moves a unit and its whole subtree under another parent, in one transaction.
+    async fn move_org_unit(&self, ctx: &Context<'_>, input: MoveOrgUnitInput) -> Result<OrgUnit> {
+        let viewer = ctx.auth()?.require()?;
+        let id = GlobalId::decode_as(&input.id, NodeKind::OrgUnit, "id")?;
+        let new_parent = GlobalId::decode_as(&input.new_parent_id, NodeKind::OrgUnit, "newParentId")?;
+        Ok(OrgUnit(svc::move_unit(ctx.state()?, viewer, id, new_parent).await?))
+    }
+
+    /// Grants an officer role at a unit (a `UNIT_ADMIN` above; see `OfficerRoleKind`).
+    async fn assign_officer_role(&self, ctx: &Context<'_>, input: AssignOfficerRoleInput) -> Result<OfficerRole> {
+        let viewer = ctx.auth()?.require()?;
+        let grantee = match (input.person_id, input.phone) {
+            (Some(id), None) => Grantee::PersonId(GlobalId::decode_as(&id, NodeKind::Person, "personId")?),
+            (None, Some(phone)) => Grantee::Phone(phone),
+            _ => return Err(roles::grantee_required().into()),
+        };
+        let unit_id = GlobalId::decode_as(&input.unit_id, NodeKind::OrgUnit, "unitId")?;
+        Ok(OfficerRole(roles::assign_role(ctx.state()?, viewer, grantee, unit_id, input.role.into()).await?))
+    }
+
+    /// Revokes an officer role assignment; the record stays, with who revoked it and when.
+    async fn revoke_officer_role(&self, ctx: &Context<'_>, id: ID) -> Result<OfficerRole> {
+        let viewer = ctx.auth()?.require()?;
+        let id = GlobalId::decode_as(&id, NodeKind::OfficerRole, "id")?;
+        Ok(OfficerRole(roles::revoke_role(ctx.state()?, viewer, id).await?))
+    }
+}

@@ -1,0 +1,150 @@
+//! GraphQL subscriptions over WebSocket (`/graphql/ws`), protocol `graphql-transport-ws` (the
+//! legacy `graphql-ws` too).
+//!
+//! The access token travels in the `connection_init` payload (`{"authorization": "Bearer …"}`,
+//! or `token`/`accessToken`), never in the URL. An invalid token closes the socket with 4403;
+//! no `connection_init` within `APP_WS_INIT_TIMEOUT_SECS` closes it with 4408, as the protocol
+//! asks. Pings are answered; a silent peer is dropped after 90 seconds.
+
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use async_graphql::{
+    Data,
+    http::{WebSocket, WebSocketProtocols, WsMessage},
+};
+use futures_util::StreamExt;
+
+use super::request_meta;
+use crate::{
+    auth::{self, Auth},
+    graphql::{AppSchema, CredentialGuard, loaders::Loaders},
+    state::AppState,
+};
+
+const HEARTBEAT: Duration = Duration::from_secs(30);
+const SILENCE_LIMIT: Duration = Duration::from_secs(90);
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Upgrades the connection and spawns the session.
+pub async fn handshake(
+    req: HttpRequest,
+    body: web::Payload,
+    schema: web::Data<AppSchema>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &["graphql-transport-ws", "graphql-ws"])?;
+    let protocol = response
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|p| WebSocketProtocols::from_str(p).ok());
+    let Some(protocol) = protocol else {
+        return Ok(HttpResponse::BadRequest().body("Sec-WebSocket-Protocol must be graphql-transport-ws"));
+    };
+    let (lang, meta) = request_meta(&req, &state.settings);
+    let mut data = Data::default();
+    data.insert(lang);
+    data.insert(meta);
+    data.insert(Loaders::new(&state.db));
+    data.insert(CredentialGuard::default());
+    actix_web::rt::spawn(run(session, stream, schema.into_inner(), state.into_inner(), protocol, data));
+    Ok(response)
+}
+
+async fn run(
+    mut session: actix_ws::Session,
+    stream: actix_ws::MessageStream,
+    schema: Arc<AppSchema>,
+    state: Arc<AppState>,
+    protocol: WebSocketProtocols,
+    data: Data,
+) {
+    let mut incoming = stream.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
+    let (tx, rx) = futures_channel::mpsc::unbounded::<Vec<u8>>();
+    let init_seen = Arc::new(AtomicBool::new(false));
+
+    let init_state = state.clone();
+    let on_init = move |payload: serde_json::Value| async move {
+        let token = ["authorization", "Authorization", "token", "accessToken"]
+            .iter()
+            .find_map(|k| payload.get(*k).and_then(|v| v.as_str()).map(str::to_owned));
+        let auth = auth::authenticate(&init_state.tokens, &init_state.cache, token.as_deref()).await;
+        if auth == Auth::Rejected {
+            return Err(async_graphql::Error::new("Forbidden"));
+        }
+        let mut data = Data::default();
+        data.insert(auth);
+        Ok(data)
+    };
+    let mut outgoing = WebSocket::new((*schema).clone(), rx, protocol)
+        .connection_data(data)
+        .on_connection_init(on_init);
+
+    let init_deadline = tokio::time::sleep(state.settings.ws_init_timeout);
+    tokio::pin!(init_deadline);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut last_heard = Instant::now();
+
+    let close = loop {
+        tokio::select! {
+            msg = incoming.next() => {
+                last_heard = Instant::now();
+                match msg {
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        if !init_seen.load(Ordering::Relaxed) && is_connection_init(&text) {
+                            init_seen.store(true, Ordering::Relaxed);
+                        }
+                        if tx.unbounded_send(text.as_bytes().to_vec()).is_err() { break None; }
+                    }
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
+                        if tx.unbounded_send(bytes.to_vec()).is_err() { break None; }
+                    }
+                    Some(Ok(AggregatedMessage::Ping(p))) => {
+                        if session.pong(&p).await.is_err() { return; }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Close(reason))) => break reason,
+                    Some(Err(_)) => break Some(CloseReason { code: CloseCode::Size, description: None }),
+                    None => break None,
+                }
+            }
+            out = outgoing.next() => match out {
+                Some(WsMessage::Text(text)) => {
+                    if session.text(text).await.is_err() { return; }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    break Some(CloseReason { code: CloseCode::Other(code), description: Some(reason) });
+                }
+                None => break None,
+            },
+            _ = &mut init_deadline, if !init_seen.load(Ordering::Relaxed) => {
+                break Some(CloseReason {
+                    code: CloseCode::Other(4408),
+                    description: Some("Connection initialisation timeout".into()),
+                });
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT || session.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    let _ = session.close(close).await;
+}
+
+fn is_connection_init(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(|t| t == "connection_init"))
+        .unwrap_or(false)
+}

@@ -1,0 +1,51 @@
+//! `api` runs the server; `api export-schema` prints the GraphQL SDL.
+
+use api::{config::Settings, seed, startup::Application, telemetry};
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("export-schema") {
+        print!("{}", api::graphql::sdl());
+        return std::process::ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&settings);
+    let demo = settings.seed_demo_data;
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "start-up failed");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if demo {
+        print_demo_accounts(app.seeded_demo_data());
+    }
+    tracing::info!(port = app.port(), "listening");
+    match app.run_until_stopped().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server stopped with an error");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_demo_accounts(just_loaded: bool) {
+    println!();
+    println!(
+        "Demo data {} — accounts (password for all: {}):",
+        if just_loaded { "loaded" } else { "present" },
+        seed::DEMO_PASSWORD
+    );
+    for a in seed::DEMO_ACCOUNTS {
+        println!("  {:<14} {:<14} {:<22} {}", a.role, a.phone, a.name, a.unit_code.unwrap_or("-"));
+    }
+    println!();
+}

@@ -1,0 +1,366 @@
+//! Accounts and sessions: register, login (throttled), refresh with rotation and reuse
+//! detection, logout, password change.
+//!
+//! Invariants: a refresh token is used at most once (`used_at` is set by a conditional update, so
+//! of two concurrent refreshes exactly one wins); presenting a used token revokes the session
+//! (the whole token family); a revoked session is flagged in the cache before the call returns,
+//! so its access tokens stop working at once.
+
+use chrono::{NaiveDate, Utc};
+use entities::{auth_session, person, refresh_token};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
+    sea_query::Expr,
+};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::RequestMeta;
+use crate::{
+    auth::{self, Viewer, revoked_session_key},
+    domain::{Email, Password, PersonName, PhoneNumber, fold_for_search},
+    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
+    state::AppState,
+};
+
+/// Tokens handed to a client after login, registration or refresh.
+pub struct AuthPayload {
+    pub access_token: String,
+    pub access_token_expires_at: chrono::DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_token_expires_at: chrono::DateTime<Utc>,
+    pub person: person::Model,
+}
+
+/// Raw registration input, parsed here.
+pub struct RegisterInput {
+    pub phone: String,
+    pub full_name: String,
+    pub password: SecretString,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<String>,
+}
+
+/// Creates an account (or claims the record an officer enrolled under this phone) and signs in.
+pub async fn register(state: &AppState, meta: &RequestMeta, input: RegisterInput) -> Result<AuthPayload, ApiError> {
+    let phone = PhoneNumber::parse(&input.phone, "phone")?;
+    let name = PersonName::parse(&input.full_name, "fullName")?;
+    let password = Password::parse(&input.password, Some(&phone), "password")?;
+    let email = input.email.as_deref().map(|e| Email::parse(e, "email")).transpose()?;
+    if let Some(birth) = input.birth_date {
+        let today = Utc::now().date_naive();
+        let oldest = today.checked_sub_months(chrono::Months::new(12 * 120));
+        if birth > today || oldest.is_some_and(|o| birth < o) {
+            return Err(ApiError::bad_input("birthDate", InputProblem::OutOfRange));
+        }
+    }
+    let hash = auth::hash_password(password.expose().to_owned()).await?;
+
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let existing = person::Entity::find()
+        .filter(person::Column::Phone.eq(phone.as_str()))
+        .one(&txn)
+        .await?;
+    let person = match existing {
+        Some(p) if p.password_hash.is_some() => return Err(ApiError::Conflict(ConflictKind::PhoneTaken)),
+        // Enrolled by an officer before she had an account: the account joins that record.
+        Some(p) => {
+            let mut am: person::ActiveModel = p.into();
+            am.password_hash = Set(Some(hash));
+            am.registered_at = Set(Some(now));
+            am.password_changed_at = Set(Some(now));
+            am.updated_at = Set(now);
+            if let Some(e) = &email {
+                am.email = Set(Some(e.as_str().to_owned()));
+            }
+            if input.birth_date.is_some() {
+                am.birth_date = Set(input.birth_date);
+            }
+            am.update(&txn).await?
+        }
+        None => person::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            phone: Set(phone.as_str().to_owned()),
+            full_name: Set(name.as_str().to_owned()),
+            name_search: Set(fold_for_search(name.as_str())),
+            password_hash: Set(Some(hash)),
+            birth_date: Set(input.birth_date),
+            email: Set(email.map(|e| e.as_str().to_owned())),
+            is_system_admin: Set(false),
+            registered_at: Set(Some(now)),
+            password_changed_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::Conflict(ConflictKind::PhoneTaken)
+            } else {
+                e.into()
+            }
+        })?,
+    };
+    let payload = start_session(state, &txn, person, meta).await?;
+    txn.commit().await?;
+    Ok(payload)
+}
+
+fn phone_key(phone: &PhoneNumber) -> String {
+    format!("login-fail:phone:{}", phone.as_str())
+}
+
+fn addr_key(addr: &str) -> String {
+    format!("login-fail:addr:{addr}")
+}
+
+/// Refuses with `RATE_LIMITED` when the phone or the address has used up its failures.
+async fn check_throttle(state: &AppState, phone: &PhoneNumber, meta: &RequestMeta) -> Result<(), ApiError> {
+    let s = &state.settings;
+    let limits = [
+        (phone_key(phone), s.login_max_failures_per_phone),
+        (addr_key(&meta.client_addr), s.login_max_failures_per_address),
+    ];
+    for (key, max) in limits {
+        if let Some(c) = state.cache.peek(&key).await?
+            && c.count >= u64::from(max)
+        {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: c.resets_in.as_secs().max(1),
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn record_failure(state: &AppState, phone: &PhoneNumber, meta: &RequestMeta) -> Result<(), ApiError> {
+    let window = state.settings.login_failure_window;
+    state.cache.hit(&phone_key(phone), window).await?;
+    state.cache.hit(&addr_key(&meta.client_addr), window).await?;
+    Ok(())
+}
+
+/// Signs in with phone and password.
+pub async fn login(state: &AppState, meta: &RequestMeta, phone: &str, password: &SecretString) -> Result<AuthPayload, ApiError> {
+    use secrecy::ExposeSecret;
+    let phone = PhoneNumber::parse(phone, "phone")?;
+    if password.expose_secret().is_empty() {
+        return Err(ApiError::bad_input("password", InputProblem::Required));
+    }
+    check_throttle(state, &phone, meta).await?;
+    let person = person::Entity::find()
+        .filter(person::Column::Phone.eq(phone.as_str()))
+        .one(&state.db)
+        .await?;
+    let stored = person.as_ref().and_then(|p| p.password_hash.clone());
+    let ok = auth::verify_password(password.expose_secret().to_owned(), stored).await?;
+    let Some(person) = person.filter(|_| ok) else {
+        record_failure(state, &phone, meta).await?;
+        tracing::info!(event = "login_failed", "failed login");
+        return Err(ApiError::BadCredentials);
+    };
+    state.cache.clear(&phone_key(&phone)).await?;
+    let txn = state.db.begin().await?;
+    let payload = start_session(state, &txn, person, meta).await?;
+    txn.commit().await?;
+    tracing::info!(event = "login", person_id = %payload.person.id, "signed in");
+    Ok(payload)
+}
+
+/// Creates a session and its first refresh token inside `txn`.
+async fn start_session(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    person: person::Model,
+    meta: &RequestMeta,
+) -> Result<AuthPayload, ApiError> {
+    let now = Utc::now();
+    let session_id = Uuid::now_v7();
+    auth_session::ActiveModel {
+        id: Set(session_id),
+        person_id: Set(person.id),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+        user_agent: Set(meta.user_agent.as_ref().map(|ua| ua.chars().take(255).collect())),
+    }
+    .insert(txn)
+    .await?;
+    issue_tokens(state, txn, session_id, person).await
+}
+
+/// Stores a new refresh token for the session and signs a new access token.
+async fn issue_tokens(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    session_id: Uuid,
+    person: person::Model,
+) -> Result<AuthPayload, ApiError> {
+    let now = Utc::now();
+    let (refresh, refresh_hash) = auth::new_refresh_token()?;
+    let refresh_expires = now + state.tokens.refresh_ttl;
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(session_id),
+        token_hash: Set(refresh_hash),
+        created_at: Set(now),
+        expires_at: Set(refresh_expires),
+        used_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    let (access, access_expires) = state.tokens.issue_access(person.id, session_id)?;
+    Ok(AuthPayload {
+        access_token: access,
+        access_token_expires_at: access_expires,
+        refresh_token: refresh,
+        refresh_token_expires_at: refresh_expires,
+        person,
+    })
+}
+
+/// Exchanges a refresh token for a new pair. A token that was already used revokes its session.
+pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPayload, ApiError> {
+    use secrecy::ExposeSecret;
+    let hash = auth::hash_refresh_token(token.expose_secret());
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let Some(stored) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash))
+        .one(&txn)
+        .await?
+    else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let Some(session) = auth_session::Entity::find_by_id(stored.session_id).one(&txn).await? else {
+        return Err(ApiError::Unauthenticated);
+    };
+    if session.revoked_at.is_some() || stored.expires_at <= now {
+        return Err(ApiError::Unauthenticated);
+    }
+    // The conditional update is the single point of truth: of two concurrent uses of one token
+    // exactly one sets `used_at`; the other is a reuse.
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(stored.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        revoke_sessions(&txn, &[session.id], "REFRESH_REUSE").await?;
+        txn.commit().await?;
+        flag_revoked(state, &[session.id]).await?;
+        tracing::warn!(event = "refresh_token_reuse", session_id = %session.id, "refresh token reused; session revoked");
+        return Err(ApiError::Unauthenticated);
+    }
+    let Some(person) = person::Entity::find_by_id(session.person_id).one(&txn).await? else {
+        return Err(ApiError::Unauthenticated);
+    };
+    auth_session::Entity::update_many()
+        .col_expr(auth_session::Column::LastUsedAt, Expr::value(now))
+        .filter(auth_session::Column::Id.eq(session.id))
+        .exec(&txn)
+        .await?;
+    let payload = issue_tokens(state, &txn, session.id, person).await?;
+    txn.commit().await?;
+    Ok(payload)
+}
+
+/// Ends the caller's session; its access token stops working immediately.
+pub async fn logout(state: &AppState, viewer: &Viewer) -> Result<(), ApiError> {
+    revoke_sessions(&state.db, &[viewer.session_id], "LOGOUT").await?;
+    flag_revoked(state, &[viewer.session_id]).await
+}
+
+/// Changes the caller's password and revokes every other session of hers.
+pub async fn change_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    viewer: &Viewer,
+    current: &SecretString,
+    new: &SecretString,
+) -> Result<(), ApiError> {
+    use secrecy::ExposeSecret;
+    let person = me(state, viewer).await?;
+    let phone = PhoneNumber::parse(&person.phone, "phone")?;
+    if current.expose_secret().is_empty() {
+        return Err(ApiError::bad_input("currentPassword", InputProblem::Required));
+    }
+    let new = Password::parse(new, Some(&phone), "newPassword")?;
+    // Guessing the current password with a stolen access token is throttled like a login.
+    check_throttle(state, &phone, meta).await?;
+    if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
+        record_failure(state, &phone, meta).await?;
+        return Err(ApiError::bad_input("currentPassword", InputProblem::WrongPassword));
+    }
+    let hash = auth::hash_password(new.expose().to_owned()).await?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let mut am: person::ActiveModel = person.into();
+    am.password_hash = Set(Some(hash));
+    am.password_changed_at = Set(Some(now));
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    let others: Vec<Uuid> = auth_session::Entity::find()
+        .select_only()
+        .column(auth_session::Column::Id)
+        .filter(auth_session::Column::PersonId.eq(viewer.person_id))
+        .filter(auth_session::Column::Id.ne(viewer.session_id))
+        .filter(auth_session::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    revoke_sessions(&txn, &others, "PASSWORD_CHANGED").await?;
+    txn.commit().await?;
+    flag_revoked(state, &others).await
+}
+
+/// The caller's own record.
+pub async fn me(state: &AppState, viewer: &Viewer) -> Result<person::Model, ApiError> {
+    person::Entity::find_by_id(viewer.person_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::Unauthenticated)
+}
+
+async fn revoke_sessions(conn: &impl ConnectionTrait, ids: &[Uuid], reason: &str) -> Result<(), ApiError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    auth_session::Entity::update_many()
+        .col_expr(auth_session::Column::RevokedAt, Expr::value(Utc::now()))
+        .col_expr(auth_session::Column::RevokedReason, Expr::value(reason))
+        .filter(auth_session::Column::Id.is_in(ids.iter().copied()))
+        .filter(auth_session::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn flag_revoked(state: &AppState, ids: &[Uuid]) -> Result<(), ApiError> {
+    let ttl = state.tokens.revocation_ttl();
+    for id in ids {
+        state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
+    }
+    Ok(())
+}
+
+/// Re-flags sessions revoked recently enough that their access tokens may still be unexpired —
+/// after a restart of an in-process cache (or a Redis that lost its data).
+pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
+    let since = Utc::now() - state.tokens.revocation_ttl();
+    let ids: Vec<Uuid> = auth_session::Entity::find()
+        .select_only()
+        .column(auth_session::Column::Id)
+        .filter(auth_session::Column::RevokedAt.gt(since))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    flag_revoked(state, &ids).await?;
+    Ok(ids.len())
+}

@@ -1,0 +1,14 @@
+//! The rules of each domain area. Every function takes the caller and the state, checks
+//! permission first, then does the work, in one transaction when it writes more than one row.
+
+pub mod identity;
+pub mod org;
+pub mod roles;
+
+/// Facts about the HTTP request that rules depend on (throttling, session records).
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    /// The client address used for throttling (the peer, or `X-Forwarded-For` when trusted).
+    pub client_addr: String,
+    pub user_agent: Option<String>,
+}

@@ -1,0 +1,111 @@
+//! Builds the application: connects and migrates the database, loads demo data when asked,
+//! connects the cache, binds the listener. `Application::build` is what `main` and the tests
+//! both call (tests with port 0).
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use migration::MigratorTrait;
+
+use crate::{
+    auth::TokenKeys,
+    cache::Cache,
+    config::Settings,
+    db,
+    graphql::build_schema,
+    http::{self, request_id},
+    seed,
+    service::identity,
+    state::{AppState, DbStats},
+};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("start-up task failed")]
+    Task,
+}
+
+/// A built, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    seeded: bool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let settings = Arc::new(settings);
+        let stats = Arc::new(DbStats::default());
+        let db = db::connect(&settings, stats.clone()).await?;
+        migration::Migrator::up(&db, None).await?;
+        let cache = match &settings.redis_url {
+            Some(url) => Cache::connect_redis(url, &settings.redis_prefix).await?,
+            None => Cache::memory(),
+        };
+        let state = AppState {
+            db,
+            cache,
+            tokens: Arc::new(TokenKeys::new(&settings)),
+            settings: settings.clone(),
+            stats,
+        };
+        let seeded = if settings.seed_demo_data {
+            seed::load_demo_data(&state).await.map_err(|_| StartupError::Task)?
+        } else {
+            false
+        };
+        identity::restore_revocations(&state).await.map_err(|_| StartupError::Task)?;
+
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let port = listener.local_addr()?.port();
+        let schema = build_schema(state.clone(), &settings);
+        let app_state = state.clone();
+        let body_limit = settings.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_id::middleware))
+                .app_data(web::Data::new(schema.clone()))
+                .app_data(web::Data::new(app_state.clone()))
+                .app_data(web::PayloadConfig::new(body_limit))
+                .configure(http::routes)
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+            seeded,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests read the statement counter and the database through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Whether this start loaded the demo data.
+    pub fn seeded_demo_data(&self) -> bool {
+        self.seeded
+    }
+
+    /// Runs until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish
+    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,24 @@
+//! An officer role held by a person at a unit; it covers the unit's whole subtree. Rows are never
+//! deleted: revoking sets `revoked_at`/`revoked_by`, so the history of who granted what stays.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "officer_role")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub unit_id: Uuid,
+    /// `BRANCH_LEADER`, `UNIT_OFFICER`, `CASE_OFFICER` or `UNIT_ADMIN`.
+    pub role: String,
+    pub granted_by: Option<Uuid>,
+    pub granted_at: DateTimeUtc,
+    pub revoked_by: Option<Uuid>,
+    pub revoked_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,28 @@
+//! A unit of the union's tree (city, district, base, branch, group). Subtree questions go
+//! through `org_unit_closure`, never through `parent_id` recursion.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "org_unit")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    /// `CITY`, `DISTRICT`, `BASE`, `BRANCH` or `GROUP`.
+    pub kind: String,
+    #[sea_orm(unique)]
+    pub code: String,
+    pub name: String,
+    /// `name` folded to lowercase ASCII (accents and đ removed) for search and ordering.
+    pub name_search: String,
+    /// Distance from the root (the root has depth 0).
+    pub depth: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,29 @@
+//! A person known to the union. `password_hash` is absent for people enrolled by an officer who
+//! have not registered yet; the phone number (normalised E.164) is the natural key.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "person")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub phone: String,
+    pub full_name: String,
+    /// `full_name` folded to lowercase ASCII (accents and đ removed) for search.
+    pub name_search: String,
+    pub password_hash: Option<String>,
+    pub birth_date: Option<Date>,
+    pub email: Option<String>,
+    pub is_system_admin: bool,
+    pub registered_at: Option<DateTimeUtc>,
+    pub password_changed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
