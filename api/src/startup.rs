@@ -12,6 +12,7 @@ use crate::{
     cache::Cache,
     config::Settings,
     db,
+    events::EventBus,
     graphql::build_schema,
     http::{self, request_id},
     seed,
@@ -46,13 +47,17 @@ impl Application {
         let stats = Arc::new(DbStats::default());
         let db = db::connect(&settings, stats.clone()).await?;
         migration::Migrator::up(&db, None).await?;
-        let cache = match &settings.redis_url {
-            Some(url) => Cache::connect_redis(url, &settings.redis_prefix).await?,
-            None => Cache::memory(),
+        let (cache, events) = match &settings.redis_url {
+            Some(url) => (
+                Cache::connect_redis(url, &settings.redis_prefix).await?,
+                EventBus::with_redis(url, &settings.redis_prefix).await?,
+            ),
+            None => (Cache::memory(), EventBus::in_process()),
         };
         let state = AppState {
             db,
             cache,
+            events,
             tokens: Arc::new(TokenKeys::new(&settings)),
             settings: settings.clone(),
             stats,

@@ -7,13 +7,14 @@ use std::sync::{
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::TokenKeys, cache::Cache, config::Settings};
+use crate::{auth::TokenKeys, cache::Cache, config::Settings, events::EventBus};
 
 /// Shared by all workers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub cache: Cache,
+    pub events: EventBus,
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,
     pub stats: Arc<DbStats>,

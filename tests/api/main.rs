@@ -1,1 +1,15 @@
-fn main(){}
+//! Black-box tests of the whole service, driven over HTTP and WebSocket like a real client.
+//!
+//! Backends: SQLite with the in-process cache by default; PostgreSQL and Redis when
+//! `TEST_DATABASE_URL=postgres://…` and `TEST_REDIS_URL=redis://…` are set. Every test gets its
+//! own database (a temporary SQLite file, or a fresh PostgreSQL schema) and its own Redis key
+//! prefix, so tests run in parallel without seeing each other.
+
+mod helpers;
+
+mod http;
+mod identity;
+mod org;
+mod roles;
+mod schema;
+mod ws;

@@ -147,6 +147,7 @@ impl OrgUnit {
     }
 
     /// Direct children, by name.
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn children(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrgUnitConnection> {
         let page = page::<UnitCursor>(first, after.as_deref())?;
         let filter = UnitFilter {
@@ -248,6 +249,7 @@ impl OrgQuery {
     }
 
     /// Units by name (accent-insensitive: `long bien` finds Long Biên), ordered by name.
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn org_units(
         &self,
         ctx: &Context<'_>,
@@ -273,6 +275,7 @@ impl OrgQuery {
     }
 
     /// Officer role assignments at a unit (and, by default, below it), for a `UNIT_ADMIN` over it.
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn officer_roles(
         &self,
         ctx: &Context<'_>,

@@ -8,10 +8,7 @@
 
 use std::{
     str::FromStr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -70,17 +67,14 @@ async fn run(
 ) {
     let mut incoming = stream.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
     let (tx, rx) = futures_channel::mpsc::unbounded::<Vec<u8>>();
-    let init_seen = Arc::new(AtomicBool::new(false));
+    let mut init_seen = false;
 
-    let init_state = state.clone();
-    let on_init = move |payload: serde_json::Value| async move {
-        let token = ["authorization", "Authorization", "token", "accessToken"]
-            .iter()
-            .find_map(|k| payload.get(*k).and_then(|v| v.as_str()).map(str::to_owned));
-        let auth = auth::authenticate(&init_state.tokens, &init_state.cache, token.as_deref()).await;
-        if auth == Auth::Rejected {
-            return Err(async_graphql::Error::new("Forbidden"));
-        }
+    // The token is checked here, before the message reaches the protocol handler, so that a
+    // bad one closes with 4403 as graphql-transport-ws recommends (the handler would say 1002).
+    let auth_cell: Arc<Mutex<Auth>> = Arc::new(Mutex::new(Auth::Anonymous));
+    let init_auth = auth_cell.clone();
+    let on_init = move |_payload: serde_json::Value| async move {
+        let auth = *init_auth.lock().unwrap_or_else(|p| p.into_inner());
         let mut data = Data::default();
         data.insert(auth);
         Ok(data)
@@ -91,7 +85,7 @@ async fn run(
 
     let init_deadline = tokio::time::sleep(state.settings.ws_init_timeout);
     tokio::pin!(init_deadline);
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut last_heard = Instant::now();
 
     let close = loop {
@@ -100,8 +94,13 @@ async fn run(
                 last_heard = Instant::now();
                 match msg {
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        if !init_seen.load(Ordering::Relaxed) && is_connection_init(&text) {
-                            init_seen.store(true, Ordering::Relaxed);
+                        if !init_seen && let Some(payload) = connection_init_payload(&text) {
+                            init_seen = true;
+                            let auth = auth::authenticate(&state.tokens, &state.cache, bearer(&payload).as_deref()).await;
+                            if auth == Auth::Rejected {
+                                break Some(CloseReason { code: CloseCode::Other(4403), description: Some("Forbidden".into()) });
+                            }
+                            *auth_cell.lock().unwrap_or_else(|p| p.into_inner()) = auth;
                         }
                         if tx.unbounded_send(text.as_bytes().to_vec()).is_err() { break None; }
                     }
@@ -126,7 +125,7 @@ async fn run(
                 }
                 None => break None,
             },
-            _ = &mut init_deadline, if !init_seen.load(Ordering::Relaxed) => {
+            _ = &mut init_deadline, if !init_seen => {
                 break Some(CloseReason {
                     code: CloseCode::Other(4408),
                     description: Some("Connection initialisation timeout".into()),
@@ -142,9 +141,16 @@ async fn run(
     let _ = session.close(close).await;
 }
 
-fn is_connection_init(text: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(|t| t == "connection_init"))
-        .unwrap_or(false)
+/// The payload of a `connection_init` message (`Null` when it has none).
+fn connection_init_payload(text: &str) -> Option<serde_json::Value> {
+    let mut msg = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    (msg.get("type")?.as_str()? == "connection_init").then(|| msg["payload"].take())
+}
+
+/// The access token of an init payload: `authorization` (with or without `Bearer`), `token`
+/// or `accessToken`.
+fn bearer(payload: &serde_json::Value) -> Option<String> {
+    ["authorization", "Authorization", "token", "accessToken"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
 }

@@ -254,7 +254,7 @@ pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPaylo
     if claimed == 0 {
         revoke_sessions(&txn, &[session.id], "REFRESH_REUSE").await?;
         txn.commit().await?;
-        flag_revoked(state, &[session.id]).await?;
+        flag_revoked(state, &[session.id], "REFRESH_REUSE").await?;
         tracing::warn!(event = "refresh_token_reuse", session_id = %session.id, "refresh token reused; session revoked");
         return Err(ApiError::Unauthenticated);
     }
@@ -274,7 +274,7 @@ pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPaylo
 /// Ends the caller's session; its access token stops working immediately.
 pub async fn logout(state: &AppState, viewer: &Viewer) -> Result<(), ApiError> {
     revoke_sessions(&state.db, &[viewer.session_id], "LOGOUT").await?;
-    flag_revoked(state, &[viewer.session_id]).await
+    flag_revoked(state, &[viewer.session_id], "LOGOUT").await
 }
 
 /// Changes the caller's password and revokes every other session of hers.
@@ -317,7 +317,7 @@ pub async fn change_password(
         .await?;
     revoke_sessions(&txn, &others, "PASSWORD_CHANGED").await?;
     txn.commit().await?;
-    flag_revoked(state, &others).await
+    flag_revoked(state, &others, "PASSWORD_CHANGED").await
 }
 
 /// The caller's own record.
@@ -342,12 +342,21 @@ async fn revoke_sessions(conn: &impl ConnectionTrait, ids: &[Uuid], reason: &str
     Ok(())
 }
 
-async fn flag_revoked(state: &AppState, ids: &[Uuid]) -> Result<(), ApiError> {
+/// Flags sessions as revoked (their access tokens stop working) and tells their live
+/// subscriptions (`sessionRevoked`).
+async fn flag_revoked(state: &AppState, ids: &[Uuid], reason: &str) -> Result<(), ApiError> {
     let ttl = state.tokens.revocation_ttl();
     for id in ids {
         state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
+        let payload = serde_json::json!({ "reason": reason, "revokedAt": Utc::now() });
+        state.events.publish(session_revoked_topic(*id), payload).await?;
     }
     Ok(())
+}
+
+/// The event topic of a session's revocation.
+pub fn session_revoked_topic(session_id: Uuid) -> String {
+    format!("session-revoked:{session_id}")
 }
 
 /// Re-flags sessions revoked recently enough that their access tokens may still be unexpired —
@@ -361,6 +370,9 @@ pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
         .into_tuple()
         .all(&state.db)
         .await?;
-    flag_revoked(state, &ids).await?;
+    let ttl = state.tokens.revocation_ttl();
+    for id in &ids {
+        state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
+    }
     Ok(ids.len())
 }

@@ -1,0 +1,141 @@
+//! Live events for GraphQL subscriptions, fanned out to every API instance.
+//!
+//! With Redis configured, every event is published on one Redis channel (`<prefix>events`) and
+//! each instance's listener task hands what it receives to its local subscribers — including
+//! events the instance published itself, so all instances see one order. Without Redis the
+//! events go straight to local subscribers. Delivery is best-effort (at most once): state that
+//! must not be lost lives in the database, and events only tell clients to look.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::{Stream, StreamExt};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+
+/// Events buffered per local subscriber before a slow one starts missing events.
+const LOCAL_BUFFER: usize = 1024;
+
+/// One event: a topic (e.g. `session-revoked:<id>`) and a JSON payload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub topic: String,
+    pub payload: serde_json::Value,
+}
+
+/// Publishes events and streams them to subscribers. Cheap to clone.
+#[derive(Clone)]
+pub struct EventBus {
+    local: broadcast::Sender<Arc<Event>>,
+    redis: Option<(ConnectionManager, String)>,
+}
+
+impl EventBus {
+    /// Events stay in this process.
+    pub fn in_process() -> Self {
+        Self {
+            local: broadcast::channel(LOCAL_BUFFER).0,
+            redis: None,
+        }
+    }
+
+    /// Events go through Redis; a background task relays them to local subscribers and
+    /// reconnects (with backoff) when the connection drops.
+    pub async fn with_redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let publisher = client.get_connection_manager().await?;
+        let channel = format!("{prefix}events");
+        let local = broadcast::channel(LOCAL_BUFFER).0;
+        // Subscribe before returning, so no event published after start-up is missed.
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&channel).await?;
+        tokio::spawn(relay(client, channel.clone(), local.clone(), pubsub));
+        Ok(Self {
+            local,
+            redis: Some((publisher, channel)),
+        })
+    }
+
+    /// Publishes an event to every subscriber of its topic, on every instance.
+    pub async fn publish(&self, topic: String, payload: serde_json::Value) -> Result<(), ApiError> {
+        let event = Event { topic, payload };
+        match &self.redis {
+            Some((conn, channel)) => {
+                let json = serde_json::to_string(&event).map_err(ApiError::internal)?;
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(json)
+                    .query_async::<i64>(&mut conn.clone())
+                    .await
+                    .map_err(|e| ApiError::internal(format_args!("redis publish: {:?}", e.kind())))?;
+            }
+            None => {
+                // No receiver is not an error: nobody is listening right now.
+                let _ = self.local.send(Arc::new(event));
+            }
+        }
+        Ok(())
+    }
+
+    /// Payloads of the events on `topic` from now on.
+    pub fn subscribe(&self, topic: String) -> impl Stream<Item = serde_json::Value> + Send + use<> {
+        let rx = self.local.subscribe();
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => return Some((event, rx)),
+                    // A slow subscriber skips what it missed rather than stalling everyone.
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "subscriber lagged behind the event bus");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .filter_map(move |event| {
+            let hit = (event.topic == topic).then(|| event.payload.clone());
+            async move { hit }
+        })
+    }
+}
+
+async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<Arc<Event>>, first: redis::aio::PubSub) {
+    let mut pubsub = Some(first);
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let current = match pubsub.take() {
+            Some(p) => p,
+            None => match connect(&client, &channel).await {
+                Ok(p) => {
+                    backoff = Duration::from_millis(200);
+                    p
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e.kind(), "event bus: redis subscribe failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            },
+        };
+        let mut messages = current.into_on_message();
+        while let Some(msg) = messages.next().await {
+            let Ok(bytes) = msg.get_payload::<Vec<u8>>() else { continue };
+            match serde_json::from_slice::<Event>(&bytes) {
+                Ok(event) => {
+                    let _ = local.send(Arc::new(event));
+                }
+                Err(_) => tracing::warn!("event bus: ignored a malformed event"),
+            }
+        }
+        tracing::warn!("event bus: redis subscription ended; reconnecting");
+    }
+}
+
+async fn connect(client: &redis::Client, channel: &str) -> Result<redis::aio::PubSub, redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}

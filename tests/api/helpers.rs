@@ -1,0 +1,231 @@
+//! Test harness: spawn an isolated application, talk GraphQL to it, read error codes.
+
+#![allow(dead_code)]
+
+use std::{collections::HashMap, sync::OnceLock};
+
+use api::{config::Settings, startup::Application, state::AppState};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The JWT secret every test app uses (tests forge tokens with it).
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+pub const TEST_ISSUER: &str = "phunu-thudo";
+pub const TEST_AUDIENCE: &str = "phunu-thudo-api";
+
+/// Password of every demo account.
+pub const DEMO_PASSWORD: &str = api::seed::DEMO_PASSWORD;
+pub const SYSADMIN: &str = "+84900000001";
+pub const CITY_ADMIN: &str = "+84900000002";
+pub const LB_OFFICER: &str = "+84900000003";
+pub const BD_CASE_OFFICER: &str = "+84900000004";
+pub const BD1_LEADER: &str = "+84900000005";
+pub const MEMBER: &str = "+84900000006";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub state: AppState,
+    pub client: reqwest::Client,
+}
+
+/// Which backend the suite runs on.
+pub fn backend() -> &'static str {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            let s = Settings::from_vars(&HashMap::from([("APP_LOG".to_string(), "info".to_string())])).unwrap();
+            api::telemetry::init(&s);
+        }
+    });
+}
+
+/// Spawns an app with demo data and default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns an app with demo data; `overrides` are extra environment-style settings.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("APP_PORT".into(), "0".into());
+    vars.insert("APP_WORKERS".into(), "2".into());
+    vars.insert("APP_JWT_SECRET".into(), TEST_JWT_SECRET.into());
+    vars.insert("APP_SEED_DEMO_DATA".into(), "true".into());
+    vars.insert("APP_LOG".into(), "warn".into());
+    vars.insert("DATABASE_URL".into(), isolated_database().await);
+    if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
+        vars.insert("REDIS_URL".into(), redis);
+        vars.insert("APP_REDIS_PREFIX".into(), format!("test:{}:", Uuid::new_v4().simple()));
+    }
+    for (k, v) in overrides {
+        vars.insert((*k).into(), (*v).into());
+    }
+    let settings = Settings::from_vars(&vars).expect("test settings");
+    let app = Application::build(settings).await.expect("application builds");
+    let port = app.port();
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        state,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// A database URL no other test uses.
+async fn isolated_database() -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let schema = format!("t_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(url.as_str()).await.expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create test schema");
+            admin.close().await.ok();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}options=-c%20search_path%3D{schema}")
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("phunu-test-{}.db", Uuid::new_v4().simple()));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    }
+}
+
+/// A parsed GraphQL response with its HTTP status.
+#[derive(Debug, Clone)]
+pub struct Gql {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// The `extensions.code` of the first error.
+    pub fn code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+
+    /// The `extensions.field` of the first error.
+    pub fn field(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["field"].as_str()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.body.get("errors").is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Panics with the body when the response carries errors.
+    pub fn ok(self) -> Value {
+        assert!(!self.has_errors(), "unexpected errors: {}", self.body);
+        self.body["data"].clone()
+    }
+
+    /// Asserts the first error's code and returns self.
+    #[track_caller]
+    pub fn expect_code(self, code: &str) -> Self {
+        assert_eq!(self.code(), Some(code), "body: {}", self.body);
+        self
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// POSTs a GraphQL request, with a bearer token when given.
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Gql {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.expect("json body");
+        Gql { status, body }
+    }
+
+    /// Logs in and returns (access token, refresh token).
+    pub async fn login(&self, phone: &str, password: &str) -> (String, String) {
+        let data = self
+            .gql(
+                "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+                json!({ "i": { "phone": phone, "password": password } }),
+                None,
+            )
+            .await
+            .ok();
+        (
+            data["login"]["accessToken"].as_str().unwrap().to_owned(),
+            data["login"]["refreshToken"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Logs in as a demo account; returns the access token.
+    pub async fn token(&self, phone: &str) -> String {
+        self.login(phone, DEMO_PASSWORD).await.0
+    }
+
+    /// Registers a new person; returns (access token, refresh token, person id).
+    pub async fn register(&self, phone: &str, name: &str, password: &str) -> (String, String, String) {
+        let data = self
+            .gql(
+                "mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken person { id } } }",
+                json!({ "i": { "phone": phone, "fullName": name, "password": password } }),
+                None,
+            )
+            .await
+            .ok();
+        let r = &data["register"];
+        (
+            r["accessToken"].as_str().unwrap().to_owned(),
+            r["refreshToken"].as_str().unwrap().to_owned(),
+            r["person"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The global id of the unit with this code.
+    pub async fn unit_id(&self, code: &str) -> String {
+        let entity = entities::org_unit::Entity::find()
+            .filter(entities::org_unit::Column::Code.eq(code))
+            .one(&self.state.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no unit {code}"));
+        global_id("OrgUnit", entity.id)
+    }
+
+    /// SQL statements executed by the app so far.
+    pub fn statements(&self) -> u64 {
+        self.state.stats.statements()
+    }
+}
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// Encodes a global id the way the API does (for ids read from the database in tests).
+pub fn global_id(kind: &str, id: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}

@@ -1,0 +1,135 @@
+//! `/graphql/ws`: the graphql-transport-ws protocol, authentication in `connection_init`, the
+//! init timeout, and live delivery of `sessionRevoked`.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest},
+};
+
+use crate::helpers::*;
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(app: &TestApp) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (ws, resp) = connect_async(req).await.expect("websocket handshake");
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        "graphql-transport-ws"
+    );
+    ws
+}
+
+async fn send(ws: &mut Ws, msg: Value) {
+    ws.send(Message::text(msg.to_string())).await.unwrap();
+}
+
+/// The next JSON message, or the close code when the server closes.
+async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("server answered in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
+            Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Err(None),
+        }
+    }
+}
+
+async fn init(ws: &mut Ws, payload: Value) -> Result<Value, Option<u16>> {
+    send(ws, json!({ "type": "connection_init", "payload": payload })).await;
+    next(ws).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_revoked_is_delivered_live_to_the_authenticated_socket() {
+    let app = spawn_app().await;
+    let token = app.token(MEMBER).await;
+    let mut ws = connect(&app).await;
+    let ack = init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { sessionRevoked { reason revokedAt } }" } })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.gql("mutation { logout }", json!({}), Some(&token)).await.ok();
+
+    let event = next(&mut ws).await.unwrap();
+    assert_eq!(event["type"], "next", "{event}");
+    assert_eq!(event["id"], "1");
+    assert_eq!(event["payload"]["data"]["sessionRevoked"]["reason"], "LOGOUT");
+    let done = next(&mut ws).await.unwrap();
+    assert_eq!(done["type"], "complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_sessions_revocation_is_not_delivered() {
+    let app = spawn_app().await;
+    let mine = app.token(MEMBER).await;
+    let other = app.token(MEMBER).await;
+    let mut ws = connect(&app).await;
+    init(&mut ws, json!({ "authorization": format!("Bearer {mine}") })).await.unwrap();
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { sessionRevoked { reason } }" } })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.gql("mutation { logout }", json!({}), Some(&other)).await.ok();
+    let quiet = tokio::time::timeout(Duration::from_millis(700), ws.next()).await;
+    assert!(quiet.is_err(), "unexpected message: {quiet:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_without_a_token_is_unauthenticated() {
+    let app = spawn_app().await;
+    let mut ws = connect(&app).await;
+    let ack = init(&mut ws, json!({})).await.unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { sessionRevoked { reason } }" } })).await;
+    let msg = next(&mut ws).await.unwrap();
+    let errors = if msg["type"] == "error" { &msg["payload"] } else { &msg["payload"]["errors"] };
+    assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED", "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_token_in_connection_init_closes_with_4403() {
+    let app = spawn_app().await;
+    let mut ws = connect(&app).await;
+    let res = init(&mut ws, json!({ "authorization": "Bearer not.a.token" })).await;
+    assert_eq!(res, Err(Some(4403)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_in_connection_init_closes_with_4403() {
+    let app = spawn_app().await;
+    let token = app.token(MEMBER).await;
+    app.gql("mutation { logout }", json!({}), Some(&token)).await.ok();
+    let mut ws = connect(&app).await;
+    let res = init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await;
+    assert_eq!(res, Err(Some(4403)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_connection_init_closes_with_4408() {
+    let app = spawn_app_with(&[("APP_WS_INIT_TIMEOUT_SECS", "1")]).await;
+    let mut ws = connect(&app).await;
+    let started = std::time::Instant::now();
+    assert_eq!(next(&mut ws).await, Err(Some(4408)));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_also_run_over_the_socket() {
+    let app = spawn_app().await;
+    let token = app.token(MEMBER).await;
+    let mut ws = connect(&app).await;
+    init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    send(&mut ws, json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { phone } }" } })).await;
+    let msg = next(&mut ws).await.unwrap();
+    assert_eq!(msg["payload"]["data"]["me"]["phone"], MEMBER, "{msg}");
+}
