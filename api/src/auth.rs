@@ -98,7 +98,11 @@ impl TokenKeys {
     }
 
     /// Issues an access token for a session; returns it with its expiry.
-    pub fn issue_access(&self, person_id: Uuid, session_id: Uuid) -> Result<(String, DateTime<Utc>), ApiError> {
+    pub fn issue_access(
+        &self,
+        person_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
         let now = Utc::now();
         let exp = now + self.access_ttl;
         let claims = AccessClaims {
@@ -111,18 +115,17 @@ impl TokenKeys {
             jti: Uuid::new_v4(),
             typ: ACCESS_TYPE.to_owned(),
         };
-        let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::internal(format_args!("jwt encode: {e}")))?;
+        let token =
+            jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
+                .map_err(|e| ApiError::internal(format_args!("jwt encode: {e}")))?;
         Ok((token, exp))
     }
 
     /// Checks signature, algorithm, issuer, audience, expiry and type; `None` when any fails.
     fn verify_access(&self, token: &str) -> Option<Viewer> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.typ == ACCESS_TYPE).then_some(Viewer {
-            person_id: data.claims.sub,
-            session_id: data.claims.sid,
-        })
+        (data.claims.typ == ACCESS_TYPE)
+            .then_some(Viewer { person_id: data.claims.sub, session_id: data.claims.sid })
     }
 
     /// How long a revoked session must stay flagged: until its last access token has expired.
@@ -173,7 +176,8 @@ pub fn hash_refresh_token(token: &str) -> String {
 
 /// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
 fn hasher() -> Result<Argon2<'static>, ApiError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 

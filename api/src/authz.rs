@@ -53,7 +53,11 @@ struct HeldRow {
 
 /// The active roles `person_id` holds over `unit_id`, with how many levels above the unit each
 /// is held (0 = at the unit itself).
-pub async fn roles_over(conn: &impl ConnectionTrait, person_id: Uuid, unit_id: Uuid) -> Result<Vec<(Role, i32)>, DbErr> {
+pub async fn roles_over(
+    conn: &impl ConnectionTrait,
+    person_id: Uuid,
+    unit_id: Uuid,
+) -> Result<Vec<(Role, i32)>, DbErr> {
     let rows = HeldRow::find_by_statement(stmt(
         conn.get_database_backend(),
         "SELECT r.role AS role, c.depth AS distance FROM officer_role r \
@@ -63,18 +67,12 @@ pub async fn roles_over(conn: &impl ConnectionTrait, person_id: Uuid, unit_id: U
     ))
     .all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Role::parse(&r.role).map(|role| (role, r.distance)))
-        .collect())
+    Ok(rows.into_iter().filter_map(|r| Role::parse(&r.role).map(|role| (role, r.distance))).collect())
 }
 
 /// Whether the person is a system administrator.
 pub async fn is_system_admin(conn: &impl ConnectionTrait, person_id: Uuid) -> Result<bool, DbErr> {
-    Ok(entities::person::Entity::find_by_id(person_id)
-        .one(conn)
-        .await?
-        .is_some_and(|p| p.is_system_admin))
+    Ok(entities::person::Entity::find_by_id(person_id).one(conn).await?.is_some_and(|p| p.is_system_admin))
 }
 
 /// Succeeds when the viewer holds `role` over `unit_id` in `scope` (or is a system admin).
@@ -86,9 +84,7 @@ pub async fn require_role_over(
     scope: Scope,
 ) -> Result<(), ApiError> {
     let held = roles_over(conn, viewer.person_id, unit_id).await?;
-    let ok = held
-        .iter()
-        .any(|&(r, distance)| r == role && (scope == Scope::AtOrAbove || distance > 0));
+    let ok = held.iter().any(|&(r, distance)| r == role && (scope == Scope::AtOrAbove || distance > 0));
     if ok || is_system_admin(conn, viewer.person_id).await? {
         return Ok(());
     }

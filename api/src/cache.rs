@@ -46,10 +46,7 @@ impl Cache {
     pub async fn connect_redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let conn = client.get_connection_manager().await?;
-        Ok(Cache::Redis {
-            conn,
-            prefix: prefix.to_owned(),
-        })
+        Ok(Cache::Redis { conn, prefix: prefix.to_owned() })
     }
 
     pub fn is_redis(&self) -> bool {
@@ -67,10 +64,7 @@ impl Cache {
                     .invoke_async(&mut conn.clone())
                     .await
                     .map_err(redis_error)?;
-                Ok(Counter {
-                    count,
-                    resets_in: Duration::from_millis(ttl_ms.max(0) as u64),
-                })
+                Ok(Counter { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) })
             }
         }
     }
@@ -89,10 +83,9 @@ impl Cache {
                     .query_async(&mut conn.clone())
                     .await
                     .map_err(redis_error)?;
-                Ok(count.filter(|_| ttl_ms > 0).map(|count| Counter {
-                    count,
-                    resets_in: Duration::from_millis(ttl_ms as u64),
-                }))
+                Ok(count
+                    .filter(|_| ttl_ms > 0)
+                    .map(|count| Counter { count, resets_in: Duration::from_millis(ttl_ms as u64) }))
             }
         }
     }
@@ -185,20 +178,16 @@ impl MemoryStore {
                 *entry = (0, now + window);
             }
             entry.0 += 1;
-            Counter {
-                count: entry.0,
-                resets_in: entry.1 - now,
-            }
+            Counter { count: entry.0, resets_in: entry.1 - now }
         })
     }
 
     fn peek(&self, key: &str) -> Option<Counter> {
         let now = Instant::now();
         self.with(|map| {
-            map.get(key).filter(|(_, exp)| *exp > now).map(|(count, exp)| Counter {
-                count: *count,
-                resets_in: *exp - now,
-            })
+            map.get(key)
+                .filter(|(_, exp)| *exp > now)
+                .map(|(count, exp)| Counter { count: *count, resets_in: *exp - now })
         })
     }
 

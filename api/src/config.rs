@@ -61,10 +61,7 @@ pub enum ConfigError {
     #[error("{0} must be set when APP_ENV=production")]
     MissingInProduction(&'static str),
     #[error("{name} has an invalid value ({expected})")]
-    Invalid {
-        name: &'static str,
-        expected: &'static str,
-    },
+    Invalid { name: &'static str, expected: &'static str },
 }
 
 /// The development-only signing key. Production refuses to start with it.
@@ -83,10 +80,7 @@ impl Settings {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
             Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "APP_ENV",
-                    expected: "development or production",
-                });
+                return Err(ConfigError::Invalid { name: "APP_ENV", expected: "development or production" });
             }
         };
         let dev = environment == Environment::Development;
@@ -110,10 +104,7 @@ impl Settings {
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
-            return Err(ConfigError::Invalid {
-                name: "REDIS_URL",
-                expected: "a redis:// URL",
-            });
+            return Err(ConfigError::Invalid { name: "REDIS_URL", expected: "a redis:// URL" });
         }
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
@@ -130,8 +121,18 @@ impl Settings {
             jwt_audience: get("APP_JWT_AUDIENCE").unwrap_or_else(|| "phunu-thudo-api".to_owned()),
             access_token_ttl: secs(parse(&get, "APP_ACCESS_TOKEN_TTL_SECS", 900, "seconds")?),
             refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
-            login_max_failures_per_phone: parse(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5, "a positive integer")?,
-            login_max_failures_per_address: parse(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50, "a positive integer")?,
+            login_max_failures_per_phone: parse(
+                &get,
+                "APP_LOGIN_MAX_FAILURES_PER_PHONE",
+                5,
+                "a positive integer",
+            )?,
+            login_max_failures_per_address: parse(
+                &get,
+                "APP_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                50,
+                "a positive integer",
+            )?,
             login_failure_window: secs(parse(&get, "APP_LOGIN_FAILURE_WINDOW_SECS", 900, "seconds")?),
             trust_forwarded_for: parse(&get, "APP_TRUST_FORWARDED_FOR", false, "true or false")?,
             graphiql: parse(&get, "APP_GRAPHIQL", dev, "true or false")?,
@@ -148,10 +149,7 @@ impl Settings {
                 Some("pretty") => LogFormat::Pretty,
                 Some("json") => LogFormat::Json,
                 Some(_) => {
-                    return Err(ConfigError::Invalid {
-                        name: "APP_LOG_FORMAT",
-                        expected: "pretty or json",
-                    });
+                    return Err(ConfigError::Invalid { name: "APP_LOG_FORMAT", expected: "pretty or json" });
                 }
             },
             log_filter: get("APP_LOG").unwrap_or_else(|| "info".to_owned()),

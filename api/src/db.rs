@@ -8,8 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -23,7 +22,8 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
     let url = &settings.database_url;
     let sqlite = url.starts_with("sqlite:");
     if sqlite {
-        ensure_sqlite_dir(url).map_err(|e| DbErr::Custom(format!("cannot create the database directory: {e}")))?;
+        ensure_sqlite_dir(url)
+            .map_err(|e| DbErr::Custom(format!("cannot create the database directory: {e}")))?;
     }
     let mut opts = ConnectOptions::new(url.clone());
     opts.max_connections(if sqlite { 1 } else { settings.database_max_connections })

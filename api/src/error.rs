@@ -8,7 +8,6 @@
 
 use std::{fmt, sync::Arc};
 
-
 use async_graphql::{
     ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
@@ -117,10 +116,7 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("bad input in {field}: {problem:?}")]
-    BadInput {
-        field: &'static str,
-        problem: InputProblem,
-    },
+    BadInput { field: &'static str, problem: InputProblem },
     #[error("conflict: {0:?}")]
     Conflict(ConflictKind),
     #[error("rate limited for {retry_after_secs}s")]
@@ -158,7 +154,9 @@ impl ApiError {
     pub fn message(&self, lang: Lang) -> String {
         let vi = lang == Lang::Vi;
         let s = match self {
-            ApiError::Unauthenticated if vi => "Bạn cần đăng nhập (phiên đăng nhập không hợp lệ hoặc đã hết hạn).",
+            ApiError::Unauthenticated if vi => {
+                "Bạn cần đăng nhập (phiên đăng nhập không hợp lệ hoặc đã hết hạn)."
+            }
             ApiError::Unauthenticated => "You need to sign in (the session is missing, invalid or expired).",
             ApiError::BadCredentials if vi => "Số điện thoại hoặc mật khẩu không đúng.",
             ApiError::BadCredentials => "Wrong phone number or password.",
@@ -302,7 +300,9 @@ pub fn map_error(err: &mut ServerError, lang: Lang) {
     if err.path.is_empty() {
         // Raised before execution (unknown operation name and the like): a bad request.
         err.extensions.get_or_insert_with(Default::default).set("code", CODE_VALIDATION_FAILED);
-    } else if err.message.starts_with("Invalid value for argument") || err.message.starts_with("Failed to parse") {
+    } else if err.message.starts_with("Invalid value for argument")
+        || err.message.starts_with("Failed to parse")
+    {
         // Argument coercion failures raised by the engine while resolving a field.
         err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
     } else {

@@ -35,10 +35,7 @@ pub struct EventBus {
 impl EventBus {
     /// Events stay in this process.
     pub fn in_process() -> Self {
-        Self {
-            local: broadcast::channel(LOCAL_BUFFER).0,
-            redis: None,
-        }
+        Self { local: broadcast::channel(LOCAL_BUFFER).0, redis: None }
     }
 
     /// Events go through Redis; a background task relays them to local subscribers and
@@ -52,10 +49,7 @@ impl EventBus {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
         tokio::spawn(relay(client, channel.clone(), local.clone(), pubsub));
-        Ok(Self {
-            local,
-            redis: Some((publisher, channel)),
-        })
+        Ok(Self { local, redis: Some((publisher, channel)) })
     }
 
     /// Publishes an event to every subscriber of its topic, on every instance.
@@ -101,7 +95,12 @@ impl EventBus {
     }
 }
 
-async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<Arc<Event>>, first: redis::aio::PubSub) {
+async fn relay(
+    client: redis::Client,
+    channel: String,
+    local: broadcast::Sender<Arc<Event>>,
+    first: redis::aio::PubSub,
+) {
     let mut pubsub = Some(first);
     let mut backoff = Duration::from_millis(200);
     loop {

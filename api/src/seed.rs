@@ -32,11 +32,33 @@ pub struct DemoAccount {
 
 /// (phone, full name, role, unit code): one account per role.
 pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
-    DemoAccount { phone: "+84900000001", name: "Quản Trị Hệ Thống", role: "SYSTEM_ADMIN", unit_code: None },
-    DemoAccount { phone: "+84900000002", name: "Nguyễn Thị Quản Trị", role: "UNIT_ADMIN", unit_code: Some("HN") },
-    DemoAccount { phone: "+84900000003", name: "Trần Thị Cán Bộ", role: "UNIT_OFFICER", unit_code: Some("HN-LB") },
-    DemoAccount { phone: "+84900000004", name: "Lê Thị Hỗ Trợ", role: "CASE_OFFICER", unit_code: Some("HN-LB-BD") },
-    DemoAccount { phone: "+84900000005", name: "Phạm Thị Chi Hội", role: "BRANCH_LEADER", unit_code: Some("HN-LB-BD-01") },
+    DemoAccount {
+        phone: "+84900000001", name: "Quản Trị Hệ Thống", role: "SYSTEM_ADMIN", unit_code: None
+    },
+    DemoAccount {
+        phone: "+84900000002",
+        name: "Nguyễn Thị Quản Trị",
+        role: "UNIT_ADMIN",
+        unit_code: Some("HN"),
+    },
+    DemoAccount {
+        phone: "+84900000003",
+        name: "Trần Thị Cán Bộ",
+        role: "UNIT_OFFICER",
+        unit_code: Some("HN-LB"),
+    },
+    DemoAccount {
+        phone: "+84900000004",
+        name: "Lê Thị Hỗ Trợ",
+        role: "CASE_OFFICER",
+        unit_code: Some("HN-LB-BD"),
+    },
+    DemoAccount {
+        phone: "+84900000005",
+        name: "Phạm Thị Chi Hội",
+        role: "BRANCH_LEADER",
+        unit_code: Some("HN-LB-BD-01"),
+    },
     DemoAccount { phone: "+84900000006", name: "Hoàng Thị Hội Viên", role: "MEMBER", unit_code: None },
 ];
 
@@ -44,23 +66,75 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
 type District = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
 
 const DISTRICTS: &[District] = &[
-    ("HK", "Quận Hoàn Kiếm", &[("HB", "Phường Hàng Bạc"), ("HT", "Phường Hàng Trống"), ("TT", "Phường Tràng Tiền"), ("PT", "Phường Phúc Tân")]),
-    ("BD", "Quận Ba Đình", &[("DB", "Phường Điện Biên"), ("KM", "Phường Kim Mã"), ("NH", "Phường Ngọc Hà"), ("QT", "Phường Quán Thánh")]),
-    ("DD", "Quận Đống Đa", &[("VM", "Phường Văn Miếu"), ("QTG", "Phường Quốc Tử Giám"), ("LH", "Phường Láng Hạ"), ("KT", "Phường Khâm Thiên")]),
-    ("LB", "Quận Long Biên", &[("BD", "Phường Bồ Đề"), ("GT", "Phường Gia Thụy"), ("NL", "Phường Ngọc Lâm"), ("DG", "Phường Đức Giang"), ("PD", "Phường Phúc Đồng")]),
-    ("CG", "Quận Cầu Giấy", &[("DV", "Phường Dịch Vọng"), ("ND", "Phường Nghĩa Đô"), ("QH", "Phường Quan Hoa"), ("YH", "Phường Yên Hòa")]),
-    ("TTR", "Huyện Thanh Trì", &[("VD", "Thị trấn Văn Điển"), ("TTO", "Xã Tả Thanh Oai"), ("THI", "Xã Tam Hiệp"), ("VQ", "Xã Vĩnh Quỳnh")]),
+    (
+        "HK",
+        "Quận Hoàn Kiếm",
+        &[
+            ("HB", "Phường Hàng Bạc"),
+            ("HT", "Phường Hàng Trống"),
+            ("TT", "Phường Tràng Tiền"),
+            ("PT", "Phường Phúc Tân"),
+        ],
+    ),
+    (
+        "BD",
+        "Quận Ba Đình",
+        &[
+            ("DB", "Phường Điện Biên"),
+            ("KM", "Phường Kim Mã"),
+            ("NH", "Phường Ngọc Hà"),
+            ("QT", "Phường Quán Thánh"),
+        ],
+    ),
+    (
+        "DD",
+        "Quận Đống Đa",
+        &[
+            ("VM", "Phường Văn Miếu"),
+            ("QTG", "Phường Quốc Tử Giám"),
+            ("LH", "Phường Láng Hạ"),
+            ("KT", "Phường Khâm Thiên"),
+        ],
+    ),
+    (
+        "LB",
+        "Quận Long Biên",
+        &[
+            ("BD", "Phường Bồ Đề"),
+            ("GT", "Phường Gia Thụy"),
+            ("NL", "Phường Ngọc Lâm"),
+            ("DG", "Phường Đức Giang"),
+            ("PD", "Phường Phúc Đồng"),
+        ],
+    ),
+    (
+        "CG",
+        "Quận Cầu Giấy",
+        &[
+            ("DV", "Phường Dịch Vọng"),
+            ("ND", "Phường Nghĩa Đô"),
+            ("QH", "Phường Quan Hoa"),
+            ("YH", "Phường Yên Hòa"),
+        ],
+    ),
+    (
+        "TTR",
+        "Huyện Thanh Trì",
+        &[
+            ("VD", "Thị trấn Văn Điển"),
+            ("TTO", "Xã Tả Thanh Oai"),
+            ("THI", "Xã Tam Hiệp"),
+            ("VQ", "Xã Vĩnh Quỳnh"),
+        ],
+    ),
 ];
 
 const BRANCHES_PER_WARD: usize = 4;
 
 /// Loads the demo data unless it is already there. Returns whether it was loaded now.
 pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
-    let exists = org_unit::Entity::find()
-        .filter(org_unit::Column::Code.eq(CITY_CODE))
-        .one(&state.db)
-        .await?
-        .is_some();
+    let exists =
+        org_unit::Entity::find().filter(org_unit::Column::Code.eq(CITY_CODE)).one(&state.db).await?.is_some();
     if exists {
         return Ok(false);
     }
@@ -70,7 +144,8 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
     let city = insert_unit(&txn, None, UnitKind::City, CITY_CODE, "Hội LHPN Thành phố Hà Nội").await?;
     let mut units = vec![city.clone()];
     for (dcode, dname, wards) in DISTRICTS {
-        let district = insert_unit(&txn, Some(&city), UnitKind::District, &format!("HN-{dcode}"), dname).await?;
+        let district =
+            insert_unit(&txn, Some(&city), UnitKind::District, &format!("HN-{dcode}"), dname).await?;
         for (wcode, wname) in *wards {
             let ward_code = format!("HN-{dcode}-{wcode}");
             let ward = insert_unit(&txn, Some(&district), UnitKind::Base, &ward_code, wname).await?;
@@ -78,9 +153,23 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
             let ward_short = ward_short.strip_prefix("trấn ").unwrap_or(ward_short);
             for n in 1..=BRANCHES_PER_WARD {
                 let branch_name = format!("Chi hội Tổ dân phố số {n} – {ward_short}");
-                let branch = insert_unit(&txn, Some(&ward), UnitKind::Branch, &format!("{ward_code}-{n:02}"), &branch_name).await?;
+                let branch = insert_unit(
+                    &txn,
+                    Some(&ward),
+                    UnitKind::Branch,
+                    &format!("{ward_code}-{n:02}"),
+                    &branch_name,
+                )
+                .await?;
                 if n == 1 {
-                    insert_unit(&txn, Some(&branch), UnitKind::Group, &format!("{ward_code}-{n:02}-T1"), &format!("Tổ phụ nữ số 1 – {ward_short}")).await?;
+                    insert_unit(
+                        &txn,
+                        Some(&branch),
+                        UnitKind::Group,
+                        &format!("{ward_code}-{n:02}-T1"),
+                        &format!("Tổ phụ nữ số 1 – {ward_short}"),
+                    )
+                    .await?;
                 }
                 units.push(branch);
             }

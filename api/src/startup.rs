@@ -86,12 +86,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self {
-            port,
-            server,
-            state,
-            seeded,
-        })
+        Ok(Self { port, server, state, seeded })
     }
 
     pub fn port(&self) -> u16 {

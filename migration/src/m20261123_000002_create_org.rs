@@ -102,9 +102,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(OrgUnitClosure::DescendantId).uuid().not_null())
                     .col(ColumnDef::new(OrgUnitClosure::Depth).integer().not_null())
                     .primary_key(
-                        Index::create()
-                            .col(OrgUnitClosure::AncestorId)
-                            .col(OrgUnitClosure::DescendantId),
+                        Index::create().col(OrgUnitClosure::AncestorId).col(OrgUnitClosure::DescendantId),
                     )
                     .foreign_key(
                         ForeignKey::create()

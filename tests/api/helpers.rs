@@ -43,7 +43,8 @@ fn init_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            let s = Settings::from_vars(&HashMap::from([("APP_LOG".to_string(), "info".to_string())])).unwrap();
+            let s =
+                Settings::from_vars(&HashMap::from([("APP_LOG".to_string(), "info".to_string())])).unwrap();
             api::telemetry::init(&s);
         }
     });
@@ -76,12 +77,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        state,
-        client: reqwest::Client::new(),
-    }
+    TestApp { address: format!("http://127.0.0.1:{port}"), port, state, client: reqwest::Client::new() }
 }
 
 /// A database URL no other test uses.
@@ -90,10 +86,7 @@ async fn isolated_database() -> String {
         Ok(url) if url.starts_with("postgres") => {
             let schema = format!("t_{}", Uuid::new_v4().simple());
             let admin = Database::connect(url.as_str()).await.expect("connect to TEST_DATABASE_URL");
-            admin
-                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-                .await
-                .expect("create test schema");
+            admin.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.expect("create test schema");
             admin.close().await.ok();
             let sep = if url.contains('?') { '&' } else { '?' };
             format!("{url}{sep}options=-c%20search_path%3D{schema}")

@@ -16,13 +16,9 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp) -> Ws {
     let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port).into_client_request().unwrap();
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (ws, resp) = connect_async(req).await.expect("websocket handshake");
-    assert_eq!(
-        resp.headers().get("sec-websocket-protocol").unwrap(),
-        "graphql-transport-ws"
-    );
+    assert_eq!(resp.headers().get("sec-websocket-protocol").unwrap(), "graphql-transport-ws");
     ws
 }
 
@@ -33,9 +29,8 @@ async fn send(ws: &mut Ws, msg: Value) {
 /// The next JSON message, or the close code when the server closes.
 async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("server answered in time");
+        let msg =
+            tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("server answered in time");
         match msg {
             Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
             Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
@@ -129,7 +124,8 @@ async fn queries_also_run_over_the_socket() {
     let token = app.token(MEMBER).await;
     let mut ws = connect(&app).await;
     init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
-    send(&mut ws, json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { phone } }" } })).await;
+    send(&mut ws, json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { phone } }" } }))
+        .await;
     let msg = next(&mut ws).await.unwrap();
     assert_eq!(msg["payload"]["data"]["me"]["phone"], MEMBER, "{msg}");
 }

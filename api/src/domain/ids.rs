@@ -24,9 +24,7 @@ impl NodeKind {
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [NodeKind::OrgUnit, NodeKind::Person, NodeKind::OfficerRole]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [NodeKind::OrgUnit, NodeKind::Person, NodeKind::OfficerRole].into_iter().find(|k| k.name() == name)
     }
 }
 

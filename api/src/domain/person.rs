@@ -20,7 +20,7 @@ impl PhoneNumber {
             return Err(bad());
         }
         let mut digits = String::with_capacity(12);
-        for (i, c) in trimmed.chars().enumerate() {
+        for (i, c) in trimmed.char_indices() {
             match c {
                 '0'..='9' => digits.push(c),
                 '+' if i == 0 || trimmed[..i].chars().all(|p| p == '(') => {}
@@ -76,14 +76,30 @@ pub struct Password(SecretString);
 
 /// Passwords people pick first; refused whatever their length.
 const COMMON_PASSWORDS: &[&str] = &[
-    "password1", "password123", "matkhau123", "matkhau1", "12345678a", "abc12345", "abcd1234",
-    "qwerty123", "iloveyou1", "a12345678", "123456789a", "admin123", "hanoi123", "vietnam123",
+    "password1",
+    "password123",
+    "matkhau123",
+    "matkhau1",
+    "12345678a",
+    "abc12345",
+    "abcd1234",
+    "qwerty123",
+    "iloveyou1",
+    "a12345678",
+    "123456789a",
+    "admin123",
+    "hanoi123",
+    "vietnam123",
 ];
 
 impl Password {
     /// Rules (NIST 800-63B spirit): 8–128 characters, at least one letter and one digit, not a
     /// well-known password, not built around the phone number.
-    pub fn parse(raw: &SecretString, phone: Option<&PhoneNumber>, field: &'static str) -> Result<Self, ApiError> {
+    pub fn parse(
+        raw: &SecretString,
+        phone: Option<&PhoneNumber>,
+        field: &'static str,
+    ) -> Result<Self, ApiError> {
         let pw = raw.expose_secret();
         if pw.is_empty() {
             return Err(ApiError::bad_input(field, InputProblem::Required));
@@ -123,7 +139,10 @@ impl Email {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
             })
             && !email.chars().any(char::is_whitespace);
         if !valid {
@@ -147,7 +166,9 @@ mod tests {
 
     #[test]
     fn phone_numbers_in_every_common_form_normalise_to_one() {
-        for raw in ["0912345678", "+84912345678", "84912345678", "0912 345 678", "(+84) 912-345-678", "091.234.5678"] {
+        for raw in
+            ["0912345678", "+84912345678", "84912345678", "0912 345 678", "(+84) 912-345-678", "091.234.5678"]
+        {
             assert_eq!(phone(raw).unwrap(), "+84912345678", "{raw}");
         }
         assert_eq!(phone("0387654321").unwrap(), "+84387654321");
@@ -155,7 +176,9 @@ mod tests {
 
     #[test]
     fn non_mobile_or_malformed_numbers_are_refused() {
-        for raw in ["", "091234567", "09123456789", "0212345678", "+1 912 345 678", "09l2345678", "0912+345678"] {
+        for raw in
+            ["", "091234567", "09123456789", "0212345678", "+1 912 345 678", "09l2345678", "0912+345678"]
+        {
             assert!(phone(raw).is_err(), "{raw}");
         }
     }

@@ -62,9 +62,6 @@ where
     String: CursorType,
 {
     let mut conn = Connection::with_additional_fields(had_cursor, has_next, fields);
-    conn.edges = rows
-        .into_iter()
-        .map(|r| Edge::new(encode_cursor(&key(&r)), node(r)))
-        .collect();
+    conn.edges = rows.into_iter().map(|r| Edge::new(encode_cursor(&key(&r)), node(r))).collect();
     conn
 }

@@ -141,7 +141,11 @@ impl IdentityMutation {
     }
 
     /// Exchanges a refresh token for a new pair. Reusing a token revokes its whole session.
-    async fn refresh_session(&self, ctx: &Context<'_>, #[graphql(secret)] refresh_token: String) -> Result<AuthPayload> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> Result<AuthPayload> {
         ctx.claim_credential_check("refreshSession")?;
         Ok(svc::refresh(ctx.state()?, &SecretString::from(refresh_token)).await?.into())
     }

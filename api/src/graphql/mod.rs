@@ -89,7 +89,8 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn get<T: Send + Sync + 'static>(&self) -> Result<&T, ApiError> {
-        self.data_opt::<T>()
-            .ok_or_else(|| ApiError::internal(format_args!("missing context data {}", std::any::type_name::<T>())))
+        self.data_opt::<T>().ok_or_else(|| {
+            ApiError::internal(format_args!("missing context data {}", std::any::type_name::<T>()))
+        })
     }
 }

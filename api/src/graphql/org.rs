@@ -107,7 +107,12 @@ impl UnitListFields {
 
 pub type OrgUnitConnection = Connection<String, OrgUnit, UnitListFields>;
 
-fn unit_page(rows: Vec<org_unit::Model>, has_next: bool, had_cursor: bool, filter: UnitFilter) -> OrgUnitConnection {
+fn unit_page(
+    rows: Vec<org_unit::Model>,
+    has_next: bool,
+    had_cursor: bool,
+    filter: UnitFilter,
+) -> OrgUnitConnection {
     build(rows, has_next, had_cursor, UnitListFields(filter), UnitCursor::of, OrgUnit)
 }
 
@@ -148,20 +153,17 @@ impl OrgUnit {
 
     /// Direct children, by name.
     #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
-    async fn children(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrgUnitConnection> {
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<OrgUnitConnection> {
         let page = page::<UnitCursor>(first, after.as_deref())?;
-        let filter = UnitFilter {
-            parent_id: Some(self.0.id),
-            ..Default::default()
-        };
+        let filter = UnitFilter { parent_id: Some(self.0.id), ..Default::default() };
         let (rows, has_next) = match &page.after {
             // The first page of many units' children is batched into one query.
-            None => ctx
-                .loaders()?
-                .children
-                .load_one((self.0.id, page.first))
-                .await?
-                .unwrap_or_default(),
+            None => ctx.loaders()?.children.load_one((self.0.id, page.first)).await?.unwrap_or_default(),
             Some(after) => svc::list_units(&ctx.state()?.db, &filter, page.first, Some(after)).await?,
         };
         Ok(unit_page(rows, has_next, page.after.is_some(), filter))
@@ -198,9 +200,7 @@ impl OfficerRole {
     }
 
     async fn role(&self) -> Result<GqlRole> {
-        Ok(Role::parse(&self.0.role)
-            .ok_or_else(|| ApiError::internal("unknown role in database"))?
-            .into())
+        Ok(Role::parse(&self.0.role).ok_or_else(|| ApiError::internal("unknown role in database"))?.into())
     }
 
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
@@ -250,6 +250,7 @@ impl OrgQuery {
 
     /// Units by name (accent-insensitive: `long bien` finds Long Biên), ordered by name.
     #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // the arguments are the public API
     async fn org_units(
         &self,
         ctx: &Context<'_>,
@@ -265,12 +266,15 @@ impl OrgQuery {
             return Err(ApiError::bad_input("search", crate::error::InputProblem::TooLong).into());
         }
         let filter = UnitFilter {
-            parent_id: parent_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId")).transpose()?,
+            parent_id: parent_id
+                .map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId"))
+                .transpose()?,
             under_id: under_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "underId")).transpose()?,
             kind: kind.map(Into::into),
             search,
         };
-        let (rows, has_next) = svc::list_units(&ctx.state()?.db, &filter, page.first, page.after.as_ref()).await?;
+        let (rows, has_next) =
+            svc::list_units(&ctx.state()?.db, &filter, page.first, page.after.as_ref()).await?;
         Ok(unit_page(rows, has_next, page.after.is_some(), filter))
     }
 
@@ -292,7 +296,8 @@ impl OrgQuery {
             include_subtree,
             active_only,
         };
-        let (rows, has_next) = roles::list_roles(ctx.state()?, viewer, &filter, page.first, page.after).await?;
+        let (rows, has_next) =
+            roles::list_roles(ctx.state()?, viewer, &filter, page.first, page.after).await?;
         Ok(build(rows, has_next, page.after.is_some(), RoleListFields(filter), |r| r.id, OfficerRole))
     }
 }
@@ -337,16 +342,9 @@ impl OrgMutation {
     /// Creates a unit under a parent (a `UNIT_ADMIN` over the parent).
     async fn create_org_unit(&self, ctx: &Context<'_>, input: CreateOrgUnitInput) -> Result<OrgUnit> {
         let viewer = ctx.auth()?.require()?;
-        let parent_id = input
-            .parent_id
-            .map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId"))
-            .transpose()?;
-        let new = svc::NewUnit {
-            parent_id,
-            kind: input.kind.into(),
-            code: input.code,
-            name: input.name,
-        };
+        let parent_id =
+            input.parent_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId")).transpose()?;
+        let new = svc::NewUnit { parent_id, kind: input.kind.into(), code: input.code, name: input.name };
         Ok(OrgUnit(svc::create_unit(ctx.state()?, viewer, new).await?))
     }
 
@@ -366,7 +364,11 @@ impl OrgMutation {
     }
 
     /// Grants an officer role at a unit (a `UNIT_ADMIN` above; see `OfficerRoleKind`).
-    async fn assign_officer_role(&self, ctx: &Context<'_>, input: AssignOfficerRoleInput) -> Result<OfficerRole> {
+    async fn assign_officer_role(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignOfficerRoleInput,
+    ) -> Result<OfficerRole> {
         let viewer = ctx.auth()?.require()?;
         let grantee = match (input.person_id, input.phone) {
             (Some(id), None) => Grantee::PersonId(GlobalId::decode_as(&id, NodeKind::Person, "personId")?),

@@ -34,7 +34,10 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// Fires once when the caller's session is revoked (from any device or API instance),
     /// then completes.
-    async fn session_revoked(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SessionRevokedEvent> + use<>> {
+    async fn session_revoked(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = SessionRevokedEvent> + use<>> {
         let viewer = ctx.auth()?.require()?;
         let events = ctx.state()?.events.subscribe(session_revoked_topic(viewer.session_id));
         Ok(events

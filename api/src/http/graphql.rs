@@ -119,11 +119,20 @@ fn params_from_json(body: Value) -> Result<Params, &'static str> {
 }
 
 /// `POST /graphql`.
-pub async fn post(req: HttpRequest, body: web::Bytes, schema: web::Data<AppSchema>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    schema: web::Data<AppSchema>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let Some(media) = negotiate(&req) else { return not_acceptable() };
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let Some(content_type) = content_type else {
-        return bad_request(media, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type application/json is required");
+        return bad_request(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type application/json is required",
+        );
     };
     let mut parts = content_type.split(';');
     let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -131,7 +140,11 @@ pub async fn post(req: HttpRequest, body: web::Bytes, schema: web::Data<AppSchem
         .filter_map(|p| p.trim().to_ascii_lowercase().strip_prefix("charset=").map(str::to_owned))
         .all(|c| c.trim_matches('"') == "utf-8");
     if essence != "application/json" || !charset_ok {
-        return bad_request(media, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json; charset=utf-8");
+        return bad_request(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json; charset=utf-8",
+        );
     }
     let params = match serde_json::from_slice::<Value>(&body) {
         Err(_) => return bad_request(media, StatusCode::BAD_REQUEST, "The body is not valid JSON"),
@@ -145,10 +158,11 @@ pub async fn post(req: HttpRequest, body: web::Bytes, schema: web::Data<AppSchem
 
 /// `GET /graphql`: GraphiQL for a browser (development), otherwise a query from URL parameters.
 pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Data<AppState>) -> HttpResponse {
-    let query: Vec<(String, String)> = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
-        Ok(q) => q.into_inner(),
-        Err(_) => return bad_request(Media::Json, StatusCode::BAD_REQUEST, "Malformed URL parameters"),
-    };
+    let query: Vec<(String, String)> =
+        match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
+            Ok(q) => q.into_inner(),
+            Err(_) => return bad_request(Media::Json, StatusCode::BAD_REQUEST, "Malformed URL parameters"),
+        };
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let wants_html = req
         .headers()
@@ -160,13 +174,13 @@ pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Dat
         return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
     }
     let Some(media) = negotiate(&req) else { return not_acceptable() };
-    let json_param = |name: &str| -> Result<Option<Map<String, Value>>, HttpResponse> {
+    let json_param = |name: &str| -> Result<Option<Map<String, Value>>, &'static str> {
         match param(name) {
             None => Ok(None),
             Some(raw) => match serde_json::from_str::<Value>(&raw) {
                 Ok(Value::Object(m)) => Ok(Some(m)),
                 Ok(Value::Null) => Ok(None),
-                _ => Err(bad_request(media, StatusCode::BAD_REQUEST, "URL parameter must be a JSON object")),
+                _ => Err("URL parameters variables and extensions must be JSON objects"),
             },
         }
     };
@@ -192,18 +206,21 @@ pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Dat
         }
     }
     let params = match (json_param("variables"), json_param("extensions")) {
-        (Ok(variables), Ok(extensions)) => Params {
-            query: query_text,
-            operation_name,
-            variables,
-            extensions,
-        },
-        (Err(resp), _) | (_, Err(resp)) => return resp,
+        (Ok(variables), Ok(extensions)) => {
+            Params { query: query_text, operation_name, variables, extensions }
+        }
+        (Err(msg), _) | (_, Err(msg)) => return bad_request(media, StatusCode::BAD_REQUEST, msg),
     };
     execute(&req, media, params, &schema, &state).await
 }
 
-async fn execute(req: &HttpRequest, media: Media, params: Params, schema: &AppSchema, state: &AppState) -> HttpResponse {
+async fn execute(
+    req: &HttpRequest,
+    media: Media,
+    params: Params,
+    schema: &AppSchema,
+    state: &AppState,
+) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let auth = auth::authenticate(&state.tokens, &state.cache, header).await;

@@ -23,9 +23,5 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             (true, false) => "unreachable",
         },
     });
-    if db && cache {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if db && cache { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

@@ -13,9 +13,7 @@ use crate::{config::Settings, error::Lang, service::RequestMeta};
 /// Routes of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/graphql")
-            .route(web::post().to(graphql::post))
-            .route(web::get().to(graphql::get)),
+        web::resource("/graphql").route(web::post().to(graphql::post)).route(web::get().to(graphql::get)),
     )
     .route("/graphql/ws", web::get().to(ws::handshake))
     .route("/healthz", web::get().to(health::healthz))
@@ -36,9 +34,6 @@ pub fn request_meta(req: &HttpRequest, settings: &Settings) -> (Lang, RequestMet
     let client_addr = forwarded
         .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
         .unwrap_or_else(|| "unknown".to_owned());
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     (lang, RequestMeta { client_addr, user_agent })
 }

@@ -38,7 +38,8 @@ pub async fn handshake(
     schema: web::Data<AppSchema>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &["graphql-transport-ws", "graphql-ws"])?;
+    let (response, session, stream) =
+        actix_ws::handle_with_protocols(&req, body, &["graphql-transport-ws", "graphql-ws"])?;
     let protocol = response
         .headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)
@@ -65,7 +66,8 @@ async fn run(
     protocol: WebSocketProtocols,
     data: Data,
 ) {
-    let mut incoming = stream.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
+    let mut incoming =
+        stream.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
     let (tx, rx) = futures_channel::mpsc::unbounded::<Vec<u8>>();
     let mut init_seen = false;
 
@@ -79,9 +81,8 @@ async fn run(
         data.insert(auth);
         Ok(data)
     };
-    let mut outgoing = WebSocket::new((*schema).clone(), rx, protocol)
-        .connection_data(data)
-        .on_connection_init(on_init);
+    let mut outgoing =
+        WebSocket::new((*schema).clone(), rx, protocol).connection_data(data).on_connection_init(on_init);
 
     let init_deadline = tokio::time::sleep(state.settings.ws_init_timeout);
     tokio::pin!(init_deadline);

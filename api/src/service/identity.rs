@@ -10,8 +10,7 @@ use chrono::{NaiveDate, Utc};
 use entities::{auth_session, person, refresh_token};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
-    sea_query::Expr,
+    TransactionTrait, sea_query::Expr,
 };
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -43,7 +42,11 @@ pub struct RegisterInput {
 }
 
 /// Creates an account (or claims the record an officer enrolled under this phone) and signs in.
-pub async fn register(state: &AppState, meta: &RequestMeta, input: RegisterInput) -> Result<AuthPayload, ApiError> {
+pub async fn register(
+    state: &AppState,
+    meta: &RequestMeta,
+    input: RegisterInput,
+) -> Result<AuthPayload, ApiError> {
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
     let name = PersonName::parse(&input.full_name, "fullName")?;
     let password = Password::parse(&input.password, Some(&phone), "password")?;
@@ -59,10 +62,7 @@ pub async fn register(state: &AppState, meta: &RequestMeta, input: RegisterInput
 
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let existing = person::Entity::find()
-        .filter(person::Column::Phone.eq(phone.as_str()))
-        .one(&txn)
-        .await?;
+    let existing = person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(&txn).await?;
     let person = match existing {
         Some(p) if p.password_hash.is_some() => return Err(ApiError::Conflict(ConflictKind::PhoneTaken)),
         // Enrolled by an officer before she had an account: the account joins that record.
@@ -97,11 +97,7 @@ pub async fn register(state: &AppState, meta: &RequestMeta, input: RegisterInput
         .insert(&txn)
         .await
         .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::Conflict(ConflictKind::PhoneTaken)
-            } else {
-                e.into()
-            }
+            if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::PhoneTaken) } else { e.into() }
         })?,
     };
     let payload = start_session(state, &txn, person, meta).await?;
@@ -128,9 +124,7 @@ async fn check_throttle(state: &AppState, phone: &PhoneNumber, meta: &RequestMet
         if let Some(c) = state.cache.peek(&key).await?
             && c.count >= u64::from(max)
         {
-            return Err(ApiError::RateLimited {
-                retry_after_secs: c.resets_in.as_secs().max(1),
-            });
+            return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
         }
     }
     Ok(())
@@ -144,17 +138,20 @@ async fn record_failure(state: &AppState, phone: &PhoneNumber, meta: &RequestMet
 }
 
 /// Signs in with phone and password.
-pub async fn login(state: &AppState, meta: &RequestMeta, phone: &str, password: &SecretString) -> Result<AuthPayload, ApiError> {
+pub async fn login(
+    state: &AppState,
+    meta: &RequestMeta,
+    phone: &str,
+    password: &SecretString,
+) -> Result<AuthPayload, ApiError> {
     use secrecy::ExposeSecret;
     let phone = PhoneNumber::parse(phone, "phone")?;
     if password.expose_secret().is_empty() {
         return Err(ApiError::bad_input("password", InputProblem::Required));
     }
     check_throttle(state, &phone, meta).await?;
-    let person = person::Entity::find()
-        .filter(person::Column::Phone.eq(phone.as_str()))
-        .one(&state.db)
-        .await?;
+    let person =
+        person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(&state.db).await?;
     let stored = person.as_ref().and_then(|p| p.password_hash.clone());
     let ok = auth::verify_password(password.expose_secret().to_owned(), stored).await?;
     let Some(person) = person.filter(|_| ok) else {
@@ -229,10 +226,8 @@ pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPaylo
     let hash = auth::hash_refresh_token(token.expose_secret());
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let Some(stored) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash))
-        .one(&txn)
-        .await?
+    let Some(stored) =
+        refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash)).one(&txn).await?
     else {
         return Err(ApiError::Unauthenticated);
     };
@@ -322,10 +317,7 @@ pub async fn change_password(
 
 /// The caller's own record.
 pub async fn me(state: &AppState, viewer: &Viewer) -> Result<person::Model, ApiError> {
-    person::Entity::find_by_id(viewer.person_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::Unauthenticated)
+    person::Entity::find_by_id(viewer.person_id).one(&state.db).await?.ok_or(ApiError::Unauthenticated)
 }
 
 async fn revoke_sessions(conn: &impl ConnectionTrait, ids: &[Uuid], reason: &str) -> Result<(), ApiError> {

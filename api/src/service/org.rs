@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use entities::{org_unit, org_unit_closure};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,8 @@ pub enum UnitKind {
 }
 
 impl UnitKind {
-    pub const ALL: [UnitKind; 5] = [UnitKind::City, UnitKind::District, UnitKind::Base, UnitKind::Branch, UnitKind::Group];
+    pub const ALL: [UnitKind; 5] =
+        [UnitKind::City, UnitKind::District, UnitKind::Base, UnitKind::Branch, UnitKind::Group];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -81,10 +82,7 @@ pub struct UnitCursor {
 
 impl UnitCursor {
     pub fn of(unit: &org_unit::Model) -> Self {
-        Self {
-            name: unit.name_search.clone(),
-            id: unit.id,
-        }
+        Self { name: unit.name_search.clone(), id: unit.id }
     }
 }
 
@@ -109,7 +107,10 @@ fn filter_condition(filter: &UnitFilter) -> Condition {
         cond = cond.add(org_unit::Column::Kind.eq(kind.as_str()));
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !fold_for_search(s).is_empty()) {
-        cond = cond.add(Expr::col(org_unit::Column::NameSearch).like(LikeExpr::new(like_contains_pattern(search)).escape('\\')));
+        cond = cond.add(
+            Expr::col(org_unit::Column::NameSearch)
+                .like(LikeExpr::new(like_contains_pattern(search)).escape('\\')),
+        );
     }
     cond
 }
@@ -124,13 +125,11 @@ pub async fn list_units(
     let mut query = org_unit::Entity::find().filter(filter_condition(filter));
     if let Some(c) = after {
         query = query.filter(
-            Condition::any()
-                .add(org_unit::Column::NameSearch.gt(c.name.clone()))
-                .add(
-                    Condition::all()
-                        .add(org_unit::Column::NameSearch.eq(c.name.clone()))
-                        .add(org_unit::Column::Id.gt(c.id)),
-                ),
+            Condition::any().add(org_unit::Column::NameSearch.gt(c.name.clone())).add(
+                Condition::all()
+                    .add(org_unit::Column::NameSearch.eq(c.name.clone()))
+                    .add(org_unit::Column::Id.gt(c.id)),
+            ),
         );
     }
     let mut rows = query
@@ -150,7 +149,10 @@ pub async fn count_units(conn: &impl ConnectionTrait, filter: &UnitFilter) -> Re
 }
 
 /// Units by id (for DataLoaders).
-pub async fn units_by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, org_unit::Model>, ApiError> {
+pub async fn units_by_ids(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, org_unit::Model>, ApiError> {
     Ok(org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
@@ -181,7 +183,10 @@ struct AncestorRow {
 }
 
 /// Ancestors of each unit (root first, the unit itself excluded), in one query.
-pub async fn ancestors_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<org_unit::Model>>, ApiError> {
+pub async fn ancestors_of(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<org_unit::Model>>, ApiError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -192,9 +197,13 @@ pub async fn ancestors_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<H
          FROM org_unit_closure c JOIN org_unit u ON u.id = c.ancestor_id \
          WHERE c.depth > 0 AND c.descendant_id IN ({placeholders}) ORDER BY c.descendant_id, c.depth DESC"
     );
-    let rows = AncestorRow::find_by_statement(stmt(conn.get_database_backend(), &sql, ids.iter().map(|&i| i.into())))
-        .all(conn)
-        .await?;
+    let rows = AncestorRow::find_by_statement(stmt(
+        conn.get_database_backend(),
+        &sql,
+        ids.iter().map(|&i| i.into()),
+    ))
+    .all(conn)
+    .await?;
     let mut out: HashMap<Uuid, Vec<org_unit::Model>> = ids.iter().map(|&i| (i, Vec::new())).collect();
     for r in rows {
         let _ = r.depth;
@@ -232,9 +241,8 @@ pub async fn first_children_of(
     );
     let mut values: Vec<sea_orm::Value> = parents.iter().map(|&i| i.into()).collect();
     values.push(((limit + 1) as i64).into());
-    let rows = org_unit::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values))
-        .all(conn)
-        .await?;
+    let rows =
+        org_unit::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
     let mut out: HashMap<Uuid, (Vec<org_unit::Model>, bool)> =
         parents.iter().map(|&p| (p, (Vec::new(), false))).collect();
     for unit in rows {
@@ -286,7 +294,11 @@ fn parse_unit_name(raw: &str) -> Result<String, ApiError> {
 
 /// Creates a unit under `parent_id` (a `UNIT_ADMIN` over the parent), or a root city (system
 /// administrators only).
-pub async fn create_unit(state: &AppState, viewer: &Viewer, input: NewUnit) -> Result<org_unit::Model, ApiError> {
+pub async fn create_unit(
+    state: &AppState,
+    viewer: &Viewer,
+    input: NewUnit,
+) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
     let parent = match input.parent_id {
         Some(pid) => {
@@ -318,7 +330,12 @@ pub async fn create_unit(state: &AppState, viewer: &Viewer, input: NewUnit) -> R
 }
 
 /// Renames a unit (a `UNIT_ADMIN` over it). The code never changes.
-pub async fn rename_unit(state: &AppState, viewer: &Viewer, id: Uuid, name: &str) -> Result<org_unit::Model, ApiError> {
+pub async fn rename_unit(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    name: &str,
+) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, id).await?;
     authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
@@ -332,7 +349,12 @@ pub async fn rename_unit(state: &AppState, viewer: &Viewer, id: Uuid, name: &str
 
 /// Moves a unit with its whole subtree under `new_parent_id`. The caller must be a `UNIT_ADMIN`
 /// over both the unit and its new parent.
-pub async fn move_unit(state: &AppState, viewer: &Viewer, id: Uuid, new_parent_id: Uuid) -> Result<org_unit::Model, ApiError> {
+pub async fn move_unit(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    new_parent_id: Uuid,
+) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, id).await?;
     authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
@@ -426,11 +448,7 @@ pub async fn insert_unit(
     .insert(conn)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) {
-            ApiError::Conflict(ConflictKind::CodeTaken)
-        } else {
-            e.into()
-        }
+        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::CodeTaken) } else { e.into() }
     })?;
     db::execute(
         conn,

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use entities::{officer_role, org_unit_closure, person};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, Query},
 };
 use uuid::Uuid;
@@ -48,10 +48,7 @@ pub async fn assign_role(
         Grantee::PersonId(id) => person::Entity::find_by_id(id).one(db).await?,
         Grantee::Phone(raw) => {
             let phone = PhoneNumber::parse(&raw, "phone")?;
-            person::Entity::find()
-                .filter(person::Column::Phone.eq(phone.as_str()))
-                .one(db)
-                .await?
+            person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(db).await?
         }
     }
     .ok_or(ApiError::NotFound)?;
@@ -68,18 +65,18 @@ pub async fn assign_role(
     .insert(db)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) {
-            ApiError::Conflict(ConflictKind::RoleAlreadyHeld)
-        } else {
-            e.into()
-        }
+        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::RoleAlreadyHeld) } else { e.into() }
     })?;
     tracing::info!(event = "role_granted", role = role.as_str(), unit_id = %unit_id, person_id = %person.id, by = %viewer.person_id, "officer role granted");
     Ok(row)
 }
 
 /// Revokes an active role assignment.
-pub async fn revoke_role(state: &AppState, viewer: &Viewer, role_id: Uuid) -> Result<officer_role::Model, ApiError> {
+pub async fn revoke_role(
+    state: &AppState,
+    viewer: &Viewer,
+    role_id: Uuid,
+) -> Result<officer_role::Model, ApiError> {
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
@@ -101,7 +98,11 @@ pub async fn revoke_role(state: &AppState, viewer: &Viewer, role_id: Uuid) -> Re
 }
 
 /// One role assignment, for its holder or for an admin over its unit; `NOT_FOUND` otherwise.
-pub async fn get_role(state: &AppState, viewer: &Viewer, role_id: Uuid) -> Result<officer_role::Model, ApiError> {
+pub async fn get_role(
+    state: &AppState,
+    viewer: &Viewer,
+    role_id: Uuid,
+) -> Result<officer_role::Model, ApiError> {
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     if row.person_id != viewer.person_id {
@@ -167,7 +168,10 @@ pub async fn count_roles(conn: &impl ConnectionTrait, filter: &RoleFilter) -> Re
 }
 
 /// Active roles of each person, oldest first (for DataLoaders).
-pub async fn active_roles_of(conn: &impl ConnectionTrait, people: &[Uuid]) -> Result<HashMap<Uuid, Vec<officer_role::Model>>, ApiError> {
+pub async fn active_roles_of(
+    conn: &impl ConnectionTrait,
+    people: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<officer_role::Model>>, ApiError> {
     let mut out: HashMap<Uuid, Vec<officer_role::Model>> = people.iter().map(|&p| (p, Vec::new())).collect();
     let rows = officer_role::Entity::find()
         .filter(officer_role::Column::PersonId.is_in(people.iter().copied()))
@@ -182,7 +186,10 @@ pub async fn active_roles_of(conn: &impl ConnectionTrait, people: &[Uuid]) -> Re
 }
 
 /// People by id (for DataLoaders).
-pub async fn people_by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, person::Model>, ApiError> {
+pub async fn people_by_ids(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, person::Model>, ApiError> {
     Ok(person::Entity::find()
         .filter(person::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
