@@ -2,7 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::{collections::HashMap, sync::OnceLock};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
+};
 
 use api::{config::Settings, startup::Application, state::AppState};
 use sea_orm::{ConnectionTrait, Database};
@@ -28,6 +31,8 @@ pub struct TestApp {
     pub port: u16,
     pub state: AppState,
     pub client: reqwest::Client,
+    /// The settings it was built from (a peer instance reuses them).
+    pub vars: HashMap<String, String>,
 }
 
 /// Which backend the suite runs on.
@@ -39,14 +44,45 @@ pub fn backend() -> &'static str {
     }
 }
 
+/// Every log line of every app in this test process, as JSON (tests check what reaches logs).
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        if std::env::var("TEST_LOG").is_ok() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything logged so far in this process.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
 fn init_logs() {
+    use tracing_subscriber::prelude::*;
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            let s =
-                Settings::from_vars(&HashMap::from([("APP_LOG".to_string(), "info".to_string())])).unwrap();
-            api::telemetry::init(&s);
-        }
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(|| Capture);
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(
+                "info,sqlx=warn,sea_orm_migration=warn,actix_server=warn",
+            ))
+            .with(layer)
+            .try_init();
     });
 }
 
@@ -72,12 +108,24 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     for (k, v) in overrides {
         vars.insert((*k).into(), (*v).into());
     }
+    start(vars).await
+}
+
+async fn start(vars: HashMap<String, String>) -> TestApp {
     let settings = Settings::from_vars(&vars).expect("test settings");
     let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address: format!("http://127.0.0.1:{port}"), port, state, client: reqwest::Client::new() }
+    TestApp { address: format!("http://127.0.0.1:{port}"), port, state, client: reqwest::Client::new(), vars }
+}
+
+impl TestApp {
+    /// Another instance on the same database and Redis prefix (a restart, or a second node
+    /// behind the load balancer).
+    pub async fn spawn_peer(&self) -> TestApp {
+        start(self.vars.clone()).await
+    }
 }
 
 /// A database URL no other test uses.

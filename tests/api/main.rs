@@ -11,5 +11,6 @@ mod http;
 mod identity;
 mod org;
 mod roles;
+mod runtime;
 mod schema;
 mod ws;

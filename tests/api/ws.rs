@@ -12,7 +12,7 @@ use tokio_tungstenite::{
 
 use crate::helpers::*;
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp) -> Ws {
     let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port).into_client_request().unwrap();
@@ -128,4 +128,17 @@ async fn queries_also_run_over_the_socket() {
         .await;
     let msg = next(&mut ws).await.unwrap();
     assert_eq!(msg["payload"]["data"]["me"]["phone"], MEMBER, "{msg}");
+}
+
+/// Opens a socket on `app` authenticated with `token` and subscribes to `sessionRevoked`.
+pub async fn subscribe_session_revoked(app: &TestApp, token: &str) -> Ws {
+    let mut ws = connect(app).await;
+    init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { sessionRevoked { reason } }" } })).await;
+    ws
+}
+
+/// The next message of a socket (panics when it closes instead).
+pub async fn next_event(ws: &mut Ws) -> Value {
+    next(ws).await.expect("a message, not a close")
 }

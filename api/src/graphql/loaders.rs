@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     error::ApiError,
-    service::{org, roles},
+    service::{identity, org, roles},
 };
 
 /// All loaders of one request.
@@ -90,7 +90,7 @@ impl Loader<Uuid> for PersonLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        roles::people_by_ids(&self.0, keys).await
+        identity::people_by_ids(&self.0, keys).await
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     authz::Role,
     domain::{GlobalId, NodeKind},
-    error::ApiError,
+    error::{ApiError, InputProblem},
     service::{
         org::{self as svc, UnitCursor, UnitFilter, UnitKind},
         roles::{self, Grantee, RoleFilter},
@@ -263,7 +263,7 @@ impl OrgQuery {
     ) -> Result<OrgUnitConnection> {
         let page = page::<UnitCursor>(first, after.as_deref())?;
         if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
-            return Err(ApiError::bad_input("search", crate::error::InputProblem::TooLong).into());
+            return Err(ApiError::bad_input("search", InputProblem::TooLong).into());
         }
         let filter = UnitFilter {
             parent_id: parent_id
@@ -373,7 +373,7 @@ impl OrgMutation {
         let grantee = match (input.person_id, input.phone) {
             (Some(id), None) => Grantee::PersonId(GlobalId::decode_as(&id, NodeKind::Person, "personId")?),
             (None, Some(phone)) => Grantee::Phone(phone),
-            _ => return Err(roles::grantee_required().into()),
+            _ => return Err(ApiError::bad_input("personId", InputProblem::Required).into()),
         };
         let unit_id = GlobalId::decode_as(&input.unit_id, NodeKind::OrgUnit, "unitId")?;
         Ok(OfficerRole(roles::assign_role(ctx.state()?, viewer, grantee, unit_id, input.role.into()).await?))

@@ -12,7 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
     TransactionTrait, sea_query::Expr,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::RequestMeta;
@@ -144,7 +144,6 @@ pub async fn login(
     phone: &str,
     password: &SecretString,
 ) -> Result<AuthPayload, ApiError> {
-    use secrecy::ExposeSecret;
     let phone = PhoneNumber::parse(phone, "phone")?;
     if password.expose_secret().is_empty() {
         return Err(ApiError::bad_input("password", InputProblem::Required));
@@ -222,7 +221,6 @@ async fn issue_tokens(
 
 /// Exchanges a refresh token for a new pair. A token that was already used revokes its session.
 pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPayload, ApiError> {
-    use secrecy::ExposeSecret;
     let hash = auth::hash_refresh_token(token.expose_secret());
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -280,7 +278,6 @@ pub async fn change_password(
     current: &SecretString,
     new: &SecretString,
 ) -> Result<(), ApiError> {
-    use secrecy::ExposeSecret;
     let person = me(state, viewer).await?;
     let phone = PhoneNumber::parse(&person.phone, "phone")?;
     if current.expose_secret().is_empty() {
@@ -367,4 +364,18 @@ pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
         state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
     }
     Ok(ids.len())
+}
+
+/// People by id (for DataLoaders).
+pub async fn people_by_ids(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, person::Model>, ApiError> {
+    Ok(person::Entity::find()
+        .filter(person::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect())
 }

@@ -170,7 +170,6 @@ pub async fn get_unit(conn: &impl ConnectionTrait, id: Uuid) -> Result<org_unit:
 #[derive(FromQueryResult)]
 struct AncestorRow {
     descendant_id: Uuid,
-    depth: i32,
     id: Uuid,
     parent_id: Option<Uuid>,
     kind: String,
@@ -192,7 +191,7 @@ pub async fn ancestors_of(
     }
     let placeholders = vec!["?"; ids.len()].join(", ");
     let sql = format!(
-        "SELECT c.descendant_id, c.depth, u.id, u.parent_id, u.kind, u.code, u.name, u.name_search, \
+        "SELECT c.descendant_id, u.id, u.parent_id, u.kind, u.code, u.name, u.name_search, \
          u.depth AS unit_depth, u.created_at, u.updated_at \
          FROM org_unit_closure c JOIN org_unit u ON u.id = c.ancestor_id \
          WHERE c.depth > 0 AND c.descendant_id IN ({placeholders}) ORDER BY c.descendant_id, c.depth DESC"
@@ -206,7 +205,6 @@ pub async fn ancestors_of(
     .await?;
     let mut out: HashMap<Uuid, Vec<org_unit::Model>> = ids.iter().map(|&i| (i, Vec::new())).collect();
     for r in rows {
-        let _ = r.depth;
         out.entry(r.descendant_id).or_default().push(org_unit::Model {
             id: r.id,
             parent_id: r.parent_id,

@@ -17,7 +17,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role, Scope},
     domain::PhoneNumber,
-    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
+    error::{ApiError, ConflictKind, is_unique_violation},
     service::org::get_unit,
     state::AppState,
 };
@@ -183,23 +183,4 @@ pub async fn active_roles_of(
         out.entry(r.person_id).or_default().push(r);
     }
     Ok(out)
-}
-
-/// People by id (for DataLoaders).
-pub async fn people_by_ids(
-    conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, person::Model>, ApiError> {
-    Ok(person::Entity::find()
-        .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect())
-}
-
-/// Marks an input problem on the grantee (exactly one of person id and phone is required).
-pub fn grantee_required() -> ApiError {
-    ApiError::bad_input("personId", InputProblem::Required)
 }
