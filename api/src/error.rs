@@ -11,10 +11,12 @@ use std::{fmt, sync::Arc};
 use async_graphql::{
     ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+        NextValidation,
     },
     parser::types::ExecutableDocument,
 };
+use futures_util::{StreamExt, stream::BoxStream};
 use sea_orm::{DbErr, SqlErr};
 
 /// The language of messages, from `Accept-Language` (Vietnamese unless English is asked for).
@@ -237,11 +239,16 @@ pub struct ErrorMapping;
 
 impl ExtensionFactory for ErrorMapping {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorMappingExtension)
+        Arc::new(ErrorMappingExtension::default())
     }
 }
 
-struct ErrorMappingExtension;
+/// One per request. The `request` hook does not see request data in async-graphql 7, so the
+/// language is read in `parse_query` (which does) and kept here.
+#[derive(Default)]
+struct ErrorMappingExtension {
+    lang: std::sync::OnceLock<Lang>,
+}
 
 fn tag(mut errors: Vec<ServerError>, code: &'static str) -> Vec<ServerError> {
     for e in &mut errors {
@@ -259,6 +266,9 @@ impl Extension for ErrorMappingExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        if let Some(lang) = ctx.data_opt::<Lang>() {
+            let _ = self.lang.set(*lang);
+        }
         next.run(ctx, query, variables).await.map_err(|e| {
             let mut e = e;
             e.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
@@ -274,9 +284,25 @@ impl Extension for ErrorMappingExtension {
         next.run(ctx).await.map_err(|e| tag(e, CODE_VALIDATION_FAILED))
     }
 
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
+    /// Subscriptions (and anything sent over the WebSocket) bypass `request`: map each response.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, async_graphql::Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, async_graphql::Response> {
         let lang = ctx.data_opt::<Lang>().copied().unwrap_or_default();
+        Box::pin(next.run(ctx, stream).map(move |mut response| {
+            for err in &mut response.errors {
+                map_error(err, lang);
+            }
+            response
+        }))
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
         let mut response = next.run(ctx).await;
+        let lang = self.lang.get().copied().unwrap_or_default();
         for err in &mut response.errors {
             map_error(err, lang);
         }

@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod identity;
+mod introspection;
 pub mod loaders;
 pub mod node;
 pub mod org;
@@ -48,7 +49,7 @@ pub fn build_schema(state: AppState, settings: &Settings) -> AppSchema {
         .limit_directives(16)
         .data(state);
     if !settings.introspection {
-        builder = builder.disable_introspection();
+        builder = builder.disable_introspection().extension(introspection::NoIntrospection);
     }
     builder.finish()
 }
