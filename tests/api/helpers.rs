@@ -257,6 +257,17 @@ impl TestApp {
         global_id("OrgUnit", entity.id)
     }
 
+    /// The global id of the person with this (normalised, `+84…`) phone number.
+    pub async fn person_id(&self, phone: &str) -> String {
+        let p = entities::person::Entity::find()
+            .filter(entities::person::Column::Phone.eq(phone))
+            .one(&self.state.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no person {phone}"));
+        global_id("Person", p.id)
+    }
+
     /// SQL statements executed by the app so far.
     pub fn statements(&self) -> u64 {
         self.state.stats.statements()

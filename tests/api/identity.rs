@@ -391,7 +391,8 @@ async fn tokens_with_a_wrong_audience_issuer_expiry_or_type_are_refused() {
     let app = spawn_app().await;
     let real = app.token(MEMBER).await;
     let hour_ago = chrono::Utc::now().timestamp() - 3600;
-    let edits: [(&str, Box<dyn FnOnce(&mut Value)>); 4] = [
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+    let edits: [(&str, Edit); 4] = [
         ("aud", Box::new(|c| c["aud"] = json!("someone-else-api"))),
         ("iss", Box::new(|c| c["iss"] = json!("someone-else"))),
         (

@@ -7,12 +7,13 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-const ROLE_FIELDS: &str =
-    "id role active grantedAt revokedAt unit { code } person { id phone } grantedBy { phone } revokedBy { phone }";
+const ROLE_FIELDS: &str = "id role active grantedAt revokedAt unit { code } person { id phone } grantedBy { id fullName } revokedBy { id fullName }";
 const PASSWORD: &str = "matkhau-2026x";
 
 async fn assign(app: &TestApp, token: Option<&str>, input: Value) -> Gql {
-    let q = format!("mutation($i: AssignOfficerRoleInput!) {{ assignOfficerRole(input: $i) {{ {ROLE_FIELDS} }} }}");
+    let q = format!(
+        "mutation($i: AssignOfficerRoleInput!) {{ assignOfficerRole(input: $i) {{ {ROLE_FIELDS} }} }}"
+    );
     app.gql(&q, json!({ "i": input }), token).await
 }
 
@@ -52,7 +53,12 @@ async fn my_roles(app: &TestApp, token: &str) -> Vec<(String, String)> {
         .as_array()
         .expect("roles")
         .iter()
-        .map(|r| (r["role"].as_str().expect("role").to_owned(), r["unit"]["code"].as_str().expect("code").to_owned()))
+        .map(|r| {
+            (
+                r["role"].as_str().expect("role").to_owned(),
+                r["unit"]["code"].as_str().expect("code").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -69,7 +75,8 @@ async fn officer_roles(app: &TestApp, token: &str, code: &str, extra: Value) -> 
 
 /// Number of role assignments in the whole tree, revoked included.
 async fn role_total(app: &TestApp, token: &str) -> Value {
-    officer_roles(app, token, "HN", json!({ "active": false })).await.ok()["officerRoles"]["totalCount"].clone()
+    officer_roles(app, token, "HN", json!({ "active": false })).await.ok()["officerRoles"]["totalCount"]
+        .clone()
 }
 
 /// (role, unit code, phone) of each listed role, sorted.
@@ -117,11 +124,12 @@ async fn city_admin_assigns_a_role_by_phone_in_any_format() {
     let app = spawn_app().await;
     let holder = person(&app, "0912345678").await;
     let city = app.token(CITY_ADMIN).await;
-    let role = grant(&app, &city, "+84 912-345-678", "HN-DD", "UNIT_OFFICER").await.ok()["assignOfficerRole"].clone();
+    let role = grant(&app, &city, "+84 912-345-678", "HN-DD", "UNIT_OFFICER").await.ok()["assignOfficerRole"]
+        .clone();
     assert_eq!(role["role"], "UNIT_OFFICER");
     assert_eq!(role["unit"]["code"], "HN-DD");
     assert_eq!(role["person"]["phone"], "+84912345678");
-    assert_eq!(role["grantedBy"]["phone"], CITY_ADMIN);
+    assert_eq!(role["grantedBy"]["id"], app.person_id(CITY_ADMIN).await);
     assert_eq!(role["active"], true);
     assert!(role["grantedAt"].is_string());
     assert_eq!(role["revokedAt"], Value::Null);
@@ -148,19 +156,24 @@ async fn assign_takes_a_person_id_or_a_phone_but_not_neither_or_both() {
     let (_, _, person_id) = app.register("0912345679", "Nguyễn Thị Lan", PASSWORD).await;
     let city = app.token(CITY_ADMIN).await;
     let unit = app.unit_id("HN-DD").await;
-    let role = assign(&app, Some(&city), json!({ "personId": person_id, "unitId": unit, "role": "CASE_OFFICER" }))
-        .await
-        .ok()["assignOfficerRole"]
-        .clone();
+    let role =
+        assign(&app, Some(&city), json!({ "personId": person_id, "unitId": unit, "role": "CASE_OFFICER" }))
+            .await
+            .ok()["assignOfficerRole"]
+            .clone();
     assert_eq!(role["person"]["id"], person_id.as_str());
     assert_eq!(role["role"], "CASE_OFFICER");
 
     assign(&app, Some(&city), json!({ "unitId": unit, "role": "UNIT_OFFICER" }))
         .await
         .expect_code("BAD_USER_INPUT");
-    assign(&app, Some(&city), json!({ "personId": person_id, "phone": "0912345679", "unitId": unit, "role": "UNIT_OFFICER" }))
-        .await
-        .expect_code("BAD_USER_INPUT");
+    assign(
+        &app,
+        Some(&city),
+        json!({ "personId": person_id, "phone": "0912345679", "unitId": unit, "role": "UNIT_OFFICER" }),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +196,7 @@ async fn unit_admin_grants_in_her_subtree_but_admins_only_strictly_below() {
     grant(&app, &lb_admin, "0987100002", "HN-LB-BD", "UNIT_OFFICER").await.ok();
     grant(&app, &lb_admin, "0987100002", "HN-LB", "UNIT_OFFICER").await.ok();
     let role = grant(&app, &lb_admin, "0987100002", "HN-LB-BD", "UNIT_ADMIN").await.ok();
-    assert_eq!(role["assignOfficerRole"]["grantedBy"]["phone"], "+84987100001");
+    assert_eq!(role["assignOfficerRole"]["grantedBy"]["id"], app.person_id("+84987100001").await);
     grant(&app, &lb_admin, "0987100002", "HN-LB", "UNIT_ADMIN").await.expect_code("FORBIDDEN");
     grant(&app, &lb_admin, "0987100002", "HN-HK", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
     grant(&app, &lb_admin, "0987100002", "HN-HK-HB", "UNIT_ADMIN").await.expect_code("NOT_FOUND");
@@ -200,9 +213,14 @@ async fn assign_needs_a_unit_admin_and_a_known_person() {
     let city = app.token(CITY_ADMIN).await;
     let before = role_total(&app, &city).await;
 
-    grant(&app, &app.token(LB_OFFICER).await, "0987200001", "HN-LB", "UNIT_OFFICER").await.expect_code("FORBIDDEN");
-    grant(&app, &app.token(MEMBER).await, "0987200001", "HN-LB", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
-    let input = json!({ "phone": "0987200001", "unitId": app.unit_id("HN-LB").await, "role": "UNIT_OFFICER" });
+    grant(&app, &app.token(LB_OFFICER).await, "0987200001", "HN-LB", "UNIT_OFFICER")
+        .await
+        .expect_code("FORBIDDEN");
+    grant(&app, &app.token(MEMBER).await, "0987200001", "HN-LB", "UNIT_OFFICER")
+        .await
+        .expect_code("NOT_FOUND");
+    let input =
+        json!({ "phone": "0987200001", "unitId": app.unit_id("HN-LB").await, "role": "UNIT_OFFICER" });
     assign(&app, None, input).await.expect_code("UNAUTHENTICATED");
     grant(&app, &city, "0399999999", "HN-LB", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
 
@@ -224,8 +242,12 @@ async fn revoke_records_who_and_ends_the_role_and_its_reach() {
         let (app, holder) = (&app, holder.clone());
         async move {
             let input = json!({ "parentId": app.unit_id("HN-LB-BD").await, "kind": "BRANCH", "code": name, "name": "Chi hội Thử" });
-            app.gql("mutation($i: CreateOrgUnitInput!) { createOrgUnit(input: $i) { code } }", json!({ "i": input }), Some(&holder))
-                .await
+            app.gql(
+                "mutation($i: CreateOrgUnitInput!) { createOrgUnit(input: $i) { code } }",
+                json!({ "i": input }),
+                Some(&holder),
+            )
+            .await
         }
     };
     create("HN-LB-BD-91").await.ok();
@@ -233,8 +255,8 @@ async fn revoke_records_who_and_ends_the_role_and_its_reach() {
     let revoked = revoke(&app, Some(&city), &id).await.ok()["revokeOfficerRole"].clone();
     assert_eq!(revoked["active"], false);
     assert!(revoked["revokedAt"].is_string());
-    assert_eq!(revoked["revokedBy"]["phone"], CITY_ADMIN);
-    assert_eq!(revoked["grantedBy"]["phone"], CITY_ADMIN);
+    assert_eq!(revoked["revokedBy"]["id"], app.person_id(CITY_ADMIN).await);
+    assert_eq!(revoked["grantedBy"]["id"], app.person_id(CITY_ADMIN).await);
 
     assert_eq!(my_roles(&app, &holder).await, Vec::<(String, String)>::new());
     create("HN-LB-BD-92").await.expect_code("NOT_FOUND");
@@ -254,10 +276,11 @@ async fn revoke_needs_reach_and_an_admin_strictly_above_for_admins() {
     let hk_role = granted(&app, &city, "0987400002", "HN-HK", "UNIT_OFFICER").await;
     revoke(&app, Some(&lb_admin), &hk_role).await.expect_code("NOT_FOUND");
 
-    let own = app.gql("{ me { roles { id } } }", json!({}), Some(&lb_admin)).await.ok()["me"]["roles"][0]["id"]
-        .as_str()
-        .expect("role id")
-        .to_owned();
+    let own =
+        app.gql("{ me { roles { id } } }", json!({}), Some(&lb_admin)).await.ok()["me"]["roles"][0]["id"]
+            .as_str()
+            .expect("role id")
+            .to_owned();
     revoke(&app, Some(&lb_admin), &own).await.expect_code("FORBIDDEN");
     revoke(&app, Some(&app.token(LB_OFFICER).await), &own).await.expect_code("FORBIDDEN");
     revoke(&app, None, &own).await.expect_code("UNAUTHENTICATED");
@@ -265,7 +288,7 @@ async fn revoke_needs_reach_and_an_admin_strictly_above_for_admins() {
 
     let below = granted(&app, &lb_admin, "0987400002", "HN-LB-BD", "UNIT_OFFICER").await;
     let revoked = revoke(&app, Some(&lb_admin), &below).await.ok()["revokeOfficerRole"].clone();
-    assert_eq!(revoked["revokedBy"]["phone"], "+84987400001");
+    assert_eq!(revoked["revokedBy"]["id"], app.person_id("+84987400001").await);
 }
 
 // ---- listing ----
@@ -291,11 +314,16 @@ async fn officer_roles_lists_the_subtree_for_admins_over_it() {
         assert_eq!(list["totalCount"], 4);
     }
 
-    let here = officer_roles(&app, &lb_admin, "HN-LB", json!({ "sub": false })).await.ok()["officerRoles"].clone();
-    assert_eq!(listed(&here), [row("UNIT_ADMIN", "HN-LB", "+84987500001"), row("UNIT_OFFICER", "HN-LB", LB_OFFICER)]);
+    let here =
+        officer_roles(&app, &lb_admin, "HN-LB", json!({ "sub": false })).await.ok()["officerRoles"].clone();
+    assert_eq!(
+        listed(&here),
+        [row("UNIT_ADMIN", "HN-LB", "+84987500001"), row("UNIT_OFFICER", "HN-LB", LB_OFFICER)]
+    );
     assert_eq!(here["totalCount"], 2);
 
-    let all = officer_roles(&app, &lb_admin, "HN-LB", json!({ "active": false })).await.ok()["officerRoles"].clone();
+    let all = officer_roles(&app, &lb_admin, "HN-LB", json!({ "active": false })).await.ok()["officerRoles"]
+        .clone();
     assert_eq!(all["totalCount"], 5);
     let mut with_revoked = active.clone();
     with_revoked.push(row("CASE_OFFICER", "HN-LB-DG", "+84987500002"));
@@ -361,4 +389,38 @@ async fn grant_and_revoke_are_recorded_with_who_and_when() {
     assert_eq!(row.revoked_by, Some(person_db_id(&app, SYSADMIN).await));
     assert!(row.revoked_at.is_some_and(|t| t >= row.granted_at));
     assert_eq!(row.granted_by, Some(admin));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_seen_through_roles_show_only_name_and_phone() {
+    let app = spawn_app().await;
+    let city = app.token(CITY_ADMIN).await;
+    let (officer, _, _) = app.register("0913000111", "Đinh Thị Mới", "sen-trang-2026").await;
+    grant(&app, &city, "0913000111", "HN-DD", "UNIT_OFFICER").await.ok();
+
+    // The granting admin is shown to the officer by name only: her phone is not even in the type.
+    app.gql("{ me { roles { grantedBy { phone } } } }", json!({}), Some(&officer))
+        .await
+        .expect_code("GRAPHQL_VALIDATION_FAILED");
+    let mine = app.gql("{ me { roles { grantedBy { fullName } } } }", json!({}), Some(&officer)).await.ok();
+    assert_eq!(mine["me"]["roles"][0]["grantedBy"]["fullName"], "Nguyễn Thị Quản Trị");
+
+    // The admin sees the officer's name and phone, but not her other details or roles.
+    let dd = app.unit_id("HN-DD").await;
+    let listed = app
+        .gql(
+            "query($u: ID!) { officerRoles(unitId: $u) { edges { node { person { phone birthDate email isSystemAdmin roles { id } } } } } }",
+            json!({ "u": dd }),
+            Some(&city),
+        )
+        .await
+        .ok();
+    let person = &listed["officerRoles"]["edges"][0]["node"]["person"];
+    assert_eq!(person["phone"], "+84913000111");
+    assert_eq!(person["isSystemAdmin"], Value::Null);
+    assert_eq!(person["roles"], json!([]));
+    // She herself sees her roles.
+    let me = app.gql("{ me { isSystemAdmin roles { role } } }", json!({}), Some(&officer)).await.ok();
+    assert_eq!(me["me"]["isSystemAdmin"], false);
+    assert_eq!(me["me"]["roles"][0]["role"], "UNIT_OFFICER");
 }

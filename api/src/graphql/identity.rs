@@ -11,8 +11,16 @@ use crate::{
     service::identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister},
 };
 
-/// A person with an account (or enrolled by an officer).
+/// A person with an account (or enrolled by an officer). Name and phone are shown to whoever
+/// may see the person (herself, or an admin over a unit where she holds a role); her other
+/// details and her roles only to herself.
 pub struct Person(pub person::Model);
+
+impl Person {
+    fn is_viewer(&self, ctx: &Context<'_>) -> bool {
+        ctx.auth().ok().and_then(|a| a.viewer()).is_some_and(|v| v.person_id == self.0.id)
+    }
+}
 
 #[Object]
 impl Person {
@@ -29,26 +37,47 @@ impl Person {
         &self.0.full_name
     }
 
-    async fn birth_date(&self) -> Option<NaiveDate> {
-        self.0.birth_date
+    /// Only for the person herself.
+    async fn birth_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+        self.0.birth_date.filter(|_| self.is_viewer(ctx))
     }
 
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    /// Only for the person herself.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0.email.as_deref().filter(|_| self.is_viewer(ctx))
     }
 
-    async fn is_system_admin(&self) -> bool {
-        self.0.is_system_admin
+    /// Only for the person herself.
+    async fn is_system_admin(&self, ctx: &Context<'_>) -> Option<bool> {
+        self.is_viewer(ctx).then_some(self.0.is_system_admin)
     }
 
-    /// Active officer roles.
+    /// Active officer roles; only for the person herself (admins list the roles of their units
+    /// with `officerRoles`).
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<OfficerRole>> {
+        if !self.is_viewer(ctx) {
+            return Ok(Vec::new());
+        }
         let roles = ctx.loaders()?.roles_by_person.load_one(self.0.id).await?.unwrap_or_default();
         Ok(roles.into_iter().map(OfficerRole).collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// Who did something (granted a role…): a name only.
+pub struct PersonRef(pub person::Model);
+
+#[Object]
+impl PersonRef {
+    async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Person, self.0.id).encode().into()
+    }
+
+    async fn full_name(&self) -> &str {
+        &self.0.full_name
     }
 }
 

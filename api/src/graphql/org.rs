@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{
     ContextExt,
     connection::{build, page},
-    identity::Person,
+    identity::{Person, PersonRef},
 };
 use crate::{
     authz::Role,
@@ -215,7 +215,7 @@ impl OfficerRole {
         self.0.granted_at
     }
 
-    async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+    async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
         load_person(ctx, self.0.granted_by).await
     }
 
@@ -223,7 +223,7 @@ impl OfficerRole {
         self.0.revoked_at
     }
 
-    async fn revoked_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+    async fn revoked_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
         load_person(ctx, self.0.revoked_by).await
     }
 
@@ -232,9 +232,9 @@ impl OfficerRole {
     }
 }
 
-async fn load_person(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<Person>> {
+async fn load_person(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<PersonRef>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(ctx.loaders()?.people.load_one(id).await?.map(Person))
+    Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
 }
 
 #[derive(Default)]

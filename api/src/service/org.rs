@@ -3,8 +3,9 @@
 //!
 //! Invariant: `org_unit_closure` holds exactly one row per (ancestor, descendant) pair of the
 //! tree, `org_unit.depth` equals the unit's distance from the root, and both change in the same
-//! transaction as `parent_id`. Moves take a tree-wide lock on PostgreSQL so two concurrent moves
-//! cannot create a cycle (SQLite serialises writers by itself).
+//! transaction as `parent_id`. Creates and moves take a tree-wide lock on PostgreSQL and read the
+//! parent inside their transaction, so concurrent changes can neither form a cycle nor copy
+//! stale ancestor rows (SQLite serialises writers by itself).
 
 use std::collections::HashMap;
 
@@ -322,9 +323,26 @@ pub async fn create_unit(
     }
 
     let txn = db.begin().await?;
+    lock_tree(&txn).await?;
+    // Re-read under the lock: a concurrent move may have changed the parent's place (and depth)
+    // since the permission check.
+    let parent = match input.parent_id {
+        Some(pid) => Some(get_unit(&txn, pid).await?),
+        None => None,
+    };
     let unit = insert_unit(&txn, parent.as_ref(), input.kind, &code, &name).await?;
     txn.commit().await?;
     Ok(unit)
+}
+
+/// Serialises structural changes of the tree (creating and moving units) on PostgreSQL: without
+/// it a create could copy ancestor rows a concurrent move is replacing, or two moves could form
+/// a cycle. SQLite needs nothing: it has one writer, and this service one connection.
+async fn lock_tree(txn: &impl ConnectionTrait) -> Result<(), ApiError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7310001)").await?;
+    }
+    Ok(())
 }
 
 /// Renames a unit (a `UNIT_ADMIN` over it). The code never changes.
@@ -367,10 +385,7 @@ pub async fn move_unit(
     }
 
     let txn = db.begin().await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        // Serialise structural changes: two concurrent moves could otherwise form a cycle.
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7310001)").await?;
-    }
+    lock_tree(&txn).await?;
     // Checked inside the lock: is the new parent inside the moved subtree (or the unit itself)?
     let inside = org_unit_closure::Entity::find()
         .filter(org_unit_closure::Column::AncestorId.eq(id))
