@@ -43,10 +43,9 @@ impl Cache {
         Cache::Memory(Arc::new(MemoryStore::default()))
     }
 
-    pub async fn connect_redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let conn = client.get_connection_manager().await?;
-        Ok(Cache::Redis { conn, prefix: prefix.to_owned() })
+    /// State in Redis, through a shared (auto-reconnecting) connection.
+    pub fn redis(conn: ConnectionManager, prefix: &str) -> Self {
+        Cache::Redis { conn, prefix: prefix.to_owned() }
     }
 
     pub fn is_redis(&self) -> bool {

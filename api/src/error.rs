@@ -59,6 +59,8 @@ pub enum InputProblem {
     WouldCreateCycle,
     InvalidEmail,
     WrongPassword,
+    /// A second password check (login, register…) in one request.
+    OnePerRequest,
 }
 
 impl InputProblem {
@@ -93,6 +95,8 @@ impl InputProblem {
             (InvalidEmail, Lang::En) => "Not a valid email address.",
             (WrongPassword, Lang::Vi) => "Mật khẩu hiện tại không đúng.",
             (WrongPassword, Lang::En) => "The current password is wrong.",
+            (OnePerRequest, Lang::Vi) => "Mỗi yêu cầu chỉ được thực hiện một thao tác đăng nhập.",
+            (OnePerRequest, Lang::En) => "Only one sign-in action is allowed per request.",
         }
     }
 }

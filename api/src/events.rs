@@ -40,9 +40,11 @@ impl EventBus {
 
     /// Events go through Redis; a background task relays them to local subscribers and
     /// reconnects (with backoff) when the connection drops.
-    pub async fn with_redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let publisher = client.get_connection_manager().await?;
+    pub async fn with_redis(
+        client: redis::Client,
+        publisher: ConnectionManager,
+        prefix: &str,
+    ) -> Result<Self, redis::RedisError> {
         let channel = format!("{prefix}events");
         let local = broadcast::channel(LOCAL_BUFFER).0;
         // Subscribe before returning, so no event published after start-up is missed.

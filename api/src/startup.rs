@@ -48,10 +48,12 @@ impl Application {
         let db = db::connect(&settings, stats.clone()).await?;
         migration::Migrator::up(&db, None).await?;
         let (cache, events) = match &settings.redis_url {
-            Some(url) => (
-                Cache::connect_redis(url, &settings.redis_prefix).await?,
-                EventBus::with_redis(url, &settings.redis_prefix).await?,
-            ),
+            Some(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let conn = client.get_connection_manager().await?;
+                let events = EventBus::with_redis(client, conn.clone(), &settings.redis_prefix).await?;
+                (Cache::redis(conn, &settings.redis_prefix), events)
+            }
             None => (Cache::memory(), EventBus::in_process()),
         };
         let state = AppState {

@@ -82,7 +82,7 @@ pub trait ContextExt {
     /// Claims this request's single password check (see [`CredentialGuard`]).
     fn claim_credential_check(&self, field: &'static str) -> Result<(), ApiError> {
         if self.get::<CredentialGuard>()?.0.swap(true, Ordering::SeqCst) {
-            return Err(ApiError::bad_input(field, InputProblem::OutOfRange));
+            return Err(ApiError::bad_input(field, InputProblem::OnePerRequest));
         }
         Ok(())
     }
