@@ -28,6 +28,19 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// `vi` or `en`, as stored on a person.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    /// The stored code back (Vietnamese for anything unknown).
+    pub fn from_code(code: &str) -> Self {
+        if code == "en" { Lang::En } else { Lang::Vi }
+    }
+
     /// Picks the first supported language of an `Accept-Language` header.
     pub fn from_accept_language(header: Option<&str>) -> Self {
         let Some(header) = header else { return Lang::Vi };

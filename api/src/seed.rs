@@ -189,6 +189,8 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
             birth_date: Set(None),
             email: Set(None),
             is_system_admin: Set(account.role == "SYSTEM_ADMIN"),
+            language: Set("vi".to_owned()),
+            gender: Set(Some("FEMALE".to_owned())),
             registered_at: Set(Some(now)),
             password_changed_at: Set(Some(now)),
             created_at: Set(now),

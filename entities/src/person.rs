@@ -17,6 +17,10 @@ pub struct Model {
     pub birth_date: Option<Date>,
     pub email: Option<String>,
     pub is_system_admin: bool,
+    /// `vi` or `en`: the language of push texts.
+    pub language: String,
+    /// `FEMALE`, `MALE` or `OTHER`; optional.
+    pub gender: Option<String>,
     pub registered_at: Option<DateTimeUtc>,
     pub password_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

@@ -6,6 +6,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_identity;
 mod m20261123_000002_create_org;
+mod m20261123_000003_create_membership;
+mod m20261123_000004_create_notifications;
+mod util;
 
 pub struct Migrator;
 
@@ -15,6 +18,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_identity::Migration),
             Box::new(m20261123_000002_create_org::Migration),
+            Box::new(m20261123_000003_create_membership::Migration),
+            Box::new(m20261123_000004_create_notifications::Migration),
         ]
     }
 }

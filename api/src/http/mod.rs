@@ -35,5 +35,5 @@ pub fn request_meta(req: &HttpRequest, settings: &Settings) -> (Lang, RequestMet
         .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
         .unwrap_or_else(|| "unknown".to_owned());
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    (lang, RequestMeta { client_addr, user_agent })
+    (lang, RequestMeta { client_addr, user_agent, lang })
 }

@@ -89,6 +89,8 @@ pub async fn register(
             birth_date: Set(input.birth_date),
             email: Set(email.map(|e| e.as_str().to_owned())),
             is_system_admin: Set(false),
+            language: Set(meta.lang.code().to_owned()),
+            gender: Set(None),
             registered_at: Set(Some(now)),
             password_changed_at: Set(Some(now)),
             created_at: Set(now),

@@ -11,4 +11,6 @@ pub struct RequestMeta {
     /// The client address used for throttling (the peer, or `X-Forwarded-For` when trusted).
     pub client_addr: String,
     pub user_agent: Option<String>,
+    /// The language of the request (from `Accept-Language`).
+    pub lang: crate::error::Lang,
 }

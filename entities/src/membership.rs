@@ -1,0 +1,27 @@
+//! A person's membership of the union, in one branch at a time. At most one per person is
+//! current (`ACTIVE` or `SUSPENDED`); a transfer changes `branch_id`, leaving sets `LEFT`.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "membership")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub branch_id: Uuid,
+    /// Citywide unique, e.g. `HN0000123`.
+    #[sea_orm(unique)]
+    pub member_number: String,
+    /// `ACTIVE`, `SUSPENDED` or `LEFT`.
+    pub status: String,
+    pub joined_at: DateTimeUtc,
+    pub left_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

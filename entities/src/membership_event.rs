@@ -1,0 +1,27 @@
+//! One change of a membership (who, when, from → to). Append-only.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "membership_event")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub membership_id: Uuid,
+    pub person_id: Uuid,
+    /// `JOINED`, `ENROLLED`, `IMPORTED`, `TRANSFERRED`, `SUSPENDED`, `REINSTATED` or `LEFT`.
+    pub kind: String,
+    pub from_branch_id: Option<Uuid>,
+    pub to_branch_id: Option<Uuid>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    /// The officer who acted; `None` when the member acted herself.
+    pub actor_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
