@@ -181,22 +181,45 @@ fn hasher() -> Result<Argon2<'static>, ApiError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Password hashes running at once. Each takes 19 MiB and a core for tens of milliseconds, so
+/// without a bound a burst of logins could exhaust memory; beyond it callers queue briefly and
+/// then get `RATE_LIMITED`.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cpus * 2)
+    })
+}
+
+async fn with_hashing_permit<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = tokio::time::timeout(std::time::Duration::from_secs(10), hashing_permits().acquire())
+        .await
+        .map_err(|_| ApiError::RateLimited { retry_after_secs: 1 })?
+        .map_err(|_| ApiError::internal("hashing semaphore closed"))?;
+    let result =
+        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format_args!("join: {e}")))?;
+    drop(permit);
+    result
+}
+
 /// Hashes a password on the blocking pool (it takes tens of milliseconds by design).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    with_hashing_permit(move || {
         let hash = hasher()?
             .hash_password(password.as_bytes())
             .map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
         Ok(hash.to_string())
     })
     .await
-    .map_err(|e| ApiError::internal(format_args!("join: {e}")))?
 }
 
 /// Verifies a password against a stored hash, or against a dummy hash when there is none, so
 /// that an unknown phone number takes as long to refuse as a wrong password.
 pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    with_hashing_permit(move || {
         let hasher = hasher()?;
         let known = stored.is_some();
         let hash = match stored {
@@ -207,7 +230,6 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         Ok(ok && known)
     })
     .await
-    .map_err(|e| ApiError::internal(format_args!("join: {e}")))?
 }
 
 fn dummy_hash(hasher: &Argon2<'static>) -> Result<&'static str, ApiError> {

@@ -5,7 +5,10 @@
 //! unit gets `NOT_FOUND` (the record is outside their reach), a caller with some other role over
 //! it gets `FORBIDDEN`. A system administrator passes every check.
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult};
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
+};
 use uuid::Uuid;
 
 use crate::{auth::Viewer, db::stmt, error::ApiError};
@@ -89,4 +92,77 @@ pub async fn require_role_over(
         return Ok(());
     }
     Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
+}
+
+/// Roles that manage members: the branch leader of the branch, or an officer or admin above it.
+pub const MEMBER_MANAGERS: &[Role] = &[Role::BranchLeader, Role::UnitOfficer, Role::UnitAdmin];
+
+/// Succeeds when the viewer holds any of `roles` at `unit_id` or above (or is a system admin);
+/// `NOT_FOUND` with no role at all over the unit, `FORBIDDEN` with only other roles.
+pub async fn require_any_role_over(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    unit_id: Uuid,
+    roles: &[Role],
+) -> Result<(), ApiError> {
+    let held = roles_over(conn, viewer.person_id, unit_id).await?;
+    if held.iter().any(|(r, _)| roles.contains(r)) || is_system_admin(conn, viewer.person_id).await? {
+        return Ok(());
+    }
+    Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
+}
+
+/// The ids of every unit in which the person holds one of `roles` (at it or above), as a
+/// subquery for `IN (…)` filters. System administrators should not be filtered with it.
+pub fn reach_select(person_id: Uuid, roles: &[Role]) -> SelectStatement {
+    use entities::{officer_role as r, org_unit_closure as c};
+    Query::select()
+        .column((c::Entity, c::Column::DescendantId))
+        .from(c::Entity)
+        .inner_join(
+            r::Entity,
+            Expr::col((r::Entity, r::Column::UnitId)).equals((c::Entity, c::Column::AncestorId)),
+        )
+        .and_where(Expr::col((r::Entity, r::Column::PersonId)).eq(person_id))
+        .and_where(Expr::col((r::Entity, r::Column::RevokedAt)).is_null())
+        .and_where(Expr::col((r::Entity, r::Column::Role)).is_in(roles.iter().map(|r| r.as_str())))
+        .to_owned()
+}
+
+/// The ids of a unit and everything below it, as a subquery.
+pub fn subtree_select(unit_id: Uuid) -> SelectStatement {
+    use entities::org_unit_closure as c;
+    Query::select()
+        .column(c::Column::DescendantId)
+        .from(c::Entity)
+        .and_where(Expr::col(c::Column::AncestorId).eq(unit_id))
+        .to_owned()
+}
+
+/// Restricts `column` (a unit id) to what the viewer may see with `roles`: below `unit` when
+/// given (which must itself be in reach), else anywhere in her reach. `None` means no filter
+/// (a system administrator without a unit). `NOT_FOUND`/`FORBIDDEN` when out of reach.
+pub async fn reach_filter(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    roles: &[Role],
+    unit: Option<Uuid>,
+) -> Result<Option<SelectStatement>, ApiError> {
+    if let Some(unit) = unit {
+        require_any_role_over(conn, viewer, unit, roles).await?;
+        return Ok(Some(subtree_select(unit)));
+    }
+    if is_system_admin(conn, viewer.person_id).await? {
+        return Ok(None);
+    }
+    Ok(Some(reach_select(viewer.person_id, roles)))
+}
+
+/// For reads of a record the caller may not see: `FORBIDDEN` becomes `NOT_FOUND` (its existence
+/// is not revealed); other errors pass through.
+pub fn hide_forbidden(e: ApiError) -> ApiError {
+    match e {
+        ApiError::Forbidden => ApiError::NotFound,
+        other => other,
+    }
 }

@@ -38,6 +38,13 @@ local ttl = redis.call('PTTL', KEYS[1])
 return {n, ttl}
 ";
 
+/// Decrements a counter that exists and is positive, keeping its expiry.
+const UNDO_SCRIPT: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+";
+
 impl Cache {
     pub fn memory() -> Self {
         Cache::Memory(Arc::new(MemoryStore::default()))
@@ -86,6 +93,22 @@ impl Cache {
                     .filter(|_| ttl_ms > 0)
                     .map(|count| Counter { count, resets_in: Duration::from_millis(ttl_ms as u64) }))
             }
+        }
+    }
+
+    /// Takes back one hit of a counter (never below zero), e.g. when an attempt turned out fine.
+    pub async fn undo_hit(&self, key: &str) -> Result<(), ApiError> {
+        match self {
+            Cache::Memory(store) => {
+                store.undo(key);
+                Ok(())
+            }
+            Cache::Redis { conn, prefix } => redis::Script::new(UNDO_SCRIPT)
+                .key(format!("{prefix}{key}"))
+                .invoke_async::<i64>(&mut conn.clone())
+                .await
+                .map(|_| ())
+                .map_err(redis_error),
         }
     }
 
@@ -155,6 +178,7 @@ fn redis_error(err: redis::RedisError) -> ApiError {
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, (u64, Instant)>>,
+    last_sweep: Mutex<Option<Instant>>,
 }
 
 impl MemoryStore {
@@ -163,8 +187,14 @@ impl MemoryStore {
         // the map itself is still usable.
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 50_000 {
+            // Sweep expired entries at most every ten seconds, so a full map costs one scan per
+            // sweep, not one per call.
             let now = Instant::now();
-            map.retain(|_, (_, exp)| *exp > now);
+            let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_none_or(|t| now.duration_since(t) > Duration::from_secs(10)) {
+                map.retain(|_, (_, exp)| *exp > now);
+                *last = Some(now);
+            }
         }
         f(&mut map)
     }
@@ -188,6 +218,15 @@ impl MemoryStore {
                 .filter(|(_, exp)| *exp > now)
                 .map(|(count, exp)| Counter { count: *count, resets_in: *exp - now })
         })
+    }
+
+    fn undo(&self, key: &str) {
+        let now = Instant::now();
+        self.with(|map| {
+            if let Some(entry) = map.get_mut(key).filter(|(_, exp)| *exp > now) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        });
     }
 
     fn set(&self, key: &str, value: u64, ttl: Duration) {

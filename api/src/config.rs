@@ -38,11 +38,19 @@ pub struct Settings {
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// Failed logins for one phone number from one client address.
     pub login_max_failures_per_phone: u32,
+    /// Failed logins for one phone number from all addresses together.
+    pub login_max_failures_per_phone_total: u32,
     pub login_max_failures_per_address: u32,
     pub login_failure_window: Duration,
+    /// Registrations per client address per hour.
+    pub register_max_per_address: u32,
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Origins allowed to call the API from a browser (the officer console), e.g.
+    /// `https://console.example.vn`. Empty: same-origin only.
+    pub cors_origins: Vec<String>,
     pub graphiql: bool,
     pub introspection: bool,
     pub max_body_bytes: usize,
@@ -51,6 +59,14 @@ pub struct Settings {
     pub ws_init_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub seed_demo_data: bool,
+    /// How often the push worker looks for due pushes.
+    pub push_poll_interval: Duration,
+    /// Pushes claimed per round of the worker.
+    pub push_batch_size: u64,
+    /// Delivery attempts before a push is given up (`FAILED`).
+    pub push_max_attempts: u32,
+    /// Wait before the first retry; it doubles at each failure, up to an hour.
+    pub push_backoff_base: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -85,6 +101,12 @@ impl Settings {
         };
         let dev = environment == Environment::Development;
         let jwt_secret = match get("APP_JWT_SECRET") {
+            Some(s) if !dev && s == DEV_JWT_SECRET => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_JWT_SECRET",
+                    expected: "a secret of your own, not the development key",
+                });
+            }
             Some(s) if s.len() >= 32 => s,
             Some(_) => {
                 return Err(ConfigError::Invalid {
@@ -121,28 +143,36 @@ impl Settings {
             jwt_audience: get("APP_JWT_AUDIENCE").unwrap_or_else(|| "phunu-thudo-api".to_owned()),
             access_token_ttl: secs(parse(&get, "APP_ACCESS_TOKEN_TTL_SECS", 900, "seconds")?),
             refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
-            login_max_failures_per_phone: parse(
-                &get,
-                "APP_LOGIN_MAX_FAILURES_PER_PHONE",
-                5,
-                "a positive integer",
-            )?,
-            login_max_failures_per_address: parse(
-                &get,
-                "APP_LOGIN_MAX_FAILURES_PER_ADDRESS",
-                50,
-                "a positive integer",
-            )?,
+            login_max_failures_per_phone: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5)?,
+            login_max_failures_per_phone_total: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE_TOTAL", 20)?,
+            login_max_failures_per_address: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
+            register_max_per_address: positive(&get, "APP_REGISTER_MAX_PER_ADDRESS", 20)?,
             login_failure_window: secs(parse(&get, "APP_LOGIN_FAILURE_WINDOW_SECS", 900, "seconds")?),
             trust_forwarded_for: parse(&get, "APP_TRUST_FORWARDED_FOR", false, "true or false")?,
+            cors_origins: get("APP_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
             graphiql: parse(&get, "APP_GRAPHIQL", dev, "true or false")?,
             introspection: parse(&get, "APP_INTROSPECTION", dev, "true or false")?,
             max_body_bytes: parse(&get, "APP_MAX_BODY_BYTES", 256 * 1024, "bytes")?,
-            query_depth_limit: parse(&get, "APP_QUERY_DEPTH_LIMIT", 12, "a positive integer")?,
-            query_complexity_limit: parse(&get, "APP_QUERY_COMPLEXITY_LIMIT", 2000, "a positive integer")?,
+            query_depth_limit: positive(&get, "APP_QUERY_DEPTH_LIMIT", 12)? as usize,
+            query_complexity_limit: positive(&get, "APP_QUERY_COMPLEXITY_LIMIT", 2000)? as usize,
             ws_init_timeout: secs(parse(&get, "APP_WS_INIT_TIMEOUT_SECS", 10, "seconds")?),
             shutdown_timeout: secs(parse(&get, "APP_SHUTDOWN_TIMEOUT_SECS", 30, "seconds")?),
-            seed_demo_data: parse(&get, "APP_SEED_DEMO_DATA", dev, "true or false")?,
+            seed_demo_data: match parse(&get, "APP_SEED_DEMO_DATA", dev, "true or false")? {
+                // The demo accounts' password is published: never in production.
+                true if !dev => {
+                    return Err(ConfigError::Invalid {
+                        name: "APP_SEED_DEMO_DATA",
+                        expected: "false in production (the demo password is public)",
+                    });
+                }
+                seed => seed,
+            },
+            push_poll_interval: millis(parse(&get, "APP_PUSH_POLL_INTERVAL_MS", 1000, "milliseconds")?),
+            push_batch_size: parse(&get, "APP_PUSH_BATCH_SIZE", 20, "a positive integer")?.max(1),
+            push_max_attempts: parse(&get, "APP_PUSH_MAX_ATTEMPTS", 8, "a positive integer")?.max(1),
+            push_backoff_base: millis(parse(&get, "APP_PUSH_BACKOFF_BASE_MS", 30_000, "milliseconds")?),
             log_format: match get("APP_LOG_FORMAT").as_deref() {
                 None if dev => LogFormat::Pretty,
                 None => LogFormat::Json,
@@ -161,8 +191,25 @@ impl Settings {
     }
 }
 
+/// A limit that must be at least 1 (0 would lock everyone out).
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match parse(get, name, default, "a positive integer")? {
+        0 => Err(ConfigError::Invalid { name, expected: "a positive integer" }),
+        n => Ok(n),
+    }
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// At least one millisecond: a zero period would make a timer spin (or panic).
+fn millis(n: u64) -> Duration {
+    Duration::from_millis(n.max(1))
 }
 
 fn parse<T: std::str::FromStr>(
@@ -193,6 +240,9 @@ mod tests {
         assert!(s.graphiql && s.introspection && s.seed_demo_data);
         assert!(s.database_url.starts_with("sqlite://./data/"));
         assert!(s.redis_url.is_none());
+        assert_eq!(s.push_poll_interval, Duration::from_secs(1));
+        assert_eq!(s.push_backoff_base, Duration::from_secs(30));
+        assert!(s.push_batch_size >= 1 && s.push_max_attempts >= 1);
     }
 
     #[test]
@@ -215,6 +265,24 @@ mod tests {
         on.push(("APP_GRAPHIQL", "true"));
         let s = Settings::from_vars(&vars(&on)).unwrap();
         assert!(s.graphiql && s.introspection);
+    }
+
+    #[test]
+    fn production_refuses_the_development_key_and_demo_data() {
+        let base = [("APP_ENV", "production"), ("DATABASE_URL", "postgres://x")];
+        let mut dev_key = base.to_vec();
+        dev_key.push(("APP_JWT_SECRET", DEV_JWT_SECRET));
+        assert!(Settings::from_vars(&vars(&dev_key)).is_err());
+        let mut demo = base.to_vec();
+        demo.push(("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"));
+        demo.push(("APP_SEED_DEMO_DATA", "true"));
+        assert!(Settings::from_vars(&vars(&demo)).is_err());
+    }
+
+    #[test]
+    fn limits_of_zero_are_refused() {
+        assert!(Settings::from_vars(&vars(&[("APP_LOGIN_MAX_FAILURES_PER_PHONE", "0")])).is_err());
+        assert!(Settings::from_vars(&vars(&[("APP_QUERY_DEPTH_LIMIT", "0")])).is_err());
     }
 
     #[test]

@@ -72,8 +72,12 @@ pub enum InputProblem {
     WouldCreateCycle,
     InvalidEmail,
     WrongPassword,
+    /// The root of the tree cannot be moved.
+    IsRoot,
     /// A second password check (login, register…) in one request.
     OnePerRequest,
+    /// A list argument has more items than allowed.
+    TooMany,
 }
 
 impl InputProblem {
@@ -108,8 +112,12 @@ impl InputProblem {
             (InvalidEmail, Lang::En) => "Not a valid email address.",
             (WrongPassword, Lang::Vi) => "Mật khẩu hiện tại không đúng.",
             (WrongPassword, Lang::En) => "The current password is wrong.",
+            (IsRoot, Lang::Vi) => "Không thể chuyển đơn vị gốc.",
+            (IsRoot, Lang::En) => "The root unit cannot be moved.",
             (OnePerRequest, Lang::Vi) => "Mỗi yêu cầu chỉ được thực hiện một thao tác đăng nhập.",
             (OnePerRequest, Lang::En) => "Only one sign-in action is allowed per request.",
+            (TooMany, Lang::Vi) => "Danh sách có quá nhiều mục.",
+            (TooMany, Lang::En) => "The list has too many items.",
         }
     }
 }
@@ -121,6 +129,11 @@ pub enum ConflictKind {
     CodeTaken,
     RoleAlreadyHeld,
     AlreadyRevoked,
+    AlreadyMember,
+    RequestPending,
+    AlreadyDecided,
+    NotAMember,
+    WrongStatus,
 }
 
 /// Every error a client can receive.
@@ -218,6 +231,16 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::RoleAlreadyHeld, Lang::En) => "This person already holds this role at the unit.",
         (ConflictKind::AlreadyRevoked, Lang::Vi) => "Vai trò này đã bị thu hồi.",
         (ConflictKind::AlreadyRevoked, Lang::En) => "This role has already been revoked.",
+        (ConflictKind::AlreadyMember, Lang::Vi) => "Người này đã là hội viên.",
+        (ConflictKind::AlreadyMember, Lang::En) => "This person is already a member.",
+        (ConflictKind::RequestPending, Lang::Vi) => "Đã có một đơn đang chờ duyệt.",
+        (ConflictKind::RequestPending, Lang::En) => "There is already a request waiting for a decision.",
+        (ConflictKind::AlreadyDecided, Lang::Vi) => "Đơn này đã được xử lý.",
+        (ConflictKind::AlreadyDecided, Lang::En) => "This request has already been decided.",
+        (ConflictKind::NotAMember, Lang::Vi) => "Bạn chưa là hội viên đang sinh hoạt.",
+        (ConflictKind::NotAMember, Lang::En) => "There is no active membership for this.",
+        (ConflictKind::WrongStatus, Lang::Vi) => "Trạng thái hiện tại không cho phép thao tác này.",
+        (ConflictKind::WrongStatus, Lang::En) => "The current status does not allow this.",
     }
 }
 
@@ -267,11 +290,12 @@ struct ErrorMappingExtension {
     lang: std::sync::OnceLock<Lang>,
 }
 
-fn tag(mut errors: Vec<ServerError>, code: &'static str) -> Vec<ServerError> {
-    for e in &mut errors {
-        e.extensions.get_or_insert_with(Default::default).set("code", code);
+/// Gives an engine error a code unless an inner extension already gave it one.
+fn tag(err: &mut ServerError, code: &'static str) {
+    let ext = err.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
     }
-    errors
 }
 
 #[async_trait::async_trait]
@@ -286,9 +310,8 @@ impl Extension for ErrorMappingExtension {
         if let Some(lang) = ctx.data_opt::<Lang>() {
             let _ = self.lang.set(*lang);
         }
-        next.run(ctx, query, variables).await.map_err(|e| {
-            let mut e = e;
-            e.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
+        next.run(ctx, query, variables).await.map_err(|mut e| {
+            tag(&mut e, CODE_PARSE_FAILED);
             e
         })
     }
@@ -298,7 +321,10 @@ impl Extension for ErrorMappingExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|e| tag(e, CODE_VALIDATION_FAILED))
+        next.run(ctx).await.map_err(|mut errors| {
+            errors.iter_mut().for_each(|e| tag(e, CODE_VALIDATION_FAILED));
+            errors
+        })
     }
 
     /// Subscriptions (and anything sent over the WebSocket) bypass `request`: map each response.

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod bootstrap;
 pub mod cache;
 pub mod config;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod push;
 pub mod seed;
 pub mod service;
 pub mod startup;

@@ -1,4 +1,5 @@
-//! `api` runs the server; `api export-schema` prints the GraphQL SDL.
+//! `api` runs the server; `api export-schema` prints the GraphQL SDL; `api bootstrap` creates the
+//! root unit and the first system administrator of a new deployment (see the README).
 
 use api::{config::Settings, seed, startup::Application, telemetry};
 
@@ -16,6 +17,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     telemetry::init(&settings);
+    if std::env::args().nth(1).as_deref() == Some("bootstrap") {
+        return bootstrap(settings).await;
+    }
     let demo = settings.seed_demo_data;
     let app = match Application::build(settings).await {
         Ok(app) => app,
@@ -48,4 +52,36 @@ fn print_demo_accounts(just_loaded: bool) {
         println!("  {:<14} {:<14} {:<22} {}", a.role, a.phone, a.name, a.unit_code.unwrap_or("-"));
     }
     println!();
+}
+
+async fn bootstrap(settings: Settings) -> std::process::ExitCode {
+    let input = match api::bootstrap::Bootstrap::from_env() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("bootstrap: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let state = match api::startup::connect(settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bootstrap: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match api::bootstrap::run(&state, input).await {
+        Ok(done) => {
+            println!("{done}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match &e {
+                api::error::ApiError::BadInput { field, .. } => {
+                    eprintln!("bootstrap failed: {field}: {}", e.message(api::error::Lang::En))
+                }
+                _ => eprintln!("bootstrap failed: {}", e.message(api::error::Lang::En)),
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

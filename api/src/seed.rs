@@ -11,7 +11,7 @@ use crate::{
     auth,
     authz::Role,
     domain::fold_for_search,
-    error::ApiError,
+    error::{ApiError, ConflictKind},
     service::org::{UnitKind, insert_unit},
     state::AppState,
 };
@@ -141,7 +141,12 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
     // Hash before the transaction: SQLite has a single connection and hashing takes a while.
     let hash = auth::hash_password(DEMO_PASSWORD.to_owned()).await?;
     let txn = state.db.begin().await?;
-    let city = insert_unit(&txn, None, UnitKind::City, CITY_CODE, "Hội LHPN Thành phố Hà Nội").await?;
+    let city = match insert_unit(&txn, None, UnitKind::City, CITY_CODE, "Hội LHPN Thành phố Hà Nội").await
+    {
+        // Another instance starting at the same moment loaded it first.
+        Err(ApiError::Conflict(ConflictKind::CodeTaken)) => return Ok(false),
+        other => other?,
+    };
     let mut units = vec![city.clone()];
     for (dcode, dname, wards) in DISTRICTS {
         let district =

@@ -1,6 +1,6 @@
 //! Builds the application: connects and migrates the database, loads demo data when asked,
-//! connects the cache, binds the listener. `Application::build` is what `main` and the tests
-//! both call (tests with port 0).
+//! connects the cache, starts the push worker, binds the listener. `Application::build` is
+//! what `main` and the tests both call (tests with port 0; `build_with` injects a push sender).
 
 use std::{net::TcpListener, sync::Arc};
 
@@ -15,6 +15,7 @@ use crate::{
     events::EventBus,
     graphql::build_schema,
     http::{self, request_id},
+    push::{LogPushSender, PushConfig, PushSender, PushWorker},
     seed,
     service::identity,
     state::{AppState, DbStats},
@@ -39,31 +40,41 @@ pub struct Application {
     server: Server,
     state: AppState,
     seeded: bool,
+    push_worker: PushWorker,
+}
+
+/// Connects to the database (migrating it) and to Redis when configured: the shared state,
+/// without a server (used by `Application::build` and by `api bootstrap`).
+pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
+    let settings = Arc::new(settings);
+    let stats = Arc::new(DbStats::default());
+    let db = db::connect(&settings, stats.clone()).await?;
+    migration::Migrator::up(&db, None).await?;
+    let (cache, events) = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str())?;
+            let conn = client.get_connection_manager().await?;
+            let events = EventBus::with_redis(client, conn.clone(), &settings.redis_prefix).await?;
+            (Cache::redis(conn, &settings.redis_prefix), events)
+        }
+        None => (Cache::memory(), EventBus::in_process()),
+    };
+    Ok(AppState { db, cache, events, tokens: Arc::new(TokenKeys::new(&settings)), settings, stats })
 }
 
 impl Application {
+    /// Builds the server with the shipped push sender (which only logs).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let settings = Arc::new(settings);
-        let stats = Arc::new(DbStats::default());
-        let db = db::connect(&settings, stats.clone()).await?;
-        migration::Migrator::up(&db, None).await?;
-        let (cache, events) = match &settings.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.as_str())?;
-                let conn = client.get_connection_manager().await?;
-                let events = EventBus::with_redis(client, conn.clone(), &settings.redis_prefix).await?;
-                (Cache::redis(conn, &settings.redis_prefix), events)
-            }
-            None => (Cache::memory(), EventBus::in_process()),
-        };
-        let state = AppState {
-            db,
-            cache,
-            events,
-            tokens: Arc::new(TokenKeys::new(&settings)),
-            settings: settings.clone(),
-            stats,
-        };
+        Self::build_with(settings, Arc::new(LogPushSender)).await
+    }
+
+    /// Builds the server with the given push sender (a real provider, or a test double).
+    pub async fn build_with(
+        settings: Settings,
+        push_sender: Arc<dyn PushSender>,
+    ) -> Result<Self, StartupError> {
+        let state = connect(settings).await?;
+        let settings = state.settings.clone();
         let seeded = if settings.seed_demo_data {
             seed::load_demo_data(&state).await.map_err(|_| StartupError::Task)?
         } else {
@@ -72,12 +83,17 @@ impl Application {
         identity::restore_revocations(&state).await.map_err(|_| StartupError::Task)?;
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        // Started last, so a failed start-up leaves no worker behind (dropping it stops it).
+        let push_worker =
+            PushWorker::spawn(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
         let app_state = state.clone();
         let body_limit = settings.max_body_bytes;
+        let cors_origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(http::cors(&cors_origins))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(web::Data::new(schema.clone()))
                 .app_data(web::Data::new(app_state.clone()))
@@ -88,7 +104,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self { port, server, state, seeded })
+        Ok(Self { port, server, state, seeded, push_worker })
     }
 
     pub fn port(&self) -> u16 {
@@ -106,8 +122,10 @@ impl Application {
     }
 
     /// Runs until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish
-    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`).
+    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`); the push worker finishes its batch and stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.push_worker.stop(self.state.settings.shutdown_timeout).await;
+        result
     }
 }

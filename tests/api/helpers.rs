@@ -93,6 +93,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns an app with demo data; `overrides` are extra environment-style settings.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_sender(overrides, std::sync::Arc::new(api::push::LogPushSender)).await
+}
+
+/// Like [`spawn_app_with`], with the push worker sending through `sender`.
+pub async fn spawn_app_with_sender(
+    overrides: &[(&str, &str)],
+    sender: std::sync::Arc<dyn api::push::PushSender>,
+) -> TestApp {
     init_logs();
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("APP_PORT".into(), "0".into());
@@ -108,12 +116,26 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     for (k, v) in overrides {
         vars.insert((*k).into(), (*v).into());
     }
-    start(vars).await
+    // Production refuses demo data (its password is public): tests of production mode run
+    // without it.
+    if vars.get("APP_ENV").is_some_and(|e| e == "production")
+        && !overrides.iter().any(|(k, _)| *k == "APP_SEED_DEMO_DATA")
+    {
+        vars.insert("APP_SEED_DEMO_DATA".into(), "false".into());
+    }
+    start_with(vars, sender).await
 }
 
 async fn start(vars: HashMap<String, String>) -> TestApp {
+    start_with(vars, std::sync::Arc::new(api::push::LogPushSender)).await
+}
+
+async fn start_with(
+    vars: HashMap<String, String>,
+    sender: std::sync::Arc<dyn api::push::PushSender>,
+) -> TestApp {
     let settings = Settings::from_vars(&vars).expect("test settings");
-    let app = Application::build(settings).await.expect("application builds");
+    let app = Application::build_with(settings, sender).await.expect("application builds");
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
@@ -125,6 +147,11 @@ impl TestApp {
     /// behind the load balancer).
     pub async fn spawn_peer(&self) -> TestApp {
         start(self.vars.clone()).await
+    }
+
+    /// [`Self::spawn_peer`] with the push worker sending through `sender`.
+    pub async fn spawn_peer_with_sender(&self, sender: std::sync::Arc<dyn api::push::PushSender>) -> TestApp {
+        start_with(self.vars.clone(), sender).await
     }
 }
 

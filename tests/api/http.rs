@@ -339,3 +339,55 @@ async fn a_garbage_cursor_names_after() {
         assert_eq!(res.field(), Some("after"), "{garbage}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_introspection_is_a_validation_failure() {
+    let app = spawn_app_with(&[("APP_ENV", "production")]).await;
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ __type(name: \"Query\") { name } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert!(body.get("data").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_only_the_configured_origins() {
+    let app = spawn_app_with(&[("APP_CORS_ORIGINS", "https://console.hoiphunu.vn")]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let ok = preflight("https://console.hoiphunu.vn").await.unwrap();
+    assert_eq!(ok.headers().get("access-control-allow-origin").unwrap(), "https://console.hoiphunu.vn");
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_errors_speak_the_callers_language() {
+    let app = spawn_app().await;
+    let send = |lang: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "text/plain")
+            .header("accept-language", lang)
+            .body("{}")
+            .send()
+    };
+    let vi: Value = send("vi").await.unwrap().json().await.unwrap();
+    let en: Value = send("en").await.unwrap().json().await.unwrap();
+    assert_eq!(vi["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert_eq!(en["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert_ne!(vi["errors"][0]["message"], en["errors"][0]["message"]);
+}

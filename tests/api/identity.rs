@@ -450,3 +450,88 @@ async fn one_request_gets_one_password_check() {
     assert_eq!(errors[0]["path"], json!(["b"]));
     assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hardening
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_cannot_slip_past_the_limit() {
+    let app = spawn_app().await;
+    let guesses = (0..12).map(|i| {
+        let app = &app;
+        async move { login_gql(app, MEMBER, &format!("wrong-guess-{i}")).await }
+    });
+    let results = futures_util::future::join_all(guesses).await;
+    let checked = results.iter().filter(|r| r.code() == Some("UNAUTHENTICATED")).count();
+    let limited = results.iter().filter(|r| r.code() == Some("RATE_LIMITED")).count();
+    assert!(checked <= 5, "{checked} passwords were checked");
+    assert_eq!(checked + limited, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_for_chain_counts_only_the_address_the_proxy_saw() {
+    let app =
+        spawn_app_with(&[("APP_TRUST_FORWARDED_FOR", "true"), ("APP_LOGIN_MAX_FAILURES_PER_ADDRESS", "3")])
+            .await;
+    let attempt = |i: u32| {
+        let app = &app;
+        async move {
+            let body = json!({ "query": LOGIN, "variables": { "i": { "phone": format!("09120000{i:02}"), "password": "wrong-pass-1" } } });
+            let resp = app
+                .client
+                .post(app.url("/graphql"))
+                .header("x-forwarded-for", format!("203.0.113.{i}, 198.51.100.7"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            Gql { status: resp.status().as_u16(), body: resp.json().await.unwrap() }
+        }
+    };
+    for i in 0..3 {
+        attempt(i).await.expect_code("UNAUTHENTICATED");
+    }
+    // The spoofed first entry changes every time; the proxy's entry does not.
+    attempt(3).await.expect_code("RATE_LIMITED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_password_guesses_are_throttled() {
+    let app = spawn_app().await;
+    let token = app.token(MEMBER).await;
+    for i in 0..5 {
+        change_password(&app, &token, &format!("wrong-current-{i}"), "new-pass-2026")
+            .await
+            .expect_code("BAD_USER_INPUT");
+    }
+    change_password(&app, &token, DEMO_PASSWORD, "new-pass-2026").await.expect_code("RATE_LIMITED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_refresh_token_does_not_refresh() {
+    let app = spawn_app_with(&[("APP_REFRESH_TOKEN_TTL_SECS", "1")]).await;
+    let (_, refresh) = app.login(MEMBER, DEMO_PASSWORD).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    refresh_gql(&app, &refresh).await.expect_code("UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_are_limited_per_address() {
+    let app = spawn_app_with(&[("APP_REGISTER_MAX_PER_ADDRESS", "2")]).await;
+    register_gql(&app, "0911000001", "Lý Thị Một", "sen-vang-2026").await.ok();
+    register_gql(&app, "0911000002", "Lý Thị Hai", "sen-vang-2026").await.ok();
+    register_gql(&app, "0911000003", "Lý Thị Ba", "sen-vang-2026").await.expect_code("RATE_LIMITED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_typed_in_decomposed_form_is_accepted_and_stored_composed() {
+    let app = spawn_app().await;
+    let decomposed = "Nguye\u{302}\u{303}n Thi\u{323} Hoa";
+    let token =
+        register_gql(&app, "0911000009", decomposed, "sen-vang-2026").await.ok()["register"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let data = app.gql("{ me { fullName } }", json!({}), Some(&token)).await.ok();
+    assert_eq!(data["me"]["fullName"], "Nguyễn Thị Hoa");
+}

@@ -9,6 +9,7 @@ mod helpers;
 
 mod http;
 mod identity;
+mod notifications;
 mod org;
 mod roles;
 mod runtime;

@@ -559,3 +559,24 @@ async fn moves_and_creates_at_the_same_time_keep_the_tree_consistent() {
     assert_tree_consistent(&app).await;
     assert_eq!(failures, Vec::<Value>::new(), "moves failed while units were being created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_unit_needs_an_admin_over_its_old_parent_too() {
+    let app = spawn_app().await;
+    let city = app.token(CITY_ADMIN).await;
+    let (admin, _, _) = app.register("0987600001", "Bùi Thị Hai Nơi", "sen-tim-2026").await;
+    for code in ["HN-LB-BD-01", "HN-HK-HB"] {
+        let input = json!({ "phone": "0987600001", "unitId": app.unit_id(code).await, "role": "UNIT_ADMIN" });
+        app.gql(
+            "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
+            json!({ "i": input }),
+            Some(&city),
+        )
+        .await
+        .ok();
+    }
+    // Admin of the branch and of the destination, but not of the ward the branch belongs to.
+    move_unit(&app, Some(&admin), "HN-LB-BD-01", "HN-HK-HB").await.expect_code("NOT_FOUND");
+    let branch = unit(&app, "HN-LB-BD-01").await;
+    assert_eq!(branch["parent"]["code"], "HN-LB-BD");
+}

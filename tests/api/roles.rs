@@ -395,7 +395,18 @@ async fn grant_and_revoke_are_recorded_with_who_and_when() {
 async fn people_seen_through_roles_show_only_name_and_phone() {
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
-    let (officer, _, _) = app.register("0913000111", "Đinh Thị Mới", "sen-trang-2026").await;
+    let (officer, _, _) = app
+        .gql(
+            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
+            json!({ "i": { "phone": "0913000111", "fullName": "Đinh Thị Mới", "password": "sen-trang-2026",
+                           "birthDate": "1990-05-17", "email": "moi@example.vn" } }),
+            None,
+        )
+        .await
+        .ok()["register"]["accessToken"]
+        .as_str()
+        .map(|t| (t.to_owned(), (), ()))
+        .unwrap();
     grant(&app, &city, "0913000111", "HN-DD", "UNIT_OFFICER").await.ok();
 
     // The granting admin is shown to the officer by name only: her phone is not even in the type.
@@ -417,10 +428,29 @@ async fn people_seen_through_roles_show_only_name_and_phone() {
         .ok();
     let person = &listed["officerRoles"]["edges"][0]["node"]["person"];
     assert_eq!(person["phone"], "+84913000111");
+    assert_eq!(person["birthDate"], Value::Null);
+    assert_eq!(person["email"], Value::Null);
     assert_eq!(person["isSystemAdmin"], Value::Null);
     assert_eq!(person["roles"], json!([]));
     // She herself sees her roles.
-    let me = app.gql("{ me { isSystemAdmin roles { role } } }", json!({}), Some(&officer)).await.ok();
+    let me = app
+        .gql("{ me { isSystemAdmin birthDate email roles { role } } }", json!({}), Some(&officer))
+        .await
+        .ok();
     assert_eq!(me["me"]["isSystemAdmin"], false);
+    assert_eq!(me["me"]["birthDate"], "1990-05-17");
+    assert_eq!(me["me"]["email"], "moi@example.vn");
     assert_eq!(me["me"]["roles"][0]["role"], "UNIT_OFFICER");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_grants_herself_a_role() {
+    let app = spawn_app().await;
+    let lb_admin = admin_at(&app, "0987500001", "HN-LB").await;
+    // A unit admin making herself case officer would gain access to violence reports.
+    grant(&app, &lb_admin, "0987500001", "HN-LB-BD", "CASE_OFFICER").await.expect_code("FORBIDDEN");
+    grant(&app, &app.token(CITY_ADMIN).await, CITY_ADMIN, "HN-LB", "CASE_OFFICER")
+        .await
+        .expect_code("FORBIDDEN");
+    assert_eq!(my_roles(&app, &lb_admin).await, [("UNIT_ADMIN".to_owned(), "HN-LB".to_owned())]);
 }

@@ -130,6 +130,21 @@ async fn queries_also_run_over_the_socket() {
     assert_eq!(msg["payload"]["data"]["me"]["phone"], MEMBER, "{msg}");
 }
 
+/// Opens a socket on `app` (with `Accept-Language: lang` when given) authenticated with `token`
+/// and starts `query` as operation "1"; the caller waits a moment before producing events.
+pub async fn subscribe(app: &TestApp, token: &str, query: &str, lang: Option<&str>) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port).into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    if let Some(lang) = lang {
+        req.headers_mut().insert("Accept-Language", lang.parse().unwrap());
+    }
+    let (mut ws, _) = connect_async(req).await.expect("websocket handshake");
+    let ack = init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": query } })).await;
+    ws
+}
+
 /// Opens a socket on `app` authenticated with `token` and subscribes to `sessionRevoked`.
 pub async fn subscribe_session_revoked(app: &TestApp, token: &str) -> Ws {
     let mut ws = connect(app).await;
@@ -141,4 +156,30 @@ pub async fn subscribe_session_revoked(app: &TestApp, token: &str) -> Ws {
 /// The next message of a socket (panics when it closes instead).
 pub async fn next_event(ws: &mut Ws) -> Value {
     next(ws).await.expect("a message, not a close")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_is_closed_when_its_session_is_revoked() {
+    let app = spawn_app().await;
+    let token = app.token(MEMBER).await;
+    let mut ws = connect(&app).await;
+    init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.gql("mutation { logout }", json!({}), Some(&token)).await.ok();
+    assert_eq!(next(&mut ws).await, Err(Some(4403)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_socket_cannot_run_operations() {
+    let app = spawn_app().await;
+    let token = app.token(MEMBER).await;
+    let mut ws = connect(&app).await;
+    init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    // Revoke without telling this instance's event bus in time: the per-operation check alone
+    // must refuse the query.
+    app.gql("mutation { logout }", json!({}), Some(&token)).await.ok();
+    send(&mut ws, json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { phone } }" } }))
+        .await;
+    let res = next(&mut ws).await;
+    assert_eq!(res, Err(Some(4403)), "{res:?}");
 }

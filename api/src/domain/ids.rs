@@ -12,6 +12,9 @@ pub enum NodeKind {
     OrgUnit,
     Person,
     OfficerRole,
+    Membership,
+    MembershipRequest,
+    Notification,
 }
 
 impl NodeKind {
@@ -20,11 +23,23 @@ impl NodeKind {
             NodeKind::OrgUnit => "OrgUnit",
             NodeKind::Person => "Person",
             NodeKind::OfficerRole => "OfficerRole",
+            NodeKind::Membership => "Membership",
+            NodeKind::MembershipRequest => "MembershipRequest",
+            NodeKind::Notification => "Notification",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [NodeKind::OrgUnit, NodeKind::Person, NodeKind::OfficerRole].into_iter().find(|k| k.name() == name)
+        [
+            NodeKind::OrgUnit,
+            NodeKind::Person,
+            NodeKind::OfficerRole,
+            NodeKind::Membership,
+            NodeKind::MembershipRequest,
+            NodeKind::Notification,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 }
 

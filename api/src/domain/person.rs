@@ -54,7 +54,7 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, ApiError> {
-        let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let name = super::normalise_text(raw);
         if name.is_empty() {
             return Err(ApiError::bad_input(field, InputProblem::Required));
         }

@@ -1,14 +1,18 @@
-//! GraphQL surface of accounts and sessions.
+//! GraphQL surface of accounts and sessions (including the `sessionRevoked` subscription).
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
 use entities::person;
+use futures_util::{Stream, StreamExt};
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use super::{ContextExt, org::OfficerRole};
 use crate::{
     domain::{GlobalId, NodeKind},
-    service::identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister},
+    service::identity::{
+        self as svc, AuthPayload as Payload, RegisterInput as SvcRegister, session_revoked_topic,
+    },
 };
 
 /// A person with an account (or enrolled by an officer). Name and phone are shown to whoever
@@ -194,5 +198,44 @@ impl IdentityMutation {
         let new = SecretString::from(input.new_password);
         svc::change_password(ctx.state()?, ctx.meta()?, viewer, &current, &new).await?;
         Ok(true)
+    }
+}
+
+/// Why a session ended.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionRevokedReason {
+    /// Signed out.
+    Logout,
+    /// The password was changed from another session.
+    PasswordChanged,
+    /// A refresh token was used twice: the session is presumed stolen.
+    RefreshReuse,
+}
+
+/// The current session has ended; the app should return to its sign-in screen.
+#[derive(SimpleObject, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRevokedEvent {
+    pub reason: SessionRevokedReason,
+    pub revoked_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct IdentitySubscription;
+
+#[Subscription]
+impl IdentitySubscription {
+    /// Fires once when the caller's session is revoked (from any device or API instance),
+    /// then completes.
+    async fn session_revoked(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = SessionRevokedEvent> + use<>> {
+        let viewer = ctx.auth()?.require()?;
+        let events = ctx.state()?.events.subscribe(session_revoked_topic(viewer.session_id));
+        Ok(events
+            .filter_map(|payload| async move { serde_json::from_value::<SessionRevokedEvent>(payload).ok() })
+            .take(1))
     }
 }

@@ -25,8 +25,9 @@ pub struct Loaders {
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
+        // Batches run in their own task; they keep the request's span (and so its request id).
         let spawn = |f| {
-            tokio::spawn(f);
+            tokio::spawn(tracing::Instrument::instrument(f, tracing::Span::current()));
         };
         Self {
             units: DataLoader::new(UnitLoader(db.clone()), spawn),

@@ -9,12 +9,12 @@ pub mod identity;
 mod introspection;
 pub mod loaders;
 pub mod node;
+pub mod notifications;
 pub mod org;
-pub mod subscription;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
     auth::Auth,
@@ -26,17 +26,26 @@ use crate::{
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(node::NodeQuery, identity::IdentityQuery, org::OrgQuery);
+pub struct QueryRoot(
+    node::NodeQuery,
+    identity::IdentityQuery,
+    org::OrgQuery,
+    notifications::NotificationQuery,
+);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(identity::IdentityMutation, org::OrgMutation);
+pub struct MutationRoot(identity::IdentityMutation, org::OrgMutation, notifications::NotificationMutation);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
+/// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(identity::IdentitySubscription, notifications::NotificationSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema without any data: enough for the SDL.
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscription::SubscriptionRoot> {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
         .extension(ErrorMapping)
 }
 

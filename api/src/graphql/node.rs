@@ -1,18 +1,19 @@
 //! The Relay `Node` interface and `node(id:)`. Each type answers with the same rules as its own
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
-//! over its unit; anything else is `NOT_FOUND`.
+//! over its unit, a notification to its owner; anything else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
     identity::Person,
+    notifications::Notification,
     org::{OfficerRole, OrgUnit},
 };
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{identity, org, roles},
+    service::{identity, notifications, org, roles},
 };
 
 /// An object with a global id.
@@ -22,6 +23,7 @@ pub enum Node {
     OrgUnit(OrgUnit),
     Person(Person),
     OfficerRole(OfficerRole),
+    Notification(Notification),
 }
 
 #[derive(Default)]
@@ -42,9 +44,15 @@ impl NodeQuery {
                 }
                 Node::Person(Person(identity::me(state, viewer).await?))
             }
+            // Resolved once the membership GraphQL types land (same commit series).
+            NodeKind::Membership | NodeKind::MembershipRequest => return Err(ApiError::NotFound.into()),
             NodeKind::OfficerRole => {
                 let viewer = ctx.auth()?.require()?;
                 Node::OfficerRole(OfficerRole(roles::get_role(state, viewer, gid.id).await?))
+            }
+            NodeKind::Notification => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Notification(Notification(notifications::get(&state.db, viewer, gid.id).await?))
             }
         })
     }

@@ -22,7 +22,7 @@ use crate::{
 
 /// Kind of a unit of the union, from the city down to a group.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "OrgUnitKind")]
+#[graphql(name = "OrgUnitKind", remote = "crate::service::org::UnitKind")]
 pub enum GqlUnitKind {
     City,
     District,
@@ -31,33 +31,15 @@ pub enum GqlUnitKind {
     Group,
 }
 
-impl From<GqlUnitKind> for UnitKind {
-    fn from(k: GqlUnitKind) -> Self {
-        match k {
-            GqlUnitKind::City => UnitKind::City,
-            GqlUnitKind::District => UnitKind::District,
-            GqlUnitKind::Base => UnitKind::Base,
-            GqlUnitKind::Branch => UnitKind::Branch,
-            GqlUnitKind::Group => UnitKind::Group,
-        }
-    }
-}
-
 impl GqlUnitKind {
     fn from_stored(s: &str) -> Result<Self, ApiError> {
-        Ok(match UnitKind::parse(s).ok_or_else(|| ApiError::internal("unknown unit kind in database"))? {
-            UnitKind::City => GqlUnitKind::City,
-            UnitKind::District => GqlUnitKind::District,
-            UnitKind::Base => GqlUnitKind::Base,
-            UnitKind::Branch => GqlUnitKind::Branch,
-            UnitKind::Group => GqlUnitKind::Group,
-        })
+        UnitKind::parse(s).map(Into::into).ok_or_else(|| ApiError::internal("unknown unit kind in database"))
     }
 }
 
 /// An officer role; held at a unit, it covers the unit's whole subtree.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "OfficerRoleKind")]
+#[graphql(name = "OfficerRoleKind", remote = "crate::authz::Role")]
 pub enum GqlRole {
     /// Chi hội trưởng: leads a branch.
     BranchLeader,
@@ -67,28 +49,6 @@ pub enum GqlRole {
     CaseOfficer,
     /// Manages the structure and officer assignments.
     UnitAdmin,
-}
-
-impl From<GqlRole> for Role {
-    fn from(r: GqlRole) -> Self {
-        match r {
-            GqlRole::BranchLeader => Role::BranchLeader,
-            GqlRole::UnitOfficer => Role::UnitOfficer,
-            GqlRole::CaseOfficer => Role::CaseOfficer,
-            GqlRole::UnitAdmin => Role::UnitAdmin,
-        }
-    }
-}
-
-impl From<Role> for GqlRole {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::BranchLeader => GqlRole::BranchLeader,
-            Role::UnitOfficer => GqlRole::UnitOfficer,
-            Role::CaseOfficer => GqlRole::CaseOfficer,
-            Role::UnitAdmin => GqlRole::UnitAdmin,
-        }
-    }
 }
 
 /// A unit of the union's tree.

@@ -23,6 +23,7 @@ use async_graphql::{
 use serde_json::{Map, Value, json};
 
 use super::request_meta;
+use crate::error::Lang;
 use crate::{
     auth,
     graphql::{AppSchema, CredentialGuard, loaders::Loaders},
@@ -70,17 +71,87 @@ fn negotiate(req: &HttpRequest) -> Option<Media> {
     })
 }
 
-/// A 4xx answer to a request that is not a well-formed GraphQL request.
-fn bad_request(media: Media, status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(media.content_type())
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] }))
+/// Why an HTTP request is not a well-formed GraphQL request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Problem {
+    NotAcceptable,
+    NoContentType,
+    WrongContentType,
+    InvalidJson,
+    NotAnObject,
+    NoQuery,
+    QueryNotString,
+    OperationNameNotString,
+    VariablesNotObject,
+    ExtensionsNotObject,
+    MalformedUrl,
+    MutationOverGet,
 }
 
-fn not_acceptable() -> HttpResponse {
-    HttpResponse::NotAcceptable()
-        .content_type("application/json; charset=utf-8")
-        .json(json!({ "errors": [{ "message": "Accept application/graphql-response+json or application/json", "extensions": { "code": "BAD_REQUEST" } }] }))
+impl Problem {
+    fn status(self) -> StatusCode {
+        match self {
+            Problem::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Problem::NoContentType | Problem::WrongContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(self, lang: Lang) -> &'static str {
+        let (vi, en) = match self {
+            Problem::NotAcceptable => (
+                "Chỉ trả lời application/graphql-response+json hoặc application/json.",
+                "Accept application/graphql-response+json or application/json.",
+            ),
+            Problem::NoContentType => {
+                ("Cần có Content-Type application/json.", "Content-Type application/json is required.")
+            }
+            Problem::WrongContentType => (
+                "Content-Type phải là application/json; charset=utf-8.",
+                "Content-Type must be application/json; charset=utf-8.",
+            ),
+            Problem::InvalidJson => ("Nội dung không phải JSON hợp lệ.", "The body is not valid JSON."),
+            Problem::NotAnObject => (
+                "Nội dung phải là một đối tượng JSON (không hỗ trợ gửi theo lô).",
+                "The body must be a JSON object (batching is not supported).",
+            ),
+            Problem::NoQuery => ("Thiếu tham số query.", "The query parameter is required."),
+            Problem::QueryNotString => {
+                ("Tham số query phải là chuỗi.", "The query parameter must be a string.")
+            }
+            Problem::OperationNameNotString => {
+                ("Tham số operationName phải là chuỗi.", "The operationName parameter must be a string.")
+            }
+            Problem::VariablesNotObject => (
+                "Tham số variables phải là đối tượng JSON.",
+                "The variables parameter must be a JSON object.",
+            ),
+            Problem::ExtensionsNotObject => (
+                "Tham số extensions phải là đối tượng JSON.",
+                "The extensions parameter must be a JSON object.",
+            ),
+            Problem::MalformedUrl => ("Tham số trên URL không hợp lệ.", "Malformed URL parameters."),
+            Problem::MutationOverGet => (
+                "Chỉ gửi truy vấn (query) bằng GET; hãy dùng POST.",
+                "Only queries can be sent with GET; use POST.",
+            ),
+        };
+        if lang == Lang::En { en } else { vi }
+    }
+}
+
+/// A 4xx answer to a request that is not a well-formed GraphQL request (code `BAD_REQUEST`).
+fn refuse(req: &HttpRequest, media: Media, problem: Problem) -> HttpResponse {
+    let lang =
+        Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let mut resp = HttpResponse::build(problem.status());
+    if problem == Problem::MutationOverGet {
+        resp.insert_header((header::ALLOW, "POST"));
+    }
+    resp.content_type(media.content_type()).json(
+        json!({ "errors": [{ "message": problem.message(lang), "extensions": { "code": "BAD_REQUEST" } }] }),
+    )
 }
 
 /// The parameters of a GraphQL request, checked for type.
@@ -91,21 +162,21 @@ struct Params {
     extensions: Option<Map<String, Value>>,
 }
 
-fn params_from_json(body: Value) -> Result<Params, &'static str> {
+fn params_from_json(body: Value) -> Result<Params, Problem> {
     let Value::Object(mut map) = body else {
-        return Err("The body must be a JSON object (batching is not supported)");
+        return Err(Problem::NotAnObject);
     };
     let query = match map.remove("query") {
         Some(Value::String(q)) => q,
-        None | Some(Value::Null) => return Err("The query parameter is required"),
-        Some(_) => return Err("The query parameter must be a string"),
+        None | Some(Value::Null) => return Err(Problem::NoQuery),
+        Some(_) => return Err(Problem::QueryNotString),
     };
     let operation_name = match map.remove("operationName") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
-        Some(_) => return Err("The operationName parameter must be a string"),
+        Some(_) => return Err(Problem::OperationNameNotString),
     };
-    let object = |v: Option<Value>, err: &'static str| match v {
+    let object = |v: Option<Value>, err: Problem| match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(err),
@@ -113,8 +184,8 @@ fn params_from_json(body: Value) -> Result<Params, &'static str> {
     Ok(Params {
         query,
         operation_name,
-        variables: object(map.remove("variables"), "The variables parameter must be an object")?,
-        extensions: object(map.remove("extensions"), "The extensions parameter must be an object")?,
+        variables: object(map.remove("variables"), Problem::VariablesNotObject)?,
+        extensions: object(map.remove("extensions"), Problem::ExtensionsNotObject)?,
     })
 }
 
@@ -125,14 +196,9 @@ pub async fn post(
     schema: web::Data<AppSchema>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(media) = negotiate(&req) else { return not_acceptable() };
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let Some(content_type) = content_type else {
-        return bad_request(
-            media,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type application/json is required",
-        );
+    let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
+    let Some(content_type) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return refuse(&req, media, Problem::NoContentType);
     };
     let mut parts = content_type.split(';');
     let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -140,29 +206,21 @@ pub async fn post(
         .filter_map(|p| p.trim().to_ascii_lowercase().strip_prefix("charset=").map(str::to_owned))
         .all(|c| c.trim_matches('"') == "utf-8");
     if essence != "application/json" || !charset_ok {
-        return bad_request(
-            media,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json; charset=utf-8",
-        );
+        return refuse(&req, media, Problem::WrongContentType);
     }
-    let params = match serde_json::from_slice::<Value>(&body) {
-        Err(_) => return bad_request(media, StatusCode::BAD_REQUEST, "The body is not valid JSON"),
-        Ok(v) => match params_from_json(v) {
-            Ok(p) => p,
-            Err(msg) => return bad_request(media, StatusCode::BAD_REQUEST, msg),
-        },
-    };
-    execute(&req, media, params, &schema, &state).await
+    let params =
+        serde_json::from_slice::<Value>(&body).map_err(|_| Problem::InvalidJson).and_then(params_from_json);
+    match params {
+        Ok(params) => execute(&req, media, params, &schema, &state).await,
+        Err(problem) => refuse(&req, media, problem),
+    }
 }
 
 /// `GET /graphql`: GraphiQL for a browser (development), otherwise a query from URL parameters.
 pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Data<AppState>) -> HttpResponse {
-    let query: Vec<(String, String)> =
-        match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
-            Ok(q) => q.into_inner(),
-            Err(_) => return bad_request(Media::Json, StatusCode::BAD_REQUEST, "Malformed URL parameters"),
-        };
+    let Ok(query) = web::Query::<Vec<(String, String)>>::from_query(req.query_string()) else {
+        return refuse(&req, Media::Json, Problem::MalformedUrl);
+    };
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let wants_html = req
         .headers()
@@ -173,23 +231,27 @@ pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Dat
         let page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish();
         return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
     }
-    let Some(media) = negotiate(&req) else { return not_acceptable() };
-    let json_param = |name: &str| -> Result<Option<Map<String, Value>>, &'static str> {
-        match param(name) {
-            None => Ok(None),
-            Some(raw) => match serde_json::from_str::<Value>(&raw) {
-                Ok(Value::Object(m)) => Ok(Some(m)),
-                Ok(Value::Null) => Ok(None),
-                _ => Err("URL parameters variables and extensions must be JSON objects"),
-            },
-        }
+    let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
+    match params_from_url(&param) {
+        Ok(params) => execute(&req, media, params, &schema, &state).await,
+        Err(problem) => refuse(&req, media, problem),
+    }
+}
+
+/// The parameters of a GET request; a mutation (or subscription) is refused before it runs,
+/// since a GET must be safe.
+fn params_from_url(param: &impl Fn(&str) -> Option<String>) -> Result<Params, Problem> {
+    let json_param = |name: &str, problem: Problem| match param(name) {
+        None => Ok(None),
+        Some(raw) => match serde_json::from_str::<Value>(&raw) {
+            Ok(Value::Object(m)) => Ok(Some(m)),
+            Ok(Value::Null) => Ok(None),
+            _ => Err(problem),
+        },
     };
-    let Some(query_text) = param("query") else {
-        return bad_request(media, StatusCode::BAD_REQUEST, "The query parameter is required");
-    };
+    let query = param("query").ok_or(Problem::NoQuery)?;
     let operation_name = param("operationName").filter(|s| !s.is_empty());
-    // Only queries may run over GET (a GET must be safe): refuse mutations before executing.
-    if let Ok(doc) = parse_query(&query_text) {
+    if let Ok(doc) = parse_query(&query) {
         let op_type = doc.operations.iter().find_map(|(name, op)| {
             let matches = match (&operation_name, name) {
                 (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
@@ -199,19 +261,15 @@ pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Dat
             matches.then_some(op.node.ty)
         });
         if op_type.is_some_and(|t| t != OperationType::Query) {
-            return HttpResponse::MethodNotAllowed()
-                .insert_header((header::ALLOW, "POST"))
-                .content_type(media.content_type())
-                .json(json!({ "errors": [{ "message": "Only queries can be sent with GET; use POST", "extensions": { "code": "BAD_REQUEST" } }] }));
+            return Err(Problem::MutationOverGet);
         }
     }
-    let params = match (json_param("variables"), json_param("extensions")) {
-        (Ok(variables), Ok(extensions)) => {
-            Params { query: query_text, operation_name, variables, extensions }
-        }
-        (Err(msg), _) | (_, Err(msg)) => return bad_request(media, StatusCode::BAD_REQUEST, msg),
-    };
-    execute(&req, media, params, &schema, &state).await
+    Ok(Params {
+        query,
+        operation_name,
+        variables: json_param("variables", Problem::VariablesNotObject)?,
+        extensions: json_param("extensions", Problem::ExtensionsNotObject)?,
+    })
 }
 
 async fn execute(

@@ -10,6 +10,24 @@ use actix_web::{HttpRequest, http::header, web};
 
 use crate::{config::Settings, error::Lang, service::RequestMeta};
 
+/// Cross-origin access for the configured origins only (none by default). Credentials travel
+/// in the `Authorization` header, never in cookies.
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([header::HeaderName::from_static("x-request-id")])
+        .max_age(3600)
+}
+
 /// Routes of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -24,13 +42,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn request_meta(req: &HttpRequest, settings: &Settings) -> (Lang, RequestMeta) {
     let headers = req.headers();
     let lang = Lang::from_accept_language(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    // The proxy appends the address it saw, so only the last entry is trustworthy: anything
+    // before it came from the client.
     let forwarded = settings
         .trust_forwarded_for
         .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
         .flatten()
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| ip.to_string());
     let client_addr = forwarded
         .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
         .unwrap_or_else(|| "unknown".to_owned());

@@ -4,7 +4,10 @@
 //! The access token travels in the `connection_init` payload (`{"authorization": "Bearer …"}`,
 //! or `token`/`accessToken`), never in the URL. An invalid token closes the socket with 4403;
 //! no `connection_init` within `APP_WS_INIT_TIMEOUT_SECS` closes it with 4408, as the protocol
-//! asks. Pings are answered; a silent peer is dropped after 90 seconds.
+//! asks. A signed-in socket is closed with 4403 as soon as its session is revoked or its token
+//! expires (checked on every operation and every 30 s heartbeat). Pings are answered; a silent
+//! peer is dropped after 90 seconds; messages are limited to 64 KiB and a client that floods
+//! the socket is cut off (1008).
 
 use std::{
     str::FromStr,
@@ -24,12 +27,17 @@ use super::request_meta;
 use crate::{
     auth::{self, Auth},
     graphql::{AppSchema, CredentialGuard, loaders::Loaders},
+    service::identity::session_revoked_topic,
     state::AppState,
 };
 
 const HEARTBEAT: Duration = Duration::from_secs(30);
 const SILENCE_LIMIT: Duration = Duration::from_secs(90);
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Client messages waiting for the protocol handler before the client is cut off.
+const MAX_QUEUED: usize = 64;
+/// How long a revoked socket stays open to deliver `sessionRevoked`.
+const REVOKED_GRACE: Duration = Duration::from_millis(300);
 
 /// Upgrades the connection and spawns the session.
 pub async fn handshake(
@@ -68,7 +76,7 @@ async fn run(
 ) {
     let mut incoming =
         stream.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
-    let (tx, rx) = futures_channel::mpsc::unbounded::<Vec<u8>>();
+    let (mut tx, rx) = futures_channel::mpsc::channel::<Vec<u8>>(MAX_QUEUED);
     let mut init_seen = false;
 
     // The token is checked here, before the message reaches the protocol handler, so that a
@@ -89,32 +97,53 @@ async fn run(
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut last_heard = Instant::now();
 
+    // A signed-in socket stays signed in only as long as its session: every operation and every
+    // heartbeat re-checks the token (expiry, revocation), and a revocation closes it at once.
+    let mut token: Option<String> = None;
+    let mut revoked: Option<futures_util::stream::BoxStream<'static, serde_json::Value>> = None;
+    let closing = tokio::time::sleep(Duration::from_secs(0));
+    tokio::pin!(closing);
+    let mut closing_armed = false;
+    let forbidden =
+        || Some(CloseReason { code: CloseCode::Other(4403), description: Some("Forbidden".into()) });
+
     let close = loop {
         tokio::select! {
             msg = incoming.next() => {
                 last_heard = Instant::now();
-                match msg {
+                let bytes = match msg {
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         if !init_seen && let Some(payload) = connection_init_payload(&text) {
                             init_seen = true;
-                            let auth = auth::authenticate(&state.tokens, &state.cache, bearer(&payload).as_deref()).await;
-                            if auth == Auth::Rejected {
-                                break Some(CloseReason { code: CloseCode::Other(4403), description: Some("Forbidden".into()) });
+                            token = bearer(&payload);
+                            let auth = auth::authenticate(&state.tokens, &state.cache, token.as_deref()).await;
+                            match auth {
+                                Auth::Rejected => break forbidden(),
+                                Auth::Signed(v) => {
+                                    revoked = Some(Box::pin(state.events.subscribe(session_revoked_topic(v.session_id))));
+                                }
+                                Auth::Anonymous => {}
                             }
                             *auth_cell.lock().unwrap_or_else(|p| p.into_inner()) = auth;
+                        } else if token.is_some() && !still_signed_in(&state, token.as_deref()).await {
+                            break forbidden();
                         }
-                        if tx.unbounded_send(text.as_bytes().to_vec()).is_err() { break None; }
+                        text.as_bytes().to_vec()
                     }
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
-                        if tx.unbounded_send(bytes.to_vec()).is_err() { break None; }
-                    }
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => bytes.to_vec(),
                     Some(Ok(AggregatedMessage::Ping(p))) => {
                         if session.pong(&p).await.is_err() { return; }
+                        continue;
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
                     Some(Ok(AggregatedMessage::Close(reason))) => break reason,
                     Some(Err(_)) => break Some(CloseReason { code: CloseCode::Size, description: None }),
                     None => break None,
+                };
+                // A client that sends faster than its operations are handled is cut off rather
+                // than buffered without bound.
+                if tx.try_send(bytes).is_err() {
+                    break Some(CloseReason { code: CloseCode::Policy, description: Some("Too many messages".into()) });
                 }
             }
             out = outgoing.next() => match out {
@@ -126,6 +155,13 @@ async fn run(
                 }
                 None => break None,
             },
+            // Revoked: let `sessionRevoked` reach the client, then close.
+            Some(_) = next_or_pending(&mut revoked) => {
+                revoked = None;
+                closing.as_mut().reset(tokio::time::Instant::now() + REVOKED_GRACE);
+                closing_armed = true;
+            }
+            _ = &mut closing, if closing_armed => break forbidden(),
             _ = &mut init_deadline, if !init_seen => {
                 break Some(CloseReason {
                     code: CloseCode::Other(4408),
@@ -133,6 +169,9 @@ async fn run(
                 });
             }
             _ = heartbeat.tick() => {
+                if token.is_some() && !still_signed_in(&state, token.as_deref()).await {
+                    break forbidden();
+                }
                 if last_heard.elapsed() > SILENCE_LIMIT || session.ping(b"").await.is_err() {
                     break None;
                 }
@@ -140,6 +179,19 @@ async fn run(
         }
     };
     let _ = session.close(close).await;
+}
+
+/// Whether the socket's token is still valid (not expired, not revoked).
+async fn still_signed_in(state: &AppState, token: Option<&str>) -> bool {
+    matches!(auth::authenticate(&state.tokens, &state.cache, token).await, Auth::Signed(_))
+}
+
+/// The next item of an optional stream; never resolves when there is none.
+async fn next_or_pending<T>(stream: &mut Option<futures_util::stream::BoxStream<'static, T>>) -> Option<T> {
+    match stream {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The payload of a `connection_init` message (`Null` when it has none).

@@ -51,12 +51,12 @@ pub async fn register(
     let name = PersonName::parse(&input.full_name, "fullName")?;
     let password = Password::parse(&input.password, Some(&phone), "password")?;
     let email = input.email.as_deref().map(|e| Email::parse(e, "email")).transpose()?;
-    if let Some(birth) = input.birth_date {
-        let today = Utc::now().date_naive();
-        let oldest = today.checked_sub_months(chrono::Months::new(12 * 120));
-        if birth > today || oldest.is_some_and(|o| birth < o) {
-            return Err(ApiError::bad_input("birthDate", InputProblem::OutOfRange));
-        }
+    crate::service::membership::check_birth_date(input.birth_date, "birthDate")?;
+    // Registration hashes a password and creates an account: limit it per client address.
+    let key = format!("register:addr:{}", meta.client_addr);
+    let c = state.cache.hit(&key, std::time::Duration::from_secs(3600)).await?;
+    if c.count > u64::from(state.settings.register_max_per_address) {
+        return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
     }
     let hash = auth::hash_password(password.expose().to_owned()).await?;
 
@@ -67,18 +67,28 @@ pub async fn register(
         Some(p) if p.password_hash.is_some() => return Err(ApiError::Conflict(ConflictKind::PhoneTaken)),
         // Enrolled by an officer before she had an account: the account joins that record.
         Some(p) => {
-            let mut am: person::ActiveModel = p.into();
-            am.password_hash = Set(Some(hash));
-            am.registered_at = Set(Some(now));
-            am.password_changed_at = Set(Some(now));
-            am.updated_at = Set(now);
-            if let Some(e) = &email {
-                am.email = Set(Some(e.as_str().to_owned()));
+            // Conditional on there being no password yet, so two simultaneous claims of one
+            // enrolled record cannot both succeed.
+            let claimed = person::Entity::update_many()
+                .col_expr(person::Column::PasswordHash, Expr::value(hash))
+                .col_expr(person::Column::RegisteredAt, Expr::value(now))
+                .col_expr(person::Column::PasswordChangedAt, Expr::value(now))
+                .col_expr(person::Column::UpdatedAt, Expr::value(now))
+                .col_expr(
+                    person::Column::Email,
+                    Expr::value(email.as_ref().map(|e| e.as_str().to_owned()).or(p.email.clone())),
+                )
+                .col_expr(person::Column::BirthDate, Expr::value(input.birth_date.or(p.birth_date)))
+                .col_expr(person::Column::Language, Expr::value(meta.lang.code()))
+                .filter(person::Column::Id.eq(p.id))
+                .filter(person::Column::PasswordHash.is_null())
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if claimed == 0 {
+                return Err(ApiError::Conflict(ConflictKind::PhoneTaken));
             }
-            if input.birth_date.is_some() {
-                am.birth_date = Set(input.birth_date);
-            }
-            am.update(&txn).await?
+            person::Entity::find_by_id(p.id).one(&txn).await?.ok_or(ApiError::NotFound)?
         }
         None => person::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -107,36 +117,49 @@ pub async fn register(
     Ok(payload)
 }
 
-fn phone_key(phone: &PhoneNumber) -> String {
-    format!("login-fail:phone:{}", phone.as_str())
+/// A password attempt, counted *before* the password is checked, so that guesses sent in
+/// parallel cannot all slip past the limit while the first ones are still being hashed.
+struct Attempt {
+    /// The failure counters of (phone, address), phone, address.
+    keys: [String; 3],
 }
 
-fn addr_key(addr: &str) -> String {
-    format!("login-fail:addr:{addr}")
-}
-
-/// Refuses with `RATE_LIMITED` when the phone or the address has used up its failures.
-async fn check_throttle(state: &AppState, phone: &PhoneNumber, meta: &RequestMeta) -> Result<(), ApiError> {
-    let s = &state.settings;
-    let limits = [
-        (phone_key(phone), s.login_max_failures_per_phone),
-        (addr_key(&meta.client_addr), s.login_max_failures_per_address),
-    ];
-    for (key, max) in limits {
-        if let Some(c) = state.cache.peek(&key).await?
-            && c.count >= u64::from(max)
-        {
-            return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
+impl Attempt {
+    /// Counts the attempt; `RATE_LIMITED` when one of the counters is over its limit. The phone
+    /// is limited per address (so a stranger cannot lock a woman out from elsewhere at the
+    /// low limit) and, higher, across all addresses (against distributed guessing).
+    async fn begin(state: &AppState, phone: &PhoneNumber, meta: &RequestMeta) -> Result<Self, ApiError> {
+        let s = &state.settings;
+        let keys = [
+            format!("login-fail:pair:{}:{}", phone.as_str(), meta.client_addr),
+            format!("login-fail:phone:{}", phone.as_str()),
+            format!("login-fail:addr:{}", meta.client_addr),
+        ];
+        let limits = [
+            s.login_max_failures_per_phone,
+            s.login_max_failures_per_phone_total,
+            s.login_max_failures_per_address,
+        ];
+        let mut retry = None;
+        for (key, max) in keys.iter().zip(limits) {
+            let c = state.cache.hit(key, s.login_failure_window).await?;
+            if c.count > u64::from(max) {
+                retry = retry.max(Some(c.resets_in.as_secs().max(1)));
+            }
+        }
+        match retry {
+            Some(retry_after_secs) => Err(ApiError::RateLimited { retry_after_secs }),
+            None => Ok(Self { keys }),
         }
     }
-    Ok(())
-}
 
-async fn record_failure(state: &AppState, phone: &PhoneNumber, meta: &RequestMeta) -> Result<(), ApiError> {
-    let window = state.settings.login_failure_window;
-    state.cache.hit(&phone_key(phone), window).await?;
-    state.cache.hit(&addr_key(&meta.client_addr), window).await?;
-    Ok(())
+    /// The password was right: it was not a failure, and the phone's counters start over.
+    async fn succeeded(self, state: &AppState) -> Result<(), ApiError> {
+        let [pair, phone, addr] = self.keys;
+        state.cache.clear(&pair).await?;
+        state.cache.clear(&phone).await?;
+        state.cache.undo_hit(&addr).await
+    }
 }
 
 /// Signs in with phone and password.
@@ -150,17 +173,16 @@ pub async fn login(
     if password.expose_secret().is_empty() {
         return Err(ApiError::bad_input("password", InputProblem::Required));
     }
-    check_throttle(state, &phone, meta).await?;
+    let attempt = Attempt::begin(state, &phone, meta).await?;
     let person =
         person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(&state.db).await?;
     let stored = person.as_ref().and_then(|p| p.password_hash.clone());
     let ok = auth::verify_password(password.expose_secret().to_owned(), stored).await?;
     let Some(person) = person.filter(|_| ok) else {
-        record_failure(state, &phone, meta).await?;
         tracing::info!(event = "login_failed", "failed login");
         return Err(ApiError::BadCredentials);
     };
-    state.cache.clear(&phone_key(&phone)).await?;
+    attempt.succeeded(state).await?;
     let txn = state.db.begin().await?;
     let payload = start_session(state, &txn, person, meta).await?;
     txn.commit().await?;
@@ -287,11 +309,11 @@ pub async fn change_password(
     }
     let new = Password::parse(new, Some(&phone), "newPassword")?;
     // Guessing the current password with a stolen access token is throttled like a login.
-    check_throttle(state, &phone, meta).await?;
+    let attempt = Attempt::begin(state, &phone, meta).await?;
     if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
-        record_failure(state, &phone, meta).await?;
         return Err(ApiError::bad_input("currentPassword", InputProblem::WrongPassword));
     }
+    attempt.succeeded(state).await?;
     let hash = auth::hash_password(new.expose().to_owned()).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;

@@ -2,6 +2,7 @@
 //! permission first, then does the work, in one transaction when it writes more than one row.
 
 pub mod identity;
+pub mod membership;
 pub mod notifications;
 pub mod org;
 pub mod roles;

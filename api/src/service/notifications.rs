@@ -7,15 +7,27 @@
 //! Writers call [`enqueue`] inside their own transaction (so a notification exists exactly when
 //! the change it reports does) and [`announce`] after commit, which publishes to the event bus
 //! for `notificationAdded` subscribers on every instance.
+//!
+//! Readers only ever see their own notifications: every query below is filtered by the
+//! caller's person id, and someone else's notification answers `NOT_FOUND` (or is silently
+//! skipped when marking read), so ids reveal nothing. Device push tokens belong to one person at
+//! a time; the outbox rows queued for a token go with it when it is unregistered or moves to
+//! another person, so a device never receives pushes meant for its previous owner.
 
 use chrono::Utc;
 use entities::{notification, person, push_outbox, push_token};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use futures_util::{Stream, StreamExt};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    error::{ApiError, Lang},
+    auth::Viewer,
+    error::{ApiError, InputProblem, Lang},
+    service::identity::session_revoked_topic,
     state::AppState,
 };
 
@@ -171,4 +183,210 @@ pub async fn announce(state: &AppState, rows: &[notification::Model]) {
             tracing::warn!(error = ?e, "could not announce a notification");
         }
     }
+}
+
+/// Title and body of a stored notification in `lang`.
+pub fn render_row(row: &notification::Model, lang: Lang) -> (String, String) {
+    let params = serde_json::from_str(&row.params).unwrap_or(Value::Null);
+    render(&row.kind, &params, lang)
+}
+
+// ---- the inbox ----
+
+/// Most ids `markNotificationsRead` takes at once.
+pub const MAX_MARK_READ: usize = 100;
+
+fn inbox(viewer: &Viewer, unread_only: bool) -> Condition {
+    let mut cond = Condition::all().add(notification::Column::PersonId.eq(viewer.person_id));
+    if unread_only {
+        cond = cond.add(notification::Column::ReadAt.is_null());
+    }
+    cond
+}
+
+/// A page of the caller's inbox, newest first, and whether more follow. Ids are UUIDv7, so
+/// ordering and paging by id is ordering by creation (keyset on the `(person_id, id)` index).
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    unread_only: bool,
+    first: u64,
+    after: Option<Uuid>,
+) -> Result<(Vec<notification::Model>, bool), ApiError> {
+    let mut q = notification::Entity::find().filter(inbox(viewer, unread_only));
+    if let Some(after) = after {
+        q = q.filter(notification::Column::Id.lt(after));
+    }
+    let mut rows = q.order_by_desc(notification::Column::Id).limit(first + 1).all(conn).await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, has_next))
+}
+
+/// How many notifications the caller has (only unread ones with `unread_only`).
+pub async fn count(conn: &impl ConnectionTrait, viewer: &Viewer, unread_only: bool) -> Result<u64, ApiError> {
+    Ok(notification::Entity::find().filter(inbox(viewer, unread_only)).count(conn).await?)
+}
+
+/// One of the caller's notifications; anyone else's is `NOT_FOUND`.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> Result<notification::Model, ApiError> {
+    notification::Entity::find_by_id(id)
+        .filter(notification::Column::PersonId.eq(viewer.person_id))
+        .one(conn)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Marks some of the caller's notifications read and returns how many changed. Ids of other
+/// people's notifications, unknown ids and already-read ones are ignored.
+pub async fn mark_read(conn: &impl ConnectionTrait, viewer: &Viewer, ids: &[Uuid]) -> Result<u64, ApiError> {
+    if ids.len() > MAX_MARK_READ {
+        return Err(ApiError::bad_input("ids", InputProblem::TooMany));
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let cond = inbox(viewer, true).add(notification::Column::Id.is_in(ids.iter().copied()));
+    set_read(conn, cond).await
+}
+
+/// Marks every unread notification of the caller read; returns how many changed.
+pub async fn mark_all_read(conn: &impl ConnectionTrait, viewer: &Viewer) -> Result<u64, ApiError> {
+    set_read(conn, inbox(viewer, true)).await
+}
+
+async fn set_read(conn: &impl ConnectionTrait, cond: Condition) -> Result<u64, ApiError> {
+    let res = notification::Entity::update_many()
+        .col_expr(notification::Column::ReadAt, Expr::value(Utc::now()))
+        .filter(cond)
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The caller's new notifications as they are announced (on any instance), read back from the
+/// database — an event only carries an id, so nothing is trusted from the bus. Events for a
+/// missing row or another person are skipped. The stream ends when the caller's session is
+/// revoked, so a signed-out device stops receiving at once.
+pub fn added(state: &AppState, viewer: Viewer) -> impl Stream<Item = notification::Model> + Send + use<> {
+    let db = state.db.clone();
+    let revoked = state.events.subscribe(session_revoked_topic(viewer.session_id));
+    state
+        .events
+        .subscribe(topic(viewer.person_id))
+        .filter_map(move |payload| {
+            let db = db.clone();
+            async move {
+                let id = payload.get("id")?.as_str()?.parse::<Uuid>().ok()?;
+                match get(&db, &viewer, id).await {
+                    Ok(row) => Some(row),
+                    Err(_) => None,
+                }
+            }
+        })
+        .take_until(revoked.boxed().into_future())
+}
+
+// ---- device push tokens ----
+
+/// Where a device push token comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushPlatform {
+    Android,
+    Ios,
+    Web,
+}
+
+impl PushPlatform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushPlatform::Android => "ANDROID",
+            PushPlatform::Ios => "IOS",
+            PushPlatform::Web => "WEB",
+        }
+    }
+}
+
+/// Longest token accepted (the column's size; FCM and APNs tokens are far shorter).
+pub const MAX_PUSH_TOKEN_CHARS: usize = 512;
+
+/// Tokens are opaque: kept exactly as sent, but never blank, oversized or with control
+/// characters (which no provider issues).
+fn check_token(token: &str) -> Result<(), ApiError> {
+    if token.trim().is_empty() {
+        return Err(ApiError::bad_input("token", InputProblem::Required));
+    }
+    if token.chars().count() > MAX_PUSH_TOKEN_CHARS {
+        return Err(ApiError::bad_input("token", InputProblem::TooLong));
+    }
+    if token.chars().any(char::is_control) {
+        return Err(ApiError::bad_input("token", InputProblem::InvalidFormat));
+    }
+    Ok(())
+}
+
+/// Registers the caller's device. A token held by another person moves to the caller (a
+/// device changes hands): the old registration is deleted with its queued pushes.
+pub async fn register_push_token(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    token: &str,
+    platform: PushPlatform,
+) -> Result<(), ApiError> {
+    check_token(token)?;
+    let txn = db.begin().await?;
+    let existing = push_token::Entity::find().filter(push_token::Column::Token.eq(token)).one(&txn).await?;
+    match existing {
+        Some(row) if row.person_id == viewer.person_id => {
+            if row.platform != platform.as_str() {
+                let mut row: push_token::ActiveModel = row.into();
+                row.platform = Set(platform.as_str().to_owned());
+                row.update(&txn).await?;
+            }
+        }
+        other => {
+            if let Some(row) = other {
+                // Cascades to the previous owner's outbox rows for this device.
+                push_token::Entity::delete_by_id(row.id).exec(&txn).await?;
+            }
+            let row = push_token::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                person_id: Set(viewer.person_id),
+                token: Set(token.to_owned()),
+                platform: Set(platform.as_str().to_owned()),
+                created_at: Set(Utc::now()),
+            };
+            // Two registrations of one new token at the same moment: the last one wins.
+            push_token::Entity::insert(row)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::column(push_token::Column::Token)
+                        .update_columns([push_token::Column::PersonId, push_token::Column::Platform])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Removes one of the caller's device tokens (and the pushes still queued for it). Returns
+/// whether the caller had it; someone else's token is left alone.
+pub async fn unregister_push_token(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    token: &str,
+) -> Result<bool, ApiError> {
+    check_token(token)?;
+    let res = push_token::Entity::delete_many()
+        .filter(push_token::Column::Token.eq(token))
+        .filter(push_token::Column::PersonId.eq(viewer.person_id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected > 0)
 }

@@ -171,15 +171,8 @@ pub async fn get_unit(conn: &impl ConnectionTrait, id: Uuid) -> Result<org_unit:
 #[derive(FromQueryResult)]
 struct AncestorRow {
     descendant_id: Uuid,
-    id: Uuid,
-    parent_id: Option<Uuid>,
-    kind: String,
-    code: String,
-    name: String,
-    name_search: String,
-    unit_depth: i32,
-    created_at: chrono::DateTime<Utc>,
-    updated_at: chrono::DateTime<Utc>,
+    #[sea_orm(nested)]
+    unit: org_unit::Model,
 }
 
 /// Ancestors of each unit (root first, the unit itself excluded), in one query.
@@ -192,8 +185,7 @@ pub async fn ancestors_of(
     }
     let placeholders = vec!["?"; ids.len()].join(", ");
     let sql = format!(
-        "SELECT c.descendant_id, u.id, u.parent_id, u.kind, u.code, u.name, u.name_search, \
-         u.depth AS unit_depth, u.created_at, u.updated_at \
+        "SELECT c.descendant_id, u.* \
          FROM org_unit_closure c JOIN org_unit u ON u.id = c.ancestor_id \
          WHERE c.depth > 0 AND c.descendant_id IN ({placeholders}) ORDER BY c.descendant_id, c.depth DESC"
     );
@@ -206,17 +198,7 @@ pub async fn ancestors_of(
     .await?;
     let mut out: HashMap<Uuid, Vec<org_unit::Model>> = ids.iter().map(|&i| (i, Vec::new())).collect();
     for r in rows {
-        out.entry(r.descendant_id).or_default().push(org_unit::Model {
-            id: r.id,
-            parent_id: r.parent_id,
-            kind: r.kind,
-            code: r.code,
-            name: r.name,
-            name_search: r.name_search,
-            depth: r.unit_depth,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        });
+        out.entry(r.descendant_id).or_default().push(r.unit);
     }
     Ok(out)
 }
@@ -233,7 +215,7 @@ pub async fn first_children_of(
     }
     let placeholders = vec!["?"; parents.len()].join(", ");
     let sql = format!(
-        "SELECT id, parent_id, kind, code, name, name_search, depth, created_at, updated_at FROM (\
+        "SELECT * FROM (\
            SELECT u.*, ROW_NUMBER() OVER (PARTITION BY u.parent_id ORDER BY u.name_search, u.id) AS rn \
            FROM org_unit u WHERE u.parent_id IN ({placeholders})\
          ) ranked WHERE rn <= ? ORDER BY parent_id, rn"
@@ -278,7 +260,7 @@ fn parse_code(raw: &str) -> Result<String, ApiError> {
 }
 
 fn parse_unit_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let name = crate::domain::normalise_text(raw);
     if name.is_empty() {
         return Err(ApiError::bad_input("name", InputProblem::Required));
     }
@@ -376,9 +358,11 @@ pub async fn move_unit(
     authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
     let new_parent = get_unit(db, new_parent_id).await?;
     authz::require_role_over(db, viewer, new_parent_id, Role::UnitAdmin, Scope::AtOrAbove).await?;
-    if unit.parent_id.is_none() {
-        return Err(ApiError::bad_input("id", InputProblem::InvalidKind));
-    }
+    let Some(old_parent) = unit.parent_id else {
+        return Err(ApiError::bad_input("id", InputProblem::IsRoot));
+    };
+    // Taking a unit away from its parent is a change to the parent's subtree too.
+    authz::require_role_over(db, viewer, old_parent, Role::UnitAdmin, Scope::AtOrAbove).await?;
     let fits = matches!((UnitKind::of(&unit), UnitKind::of(&new_parent)), (Some(k), Some(pk)) if k > pk);
     if !fits {
         return Err(ApiError::bad_input("newParentId", InputProblem::InvalidKind));

@@ -52,6 +52,10 @@ pub async fn assign_role(
         }
     }
     .ok_or(ApiError::NotFound)?;
+    // Nobody grants herself a role (an admin making herself case officer would read reports).
+    if person.id == viewer.person_id {
+        return Err(ApiError::Forbidden);
+    }
     let row = officer_role::ActiveModel {
         id: Set(Uuid::now_v7()),
         person_id: Set(person.id),
@@ -108,7 +112,7 @@ pub async fn get_role(
     if row.person_id != viewer.person_id {
         authz::require_role_over(db, viewer, row.unit_id, Role::UnitAdmin, Scope::AtOrAbove)
             .await
-            .map_err(|_| ApiError::NotFound)?;
+            .map_err(authz::hide_forbidden)?;
     }
     Ok(row)
 }

@@ -1,0 +1,226 @@
+//! GraphQL surface of the notification inbox: `Notification`, the inbox queries, marking read,
+//! the live `notificationAdded` subscription and device push tokens. Everything here needs a
+//! signed-in caller and only ever shows her own notifications (rules in
+//! `service::notifications`). Titles and bodies are rendered in the request's (or the
+//! WebSocket connection's) language.
+
+use async_graphql::{Context, Enum, ID, Object, Result, Subscription, connection::Connection};
+use chrono::{DateTime, Utc};
+use entities::notification;
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::{
+    ContextExt,
+    connection::{build, page},
+};
+use crate::{
+    auth::Viewer,
+    domain::{GlobalId, NodeKind},
+    error::Lang,
+    service::notifications::{self as svc, NotificationKind, PushPlatform},
+};
+
+/// What a notification is about.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "NotificationKind")]
+pub enum GqlNotificationKind {
+    /// To a branch's leaders: someone asked to join.
+    JoinRequested,
+    /// To the receiving branch's leaders: a member asked to transfer in.
+    TransferRequested,
+    /// To the person: her request was approved.
+    RequestApproved,
+    /// To the person: her request was rejected.
+    RequestRejected,
+    /// A kind this server version does not know yet (during a rolling upgrade); show the
+    /// title and body as they are.
+    Other,
+}
+
+impl From<NotificationKind> for GqlNotificationKind {
+    fn from(k: NotificationKind) -> Self {
+        match k {
+            NotificationKind::JoinRequested => GqlNotificationKind::JoinRequested,
+            NotificationKind::TransferRequested => GqlNotificationKind::TransferRequested,
+            NotificationKind::RequestApproved => GqlNotificationKind::RequestApproved,
+            NotificationKind::RequestRejected => GqlNotificationKind::RequestRejected,
+        }
+    }
+}
+
+/// The platform of a device push token.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "PushPlatform")]
+pub enum GqlPushPlatform {
+    Android,
+    Ios,
+    Web,
+}
+
+impl From<GqlPushPlatform> for PushPlatform {
+    fn from(p: GqlPushPlatform) -> Self {
+        match p {
+            GqlPushPlatform::Android => PushPlatform::Android,
+            GqlPushPlatform::Ios => PushPlatform::Ios,
+            GqlPushPlatform::Web => PushPlatform::Web,
+        }
+    }
+}
+
+/// The language titles and bodies are rendered in (Vietnamese unless the request asks for
+/// English).
+fn lang(ctx: &Context<'_>) -> Lang {
+    ctx.data_opt::<Lang>().copied().unwrap_or_default()
+}
+
+/// A notification in the caller's inbox. Texts are short and neutral; `link` points at the
+/// object it is about.
+pub struct Notification(pub notification::Model);
+
+#[Object]
+impl Notification {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Notification, self.0.id).encode().into()
+    }
+
+    async fn kind(&self) -> GqlNotificationKind {
+        NotificationKind::parse(&self.0.kind).map_or(GqlNotificationKind::Other, Into::into)
+    }
+
+    /// In the caller's language.
+    async fn title(&self, ctx: &Context<'_>) -> String {
+        svc::render_row(&self.0, lang(ctx)).0
+    }
+
+    /// In the caller's language.
+    async fn body(&self, ctx: &Context<'_>) -> String {
+        svc::render_row(&self.0, lang(ctx)).1
+    }
+
+    /// Global id of the object the notification is about (use it with `node(id:)`).
+    async fn link(&self) -> Option<&str> {
+        self.0.link.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn read(&self) -> bool {
+        self.0.read_at.is_some()
+    }
+
+    async fn read_at(&self) -> Option<DateTime<Utc>> {
+        self.0.read_at
+    }
+}
+
+/// Extra fields of the inbox list.
+pub struct NotificationListFields {
+    viewer: Viewer,
+    unread_only: bool,
+}
+
+#[Object]
+impl NotificationListFields {
+    /// Number of notifications matching the list's filter (one extra query, only when asked).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count(&ctx.state()?.db, &self.viewer, self.unread_only).await?)
+    }
+}
+
+pub type NotificationConnection = Connection<String, Notification, NotificationListFields>;
+
+#[derive(Default)]
+pub struct NotificationQuery;
+
+#[Object]
+impl NotificationQuery {
+    /// The caller's inbox, newest first.
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "Some(false)", desc = "Only notifications not read yet.")]
+        unread_only: Option<bool>,
+    ) -> Result<NotificationConnection> {
+        let viewer = *ctx.auth()?.require()?;
+        let unread_only = unread_only.unwrap_or(false);
+        let page = page::<Uuid>(first, after.as_deref())?;
+        let (rows, has_next) =
+            svc::list(&ctx.state()?.db, &viewer, unread_only, page.first, page.after).await?;
+        let fields = NotificationListFields { viewer, unread_only };
+        Ok(build(rows, has_next, page.after.is_some(), fields, |n| n.id, Notification))
+    }
+
+    /// How many of the caller's notifications are not read yet.
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(svc::count(&ctx.state()?.db, viewer, true).await?)
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationMutation;
+
+#[Object]
+impl NotificationMutation {
+    /// Marks some of the caller's notifications read (at most 100 ids; ids that are not hers
+    /// are ignored). Returns how many changed.
+    async fn mark_notifications_read(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<u64> {
+        let viewer = ctx.auth()?.require()?;
+        let ids = ids
+            .iter()
+            .map(|id| GlobalId::decode_as(id, NodeKind::Notification, "ids"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(svc::mark_read(&ctx.state()?.db, viewer, &ids).await?)
+    }
+
+    /// Marks every notification of the caller read. Returns how many changed.
+    async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> Result<u64> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(svc::mark_all_read(&ctx.state()?.db, viewer).await?)
+    }
+
+    /// Registers this device for push notifications (1–512 characters). A token registered by
+    /// another account moves to the caller: the device changed hands.
+    async fn register_push_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] token: String,
+        platform: GqlPushPlatform,
+    ) -> Result<bool> {
+        let viewer = ctx.auth()?.require()?;
+        svc::register_push_token(&ctx.state()?.db, viewer, &token, platform.into()).await?;
+        Ok(true)
+    }
+
+    /// Stops pushes to this device. Returns whether the caller had registered the token.
+    async fn unregister_push_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] token: String,
+    ) -> Result<bool> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(svc::unregister_push_token(&ctx.state()?.db, viewer, &token).await?)
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationSubscription;
+
+#[Subscription]
+impl NotificationSubscription {
+    /// The caller's new notifications, live (whichever API instance created them). Ends when
+    /// the session is revoked.
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Notification> + use<>> {
+        let viewer = *ctx.auth()?.require()?;
+        Ok(svc::added(ctx.state()?, viewer).map(Notification))
+    }
+}

@@ -1,0 +1,277 @@
+//! Membership: joining a branch, transfers, leaving, suspension, direct enrolment and import,
+//! the member directory and statistics.
+//!
+//! Invariants, each kept by the database as well as by the code:
+//! - a person has at most one current (`ACTIVE` or `SUSPENDED`) membership and at most one
+//!   `PENDING` request (partial unique indexes; a second one answers `CONFLICT`);
+//! - a request is decided once: the decision is a conditional update from `PENDING`, so of two
+//!   officers deciding at the same moment exactly one wins and the other gets `CONFLICT`;
+//! - every change of a membership appends a `membership_event` in the same transaction;
+//! - `branch_member_count` and `branch_member_day` change in the same transaction as the
+//!   membership rows they summarise, so statistics are sums over branches, never row counts.
+
+mod directory;
+mod lifecycle;
+mod requests;
+
+pub use directory::*;
+pub use lifecycle::*;
+pub use requests::*;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::{membership, membership_event};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, FromQueryResult, Set};
+use uuid::Uuid;
+
+use crate::{
+    db::{self, stmt},
+    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
+};
+
+/// Status of a membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberStatus {
+    Active,
+    Suspended,
+    Left,
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "ACTIVE",
+            MemberStatus::Suspended => "SUSPENDED",
+            MemberStatus::Left => "LEFT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [MemberStatus::Active, MemberStatus::Suspended, MemberStatus::Left]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// What happened to a membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Joined,
+    Enrolled,
+    Imported,
+    Transferred,
+    Suspended,
+    Reinstated,
+    Left,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Joined,
+        EventKind::Enrolled,
+        EventKind::Imported,
+        EventKind::Transferred,
+        EventKind::Suspended,
+        EventKind::Reinstated,
+        EventKind::Left,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Joined => "JOINED",
+            EventKind::Enrolled => "ENROLLED",
+            EventKind::Imported => "IMPORTED",
+            EventKind::Transferred => "TRANSFERRED",
+            EventKind::Suspended => "SUSPENDED",
+            EventKind::Reinstated => "REINSTATED",
+            EventKind::Left => "LEFT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The calendar day of an instant in Hanoi (UTC+7, no daylight saving): business days.
+pub fn hanoi_day(at: DateTime<Utc>) -> NaiveDate {
+    (at + chrono::Duration::hours(7)).date_naive()
+}
+
+/// A free-text reason: trimmed, 1–500 characters.
+pub fn parse_reason(raw: &str, field: &'static str) -> Result<String, ApiError> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(ApiError::bad_input(field, InputProblem::Required));
+    }
+    if reason.chars().count() > 500 {
+        return Err(ApiError::bad_input(field, InputProblem::TooLong));
+    }
+    Ok(reason.to_owned())
+}
+
+/// An optional note: trimmed, at most 500 characters, empty → none.
+pub fn parse_note(raw: Option<&str>, field: &'static str) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if s.chars().count() > 500 => Err(ApiError::bad_input(field, InputProblem::TooLong)),
+        Some(s) => Ok(Some(s.to_owned())),
+    }
+}
+
+#[derive(FromQueryResult)]
+struct NextValue {
+    next_value: i64,
+}
+
+/// Reserves `n` consecutive member numbers; returns the first. The counter row is updated in
+/// the caller's transaction, so numbers are unique citywide and a rolled-back write frees none.
+pub async fn reserve_member_numbers(txn: &impl ConnectionTrait, n: i64) -> Result<i64, ApiError> {
+    let row = NextValue::find_by_statement(stmt(
+        txn.get_database_backend(),
+        "UPDATE counter SET next_value = next_value + ? WHERE name = 'member_number' RETURNING next_value",
+        [n.into()],
+    ))
+    .one(txn)
+    .await?
+    .ok_or_else(|| ApiError::internal("member number counter missing"))?;
+    Ok(row.next_value - n)
+}
+
+/// The printed form of a member number: `HN` and seven digits.
+pub fn format_member_number(n: i64) -> String {
+    format!("HN{n:07}")
+}
+
+/// Adds `delta` to a branch's active-member count.
+pub async fn bump_active(txn: &impl ConnectionTrait, branch_id: Uuid, delta: i64) -> Result<(), ApiError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    db::execute(
+        txn,
+        "INSERT INTO branch_member_count (branch_id, active) VALUES (?, ?) \
+         ON CONFLICT (branch_id) DO UPDATE SET active = branch_member_count.active + excluded.active",
+        [branch_id.into(), delta.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds joins and departures to a branch's day.
+pub async fn bump_day(
+    txn: &impl ConnectionTrait,
+    branch_id: Uuid,
+    day: NaiveDate,
+    joined: i64,
+    left: i64,
+) -> Result<(), ApiError> {
+    db::execute(
+        txn,
+        "INSERT INTO branch_member_day (branch_id, day, joined, \"left\") VALUES (?, ?, ?, ?) \
+         ON CONFLICT (branch_id, day) DO UPDATE SET joined = branch_member_day.joined + excluded.joined, \
+         \"left\" = branch_member_day.\"left\" + excluded.\"left\"",
+        [branch_id.into(), day.into(), joined.into(), left.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A change to record in the history.
+pub struct NewEvent<'a> {
+    pub membership: &'a membership::Model,
+    pub kind: EventKind,
+    pub from_branch: Option<Uuid>,
+    pub to_branch: Option<Uuid>,
+    pub from_status: Option<MemberStatus>,
+    pub to_status: Option<MemberStatus>,
+    pub actor: Option<Uuid>,
+    pub reason: Option<String>,
+}
+
+/// Appends a membership event.
+pub async fn record_event(
+    txn: &impl ConnectionTrait,
+    e: NewEvent<'_>,
+) -> Result<membership_event::Model, ApiError> {
+    Ok(membership_event::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        membership_id: Set(e.membership.id),
+        person_id: Set(e.membership.person_id),
+        kind: Set(e.kind.as_str().to_owned()),
+        from_branch_id: Set(e.from_branch),
+        to_branch_id: Set(e.to_branch),
+        from_status: Set(e.from_status.map(|s| s.as_str().to_owned())),
+        to_status: Set(e.to_status.map(|s| s.as_str().to_owned())),
+        actor_id: Set(e.actor),
+        reason: Set(e.reason),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?)
+}
+
+/// Makes a person an active member of a branch: a new membership with the next member
+/// number, the counters, and the event. `CONFLICT` when she already has a current membership.
+pub async fn activate(
+    txn: &impl ConnectionTrait,
+    person_id: Uuid,
+    branch_id: Uuid,
+    actor: Option<Uuid>,
+    kind: EventKind,
+    number: Option<i64>,
+) -> Result<membership::Model, ApiError> {
+    let now = Utc::now();
+    let number = match number {
+        Some(n) => n,
+        None => reserve_member_numbers(txn, 1).await?,
+    };
+    let row = membership::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        person_id: Set(person_id),
+        branch_id: Set(branch_id),
+        member_number: Set(format_member_number(number)),
+        status: Set(MemberStatus::Active.as_str().to_owned()),
+        joined_at: Set(now),
+        left_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::AlreadyMember) } else { e.into() }
+    })?;
+    bump_active(txn, branch_id, 1).await?;
+    bump_day(txn, branch_id, hanoi_day(now), 1, 0).await?;
+    record_event(
+        txn,
+        NewEvent {
+            membership: &row,
+            kind,
+            from_branch: None,
+            to_branch: Some(branch_id),
+            from_status: None,
+            to_status: Some(MemberStatus::Active),
+            actor,
+            reason: None,
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn business_days_are_hanoi_days() {
+        let late_utc = DateTime::parse_from_rfc3339("2026-03-31T18:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(hanoi_day(late_utc), NaiveDate::from_ymd_opt(2026, 4, 1).unwrap());
+    }
+
+    #[test]
+    fn member_numbers_have_a_fixed_width() {
+        assert_eq!(format_member_number(123), "HN0000123");
+    }
+}
