@@ -198,10 +198,11 @@ async fn claim(
         .all(&txn)
         .await?;
     txn.commit().await?;
-    let mut by_id: std::collections::HashMap<Uuid, push_token::Model> =
+    let by_id: std::collections::HashMap<Uuid, push_token::Model> =
         tokens.into_iter().map(|t| (t.id, t)).collect();
-    // A row whose token is gone was deleted with it (cascade); nothing to send.
-    Ok(rows.into_iter().filter_map(|r| by_id.remove(&r.push_token_id).map(|t| (r, t))).collect())
+    // Several rows of a batch may go to one device. A row whose token is gone was deleted with
+    // it (cascade): nothing to send.
+    Ok(rows.into_iter().filter_map(|r| by_id.get(&r.push_token_id).cloned().map(|t| (r, t))).collect())
 }
 
 /// Writes the outcome of one attempt. Only a row still `PENDING` changes (a token unregistered

@@ -9,6 +9,7 @@ mod helpers;
 
 mod http;
 mod identity;
+mod membership;
 mod notifications;
 mod org;
 mod roles;

@@ -470,6 +470,42 @@ async fn a_registered_device_gets_the_push_and_the_outbox_row_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_push_queued_for_one_device_is_sent_once() {
+    let sender = TestSender::recording();
+    let app = spawn_app_with_sender(
+        &[("APP_PUSH_POLL_INTERVAL_MS", "50"), ("APP_PUSH_BATCH_SIZE", "4")],
+        sender.clone(),
+    )
+    .await;
+    let token = app.token(MEMBER).await;
+    register_token(&app, &token, "one-phone", "ANDROID").await;
+    // One transaction, so the worker finds them all due at once: batches hold one device twice.
+    let me = person_uuid(&app, MEMBER).await;
+    let items =
+        (0..10).map(|i| new(me, NotificationKind::RequestApproved, &format!("Chi hội {i}"))).collect();
+    let rows = {
+        use sea_orm::TransactionTrait;
+        let txn = app.state.db.begin().await.unwrap();
+        let rows = enqueue(&txn, items).await.unwrap();
+        txn.commit().await.unwrap();
+        rows
+    };
+    eventually("ten pushes sent", || async {
+        push_outbox::Entity::find()
+            .filter(push_outbox::Column::Status.eq("SENT"))
+            .count(&app.state.db)
+            .await
+            .unwrap()
+            == 10
+    })
+    .await;
+    assert_eq!(rows.len(), 10);
+    let sent = sender.sent();
+    assert_eq!(sent.len(), 10);
+    assert!(sent.iter().all(|s| s.token == "one-phone"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_pushes_back_off_and_are_finally_given_up() {
     let sender = TestSender::failing();
     let app = spawn_app_with_sender(&FAST_PUSH, sender.clone()).await;

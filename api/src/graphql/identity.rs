@@ -7,7 +7,7 @@ use futures_util::{Stream, StreamExt};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ContextExt, org::OfficerRole};
+use super::{ContextExt, membership::Membership, org::OfficerRole};
 use crate::{
     domain::{GlobalId, NodeKind},
     service::identity::{
@@ -68,6 +68,15 @@ impl Person {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// Her current membership (or her latest, after leaving); only for the person herself.
+    async fn membership(&self, ctx: &Context<'_>) -> Result<Option<Membership>> {
+        if !self.is_viewer(ctx) {
+            return Ok(None);
+        }
+        let m = crate::service::membership::latest_membership(&ctx.state()?.db, self.0.id).await?;
+        Ok(m.map(Membership))
     }
 }
 

@@ -1,10 +1,11 @@
 //! Per-request DataLoaders for relation fields, so a list page issues a bounded number of
-//! queries whatever its size. A fresh set is made for every request: nothing is cached across
-//! requests (or across callers with different rights).
+//! queries whatever its size. A fresh set is made for every request (for every connection on the
+//! WebSocket): nothing is shared across callers with different rights. Only the people loader
+//! caches, within its request, so a list that already read the people can prime it.
 
 use std::collections::HashMap;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{officer_role, org_unit, person};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -19,8 +20,10 @@ pub struct Loaders {
     pub units: DataLoader<UnitLoader>,
     pub ancestors: DataLoader<AncestorsLoader>,
     pub children: DataLoader<ChildrenLoader>,
-    pub people: DataLoader<PersonLoader>,
+    /// Cached for the request, so lists that already hold the people can prime it.
+    pub people: DataLoader<PersonLoader, HashMapCache>,
     pub roles_by_person: DataLoader<RolesByPersonLoader>,
+    pub membership_events: DataLoader<MembershipEventsLoader>,
 }
 
 impl Loaders {
@@ -33,8 +36,9 @@ impl Loaders {
             units: DataLoader::new(UnitLoader(db.clone()), spawn),
             ancestors: DataLoader::new(AncestorsLoader(db.clone()), spawn),
             children: DataLoader::new(ChildrenLoader(db.clone()), spawn),
-            people: DataLoader::new(PersonLoader(db.clone()), spawn),
+            people: DataLoader::with_cache(PersonLoader(db.clone()), spawn, HashMapCache::default()),
             roles_by_person: DataLoader::new(RolesByPersonLoader(db.clone()), spawn),
+            membership_events: DataLoader::new(MembershipEventsLoader(db.clone()), spawn),
         }
     }
 }
@@ -104,5 +108,17 @@ impl Loader<Uuid> for RolesByPersonLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         roles::active_roles_of(&self.0, keys).await
+    }
+}
+
+/// Events of a membership, oldest first.
+pub struct MembershipEventsLoader(DatabaseConnection);
+
+impl Loader<Uuid> for MembershipEventsLoader {
+    type Value = Vec<entities::membership_event::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        crate::service::membership::events_of(&self.0, keys).await
     }
 }

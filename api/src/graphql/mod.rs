@@ -8,6 +8,7 @@ pub mod connection;
 pub mod identity;
 mod introspection;
 pub mod loaders;
+pub mod membership;
 pub mod node;
 pub mod notifications;
 pub mod org;
@@ -30,12 +31,18 @@ pub struct QueryRoot(
     node::NodeQuery,
     identity::IdentityQuery,
     org::OrgQuery,
+    membership::MembershipQuery,
     notifications::NotificationQuery,
 );
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(identity::IdentityMutation, org::OrgMutation, notifications::NotificationMutation);
+pub struct MutationRoot(
+    identity::IdentityMutation,
+    org::OrgMutation,
+    membership::MembershipMutation,
+    notifications::NotificationMutation,
+);
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).
 #[derive(MergedSubscription, Default)]

@@ -1,19 +1,21 @@
 //! The Relay `Node` interface and `node(id:)`. Each type answers with the same rules as its own
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
-//! over its unit, a notification to its owner; anything else is `NOT_FOUND`.
+//! over its unit, a notification to its owner, a membership or request to the member and to
+//! member managers over its branch; anything else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
     identity::Person,
+    membership::{Membership, MembershipRequest},
     notifications::Notification,
     org::{OfficerRole, OrgUnit},
 };
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{identity, notifications, org, roles},
+    service::{identity, membership, notifications, org, roles},
 };
 
 /// An object with a global id.
@@ -24,6 +26,8 @@ pub enum Node {
     Person(Person),
     OfficerRole(OfficerRole),
     Notification(Notification),
+    Membership(Membership),
+    MembershipRequest(MembershipRequest),
 }
 
 #[derive(Default)]
@@ -44,8 +48,16 @@ impl NodeQuery {
                 }
                 Node::Person(Person(identity::me(state, viewer).await?))
             }
-            // Resolved once the membership GraphQL types land (same commit series).
-            NodeKind::Membership | NodeKind::MembershipRequest => return Err(ApiError::NotFound.into()),
+            NodeKind::Membership => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Membership(Membership(membership::get_membership(state, viewer, gid.id).await?))
+            }
+            NodeKind::MembershipRequest => {
+                let viewer = ctx.auth()?.require()?;
+                Node::MembershipRequest(MembershipRequest(
+                    membership::get_request(state, viewer, gid.id).await?,
+                ))
+            }
             NodeKind::OfficerRole => {
                 let viewer = ctx.auth()?.require()?;
                 Node::OfficerRole(OfficerRole(roles::get_role(state, viewer, gid.id).await?))

@@ -282,10 +282,8 @@ pub fn added(state: &AppState, viewer: Viewer) -> impl Stream<Item = notificatio
             let db = db.clone();
             async move {
                 let id = payload.get("id")?.as_str()?.parse::<Uuid>().ok()?;
-                match get(&db, &viewer, id).await {
-                    Ok(row) => Some(row),
-                    Err(_) => None,
-                }
+                // A database failure is logged where it turns into an `ApiError`.
+                get(&db, &viewer, id).await.ok()
             }
         })
         .take_until(revoked.boxed().into_future())

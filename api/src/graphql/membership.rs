@@ -1,0 +1,479 @@
+//! GraphQL surface of membership: requests and their decision, the member's own membership and
+//! history, officer actions, and the member directory.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::{membership, membership_event, membership_request, person};
+use uuid::Uuid;
+
+use super::{
+    ContextExt,
+    connection::{build, page},
+    identity::PersonRef,
+    org::OrgUnit,
+};
+use crate::{
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
+    service::membership::{
+        self as svc, Enrolment, EventKind, MemberCursor, MemberFilter, MemberQuery, MemberStatus,
+        RequestFilter, RequestKind, RequestQuery, RequestStatus,
+    },
+};
+
+/// Status of a membership.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "MembershipStatus", remote = "crate::service::membership::MemberStatus")]
+pub enum GqlMemberStatus {
+    Active,
+    Suspended,
+    Left,
+}
+
+/// Kind of membership request.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "MembershipRequestKind", remote = "crate::service::membership::RequestKind")]
+pub enum GqlRequestKind {
+    /// Join a branch.
+    Join,
+    /// Move one's membership to another branch.
+    Transfer,
+}
+
+/// Status of a membership request.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "MembershipRequestStatus", remote = "crate::service::membership::RequestStatus")]
+pub enum GqlRequestStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Cancelled,
+}
+
+/// What happened to a membership.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "MembershipEventKind", remote = "crate::service::membership::EventKind")]
+pub enum GqlEventKind {
+    Joined,
+    Enrolled,
+    Imported,
+    Transferred,
+    Suspended,
+    Reinstated,
+    Left,
+}
+
+fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
+    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
+}
+
+async fn load_unit(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<OrgUnit>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(ctx.loaders()?.units.load_one(id).await?.map(OrgUnit))
+}
+
+async fn load_person(ctx: &Context<'_>, id: Uuid) -> Result<person::Model> {
+    Ok(ctx.loaders()?.people.load_one(id).await?.ok_or(ApiError::NotFound)?)
+}
+
+/// A membership of the union. Visible to the member herself and to member managers (branch
+/// leaders, unit officers and admins) over its branch.
+pub struct Membership(pub membership::Model);
+
+#[Object]
+impl Membership {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Membership, self.0.id).encode().into()
+    }
+
+    /// Citywide unique, e.g. `HN0000123`.
+    async fn member_number(&self) -> &str {
+        &self.0.member_number
+    }
+
+    async fn status(&self) -> Result<GqlMemberStatus> {
+        Ok(stored(MemberStatus::parse(&self.0.status), "membership status")?.into())
+    }
+
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.joined_at
+    }
+
+    async fn left_at(&self) -> Option<DateTime<Utc>> {
+        self.0.left_at
+    }
+
+    async fn branch(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(load_unit(ctx, Some(self.0.branch_id)).await?.ok_or(ApiError::NotFound)?)
+    }
+
+    async fn full_name(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(load_person(ctx, self.0.person_id).await?.full_name)
+    }
+
+    /// The member's phone: for herself and member managers only, who alone can see a membership.
+    async fn phone(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(load_person(ctx, self.0.person_id).await?.phone)
+    }
+
+    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
+        Ok(load_person(ctx, self.0.person_id).await?.birth_date)
+    }
+
+    /// Every change, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<MembershipEvent>> {
+        let events = ctx.loaders()?.membership_events.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(events.into_iter().map(MembershipEvent).collect())
+    }
+}
+
+/// One change of a membership: who, when, from → to.
+pub struct MembershipEvent(pub membership_event::Model);
+
+#[Object]
+impl MembershipEvent {
+    async fn kind(&self) -> Result<GqlEventKind> {
+        Ok(stored(EventKind::parse(&self.0.kind), "membership event")?.into())
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn from_branch(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
+        load_unit(ctx, self.0.from_branch_id).await
+    }
+
+    async fn to_branch(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
+        load_unit(ctx, self.0.to_branch_id).await
+    }
+
+    async fn from_status(&self) -> Option<GqlMemberStatus> {
+        self.0.from_status.as_deref().and_then(MemberStatus::parse).map(Into::into)
+    }
+
+    async fn to_status(&self) -> Option<GqlMemberStatus> {
+        self.0.to_status.as_deref().and_then(MemberStatus::parse).map(Into::into)
+    }
+
+    /// The officer who acted; null when the member acted herself.
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
+        let Some(id) = self.0.actor_id else { return Ok(None) };
+        Ok(Some(PersonRef(load_person(ctx, id).await?)))
+    }
+
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+}
+
+/// A request to join a branch or to transfer to it.
+pub struct MembershipRequest(pub membership_request::Model);
+
+/// The person behind a request, as member managers see her.
+pub struct Applicant(person::Model);
+
+#[Object]
+impl Applicant {
+    async fn full_name(&self) -> &str {
+        &self.0.full_name
+    }
+
+    async fn phone(&self) -> &str {
+        &self.0.phone
+    }
+
+    async fn birth_date(&self) -> Option<NaiveDate> {
+        self.0.birth_date
+    }
+}
+
+#[Object]
+impl MembershipRequest {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::MembershipRequest, self.0.id).encode().into()
+    }
+
+    async fn kind(&self) -> Result<GqlRequestKind> {
+        Ok(stored(RequestKind::parse(&self.0.kind), "request kind")?.into())
+    }
+
+    async fn status(&self) -> Result<GqlRequestStatus> {
+        Ok(stored(RequestStatus::parse(&self.0.status), "request status")?.into())
+    }
+
+    /// The branch asked for.
+    async fn branch(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(load_unit(ctx, Some(self.0.branch_id)).await?.ok_or(ApiError::NotFound)?)
+    }
+
+    /// For a transfer, the branch she leaves.
+    async fn from_branch(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
+        load_unit(ctx, self.0.from_branch_id).await
+    }
+
+    async fn applicant(&self, ctx: &Context<'_>) -> Result<Applicant> {
+        Ok(Applicant(load_person(ctx, self.0.person_id).await?))
+    }
+
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+
+    async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
+        let Some(id) = self.0.decided_by else { return Ok(None) };
+        Ok(Some(PersonRef(load_person(ctx, id).await?)))
+    }
+
+    /// The officer's reason (always given for a rejection).
+    async fn decision_reason(&self) -> Option<&str> {
+        self.0.decision_reason.as_deref()
+    }
+}
+
+/// Extra fields of the request queue.
+pub struct RequestListFields(RequestQuery);
+
+#[Object]
+impl RequestListFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count_requests(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+/// Extra fields of the member directory.
+pub struct MemberListFields(MemberQuery);
+
+#[Object]
+impl MemberListFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count_members(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct MembershipRequestFilter {
+    /// Only requests for branches below this unit.
+    pub unit_id: Option<ID>,
+    pub status: Option<GqlRequestStatus>,
+    pub submitted_from: Option<DateTime<Utc>>,
+    pub submitted_before: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct MemberFilterInput {
+    /// Only members of branches below this unit.
+    pub unit_id: Option<ID>,
+    /// Part of the name, accent-insensitive.
+    pub search: Option<String>,
+    /// A phone number in any common form.
+    pub phone: Option<String>,
+    pub status: Option<GqlMemberStatus>,
+    pub joined_from: Option<DateTime<Utc>>,
+    pub joined_before: Option<DateTime<Utc>>,
+}
+
+fn unit_arg(id: Option<ID>, field: &'static str) -> Result<Option<Uuid>, ApiError> {
+    id.map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, field)).transpose()
+}
+
+#[derive(Default)]
+pub struct MembershipQuery;
+
+#[Object]
+impl MembershipQuery {
+    /// Requests in the caller's reach (member managers), oldest first.
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
+    async fn membership_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: MembershipRequestFilter,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, MembershipRequest, RequestListFields>> {
+        let viewer = ctx.auth()?.require()?;
+        let state = ctx.state()?;
+        let page = page::<Uuid>(first, after.as_deref())?;
+        let filter = RequestFilter {
+            unit_id: unit_arg(filter.unit_id, "filter.unitId")?,
+            status: filter.status.map(Into::into),
+            submitted_from: filter.submitted_from,
+            submitted_to: filter.submitted_before,
+        };
+        let q = svc::request_query(state, viewer, filter).await?;
+        let (rows, has_next) = svc::list_requests(&state.db, &q, page.first, page.after).await?;
+        Ok(build(rows, has_next, page.after.is_some(), RequestListFields(q), |r| r.id, MembershipRequest))
+    }
+
+    /// The caller's own requests, newest first.
+    async fn my_membership_requests(&self, ctx: &Context<'_>) -> Result<Vec<MembershipRequest>> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(svc::my_requests(&ctx.state()?.db, viewer.person_id)
+            .await?
+            .into_iter()
+            .map(MembershipRequest)
+            .collect())
+    }
+
+    /// Members in the caller's reach (member managers), by name.
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: MemberFilterInput,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Membership, MemberListFields>> {
+        let viewer = ctx.auth()?.require()?;
+        let state = ctx.state()?;
+        let page = page::<MemberCursor>(first, after.as_deref())?;
+        if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(ApiError::bad_input("filter.search", crate::error::InputProblem::TooLong).into());
+        }
+        let filter = MemberFilter {
+            unit_id: unit_arg(filter.unit_id, "filter.unitId")?,
+            search: filter.search,
+            phone: filter.phone,
+            status: filter.status.map(Into::into),
+            joined_from: filter.joined_from,
+            joined_to: filter.joined_before,
+        };
+        let q = svc::member_query(state, viewer, filter).await?;
+        let (rows, has_next) = svc::list_members(&state.db, &q, page.first, page.after.as_ref()).await?;
+        let loaders = ctx.loaders()?;
+        // The people are already loaded with the page: prime the loader rather than query again.
+        loaders.people.feed_many(rows.iter().map(|(_, p)| (p.id, p.clone()))).await;
+        Ok(build(
+            rows,
+            has_next,
+            page.after.is_some(),
+            MemberListFields(q),
+            |(m, p)| MemberCursor { name: p.name_search.clone(), id: m.id },
+            |(m, _)| Membership(m),
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct RequestMembershipInput {
+    pub branch_id: ID,
+    /// A short message to the branch (at most 500 characters).
+    pub note: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RequestTransferInput {
+    pub to_branch_id: ID,
+    pub note: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct EnrolMemberInput {
+    pub full_name: String,
+    pub phone: String,
+    pub birth_date: Option<NaiveDate>,
+    pub branch_id: ID,
+}
+
+fn request_id(id: &ID) -> Result<Uuid, ApiError> {
+    GlobalId::decode_as(id, NodeKind::MembershipRequest, "id")
+}
+
+fn membership_id(id: &ID) -> Result<Uuid, ApiError> {
+    GlobalId::decode_as(id, NodeKind::Membership, "id")
+}
+
+#[derive(Default)]
+pub struct MembershipMutation;
+
+#[Object]
+impl MembershipMutation {
+    /// Asks to join a branch. `CONFLICT` if already a member or a request is pending.
+    async fn request_membership(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestMembershipInput,
+    ) -> Result<MembershipRequest> {
+        let viewer = ctx.auth()?.require()?;
+        let branch = GlobalId::decode_as(&input.branch_id, NodeKind::OrgUnit, "branchId")?;
+        Ok(MembershipRequest(
+            svc::request_membership(ctx.state()?, viewer, branch, input.note.as_deref()).await?,
+        ))
+    }
+
+    /// Asks to move one's membership to another branch; the receiving branch decides.
+    async fn request_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestTransferInput,
+    ) -> Result<MembershipRequest> {
+        let viewer = ctx.auth()?.require()?;
+        let to = GlobalId::decode_as(&input.to_branch_id, NodeKind::OrgUnit, "toBranchId")?;
+        Ok(MembershipRequest(svc::request_transfer(ctx.state()?, viewer, to, input.note.as_deref()).await?))
+    }
+
+    /// Withdraws one's own pending request.
+    async fn cancel_membership_request(&self, ctx: &Context<'_>, id: ID) -> Result<MembershipRequest> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(MembershipRequest(svc::cancel_request(ctx.state()?, viewer, request_id(&id)?).await?))
+    }
+
+    /// Approves a pending request (a member manager over the branch). `CONFLICT` if it was
+    /// decided meanwhile.
+    async fn approve_membership_request(&self, ctx: &Context<'_>, id: ID) -> Result<MembershipRequest> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(MembershipRequest(svc::decide_request(ctx.state()?, viewer, request_id(&id)?, true, None).await?))
+    }
+
+    /// Rejects a pending request with a reason the applicant will see.
+    async fn reject_membership_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<MembershipRequest> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(MembershipRequest(
+            svc::decide_request(ctx.state()?, viewer, request_id(&id)?, false, Some(&reason)).await?,
+        ))
+    }
+
+    /// Leaves the union.
+    async fn leave_union(&self, ctx: &Context<'_>, reason: String) -> Result<Membership> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Membership(svc::leave_union(ctx.state()?, viewer, &reason).await?))
+    }
+
+    /// Suspends an active membership (a member manager over its branch).
+    async fn suspend_membership(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Membership> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Membership(svc::set_suspended(ctx.state()?, viewer, membership_id(&id)?, true, &reason).await?))
+    }
+
+    /// Reinstates a suspended membership.
+    async fn reinstate_membership(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Membership> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Membership(svc::set_suspended(ctx.state()?, viewer, membership_id(&id)?, false, &reason).await?))
+    }
+
+    /// Enrols a person directly (a member manager over the branch); she claims the record when
+    /// she registers with the same phone number.
+    async fn enrol_member(&self, ctx: &Context<'_>, input: EnrolMemberInput) -> Result<Membership> {
+        let viewer = ctx.auth()?.require()?;
+        let enrolment = Enrolment {
+            full_name: input.full_name,
+            phone: input.phone,
+            birth_date: input.birth_date,
+            branch_id: GlobalId::decode_as(&input.branch_id, NodeKind::OrgUnit, "branchId")?,
+        };
+        Ok(Membership(svc::enrol_member(ctx.state()?, viewer, enrolment).await?))
+    }
+}
