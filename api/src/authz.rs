@@ -112,6 +112,33 @@ pub async fn require_any_role_over(
     Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
 }
 
+/// Succeeds when the viewer holds any of `roles` at some unit (or is a system admin): the gate
+/// of actions whose units are named only inside their input (an import names a branch per row,
+/// each then checked against [`reach_select`]). `NOT_FOUND` with no role at all, `FORBIDDEN`
+/// with only other roles, as for a unit.
+pub async fn require_any_role_somewhere(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    roles: &[Role],
+) -> Result<(), ApiError> {
+    use entities::officer_role as r;
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let held: Vec<String> = r::Entity::find()
+        .select_only()
+        .column(r::Column::Role)
+        .filter(r::Column::PersonId.eq(viewer.person_id))
+        .filter(r::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if held.iter().filter_map(|r| Role::parse(r)).any(|r| roles.contains(&r))
+        || is_system_admin(conn, viewer.person_id).await?
+    {
+        return Ok(());
+    }
+    Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
+}
+
 /// The ids of every unit in which the person holds one of `roles` (at it or above), as a
 /// subquery for `IN (…)` filters. System administrators should not be filtered with it.
 pub fn reach_select(person_id: Uuid, roles: &[Role]) -> SelectStatement {

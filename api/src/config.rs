@@ -54,6 +54,8 @@ pub struct Settings {
     pub graphiql: bool,
     pub introspection: bool,
     pub max_body_bytes: usize,
+    /// Limit of a `multipart/form-data` request (a file upload), operations and map included.
+    pub max_upload_bytes: usize,
     pub query_depth_limit: usize,
     pub query_complexity_limit: usize,
     pub ws_init_timeout: Duration,
@@ -155,6 +157,7 @@ impl Settings {
             graphiql: parse(&get, "APP_GRAPHIQL", dev, "true or false")?,
             introspection: parse(&get, "APP_INTROSPECTION", dev, "true or false")?,
             max_body_bytes: parse(&get, "APP_MAX_BODY_BYTES", 256 * 1024, "bytes")?,
+            max_upload_bytes: parse(&get, "APP_MAX_UPLOAD_BYTES", 16 * 1024 * 1024, "bytes")?,
             query_depth_limit: positive(&get, "APP_QUERY_DEPTH_LIMIT", 12)? as usize,
             query_complexity_limit: positive(&get, "APP_QUERY_COMPLEXITY_LIMIT", 2000)? as usize,
             ws_init_timeout: secs(parse(&get, "APP_WS_INIT_TIMEOUT_SECS", 10, "seconds")?),

@@ -78,6 +78,10 @@ pub enum InputProblem {
     OnePerRequest,
     /// A list argument has more items than allowed.
     TooMany,
+    /// Alternative arguments (e.g. `file` or `csv`): exactly one must be given.
+    ExactlyOne,
+    /// An imported file lacks a required column.
+    MissingColumn,
 }
 
 impl InputProblem {
@@ -118,6 +122,10 @@ impl InputProblem {
             (OnePerRequest, Lang::En) => "Only one sign-in action is allowed per request.",
             (TooMany, Lang::Vi) => "Danh sách có quá nhiều mục.",
             (TooMany, Lang::En) => "The list has too many items.",
+            (ExactlyOne, Lang::Vi) => "Cần cung cấp đúng một trong các tham số thay thế nhau.",
+            (ExactlyOne, Lang::En) => "Give exactly one of the alternative arguments.",
+            (MissingColumn, Lang::Vi) => "Tệp thiếu cột bắt buộc (họ và tên, số điện thoại, mã chi hội).",
+            (MissingColumn, Lang::En) => "The file lacks a required column (full name, phone, branch code).",
         }
     }
 }
@@ -369,8 +377,9 @@ pub fn map_error(err: &mut ServerError, lang: Lang) {
     if err.path.is_empty() {
         // Raised before execution (unknown operation name and the like): a bad request.
         err.extensions.get_or_insert_with(Default::default).set("code", CODE_VALIDATION_FAILED);
-    } else if err.message.starts_with("Invalid value for argument")
-        || err.message.starts_with("Failed to parse")
+    } else if ["Invalid value for argument", "Failed to parse", "Expected input type"]
+        .iter()
+        .any(|prefix| err.message.starts_with(prefix))
     {
         // Argument coercion failures raised by the engine while resolving a field.
         err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");

@@ -8,6 +8,7 @@ mod m20261123_000001_create_identity;
 mod m20261123_000002_create_org;
 mod m20261123_000003_create_membership;
 mod m20261123_000004_create_notifications;
+mod m20261123_000005_trigram_search;
 mod util;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_org::Migration),
             Box::new(m20261123_000003_create_membership::Migration),
             Box::new(m20261123_000004_create_notifications::Migration),
+            Box::new(m20261123_000005_trigram_search::Migration),
         ]
     }
 }

@@ -9,10 +9,12 @@ mod helpers;
 
 mod http;
 mod identity;
+mod import;
 mod membership;
 mod notifications;
 mod org;
 mod roles;
 mod runtime;
 mod schema;
+mod stats;
 mod ws;

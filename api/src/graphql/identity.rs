@@ -1,13 +1,13 @@
 //! GraphQL surface of accounts and sessions (including the `sessionRevoked` subscription).
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entities::person;
 use futures_util::{Stream, StreamExt};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ContextExt, membership::Membership, org::OfficerRole};
+use super::{ContextExt, membership::Membership, org::OfficerRole, scalars::Date};
 use crate::{
     domain::{GlobalId, NodeKind},
     service::identity::{
@@ -42,8 +42,8 @@ impl Person {
     }
 
     /// Only for the person herself.
-    async fn birth_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
-        self.0.birth_date.filter(|_| self.is_viewer(ctx))
+    async fn birth_date(&self, ctx: &Context<'_>) -> Option<Date> {
+        self.0.birth_date.filter(|_| self.is_viewer(ctx)).map(Date)
     }
 
     /// Only for the person herself.
@@ -126,7 +126,7 @@ pub struct RegisterInput {
     /// At least 8 characters, with letters and digits.
     #[graphql(secret)]
     pub password: String,
-    pub birth_date: Option<NaiveDate>,
+    pub birth_date: Option<Date>,
     pub email: Option<String>,
 }
 
@@ -169,7 +169,7 @@ impl IdentityMutation {
             phone: input.phone,
             full_name: input.full_name,
             password: SecretString::from(input.password),
-            birth_date: input.birth_date,
+            birth_date: input.birth_date.map(|d| d.0),
             email: input.email,
         };
         Ok(svc::register(ctx.state()?, ctx.meta()?, input).await?.into())

@@ -1,8 +1,8 @@
 //! GraphQL surface of membership: requests and their decision, the member's own membership and
 //! history, officer actions, and the member directory.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
-use chrono::{DateTime, NaiveDate, Utc};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Upload, connection::Connection};
+use chrono::{DateTime, Utc};
 use entities::{membership, membership_event, membership_request, person};
 use uuid::Uuid;
 
@@ -11,10 +11,11 @@ use super::{
     connection::{build, page},
     identity::PersonRef,
     org::OrgUnit,
+    scalars::Date,
 };
 use crate::{
     domain::{GlobalId, NodeKind},
-    error::ApiError,
+    error::{ApiError, InputProblem},
     service::membership::{
         self as svc, Enrolment, EventKind, MemberCursor, MemberFilter, MemberQuery, MemberStatus,
         RequestFilter, RequestKind, RequestQuery, RequestStatus,
@@ -116,8 +117,8 @@ impl Membership {
         Ok(load_person(ctx, self.0.person_id).await?.phone)
     }
 
-    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        Ok(load_person(ctx, self.0.person_id).await?.birth_date)
+    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<Date>> {
+        Ok(load_person(ctx, self.0.person_id).await?.birth_date.map(Date))
     }
 
     /// Every change, oldest first.
@@ -140,6 +141,7 @@ impl MembershipEvent {
         self.0.created_at
     }
 
+    #[allow(clippy::wrong_self_convention)] // a GraphQL field named fromBranch, not a conversion
     async fn from_branch(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
         load_unit(ctx, self.0.from_branch_id).await
     }
@@ -148,6 +150,7 @@ impl MembershipEvent {
         load_unit(ctx, self.0.to_branch_id).await
     }
 
+    #[allow(clippy::wrong_self_convention)] // a GraphQL field, not a conversion
     async fn from_status(&self) -> Option<GqlMemberStatus> {
         self.0.from_status.as_deref().and_then(MemberStatus::parse).map(Into::into)
     }
@@ -183,8 +186,8 @@ impl Applicant {
         &self.0.phone
     }
 
-    async fn birth_date(&self) -> Option<NaiveDate> {
-        self.0.birth_date
+    async fn birth_date(&self) -> Option<Date> {
+        self.0.birth_date.map(Date)
     }
 }
 
@@ -208,6 +211,7 @@ impl MembershipRequest {
     }
 
     /// For a transfer, the branch she leaves.
+    #[allow(clippy::wrong_self_convention)] // a GraphQL field named fromBranch, not a conversion
     async fn from_branch(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
         load_unit(ctx, self.0.from_branch_id).await
     }
@@ -379,7 +383,7 @@ pub struct RequestTransferInput {
 pub struct EnrolMemberInput {
     pub full_name: String,
     pub phone: String,
-    pub birth_date: Option<NaiveDate>,
+    pub birth_date: Option<Date>,
     pub branch_id: ID,
 }
 
@@ -471,9 +475,113 @@ impl MembershipMutation {
         let enrolment = Enrolment {
             full_name: input.full_name,
             phone: input.phone,
-            birth_date: input.birth_date,
+            birth_date: input.birth_date.map(|d| d.0),
             branch_id: GlobalId::decode_as(&input.branch_id, NodeKind::OrgUnit, "branchId")?,
         };
         Ok(Membership(svc::enrol_member(ctx.state()?, viewer, enrolment).await?))
+    }
+
+    /// Imports members from a CSV file (the usual spreadsheet export) for branches in the
+    /// caller's reach (a member manager). Give exactly one of `file` (a multipart upload) or
+    /// `csv` (the text, for small files pasted in GraphiQL). Valid rows are applied in one
+    /// transaction; the report gives each rejected row's line and reason. `dryRun` only reports.
+    async fn import_members(
+        &self,
+        ctx: &Context<'_>,
+        file: Option<Upload>,
+        #[graphql(secret)] csv: Option<String>,
+        #[graphql(default_with = "Some(false)")] dry_run: Option<bool>,
+    ) -> Result<MemberImportReport> {
+        let viewer = ctx.auth()?.require()?;
+        let state = ctx.state()?;
+        let dry_run = dry_run.unwrap_or(false);
+        let report = match (file, csv) {
+            (Some(file), None) => {
+                let upload =
+                    file.value(ctx).map_err(|_| ApiError::bad_input("file", InputProblem::Required))?;
+                svc::import_members(state, viewer, &upload.content, dry_run).await?
+            }
+            (None, Some(csv)) => {
+                svc::import_members(state, viewer, csv.as_bytes(), dry_run).await.map_err(|e| match e {
+                    // The file-level error names the argument the text came in.
+                    ApiError::BadInput { field: svc::IMPORT_FIELD, problem } => {
+                        ApiError::bad_input("csv", problem)
+                    }
+                    other => other,
+                })?
+            }
+            (Some(_), Some(_)) => return Err(ApiError::bad_input("csv", InputProblem::ExactlyOne).into()),
+            (None, None) => return Err(ApiError::bad_input("file", InputProblem::ExactlyOne).into()),
+        };
+        Ok(MemberImportReport(report))
+    }
+}
+
+/// Why an imported row was rejected.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "MemberImportRejectionReason", remote = "crate::service::membership::RejectReason")]
+pub enum GqlRejectReason {
+    /// The full name is missing or not 2–120 letters.
+    InvalidName,
+    /// Not a Vietnamese mobile number.
+    InvalidPhone,
+    /// Not `dd/mm/yyyy`, `d/m/yyyy` or `yyyy-mm-dd`, in the future, or over 120 years ago.
+    InvalidBirthDate,
+    /// No branch with this code in your reach.
+    UnknownBranch,
+    /// The same phone number is on an earlier line, which is the one considered.
+    DuplicateInFile,
+    /// A current member of another branch (a transfer moves her).
+    MemberElsewhere,
+}
+
+/// The outcome of a member import.
+pub struct MemberImportReport(svc::ImportReport);
+
+#[Object]
+impl MemberImportReport {
+    /// Data rows in the file (blank rows are not counted).
+    async fn total_rows(&self) -> u64 {
+        self.0.total_rows
+    }
+
+    /// Rows that became (or, in a dry run, would become) new memberships.
+    async fn imported(&self) -> u64 {
+        self.0.imported
+    }
+
+    /// Rows whose person is already a member of that branch: nothing to do.
+    async fn unchanged(&self) -> u64 {
+        self.0.unchanged
+    }
+
+    /// Rejected rows, in line order.
+    async fn rejected(&self) -> Vec<MemberImportRejection> {
+        self.0.rejected.iter().cloned().map(MemberImportRejection).collect()
+    }
+
+    /// True when nothing was written.
+    async fn dry_run(&self) -> bool {
+        self.0.dry_run
+    }
+}
+
+/// One rejected row of an import.
+pub struct MemberImportRejection(svc::ImportRejection);
+
+#[Object]
+impl MemberImportRejection {
+    /// The line in the file (the header is line 1).
+    async fn line(&self) -> u64 {
+        self.0.line
+    }
+
+    async fn reason(&self) -> GqlRejectReason {
+        self.0.reason.into()
+    }
+
+    /// The offending value (at most 100 characters), when there is one.
+    async fn value(&self) -> Option<&str> {
+        self.0.value.as_deref()
     }
 }

@@ -12,6 +12,8 @@ pub mod membership;
 pub mod node;
 pub mod notifications;
 pub mod org;
+pub mod scalars;
+pub mod statistics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -32,6 +34,7 @@ pub struct QueryRoot(
     identity::IdentityQuery,
     org::OrgQuery,
     membership::MembershipQuery,
+    statistics::StatisticsQuery,
     notifications::NotificationQuery,
 );
 
@@ -41,6 +44,7 @@ pub struct MutationRoot(
     identity::IdentityMutation,
     org::OrgMutation,
     membership::MembershipMutation,
+    statistics::StatisticsMutation,
     notifications::NotificationMutation,
 );
 

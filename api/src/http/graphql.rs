@@ -1,8 +1,14 @@
 //! GraphQL over HTTP, following the GraphQL-over-HTTP specification.
 //!
 //! - `POST /graphql` takes `application/json` with `query`, `operationName`, `variables`,
-//!   `extensions`; `GET /graphql` takes the same as URL parameters and runs queries only (a
-//!   mutation answers 405), or serves GraphiQL to a browser in development.
+//!   `extensions`, or `multipart/form-data` following the GraphQL multipart request spec (a file
+//!   upload: `operations`, `map`, one file); `GET /graphql` takes the same as URL parameters and
+//!   runs queries only (a mutation answers 405), or serves GraphiQL to a browser in development.
+//! - Each body kind has its own size limit (`APP_MAX_BODY_BYTES` for JSON,
+//!   `APP_MAX_UPLOAD_BYTES` for multipart); a body over it answers 413 and is not read further.
+//!   Uploads are held in memory (async-graphql's `tempfile` feature is off). A cross-site form
+//!   can post multipart without a preflight, but credentials travel only in the
+//!   `Authorization` header, which such a form cannot set.
 //! - The response media type follows `Accept`: `application/graphql-response+json` gets the
 //!   spec's status codes (400 when the request or document is invalid, with no `data` entry);
 //!   `application/json` (or no `Accept`) always gets 200 for a well-formed request.
@@ -16,8 +22,8 @@ use actix_web::{
     web,
 };
 use async_graphql::{
-    Request, Variables,
-    http::GraphiQLSource,
+    ParseRequestError, Request, Variables,
+    http::{GraphiQLSource, MultipartOptions, receive_body},
     parser::{parse_query, types::OperationType},
 };
 use serde_json::{Map, Value, json};
@@ -86,6 +92,10 @@ enum Problem {
     ExtensionsNotObject,
     MalformedUrl,
     MutationOverGet,
+    TooLarge,
+    UnreadableBody,
+    MalformedMultipart,
+    TooManyFiles,
 }
 
 impl Problem {
@@ -94,6 +104,7 @@ impl Problem {
             Problem::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Problem::NoContentType | Problem::WrongContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -104,12 +115,13 @@ impl Problem {
                 "Chỉ trả lời application/graphql-response+json hoặc application/json.",
                 "Accept application/graphql-response+json or application/json.",
             ),
-            Problem::NoContentType => {
-                ("Cần có Content-Type application/json.", "Content-Type application/json is required.")
-            }
+            Problem::NoContentType => (
+                "Cần có Content-Type application/json (hoặc multipart/form-data khi gửi tệp).",
+                "Content-Type application/json (or multipart/form-data for a file) is required.",
+            ),
             Problem::WrongContentType => (
-                "Content-Type phải là application/json; charset=utf-8.",
-                "Content-Type must be application/json; charset=utf-8.",
+                "Content-Type phải là application/json; charset=utf-8 (hoặc multipart/form-data khi gửi tệp).",
+                "Content-Type must be application/json; charset=utf-8 (or multipart/form-data for a file).",
             ),
             Problem::InvalidJson => ("Nội dung không phải JSON hợp lệ.", "The body is not valid JSON."),
             Problem::NotAnObject => (
@@ -136,6 +148,17 @@ impl Problem {
                 "Chỉ gửi truy vấn (query) bằng GET; hãy dùng POST.",
                 "Only queries can be sent with GET; use POST.",
             ),
+            Problem::TooLarge => ("Nội dung yêu cầu quá lớn.", "The request body is too large."),
+            Problem::UnreadableBody => {
+                ("Không đọc được nội dung yêu cầu.", "The request body could not be read.")
+            }
+            Problem::MalformedMultipart => (
+                "Yêu cầu multipart không hợp lệ (cần các phần operations, map và tệp).",
+                "Malformed multipart request (operations, map and the file are expected).",
+            ),
+            Problem::TooManyFiles => {
+                ("Mỗi yêu cầu chỉ gửi được một tệp.", "Only one file can be sent per request.")
+            }
         };
         if lang == Lang::En { en } else { vi }
     }
@@ -189,10 +212,47 @@ fn params_from_json(body: Value) -> Result<Params, Problem> {
     })
 }
 
+/// Reads the whole body, refusing it as soon as it is known to exceed `limit` (from
+/// `Content-Length`, or while reading).
+async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(Problem::TooLarge);
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(Problem::UnreadableBody),
+        Err(_) => Err(Problem::TooLarge),
+    }
+}
+
+/// A multipart request (GraphQL multipart request spec) into a single request with its upload.
+async fn request_from_multipart(
+    content_type: &str,
+    body: &[u8],
+    max_upload_bytes: usize,
+) -> Result<Request, Problem> {
+    let opts = MultipartOptions::default().max_num_files(1).max_file_size(max_upload_bytes);
+    let request = receive_body(Some(content_type), body, opts).await.map_err(|e| match e {
+        ParseRequestError::PayloadTooLarge => Problem::TooLarge,
+        ParseRequestError::UnsupportedBatch => Problem::NotAnObject,
+        ParseRequestError::InvalidRequest(_) => Problem::InvalidJson,
+        _ => Problem::MalformedMultipart,
+    })?;
+    if request.uploads.len() > 1 {
+        return Err(Problem::TooManyFiles);
+    }
+    Ok(request)
+}
+
 /// `POST /graphql`.
 pub async fn post(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     schema: web::Data<AppSchema>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
@@ -202,16 +262,31 @@ pub async fn post(
     };
     let mut parts = content_type.split(';');
     let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let settings = &state.settings;
+    if essence == "multipart/form-data" {
+        let request = match read_body(&req, payload, settings.max_upload_bytes).await {
+            Ok(body) => request_from_multipart(content_type, &body, settings.max_upload_bytes).await,
+            Err(problem) => Err(problem),
+        };
+        return match request {
+            Ok(request) => execute(&req, media, request, &schema, &state).await,
+            Err(problem) => refuse(&req, media, problem),
+        };
+    }
     let charset_ok = parts
         .filter_map(|p| p.trim().to_ascii_lowercase().strip_prefix("charset=").map(str::to_owned))
         .all(|c| c.trim_matches('"') == "utf-8");
     if essence != "application/json" || !charset_ok {
         return refuse(&req, media, Problem::WrongContentType);
     }
-    let params =
-        serde_json::from_slice::<Value>(&body).map_err(|_| Problem::InvalidJson).and_then(params_from_json);
+    let params = match read_body(&req, payload, settings.max_body_bytes).await {
+        Ok(body) => serde_json::from_slice::<Value>(&body)
+            .map_err(|_| Problem::InvalidJson)
+            .and_then(params_from_json),
+        Err(problem) => Err(problem),
+    };
     match params {
-        Ok(params) => execute(&req, media, params, &schema, &state).await,
+        Ok(params) => execute(&req, media, params.into_request(), &schema, &state).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
@@ -233,7 +308,7 @@ pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Dat
     }
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
     match params_from_url(&param) {
-        Ok(params) => execute(&req, media, params, &schema, &state).await,
+        Ok(params) => execute(&req, media, params.into_request(), &schema, &state).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
@@ -272,35 +347,42 @@ fn params_from_url(param: &impl Fn(&str) -> Option<String>) -> Result<Params, Pr
     })
 }
 
+impl Params {
+    fn into_request(self) -> Request {
+        let mut request = Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(vars) = self.variables {
+            request = request.variables(Variables::from_json(Value::Object(vars)));
+        }
+        if let Some(ext) = self.extensions {
+            request.extensions = async_graphql::Extensions(
+                ext.into_iter()
+                    .filter_map(|(k, v)| async_graphql::Value::from_json(v).ok().map(|v| (k, v)))
+                    .collect(),
+            );
+        }
+        request
+    }
+}
+
 async fn execute(
     req: &HttpRequest,
     media: Media,
-    params: Params,
+    request: Request,
     schema: &AppSchema,
     state: &AppState,
 ) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let auth = auth::authenticate(&state.tokens, &state.cache, header).await;
-    let mut request = Request::new(params.query)
+    let request = request
         .data(auth)
         .data(lang)
         .data(meta)
         .data(Loaders::new(&state.db))
         .data(CredentialGuard::default());
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(vars) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(vars)));
-    }
-    if let Some(ext) = params.extensions {
-        request.extensions = async_graphql::Extensions(
-            ext.into_iter()
-                .filter_map(|(k, v)| async_graphql::Value::from_json(v).ok().map(|v| (k, v)))
-                .collect(),
-        );
-    }
     let response = schema.execute(request).await;
 
     // A request error (unparsable or invalid document, unknown operation…) fails before any

@@ -158,7 +158,7 @@ pub async fn member_query(
     filter: MemberFilter,
 ) -> Result<MemberQuery, ApiError> {
     let reach = authz::reach_filter(&state.db, viewer, MEMBER_MANAGERS, filter.unit_id).await?;
-    let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "phone")).transpose()?;
+    let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "filter.phone")).transpose()?;
     Ok(MemberQuery { filter, phone, reach })
 }
 

@@ -16,7 +16,7 @@ use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
     domain::{PersonName, PhoneNumber, fold_for_search},
-    error::{ApiError, ConflictKind, InputProblem},
+    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     service::org::{UnitKind, get_unit},
     state::AppState,
 };
@@ -116,6 +116,10 @@ pub async fn set_suspended(
     let db = &state.db;
     let m = membership::Entity::find_by_id(membership_id).one(db).await?.ok_or(ApiError::NotFound)?;
     authz::require_any_role_over(db, viewer, m.branch_id, MEMBER_MANAGERS).await?;
+    // An officer who is also a member does not decide about her own membership.
+    if m.person_id == viewer.person_id {
+        return Err(ApiError::Forbidden);
+    }
     let reason = parse_reason(reason, "reason")?;
     let (from, to, kind) = if suspend {
         (MemberStatus::Active, MemberStatus::Suspended, EventKind::Suspended)
@@ -180,7 +184,12 @@ pub async fn find_or_create_person(
         updated_at: Set(now),
     }
     .insert(txn)
-    .await?)
+    .await
+    // Another transaction created her at the same moment (two officers enrolling the same
+    // woman): she is being made a member there.
+    .map_err(|e| {
+        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::AlreadyMember) } else { e.into() }
+    })?)
 }
 
 /// Checks a birth date: not in the future, not more than 120 years ago.

@@ -11,16 +11,22 @@
 //!   membership rows they summarise, so statistics are sums over branches, never row counts.
 
 mod directory;
+mod import;
 mod lifecycle;
 mod requests;
+mod stats;
 
 pub use directory::*;
+pub use import::*;
 pub use lifecycle::*;
 pub use requests::*;
+pub use stats::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entities::{membership, membership_event};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, FromQueryResult, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -243,6 +249,18 @@ pub async fn activate(
     })?;
     bump_active(txn, branch_id, 1).await?;
     bump_day(txn, branch_id, hanoi_day(now), 1, 0).await?;
+    // A join request she left pending is moot now that she is a member.
+    entities::membership_request::Entity::update_many()
+        .col_expr(
+            entities::membership_request::Column::Status,
+            sea_orm::sea_query::Expr::value(RequestStatus::Cancelled.as_str()),
+        )
+        .col_expr(entities::membership_request::Column::DecidedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(entities::membership_request::Column::PersonId.eq(person_id))
+        .filter(entities::membership_request::Column::Kind.eq(RequestKind::Join.as_str()))
+        .filter(entities::membership_request::Column::Status.eq(RequestStatus::Pending.as_str()))
+        .exec(txn)
+        .await?;
     record_event(
         txn,
         NewEvent {

@@ -266,6 +266,10 @@ pub async fn decide_request(
     let request =
         membership_request::Entity::find_by_id(request_id).one(db).await?.ok_or(ApiError::NotFound)?;
     authz::require_any_role_over(db, viewer, request.branch_id, MEMBER_MANAGERS).await?;
+    // Nobody approves her own request.
+    if request.person_id == viewer.person_id {
+        return Err(ApiError::Forbidden);
+    }
     let reason = if approve {
         parse_note(reason, "reason")?
     } else {

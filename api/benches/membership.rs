@@ -1,0 +1,319 @@
+//! Membership at Hanoi scale, on PostgreSQL: seeds 1,000,000 members across ~5,000 branches,
+//! then reports the CSV import rate and the p50/p99 latency of a member-directory page and of
+//! the city-level statistics query, executed through the GraphQL schema in process (the HTTP
+//! layer adds a constant on top).
+//!
+//! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432 cargo bench -p api --bench membership`
+//!
+//! It (re)creates the database `phunu_bench` on that server. Not run by the test suite or CI.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use api::{
+    auth::{Auth, Viewer},
+    config::Settings,
+    error::Lang,
+    graphql::{CredentialGuard, build_schema, loaders::Loaders},
+    service::{
+        RequestMeta,
+        membership::import_members,
+        org::{UnitKind, insert_unit},
+    },
+    startup::connect,
+};
+use async_graphql::{Request, Variables};
+use chrono::{Datelike, Utc};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+const MEMBERS: i64 = 1_000_000;
+const DISTRICTS: usize = 30;
+const WARDS_PER_DISTRICT: usize = 14;
+const BRANCHES_PER_WARD: usize = 12;
+const SAMPLES: usize = 300;
+
+const FAMILY: &[(&str, &str)] = &[
+    ("Nguyễn", "nguyen"),
+    ("Trần", "tran"),
+    ("Lê", "le"),
+    ("Phạm", "pham"),
+    ("Hoàng", "hoang"),
+    ("Huỳnh", "huynh"),
+    ("Phan", "phan"),
+    ("Vũ", "vu"),
+    ("Võ", "vo"),
+    ("Đặng", "dang"),
+    ("Bùi", "bui"),
+    ("Đỗ", "do"),
+    ("Hồ", "ho"),
+    ("Ngô", "ngo"),
+    ("Dương", "duong"),
+    ("Lý", "ly"),
+];
+const GIVEN: &[(&str, &str)] = &[
+    ("Lan", "lan"),
+    ("Hoa", "hoa"),
+    ("Mai", "mai"),
+    ("Hương", "huong"),
+    ("Hạnh", "hanh"),
+    ("Thu", "thu"),
+    ("Ngọc", "ngoc"),
+    ("Hà", "ha"),
+    ("Linh", "linh"),
+    ("Trang", "trang"),
+    ("Phương", "phuong"),
+    ("Thảo", "thao"),
+    ("Yến", "yen"),
+    ("Nga", "nga"),
+    ("Hằng", "hang"),
+    ("Dung", "dung"),
+    ("Tuyết", "tuyet"),
+    ("Nhung", "nhung"),
+    ("Loan", "loan"),
+    ("Quyên", "quyen"),
+    ("Vân", "van"),
+    ("Oanh", "oanh"),
+    ("Thủy", "thuy"),
+];
+
+fn sql_array(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect();
+    format!("ARRAY[{}]", quoted.join(","))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name:<44} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   ({} runs)",
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.99),
+        percentile(&samples, 1.0),
+        samples.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let Ok(server) = std::env::var("BENCH_DATABASE_URL") else {
+        eprintln!(
+            "set BENCH_DATABASE_URL=postgres://user@host:port (the bench creates the database phunu_bench)"
+        );
+        std::process::exit(2);
+    };
+    let server = server.trim_end_matches('/').to_owned();
+    let admin = Database::connect(format!("{server}/postgres")).await.expect("connect to the server");
+    admin.execute_unprepared("DROP DATABASE IF EXISTS phunu_bench").await.expect("drop");
+    admin.execute_unprepared("CREATE DATABASE phunu_bench").await.expect("create");
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", format!("{server}/phunu_bench")),
+        ("APP_DATABASE_MAX_CONNECTIONS", "8".into()),
+        ("APP_SEED_DEMO_DATA", "false".into()),
+        ("APP_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = Settings::from_vars(&vars).expect("settings");
+    let state = connect(settings.clone()).await.expect("connect and migrate");
+    let db = &state.db;
+
+    // The tree: the city, 30 districts, 14 wards each, 12 branches per ward.
+    let t = Instant::now();
+    let txn = db.begin().await.expect("begin");
+    let city =
+        insert_unit(&txn, None, UnitKind::City, "HN", "Hội LHPN Thành phố Hà Nội").await.expect("city");
+    let mut districts = Vec::new();
+    for d in 0..DISTRICTS {
+        let district =
+            insert_unit(&txn, Some(&city), UnitKind::District, &format!("HN-D{d:02}"), &format!("Quận {d}"))
+                .await
+                .expect("district");
+        for w in 0..WARDS_PER_DISTRICT {
+            let ward = insert_unit(
+                &txn,
+                Some(&district),
+                UnitKind::Base,
+                &format!("HN-D{d:02}-W{w:02}"),
+                &format!("Phường {d}-{w}"),
+            )
+            .await
+            .expect("ward");
+            for b in 0..BRANCHES_PER_WARD {
+                insert_unit(
+                    &txn,
+                    Some(&ward),
+                    UnitKind::Branch,
+                    &format!("HN-D{d:02}-W{w:02}-B{b:02}"),
+                    &format!("Chi hội {d}-{w}-{b}"),
+                )
+                .await
+                .expect("branch");
+            }
+        }
+        districts.push(district);
+    }
+    txn.commit().await.expect("commit tree");
+    println!(
+        "tree: {} branches in {:.1} s",
+        DISTRICTS * WARDS_PER_DISTRICT * BRANCHES_PER_WARD,
+        t.elapsed().as_secs_f64()
+    );
+
+    // One million people and memberships, generated in the database.
+    let t = Instant::now();
+    let (fam, fam_f): (Vec<&str>, Vec<&str>) = FAMILY.iter().copied().unzip();
+    let (giv, giv_f): (Vec<&str>, Vec<&str>) = GIVEN.iter().copied().unzip();
+    let seed_sql = format!(
+        "INSERT INTO person (id, phone, full_name, name_search, password_hash, is_system_admin, language, gender, created_at, updated_at) \
+         SELECT gen_random_uuid(), '+849' || lpad(i::text, 8, '0'), \
+           ({fam})[1 + i % {nf}] || ' Thị ' || ({giv})[1 + (i / {nf}) % {ng}], \
+           ({fam_f})[1 + i % {nf}] || ' thi ' || ({giv_f})[1 + (i / {nf}) % {ng}], \
+           NULL, false, 'vi', 'FEMALE', now(), now() \
+         FROM generate_series(1, {MEMBERS}) AS i",
+        fam = sql_array(&fam),
+        fam_f = sql_array(&fam_f),
+        giv = sql_array(&giv),
+        giv_f = sql_array(&giv_f),
+        nf = fam.len(),
+        ng = giv.len()
+    );
+    db.execute_unprepared(&seed_sql).await.expect("people");
+    db.execute_unprepared(
+        "CREATE TEMP TABLE bench_branch AS SELECT id, row_number() OVER (ORDER BY code) - 1 AS rn FROM org_unit WHERE kind = 'BRANCH'",
+    )
+    .await
+    .expect("branches");
+    db.execute_unprepared(&format!(
+        "INSERT INTO membership (id, person_id, branch_id, member_number, status, joined_at, left_at, created_at, updated_at) \
+         SELECT gen_random_uuid(), p.id, b.id, 'HN' || lpad(s.n::text, 7, '0'), \
+           CASE WHEN s.n % 20 = 0 THEN 'LEFT' ELSE 'ACTIVE' END, \
+           now() - (s.n % 1825) * interval '1 day', \
+           CASE WHEN s.n % 20 = 0 THEN now() - (s.n % 300) * interval '1 day' END, now(), now() \
+         FROM (SELECT id, CAST(substr(phone, 5) AS bigint) AS n FROM person) s \
+         JOIN person p ON p.id = s.id \
+         JOIN bench_branch b ON b.rn = s.n % (SELECT count(*) FROM bench_branch)"
+    ))
+    .await
+    .expect("memberships");
+    db.execute_unprepared(&format!(
+        "UPDATE counter SET next_value = {} WHERE name = 'member_number'",
+        MEMBERS + 1
+    ))
+    .await
+    .expect("counter");
+    db.execute_unprepared(
+        "INSERT INTO branch_member_count (branch_id, active) \
+         SELECT branch_id, count(*) FILTER (WHERE status = 'ACTIVE') FROM membership GROUP BY branch_id",
+    )
+    .await
+    .expect("counts");
+    db.execute_unprepared(
+        "INSERT INTO branch_member_day (branch_id, day, joined, \"left\") \
+         SELECT branch_id, day, sum(j), sum(l) FROM ( \
+           SELECT branch_id, (joined_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS day, 1 AS j, 0 AS l FROM membership \
+           UNION ALL SELECT branch_id, (left_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, 0, 1 FROM membership WHERE left_at IS NOT NULL \
+         ) x GROUP BY branch_id, day",
+    )
+    .await
+    .expect("days");
+    db.execute_unprepared("ANALYZE").await.expect("analyze");
+    println!("seed: {MEMBERS} people and memberships in {:.1} s", t.elapsed().as_secs_f64());
+
+    // The city's administrator, who sees everything.
+    let admin_id = Uuid::now_v7();
+    db.execute_unprepared(&format!(
+        "INSERT INTO person (id, phone, full_name, name_search, is_system_admin, language, created_at, updated_at) \
+         VALUES ('{admin_id}', '+84300000001', 'Quản Trị Thành Phố', 'quan tri thanh pho', false, 'vi', now(), now()); \
+         INSERT INTO officer_role (id, person_id, unit_id, role, granted_at) \
+         VALUES ('{}', '{admin_id}', '{}', 'UNIT_ADMIN', now())",
+        Uuid::now_v7(),
+        city.id
+    ))
+    .await
+    .expect("admin");
+    let viewer = Viewer { person_id: admin_id, session_id: Uuid::now_v7() };
+
+    let schema = build_schema(state.clone(), &settings);
+    let run = |query: &'static str, variables: serde_json::Value| {
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(Auth::Signed(viewer))
+            .data(Lang::Vi)
+            .data(RequestMeta::default())
+            .data(Loaders::new(&state.db))
+            .data(CredentialGuard::default());
+        let schema = schema.clone();
+        async move {
+            let started = Instant::now();
+            let resp = schema.execute(request).await;
+            assert!(resp.errors.is_empty(), "{:?}", resp.errors);
+            started.elapsed()
+        }
+    };
+
+    let directory = "query($s: String, $u: ID) { members(filter: {search: $s, unitId: $u}, first: 20) { \
+        edges { node { memberNumber fullName phone status joinedAt branch { name } } } pageInfo { hasNextPage endCursor } } }";
+    let city_gid = api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, city.id).encode();
+    let mut search_samples = Vec::new();
+    let mut unit_samples = Vec::new();
+    for i in 0..SAMPLES {
+        let (given, _) = GIVEN[i % GIVEN.len()];
+        let (family, _) = FAMILY[i % FAMILY.len()];
+        search_samples.push(run(directory, json!({ "s": format!("{family} thị {given}") })).await);
+        let district = &districts[i % districts.len()];
+        let gid = api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, district.id).encode();
+        unit_samples.push(run(directory, json!({ "u": gid })).await);
+    }
+    report("directory: name search, first 20", search_samples);
+    report("directory: a district's members, first 20", unit_samples);
+
+    let stats = "query($u: ID!, $f: Date!, $t: Date!) { memberStatistics(unitId: $u, from: $f, to: $t) { \
+        total { activeMembers newMembers leavers attractionRate } children { unit { name } activeMembers newMembers leavers } } }";
+    let today = Utc::now().date_naive();
+    let year_start = today.with_ordinal(1).unwrap_or(today);
+    let mut stats_samples = Vec::new();
+    for _ in 0..SAMPLES {
+        stats_samples.push(
+            run(stats, json!({ "u": city_gid, "f": year_start.to_string(), "t": today.to_string() })).await,
+        );
+    }
+    report("statistics: the city, this year, 30 children", stats_samples);
+
+    // Import: 50,000 new people into the city's branches.
+    let mut csv = String::from("\u{feff}Họ và tên;Số điện thoại;Ngày sinh;Mã chi hội\n");
+    for i in 0..50_000u32 {
+        let (family, _) = FAMILY[i as usize % FAMILY.len()];
+        let (given, _) = GIVEN[(i as usize / 7) % GIVEN.len()];
+        let branch = format!(
+            "HN-D{:02}-W{:02}-B{:02}",
+            i as usize % DISTRICTS,
+            (i as usize / 3) % WARDS_PER_DISTRICT,
+            (i as usize / 5) % BRANCHES_PER_WARD
+        );
+        csv.push_str(&format!(
+            "{family} Thị {given};07{i:08};{:02}/{:02}/19{:02};{branch}\n",
+            1 + i % 28,
+            1 + i % 12,
+            50 + i % 50
+        ));
+    }
+    let t = Instant::now();
+    let imported = import_members(&state, &viewer, csv.as_bytes(), false).await.expect("import");
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "import: {} rows ({} imported, {} rejected) in {secs:.1} s = {:.0} rows/s",
+        imported.total_rows,
+        imported.imported,
+        imported.rejected.len(),
+        imported.total_rows as f64 / secs
+    );
+}
