@@ -167,7 +167,7 @@ pub async fn find_or_create_person(
         return Ok(p);
     }
     let now = Utc::now();
-    Ok(person::ActiveModel {
+    person::ActiveModel {
         id: Set(Uuid::now_v7()),
         phone: Set(phone.as_str().to_owned()),
         full_name: Set(name.as_str().to_owned()),
@@ -189,7 +189,7 @@ pub async fn find_or_create_person(
     // woman): she is being made a member there.
     .map_err(|e| {
         if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::AlreadyMember) } else { e.into() }
-    })?)
+    })
 }
 
 /// Checks a birth date: not in the future, not more than 120 years ago.
