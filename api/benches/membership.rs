@@ -7,6 +7,9 @@
 //!
 //! It (re)creates the database `phunu_bench` on that server. Not run by the test suite or CI.
 
+// A measuring program: a failed step should stop it loudly, like a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
