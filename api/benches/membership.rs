@@ -195,7 +195,7 @@ async fn main() {
     )
     .await
     .expect("branches");
-    db.execute_unprepared(&format!(
+    db.execute_unprepared(
         "INSERT INTO membership (id, person_id, branch_id, member_number, status, joined_at, left_at, created_at, updated_at) \
          SELECT gen_random_uuid(), p.id, b.id, 'HN' || lpad(s.n::text, 7, '0'), \
            CASE WHEN s.n % 20 = 0 THEN 'LEFT' ELSE 'ACTIVE' END, \
@@ -204,7 +204,7 @@ async fn main() {
          FROM (SELECT id, CAST(substr(phone, 5) AS bigint) AS n FROM person) s \
          JOIN person p ON p.id = s.id \
          JOIN bench_branch b ON b.rn = s.n % (SELECT count(*) FROM bench_branch)"
-    ))
+    )
     .await
     .expect("memberships");
     db.execute_unprepared(&format!(

@@ -491,14 +491,14 @@ async fn the_queue_filters_by_unit_status_and_submission_time() {
     );
     assert_eq!(
         queue_ids(&app, &officer, json!({ "unitId": app.unit_id("HN-LB-GT").await })).await,
-        [c.clone()]
+        std::slice::from_ref(&c)
     );
     assert_eq!(
         queue_ids(&app, &officer, json!({ "status": "PENDING" })).await,
         [&c, &d, &e].map(|x| x.to_string())
     );
-    assert_eq!(queue_ids(&app, &officer, json!({ "status": "APPROVED" })).await, [a.clone()]);
-    assert_eq!(queue_ids(&app, &officer, json!({ "status": "REJECTED" })).await, [b.clone()]);
+    assert_eq!(queue_ids(&app, &officer, json!({ "status": "APPROVED" })).await, std::slice::from_ref(&a));
+    assert_eq!(queue_ids(&app, &officer, json!({ "status": "REJECTED" })).await, std::slice::from_ref(&b));
     assert!(queue_ids(&app, &officer, json!({ "status": "CANCELLED" })).await.is_empty());
     assert_eq!(
         queue_ids(&app, &officer, json!({ "submittedFrom": mark })).await,
@@ -515,7 +515,7 @@ async fn the_queue_filters_by_unit_status_and_submission_time() {
             json!({ "unitId": app.unit_id("HN-LB-BD-02").await, "status": "PENDING", "submittedFrom": mark })
         )
         .await,
-        [e.clone()]
+        std::slice::from_ref(&e)
     );
     // Each request's own creation time bounds it: `from` is inclusive, `before` exclusive.
     let data = queue(&app, &officer, json!({})).await.ok();
