@@ -191,7 +191,7 @@ async fn main() {
     );
     db.execute_unprepared(&seed_sql).await.expect("people");
     db.execute_unprepared(
-        "CREATE TEMP TABLE bench_branch AS SELECT id, row_number() OVER (ORDER BY code) - 1 AS rn FROM org_unit WHERE kind = 'BRANCH'",
+        "CREATE TABLE bench_branch AS SELECT id, row_number() OVER (ORDER BY code) - 1 AS rn FROM org_unit WHERE kind = 'BRANCH'",
     )
     .await
     .expect("branches");
@@ -228,6 +228,7 @@ async fn main() {
     )
     .await
     .expect("days");
+    db.execute_unprepared("DROP TABLE bench_branch").await.expect("drop helper table");
     db.execute_unprepared("ANALYZE").await.expect("analyze");
     println!("seed: {MEMBERS} people and memberships in {:.1} s", t.elapsed().as_secs_f64());
 

@@ -437,6 +437,40 @@ async fn the_file_can_be_uploaded_as_a_multipart_request() {
     assert_eq!(report["imported"], 1, "{body}");
     assert_eq!(rejections(report), vec![(3, "INVALID_PHONE".to_owned())]);
     assert_eq!(memberships_of(&app, "+84913000001").await.len(), 1);
+    // One log line per import, with counts only.
+    let logs = captured_logs();
+    assert!(logs.contains("member import"));
+    assert!(!logs.contains("913000001") && !logs.contains("Nguyễn Thị Tệp"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_requests_keep_the_http_rules() {
+    let app = spawn_app().await;
+    let leader = app.token(BD1_LEADER).await;
+    let post = |form: Form| app.client.post(app.url("/graphql")).bearer_auth(&leader).multipart(form).send();
+    let file = || Part::bytes(b"name;phone;branch\n".to_vec()).file_name("a.csv");
+
+    // No batching.
+    let batch = Form::new()
+        .text("operations", json!([{ "query": UPLOAD, "variables": { "file": null } }]).to_string())
+        .text("map", json!({ "0": ["0.variables.file"] }).to_string())
+        .part("0", file());
+    // One file per request.
+    let two = Form::new()
+        .text("operations", json!({ "query": UPLOAD, "variables": { "file": null } }).to_string())
+        .text("map", json!({ "0": ["variables.file"], "1": ["variables.file"] }).to_string())
+        .part("0", file())
+        .part("1", file());
+    // No map.
+    let no_map = Form::new()
+        .text("operations", json!({ "query": UPLOAD, "variables": { "file": null } }).to_string())
+        .part("0", file());
+    for form in [batch, two, no_map] {
+        let resp = post(form).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

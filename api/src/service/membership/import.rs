@@ -113,7 +113,6 @@ pub async fn import_members(
     authz::require_any_role_somewhere(db, viewer, MEMBER_MANAGERS).await?;
     let admin = authz::is_system_admin(db, viewer.person_id).await?;
     let parsed = parse_csv(csv_bytes)?;
-    eprintln!("T parsed {:?}", started.elapsed());
 
     let report = if dry_run {
         let plan = plan(db, viewer, admin, parsed).await?;
@@ -125,11 +124,8 @@ pub async fn import_members(
         // stays true until this transaction ends.
         reserve_member_numbers(&txn, 0).await?;
         let plan = plan(&txn, viewer, admin, parsed).await?;
-        eprintln!("T planned {:?}", started.elapsed());
         apply(&txn, viewer.person_id, &plan.to_import).await?;
-        eprintln!("T applied {:?}", started.elapsed());
         txn.commit().await?;
-        eprintln!("T committed {:?}", started.elapsed());
         plan.report(false)
     };
     tracing::info!(
