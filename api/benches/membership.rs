@@ -196,8 +196,8 @@ async fn main() {
     .await
     .expect("branches");
     db.execute_unprepared(
-        "INSERT INTO membership (id, person_id, branch_id, member_number, status, joined_at, left_at, created_at, updated_at) \
-         SELECT gen_random_uuid(), p.id, b.id, 'HN' || lpad(s.n::text, 7, '0'), \
+        "INSERT INTO membership (id, person_id, name_search, branch_id, member_number, status, joined_at, left_at, created_at, updated_at) \
+         SELECT gen_random_uuid(), p.id, p.name_search, b.id, 'HN' || lpad(s.n::text, 7, '0'), \
            CASE WHEN s.n % 20 = 0 THEN 'LEFT' ELSE 'ACTIVE' END, \
            now() - (s.n % 1825) * interval '1 day', \
            CASE WHEN s.n % 20 = 0 THEN now() - (s.n % 300) * interval '1 day' END, now(), now() \

@@ -200,7 +200,10 @@ pub async fn reach_filter(
 }
 
 /// The units below any of `units` (themselves included), or `None` when one is the root.
-async fn subtrees_filter(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Option<SelectStatement>, ApiError> {
+async fn subtrees_filter(
+    conn: &impl ConnectionTrait,
+    units: Vec<Uuid>,
+) -> Result<Option<SelectStatement>, ApiError> {
     use entities::{org_unit, org_unit_closure as c};
     let includes_root = org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(units.iter().copied()))

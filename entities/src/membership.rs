@@ -19,6 +19,9 @@ pub struct Model {
     pub left_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The member's folded name (a copy of `person.name_search`), for the directory's order
+    /// and search without a join.
+    pub name_search: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -360,7 +360,7 @@ impl MembershipQuery {
             has_next,
             page.after.is_some(),
             MemberListFields(q),
-            |(m, p)| MemberCursor { name: p.name_search.clone(), id: m.id },
+            |(m, _)| MemberCursor { name: m.name_search.clone(), id: m.id },
             |(m, _)| Membership(m),
         ))
     }

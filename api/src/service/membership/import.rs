@@ -506,6 +506,8 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
         .map(|((row, &person_id), number)| membership::ActiveModel {
             id: Set(Uuid::now_v7()),
             person_id: Set(person_id),
+            // Filled from the person rows below (an existing person keeps her stored name).
+            name_search: Set(String::new()),
             branch_id: Set(row.branch_id),
             member_number: Set(format_member_number(number)),
             status: Set(MemberStatus::Active.as_str().to_owned()),
@@ -532,7 +534,7 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
             created_at: Set(now),
         })
         .collect();
-    for chunk in memberships.chunks(rows_per_insert(9)) {
+    for chunk in memberships.chunks(rows_per_insert(10)) {
         membership::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await.map_err(
             // Only a concurrent writer that skipped the counter lock could get here first.
             |e| {
@@ -547,6 +549,15 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
     for chunk in events.chunks(rows_per_insert(11)) {
         membership_event::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await?;
     }
+    // The new memberships take their person's stored name (one statement; the ('', id) end of
+    // the name index finds them).
+    db::execute(
+        txn,
+        "UPDATE membership SET name_search = \
+         (SELECT p.name_search FROM person p WHERE p.id = membership.person_id) WHERE name_search = ''",
+        [],
+    )
+    .await?;
 
     // A join request she left pending is moot now (approving it would only answer CONFLICT).
     let existing: Vec<Uuid> = rows.iter().filter_map(|r| r.person_id).collect();

@@ -225,7 +225,7 @@ pub async fn enrol_member(
     if current_membership(&txn, person.id).await?.is_some() {
         return Err(ApiError::Conflict(ConflictKind::AlreadyMember));
     }
-    let m = activate(&txn, person.id, unit.id, Some(viewer.person_id), EventKind::Enrolled, None).await?;
+    let m = activate(&txn, &person, unit.id, Some(viewer.person_id), EventKind::Enrolled, None).await?;
     txn.commit().await?;
     Ok(m)
 }

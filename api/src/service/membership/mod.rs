@@ -220,7 +220,7 @@ pub async fn record_event(
 /// number, the counters, and the event. `CONFLICT` when she already has a current membership.
 pub async fn activate(
     txn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person: &entities::person::Model,
     branch_id: Uuid,
     actor: Option<Uuid>,
     kind: EventKind,
@@ -233,7 +233,8 @@ pub async fn activate(
     };
     let row = membership::ActiveModel {
         id: Set(Uuid::now_v7()),
-        person_id: Set(person_id),
+        person_id: Set(person.id),
+        name_search: Set(person.name_search.clone()),
         branch_id: Set(branch_id),
         member_number: Set(format_member_number(number)),
         status: Set(MemberStatus::Active.as_str().to_owned()),
@@ -256,7 +257,7 @@ pub async fn activate(
             sea_orm::sea_query::Expr::value(RequestStatus::Cancelled.as_str()),
         )
         .col_expr(entities::membership_request::Column::DecidedAt, sea_orm::sea_query::Expr::value(now))
-        .filter(entities::membership_request::Column::PersonId.eq(person_id))
+        .filter(entities::membership_request::Column::PersonId.eq(person.id))
         .filter(entities::membership_request::Column::Kind.eq(RequestKind::Join.as_str()))
         .filter(entities::membership_request::Column::Status.eq(RequestStatus::Pending.as_str()))
         .exec(txn)

@@ -297,8 +297,11 @@ pub async fn decide_request(
     if approve {
         match kind {
             RequestKind::Join => {
-                activate(&txn, request.person_id, to.id, Some(viewer.person_id), EventKind::Joined, None)
-                    .await?;
+                let person = entities::person::Entity::find_by_id(request.person_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or(ApiError::NotFound)?;
+                activate(&txn, &person, to.id, Some(viewer.person_id), EventKind::Joined, None).await?;
             }
             RequestKind::Transfer => transfer(&txn, &request, viewer.person_id).await?,
         }
