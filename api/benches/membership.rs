@@ -228,6 +228,20 @@ async fn main() {
     )
     .await
     .expect("days");
+    db.execute_unprepared(
+        "INSERT INTO unit_member_count (unit_id, active) \
+         SELECT c.ancestor_id, SUM(b.active) FROM org_unit_closure c \
+         JOIN branch_member_count b ON b.branch_id = c.descendant_id GROUP BY c.ancestor_id",
+    )
+    .await
+    .expect("unit counts");
+    db.execute_unprepared(
+        "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") \
+         SELECT c.ancestor_id, d.day, SUM(d.joined), SUM(d.\"left\") FROM org_unit_closure c \
+         JOIN branch_member_day d ON d.branch_id = c.descendant_id GROUP BY c.ancestor_id, d.day",
+    )
+    .await
+    .expect("unit days");
     db.execute_unprepared("DROP TABLE bench_branch").await.expect("drop helper table");
     db.execute_unprepared("ANALYZE").await.expect("analyze");
     println!("seed: {MEMBERS} people and memberships in {:.1} s", t.elapsed().as_secs_f64());

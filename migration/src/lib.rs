@@ -10,6 +10,7 @@ mod m20261123_000003_create_membership;
 mod m20261123_000004_create_notifications;
 mod m20261123_000005_trigram_search;
 mod m20261123_000006_membership_name_search;
+mod m20261123_000007_unit_member_rollups;
 mod util;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_notifications::Migration),
             Box::new(m20261123_000005_trigram_search::Migration),
             Box::new(m20261123_000006_membership_name_search::Migration),
+            Box::new(m20261123_000007_unit_member_rollups::Migration),
         ]
     }
 }

@@ -209,3 +209,29 @@ async fn city_statistics_take_a_fixed_number_of_statements() {
     // plus the unit id lookup of the test itself.
     assert!(used <= 9, "{used} statements");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_ward_moves_its_members_in_the_statistics() {
+    let app = spawn_app().await;
+    let city = app.token(CITY_ADMIN).await;
+    for i in 0..4 {
+        enrol(&app, &city, &format!("09773000{i:02}"), "HN-LB-BD-02").await;
+    }
+    enrol(&app, &city, "0977300099", "HN-LB-GT-01").await;
+    let day = today();
+    let active = |report: &Value| report["memberStatistics"]["total"]["activeMembers"].clone();
+    assert_eq!(active(&stats(&app, &city, "HN-LB", &day, &day).await.ok()), 5);
+
+    let mv = "mutation($i: MoveOrgUnitInput!) { moveOrgUnit(input: $i) { code } }";
+    let input = json!({ "id": app.unit_id("HN-LB-BD").await, "newParentId": app.unit_id("HN-HK").await });
+    app.gql(mv, json!({ "i": input }), Some(&city)).await.ok();
+
+    let lb = stats(&app, &city, "HN-LB", &day, &day).await.ok();
+    let hk = stats(&app, &city, "HN-HK", &day, &day).await.ok();
+    assert_eq!(active(&lb), 1);
+    assert_eq!(lb["memberStatistics"]["total"]["newMembers"], 1);
+    assert_eq!(active(&hk), 4);
+    assert_eq!(hk["memberStatistics"]["total"]["newMembers"], 4);
+    assert_eq!(active(&stats(&app, &city, "HN", &day, &day).await.ok()), 5);
+    assert_eq!(child(&hk["memberStatistics"], "HN-LB-BD")["activeMembers"], 4);
+}

@@ -380,6 +380,8 @@ pub async fn move_unit(
     if inside {
         return Err(ApiError::bad_input("newParentId", InputProblem::WouldCreateCycle));
     }
+    // Its member counters leave the old ancestors now and join the new ones once attached.
+    crate::service::membership::shift_rollups(&txn, id, -1).await?;
     // Detach the subtree from its old ancestors, then attach it below the new parent's chain.
     db::execute(
         &txn,
@@ -398,6 +400,7 @@ pub async fn move_unit(
         [new_parent_id.into(), id.into()],
     )
     .await?;
+    crate::service::membership::shift_rollups(&txn, id, 1).await?;
     let now = Utc::now();
     org_unit::Entity::update_many()
         .col_expr(org_unit::Column::ParentId, Expr::value(new_parent_id))

@@ -639,8 +639,8 @@ async fn create_people(
     Ok(ids)
 }
 
-/// Adds the new members to `branch_member_count` and `branch_member_day`: one multi-row upsert
-/// per table and chunk, never one statement per row.
+/// Adds the new members to `branch_member_count` and `branch_member_day`, and rolls them up to
+/// the units containing the branches: multi-row upserts per chunk, never one statement per row.
 async fn bump_counters(
     txn: &impl ConnectionTrait,
     per_branch: &[(Uuid, i64)],
@@ -663,7 +663,9 @@ async fn bump_counters(
         );
         db::execute(txn, &sql, values).await?;
     }
-    Ok(())
+    super::roll_up_active(txn, per_branch).await?;
+    let days: Vec<(Uuid, i64, i64)> = per_branch.iter().map(|&(b, n)| (b, n, 0)).collect();
+    super::roll_up_days(txn, day, &days).await
 }
 
 #[cfg(test)]

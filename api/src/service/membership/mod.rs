@@ -7,8 +7,10 @@
 //! - a request is decided once: the decision is a conditional update from `PENDING`, so of two
 //!   officers deciding at the same moment exactly one wins and the other gets `CONFLICT`;
 //! - every change of a membership appends a `membership_event` in the same transaction;
-//! - `branch_member_count` and `branch_member_day` change in the same transaction as the
-//!   membership rows they summarise, so statistics are sums over branches, never row counts.
+//! - `branch_member_count` and `branch_member_day` (per branch) and `unit_member_count` and
+//!   `unit_member_day` (per unit, for everything it contains) change in the same transaction as
+//!   the membership rows they summarise, and a moved unit's counters move with it; statistics
+//!   read these rows by key, never count memberships.
 
 mod directory;
 mod import;
@@ -148,7 +150,7 @@ pub fn format_member_number(n: i64) -> String {
     format!("HN{n:07}")
 }
 
-/// Adds `delta` to a branch's active-member count.
+/// Adds `delta` to a branch's active-member count (and to every unit containing it).
 pub async fn bump_active(txn: &impl ConnectionTrait, branch_id: Uuid, delta: i64) -> Result<(), ApiError> {
     if delta == 0 {
         return Ok(());
@@ -160,10 +162,10 @@ pub async fn bump_active(txn: &impl ConnectionTrait, branch_id: Uuid, delta: i64
         [branch_id.into(), delta.into()],
     )
     .await?;
-    Ok(())
+    roll_up_active(txn, &[(branch_id, delta)]).await
 }
 
-/// Adds joins and departures to a branch's day.
+/// Adds joins and departures to a branch's day (and to every unit containing it).
 pub async fn bump_day(
     txn: &impl ConnectionTrait,
     branch_id: Uuid,
@@ -177,6 +179,103 @@ pub async fn bump_day(
          ON CONFLICT (branch_id, day) DO UPDATE SET joined = branch_member_day.joined + excluded.joined, \
          \"left\" = branch_member_day.\"left\" + excluded.\"left\"",
         [branch_id.into(), day.into(), joined.into(), left.into()],
+    )
+    .await?;
+    roll_up_days(txn, day, &[(branch_id, joined, left)]).await
+}
+
+/// The ancestors (the unit itself included) of each of `units`, in chunks of 500.
+async fn ancestors_of(txn: &impl ConnectionTrait, units: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, ApiError> {
+    use entities::org_unit_closure as c;
+    use sea_orm::QuerySelect;
+    let mut pairs = Vec::new();
+    for chunk in units.chunks(500) {
+        let rows: Vec<(Uuid, Uuid)> = c::Entity::find()
+            .select_only()
+            .column(c::Column::DescendantId)
+            .column(c::Column::AncestorId)
+            .filter(c::Column::DescendantId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        pairs.extend(rows);
+    }
+    Ok(pairs)
+}
+
+/// Adds per-branch active deltas to `unit_member_count` of every unit containing each branch:
+/// one multi-row upsert per chunk of units.
+pub async fn roll_up_active(txn: &impl ConnectionTrait, deltas: &[(Uuid, i64)]) -> Result<(), ApiError> {
+    let by_branch: std::collections::HashMap<Uuid, i64> = deltas.iter().copied().collect();
+    let mut per_unit: std::collections::BTreeMap<Uuid, i64> = Default::default();
+    for (branch, unit) in ancestors_of(txn, &by_branch.keys().copied().collect::<Vec<_>>()).await? {
+        *per_unit.entry(unit).or_default() += by_branch.get(&branch).copied().unwrap_or(0);
+    }
+    let rows: Vec<(Uuid, i64)> = per_unit.into_iter().filter(|(_, d)| *d != 0).collect();
+    for chunk in rows.chunks(500) {
+        let sql = format!(
+            "INSERT INTO unit_member_count (unit_id, active) VALUES {} \
+             ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        db::execute(txn, &sql, chunk.iter().flat_map(|&(u, d)| [u.into(), d.into()])).await?;
+    }
+    Ok(())
+}
+
+/// Adds per-branch joins/departures of one day to `unit_member_day` of every containing unit.
+pub async fn roll_up_days(
+    txn: &impl ConnectionTrait,
+    day: NaiveDate,
+    deltas: &[(Uuid, i64, i64)],
+) -> Result<(), ApiError> {
+    let by_branch: std::collections::HashMap<Uuid, (i64, i64)> =
+        deltas.iter().map(|&(b, j, l)| (b, (j, l))).collect();
+    let mut per_unit: std::collections::BTreeMap<Uuid, (i64, i64)> = Default::default();
+    for (branch, unit) in ancestors_of(txn, &by_branch.keys().copied().collect::<Vec<_>>()).await? {
+        let (j, l) = by_branch.get(&branch).copied().unwrap_or((0, 0));
+        let e = per_unit.entry(unit).or_default();
+        e.0 += j;
+        e.1 += l;
+    }
+    let rows: Vec<(Uuid, (i64, i64))> =
+        per_unit.into_iter().filter(|(_, (j, l))| *j != 0 || *l != 0).collect();
+    for chunk in rows.chunks(400) {
+        let sql = format!(
+            "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") VALUES {} \
+             ON CONFLICT (unit_id, day) DO UPDATE SET joined = unit_member_day.joined + excluded.joined, \
+             \"left\" = unit_member_day.\"left\" + excluded.\"left\"",
+            vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let values = chunk.iter().flat_map(|&(u, (j, l))| [u.into(), day.into(), j.into(), l.into()]);
+        db::execute(txn, &sql, values).await?;
+    }
+    Ok(())
+}
+
+/// Moves a unit's rolled-up counters from its ancestors to others: `sign` -1 before its closure
+/// rows change (takes them from the old ancestors), +1 after (gives them to the new ones). The
+/// unit's own rows, and those of everything below it, do not change.
+pub async fn shift_rollups(txn: &impl ConnectionTrait, unit_id: Uuid, sign: i64) -> Result<(), ApiError> {
+    db::execute(
+        txn,
+        "INSERT INTO unit_member_count (unit_id, active) \
+         SELECT a.ancestor_id, ? * u.active FROM unit_member_count u \
+         JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
+         WHERE u.unit_id = ? AND a.depth > 0 \
+         ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active",
+        [sign.into(), unit_id.into()],
+    )
+    .await?;
+    db::execute(
+        txn,
+        "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") \
+         SELECT a.ancestor_id, u.day, ? * u.joined, ? * u.\"left\" FROM unit_member_day u \
+         JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
+         WHERE u.unit_id = ? AND a.depth > 0 \
+         ON CONFLICT (unit_id, day) DO UPDATE SET joined = unit_member_day.joined + excluded.joined, \
+         \"left\" = unit_member_day.\"left\" + excluded.\"left\"",
+        [sign.into(), sign.into(), unit_id.into()],
     )
     .await?;
     Ok(())

@@ -2,8 +2,9 @@
 //! members and leavers in a period, and the attraction rate (active members over the women aged
 //! 18+ living in the area, where an officer entered that figure).
 //!
-//! Answered from `branch_member_count` and `branch_member_day` joined through the closure table:
-//! a sum over a few thousand branch rows, never a count over a million memberships.
+//! Answered from `unit_member_count` and `unit_member_day`, which hold every unit's figures for
+//! everything it contains: a unit and its children read a few rows per day by primary key,
+//! never a count over a million memberships or a sum over thousands of branches.
 
 use std::collections::HashMap;
 
@@ -82,9 +83,7 @@ pub async fn member_statistics(
     let active = Sum::find_by_statement(stmt(
         backend,
         &format!(
-            "SELECT c.ancestor_id AS unit_id, CAST(COALESCE(SUM(b.active), 0) AS BIGINT) AS a, CAST(0 AS BIGINT) AS b \
-             FROM org_unit_closure c JOIN branch_member_count b ON b.branch_id = c.descendant_id \
-             WHERE c.ancestor_id IN ({}) GROUP BY c.ancestor_id",
+            "SELECT unit_id, active AS a, CAST(0 AS BIGINT) AS b FROM unit_member_count WHERE unit_id IN ({})",
             placeholders(ids.len())
         ),
         id_values(),
@@ -97,10 +96,9 @@ pub async fn member_statistics(
     let period = Sum::find_by_statement(stmt(
         backend,
         &format!(
-            "SELECT c.ancestor_id AS unit_id, CAST(COALESCE(SUM(d.joined), 0) AS BIGINT) AS a, \
-             CAST(COALESCE(SUM(d.\"left\"), 0) AS BIGINT) AS b \
-             FROM org_unit_closure c JOIN branch_member_day d ON d.branch_id = c.descendant_id \
-             WHERE c.ancestor_id IN ({}) AND d.day >= ? AND d.day <= ? GROUP BY c.ancestor_id",
+            "SELECT unit_id, CAST(COALESCE(SUM(joined), 0) AS BIGINT) AS a, \
+             CAST(COALESCE(SUM(\"left\"), 0) AS BIGINT) AS b \
+             FROM unit_member_day WHERE unit_id IN ({}) AND day >= ? AND day <= ? GROUP BY unit_id",
             placeholders(ids.len())
         ),
         period_values,
