@@ -9,12 +9,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
 };
 use secrecy::SecretString;
-use uuid::Uuid;
 
 use crate::{
     auth,
-    domain::{Password, PersonName, PhoneNumber, fold_for_search},
+    domain::{Password, PersonName, PhoneNumber},
     error::ApiError,
+    service::identity::new_account,
     service::org::{UnitKind, insert_unit},
     state::AppState,
 };
@@ -70,24 +70,9 @@ pub async fn run(state: &AppState, b: Bootstrap) -> Result<String, ApiError> {
                 .await?;
         }
         None => {
-            person::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                phone: Set(phone.as_str().to_owned()),
-                full_name: Set(name.as_str().to_owned()),
-                name_search: Set(fold_for_search(name.as_str())),
-                password_hash: Set(Some(hash)),
-                birth_date: Set(None),
-                email: Set(None),
-                is_system_admin: Set(true),
-                language: Set("vi".to_owned()),
-                gender: Set(None),
-                registered_at: Set(Some(now)),
-                password_changed_at: Set(Some(now)),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
+            person::ActiveModel { is_system_admin: Set(true), ..new_account(&phone, &name, hash, now) }
+                .insert(&txn)
+                .await?;
         }
     }
     txn.commit().await?;

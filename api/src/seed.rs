@@ -10,9 +10,12 @@ use uuid::Uuid;
 use crate::{
     auth,
     authz::Role,
-    domain::fold_for_search,
+    domain::{PersonName, PhoneNumber},
     error::{ApiError, ConflictKind},
-    service::org::{UnitKind, insert_unit},
+    service::{
+        identity::new_account,
+        org::{UnitKind, insert_unit},
+    },
     state::AppState,
 };
 
@@ -185,21 +188,12 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
 
     let now = Utc::now();
     for account in DEMO_ACCOUNTS {
+        let phone = PhoneNumber::parse(account.phone, "phone")?;
+        let name = PersonName::parse(account.name, "fullName")?;
         let person = person::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            phone: Set(account.phone.to_owned()),
-            full_name: Set(account.name.to_owned()),
-            name_search: Set(fold_for_search(account.name)),
-            password_hash: Set(Some(hash.clone())),
-            birth_date: Set(None),
-            email: Set(None),
             is_system_admin: Set(account.role == "SYSTEM_ADMIN"),
-            language: Set("vi".to_owned()),
             gender: Set(Some("FEMALE".to_owned())),
-            registered_at: Set(Some(now)),
-            password_changed_at: Set(Some(now)),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..new_account(&phone, &name, hash.clone(), now)
         }
         .insert(&txn)
         .await?;

@@ -91,20 +91,10 @@ pub async fn register(
             person::Entity::find_by_id(p.id).one(&txn).await?.ok_or(ApiError::NotFound)?
         }
         None => person::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            phone: Set(phone.as_str().to_owned()),
-            full_name: Set(name.as_str().to_owned()),
-            name_search: Set(fold_for_search(name.as_str())),
-            password_hash: Set(Some(hash)),
             birth_date: Set(input.birth_date),
             email: Set(email.map(|e| e.as_str().to_owned())),
-            is_system_admin: Set(false),
             language: Set(meta.lang.code().to_owned()),
-            gender: Set(None),
-            registered_at: Set(Some(now)),
-            password_changed_at: Set(Some(now)),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..new_account(&phone, &name, hash, now)
         }
         .insert(&txn)
         .await
@@ -402,4 +392,40 @@ pub async fn people_by_ids(
         .into_iter()
         .map(|p| (p.id, p))
         .collect())
+}
+
+/// A new person row without an account: phone, name (and its folded form for search),
+/// Vietnamese, nothing optional. Callers set what differs with struct update syntax.
+pub fn new_person(phone: &PhoneNumber, name: &PersonName, now: chrono::DateTime<Utc>) -> person::ActiveModel {
+    person::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        phone: Set(phone.as_str().to_owned()),
+        full_name: Set(name.as_str().to_owned()),
+        name_search: Set(fold_for_search(name.as_str())),
+        password_hash: Set(None),
+        birth_date: Set(None),
+        email: Set(None),
+        is_system_admin: Set(false),
+        language: Set("vi".to_owned()),
+        gender: Set(None),
+        registered_at: Set(None),
+        password_changed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// A new person row with an account (her password hash), registered `now`.
+pub fn new_account(
+    phone: &PhoneNumber,
+    name: &PersonName,
+    hash: String,
+    now: chrono::DateTime<Utc>,
+) -> person::ActiveModel {
+    person::ActiveModel {
+        password_hash: Set(Some(hash)),
+        registered_at: Set(Some(now)),
+        password_changed_at: Set(Some(now)),
+        ..new_person(phone, name, now)
+    }
 }

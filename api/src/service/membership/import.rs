@@ -34,7 +34,7 @@ use crate::{
     db,
     domain::{PersonName, PhoneNumber, fold_for_search},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
-    service::org::UnitKind,
+    service::{identity::new_person, org::UnitKind},
     state::AppState,
 };
 
@@ -597,19 +597,9 @@ async fn create_people(
         let c = &row.candidate;
         new_people.push(person::ActiveModel {
             id: Set(id),
-            phone: Set(c.phone.as_str().to_owned()),
-            full_name: Set(c.name.as_str().to_owned()),
-            name_search: Set(fold_for_search(c.name.as_str())),
-            password_hash: Set(None),
             birth_date: Set(c.birth_date),
-            email: Set(None),
-            is_system_admin: Set(false),
-            language: Set("vi".to_owned()),
             gender: Set(Some("FEMALE".to_owned())),
-            registered_at: Set(None),
-            password_changed_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..new_person(&c.phone, &c.name, now)
         });
     }
     let mut inserted = 0u64;

@@ -15,9 +15,12 @@ use super::{
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
-    domain::{PersonName, PhoneNumber, fold_for_search},
+    domain::{PersonName, PhoneNumber},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
-    service::org::{UnitKind, get_unit},
+    service::{
+        identity::new_person,
+        org::{UnitKind, get_unit},
+    },
     state::AppState,
 };
 
@@ -166,22 +169,10 @@ pub async fn find_or_create_person(
     if let Some(p) = person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(txn).await? {
         return Ok(p);
     }
-    let now = Utc::now();
     person::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        phone: Set(phone.as_str().to_owned()),
-        full_name: Set(name.as_str().to_owned()),
-        name_search: Set(fold_for_search(name.as_str())),
-        password_hash: Set(None),
         birth_date: Set(birth_date),
-        email: Set(None),
-        is_system_admin: Set(false),
-        language: Set("vi".to_owned()),
         gender: Set(Some("FEMALE".to_owned())),
-        registered_at: Set(None),
-        password_changed_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+        ..new_person(phone, name, Utc::now())
     }
     .insert(txn)
     .await
