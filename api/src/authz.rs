@@ -179,9 +179,19 @@ pub async fn reach_filter(
     roles: &[Role],
     unit: Option<Uuid>,
 ) -> Result<Option<SelectStatement>, ApiError> {
+    Ok(reach_roots(conn, viewer, roles, unit).await?.map(subtrees_select))
+}
+
+/// The units whose subtrees make up the reach of [`reach_filter`]; `None` means everything.
+pub async fn reach_roots(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    roles: &[Role],
+    unit: Option<Uuid>,
+) -> Result<Option<Vec<Uuid>>, ApiError> {
     if let Some(unit) = unit {
         require_any_role_over(conn, viewer, unit, roles).await?;
-        return subtrees_filter(conn, vec![unit]).await;
+        return unless_root(conn, vec![unit]).await;
     }
     if is_system_admin(conn, viewer.person_id).await? {
         return Ok(None);
@@ -196,32 +206,30 @@ pub async fn reach_filter(
         .into_tuple()
         .all(conn)
         .await?;
-    subtrees_filter(conn, role_units).await
+    unless_root(conn, role_units).await
 }
 
-/// The units below any of `units` (themselves included), or `None` when one is the root.
-async fn subtrees_filter(
-    conn: &impl ConnectionTrait,
-    units: Vec<Uuid>,
-) -> Result<Option<SelectStatement>, ApiError> {
-    use entities::{org_unit, org_unit_closure as c};
+/// `units`, or `None` when one of them is the root (whose subtree is everything).
+async fn unless_root(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Option<Vec<Uuid>>, ApiError> {
+    use entities::org_unit;
     let includes_root = org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(units.iter().copied()))
         .filter(org_unit::Column::ParentId.is_null())
         .one(conn)
         .await?
         .is_some();
-    if includes_root {
-        return Ok(None);
-    }
-    // With no units the IN list is empty and the subquery selects nothing: no reach, no rows.
-    Ok(Some(
-        Query::select()
-            .column(c::Column::DescendantId)
-            .from(c::Entity)
-            .and_where(Expr::col(c::Column::AncestorId).is_in(units))
-            .to_owned(),
-    ))
+    Ok(if includes_root { None } else { Some(units) })
+}
+
+/// The units below any of `units`, themselves included. With no units the IN list is empty
+/// and the subquery selects nothing: no reach, no rows.
+pub fn subtrees_select(units: Vec<Uuid>) -> SelectStatement {
+    use entities::org_unit_closure as c;
+    Query::select()
+        .column(c::Column::DescendantId)
+        .from(c::Entity)
+        .and_where(Expr::col(c::Column::AncestorId).is_in(units))
+        .to_owned()
 }
 
 /// For reads of a record the caller may not see: `FORBIDDEN` becomes `NOT_FOUND` (its existence

@@ -69,6 +69,12 @@ pub struct Settings {
     pub push_max_attempts: u32,
     /// Wait before the first retry; it doubles at each failure, up to an hour.
     pub push_backoff_base: Duration,
+    /// A directory name search over a reach of at most this many members reads the reach's
+    /// members and filters them; over a larger reach it walks the name indexes.
+    pub directory_small_reach: u64,
+    /// Later-word name matches up to this many are collected and sorted; beyond it they are
+    /// common enough that walking the name index in order finds a page quickly.
+    pub directory_candidate_cap: u64,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -176,6 +182,13 @@ impl Settings {
             push_batch_size: parse(&get, "APP_PUSH_BATCH_SIZE", 20, "a positive integer")?.max(1),
             push_max_attempts: parse(&get, "APP_PUSH_MAX_ATTEMPTS", 8, "a positive integer")?.max(1),
             push_backoff_base: millis(parse(&get, "APP_PUSH_BACKOFF_BASE_MS", 30_000, "milliseconds")?),
+            directory_small_reach: parse(&get, "APP_DIRECTORY_SMALL_REACH", 10_000, "a number of members")?,
+            directory_candidate_cap: parse(
+                &get,
+                "APP_DIRECTORY_CANDIDATE_CAP",
+                5_000,
+                "a number of members",
+            )?,
             log_format: match get("APP_LOG_FORMAT").as_deref() {
                 None if dev => LogFormat::Pretty,
                 None => LogFormat::Json,

@@ -81,6 +81,12 @@ pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Valu
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// `item` repeated `n` times, comma-separated: the `?` list of an `IN (…)` or the row tuples of
+/// a multi-row `VALUES`, e.g. `repeat_list("(?, ?)", 2)` = `"(?, ?), (?, ?)"`.
+pub fn repeat_list(item: &str, n: usize) -> String {
+    vec![item; n].join(", ")
+}
+
 /// Runs [`stmt`] on any connection or transaction and returns the number of affected rows.
 pub async fn execute(
     conn: &impl ConnectionTrait,
@@ -94,6 +100,13 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_repeat_their_item() {
+        assert_eq!(repeat_list("?", 3), "?, ?, ?");
+        assert_eq!(repeat_list("(?, ?)", 2), "(?, ?), (?, ?)");
+        assert_eq!(repeat_list("?", 0), "");
+    }
 
     #[test]
     fn placeholders_are_numbered_for_postgres_only() {

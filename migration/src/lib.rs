@@ -11,6 +11,8 @@ mod m20261123_000004_create_notifications;
 mod m20261123_000005_trigram_search;
 mod m20261123_000006_membership_name_search;
 mod m20261123_000007_unit_member_rollups;
+mod m20261123_000008_member_name_keys;
+mod m20261123_000009_member_day_covering;
 mod util;
 
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_trigram_search::Migration),
             Box::new(m20261123_000006_membership_name_search::Migration),
             Box::new(m20261123_000007_unit_member_rollups::Migration),
+            Box::new(m20261123_000008_member_name_keys::Migration),
+            Box::new(m20261123_000009_member_day_covering::Migration),
         ]
     }
 }

@@ -16,5 +16,6 @@ mod org;
 mod roles;
 mod runtime;
 mod schema;
+mod search;
 mod stats;
 mod ws;

@@ -7,4 +7,4 @@ mod text;
 
 pub use ids::{GlobalId, NodeKind};
 pub use person::{Email, Password, PersonName, PhoneNumber};
-pub use text::{fold_for_search, like_contains_pattern, normalise_text};
+pub use text::{WordPrefix, fold_for_search, later_word_suffixes, like_contains_pattern, normalise_text};

@@ -23,16 +23,55 @@ pub fn normalise_text(raw: &str) -> String {
 
 /// A `LIKE` pattern matching folded text that contains `query`, with `\` as the escape character.
 pub fn like_contains_pattern(query: &str) -> String {
-    let folded = fold_for_search(query);
-    let mut out = String::with_capacity(folded.len() + 2);
-    out.push('%');
-    for c in folded.chars() {
+    format!("%{}%", like_escape(&fold_for_search(query)))
+}
+
+/// A name search by word prefix: a name matches when one of its words starts with the folded
+/// query and the name goes on as typed from there. "thi l" and "lan" find "Nguyễn Thị Lan";
+/// "guyen" does not (it starts no word). Names, and their later-word keys
+/// ([`later_word_suffixes`]), that start with the query form the range `low..high`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WordPrefix {
+    pub low: String,
+    pub high: String,
+}
+
+impl WordPrefix {
+    /// `None` when nothing searchable is left after folding.
+    pub fn parse(query: &str) -> Option<Self> {
+        let low = fold_for_search(query);
+        let mut high = low.clone();
+        let last = high.pop()?;
+        // Folded text is ASCII, so the next code point sorts after every continuation.
+        high.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+        Some(Self { low, high })
+    }
+
+    /// A `LIKE` pattern (escape `\`) for names that start with the query.
+    pub fn starts_pattern(&self) -> String {
+        format!("{}%", like_escape(&self.low))
+    }
+
+    /// A `LIKE` pattern (escape `\`) for names with a later word that starts with the query.
+    pub fn later_word_pattern(&self) -> String {
+        format!("% {}%", like_escape(&self.low))
+    }
+}
+
+/// The parts of a folded name that start at its second, third… word: the keys by which
+/// [`WordPrefix`] finds a name by a word other than its first.
+pub fn later_word_suffixes(folded: &str) -> impl Iterator<Item = &str> {
+    folded.match_indices(' ').map(move |(i, _)| &folded[i + 1..]).filter(|s| !s.is_empty())
+}
+
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
         out.push(c);
     }
-    out.push('%');
     out
 }
 
@@ -53,6 +92,26 @@ mod tests {
     fn decomposed_text_is_composed_and_folding_is_bounded() {
         assert_eq!(normalise_text("Nguye\u{302}\u{303}n  Thi\u{323}"), "Nguyễn Thị");
         assert_eq!(fold_for_search(&"ß".repeat(100)).len(), MAX_FOLDED);
+    }
+
+    #[test]
+    fn a_word_prefix_is_a_range_and_two_patterns() {
+        let p = WordPrefix::parse("  Thị  L ").expect("searchable");
+        assert_eq!((p.low.as_str(), p.high.as_str()), ("thi l", "thi m"));
+        assert_eq!(p.starts_pattern(), "thi l%");
+        assert_eq!(p.later_word_pattern(), "% thi l%");
+        assert_eq!(WordPrefix::parse("50%").expect("searchable").starts_pattern(), "50\\%%");
+        assert!(WordPrefix::parse(" \t ").is_none());
+        for name in ["thi l", "thi lan", "thi l~"] {
+            assert!(p.low.as_str() <= name && name < p.high.as_str(), "{name}");
+        }
+        assert!("thi m" >= p.high.as_str() && "thi k" < p.low.as_str());
+    }
+
+    #[test]
+    fn every_word_after_the_first_starts_a_key() {
+        assert_eq!(later_word_suffixes("nguyen thi lan").collect::<Vec<_>>(), ["thi lan", "lan"]);
+        assert_eq!(later_word_suffixes("lan").count(), 0);
     }
 
     #[test]

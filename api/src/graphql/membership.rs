@@ -276,7 +276,8 @@ pub struct MembershipRequestFilter {
 pub struct MemberFilterInput {
     /// Only members of branches below this unit.
     pub unit_id: Option<ID>,
-    /// Part of the name, accent-insensitive.
+    /// The start of a word of the name and what follows it, accent- and case-insensitive:
+    /// "thị l" and "lan" find "Nguyễn Thị Lan", "guyen" does not.
     pub search: Option<String>,
     /// A phone number in any common form.
     pub phone: Option<String>,

@@ -183,7 +183,7 @@ pub async fn ancestors_of(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let placeholders = vec!["?"; ids.len()].join(", ");
+    let placeholders = crate::db::repeat_list("?", ids.len());
     let sql = format!(
         "SELECT c.descendant_id, u.* \
          FROM org_unit_closure c JOIN org_unit u ON u.id = c.ancestor_id \
@@ -213,7 +213,7 @@ pub async fn first_children_of(
     if parents.is_empty() {
         return Ok(HashMap::new());
     }
-    let placeholders = vec!["?"; parents.len()].join(", ");
+    let placeholders = crate::db::repeat_list("?", parents.len());
     let sql = format!(
         "SELECT * FROM (\
            SELECT u.*, ROW_NUMBER() OVER (PARTITION BY u.parent_id ORDER BY u.name_search, u.id) AS rn \

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use entities::{membership, membership_request, person};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationDef, sea_query::SelectStatement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef,
+    sea_query::{Alias, Expr, ExprTrait, LikeExpr, SelectStatement, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use super::{MemberStatus, RequestStatus};
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
-    domain::{PhoneNumber, fold_for_search, like_contains_pattern},
+    domain::{PhoneNumber, WordPrefix},
     error::ApiError,
     state::AppState,
 };
@@ -90,7 +91,7 @@ pub async fn count_requests(conn: &impl ConnectionTrait, q: &RequestQuery) -> Re
 #[derive(Clone, Default)]
 pub struct MemberFilter {
     pub unit_id: Option<Uuid>,
-    /// Accent-insensitive part of the name.
+    /// Start of a word of the name, accents ignored (see [`WordPrefix`]).
     pub search: Option<String>,
     /// A phone number in any common form (exact match).
     pub phone: Option<String>,
@@ -111,7 +112,11 @@ pub struct MemberCursor {
 pub struct MemberQuery {
     filter: MemberFilter,
     phone: Option<PhoneNumber>,
-    reach: Option<SelectStatement>,
+    search: Option<WordPrefix>,
+    /// The units whose subtrees are in reach; `None` for everything.
+    roots: Option<Vec<Uuid>>,
+    small_reach: u64,
+    candidate_cap: u64,
 }
 
 fn to_person() -> RelationDef {
@@ -121,22 +126,37 @@ fn to_person() -> RelationDef {
         .into()
 }
 
+/// `membership.name_search` as an expression no index answers: a plan that must be driven by
+/// the reach (or by a list of candidates) says so by filtering and sorting on this.
+fn unindexed_name() -> SimpleExpr {
+    Expr::cust("(membership.name_search || '')")
+}
+
+/// Names matching a word prefix: they start with it, or a later word does.
+fn name_matches(name: SimpleExpr, p: &WordPrefix) -> SimpleExpr {
+    name.clone()
+        .like(LikeExpr::new(p.starts_pattern()).escape('\\'))
+        .or(name.like(LikeExpr::new(p.later_word_pattern()).escape('\\')))
+}
+
 impl MemberQuery {
+    /// Every filter except the name search.
     fn condition(&self) -> Condition {
         let f = &self.filter;
         let mut c = Condition::all();
-        if let Some(reach) = &self.reach {
-            c = c.add(membership::Column::BranchId.in_subquery(reach.clone()));
-        }
-        if let Some(s) = f.search.as_deref().filter(|s| !fold_for_search(s).is_empty()) {
-            use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-            c = c.add(
-                Expr::col((membership::Entity, membership::Column::NameSearch))
-                    .like(LikeExpr::new(like_contains_pattern(s)).escape('\\')),
-            );
+        if let Some(roots) = &self.roots {
+            c = c.add(membership::Column::BranchId.in_subquery(authz::subtrees_select(roots.clone())));
         }
         if let Some(p) = &self.phone {
-            c = c.add(person::Column::Phone.eq(p.as_str()));
+            c = c.add(
+                membership::Column::PersonId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(person::Column::Id)
+                        .from(person::Entity)
+                        .and_where(person::Column::Phone.eq(p.as_str()))
+                        .to_owned(),
+                ),
+            );
         }
         if let Some(s) = f.status {
             c = c.add(membership::Column::Status.eq(s.as_str()));
@@ -157,9 +177,26 @@ pub async fn member_query(
     viewer: &Viewer,
     filter: MemberFilter,
 ) -> Result<MemberQuery, ApiError> {
-    let reach = authz::reach_filter(&state.db, viewer, MEMBER_MANAGERS, filter.unit_id).await?;
+    let roots = authz::reach_roots(&state.db, viewer, MEMBER_MANAGERS, filter.unit_id).await?;
     let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "filter.phone")).transpose()?;
-    Ok(MemberQuery { filter, phone, reach })
+    let search = filter.search.as_deref().and_then(WordPrefix::parse);
+    Ok(MemberQuery {
+        filter,
+        phone,
+        search,
+        roots,
+        small_reach: state.settings.directory_small_reach,
+        candidate_cap: state.settings.directory_candidate_cap,
+    })
+}
+
+/// Rows after the cursor in (name, id) order.
+fn after_cursor(c: &MemberCursor) -> Condition {
+    Condition::any().add(membership::Column::NameSearch.gt(c.name.clone())).add(
+        Condition::all()
+            .add(membership::Column::NameSearch.eq(c.name.clone()))
+            .add(membership::Column::Id.gt(c.id)),
+    )
 }
 
 /// One page of the directory: memberships with their person.
@@ -169,41 +206,179 @@ pub async fn list_members(
     first: u64,
     after: Option<&MemberCursor>,
 ) -> Result<(Vec<(membership::Model, person::Model)>, bool), ApiError> {
-    let mut query = membership::Entity::find()
-        .join(JoinType::InnerJoin, to_person())
-        .select_also(person::Entity)
-        .filter(q.condition());
-    if let Some(c) = after {
-        query = query.filter(
-            Condition::any().add(membership::Column::NameSearch.gt(c.name.clone())).add(
-                Condition::all()
-                    .add(membership::Column::NameSearch.eq(c.name.clone()))
-                    .add(membership::Column::Id.gt(c.id)),
-            ),
-        );
-    }
-    // Browsing walks the (name, id) index in order. A name search instead collects its few
-    // matches through the trigram index and sorts them: ordering by an expression keeps the
-    // planner from walking the whole name index in order looking for them (seconds at a
-    // million members, where the matches sit together in the middle of the alphabet).
-    query = if q.filter.search.is_some() {
-        query.order_by(sea_orm::sea_query::Expr::cust("membership.name_search || ''"), sea_orm::Order::Asc)
-    } else {
-        query.order_by_asc(membership::Column::NameSearch)
+    let mut rows = match &q.search {
+        // Browsing walks the (name, id) index in order.
+        None => {
+            let mut query = membership::Entity::find()
+                .join(JoinType::InnerJoin, to_person())
+                .select_also(person::Entity)
+                .filter(q.condition());
+            if let Some(c) = after {
+                query = query.filter(after_cursor(c));
+            }
+            let rows = query
+                .order_by_asc(membership::Column::NameSearch)
+                .order_by_asc(membership::Column::Id)
+                .limit(first + 1)
+                .all(conn)
+                .await?;
+            rows.into_iter().filter_map(|(m, p)| p.map(|p| (m, p))).collect()
+        }
+        Some(prefix) => {
+            let ids = search_page(conn, q, prefix, first + 1, after).await?;
+            let mut rows: Vec<(membership::Model, person::Model)> = membership::Entity::find()
+                .join(JoinType::InnerJoin, to_person())
+                .select_also(person::Entity)
+                .filter(membership::Column::Id.is_in(ids.iter().map(|(_, id)| *id)))
+                .all(conn)
+                .await?
+                .into_iter()
+                .filter_map(|(m, p)| p.map(|p| (m, p)))
+                .collect();
+            rows.sort_by(|(a, _), (b, _)| (&a.name_search, a.id).cmp(&(&b.name_search, b.id)));
+            rows
+        }
     };
-    let rows = query.order_by_asc(membership::Column::Id).limit(first + 1).all(conn).await?;
-    let mut rows: Vec<_> = rows.into_iter().filter_map(|(m, p)| p.map(|p| (m, p))).collect();
     let has_next = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, has_next))
 }
 
+/// The (name, id) of the first `limit` matches of a name search after the cursor, in order.
+///
+/// No single plan is fast for every search at a million members, so the page is put together
+/// from plans that each are:
+///
+/// - **A small reach** (a ward: at most `small_reach` active members, or one phone number): its
+///   members are read by branch and filtered, a few thousand rows at most.
+/// - Otherwise the matches are the names that *start* with the query plus those where a
+///   *later word* does, each part at most `limit` rows, merged:
+///   - names starting with it are one contiguous range of the (name, id, …) index, read in
+///     order, however many there are ("nguyen" is a third of Hà Nội);
+///   - later-word matches are counted in `membership_name_key` up to `candidate_cap`: that
+///     few are fetched by key and sorted; more ("thi", "lan") are common enough that walking the
+///     name index in order meets a page of them within a few thousand entries.
+///
+/// The name index carries branch, status and join date, so both walks filter inside it.
+async fn search_page(
+    conn: &impl ConnectionTrait,
+    q: &MemberQuery,
+    prefix: &WordPrefix,
+    limit: u64,
+    after: Option<&MemberCursor>,
+) -> Result<Vec<(String, Uuid)>, ApiError> {
+    let base = || {
+        let mut c = q.condition();
+        if let Some(a) = after {
+            c = c.add(after_cursor(a));
+        }
+        c
+    };
+    if q.phone.is_some() || reach_size(conn, q.roots.as_deref()).await? <= q.small_reach {
+        let cond = base().add(name_matches(unindexed_name(), prefix));
+        return page_ids(conn, cond, true, limit).await;
+    }
+    let starts = base()
+        .add(membership::Column::NameSearch.gte(prefix.low.as_str()))
+        .add(membership::Column::NameSearch.lt(prefix.high.as_str()));
+    let mut ids = page_ids(conn, starts, false, limit).await?;
+    let keyed = count_keyed(conn, prefix, q.candidate_cap.saturating_add(1)).await?;
+    let later = if keyed <= q.candidate_cap {
+        let keys = sea_orm::sea_query::Query::select()
+            .column(Alias::new("membership_id"))
+            .from(Alias::new("membership_name_key"))
+            .and_where(Expr::col(Alias::new("name_key")).gte(prefix.low.as_str()))
+            .and_where(Expr::col(Alias::new("name_key")).lt(prefix.high.as_str()))
+            .to_owned();
+        page_ids(conn, base().add(membership::Column::Id.in_subquery(keys)), true, limit).await?
+    } else {
+        // The plain column, so the planner estimates the (many) matches from its statistics and
+        // walks the index serially; an opaque expression looked rare and drew a parallel scan.
+        let pattern = LikeExpr::new(prefix.later_word_pattern()).escape('\\');
+        let later = Expr::col((membership::Entity, membership::Column::NameSearch)).like(pattern);
+        page_ids(conn, base().add(later), false, limit).await?
+    };
+    ids.extend(later);
+    ids.sort();
+    ids.dedup();
+    ids.truncate(limit as usize);
+    Ok(ids)
+}
+
+/// (name, id) of the first `limit` memberships matching `cond` in directory order; `sorted`
+/// sorts the matches found through another index instead of walking the name index.
+async fn page_ids(
+    conn: &impl ConnectionTrait,
+    cond: Condition,
+    sorted: bool,
+    limit: u64,
+) -> Result<Vec<(String, Uuid)>, ApiError> {
+    let query = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::NameSearch)
+        .column(membership::Column::Id)
+        .filter(cond);
+    let query = if sorted {
+        query.order_by(unindexed_name(), sea_orm::Order::Asc)
+    } else {
+        query.order_by_asc(membership::Column::NameSearch)
+    };
+    Ok(query.order_by_asc(membership::Column::Id).limit(limit).into_tuple().all(conn).await?)
+}
+
+#[derive(FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// Active members under the roots (all when `None`): the size of a reach, from the rollups.
+async fn reach_size(conn: &impl ConnectionTrait, roots: Option<&[Uuid]>) -> Result<u64, ApiError> {
+    let backend = conn.get_database_backend();
+    let statement = match roots {
+        Some([]) => return Ok(0),
+        Some(roots) => crate::db::stmt(
+            backend,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) AS n FROM unit_member_count \
+                 WHERE unit_id IN ({})",
+                crate::db::repeat_list("?", roots.len())
+            ),
+            roots.iter().map(|&u| u.into()),
+        ),
+        None => crate::db::stmt(
+            backend,
+            "SELECT CAST(COALESCE(SUM(c.active), 0) AS BIGINT) AS n FROM unit_member_count c \
+             JOIN org_unit u ON u.id = c.unit_id WHERE u.parent_id IS NULL",
+            [],
+        ),
+    };
+    let found = Count::find_by_statement(statement).one(conn).await?;
+    Ok(found.map_or(0, |c| u64::try_from(c.n).unwrap_or(0)))
+}
+
+/// Later-word keys starting with the prefix, counted up to `cap`.
+async fn count_keyed(conn: &impl ConnectionTrait, prefix: &WordPrefix, cap: u64) -> Result<u64, ApiError> {
+    let found = Count::find_by_statement(crate::db::stmt(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM membership_name_key \
+         WHERE name_key >= ? AND name_key < ? LIMIT ?) keyed",
+        [
+            prefix.low.as_str().into(),
+            prefix.high.as_str().into(),
+            i64::try_from(cap).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .one(conn)
+    .await?;
+    Ok(found.map_or(0, |c| u64::try_from(c.n).unwrap_or(0)))
+}
+
 pub async fn count_members(conn: &impl ConnectionTrait, q: &MemberQuery) -> Result<u64, ApiError> {
-    Ok(membership::Entity::find()
-        .join(JoinType::InnerJoin, to_person())
-        .filter(q.condition())
-        .count(conn)
-        .await?)
+    let mut cond = q.condition();
+    if let Some(p) = &q.search {
+        cond = cond.add(name_matches(Expr::col((membership::Entity, membership::Column::NameSearch)), p));
+    }
+    Ok(membership::Entity::find().filter(cond).count(conn).await?)
 }
 
 /// Events of each membership, oldest first (for DataLoaders).

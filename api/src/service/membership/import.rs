@@ -558,6 +558,19 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
         [],
     )
     .await?;
+    let ids: Vec<Uuid> = memberships.iter().filter_map(|m| m.id.try_as_ref().copied()).collect();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let names: Vec<(Uuid, String)> = membership::Entity::find()
+            .select_only()
+            .column(membership::Column::Id)
+            .column(membership::Column::NameSearch)
+            .filter(membership::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let names: Vec<(Uuid, &str)> = names.iter().map(|(id, name)| (*id, name.as_str())).collect();
+        super::insert_name_keys(txn, &names).await?;
+    }
 
     // A join request she left pending is moot now (approving it would only answer CONFLICT).
     let existing: Vec<Uuid> = rows.iter().filter_map(|r| r.person_id).collect();
@@ -641,7 +654,7 @@ async fn bump_counters(
         let sql = format!(
             "INSERT INTO branch_member_count (branch_id, active) VALUES {} \
              ON CONFLICT (branch_id) DO UPDATE SET active = branch_member_count.active + excluded.active",
-            vec!["(?, ?)"; chunk.len()].join(", ")
+            db::repeat_list("(?, ?)", chunk.len())
         );
         db::execute(txn, &sql, values).await?;
 
@@ -649,7 +662,7 @@ async fn bump_counters(
         let sql = format!(
             "INSERT INTO branch_member_day (branch_id, day, joined, \"left\") VALUES {} \
              ON CONFLICT (branch_id, day) DO UPDATE SET joined = branch_member_day.joined + excluded.joined",
-            vec!["(?, ?, ?, 0)"; chunk.len()].join(", ")
+            db::repeat_list("(?, ?, ?, 0)", chunk.len())
         );
         db::execute(txn, &sql, values).await?;
     }

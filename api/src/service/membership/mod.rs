@@ -216,7 +216,7 @@ pub async fn roll_up_active(txn: &impl ConnectionTrait, deltas: &[(Uuid, i64)]) 
         let sql = format!(
             "INSERT INTO unit_member_count (unit_id, active) VALUES {} \
              ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active",
-            vec!["(?, ?)"; chunk.len()].join(", ")
+            db::repeat_list("(?, ?)", chunk.len())
         );
         db::execute(txn, &sql, chunk.iter().flat_map(|&(u, d)| [u.into(), d.into()])).await?;
     }
@@ -245,7 +245,7 @@ pub async fn roll_up_days(
             "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") VALUES {} \
              ON CONFLICT (unit_id, day) DO UPDATE SET joined = unit_member_day.joined + excluded.joined, \
              \"left\" = unit_member_day.\"left\" + excluded.\"left\"",
-            vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+            db::repeat_list("(?, ?, ?, ?)", chunk.len())
         );
         let values = chunk.iter().flat_map(|&(u, (j, l))| [u.into(), day.into(), j.into(), l.into()]);
         db::execute(txn, &sql, values).await?;
@@ -315,6 +315,23 @@ pub async fn record_event(
     .await?)
 }
 
+/// Adds the later-word name keys of new memberships, by which a name search finds them (see
+/// [`crate::domain::WordPrefix`]).
+pub async fn insert_name_keys(txn: &impl ConnectionTrait, names: &[(Uuid, &str)]) -> Result<(), ApiError> {
+    let keys: Vec<(Uuid, &str)> = names
+        .iter()
+        .flat_map(|&(id, name)| crate::domain::later_word_suffixes(name).map(move |key| (id, key)))
+        .collect();
+    for chunk in keys.chunks(2000) {
+        let sql = format!(
+            "INSERT INTO membership_name_key (name_key, membership_id) VALUES {}",
+            db::repeat_list("(?, ?)", chunk.len())
+        );
+        db::execute(txn, &sql, chunk.iter().flat_map(|&(id, key)| [key.into(), id.into()])).await?;
+    }
+    Ok(())
+}
+
 /// Makes a person an active member of a branch: a new membership with the next member
 /// number, the counters, and the event. `CONFLICT` when she already has a current membership.
 pub async fn activate(
@@ -347,6 +364,7 @@ pub async fn activate(
     .map_err(|e| {
         if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::AlreadyMember) } else { e.into() }
     })?;
+    insert_name_keys(txn, &[(row.id, &row.name_search)]).await?;
     bump_active(txn, branch_id, 1).await?;
     bump_day(txn, branch_id, hanoi_day(now), 1, 0).await?;
     // A join request she left pending is moot now that she is a member.

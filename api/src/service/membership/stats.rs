@@ -53,10 +53,6 @@ struct Sum {
     b: i64,
 }
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 /// Statistics of `unit_id` over the days `from..=to` (Hanoi days), for an officer over it.
 pub async fn member_statistics(
     state: &AppState,
@@ -84,7 +80,7 @@ pub async fn member_statistics(
         backend,
         &format!(
             "SELECT unit_id, active AS a, CAST(0 AS BIGINT) AS b FROM unit_member_count WHERE unit_id IN ({})",
-            placeholders(ids.len())
+            db::repeat_list("?", ids.len())
         ),
         id_values(),
     ))
@@ -99,7 +95,7 @@ pub async fn member_statistics(
             "SELECT unit_id, CAST(COALESCE(SUM(joined), 0) AS BIGINT) AS a, \
              CAST(COALESCE(SUM(\"left\"), 0) AS BIGINT) AS b \
              FROM unit_member_day WHERE unit_id IN ({}) AND day >= ? AND day <= ? GROUP BY unit_id",
-            placeholders(ids.len())
+            db::repeat_list("?", ids.len())
         ),
         period_values,
     ))
