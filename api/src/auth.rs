@@ -10,13 +10,18 @@ use std::{sync::OnceLock, time::Duration};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use hmac::Mac;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::{cache::Cache, config::Settings, error::ApiError};
+use crate::{
+    cache::Cache,
+    config::Settings,
+    error::{ApiError, InputProblem},
+};
 
 /// The signed-in caller of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +81,18 @@ pub struct TokenKeys {
     audience: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// MAC key of check-in codes, derived from the secret (never the secret itself).
+    check_in_key: [u8; 32],
+    check_in_ttl: Duration,
 }
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// Check-in code layout: version, registration id, expiry (Unix seconds, big-endian), and the
+/// first 128 bits of an HMAC-SHA256 over those.
+const CHECK_IN_VERSION: u8 = 1;
+const CHECK_IN_PAYLOAD: usize = 1 + 16 + 8;
+const CHECK_IN_TAG: usize = 16;
 
 impl TokenKeys {
     pub fn new(settings: &Settings) -> Self {
@@ -94,7 +110,47 @@ impl TokenKeys {
             audience: settings.jwt_audience.clone(),
             access_ttl: settings.access_token_ttl,
             refresh_ttl: settings.refresh_token_ttl,
+            check_in_key: derive_key(secret, b"phunu check-in code v1"),
+            check_in_ttl: settings.check_in_token_ttl,
         }
+    }
+
+    /// A check-in code for a registration (a QR payload of 55 characters) and its expiry. It can
+    /// be neither forged nor edited into another registration's code without the secret.
+    pub fn issue_check_in(&self, registration_id: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        let exp = now + self.check_in_ttl;
+        let mut code = Vec::with_capacity(CHECK_IN_PAYLOAD + CHECK_IN_TAG);
+        code.push(CHECK_IN_VERSION);
+        code.extend_from_slice(registration_id.as_bytes());
+        code.extend_from_slice(&u64::try_from(exp.timestamp()).unwrap_or(0).to_be_bytes());
+        let tag = self.check_in_mac(&code).finalize().into_bytes();
+        code.extend_from_slice(&tag[..CHECK_IN_TAG]);
+        (URL_SAFE_NO_PAD.encode(code), exp)
+    }
+
+    /// The registration a check-in code names: `INVALID_FORMAT` when it is malformed or its MAC
+    /// does not match (compared in constant time), `EXPIRED` after its expiry.
+    pub fn verify_check_in(&self, code: &str, now: DateTime<Utc>) -> Result<Uuid, InputProblem> {
+        let bytes = URL_SAFE_NO_PAD.decode(code.as_bytes()).map_err(|_| InputProblem::InvalidFormat)?;
+        if bytes.len() != CHECK_IN_PAYLOAD + CHECK_IN_TAG || bytes[0] != CHECK_IN_VERSION {
+            return Err(InputProblem::InvalidFormat);
+        }
+        let (payload, tag) = bytes.split_at(CHECK_IN_PAYLOAD);
+        self.check_in_mac(payload).verify_truncated_left(tag).map_err(|_| InputProblem::InvalidFormat)?;
+        let mut exp = [0u8; 8];
+        exp.copy_from_slice(&payload[17..]);
+        if u64::try_from(now.timestamp()).unwrap_or(0) > u64::from_be_bytes(exp) {
+            return Err(InputProblem::Expired);
+        }
+        Uuid::from_slice(&payload[1..17]).map_err(|_| InputProblem::InvalidFormat)
+    }
+
+    fn check_in_mac(&self, payload: &[u8]) -> HmacSha256 {
+        // HMAC takes a key of any length.
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.check_in_key).unwrap_or_else(|_| unreachable!());
+        mac.update(payload);
+        mac
     }
 
     /// Issues an access token for a session; returns it with its expiry.
@@ -132,6 +188,15 @@ impl TokenKeys {
     pub fn revocation_ttl(&self) -> Duration {
         self.access_ttl + Duration::from_secs(LEEWAY_SECS + 1)
     }
+}
+
+/// A key for one purpose, derived from the server secret with HMAC-SHA256 (the label names the
+/// purpose), so a code of one kind can never be valid as another.
+fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(label);
+    mac.finalize().into_bytes().into()
 }
 
 /// The cache key that marks a session as revoked.

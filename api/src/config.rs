@@ -38,6 +38,8 @@ pub struct Settings {
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long a training check-in code (QR) stays valid; the app shows a fresh one.
+    pub check_in_token_ttl: Duration,
     /// Failed logins for one phone number from one client address.
     pub login_max_failures_per_phone: u32,
     /// Failed logins for one phone number from all addresses together.
@@ -151,6 +153,7 @@ impl Settings {
             jwt_audience: get("APP_JWT_AUDIENCE").unwrap_or_else(|| "phunu-thudo-api".to_owned()),
             access_token_ttl: secs(parse(&get, "APP_ACCESS_TOKEN_TTL_SECS", 900, "seconds")?),
             refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
+            check_in_token_ttl: secs(u64::from(positive(&get, "APP_CHECK_IN_TOKEN_TTL_SECS", 300)?)),
             login_max_failures_per_phone: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5)?,
             login_max_failures_per_phone_total: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE_TOTAL", 20)?,
             login_max_failures_per_address: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,

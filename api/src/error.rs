@@ -82,6 +82,10 @@ pub enum InputProblem {
     ExactlyOne,
     /// An imported file lacks a required column.
     MissingColumn,
+    /// A time-limited code (a check-in code) is past its expiry.
+    Expired,
+    /// A genuine check-in code, of a registration for another training.
+    OtherTraining,
 }
 
 impl InputProblem {
@@ -126,6 +130,36 @@ impl InputProblem {
             (ExactlyOne, Lang::En) => "Give exactly one of the alternative arguments.",
             (MissingColumn, Lang::Vi) => "Tệp thiếu cột bắt buộc (họ và tên, số điện thoại, mã chi hội).",
             (MissingColumn, Lang::En) => "The file lacks a required column (full name, phone, branch code).",
+            (Expired, Lang::Vi) => "Mã đã hết hạn. Hãy mở lại mã mới trên ứng dụng.",
+            (Expired, Lang::En) => "The code has expired. Open a fresh one in the app.",
+            (OtherTraining, Lang::Vi) => "Mã này thuộc một lớp tập huấn khác.",
+            (OtherTraining, Lang::En) => "This code belongs to another training.",
+        }
+    }
+
+    /// The stable `extensions.reason` of a `BAD_USER_INPUT`.
+    pub fn code(self) -> &'static str {
+        use InputProblem::*;
+        match self {
+            Required => "REQUIRED",
+            InvalidPhone => "INVALID_PHONE",
+            InvalidName => "INVALID_NAME",
+            WeakPassword => "WEAK_PASSWORD",
+            TooLong => "TOO_LONG",
+            InvalidFormat => "INVALID_FORMAT",
+            InvalidId => "INVALID_ID",
+            OutOfRange => "OUT_OF_RANGE",
+            InvalidKind => "INVALID_KIND",
+            WouldCreateCycle => "WOULD_CREATE_CYCLE",
+            InvalidEmail => "INVALID_EMAIL",
+            WrongPassword => "WRONG_PASSWORD",
+            IsRoot => "IS_ROOT",
+            OnePerRequest => "ONE_PER_REQUEST",
+            TooMany => "TOO_MANY",
+            ExactlyOne => "EXACTLY_ONE",
+            MissingColumn => "MISSING_COLUMN",
+            Expired => "EXPIRED",
+            OtherTraining => "OTHER_TRAINING",
         }
     }
 }
@@ -142,6 +176,39 @@ pub enum ConflictKind {
     AlreadyDecided,
     NotAMember,
     WrongStatus,
+    /// The training's registration window has not opened yet.
+    RegistrationNotOpen,
+    /// The training's registration window has closed.
+    RegistrationClosed,
+    /// A training's capacity cannot go below its confirmed seats.
+    CapacityBelowConfirmed,
+    /// Only a confirmed registration can be checked in.
+    NotConfirmed,
+    /// The training has not started yet.
+    NotStartedYet,
+}
+
+impl ConflictKind {
+    /// The stable `extensions.reason` of a `CONFLICT`.
+    pub fn code(self) -> &'static str {
+        use ConflictKind::*;
+        match self {
+            PhoneTaken => "PHONE_TAKEN",
+            CodeTaken => "CODE_TAKEN",
+            RoleAlreadyHeld => "ROLE_ALREADY_HELD",
+            AlreadyRevoked => "ALREADY_REVOKED",
+            AlreadyMember => "ALREADY_MEMBER",
+            RequestPending => "REQUEST_PENDING",
+            AlreadyDecided => "ALREADY_DECIDED",
+            NotAMember => "NOT_A_MEMBER",
+            WrongStatus => "WRONG_STATUS",
+            RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
+            RegistrationClosed => "REGISTRATION_CLOSED",
+            CapacityBelowConfirmed => "CAPACITY_BELOW_CONFIRMED",
+            NotConfirmed => "NOT_CONFIRMED",
+            NotStartedYet => "NOT_STARTED_YET",
+        }
+    }
 }
 
 /// Every error a client can receive.
@@ -222,7 +289,11 @@ impl ApiError {
     fn write_extensions(&self, ext: &mut ErrorExtensionValues) {
         ext.set("code", self.code());
         match self {
-            ApiError::BadInput { field, .. } => ext.set("field", *field),
+            ApiError::BadInput { field, problem } => {
+                ext.set("field", *field);
+                ext.set("reason", problem.code());
+            }
+            ApiError::Conflict(kind) => ext.set("reason", kind.code()),
             ApiError::RateLimited { retry_after_secs } => ext.set("retryAfter", *retry_after_secs),
             _ => {}
         }
@@ -249,6 +320,22 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::NotAMember, Lang::En) => "There is no active membership for this.",
         (ConflictKind::WrongStatus, Lang::Vi) => "Trạng thái hiện tại không cho phép thao tác này.",
         (ConflictKind::WrongStatus, Lang::En) => "The current status does not allow this.",
+        (ConflictKind::RegistrationNotOpen, Lang::Vi) => "Chưa đến thời gian đăng ký.",
+        (ConflictKind::RegistrationNotOpen, Lang::En) => "Registration has not opened yet.",
+        (ConflictKind::RegistrationClosed, Lang::Vi) => "Đã hết thời gian đăng ký.",
+        (ConflictKind::RegistrationClosed, Lang::En) => "Registration has closed.",
+        (ConflictKind::CapacityBelowConfirmed, Lang::Vi) => {
+            "Số chỗ không thể ít hơn số người đã được xác nhận."
+        }
+        (ConflictKind::CapacityBelowConfirmed, Lang::En) => {
+            "The capacity cannot be lower than the number of confirmed seats."
+        }
+        (ConflictKind::NotConfirmed, Lang::Vi) => "Người này chưa có chỗ chính thức (đang chờ hoặc đã hủy).",
+        (ConflictKind::NotConfirmed, Lang::En) => {
+            "This person has no confirmed seat (waitlisted or cancelled)."
+        }
+        (ConflictKind::NotStartedYet, Lang::Vi) => "Lớp tập huấn chưa bắt đầu.",
+        (ConflictKind::NotStartedYet, Lang::En) => "The training has not started yet.",
     }
 }
 

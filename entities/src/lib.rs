@@ -17,3 +17,5 @@ pub mod population_figure;
 pub mod push_outbox;
 pub mod push_token;
 pub mod refresh_token;
+pub mod training;
+pub mod training_registration;

@@ -13,6 +13,7 @@ mod m20261123_000006_membership_name_search;
 mod m20261123_000007_unit_member_rollups;
 mod m20261123_000008_member_name_keys;
 mod m20261123_000009_member_day_covering;
+mod m20261123_000010_create_trainings;
 mod util;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_unit_member_rollups::Migration),
             Box::new(m20261123_000008_member_name_keys::Migration),
             Box::new(m20261123_000009_member_day_covering::Migration),
+            Box::new(m20261123_000010_create_trainings::Migration),
         ]
     }
 }

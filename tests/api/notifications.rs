@@ -38,9 +38,14 @@ fn new(person_id: Uuid, kind: NotificationKind, branch: &str) -> NewNotification
     NewNotification {
         person_id,
         kind,
-        params: json!({ "branch": branch, "reason": "Thiếu thông tin" }),
+        params: params_naming(branch),
         link: Some(global_id("OrgUnit", Uuid::now_v7())),
     }
+}
+
+/// Parameters that name `subject` whatever the kind is about (a branch or a training).
+fn params_naming(subject: &str) -> Value {
+    json!({ "branch": subject, "training": subject, "reason": "Thiếu thông tin" })
 }
 
 /// Creates `n` notifications for a person, oldest first, and announces them.

@@ -15,6 +15,8 @@ pub enum NodeKind {
     Membership,
     MembershipRequest,
     Notification,
+    Training,
+    TrainingRegistration,
 }
 
 impl NodeKind {
@@ -26,6 +28,8 @@ impl NodeKind {
             NodeKind::Membership => "Membership",
             NodeKind::MembershipRequest => "MembershipRequest",
             NodeKind::Notification => "Notification",
+            NodeKind::Training => "Training",
+            NodeKind::TrainingRegistration => "TrainingRegistration",
         }
     }
 
@@ -37,6 +41,8 @@ impl NodeKind {
             NodeKind::Membership,
             NodeKind::MembershipRequest,
             NodeKind::Notification,
+            NodeKind::Training,
+            NodeKind::TrainingRegistration,
         ]
         .into_iter()
         .find(|k| k.name() == name)

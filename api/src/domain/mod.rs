@@ -8,3 +8,30 @@ mod text;
 pub use ids::{GlobalId, NodeKind};
 pub use person::{Email, Password, PersonName, PhoneNumber};
 pub use text::{WordPrefix, fold_for_search, later_word_suffixes, like_contains_pattern, normalise_text};
+
+/// A closed set of values stored as their SCREAMING_SNAKE names: the enum, `ALL`, `as_str` and
+/// `parse`.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+pub(crate) use stored_enum;

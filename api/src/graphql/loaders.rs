@@ -24,6 +24,10 @@ pub struct Loaders {
     pub people: DataLoader<PersonLoader, HashMapCache>,
     pub roles_by_person: DataLoader<RolesByPersonLoader>,
     pub membership_events: DataLoader<MembershipEventsLoader>,
+    pub trainings: DataLoader<TrainingLoader>,
+    /// A person's registration for a training, keyed by (person, training).
+    pub registrations: DataLoader<RegistrationLoader>,
+    pub waitlist_positions: DataLoader<WaitlistPositionLoader>,
 }
 
 impl Loaders {
@@ -39,6 +43,9 @@ impl Loaders {
             people: DataLoader::with_cache(PersonLoader(db.clone()), spawn, HashMapCache::default()),
             roles_by_person: DataLoader::new(RolesByPersonLoader(db.clone()), spawn),
             membership_events: DataLoader::new(MembershipEventsLoader(db.clone()), spawn),
+            trainings: DataLoader::new(TrainingLoader(db.clone()), spawn),
+            registrations: DataLoader::new(RegistrationLoader(db.clone()), spawn),
+            waitlist_positions: DataLoader::new(WaitlistPositionLoader(db.clone()), spawn),
         }
     }
 }
@@ -120,5 +127,56 @@ impl Loader<Uuid> for MembershipEventsLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         crate::service::membership::events_of(&self.0, keys).await
+    }
+}
+
+pub struct TrainingLoader(DatabaseConnection);
+
+impl Loader<Uuid> for TrainingLoader {
+    type Value = entities::training::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let rows = entities::training::Entity::find()
+            .filter(entities::training::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|t| (t.id, t)).collect())
+    }
+}
+
+pub struct RegistrationLoader(DatabaseConnection);
+
+impl Loader<(Uuid, Uuid)> for RegistrationLoader {
+    type Value = entities::training_registration::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), Self::Value>, Self::Error> {
+        let mut by_person: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for &(person, training) in keys {
+            by_person.entry(person).or_default().push(training);
+        }
+        let mut out = HashMap::new();
+        for (person, trainings) in by_person {
+            for (training, r) in
+                crate::service::trainings::registrations_of(&self.0, person, &trainings).await?
+            {
+                out.insert((person, training), r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// 1-based position of a waitlisted registration.
+pub struct WaitlistPositionLoader(DatabaseConnection);
+
+impl Loader<Uuid> for WaitlistPositionLoader {
+    type Value = i64;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        crate::service::trainings::waitlist_positions(&self.0, keys).await
     }
 }

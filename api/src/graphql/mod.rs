@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod org;
 pub mod scalars;
 pub mod statistics;
+pub mod trainings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     membership::MembershipQuery,
     statistics::StatisticsQuery,
     notifications::NotificationQuery,
+    trainings::TrainingQueryRoot,
 );
 
 /// The mutation root.
@@ -46,6 +48,7 @@ pub struct MutationRoot(
     membership::MembershipMutation,
     statistics::StatisticsMutation,
     notifications::NotificationMutation,
+    trainings::TrainingMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).

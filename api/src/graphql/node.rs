@@ -1,7 +1,9 @@
 //! The Relay `Node` interface and `node(id:)`. Each type answers with the same rules as its own
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
 //! over its unit, a notification to its owner, a membership or request to the member and to
-//! member managers over its branch; anything else is `NOT_FOUND`.
+//! member managers over its branch, a training to its audience and officers over its unit, a
+//! training registration to its person and the training's managers; anything else is
+//! `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
@@ -11,11 +13,12 @@ use super::{
     membership::{Membership, MembershipRequest},
     notifications::Notification,
     org::{OfficerRole, OrgUnit},
+    trainings::{Training, TrainingRegistration},
 };
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{identity, membership, notifications, org, roles},
+    service::{identity, membership, notifications, org, roles, trainings},
 };
 
 /// An object with a global id.
@@ -28,6 +31,8 @@ pub enum Node {
     Notification(Notification),
     Membership(Membership),
     MembershipRequest(MembershipRequest),
+    Training(Training),
+    TrainingRegistration(TrainingRegistration),
 }
 
 #[derive(Default)]
@@ -65,6 +70,16 @@ impl NodeQuery {
             NodeKind::Notification => {
                 let viewer = ctx.auth()?.require()?;
                 Node::Notification(Notification(notifications::get(&state.db, viewer, gid.id).await?))
+            }
+            NodeKind::Training => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Training(Training(trainings::get_training(state, viewer, gid.id).await?))
+            }
+            NodeKind::TrainingRegistration => {
+                let viewer = ctx.auth()?.require()?;
+                Node::TrainingRegistration(TrainingRegistration(
+                    trainings::get_registration(state, viewer, gid.id).await?,
+                ))
             }
         })
     }

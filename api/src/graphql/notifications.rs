@@ -33,6 +33,10 @@ pub enum GqlNotificationKind {
     RequestApproved,
     /// To the person: her request was rejected.
     RequestRejected,
+    /// To everyone registered or waitlisted: the training was cancelled.
+    TrainingCancelled,
+    /// To a waitlisted person: a seat freed up and is now hers.
+    TrainingSeatConfirmed,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -45,6 +49,8 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::TransferRequested => GqlNotificationKind::TransferRequested,
             NotificationKind::RequestApproved => GqlNotificationKind::RequestApproved,
             NotificationKind::RequestRejected => GqlNotificationKind::RequestRejected,
+            NotificationKind::TrainingCancelled => GqlNotificationKind::TrainingCancelled,
+            NotificationKind::TrainingSeatConfirmed => GqlNotificationKind::TrainingSeatConfirmed,
         }
     }
 }

@@ -42,14 +42,20 @@ pub enum NotificationKind {
     RequestApproved,
     /// To the person: her request was rejected. Params: `branch`, `reason`.
     RequestRejected,
+    /// To everyone registered or waitlisted: the training is cancelled. Params: `training`.
+    TrainingCancelled,
+    /// To a waitlisted person: a seat freed up and is hers. Params: `training`.
+    TrainingSeatConfirmed,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 4] = [
+    pub const ALL: [NotificationKind; 6] = [
         NotificationKind::JoinRequested,
         NotificationKind::TransferRequested,
         NotificationKind::RequestApproved,
         NotificationKind::RequestRejected,
+        NotificationKind::TrainingCancelled,
+        NotificationKind::TrainingSeatConfirmed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +64,8 @@ impl NotificationKind {
             NotificationKind::TransferRequested => "TRANSFER_REQUESTED",
             NotificationKind::RequestApproved => "REQUEST_APPROVED",
             NotificationKind::RequestRejected => "REQUEST_REJECTED",
+            NotificationKind::TrainingCancelled => "TRAINING_CANCELLED",
+            NotificationKind::TrainingSeatConfirmed => "TRAINING_SEAT_CONFIRMED",
         }
     }
 
@@ -110,6 +118,22 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         Some(NotificationKind::RequestRejected) => (
             "Your request was not approved".into(),
             format!("Your request for {branch} was not accepted. Reason: {}", param(params, "reason")),
+        ),
+        Some(NotificationKind::TrainingCancelled) if vi => (
+            "Lớp tập huấn đã bị hủy".into(),
+            format!("Lớp \"{}\" mà bạn đăng ký đã bị hủy.", param(params, "training")),
+        ),
+        Some(NotificationKind::TrainingCancelled) => (
+            "A training was cancelled".into(),
+            format!("\"{}\", which you registered for, has been cancelled.", param(params, "training")),
+        ),
+        Some(NotificationKind::TrainingSeatConfirmed) if vi => (
+            "Bạn đã có chỗ tham gia tập huấn".into(),
+            format!("Đã có chỗ trống: bạn được xác nhận tham gia \"{}\".", param(params, "training")),
+        ),
+        Some(NotificationKind::TrainingSeatConfirmed) => (
+            "You have a seat".into(),
+            format!("A seat freed up: you are confirmed for \"{}\".", param(params, "training")),
         ),
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),

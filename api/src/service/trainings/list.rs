@@ -1,0 +1,212 @@
+//! Discovery: the trainings a person may see (see the module docs of `trainings`), soonest
+//! first. Her branch and role units are read first, so the list query carries them as constants.
+
+use chrono::{DateTime, Utc};
+use entities::{officer_role, org_unit, org_unit_closure as closure, training};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Audience, Category, TrainingStatus};
+use crate::{
+    auth::Viewer,
+    authz::{self, Role},
+    domain::{fold_for_search, like_contains_pattern},
+    error::ApiError,
+    service::{membership::current_membership, org::UnitKind},
+    state::AppState,
+};
+
+/// Filters of the training list.
+#[derive(Clone, Debug, Default)]
+pub struct TrainingFilter {
+    /// Only trainings not yet over and neither cancelled nor completed.
+    pub upcoming: bool,
+    pub category: Option<Category>,
+    /// Only trainings organised by this unit or a unit below it.
+    pub unit_id: Option<Uuid>,
+    /// Part of the title, accent-insensitive.
+    pub search: Option<String>,
+    pub status: Option<TrainingStatus>,
+}
+
+/// Position in the list, which is ordered by start, then id.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainingCursor {
+    pub starts_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// The list condition, with the caller's visibility resolved.
+#[derive(Clone)]
+pub struct TrainingQuery {
+    condition: Condition,
+}
+
+/// A condition every row meets (an empty `Condition` would be dropped from an `any`).
+fn everything() -> Condition {
+    Condition::all().add(Expr::cust("1 = 1"))
+}
+
+fn not_draft() -> Condition {
+    Condition::all().add(training::Column::Status.ne(TrainingStatus::Draft.as_str()))
+}
+
+/// Units at or above any of `units`.
+fn ancestors(units: Vec<Uuid>) -> SelectStatement {
+    Query::select()
+        .column(closure::Column::AncestorId)
+        .from(closure::Entity)
+        .and_where(Expr::col(closure::Column::DescendantId).is_in(units))
+        .to_owned()
+}
+
+/// Resolves what the caller may see, and the filters, into one condition.
+pub async fn training_query(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: TrainingFilter,
+) -> Result<TrainingQuery, ApiError> {
+    let db = &state.db;
+    let mut visible = Condition::any();
+    if authz::is_system_admin(db, viewer.person_id).await? {
+        visible = visible.add(everything());
+    } else {
+        if let Some(m) = current_membership(db, viewer.person_id).await?
+            && m.status == crate::service::membership::MemberStatus::Active.as_str()
+        {
+            visible = visible.add(
+                not_draft()
+                    .add(training::Column::Audience.eq(Audience::Members.as_str()))
+                    .add(training::Column::UnitId.in_subquery(ancestors(vec![m.branch_id]))),
+            );
+        }
+        let roles: Vec<(String, Uuid)> = officer_role::Entity::find()
+            .select_only()
+            .column(officer_role::Column::Role)
+            .column(officer_role::Column::UnitId)
+            .filter(officer_role::Column::PersonId.eq(viewer.person_id))
+            .filter(officer_role::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        let units: Vec<Uuid> = roles.iter().map(|(_, u)| *u).collect();
+        if !units.is_empty() {
+            // Officer trainings of the units at or above her roles; anything of her reach.
+            visible = visible.add(
+                not_draft()
+                    .add(training::Column::Audience.eq(Audience::Officers.as_str()))
+                    .add(training::Column::UnitId.in_subquery(ancestors(units.clone()))),
+            );
+            visible = visible.add(not_draft().add(within(db, units).await?));
+            // Drafts of what she manages.
+            let of = |role: Role| -> Vec<Uuid> {
+                roles.iter().filter(|(r, _)| r == role.as_str()).map(|(_, u)| *u).collect()
+            };
+            let officer_units = of(Role::UnitOfficer);
+            if !officer_units.is_empty() {
+                visible = visible.add(within(db, officer_units).await?);
+            }
+            let leader_units = of(Role::BranchLeader);
+            if !leader_units.is_empty() {
+                let branches = Query::select()
+                    .column(org_unit::Column::Id)
+                    .from(org_unit::Entity)
+                    .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
+                    .to_owned();
+                visible = visible.add(
+                    Condition::all()
+                        .add(within(db, leader_units).await?)
+                        .add(training::Column::UnitId.in_subquery(branches)),
+                );
+            }
+        }
+        // What she registered for stays visible to her.
+        visible = visible.add(
+            training::Column::Id.in_subquery(
+                Query::select()
+                    .column(entities::training_registration::Column::TrainingId)
+                    .from(entities::training_registration::Entity)
+                    .and_where(
+                        Expr::col(entities::training_registration::Column::PersonId).eq(viewer.person_id),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+
+    let mut condition = Condition::all().add(visible);
+    if filter.upcoming {
+        condition = condition.add(training::Column::EndsAt.gt(Utc::now())).add(
+            training::Column::Status
+                .is_in([TrainingStatus::Draft.as_str(), TrainingStatus::Published.as_str()]),
+        );
+    }
+    if let Some(c) = filter.category {
+        condition = condition.add(training::Column::Category.eq(c.as_str()));
+    }
+    if let Some(s) = filter.status {
+        condition = condition.add(training::Column::Status.eq(s.as_str()));
+    }
+    if let Some(unit) = filter.unit_id {
+        condition = condition.add(training::Column::UnitId.in_subquery(authz::subtree_select(unit)));
+    }
+    if let Some(q) = filter.search.as_deref().filter(|q| !fold_for_search(q).is_empty()) {
+        condition = condition.add(
+            Expr::col((training::Entity, training::Column::TitleSearch))
+                .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
+        );
+    }
+    Ok(TrainingQuery { condition })
+}
+
+/// Trainings of units in the subtrees of `units` (all of them when one is the root).
+async fn within(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Condition, ApiError> {
+    let includes_root = org_unit::Entity::find()
+        .filter(org_unit::Column::Id.is_in(units.iter().copied()))
+        .filter(org_unit::Column::ParentId.is_null())
+        .count(conn)
+        .await?
+        > 0;
+    Ok(if includes_root {
+        everything()
+    } else {
+        Condition::all().add(training::Column::UnitId.in_subquery(authz::subtrees_select(units)))
+    })
+}
+
+/// One page of trainings, soonest first.
+pub async fn list_trainings(
+    conn: &impl ConnectionTrait,
+    q: &TrainingQuery,
+    first: u64,
+    after: Option<&TrainingCursor>,
+) -> Result<(Vec<training::Model>, bool), ApiError> {
+    let mut query = training::Entity::find().filter(q.condition.clone());
+    if let Some(c) = after {
+        query = query.filter(
+            Condition::any().add(training::Column::StartsAt.gt(c.starts_at)).add(
+                Condition::all()
+                    .add(training::Column::StartsAt.eq(c.starts_at))
+                    .add(training::Column::Id.gt(c.id)),
+            ),
+        );
+    }
+    let mut rows = query
+        .order_by_asc(training::Column::StartsAt)
+        .order_by_asc(training::Column::Id)
+        .limit(first + 1)
+        .all(conn)
+        .await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, has_next))
+}
+
+pub async fn count_trainings(conn: &impl ConnectionTrait, q: &TrainingQuery) -> Result<u64, ApiError> {
+    Ok(training::Entity::find().filter(q.condition.clone()).count(conn).await?)
+}

@@ -1,0 +1,48 @@
+//! A training (tập huấn, dạy nghề) published by a unit for its subtree's members or officers.
+//! Its seat counters and next arrival number change only under a lock on this row.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "training")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The organising unit; the audience is its subtree.
+    pub unit_id: Uuid,
+    pub title: String,
+    /// The folded title, for accent-insensitive search.
+    pub title_search: String,
+    pub description: String,
+    /// `VOCATIONAL`, `DIGITAL_SKILLS`, `LEGAL`, `HEALTH`, `ENTREPRENEURSHIP`, `UNION_WORK`, `OTHER`.
+    pub category: String,
+    pub starts_at: DateTimeUtc,
+    pub ends_at: DateTimeUtc,
+    pub place: Option<String>,
+    pub online_url: Option<String>,
+    /// Seats; `None` for no limit.
+    pub capacity: Option<i32>,
+    /// `None`: from publication.
+    pub registration_opens_at: Option<DateTimeUtc>,
+    /// `None`: until the start.
+    pub registration_closes_at: Option<DateTimeUtc>,
+    /// `MEMBERS` or `OFFICERS`.
+    pub audience: String,
+    /// `DRAFT`, `PUBLISHED`, `CANCELLED` or `COMPLETED`.
+    pub status: String,
+    pub confirmed_count: i32,
+    pub waitlist_count: i32,
+    pub next_queue_no: i64,
+    pub cancel_reason: Option<String>,
+    pub created_by: Uuid,
+    pub published_at: Option<DateTimeUtc>,
+    pub cancelled_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

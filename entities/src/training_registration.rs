@@ -1,0 +1,30 @@
+//! A person's registration for a training: one row per person and training, reused when she
+//! registers again after cancelling. `queue_no` is her arrival number (the waitlist's order).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "training_registration")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub training_id: Uuid,
+    pub person_id: Uuid,
+    /// `CONFIRMED`, `WAITLISTED`, `CANCELLED`, `ATTENDED` or `NO_SHOW`.
+    pub status: String,
+    pub queue_no: i64,
+    pub registered_at: DateTimeUtc,
+    /// When she got a seat (at registration, or on promotion from the waitlist).
+    pub confirmed_at: Option<DateTimeUtc>,
+    pub cancelled_at: Option<DateTimeUtc>,
+    pub attended_at: Option<DateTimeUtc>,
+    pub checked_in_by: Option<Uuid>,
+    /// `TOKEN` or `MANUAL`.
+    pub check_in_method: Option<String>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
