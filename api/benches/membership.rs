@@ -10,34 +10,20 @@
 // A measuring program: a failed step should stop it loudly, like a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+mod common;
 
-use api::{
-    auth::{Auth, Viewer},
-    config::Settings,
-    domain::fold_for_search,
-    error::Lang,
-    graphql::{CredentialGuard, build_schema, loaders::Loaders},
-    service::{
-        RequestMeta,
-        membership::import_members,
-        org::{UnitKind, insert_unit},
-    },
-    startup::connect,
-};
-use async_graphql::{Request, Variables};
+use std::time::Instant;
+
+use api::{domain::fold_for_search, service::membership::import_members};
 use chrono::{Datelike, Utc};
-use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use common::{
+    BRANCHES_PER_WARD, DISTRICTS, Runner, Tree, WARDS_PER_DISTRICT, build_tree, fresh_state, officer, report,
+};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const MEMBERS: i64 = 1_000_000;
-const DISTRICTS: usize = 30;
-const WARDS_PER_DISTRICT: usize = 14;
-const BRANCHES_PER_WARD: usize = 12;
 const SAMPLES: usize = 300;
 
 /// Family names of Vietnamese women with their approximate share per mille (the long tail
@@ -242,88 +228,11 @@ fn sql_array(items: &[&str]) -> String {
     format!("ARRAY[{}]", quoted.join(","))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{name:<44} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   ({} runs)",
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.99),
-        percentile(&samples, 1.0),
-        samples.len()
-    );
-}
-
 #[tokio::main]
 async fn main() {
-    let Ok(server) = std::env::var("BENCH_DATABASE_URL") else {
-        eprintln!(
-            "set BENCH_DATABASE_URL=postgres://user@host:port (the bench creates the database phunu_bench)"
-        );
-        std::process::exit(2);
-    };
-    let server = server.trim_end_matches('/').to_owned();
-    let admin = Database::connect(format!("{server}/postgres")).await.expect("connect to the server");
-    admin.execute_unprepared("DROP DATABASE IF EXISTS phunu_bench").await.expect("drop");
-    admin.execute_unprepared("CREATE DATABASE phunu_bench").await.expect("create");
-    let vars: HashMap<String, String> = [
-        ("DATABASE_URL", format!("{server}/phunu_bench")),
-        ("APP_DATABASE_MAX_CONNECTIONS", "8".into()),
-        ("APP_SEED_DEMO_DATA", "false".into()),
-        ("APP_LOG", "warn".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let settings = Settings::from_vars(&vars).expect("settings");
-    let state = connect(settings.clone()).await.expect("connect and migrate");
+    let (state, settings) = fresh_state("phunu_bench").await;
     let db = &state.db;
-
-    // The tree: the city, 30 districts, 14 wards each, 12 branches per ward.
-    let t = Instant::now();
-    let txn = db.begin().await.expect("begin");
-    let city =
-        insert_unit(&txn, None, UnitKind::City, "HN", "Hội LHPN Thành phố Hà Nội").await.expect("city");
-    let mut districts = Vec::new();
-    for d in 0..DISTRICTS {
-        let district =
-            insert_unit(&txn, Some(&city), UnitKind::District, &format!("HN-D{d:02}"), &format!("Quận {d}"))
-                .await
-                .expect("district");
-        for w in 0..WARDS_PER_DISTRICT {
-            let ward = insert_unit(
-                &txn,
-                Some(&district),
-                UnitKind::Base,
-                &format!("HN-D{d:02}-W{w:02}"),
-                &format!("Phường {d}-{w}"),
-            )
-            .await
-            .expect("ward");
-            for b in 0..BRANCHES_PER_WARD {
-                insert_unit(
-                    &txn,
-                    Some(&ward),
-                    UnitKind::Branch,
-                    &format!("HN-D{d:02}-W{w:02}-B{b:02}"),
-                    &format!("Chi hội {d}-{w}-{b}"),
-                )
-                .await
-                .expect("branch");
-            }
-        }
-        districts.push(district);
-    }
-    txn.commit().await.expect("commit tree");
-    println!(
-        "tree: {} branches in {:.1} s",
-        DISTRICTS * WARDS_PER_DISTRICT * BRANCHES_PER_WARD,
-        t.elapsed().as_secs_f64()
-    );
+    let Tree { city, districts, wards: ward_ids, .. } = build_tree(&state).await;
 
     // One million people and memberships, generated in the database: family, middle and given
     // name drawn independently (by hashes of the row number) from the shares above.
@@ -421,52 +330,17 @@ async fn main() {
     println!("seed: {MEMBERS} people and memberships in {:.1} s", t.elapsed().as_secs_f64());
 
     // The city's administrator, who sees everything.
-    let admin_id = Uuid::now_v7();
-    db.execute_unprepared(&format!(
-        "INSERT INTO person (id, phone, full_name, name_search, is_system_admin, language, created_at, updated_at) \
-         VALUES ('{admin_id}', '+84300000001', 'Quản Trị Thành Phố', 'quan tri thanh pho', false, 'vi', now(), now()); \
-         INSERT INTO officer_role (id, person_id, unit_id, role, granted_at) \
-         VALUES ('{}', '{admin_id}', '{}', 'UNIT_ADMIN', now())",
-        Uuid::now_v7(),
-        city.id
-    ))
-    .await
-    .expect("admin");
-    let viewer = Viewer { person_id: admin_id, session_id: Uuid::now_v7() };
-
-    let schema = build_schema(state.clone(), &settings);
+    let viewer = officer(&state, "+84300000001", "UNIT_ADMIN", city.id).await;
+    let runner = Runner::new(&state, &settings);
     let run = |query: &'static str, variables: serde_json::Value| {
-        let request = Request::new(query)
-            .variables(Variables::from_json(variables))
-            .data(Auth::Signed(viewer))
-            .data(Lang::Vi)
-            .data(RequestMeta::default())
-            .data(Loaders::new(&state.db))
-            .data(CredentialGuard::default());
-        let schema = schema.clone();
-        async move {
-            let started = Instant::now();
-            let resp = schema.execute(request).await;
-            assert!(resp.errors.is_empty(), "{:?}", resp.errors);
-            started.elapsed()
-        }
+        let runner = runner.clone();
+        async move { runner.run(viewer, query, variables).await.0 }
     };
 
     let directory = "query($s: String, $u: ID) { members(filter: {search: $s, unitId: $u}, first: 20) { \
         edges { node { memberNumber fullName phone status joinedAt branch { name } } } pageInfo { hasNextPage endCursor } } }";
     let city_gid = api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, city.id).encode();
     let gid = |id: Uuid| api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, id).encode();
-    let ward_ids: Vec<Uuid> = {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-        entities::org_unit::Entity::find()
-            .select_only()
-            .column(entities::org_unit::Column::Id)
-            .filter(entities::org_unit::Column::Kind.eq("BASE"))
-            .into_tuple()
-            .all(db)
-            .await
-            .expect("wards")
-    };
     // (label, search, unit) — each search several ways a console officer types it.
     type Case = (&'static str, fn(usize) -> String, fn(usize) -> Option<usize>);
     let cases: [Case; 7] = [

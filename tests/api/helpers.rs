@@ -195,6 +195,18 @@ impl Gql {
         self.body["errors"][0]["extensions"]["field"].as_str()
     }
 
+    /// The `extensions.reason` of the first error (why a `CONFLICT` or a `BAD_USER_INPUT`).
+    pub fn reason(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["reason"].as_str()
+    }
+
+    /// Asserts the first error's code and reason and returns self.
+    #[track_caller]
+    pub fn expect_reason(self, code: &str, reason: &str) -> Self {
+        assert_eq!((self.code(), self.reason()), (Some(code), Some(reason)), "body: {}", self.body);
+        self
+    }
+
     pub fn has_errors(&self) -> bool {
         self.body.get("errors").is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()))
     }

@@ -535,3 +535,55 @@ async fn a_name_typed_in_decomposed_form_is_accepted_and_stored_composed() {
     let data = app.gql("{ me { fullName } }", json!({}), Some(&token)).await.ok();
     assert_eq!(data["me"]["fullName"], "Nguyễn Thị Hoa");
 }
+
+const UPDATE_PROFILE: &str =
+    "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { gender birthDate email } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gender_is_optional_given_at_registration_and_editable() {
+    let app = spawn_app().await;
+    let data = app
+        .gql(
+            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
+            json!({ "i": { "phone": "0912000111", "fullName": "Lò Thị Giới", "password": "sen-hong-2026", "gender": "FEMALE" } }),
+            None,
+        )
+        .await
+        .ok();
+    let token = data["register"]["accessToken"].as_str().unwrap().to_owned();
+    let me = app.gql("{ me { gender } }", json!({}), Some(&token)).await.ok();
+    assert_eq!(me["me"]["gender"], "FEMALE");
+    let stored = || async {
+        entities::person::Entity::find()
+            .filter(entities::person::Column::Phone.eq("+84912000111"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(stored().await.gender.as_deref(), Some("FEMALE"));
+
+    // A field left out stays; null clears; a value sets.
+    let p = app.gql(UPDATE_PROFILE, json!({ "i": { "birthDate": "1990-04-30" } }), Some(&token)).await.ok();
+    assert_eq!(p["updateProfile"]["gender"], "FEMALE");
+    assert_eq!(p["updateProfile"]["birthDate"], "1990-04-30");
+    let p = app.gql(UPDATE_PROFILE, json!({ "i": { "gender": null } }), Some(&token)).await.ok();
+    assert!(p["updateProfile"]["gender"].is_null());
+    assert_eq!(p["updateProfile"]["birthDate"], "1990-04-30");
+    assert_eq!(stored().await.gender, None);
+    let p = app.gql(UPDATE_PROFILE, json!({ "i": { "gender": "MALE" } }), Some(&token)).await.ok();
+    assert_eq!(p["updateProfile"]["gender"], "MALE");
+    assert_eq!(stored().await.gender.as_deref(), Some("MALE"));
+
+    // Bad values are refused with their field, and change nothing.
+    let bad = app
+        .gql(UPDATE_PROFILE, json!({ "i": { "email": "not-an-email", "gender": "OTHER" } }), Some(&token))
+        .await;
+    assert_eq!((bad.code(), bad.field()), (Some("BAD_USER_INPUT"), Some("input.email")));
+    let bad = app.gql(UPDATE_PROFILE, json!({ "i": { "birthDate": "2999-01-01" } }), Some(&token)).await;
+    assert_eq!((bad.code(), bad.field()), (Some("BAD_USER_INPUT"), Some("input.birthDate")));
+    assert_eq!(stored().await.gender.as_deref(), Some("MALE"));
+    app.gql(UPDATE_PROFILE, json!({ "i": { "gender": "FEMALE" } }), None)
+        .await
+        .expect_code("UNAUTHENTICATED");
+}

@@ -18,4 +18,6 @@ mod runtime;
 mod schema;
 mod search;
 mod stats;
+mod training_races;
+mod trainings;
 mod ws;

@@ -1,6 +1,8 @@
 //! GraphQL surface of accounts and sessions (including the `sessionRevoked` subscription).
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Subscription,
+};
 use chrono::{DateTime, Utc};
 use entities::person;
 use futures_util::{Stream, StreamExt};
@@ -49,6 +51,14 @@ impl Person {
     /// Only for the person herself.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         self.0.email.as_deref().filter(|_| self.is_viewer(ctx))
+    }
+
+    /// Only for the person herself.
+    async fn gender(&self, ctx: &Context<'_>) -> Option<GqlGender> {
+        if !self.is_viewer(ctx) {
+            return None;
+        }
+        self.0.gender.as_deref().and_then(svc::Gender::parse).map(Into::into)
     }
 
     /// Only for the person herself.
@@ -128,6 +138,32 @@ pub struct RegisterInput {
     pub password: String,
     pub birth_date: Option<Date>,
     pub email: Option<String>,
+    pub gender: Option<GqlGender>,
+}
+
+/// A person's gender (optional; training statistics count people without one apart).
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Gender", remote = "crate::service::identity::Gender")]
+pub enum GqlGender {
+    Female,
+    Male,
+    Other,
+}
+
+/// Changes to one's own profile: a field left out stays as it is; `null` clears it.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    pub gender: MaybeUndefined<GqlGender>,
+    pub birth_date: MaybeUndefined<Date>,
+    pub email: MaybeUndefined<String>,
+}
+
+fn change<T, U>(v: MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(f(v))),
+    }
 }
 
 #[derive(InputObject)]
@@ -171,6 +207,7 @@ impl IdentityMutation {
             password: SecretString::from(input.password),
             birth_date: input.birth_date.map(|d| d.0),
             email: input.email,
+            gender: input.gender.map(Into::into),
         };
         Ok(svc::register(ctx.state()?, ctx.meta()?, input).await?.into())
     }
@@ -190,6 +227,17 @@ impl IdentityMutation {
     ) -> Result<AuthPayload> {
         ctx.claim_credential_check("refreshSession")?;
         Ok(svc::refresh(ctx.state()?, &SecretString::from(refresh_token)).await?.into())
+    }
+
+    /// Updates the caller's optional profile fields (gender, birth date, email).
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<Person> {
+        let viewer = ctx.auth()?.require()?;
+        let update = svc::ProfileUpdate {
+            gender: change(input.gender, Into::into),
+            birth_date: change(input.birth_date, |d| d.0),
+            email: change(input.email, |e| e),
+        };
+        Ok(Person(svc::update_profile(ctx.state()?, viewer, update).await?))
     }
 
     /// Ends the current session; its access token stops working immediately.

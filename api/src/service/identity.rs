@@ -32,6 +32,15 @@ pub struct AuthPayload {
     pub person: person::Model,
 }
 
+crate::domain::stored_enum! {
+    /// A person's gender, optional on her profile (training statistics count unknowns apart).
+    pub enum Gender {
+        Female = "FEMALE",
+        Male = "MALE",
+        Other = "OTHER",
+    }
+}
+
 /// Raw registration input, parsed here.
 pub struct RegisterInput {
     pub phone: String,
@@ -39,6 +48,44 @@ pub struct RegisterInput {
     pub password: SecretString,
     pub birth_date: Option<NaiveDate>,
     pub email: Option<String>,
+    pub gender: Option<Gender>,
+}
+
+/// Changes to the caller's own profile: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Default)]
+pub struct ProfileUpdate {
+    pub gender: Option<Option<Gender>>,
+    pub birth_date: Option<Option<NaiveDate>>,
+    pub email: Option<Option<String>>,
+}
+
+/// Updates the caller's optional profile fields.
+pub async fn update_profile(
+    state: &AppState,
+    viewer: &Viewer,
+    update: ProfileUpdate,
+) -> Result<person::Model, ApiError> {
+    if let Some(birth) = update.birth_date {
+        crate::service::membership::check_birth_date(birth, "input.birthDate")?;
+    }
+    let email = match update.email {
+        Some(Some(e)) => Some(Some(Email::parse(&e, "input.email")?.as_str().to_owned())),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let mut query =
+        person::Entity::update_many().col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()));
+    if let Some(g) = update.gender {
+        query = query.col_expr(person::Column::Gender, Expr::value(g.map(|g| g.as_str().to_owned())));
+    }
+    if let Some(b) = update.birth_date {
+        query = query.col_expr(person::Column::BirthDate, Expr::value(b));
+    }
+    if let Some(e) = email {
+        query = query.col_expr(person::Column::Email, Expr::value(e));
+    }
+    query.filter(person::Column::Id.eq(viewer.person_id)).exec(&state.db).await?;
+    me(state, viewer).await
 }
 
 /// Creates an account (or claims the record an officer enrolled under this phone) and signs in.
@@ -79,6 +126,10 @@ pub async fn register(
                     Expr::value(email.as_ref().map(|e| e.as_str().to_owned()).or(p.email.clone())),
                 )
                 .col_expr(person::Column::BirthDate, Expr::value(input.birth_date.or(p.birth_date)))
+                .col_expr(
+                    person::Column::Gender,
+                    Expr::value(input.gender.map(|g| g.as_str().to_owned()).or(p.gender.clone())),
+                )
                 .col_expr(person::Column::Language, Expr::value(meta.lang.code()))
                 .filter(person::Column::Id.eq(p.id))
                 .filter(person::Column::PasswordHash.is_null())
@@ -92,6 +143,7 @@ pub async fn register(
         }
         None => person::ActiveModel {
             birth_date: Set(input.birth_date),
+            gender: Set(input.gender.map(|g| g.as_str().to_owned())),
             email: Set(email.map(|e| e.as_str().to_owned())),
             language: Set(meta.lang.code().to_owned()),
             ..new_account(&phone, &name, hash, now)

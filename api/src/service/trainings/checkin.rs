@@ -50,6 +50,10 @@ pub async fn check_in(
     training_id: Uuid,
     token: &str,
 ) -> Result<CheckIn, ApiError> {
+    // Only a manager of the training learns anything about a code (genuine, expired, whose):
+    // anybody else gets the same answer whatever she sends.
+    let t = training::Entity::find_by_id(training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    require_manager(&state.db, viewer, &t).await?;
     let registration_id = state
         .tokens
         .verify_check_in(token.trim(), Utc::now())

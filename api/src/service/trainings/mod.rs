@@ -7,8 +7,9 @@
 //! - **Who may see and register**: for a `MEMBERS` training, members whose branch is in the
 //!   unit's subtree; for an `OFFICERS` training, people holding an officer role in that subtree;
 //!   in both cases also officers with any role at or above the unit, and anyone already
-//!   registered. Drafts are for managers only. Everybody else gets `NOT_FOUND`: a training is
-//!   not advertised outside its audience.
+//!   registered (registering again after a cancellation needs the audience, though). Drafts
+//!   are for managers only. Everybody else gets `NOT_FOUND`: a training is not advertised
+//!   outside its audience.
 //! - **Seats**: a registration, a cancellation and a capacity change lock the training's row
 //!   (`SELECT … FOR UPDATE` on PostgreSQL; SQLite has one connection), so the confirmed count is
 //!   read and changed by one transaction at a time. Each registration takes the next arrival
@@ -253,6 +254,25 @@ async fn can_see(
     viewer: &Viewer,
     t: &training::Model,
 ) -> Result<bool, ApiError> {
+    sees(conn, viewer, t, true).await
+}
+
+/// Whether the caller may register anew: [`can_see`] without "anyone already registered" (a
+/// cancelled registration is no ticket back into an audience she has left).
+async fn in_audience(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    t: &training::Model,
+) -> Result<bool, ApiError> {
+    sees(conn, viewer, t, false).await
+}
+
+async fn sees(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    t: &training::Model,
+    registered_sees: bool,
+) -> Result<bool, ApiError> {
     let unit = get_unit(conn, t.unit_id).await?;
     if manages_unit(conn, viewer, &unit).await? {
         return Ok(true);
@@ -268,22 +288,25 @@ async fn can_see(
         "SELECT 1 FROM membership m JOIN org_unit_closure c ON c.descendant_id = m.branch_id \
          WHERE c.ancestor_id = ? AND m.person_id = ? AND m.status = 'ACTIVE'"
     };
+    let registered = if registered_sees {
+        "UNION ALL SELECT 1 FROM training_registration g WHERE g.training_id = ? AND g.person_id = ?"
+    } else {
+        ""
+    };
     let sql = format!(
         "SELECT COUNT(*) AS n FROM ( \
            {audience} \
            UNION ALL SELECT 1 FROM officer_role r JOIN org_unit_closure c ON c.ancestor_id = r.unit_id \
              WHERE c.descendant_id = ? AND r.person_id = ? AND r.revoked_at IS NULL \
-           UNION ALL SELECT 1 FROM training_registration g WHERE g.training_id = ? AND g.person_id = ? \
+           {registered} \
          ) seen"
     );
     let p = viewer.person_id;
-    let seen = Seen::find_by_statement(stmt(
-        conn.get_database_backend(),
-        &sql,
-        [t.unit_id.into(), p.into(), t.unit_id.into(), p.into(), t.id.into(), p.into()],
-    ))
-    .one(conn)
-    .await?;
+    let mut values: Vec<sea_orm::Value> = vec![t.unit_id.into(), p.into(), t.unit_id.into(), p.into()];
+    if registered_sees {
+        values.extend([t.id.into(), p.into()]);
+    }
+    let seen = Seen::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).one(conn).await?;
     Ok(seen.is_some_and(|s| s.n > 0))
 }
 

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{RegistrationStatus, TrainingStatus, can_see, lock_training};
+use super::{RegistrationStatus, TrainingStatus, in_audience, lock_training};
 use crate::{
     auth::Viewer,
     db::{repeat_list, stmt},
@@ -30,18 +30,20 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
     let person = viewer.person_id;
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
-    if !can_see(&txn, viewer, &t).await? {
-        return Err(ApiError::NotFound);
-    }
     let existing = reg::Entity::find()
         .filter(reg::Column::TrainingId.eq(training_id))
         .filter(reg::Column::PersonId.eq(person))
         .one(&txn)
         .await?;
+    // Her own registration, which she may always see.
     if let Some(r) = &existing
         && r.status != RegistrationStatus::Cancelled.as_str()
     {
         return Ok(r.clone());
+    }
+    // A new registration (or one after a cancellation) needs her to be of the audience now.
+    if !in_audience(&txn, viewer, &t).await? {
+        return Err(ApiError::NotFound);
     }
     if t.status != TrainingStatus::Published.as_str() {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));

@@ -39,9 +39,9 @@ pub struct TrainingFigures {
 }
 
 impl TrainingFigures {
-    /// Women ÷ people trained whose gender is known; `None` when none is.
+    /// Women ÷ people trained whose gender is known (`OTHER` included); `None` when none is.
     pub fn women_share(&self) -> Option<f64> {
-        let known = self.women + self.men;
+        let known = self.people_trained - self.gender_unknown;
         (known > 0).then(|| self.women as f64 / known as f64)
     }
 }
@@ -71,6 +71,7 @@ struct Row {
     people: i64,
     women: i64,
     men: i64,
+    unknown: i64,
 }
 
 /// Start of a Hanoi day (UTC+7, no daylight saving), as an instant.
@@ -110,7 +111,7 @@ async fn figures(
         &format!(
             "SELECT {key}, COUNT(*) AS trainings, CAST(0 AS BIGINT) AS registrations, \
                CAST(0 AS BIGINT) AS attendances, CAST(0 AS BIGINT) AS people, CAST(0 AS BIGINT) AS women, \
-               CAST(0 AS BIGINT) AS men {held} GROUP BY {group}"
+               CAST(0 AS BIGINT) AS men, CAST(0 AS BIGINT) AS unknown {held} GROUP BY {group}"
         ),
         values(),
     ))
@@ -124,7 +125,8 @@ async fn figures(
                CAST(COALESCE(SUM(CASE WHEN r.status = 'ATTENDED' THEN 1 ELSE 0 END), 0) AS BIGINT) AS attendances, \
                COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' THEN r.person_id END) AS people, \
                COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' AND p.gender = 'FEMALE' THEN r.person_id END) AS women, \
-               COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' AND p.gender = 'MALE' THEN r.person_id END) AS men \
+               COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' AND p.gender = 'MALE' THEN r.person_id END) AS men, \
+               COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' AND p.gender IS NULL THEN r.person_id END) AS unknown \
              {held_r} GROUP BY {group}",
             held_r = held.replacen(
                 "FROM training t",
@@ -146,9 +148,8 @@ async fn figures(
         f.people_trained += row.people;
         f.women += row.women;
         f.men += row.men;
-    }
-    for f in out.values_mut() {
-        f.gender_unknown = f.people_trained - f.women - f.men;
+        // A gender other than these two is known, not unknown.
+        f.gender_unknown += row.unknown;
     }
     Ok(out)
 }

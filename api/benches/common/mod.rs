@@ -1,0 +1,171 @@
+//! What the benchmarks share: a fresh PostgreSQL database, the Hanoi-sized unit tree, running a
+//! GraphQL request in process as someone, and percentiles.
+
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use api::{
+    auth::{Auth, Viewer},
+    config::Settings,
+    error::Lang,
+    graphql::{AppSchema, CredentialGuard, build_schema, loaders::Loaders},
+    service::{
+        RequestMeta,
+        org::{UnitKind, insert_unit},
+    },
+    startup::connect,
+    state::AppState,
+};
+use async_graphql::{Request, Variables};
+use entities::org_unit;
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use uuid::Uuid;
+
+pub const DISTRICTS: usize = 30;
+pub const WARDS_PER_DISTRICT: usize = 14;
+pub const BRANCHES_PER_WARD: usize = 12;
+
+/// (Re)creates the database `name` on `BENCH_DATABASE_URL` and connects to it, migrated.
+pub async fn fresh_state(name: &str) -> (AppState, Settings) {
+    let Ok(server) = std::env::var("BENCH_DATABASE_URL") else {
+        eprintln!("set BENCH_DATABASE_URL=postgres://user@host:port (the bench creates the database {name})");
+        std::process::exit(2);
+    };
+    let server = server.trim_end_matches('/').to_owned();
+    let admin = Database::connect(format!("{server}/postgres")).await.expect("connect to the server");
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.expect("drop");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create");
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", format!("{server}/{name}")),
+        ("APP_DATABASE_MAX_CONNECTIONS", "8".into()),
+        ("APP_SEED_DEMO_DATA", "false".into()),
+        ("APP_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = Settings::from_vars(&vars).expect("settings");
+    let state = connect(settings.clone()).await.expect("connect and migrate");
+    (state, settings)
+}
+
+/// The city, 30 districts, 14 wards each, 12 branches per ward (5,040 branches).
+pub struct Tree {
+    pub city: org_unit::Model,
+    pub districts: Vec<org_unit::Model>,
+    pub wards: Vec<Uuid>,
+    pub branches: Vec<Uuid>,
+}
+
+pub async fn build_tree(state: &AppState) -> Tree {
+    let t = Instant::now();
+    let txn = state.db.begin().await.expect("begin");
+    let city =
+        insert_unit(&txn, None, UnitKind::City, "HN", "Hội LHPN Thành phố Hà Nội").await.expect("city");
+    let (mut districts, mut wards, mut branches) = (Vec::new(), Vec::new(), Vec::new());
+    for d in 0..DISTRICTS {
+        let district =
+            insert_unit(&txn, Some(&city), UnitKind::District, &format!("HN-D{d:02}"), &format!("Quận {d}"))
+                .await
+                .expect("district");
+        for w in 0..WARDS_PER_DISTRICT {
+            let ward = insert_unit(
+                &txn,
+                Some(&district),
+                UnitKind::Base,
+                &format!("HN-D{d:02}-W{w:02}"),
+                &format!("Phường {d}-{w}"),
+            )
+            .await
+            .expect("ward");
+            for b in 0..BRANCHES_PER_WARD {
+                let branch = insert_unit(
+                    &txn,
+                    Some(&ward),
+                    UnitKind::Branch,
+                    &format!("HN-D{d:02}-W{w:02}-B{b:02}"),
+                    &format!("Chi hội {d}-{w}-{b}"),
+                )
+                .await
+                .expect("branch");
+                branches.push(branch.id);
+            }
+            wards.push(ward.id);
+        }
+        districts.push(district);
+    }
+    txn.commit().await.expect("commit tree");
+    println!("tree: {} branches in {:.1} s", branches.len(), t.elapsed().as_secs_f64());
+    Tree { city, districts, wards, branches }
+}
+
+/// Creates a person holding `role` at `unit`; returns her as a viewer.
+pub async fn officer(state: &AppState, phone: &str, role: &str, unit: Uuid) -> Viewer {
+    let id = Uuid::now_v7();
+    state
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO person (id, phone, full_name, name_search, is_system_admin, language, created_at, updated_at) \
+             VALUES ('{id}', '{phone}', 'Cán Bộ {phone}', 'can bo', false, 'vi', now(), now()); \
+             INSERT INTO officer_role (id, person_id, unit_id, role, granted_at) \
+             VALUES ('{}', '{id}', '{unit}', '{role}', now())",
+            Uuid::now_v7()
+        ))
+        .await
+        .expect("officer");
+    Viewer { person_id: id, session_id: Uuid::now_v7() }
+}
+
+/// Runs GraphQL requests in process, as the HTTP layer would set them up.
+#[derive(Clone)]
+pub struct Runner {
+    schema: AppSchema,
+    state: AppState,
+}
+
+impl Runner {
+    pub fn new(state: &AppState, settings: &Settings) -> Self {
+        Self { schema: build_schema(state.clone(), settings), state: state.clone() }
+    }
+
+    /// Executes `query` as `viewer`; panics on errors; returns the time taken and the data.
+    pub async fn run(
+        &self,
+        viewer: Viewer,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (Duration, serde_json::Value) {
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(Auth::Signed(viewer))
+            .data(Lang::Vi)
+            .data(RequestMeta::default())
+            .data(Loaders::new(&self.state.db))
+            .data(CredentialGuard::default());
+        let started = Instant::now();
+        let resp = self.schema.execute(request).await;
+        let took = started.elapsed();
+        assert!(resp.errors.is_empty(), "{:?}", resp.errors);
+        (took, resp.data.into_json().expect("json data"))
+    }
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+pub fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name:<48} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   ({} runs)",
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.99),
+        percentile(&samples, 1.0),
+        samples.len()
+    );
+}
