@@ -1,5 +1,9 @@
-//! Discovery: the trainings a person may see (see the module docs of `trainings`), soonest
-//! first. Her branch and role units are read first, so the list query carries them as constants.
+//! Discovery: the trainings open to a person, those of her reach and the drafts she manages
+//! (see the module docs of `trainings`), soonest first. Her branch and role units are read first
+//! and each part of the condition is an indexed lookup by unit, so a member's page reads the
+//! trainings of her four units and not every upcoming training of the city. (A training she
+//! registered for but whose audience she has since left is not listed: it is in
+//! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
 use entities::{officer_role, org_unit, org_unit_closure as closure, training};
@@ -125,18 +129,6 @@ pub async fn training_query(
                 );
             }
         }
-        // What she registered for stays visible to her.
-        visible = visible.add(
-            training::Column::Id.in_subquery(
-                Query::select()
-                    .column(entities::training_registration::Column::TrainingId)
-                    .from(entities::training_registration::Entity)
-                    .and_where(
-                        Expr::col(entities::training_registration::Column::PersonId).eq(viewer.person_id),
-                    )
-                    .to_owned(),
-            ),
-        );
     }
 
     let mut condition = Condition::all().add(visible);
