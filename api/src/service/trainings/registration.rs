@@ -28,22 +28,27 @@ const LIVE: [RegistrationStatus; 2] = [RegistrationStatus::Confirmed, Registrati
 /// her registration as it is (a retry is harmless); after a cancellation she queues anew.
 pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> Result<reg::Model, ApiError> {
     let person = viewer.person_id;
+    // Before the lock: a retry gets her live registration back, and the audience check (reads
+    // that do not depend on the seats) does not hold up everyone queuing for the row.
+    let unlocked =
+        training::Entity::find_by_id(training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    if let Some(r) = registration_of(&state.db, training_id, person).await?
+        && r.status != RegistrationStatus::Cancelled.as_str()
+    {
+        return Ok(r);
+    }
+    // A new registration (or one after a cancellation) needs her to be of the audience now.
+    if !in_audience(&state.db, viewer, &unlocked).await? {
+        return Err(ApiError::NotFound);
+    }
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
-    let existing = reg::Entity::find()
-        .filter(reg::Column::TrainingId.eq(training_id))
-        .filter(reg::Column::PersonId.eq(person))
-        .one(&txn)
-        .await?;
-    // Her own registration, which she may always see.
+    // Again under the lock: a simultaneous retry of hers may have registered meanwhile.
+    let existing = registration_of(&txn, training_id, person).await?;
     if let Some(r) = &existing
         && r.status != RegistrationStatus::Cancelled.as_str()
     {
         return Ok(r.clone());
-    }
-    // A new registration (or one after a cancellation) needs her to be of the audience now.
-    if !in_audience(&txn, viewer, &t).await? {
-        return Err(ApiError::NotFound);
     }
     if t.status != TrainingStatus::Published.as_str() {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
@@ -90,6 +95,19 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
     txn.commit().await?;
     tracing::info!(event = "training_registered", training_id = %training_id, registration_id = %saved.id, status = status.as_str(), "registered");
     Ok(saved)
+}
+
+/// The person's registration for the training, whatever its status.
+async fn registration_of(
+    conn: &impl ConnectionTrait,
+    training_id: Uuid,
+    person_id: Uuid,
+) -> Result<Option<reg::Model>, ApiError> {
+    Ok(reg::Entity::find()
+        .filter(reg::Column::TrainingId.eq(training_id))
+        .filter(reg::Column::PersonId.eq(person_id))
+        .one(conn)
+        .await?)
 }
 
 /// Adds to the training's seat counters and arrival number (the row is locked by the caller).
