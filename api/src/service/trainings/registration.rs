@@ -28,20 +28,20 @@ const LIVE: [RegistrationStatus; 2] = [RegistrationStatus::Confirmed, Registrati
 /// her registration as it is (a retry is harmless); after a cancellation she queues anew.
 pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> Result<reg::Model, ApiError> {
     let person = viewer.person_id;
-    // Before the lock: a retry gets her live registration back, and the audience check (reads
-    // that do not depend on the seats) does not hold up everyone queuing for the row.
-    let unlocked =
-        training::Entity::find_by_id(training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-    if let Some(r) = registration_of(&state.db, training_id, person).await?
+    let txn = state.db.begin().await?;
+    // Before the lock (same transaction, one connection): a retry gets her live registration
+    // back, and the audience check (reads that do not depend on the seats) does not hold up
+    // everyone queuing for the row.
+    let unlocked = training::Entity::find_by_id(training_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    if let Some(r) = registration_of(&txn, training_id, person).await?
         && r.status != RegistrationStatus::Cancelled.as_str()
     {
         return Ok(r);
     }
     // A new registration (or one after a cancellation) needs her to be of the audience now.
-    if !in_audience(&state.db, viewer, &unlocked).await? {
+    if !in_audience(&txn, viewer, &unlocked).await? {
         return Err(ApiError::NotFound);
     }
-    let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
     // Again under the lock: a simultaneous retry of hers may have registered meanwhile.
     let existing = registration_of(&txn, training_id, person).await?;
