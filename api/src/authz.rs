@@ -210,7 +210,10 @@ pub async fn reach_roots(
 }
 
 /// `units`, or `None` when one of them is the root (whose subtree is everything).
-async fn unless_root(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Option<Vec<Uuid>>, ApiError> {
+pub async fn unless_root(
+    conn: &impl ConnectionTrait,
+    units: Vec<Uuid>,
+) -> Result<Option<Vec<Uuid>>, ApiError> {
     use entities::org_unit;
     let includes_root = org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(units.iter().copied()))

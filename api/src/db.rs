@@ -81,6 +81,18 @@ pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Valu
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// Rows after the cursor `(value, last_id)` of a list ordered by `key, id` (keyset paging).
+pub fn after_key<C: sea_orm::ColumnTrait>(
+    key: C,
+    value: impl Into<Value> + Clone,
+    id: C,
+    last_id: uuid::Uuid,
+) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(key.gt(value.clone()))
+        .add(sea_orm::Condition::all().add(key.eq(value)).add(id.gt(last_id)))
+}
+
 /// `item` repeated `n` times, comma-separated: the `?` list of an `IN (…)` or the row tuples of
 /// a multi-row `VALUES`, e.g. `repeat_list("(?, ?)", 2)` = `"(?, ?), (?, ?)"`.
 pub fn repeat_list(item: &str, n: usize) -> String {

@@ -125,13 +125,12 @@ pub async fn list_units(
 ) -> Result<(Vec<org_unit::Model>, bool), ApiError> {
     let mut query = org_unit::Entity::find().filter(filter_condition(filter));
     if let Some(c) = after {
-        query = query.filter(
-            Condition::any().add(org_unit::Column::NameSearch.gt(c.name.clone())).add(
-                Condition::all()
-                    .add(org_unit::Column::NameSearch.eq(c.name.clone()))
-                    .add(org_unit::Column::Id.gt(c.id)),
-            ),
-        );
+        query = query.filter(crate::db::after_key(
+            org_unit::Column::NameSearch,
+            c.name.clone(),
+            org_unit::Column::Id,
+            c.id,
+        ));
     }
     let mut rows = query
         .order_by_asc(org_unit::Column::NameSearch)

@@ -192,11 +192,7 @@ pub async fn member_query(
 
 /// Rows after the cursor in (name, id) order.
 fn after_cursor(c: &MemberCursor) -> Condition {
-    Condition::any().add(membership::Column::NameSearch.gt(c.name.clone())).add(
-        Condition::all()
-            .add(membership::Column::NameSearch.eq(c.name.clone()))
-            .add(membership::Column::Id.gt(c.id)),
-    )
+    crate::db::after_key(membership::Column::NameSearch, c.name.clone(), membership::Column::Id, c.id)
 }
 
 /// One page of the directory: memberships with their person.

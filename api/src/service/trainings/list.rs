@@ -158,16 +158,11 @@ pub async fn training_query(
 
 /// Trainings of units in the subtrees of `units` (all of them when one is the root).
 async fn within(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Condition, ApiError> {
-    let includes_root = org_unit::Entity::find()
-        .filter(org_unit::Column::Id.is_in(units.iter().copied()))
-        .filter(org_unit::Column::ParentId.is_null())
-        .count(conn)
-        .await?
-        > 0;
-    Ok(if includes_root {
-        everything()
-    } else {
-        Condition::all().add(training::Column::UnitId.in_subquery(authz::subtrees_select(units)))
+    Ok(match authz::unless_root(conn, units).await? {
+        None => everything(),
+        Some(units) => {
+            Condition::all().add(training::Column::UnitId.in_subquery(authz::subtrees_select(units)))
+        }
     })
 }
 
@@ -180,13 +175,12 @@ pub async fn list_trainings(
 ) -> Result<(Vec<training::Model>, bool), ApiError> {
     let mut query = training::Entity::find().filter(q.condition.clone());
     if let Some(c) = after {
-        query = query.filter(
-            Condition::any().add(training::Column::StartsAt.gt(c.starts_at)).add(
-                Condition::all()
-                    .add(training::Column::StartsAt.eq(c.starts_at))
-                    .add(training::Column::Id.gt(c.id)),
-            ),
-        );
+        query = query.filter(crate::db::after_key(
+            training::Column::StartsAt,
+            c.starts_at,
+            training::Column::Id,
+            c.id,
+        ));
     }
     let mut rows = query
         .order_by_asc(training::Column::StartsAt)
