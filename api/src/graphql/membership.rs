@@ -12,6 +12,7 @@ use super::{
     identity::PersonRef,
     org::OrgUnit,
     scalars::Date,
+    stored,
 };
 use crate::{
     domain::{GlobalId, NodeKind},
@@ -62,10 +63,6 @@ pub enum GqlEventKind {
     Suspended,
     Reinstated,
     Left,
-}
-
-fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
-    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
 }
 
 async fn load_unit(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<OrgUnit>> {

@@ -88,6 +88,11 @@ pub fn sdl() -> String {
 pub struct CredentialGuard(AtomicBool);
 
 /// Shortcuts to typed context data; a missing entry is a wiring bug, reported as `INTERNAL`.
+/// A stored enum value parsed back; a value this version does not know is an internal error.
+pub(crate) fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
+    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
+}
+
 pub trait ContextExt {
     fn get<T: Send + Sync + 'static>(&self) -> Result<&T, ApiError>;
     fn state(&self) -> Result<&AppState, ApiError> {

@@ -11,6 +11,7 @@ use super::{
     connection::{build, page},
     org::OrgUnit,
     scalars::Date,
+    stored,
 };
 use crate::{
     domain::{GlobalId, NodeKind},
@@ -76,10 +77,6 @@ pub enum GqlCheckInMethod {
     Token,
     /// By hand, by an officer.
     Manual,
-}
-
-fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
-    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
 }
 
 fn training_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
@@ -153,15 +150,12 @@ impl Training {
 
     /// When registration closes (the start, unless set earlier).
     async fn registration_closes_at(&self) -> DateTime<Utc> {
-        self.0.registration_closes_at.unwrap_or(self.0.starts_at)
+        svc::registration_closes_at(&self.0)
     }
 
     /// Published and within its registration window now.
     async fn registration_open(&self) -> bool {
-        let now = Utc::now();
-        self.0.status == TrainingStatus::Published.as_str()
-            && self.0.registration_opens_at.is_none_or(|o| o <= now)
-            && now < self.0.registration_closes_at.unwrap_or(self.0.starts_at)
+        svc::registration_refusal(&self.0, Utc::now()).is_none()
     }
 
     async fn audience(&self) -> Result<GqlAudience> {

@@ -68,9 +68,12 @@ pub async fn check_in_manually(
     registration_id: Uuid,
 ) -> Result<CheckIn, ApiError> {
     let r = reg::Entity::find_by_id(registration_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    let t = training::Entity::find_by_id(r.training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    require_manager(&state.db, viewer, &t).await?;
     record(state, viewer, r.training_id, registration_id, CheckInMethod::Manual).await
 }
 
+/// Records attendance; the caller has checked that the viewer manages the training.
 async fn record(
     state: &AppState,
     viewer: &Viewer,
@@ -80,7 +83,6 @@ async fn record(
 ) -> Result<CheckIn, ApiError> {
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
-    require_manager(&txn, viewer, &t).await?;
     if !matches!(
         TrainingStatus::parse(&t.status),
         Some(TrainingStatus::Published | TrainingStatus::Completed)

@@ -38,7 +38,7 @@ pub use list::{
 pub use registration::{
     cancel_registration, my_registrations, register, registrations_of, waitlist_positions,
 };
-pub use stats::{CategoryFigures, TrainingFigures, TrainingStats, people_trained, training_statistics};
+pub use stats::{CategoryFigures, TrainingFigures, TrainingStats, training_statistics};
 
 use crate::{
     auth::Viewer,
@@ -237,12 +237,6 @@ async fn require_manager(
     if can_see(conn, viewer, t).await? { Err(ApiError::Forbidden) } else { Err(ApiError::NotFound) }
 }
 
-/// Whether the caller manages this training (the console shows its management actions).
-pub async fn is_manager(state: &AppState, viewer: &Viewer, t: &training::Model) -> Result<bool, ApiError> {
-    let unit = get_unit(&state.db, t.unit_id).await?;
-    manages_unit(&state.db, viewer, &unit).await
-}
-
 #[derive(FromQueryResult)]
 struct Seen {
     n: i64,
@@ -318,7 +312,7 @@ pub async fn create_training(
     input: TrainingInput,
 ) -> Result<training::Model, ApiError> {
     let db = &state.db;
-    let unit = get_unit(db, unit_id).await.map_err(authz::hide_forbidden)?;
+    let unit = get_unit(db, unit_id).await?;
     if !manages_unit(db, viewer, &unit).await? {
         // Out of reach entirely, or in reach without the role: the usual two answers.
         authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
@@ -504,6 +498,24 @@ pub async fn complete_training(
     txn.commit().await?;
     tracing::info!(event = "training_completed", training_id = %id, by = %viewer.person_id, "training completed");
     Ok(row)
+}
+
+/// When registration closes: at the start, unless set earlier.
+pub fn registration_closes_at(t: &training::Model) -> DateTime<Utc> {
+    t.registration_closes_at.unwrap_or(t.starts_at)
+}
+
+/// Why nobody can register at `now` (status, then window), or `None` when registration is open.
+pub fn registration_refusal(t: &training::Model, now: DateTime<Utc>) -> Option<ConflictKind> {
+    if t.status != TrainingStatus::Published.as_str() {
+        Some(ConflictKind::WrongStatus)
+    } else if t.registration_opens_at.is_some_and(|opens| now < opens) {
+        Some(ConflictKind::RegistrationNotOpen)
+    } else if now >= registration_closes_at(t) {
+        Some(ConflictKind::RegistrationClosed)
+    } else {
+        None
+    }
 }
 
 /// Seats left, or `None` when there is no limit.

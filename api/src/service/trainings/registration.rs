@@ -50,15 +50,9 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
     {
         return Ok(r.clone());
     }
-    if t.status != TrainingStatus::Published.as_str() {
-        return Err(ApiError::Conflict(ConflictKind::WrongStatus));
-    }
     let now = Utc::now();
-    if t.registration_opens_at.is_some_and(|opens| now < opens) {
-        return Err(ApiError::Conflict(ConflictKind::RegistrationNotOpen));
-    }
-    if now >= t.registration_closes_at.unwrap_or(t.starts_at) {
-        return Err(ApiError::Conflict(ConflictKind::RegistrationClosed));
+    if let Some(refusal) = super::registration_refusal(&t, now) {
+        return Err(ApiError::Conflict(refusal));
     }
     let seat = t.capacity.is_none_or(|c| t.confirmed_count < c);
     let status = if seat { RegistrationStatus::Confirmed } else { RegistrationStatus::Waitlisted };

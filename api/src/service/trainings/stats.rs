@@ -88,12 +88,15 @@ async fn figures(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HashMap<(Uuid, String), TrainingFigures>, ApiError> {
-    let held = format!(
-        "FROM training t JOIN org_unit_closure c ON c.descendant_id = t.unit_id \
-         WHERE c.ancestor_id IN ({}) AND t.status IN ('PUBLISHED', 'COMPLETED') \
-           AND t.starts_at >= ? AND t.starts_at < ?",
-        repeat_list("?", roots.len())
-    );
+    // The held trainings of the subtrees, with `joins` added after `training t`.
+    let held = |joins: &str| {
+        format!(
+            "FROM training t {joins} JOIN org_unit_closure c ON c.descendant_id = t.unit_id \
+             WHERE c.ancestor_id IN ({}) AND t.status IN ('PUBLISHED', 'COMPLETED') \
+               AND t.starts_at >= ? AND t.starts_at < ?",
+            repeat_list("?", roots.len())
+        )
+    };
     let values = || {
         let mut v: Vec<Value> = roots.iter().map(|&u| u.into()).collect();
         v.push(from.into());
@@ -111,7 +114,8 @@ async fn figures(
         &format!(
             "SELECT {key}, COUNT(*) AS trainings, CAST(0 AS BIGINT) AS registrations, \
                CAST(0 AS BIGINT) AS attendances, CAST(0 AS BIGINT) AS people, CAST(0 AS BIGINT) AS women, \
-               CAST(0 AS BIGINT) AS men, CAST(0 AS BIGINT) AS unknown {held} GROUP BY {group}"
+               CAST(0 AS BIGINT) AS men, CAST(0 AS BIGINT) AS unknown {held} GROUP BY {group}",
+            held = held("")
         ),
         values(),
     ))
@@ -128,11 +132,8 @@ async fn figures(
                COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' AND p.gender = 'MALE' THEN r.person_id END) AS men, \
                COUNT(DISTINCT CASE WHEN r.status = 'ATTENDED' AND p.gender IS NULL THEN r.person_id END) AS unknown \
              {held_r} GROUP BY {group}",
-            held_r = held.replacen(
-                "FROM training t",
-                "FROM training t JOIN training_registration r ON r.training_id = t.id \
-                 JOIN person p ON p.id = r.person_id",
-                1
+            held_r = held(
+                "JOIN training_registration r ON r.training_id = t.id JOIN person p ON p.id = r.person_id"
             )
         ),
         values(),
@@ -193,16 +194,4 @@ pub async fn training_statistics(
             .collect(),
         unit,
     })
-}
-
-/// People trained (distinct attendees) in the subtree of `unit_id` between two instants: the
-/// "people trained" indicator of campaign targets.
-pub async fn people_trained(
-    conn: &impl ConnectionTrait,
-    unit_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<i64, ApiError> {
-    let f = figures(conn, false, &[unit_id], from, to).await?;
-    Ok(f.values().map(|f| f.people_trained).sum())
 }
