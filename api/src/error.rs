@@ -86,6 +86,10 @@ pub enum InputProblem {
     Expired,
     /// A genuine check-in code, of a registration for another training.
     OtherTraining,
+    /// A unit named as a share of a target is not a direct child of the target's unit.
+    NotAChild,
+    /// A pledge cannot be certified while a criterion of its campaign is not checked as met.
+    CriteriaNotMet,
 }
 
 impl InputProblem {
@@ -134,6 +138,10 @@ impl InputProblem {
             (Expired, Lang::En) => "The code has expired. Open a fresh one in the app.",
             (OtherTraining, Lang::Vi) => "Mã này thuộc một lớp tập huấn khác.",
             (OtherTraining, Lang::En) => "This code belongs to another training.",
+            (NotAChild, Lang::Vi) => "Đơn vị này không phải đơn vị trực thuộc trực tiếp.",
+            (NotAChild, Lang::En) => "This unit is not a direct child of the unit.",
+            (CriteriaNotMet, Lang::Vi) => "Chưa đạt đủ các tiêu chí để công nhận.",
+            (CriteriaNotMet, Lang::En) => "Not every criterion is met, so it cannot be certified.",
         }
     }
 
@@ -160,6 +168,8 @@ impl InputProblem {
             MissingColumn => "MISSING_COLUMN",
             Expired => "EXPIRED",
             OtherTraining => "OTHER_TRAINING",
+            NotAChild => "NOT_A_CHILD",
+            CriteriaNotMet => "CRITERIA_NOT_MET",
         }
     }
 }
@@ -186,6 +196,8 @@ pub enum ConflictKind {
     NotConfirmed,
     /// The training has not started yet.
     NotStartedYet,
+    /// A pledge for this person or household, campaign and year exists already.
+    AlreadyPledged,
 }
 
 impl ConflictKind {
@@ -207,6 +219,7 @@ impl ConflictKind {
             CapacityBelowConfirmed => "CAPACITY_BELOW_CONFIRMED",
             NotConfirmed => "NOT_CONFIRMED",
             NotStartedYet => "NOT_STARTED_YET",
+            AlreadyPledged => "ALREADY_PLEDGED",
         }
     }
 }
@@ -336,6 +349,8 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::NotStartedYet, Lang::Vi) => "Lớp tập huấn chưa bắt đầu.",
         (ConflictKind::NotStartedYet, Lang::En) => "The training has not started yet.",
+        (ConflictKind::AlreadyPledged, Lang::Vi) => "Đã có đăng ký cam kết cho năm này.",
+        (ConflictKind::AlreadyPledged, Lang::En) => "There is already a pledge for this year.",
     }
 }
 

@@ -14,6 +14,9 @@ mod m20261123_000007_unit_member_rollups;
 mod m20261123_000008_member_name_keys;
 mod m20261123_000009_member_day_covering;
 mod m20261123_000010_create_trainings;
+mod m20261201_000011_create_campaigns;
+mod m20261201_000012_create_targets;
+mod m20261201_000013_create_posts;
 mod util;
 
 pub struct Migrator;
@@ -32,6 +35,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_member_name_keys::Migration),
             Box::new(m20261123_000009_member_day_covering::Migration),
             Box::new(m20261123_000010_create_trainings::Migration),
+            Box::new(m20261201_000011_create_campaigns::Migration),
+            Box::new(m20261201_000012_create_targets::Migration),
+            Box::new(m20261201_000013_create_posts::Migration),
         ]
     }
 }

@@ -17,6 +17,10 @@ pub enum NodeKind {
     Notification,
     Training,
     TrainingRegistration,
+    Campaign,
+    Pledge,
+    Indicator,
+    Post,
 }
 
 impl NodeKind {
@@ -30,6 +34,10 @@ impl NodeKind {
             NodeKind::Notification => "Notification",
             NodeKind::Training => "Training",
             NodeKind::TrainingRegistration => "TrainingRegistration",
+            NodeKind::Campaign => "Campaign",
+            NodeKind::Pledge => "Pledge",
+            NodeKind::Indicator => "Indicator",
+            NodeKind::Post => "Post",
         }
     }
 
@@ -43,6 +51,10 @@ impl NodeKind {
             NodeKind::Notification,
             NodeKind::Training,
             NodeKind::TrainingRegistration,
+            NodeKind::Campaign,
+            NodeKind::Pledge,
+            NodeKind::Indicator,
+            NodeKind::Post,
         ]
         .into_iter()
         .find(|k| k.name() == name)

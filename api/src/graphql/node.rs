@@ -81,6 +81,10 @@ impl NodeQuery {
                     trainings::get_registration(state, viewer, gid.id).await?,
                 ))
             }
+            // Wired by the campaigns area (issue 5, in progress).
+            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Indicator | NodeKind::Post => {
+                return Err(ApiError::NotFound.into());
+            }
         })
     }
 }

@@ -37,6 +37,12 @@ pub enum GqlNotificationKind {
     TrainingCancelled,
     /// To a waitlisted person: a seat freed up and is now hers.
     TrainingSeatConfirmed,
+    /// To the members of a campaign's subtree: a campaign was launched.
+    CampaignLaunched,
+    /// To the person: her pledge was certified.
+    PledgeCertified,
+    /// To the person: her pledge was returned for changes (see its review comment).
+    PledgeReturned,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -51,6 +57,9 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::RequestRejected => GqlNotificationKind::RequestRejected,
             NotificationKind::TrainingCancelled => GqlNotificationKind::TrainingCancelled,
             NotificationKind::TrainingSeatConfirmed => GqlNotificationKind::TrainingSeatConfirmed,
+            NotificationKind::CampaignLaunched => GqlNotificationKind::CampaignLaunched,
+            NotificationKind::PledgeCertified => GqlNotificationKind::PledgeCertified,
+            NotificationKind::PledgeReturned => GqlNotificationKind::PledgeReturned,
         }
     }
 }

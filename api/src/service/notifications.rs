@@ -46,16 +46,26 @@ pub enum NotificationKind {
     TrainingCancelled,
     /// To a waitlisted person: a seat freed up and is hers. Params: `training`.
     TrainingSeatConfirmed,
+    /// To the members of a campaign's subtree, in batches by the fan-out worker: a campaign
+    /// was launched. Params: `campaign`.
+    CampaignLaunched,
+    /// To the person: her pledge was certified. Params: `campaign`.
+    PledgeCertified,
+    /// To the person: her pledge was returned for changes. Params: `campaign`.
+    PledgeReturned,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 6] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::JoinRequested,
         NotificationKind::TransferRequested,
         NotificationKind::RequestApproved,
         NotificationKind::RequestRejected,
         NotificationKind::TrainingCancelled,
         NotificationKind::TrainingSeatConfirmed,
+        NotificationKind::CampaignLaunched,
+        NotificationKind::PledgeCertified,
+        NotificationKind::PledgeReturned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +76,9 @@ impl NotificationKind {
             NotificationKind::RequestRejected => "REQUEST_REJECTED",
             NotificationKind::TrainingCancelled => "TRAINING_CANCELLED",
             NotificationKind::TrainingSeatConfirmed => "TRAINING_SEAT_CONFIRMED",
+            NotificationKind::CampaignLaunched => "CAMPAIGN_LAUNCHED",
+            NotificationKind::PledgeCertified => "PLEDGE_CERTIFIED",
+            NotificationKind::PledgeReturned => "PLEDGE_RETURNED",
         }
     }
 
@@ -134,6 +147,30 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         Some(NotificationKind::TrainingSeatConfirmed) => (
             "You have a seat".into(),
             format!("A seat freed up: you are confirmed for \"{}\".", param(params, "training")),
+        ),
+        Some(NotificationKind::CampaignLaunched) if vi => (
+            "Cuộc vận động mới".into(),
+            format!("Hội phát động \"{}\". Mời bạn tham gia.", param(params, "campaign")),
+        ),
+        Some(NotificationKind::CampaignLaunched) => (
+            "A new campaign".into(),
+            format!("The union has launched \"{}\". You are invited to take part.", param(params, "campaign")),
+        ),
+        Some(NotificationKind::PledgeCertified) if vi => (
+            "Đăng ký của bạn đã được công nhận".into(),
+            format!("Đăng ký thực hiện \"{}\" của bạn đã được công nhận.", param(params, "campaign")),
+        ),
+        Some(NotificationKind::PledgeCertified) => (
+            "Your pledge was certified".into(),
+            format!("Your pledge to \"{}\" has been certified.", param(params, "campaign")),
+        ),
+        Some(NotificationKind::PledgeReturned) if vi => (
+            "Đăng ký của bạn cần bổ sung".into(),
+            format!("Đăng ký thực hiện \"{}\" được gửi lại để bổ sung.", param(params, "campaign")),
+        ),
+        Some(NotificationKind::PledgeReturned) => (
+            "Your pledge was returned".into(),
+            format!("Your pledge to \"{}\" was returned for changes.", param(params, "campaign")),
         ),
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),

@@ -1,0 +1,28 @@
+//! What a target counts. Computed indicators (fixed ids, `code` set) are counted by the system;
+//! reported ones are defined by an officer for her unit's subtree and filled in by officers.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "indicator")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// `NEW_MEMBERS`, `PEOPLE_TRAINED` or `HOUSEHOLDS_CERTIFIED` for the computed ones.
+    pub code: Option<String>,
+    /// `COMPUTED` or `REPORTED`.
+    pub kind: String,
+    pub name: String,
+    pub unit_of_measure: String,
+    /// How a subtree's reported values combine: `SUM` or `AVERAGE`.
+    pub aggregation: String,
+    /// The unit whose subtree may use a reported indicator; `None` for computed ones.
+    pub unit_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,21 @@
+//! Per-day counters of the computed indicators (`ATTENDED`, `HOUSEHOLDS_CERTIFIED`) for every
+//! unit, covering everything the unit contains; moved with a unit when the tree changes.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "unit_activity_day")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub unit_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub metric: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub day: Date,
+    pub value: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
