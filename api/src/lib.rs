@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod fanout;
 pub mod graphql;
 pub mod http;
 pub mod push;

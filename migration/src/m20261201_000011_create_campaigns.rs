@@ -100,7 +100,8 @@ impl MigrationTrait for Migration {
             .await?;
         // A member's list: the active campaigns of a few units (her branch and its ancestors),
         // newest first, read per unit in order.
-        index(manager, "ix_campaign_unit_listed", C::Table, &[C::UnitId, C::Status, C::ListedAt, C::Id]).await?;
+        index(manager, "ix_campaign_unit_listed", C::Table, &[C::UnitId, C::Status, C::ListedAt, C::Id])
+            .await?;
         index(manager, "ix_campaign_listed", C::Table, &[C::ListedAt, C::Id]).await?;
 
         use CampaignCriterion as K;

@@ -165,7 +165,12 @@ impl MigrationTrait for Migration {
                     .col(ts(R::ReportedAt))
                     .col(ts_null(R::SupersededAt))
                     .foreign_key(&mut fk("fk_reported_value_indicator", R::Table, R::IndicatorId, I::Table))
-                    .foreign_key(&mut fk("fk_reported_value_unit", R::Table, R::UnitId, Alias::new("org_unit")))
+                    .foreign_key(&mut fk(
+                        "fk_reported_value_unit",
+                        R::Table,
+                        R::UnitId,
+                        Alias::new("org_unit"),
+                    ))
                     .to_owned(),
             )
             .await?;

@@ -4,6 +4,7 @@
 //! data (set by the HTTP layer for each request): [`Auth`], [`Lang`], [`RequestMeta`],
 //! [`loaders::Loaders`] and [`CredentialGuard`]; schema data: [`AppState`].
 
+pub mod campaigns;
 pub mod connection;
 pub mod identity;
 mod introspection;

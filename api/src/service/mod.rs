@@ -1,6 +1,7 @@
 //! The rules of each domain area. Every function takes the caller and the state, checks
 //! permission first, then does the work, in one transaction when it writes more than one row.
 
+pub mod campaigns;
 pub mod identity;
 pub mod membership;
 pub mod notifications;

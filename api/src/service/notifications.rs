@@ -154,7 +154,10 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         ),
         Some(NotificationKind::CampaignLaunched) => (
             "A new campaign".into(),
-            format!("The union has launched \"{}\". You are invited to take part.", param(params, "campaign")),
+            format!(
+                "The union has launched \"{}\". You are invited to take part.",
+                param(params, "campaign")
+            ),
         ),
         Some(NotificationKind::PledgeCertified) if vi => (
             "Đăng ký của bạn đã được công nhận".into(),

@@ -379,8 +379,9 @@ pub async fn move_unit(
     if inside {
         return Err(ApiError::bad_input("newParentId", InputProblem::WouldCreateCycle));
     }
-    // Its member counters leave the old ancestors now and join the new ones once attached.
+    // Its member and activity counters leave the old ancestors now and join the new ones once attached.
     crate::service::membership::shift_rollups(&txn, id, -1).await?;
+    crate::service::campaigns::activity::shift(&txn, id, -1).await?;
     // Detach the subtree from its old ancestors, then attach it below the new parent's chain.
     db::execute(
         &txn,
@@ -400,6 +401,7 @@ pub async fn move_unit(
     )
     .await?;
     crate::service::membership::shift_rollups(&txn, id, 1).await?;
+    crate::service::campaigns::activity::shift(&txn, id, 1).await?;
     let now = Utc::now();
     org_unit::Entity::update_many()
         .col_expr(org_unit::Column::ParentId, Expr::value(new_parent_id))

@@ -19,6 +19,10 @@ use super::{CheckInMethod, RegistrationStatus, TrainingStatus, lock_training, re
 use crate::{
     auth::Viewer,
     error::{ApiError, ConflictKind, InputProblem},
+    service::{
+        campaigns::activity::{self, Metric},
+        membership::hanoi_day,
+    },
     state::AppState,
 };
 
@@ -116,10 +120,36 @@ async fn record(
         .filter(reg::Column::Id.eq(registration_id))
         .exec(&txn)
         .await?;
+    // Counted for the targets (people trained) of the organising unit and every unit above.
+    activity::record(&txn, t.unit_id, Metric::Attended, hanoi_day(now), 1).await?;
     let r = reg::Entity::find_by_id(registration_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     txn.commit().await?;
     tracing::info!(event = "training_check_in", training_id = %training_id, registration_id = %registration_id, method = method.as_str(), by = %viewer.person_id, "checked in");
     Ok(CheckIn { registration: r, already_checked_in: false })
+}
+
+/// Takes a training's attendances out of the activity counters (it is being cancelled, and a
+/// cancelled training trains nobody in the figures), day by day as they were counted.
+pub(super) async fn uncount_attendances(
+    txn: &impl ConnectionTrait,
+    t: &training::Model,
+) -> Result<(), ApiError> {
+    let attended: Vec<Option<chrono::DateTime<Utc>>> = reg::Entity::find()
+        .select_only()
+        .column(reg::Column::AttendedAt)
+        .filter(reg::Column::TrainingId.eq(t.id))
+        .filter(reg::Column::AttendedAt.is_not_null())
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut per_day = std::collections::BTreeMap::new();
+    for at in attended.into_iter().flatten() {
+        *per_day.entry(hanoi_day(at)).or_insert(0i64) += 1;
+    }
+    for (day, n) in per_day {
+        activity::record(txn, t.unit_id, Metric::Attended, day, -n).await?;
+    }
+    Ok(())
 }
 
 /// Filters of a roster.

@@ -449,6 +449,7 @@ pub async fn cancel_training(
     }
     let now = Utc::now();
     let people = registration::live_registrants(&txn, id).await?;
+    checkin::uncount_attendances(&txn, &t).await?;
     let mut row: training::ActiveModel = t.clone().into();
     row.status = Set(TrainingStatus::Cancelled.as_str().to_owned());
     row.cancelled_at = Set(Some(now));

@@ -1,0 +1,58 @@
+//! Per-day counters of the computed indicators that are not membership figures: attendances
+//! (check-ins) and certified household pledges. Each change adds to the row of the unit where
+//! it happened and of every unit above it, in the writer's transaction, so a target's actual is
+//! a sum over a few rows per unit and day — never a count over millions of registrations.
+//!
+//! When a unit moves, [`shift`] takes its counters away from its old ancestors and gives them
+//! to the new ones (as `membership::shift_rollups` does for members): its history moves with it.
+
+use chrono::NaiveDate;
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+use crate::{db, domain::stored_enum, error::ApiError};
+
+stored_enum! {
+    /// What a counter counts.
+    pub enum Metric {
+        /// Check-ins at trainings organised in the unit's subtree, by the Hanoi day of check-in.
+        Attended = "ATTENDED",
+        /// Household pledges of members of the unit's subtree certified, by Hanoi day.
+        HouseholdsCertified = "HOUSEHOLDS_CERTIFIED",
+    }
+}
+
+/// Adds `delta` to `metric` on `day` for `unit_id` and every unit above it.
+pub async fn record(
+    txn: &impl ConnectionTrait,
+    unit_id: Uuid,
+    metric: Metric,
+    day: NaiveDate,
+    delta: i64,
+) -> Result<(), ApiError> {
+    db::execute(
+        txn,
+        "INSERT INTO unit_activity_day (unit_id, metric, day, value) \
+         SELECT ancestor_id, ?, ?, ? FROM org_unit_closure WHERE descendant_id = ? \
+         ON CONFLICT (unit_id, metric, day) DO UPDATE SET value = unit_activity_day.value + excluded.value",
+        [metric.as_str().into(), day.into(), delta.into(), unit_id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds `sign` × the counters of `unit_id` (all it contains) to each of its strict ancestors:
+/// `-1` before a move detaches it, `+1` once it hangs below its new parent.
+pub async fn shift(txn: &impl ConnectionTrait, unit_id: Uuid, sign: i64) -> Result<(), ApiError> {
+    db::execute(
+        txn,
+        "INSERT INTO unit_activity_day (unit_id, metric, day, value) \
+         SELECT a.ancestor_id, u.metric, u.day, ? * u.value FROM unit_activity_day u \
+         JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
+         WHERE u.unit_id = ? AND a.depth > 0 \
+         ON CONFLICT (unit_id, metric, day) DO UPDATE SET value = unit_activity_day.value + excluded.value",
+        [sign.into(), unit_id.into()],
+    )
+    .await?;
+    Ok(())
+}

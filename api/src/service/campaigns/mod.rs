@@ -1,0 +1,8 @@
+//! Campaigns and targets: campaigns with their criteria, pledges and their certification,
+//! targets per indicator, unit and period with their roll-up, and the news feed.
+
+pub mod activity;
+pub mod campaign;
+pub mod news;
+pub mod pledges;
+pub mod targets;
