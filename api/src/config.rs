@@ -63,6 +63,9 @@ pub struct Settings {
     pub ws_init_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub seed_demo_data: bool,
+    /// With the demo data, also demo content: a member of a branch, campaigns, news, trainings
+    /// and targets (the tests leave it out, so their lists start empty).
+    pub seed_demo_content: bool,
     /// How often the push worker looks for due pushes.
     pub push_poll_interval: Duration,
     /// Pushes claimed per round of the worker.
@@ -181,6 +184,7 @@ impl Settings {
                 }
                 seed => seed,
             },
+            seed_demo_content: parse(&get, "APP_SEED_DEMO_CONTENT", true, "true or false")?,
             push_poll_interval: millis(parse(&get, "APP_PUSH_POLL_INTERVAL_MS", 1000, "milliseconds")?),
             push_batch_size: parse(&get, "APP_PUSH_BATCH_SIZE", 20, "a positive integer")?.max(1),
             push_max_attempts: parse(&get, "APP_PUSH_MAX_ATTEMPTS", 8, "a positive integer")?.max(1),

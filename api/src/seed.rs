@@ -7,6 +7,10 @@ use entities::{officer_role, org_unit, person};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use uuid::Uuid;
 
+mod content;
+
+pub use content::load_demo_content;
+
 use crate::{
     auth,
     authz::Role,
@@ -63,6 +67,13 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         unit_code: Some("HN-LB-BD-01"),
     },
     DemoAccount { phone: "+84900000006", name: "Hoàng Thị Hội Viên", role: "MEMBER", unit_code: None },
+    // A member of a branch when the demo content is loaded (`APP_SEED_DEMO_CONTENT`).
+    DemoAccount {
+        phone: content::MEMBER_PHONE,
+        name: "Đỗ Thị Thu Hà",
+        role: "MEMBER",
+        unit_code: Some(content::MEMBER_BRANCH),
+    },
 ];
 
 /// (code, district name, [(code, ward name)]).

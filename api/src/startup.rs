@@ -76,7 +76,11 @@ impl Application {
         let state = connect(settings).await?;
         let settings = state.settings.clone();
         let seeded = if settings.seed_demo_data {
-            seed::load_demo_data(&state).await.map_err(|_| StartupError::Task)?
+            let seeded = seed::load_demo_data(&state).await.map_err(|_| StartupError::Task)?;
+            if settings.seed_demo_content {
+                seed::load_demo_content(&state).await.map_err(|_| StartupError::Task)?;
+            }
+            seeded
         } else {
             false
         };

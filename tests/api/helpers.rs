@@ -25,6 +25,8 @@ pub const LB_OFFICER: &str = "+84900000003";
 pub const BD_CASE_OFFICER: &str = "+84900000004";
 pub const BD1_LEADER: &str = "+84900000005";
 pub const MEMBER: &str = "+84900000006";
+/// A member of HN-LB-BD-01 when the demo content is loaded (`APP_SEED_DEMO_CONTENT=true`).
+pub const DEMO_MEMBER: &str = "+84900000007";
 
 pub struct TestApp {
     pub address: String,
@@ -107,6 +109,8 @@ pub async fn spawn_app_with_sender(
     vars.insert("APP_WORKERS".into(), "2".into());
     vars.insert("APP_JWT_SECRET".into(), TEST_JWT_SECRET.into());
     vars.insert("APP_SEED_DEMO_DATA".into(), "true".into());
+    // Lists start empty; the demo walkthrough test turns the demo content on.
+    vars.insert("APP_SEED_DEMO_CONTENT".into(), "false".into());
     vars.insert("APP_LOG".into(), "warn".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);
     if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
