@@ -22,13 +22,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use api::{
-    auth::Viewer,
-    domain::{GlobalId, NodeKind},
-};
+use api::domain::{GlobalId, NodeKind};
 use chrono::Datelike;
-use common::{Runner, Tree, build_tree, fresh_state, officer, report};
-use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use common::{Runner, Tree, as_viewer, build_tree, fresh_state, ids, officer, report};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -51,25 +48,6 @@ const HOME: &str = "query Home { \
 const PROGRESS: &str = "query($u: ID!, $p: PeriodInput!) { targetProgress(unitId: $u, period: $p) { \
   indicator { name unitOfMeasure } childrenTargetSum unallocated \
   total { unit { name } target actual attainment } children { unit { name } target actual attainment } } }";
-
-#[derive(FromQueryResult)]
-struct Id {
-    id: Uuid,
-}
-
-async fn ids(state: &api::state::AppState, sql: &str) -> Vec<Uuid> {
-    Id::find_by_statement(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-        .all(&state.db)
-        .await
-        .expect("ids")
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
-}
-
-fn as_viewer(person_id: Uuid) -> Viewer {
-    Viewer { person_id, session_id: Uuid::now_v7() }
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

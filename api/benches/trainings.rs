@@ -15,10 +15,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use api::auth::Viewer;
-use common::{Runner, Tree, build_tree, fresh_state, officer, report};
+use common::{Runner, Tree, as_viewer, build_tree, fresh_state, ids, officer, report};
 use futures_util::{StreamExt, stream};
-use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -28,25 +27,6 @@ const PER_TRAINING: i64 = 100;
 const SAMPLES: usize = 300;
 /// Registrations in flight at once in the contention runs (the pool has 8 connections).
 const IN_FLIGHT: usize = 32;
-
-#[derive(FromQueryResult)]
-struct Id {
-    id: Uuid,
-}
-
-async fn ids(state: &api::state::AppState, sql: &str) -> Vec<Uuid> {
-    Id::find_by_statement(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-        .all(&state.db)
-        .await
-        .expect("ids")
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
-}
-
-fn as_viewer(person_id: Uuid) -> Viewer {
-    Viewer { person_id, session_id: Uuid::now_v7() }
-}
 
 #[tokio::main]
 async fn main() {

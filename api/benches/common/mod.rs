@@ -22,7 +22,7 @@ use api::{
 };
 use async_graphql::{Request, Variables};
 use entities::org_unit;
-use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, FromQueryResult, TransactionTrait};
 use uuid::Uuid;
 
 pub const DISTRICTS: usize = 30;
@@ -152,6 +152,27 @@ impl Runner {
         assert!(resp.errors.is_empty(), "{:?}", resp.errors);
         (took, resp.data.into_json().expect("json data"))
     }
+}
+
+#[derive(FromQueryResult)]
+struct Id {
+    id: Uuid,
+}
+
+/// The ids a query selects (as `id`).
+pub async fn ids(state: &AppState, sql: &str) -> Vec<Uuid> {
+    Id::find_by_statement(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+        .all(&state.db)
+        .await
+        .expect("ids")
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+/// A signed-in person (no session behind it: the runner sets the request's auth directly).
+pub fn as_viewer(person_id: Uuid) -> Viewer {
+    Viewer { person_id, session_id: Uuid::now_v7() }
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {

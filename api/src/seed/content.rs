@@ -46,7 +46,8 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     else {
         return Ok(false);
     };
-    if membership::Entity::find().filter(membership::Column::PersonId.eq(member.id)).one(db).await?.is_some() {
+    if membership::Entity::find().filter(membership::Column::PersonId.eq(member.id)).one(db).await?.is_some()
+    {
         return Ok(false);
     }
     let unit = |code: &'static str| async move {
@@ -56,8 +57,13 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
             .await?
             .ok_or_else(|| ApiError::internal(format_args!("demo unit {code} is missing")))
     };
-    let (city, lb, bd, branch, hk) =
-        (unit("HN").await?, unit("HN-LB").await?, unit("HN-LB-BD").await?, unit(MEMBER_BRANCH).await?, unit("HN-HK").await?);
+    let (city, lb, bd, branch, hk) = (
+        unit("HN").await?,
+        unit("HN-LB").await?,
+        unit("HN-LB-BD").await?,
+        unit(MEMBER_BRANCH).await?,
+        unit("HN-HK").await?,
+    );
     let author = person::Entity::find()
         .filter(person::Column::Phone.eq("+84900000002"))
         .one(db)
@@ -140,7 +146,12 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         ),
         (&lb, None, "Long Biên: tập huấn kỹ năng số cho hội viên", "Đăng ký qua ứng dụng, mục Tập huấn."),
         (&bd, None, "Phường Bồ Đề ra mắt mô hình “Địa chỉ tin cậy”", "Nơi hỗ trợ phụ nữ và trẻ em khi cần."),
-        (&hk, None, "Hoàn Kiếm: ngày hội phụ nữ khởi nghiệp", "Gian hàng sản phẩm của hội viên quận Hoàn Kiếm."),
+        (
+            &hk,
+            None,
+            "Hoàn Kiếm: ngày hội phụ nữ khởi nghiệp",
+            "Gian hàng sản phẩm của hội viên quận Hoàn Kiếm.",
+        ),
     ];
     for (i, (unit, campaign_id, title, body)) in posts.into_iter().enumerate() {
         let at = now - Duration::hours(24 - i as i64);
@@ -163,9 +174,33 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     }
 
     let trainings: [(&org_unit::Model, &str, &str, i64, Option<i32>, Option<&str>, Option<&str>); 3] = [
-        (&bd, "Kỹ năng số cơ bản cho hội viên", "DIGITAL_SKILLS", 7, Some(30), Some("Nhà văn hoá phường Bồ Đề"), None),
-        (&lb, "Khởi nghiệp với sản phẩm OCOP", "ENTREPRENEURSHIP", 14, Some(50), Some("Trung tâm Văn hoá quận Long Biên"), None),
-        (&city, "Pháp luật về phòng, chống bạo lực gia đình", "LEGAL", 21, None, None, Some("https://meet.example.vn/pcbldg")),
+        (
+            &bd,
+            "Kỹ năng số cơ bản cho hội viên",
+            "DIGITAL_SKILLS",
+            7,
+            Some(30),
+            Some("Nhà văn hoá phường Bồ Đề"),
+            None,
+        ),
+        (
+            &lb,
+            "Khởi nghiệp với sản phẩm OCOP",
+            "ENTREPRENEURSHIP",
+            14,
+            Some(50),
+            Some("Trung tâm Văn hoá quận Long Biên"),
+            None,
+        ),
+        (
+            &city,
+            "Pháp luật về phòng, chống bạo lực gia đình",
+            "LEGAL",
+            21,
+            None,
+            None,
+            Some("https://meet.example.vn/pcbldg"),
+        ),
     ];
     for (unit, title, category, days, capacity, place, online) in trainings {
         let starts = now + Duration::days(days);
@@ -214,9 +249,8 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         set_at: Set(now),
     };
     set(city.id, 1200.0, false).insert(&txn).await?;
-    let children_of = |parent: Uuid| {
-        org_unit::Entity::find().filter(org_unit::Column::ParentId.eq(parent)).all(&txn)
-    };
+    let children_of =
+        |parent: Uuid| org_unit::Entity::find().filter(org_unit::Column::ParentId.eq(parent)).all(&txn);
     for district in children_of(city.id).await? {
         set(district.id, 200.0, true).insert(&txn).await?;
     }
