@@ -12,7 +12,7 @@ use api::{
     auth::{Auth, Viewer},
     config::Settings,
     error::Lang,
-    graphql::{AppSchema, CredentialGuard, build_schema, loaders::Loaders},
+    graphql::{AppSchema, CredentialGuard, ScopeCell, build_schema, loaders::Loaders},
     service::{
         RequestMeta,
         org::{UnitKind, insert_unit},
@@ -145,6 +145,7 @@ impl Runner {
             .data(Lang::Vi)
             .data(RequestMeta::default())
             .data(Loaders::new(&self.state.db))
+            .data(ScopeCell::default())
             .data(CredentialGuard::default());
         let started = Instant::now();
         let resp = self.schema.execute(request).await;

@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
-    auth::Auth,
+    auth::{Auth, Viewer},
     config::Settings,
     error::{ApiError, ErrorMapping, InputProblem},
-    service::RequestMeta,
+    service::{RequestMeta, scope::ViewerScope},
     state::AppState,
 };
 
@@ -81,6 +81,27 @@ pub fn build_schema(state: AppState, settings: &Settings) -> AppSchema {
 /// The SDL exported to `schema.graphql` (`cargo run -p api -- export-schema`).
 pub fn sdl() -> String {
     schema_builder().finish().sdl()
+}
+
+/// Request data: the caller's [`ViewerScope`], read at most once per HTTP request and shared
+/// by every list that depends on it (a home screen asks for several). Not set on the
+/// WebSocket, whose connection outlives role changes: there each list reads it afresh.
+#[derive(Default)]
+pub struct ScopeCell(tokio::sync::OnceCell<ViewerScope>);
+
+/// The caller's [`ViewerScope`], from this request's [`ScopeCell`] when there is one.
+pub async fn viewer_scope<'a>(
+    ctx: &Context<'a>,
+    viewer: &Viewer,
+) -> Result<std::borrow::Cow<'a, ViewerScope>, ApiError> {
+    let state = ctx.state()?;
+    match ctx.data_opt::<ScopeCell>() {
+        Some(cell) => {
+            let scope = cell.0.get_or_try_init(|| ViewerScope::load(&state.db, viewer)).await?;
+            Ok(std::borrow::Cow::Borrowed(scope))
+        }
+        None => Ok(std::borrow::Cow::Owned(ViewerScope::load(&state.db, viewer).await?)),
+    }
 }
 
 /// Request data that lets one request run at most one password check: aliases cannot turn one

@@ -527,7 +527,7 @@ impl TrainingQueryRoot {
             search: filter.search,
             status: filter.status.map(Into::into),
         };
-        let q = svc::training_query(state, viewer, filter).await?;
+        let q = svc::training_query(&*super::viewer_scope(ctx, viewer).await?, filter);
         let (rows, has_next) = svc::list_trainings(&state.db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,

@@ -32,7 +32,7 @@ use super::request_meta;
 use crate::error::Lang;
 use crate::{
     auth,
-    graphql::{AppSchema, CredentialGuard, loaders::Loaders},
+    graphql::{AppSchema, CredentialGuard, ScopeCell, loaders::Loaders},
     state::AppState,
 };
 
@@ -382,6 +382,7 @@ async fn execute(
         .data(lang)
         .data(meta)
         .data(Loaders::new(&state.db))
+        .data(ScopeCell::default())
         .data(CredentialGuard::default());
     let response = schema.execute(request).await;
 

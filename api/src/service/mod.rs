@@ -7,6 +7,7 @@ pub mod membership;
 pub mod notifications;
 pub mod org;
 pub mod roles;
+pub mod scope;
 pub mod trainings;
 
 /// Facts about the HTTP request that rules depend on (throttling, session records).

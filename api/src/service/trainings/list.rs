@@ -6,7 +6,7 @@
 //! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
-use entities::{officer_role, org_unit, org_unit_closure as closure, training};
+use entities::{org_unit, org_unit_closure as closure, training};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -17,12 +17,10 @@ use uuid::Uuid;
 
 use super::{Audience, Category, TrainingStatus};
 use crate::{
-    auth::Viewer,
     authz::{self, Role},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
-    service::{membership::current_membership, org::UnitKind},
-    state::AppState,
+    service::{org::UnitKind, scope::ViewerScope},
 };
 
 /// Filters of the training list.
@@ -69,54 +67,34 @@ fn ancestors(units: Vec<Uuid>) -> SelectStatement {
         .to_owned()
 }
 
-/// Resolves what the caller may see, and the filters, into one condition.
-pub async fn training_query(
-    state: &AppState,
-    viewer: &Viewer,
-    filter: TrainingFilter,
-) -> Result<TrainingQuery, ApiError> {
-    let db = &state.db;
+/// Resolves what the caller may see, and the filters, into one condition. No statement: her
+/// standing was read once for the request ([`ViewerScope`]).
+pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQuery {
     let mut visible = Condition::any();
-    if authz::is_system_admin(db, viewer.person_id).await? {
+    if scope.is_system_admin {
         visible = visible.add(everything());
     } else {
-        if let Some(m) = current_membership(db, viewer.person_id).await?
-            && m.status == crate::service::membership::MemberStatus::Active.as_str()
-        {
+        if let Some(branch) = scope.branch_id {
             visible = visible.add(
                 not_draft()
                     .add(training::Column::Audience.eq(Audience::Members.as_str()))
-                    .add(training::Column::UnitId.in_subquery(ancestors(vec![m.branch_id]))),
+                    .add(training::Column::UnitId.in_subquery(ancestors(vec![branch]))),
             );
         }
-        let roles: Vec<(String, Uuid)> = officer_role::Entity::find()
-            .select_only()
-            .column(officer_role::Column::Role)
-            .column(officer_role::Column::UnitId)
-            .filter(officer_role::Column::PersonId.eq(viewer.person_id))
-            .filter(officer_role::Column::RevokedAt.is_null())
-            .into_tuple()
-            .all(db)
-            .await?;
-        let units: Vec<Uuid> = roles.iter().map(|(_, u)| *u).collect();
+        let units = scope.units_with(&Role::ALL);
         if !units.is_empty() {
             // Officer trainings of the units at or above her roles; anything of her reach.
             visible = visible.add(
                 not_draft()
                     .add(training::Column::Audience.eq(Audience::Officers.as_str()))
-                    .add(training::Column::UnitId.in_subquery(ancestors(units.clone()))),
+                    .add(training::Column::UnitId.in_subquery(ancestors(units))),
             );
-            visible = visible.add(not_draft().add(within(db, units).await?));
+            visible = visible.add(not_draft().add(within(scope, &Role::ALL)));
             // Drafts of what she manages.
-            let of = |role: Role| -> Vec<Uuid> {
-                roles.iter().filter(|(r, _)| r == role.as_str()).map(|(_, u)| *u).collect()
-            };
-            let officer_units = of(Role::UnitOfficer);
-            if !officer_units.is_empty() {
-                visible = visible.add(within(db, officer_units).await?);
+            if !scope.units_with(&[Role::UnitOfficer]).is_empty() {
+                visible = visible.add(within(scope, &[Role::UnitOfficer]));
             }
-            let leader_units = of(Role::BranchLeader);
-            if !leader_units.is_empty() {
+            if !scope.units_with(&[Role::BranchLeader]).is_empty() {
                 let branches = Query::select()
                     .column(org_unit::Column::Id)
                     .from(org_unit::Entity)
@@ -124,7 +102,7 @@ pub async fn training_query(
                     .to_owned();
                 visible = visible.add(
                     Condition::all()
-                        .add(within(db, leader_units).await?)
+                        .add(within(scope, &[Role::BranchLeader]))
                         .add(training::Column::UnitId.in_subquery(branches)),
                 );
             }
@@ -153,17 +131,17 @@ pub async fn training_query(
                 .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
         );
     }
-    Ok(TrainingQuery { condition })
+    TrainingQuery { condition }
 }
 
-/// Trainings of units in the subtrees of `units` (all of them when one is the root).
-async fn within(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Condition, ApiError> {
-    Ok(match authz::unless_root(conn, units).await? {
+/// Trainings of units in the reach of her `roles` (all of them when one is held at the root).
+fn within(scope: &ViewerScope, roles: &[Role]) -> Condition {
+    match scope.reach(roles) {
         None => everything(),
         Some(units) => {
             Condition::all().add(training::Column::UnitId.in_subquery(authz::subtrees_select(units)))
         }
-    })
+    }
 }
 
 /// One page of trainings, soonest first.
