@@ -173,7 +173,10 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         .await?;
     }
 
-    let trainings: [(&org_unit::Model, &str, &str, i64, Option<i32>, Option<&str>, Option<&str>); 3] = [
+    // (unit, title, category, days from now, seats, place, online link)
+    type DemoTraining<'a> =
+        (&'a org_unit::Model, &'a str, &'a str, i64, Option<i32>, Option<&'a str>, Option<&'a str>);
+    let trainings: [DemoTraining; 3] = [
         (
             &bd,
             "Kỹ năng số cơ bản cho hội viên",
