@@ -129,7 +129,7 @@ async fn seed(state: &api::state::AppState, admin: Uuid) {
              CROSS JOIN LATERAL (SELECT now() + ((j % 730) - 365) * interval '1 day' + (j % 24) * interval '1 hour' AS at) s \
              JOIN bench_unit u ON {SPREAD}"
         ),
-        "CREATE TABLE bench_training AS SELECT id, capacity, status, row_number() OVER (ORDER BY id) AS rn FROM training".to_owned(),
+        "CREATE TABLE bench_training AS SELECT id, capacity, status, starts_at, row_number() OVER (ORDER BY id) AS rn FROM training".to_owned(),
         format!(
             "INSERT INTO training_registration (id, training_id, person_id, status, queue_no, registered_at, confirmed_at, attended_at, updated_at) \
              SELECT gen_random_uuid(), t.id, p.id, \
