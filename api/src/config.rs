@@ -74,6 +74,10 @@ pub struct Settings {
     pub push_max_attempts: u32,
     /// Wait before the first retry; it doubles at each failure, up to an hour.
     pub push_backoff_base: Duration,
+    /// How often the fan-out worker looks for due jobs (a campaign launch to a subtree).
+    pub fanout_poll_interval: Duration,
+    /// Members notified per batch (one transaction) of a fan-out job.
+    pub fanout_batch_size: u64,
     /// A directory name search over a reach of at most this many members reads the reach's
     /// members and filters them; over a larger reach it walks the name indexes.
     pub directory_small_reach: u64,
@@ -92,6 +96,10 @@ pub enum ConfigError {
     #[error("{name} has an invalid value ({expected})")]
     Invalid { name: &'static str, expected: &'static str },
 }
+
+/// Most members one fan-out batch notifies: a batch is one transaction, which should stay short.
+const MAX_FANOUT_BATCH: u64 = 10_000;
+const FANOUT_BATCH_EXPECTED: &str = "an integer from 1 to 10000";
 
 /// The development-only signing key. Production refuses to start with it.
 const DEV_JWT_SECRET: &str = "development-only-secret-do-not-use-in-production-0123456789";
@@ -189,6 +197,16 @@ impl Settings {
             push_batch_size: parse(&get, "APP_PUSH_BATCH_SIZE", 20, "a positive integer")?.max(1),
             push_max_attempts: parse(&get, "APP_PUSH_MAX_ATTEMPTS", 8, "a positive integer")?.max(1),
             push_backoff_base: millis(parse(&get, "APP_PUSH_BACKOFF_BASE_MS", 30_000, "milliseconds")?),
+            fanout_poll_interval: millis(parse(&get, "APP_FANOUT_POLL_INTERVAL_MS", 1000, "milliseconds")?),
+            fanout_batch_size: match parse(&get, "APP_FANOUT_BATCH_SIZE", 500u64, FANOUT_BATCH_EXPECTED)? {
+                n @ 1..=MAX_FANOUT_BATCH => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "APP_FANOUT_BATCH_SIZE",
+                        expected: FANOUT_BATCH_EXPECTED,
+                    });
+                }
+            },
             directory_small_reach: parse(&get, "APP_DIRECTORY_SMALL_REACH", 10_000, "a number of members")?,
             directory_candidate_cap: parse(
                 &get,
@@ -266,6 +284,23 @@ mod tests {
         assert_eq!(s.push_poll_interval, Duration::from_secs(1));
         assert_eq!(s.push_backoff_base, Duration::from_secs(30));
         assert!(s.push_batch_size >= 1 && s.push_max_attempts >= 1);
+        assert_eq!(s.fanout_poll_interval, Duration::from_secs(1));
+        assert_eq!(s.fanout_batch_size, 500);
+    }
+
+    #[test]
+    fn fanout_batches_are_bounded() {
+        let s = Settings::from_vars(&vars(&[
+            ("APP_FANOUT_BATCH_SIZE", "2"),
+            ("APP_FANOUT_POLL_INTERVAL_MS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(s.fanout_batch_size, 2);
+        assert_eq!(s.fanout_poll_interval, Duration::from_millis(1));
+        for bad in ["0", "10001", "-1", "many"] {
+            assert!(Settings::from_vars(&vars(&[("APP_FANOUT_BATCH_SIZE", bad)])).is_err(), "{bad}");
+        }
+        assert!(Settings::from_vars(&vars(&[("APP_FANOUT_POLL_INTERVAL_MS", "soon")])).is_err());
     }
 
     #[test]

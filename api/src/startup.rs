@@ -1,5 +1,5 @@
 //! Builds the application: connects and migrates the database, loads demo data when asked,
-//! connects the cache, starts the push worker, binds the listener. `Application::build` is
+//! connects the cache, starts the push and fan-out workers, binds the listener. `Application::build` is
 //! what `main` and the tests both call (tests with port 0; `build_with` injects a push sender).
 
 use std::{net::TcpListener, sync::Arc};
@@ -13,6 +13,7 @@ use crate::{
     config::Settings,
     db,
     events::EventBus,
+    fanout::{FanoutConfig, FanoutWorker},
     graphql::build_schema,
     http::{self, request_id},
     push::{LogPushSender, PushConfig, PushSender, PushWorker},
@@ -41,6 +42,7 @@ pub struct Application {
     state: AppState,
     seeded: bool,
     push_worker: PushWorker,
+    fanout_worker: FanoutWorker,
 }
 
 /// Connects to the database (migrating it) and to Redis when configured: the shared state,
@@ -87,9 +89,10 @@ impl Application {
         identity::restore_revocations(&state).await.map_err(|_| StartupError::Task)?;
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
-        // Started last, so a failed start-up leaves no worker behind (dropping it stops it).
+        // Started last, so a failed start-up leaves no worker behind (dropping them stops them).
         let push_worker =
             PushWorker::spawn(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
+        let fanout_worker = FanoutWorker::spawn(state.clone(), FanoutConfig::from_settings(&settings));
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
         let app_state = state.clone();
@@ -108,7 +111,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self { port, server, state, seeded, push_worker })
+        Ok(Self { port, server, state, seeded, push_worker, fanout_worker })
     }
 
     pub fn port(&self) -> u16 {
@@ -126,10 +129,12 @@ impl Application {
     }
 
     /// Runs until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish
-    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`); the push worker finishes its batch and stops.
+    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`); the push and fan-out workers finish their batches and
+    /// stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.push_worker.stop(self.state.settings.shutdown_timeout).await;
+        let grace = self.state.settings.shutdown_timeout;
+        tokio::join!(self.push_worker.stop(grace), self.fanout_worker.stop(grace));
         result
     }
 }

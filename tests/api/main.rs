@@ -7,10 +7,12 @@
 
 mod helpers;
 
+mod fanout;
 mod http;
 mod identity;
 mod import;
 mod membership;
+mod news;
 mod notifications;
 mod org;
 mod roles;

@@ -28,6 +28,8 @@ pub struct Loaders {
     /// A person's registration for a training, keyed by (person, training).
     pub registrations: DataLoader<RegistrationLoader>,
     pub waitlist_positions: DataLoader<WaitlistPositionLoader>,
+    /// Campaigns by id (the entity row; visibility is the caller's business).
+    pub campaigns: DataLoader<CampaignLoader>,
 }
 
 impl Loaders {
@@ -46,6 +48,7 @@ impl Loaders {
             trainings: DataLoader::new(TrainingLoader(db.clone()), spawn),
             registrations: DataLoader::new(RegistrationLoader(db.clone()), spawn),
             waitlist_positions: DataLoader::new(WaitlistPositionLoader(db.clone()), spawn),
+            campaigns: DataLoader::new(CampaignLoader(db.clone()), spawn),
         }
     }
 }
@@ -178,5 +181,21 @@ impl Loader<Uuid> for WaitlistPositionLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         crate::service::trainings::waitlist_positions(&self.0, keys).await
+    }
+}
+
+pub struct CampaignLoader(DatabaseConnection);
+
+impl Loader<Uuid> for CampaignLoader {
+    type Value = entities::campaign::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let rows = entities::campaign::Entity::find()
+            .filter(entities::campaign::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 }

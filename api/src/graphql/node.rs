@@ -2,13 +2,14 @@
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
 //! over its unit, a notification to its owner, a membership or request to the member and to
 //! member managers over its branch, a training to its audience and officers over its unit, a
-//! training registration to its person and the training's managers; anything else is
-//! `NOT_FOUND`.
+//! training registration to its person and the training's managers, a post to its managers and
+//! (while published) to people whose feed includes its unit; anything else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
+    campaigns::news::Post,
     identity::Person,
     membership::{Membership, MembershipRequest},
     notifications::Notification,
@@ -18,7 +19,7 @@ use super::{
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{identity, membership, notifications, org, roles, trainings},
+    service::{campaigns::news, identity, membership, notifications, org, roles, trainings},
 };
 
 /// An object with a global id.
@@ -33,6 +34,7 @@ pub enum Node {
     MembershipRequest(MembershipRequest),
     Training(Training),
     TrainingRegistration(TrainingRegistration),
+    Post(Post),
 }
 
 #[derive(Default)]
@@ -81,8 +83,12 @@ impl NodeQuery {
                     trainings::get_registration(state, viewer, gid.id).await?,
                 ))
             }
+            NodeKind::Post => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Post(Post(news::get_post(state, viewer, gid.id).await?))
+            }
             // Wired by the campaigns area (issue 5, in progress).
-            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Indicator | NodeKind::Post => {
+            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Indicator => {
                 return Err(ApiError::NotFound.into());
             }
         })

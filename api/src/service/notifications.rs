@@ -4,9 +4,10 @@
 //! the reader's language when read (and in the person's stored language when queued for push).
 //! Texts are short and neutral: they name what happened, never sensitive content.
 //!
-//! Writers call [`enqueue`] inside their own transaction (so a notification exists exactly when
-//! the change it reports does) and [`announce`] after commit, which publishes to the event bus
-//! for `notificationAdded` subscribers on every instance.
+//! Writers call [`enqueue`] (or [`enqueue_many`] for a large batch) inside their own transaction
+//! (so a notification exists exactly when the change it reports does) and [`announce`] after
+//! commit, which publishes to the event bus for `notificationAdded` subscribers on every
+//! instance.
 //!
 //! Readers only ever see their own notifications: every query below is filtered by the
 //! caller's person id, and someone else's notification answers `NOT_FOUND` (or is silently
@@ -14,18 +15,22 @@
 //! a time; the outbox rows queued for a token go with it when it is unregistered or moves to
 //! another person, so a device never receives pushes meant for its previous owner.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use entities::{notification, person, push_outbox, push_token};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::Expr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
+    db::{repeat_list, stmt},
     error::{ApiError, InputProblem, Lang},
     service::identity::session_revoked_topic,
     state::AppState,
@@ -229,6 +234,99 @@ pub async fn enqueue(
             }
         }
         created.push(row);
+    }
+    Ok(created)
+}
+
+/// Values one statement may bind, below the lowest limit of the backends (SQLite 32,766,
+/// PostgreSQL 65,535): multi-row inserts and `IN` lists are split to stay under it.
+const MAX_BOUND_VALUES: usize = 30_000;
+/// Values a notification row binds, and a push outbox row.
+const NOTIFICATION_VALUES: usize = 7;
+const OUTBOX_VALUES: usize = 11;
+
+#[derive(FromQueryResult)]
+struct Device {
+    id: Uuid,
+    person_id: Uuid,
+    language: String,
+}
+
+/// [`enqueue`] for many notifications at once (a fan-out batch), in a bounded number of
+/// statements: one multi-row insert of the notifications, one read of the recipients' devices
+/// with their languages, one multi-row insert of the pushes — each split only where a statement
+/// would bind more values than the backends allow. The rows are those [`enqueue`] writes: one
+/// notification per item, one push per device of its person, rendered in her language.
+pub async fn enqueue_many(
+    txn: &impl ConnectionTrait,
+    items: Vec<NewNotification>,
+) -> Result<Vec<notification::Model>, ApiError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let mut params = Vec::with_capacity(items.len());
+    let mut created = Vec::with_capacity(items.len());
+    for item in items {
+        created.push(notification::Model {
+            id: Uuid::now_v7(),
+            person_id: item.person_id,
+            kind: item.kind.as_str().to_owned(),
+            params: item.params.to_string(),
+            link: item.link,
+            created_at: now,
+            read_at: None,
+        });
+        params.push(item.params);
+    }
+    for chunk in created.chunks(MAX_BOUND_VALUES / NOTIFICATION_VALUES) {
+        notification::Entity::insert_many(chunk.iter().cloned().map(notification::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await?;
+    }
+
+    let mut people: Vec<Uuid> = created.iter().map(|n| n.person_id).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut devices: HashMap<Uuid, Vec<Device>> = HashMap::new();
+    for chunk in people.chunks(MAX_BOUND_VALUES) {
+        let sql = format!(
+            "SELECT t.id AS id, t.person_id AS person_id, p.language AS language FROM push_token t \
+             JOIN person p ON p.id = t.person_id WHERE t.person_id IN ({})",
+            repeat_list("?", chunk.len())
+        );
+        let rows = Device::find_by_statement(stmt(
+            txn.get_database_backend(),
+            &sql,
+            chunk.iter().map(|&p| p.into()),
+        ))
+        .all(txn)
+        .await?;
+        for d in rows {
+            devices.entry(d.person_id).or_default().push(d);
+        }
+    }
+    let mut pushes = Vec::new();
+    for (row, params) in created.iter().zip(&params) {
+        for device in devices.get(&row.person_id).into_iter().flatten() {
+            let (title, body) = render(&row.kind, params, Lang::from_code(&device.language));
+            pushes.push(push_outbox::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                notification_id: Set(row.id),
+                push_token_id: Set(device.id),
+                title: Set(title),
+                body: Set(body),
+                status: Set("PENDING".to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                last_error: Set(None),
+                created_at: Set(now),
+                sent_at: Set(None),
+            });
+        }
+    }
+    for chunk in pushes.chunks(MAX_BOUND_VALUES / OUTBOX_VALUES) {
+        push_outbox::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await?;
     }
     Ok(created)
 }

@@ -1,1 +1,231 @@
-//! (issue 5, in progress)
+//! GraphQL surface of news posts: publishing, the member's feed and the console's list. The
+//! rules are in `service::campaigns::news`.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, OutputType, Result,
+    connection::{Connection, ConnectionNameType, DefaultEdgeName, Edge, EmptyFields},
+};
+use chrono::{DateTime, Utc};
+use entities::post;
+use uuid::Uuid;
+
+use crate::{
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
+    graphql::{
+        ContextExt,
+        connection::{build, encode_cursor, page},
+        org::OrgUnit,
+        stored,
+    },
+    service::campaigns::news::{self as svc, PostCursor, PostFilter, PostInput, PostQuery, PostStatus},
+};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "PostStatus", remote = "crate::service::campaigns::news::PostStatus")]
+pub enum GqlPostStatus {
+    /// In the feed of its unit's subtree.
+    Published,
+    /// Taken down; only its managers see it.
+    Unpublished,
+}
+
+fn post_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
+    GlobalId::decode_as(id, NodeKind::Post, field)
+}
+
+/// A news post of a unit to its subtree. Visible to its managers, and while published to
+/// everyone whose feed includes its unit.
+pub struct Post(pub post::Model);
+
+#[Object]
+impl Post {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Post, self.0.id).encode().into()
+    }
+
+    /// The publishing unit; the post is for its subtree.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+    }
+
+    /// The campaign the post is about (global id of a `Campaign`), if any.
+    async fn campaign_id(&self) -> Option<ID> {
+        self.0.campaign_id.map(|c| GlobalId::new(NodeKind::Campaign, c).encode().into())
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Plain text or Markdown.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    async fn cover_image_url(&self) -> Option<&str> {
+        self.0.cover_image_url.as_deref()
+    }
+
+    async fn status(&self) -> Result<GqlPostStatus> {
+        Ok(stored(PostStatus::parse(&self.0.status), "post status")?.into())
+    }
+
+    /// When it was first published (kept when it is republished): the feed's order.
+    async fn published_at(&self) -> DateTime<Utc> {
+        self.0.published_at
+    }
+
+    /// When it was taken down; null while published.
+    async fn unpublished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.unpublished_at
+    }
+}
+
+/// Extra fields of the console's post list.
+pub struct PostListFields(PostQuery);
+
+#[Object]
+impl PostListFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count_posts(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct PostFilterInput {
+    /// Only posts of this unit or a unit below it (which must be in the caller's reach).
+    pub unit_id: Option<ID>,
+    pub campaign_id: Option<ID>,
+    pub status: Option<GqlPostStatus>,
+}
+
+/// What an officer writes about a post (create and edit take the whole of it).
+#[derive(InputObject)]
+#[graphql(name = "PostInput")]
+pub struct PostInputGql {
+    /// 1–200 characters.
+    pub title: String,
+    /// Plain text or Markdown, 1–20,000 characters.
+    pub body: String,
+    /// An `http(s)://` link, at most 500 characters.
+    pub cover_image_url: Option<String>,
+    /// A campaign run by the post's unit or a unit above it, or in the caller's reach.
+    pub campaign_id: Option<ID>,
+}
+
+impl PostInputGql {
+    fn parse(self) -> Result<PostInput, ApiError> {
+        let campaign_id = self
+            .campaign_id
+            .map(|c| GlobalId::decode_as(&c, NodeKind::Campaign, "input.campaignId"))
+            .transpose()?;
+        Ok(PostInput {
+            title: self.title,
+            body: self.body,
+            cover_image_url: self.cover_image_url,
+            campaign_id,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct NewsQuery;
+
+#[Object]
+impl NewsQuery {
+    /// The caller's news feed, newest first: published posts of her branch and every unit
+    /// above it, and of every unit at or above one where she holds an officer role.
+    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
+    async fn feed(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<FeedConnection> {
+        let viewer = ctx.auth()?.require()?;
+        let page = page::<PostCursor>(first, after.as_deref())?;
+        let (rows, has_next) = svc::feed(&ctx.state()?.db, viewer, page.first, page.after.as_ref()).await?;
+        let mut conn = FeedConnection::new(page.after.is_some(), has_next);
+        conn.edges = rows.into_iter().map(|p| Edge::new(encode_cursor(&cursor(&p)), Post(p))).collect();
+        Ok(conn)
+    }
+
+    /// Posts the caller manages (officers and admins of their reach, branch leaders of their
+    /// branch), in every status, newest first.
+    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: PostFilterInput,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Post, PostListFields>> {
+        let viewer = ctx.auth()?.require()?;
+        let state = ctx.state()?;
+        let page = page::<PostCursor>(first, after.as_deref())?;
+        let filter = PostFilter {
+            unit_id: filter
+                .unit_id
+                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .transpose()?,
+            campaign_id: filter
+                .campaign_id
+                .map(|c| GlobalId::decode_as(&c, NodeKind::Campaign, "filter.campaignId"))
+                .transpose()?,
+            status: filter.status.map(Into::into),
+        };
+        let q = svc::post_query(&state.db, viewer, filter).await?;
+        let (rows, has_next) = svc::list_posts(&state.db, &q, page.first, page.after.as_ref()).await?;
+        Ok(build(rows, has_next, page.after.is_some(), PostListFields(q), cursor, Post))
+    }
+}
+
+/// The feed's page: posts like the console's list (`PostEdge`), without a total.
+type FeedConnection = Connection<String, Post, EmptyFields, EmptyFields, FeedConnectionName, DefaultEdgeName>;
+
+/// Names the feed's connection type `FeedConnection` (the console's is `PostConnection`).
+pub struct FeedConnectionName;
+
+impl ConnectionNameType for FeedConnectionName {
+    fn type_name<T: OutputType>() -> String {
+        "FeedConnection".to_owned()
+    }
+}
+
+fn cursor(p: &post::Model) -> PostCursor {
+    PostCursor { published_at: p.published_at, id: p.id }
+}
+
+#[derive(Default)]
+pub struct NewsMutation;
+
+#[Object]
+impl NewsMutation {
+    /// Publishes a post to a unit's subtree at once (a `UNIT_OFFICER` or `UNIT_ADMIN` at or
+    /// above the unit, or a `BRANCH_LEADER` for a branch). Nobody is notified.
+    async fn create_post(&self, ctx: &Context<'_>, unit_id: ID, input: PostInputGql) -> Result<Post> {
+        let viewer = ctx.auth()?.require()?;
+        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        Ok(Post(svc::create_post(ctx.state()?, viewer, unit, input.parse()?).await?))
+    }
+
+    /// Replaces a post's title, body, cover image and campaign link.
+    async fn update_post(&self, ctx: &Context<'_>, id: ID, input: PostInputGql) -> Result<Post> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Post(svc::update_post(ctx.state()?, viewer, post_id(&id, "id")?, input.parse()?).await?))
+    }
+
+    /// Takes a published post out of the feed. `CONFLICT` (`WRONG_STATUS`) unless published.
+    async fn unpublish_post(&self, ctx: &Context<'_>, id: ID) -> Result<Post> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Post(svc::unpublish_post(ctx.state()?, viewer, post_id(&id, "id")?).await?))
+    }
+
+    /// Puts an unpublished post back at its original place in the feed. `CONFLICT`
+    /// (`WRONG_STATUS`) unless unpublished.
+    async fn republish_post(&self, ctx: &Context<'_>, id: ID) -> Result<Post> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Post(svc::republish_post(ctx.state()?, viewer, post_id(&id, "id")?).await?))
+    }
+}

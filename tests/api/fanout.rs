@@ -1,0 +1,344 @@
+//! The notification fan-out worker: a campaign launch notifies every active member of the
+//! subtree exactly once, in batches, across instances and restarts.
+//!
+//! Jobs are scheduled with `api::fanout::schedule` on the app's database directly: the
+//! `launchCampaign` mutation that schedules them is tested with campaigns.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use api::fanout::{self, FanoutKind};
+use chrono::{NaiveDate, Utc};
+use futures_util::future::join_all;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "sen-hong-2026";
+/// Polling interval that leaves the worker idle after its first look (tests drive rounds).
+const IDLE: &str = "3600000";
+
+fn phone(n: u32) -> String {
+    format!("0955{n:06}")
+}
+
+fn name(n: u32) -> String {
+    const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai"];
+    format!("Lê Thị {}", GIVEN[n as usize % 8])
+}
+
+fn uuid_of(global: &str) -> Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
+    let raw = String::from_utf8(raw).expect("utf-8 id");
+    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
+}
+
+/// Enrols the n-th test person in branch `code` (by the city's admin, token `city`); returns
+/// her membership's global id.
+async fn enrol(app: &TestApp, city: &str, n: u32, code: &str) -> String {
+    let branch = app.unit_id(code).await;
+    let data = app
+        .gql(
+            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+            json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
+            Some(city),
+        )
+        .await
+        .ok();
+    data["enrolMember"]["id"].as_str().expect("membership id").to_owned()
+}
+
+/// Person ids of the test people `ns`.
+async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for n in ns {
+        ids.push(uuid_of(&app.person_id(&format!("+84{}", &phone(n)[1..])).await));
+    }
+    ids
+}
+
+/// A campaign row run by `code` (written directly: campaigns have their own tests); returns its id.
+async fn campaign(app: &TestApp, code: &str, title: &str) -> Uuid {
+    let unit = uuid_of(&app.unit_id(code).await);
+    let creator = uuid_of(&app.person_id(CITY_ADMIN).await);
+    let now = Utc::now();
+    entities::campaign::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        unit_id: Set(unit),
+        kind: Set("CAMPAIGN".to_owned()),
+        title: Set(title.to_owned()),
+        title_search: Set(title.to_lowercase()),
+        summary: Set("Tóm tắt".to_owned()),
+        body: Set("Nội dung".to_owned()),
+        body_format: Set("PLAIN".to_owned()),
+        cover_image_url: Set(None),
+        term_start: Set(NaiveDate::from_ymd_opt(2021, 1, 1).unwrap()),
+        term_end: Set(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()),
+        status: Set("ACTIVE".to_owned()),
+        created_by: Set(creator),
+        launched_at: Set(Some(now)),
+        ended_at: Set(None),
+        listed_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap()
+    .id
+}
+
+/// Launches campaign `id` of unit `code` to its subtree (what `launchCampaign` does).
+async fn schedule(app: &TestApp, id: Uuid, code: &str, title: &str) {
+    let unit = uuid_of(&app.unit_id(code).await);
+    fanout::schedule(&app.state.db, FanoutKind::CampaignLaunched, id, unit, json!({ "campaign": title }))
+        .await
+        .unwrap();
+}
+
+async fn jobs(app: &TestApp) -> Vec<entities::fanout_job::Model> {
+    entities::fanout_job::Entity::find().all(&app.state.db).await.unwrap()
+}
+
+/// Waits until every job is done (the workers run in the background), failing after 20 s.
+async fn wait_until_done(app: &TestApp) -> Vec<entities::fanout_job::Model> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let all = jobs(app).await;
+        if !all.is_empty() && all.iter().all(|j| j.status == "DONE") {
+            return all;
+        }
+        assert!(Instant::now() < deadline, "fan-out not done after 20 s: {all:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Launch notifications per person, for the campaign `id` (after checking their kind).
+async fn notified(app: &TestApp, id: Uuid) -> HashMap<Uuid, usize> {
+    let link = global_id("Campaign", id);
+    let rows = entities::notification::Entity::find()
+        .filter(entities::notification::Column::Link.eq(link))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let mut counts = HashMap::new();
+    for r in rows {
+        assert_eq!(r.kind, "CAMPAIGN_LAUNCHED");
+        *counts.entry(r.person_id).or_default() += 1;
+    }
+    counts
+}
+
+/// Asserts that exactly `expected` were notified of campaign `id`, once each.
+#[track_caller]
+fn once_each(counts: &HashMap<Uuid, usize>, expected: &[Uuid]) {
+    let mut got: Vec<(Uuid, usize)> = counts.iter().map(|(p, n)| (*p, *n)).collect();
+    got.sort();
+    let mut want: Vec<(Uuid, usize)> = expected.iter().map(|p| (*p, 1)).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_notifies_every_active_member_of_the_subtree_once() {
+    let app = spawn_app_with(&[
+        ("APP_FANOUT_BATCH_SIZE", "2"),
+        ("APP_FANOUT_POLL_INTERVAL_MS", "20"),
+        ("APP_REGISTER_MAX_PER_ADDRESS", "1000"),
+    ])
+    .await;
+    let city = app.token(CITY_ADMIN).await;
+    let codes = [
+        "HN-LB-BD-01",
+        "HN-LB-BD-01",
+        "HN-LB-BD-02",
+        "HN-LB-GT-01",
+        "HN-LB-GT-01",
+        "HN-LB-NL-03",
+        "HN-LB-BD-04",
+    ];
+    for (n, code) in codes.iter().enumerate() {
+        enrol(&app, &city, n as u32, code).await;
+    }
+    // Outside the subtree, suspended, or gone: not notified.
+    enrol(&app, &city, 20, "HN-HK-HB-01").await;
+    enrol(&app, &city, 21, "HN-BD-DB-02").await;
+    let suspended = enrol(&app, &city, 22, "HN-LB-BD-01").await;
+    app.gql(
+        "mutation($id: ID!) { suspendMembership(id: $id, reason: \"Vắng sinh hoạt\") { status } }",
+        json!({ "id": suspended }),
+        Some(&city),
+    )
+    .await
+    .ok();
+    enrol(&app, &city, 23, "HN-LB-BD-02").await;
+    let leaver = app.register(&phone(23), &name(23), PASSWORD).await.0;
+    app.gql("mutation { leaveUnion(reason: \"Chuyển nhà\") { status } }", json!({}), Some(&leaver))
+        .await
+        .ok();
+    // One member has an account and a device: she hears of it in her inbox and by push.
+    let reader = app.register(&phone(0), &name(0), PASSWORD).await.0;
+    app.gql(
+        "mutation { registerPushToken(token: \"device-of-member-0\", platform: IOS) }",
+        json!({}),
+        Some(&reader),
+    )
+    .await
+    .ok();
+
+    let id = campaign(&app, "HN-LB", "Năm không ba sạch").await;
+    schedule(&app, id, "HN-LB", "Năm không ba sạch").await;
+    let done = wait_until_done(&app).await;
+
+    let members = people(&app, 0..7).await;
+    once_each(&notified(&app, id).await, &members);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].notified, 7);
+    assert!(done[0].finished_at.is_some());
+    assert_eq!(done[0].cursor, members.iter().max().copied(), "the cursor is the last person notified");
+
+    let inbox = app
+        .gql(
+            "{ notifications(first: 10) { edges { node { kind link title body read } } } }",
+            json!({}),
+            Some(&reader),
+        )
+        .await
+        .ok();
+    let note = &inbox["notifications"]["edges"][0]["node"];
+    assert_eq!(note["kind"], "CAMPAIGN_LAUNCHED");
+    assert_eq!(note["link"], global_id("Campaign", id));
+    assert!(note["body"].as_str().unwrap().contains("Năm không ba sạch"));
+    assert_eq!(note["read"], false);
+    let pushes = entities::push_outbox::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(pushes.len(), 1, "one push for the one device");
+    assert_eq!(pushes[0].title, "Cuộc vận động mới", "rendered in her language");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_move_the_cursor_and_a_job_survives_a_restart() {
+    // The first instance's worker has looked once and sleeps: the test drives its rounds.
+    let app = spawn_app_with(&[("APP_FANOUT_BATCH_SIZE", "2"), ("APP_FANOUT_POLL_INTERVAL_MS", IDLE)]).await;
+    let city = app.token(CITY_ADMIN).await;
+    for n in 0..7 {
+        enrol(&app, &city, n, ["HN-LB-BD-01", "HN-LB-BD-03", "HN-LB-DG-02"][n as usize % 3]).await;
+    }
+    enrol(&app, &city, 20, "HN-HK-HB-01").await;
+    let mut members = people(&app, 0..7).await;
+    members.sort();
+    let id = campaign(&app, "HN-LB", "Phụ nữ Thủ đô").await;
+    schedule(&app, id, "HN-LB", "Phụ nữ Thủ đô").await;
+
+    // Two batches, then the instance "dies" (it runs no more rounds).
+    for batch in 1..=2 {
+        let round = fanout::run_round(&app.state, 2).await.unwrap().expect("a due job");
+        assert_eq!((round.notified, round.done), (2, false));
+        let job = &jobs(&app).await[0];
+        assert_eq!(job.notified, 2 * batch as i64);
+        assert_eq!(job.cursor, Some(members[2 * batch - 1]), "the cursor moved with the batch");
+        once_each(&notified(&app, id).await, &members[..2 * batch]);
+    }
+
+    // Another instance (a restart) finishes the job from the cursor: nobody twice, nobody lost.
+    let peer = app.spawn_peer().await;
+    let done = wait_until_done(&peer).await;
+    assert_eq!(done[0].notified, 7);
+    once_each(&notified(&app, id).await, &members);
+    // Nothing is left to do.
+    assert_eq!(fanout::run_round(&app.state, 2).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_never_notify_anyone_twice() {
+    let app = spawn_app_with(&[("APP_FANOUT_BATCH_SIZE", "2"), ("APP_FANOUT_POLL_INTERVAL_MS", "5")]).await;
+    let peer = app.spawn_peer().await;
+    let city = app.token(CITY_ADMIN).await;
+    let codes = ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01", "HN-LB-BD-01", "HN-HK-HB-01", "HN-LB-NL-01"];
+    for n in 0..9 {
+        enrol(&app, &city, n, codes[n as usize % codes.len()]).await;
+    }
+    let all = people(&app, 0..9).await;
+    let in_lb: Vec<Uuid> = (0..9).filter(|n| n % 6 != 4).map(|n| all[n]).collect();
+    let in_bd: Vec<Uuid> =
+        (0..9).filter(|n| n % 6 == 0 || n % 6 == 1 || n % 6 == 3).map(|n| all[n]).collect();
+    let launches = [("HN", all.clone()), ("HN-LB", in_lb), ("HN-LB-BD", in_bd)];
+    let mut ids = Vec::new();
+    for (code, _) in &launches {
+        let id = campaign(&app, code, &format!("Chiến dịch {code}")).await;
+        schedule(&app, id, code, "Chiến dịch").await;
+        ids.push(id);
+    }
+    // Both instances' workers poll every 5 ms; the test adds concurrent rounds on both.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rounds =
+            join_all((0..4).map(|i| fanout::run_round(if i % 2 == 0 { &app.state } else { &peer.state }, 2)))
+                .await;
+        if rounds.iter().all(|r| matches!(r, Ok(None))) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rounds never ended: {rounds:?}");
+    }
+    let done = wait_until_done(&app).await;
+    assert_eq!(done.len(), 3);
+    for ((_, expected), id) in launches.iter().zip(&ids) {
+        once_each(&notified(&app, *id).await, expected);
+        let job = done.iter().find(|j| j.subject_id == *id).unwrap();
+        assert_eq!(job.notified, expected.len() as i64);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_costs_the_same_statements_whatever_its_size() {
+    let app = spawn_app_with(&[("APP_FANOUT_POLL_INTERVAL_MS", IDLE)]).await;
+    let city = app.token(CITY_ADMIN).await;
+    for chunk in (0..44u32).collect::<Vec<_>>().chunks(11) {
+        join_all(
+            chunk.iter().map(|&n| enrol(&app, &city, n, if n < 40 { "HN-LB-BD-01" } else { "HN-HK-HB-01" })),
+        )
+        .await;
+    }
+    let big = people(&app, 0..40).await;
+    let small = people(&app, 40..44).await;
+    // Devices for some people of each (written directly).
+    for (i, person) in big.iter().take(10).chain(small.iter().take(2)).enumerate() {
+        entities::push_token::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            person_id: Set(*person),
+            token: Set(format!("device-{i}")),
+            platform: Set("ANDROID".to_owned()),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+    }
+    let lb = campaign(&app, "HN-LB", "Long Biên").await;
+    schedule(&app, lb, "HN-LB", "Long Biên").await;
+    let hk = campaign(&app, "HN-HK", "Hoàn Kiếm").await;
+    schedule(&app, hk, "HN-HK", "Hoàn Kiếm").await;
+
+    let before = app.statements();
+    let round = fanout::run_round(&app.state, 40).await.unwrap().unwrap();
+    let large = app.statements() - before;
+    assert_eq!((round.notified, round.done), (40, false));
+    // The next round finds nobody after the cursor and closes the job.
+    let round = fanout::run_round(&app.state, 40).await.unwrap().unwrap();
+    assert_eq!((round.notified, round.done), (0, true));
+    let before = app.statements();
+    let round = fanout::run_round(&app.state, 40).await.unwrap().unwrap();
+    let four = app.statements() - before;
+    assert_eq!((round.notified, round.done), (4, true));
+    assert_eq!(large, four, "statements grow with the batch");
+    assert!(large <= 8, "{large} statements for one batch");
+
+    once_each(&notified(&app, lb).await, &big);
+    once_each(&notified(&app, hk).await, &small);
+    let pushes = entities::push_outbox::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(pushes.len(), 12, "one push per device");
+}
