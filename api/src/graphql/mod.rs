@@ -39,6 +39,7 @@ pub struct QueryRoot(
     statistics::StatisticsQuery,
     notifications::NotificationQuery,
     trainings::TrainingQueryRoot,
+    campaigns::targets::TargetQuery,
 );
 
 /// The mutation root.
@@ -50,6 +51,7 @@ pub struct MutationRoot(
     statistics::StatisticsMutation,
     notifications::NotificationMutation,
     trainings::TrainingMutation,
+    campaigns::targets::TargetMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).

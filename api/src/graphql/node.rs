@@ -2,13 +2,15 @@
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
 //! over its unit, a notification to its owner, a membership or request to the member and to
 //! member managers over its branch, a training to its audience and officers over its unit, a
-//! training registration to its person and the training's managers; anything else is
+//! training registration to its person and the training's managers, an indicator to officers
+//! (a reported one to those at, above or below the unit that defined it); anything else is
 //! `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
+    campaigns::targets::Indicator,
     identity::Person,
     membership::{Membership, MembershipRequest},
     notifications::Notification,
@@ -18,7 +20,7 @@ use super::{
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{identity, membership, notifications, org, roles, trainings},
+    service::{campaigns::targets, identity, membership, notifications, org, roles, trainings},
 };
 
 /// An object with a global id.
@@ -33,6 +35,7 @@ pub enum Node {
     MembershipRequest(MembershipRequest),
     Training(Training),
     TrainingRegistration(TrainingRegistration),
+    Indicator(Indicator),
 }
 
 #[derive(Default)]
@@ -81,8 +84,12 @@ impl NodeQuery {
                     trainings::get_registration(state, viewer, gid.id).await?,
                 ))
             }
+            NodeKind::Indicator => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Indicator(Indicator(targets::get_indicator(state, viewer, gid.id).await?))
+            }
             // Wired by the campaigns area (issue 5, in progress).
-            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Indicator | NodeKind::Post => {
+            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Post => {
                 return Err(ApiError::NotFound.into());
             }
         })
