@@ -20,6 +20,7 @@ mod runtime;
 mod schema;
 mod search;
 mod stats;
+mod targets;
 mod training_races;
 mod trainings;
 mod ws;

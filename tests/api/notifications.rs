@@ -43,9 +43,9 @@ fn new(person_id: Uuid, kind: NotificationKind, branch: &str) -> NewNotification
     }
 }
 
-/// Parameters that name `subject` whatever the kind is about (a branch or a training).
+/// Parameters that name `subject` whatever the kind is about (a branch, a training or a campaign).
 fn params_naming(subject: &str) -> Value {
-    json!({ "branch": subject, "training": subject, "reason": "Thiếu thông tin" })
+    json!({ "branch": subject, "training": subject, "campaign": subject, "reason": "Thiếu thông tin" })
 }
 
 /// Creates `n` notifications for a person, oldest first, and announces them.

@@ -40,6 +40,7 @@ pub struct QueryRoot(
     notifications::NotificationQuery,
     trainings::TrainingQueryRoot,
     campaigns::news::NewsQuery,
+    campaigns::targets::TargetQuery,
 );
 
 /// The mutation root.
@@ -52,6 +53,7 @@ pub struct MutationRoot(
     notifications::NotificationMutation,
     trainings::TrainingMutation,
     campaigns::news::NewsMutation,
+    campaigns::targets::TargetMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).

@@ -3,13 +3,15 @@
 //! over its unit, a notification to its owner, a membership or request to the member and to
 //! member managers over its branch, a training to its audience and officers over its unit, a
 //! training registration to its person and the training's managers, a post to its managers and
-//! (while published) to people whose feed includes its unit; anything else is `NOT_FOUND`.
+//! (while published) to people whose feed includes its unit, an indicator to officers (a
+//! reported one to those at, above or below the unit that defined it); anything else is
+//! `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
-    campaigns::news::Post,
+    campaigns::{news::Post, targets::Indicator},
     identity::Person,
     membership::{Membership, MembershipRequest},
     notifications::Notification,
@@ -19,7 +21,10 @@ use super::{
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{campaigns::news, identity, membership, notifications, org, roles, trainings},
+    service::{
+        campaigns::{news, targets},
+        identity, membership, notifications, org, roles, trainings,
+    },
 };
 
 /// An object with a global id.
@@ -35,6 +40,7 @@ pub enum Node {
     Training(Training),
     TrainingRegistration(TrainingRegistration),
     Post(Post),
+    Indicator(Indicator),
 }
 
 #[derive(Default)]
@@ -87,8 +93,12 @@ impl NodeQuery {
                 let viewer = ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(state, viewer, gid.id).await?))
             }
+            NodeKind::Indicator => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Indicator(Indicator(targets::get_indicator(state, viewer, gid.id).await?))
+            }
             // Wired by the campaigns area (issue 5, in progress).
-            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Indicator => {
+            NodeKind::Campaign | NodeKind::Pledge => {
                 return Err(ApiError::NotFound.into());
             }
         })

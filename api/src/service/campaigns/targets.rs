@@ -1,1 +1,0 @@
-//! (issue 5, in progress)
