@@ -39,6 +39,8 @@ pub struct QueryRoot(
     statistics::StatisticsQuery,
     notifications::NotificationQuery,
     trainings::TrainingQueryRoot,
+    campaigns::campaign::CampaignQueryRoot,
+    campaigns::pledges::PledgeQueryRoot,
 );
 
 /// The mutation root.
@@ -50,6 +52,8 @@ pub struct MutationRoot(
     statistics::StatisticsMutation,
     notifications::NotificationMutation,
     trainings::TrainingMutation,
+    campaigns::campaign::CampaignMutation,
+    campaigns::pledges::PledgeMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).

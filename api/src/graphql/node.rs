@@ -2,13 +2,15 @@
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
 //! over its unit, a notification to its owner, a membership or request to the member and to
 //! member managers over its branch, a training to its audience and officers over its unit, a
-//! training registration to its person and the training's managers; anything else is
-//! `NOT_FOUND`.
+//! training registration to its person and the training's managers, a campaign to those its
+//! list shows it to, a pledge to its person and the member managers over its branch; anything
+//! else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
+    campaigns::{campaign::Campaign, pledges::Pledge},
     identity::Person,
     membership::{Membership, MembershipRequest},
     notifications::Notification,
@@ -18,7 +20,7 @@ use super::{
 use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{identity, membership, notifications, org, roles, trainings},
+    service::{campaigns, identity, membership, notifications, org, roles, trainings},
 };
 
 /// An object with a global id.
@@ -33,6 +35,8 @@ pub enum Node {
     MembershipRequest(MembershipRequest),
     Training(Training),
     TrainingRegistration(TrainingRegistration),
+    Campaign(Campaign),
+    Pledge(Pledge),
 }
 
 #[derive(Default)]
@@ -81,8 +85,16 @@ impl NodeQuery {
                     trainings::get_registration(state, viewer, gid.id).await?,
                 ))
             }
+            NodeKind::Campaign => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Campaign(Campaign(campaigns::campaign::get_campaign(state, viewer, gid.id).await?))
+            }
+            NodeKind::Pledge => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Pledge(Pledge(campaigns::pledges::get_pledge(state, viewer, gid.id).await?))
+            }
             // Wired by the campaigns area (issue 5, in progress).
-            NodeKind::Campaign | NodeKind::Pledge | NodeKind::Indicator | NodeKind::Post => {
+            NodeKind::Indicator | NodeKind::Post => {
                 return Err(ApiError::NotFound.into());
             }
         })
