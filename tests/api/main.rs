@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod campaigns;
 mod http;
 mod identity;
 mod import;
