@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod campaigns;
 mod fanout;
 mod http;
 mod identity;

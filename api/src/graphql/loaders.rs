@@ -28,8 +28,11 @@ pub struct Loaders {
     /// A person's registration for a training, keyed by (person, training).
     pub registrations: DataLoader<RegistrationLoader>,
     pub waitlist_positions: DataLoader<WaitlistPositionLoader>,
-    /// Campaigns by id (the entity row; visibility is the caller's business).
     pub campaigns: DataLoader<CampaignLoader>,
+    /// A campaign's criteria, in order.
+    pub campaign_criteria: DataLoader<CampaignCriteriaLoader>,
+    /// A person's pledges to a campaign for a year, keyed by (person, campaign, year).
+    pub my_pledges: DataLoader<PledgeLoader>,
 }
 
 impl Loaders {
@@ -49,6 +52,8 @@ impl Loaders {
             registrations: DataLoader::new(RegistrationLoader(db.clone()), spawn),
             waitlist_positions: DataLoader::new(WaitlistPositionLoader(db.clone()), spawn),
             campaigns: DataLoader::new(CampaignLoader(db.clone()), spawn),
+            campaign_criteria: DataLoader::new(CampaignCriteriaLoader(db.clone()), spawn),
+            my_pledges: DataLoader::new(PledgeLoader(db.clone()), spawn),
         }
     }
 }
@@ -191,11 +196,31 @@ impl Loader<Uuid> for CampaignLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let rows = entities::campaign::Entity::find()
-            .filter(entities::campaign::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+        crate::service::campaigns::campaign::campaigns_by_ids(&self.0, keys).await
+    }
+}
+
+pub struct CampaignCriteriaLoader(DatabaseConnection);
+
+impl Loader<Uuid> for CampaignCriteriaLoader {
+    type Value = Vec<entities::campaign_criterion::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        crate::service::campaigns::campaign::criteria_of(&self.0, keys).await
+    }
+}
+
+pub struct PledgeLoader(DatabaseConnection);
+
+impl Loader<(Uuid, Uuid, i32)> for PledgeLoader {
+    type Value = Vec<entities::pledge::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, Uuid, i32)],
+    ) -> Result<HashMap<(Uuid, Uuid, i32), Self::Value>, Self::Error> {
+        crate::service::campaigns::pledges::pledges_of(&self.0, keys).await
     }
 }

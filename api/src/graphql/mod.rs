@@ -39,8 +39,10 @@ pub struct QueryRoot(
     statistics::StatisticsQuery,
     notifications::NotificationQuery,
     trainings::TrainingQueryRoot,
-    campaigns::news::NewsQuery,
+    campaigns::campaign::CampaignQueryRoot,
+    campaigns::pledges::PledgeQueryRoot,
     campaigns::targets::TargetQuery,
+    campaigns::news::NewsQuery,
 );
 
 /// The mutation root.
@@ -52,8 +54,10 @@ pub struct MutationRoot(
     statistics::StatisticsMutation,
     notifications::NotificationMutation,
     trainings::TrainingMutation,
-    campaigns::news::NewsMutation,
+    campaigns::campaign::CampaignMutation,
+    campaigns::pledges::PledgeMutation,
     campaigns::targets::TargetMutation,
+    campaigns::news::NewsMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).

@@ -2,16 +2,17 @@
 //! query: units are public, a person is visible to herself, a role to its holder and to admins
 //! over its unit, a notification to its owner, a membership or request to the member and to
 //! member managers over its branch, a training to its audience and officers over its unit, a
-//! training registration to its person and the training's managers, a post to its managers and
-//! (while published) to people whose feed includes its unit, an indicator to officers (a
-//! reported one to those at, above or below the unit that defined it); anything else is
-//! `NOT_FOUND`.
+//! training registration to its person and the training's managers, a campaign to those its
+//! list shows it to, a pledge to its person and the member managers over its branch, a post to
+//! its managers and (while published) to people whose feed includes its unit, an indicator to
+//! officers (a reported one to those at, above or below the unit that defined it); anything
+//! else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
     ContextExt,
-    campaigns::{news::Post, targets::Indicator},
+    campaigns::{campaign::Campaign, news::Post, pledges::Pledge, targets::Indicator},
     identity::Person,
     membership::{Membership, MembershipRequest},
     notifications::Notification,
@@ -22,7 +23,7 @@ use crate::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
     service::{
-        campaigns::{news, targets},
+        campaigns::{self, news, targets},
         identity, membership, notifications, org, roles, trainings,
     },
 };
@@ -41,6 +42,8 @@ pub enum Node {
     TrainingRegistration(TrainingRegistration),
     Post(Post),
     Indicator(Indicator),
+    Campaign(Campaign),
+    Pledge(Pledge),
 }
 
 #[derive(Default)]
@@ -97,9 +100,13 @@ impl NodeQuery {
                 let viewer = ctx.auth()?.require()?;
                 Node::Indicator(Indicator(targets::get_indicator(state, viewer, gid.id).await?))
             }
-            // Wired by the campaigns area (issue 5, in progress).
-            NodeKind::Campaign | NodeKind::Pledge => {
-                return Err(ApiError::NotFound.into());
+            NodeKind::Campaign => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Campaign(Campaign(campaigns::campaign::get_campaign(state, viewer, gid.id).await?))
+            }
+            NodeKind::Pledge => {
+                let viewer = ctx.auth()?.require()?;
+                Node::Pledge(Pledge(campaigns::pledges::get_pledge(state, viewer, gid.id).await?))
             }
         })
     }

@@ -1,1 +1,318 @@
-//! (issue 5, in progress)
+//! GraphQL surface of campaigns: the list, the `Campaign` type with its criteria and the
+//! caller's pledges, and the managers' mutations. The rules are in `service::campaigns::campaign`.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
+use chrono::{DateTime, Datelike, Utc};
+use entities::campaign;
+use uuid::Uuid;
+
+use super::pledges::Pledge;
+use crate::{
+    domain::{GlobalId, NodeKind},
+    error::{ApiError, InputProblem},
+    graphql::{
+        ContextExt,
+        connection::{build, page},
+        org::OrgUnit,
+        scalars::Date,
+        stored,
+    },
+    service::{
+        campaigns::campaign::{
+            self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery, CampaignStatus,
+        },
+        membership::hanoi_day,
+    },
+};
+
+/// What sort of campaign it is.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "CampaignKind", remote = "crate::service::campaigns::campaign::CampaignKind")]
+pub enum GqlCampaignKind {
+    /// Phong trào thi đua.
+    EmulationMovement,
+    /// Cuộc vận động.
+    Campaign,
+    Programme,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "CampaignStatus", remote = "crate::service::campaigns::campaign::CampaignStatus")]
+pub enum GqlCampaignStatus {
+    /// Being prepared; only officers with reach see it.
+    Draft,
+    /// Launched: open to pledges.
+    Active,
+    /// Over: no new pledges; it cannot be edited.
+    Ended,
+}
+
+/// How a campaign's body is written (the client renders it).
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "CampaignBodyFormat", remote = "crate::service::campaigns::campaign::BodyFormat")]
+pub enum GqlBodyFormat {
+    Plain,
+    Markdown,
+}
+
+pub(crate) fn campaign_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
+    GlobalId::decode_as(id, NodeKind::Campaign, field)
+}
+
+/// One criterion of a campaign, in its place. Its `id` is what a reviewer lists in `checks`.
+#[derive(SimpleObject)]
+pub struct CampaignCriterion {
+    /// The criterion's id (not a global id: criteria are not nodes).
+    id: ID,
+    /// 1-based.
+    position: i32,
+    text: String,
+}
+
+/// A campaign, emulation movement or programme of a unit, for its subtree.
+pub struct Campaign(pub campaign::Model);
+
+#[Object]
+impl Campaign {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Campaign, self.0.id).encode().into()
+    }
+
+    async fn kind(&self) -> Result<GqlCampaignKind> {
+        Ok(stored(svc::CampaignKind::parse(&self.0.kind), "campaign kind")?.into())
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// Plain text or Markdown (`bodyFormat`), as written.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    async fn body_format(&self) -> Result<GqlBodyFormat> {
+        Ok(stored(svc::BodyFormat::parse(&self.0.body_format), "campaign body format")?.into())
+    }
+
+    async fn cover_image_url(&self) -> Option<&str> {
+        self.0.cover_image_url.as_deref()
+    }
+
+    async fn term_start(&self) -> Date {
+        Date(self.0.term_start)
+    }
+
+    async fn term_end(&self) -> Date {
+        Date(self.0.term_end)
+    }
+
+    async fn status(&self) -> Result<GqlCampaignStatus> {
+        Ok(stored(CampaignStatus::parse(&self.0.status), "campaign status")?.into())
+    }
+
+    /// The owning unit; the campaign is for its subtree.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+    }
+
+    /// The criteria pledges are reviewed against, in order.
+    async fn criteria(&self, ctx: &Context<'_>) -> Result<Vec<CampaignCriterion>> {
+        let rows = ctx.loaders()?.campaign_criteria.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|k| CampaignCriterion { id: k.id.to_string().into(), position: k.position, text: k.text })
+            .collect())
+    }
+
+    async fn launched_at(&self) -> Option<DateTime<Utc>> {
+        self.0.launched_at
+    }
+
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The caller's pledges to this campaign for `year` (default: the current year in Hanoi):
+    /// at most one personal and one household pledge.
+    async fn my_pledges(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<Vec<Pledge>> {
+        let Some(viewer) = ctx.auth()?.viewer() else { return Ok(Vec::new()) };
+        let year = year.unwrap_or_else(|| hanoi_day(Utc::now()).year());
+        Ok(ctx
+            .loaders()?
+            .my_pledges
+            .load_one((viewer.person_id, self.0.id, year))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Pledge)
+            .collect())
+    }
+}
+
+/// Extra fields of the campaign list.
+pub struct CampaignListFields(CampaignQuery);
+
+#[Object]
+impl CampaignListFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count_campaigns(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CampaignFilterInput {
+    /// Only campaigns in this status (`ACTIVE` unless given; `null` for every status).
+    #[graphql(default_with = "Some(GqlCampaignStatus::Active)")]
+    pub status: Option<GqlCampaignStatus>,
+    pub kind: Option<GqlCampaignKind>,
+    /// Only campaigns of this unit or a unit below it.
+    pub unit_id: Option<ID>,
+    /// Part of the title, accent-insensitive.
+    pub search: Option<String>,
+}
+
+impl Default for CampaignFilterInput {
+    fn default() -> Self {
+        Self { status: Some(GqlCampaignStatus::Active), kind: None, unit_id: None, search: None }
+    }
+}
+
+/// What a manager writes about a campaign (create and edit take the whole of it).
+#[derive(InputObject)]
+#[graphql(name = "CampaignInput")]
+pub struct CampaignInputGql {
+    pub kind: GqlCampaignKind,
+    /// 1–200 characters.
+    pub title: String,
+    /// At most 1,000 characters.
+    #[graphql(default)]
+    pub summary: String,
+    /// At most 20,000 characters, stored as written.
+    #[graphql(default)]
+    pub body: String,
+    #[graphql(default_with = "GqlBodyFormat::Plain")]
+    pub body_format: GqlBodyFormat,
+    /// An `http(s)://` link, at most 500 characters.
+    pub cover_image_url: Option<String>,
+    pub term_start: Date,
+    /// After `termStart`.
+    pub term_end: Date,
+    /// The criteria in order (at most 20, each 1–300 characters). They can change only while
+    /// the campaign is a draft.
+    #[graphql(default)]
+    pub criteria: Vec<String>,
+}
+
+impl From<CampaignInputGql> for CampaignInput {
+    fn from(i: CampaignInputGql) -> Self {
+        CampaignInput {
+            kind: i.kind.into(),
+            title: i.title,
+            summary: i.summary,
+            body: i.body,
+            body_format: i.body_format.into(),
+            cover_image_url: i.cover_image_url,
+            term_start: i.term_start.0,
+            term_end: i.term_end.0,
+            criteria: i.criteria,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct CampaignQueryRoot;
+
+#[Object]
+impl CampaignQueryRoot {
+    /// Campaigns the caller may see, newest first: the active (and ended) ones of her branch
+    /// and every unit above it and above her role units; officers also every campaign of their
+    /// reach, drafts included. Active ones only unless `filter.status` says otherwise.
+    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: CampaignFilterInput,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Campaign, CampaignListFields>> {
+        let viewer = ctx.auth()?.require()?;
+        let state = ctx.state()?;
+        let page = page::<CampaignCursor>(first, after.as_deref())?;
+        if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(ApiError::bad_input("filter.search", InputProblem::TooLong).into());
+        }
+        let filter = CampaignFilter {
+            status: filter.status.map(Into::into),
+            kind: filter.kind.map(Into::into),
+            unit_id: filter
+                .unit_id
+                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .transpose()?,
+            search: filter.search,
+        };
+        let q = svc::campaign_query(state, viewer, filter).await?;
+        let (rows, has_next) = svc::list_campaigns(&state.db, &q, page.first, page.after.as_ref()).await?;
+        Ok(build(
+            rows,
+            has_next,
+            page.after.is_some(),
+            CampaignListFields(q),
+            |c| CampaignCursor { listed_at: c.listed_at, id: c.id },
+            Campaign,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct CampaignMutation;
+
+#[Object]
+impl CampaignMutation {
+    /// Creates a draft campaign for a unit's subtree (a `UNIT_OFFICER` or `UNIT_ADMIN` at or
+    /// above the unit).
+    async fn create_campaign(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        input: CampaignInputGql,
+    ) -> Result<Campaign> {
+        let viewer = ctx.auth()?.require()?;
+        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        Ok(Campaign(svc::create_campaign(ctx.state()?, viewer, unit, input.into()).await?))
+    }
+
+    /// Edits a draft or active campaign. `CONFLICT` `WRONG_STATUS` for an ended campaign, or
+    /// when the criteria would change after the launch.
+    async fn update_campaign(&self, ctx: &Context<'_>, id: ID, input: CampaignInputGql) -> Result<Campaign> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Campaign(svc::update_campaign(ctx.state()?, viewer, campaign_id(&id, "id")?, input.into()).await?))
+    }
+
+    /// Launches a draft (`CONFLICT` `WRONG_STATUS` otherwise). With `notifyMembers`, the
+    /// subtree's members are notified in the background, in batches.
+    async fn launch_campaign(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = false)] notify_members: bool,
+    ) -> Result<Campaign> {
+        let viewer = ctx.auth()?.require()?;
+        let id = campaign_id(&id, "id")?;
+        Ok(Campaign(svc::launch_campaign(ctx.state()?, viewer, id, notify_members).await?))
+    }
+
+    /// Ends an active campaign (`CONFLICT` `WRONG_STATUS` otherwise).
+    async fn end_campaign(&self, ctx: &Context<'_>, id: ID) -> Result<Campaign> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(Campaign(svc::end_campaign(ctx.state()?, viewer, campaign_id(&id, "id")?).await?))
+    }
+}
