@@ -14,11 +14,15 @@ use crate::{
     error::ApiError,
     graphql::{
         ContextExt,
+        campaigns::campaign::Campaign,
         connection::{build, encode_cursor, page},
         org::OrgUnit,
         stored,
     },
-    service::campaigns::news::{self as svc, PostCursor, PostFilter, PostInput, PostQuery, PostStatus},
+    service::campaigns::{
+        campaign::CampaignStatus,
+        news::{self as svc, PostCursor, PostFilter, PostInput, PostQuery, PostStatus},
+    },
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,24 @@ impl Post {
     /// The campaign the post is about (global id of a `Campaign`), if any.
     async fn campaign_id(&self) -> Option<ID> {
         self.0.campaign_id.map(|c| GlobalId::new(NodeKind::Campaign, c).encode().into())
+    }
+
+    /// The campaign the post is about, when the post's readers may see it: launched (active or
+    /// ended) and run by the post's unit or a unit above it. Null otherwise (use `campaignId`).
+    async fn campaign(&self, ctx: &Context<'_>) -> Result<Option<Campaign>> {
+        let Some(id) = self.0.campaign_id else { return Ok(None) };
+        let loaders = ctx.loaders()?;
+        let Some(c) = loaders.campaigns.load_one(id).await? else { return Ok(None) };
+        if c.status == CampaignStatus::Draft.as_str() {
+            return Ok(None);
+        }
+        let above = c.unit_id == self.0.unit_id
+            || loaders
+                .ancestors
+                .load_one(self.0.unit_id)
+                .await?
+                .is_some_and(|units| units.iter().any(|u| u.id == c.unit_id));
+        Ok(above.then_some(Campaign(c)))
     }
 
     async fn title(&self) -> &str {
