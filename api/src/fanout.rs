@@ -2,7 +2,8 @@
 //! background: a request only [`schedule`]s a job in its own transaction; the worker notifies
 //! the subtree's members in batches.
 //!
-//! Each round of the [`FanoutWorker`] runs one transaction that claims one due `PENDING` job —
+//! Each round of the [`FanoutWorker`] first looks for a due job with a plain read (an idle
+//! poll takes no lock); when there is one, it runs one transaction that claims one due job —
 //! on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two instances never hold the same job; on
 //! SQLite by writing first, which takes the database's write lock — reads the next batch of the
 //! subtree's `ACTIVE` members after the job's cursor (in person id order), inserts their
@@ -169,6 +170,12 @@ pub struct Round {
 /// Claims one due job and notifies its next batch of at most `batch_size` members, in one
 /// transaction. `None` when no job is due. (The worker calls it; tests may too.)
 pub async fn run_round(state: &AppState, batch_size: u64) -> Result<Option<Round>, ApiError> {
+    // An idle round is one indexed read outside any transaction, so polling takes no lock (on
+    // SQLite even an instant's write lock makes another instance's read-then-write transactions
+    // fail at once).
+    if !any_due(&state.db).await? {
+        return Ok(None);
+    }
     let txn = state.db.begin().await?;
     let Some(job) = claim(&txn).await? else {
         txn.commit().await?;
@@ -227,15 +234,24 @@ pub async fn run_round(state: &AppState, batch_size: u64) -> Result<Option<Round
     Ok(Some(Round { job_id: job.id, notified: people.len(), done }))
 }
 
+fn due() -> sea_orm::Select<fanout_job::Entity> {
+    fanout_job::Entity::find()
+        .filter(fanout_job::Column::Status.eq(PENDING))
+        .filter(fanout_job::Column::NextRunAt.lte(Utc::now()))
+}
+
+/// Whether some job is due (another instance may hold it).
+async fn any_due(db: &impl ConnectionTrait) -> Result<bool, ApiError> {
+    let id: Option<Uuid> =
+        due().select_only().column(fanout_job::Column::Id).limit(1).into_tuple().one(db).await?;
+    Ok(id.is_some())
+}
+
 /// The oldest due job, held by this transaction until it ends.
 async fn claim(txn: &impl ConnectionTrait) -> Result<Option<fanout_job::Model>, ApiError> {
     let backend = txn.get_database_backend();
-    let mut due = fanout_job::Entity::find()
-        .filter(fanout_job::Column::Status.eq(PENDING))
-        .filter(fanout_job::Column::NextRunAt.lte(Utc::now()))
-        .order_by_asc(fanout_job::Column::NextRunAt)
-        .order_by_asc(fanout_job::Column::Id)
-        .limit(1);
+    let mut due =
+        due().order_by_asc(fanout_job::Column::NextRunAt).order_by_asc(fanout_job::Column::Id).limit(1);
     if backend == DbBackend::Postgres {
         due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     } else {
