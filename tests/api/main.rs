@@ -9,6 +9,7 @@ mod helpers;
 
 mod campaigns;
 mod fanout;
+mod home;
 mod http;
 mod identity;
 mod import;

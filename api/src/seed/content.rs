@@ -89,7 +89,8 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
             body_format: Set("MARKDOWN".to_owned()),
             cover_image_url: Set(None),
             term_start: Set(term(2021, 1, 1)),
-            term_end: Set(term(2026, 12, 31)),
+            // The 2021–2026 term, stretched to this year so the demo stays pledgeable.
+            term_end: Set(term(year.max(2026), 12, 31)),
             status: Set("ACTIVE".to_owned()),
             created_by: Set(author.id),
             launched_at: Set(Some(at)),

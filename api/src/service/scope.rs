@@ -2,10 +2,12 @@
 //! campaigns, the news feed): whether she is a system administrator, the branch of her active
 //! membership, and the units where she holds officer roles (and whether one is the root).
 //!
-//! Read with one statement and kept for the request, so the member app's home screen — which
+//! With them, the units at or above her branch and her role units — where what concerns her
+//! is published — so the lists filter by a few constant unit ids. Read with one statement and
+//! kept for the request, so the member app's home screen — which
 //! asks for several such lists at once — does not read the same facts once per list.
 
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use sea_orm::{Condition, ConnectionTrait, FromQueryResult, sea_query::Expr};
 use uuid::Uuid;
 
 use crate::{auth::Viewer, authz::Role, db::stmt, error::ApiError};
@@ -27,6 +29,10 @@ pub struct ViewerScope {
     /// The branch of her `ACTIVE` membership (none while suspended or not a member).
     pub branch_id: Option<Uuid>,
     pub roles: Vec<HeldRole>,
+    /// The units at or above her branch (her branch included).
+    pub above_branch: Vec<Uuid>,
+    /// The units at or above the units of her roles (those included).
+    pub above_roles: Vec<Uuid>,
 }
 
 #[derive(FromQueryResult)]
@@ -49,17 +55,31 @@ impl ViewerScope {
                WHERE m.person_id = ? AND m.status = 'ACTIVE' \
              UNION ALL SELECT 'R', r.unit_id, r.role, CASE WHEN u.parent_id IS NULL THEN 1 ELSE 0 END \
                FROM officer_role r JOIN org_unit u ON u.id = r.unit_id \
+               WHERE r.person_id = ? AND r.revoked_at IS NULL \
+             UNION ALL SELECT 'B', c.ancestor_id, '', 0 FROM org_unit_closure c \
+               JOIN membership m ON m.branch_id = c.descendant_id \
+               WHERE m.person_id = ? AND m.status = 'ACTIVE' \
+             UNION ALL SELECT DISTINCT 'S', c.ancestor_id, '', 0 FROM org_unit_closure c \
+               JOIN officer_role r ON r.unit_id = c.descendant_id \
                WHERE r.person_id = ? AND r.revoked_at IS NULL",
-            [p.into(), p.into(), p.into()],
+            [p.into(), p.into(), p.into(), p.into(), p.into()],
         ))
         .all(conn)
         .await?;
-        let mut scope =
-            ViewerScope { person_id: p, is_system_admin: false, branch_id: None, roles: Vec::new() };
+        let mut scope = ViewerScope {
+            person_id: p,
+            is_system_admin: false,
+            branch_id: None,
+            roles: Vec::new(),
+            above_branch: Vec::new(),
+            above_roles: Vec::new(),
+        };
         for f in facts {
             match f.k.as_str() {
                 "A" => scope.is_system_admin = true,
                 "M" => scope.branch_id = Some(f.unit_id),
+                "B" => scope.above_branch.push(f.unit_id),
+                "S" => scope.above_roles.push(f.unit_id),
                 _ => {
                     if let Some(role) = Role::parse(&f.role) {
                         scope.roles.push(HeldRole { role, unit_id: f.unit_id, at_root: f.at_root != 0 });
@@ -84,11 +104,11 @@ impl ViewerScope {
         self.roles.iter().any(|r| r.at_root && roles.contains(&r.role))
     }
 
-    /// Her own units: her branch and every unit where she holds a role. What concerns her is
-    /// published at these units or above them.
-    pub fn own_units(&self) -> Vec<Uuid> {
-        let mut units = self.units_with(&Role::ALL);
-        units.extend(self.branch_id);
+    /// The units at or above her branch and her role units: what concerns her is published
+    /// at these (each once).
+    pub fn above_own(&self) -> Vec<Uuid> {
+        let mut units = self.above_branch.clone();
+        units.extend(&self.above_roles);
         units.sort_unstable();
         units.dedup();
         units
@@ -99,4 +119,9 @@ impl ViewerScope {
     pub fn reach(&self, roles: &[Role]) -> Option<Vec<Uuid>> {
         if self.is_system_admin || self.holds_at_root(roles) { None } else { Some(self.units_with(roles)) }
     }
+}
+
+/// A condition every row meets (an empty `Condition` would be dropped from an `any`).
+pub fn everything() -> Condition {
+    Condition::all().add(Expr::cust("1 = 1"))
 }

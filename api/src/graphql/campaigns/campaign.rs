@@ -259,7 +259,7 @@ impl CampaignQueryRoot {
                 .transpose()?,
             search: filter.search,
         };
-        let q = svc::campaign_query(state, viewer, filter).await?;
+        let q = svc::campaign_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter);
         let (rows, has_next) = svc::list_campaigns(&state.db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,

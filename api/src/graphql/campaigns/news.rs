@@ -167,7 +167,8 @@ impl NewsQuery {
     ) -> Result<FeedConnection> {
         let viewer = ctx.auth()?.require()?;
         let page = page::<PostCursor>(first, after.as_deref())?;
-        let (rows, has_next) = svc::feed(&ctx.state()?.db, viewer, page.first, page.after.as_ref()).await?;
+        let scope = crate::graphql::viewer_scope(ctx, viewer).await?;
+        let (rows, has_next) = svc::feed(&ctx.state()?.db, &scope, page.first, page.after.as_ref()).await?;
         let mut conn = FeedConnection::new(page.after.is_some(), has_next);
         conn.edges = rows.into_iter().map(|p| Edge::new(encode_cursor(&cursor(&p)), Post(p))).collect();
         Ok(conn)

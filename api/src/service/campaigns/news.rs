@@ -28,7 +28,10 @@ use crate::{
     db::stmt,
     domain::{normalise_text, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
-    service::org::{UnitKind, get_unit},
+    service::{
+        org::{UnitKind, get_unit},
+        scope::ViewerScope,
+    },
     state::AppState,
 };
 
@@ -117,23 +120,6 @@ const FEED_ROOTS: &str = "SELECT m.branch_id FROM membership m WHERE m.person_id
 #[derive(FromQueryResult)]
 struct Count {
     n: i64,
-}
-
-#[derive(FromQueryResult)]
-struct UnitRow {
-    id: Uuid,
-}
-
-/// The units whose published posts are in the viewer's feed (at or above her feed roots).
-async fn feed_units(conn: &impl ConnectionTrait, viewer: &Viewer) -> Result<Vec<Uuid>, ApiError> {
-    let sql = format!(
-        "SELECT DISTINCT c.ancestor_id AS id FROM org_unit_closure c WHERE c.descendant_id IN ({FEED_ROOTS})"
-    );
-    let p = viewer.person_id;
-    let rows = UnitRow::find_by_statement(stmt(conn.get_database_backend(), &sql, [p.into(), p.into()]))
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// Whether the viewer's feed includes `unit_id`.
@@ -330,11 +316,12 @@ pub struct PostCursor {
 /// few short lists is sorted and cut to the page.
 pub async fn feed(
     conn: &impl ConnectionTrait,
-    viewer: &Viewer,
+    scope: &ViewerScope,
     first: u64,
     after: Option<&PostCursor>,
 ) -> Result<(Vec<post::Model>, bool), ApiError> {
-    let units = feed_units(conn, viewer).await?;
+    // The units at or above her branch and her role units.
+    let units = scope.above_own();
     if units.is_empty() {
         return Ok((Vec::new(), false));
     }

@@ -6,11 +6,11 @@
 //! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
-use entities::{org_unit, org_unit_closure as closure, training};
+use entities::{org_unit, training};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -20,7 +20,10 @@ use crate::{
     authz::{self, Role},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
-    service::{org::UnitKind, scope::ViewerScope},
+    service::{
+        org::UnitKind,
+        scope::{ViewerScope, everything},
+    },
 };
 
 /// Filters of the training list.
@@ -49,22 +52,8 @@ pub struct TrainingQuery {
     condition: Condition,
 }
 
-/// A condition every row meets (an empty `Condition` would be dropped from an `any`).
-fn everything() -> Condition {
-    Condition::all().add(Expr::cust("1 = 1"))
-}
-
 fn not_draft() -> Condition {
     Condition::all().add(training::Column::Status.ne(TrainingStatus::Draft.as_str()))
-}
-
-/// Units at or above any of `units`.
-fn ancestors(units: Vec<Uuid>) -> SelectStatement {
-    Query::select()
-        .column(closure::Column::AncestorId)
-        .from(closure::Entity)
-        .and_where(Expr::col(closure::Column::DescendantId).is_in(units))
-        .to_owned()
 }
 
 /// Resolves what the caller may see, and the filters, into one condition. No statement: her
@@ -74,20 +63,19 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
     if scope.is_system_admin {
         visible = visible.add(everything());
     } else {
-        if let Some(branch) = scope.branch_id {
+        if !scope.above_branch.is_empty() {
             visible = visible.add(
                 not_draft()
                     .add(training::Column::Audience.eq(Audience::Members.as_str()))
-                    .add(training::Column::UnitId.in_subquery(ancestors(vec![branch]))),
+                    .add(training::Column::UnitId.is_in(scope.above_branch.iter().copied())),
             );
         }
-        let units = scope.units_with(&Role::ALL);
-        if !units.is_empty() {
+        if !scope.roles.is_empty() {
             // Officer trainings of the units at or above her roles; anything of her reach.
             visible = visible.add(
                 not_draft()
                     .add(training::Column::Audience.eq(Audience::Officers.as_str()))
-                    .add(training::Column::UnitId.in_subquery(ancestors(units))),
+                    .add(training::Column::UnitId.is_in(scope.above_roles.iter().copied())),
             );
             visible = visible.add(not_draft().add(within(scope, &Role::ALL)));
             // Drafts of what she manages.

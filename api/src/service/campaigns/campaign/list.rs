@@ -1,26 +1,24 @@
 //! The campaign list: what the caller may see (see the module docs of `campaign`), newest first
-//! by (listed_at, id). Her branch and role units are read first, so each part of the condition
-//! is an indexed lookup by unit: a member's page reads the campaigns of her few units, not every
+//! by (listed_at, id). Her branch and role units come from her [`ViewerScope`], so each part of
+//! the condition is an indexed lookup by unit: a member's page reads the campaigns of her few units, not every
 //! campaign of the city.
 
 use chrono::{DateTime, Utc};
-use entities::{campaign, officer_role, org_unit_closure as closure};
+use entities::campaign;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{CampaignKind, CampaignStatus};
 use crate::{
-    auth::Viewer,
-    authz,
+    authz::{self, Role},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
-    service::membership::{MemberStatus, current_membership},
-    state::AppState,
+    service::scope::{ViewerScope, everything},
 };
 
 /// Filters of the campaign list.
@@ -48,47 +46,15 @@ pub struct CampaignQuery {
     condition: Condition,
 }
 
-/// A condition every row meets (an empty `Condition` would be dropped from an `any`).
-fn everything() -> Condition {
-    Condition::all().add(Expr::cust("1 = 1"))
-}
-
-/// Units at or above any of `units`.
-fn ancestors(units: Vec<Uuid>) -> SelectStatement {
-    Query::select()
-        .column(closure::Column::AncestorId)
-        .from(closure::Entity)
-        .and_where(Expr::col(closure::Column::DescendantId).is_in(units))
-        .to_owned()
-}
-
-/// Resolves what the caller may see, and the filters, into one condition.
-pub async fn campaign_query(
-    state: &AppState,
-    viewer: &Viewer,
-    filter: CampaignFilter,
-) -> Result<CampaignQuery, ApiError> {
-    let db = &state.db;
+/// Resolves what the caller may see, and the filters, into one condition. No statement: her
+/// standing was read once for the request ([`ViewerScope`]).
+pub fn campaign_query(scope: &ViewerScope, filter: CampaignFilter) -> CampaignQuery {
     let mut visible = Condition::any();
-    if authz::is_system_admin(db, viewer.person_id).await? {
+    if scope.is_system_admin {
         visible = visible.add(everything());
     } else {
-        let role_units: Vec<Uuid> = officer_role::Entity::find()
-            .select_only()
-            .column(officer_role::Column::UnitId)
-            .filter(officer_role::Column::PersonId.eq(viewer.person_id))
-            .filter(officer_role::Column::RevokedAt.is_null())
-            .distinct()
-            .into_tuple()
-            .all(db)
-            .await?;
-        let mut below = role_units.clone();
-        if let Some(m) = current_membership(db, viewer.person_id).await?
-            && m.status == MemberStatus::Active.as_str()
-        {
-            below.push(m.branch_id);
-        }
-        if !below.is_empty() {
+        let above = scope.above_own();
+        if !above.is_empty() {
             // Launched campaigns of the units above her branch and her role units.
             visible = visible.add(
                 Condition::all()
@@ -96,12 +62,12 @@ pub async fn campaign_query(
                         campaign::Column::Status
                             .is_in([CampaignStatus::Active.as_str(), CampaignStatus::Ended.as_str()]),
                     )
-                    .add(campaign::Column::UnitId.in_subquery(ancestors(below))),
+                    .add(campaign::Column::UnitId.is_in(above)),
             );
         }
-        if !role_units.is_empty() {
+        if !scope.roles.is_empty() {
             // Everything of her reach, drafts included.
-            visible = visible.add(match authz::unless_root(db, role_units).await? {
+            visible = visible.add(match scope.reach(&Role::ALL) {
                 None => everything(),
                 Some(units) => {
                     Condition::all().add(campaign::Column::UnitId.in_subquery(authz::subtrees_select(units)))
@@ -126,7 +92,7 @@ pub async fn campaign_query(
                 .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
         );
     }
-    Ok(CampaignQuery { condition })
+    CampaignQuery { condition }
 }
 
 /// One page of campaigns, newest first.
