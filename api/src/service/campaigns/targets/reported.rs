@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use entities::{org_unit, reported_value as rv};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -101,9 +101,21 @@ async fn supersede_and_insert(
     note: Option<String>,
 ) -> Result<rv::Model, DbErr> {
     let txn = db.begin().await?;
-    let now = Utc::now();
     let Period { from_year, to_year } = input.period;
     let written = async {
+        // Lock the current value first (PostgreSQL; SQLite has one writer) and only then read
+        // the clock: whoever superseded it before us has committed with an earlier time, and
+        // whoever comes after waits for us — so the current value is always the newest one.
+        if txn.get_database_backend() == DbBackend::Postgres {
+            db::execute(
+                &txn,
+                "SELECT id FROM reported_value WHERE indicator_id = ? AND from_year = ? AND to_year = ? \
+                 AND unit_id = ? AND superseded_at IS NULL FOR UPDATE",
+                [input.indicator_id.into(), from_year.into(), to_year.into(), input.unit_id.into()],
+            )
+            .await?;
+        }
+        let now = Utc::now();
         db::execute(
             &txn,
             "UPDATE reported_value SET superseded_at = ? WHERE indicator_id = ? AND from_year = ? \
