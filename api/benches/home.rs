@@ -11,7 +11,8 @@
 //! - `targetProgress` of the city with its 30 districts, for this year and for the whole term.
 //!
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432 cargo bench -p api --bench home`
-//! (optional: `BENCH_RATE` requests/s, default 500; `BENCH_SECONDS`, default 20).
+//! (optional: `BENCH_RATE` requests/s, default 500; `BENCH_SECONDS`, default 20;
+//! `BENCH_REUSE=1` measures again on the database a previous run seeded).
 //!
 //! It (re)creates the database `phunu_bench_home`. Not run by the test suite or CI.
 
@@ -24,11 +25,12 @@ use std::time::{Duration, Instant};
 
 use api::domain::{GlobalId, NodeKind};
 use chrono::Datelike;
-use common::{Runner, Tree, as_viewer, build_tree, fresh_state, ids, officer, report};
+use common::{Runner, Tree, as_viewer, build_tree, existing_state, fresh_state, ids, officer, report};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
+const DATABASE: &str = "phunu_bench_home";
 const MEMBERS: i64 = 1_000_000;
 const CAMPAIGNS: i64 = 2_000;
 const POSTS: i64 = 50_000;
@@ -229,10 +231,18 @@ async fn fixed_rate(runner: &Runner, members: &[Uuid], rate: u64, seconds: u64) 
 
 #[tokio::main]
 async fn main() {
-    let (state, settings) = fresh_state("phunu_bench_home").await;
-    let Tree { city, .. } = build_tree(&state).await;
-    let admin = officer(&state, "+84300000001", "UNIT_ADMIN", city.id).await;
-    seed(&state, admin.person_id).await;
+    let (state, settings, city, admin) = if std::env::var("BENCH_REUSE").is_ok_and(|v| v == "1") {
+        let (state, settings) = existing_state(DATABASE).await;
+        let city = ids(&state, "SELECT id FROM org_unit WHERE parent_id IS NULL").await[0];
+        let admin = ids(&state, "SELECT id FROM person WHERE phone = '+84300000001'").await[0];
+        (state, settings, city, as_viewer(admin))
+    } else {
+        let (state, settings) = fresh_state(DATABASE).await;
+        let Tree { city, .. } = build_tree(&state).await;
+        let admin = officer(&state, "+84300000001", "UNIT_ADMIN", city.id).await;
+        seed(&state, admin.person_id).await;
+        (state, settings, city.id, admin)
+    };
     let runner = Runner::new(&state, &settings);
 
     let members = ids(
@@ -283,7 +293,7 @@ async fn main() {
     let n = done.load(std::sync::atomic::Ordering::Relaxed);
     println!("home screen, 32 in flight: {n} requests in 10 s = {:.0} requests/s", n as f64 / 10.0);
 
-    let city_gid = GlobalId::new(NodeKind::OrgUnit, city.id).encode();
+    let city_gid = GlobalId::new(NodeKind::OrgUnit, city).encode();
     let year = chrono::Utc::now().year();
     for (label, period) in [
         ("targetProgress: the city, 30 children, this year", json!({ "year": year })),

@@ -31,14 +31,28 @@ pub const BRANCHES_PER_WARD: usize = 12;
 
 /// (Re)creates the database `name` on `BENCH_DATABASE_URL` and connects to it, migrated.
 pub async fn fresh_state(name: &str) -> (AppState, Settings) {
+    let server = bench_server(name);
+    let admin = Database::connect(format!("{server}/postgres")).await.expect("connect to the server");
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.expect("drop");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create");
+    state_of(&server, name).await
+}
+
+/// Connects to the database `name` a previous run seeded (`BENCH_REUSE=1`: measure again
+/// without seeding again).
+pub async fn existing_state(name: &str) -> (AppState, Settings) {
+    state_of(&bench_server(name), name).await
+}
+
+fn bench_server(name: &str) -> String {
     let Ok(server) = std::env::var("BENCH_DATABASE_URL") else {
         eprintln!("set BENCH_DATABASE_URL=postgres://user@host:port (the bench creates the database {name})");
         std::process::exit(2);
     };
-    let server = server.trim_end_matches('/').to_owned();
-    let admin = Database::connect(format!("{server}/postgres")).await.expect("connect to the server");
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.expect("drop");
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create");
+    server.trim_end_matches('/').to_owned()
+}
+
+async fn state_of(server: &str, name: &str) -> (AppState, Settings) {
     let vars: HashMap<String, String> = [
         ("DATABASE_URL", format!("{server}/{name}")),
         ("APP_DATABASE_MAX_CONNECTIONS", "8".into()),
