@@ -1,8 +1,8 @@
 //! The notification fan-out worker: a campaign launch notifies every active member of the
 //! subtree exactly once, in batches, across instances and restarts.
 //!
-//! Jobs are scheduled with `api::fanout::schedule` on the app's database directly: the
-//! `launchCampaign` mutation that schedules them is tested with campaigns.
+//! Jobs are scheduled with `api::fanout::schedule` on the app's database directly, but for the
+//! last test, which launches a campaign through the API and drives the worker by hand.
 
 use std::{
     collections::HashMap,
@@ -341,4 +341,42 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
     once_each(&notified(&app, hk).await, &small);
     let pushes = entities::push_outbox::Entity::find().all(&app.state.db).await.unwrap();
     assert_eq!(pushes.len(), 12, "one push per device");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launching_a_campaign_with_notify_members_leaves_the_fan_out_to_the_worker() {
+    // The worker only runs when the test drives it, so what the request itself wrote shows.
+    let app = spawn_app_with(&[("APP_FANOUT_POLL_INTERVAL_MS", IDLE)]).await;
+    let city = app.token(CITY_ADMIN).await;
+    let officer = app.token(LB_OFFICER).await;
+    for (n, code) in [(40, "HN-LB-BD-01"), (41, "HN-LB-BD-03"), (42, "HN-LB-GT-01")] {
+        enrol(&app, &city, n, code).await;
+    }
+    let unit = app.unit_id("HN-LB-BD").await;
+    let created = app
+        .gql(
+            "mutation($u: ID!, $i: CampaignInput!) { createCampaign(unitId: $u, input: $i) { id } }",
+            json!({ "u": unit, "i": { "kind": "CAMPAIGN", "title": "Phường Bồ Đề xanh", "summary": "",
+                "body": "", "bodyFormat": "PLAIN", "termStart": "2026-01-01", "termEnd": "2026-12-31" } }),
+            Some(&officer),
+        )
+        .await
+        .ok();
+    let gid = created["createCampaign"]["id"].as_str().expect("id").to_owned();
+    app.gql(
+        "mutation($id: ID!) { launchCampaign(id: $id, notifyMembers: true) { status } }",
+        json!({ "id": gid }),
+        Some(&officer),
+    )
+    .await
+    .ok();
+    let id = uuid_of(&gid);
+    // The request queued one job and notified nobody itself.
+    assert_eq!(jobs(&app).await.len(), 1);
+    assert!(notified(&app, id).await.is_empty());
+
+    while fanout::run_round(&app.state, 500).await.unwrap().is_some() {}
+    // Bồ Đề's members, once each; Gia Thụy's member is outside the campaign's subtree.
+    once_each(&notified(&app, id).await, &people(&app, [40, 41]).await);
+    assert!(jobs(&app).await.iter().all(|j| j.status == "DONE"));
 }
