@@ -93,6 +93,14 @@ pub fn after_key<C: sea_orm::ColumnTrait>(
         .add(sea_orm::Condition::all().add(key.eq(value)).add(id.gt(last_id)))
 }
 
+/// A page of a list fetched with `LIMIT first + 1`: the first `first` rows, and whether more
+/// follow.
+pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    (rows, has_next)
+}
+
 /// `item` repeated `n` times, comma-separated: the `?` list of an `IN (…)` or the row tuples of
 /// a multi-row `VALUES`, e.g. `repeat_list("(?, ?)", 2)` = `"(?, ?), (?, ?)"`.
 pub fn repeat_list(item: &str, n: usize) -> String {

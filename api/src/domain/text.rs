@@ -1,6 +1,8 @@
 //! Accent-insensitive text: Vietnamese names are folded to lowercase ASCII (đ → d) and stored
 //! beside the original, so search and ordering use a plain indexed column on every backend.
 
+use crate::error::{ApiError, InputProblem};
+
 /// Longest folded text kept (the indexed columns hold 120 characters; transliteration can make
 /// a name longer than it was).
 const MAX_FOLDED: usize = 120;
@@ -64,6 +66,26 @@ pub fn later_word_suffixes(folded: &str) -> impl Iterator<Item = &str> {
     folded.match_indices(' ').map(move |(i, _)| &folded[i + 1..]).filter(|s| !s.is_empty())
 }
 
+/// An optional `http(s)://` link (a cover image, an online meeting): trimmed, at most `max`
+/// characters, with something after the scheme and no white space or control characters.
+/// `None` when absent or blank; `BAD_USER_INPUT` on `field` otherwise.
+pub fn parse_optional_url(
+    raw: Option<&str>,
+    max: usize,
+    field: &'static str,
+) -> Result<Option<String>, ApiError> {
+    let Some(url) = raw.map(str::trim).filter(|u| !u.is_empty()) else { return Ok(None) };
+    if url.chars().count() > max {
+        return Err(ApiError::bad_input(field, InputProblem::TooLong));
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    if rest.is_none_or(str::is_empty) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::bad_input(field, InputProblem::InvalidFormat));
+    }
+    Ok(Some(url.to_owned()))
+}
+
 fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.chars() {
@@ -112,6 +134,20 @@ mod tests {
     fn every_word_after_the_first_starts_a_key() {
         assert_eq!(later_word_suffixes("nguyen thi lan").collect::<Vec<_>>(), ["thi lan", "lan"]);
         assert_eq!(later_word_suffixes("lan").count(), 0);
+    }
+
+    #[test]
+    fn urls_need_an_http_scheme_and_no_spaces() {
+        assert_eq!(
+            parse_optional_url(Some(" https://a.vn/x.png "), 50, "u").unwrap().as_deref(),
+            Some("https://a.vn/x.png")
+        );
+        assert_eq!(parse_optional_url(Some("  "), 50, "u").unwrap(), None);
+        assert_eq!(parse_optional_url(None, 50, "u").unwrap(), None);
+        for bad in ["ftp://a.vn", "https://", "http://a b", "javascript:alert(1)", "https://a\u{7}"] {
+            assert!(parse_optional_url(Some(bad), 50, "u").is_err(), "{bad}");
+        }
+        assert!(parse_optional_url(Some(&format!("https://{}", "a".repeat(60))), 50, "u").is_err());
     }
 
     #[test]

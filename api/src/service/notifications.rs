@@ -379,10 +379,8 @@ pub async fn list(
     if let Some(after) = after {
         q = q.filter(notification::Column::Id.lt(after));
     }
-    let mut rows = q.order_by_desc(notification::Column::Id).limit(first + 1).all(conn).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    let rows = q.order_by_desc(notification::Column::Id).limit(first + 1).all(conn).await?;
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// How many notifications the caller has (only unread ones with `unread_only`).

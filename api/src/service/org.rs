@@ -132,15 +132,13 @@ pub async fn list_units(
             c.id,
         ));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(org_unit::Column::NameSearch)
         .order_by_asc(org_unit::Column::Id)
         .limit(first + 1)
         .all(conn)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// How many units match `filter`.

@@ -160,10 +160,8 @@ pub async fn list_roles(
     if let Some(after) = after {
         q = q.filter(officer_role::Column::Id.gt(after));
     }
-    let mut rows = q.order_by_asc(officer_role::Column::Id).limit(first + 1).all(db).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    let rows = q.order_by_asc(officer_role::Column::Id).limit(first + 1).all(db).await?;
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// How many role assignments match (the caller was authorised by [`list_roles`]).

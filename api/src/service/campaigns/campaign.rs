@@ -34,7 +34,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::stmt,
-    domain::{fold_for_search, normalise_text, stored_enum},
+    domain::{fold_for_search, normalise_text, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     fanout::{self, FanoutKind},
     service::org::get_unit,
@@ -118,20 +118,8 @@ impl CampaignInput {
         if self.body.chars().count() > MAX_BODY {
             return Err(ApiError::bad_input("input.body", InputProblem::TooLong));
         }
-        let cover_image_url = match self.cover_image_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(url) if url.chars().count() > MAX_URL => {
-                return Err(ApiError::bad_input("input.coverImageUrl", InputProblem::TooLong));
-            }
-            Some(url) => {
-                let lower = url.to_ascii_lowercase();
-                let scheme = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
-                if scheme.is_none_or(str::is_empty) || url.contains(char::is_whitespace) {
-                    return Err(ApiError::bad_input("input.coverImageUrl", InputProblem::InvalidFormat));
-                }
-                Some(url.to_owned())
-            }
-        };
+        let cover_image_url =
+            parse_optional_url(self.cover_image_url.as_deref(), MAX_URL, "input.coverImageUrl")?;
         if self.term_end <= self.term_start {
             return Err(ApiError::bad_input("input.termEnd", InputProblem::OutOfRange));
         }

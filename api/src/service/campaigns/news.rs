@@ -26,7 +26,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::stmt,
-    domain::{normalise_text, stored_enum},
+    domain::{normalise_text, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     service::{
         org::{UnitKind, get_unit},
@@ -82,18 +82,8 @@ impl PostInput {
             _ => {}
         }
         let field = "input.coverImageUrl";
-        let cover_image_url = self.cover_image_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
-        if let Some(url) = cover_image_url {
-            if url.chars().count() > MAX_URL {
-                return Err(ApiError::bad_input(field, InputProblem::TooLong));
-            }
-            let lower = url.to_ascii_lowercase();
-            let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
-            if rest.is_none_or(str::is_empty) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ApiError::bad_input(field, InputProblem::InvalidFormat));
-            }
-        }
-        Ok(Checked { title, body, cover_image_url: cover_image_url.map(str::to_owned) })
+        let cover_image_url = parse_optional_url(self.cover_image_url.as_deref(), MAX_URL, field)?;
+        Ok(Checked { title, body, cover_image_url })
     }
 }
 
@@ -349,11 +339,9 @@ pub async fn feed(
         "SELECT * FROM ({}) feed ORDER BY published_at DESC, id DESC LIMIT ?",
         parts.join(" UNION ALL ")
     );
-    let mut rows =
+    let rows =
         post::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// Filters of the console's list.
@@ -451,15 +439,13 @@ pub async fn list_posts(
             Condition::all().add(post::Column::PublishedAt.eq(c.published_at)).add(post::Column::Id.lt(c.id)),
         ));
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(post::Column::PublishedAt)
         .order_by_desc(post::Column::Id)
         .limit(first + 1)
         .all(conn)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 pub async fn count_posts(conn: &impl ConnectionTrait, q: &PostQuery) -> Result<u64, ApiError> {

@@ -77,10 +77,8 @@ pub async fn list_requests(
     if let Some(after) = after {
         query = query.filter(membership_request::Column::Id.gt(after));
     }
-    let mut rows = query.order_by_asc(membership_request::Column::Id).limit(first + 1).all(conn).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    let rows = query.order_by_asc(membership_request::Column::Id).limit(first + 1).all(conn).await?;
+    Ok(crate::db::split_page(rows, first))
 }
 
 pub async fn count_requests(conn: &impl ConnectionTrait, q: &RequestQuery) -> Result<u64, ApiError> {
@@ -202,7 +200,7 @@ pub async fn list_members(
     first: u64,
     after: Option<&MemberCursor>,
 ) -> Result<(Vec<(membership::Model, person::Model)>, bool), ApiError> {
-    let mut rows = match &q.search {
+    let rows = match &q.search {
         // Browsing walks the (name, id) index in order.
         None => {
             let mut query = membership::Entity::find()
@@ -235,9 +233,7 @@ pub async fn list_members(
             rows
         }
     };
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// The (name, id) of the first `limit` matches of a name search after the cursor, in order.

@@ -194,10 +194,8 @@ pub async fn roster(
         query = query.filter(reg::Column::QueueNo.gt(a.queue_no));
     }
     let rows = query.order_by_asc(reg::Column::QueueNo).limit(first + 1).all(&state.db).await?;
-    let mut rows: Vec<_> = rows.into_iter().filter_map(|(r, p)| p.map(|p| (r, p))).collect();
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    let rows: Vec<_> = rows.into_iter().filter_map(|(r, p)| p.map(|p| (r, p))).collect();
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// Registrations of a roster filter (managers only; for `totalCount`).

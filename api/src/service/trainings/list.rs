@@ -148,15 +148,13 @@ pub async fn list_trainings(
             c.id,
         ));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(training::Column::StartsAt)
         .order_by_asc(training::Column::Id)
         .limit(first + 1)
         .all(conn)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 pub async fn count_trainings(conn: &impl ConnectionTrait, q: &TrainingQuery) -> Result<u64, ApiError> {

@@ -44,7 +44,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::stmt,
-    domain::{fold_for_search, normalise_text, stored_enum},
+    domain::{fold_for_search, normalise_text, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     service::{
         notifications::{self, NewNotification, NotificationKind},
@@ -155,15 +155,7 @@ impl TrainingInput {
             return Err(ApiError::bad_input("input.endsAt", InputProblem::OutOfRange));
         }
         let place = optional_text(self.place.as_deref(), 300, "input.place")?;
-        let online_url = optional_text(self.online_url.as_deref(), 500, "input.onlineUrl")?;
-        if let Some(url) = &online_url {
-            let lower = url.to_ascii_lowercase();
-            if !(lower.starts_with("https://") || lower.starts_with("http://"))
-                || url.contains(char::is_whitespace)
-            {
-                return Err(ApiError::bad_input("input.onlineUrl", InputProblem::InvalidFormat));
-            }
-        }
+        let online_url = parse_optional_url(self.online_url.as_deref(), 500, "input.onlineUrl")?;
         if place.is_none() && online_url.is_none() {
             return Err(ApiError::bad_input("input.place", InputProblem::Required));
         }

@@ -113,15 +113,13 @@ pub async fn list_campaigns(
             ),
         );
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(campaign::Column::ListedAt)
         .order_by_desc(campaign::Column::Id)
         .limit(first + 1)
         .all(conn)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 pub async fn count_campaigns(conn: &impl ConnectionTrait, q: &CampaignQuery) -> Result<u64, ApiError> {

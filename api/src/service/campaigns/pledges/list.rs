@@ -41,15 +41,13 @@ pub async fn my_pledges(
             Condition::all().add(pledge::Column::CreatedAt.eq(c.created_at)).add(pledge::Column::Id.lt(c.id)),
         ));
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(pledge::Column::CreatedAt)
         .order_by_desc(pledge::Column::Id)
         .limit(first + 1)
         .all(conn)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 /// How many pledges the person has made.
@@ -118,15 +116,13 @@ pub async fn review_queue(
             c.id,
         ));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(pledge::Column::SubmittedAt)
         .order_by_asc(pledge::Column::Id)
         .limit(first + 1)
         .all(conn)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
 
 pub async fn count_review_queue(conn: &impl ConnectionTrait, q: &ReviewQuery) -> Result<u64, ApiError> {

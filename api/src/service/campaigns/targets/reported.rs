@@ -184,13 +184,11 @@ pub async fn indicator_value_history(
             Condition::all().add(rv::Column::ReportedAt.eq(a.reported_at)).add(rv::Column::Id.lt(a.id)),
         ));
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(rv::Column::ReportedAt)
         .order_by_desc(rv::Column::Id)
         .limit(first + 1)
         .all(db)
         .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, has_next))
+    Ok(crate::db::split_page(rows, first))
 }
