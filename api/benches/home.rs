@@ -56,7 +56,8 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 /// Where the generated rows of a level-mixed table go: 2% at the city, 10% at districts, 38%
-/// at wards, half at branches (`j` is the row number).
+/// at wards, half at branches (`j` is the row number; statuses are drawn from `j / 50`, so
+/// every level gets its share of each).
 const SPREAD: &str = "(j % 50 = 0 AND u.kind = 'CITY') \
    OR (j % 50 BETWEEN 1 AND 5 AND u.kind = 'DISTRICT' AND u.rn = j % 30) \
    OR (j % 50 BETWEEN 6 AND 24 AND u.kind = 'BASE' AND u.rn = j % 420) \
@@ -102,7 +103,7 @@ async fn seed(state: &api::state::AppState, admin: Uuid) {
              SELECT gen_random_uuid(), u.id, (ARRAY['EMULATION_MOVEMENT','CAMPAIGN','PROGRAMME'])[1 + j % 3], \
                'Cuộc vận động ' || j, 'cuoc van dong ' || j, 'Tóm tắt ' || j, 'Nội dung', 'MARKDOWN', \
                DATE '2021-01-01', DATE '2026-12-31', \
-               CASE WHEN j % 10 = 0 THEN 'DRAFT' WHEN j % 10 < 3 THEN 'ENDED' ELSE 'ACTIVE' END, '{admin}', \
+               CASE WHEN (j / 50) % 10 = 0 THEN 'DRAFT' WHEN (j / 50) % 10 < 3 THEN 'ENDED' ELSE 'ACTIVE' END, '{admin}', \
                now() - (j % 1500) * interval '1 day', now() - (j % 1500) * interval '1 day', now(), now() \
              FROM generate_series(1, {CAMPAIGNS}) j JOIN bench_unit u ON {SPREAD}"
         ),
@@ -124,8 +125,8 @@ async fn seed(state: &api::state::AppState, admin: Uuid) {
                (ARRAY['VOCATIONAL','DIGITAL_SKILLS','LEGAL','HEALTH','ENTREPRENEURSHIP','UNION_WORK','OTHER'])[1 + j % 7], \
                s.at, s.at + interval '3 hours', 'Nhà văn hóa', CASE WHEN j % 5 = 0 THEN NULL ELSE 30 + j % 100 END, \
                CASE WHEN j % 10 = 3 THEN 'OFFICERS' ELSE 'MEMBERS' END, \
-               CASE WHEN s.at < now() THEN (CASE WHEN j % 20 = 0 THEN 'CANCELLED' ELSE 'COMPLETED' END) \
-                    ELSE (CASE WHEN j % 50 = 0 THEN 'DRAFT' ELSE 'PUBLISHED' END) END, \
+               CASE WHEN s.at < now() THEN (CASE WHEN (j / 50) % 20 = 0 THEN 'CANCELLED' ELSE 'COMPLETED' END) \
+                    ELSE (CASE WHEN (j / 50) % 50 = 0 THEN 'DRAFT' ELSE 'PUBLISHED' END) END, \
                '{admin}', now(), now(), now() \
              FROM generate_series(1, {TRAININGS}) j \
              CROSS JOIN LATERAL (SELECT now() + ((j % 730) - 365) * interval '1 day' + (j % 24) * interval '1 hour' AS at) s \
@@ -176,6 +177,13 @@ async fn seed(state: &api::state::AppState, admin: Uuid) {
             "INSERT INTO target (id, indicator_id, unit_id, from_year, to_year, value, assigned_by_parent, set_by, set_at) \
              SELECT gen_random_uuid(), i.id, u.id, {year}, {year}, \
                CASE WHEN u.kind = 'CITY' THEN 30000 ELSE 1000 END, u.kind <> 'CITY', '{admin}', now() \
+             FROM indicator i CROSS JOIN bench_unit u WHERE i.kind = 'COMPUTED' AND u.kind IN ('CITY', 'DISTRICT')"
+        ),
+        // And the whole term's.
+        format!(
+            "INSERT INTO target (id, indicator_id, unit_id, from_year, to_year, value, assigned_by_parent, set_by, set_at) \
+             SELECT gen_random_uuid(), i.id, u.id, 2021, 2026, CASE WHEN u.kind = 'CITY' THEN 150000 ELSE 5000 END, \
+               u.kind <> 'CITY', '{admin}', now() \
              FROM indicator i CROSS JOIN bench_unit u WHERE i.kind = 'COMPUTED' AND u.kind IN ('CITY', 'DISTRICT')"
         ),
         "INSERT INTO indicator (id, kind, name, unit_of_measure, aggregation, unit_id, created_at) \
@@ -302,7 +310,7 @@ async fn main() {
         let mut samples = Vec::new();
         for _ in 0..SAMPLES {
             let (took, data) = runner.run(admin, PROGRESS, json!({ "u": city_gid, "p": period })).await;
-            assert!(data["targetProgress"].as_array().is_some_and(|a| a.len() == 4), "{data}");
+            assert!(data["targetProgress"].as_array().is_some_and(|a| a.len() >= 3), "{data}");
             samples.push(took);
         }
         report(label, samples);

@@ -101,6 +101,55 @@ pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
     (rows, has_next)
 }
 
+/// Merges lists that are each already in `order` and cut to `limit` rows (one per unit, read
+/// by an index in order) into one statement: `SELECT * FROM (part₁ UNION ALL part₂ …) ORDER BY
+/// order LIMIT limit`. An `IN (…)` over several units cannot be read in order from an index, so
+/// it would fetch and sort every match; this reads at most `limit` rows per part.
+/// Placeholders are renumbered for PostgreSQL (the parts' SQL must hold no other `$`).
+pub fn merge_ordered(backend: DbBackend, parts: Vec<Statement>, order: &str, limit: u64) -> Statement {
+    let mut sql = String::from("SELECT * FROM (");
+    let mut values: Vec<Value> = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        let offset = values.len();
+        let part_sql = match backend {
+            DbBackend::Postgres => renumber(&part.sql, offset),
+            _ => part.sql,
+        };
+        sql.push_str(&format!("SELECT * FROM ({part_sql}) p{i}"));
+        values.extend(part.values.map(|v| v.0).unwrap_or_default());
+    }
+    let n = values.len() + 1;
+    sql.push_str(&format!(") merged ORDER BY {order} LIMIT "));
+    sql.push_str(&if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() });
+    values.push(Value::from(limit as i64));
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Adds `offset` to every `$n` placeholder of PostgreSQL SQL.
+fn renumber(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
 /// `item` repeated `n` times, comma-separated: the `?` list of an `IN (…)` or the row tuples of
 /// a multi-row `VALUES`, e.g. `repeat_list("(?, ?)", 2)` = `"(?, ?), (?, ?)"`.
 pub fn repeat_list(item: &str, n: usize) -> String {
@@ -126,6 +175,27 @@ mod tests {
         assert_eq!(repeat_list("?", 3), "?, ?, ?");
         assert_eq!(repeat_list("(?, ?)", 2), "(?, ?), (?, ?)");
         assert_eq!(repeat_list("?", 0), "");
+    }
+
+    #[test]
+    fn merged_parts_keep_their_values_in_order() {
+        let part = |sql: &str, v: i32| Statement::from_sql_and_values(DbBackend::Postgres, sql, [v.into()]);
+        let merged = merge_ordered(
+            DbBackend::Postgres,
+            vec![
+                part("SELECT a FROM t WHERE b = $1 LIMIT 3", 1),
+                part("SELECT a FROM t WHERE b = $1 LIMIT 3", 2),
+            ],
+            "a",
+            3,
+        );
+        assert_eq!(
+            merged.sql,
+            "SELECT * FROM (SELECT * FROM (SELECT a FROM t WHERE b = $1 LIMIT 3) p0 UNION ALL \
+             SELECT * FROM (SELECT a FROM t WHERE b = $2 LIMIT 3) p1) merged ORDER BY a LIMIT $3"
+        );
+        assert_eq!(merged.values.map(|v| v.0.len()), Some(3));
+        assert_eq!(renumber("x = $9 AND y = $10", 5), "x = $14 AND y = $15");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod m20261123_000010_create_trainings;
 mod m20261201_000011_create_campaigns;
 mod m20261201_000012_create_targets;
 mod m20261201_000013_create_posts;
+mod m20261201_000014_training_unit_status_start;
 mod util;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_campaigns::Migration),
             Box::new(m20261201_000012_create_targets::Migration),
             Box::new(m20261201_000013_create_posts::Migration),
+            Box::new(m20261201_000014_training_unit_status_start::Migration),
         ]
     }
 }

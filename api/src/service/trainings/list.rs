@@ -1,15 +1,17 @@
 //! Discovery: the trainings open to a person, those of her reach and the drafts she manages
 //! (see the module docs of `trainings`), soonest first. Her branch and role units are read first
 //! and each part of the condition is an indexed lookup by unit, so a member's page reads the
-//! trainings of her four units and not every upcoming training of the city. (A training she
+//! trainings of her four units and not every upcoming training of the city; for a member
+//! without roles each unit's soonest trainings are read in order by the index (unit, status,
+//! start) and merged, so her page reads a page's worth of rows per unit whatever the city holds. (A training she
 //! registered for but whose audience she has since left is not listed: it is in
 //! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
 use entities::{org_unit, training};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,9 @@ pub struct TrainingCursor {
 #[derive(Clone)]
 pub struct TrainingQuery {
     condition: Condition,
+    /// For a member without roles, the only units whose trainings she may see (her branch and
+    /// those above it): each is read in order on its own and the lists merged.
+    units: Option<Vec<Uuid>>,
 }
 
 fn not_draft() -> Condition {
@@ -59,6 +64,7 @@ fn not_draft() -> Condition {
 /// Resolves what the caller may see, and the filters, into one condition. No statement: her
 /// standing was read once for the request ([`ViewerScope`]).
 pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQuery {
+    let member_only = !scope.is_system_admin && scope.roles.is_empty();
     let mut visible = Condition::any();
     if scope.is_system_admin {
         visible = visible.add(everything());
@@ -99,10 +105,16 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
 
     let mut condition = Condition::all().add(visible);
     if filter.upcoming {
-        condition = condition.add(training::Column::EndsAt.gt(Utc::now())).add(
-            training::Column::Status
-                .is_in([TrainingStatus::Draft.as_str(), TrainingStatus::Published.as_str()]),
-        );
+        // A member sees no drafts: saying so lets the index (unit, status, start) give her
+        // units' upcoming trainings in order.
+        let live: &[&str] = if member_only {
+            &[TrainingStatus::Published.as_str()]
+        } else {
+            &[TrainingStatus::Draft.as_str(), TrainingStatus::Published.as_str()]
+        };
+        condition = condition
+            .add(training::Column::EndsAt.gt(Utc::now()))
+            .add(training::Column::Status.is_in(live.iter().copied()));
     }
     if let Some(c) = filter.category {
         condition = condition.add(training::Column::Category.eq(c.as_str()));
@@ -119,7 +131,7 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
                 .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
         );
     }
-    TrainingQuery { condition }
+    TrainingQuery { condition, units: member_only.then(|| scope.above_branch.clone()) }
 }
 
 /// Trainings of units in the reach of her `roles` (all of them when one is held at the root).
@@ -139,21 +151,31 @@ pub async fn list_trainings(
     first: u64,
     after: Option<&TrainingCursor>,
 ) -> Result<(Vec<training::Model>, bool), ApiError> {
-    let mut query = training::Entity::find().filter(q.condition.clone());
-    if let Some(c) = after {
-        query = query.filter(crate::db::after_key(
-            training::Column::StartsAt,
-            c.starts_at,
-            training::Column::Id,
-            c.id,
-        ));
-    }
-    let rows = query
-        .order_by_asc(training::Column::StartsAt)
-        .order_by_asc(training::Column::Id)
-        .limit(first + 1)
-        .all(conn)
-        .await?;
+    let page = |unit: Option<Uuid>| {
+        let mut query = training::Entity::find().filter(q.condition.clone());
+        if let Some(unit) = unit {
+            query = query.filter(training::Column::UnitId.eq(unit));
+        }
+        if let Some(c) = after {
+            query = query.filter(crate::db::after_key(
+                training::Column::StartsAt,
+                c.starts_at,
+                training::Column::Id,
+                c.id,
+            ));
+        }
+        query.order_by_asc(training::Column::StartsAt).order_by_asc(training::Column::Id).limit(first + 1)
+    };
+    let rows = match &q.units {
+        None => page(None).all(conn).await?,
+        Some(units) if units.is_empty() => Vec::new(),
+        Some(units) => {
+            let backend = conn.get_database_backend();
+            let parts = units.iter().map(|&u| page(Some(u)).build(backend)).collect();
+            let merged = crate::db::merge_ordered(backend, parts, "starts_at, id", first + 1);
+            training::Model::find_by_statement(merged).all(conn).await?
+        }
+    };
     Ok(crate::db::split_page(rows, first))
 }
 
