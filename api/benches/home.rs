@@ -1,14 +1,12 @@
-//! The member app's home screen and the console's target progress at Hanoi scale, on
-//! PostgreSQL: 1,000,000 members in 5,040 branches, 2,000 campaigns, 50,000 news posts, 30,000
+//! The member app's home screen at Hanoi scale, on PostgreSQL: 1,000,000 members in 5,040 branches, 2,000 campaigns, 50,000 news posts, 30,000
 //! trainings (300,000 registrations), 200,000 household pledges, 2,000,000 notifications and
-//! this year's targets. Executed through the GraphQL schema in process (the HTTP layer adds a
+//! this year's targets (`targetProgress` has its own bench, `targets`). Executed through the GraphQL schema in process (the HTTP layer adds a
 //! constant on top).
 //!
 //! - The home screen — her branch, unread count, the latest 5 posts, the active campaigns with
 //!   her pledge status, her next 5 trainings with seats left — in one query, each request as a
 //!   different member, sent at a fixed rate (open loop: latency is measured from the moment a
 //!   request was due, so a slow answer delays nobody's clock), then as fast as it goes.
-//! - `targetProgress` of the city with its 30 districts, for this year and for the whole term.
 //!
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432 cargo bench -p api --bench home`
 //! (optional: `BENCH_RATE` requests/s, default 500; `BENCH_SECONDS`, default 20;
@@ -23,7 +21,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use api::domain::{GlobalId, NodeKind};
 use chrono::Datelike;
 use common::{Runner, Tree, as_viewer, build_tree, existing_state, fresh_state, ids, officer, report};
 use sea_orm::ConnectionTrait;
@@ -46,10 +43,6 @@ const HOME: &str = "query Home { \
   campaigns(first: 10) { edges { node { id kind title summary coverImageUrl termEnd unit { name } myPledges { kind status } } } } \
   trainings(first: 5) { edges { node { id title category startsAt place seatsLeft registrationOpen unit { name } myRegistration { status waitlistPosition } } } } \
 }";
-
-const PROGRESS: &str = "query($u: ID!, $p: PeriodInput!) { targetProgress(unitId: $u, period: $p) { \
-  indicator { name unitOfMeasure } childrenTargetSum unallocated \
-  total { unit { name } target actual attainment } children { unit { name } target actual attainment } } }";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -239,17 +232,14 @@ async fn fixed_rate(runner: &Runner, members: &[Uuid], rate: u64, seconds: u64) 
 
 #[tokio::main]
 async fn main() {
-    let (state, settings, city, admin) = if std::env::var("BENCH_REUSE").is_ok_and(|v| v == "1") {
-        let (state, settings) = existing_state(DATABASE).await;
-        let city = ids(&state, "SELECT id FROM org_unit WHERE parent_id IS NULL").await[0];
-        let admin = ids(&state, "SELECT id FROM person WHERE phone = '+84300000001'").await[0];
-        (state, settings, city, as_viewer(admin))
+    let (state, settings) = if std::env::var("BENCH_REUSE").is_ok_and(|v| v == "1") {
+        existing_state(DATABASE).await
     } else {
         let (state, settings) = fresh_state(DATABASE).await;
         let Tree { city, .. } = build_tree(&state).await;
         let admin = officer(&state, "+84300000001", "UNIT_ADMIN", city.id).await;
         seed(&state, admin.person_id).await;
-        (state, settings, city.id, admin)
+        (state, settings)
     };
     let runner = Runner::new(&state, &settings);
 
@@ -300,19 +290,4 @@ async fn main() {
     }
     let n = done.load(std::sync::atomic::Ordering::Relaxed);
     println!("home screen, 32 in flight: {n} requests in 10 s = {:.0} requests/s", n as f64 / 10.0);
-
-    let city_gid = GlobalId::new(NodeKind::OrgUnit, city).encode();
-    let year = chrono::Utc::now().year();
-    for (label, period) in [
-        ("targetProgress: the city, 30 children, this year", json!({ "year": year })),
-        ("targetProgress: the city, 30 children, 2021-2026", json!({ "fromYear": 2021, "toYear": 2026 })),
-    ] {
-        let mut samples = Vec::new();
-        for _ in 0..SAMPLES {
-            let (took, data) = runner.run(admin, PROGRESS, json!({ "u": city_gid, "p": period })).await;
-            assert!(data["targetProgress"].as_array().is_some_and(|a| a.len() >= 3), "{data}");
-            samples.push(took);
-        }
-        report(label, samples);
-    }
 }

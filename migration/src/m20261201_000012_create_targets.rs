@@ -181,6 +181,14 @@ impl MigrationTrait for Migration {
              (indicator_id, from_year, to_year, unit_id) WHERE superseded_at IS NULL",
         )
         .await?;
+        // Progress sums the current values of every unit of a subtree (thousands for the city):
+        // an index holding the values answers that from the index alone.
+        raw(
+            manager,
+            "CREATE INDEX ix_reported_value_current_values ON reported_value \
+             (indicator_id, from_year, to_year, unit_id, value) WHERE superseded_at IS NULL",
+        )
+        .await?;
         index(
             manager,
             "ix_reported_value_history",
@@ -201,6 +209,11 @@ impl MigrationTrait for Migration {
                     .primary_key(Index::create().col(A::UnitId).col(A::Metric).col(A::Day))
                     .to_owned(),
             )
+            .await?;
+        // Progress reads a period of daily counters for a unit and each of its children: rows
+        // written over months between every other unit's, so on as many table pages. An index
+        // holding the values answers those reads from the index alone (as for unit_member_day).
+        index(manager, "ix_unit_activity_day_values", A::Table, &[A::UnitId, A::Metric, A::Day, A::Value])
             .await?;
         // Attendances recorded before this migration, on the Hanoi day of their check-in, for
         // the organising unit and every unit above it (trainings since cancelled excepted).

@@ -155,8 +155,9 @@ pub async fn target_progress(
         .collect())
 }
 
-/// (sum, units reporting) per (unit, indicator), in one statement. Each computed source is one
-/// part; the reported values of every subtree are another.
+/// (sum, units reporting) per (unit, indicator), in one statement: one part per computed
+/// source, and two for the reported values (the unit's own, its children's subtrees). `units` is
+/// the unit, then its children.
 async fn actuals(
     conn: &impl ConnectionTrait,
     units: &[Uuid],
@@ -199,20 +200,37 @@ async fn actuals(
         ));
     }
     if !reported.is_empty() {
-        // The current values of every unit of each subtree (the unit's own figure counts too).
-        values.extend(unit_values());
-        values.extend(reported.iter().map(|&i| Value::from(i)));
-        values.push(period.from_year.into());
-        values.push(period.to_year.into());
-        parts.push(format!(
-            "SELECT c.ancestor_id AS unit_id, r.indicator_id AS indicator_id, \
-             CAST(SUM(r.value) AS DOUBLE PRECISION) AS total, CAST(COUNT(*) AS BIGINT) AS reporting \
-             FROM reported_value r JOIN org_unit_closure c ON c.descendant_id = r.unit_id \
-             WHERE c.ancestor_id IN ({in_units}) AND r.indicator_id IN ({}) \
-             AND r.from_year = ? AND r.to_year = ? AND r.superseded_at IS NULL \
-             GROUP BY c.ancestor_id, r.indicator_id",
+        // The current values of the units of each child's subtree, and the unit's own; the
+        // unit's total is its own plus its children's (every unit below it is below exactly one
+        // child), which reads half the closure rows of asking for its subtree directly.
+        let (children, unit) = (&units[1..], units[0]);
+        let period_values = |values: &mut Vec<Value>| {
+            values.extend(reported.iter().map(|&i| Value::from(i)));
+            values.push(period.from_year.into());
+            values.push(period.to_year.into());
+        };
+        let current = format!(
+            "r.indicator_id IN ({}) AND r.from_year = ? AND r.to_year = ? AND r.superseded_at IS NULL",
             repeat_list("?", reported.len())
+        );
+        values.push(unit.into());
+        period_values(&mut values);
+        parts.push(format!(
+            "SELECT r.unit_id AS unit_id, r.indicator_id AS indicator_id, \
+             CAST(SUM(r.value) AS DOUBLE PRECISION) AS total, CAST(COUNT(*) AS BIGINT) AS reporting \
+             FROM reported_value r WHERE r.unit_id = ? AND {current} GROUP BY r.unit_id, r.indicator_id"
         ));
+        if !children.is_empty() {
+            values.extend(children.iter().map(|&u| Value::from(u)));
+            period_values(&mut values);
+            parts.push(format!(
+                "SELECT c.ancestor_id AS unit_id, r.indicator_id AS indicator_id, \
+                 CAST(SUM(r.value) AS DOUBLE PRECISION) AS total, CAST(COUNT(*) AS BIGINT) AS reporting \
+                 FROM reported_value r JOIN org_unit_closure c ON c.descendant_id = r.unit_id \
+                 WHERE c.ancestor_id IN ({}) AND {current} GROUP BY c.ancestor_id, r.indicator_id",
+                repeat_list("?", children.len())
+            ));
+        }
     }
     if parts.is_empty() {
         return Ok(HashMap::new());
@@ -221,5 +239,16 @@ async fn actuals(
         Actual::find_by_statement(stmt(conn.get_database_backend(), &parts.join(" UNION ALL "), values))
             .all(conn)
             .await?;
-    Ok(rows.into_iter().map(|a| ((a.unit_id, a.indicator_id), (a.total, a.reporting))).collect())
+    let mut out: HashMap<(Uuid, Uuid), (f64, i64)> =
+        rows.into_iter().map(|a| ((a.unit_id, a.indicator_id), (a.total, a.reporting))).collect();
+    // A reported indicator's total: the unit's own value plus its children's subtrees.
+    for &ind in &reported {
+        let below: Vec<(f64, i64)> = units[1..].iter().filter_map(|&c| out.get(&(c, ind)).copied()).collect();
+        let total = out.entry((units[0], ind)).or_insert((0.0, 0));
+        for (sum, count) in below {
+            total.0 += sum;
+            total.1 += count;
+        }
+    }
+    Ok(out)
 }
