@@ -315,32 +315,26 @@ pub async fn feed(
     if units.is_empty() {
         return Ok((Vec::new(), false));
     }
+    let backend = conn.get_database_backend();
     let limit = i64::try_from(first + 1).unwrap_or(i64::MAX);
     let after_sql = if after.is_some() { " AND (published_at, id) < (?, ?)" } else { "" };
-    let mut values: Vec<Value> = Vec::with_capacity(units.len() * 4 + 1);
-    let parts: Vec<String> = units
+    let sql = format!(
+        "SELECT * FROM post WHERE unit_id = ? AND status = 'PUBLISHED'{after_sql} \
+         ORDER BY published_at DESC, id DESC LIMIT ?"
+    );
+    let parts = units
         .iter()
-        .enumerate()
-        .map(|(i, unit)| {
-            values.push((*unit).into());
+        .map(|&unit| {
+            let mut values: Vec<Value> = vec![unit.into()];
             if let Some(c) = after {
-                values.push(c.published_at.into());
-                values.push(c.id.into());
+                values.extend([c.published_at.into(), c.id.into()]);
             }
             values.push(limit.into());
-            format!(
-                "SELECT * FROM (SELECT * FROM post WHERE unit_id = ? AND status = 'PUBLISHED'{after_sql} \
-                 ORDER BY published_at DESC, id DESC LIMIT ?) u{i}"
-            )
+            stmt(backend, &sql, values)
         })
         .collect();
-    values.push(limit.into());
-    let sql = format!(
-        "SELECT * FROM ({}) feed ORDER BY published_at DESC, id DESC LIMIT ?",
-        parts.join(" UNION ALL ")
-    );
-    let rows =
-        post::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
+    let merged = crate::db::merge_ordered(backend, parts, "published_at DESC, id DESC", first + 1);
+    let rows = post::Model::find_by_statement(merged).all(conn).await?;
     Ok(crate::db::split_page(rows, first))
 }
 
