@@ -181,12 +181,13 @@ impl MigrationTrait for Migration {
              (indicator_id, from_year, to_year, unit_id) WHERE superseded_at IS NULL",
         )
         .await?;
-        // Progress sums the current values of every unit of a subtree (thousands for the city):
-        // an index holding the values answers that from the index alone.
+        // Progress sums the current values of every unit of a subtree (thousands for the city),
+        // looking them up unit by unit: an index by unit holding the values answers each lookup
+        // from a few adjacent index entries, never the table.
         raw(
             manager,
             "CREATE INDEX ix_reported_value_current_values ON reported_value \
-             (indicator_id, from_year, to_year, unit_id, value) WHERE superseded_at IS NULL",
+             (unit_id, from_year, to_year, indicator_id, value) WHERE superseded_at IS NULL",
         )
         .await?;
         index(

@@ -5,8 +5,10 @@
 //! caller's roles, the children, the targets, the indicators, and one statement for every actual
 //! — a `UNION ALL` with one part per source, each batched over all units with `IN (…)` and
 //! `GROUP BY`. The computed parts read the counters every unit keeps for everything it contains
-//! (`unit_member_day`, `unit_activity_day`, keyed by unit and day), so the city with 30 districts
-//! reads at most 31 units × the period's days rows by primary key, never its million members.
+//! (`unit_member_day`, `unit_activity_day`, keyed by unit and day, with covering indexes), so the
+//! city with 30 districts reads 31 units × the period's days index entries, never its million
+//! members. The reported part looks up the current values of the units below each child (one
+//! index probe per unit, `ix_reported_value_current_values`) and the unit's own.
 
 use std::collections::{HashMap, HashSet};
 
