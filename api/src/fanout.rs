@@ -204,7 +204,7 @@ pub async fn run_round(state: &AppState, batch_size: u64) -> Result<Option<Round
             link: Some(link.clone()),
         })
         .collect();
-    let rows = notifications::enqueue_many(&txn, items).await?;
+    let rows = notifications::enqueue(&txn, items).await?;
 
     let done = (people.len() as u64) < batch_size;
     let mut advance = fanout_job::Entity::update_many()

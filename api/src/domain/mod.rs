@@ -8,7 +8,7 @@ mod text;
 pub use ids::{GlobalId, NodeKind};
 pub use person::{Email, Password, PersonName, PhoneNumber};
 pub use text::{
-    WordPrefix, fold_for_search, later_word_suffixes, like_contains_pattern, normalise_text,
+    WordPrefix, fold_for_search, later_word_suffixes, like_contains_pattern, normalise_text, parse_line,
     parse_optional_url,
 };
 

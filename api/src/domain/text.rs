@@ -66,6 +66,17 @@ pub fn later_word_suffixes(folded: &str) -> impl Iterator<Item = &str> {
     folded.match_indices(' ').map(move |(i, _)| &folded[i + 1..]).filter(|s| !s.is_empty())
 }
 
+/// A required one-line text (a title): normalised ([`normalise_text`]), 1 to `max` characters;
+/// `BAD_USER_INPUT` on `field` (`REQUIRED`, `TOO_LONG`) otherwise.
+pub fn parse_line(raw: &str, max: usize, field: &'static str) -> Result<String, ApiError> {
+    let line = normalise_text(raw);
+    match line.chars().count() {
+        0 => Err(ApiError::bad_input(field, InputProblem::Required)),
+        n if n > max => Err(ApiError::bad_input(field, InputProblem::TooLong)),
+        _ => Ok(line),
+    }
+}
+
 /// An optional `http(s)://` link (a cover image, an online meeting): trimmed, at most `max`
 /// characters, with something after the scheme and no white space or control characters.
 /// `None` when absent or blank; `BAD_USER_INPUT` on `field` otherwise.
@@ -134,6 +145,13 @@ mod tests {
     fn every_word_after_the_first_starts_a_key() {
         assert_eq!(later_word_suffixes("nguyen thi lan").collect::<Vec<_>>(), ["thi lan", "lan"]);
         assert_eq!(later_word_suffixes("lan").count(), 0);
+    }
+
+    #[test]
+    fn a_line_is_normalised_required_and_bounded() {
+        assert_eq!(parse_line("  Tập   huấn ", 10, "t").unwrap(), "Tập huấn");
+        assert!(parse_line(" \n ", 10, "t").is_err());
+        assert!(parse_line("abcdefghijk", 10, "t").is_err());
     }
 
     #[test]

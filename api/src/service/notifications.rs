@@ -4,10 +4,9 @@
 //! the reader's language when read (and in the person's stored language when queued for push).
 //! Texts are short and neutral: they name what happened, never sensitive content.
 //!
-//! Writers call [`enqueue`] (or [`enqueue_many`] for a large batch) inside their own transaction
-//! (so a notification exists exactly when the change it reports does) and [`announce`] after
-//! commit, which publishes to the event bus for `notificationAdded` subscribers on every
-//! instance.
+//! Writers call [`enqueue`] inside their own transaction (so a notification exists exactly
+//! when the change it reports does) and [`announce`] after commit, which publishes to the event
+//! bus for `notificationAdded` subscribers on every instance.
 //!
 //! Readers only ever see their own notifications: every query below is filtered by the
 //! caller's person id, and someone else's notification answers `NOT_FOUND` (or is silently
@@ -18,7 +17,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entities::{notification, person, push_outbox, push_token};
+use entities::{notification, push_outbox, push_token};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -185,59 +184,6 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
     }
 }
 
-/// Creates notifications inside the caller's transaction and queues a push per registered
-/// device (rendered in the person's language). Returns the rows for [`announce`].
-pub async fn enqueue(
-    txn: &impl ConnectionTrait,
-    items: Vec<NewNotification>,
-) -> Result<Vec<notification::Model>, ApiError> {
-    let now = Utc::now();
-    let mut created = Vec::with_capacity(items.len());
-    for item in items {
-        let row = notification::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            person_id: Set(item.person_id),
-            kind: Set(item.kind.as_str().to_owned()),
-            params: Set(item.params.to_string()),
-            link: Set(item.link),
-            created_at: Set(now),
-            read_at: Set(None),
-        }
-        .insert(txn)
-        .await?;
-        let tokens = push_token::Entity::find()
-            .filter(push_token::Column::PersonId.eq(item.person_id))
-            .all(txn)
-            .await?;
-        if !tokens.is_empty() {
-            let lang = person::Entity::find_by_id(item.person_id)
-                .one(txn)
-                .await?
-                .map_or(Lang::Vi, |p| Lang::from_code(&p.language));
-            let (title, body) = render(&row.kind, &item.params, lang);
-            for token in tokens {
-                push_outbox::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    notification_id: Set(row.id),
-                    push_token_id: Set(token.id),
-                    title: Set(title.clone()),
-                    body: Set(body.clone()),
-                    status: Set("PENDING".to_owned()),
-                    attempts: Set(0),
-                    next_attempt_at: Set(now),
-                    last_error: Set(None),
-                    created_at: Set(now),
-                    sent_at: Set(None),
-                }
-                .insert(txn)
-                .await?;
-            }
-        }
-        created.push(row);
-    }
-    Ok(created)
-}
-
 /// Values one statement may bind, below the lowest limit of the backends (SQLite 32,766,
 /// PostgreSQL 65,535): multi-row inserts and `IN` lists are split to stay under it.
 const MAX_BOUND_VALUES: usize = 30_000;
@@ -252,12 +198,13 @@ struct Device {
     language: String,
 }
 
-/// [`enqueue`] for many notifications at once (a fan-out batch), in a bounded number of
-/// statements: one multi-row insert of the notifications, one read of the recipients' devices
-/// with their languages, one multi-row insert of the pushes — each split only where a statement
-/// would bind more values than the backends allow. The rows are those [`enqueue`] writes: one
-/// notification per item, one push per device of its person, rendered in her language.
-pub async fn enqueue_many(
+/// Creates notifications inside the caller's transaction and queues a push per registered
+/// device (rendered in the person's language); returns the rows for [`announce`]. However many
+/// (a fan-out batch has hundreds), in a bounded number of statements: one multi-row insert of
+/// the notifications, one read of the recipients' devices with their languages, one multi-row
+/// insert of the pushes — each split only where a statement would bind more values than the
+/// backends allow.
+pub async fn enqueue(
     txn: &impl ConnectionTrait,
     items: Vec<NewNotification>,
 ) -> Result<Vec<notification::Model>, ApiError> {

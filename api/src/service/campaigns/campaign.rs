@@ -34,7 +34,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::stmt,
-    domain::{fold_for_search, normalise_text, parse_optional_url, stored_enum},
+    domain::{fold_for_search, normalise_text, parse_line, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     fanout::{self, FanoutKind},
     service::org::get_unit,
@@ -105,12 +105,7 @@ struct Checked {
 
 impl CampaignInput {
     fn check(&self) -> Result<Checked, ApiError> {
-        let title = normalise_text(&self.title);
-        match title.chars().count() {
-            0 => return Err(ApiError::bad_input("input.title", InputProblem::Required)),
-            n if n > MAX_TITLE => return Err(ApiError::bad_input("input.title", InputProblem::TooLong)),
-            _ => {}
-        }
+        let title = parse_line(&self.title, MAX_TITLE, "input.title")?;
         let summary = self.summary.trim().to_owned();
         if summary.chars().count() > MAX_SUMMARY {
             return Err(ApiError::bad_input("input.summary", InputProblem::TooLong));

@@ -26,7 +26,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::stmt,
-    domain::{normalise_text, parse_optional_url, stored_enum},
+    domain::{parse_line, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     service::{
         org::{UnitKind, get_unit},
@@ -68,12 +68,7 @@ struct Checked {
 
 impl PostInput {
     fn check(&self) -> Result<Checked, ApiError> {
-        let title = normalise_text(&self.title);
-        match title.chars().count() {
-            0 => return Err(ApiError::bad_input("input.title", InputProblem::Required)),
-            n if n > MAX_TITLE => return Err(ApiError::bad_input("input.title", InputProblem::TooLong)),
-            _ => {}
-        }
+        let title = parse_line(&self.title, MAX_TITLE, "input.title")?;
         // Line breaks are the Markdown's: only the ends are trimmed.
         let body = self.body.nfc().collect::<String>().trim().to_owned();
         match body.chars().count() {

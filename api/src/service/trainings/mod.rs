@@ -44,7 +44,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::stmt,
-    domain::{fold_for_search, normalise_text, parse_optional_url, stored_enum},
+    domain::{fold_for_search, normalise_text, parse_line, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     service::{
         notifications::{self, NewNotification, NotificationKind},
@@ -141,12 +141,7 @@ fn optional_text(raw: Option<&str>, max: usize, field: &'static str) -> Result<O
 
 impl TrainingInput {
     fn check(&self) -> Result<Checked, ApiError> {
-        let title = normalise_text(&self.title);
-        match title.chars().count() {
-            0 => return Err(ApiError::bad_input("input.title", InputProblem::Required)),
-            n if n > 200 => return Err(ApiError::bad_input("input.title", InputProblem::TooLong)),
-            _ => {}
-        }
+        let title = parse_line(&self.title, 200, "input.title")?;
         let description = self.description.trim().to_owned();
         if description.chars().count() > MAX_DESCRIPTION {
             return Err(ApiError::bad_input("input.description", InputProblem::TooLong));
