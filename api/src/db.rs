@@ -81,6 +81,21 @@ pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Valu
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// Reads the row `id` of `E` under a row lock held until the transaction ends (`FOR UPDATE`
+/// on PostgreSQL; SQLite's single connection serialises transactions anyway).
+pub async fn lock_by_id<E>(txn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Option<E::Model>, DbErr>
+where
+    E: sea_orm::EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
+{
+    use sea_orm::QuerySelect;
+    let mut query = E::find_by_id(id);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(txn).await
+}
+
 /// Rows after the cursor `(value, last_id)` of a list ordered by `key, id` (keyset paging).
 pub fn after_key<C: sea_orm::ColumnTrait>(
     key: C,

@@ -2,7 +2,7 @@
 //! background: a request only [`schedule`]s a job in its own transaction; the worker notifies
 //! the subtree's members in batches.
 //!
-//! Each round of the [`FanoutWorker`] first looks for a due job with a plain read (an idle
+//! Each round of the worker ([`spawn_worker`]) first looks for a due job with a plain read (an idle
 //! poll takes no lock); when there is one, it runs one transaction that claims one due job —
 //! on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two instances never hold the same job; on
 //! SQLite by writing first, which takes the database's write lock — reads the next batch of the
@@ -22,7 +22,6 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 use serde_json::Value;
-use tokio::{sync::watch, task::JoinHandle};
 use uuid::Uuid;
 
 use crate::{
@@ -31,7 +30,8 @@ use crate::{
     domain::{GlobalId, NodeKind, stored_enum},
     error::ApiError,
     service::notifications::{self, NewNotification, NotificationKind},
-    state::{self, AppState},
+    state::AppState,
+    worker::PollingWorker,
 };
 
 stored_enum! {
@@ -107,54 +107,13 @@ impl FanoutConfig {
     }
 }
 
-/// The running worker. Stopping it (or dropping it) ends the loop after the current batch.
-pub struct FanoutWorker {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
-}
-
-impl FanoutWorker {
-    /// Spawns the worker on the current Tokio runtime.
-    pub fn spawn(state: AppState, config: FanoutConfig) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(run(state, config, stopped));
-        Self { stop, handle }
-    }
-
-    /// Asks the worker to stop and waits (up to `grace`) for its current batch to finish.
-    pub async fn stop(self, grace: Duration) {
-        let _ = self.stop.send(true);
-        let mut handle = self.handle;
-        if tokio::time::timeout(grace, &mut handle).await.is_err() {
-            tracing::warn!("fan-out worker did not stop in time; aborting it");
-            handle.abort();
-        }
-    }
-}
-
-async fn run(state: AppState, config: FanoutConfig, mut stop: watch::Receiver<bool>) {
-    let mut ticks = tokio::time::interval(config.poll_interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            // A stop request, or the owner dropped the handle.
-            _ = stop.changed() => break,
-            _ = ticks.tick() => {}
-        }
-        // While there is work, keep going batch after batch, but let a stop request in between.
-        loop {
-            match state::background(run_round(&state, config.batch_size)).await {
-                Ok(Some(_)) if !*stop.borrow() => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "fan-out worker: database error; retrying at the next poll");
-                    break;
-                }
-            }
-        }
-    }
-    tracing::debug!("fan-out worker stopped");
+/// Spawns the fan-out worker on the current Tokio runtime: while jobs have work, batch follows
+/// batch at once.
+pub fn spawn_worker(state: AppState, config: FanoutConfig) -> PollingWorker {
+    PollingWorker::spawn("fan-out", config.poll_interval, move || {
+        let state = state.clone();
+        async move { Ok::<_, ApiError>(run_round(&state, config.batch_size).await?.is_some()) }
+    })
 }
 
 /// What one round did.

@@ -20,11 +20,10 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
     sea_query::{Expr, LockBehavior, LockType},
 };
-use tokio::{sync::watch, task::JoinHandle};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{config::Settings, state};
+use crate::{config::Settings, worker::PollingWorker};
 
 /// How long a claimed row is left to its instance before another may retry it.
 const CLAIM_LEASE: Duration = Duration::from_secs(300);
@@ -93,59 +92,20 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
     base.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
-/// The running worker. Stopping it (or dropping it) ends the loop after the current batch.
-pub struct PushWorker {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
-}
-
-impl PushWorker {
-    /// Spawns the worker on the current Tokio runtime.
-    pub fn spawn(db: DatabaseConnection, config: PushConfig, sender: Arc<dyn PushSender>) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(run(db, config, sender, stopped));
-        Self { stop, handle }
-    }
-
-    /// Asks the worker to stop and waits (up to `grace`) for its current batch to finish.
-    pub async fn stop(self, grace: Duration) {
-        let _ = self.stop.send(true);
-        let mut handle = self.handle;
-        if tokio::time::timeout(grace, &mut handle).await.is_err() {
-            tracing::warn!("push worker did not stop in time; aborting it");
-            handle.abort();
-        }
-    }
-}
-
-async fn run(
+/// Spawns the push worker on the current Tokio runtime: a full batch suggests a backlog, so
+/// the next one follows at once.
+pub fn spawn_worker(
     db: DatabaseConnection,
     config: PushConfig,
     sender: Arc<dyn PushSender>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(config.poll_interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            // A stop request, or the owner dropped the handle.
-            _ = stop.changed() => break,
-            _ = ticks.tick() => {}
+) -> PollingWorker {
+    PollingWorker::spawn("push", config.poll_interval, move || {
+        let (db, sender) = (db.clone(), sender.clone());
+        async move {
+            let n = run_batch(&db, &config, sender.as_ref()).await?;
+            Ok::<_, DbErr>(n as u64 >= config.batch_size)
         }
-        // A full batch suggests a backlog: keep going, but let a stop request in between.
-        loop {
-            match state::background(run_batch(&db, &config, sender.as_ref())).await {
-                Ok(n) if n as u64 >= config.batch_size && !*stop.borrow() => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "push worker: database error; retrying at the next poll");
-                    break;
-                }
-            }
-        }
-    }
-    tracing::debug!("push worker stopped");
+    })
 }
 
 /// Claims one batch of due pushes, sends them and records the outcomes. Returns how many were

@@ -13,13 +13,14 @@ use crate::{
     config::Settings,
     db,
     events::EventBus,
-    fanout::{FanoutConfig, FanoutWorker},
+    fanout::{self, FanoutConfig},
     graphql::build_schema,
     http::{self, request_id},
-    push::{LogPushSender, PushConfig, PushSender, PushWorker},
+    push::{self, LogPushSender, PushConfig, PushSender},
     seed,
     service::identity,
     state::{AppState, DbStats},
+    worker::PollingWorker,
 };
 
 /// Why the application could not start.
@@ -41,8 +42,8 @@ pub struct Application {
     server: Server,
     state: AppState,
     seeded: bool,
-    push_worker: PushWorker,
-    fanout_worker: FanoutWorker,
+    push_worker: PollingWorker,
+    fanout_worker: PollingWorker,
 }
 
 /// Connects to the database (migrating it) and to Redis when configured: the shared state,
@@ -91,8 +92,8 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         // Started last, so a failed start-up leaves no worker behind (dropping them stops them).
         let push_worker =
-            PushWorker::spawn(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
-        let fanout_worker = FanoutWorker::spawn(state.clone(), FanoutConfig::from_settings(&settings));
+            push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
+        let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
         let app_state = state.clone();

@@ -11,7 +11,6 @@ use chrono::{Datelike, Duration, Utc};
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -79,21 +78,6 @@ pub(crate) fn input(title: &str, extra: Value) -> Value {
         }
     }
     v
-}
-
-pub(crate) fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
-
-pub(crate) fn nodes(conn: &Value) -> Vec<Value> {
-    conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
-}
-
-pub(crate) fn uuid_of(global: &str) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
-    let raw = String::from_utf8(raw).expect("utf-8 id");
-    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
 }
 
 pub(crate) async fn create(app: &TestApp, token: &str, code: &str, input: Value) -> Gql {

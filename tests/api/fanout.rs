@@ -31,13 +31,6 @@ fn name(n: u32) -> String {
     format!("Lê Thị {}", GIVEN[n as usize % 8])
 }
 
-fn uuid_of(global: &str) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
-    let raw = String::from_utf8(raw).expect("utf-8 id");
-    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
-}
-
 /// Enrols the n-th test person in branch `code` (by the city's admin, token `city`); returns
 /// her membership's global id.
 async fn enrol(app: &TestApp, city: &str, n: u32, code: &str) -> String {

@@ -324,3 +324,21 @@ pub fn global_id(kind: &str, id: Uuid) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
+
+/// The string at `v` (panics otherwise).
+pub fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
+}
+
+/// The nodes of a connection's edges.
+pub fn nodes(conn: &Value) -> Vec<Value> {
+    conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
+}
+
+/// The UUID inside a global id.
+pub fn uuid_of(global: &str) -> Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
+    let raw = String::from_utf8(raw).expect("utf-8 id");
+    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
+}

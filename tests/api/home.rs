@@ -27,10 +27,6 @@ fn this_year() -> i32 {
     (Utc::now() + Duration::hours(7)).year()
 }
 
-fn nodes(conn: &Value) -> Vec<Value> {
-    conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
-}
-
 fn codes(list: &[Value], path: &str) -> Vec<String> {
     list.iter().map(|n| n[path]["code"].as_str().expect("code").to_owned()).collect()
 }

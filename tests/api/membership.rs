@@ -121,23 +121,8 @@ async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<String>
     tokens
 }
 
-fn uuid_of(global: &str) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
-    let raw = String::from_utf8(raw).expect("utf-8 id");
-    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
-}
-
 async fn person_uuid(app: &TestApp, phone: &str) -> Uuid {
     uuid_of(&app.person_id(phone).await)
-}
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
-
-fn nodes(conn: &Value) -> Vec<Value> {
-    conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
 }
 
 fn ids(conn: &Value) -> Vec<String> {

@@ -36,21 +36,6 @@ async fn spawn() -> TestApp {
     spawn_app_with(&[("APP_REGISTER_MAX_PER_ADDRESS", "1000")]).await
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
-
-fn nodes(conn: &Value) -> Vec<Value> {
-    conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
-}
-
-fn uuid_of(global: &str) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
-    let raw = String::from_utf8(raw).expect("utf-8 id");
-    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
-}
-
 fn input(title: &str) -> Value {
     json!({ "title": title, "body": "Nội dung bài viết.\n\n- ý một\n- ý hai", "coverImageUrl": null })
 }

@@ -64,17 +64,6 @@ struct Member {
     token: String,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
-
-/// The UUID inside a global id.
-fn uuid_of(global: &str) -> Uuid {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
-    let raw = String::from_utf8(raw).expect("utf-8 global id");
-    raw.split_once(':').expect("kind:id").1.parse().expect("uuid")
-}
-
 /// Phone number `n` of series `series`, as stored (`+84…`).
 fn phone(series: u32, n: usize) -> String {
     format!("+8491{series}{n:06}")

@@ -80,21 +80,6 @@ fn input(title: &str, days: i64, extra: Value) -> Value {
     v
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
-
-fn nodes(conn: &Value) -> Vec<Value> {
-    conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
-}
-
-fn uuid_of(global: &str) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("global id");
-    let raw = String::from_utf8(raw).expect("utf-8 id");
-    raw.split_once(':').expect("kind:uuid").1.parse().expect("uuid")
-}
-
 async fn create(app: &TestApp, token: &str, code: &str, input: Value) -> Gql {
     let unit = app.unit_id(code).await;
     app.gql(CREATE, json!({ "u": unit, "i": input }), Some(token)).await

@@ -9,7 +9,7 @@ pub use ids::{GlobalId, NodeKind};
 pub use person::{Email, Password, PersonName, PhoneNumber};
 pub use text::{
     WordPrefix, fold_for_search, later_word_suffixes, like_contains_pattern, normalise_text, parse_line,
-    parse_optional_url,
+    parse_optional_text, parse_optional_url,
 };
 
 /// A closed set of values stored as their SCREAMING_SNAKE names: the enum, `ALL`, `as_str` and

@@ -77,6 +77,19 @@ pub fn parse_line(raw: &str, max: usize, field: &'static str) -> Result<String, 
     }
 }
 
+/// An optional free text (a note, a comment; line breaks kept): trimmed, at most `max`
+/// characters; `None` when absent or blank, `TOO_LONG` on `field` when longer.
+pub fn parse_optional_text(
+    raw: Option<&str>,
+    max: usize,
+    field: &'static str,
+) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > max => Err(ApiError::bad_input(field, InputProblem::TooLong)),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
 /// An optional `http(s)://` link (a cover image, an online meeting): trimmed, at most `max`
 /// characters, with something after the scheme and no white space or control characters.
 /// `None` when absent or blank; `BAD_USER_INPUT` on `field` otherwise.

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{active, draft, end, input, member, nodes, officer, person, s, spawn, this_year, uuid_of};
+use super::{active, draft, end, input, member, officer, person, spawn, this_year};
 use crate::helpers::*;
 
 const FIELDS: &str = "id kind year householdLabel householdSize note status checks reviewComment reviewedAt submittedAt createdAt fullName branch { code } campaign { id title }";

@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, Utc};
 use entities::{campaign, campaign_criterion as criterion};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, Set, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    Set, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -217,14 +217,7 @@ async fn require_manager(
 /// Reads the campaign under a row lock held until the transaction ends (PostgreSQL; SQLite's
 /// single connection serialises transactions anyway).
 async fn lock_campaign(txn: &impl ConnectionTrait, id: Uuid) -> Result<campaign::Model, ApiError> {
-    let mut sql = String::from("SELECT * FROM campaign WHERE id = ?");
-    if txn.get_database_backend() == DbBackend::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
-    campaign::Model::find_by_statement(stmt(txn.get_database_backend(), &sql, [id.into()]))
-        .one(txn)
-        .await?
-        .ok_or(ApiError::NotFound)
+    crate::db::lock_by_id::<campaign::Entity>(txn, id).await?.ok_or(ApiError::NotFound)
 }
 
 /// Writes the criteria of a campaign, positions 1..n.

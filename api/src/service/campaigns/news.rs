@@ -14,8 +14,8 @@
 use chrono::{DateTime, Utc};
 use entities::{officer_role, org_unit, post};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, Value,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -216,14 +216,7 @@ pub async fn create_post(
 /// Reads the post under a row lock held until the transaction ends (PostgreSQL; SQLite's
 /// single connection serialises transactions anyway).
 async fn lock_post(txn: &impl ConnectionTrait, id: Uuid) -> Result<post::Model, ApiError> {
-    let mut sql = String::from("SELECT * FROM post WHERE id = ?");
-    if txn.get_database_backend() == DbBackend::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
-    post::Model::find_by_statement(stmt(txn.get_database_backend(), &sql, [id.into()]))
-        .one(txn)
-        .await?
-        .ok_or(ApiError::NotFound)
+    crate::db::lock_by_id::<post::Entity>(txn, id).await?.ok_or(ApiError::NotFound)
 }
 
 /// Replaces a post's title, body, cover and campaign link (in either status).

@@ -34,7 +34,7 @@ use super::{
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
-    domain::{GlobalId, NodeKind, fold_for_search, normalise_text, stored_enum},
+    domain::{GlobalId, NodeKind, fold_for_search, normalise_text, parse_optional_text, stored_enum},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     service::{
         membership::{MemberStatus, current_membership, hanoi_day},
@@ -118,19 +118,12 @@ impl PledgeDetails {
                 Some((label, key, size))
             }
         };
-        let note = optional_text(self.note.as_deref(), MAX_NOTE, "input.note")?;
+        let note = parse_optional_text(self.note.as_deref(), MAX_NOTE, "input.note")?;
         Ok(Checked { household, note })
     }
 }
 
 /// Trimmed text, empty → none, at most `max` characters.
-fn optional_text(raw: Option<&str>, max: usize, field: &'static str) -> Result<Option<String>, ApiError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > max => Err(ApiError::bad_input(field, InputProblem::TooLong)),
-        other => Ok(other.map(str::to_owned)),
-    }
-}
-
 fn pledge_kind(p: &pledge::Model) -> Result<PledgeKind, ApiError> {
     PledgeKind::parse(&p.kind).ok_or_else(|| ApiError::internal("unknown pledge kind in database"))
 }
@@ -329,7 +322,7 @@ pub async fn review_pledge(
     checks: &[String],
     comment: Option<&str>,
 ) -> Result<pledge::Model, ApiError> {
-    let comment = optional_text(comment, MAX_COMMENT, "comment")?;
+    let comment = parse_optional_text(comment, MAX_COMMENT, "comment")?;
     if decision == Decision::Return && comment.is_none() {
         return Err(ApiError::bad_input("comment", InputProblem::Required));
     }

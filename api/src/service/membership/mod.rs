@@ -119,11 +119,7 @@ pub fn parse_reason(raw: &str, field: &'static str) -> Result<String, ApiError> 
 
 /// An optional note: trimmed, at most 500 characters, empty → none.
 pub fn parse_note(raw: Option<&str>, field: &'static str) -> Result<Option<String>, ApiError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) if s.chars().count() > 500 => Err(ApiError::bad_input(field, InputProblem::TooLong)),
-        Some(s) => Ok(Some(s.to_owned())),
-    }
+    crate::domain::parse_optional_text(raw, 500, field)
 }
 
 #[derive(FromQueryResult)]

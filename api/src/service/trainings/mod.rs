@@ -23,9 +23,7 @@ mod stats;
 
 use chrono::{DateTime, Utc};
 use entities::{org_unit, training};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, Set, TransactionTrait};
 use uuid::Uuid;
 
 pub use checkin::{
@@ -343,14 +341,7 @@ pub async fn create_training(
 /// Reads the training under a row lock held until the transaction ends (PostgreSQL; SQLite's
 /// single connection serialises transactions anyway).
 pub(crate) async fn lock_training(txn: &impl ConnectionTrait, id: Uuid) -> Result<training::Model, ApiError> {
-    let mut sql = String::from("SELECT * FROM training WHERE id = ?");
-    if txn.get_database_backend() == DbBackend::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
-    training::Model::find_by_statement(stmt(txn.get_database_backend(), &sql, [id.into()]))
-        .one(txn)
-        .await?
-        .ok_or(ApiError::NotFound)
+    crate::db::lock_by_id::<training::Entity>(txn, id).await?.ok_or(ApiError::NotFound)
 }
 
 /// Edits a draft or published training. Registrations are kept; the capacity cannot go below

@@ -1,0 +1,64 @@
+//! The loop shared by the background workers (push delivery, notification fan-out): every
+//! poll interval, run rounds while the last one says there is more to do, let a stop request in
+//! between two rounds, and log (never propagate) a round's error until the next poll. A round's
+//! statements run as background work (`state::background`), apart from the request counts.
+
+use std::{fmt::Display, future::Future, time::Duration};
+
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::state;
+
+/// A running worker. Stopping it (or dropping it) ends the loop after the current round.
+pub struct PollingWorker {
+    name: &'static str,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+impl PollingWorker {
+    /// Spawns `round` on the current Tokio runtime, polled every `poll_interval`. A round
+    /// answers whether more work is waiting now (a full batch), so the next one runs at once.
+    pub fn spawn<F, Fut, E>(name: &'static str, poll_interval: Duration, mut round: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<bool, E>> + Send,
+        E: Display,
+    {
+        let (stop, mut stopped) = watch::channel(false);
+        let handle = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(poll_interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    biased;
+                    // A stop request, or the owner dropped the handle.
+                    _ = stopped.changed() => break,
+                    _ = ticks.tick() => {}
+                }
+                loop {
+                    match state::background(round()).await {
+                        Ok(true) if !*stopped.borrow() => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(worker = name, error = %e, "database error; retrying at the next poll");
+                            break;
+                        }
+                    }
+                }
+            }
+            tracing::debug!(worker = name, "worker stopped");
+        });
+        Self { name, stop, handle }
+    }
+
+    /// Asks the worker to stop and waits (up to `grace`) for its current round to finish.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let mut handle = self.handle;
+        if tokio::time::timeout(grace, &mut handle).await.is_err() {
+            tracing::warn!(worker = self.name, "worker did not stop in time; aborting it");
+            handle.abort();
+        }
+    }
+}
