@@ -3,6 +3,11 @@
 
 use api::{config::Settings, seed, startup::Application, telemetry};
 
+/// A request allocates many small, short-lived values (the GraphQL tree, rows, JSON); mimalloc
+/// serves them with less work than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     if std::env::args().nth(1).as_deref() == Some("export-schema") {

@@ -62,7 +62,15 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         }
         None => (Cache::memory(), EventBus::in_process()),
     };
-    Ok(AppState { db, cache, events, tokens: Arc::new(TokenKeys::new(&settings)), settings, stats })
+    Ok(AppState {
+        db,
+        cache,
+        events,
+        tokens: Arc::new(TokenKeys::new(&settings)),
+        settings,
+        stats,
+        documents: Arc::default(),
+    })
 }
 
 impl Application {

@@ -1,4 +1,4 @@
-//! The state shared by every request: database, cache, token keys, settings.
+//! The state shared by every request: database, cache, token keys, settings, parsed documents.
 
 use std::sync::{
     Arc,
@@ -7,7 +7,9 @@ use std::sync::{
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::TokenKeys, cache::Cache, config::Settings, events::EventBus};
+use crate::{
+    auth::TokenKeys, cache::Cache, config::Settings, events::EventBus, graphql::documents::DocumentCache,
+};
 
 /// Shared by all workers; cheap to clone.
 #[derive(Clone)]
@@ -18,6 +20,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,
     pub stats: Arc<DbStats>,
+    /// Parsed GraphQL documents, by their text.
+    pub documents: Arc<DocumentCache>,
 }
 
 /// Counters fed by the database's metric callback. The statement count lets tests prove that a

@@ -210,11 +210,12 @@ async fn publish_content(app: &TestApp, officer: &str, leader: &str, n: usize, r
     }
 }
 
-/// The home screen's statements: her standing (1), her person and membership (2), unread count
-/// (1), feed (1), campaigns (1), trainings (1), and the loaders of units, criteria, pledges and
-/// registrations (a batch each, units in two rounds: a unit's parent is asked for later) — 12,
-/// and a loader's batch may split in two under load.
-const HOME_STATEMENTS: u64 = 14;
+/// The home screen's statements: her standing with the rows of her units (1), her person and
+/// membership (2), unread count (1), feed (1), campaigns (1), trainings (1), and the loaders of
+/// criteria, pledges and registrations (a batch each) — 10. Every unit shown (her branch, its
+/// parent, each row's unit) comes with her standing. A loader's batch could split in two if the
+/// machine stalled the request in the middle of a list, hence the slack.
+const HOME_STATEMENTS: u64 = 12;
 
 async fn statements_for_home(app: &TestApp, member: &str) -> (u64, Value) {
     let before = app.statements();
@@ -272,8 +273,7 @@ async fn the_home_screen_issues_a_bounded_number_of_statements() {
     assert_eq!(pledged, 3);
     let registered = nodes(&home["trainings"]).iter().filter(|t| !t["myRegistration"].is_null()).count();
     assert_eq!(registered, 2);
-    // The same bound whatever the sizes (the exact count varies by a statement or two with how
-    // the DataLoaders happen to batch; one statement per row would add a dozen here).
+    // The same bound whatever the sizes (one statement per row would add a dozen here).
     for n in [small, large] {
         assert!(n <= HOME_STATEMENTS, "{n} statements for the home screen (small {small}, large {large})");
     }

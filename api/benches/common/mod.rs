@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+/// The server binary's allocator (see `main.rs`), so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -153,7 +157,9 @@ impl Runner {
         query: &str,
         variables: serde_json::Value,
     ) -> (Duration, serde_json::Value) {
-        let request = Request::new(query)
+        let mut request = Request::new(query);
+        self.state.documents.prepare(&mut request);
+        let request = request
             .variables(Variables::from_json(variables))
             .data(Auth::Signed(viewer))
             .data(Lang::Vi)

@@ -67,7 +67,7 @@ pub enum GqlEventKind {
 
 async fn load_unit(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<OrgUnit>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(ctx.loaders()?.units.load_one(id).await?.map(OrgUnit))
+    Ok(crate::graphql::unit(ctx, id).await?.map(OrgUnit))
 }
 
 async fn load_person(ctx: &Context<'_>, id: Uuid) -> Result<person::Model> {
@@ -102,6 +102,14 @@ impl Membership {
     }
 
     async fn branch(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        // Her own active branch is in her scope, with its ancestors: the home screen's lists
+        // read it anyway, so it costs no statement of its own (nor does its parent).
+        if let Some(viewer) = ctx.auth()?.viewer()
+            && viewer.person_id == self.0.person_id
+            && self.0.status == MemberStatus::Active.as_str()
+        {
+            crate::graphql::viewer_scope(ctx, viewer).await?;
+        }
         Ok(load_unit(ctx, Some(self.0.branch_id)).await?.ok_or(ApiError::NotFound)?)
     }
 

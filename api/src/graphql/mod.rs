@@ -6,6 +6,7 @@
 
 pub mod campaigns;
 pub mod connection;
+pub mod documents;
 pub mod identity;
 mod introspection;
 pub mod loaders;
@@ -20,6 +21,8 @@ pub mod trainings;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use entities::org_unit;
+use uuid::Uuid;
 
 use crate::{
     auth::{Auth, Viewer},
@@ -109,6 +112,18 @@ pub async fn viewer_scope<'a>(
             Ok(std::borrow::Cow::Borrowed(scope))
         }
         None => Ok(std::borrow::Cow::Owned(ViewerScope::load(&state.db, viewer).await?)),
+    }
+}
+
+/// A unit by id: from the caller's [`ViewerScope`] when this request has read it — her branch
+/// and its ancestors, her role units and theirs, where almost everything a member is shown was
+/// published — else through the units loader.
+pub async fn unit(ctx: &Context<'_>, id: Uuid) -> Result<Option<org_unit::Model>, ApiError> {
+    let scoped =
+        ctx.data_opt::<ScopeCell>().and_then(|cell| cell.0.get()).and_then(|scope| scope.units.get(&id));
+    match scoped {
+        Some(unit) => Ok(Some(unit.clone())),
+        None => Ok(ctx.loaders()?.units.load_one(id).await?),
     }
 }
 

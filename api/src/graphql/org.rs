@@ -102,7 +102,7 @@ impl OrgUnit {
 
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
         let Some(pid) = self.0.parent_id else { return Ok(None) };
-        Ok(ctx.loaders()?.units.load_one(pid).await?.map(OrgUnit))
+        Ok(crate::graphql::unit(ctx, pid).await?.map(OrgUnit))
     }
 
     /// Every ancestor, the root first and the parent last.
@@ -164,7 +164,7 @@ impl OfficerRole {
     }
 
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
-        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
     async fn person(&self, ctx: &Context<'_>) -> Result<Person> {

@@ -94,7 +94,7 @@ impl Training {
 
     /// The organising unit; the audience is its subtree.
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
-        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
     async fn title(&self) -> &str {

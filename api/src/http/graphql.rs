@@ -377,6 +377,8 @@ async fn execute(
     let (lang, meta) = request_meta(req, &state.settings);
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let auth = auth::authenticate(&state.tokens, &state.cache, header).await;
+    let mut request = request;
+    state.documents.prepare(&mut request);
     let request = request
         .data(auth)
         .data(lang)

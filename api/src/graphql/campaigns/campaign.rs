@@ -117,7 +117,7 @@ impl Campaign {
 
     /// The owning unit; the campaign is for its subtree.
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
-        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
     /// The criteria pledges are reviewed against, in order.

@@ -50,7 +50,7 @@ impl Post {
 
     /// The publishing unit; the post is for its subtree.
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
-        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
     /// The campaign the post is about (global id of a `Campaign`), if any.

@@ -117,7 +117,7 @@ impl Pledge {
 
     /// Her branch when she pledged: who reviews it, and where a certification counts.
     async fn branch(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
-        Ok(OrgUnit(ctx.loaders()?.units.load_one(self.0.branch_id).await?.ok_or(ApiError::NotFound)?))
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.branch_id).await?.ok_or(ApiError::NotFound)?))
     }
 }
 

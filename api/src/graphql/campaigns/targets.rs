@@ -48,7 +48,7 @@ fn unit_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
 }
 
 async fn load_unit(ctx: &Context<'_>, id: Uuid) -> Result<OrgUnit> {
-    Ok(OrgUnit(ctx.loaders()?.units.load_one(id).await?.ok_or(ApiError::NotFound)?))
+    Ok(OrgUnit(crate::graphql::unit(ctx, id).await?.ok_or(ApiError::NotFound)?))
 }
 
 /// What a target counts: computed by the system, or reported by officers.

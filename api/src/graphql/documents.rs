@@ -1,0 +1,86 @@
+//! Parsed documents, kept by their text. The apps send the same few documents again and again
+//! (the member app's home screen on every launch), with what changes in the variables; parsing
+//! one costs more than copying the parsed tree, so each text is parsed once.
+//!
+//! Bounded (least recently used out) and limited to short documents. A document holding a
+//! string literal is never kept: apps pass such values (a password, a PIN) as variables, and a
+//! literal one must not outlive its request in memory.
+
+use std::sync::{Mutex, PoisonError};
+
+use async_graphql::{
+    Request,
+    parser::{parse_query, types::ExecutableDocument},
+};
+use lru::LruCache;
+
+/// How many documents are kept.
+const CAPACITY: usize = 256;
+/// Longer documents are parsed every time.
+const MAX_LEN: usize = 8 * 1024;
+
+pub struct DocumentCache(Mutex<LruCache<String, ExecutableDocument>>);
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self(Mutex::new(LruCache::new(CAPACITY.try_into().unwrap_or(std::num::NonZeroUsize::MIN))))
+    }
+}
+
+impl DocumentCache {
+    /// Gives `request` its parsed document when its text was seen before (or parses and keeps
+    /// it now). A document that does not parse is left to the engine, which reports the error;
+    /// the engine still runs its checks and the extensions' hooks on a cached document.
+    pub fn prepare(&self, request: &mut Request) {
+        let text = request.query.as_str();
+        if text.len() > MAX_LEN || text.contains('"') {
+            return;
+        }
+        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(text).cloned();
+        let doc = match cached {
+            Some(doc) => doc,
+            None => {
+                let Ok(doc) = parse_query(text) else { return };
+                self.0.lock().unwrap_or_else(PoisonError::into_inner).put(text.to_owned(), doc.clone());
+                doc
+            }
+        };
+        request.set_parsed_query(doc);
+    }
+
+    /// How many documents are kept now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_is_parsed_once_and_literals_are_never_kept() {
+        let cache = DocumentCache::default();
+        let mut first = Request::new("query { me { fullName } }");
+        cache.prepare(&mut first);
+        let mut again = Request::new("query { me { fullName } }");
+        cache.prepare(&mut again);
+        assert_eq!(cache.len(), 1);
+        // The request carries the parsed tree: its text is no longer looked at.
+        again.query = "not a document".into();
+        assert_eq!(again.parsed_query().map(|d| d.operations.iter().count()).ok(), Some(1));
+
+        let mut secret =
+            Request::new(r#"mutation { login(phone: "0900000001", password: "x") { accessToken } }"#);
+        cache.prepare(&mut secret);
+        let mut broken = Request::new("query { me {");
+        cache.prepare(&mut broken);
+        let mut long = Request::new(format!("query {{ me {{ {} }} }}", "fullName ".repeat(MAX_LEN / 9 + 1)));
+        cache.prepare(&mut long);
+        assert_eq!(cache.len(), 1);
+    }
+}
