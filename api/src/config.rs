@@ -2,9 +2,11 @@
 //! makes `cargo run -p api` work on a fresh machine; production mode refuses to start when a
 //! secret it needs is missing instead of inventing one.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use secrecy::SecretString;
+
+use crate::crypto::Keyring;
 
 /// Deployment mode: development turns the conveniences on (GraphiQL, introspection, demo data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +32,9 @@ pub struct Settings {
     pub workers: usize,
     pub database_url: String,
     pub database_max_connections: u32,
+    /// Connections kept open even when idle (PostgreSQL; default: the maximum). A request never
+    /// waits for a new connection's handshake while the pool is warm.
+    pub database_min_connections: u32,
     pub redis_url: Option<String>,
     /// Prefix for every Redis key and channel, so several deployments (or tests) can share one.
     pub redis_prefix: String,
@@ -84,6 +89,25 @@ pub struct Settings {
     /// Later-word name matches up to this many are collected and sorted; beyond it they are
     /// common enough that walking the name index in order finds a page quickly.
     pub directory_candidate_cap: u64,
+    /// The keys sealing what violence reports say (`APP_REPORT_KEYS`, required in production).
+    /// Without them (development), a key is generated once into `report_key_file`.
+    pub report_keys: Option<Keyring>,
+    pub report_key_file: PathBuf,
+    /// Report submissions per account, and per client address, per hour (a retry of one
+    /// submission counts once).
+    pub report_max_per_account: u32,
+    pub report_max_per_address: u32,
+    /// An unacknowledged report escalates after this long (urgent ones after the first).
+    pub report_escalate_urgent_after: Duration,
+    pub report_escalate_after: Duration,
+    /// How often the escalation worker looks for due reports.
+    pub report_escalation_poll_interval: Duration,
+    /// Wrong PINs in a row that lock a reference, and for how long.
+    pub report_pin_max_failures: u32,
+    pub report_pin_lock: Duration,
+    /// PIN attempts per client address within `report_pin_window`, whatever the reference.
+    pub report_pin_max_per_address: u32,
+    pub report_pin_window: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -156,6 +180,10 @@ impl Settings {
             port: parse(&get, "APP_PORT", 8080, "a port number")?,
             workers: parse(&get, "APP_WORKERS", default_workers, "a positive integer")?.max(1),
             database_max_connections: parse(&get, "APP_DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
+            database_min_connections: match get("APP_DATABASE_MIN_CONNECTIONS") {
+                None => parse(&get, "APP_DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
+                Some(_) => parse(&get, "APP_DATABASE_MIN_CONNECTIONS", 10, "a number of connections")?,
+            },
             database_url,
             redis_url,
             redis_prefix: get("APP_REDIS_PREFIX").unwrap_or_else(|| "phunu:".to_owned()),
@@ -214,6 +242,33 @@ impl Settings {
                 5_000,
                 "a number of members",
             )?,
+            report_keys: match get("APP_REPORT_KEYS") {
+                Some(spec) => Some(Keyring::parse(&spec).map_err(|_| ConfigError::Invalid {
+                    name: "APP_REPORT_KEYS",
+                    expected: "id:base64 of 32 bytes, comma-separated, the current key first",
+                })?),
+                None if dev => None,
+                None => return Err(ConfigError::MissingInProduction("APP_REPORT_KEYS")),
+            },
+            report_key_file: PathBuf::from(
+                get("APP_REPORT_KEY_FILE").unwrap_or_else(|| "./data/report-keys".to_owned()),
+            ),
+            report_max_per_account: positive(&get, "APP_REPORT_MAX_PER_ACCOUNT", 10)?,
+            report_max_per_address: positive(&get, "APP_REPORT_MAX_PER_ADDRESS", 30)?,
+            report_escalate_urgent_after: secs(
+                60 * u64::from(positive(&get, "APP_REPORT_ESCALATE_URGENT_MINS", 60)?),
+            ),
+            report_escalate_after: secs(60 * u64::from(positive(&get, "APP_REPORT_ESCALATE_MINS", 24 * 60)?)),
+            report_escalation_poll_interval: millis(parse(
+                &get,
+                "APP_REPORT_ESCALATION_POLL_MS",
+                30_000,
+                "milliseconds",
+            )?),
+            report_pin_max_failures: positive(&get, "APP_REPORT_PIN_MAX_FAILURES", 5)?,
+            report_pin_lock: secs(60 * u64::from(positive(&get, "APP_REPORT_PIN_LOCK_MINS", 60)?)),
+            report_pin_max_per_address: positive(&get, "APP_REPORT_PIN_MAX_PER_ADDRESS", 20)?,
+            report_pin_window: secs(u64::from(positive(&get, "APP_REPORT_PIN_WINDOW_SECS", 900)?)),
             log_format: match get("APP_LOG_FORMAT").as_deref() {
                 None if dev => LogFormat::Pretty,
                 None => LogFormat::Json,
@@ -315,6 +370,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("DATABASE_URL", "postgres://x"),
             ("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("APP_REPORT_KEYS", REPORT_KEYS),
         ];
         let s = Settings::from_vars(&vars(&base)).unwrap();
         assert!(!s.graphiql && !s.introspection && !s.seed_demo_data);
@@ -335,6 +391,30 @@ mod tests {
         demo.push(("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"));
         demo.push(("APP_SEED_DEMO_DATA", "true"));
         assert!(Settings::from_vars(&vars(&demo)).is_err());
+    }
+
+    const REPORT_KEYS: &str = "1:dGVzdC1yZXBvcnQta2V5LTAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn production_needs_report_keys_and_refuses_bad_ones() {
+        let base = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://x"),
+            ("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let err = Settings::from_vars(&vars(&base));
+        assert!(matches!(err, Err(ConfigError::MissingInProduction("APP_REPORT_KEYS"))));
+        let mut bad = base.to_vec();
+        bad.push(("APP_REPORT_KEYS", "1:c2hvcnQ="));
+        let err = Settings::from_vars(&vars(&bad)).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "APP_REPORT_KEYS", .. }));
+        assert!(!err.to_string().contains("c2hvcnQ="), "the value is never echoed");
+        let mut good = base.to_vec();
+        good.push(("APP_REPORT_KEYS", REPORT_KEYS));
+        let s = Settings::from_vars(&vars(&good)).unwrap();
+        assert_eq!(s.report_keys.map(|k| k.current_key_id()), Some(1));
+        // Development generates one instead (see `report_key_file`).
+        assert!(Settings::from_vars(&vars(&[])).unwrap().report_keys.is_none());
     }
 
     #[test]

@@ -27,8 +27,18 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
     }
     let mut opts = ConnectOptions::new(url.clone());
     opts.max_connections(if sqlite { 1 } else { settings.database_max_connections })
-        .min_connections(if sqlite { 1 } else { 2 })
+        // Opened at start-up and kept: a new connection costs a handshake (TLS too, unless the
+        // URL says `sslmode=disable`), which a request should not wait for.
+        .min_connections(if sqlite {
+            1
+        } else {
+            settings.database_min_connections.min(settings.database_max_connections)
+        })
         .acquire_timeout(Duration::from_secs(30))
+        // Ping only a connection that sat idle long enough to have been dropped by the server or
+        // the network; a busy one goes straight to work (a ping on every checkout would double
+        // the round trips of every statement).
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

@@ -198,6 +198,8 @@ pub enum ConflictKind {
     NotStartedYet,
     /// A pledge for this person or household, campaign and year exists already.
     AlreadyPledged,
+    /// The idempotency key of a report was already used for a different submission.
+    IdempotencyKeyReused,
 }
 
 impl ConflictKind {
@@ -220,6 +222,7 @@ impl ConflictKind {
             NotConfirmed => "NOT_CONFIRMED",
             NotStartedYet => "NOT_STARTED_YET",
             AlreadyPledged => "ALREADY_PLEDGED",
+            IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
         }
     }
 }
@@ -351,6 +354,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::NotStartedYet, Lang::En) => "The training has not started yet.",
         (ConflictKind::AlreadyPledged, Lang::Vi) => "Đã có đăng ký cam kết cho năm này.",
         (ConflictKind::AlreadyPledged, Lang::En) => "There is already a pledge for this year.",
+        (ConflictKind::IdempotencyKeyReused, Lang::Vi) => {
+            "Mã gửi này đã được dùng cho một nội dung khác. Hãy gửi lại như một tin báo mới."
+        }
+        (ConflictKind::IdempotencyKeyReused, Lang::En) => {
+            "This submission key was already used for different content. Send it as a new report."
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod authz;
 pub mod bootstrap;
 pub mod cache;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;

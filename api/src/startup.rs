@@ -34,6 +34,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("start-up task failed")]
     Task,
+    #[error("report keys: {0}")]
+    Keys(#[from] crate::crypto::KeyringError),
 }
 
 /// A built, not yet running, server.
@@ -44,6 +46,7 @@ pub struct Application {
     seeded: bool,
     push_worker: PollingWorker,
     fanout_worker: PollingWorker,
+    escalation_worker: PollingWorker,
 }
 
 /// Connects to the database (migrating it) and to Redis when configured: the shared state,
@@ -62,6 +65,10 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         }
         None => (Cache::memory(), EventBus::in_process()),
     };
+    let report_keys = match &settings.report_keys {
+        Some(keys) => keys.clone(),
+        None => crate::crypto::Keyring::load_or_create(&settings.report_key_file)?,
+    };
     Ok(AppState {
         db,
         cache,
@@ -70,6 +77,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         settings,
         stats,
         documents: Arc::default(),
+        report_keys: Arc::new(report_keys),
     })
 }
 
@@ -102,6 +110,7 @@ impl Application {
         let push_worker =
             push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
+        let escalation_worker = crate::service::violence::escalation::spawn_worker(state.clone());
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
         let app_state = state.clone();
@@ -120,7 +129,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self { port, server, state, seeded, push_worker, fanout_worker })
+        Ok(Self { port, server, state, seeded, push_worker, fanout_worker, escalation_worker })
     }
 
     pub fn port(&self) -> u16 {
@@ -143,7 +152,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let grace = self.state.settings.shutdown_timeout;
-        tokio::join!(self.push_worker.stop(grace), self.fanout_worker.stop(grace));
+        tokio::join!(
+            self.push_worker.stop(grace),
+            self.fanout_worker.stop(grace),
+            self.escalation_worker.stop(grace)
+        );
         result
     }
 }

@@ -1,4 +1,5 @@
-//! The state shared by every request: database, cache, token keys, settings, parsed documents.
+//! The state shared by every request: database, cache, token and report keys, settings, parsed
+//! documents.
 
 use std::sync::{
     Arc,
@@ -8,7 +9,8 @@ use std::sync::{
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::TokenKeys, cache::Cache, config::Settings, events::EventBus, graphql::documents::DocumentCache,
+    auth::TokenKeys, cache::Cache, config::Settings, crypto::Keyring, events::EventBus,
+    graphql::documents::DocumentCache,
 };
 
 /// Shared by all workers; cheap to clone.
@@ -22,6 +24,8 @@ pub struct AppState {
     pub stats: Arc<DbStats>,
     /// Parsed GraphQL documents, by their text.
     pub documents: Arc<DocumentCache>,
+    /// The keys sealing what violence reports say.
+    pub report_keys: Arc<Keyring>,
 }
 
 /// Counters fed by the database's metric callback. The statement count lets tests prove that a

@@ -28,3 +28,6 @@ pub mod target;
 pub mod training;
 pub mod training_registration;
 pub mod unit_activity_day;
+pub mod violence_access_log;
+pub mod violence_report;
+pub mod violence_report_event;

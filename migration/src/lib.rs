@@ -18,6 +18,7 @@ mod m20261201_000011_create_campaigns;
 mod m20261201_000012_create_targets;
 mod m20261201_000013_create_posts;
 mod m20261201_000014_training_unit_status_start;
+mod m20261208_000015_create_violence_reports;
 mod util;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_create_targets::Migration),
             Box::new(m20261201_000013_create_posts::Migration),
             Box::new(m20261201_000014_training_unit_status_start::Migration),
+            Box::new(m20261208_000015_create_violence_reports::Migration),
         ]
     }
 }

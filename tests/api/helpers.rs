@@ -17,6 +17,9 @@ pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef"
 pub const TEST_ISSUER: &str = "phunu-thudo";
 pub const TEST_AUDIENCE: &str = "phunu-thudo-api";
 
+/// The keys sealing violence reports in every test app (key 1 current).
+pub const TEST_REPORT_KEYS: &str = "1:dGVzdC1yZXBvcnQta2V5LTAxMjM0NTY3ODlhYmNkZWY=";
+
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = api::seed::DEMO_PASSWORD;
 pub const SYSADMIN: &str = "+84900000001";
@@ -112,6 +115,9 @@ pub async fn spawn_app_with_sender(
     // Lists start empty; the demo walkthrough test turns the demo content on.
     vars.insert("APP_SEED_DEMO_CONTENT".into(), "false".into());
     vars.insert("APP_LOG".into(), "warn".into());
+    vars.insert("APP_REPORT_KEYS".into(), TEST_REPORT_KEYS.into());
+    // Hundreds of apps share one PostgreSQL: keep each one's idle connections few.
+    vars.insert("APP_DATABASE_MIN_CONNECTIONS".into(), "1".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);
     if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
         vars.insert("REDIS_URL".into(), redis);

@@ -25,4 +25,5 @@ mod stats;
 mod targets;
 mod training_races;
 mod trainings;
+mod violence;
 mod ws;

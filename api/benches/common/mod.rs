@@ -35,17 +35,30 @@ pub const BRANCHES_PER_WARD: usize = 12;
 
 /// (Re)creates the database `name` on `BENCH_DATABASE_URL` and connects to it, migrated.
 pub async fn fresh_state(name: &str) -> (AppState, Settings) {
+    fresh_state_with(name, &[]).await
+}
+
+/// [`fresh_state`] with extra settings.
+pub async fn fresh_state_with(name: &str, extra: &[(&str, &str)]) -> (AppState, Settings) {
     let server = bench_server(name);
-    let admin = Database::connect(format!("{server}/postgres")).await.expect("connect to the server");
+    let (base, options) = server.split_once('?').map_or((server.as_str(), ""), |(b, o)| (b, o));
+    let admin = Database::connect(format!("{}/postgres?{options}", base.trim_end_matches('/')))
+        .await
+        .expect("connect to the server");
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.expect("drop");
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create");
-    state_of(&server, name).await
+    state_of(&server, name, extra).await
 }
 
 /// Connects to the database `name` a previous run seeded (`BENCH_REUSE=1`: measure again
 /// without seeding again).
 pub async fn existing_state(name: &str) -> (AppState, Settings) {
-    state_of(&bench_server(name), name).await
+    existing_state_with(name, &[]).await
+}
+
+/// [`existing_state`] with extra settings.
+pub async fn existing_state_with(name: &str, extra: &[(&str, &str)]) -> (AppState, Settings) {
+    state_of(&bench_server(name), name, extra).await
 }
 
 fn bench_server(name: &str) -> String {
@@ -56,15 +69,19 @@ fn bench_server(name: &str) -> String {
     server.trim_end_matches('/').to_owned()
 }
 
-async fn state_of(server: &str, name: &str) -> (AppState, Settings) {
+async fn state_of(server: &str, name: &str, extra: &[(&str, &str)]) -> (AppState, Settings) {
+    // Options after `?` (e.g. `sslmode=disable`) go after the database name.
+    let (base, options) =
+        server.split_once('?').map_or((server, String::new()), |(b, o)| (b, format!("?{o}")));
     let vars: HashMap<String, String> = [
-        ("DATABASE_URL", format!("{server}/{name}")),
+        ("DATABASE_URL", format!("{}/{name}{options}", base.trim_end_matches('/'))),
         ("APP_DATABASE_MAX_CONNECTIONS", "8".into()),
         ("APP_SEED_DEMO_DATA", "false".into()),
         ("APP_LOG", "warn".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
     .collect();
     let settings = Settings::from_vars(&vars).expect("settings");
     let state = connect(settings.clone()).await.expect("connect and migrate");
@@ -157,11 +174,21 @@ impl Runner {
         query: &str,
         variables: serde_json::Value,
     ) -> (Duration, serde_json::Value) {
+        self.run_as(Auth::Signed(viewer), query, variables).await
+    }
+
+    /// Executes `query` with `auth` (signed in, or anonymous); panics on errors.
+    pub async fn run_as(
+        &self,
+        auth: Auth,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (Duration, serde_json::Value) {
         let mut request = Request::new(query);
         self.state.documents.prepare(&mut request);
         let request = request
             .variables(Variables::from_json(variables))
-            .data(Auth::Signed(viewer))
+            .data(auth)
             .data(Lang::Vi)
             .data(RequestMeta::default())
             .data(Loaders::new(&self.state.db))

@@ -21,6 +21,7 @@ pub enum NodeKind {
     Pledge,
     Indicator,
     Post,
+    ViolenceReport,
 }
 
 impl NodeKind {
@@ -38,6 +39,7 @@ impl NodeKind {
             NodeKind::Pledge => "Pledge",
             NodeKind::Indicator => "Indicator",
             NodeKind::Post => "Post",
+            NodeKind::ViolenceReport => "ViolenceReport",
         }
     }
 
@@ -55,6 +57,7 @@ impl NodeKind {
             NodeKind::Pledge,
             NodeKind::Indicator,
             NodeKind::Post,
+            NodeKind::ViolenceReport,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -2,10 +2,17 @@
 //! queries whatever its size. A fresh set is made for every request (for every connection on the
 //! WebSocket): nothing is shared across callers with different rights. Only the people loader
 //! caches, within its request, so a list that already read the people can prime it.
+//!
+//! The member app's lists (campaigns, trainings) read their rows' personal fields ahead, in one
+//! statement per field for the whole page, when the query asks for them ([`Ahead`]): those fields
+//! then answer at once, without a loader's batching delay.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, hash::Hash, sync::Mutex};
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
 use entities::{officer_role, org_unit, person};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -33,6 +40,42 @@ pub struct Loaders {
     pub campaign_criteria: DataLoader<CampaignCriteriaLoader>,
     /// A person's pledges to a campaign for a year, keyed by (person, campaign, year).
     pub my_pledges: DataLoader<PledgeLoader>,
+    /// Criteria read ahead by the campaign list.
+    pub criteria_ahead: Ahead<Uuid, Vec<entities::campaign_criterion::Model>>,
+    /// The caller's pledges read ahead by the campaign list.
+    pub pledges_ahead: Ahead<(Uuid, Uuid, i32), Vec<entities::pledge::Model>>,
+    /// The caller's registrations read ahead by the training list (`None`: she has none).
+    pub registrations_ahead: Ahead<(Uuid, Uuid), Option<entities::training_registration::Model>>,
+}
+
+/// Values a list read ahead for the fields of its rows. Each is taken by the first field that
+/// asks for it, so it answers one field of one row once; anything else goes through the loaders
+/// (and a mutation, which lists nothing, never sees a value read before it).
+pub struct Ahead<K, V>(Mutex<HashMap<K, V>>);
+
+impl<K, V> Default for Ahead<K, V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + Hash, V> Ahead<K, V> {
+    pub fn put(&self, values: impl IntoIterator<Item = (K, V)>) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(values);
+    }
+
+    pub fn take(&self, key: &K) -> Option<V> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key)
+    }
+}
+
+/// Whether the nodes of the connection being resolved select `field` (through `edges { node }`
+/// or `nodes`), and only without arguments: what a list can read ahead for all its rows.
+pub fn nodes_select(ctx: &Context<'_>, field: &str) -> bool {
+    let ahead = ctx.look_ahead();
+    let selections = [ahead.field("edges").field("node").field(field), ahead.field("nodes").field(field)];
+    let fields: Vec<_> = selections.iter().flat_map(|s| s.selection_fields()).collect();
+    !fields.is_empty() && fields.iter().all(|f| f.arguments().is_ok_and(|a| a.is_empty()))
 }
 
 impl Loaders {
@@ -54,6 +97,9 @@ impl Loaders {
             campaigns: DataLoader::new(CampaignLoader(db.clone()), spawn),
             campaign_criteria: DataLoader::new(CampaignCriteriaLoader(db.clone()), spawn),
             my_pledges: DataLoader::new(PledgeLoader(db.clone()), spawn),
+            criteria_ahead: Ahead::default(),
+            pledges_ahead: Ahead::default(),
+            registrations_ahead: Ahead::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod org;
 pub mod scalars;
 pub mod statistics;
 pub mod trainings;
+pub mod violence;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -46,6 +47,7 @@ pub struct QueryRoot(
     campaigns::pledges::PledgeQueryRoot,
     campaigns::targets::TargetQuery,
     campaigns::news::NewsQuery,
+    violence::ViolenceQuery,
 );
 
 /// The mutation root.
@@ -61,11 +63,16 @@ pub struct MutationRoot(
     campaigns::pledges::PledgeMutation,
     campaigns::targets::TargetMutation,
     campaigns::news::NewsMutation,
+    violence::ViolenceMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(identity::IdentitySubscription, notifications::NotificationSubscription);
+pub struct SubscriptionRoot(
+    identity::IdentitySubscription,
+    notifications::NotificationSubscription,
+    violence::ViolenceSubscription,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

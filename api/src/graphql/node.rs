@@ -92,6 +92,8 @@ impl NodeQuery {
                     trainings::get_registration(state, viewer, gid.id).await?,
                 ))
             }
+            // A report opens only through `violenceReport`, whose every read is logged.
+            NodeKind::ViolenceReport => return Err(ApiError::NotFound.into()),
             NodeKind::Post => {
                 let viewer = ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(state, viewer, gid.id).await?))

@@ -43,6 +43,16 @@ pub enum GqlNotificationKind {
     PledgeCertified,
     /// To the person: her pledge was returned for changes (see its review comment).
     PledgeReturned,
+    /// To case officers: a new violence report to acknowledge (the text says nothing of it).
+    ViolenceReportReceived,
+    /// To case officers: an unacknowledged report escalated to their unit.
+    ViolenceReportEscalated,
+    /// To a case officer: a report was assigned to her.
+    ViolenceReportAssigned,
+    /// To case officers or the signed-in reporter: a report changed.
+    ViolenceReportUpdated,
+    /// To a report's signed-in reporter: an officer wrote to her.
+    ViolenceReportMessage,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -60,6 +70,11 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::CampaignLaunched => GqlNotificationKind::CampaignLaunched,
             NotificationKind::PledgeCertified => GqlNotificationKind::PledgeCertified,
             NotificationKind::PledgeReturned => GqlNotificationKind::PledgeReturned,
+            NotificationKind::ViolenceReportReceived => GqlNotificationKind::ViolenceReportReceived,
+            NotificationKind::ViolenceReportEscalated => GqlNotificationKind::ViolenceReportEscalated,
+            NotificationKind::ViolenceReportAssigned => GqlNotificationKind::ViolenceReportAssigned,
+            NotificationKind::ViolenceReportUpdated => GqlNotificationKind::ViolenceReportUpdated,
+            NotificationKind::ViolenceReportMessage => GqlNotificationKind::ViolenceReportMessage,
         }
     }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     ContextExt,
     connection::{build, page},
+    loaders::nodes_select,
     org::OrgUnit,
     scalars::Date,
     stored,
@@ -181,12 +182,13 @@ impl Training {
     /// The caller's registration, if she has one (cancelled ones included).
     async fn my_registration(&self, ctx: &Context<'_>) -> Result<Option<TrainingRegistration>> {
         let Some(viewer) = ctx.auth()?.viewer() else { return Ok(None) };
-        Ok(ctx
-            .loaders()?
-            .registrations
-            .load_one((viewer.person_id, self.0.id))
-            .await?
-            .map(TrainingRegistration))
+        let loaders = ctx.loaders()?;
+        let key = (viewer.person_id, self.0.id);
+        let row = match loaders.registrations_ahead.take(&key) {
+            Some(row) => row,
+            None => loaders.registrations.load_one(key).await?,
+        };
+        Ok(row.map(TrainingRegistration))
     }
 
     /// Registrations in arrival order (managers of the training only).
@@ -529,6 +531,13 @@ impl TrainingQueryRoot {
         };
         let q = svc::training_query(&*super::viewer_scope(ctx, viewer).await?, filter);
         let (rows, has_next) = svc::list_trainings(&state.db, &q, page.first, page.after.as_ref()).await?;
+        // Her registrations for the page, when the query shows them: one statement, at once.
+        if !rows.is_empty() && nodes_select(ctx, "myRegistration") {
+            let ids: Vec<Uuid> = rows.iter().map(|t| t.id).collect();
+            let mut found = svc::registrations_of(&state.db, viewer.person_id, &ids).await?;
+            let ahead = ids.into_iter().map(|id| ((viewer.person_id, id), found.remove(&id)));
+            ctx.loaders()?.registrations_ahead.put(ahead);
+        }
         Ok(build(
             rows,
             has_next,

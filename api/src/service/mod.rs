@@ -9,6 +9,7 @@ pub mod org;
 pub mod roles;
 pub mod scope;
 pub mod trainings;
+pub mod violence;
 
 /// Facts about the HTTP request that rules depend on (throttling, session records).
 #[derive(Clone, Debug, Default)]

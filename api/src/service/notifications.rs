@@ -57,10 +57,21 @@ pub enum NotificationKind {
     PledgeCertified,
     /// To the person: her pledge was returned for changes. Params: `campaign`.
     PledgeReturned,
+    /// To the case officers a violence report was routed to: a new report. No params: the
+    /// texts of the violence-report kinds never carry anything about the report.
+    ViolenceReportReceived,
+    /// To the case officers of the next unit up: an unacknowledged report escalated to them.
+    ViolenceReportEscalated,
+    /// To a case officer: a report was assigned to her.
+    ViolenceReportAssigned,
+    /// To the case officers holding a report, or to its signed-in reporter: it changed.
+    ViolenceReportUpdated,
+    /// To a report's signed-in reporter: an officer wrote to her.
+    ViolenceReportMessage,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 14] = [
         NotificationKind::JoinRequested,
         NotificationKind::TransferRequested,
         NotificationKind::RequestApproved,
@@ -70,6 +81,11 @@ impl NotificationKind {
         NotificationKind::CampaignLaunched,
         NotificationKind::PledgeCertified,
         NotificationKind::PledgeReturned,
+        NotificationKind::ViolenceReportReceived,
+        NotificationKind::ViolenceReportEscalated,
+        NotificationKind::ViolenceReportAssigned,
+        NotificationKind::ViolenceReportUpdated,
+        NotificationKind::ViolenceReportMessage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +99,11 @@ impl NotificationKind {
             NotificationKind::CampaignLaunched => "CAMPAIGN_LAUNCHED",
             NotificationKind::PledgeCertified => "PLEDGE_CERTIFIED",
             NotificationKind::PledgeReturned => "PLEDGE_RETURNED",
+            NotificationKind::ViolenceReportReceived => "VIOLENCE_REPORT_RECEIVED",
+            NotificationKind::ViolenceReportEscalated => "VIOLENCE_REPORT_ESCALATED",
+            NotificationKind::ViolenceReportAssigned => "VIOLENCE_REPORT_ASSIGNED",
+            NotificationKind::ViolenceReportUpdated => "VIOLENCE_REPORT_UPDATED",
+            NotificationKind::ViolenceReportMessage => "VIOLENCE_REPORT_MESSAGE",
         }
     }
 
@@ -179,6 +200,38 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
             "Your pledge was returned".into(),
             format!("Your pledge to \"{}\" was returned for changes.", param(params, "campaign")),
         ),
+        // Neutral on purpose: a phone's lock screen may be read by the person she fears.
+        Some(NotificationKind::ViolenceReportReceived) if vi => {
+            ("Tin báo mới".into(), "Có một tin báo mới cần tiếp nhận.".into())
+        }
+        Some(NotificationKind::ViolenceReportReceived) => {
+            ("New report".into(), "There is a new report to acknowledge.".into())
+        }
+        Some(NotificationKind::ViolenceReportEscalated) if vi => (
+            "Tin báo chuyển lên".into(),
+            "Có một tin báo chưa được tiếp nhận đã chuyển lên đơn vị bạn.".into(),
+        ),
+        Some(NotificationKind::ViolenceReportEscalated) => {
+            ("Report escalated".into(), "An unacknowledged report was escalated to your unit.".into())
+        }
+        Some(NotificationKind::ViolenceReportAssigned) if vi => {
+            ("Tin báo được giao".into(), "Bạn được giao xử lý một tin báo.".into())
+        }
+        Some(NotificationKind::ViolenceReportAssigned) => {
+            ("Report assigned".into(), "A report was assigned to you.".into())
+        }
+        Some(NotificationKind::ViolenceReportUpdated) if vi => {
+            ("Cập nhật mới".into(), "Có cập nhật mới.".into())
+        }
+        Some(NotificationKind::ViolenceReportUpdated) => {
+            ("New update".into(), "There is a new update.".into())
+        }
+        Some(NotificationKind::ViolenceReportMessage) if vi => {
+            ("Tin nhắn mới".into(), "Bạn có một tin nhắn mới.".into())
+        }
+        Some(NotificationKind::ViolenceReportMessage) => {
+            ("New message".into(), "You have a new message.".into())
+        }
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

@@ -160,6 +160,21 @@ pub async fn units_by_ids(
         .collect())
 }
 
+/// The root of the tree that `unit` belongs to.
+pub async fn root_of(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Uuid, ApiError> {
+    use entities::org_unit_closure as c;
+    let ancestors: Vec<Uuid> = c::Entity::find()
+        .select_only()
+        .column(c::Column::AncestorId)
+        .filter(c::Column::DescendantId.eq(unit))
+        .order_by_desc(c::Column::Depth)
+        .limit(1)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ancestors.into_iter().next().ok_or(ApiError::NotFound)
+}
+
 /// One unit, or `NOT_FOUND`.
 pub async fn get_unit(conn: &impl ConnectionTrait, id: Uuid) -> Result<org_unit::Model, ApiError> {
     org_unit::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)

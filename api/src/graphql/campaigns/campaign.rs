@@ -8,11 +8,13 @@ use uuid::Uuid;
 
 use super::pledges::Pledge;
 use crate::{
+    auth::Viewer,
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     graphql::{
         ContextExt,
         connection::{build, page},
+        loaders::nodes_select,
         org::OrgUnit,
         scalars::Date,
         stored,
@@ -21,6 +23,7 @@ use crate::{
         campaigns::campaign::{
             self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery, CampaignStatus,
         },
+        campaigns::pledges::pledges_of,
         membership::hanoi_day,
     },
 };
@@ -122,7 +125,11 @@ impl Campaign {
 
     /// The criteria pledges are reviewed against, in order.
     async fn criteria(&self, ctx: &Context<'_>) -> Result<Vec<CampaignCriterion>> {
-        let rows = ctx.loaders()?.campaign_criteria.load_one(self.0.id).await?.unwrap_or_default();
+        let loaders = ctx.loaders()?;
+        let rows = match loaders.criteria_ahead.take(&self.0.id) {
+            Some(rows) => rows,
+            None => loaders.campaign_criteria.load_one(self.0.id).await?.unwrap_or_default(),
+        };
         Ok(rows
             .into_iter()
             .map(|k| CampaignCriterion { id: k.id.to_string().into(), position: k.position, text: k.text })
@@ -146,15 +153,13 @@ impl Campaign {
     async fn my_pledges(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<Vec<Pledge>> {
         let Some(viewer) = ctx.auth()?.viewer() else { return Ok(Vec::new()) };
         let year = year.unwrap_or_else(|| hanoi_day(Utc::now()).year());
-        Ok(ctx
-            .loaders()?
-            .my_pledges
-            .load_one((viewer.person_id, self.0.id, year))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Pledge)
-            .collect())
+        let loaders = ctx.loaders()?;
+        let key = (viewer.person_id, self.0.id, year);
+        let rows = match loaders.pledges_ahead.take(&key) {
+            Some(rows) => rows,
+            None => loaders.my_pledges.load_one(key).await?.unwrap_or_default(),
+        };
+        Ok(rows.into_iter().map(Pledge).collect())
     }
 }
 
@@ -228,6 +233,28 @@ impl From<CampaignInputGql> for CampaignInput {
     }
 }
 
+/// Reads the criteria and the caller's pledges (this year's) of a page's campaigns, when the
+/// query shows them: one statement each for the page, at once.
+async fn read_ahead(ctx: &Context<'_>, viewer: &Viewer, rows: &[campaign::Model]) -> Result<(), ApiError> {
+    let (db, loaders) = (&ctx.state()?.db, ctx.loaders()?);
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let year = hanoi_day(Utc::now()).year();
+    let keys: Vec<_> = ids.iter().map(|&c| (viewer.person_id, c, year)).collect();
+    let want_criteria = !ids.is_empty() && nodes_select(ctx, "criteria");
+    let want_pledges = !ids.is_empty() && nodes_select(ctx, "myPledges");
+    let (criteria, pledges) = futures_util::try_join!(
+        async { if want_criteria { svc::criteria_of(db, &ids).await.map(Some) } else { Ok(None) } },
+        async { if want_pledges { pledges_of(db, &keys).await.map(Some) } else { Ok(None) } },
+    )?;
+    if let Some(mut found) = criteria {
+        loaders.criteria_ahead.put(ids.iter().map(|id| (*id, found.remove(id).unwrap_or_default())));
+    }
+    if let Some(mut found) = pledges {
+        loaders.pledges_ahead.put(keys.into_iter().map(|k| (k, found.remove(&k).unwrap_or_default())));
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct CampaignQueryRoot;
 
@@ -261,6 +288,7 @@ impl CampaignQueryRoot {
         };
         let q = svc::campaign_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter);
         let (rows, has_next) = svc::list_campaigns(&state.db, &q, page.first, page.after.as_ref()).await?;
+        read_ahead(ctx, viewer, &rows).await?;
         Ok(build(
             rows,
             has_next,

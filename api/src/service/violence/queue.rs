@@ -1,0 +1,298 @@
+//! The case officers' console: the queue (urgent first, then oldest), a report's details (each
+//! read logged), the access log, and the counts every officer may see.
+//!
+//! A queue page is one statement (two with `totalCount`) whatever its size: the caller's
+//! `CASE_OFFICER` units are read first (one statement) so the reach filter carries them as
+//! constants.
+
+use chrono::{DateTime, Utc};
+use entities::{
+    officer_role, violence_access_log as access_log, violence_report as report,
+    violence_report_event as event,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{Expr, Func},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{AccessAction, ActorRole, ReportStatus, covers, log_access, officer_report};
+use crate::{
+    auth::Viewer,
+    authz::{self, Role},
+    db::split_page,
+    error::ApiError,
+};
+
+/// The queue's filters.
+#[derive(Clone, Debug, Default)]
+pub struct QueueFilter {
+    pub status: Option<ReportStatus>,
+    pub urgent: Option<bool>,
+    /// Only reports placed in this unit's subtree (which must be in her reach).
+    pub unit: Option<Uuid>,
+    pub assigned_to_me: bool,
+    /// Only reports past their acknowledgement deadline (`true`), or only those that are not.
+    pub overdue: Option<bool>,
+    pub submitted_from: Option<DateTime<Utc>>,
+    pub submitted_to: Option<DateTime<Utc>>,
+}
+
+/// Position in the queue: urgent first, then oldest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueueCursor {
+    pub urgent: bool,
+    pub submitted_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// The queue condition, with the caller's reach resolved.
+#[derive(Clone)]
+pub struct QueueQuery {
+    condition: Condition,
+}
+
+/// The units where the viewer is an active case officer.
+pub(super) async fn case_officer_units(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+) -> Result<Vec<Uuid>, ApiError> {
+    Ok(officer_role::Entity::find()
+        .select_only()
+        .column(officer_role::Column::UnitId)
+        .filter(officer_role::Column::PersonId.eq(viewer.person_id))
+        .filter(officer_role::Column::Role.eq(Role::CaseOfficer.as_str()))
+        .filter(officer_role::Column::RevokedAt.is_null())
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Overdue: still unacknowledged past its deadline (escalated at least once, or due now).
+fn overdue_condition(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(report::Column::Status.eq(ReportStatus::Submitted.as_str())).add(
+        Condition::any().add(report::Column::EscalationLevel.gt(0)).add(report::Column::EscalateAt.lte(now)),
+    )
+}
+
+/// Whether a report is overdue now.
+pub fn is_overdue(row: &report::Model, now: DateTime<Utc>) -> bool {
+    row.status == ReportStatus::Submitted.as_str()
+        && (row.escalation_level > 0 || row.escalate_at.is_some_and(|at| at <= now))
+}
+
+/// Resolves the caller's reach and the filters into one condition. Someone who is not a case
+/// officer anywhere sees only what is assigned to her (normally nothing).
+pub async fn queue_query(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    filter: &QueueFilter,
+) -> Result<QueueQuery, ApiError> {
+    let units = case_officer_units(conn, viewer).await?;
+    let mine = report::Column::AssignedTo.eq(viewer.person_id);
+    let mut condition = Condition::all();
+    let reach = match authz::unless_root(conn, units).await? {
+        None => Condition::all().add(Expr::cust("1 = 1")),
+        Some(units) => Condition::any()
+            .add(report::Column::UnitId.in_subquery(authz::subtrees_select(units)))
+            .add(mine.clone()),
+    };
+    condition = condition.add(reach);
+    if let Some(unit) = filter.unit {
+        if !covers(conn, viewer.person_id, unit).await? {
+            return Err(ApiError::NotFound);
+        }
+        condition = condition.add(report::Column::UnitId.in_subquery(authz::subtree_select(unit)));
+    }
+    if let Some(status) = filter.status {
+        condition = condition.add(report::Column::Status.eq(status.as_str()));
+    }
+    if let Some(urgent) = filter.urgent {
+        condition = condition.add(report::Column::Urgent.eq(urgent));
+    }
+    if filter.assigned_to_me {
+        condition = condition.add(mine);
+    }
+    match filter.overdue {
+        Some(true) => condition = condition.add(overdue_condition(Utc::now())),
+        Some(false) => condition = condition.add(overdue_condition(Utc::now()).not()),
+        None => {}
+    }
+    if let Some(from) = filter.submitted_from {
+        condition = condition.add(report::Column::SubmittedAt.gte(from));
+    }
+    if let Some(to) = filter.submitted_to {
+        condition = condition.add(report::Column::SubmittedAt.lt(to));
+    }
+    Ok(QueueQuery { condition })
+}
+
+/// A page of the queue: urgent first, then oldest.
+pub async fn queue(
+    conn: &impl ConnectionTrait,
+    q: &QueueQuery,
+    first: u64,
+    after: Option<&QueueCursor>,
+) -> Result<(Vec<report::Model>, bool), ApiError> {
+    let mut query = report::Entity::find().filter(q.condition.clone());
+    if let Some(c) = after {
+        let later = Condition::any().add(report::Column::SubmittedAt.gt(c.submitted_at)).add(
+            Condition::all()
+                .add(report::Column::SubmittedAt.eq(c.submitted_at))
+                .add(report::Column::Id.gt(c.id)),
+        );
+        let same_urgency = Condition::all().add(report::Column::Urgent.eq(c.urgent)).add(later);
+        let mut after_cursor = Condition::any().add(same_urgency);
+        if c.urgent {
+            after_cursor = after_cursor.add(report::Column::Urgent.eq(false));
+        }
+        query = query.filter(after_cursor);
+    }
+    let rows = query
+        .order_by_desc(report::Column::Urgent)
+        .order_by_asc(report::Column::SubmittedAt)
+        .order_by_asc(report::Column::Id)
+        .limit(first + 1)
+        .all(conn)
+        .await?;
+    Ok(split_page(rows, first))
+}
+
+pub async fn count_queue(conn: &impl ConnectionTrait, q: &QueueQuery) -> Result<u64, ApiError> {
+    Ok(report::Entity::find().filter(q.condition.clone()).count(conn).await?)
+}
+
+/// A report's details for a case officer: the row and its whole timeline. The read is logged.
+pub async fn read_report(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> Result<(report::Model, Vec<event::Model>), ApiError> {
+    let row = officer_report(conn, viewer, report::Entity::find_by_id(id).one(conn).await?).await?;
+    let events = timeline(conn, id).await?;
+    log_access(conn, id, Some(viewer.person_id), ActorRole::CaseOfficer, AccessAction::Read, Utc::now())
+        .await?;
+    Ok((row, events))
+}
+
+/// Every step of a report, oldest first.
+pub async fn timeline(conn: &impl ConnectionTrait, id: Uuid) -> Result<Vec<event::Model>, ApiError> {
+    Ok(event::Entity::find()
+        .filter(event::Column::ReportId.eq(id))
+        .order_by_asc(event::Column::CreatedAt)
+        .order_by_asc(event::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Position in an access log (oldest first).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogCursor {
+    pub at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// A page of a report's access log, for a case officer whose reach covers it. Reading the log
+/// is itself logged.
+pub async fn access_log_page(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+    first: u64,
+    after: Option<&LogCursor>,
+) -> Result<(Vec<access_log::Model>, bool), ApiError> {
+    let row = report::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)?;
+    // The log is for the case officers whose reach covers the place, not for an assignee alone.
+    if !covers(conn, viewer.person_id, row.unit_id).await? {
+        return Err(ApiError::NotFound);
+    }
+    log_access(conn, id, Some(viewer.person_id), ActorRole::CaseOfficer, AccessAction::ReadLog, Utc::now())
+        .await?;
+    let mut query = access_log::Entity::find().filter(access_log::Column::ReportId.eq(id));
+    if let Some(c) = after {
+        query =
+            query.filter(crate::db::after_key(access_log::Column::At, c.at, access_log::Column::Id, c.id));
+    }
+    let rows = query
+        .order_by_asc(access_log::Column::At)
+        .order_by_asc(access_log::Column::Id)
+        .limit(first + 1)
+        .all(conn)
+        .await?;
+    Ok(split_page(rows, first))
+}
+
+/// Aggregate counts of a unit's subtree, for any officer with a role over the unit (and case
+/// officers): nothing about any one report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub open: u64,
+    pub urgent_open: u64,
+    pub overdue: u64,
+    pub by_status: Vec<(ReportStatus, u64)>,
+}
+
+#[derive(FromQueryResult)]
+struct CountRow {
+    status: String,
+    urgent: bool,
+    overdue: i64,
+    n: i64,
+}
+
+/// Counts of the reports placed in `unit`'s subtree and submitted in `[from, to)` (Hanoi days
+/// are the caller's business). One statement.
+pub async fn counts(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    unit: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Counts, ApiError> {
+    authz::require_any_role_over(conn, viewer, unit, &Role::ALL).await?;
+    let now = Utc::now();
+    let mut query = report::Entity::find()
+        .select_only()
+        .column(report::Column::Status)
+        .column(report::Column::Urgent)
+        .column_as(
+            Expr::from(Func::sum(Expr::Case(Box::new(
+                Expr::case(overdue_condition(now), 1i32).finally(0i32),
+            )))),
+            "overdue",
+        )
+        .column_as(Expr::from(Func::count(Expr::col(report::Column::Id))), "n")
+        .filter(report::Column::UnitId.in_subquery(authz::subtree_select(unit)))
+        .group_by(report::Column::Status)
+        .group_by(report::Column::Urgent);
+    if let Some(from) = from {
+        query = query.filter(report::Column::SubmittedAt.gte(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(report::Column::SubmittedAt.lt(to));
+    }
+    let rows = query.into_model::<CountRow>().all(conn).await?;
+    let mut out = Counts::default();
+    let mut by_status: Vec<(ReportStatus, u64)> = ReportStatus::ALL.iter().map(|&s| (s, 0)).collect();
+    for r in rows {
+        let n = r.n as u64;
+        let Some(status) = ReportStatus::parse(&r.status) else { continue };
+        out.total += n;
+        if !status.is_finished() {
+            out.open += n;
+            if r.urgent {
+                out.urgent_open += n;
+            }
+        }
+        out.overdue += r.overdue as u64;
+        if let Some(slot) = by_status.iter_mut().find(|(s, _)| *s == status) {
+            slot.1 += n;
+        }
+    }
+    out.by_status = by_status;
+    Ok(out)
+}

@@ -1,0 +1,66 @@
+//! A domestic-violence concern reported by a member or anonymously. What the reporter wrote
+//! (description, address, safe contact) is stored sealed (see `api::crypto`); the queue sorts
+//! and filters on the clear columns only.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "violence_report")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// What the reporter quotes, e.g. `BL-7K3M9Q2X`.
+    #[sea_orm(unique)]
+    pub reference_code: String,
+    /// Where it happens (a ward/commune or a branch).
+    pub unit_id: Uuid,
+    /// The unit whose case officers hold it now: the place's nearest unit with case officers,
+    /// moved up by each escalation.
+    pub routed_unit_id: Uuid,
+    /// The signed-in reporter; `None` for an anonymous report.
+    pub reporter_id: Option<Uuid>,
+    /// argon2id hash of an anonymous reporter's PIN.
+    pub pin_hash: Option<String>,
+    /// Wrong PINs in a row.
+    pub pin_failures: i32,
+    /// Set while the reference is locked after too many wrong PINs.
+    pub pin_locked_at: Option<DateTimeUtc>,
+    pub affected: String,
+    pub age_group: String,
+    /// The kinds of violence, comma-separated in a fixed order.
+    pub kinds: String,
+    pub immediate_danger: bool,
+    pub children_involved: bool,
+    pub urgent: bool,
+    /// Sealed.
+    pub description: Vec<u8>,
+    /// Sealed.
+    pub address: Option<Vec<u8>>,
+    /// Sealed JSON: phone, safe times, preferred channel.
+    pub contact: Option<Vec<u8>>,
+    pub may_contact: bool,
+    pub may_share: bool,
+    pub status: String,
+    pub close_reason: Option<String>,
+    pub assigned_to: Option<Uuid>,
+    /// Incremented by every change.
+    pub version: i32,
+    /// How many times it moved up the tree unacknowledged.
+    pub escalation_level: i32,
+    /// When it escalates next unless acknowledged (`None` once acknowledged or at the top).
+    pub escalate_at: Option<DateTimeUtc>,
+    /// SHA-256 (hex) of the client's idempotency key.
+    #[sea_orm(unique)]
+    pub idempotency_key: String,
+    /// Keyed digest (hex) of the submitted input, to tell a retry from a reuse of the key.
+    pub input_digest: String,
+    pub submitted_at: DateTimeUtc,
+    pub acknowledged_at: Option<DateTimeUtc>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

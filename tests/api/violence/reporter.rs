@@ -1,0 +1,131 @@
+//! The reporter's follow-up: by account or by reference code and PIN, adding information,
+//! withdrawing, and the PIN lockout.
+
+use serde_json::json;
+
+use super::{workflow::MESSAGE, *};
+
+fn by_reference() -> String {
+    format!("query($c: String!, $p: String!) {{ violenceReportByReference(code: $c, pin: $p) {{ {MINE} }} }}")
+}
+
+fn add_info() -> String {
+    format!(
+        "mutation($id: ID, $r: ReportReferenceInput, $t: String!) {{ addViolenceReportInformation(reportId: $id, reference: $r, text: $t) {{ {MINE} }} }}"
+    )
+}
+
+fn withdraw() -> String {
+    format!(
+        "mutation($id: ID, $r: ReportReferenceInput, $why: String) {{ withdrawViolenceReport(reportId: $id, reference: $r, reason: $why) {{ {MINE} }} }}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_reporter_follows_adds_and_withdraws_with_code_and_pin() {
+    let app = spawn_app().await;
+    let case = app.token(BD_CASE_OFFICER).await;
+    let branch = app.unit_id("HN-LB-BD-01").await;
+    let receipt = submit(&app, &input(&branch, false, "Ẩn danh."), None).await;
+    let (code, pin) = (s(&receipt["referenceCode"]), s(&receipt["pin"]));
+    let id = report_id(&app, &code).await;
+    app.gql(MESSAGE, json!({ "id": id, "t": "Chị có an toàn không?" }), Some(&case)).await.ok();
+
+    // Typed loosely, the code still works.
+    let typed = code.to_lowercase().replace('-', " ");
+    let data = app.gql(&by_reference(), json!({ "c": typed, "p": pin }), None).await.ok();
+    let mine = &data["violenceReportByReference"];
+    assert_eq!(mine["referenceCode"], code);
+    assert_eq!(mine["timeline"][1]["kind"], "MESSAGE");
+    assert_eq!(mine["timeline"][1]["text"], "Chị có an toàn không?");
+    assert_eq!(mine["timeline"][1]["actorRole"], "CASE_OFFICER");
+
+    let reference = json!({ "code": code, "pin": pin });
+    let added = app.gql(&add_info(), json!({ "r": reference, "t": "Tôi vẫn ổn." }), None).await.ok();
+    let steps = added["addViolenceReportInformation"]["timeline"].as_array().unwrap().clone();
+    assert_eq!(steps.last().unwrap()["text"], "Tôi vẫn ổn.");
+    assert_eq!(notifications_of(&app, BD_CASE_OFFICER, "VIOLENCE_REPORT_UPDATED").await.len(), 1);
+    // Both proofs, or none, are refused.
+    let member = app.token(MEMBER).await;
+    app.gql(&add_info(), json!({ "id": id, "r": reference, "t": "x" }), Some(&member))
+        .await
+        .expect_reason("BAD_USER_INPUT", "EXACTLY_ONE");
+    app.gql(&add_info(), json!({ "t": "x" }), None).await.expect_reason("BAD_USER_INPUT", "EXACTLY_ONE");
+    // Someone else's account cannot use the id.
+    app.gql(&add_info(), json!({ "id": id, "t": "x" }), Some(&member)).await.expect_code("NOT_FOUND");
+
+    let gone = app.gql(&withdraw(), json!({ "r": reference, "why": "Đã ổn." }), None).await.ok();
+    assert_eq!(gone["withdrawViolenceReport"]["status"], "CLOSED");
+    assert_eq!(gone["withdrawViolenceReport"]["closeReason"], "WITHDRAWN");
+    app.gql(&withdraw(), json!({ "r": reference }), None).await.expect_reason("CONFLICT", "WRONG_STATUS");
+    app.gql(&add_info(), json!({ "r": reference, "t": "x" }), None)
+        .await
+        .expect_reason("CONFLICT", "WRONG_STATUS");
+    let actions: Vec<String> = log_rows(&app, &code).await.into_iter().map(|r| r.1).collect();
+    assert_eq!(actions, ["SUBMIT", "MESSAGE", "REPORTER_READ", "ADD_INFORMATION", "WITHDRAW"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pins_lock_the_reference_and_unknown_codes_answer_alike() {
+    let app =
+        spawn_app_with(&[("APP_REPORT_PIN_MAX_FAILURES", "3"), ("APP_REPORT_PIN_MAX_PER_ADDRESS", "50")])
+            .await;
+    let branch = app.unit_id("HN-LB-BD-01").await;
+    let receipt = submit(&app, &input(&branch, false, "Khóa."), None).await;
+    let (code, pin) = (s(&receipt["referenceCode"]), s(&receipt["pin"]));
+    let wrong = if pin == "00000000" { "11111111" } else { "00000000" };
+
+    app.gql(&by_reference(), json!({ "c": "BL-ZZZZZZZZ", "p": pin }), None).await.expect_code("NOT_FOUND");
+    app.gql(&by_reference(), json!({ "c": code, "p": wrong }), None).await.expect_code("NOT_FOUND");
+    // A right PIN clears the count…
+    app.gql(&by_reference(), json!({ "c": code, "p": pin }), None).await.ok();
+    assert_eq!(report_row(&app, &code).await.pin_failures, 0);
+    // …three wrong in a row lock it, even for the right PIN.
+    for _ in 0..3 {
+        app.gql(&by_reference(), json!({ "c": code, "p": wrong }), None).await.expect_code("NOT_FOUND");
+    }
+    app.gql(&by_reference(), json!({ "c": code, "p": pin }), None).await.expect_code("RATE_LIMITED");
+    let reference = json!({ "code": code, "pin": pin });
+    app.gql(&add_info(), json!({ "r": reference, "t": "x" }), None).await.expect_code("RATE_LIMITED");
+    assert!(report_row(&app, &code).await.pin_locked_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_across_references_is_throttled_per_address() {
+    let app = spawn_app_with(&[("APP_REPORT_PIN_MAX_PER_ADDRESS", "4")]).await;
+    for i in 0..4 {
+        app.gql(&by_reference(), json!({ "c": format!("BL-ABCDEFG{i}"), "p": "12345678" }), None)
+            .await
+            .expect_code("NOT_FOUND");
+    }
+    app.gql(&by_reference(), json!({ "c": "BL-ABCDEFGH", "p": "12345678" }), None)
+        .await
+        .expect_code("RATE_LIMITED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_reporter_follows_her_reports_from_her_account() {
+    let app = spawn_app().await;
+    let branch = app.unit_id("HN-LB-BD-01").await;
+    let (token, _, _) = app.register("0966000003", "Ngô Thị Hoa", PASSWORD).await;
+    let first = submit(&app, &input(&branch, false, "Một."), Some(&token)).await;
+    let second = submit(&app, &input(&branch, true, "Hai."), Some(&token)).await;
+    assert!(first["pin"].is_null(), "an account needs no PIN");
+    let q = format!("{{ myViolenceReports(first: 10) {{ edges {{ node {{ {MINE} }} }} }} }}");
+    let data = app.gql(&q, json!({}), Some(&token)).await.ok();
+    let codes: Vec<String> =
+        nodes(&data["myViolenceReports"]).iter().map(|n| s(&n["referenceCode"])).collect();
+    assert_eq!(codes, [s(&second["referenceCode"]), s(&first["referenceCode"])], "newest first");
+    // Her reports are hers only; nobody opens an account's report by code.
+    let other = app.token(MEMBER).await;
+    let theirs = app.gql(&q, json!({}), Some(&other)).await.ok();
+    assert!(nodes(&theirs["myViolenceReports"]).is_empty());
+    app.gql(&by_reference(), json!({ "c": first["referenceCode"], "p": "12345678" }), None)
+        .await
+        .expect_code("NOT_FOUND");
+    let id = report_id(&app, &s(&first["referenceCode"])).await;
+    let gone = app.gql(&withdraw(), json!({ "id": id }), Some(&token)).await.ok();
+    assert_eq!(gone["withdrawViolenceReport"]["closeReason"], "WITHDRAWN");
+    let reads = log_rows(&app, &s(&first["referenceCode"])).await;
+    assert_eq!(reads.iter().filter(|r| r.1 == "REPORTER_READ").count(), 1);
+}
