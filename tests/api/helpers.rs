@@ -317,6 +317,19 @@ impl TestApp {
         global_id("Person", p.id)
     }
 
+    /// Grants `role` at the unit `code` to the person with `phone` (by the city's admin).
+    pub async fn grant(&self, phone: &str, code: &str, role: &str) {
+        let city = self.token(CITY_ADMIN).await;
+        let unit = self.unit_id(code).await;
+        self.gql(
+            "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
+            json!({ "i": { "phone": phone, "unitId": unit, "role": role } }),
+            Some(&city),
+        )
+        .await
+        .ok();
+    }
+
     /// SQL statements executed by the app so far.
     pub fn statements(&self) -> u64 {
         self.state.stats.statements()

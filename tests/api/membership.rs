@@ -218,15 +218,7 @@ async fn member_names(app: &TestApp, token: &str, filter: Value) -> Vec<String> 
 
 /// Grants `role` at `code` to the person with `phone` (by the city's admin).
 async fn grant(app: &TestApp, phone: &str, code: &str, role: &str) {
-    let city = app.token(CITY_ADMIN).await;
-    let unit = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
-        json!({ "i": { "phone": phone, "unitId": unit, "role": role } }),
-        Some(&city),
-    )
-    .await
-    .ok();
+    app.grant(phone, code, role).await;
 }
 
 /// A new person made `UNIT_ADMIN` of Hoàn Kiếm (another district than the demo branches).

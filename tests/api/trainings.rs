@@ -211,16 +211,9 @@ async fn members(app: &TestApp, city: &str, ns: impl IntoIterator<Item = u32>, c
 }
 
 /// A new person (the n-th) holding `role` at `code`; returns her token.
-async fn officer(app: &TestApp, city: &str, n: u32, code: &str, role: &str) -> String {
+async fn officer(app: &TestApp, n: u32, code: &str, role: &str) -> String {
     let token = app.register(&phone(n), &name(n), PASSWORD).await.0;
-    let unit = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
-        json!({ "i": { "phone": phone(n), "unitId": unit, "role": role } }),
-        Some(city),
-    )
-    .await
-    .ok();
+    app.grant(&phone(n), code, role).await;
     token
 }
 
@@ -312,7 +305,7 @@ async fn only_officers_and_branch_leaders_with_reach_create_trainings() {
     let city = app.token(CITY_ADMIN).await;
     let leader = app.token(BD1_LEADER).await;
     let lb = app.token(LB_OFFICER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
+    let hk = officer(&app, 900, "HN-HK", "UNIT_OFFICER").await;
     let bd_member = member(&app, &city, 1, "HN-LB-BD-01").await;
     let i = || input("Tập huấn pháp luật", 5, json!({ "category": "LEGAL" }));
 
@@ -495,7 +488,7 @@ async fn officer_trainings_are_for_officers_of_the_subtree_only() {
     let lb = app.token(LB_OFFICER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
+    let hk = officer(&app, 900, "HN-HK", "UNIT_OFFICER").await;
     let bd1 = member(&app, &city, 1, "HN-LB-BD-01").await;
     let id =
         published(&app, &lb, "HN-LB", input("Nghiệp vụ cán bộ", 3, json!({ "audience": "OFFICERS" }))).await;
@@ -1106,7 +1099,7 @@ async fn the_roster_is_for_managers_in_arrival_order() {
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
+    let hk = officer(&app, 900, "HN-HK", "UNIT_OFFICER").await;
     let id = published(
         &app,
         &lb,

@@ -108,13 +108,7 @@ async fn every_read_and_change_is_logged_once_and_the_log_cannot_be_rewritten() 
     let id = report_id(&app, &code).await;
     app.gql(QUEUE, json!({}), Some(&case)).await.ok();
     app.gql(&read_q(), json!({ "id": id }), Some(&case)).await.ok();
-    app.gql(
-        "mutation($id: ID!) { acknowledgeViolenceReport(id: $id) { id } }",
-        json!({ "id": id }),
-        Some(&case),
-    )
-    .await
-    .ok();
+    app.gql(super::workflow::ACK, json!({ "id": id }), Some(&case)).await.ok();
     app.gql(&read_q(), json!({ "id": id }), Some(&case)).await.ok();
     let rows = log_rows(&app, &code).await;
     let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();

@@ -68,13 +68,7 @@ async fn an_acknowledged_report_does_not_escalate() {
     let code = s(
         &submit(&app, &input(&app.unit_id("HN-LB-BD").await, true, "Đã nhận."), None).await["referenceCode"],
     );
-    app.gql(
-        "mutation($id: ID!) { acknowledgeViolenceReport(id: $id) { id } }",
-        json!({ "id": report_id(&app, &code).await }),
-        Some(&case),
-    )
-    .await
-    .ok();
+    app.gql(super::workflow::ACK, json!({ "id": report_id(&app, &code).await }), Some(&case)).await.ok();
     run_round(&app.state, Utc::now() + Duration::hours(30)).await.unwrap();
     assert_eq!(escalated_to(&app, &code).await, ("HN-LB-BD".into(), 0));
 }

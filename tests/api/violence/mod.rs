@@ -73,15 +73,7 @@ pub async fn report_id(app: &TestApp, code: &str) -> String {
 pub async fn officer(app: &TestApp, n: u32, code: &str, role: &str) -> String {
     let phone = format!("+8497{n:07}");
     let token = app.register(&phone, &format!("Cán Bộ Số {}", word(n)), PASSWORD).await.0;
-    let city = app.token(CITY_ADMIN).await;
-    let unit = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
-        json!({ "i": { "phone": phone, "unitId": unit, "role": role } }),
-        Some(&city),
-    )
-    .await
-    .ok();
+    app.grant(&phone, code, role).await;
     token
 }
 
@@ -319,13 +311,7 @@ async fn the_queue_is_urgent_first_then_oldest_and_filters() {
     };
     assert_eq!(only(json!({ "urgent": true })).await, expected[..2].to_vec());
     let id = report_id(&app, &expected[2]).await;
-    app.gql(
-        "mutation($id: ID!) { acknowledgeViolenceReport(id: $id) { id } }",
-        json!({ "id": id }),
-        Some(&case),
-    )
-    .await
-    .ok();
+    app.gql(workflow::ACK, json!({ "id": id }), Some(&case)).await.ok();
     assert_eq!(only(json!({ "status": "ACKNOWLEDGED" })).await, vec![expected[2].clone()]);
     app.gql("mutation($id: ID!) { assignViolenceReport(id: $id) { id } }", json!({ "id": id }), Some(&case))
         .await
