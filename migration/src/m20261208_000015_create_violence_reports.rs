@@ -144,10 +144,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The queue: a reach's reports, urgent first, then oldest.
-        index(manager, "ix_violence_report_queue", R::Table, &[R::UnitId, R::Urgent, R::SubmittedAt, R::Id])
-            .await?;
-        index(manager, "ix_violence_report_urgent", R::Table, &[R::Urgent, R::SubmittedAt, R::Id]).await?;
+        // The queue, urgent first, then oldest: in that order for the whole city, and per unit for
+        // a reach (whose few hundred matches are then sorted).
+        raw(
+            manager,
+            "CREATE INDEX ix_violence_report_urgent ON violence_report (urgent DESC, submitted_at, id)",
+        )
+        .await?;
+        raw(
+            manager,
+            "CREATE INDEX ix_violence_report_queue ON violence_report (unit_id, urgent DESC, submitted_at, id)",
+        )
+        .await?;
         // The escalation job: unacknowledged reports by deadline.
         index(manager, "ix_violence_report_escalate", R::Table, &[R::EscalateAt]).await?;
         index(manager, "ix_violence_report_reporter", R::Table, &[R::ReporterId, R::SubmittedAt]).await?;
