@@ -67,6 +67,13 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         unit_code: Some("HN-LB-BD-01"),
     },
     DemoAccount { phone: "+84900000006", name: "Hoàng Thị Hội Viên", role: "MEMBER", unit_code: None },
+    // Above the ward's case officer: where an unacknowledged report escalates.
+    DemoAccount {
+        phone: "+84900000008",
+        name: "Vũ Thị Bảo Vệ",
+        role: "CASE_OFFICER",
+        unit_code: Some("HN-LB"),
+    },
     // A member of a branch when the demo content is loaded (`APP_SEED_DEMO_CONTENT`).
     DemoAccount {
         phone: content::MEMBER_PHONE,

@@ -30,6 +30,8 @@ pub const BD1_LEADER: &str = "+84900000005";
 pub const MEMBER: &str = "+84900000006";
 /// A member of HN-LB-BD-01 when the demo content is loaded (`APP_SEED_DEMO_CONTENT=true`).
 pub const DEMO_MEMBER: &str = "+84900000007";
+/// The case officer of Long Biên, where Bồ Đề's unacknowledged reports escalate.
+pub const LB_CASE_OFFICER: &str = "+84900000008";
 
 pub struct TestApp {
     pub address: String,

@@ -304,6 +304,7 @@ async fn officer_roles_lists_the_subtree_for_admins_over_it() {
 
     let active = vec![
         row("BRANCH_LEADER", "HN-LB-BD-01", BD1_LEADER),
+        row("CASE_OFFICER", "HN-LB", LB_CASE_OFFICER),
         row("CASE_OFFICER", "HN-LB-BD", BD_CASE_OFFICER),
         row("UNIT_ADMIN", "HN-LB", "+84987500001"),
         row("UNIT_OFFICER", "HN-LB", LB_OFFICER),
@@ -311,20 +312,24 @@ async fn officer_roles_lists_the_subtree_for_admins_over_it() {
     for token in [&lb_admin, &city] {
         let list = officer_roles(&app, token, "HN-LB", json!({})).await.ok()["officerRoles"].clone();
         assert_eq!(listed(&list), active);
-        assert_eq!(list["totalCount"], 4);
+        assert_eq!(list["totalCount"], 5);
     }
 
     let here =
         officer_roles(&app, &lb_admin, "HN-LB", json!({ "sub": false })).await.ok()["officerRoles"].clone();
     assert_eq!(
         listed(&here),
-        [row("UNIT_ADMIN", "HN-LB", "+84987500001"), row("UNIT_OFFICER", "HN-LB", LB_OFFICER)]
+        [
+            row("CASE_OFFICER", "HN-LB", LB_CASE_OFFICER),
+            row("UNIT_ADMIN", "HN-LB", "+84987500001"),
+            row("UNIT_OFFICER", "HN-LB", LB_OFFICER)
+        ]
     );
-    assert_eq!(here["totalCount"], 2);
+    assert_eq!(here["totalCount"], 3);
 
     let all = officer_roles(&app, &lb_admin, "HN-LB", json!({ "active": false })).await.ok()["officerRoles"]
         .clone();
-    assert_eq!(all["totalCount"], 5);
+    assert_eq!(all["totalCount"], 6);
     let mut with_revoked = active.clone();
     with_revoked.push(row("CASE_OFFICER", "HN-LB-DG", "+84987500002"));
     with_revoked.sort();
