@@ -147,8 +147,8 @@ impl Application {
     }
 
     /// Runs until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish
-    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`); the push, fan-out and escalation workers finish their rounds and
-    /// stop.
+    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`); the push, fan-out and escalation workers finish
+    /// their rounds and stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let grace = self.state.settings.shutdown_timeout;
