@@ -47,8 +47,8 @@ pub struct KeyringError(pub String);
 pub struct Keyring {
     current: u16,
     ciphers: BTreeMap<u16, XChaCha20Poly1305>,
-    /// For keyed digests ([`Keyring::digest`]); derived from the current key.
-    digest_key: [u8; 32],
+    /// For keyed digests ([`Keyring::digest`]), derived from each key.
+    digest_keys: BTreeMap<u16, [u8; 32]>,
 }
 
 impl fmt::Debug for Keyring {
@@ -66,7 +66,7 @@ impl Keyring {
     pub fn parse(spec: &str) -> Result<Self, KeyringError> {
         let mut current = None;
         let mut ciphers = BTreeMap::new();
-        let mut digest_key = [0u8; 32];
+        let mut digest_keys = BTreeMap::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (id, key) = part
                 .split_once(':')
@@ -87,13 +87,11 @@ impl Keyring {
             if ciphers.insert(id, cipher).is_some() {
                 return Err(KeyringError(format!("key id {id} is given twice")));
             }
-            if current.is_none() {
-                current = Some(id);
-                digest_key = derive(&bytes, b"phunu report digest v1");
-            }
+            digest_keys.insert(id, derive(&bytes, b"phunu report digest v1"));
+            current.get_or_insert(id);
         }
         let current = current.ok_or_else(|| KeyringError("no key given".into()))?;
-        Ok(Self { current, ciphers, digest_key })
+        Ok(Self { current, ciphers, digest_keys })
     }
 
     /// A new random key as `1:base64`, for a development database.
@@ -166,13 +164,24 @@ impl Keyring {
         String::from_utf8(self.open(sealed, context)?).map_err(|_| CryptoError::Malformed)
     }
 
-    /// A keyed digest (HMAC-SHA-256) of `data`: compares inputs without storing them, and
-    /// without letting someone holding only the database confirm a guess.
+    /// A keyed digest (HMAC-SHA-256) of `data` under the current key: compares inputs without
+    /// storing them, and without letting someone holding only the database confirm a guess.
     pub fn digest(&self, data: &[u8]) -> [u8; 32] {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.digest_key).unwrap_or_else(|_| unreachable!());
+        self.digest_with(self.current, data).unwrap_or_else(|| unreachable!())
+    }
+
+    /// The same under key `id` (the key of a value sealed earlier), if it is configured.
+    pub fn digest_with(&self, id: u16, data: &[u8]) -> Option<[u8; 32]> {
+        let key = self.digest_keys.get(&id)?;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
         mac.update(data);
-        mac.finalize().into_bytes().into()
+        Some(mac.finalize().into_bytes().into())
+    }
+
+    /// The id of the key a value was sealed with.
+    pub fn key_id_of(sealed: &[u8]) -> Option<u16> {
+        (sealed.len() >= HEADER_LEN && sealed[0] == VERSION)
+            .then(|| u16::from_be_bytes([sealed[1], sealed[2]]))
     }
 }
 
@@ -246,11 +255,16 @@ mod tests {
     }
 
     #[test]
-    fn digests_depend_on_the_key() {
+    fn digests_depend_on_the_key_and_survive_rotation() {
         let a = Keyring::parse(&format!("1:{}", key(1))).unwrap();
         let b = Keyring::parse(&format!("1:{}", key(2))).unwrap();
         assert_eq!(a.digest(b"input"), a.digest(b"input"));
         assert_ne!(a.digest(b"input"), b.digest(b"input"));
+        let sealed = a.seal(b"x", b"c").unwrap();
+        let rotated = Keyring::parse(&format!("2:{}, 1:{}", key(2), key(1))).unwrap();
+        let id = Keyring::key_id_of(&sealed).unwrap();
+        assert_eq!(rotated.digest_with(id, b"input"), Some(a.digest(b"input")));
+        assert_eq!(rotated.digest(b"input"), b.digest(b"input"));
     }
 
     #[test]

@@ -161,6 +161,15 @@ impl TestApp {
         start(self.vars.clone()).await
     }
 
+    /// [`Self::spawn_peer`] with some settings changed (a restart after a configuration change).
+    pub async fn spawn_peer_with(&self, overrides: &[(&str, &str)]) -> TestApp {
+        let mut vars = self.vars.clone();
+        for (k, v) in overrides {
+            vars.insert((*k).into(), (*v).into());
+        }
+        start(vars).await
+    }
+
     /// [`Self::spawn_peer`] with the push worker sending through `sender`.
     pub async fn spawn_peer_with_sender(&self, sender: std::sync::Arc<dyn api::push::PushSender>) -> TestApp {
         start_with(self.vars.clone(), sender).await

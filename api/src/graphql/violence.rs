@@ -662,8 +662,12 @@ impl ViolenceAccessLogEntry {
         Ok(stored(svc::AccessAction::parse(&self.0.action), "access action")?.into())
     }
 
-    /// The officer (or signed-in reporter); `null` for an anonymous reporter or the system.
+    /// The officer; `null` for the reporter (signed in or not: officers see her only as a
+    /// role) and the system.
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
+        if self.0.role == ActorRole::Reporter.as_str() {
+            return Ok(None);
+        }
         let Some(id) = self.0.person_id else { return Ok(None) };
         Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
     }

@@ -123,6 +123,8 @@ async fn every_read_and_change_is_logged_once_and_the_log_cannot_be_rewritten() 
     assert_eq!(entries.len(), 5);
     assert_eq!(entries[4]["action"], "READ_LOG");
     app.gql(log, json!({ "id": id }), Some(&app.token(LB_OFFICER).await)).await.expect_code("NOT_FOUND");
+    assert!(entries[0]["person"].is_null(), "the reporter appears as a role only");
+    assert!(entries[1]["person"]["fullName"].is_string());
 
     // The database refuses to change or remove a log row.
     let db = &app.state.db;

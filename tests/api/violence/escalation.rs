@@ -102,3 +102,19 @@ async fn escalation_survives_a_restart_and_two_instances_escalate_once() {
     assert_eq!(steps, 6, "one escalation per report");
     assert_eq!(notifications_of(&app, "+84970000010", "VIOLENCE_REPORT_ESCALATED").await.len(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_with_nobody_above_stays_overdue_once_its_deadline_passes() {
+    let app = spawn_app().await;
+    // Hoàn Kiếm has no case officer up to the city: the report is routed to the root.
+    let code = s(
+        &submit(&app, &input(&app.unit_id("HN-HK-HB").await, true, "Không ai."), None).await["referenceCode"],
+    );
+    run_round(&app.state, Utc::now() + Duration::minutes(61)).await.unwrap();
+    let row = report_row(&app, &code).await;
+    assert!(row.escalate_at.is_none() && row.escalation_level == 0);
+    let counts = "query($u: ID!) { violenceReportCounts(unitId: $u) { overdue } }";
+    let city = app.token(CITY_ADMIN).await;
+    let c = app.gql(counts, json!({ "u": app.unit_id("HN").await }), Some(&city)).await.ok();
+    assert_eq!(c["violenceReportCounts"]["overdue"], 1);
+}

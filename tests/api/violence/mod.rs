@@ -351,3 +351,20 @@ async fn a_new_report_reaches_the_case_officers_console_live() {
     let refused = crate::ws::next_event(&mut member).await;
     assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_key_rotation_is_still_the_same_report_with_the_same_pin() {
+    let app = spawn_app().await;
+    let first = input(&app.unit_id("HN-LB-BD-01").await, false, "Trước khi đổi khóa.");
+    let receipt = submit(&app, &first, None).await;
+    let rotated = format!("2:{},{}", "bmV3LXJlcG9ydC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc=", TEST_REPORT_KEYS);
+    let restarted = app.spawn_peer_with(&[("APP_REPORT_KEYS", &rotated)]).await;
+    assert_eq!(submit(&restarted, &first, None).await, receipt);
+    // New reports take the new key; the old one still opens.
+    let second = submit(&restarted, &input(&app.unit_id("HN-LB-BD-01").await, false, "Sau."), None).await;
+    assert_eq!(report_row(&app, &s(&second["referenceCode"])).await.description[1..3], 2u16.to_be_bytes());
+    let case = restarted.token(BD_CASE_OFFICER).await;
+    let id = report_id(&app, &s(&receipt["referenceCode"])).await;
+    let data = restarted.gql(&read_q(), json!({ "id": id }), Some(&case)).await.ok();
+    assert_eq!(data["violenceReport"]["description"], "Trước khi đổi khóa.");
+}

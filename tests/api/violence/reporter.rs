@@ -129,3 +129,23 @@ async fn a_signed_in_reporter_follows_her_reports_from_her_account() {
     let reads = log_rows(&app, &s(&first["referenceCode"])).await;
     assert_eq!(reads.iter().filter(|r| r.1 == "REPORTER_READ").count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_cannot_slip_past_the_lock() {
+    let app =
+        spawn_app_with(&[("APP_REPORT_PIN_MAX_FAILURES", "3"), ("APP_REPORT_PIN_MAX_PER_ADDRESS", "100")])
+            .await;
+    let receipt = submit(&app, &input(&app.unit_id("HN-LB-BD-01").await, false, "Đoán."), None).await;
+    let (code, pin) = (s(&receipt["referenceCode"]), s(&receipt["pin"]));
+    let guesses: Vec<String> =
+        (0..12).map(|i| format!("{:08}", (i * 7919 + 13) % 100_000_000)).filter(|g| *g != pin).collect();
+    let q = by_reference();
+    let answers = futures_util::future::join_all(
+        guesses.iter().map(|g| app.gql(&q, json!({ "c": code, "p": g }), None)),
+    )
+    .await;
+    let checked = answers.iter().filter(|a| a.code() == Some("NOT_FOUND")).count();
+    assert!(checked <= 3, "{checked} guesses were checked against the PIN");
+    assert!(answers.iter().all(|a| matches!(a.code(), Some("NOT_FOUND" | "RATE_LIMITED"))));
+    app.gql(&by_reference(), json!({ "c": code, "p": pin }), None).await.expect_code("RATE_LIMITED");
+}

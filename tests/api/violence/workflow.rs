@@ -202,3 +202,19 @@ async fn officers_acting_at_once_never_corrupt_the_state() {
         .unwrap();
     assert_eq!(events as i32, 1 + 1 + 9);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blank_referral_outcome_is_no_outcome() {
+    let app = spawn_app().await;
+    let case = app.token(BD_CASE_OFFICER).await;
+    let code = s(
+        &submit(&app, &input(&app.unit_id("HN-LB-BD-01").await, false, "Chuyển."), None).await["referenceCode"],
+    );
+    let id = report_id(&app, &code).await;
+    app.gql(ACK, json!({ "id": id }), Some(&case)).await.ok();
+    let blank = json!({ "agency": "POLICE", "referredOn": today(), "outcome": "  " });
+    app.gql(REFER, json!({ "id": id, "i": blank }), Some(&case)).await.ok();
+    let data = app.gql(&read_q(), json!({ "id": id }), Some(&case)).await.ok();
+    let step = data["violenceReport"]["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((step["kind"].clone(), step["text"].clone()), (json!("REFERRAL"), Value::Null));
+}

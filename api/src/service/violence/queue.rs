@@ -84,17 +84,21 @@ async fn subtree_units(conn: &impl ConnectionTrait, roots: &[Uuid]) -> Result<Ve
         .await?)
 }
 
-/// Overdue: still unacknowledged past its deadline (escalated at least once, or due now).
+/// Overdue: still unacknowledged past its deadline — escalated at least once, due now, or past
+/// the top of the tree (a submitted report has no deadline only once escalation has run out).
 fn overdue_condition(now: DateTime<Utc>) -> Condition {
     Condition::all().add(report::Column::Status.eq(ReportStatus::Submitted.as_str())).add(
-        Condition::any().add(report::Column::EscalationLevel.gt(0)).add(report::Column::EscalateAt.lte(now)),
+        Condition::any()
+            .add(report::Column::EscalationLevel.gt(0))
+            .add(report::Column::EscalateAt.is_null())
+            .add(report::Column::EscalateAt.lte(now)),
     )
 }
 
 /// Whether a report is overdue now.
 pub fn is_overdue(row: &report::Model, now: DateTime<Utc>) -> bool {
     row.status == ReportStatus::Submitted.as_str()
-        && (row.escalation_level > 0 || row.escalate_at.is_some_and(|at| at <= now))
+        && (row.escalation_level > 0 || row.escalate_at.is_none_or(|at| at <= now))
 }
 
 /// Resolves the caller's reach and the filters into one condition. Someone who is not a case

@@ -132,44 +132,56 @@ async fn prove(state: &AppState, meta: &RequestMeta, proof: &Proof<'_>) -> Resul
     let row = report::Entity::find().filter(report::Column::ReferenceCode.eq(&code)).one(&state.db).await?;
     let now = Utc::now();
     let lock = Duration::from_std(s.report_pin_lock).unwrap_or(Duration::hours(1));
-    if let Some(locked_at) = row.as_ref().and_then(|r| r.pin_locked_at)
-        && locked_at + lock > now
-    {
-        let secs = Ord::max((locked_at + lock - now).num_seconds(), 1) as u64;
+    // An unknown code, or a report followed by account, checks against a dummy hash: it takes
+    // as long as a wrong PIN and answers the same.
+    let Some(row) = row.filter(|r| r.pin_hash.is_some()) else {
+        verify_password(pin, None).await?;
+        return Err(ApiError::NotFound);
+    };
+    // The attempt is counted before the PIN is checked, in one conditional statement: parallel
+    // guesses each need a slot, and once the count reaches the limit the reference is locked
+    // (a lock that has run out starts the count again).
+    let max = s.report_pin_max_failures as i32;
+    let expired = now - lock;
+    let next = Expr::case(Expr::col(report::Column::PinLockedAt).lte(expired), 1)
+        .finally(Expr::col(report::Column::PinFailures).add(1));
+    let taken = report::Entity::update_many()
+        .col_expr(report::Column::PinFailures, Expr::Case(Box::new(next.clone())))
+        .col_expr(
+            report::Column::PinLockedAt,
+            Expr::Case(Box::new(
+                Expr::case(Expr::Case(Box::new(next)).gte(max), Expr::val(now))
+                    .finally(Expr::val(None::<chrono::DateTime<Utc>>)),
+            )),
+        )
+        .filter(report::Column::Id.eq(row.id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(report::Column::PinLockedAt.is_null())
+                        .add(report::Column::PinFailures.lt(max)),
+                )
+                .add(report::Column::PinLockedAt.lte(expired)),
+        )
+        .exec(&state.db)
+        .await?;
+    if taken.rows_affected == 0 {
+        let until = row.pin_locked_at.map_or(now + lock, |at| at + lock);
+        let secs = Ord::max((until - now).num_seconds(), 1) as u64;
         return Err(ApiError::RateLimited { retry_after_secs: secs });
     }
-    // An unknown code checks against a dummy hash: it takes as long as a wrong PIN.
-    let hash = row.as_ref().and_then(|r| r.pin_hash.clone());
-    let known = hash.is_some();
-    let ok = pin.len() <= 32 && verify_password(pin, hash).await? && known;
-    let Some(row) = row else { return Err(ApiError::NotFound) };
-    if !known {
+    let hash = row.pin_hash.clone();
+    if !(pin.len() <= 32 && verify_password(pin, hash).await?) {
         return Err(ApiError::NotFound);
     }
-    if !ok {
-        // Counted in one statement, so parallel guesses cannot slip past the limit.
-        let max = s.report_pin_max_failures as i32;
-        report::Entity::update_many()
-            .col_expr(report::Column::PinFailures, Expr::col(report::Column::PinFailures).add(1))
-            .col_expr(
-                report::Column::PinLockedAt,
-                Expr::case(Expr::col(report::Column::PinFailures).add(1).gte(max), Expr::val(now))
-                    .finally(Expr::val(None::<chrono::DateTime<Utc>>))
-                    .into(),
-            )
-            .filter(report::Column::Id.eq(row.id))
-            .exec(&state.db)
-            .await?;
-        return Err(ApiError::NotFound);
-    }
-    if row.pin_failures != 0 || row.pin_locked_at.is_some() {
-        report::Entity::update_many()
-            .col_expr(report::Column::PinFailures, Expr::val(0))
-            .col_expr(report::Column::PinLockedAt, Expr::val(None::<chrono::DateTime<Utc>>))
-            .filter(report::Column::Id.eq(row.id))
-            .exec(&state.db)
-            .await?;
-    }
+    // The right PIN: the count starts again.
+    report::Entity::update_many()
+        .col_expr(report::Column::PinFailures, Expr::val(0))
+        .col_expr(report::Column::PinLockedAt, Expr::val(None::<chrono::DateTime<Utc>>))
+        .filter(report::Column::Id.eq(row.id))
+        .exec(&state.db)
+        .await?;
     Ok(row)
 }
 

@@ -83,7 +83,7 @@ struct Parsed {
 }
 
 /// Keeps line breaks (a description is prose), trims, composes accents; `None` when empty.
-fn prose(raw: &str, max: usize, field: &'static str) -> Result<Option<String>, ApiError> {
+pub fn prose(raw: &str, max: usize, field: &'static str) -> Result<Option<String>, ApiError> {
     use unicode_normalization::UnicodeNormalization;
     let text: String = raw.trim().nfc().collect();
     match text.chars().count() {
@@ -142,7 +142,13 @@ fn hex(bytes: &[u8]) -> String {
 
 /// What tells a retry from another submission under the same key: everything submitted, and
 /// by whom (a keyed digest: the database alone cannot confirm a guess of the text).
-fn input_digest(keys: &Keyring, input: &ReportInput, parsed: &Parsed, reporter: Option<Uuid>) -> String {
+fn input_digest(
+    keys: &Keyring,
+    key_id: u16,
+    input: &ReportInput,
+    parsed: &Parsed,
+    reporter: Option<Uuid>,
+) -> String {
     let canonical = json!({
         "reporter": reporter,
         "unit": input.unit_id,
@@ -157,16 +163,16 @@ fn input_digest(keys: &Keyring, input: &ReportInput, parsed: &Parsed, reporter: 
         "mayContact": input.may_contact,
         "mayShare": input.may_share,
     });
-    hex(&keys.digest(canonical.to_string().as_bytes()))
+    hex(&keys.digest_with(key_id, canonical.to_string().as_bytes()).unwrap_or_default())
 }
 
 /// The PIN of an anonymous report: 8 digits derived from the client's key and the report, so
 /// a retry shows the same PIN without the server keeping it.
-fn derive_pin(keys: &Keyring, idempotency_key: &str, report_id: Uuid) -> String {
+fn derive_pin(keys: &Keyring, key_id: u16, idempotency_key: &str, report_id: Uuid) -> String {
     let mut data = b"pin\0".to_vec();
     data.extend_from_slice(idempotency_key.as_bytes());
     data.extend_from_slice(report_id.as_bytes());
-    let digest = keys.digest(&data);
+    let digest = keys.digest_with(key_id, &data).unwrap_or_default();
     let n = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) % 100_000_000;
     format!("{n:08}")
 }
@@ -204,26 +210,38 @@ async fn check_limits(state: &AppState, viewer: Option<&Viewer>, meta: &RequestM
         checks.push((format!("vr:acct:{}", v.person_id), s.report_max_per_account));
     }
     checks.push((format!("vr:addr:{}", meta.client_addr), s.report_max_per_address));
+    let mut counted: Vec<String> = Vec::new();
     for (key, max) in checks {
         let hit = state.cache.hit(&key, LIMIT_WINDOW).await?;
         if hit.count > u64::from(max) {
+            // A refused attempt uses up no allowance: take back what it counted.
+            state.cache.undo_hit(&key).await.ok();
+            for earlier in &counted {
+                state.cache.undo_hit(earlier).await.ok();
+            }
             return Err(ApiError::RateLimited { retry_after_secs: hit.resets_in.as_secs().max(1) });
         }
+        counted.push(key);
     }
     Ok(())
 }
 
-/// The report a key already made, as a receipt — or `CONFLICT` if the input differs.
+/// The report a key already made, as a receipt — or `CONFLICT` if the input differs. The
+/// digest and the PIN are derived with the key the report was sealed with, so a retry after a
+/// key rotation is still recognised and shows the same PIN.
 fn replay(
     keys: &Keyring,
     existing: report::Model,
-    digest: &str,
-    idempotency_key: &str,
+    input: &ReportInput,
+    parsed: &Parsed,
+    reporter: Option<Uuid>,
 ) -> Result<Receipt, ApiError> {
-    if existing.input_digest != digest {
+    let key_id = Keyring::key_id_of(&existing.description).unwrap_or(keys.current_key_id());
+    if existing.input_digest != input_digest(keys, key_id, input, parsed, reporter) {
         return Err(ApiError::Conflict(ConflictKind::IdempotencyKeyReused));
     }
-    let pin = existing.pin_hash.is_some().then(|| derive_pin(keys, idempotency_key, existing.id));
+    let pin =
+        existing.pin_hash.is_some().then(|| derive_pin(keys, key_id, &input.idempotency_key, existing.id));
     Ok(Receipt { report: existing, pin })
 }
 
@@ -242,9 +260,9 @@ pub async fn submit(
     let parsed = parse(&input)?;
     let reporter = viewer.map(|v| v.person_id);
     let key_hash = hex(&Sha256::digest(input.idempotency_key.as_bytes()));
-    let digest = input_digest(keys, &input, &parsed, reporter);
+    let digest = input_digest(keys, keys.current_key_id(), &input, &parsed, reporter);
     if let Some(existing) = by_key(state, &key_hash).await? {
-        return replay(keys, existing, &digest, &input.idempotency_key);
+        return replay(keys, existing, &input, &parsed, reporter);
     }
 
     // The first attempt with a key counts against the limits; its retries do not.
@@ -269,7 +287,7 @@ pub async fn submit(
     };
     // The id comes first: the PIN is derived from it.
     let id = Uuid::now_v7();
-    let pin = reporter.is_none().then(|| derive_pin(keys, &input.idempotency_key, id));
+    let pin = reporter.is_none().then(|| derive_pin(keys, keys.current_key_id(), &input.idempotency_key, id));
     let pin_hash = match &pin {
         Some(pin) => Some(hash_password(pin.clone()).await?),
         None => None,
@@ -323,7 +341,7 @@ pub async fn submit(
                 txn.rollback().await.ok();
                 // A concurrent retry won the key: answer with its report.
                 if let Some(existing) = by_key(state, &key_hash).await? {
-                    return replay(keys, existing, &digest, &input.idempotency_key);
+                    return replay(keys, existing, &input, &parsed, reporter);
                 }
                 // Otherwise the reference code collided (one in billions): draw another.
                 if attempt < 3 {

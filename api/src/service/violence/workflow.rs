@@ -28,7 +28,8 @@ use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Agency, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
-    covers, log_access, notify, officer_report, publish_console_event, submit::required_prose,
+    covers, log_access, notify, officer_report, publish_console_event,
+    submit::{prose, required_prose},
 };
 use crate::{
     auth::Viewer,
@@ -128,7 +129,7 @@ fn check_text(action: &mut Action) -> Result<(), ApiError> {
                 return Err(ApiError::bad_input("referredOn", InputProblem::OutOfRange));
             }
             if let Some(text) = outcome.take() {
-                *outcome = Some(required_prose(&text, MAX_TEXT, "outcome")?).filter(|t| !t.is_empty());
+                *outcome = prose(&text, MAX_TEXT, "outcome")?;
             }
         }
         Action::Acknowledge | Action::Assign { .. } => {}
