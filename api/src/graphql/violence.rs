@@ -173,7 +173,7 @@ fn report_gid(id: Uuid) -> ID {
 }
 
 fn status(row: &report::Model) -> Result<GqlReportStatus, ApiError> {
-    Ok(stored(ReportStatus::parse(&row.status), "report status")?.into())
+    Ok(svc::status_of(row)?.into())
 }
 
 fn kinds(row: &report::Model) -> Vec<GqlViolenceKind> {
@@ -632,15 +632,11 @@ fn proof<'a>(
     match (report_id, reference) {
         (Some(id), None) => {
             let viewer = ctx.auth()?.require()?;
-            Ok(Proof::Account { viewer, report_id: report_id_of(&id)? })
+            Ok(Proof::Account { viewer, report_id: self::report_id(&id, "reportId")? })
         }
         (None, Some(r)) => Ok(Proof::Pin { code: r.code, pin: r.pin }),
         _ => Err(ApiError::bad_input("reportId", InputProblem::ExactlyOne)),
     }
-}
-
-fn report_id_of(id: &ID) -> Result<Uuid, ApiError> {
-    report_id(id, "reportId")
 }
 
 // ---- access log and counts ----

@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    authz::Role,
+    authz::{self, Role},
     crypto::Keyring,
     db::stmt,
     domain::{GlobalId, NodeKind, stored_enum},
@@ -229,24 +229,16 @@ pub enum Access {
     None,
 }
 
-#[derive(FromQueryResult)]
-struct One {
-    #[allow(dead_code)]
-    one: i32,
-}
-
 /// Whether `person` is a case officer whose reach covers `unit` (a `CASE_OFFICER` role at the
 /// unit or one of its ancestors).
 pub async fn covers(conn: &impl ConnectionTrait, person: Uuid, unit: Uuid) -> Result<bool, ApiError> {
-    Ok(One::find_by_statement(stmt(
-        conn.get_database_backend(),
-        "SELECT 1 AS one FROM officer_role r JOIN org_unit_closure c ON c.ancestor_id = r.unit_id \
-         WHERE r.person_id = ? AND r.role = ? AND r.revoked_at IS NULL AND c.descendant_id = ?",
-        [person.into(), Role::CaseOfficer.as_str().into(), unit.into()],
-    ))
-    .one(conn)
-    .await?
-    .is_some())
+    Ok(authz::roles_over(conn, person, unit).await?.iter().any(|(role, _)| *role == Role::CaseOfficer))
+}
+
+/// The status of a stored report (an unknown one is an internal error).
+pub fn status_of(row: &report::Model) -> Result<ReportStatus, ApiError> {
+    ReportStatus::parse(&row.status)
+        .ok_or_else(|| ApiError::internal(format_args!("unknown report status {} in database", row.status)))
 }
 
 /// How `viewer` may see `row`.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
-    case_officers_at, log_access, notify, publish_console_event, submit::required_prose,
+    case_officers_at, log_access, notify, publish_console_event, status_of, submit::required_prose,
 };
 use crate::{
     auth::{Viewer, verify_password},
@@ -233,7 +233,7 @@ pub async fn act(
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let row = lock_by_id::<report::Entity>(&txn, proven.id).await?.ok_or(ApiError::NotFound)?;
-    let current = crate::graphql::stored(ReportStatus::parse(&row.status), "report status")?;
+    let current = status_of(&row)?;
     if current.is_finished() {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }

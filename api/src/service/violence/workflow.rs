@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Agency, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
-    covers, log_access, notify, officer_report, publish_console_event,
+    covers, log_access, notify, officer_report, publish_console_event, status_of,
     submit::{prose, required_prose},
 };
 use crate::{
@@ -70,10 +70,6 @@ pub enum Action {
     Reopen {
         reason: String,
     },
-}
-
-fn status_of(row: &report::Model) -> Result<ReportStatus, ApiError> {
-    crate::graphql::stored(ReportStatus::parse(&row.status), "report status")
 }
 
 fn wrong_status() -> ApiError {
@@ -173,12 +169,14 @@ pub async fn act(
         }
         Action::Assign { officer } => {
             let officer = officer.unwrap_or(viewer.person_id);
-            if officer != viewer.person_id && !covers(&txn, officer, row.unit_id).await? {
-                return Err(ApiError::bad_input("officerId", InputProblem::InvalidId));
-            }
-            if officer == viewer.person_id && !covers(&txn, officer, row.unit_id).await? {
-                // The assigned officer whose role has gone cannot pass it on to herself again.
-                return Err(ApiError::Forbidden);
+            if !covers(&txn, officer, row.unit_id).await? {
+                // Someone out of reach is a wrong id; the assigned officer whose role has gone
+                // cannot take it again herself.
+                return Err(if officer == viewer.person_id {
+                    ApiError::Forbidden
+                } else {
+                    ApiError::bad_input("officerId", InputProblem::InvalidId)
+                });
             }
             model.assigned_to = Set(Some(officer));
             event.assignee_id = Some(officer);
