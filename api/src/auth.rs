@@ -1,9 +1,13 @@
 //! Authentication: password hashing, access tokens, and turning a bearer token into a [`Viewer`].
 //!
 //! Access tokens are HS256 JWTs whose algorithm is pinned and whose `iss`, `aud`, `exp` and `typ`
-//! are all checked; they carry the session id (`sid`), and a session revoked by logout, password
-//! change or refresh-token reuse is flagged in the cache so its tokens stop working at once.
-//! Refresh tokens are opaque random strings; only their SHA-256 is stored.
+//! are all checked, and one issued in the future (beyond the clock leeway) is refused; they carry
+//! the session id (`sid`). A session revoked by logout, password change or refresh-token reuse
+//! is revoked in the database (the record) and flagged in the cache (the fast path), so its
+//! tokens stop working at once; when the cache cannot vouch for its flags (an outage, or Redis
+//! restarted empty) the session is looked up in the database instead — a missing flag is never
+//! taken for "not revoked" then. Refresh tokens are opaque random strings; only their SHA-256
+//! is stored.
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -17,8 +21,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use sea_orm::DatabaseConnection;
+
 use crate::{
-    cache::Cache,
+    cache::{Cache, Revocation},
     config::Settings,
     error::{ApiError, InputProblem},
 };
@@ -31,7 +37,8 @@ pub struct Viewer {
 }
 
 /// What the request's credentials amount to. A token that is present but invalid is kept apart
-/// from no token at all, so that a public query still works while `me` says `UNAUTHENTICATED`.
+/// from no token at all, so that a public query still works while `me` says `UNAUTHENTICATED` —
+/// and so that an expired token never turns a signed-in action into an anonymous one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Auth {
     Anonymous,
@@ -48,10 +55,14 @@ impl Auth {
         }
     }
 
-    pub fn viewer(&self) -> Option<&Viewer> {
+    /// The viewer, or `None` for a request without credentials; `UNAUTHENTICATED` for one whose
+    /// token is invalid, expired or revoked (the client refreshes it and sends the request
+    /// again, rather than having it taken as anonymous).
+    pub fn optional(&self) -> Result<Option<&Viewer>, ApiError> {
         match self {
-            Auth::Signed(v) => Some(v),
-            _ => None,
+            Auth::Signed(v) => Ok(Some(v)),
+            Auth::Anonymous => Ok(None),
+            Auth::Rejected => Err(ApiError::Unauthenticated),
         }
     }
 }
@@ -177,10 +188,13 @@ impl TokenKeys {
         Ok((token, exp))
     }
 
-    /// Checks signature, algorithm, issuer, audience, expiry and type; `None` when any fails.
+    /// Checks signature, algorithm, issuer, audience, expiry, issue time and type; `None` when
+    /// any fails. A token issued later than now (beyond the leeway) comes from a skewed clock or
+    /// a forger's, and is refused like an expired one.
     fn verify_access(&self, token: &str) -> Option<Viewer> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.typ == ACCESS_TYPE)
+        let issued_in_future = data.claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64;
+        (data.claims.typ == ACCESS_TYPE && !issued_in_future)
             .then_some(Viewer { person_id: data.claims.sub, session_id: data.claims.sid })
     }
 
@@ -204,23 +218,44 @@ pub fn revoked_session_key(session_id: Uuid) -> String {
     format!("revoked-session:{session_id}")
 }
 
-/// Resolves an `Authorization` header value (or a WebSocket init token) to an [`Auth`].
-pub async fn authenticate(keys: &TokenKeys, cache: &Cache, header: Option<&str>) -> Auth {
+/// Resolves an `Authorization` header value (or a WebSocket init token) to an [`Auth`]. The
+/// revocation flag is read from the cache; when the cache cannot vouch for it, the session is
+/// read from the database. `UNAVAILABLE` when neither can answer (never a valid token taken
+/// for a revoked one, nor a revoked one for a valid one).
+pub async fn authenticate(
+    keys: &TokenKeys,
+    cache: &Cache,
+    db: &DatabaseConnection,
+    header: Option<&str>,
+) -> Result<Auth, ApiError> {
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
-        return Auth::Anonymous;
+        return Ok(Auth::Anonymous);
     };
     let token = match header.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => header,
     };
     let Some(viewer) = keys.verify_access(token) else {
-        return Auth::Rejected;
+        return Ok(Auth::Rejected);
     };
-    match cache.has_flag(&revoked_session_key(viewer.session_id)).await {
-        Ok(false) => Auth::Signed(viewer),
-        // Revoked, or the revocation list cannot be read: fail closed.
-        Ok(true) | Err(_) => Auth::Rejected,
-    }
+    let revoked = match cache.revocation(&revoked_session_key(viewer.session_id)).await {
+        Revocation::Revoked => true,
+        Revocation::NotRevoked => false,
+        Revocation::Unknown => session_revoked_in_db(db, viewer.session_id).await?,
+    };
+    Ok(if revoked { Auth::Rejected } else { Auth::Signed(viewer) })
+}
+
+/// Whether the database says the session ended (or does not know it).
+async fn session_revoked_in_db(db: &DatabaseConnection, session_id: Uuid) -> Result<bool, ApiError> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let revoked_at: Option<Option<DateTime<Utc>>> = entities::auth_session::Entity::find_by_id(session_id)
+        .select_only()
+        .column(entities::auth_session::Column::RevokedAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(!matches!(revoked_at, Some(None)))
 }
 
 /// A new opaque refresh token (256 random bits) and the hash under which it is stored.
@@ -323,19 +358,52 @@ mod tests {
     async fn access_tokens_round_trip_and_tampering_is_rejected() {
         let keys = keys();
         let cache = Cache::memory();
+        // The in-process cache always vouches for its flags: the database is never asked.
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
         let (person, sid) = (Uuid::new_v4(), Uuid::new_v4());
         let (token, _) = keys.issue_access(person, sid).unwrap();
         let bearer = format!("Bearer {token}");
         assert_eq!(
-            authenticate(&keys, &cache, Some(&bearer)).await,
+            authenticate(&keys, &cache, &db, Some(&bearer)).await.unwrap(),
             Auth::Signed(Viewer { person_id: person, session_id: sid })
         );
         let mut tampered = token.clone();
         tampered.pop();
-        assert_eq!(authenticate(&keys, &cache, Some(&tampered)).await, Auth::Rejected);
-        assert_eq!(authenticate(&keys, &cache, None).await, Auth::Anonymous);
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&tampered)).await.unwrap(), Auth::Rejected);
+        assert_eq!(authenticate(&keys, &cache, &db, None).await.unwrap(), Auth::Anonymous);
         cache.set_flag(&revoked_session_key(sid), Duration::from_secs(5)).await.unwrap();
-        assert_eq!(authenticate(&keys, &cache, Some(&bearer)).await, Auth::Rejected);
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&bearer)).await.unwrap(), Auth::Rejected);
+    }
+
+    #[tokio::test]
+    async fn a_token_issued_in_the_future_is_refused() {
+        let keys = keys();
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let forge = |iat: i64| {
+            let claims = AccessClaims {
+                iss: keys.issuer.clone(),
+                aud: keys.audience.clone(),
+                sub: Uuid::new_v4(),
+                sid: Uuid::new_v4(),
+                iat,
+                exp: iat + 900,
+                jti: Uuid::new_v4(),
+                typ: ACCESS_TYPE.to_owned(),
+            };
+            jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding)
+                .unwrap()
+        };
+        let now = Utc::now().timestamp();
+        let future = forge(now + 120);
+        let auth = authenticate(&keys, &Cache::memory(), &db, Some(&future)).await.unwrap();
+        assert_eq!(auth, Auth::Rejected);
+        assert_eq!(auth.optional().unwrap_err().code(), "UNAUTHENTICATED");
+        // Within the leeway of a slightly fast clock it is still accepted.
+        let close = forge(now + 2);
+        assert!(matches!(
+            authenticate(&keys, &Cache::memory(), &db, Some(&close)).await.unwrap(),
+            Auth::Signed(_)
+        ));
     }
 
     #[tokio::test]

@@ -2,12 +2,23 @@
 //!
 //! With `REDIS_URL` set the state lives in Redis and is shared by every API instance; without it
 //! it lives in this process (the single-instance SQLite set-up). Keys carry the configured
-//! prefix, so deployments and test runs sharing one Redis never see each other's keys. Redis
-//! errors fail closed: the caller gets `INTERNAL`, never a silently skipped check.
+//! prefix, so deployments and test runs sharing one Redis never see each other's keys.
+//!
+//! Redis is a cache, never the record: every call is bounded by `APP_REDIS_TIMEOUT_MS`, and an
+//! error or a timeout answers `UNAVAILABLE` (retryable) to a throttled action — it fails closed,
+//! fast, before any password is hashed. Revocation flags can be lost (Redis restarted empty, a
+//! flag that could not be written during an outage), so the cache says whether it can be
+//! trusted: [`Cache::revocation`] answers [`Revocation::Unknown`] after any error or when the
+//! marker written after the last restoration is gone, and the caller then asks the database
+//! (see `auth::authenticate`). The revocation guard (`service::identity::spawn_revocation_guard`)
+//! re-flags the recently revoked sessions from the database and only then trusts the cache again.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -26,8 +37,37 @@ pub struct Counter {
 #[derive(Clone)]
 pub enum Cache {
     Memory(Arc<MemoryStore>),
-    Redis { conn: ConnectionManager, prefix: String },
+    Redis(Arc<RedisStore>),
 }
+
+/// What the cache knows of a session's revocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    NotRevoked,
+    /// The cache cannot be trusted to hold every flag (an error, or it lost its data): ask the
+    /// database.
+    Unknown,
+}
+
+/// The Redis side of [`Cache`]: a shared auto-reconnecting connection, the key prefix, the
+/// bound on each call, and whether the revocation flags can be trusted.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    /// Revocation flags are complete (restored since the last error or data loss).
+    trusted: AtomicBool,
+    /// Bumped by every error, so a restoration that raced with one does not trust the cache.
+    epoch: AtomicU64,
+}
+
+/// The key written (without expiry) after the revocation flags were restored: when Redis comes
+/// back empty it is gone, and "no flag" no longer means "not revoked".
+const RESTORED_MARKER: &str = "revocations-restored";
+
+/// Waited before answering again after Redis failed (the `retryAfter` of `UNAVAILABLE`).
+const RETRY_AFTER_SECS: u64 = 5;
 
 /// Increments a counter, starting its window on the first hit; returns the count and the
 /// remaining time in milliseconds, atomically.
@@ -50,26 +90,32 @@ impl Cache {
         Cache::Memory(Arc::new(MemoryStore::default()))
     }
 
-    /// State in Redis, through a shared (auto-reconnecting) connection.
-    pub fn redis(conn: ConnectionManager, prefix: &str) -> Self {
-        Cache::Redis { conn, prefix: prefix.to_owned() }
+    /// State in Redis, through a shared (auto-reconnecting) connection; every call gives up
+    /// after `timeout`. Not trusted for revocations until [`Cache::mark_restored`].
+    pub fn redis(conn: ConnectionManager, prefix: &str, timeout: Duration) -> Self {
+        Cache::Redis(Arc::new(RedisStore {
+            conn,
+            prefix: prefix.to_owned(),
+            timeout,
+            trusted: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+        }))
     }
 
     pub fn is_redis(&self) -> bool {
-        matches!(self, Cache::Redis { .. })
+        matches!(self, Cache::Redis(_))
     }
 
     /// Counts one hit on `key` in a window of `window`.
     pub async fn hit(&self, key: &str, window: Duration) -> Result<Counter, ApiError> {
         match self {
             Cache::Memory(store) => Ok(store.hit(key, window)),
-            Cache::Redis { conn, prefix } => {
-                let (count, ttl_ms): (u64, i64) = redis::Script::new(HIT_SCRIPT)
-                    .key(format!("{prefix}{key}"))
-                    .arg(window.as_millis() as u64)
-                    .invoke_async(&mut conn.clone())
-                    .await
-                    .map_err(redis_error)?;
+            Cache::Redis(r) => {
+                let script = redis::Script::new(HIT_SCRIPT);
+                let mut invocation = script.key(r.key(key));
+                invocation.arg(window.as_millis() as u64);
+                let (count, ttl_ms): (u64, i64) =
+                    r.bounded(invocation.invoke_async(&mut r.conn.clone())).await?;
                 Ok(Counter { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) })
             }
         }
@@ -79,16 +125,18 @@ impl Cache {
     pub async fn peek(&self, key: &str) -> Result<Option<Counter>, ApiError> {
         match self {
             Cache::Memory(store) => Ok(store.peek(key)),
-            Cache::Redis { conn, prefix } => {
-                let key = format!("{prefix}{key}");
-                let (count, ttl_ms): (Option<u64>, i64) = redis::pipe()
-                    .cmd("GET")
-                    .arg(&key)
-                    .cmd("PTTL")
-                    .arg(&key)
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(redis_error)?;
+            Cache::Redis(r) => {
+                let key = r.key(key);
+                let (count, ttl_ms): (Option<u64>, i64) = r
+                    .bounded(
+                        redis::pipe()
+                            .cmd("GET")
+                            .arg(&key)
+                            .cmd("PTTL")
+                            .arg(&key)
+                            .query_async(&mut r.conn.clone()),
+                    )
+                    .await?;
                 Ok(count
                     .filter(|_| ttl_ms > 0)
                     .map(|count| Counter { count, resets_in: Duration::from_millis(ttl_ms as u64) }))
@@ -103,12 +151,11 @@ impl Cache {
                 store.undo(key);
                 Ok(())
             }
-            Cache::Redis { conn, prefix } => redis::Script::new(UNDO_SCRIPT)
-                .key(format!("{prefix}{key}"))
-                .invoke_async::<i64>(&mut conn.clone())
-                .await
-                .map(|_| ())
-                .map_err(redis_error),
+            Cache::Redis(r) => {
+                let script = redis::Script::new(UNDO_SCRIPT);
+                let invocation = script.key(r.key(key));
+                r.bounded(invocation.invoke_async::<i64>(&mut r.conn.clone())).await.map(|_| ())
+            }
         }
     }
 
@@ -119,11 +166,9 @@ impl Cache {
                 store.remove(key);
                 Ok(())
             }
-            Cache::Redis { conn, prefix } => redis::cmd("DEL")
-                .arg(format!("{prefix}{key}"))
-                .query_async::<()>(&mut conn.clone())
-                .await
-                .map_err(redis_error),
+            Cache::Redis(r) => {
+                r.bounded(redis::cmd("DEL").arg(r.key(key)).query_async::<()>(&mut r.conn.clone())).await
+            }
         }
     }
 
@@ -134,26 +179,80 @@ impl Cache {
                 store.set(key, 1, ttl);
                 Ok(())
             }
-            Cache::Redis { conn, prefix } => redis::cmd("SET")
-                .arg(format!("{prefix}{key}"))
-                .arg(1)
-                .arg("PX")
-                .arg(ttl.as_millis().max(1) as u64)
-                .query_async::<()>(&mut conn.clone())
-                .await
-                .map_err(redis_error),
+            Cache::Redis(r) => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(r.key(key)).arg(1).arg("PX").arg(ttl.as_millis().max(1) as u64);
+                r.bounded(cmd.query_async::<()>(&mut r.conn.clone())).await
+            }
         }
     }
 
-    /// Whether a flag set by [`Cache::set_flag`] is still up.
-    pub async fn has_flag(&self, key: &str) -> Result<bool, ApiError> {
+    /// Whether the revocation flag `key` (set by [`Cache::set_flag`]) is up — or
+    /// [`Revocation::Unknown`] when the answer cannot be trusted (see module docs). One round
+    /// trip: the flag and the restoration marker are read together.
+    pub async fn revocation(&self, key: &str) -> Revocation {
         match self {
-            Cache::Memory(store) => Ok(store.peek(key).is_some()),
-            Cache::Redis { conn, prefix } => redis::cmd("EXISTS")
-                .arg(format!("{prefix}{key}"))
-                .query_async::<bool>(&mut conn.clone())
-                .await
-                .map_err(redis_error),
+            Cache::Memory(store) => {
+                if store.peek(key).is_some() {
+                    Revocation::Revoked
+                } else {
+                    Revocation::NotRevoked
+                }
+            }
+            Cache::Redis(r) => {
+                let mut cmd = redis::cmd("MGET");
+                cmd.arg(r.key(key)).arg(r.key(RESTORED_MARKER));
+                match r.bounded(cmd.query_async::<(Option<u8>, Option<u8>)>(&mut r.conn.clone())).await {
+                    Ok((Some(_), _)) => Revocation::Revoked,
+                    Ok((None, Some(_))) if r.trusted.load(Ordering::Acquire) => Revocation::NotRevoked,
+                    Ok((None, None)) => {
+                        // Redis lost its data (restarted empty, flushed): flags may be missing.
+                        r.distrust("the revocation marker is gone");
+                        Revocation::Unknown
+                    }
+                    Ok((None, Some(_))) | Err(_) => Revocation::Unknown,
+                }
+            }
+        }
+    }
+
+    /// Whether the revocation flags are known to be complete (always, in process).
+    pub fn trusted(&self) -> bool {
+        match self {
+            Cache::Memory(_) => true,
+            Cache::Redis(r) => r.trusted.load(Ordering::Acquire),
+        }
+    }
+
+    /// A token to pass to [`Cache::mark_restored`]: taken before the flags are read from the
+    /// database, so an error in between keeps the cache distrusted.
+    pub fn epoch(&self) -> u64 {
+        match self {
+            Cache::Memory(_) => 0,
+            Cache::Redis(r) => r.epoch.load(Ordering::Acquire),
+        }
+    }
+
+    /// The revocation flags were all written again (from the database, read after `epoch` was
+    /// taken): writes the marker and trusts the cache, unless an error happened meanwhile.
+    pub async fn mark_restored(&self, epoch: u64) -> Result<bool, ApiError> {
+        let Cache::Redis(r) = self else { return Ok(true) };
+        r.bounded(
+            redis::cmd("SET").arg(r.key(RESTORED_MARKER)).arg(1).query_async::<()>(&mut r.conn.clone()),
+        )
+        .await?;
+        let unchanged = r.epoch.load(Ordering::Acquire) == epoch;
+        if unchanged {
+            r.trusted.store(true, Ordering::Release);
+        }
+        Ok(unchanged)
+    }
+
+    /// Stops trusting the revocation flags (e.g. one could not be written) until the guard
+    /// restores them.
+    pub fn distrust(&self, why: &str) {
+        if let Cache::Redis(r) = self {
+            r.distrust(why);
         }
     }
 
@@ -161,17 +260,36 @@ impl Cache {
     pub async fn ping(&self) -> Result<(), ApiError> {
         match self {
             Cache::Memory(_) => Ok(()),
-            Cache::Redis { conn, .. } => redis::cmd("PING")
-                .query_async::<String>(&mut conn.clone())
-                .await
-                .map(|_| ())
-                .map_err(redis_error),
+            Cache::Redis(r) => {
+                r.bounded(redis::cmd("PING").query_async::<String>(&mut r.conn.clone())).await.map(|_| ())
+            }
         }
     }
 }
 
-fn redis_error(err: redis::RedisError) -> ApiError {
-    ApiError::internal(format_args!("redis: {:?}", err.kind()))
+impl RedisStore {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Runs one Redis call within the timeout. Any failure distrusts the revocation flags and
+    /// answers `UNAVAILABLE`: the caller fails closed, and fast.
+    async fn bounded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, ApiError> {
+        let failure = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => format!("{:?}", e.kind()),
+            Err(_) => "timed out".to_owned(),
+        };
+        self.distrust(&failure);
+        Err(ApiError::Unavailable { retry_after_secs: RETRY_AFTER_SECS })
+    }
+
+    fn distrust(&self, why: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if self.trusted.swap(false, Ordering::AcqRel) {
+            tracing::warn!(reason = why, "redis: revocation flags not trusted until restored");
+        }
+    }
 }
 
 /// The in-process store: expiring integers behind a mutex, swept as it grows.
@@ -259,8 +377,9 @@ mod tests {
     async fn memory_flags_expire() {
         let cache = Cache::memory();
         cache.set_flag("f", Duration::from_millis(30)).await.unwrap();
-        assert!(cache.has_flag("f").await.unwrap());
+        assert_eq!(cache.revocation("f").await, Revocation::Revoked);
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(!cache.has_flag("f").await.unwrap());
+        assert_eq!(cache.revocation("f").await, Revocation::NotRevoked);
+        assert!(cache.trusted());
     }
 }

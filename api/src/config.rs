@@ -35,6 +35,11 @@ pub struct Settings {
     /// Connections kept open even when idle (PostgreSQL; default: the maximum). A request never
     /// waits for a new connection's handshake while the pool is warm.
     pub database_min_connections: u32,
+    /// How long a request waits for a database connection before it answers `UNAVAILABLE`
+    /// (the database is down, unreachable, or every connection is busy).
+    pub database_acquire_timeout: Duration,
+    /// The bound on every Redis call; past it the call counts as failed (see `cache`).
+    pub redis_timeout: Duration,
     pub redis_url: Option<String>,
     /// Prefix for every Redis key and channel, so several deployments (or tests) can share one.
     pub redis_prefix: String,
@@ -119,6 +124,11 @@ pub enum ConfigError {
     MissingInProduction(&'static str),
     #[error("{name} has an invalid value ({expected})")]
     Invalid { name: &'static str, expected: &'static str },
+    #[error(
+        "APP_REPORT_KEYS has an invalid value: {0} (expected id:base64, the id a number from 1 to \
+         65535 and the key 32 bytes, comma-separated, the current key first)"
+    )]
+    ReportKeys(String),
 }
 
 /// Most members one fan-out batch notifies: a batch is one transaction, which should stay short.
@@ -184,6 +194,13 @@ impl Settings {
                 None => parse(&get, "APP_DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
                 Some(_) => parse(&get, "APP_DATABASE_MIN_CONNECTIONS", 10, "a number of connections")?,
             },
+            database_acquire_timeout: millis(parse(
+                &get,
+                "APP_DATABASE_ACQUIRE_TIMEOUT_MS",
+                3000,
+                "milliseconds",
+            )?),
+            redis_timeout: millis(parse(&get, "APP_REDIS_TIMEOUT_MS", 500, "milliseconds")?),
             database_url,
             redis_url,
             redis_prefix: get("APP_REDIS_PREFIX").unwrap_or_else(|| "phunu:".to_owned()),
@@ -243,10 +260,9 @@ impl Settings {
                 "a number of members",
             )?,
             report_keys: match get("APP_REPORT_KEYS") {
-                Some(spec) => Some(Keyring::parse(&spec).map_err(|_| ConfigError::Invalid {
-                    name: "APP_REPORT_KEYS",
-                    expected: "id:base64 of 32 bytes, comma-separated, the current key first",
-                })?),
+                // The keyring's own message says what is wrong (a key id that is not a number,
+                // a key that is not 32 bytes) without echoing any key.
+                Some(spec) => Some(Keyring::parse(&spec).map_err(|e| ConfigError::ReportKeys(e.0))?),
                 None if dev => None,
                 None => return Err(ConfigError::MissingInProduction("APP_REPORT_KEYS")),
             },
@@ -407,7 +423,12 @@ mod tests {
         let mut bad = base.to_vec();
         bad.push(("APP_REPORT_KEYS", "1:c2hvcnQ="));
         let err = Settings::from_vars(&vars(&bad)).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "APP_REPORT_KEYS", .. }));
+        assert!(matches!(err, ConfigError::ReportKeys(_)));
+        let mut named = vars(&[]);
+        named.insert("APP_REPORT_KEYS".into(), "k1:dGVzdC1yZXBvcnQta2V5LTAxMjM0NTY3ODlhYmNkZWY=".into());
+        let err = Settings::from_vars(&named).unwrap_err().to_string();
+        assert!(err.contains("key id must be a number"), "{err}");
+        assert!(!err.contains("dGVzdC1yZXBvcnQ"), "the key is never echoed: {err}");
         assert!(!err.to_string().contains("c2hvcnQ="), "the value is never echoed");
         let mut good = base.to_vec();
         good.push(("APP_REPORT_KEYS", REPORT_KEYS));

@@ -119,6 +119,11 @@ impl Keyring {
         }
     }
 
+    /// Whether the key `id` is configured (values sealed with it open).
+    pub fn has_key(&self, id: u16) -> bool {
+        self.ciphers.contains_key(&id)
+    }
+
     /// The id of the key new values are sealed with.
     pub fn current_key_id(&self) -> u16 {
         self.current

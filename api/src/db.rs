@@ -4,12 +4,23 @@
 //! makes "read, then write in the same transaction" race-free without `BEGIN IMMEDIATE`.
 //! Code holding a transaction must use that transaction, never the pool, or it would wait on
 //! itself (the acquire timeout turns such a bug into an error instead of a hang).
+//!
+//! Invariant: a connection goes back to the pool only outside any transaction. When a COMMIT
+//! fails (SQLite with a full disk rolls the transaction back itself) the driver still counts the
+//! transaction as open, its ROLLBACK then fails too, and every later `BEGIN` would become a mere
+//! savepoint of a transaction that never commits — acknowledged writes lost, other connections
+//! locked out. [`release_only_outside_transactions`] closes such a connection instead; the pool
+//! opens a fresh one. SQLite commits with `synchronous=FULL`, so what answered success is on disk.
 
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    sqlx::{
+        self, Connection,
+        pool::PoolConnectionMetadata,
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
+    },
 };
 
 use crate::{config::Settings, state::DbStats};
@@ -34,7 +45,9 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
         } else {
             settings.database_min_connections.min(settings.database_max_connections)
         })
-        .acquire_timeout(Duration::from_secs(30))
+        // An outage answers `UNAVAILABLE` after this, instead of queueing requests for long.
+        .acquire_timeout(settings.database_acquire_timeout)
+        .connect_timeout(settings.database_acquire_timeout)
         // Ping only a connection that sat idle long enough to have been dropped by the server or
         // the network; a busy one goes straight to work (a ping on every checkout would double
         // the round trips of every statement).
@@ -42,10 +55,14 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // FULL: a commit is synced to disk before it answers (NORMAL could lose the last
+                // acknowledged writes to a power cut).
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-        });
+        })
+        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_only_outside_transactions))
+        .map_sqlx_postgres_pool_opts(|o| o.after_release(release_only_outside_transactions));
     let mut db = Database::connect(opts).await?;
     db.set_metric_callback(move |info| {
         stats.record_statement();
@@ -54,6 +71,34 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
         }
     });
     Ok(db)
+}
+
+/// The pool's release check (see module docs): `false` (close it) for a connection the driver
+/// still counts inside a transaction. The ping first lets a rollback queued by a dropped
+/// transaction run, so a healthy connection is counted out of it by then.
+fn release_only_outside_transactions<C: Connection>(
+    conn: &mut C,
+    _: PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        conn.ping().await?;
+        let clean = !conn.is_in_transaction();
+        if !clean {
+            tracing::warn!("a database connection was left inside a transaction; closing it");
+        }
+        Ok(clean)
+    })
+}
+
+/// Whether the database takes writes now: the probe row is rewritten and committed (a read-only
+/// file or directory, a full disk, a read-only PostgreSQL fail it where a read passes). Used at
+/// start-up and by `/readyz`.
+pub async fn check_writable(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let now = chrono::Utc::now();
+    match execute(db, "UPDATE write_probe SET checked_at = ? WHERE id = 1", [now.into()]).await? {
+        1 => Ok(()),
+        _ => Err(DbErr::RecordNotUpdated),
+    }
 }
 
 fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {

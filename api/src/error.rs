@@ -244,6 +244,11 @@ pub enum ApiError {
     Conflict(ConflictKind),
     #[error("rate limited for {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
+    /// The database or the cache cannot serve the request right now (down, unreachable, out of
+    /// connections or disk). Nothing was done; the same request may be sent again after
+    /// `retry_after_secs` (HTTP 503).
+    #[error("unavailable; retry in {retry_after_secs}s")]
+    Unavailable { retry_after_secs: u64 },
     /// The detail is logged where the error is created and never shown.
     #[error("internal error")]
     Internal,
@@ -269,6 +274,7 @@ impl ApiError {
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Unavailable { .. } => "UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
         }
     }
@@ -296,13 +302,21 @@ impl ApiError {
                     format!("Too many attempts. Try again in {retry_after_secs} seconds.")
                 };
             }
+            ApiError::Unavailable { retry_after_secs } => {
+                return if vi {
+                    format!("Hệ thống đang tạm gián đoạn. Vui lòng thử lại sau {retry_after_secs} giây.")
+                } else {
+                    format!("The service is briefly unavailable. Try again in {retry_after_secs} seconds.")
+                };
+            }
             ApiError::Internal if vi => "Đã có lỗi xảy ra. Vui lòng thử lại sau.",
             ApiError::Internal => "Something went wrong. Please try again later.",
         };
         s.to_owned()
     }
 
-    fn write_extensions(&self, ext: &mut ErrorExtensionValues) {
+    /// Sets `code` and the code's companions (`field`, `reason`, `retryAfter`).
+    pub fn write_extensions(&self, ext: &mut ErrorExtensionValues) {
         ext.set("code", self.code());
         match self {
             ApiError::BadInput { field, problem } => {
@@ -310,7 +324,9 @@ impl ApiError {
                 ext.set("reason", problem.code());
             }
             ApiError::Conflict(kind) => ext.set("reason", kind.code()),
-            ApiError::RateLimited { retry_after_secs } => ext.set("retryAfter", *retry_after_secs),
+            ApiError::RateLimited { retry_after_secs } | ApiError::Unavailable { retry_after_secs } => {
+                ext.set("retryAfter", *retry_after_secs)
+            }
             _ => {}
         }
     }
@@ -363,10 +379,52 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
     }
 }
 
+/// How long a client should wait before retrying after the database failed.
+const DB_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        ApiError::internal(err)
+        if is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::Unavailable { retry_after_secs: DB_RETRY_AFTER_SECS }
+        } else {
+            ApiError::internal(err)
+        }
     }
+}
+
+/// True when the database failed for a reason of its own, not of the statement: no connection
+/// (down, unreachable, pool exhausted), shut down or restarting, out of disk or memory,
+/// read-only, busy. The same request can succeed later, so the client is told to retry.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs and SQLite result codes of an unavailable database.
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL: connection exceptions (08), insufficient resources such as a full disk (53),
+    // operator intervention such as a shutdown (57P), a read-only transaction (25006).
+    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "25006" {
+        return true;
+    }
+    // SQLite (extended codes; the primary code is the low byte): BUSY 5, LOCKED 6, READONLY 8,
+    // IOERR 10, FULL 13, CANTOPEN 14.
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 /// True when the database refused a write because of a unique constraint.

@@ -116,7 +116,8 @@ async fn relay(
                 Err(e) => {
                     tracing::warn!(error = ?e.kind(), "event bus: redis subscribe failed; retrying");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    // At most 2 s: events resume soon after Redis does.
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
                     continue;
                 }
             },
@@ -135,8 +136,15 @@ async fn relay(
     }
 }
 
+/// Subscribes anew; bounded, since a Redis that accepts connections but does not answer would
+/// otherwise hold the relay forever.
 async fn connect(client: &redis::Client, channel: &str) -> Result<redis::aio::PubSub, redis::RedisError> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    Ok(pubsub)
+    let attempt = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok(pubsub)
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "subscribe timed out"))))
 }

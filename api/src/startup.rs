@@ -36,6 +36,11 @@ pub enum StartupError {
     Task,
     #[error("report keys: {0}")]
     Keys(#[from] crate::crypto::KeyringError),
+    #[error(
+        "the database does not take writes ({0}); check that the data directory and its files \
+         are writable and the disk has room"
+    )]
+    NotWritable(sea_orm::DbErr),
 }
 
 /// A built, not yet running, server.
@@ -47,6 +52,7 @@ pub struct Application {
     push_worker: PollingWorker,
     fanout_worker: PollingWorker,
     escalation_worker: PollingWorker,
+    revocation_guard: PollingWorker,
 }
 
 /// Connects to the database (migrating it) and to Redis when configured: the shared state,
@@ -56,12 +62,21 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
     let stats = Arc::new(DbStats::default());
     let db = db::connect(&settings, stats.clone()).await?;
     migration::Migrator::up(&db, None).await?;
+    // A read-only data directory (or a full disk) would otherwise start fine and fail every
+    // write with `INTERNAL`.
+    db::check_writable(&db).await.map_err(StartupError::NotWritable)?;
     let (cache, events) = match &settings.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())?;
-            let conn = client.get_connection_manager().await?;
+            // Bounded, so an outage fails calls fast instead of queueing them for seconds.
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(settings.redis_timeout))
+                .set_response_timeout(Some(settings.redis_timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(std::time::Duration::from_secs(1));
+            let conn = client.get_connection_manager_with_config(config).await?;
             let events = EventBus::with_redis(client, conn.clone(), &settings.redis_prefix).await?;
-            (Cache::redis(conn, &settings.redis_prefix), events)
+            (Cache::redis(conn, &settings.redis_prefix, settings.redis_timeout), events)
         }
         None => (Cache::memory(), EventBus::in_process()),
     };
@@ -69,6 +84,15 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         Some(keys) => keys.clone(),
         None => crate::crypto::Keyring::load_or_create(&settings.report_key_file)?,
     };
+    let missing = crate::service::violence::missing_report_keys(&db, &report_keys).await?;
+    if !missing.is_empty() {
+        let ids: Vec<String> = missing.iter().map(u16::to_string).collect();
+        return Err(StartupError::Keys(crate::crypto::KeyringError(format!(
+            "reports in this database were sealed with key id(s) {} that this instance does not have; \
+             every instance must share the same APP_REPORT_KEYS",
+            ids.join(", ")
+        ))));
+    }
     Ok(AppState {
         db,
         cache,
@@ -111,6 +135,7 @@ impl Application {
             push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
         let escalation_worker = crate::service::violence::escalation::spawn_worker(state.clone());
+        let revocation_guard = identity::spawn_revocation_guard(state.clone());
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
         let app_state = state.clone();
@@ -129,7 +154,16 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self { port, server, state, seeded, push_worker, fanout_worker, escalation_worker })
+        Ok(Self {
+            port,
+            server,
+            state,
+            seeded,
+            push_worker,
+            fanout_worker,
+            escalation_worker,
+            revocation_guard,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -155,7 +189,8 @@ impl Application {
         tokio::join!(
             self.push_worker.stop(grace),
             self.fanout_worker.stop(grace),
-            self.escalation_worker.stop(grace)
+            self.escalation_worker.stop(grace),
+            self.revocation_guard.stop(grace)
         );
         result
     }

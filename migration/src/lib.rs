@@ -19,6 +19,7 @@ mod m20261201_000012_create_targets;
 mod m20261201_000013_create_posts;
 mod m20261201_000014_training_unit_status_start;
 mod m20261208_000015_create_violence_reports;
+mod m20261215_000016_create_write_probe;
 mod util;
 
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_create_posts::Migration),
             Box::new(m20261201_000014_training_unit_status_start::Migration),
             Box::new(m20261208_000015_create_violence_reports::Migration),
+            Box::new(m20261215_000016_create_write_probe::Migration),
         ]
     }
 }

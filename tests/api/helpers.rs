@@ -146,12 +146,25 @@ async fn start_with(
     vars: HashMap<String, String>,
     sender: std::sync::Arc<dyn api::push::PushSender>,
 ) -> TestApp {
+    try_start_with(vars, sender).await.expect("application builds")
+}
+
+async fn try_start_with(
+    vars: HashMap<String, String>,
+    sender: std::sync::Arc<dyn api::push::PushSender>,
+) -> Result<TestApp, api::startup::StartupError> {
     let settings = Settings::from_vars(&vars).expect("test settings");
-    let app = Application::build_with(settings, sender).await.expect("application builds");
+    let app = Application::build_with(settings, sender).await?;
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address: format!("http://127.0.0.1:{port}"), port, state, client: reqwest::Client::new(), vars }
+    Ok(TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        state,
+        client: reqwest::Client::new(),
+        vars,
+    })
 }
 
 impl TestApp {
@@ -170,6 +183,18 @@ impl TestApp {
         start(vars).await
     }
 
+    /// Tries to start [`Self::spawn_peer_with`]: the start-up error when it refuses to start.
+    pub async fn try_peer_with(
+        &self,
+        overrides: &[(&str, &str)],
+    ) -> Result<TestApp, api::startup::StartupError> {
+        let mut vars = self.vars.clone();
+        for (k, v) in overrides {
+            vars.insert((*k).into(), (*v).into());
+        }
+        try_start_with(vars, std::sync::Arc::new(api::push::LogPushSender)).await
+    }
+
     /// [`Self::spawn_peer`] with the push worker sending through `sender`.
     pub async fn spawn_peer_with_sender(&self, sender: std::sync::Arc<dyn api::push::PushSender>) -> TestApp {
         start_with(self.vars.clone(), sender).await
@@ -177,7 +202,7 @@ impl TestApp {
 }
 
 /// A database URL no other test uses.
-async fn isolated_database() -> String {
+pub async fn isolated_database() -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             let schema = format!("t_{}", Uuid::new_v4().simple());

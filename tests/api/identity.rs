@@ -327,7 +327,7 @@ fn claims_of(token: &str) -> Value {
 }
 
 /// Fresh claims for the session of a real token; `edit` changes them.
-fn claims_like(token: &str, edit: impl FnOnce(&mut Value)) -> Value {
+pub fn claims_like(token: &str, edit: impl FnOnce(&mut Value)) -> Value {
     let real = claims_of(token);
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
@@ -344,7 +344,7 @@ fn claims_like(token: &str, edit: impl FnOnce(&mut Value)) -> Value {
     claims
 }
 
-fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
+pub fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
     encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
 }
 
@@ -409,6 +409,22 @@ async fn tokens_with_a_wrong_audience_issuer_expiry_or_type_are_refused() {
         let res = me(&app, &token).await;
         assert_eq!(res.code(), Some("UNAUTHENTICATED"), "wrong {what}: {}", res.body);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_in_the_future_is_refused() {
+    let app = spawn_app().await;
+    let real = app.token(MEMBER).await;
+    let in_a_minute = chrono::Utc::now().timestamp() + 60;
+    let token = sign(
+        Algorithm::HS256,
+        TEST_JWT_SECRET,
+        &claims_like(&real, |c| {
+            c["iat"] = json!(in_a_minute);
+            c["exp"] = json!(in_a_minute + 900);
+        }),
+    );
+    me(&app, &token).await.expect_code("UNAUTHENTICATED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ mod helpers;
 
 mod campaigns;
 mod fanout;
+mod faults;
 mod home;
 mod http;
 mod identity;

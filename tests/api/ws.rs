@@ -22,7 +22,7 @@ async fn connect(app: &TestApp) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, msg: Value) {
+pub async fn send(ws: &mut Ws, msg: Value) {
     ws.send(Message::text(msg.to_string())).await.unwrap();
 }
 

@@ -24,7 +24,7 @@ pub struct Person(pub person::Model);
 
 impl Person {
     fn is_viewer(&self, ctx: &Context<'_>) -> bool {
-        ctx.auth().ok().and_then(|a| a.viewer()).is_some_and(|v| v.person_id == self.0.id)
+        ctx.auth().ok().and_then(|a| a.optional().ok().flatten()).is_some_and(|v| v.person_id == self.0.id)
     }
 }
 

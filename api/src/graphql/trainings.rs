@@ -181,7 +181,7 @@ impl Training {
 
     /// The caller's registration, if she has one (cancelled ones included).
     async fn my_registration(&self, ctx: &Context<'_>) -> Result<Option<TrainingRegistration>> {
-        let Some(viewer) = ctx.auth()?.viewer() else { return Ok(None) };
+        let Some(viewer) = ctx.auth()?.optional()? else { return Ok(None) };
         let loaders = ctx.loaders()?;
         let key = (viewer.person_id, self.0.id);
         let row = match loaders.registrations_ahead.take(&key) {
@@ -309,7 +309,7 @@ impl TrainingRegistration {
 
     /// Her check-in code: only for herself, with a seat, while the training is published.
     async fn check_in_code(&self, ctx: &Context<'_>) -> Result<Option<CheckInCode>> {
-        let Some(viewer) = ctx.auth()?.viewer() else { return Ok(None) };
+        let Some(viewer) = ctx.auth()?.optional()? else { return Ok(None) };
         if viewer.person_id != self.0.person_id {
             return Ok(None);
         }

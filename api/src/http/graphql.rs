@@ -29,7 +29,7 @@ use async_graphql::{
 use serde_json::{Map, Value, json};
 
 use super::request_meta;
-use crate::error::Lang;
+use crate::error::{ApiError, Lang, error_code};
 use crate::{
     auth,
     graphql::{AppSchema, CredentialGuard, ScopeCell, loaders::Loaders},
@@ -376,7 +376,11 @@ async fn execute(
 ) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let auth = auth::authenticate(&state.tokens, &state.cache, header).await;
+    let auth = match auth::authenticate(&state.tokens, &state.cache, &state.db, header).await {
+        Ok(auth) => auth,
+        // Whether the token's session was revoked cannot be told right now.
+        Err(err) => return unavailable(media, lang, &err),
+    };
     let mut request = request;
     state.documents.prepare(&mut request);
     let request = request
@@ -403,14 +407,44 @@ async fn execute(
     if !response.extensions.is_empty() {
         body.insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or(Value::Null));
     }
-    let status = if request_error && media == Media::GraphqlResponseJson {
+    // A database or cache outage is the server's, whatever the media type: 503 with
+    // `Retry-After`, so clients and proxies retry instead of showing a failure.
+    let retry_after = response.errors.iter().find_map(|e| {
+        (error_code(e).as_deref() == Some("UNAVAILABLE")).then(|| {
+            match e.extensions.as_ref()?.get("retryAfter")? {
+                async_graphql::Value::Number(n) => n.as_u64(),
+                _ => None,
+            }
+        })
+    });
+    let status = if retry_after.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if request_error && media == Media::GraphqlResponseJson {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    HttpResponse::build(status)
-        .content_type(media.content_type())
+    let mut resp = HttpResponse::build(status);
+    if let Some(secs) = retry_after.flatten() {
+        resp.insert_header((header::RETRY_AFTER, secs));
+    }
+    resp.content_type(media.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept, Accept-Language, Authorization"))
         .json(Value::Object(body))
+}
+
+/// A 503 answer to a request that could not start (its credentials could not be checked).
+fn unavailable(media: Media, lang: Lang, err: &ApiError) -> HttpResponse {
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    err.write_extensions(&mut ext);
+    let retry_after = match err {
+        ApiError::Unavailable { retry_after_secs } => *retry_after_secs,
+        _ => 1,
+    };
+    HttpResponse::ServiceUnavailable()
+        .content_type(media.content_type())
+        .insert_header((header::RETRY_AFTER, retry_after))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "errors": [{ "message": err.message(lang), "extensions": ext }] }))
 }

@@ -1,22 +1,36 @@
 //! Liveness and readiness probes.
+//!
+//! `/readyz` answers within a second whatever is down: the database must take a write (the
+//! probe row, see `db::check_writable`) — a read-only file, a full disk, or a database that does
+//! not answer makes it 503 — and Redis, when configured, must answer PING.
+
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::{db, state::AppState};
+
+/// How long each check of `/readyz` may take.
+const CHECK_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// The process is up.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database (and Redis, when configured) answer; 503 otherwise, naming what failed.
+/// The database takes writes and Redis (when configured) answers; 503 otherwise, naming what
+/// failed.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.db.ping().await.is_ok();
-    let cache = state.cache.ping().await.is_ok();
+    let (db, cache) = tokio::join!(
+        tokio::time::timeout(CHECK_TIMEOUT, db::check_writable(&state.db)),
+        tokio::time::timeout(CHECK_TIMEOUT, state.cache.ping()),
+    );
+    let db = matches!(db, Ok(Ok(())));
+    let cache = matches!(cache, Ok(Ok(())));
     let body = json!({
         "status": if db && cache { "ok" } else { "unavailable" },
-        "database": if db { "ok" } else { "unreachable" },
+        "database": if db { "ok" } else { "unavailable" },
         "cache": match (state.cache.is_redis(), cache) {
             (false, _) => "in-process",
             (true, true) => "ok",

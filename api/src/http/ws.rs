@@ -5,7 +5,10 @@
 //! or `token`/`accessToken`), never in the URL. An invalid token closes the socket with 4403;
 //! no `connection_init` within `APP_WS_INIT_TIMEOUT_SECS` closes it with 4408, as the protocol
 //! asks. A signed-in socket is closed with 4403 as soon as its session is revoked or its token
-//! expires (checked on every operation and every 30 s heartbeat). Pings are answered; a silent
+//! expires (checked on every operation and every 30 s heartbeat). An outage of Redis never
+//! closes a socket: revocation is then checked in the database, events resume when the relay
+//! reconnects, and a `connection_init` that cannot be checked at all is closed with 1013 (try
+//! again later), which clients retry. Pings are answered; a silent
 //! peer is dropped after 90 seconds; messages are limited to 64 KiB and a client that floods
 //! the socket is cut off (1008).
 
@@ -116,7 +119,12 @@ async fn run(
                         if !init_seen && let Some(payload) = connection_init_payload(&text) {
                             init_seen = true;
                             token = bearer(&payload);
-                            let auth = auth::authenticate(&state.tokens, &state.cache, token.as_deref()).await;
+                            let auth = match auth::authenticate(&state.tokens, &state.cache, &state.db, token.as_deref()).await {
+                                Ok(auth) => auth,
+                                // The session cannot be checked now: "try again later", which
+                                // clients retry (4403 would read as a final refusal).
+                                Err(_) => break Some(CloseReason { code: CloseCode::Again, description: Some("Try again later".into()) }),
+                            };
                             match auth {
                                 Auth::Rejected => break forbidden(),
                                 Auth::Signed(v) => {
@@ -181,9 +189,14 @@ async fn run(
     let _ = session.close(close).await;
 }
 
-/// Whether the socket's token is still valid (not expired, not revoked).
+/// Whether the socket's token is still valid (not expired, not revoked). While its revocation
+/// cannot be checked (cache and database both unreachable) the socket stays open: an outage is
+/// not a sign-out, and the next check decides.
 async fn still_signed_in(state: &AppState, token: Option<&str>) -> bool {
-    matches!(auth::authenticate(&state.tokens, &state.cache, token).await, Auth::Signed(_))
+    match auth::authenticate(&state.tokens, &state.cache, &state.db, token).await {
+        Ok(auth) => matches!(auth, Auth::Signed(_)),
+        Err(_) => true,
+    }
 }
 
 /// The next item of an optional stream; never resolves when there is none.

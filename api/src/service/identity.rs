@@ -3,8 +3,12 @@
 //!
 //! Invariants: a refresh token is used at most once (`used_at` is set by a conditional update, so
 //! of two concurrent refreshes exactly one wins); presenting a used token revokes the session
-//! (the whole token family); a revoked session is flagged in the cache before the call returns,
-//! so its access tokens stop working at once.
+//! (the whole token family); a session is revoked in the database first (so its refresh token
+//! dies whatever the cache's state) and then flagged in the cache before the call returns, so
+//! its access tokens stop working at once. A flag that cannot be written (Redis down) does not
+//! fail the call: the cache is distrusted instead, access tokens are then checked against the
+//! database, and the revocation guard re-flags every recently revoked session once Redis
+//! answers again.
 
 use chrono::{NaiveDate, Utc};
 use entities::{auth_session, person, refresh_token};
@@ -397,14 +401,20 @@ async fn revoke_sessions(conn: &impl ConnectionTrait, ids: &[Uuid], reason: &str
     Ok(())
 }
 
-/// Flags sessions as revoked (their access tokens stop working) and tells their live
-/// subscriptions (`sessionRevoked`).
+/// Flags sessions (already revoked in the database) as revoked, so their access tokens stop
+/// working, and tells their live subscriptions (`sessionRevoked`). Never fails: a flag that
+/// cannot be written leaves the cache distrusted (see module docs), and a lost event only delays
+/// the close of a socket to its next check.
 async fn flag_revoked(state: &AppState, ids: &[Uuid], reason: &str) -> Result<(), ApiError> {
     let ttl = state.tokens.revocation_ttl();
     for id in ids {
-        state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
+        if state.cache.set_flag(&revoked_session_key(*id), ttl).await.is_err() {
+            state.cache.distrust("a revocation flag could not be written");
+        }
         let payload = serde_json::json!({ "reason": reason, "revokedAt": Utc::now() });
-        state.events.publish(session_revoked_topic(*id), payload).await?;
+        if state.events.publish(session_revoked_topic(*id), payload).await.is_err() {
+            tracing::warn!(session_id = %id, "the revocation event could not be published");
+        }
     }
     Ok(())
 }
@@ -415,8 +425,10 @@ pub fn session_revoked_topic(session_id: Uuid) -> String {
 }
 
 /// Re-flags sessions revoked recently enough that their access tokens may still be unexpired —
-/// after a restart of an in-process cache (or a Redis that lost its data).
+/// after a restart of an in-process cache, a Redis that lost its data, or an outage during which
+/// a flag could not be written — and then trusts the cache again (unless it failed meanwhile).
 pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
+    let epoch = state.cache.epoch();
     let since = Utc::now() - state.tokens.revocation_ttl();
     let ids: Vec<Uuid> = auth_session::Entity::find()
         .select_only()
@@ -429,7 +441,27 @@ pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
     for id in &ids {
         state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
     }
+    if state.cache.mark_restored(epoch).await? {
+        tracing::info!(sessions = ids.len(), "revocation flags restored");
+    }
     Ok(ids.len())
+}
+
+/// How often the revocation guard looks whether the cache needs restoring.
+const GUARD_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Restores the revocation flags whenever the cache stops being trusted (Redis failed or came
+/// back empty), so the database is asked only until Redis answers again.
+pub fn spawn_revocation_guard(state: AppState) -> crate::worker::PollingWorker {
+    crate::worker::PollingWorker::spawn("revocation-guard", GUARD_POLL, move || {
+        let state = state.clone();
+        async move {
+            if !state.cache.trusted() {
+                restore_revocations(&state).await?;
+            }
+            Ok::<bool, ApiError>(false)
+        }
+    })
 }
 
 /// People by id (for DataLoaders).

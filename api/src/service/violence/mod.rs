@@ -29,8 +29,8 @@ use entities::{
     violence_report_event as event,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Set, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -192,6 +192,26 @@ pub const MAX_TEXT: usize = 2000;
 pub const MAX_ADDRESS: usize = 300;
 /// Longest "safe times" text.
 pub const MAX_SAFE_TIMES: usize = 200;
+
+/// The ids of the keys that sealed stored reports but are missing from `keys`: an instance
+/// started with other keys than its peers (each generated its own development key, or
+/// `APP_REPORT_KEYS` differs) could open none of those reports, so start-up refuses it.
+pub async fn missing_report_keys(conn: &impl ConnectionTrait, keys: &Keyring) -> Result<Vec<u16>, DbErr> {
+    // Sealed values start with a version byte and the key id (two bytes, big-endian).
+    let sql = "SELECT DISTINCT substr(description, 2, 2) AS key_id FROM violence_report";
+    let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await?;
+    let mut missing = Vec::new();
+    for row in rows {
+        let bytes: Vec<u8> = row.try_get_by_index(0)?;
+        if let [hi, lo] = bytes[..] {
+            let id = u16::from_be_bytes([hi, lo]);
+            if !keys.has_key(id) {
+                missing.push(id);
+            }
+        }
+    }
+    Ok(missing)
+}
 
 /// What a sealed value is bound to: its row and field, so it opens nowhere else.
 pub fn seal_context(row: Uuid, field: &str) -> Vec<u8> {
