@@ -25,6 +25,9 @@ use sea_orm::{
 
 use crate::{config::Settings, state::DbStats};
 
+/// How long a request waits for SQLite's single connection.
+const SQLITE_QUEUE: Duration = Duration::from_secs(30);
+
 /// Statements slower than this are logged (without their parameters).
 const SLOW_STATEMENT: Duration = Duration::from_millis(250);
 
@@ -45,8 +48,10 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
         } else {
             settings.database_min_connections.min(settings.database_max_connections)
         })
-        // An outage answers `UNAVAILABLE` after this, instead of queueing requests for long.
-        .acquire_timeout(settings.database_acquire_timeout)
+        // PostgreSQL: an outage answers `UNAVAILABLE` after this instead of queueing requests
+        // for long. SQLite's one connection is not lost to outages; requests queue behind the
+        // writer holding it (an import, a fan-out batch), so they may wait longer.
+        .acquire_timeout(if sqlite { SQLITE_QUEUE } else { settings.database_acquire_timeout })
         .connect_timeout(settings.database_acquire_timeout)
         // Ping only a connection that sat idle long enough to have been dropped by the server or
         // the network; a busy one goes straight to work (a ping on every checkout would double

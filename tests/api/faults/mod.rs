@@ -11,6 +11,7 @@
 //! Each scenario prints what it measured (time to a clean error, time to recovery, writes
 //! acknowledged and found) with `eprintln!`; `cargo test -- --nocapture` shows it.
 
+mod commit;
 mod disk;
 mod keys;
 mod postgres;
