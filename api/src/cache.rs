@@ -187,6 +187,31 @@ impl Cache {
         }
     }
 
+    /// Sets many flags that disappear after `ttl`, in one round trip.
+    pub async fn set_flags(&self, keys: &[String], ttl: Duration) -> Result<(), ApiError> {
+        match self {
+            Cache::Memory(store) => {
+                keys.iter().for_each(|key| store.set(key, 1, ttl));
+                Ok(())
+            }
+            Cache::Redis(r) => {
+                if keys.is_empty() {
+                    return Ok(());
+                }
+                let mut pipe = redis::pipe();
+                for key in keys {
+                    pipe.cmd("SET")
+                        .arg(r.key(key))
+                        .arg(1)
+                        .arg("PX")
+                        .arg(ttl.as_millis().max(1) as u64)
+                        .ignore();
+                }
+                r.bounded(pipe.query_async::<()>(&mut r.conn.clone())).await
+            }
+        }
+    }
+
     /// Whether the revocation flag `key` (set by [`Cache::set_flag`]) is up — or
     /// [`Revocation::Unknown`] when the answer cannot be trusted (see module docs). One round
     /// trip: the flag and the restoration marker are read together.
@@ -199,6 +224,9 @@ impl Cache {
                     Revocation::NotRevoked
                 }
             }
+            // Distrusted: the database answers (the guard restores the flags meanwhile), and a
+            // request does not wait on a Redis that is failing.
+            Cache::Redis(r) if !r.trusted.load(Ordering::Acquire) => Revocation::Unknown,
             Cache::Redis(r) => {
                 let mut cmd = redis::cmd("MGET");
                 cmd.arg(r.key(key)).arg(r.key(RESTORED_MARKER));
@@ -237,10 +265,13 @@ impl Cache {
     /// taken): writes the marker and trusts the cache, unless an error happened meanwhile.
     pub async fn mark_restored(&self, epoch: u64) -> Result<bool, ApiError> {
         let Cache::Redis(r) = self else { return Ok(true) };
-        r.bounded(
-            redis::cmd("SET").arg(r.key(RESTORED_MARKER)).arg(1).query_async::<()>(&mut r.conn.clone()),
-        )
-        .await?;
+        if r.epoch.load(Ordering::Acquire) != epoch {
+            return Ok(false);
+        }
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(r.key(RESTORED_MARKER)).arg(1);
+        r.bounded(cmd.query_async::<()>(&mut r.conn.clone())).await?;
+        // An error between the check and the write distrusted the cache again: keep it so.
         let unchanged = r.epoch.load(Ordering::Acquire) == epoch;
         if unchanged {
             r.trusted.store(true, Ordering::Release);

@@ -9,8 +9,9 @@
 //! fails (SQLite with a full disk rolls the transaction back itself) the driver still counts the
 //! transaction as open, its ROLLBACK then fails too, and every later `BEGIN` would become a mere
 //! savepoint of a transaction that never commits — acknowledged writes lost, other connections
-//! locked out. [`release_only_outside_transactions`] closes such a connection instead; the pool
-//! opens a fresh one. SQLite commits with `synchronous=FULL`, so what answered success is on disk.
+//! locked out. The pool's release checks ([`release_sqlite`], [`release_postgres`]) close such a
+//! connection instead, and the pool opens a fresh one. SQLite commits with `synchronous=FULL`,
+//! so what answered success is on disk.
 
 use std::{sync::Arc, time::Duration};
 
@@ -51,8 +52,8 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
         // PostgreSQL: an outage answers `UNAVAILABLE` after this instead of queueing requests
         // for long. SQLite's one connection is not lost to outages; requests queue behind the
         // writer holding it (an import, a fan-out batch), so they may wait longer.
+        // (A new connection's handshake happens inside the acquire, so it has the same bound.)
         .acquire_timeout(if sqlite { SQLITE_QUEUE } else { settings.database_acquire_timeout })
-        .connect_timeout(settings.database_acquire_timeout)
         // Ping only a connection that sat idle long enough to have been dropped by the server or
         // the network; a busy one goes straight to work (a ping on every checkout would double
         // the round trips of every statement).
@@ -66,8 +67,8 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
         })
-        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_only_outside_transactions))
-        .map_sqlx_postgres_pool_opts(|o| o.after_release(release_only_outside_transactions));
+        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_sqlite))
+        .map_sqlx_postgres_pool_opts(|o| o.after_release(release_postgres));
     let mut db = Database::connect(opts).await?;
     db.set_metric_callback(move |info| {
         stats.record_statement();
@@ -78,21 +79,37 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
     Ok(db)
 }
 
-/// The pool's release check (see module docs): `false` (close it) for a connection the driver
-/// still counts inside a transaction. The ping first lets a rollback queued by a dropped
-/// transaction run, so a healthy connection is counted out of it by then.
-fn release_only_outside_transactions<C: Connection>(
-    conn: &mut C,
+/// The pool's release check of an SQLite connection (see module docs): `false` (close it) when
+/// the driver still counts it inside a transaction. A dropped transaction only queues its
+/// ROLLBACK for the connection's worker thread; the ping waits for it, so a healthy connection
+/// is counted out by then.
+fn release_sqlite(
+    conn: &mut sqlx::SqliteConnection,
     _: PoolConnectionMetadata,
 ) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
     Box::pin(async move {
-        conn.ping().await?;
-        let clean = !conn.is_in_transaction();
-        if !clean {
-            tracing::warn!("a database connection was left inside a transaction; closing it");
-        }
-        Ok(clean)
+        tokio::time::timeout(Duration::from_secs(5), conn.ping())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        Ok(outside_transaction(conn.is_in_transaction()))
     })
+}
+
+/// The same for PostgreSQL, where a dropped transaction's ROLLBACK is counted at once (no
+/// round trip needed).
+fn release_postgres(
+    conn: &mut sqlx::PgConnection,
+    _: PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    let in_transaction = conn.is_in_transaction();
+    Box::pin(async move { Ok(outside_transaction(in_transaction)) })
+}
+
+fn outside_transaction(in_transaction: bool) -> bool {
+    if in_transaction {
+        tracing::warn!("a database connection was left inside a transaction; closing it");
+    }
+    !in_transaction
 }
 
 /// Whether the database takes writes now: the probe row is rewritten and committed (a read-only

@@ -410,21 +410,21 @@ pub fn is_unavailable(err: &DbErr) -> bool {
         | Sqlx::PoolTimedOut
         | Sqlx::PoolClosed
         | Sqlx::WorkerCrashed => true,
-        Sqlx::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        Sqlx::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite's extended result codes; the primary code is the low byte: BUSY 5,
+                // LOCKED 6, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14.
+                code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+            } else {
+                // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient resources such
+                // as a full disk (53), operator intervention such as a shutdown (57P), a
+                // read-only transaction (25006).
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "25006"
+            }
+        }
         _ => false,
     }
-}
-
-/// PostgreSQL SQLSTATEs and SQLite result codes of an unavailable database.
-fn unavailable_code(code: &str) -> bool {
-    // PostgreSQL: connection exceptions (08), insufficient resources such as a full disk (53),
-    // operator intervention such as a shutdown (57P), a read-only transaction (25006).
-    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "25006" {
-        return true;
-    }
-    // SQLite (extended codes; the primary code is the low byte): BUSY 5, LOCKED 6, READONLY 8,
-    // IOERR 10, FULL 13, CANTOPEN 14.
-    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 /// True when the database refused a write because of a unique constraint.

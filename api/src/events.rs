@@ -6,7 +6,10 @@
 //! events go straight to local subscribers. Delivery is best-effort (at most once): state that
 //! must not be lost lives in the database, and events only tell clients to look.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures_util::{Stream, StreamExt};
 use redis::aio::ConnectionManager;
@@ -30,12 +33,19 @@ pub struct Event {
 pub struct EventBus {
     local: broadcast::Sender<Arc<Event>>,
     redis: Option<(ConnectionManager, String)>,
+    /// When a publish last failed: for a moment after, events are dropped at once rather than
+    /// each waiting out the timeout (a fan-out or an ancestor walk publishes many in a row).
+    last_failure: Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// The bound on one publish, and how long publishing pauses after a failure.
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 impl EventBus {
     /// Events stay in this process.
     pub fn in_process() -> Self {
-        Self { local: broadcast::channel(LOCAL_BUFFER).0, redis: None }
+        Self { local: broadcast::channel(LOCAL_BUFFER).0, redis: None, last_failure: Arc::default() }
     }
 
     /// Events go through Redis; a background task relays them to local subscribers and
@@ -51,21 +61,35 @@ impl EventBus {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
         tokio::spawn(relay(client, channel.clone(), local.clone(), pubsub));
-        Ok(Self { local, redis: Some((publisher, channel)) })
+        Ok(Self { local, redis: Some((publisher, channel)), last_failure: Arc::default() })
     }
 
-    /// Publishes an event to every subscriber of its topic, on every instance.
+    /// Publishes an event to every subscriber of its topic, on every instance. Best-effort and
+    /// bounded: `UNAVAILABLE` when Redis does not take it within half a second (or failed a
+    /// moment ago); callers go on, since events only tell clients to look.
     pub async fn publish(&self, topic: String, payload: serde_json::Value) -> Result<(), ApiError> {
         let event = Event { topic, payload };
+        let unavailable = ApiError::Unavailable { retry_after_secs: 1 };
         match &self.redis {
             Some((conn, channel)) => {
+                let failed_lately = self
+                    .last_failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some_and(|at| at.elapsed() < PAUSE_AFTER_FAILURE);
+                if failed_lately {
+                    return Err(unavailable);
+                }
                 let json = serde_json::to_string(&event).map_err(ApiError::internal)?;
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(json)
-                    .query_async::<i64>(&mut conn.clone())
-                    .await
-                    .map_err(|e| ApiError::internal(format_args!("redis publish: {:?}", e.kind())))?;
+                let mut cmd = redis::cmd("PUBLISH");
+                cmd.arg(channel).arg(json);
+                let sent =
+                    tokio::time::timeout(PUBLISH_TIMEOUT, cmd.query_async::<i64>(&mut conn.clone())).await;
+                if !matches!(sent, Ok(Ok(_))) {
+                    tracing::warn!("event bus: an event could not be published; dropped");
+                    *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                    return Err(unavailable);
+                }
             }
             None => {
                 // No receiver is not an error: nobody is listening right now.

@@ -52,7 +52,7 @@ pub struct Application {
     push_worker: PollingWorker,
     fanout_worker: PollingWorker,
     escalation_worker: PollingWorker,
-    revocation_guard: PollingWorker,
+    revocation_guard: Option<PollingWorker>,
 }
 
 /// Connects to the database (migrating it) and to Redis when configured: the shared state,
@@ -190,7 +190,11 @@ impl Application {
             self.push_worker.stop(grace),
             self.fanout_worker.stop(grace),
             self.escalation_worker.stop(grace),
-            self.revocation_guard.stop(grace)
+            async {
+                if let Some(guard) = self.revocation_guard {
+                    guard.stop(grace).await;
+                }
+            }
         );
         result
     }

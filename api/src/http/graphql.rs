@@ -434,17 +434,20 @@ async fn execute(
         .json(Value::Object(body))
 }
 
-/// A 503 answer to a request that could not start (its credentials could not be checked).
+/// The answer to a request that could not start (its credentials could not be checked): 503
+/// with `Retry-After` when the database or cache is down, 500 for anything else.
 fn unavailable(media: Media, lang: Lang, err: &ApiError) -> HttpResponse {
     let mut ext = async_graphql::ErrorExtensionValues::default();
     err.write_extensions(&mut ext);
-    let retry_after = match err {
-        ApiError::Unavailable { retry_after_secs } => *retry_after_secs,
-        _ => 1,
+    let mut resp = match err {
+        ApiError::Unavailable { retry_after_secs } => {
+            let mut resp = HttpResponse::ServiceUnavailable();
+            resp.insert_header((header::RETRY_AFTER, *retry_after_secs));
+            resp
+        }
+        _ => HttpResponse::InternalServerError(),
     };
-    HttpResponse::ServiceUnavailable()
-        .content_type(media.content_type())
-        .insert_header((header::RETRY_AFTER, retry_after))
+    resp.content_type(media.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "errors": [{ "message": err.message(lang), "extensions": ext }] }))
 }

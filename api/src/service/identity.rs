@@ -10,7 +10,7 @@
 //! database, and the revocation guard re-flags every recently revoked session once Redis
 //! answers again.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entities::{auth_session, person, refresh_token};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -199,12 +199,19 @@ impl Attempt {
         }
     }
 
-    /// The password was right: it was not a failure, and the phone's counters start over.
-    async fn succeeded(self, state: &AppState) -> Result<(), ApiError> {
+    /// The password was right: it was not a failure, and the phone's counters start over. If
+    /// the cache fails now, the counters stay a little high (safe), and the right password
+    /// still signs her in.
+    async fn succeeded(self, state: &AppState) {
         let [pair, phone, addr] = self.keys;
-        state.cache.clear(&pair).await?;
-        state.cache.clear(&phone).await?;
-        state.cache.undo_hit(&addr).await
+        let cleared = async {
+            state.cache.clear(&pair).await?;
+            state.cache.clear(&phone).await?;
+            state.cache.undo_hit(&addr).await
+        };
+        if cleared.await.is_err() {
+            tracing::warn!("login counters could not be reset after a right password");
+        }
     }
 }
 
@@ -228,7 +235,7 @@ pub async fn login(
         tracing::info!(event = "login_failed", "failed login");
         return Err(ApiError::BadCredentials);
     };
-    attempt.succeeded(state).await?;
+    attempt.succeeded(state).await;
     let txn = state.db.begin().await?;
     let payload = start_session(state, &txn, person, meta).await?;
     txn.commit().await?;
@@ -359,7 +366,7 @@ pub async fn change_password(
     if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
         return Err(ApiError::bad_input("currentPassword", InputProblem::WrongPassword));
     }
-    attempt.succeeded(state).await?;
+    attempt.succeeded(state).await;
     let hash = auth::hash_password(new.expose().to_owned()).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -402,18 +409,19 @@ async fn revoke_sessions(conn: &impl ConnectionTrait, ids: &[Uuid], reason: &str
 }
 
 /// Flags sessions (already revoked in the database) as revoked, so their access tokens stop
-/// working, and tells their live subscriptions (`sessionRevoked`). Never fails: a flag that
-/// cannot be written leaves the cache distrusted (see module docs), and a lost event only delays
+/// working, and tells their live subscriptions (`sessionRevoked`). Never fails: flags that
+/// cannot be written leave the cache distrusted (see module docs), and a lost event only delays
 /// the close of a socket to its next check.
 async fn flag_revoked(state: &AppState, ids: &[Uuid], reason: &str) -> Result<(), ApiError> {
-    let ttl = state.tokens.revocation_ttl();
+    let keys: Vec<String> = ids.iter().map(|id| revoked_session_key(*id)).collect();
+    if state.cache.set_flags(&keys, state.tokens.revocation_ttl()).await.is_err() {
+        state.cache.distrust("revocation flags could not be written");
+    }
     for id in ids {
-        if state.cache.set_flag(&revoked_session_key(*id), ttl).await.is_err() {
-            state.cache.distrust("a revocation flag could not be written");
-        }
         let payload = serde_json::json!({ "reason": reason, "revokedAt": Utc::now() });
         if state.events.publish(session_revoked_topic(*id), payload).await.is_err() {
-            tracing::warn!(session_id = %id, "the revocation event could not be published");
+            // The bus is down: the others would wait for it too.
+            break;
         }
     }
     Ok(())
@@ -429,7 +437,15 @@ pub fn session_revoked_topic(session_id: Uuid) -> String {
 /// a flag could not be written — and then trusts the cache again (unless it failed meanwhile).
 pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
     let epoch = state.cache.epoch();
-    let since = Utc::now() - state.tokens.revocation_ttl();
+    let restored = reflag_revoked_since(state, Utc::now() - state.tokens.revocation_ttl()).await?;
+    if state.cache.mark_restored(epoch).await? {
+        tracing::info!(sessions = restored, "revocation flags restored");
+    }
+    Ok(restored)
+}
+
+/// Flags every session revoked after `since` (an indexed read, one pipelined write).
+async fn reflag_revoked_since(state: &AppState, since: DateTime<Utc>) -> Result<usize, ApiError> {
     let ids: Vec<Uuid> = auth_session::Entity::find()
         .select_only()
         .column(auth_session::Column::Id)
@@ -437,31 +453,45 @@ pub async fn restore_revocations(state: &AppState) -> Result<usize, ApiError> {
         .into_tuple()
         .all(&state.db)
         .await?;
-    let ttl = state.tokens.revocation_ttl();
-    for id in &ids {
-        state.cache.set_flag(&revoked_session_key(*id), ttl).await?;
-    }
-    if state.cache.mark_restored(epoch).await? {
-        tracing::info!(sessions = ids.len(), "revocation flags restored");
-    }
+    let keys: Vec<String> = ids.iter().map(|id| revoked_session_key(*id)).collect();
+    state.cache.set_flags(&keys, state.tokens.revocation_ttl()).await?;
     Ok(ids.len())
 }
 
-/// How often the revocation guard looks whether the cache needs restoring.
+/// How often the revocation guard runs.
 const GUARD_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How far back each sweep looks before the previous one began: covers commits that were in
+/// flight then and clocks of other instances that run behind.
+const SWEEP_OVERLAP: chrono::Duration = chrono::Duration::seconds(10);
 
-/// Restores the revocation flags whenever the cache stops being trusted (Redis failed or came
-/// back empty), so the database is asked only until Redis answers again.
-pub fn spawn_revocation_guard(state: AppState) -> crate::worker::PollingWorker {
-    crate::worker::PollingWorker::spawn("revocation-guard", GUARD_POLL, move || {
-        let state = state.clone();
+/// Keeps the revocation flags complete (Redis only). Every round it flags the sessions revoked
+/// since the last round, whichever instance revoked them — so a flag that one instance could not
+/// write (a timeout, a partition of that instance alone, a crash between the database and the
+/// flag) is written by the others within a round. When the cache is distrusted (an error, or
+/// Redis came back empty) it restores every recent revocation and trusts the cache again.
+pub fn spawn_revocation_guard(state: AppState) -> Option<crate::worker::PollingWorker> {
+    if !state.cache.is_redis() {
+        return None;
+    }
+    let last_sweep = std::sync::Arc::new(std::sync::Mutex::new(None::<DateTime<Utc>>));
+    Some(crate::worker::PollingWorker::spawn("revocation-guard", GUARD_POLL, move || {
+        let (state, last_sweep) = (state.clone(), last_sweep.clone());
         async move {
-            if !state.cache.trusted() {
-                restore_revocations(&state).await?;
+            let started = Utc::now();
+            let previous = *last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+            let done = match previous {
+                Some(at) if state.cache.trusted() => reflag_revoked_since(&state, at - SWEEP_OVERLAP).await,
+                _ => restore_revocations(&state).await,
+            };
+            match done {
+                Ok(_) => *last_sweep.lock().unwrap_or_else(|p| p.into_inner()) = Some(started),
+                // Redis or the database is down: tried again next round (the outage itself is
+                // logged where it is met), no need to say so twice a second.
+                Err(e) => tracing::debug!(error = %e, "revocation guard: round failed"),
             }
             Ok::<bool, ApiError>(false)
         }
-    })
+    }))
 }
 
 /// People by id (for DataLoaders).

@@ -342,7 +342,9 @@ pub async fn announce(state: &AppState, rows: &[notification::Model]) {
     for row in rows {
         let payload = json!({ "id": row.id });
         if let Err(e) = state.events.publish(topic(row.person_id), payload).await {
-            tracing::warn!(error = ?e, "could not announce a notification");
+            // The bus is down: the rest would fail too (the inbox has them all).
+            tracing::warn!(error = ?e, "could not announce notifications");
+            break;
         }
     }
 }

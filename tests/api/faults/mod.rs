@@ -2,7 +2,10 @@
 //! write lost, no revoked session revived, no valid session ended, no client left hanging.
 //!
 //! - `disk`: SQLite on a tmpfs the test fills up, and a read-only data directory (both need
-//!   root for `mount`; without it they say so and check nothing — CI runs as root).
+//!   root for `mount`; without it they say so and check nothing, unless `TEST_REQUIRE_MOUNT`
+//!   is set — CI sets it and runs as root).
+//! - `commit`: a COMMIT refused by a deferred foreign key, on both backends (a regression guard:
+//!   both drivers recover from this one; the full disk is what broke SQLite).
 //! - `redis`: a private `redis-server` on a free port, killed (restarted empty) or paused.
 //! - `postgres`: the database reached through a TCP proxy the test cuts (PostgreSQL runs only).
 //! - `tokens`: expired and future-dated tokens are refused, never taken for anonymous.
@@ -63,6 +66,9 @@ impl PrivateRedis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers().await {
+            // Exited: it could not bind the port (another process took it in between).
+            let exited = self.child.as_mut().is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_some()));
+            assert!(!exited, "the private redis-server exited (port {} taken?)", self.port);
             assert!(Instant::now() < deadline, "the private redis-server did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -188,8 +194,18 @@ impl Drop for Proxy {
     }
 }
 
-/// Whether this process may mount filesystems (the disk tests need it).
+/// Whether this process may mount filesystems (the disk tests need it). CI sets
+/// `TEST_REQUIRE_MOUNT=1`, so there a missing permission fails instead of checking nothing.
 pub fn can_mount() -> bool {
+    let ok = try_mount();
+    assert!(
+        ok || std::env::var("TEST_REQUIRE_MOUNT").is_err(),
+        "TEST_REQUIRE_MOUNT is set but this process cannot mount a tmpfs (run as root)"
+    );
+    ok
+}
+
+fn try_mount() -> bool {
     let dir = std::env::temp_dir().join(format!("phunu-mount-probe-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let ok = Command::new("mount")
@@ -230,9 +246,11 @@ impl Mount {
         let path = std::env::temp_dir().join(format!("phunu-ro-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).unwrap();
         assert!(Command::new("mount").arg("--bind").arg(source).arg(&path).status().unwrap().success());
-        let ro = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(&path).status().unwrap();
+        // Built before the remount is checked, so a failed remount is unmounted too.
+        let view = Self { path };
+        let ro = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(&view.path).status().unwrap();
         assert!(ro.success(), "remount read-only");
-        Self { path }
+        view
     }
 }
 

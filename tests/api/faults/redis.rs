@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{PrivateRedis, ms};
+use super::{PrivateRedis, Proxy, ms};
 use crate::{helpers::*, ws};
 
 const ME: &str = "{ me { phone } }";
@@ -73,15 +73,38 @@ async fn a_flag_lost_in_an_outage_is_written_when_redis_answers_again() {
     // Paused, Redis keeps its data (and its restoration marker): only the flag is missing.
     let redis = PrivateRedis::start().await;
     let app = app_on(&redis).await;
+    let peer = app.spawn_peer().await;
     let access = app.token(MEMBER).await;
     redis.pause(true);
     app.gql("mutation { logout }", json!({}), Some(&access)).await.ok();
     redis.pause(false);
     until_restored(&app).await;
+    until_restored(&peer).await;
     app.gql(ME, json!({}), Some(&access)).await.expect_code("UNAUTHENTICATED");
-    // A second instance trusts the flags (the marker is there): the flag itself must be there.
-    let peer = app.spawn_peer().await;
     peer.gql(ME, json!({}), Some(&access)).await.expect_code("UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_one_instance_could_not_write_is_written_by_the_others() {
+    // Instance C reaches Redis through a proxy the test cuts; A reaches it directly and never
+    // sees an error, so it keeps trusting Redis.
+    let redis = PrivateRedis::start().await;
+    let proxy = Proxy::start(format!("127.0.0.1:{}", redis.port).parse().unwrap());
+    let a = app_on(&redis).await;
+    let c = a.spawn_peer_with(&[("REDIS_URL", &format!("redis://127.0.0.1:{}", proxy.port))]).await;
+    let access = a.token(MEMBER).await;
+    a.gql(ME, json!({}), Some(&access)).await.ok();
+
+    proxy.cut();
+    c.gql("mutation { logout }", json!({}), Some(&access)).await.ok();
+    c.gql(ME, json!({}), Some(&access)).await.expect_code("UNAUTHENTICATED");
+    let started = Instant::now();
+    while a.gql(ME, json!({}), Some(&access)).await.code() != Some("UNAUTHENTICATED") {
+        assert!(started.elapsed() < Duration::from_secs(5), "A still accepts the token C revoked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(a.state.cache.trusted(), "A never had a reason to distrust Redis");
+    eprintln!("a flag C could not write was written by A's guard within {} ms", ms(started));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

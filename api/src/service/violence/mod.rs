@@ -197,8 +197,12 @@ pub const MAX_SAFE_TIMES: usize = 200;
 /// started with other keys than its peers (each generated its own development key, or
 /// `APP_REPORT_KEYS` differs) could open none of those reports, so start-up refuses it.
 pub async fn missing_report_keys(conn: &impl ConnectionTrait, keys: &Keyring) -> Result<Vec<u16>, DbErr> {
-    // Sealed values start with a version byte and the key id (two bytes, big-endian).
-    let sql = "SELECT DISTINCT substr(description, 2, 2) AS key_id FROM violence_report";
+    // Sealed values start with a version byte and the key id (two bytes, big-endian). Every
+    // sealed column: after a rotation, new timeline entries use the new key, old reports the old.
+    let sql = "SELECT substr(description, 2, 2) FROM violence_report \
+               UNION SELECT substr(address, 2, 2) FROM violence_report WHERE address IS NOT NULL \
+               UNION SELECT substr(contact, 2, 2) FROM violence_report WHERE contact IS NOT NULL \
+               UNION SELECT substr(body, 2, 2) FROM violence_report_event WHERE body IS NOT NULL";
     let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await?;
     let mut missing = Vec::new();
     for row in rows {
@@ -457,7 +461,9 @@ pub async fn publish_console_event(state: &AppState, row: &report::Model, what: 
     let payload = json!({ "reportId": row.id, "event": what, "version": row.version });
     for unit in ancestors {
         if let Err(e) = state.events.publish(console_topic(unit), payload.clone()).await {
+            // The bus is down: the other units' consoles would not get it either.
             tracing::warn!(error = ?e, "could not publish a report event");
+            break;
         }
     }
 }
