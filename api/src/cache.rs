@@ -11,7 +11,8 @@
 //! trusted: [`Cache::revocation`] answers [`Revocation::Unknown`] after any error or when the
 //! marker written after the last restoration is gone, and the caller then asks the database
 //! (see `auth::authenticate`). The revocation guard (`service::identity::spawn_revocation_guard`)
-//! re-flags the recently revoked sessions from the database and only then trusts the cache again.
+//! re-flags the recently revoked sessions from the database and only then trusts the cache
+//! again; while trusting, it flags every round the sessions any instance revoked since.
 
 use std::{
     collections::HashMap,
