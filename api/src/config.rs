@@ -107,8 +107,11 @@ pub struct Settings {
     pub report_escalate_after: Duration,
     /// How often the escalation worker looks for due reports.
     pub report_escalation_poll_interval: Duration,
-    /// Wrong PINs in a row that lock a reference, and for how long.
+    /// Wrong PINs in a row from one client address that lock a reference for that address, and
+    /// for how long.
     pub report_pin_max_failures: u32,
+    /// Wrong PINs from all addresses together that lock a reference (distributed guessing).
+    pub report_pin_max_failures_total: u32,
     pub report_pin_lock: Duration,
     /// PIN attempts per client address within `report_pin_window`, whatever the reference.
     pub report_pin_max_per_address: u32,
@@ -282,6 +285,7 @@ impl Settings {
                 "milliseconds",
             )?),
             report_pin_max_failures: positive(&get, "APP_REPORT_PIN_MAX_FAILURES", 5)?,
+            report_pin_max_failures_total: positive(&get, "APP_REPORT_PIN_MAX_FAILURES_TOTAL", 30)?,
             report_pin_lock: secs(60 * u64::from(positive(&get, "APP_REPORT_PIN_LOCK_MINS", 60)?)),
             report_pin_max_per_address: positive(&get, "APP_REPORT_PIN_MAX_PER_ADDRESS", 20)?,
             report_pin_window: secs(u64::from(positive(&get, "APP_REPORT_PIN_WINDOW_SECS", 900)?)),

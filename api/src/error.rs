@@ -90,10 +90,13 @@ pub enum InputProblem {
     NotAChild,
     /// A pledge cannot be certified while a criterion of its campaign is not checked as met.
     CriteriaNotMet,
+    /// Text with a character no one types (NUL or another control character, a bidirectional
+    /// override), see `domain::text::is_forbidden_char`.
+    InvalidCharacters,
 }
 
 impl InputProblem {
-    fn message(self, lang: Lang) -> &'static str {
+    pub fn message(self, lang: Lang) -> &'static str {
         use InputProblem::*;
         match (self, lang) {
             (Required, Lang::Vi) => "Trường này là bắt buộc.",
@@ -142,6 +145,12 @@ impl InputProblem {
             (NotAChild, Lang::En) => "This unit is not a direct child of the unit.",
             (CriteriaNotMet, Lang::Vi) => "Chưa đạt đủ các tiêu chí để công nhận.",
             (CriteriaNotMet, Lang::En) => "Not every criterion is met, so it cannot be certified.",
+            (InvalidCharacters, Lang::Vi) => {
+                "Nội dung có ký tự không hợp lệ (ký tự điều khiển hoặc ký tự đảo chiều)."
+            }
+            (InvalidCharacters, Lang::En) => {
+                "The text has characters that are not allowed (control or direction-changing characters)."
+            }
         }
     }
 
@@ -170,6 +179,7 @@ impl InputProblem {
             OtherTraining => "OTHER_TRAINING",
             NotAChild => "NOT_A_CHILD",
             CriteriaNotMet => "CRITERIA_NOT_MET",
+            InvalidCharacters => "INVALID_CHARACTERS",
         }
     }
 }
@@ -487,10 +497,13 @@ impl Extension for ErrorMappingExtension {
         if let Some(lang) = ctx.data_opt::<Lang>() {
             let _ = self.lang.set(*lang);
         }
-        next.run(ctx, query, variables).await.map_err(|mut e| {
+        let doc = next.run(ctx, query, variables).await.map_err(|mut e| {
             tag(&mut e, CODE_PARSE_FAILED);
             e
-        })
+        })?;
+        // Text arguments are checked once here, for every operation (see `text_guard`).
+        crate::graphql::text_guard::check(&doc, variables, self.lang.get().copied().unwrap_or_default())?;
+        Ok(doc)
     }
 
     async fn validation(

@@ -284,6 +284,19 @@ async fn production_refuses_introspection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_introspection_errors_suggest_no_field_names() {
+    let app = spawn_app_with(&[("APP_ENV", "production")]).await;
+    let res = app.gql("mutation { logn(input: {}) { accessToken } }", json!({}), None).await;
+    assert_eq!(res.code(), Some("GRAPHQL_VALIDATION_FAILED"), "{}", res.body);
+    let message = res.body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("login"), "a suggestion names a hidden field: {message}");
+    // In development, with introspection on, suggestions help.
+    let dev = spawn_app().await;
+    let res = dev.gql("mutation { logn(input: {}) { accessToken } }", json!({}), None).await;
+    assert!(res.body["errors"][0]["message"].as_str().unwrap_or_default().contains("login"), "{}", res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_does_not_serve_graphiql() {
     let app = spawn_app_with(&[("APP_ENV", "production")]).await;
     let resp = get_graphql(&app, &[], &[("accept", "text/html")]).await;

@@ -14,6 +14,7 @@ mod home;
 mod http;
 mod identity;
 mod import;
+mod input;
 mod membership;
 mod news;
 mod notifications;

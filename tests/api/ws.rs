@@ -99,6 +99,53 @@ async fn an_invalid_token_in_connection_init_closes_with_4403() {
     assert_eq!(res, Err(Some(4403)));
 }
 
+async fn send_binary(ws: &mut Ws, msg: Value) {
+    ws.send(Message::binary(msg.to_string().into_bytes())).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_frames_get_the_same_token_checks_as_text() {
+    let app = spawn_app().await;
+    // A forged token in a binary connection_init is refused like one in text.
+    let mut ws = connect(&app).await;
+    send_binary(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": { "authorization": "Bearer not.a.token" } }),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await, Err(Some(4403)));
+
+    // A token that expires while the socket is open: an operation sent in a binary frame after
+    // that closes the socket, as a text one would.
+    let real = app.token(MEMBER).await;
+    let now = chrono::Utc::now().timestamp();
+    let short = crate::identity::sign(
+        jsonwebtoken::Algorithm::HS256,
+        TEST_JWT_SECRET,
+        &crate::identity::claims_like(&real, |c| {
+            c["iat"] = json!(now);
+            c["exp"] = json!(now + 1);
+        }),
+    );
+    let mut ws = connect(&app).await;
+    send_binary(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {short}") } }),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "connection_ack");
+    // Past the expiry and the 5 s leeway.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    send_binary(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { sessionRevoked { reason } }" } }))
+        .await;
+    assert_eq!(next(&mut ws).await, Err(Some(4403)));
+
+    // Bytes that are not a UTF-8 message close the socket as a protocol error.
+    let mut ws = connect(&app).await;
+    ws.send(Message::binary(vec![0xff, 0xfe, 0x00])).await.unwrap();
+    assert_eq!(next(&mut ws).await, Err(Some(4400)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_in_connection_init_closes_with_4403() {
     let app = spawn_app().await;

@@ -8,8 +8,8 @@ mod text;
 pub use ids::{GlobalId, NodeKind};
 pub use person::{Email, Password, PersonName, PhoneNumber};
 pub use text::{
-    WordPrefix, fold_for_search, later_word_suffixes, like_contains_pattern, normalise_text, parse_line,
-    parse_optional_text, parse_optional_url,
+    WordPrefix, fold_for_search, is_forbidden_char, is_invisible_letter, later_word_suffixes,
+    like_contains_pattern, normalise_text, parse_line, parse_optional_text, parse_optional_url,
 };
 
 /// A closed set of values stored as their SCREAMING_SNAKE names: the enum, `ALL`, `as_str` and

@@ -60,7 +60,10 @@ impl PersonName {
         }
         let len = name.chars().count();
         let letters_only = name.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.'));
-        if !(2..=120).contains(&len) || !letters_only {
+        // At least two letters that show: a name of invisible fillers is no name.
+        let visible =
+            name.chars().filter(|c| c.is_alphabetic() && !super::text::is_invisible_letter(*c)).count();
+        if !(2..=120).contains(&len) || !letters_only || visible < 2 {
             return Err(ApiError::bad_input(field, InputProblem::InvalidName));
         }
         Ok(Self(name))

@@ -16,6 +16,22 @@ pub fn fold_for_search(s: &str) -> String {
     folded
 }
 
+/// Whether `c` is a character no one types into a form: NUL and every other control character
+/// but tab, line feed and carriage return, and the bidirectional embeddings, overrides and
+/// isolates (U+202A–U+202E, U+2066–U+2069) that make text display as something it is not.
+/// PostgreSQL refuses NUL in text outright; the others deceive whoever reads the text later.
+/// Every text argument of the API is checked against this at the boundary (see
+/// `graphql::text_guard`), so both backends answer the same `BAD_USER_INPUT`.
+pub fn is_forbidden_char(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Letters that display as nothing (the Hangul fillers), which a name must not be made of.
+pub fn is_invisible_letter(c: char) -> bool {
+    matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
+}
+
 /// Trims, collapses white space and composes (NFC) user-typed text, so one name typed on two
 /// keyboards is stored once and its letters are letters.
 pub fn normalise_text(raw: &str) -> String {

@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod org;
 pub mod scalars;
 pub mod statistics;
+pub mod text_guard;
 pub mod trainings;
 pub mod violence;
 
@@ -91,7 +92,9 @@ pub fn build_schema(state: AppState, settings: &Settings) -> AppSchema {
         .limit_directives(16)
         .data(state);
     if !settings.introspection {
-        builder = builder.disable_introspection().extension(introspection::NoIntrospection);
+        // "Did you mean …?" would name the fields introspection hides.
+        builder =
+            builder.disable_introspection().disable_suggestions().extension(introspection::NoIntrospection);
     }
     builder.finish()
 }

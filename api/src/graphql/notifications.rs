@@ -53,6 +53,8 @@ pub enum GqlNotificationKind {
     ViolenceReportUpdated,
     /// To a report's signed-in reporter: an officer wrote to her.
     ViolenceReportMessage,
+    /// To case officers: a report's assigned officer lost her case role; it needs a new one.
+    ViolenceReportUnassigned,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -75,6 +77,7 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::ViolenceReportAssigned => GqlNotificationKind::ViolenceReportAssigned,
             NotificationKind::ViolenceReportUpdated => GqlNotificationKind::ViolenceReportUpdated,
             NotificationKind::ViolenceReportMessage => GqlNotificationKind::ViolenceReportMessage,
+            NotificationKind::ViolenceReportUnassigned => GqlNotificationKind::ViolenceReportUnassigned,
         }
     }
 }

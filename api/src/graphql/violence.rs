@@ -135,6 +135,8 @@ pub enum GqlEventKind {
     /// From the reporter.
     InformationAdded,
     Withdrawn,
+    /// Internal: the assigned officer's case role ended; the report is back in the queue.
+    Unassigned,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +334,13 @@ pub struct DateTimeRangeInput {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive.
     pub to: Option<DateTime<Utc>>,
+}
+
+/// Whole Hanoi days, both ends included.
+#[derive(InputObject, Default)]
+pub struct DateRangeInput {
+    pub from: Option<crate::graphql::scalars::Date>,
+    pub to: Option<crate::graphql::scalars::Date>,
 }
 
 #[derive(InputObject, Default)]
@@ -675,15 +684,20 @@ pub struct ViolenceStatusCount {
     count: u64,
 }
 
-/// Counts of a subtree's reports: all any officer over it may know.
+/// Counts of a subtree's reports. A case officer whose reach covers the unit gets them exact
+/// and by status; any other officer over it gets coarse totals only (`coarse`): a count below
+/// 5 is `null`, a larger one is rounded down to a multiple of 5, and the rest is `null` or
+/// empty — so no count singles out a report.
 #[derive(SimpleObject)]
 pub struct ViolenceReportCounts {
-    total: u64,
+    /// Whether these are the coarse totals (see the type).
+    coarse: bool,
+    total: Option<u64>,
     /// Not resolved or closed.
-    open: u64,
-    urgent_open: u64,
+    open: Option<u64>,
+    urgent_open: Option<u64>,
     /// Unacknowledged past the deadline.
-    overdue: u64,
+    overdue: Option<u64>,
     by_status: Vec<ViolenceStatusCount>,
 }
 
@@ -774,18 +788,27 @@ impl ViolenceQuery {
         ))
     }
 
-    /// Counts of the reports placed in a unit's subtree, for any officer with a role over it.
+    /// Counts of the reports placed in a unit's subtree and submitted on the given Hanoi days,
+    /// for any officer with a role over it: exact for a case officer whose reach covers it,
+    /// coarse for the others (see `ViolenceReportCounts`).
     async fn violence_report_counts(
         &self,
         ctx: &Context<'_>,
         unit_id: ID,
-        submitted_between: Option<DateTimeRangeInput>,
+        submitted_on: Option<DateRangeInput>,
     ) -> Result<ViolenceReportCounts> {
         let viewer = ctx.auth()?.require()?;
         let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
-        let range = submitted_between.unwrap_or_default();
-        let c = queue::counts(&ctx.state()?.db, viewer, unit, range.from, range.to).await?;
+        let range = submitted_on.unwrap_or_default();
+        let to = match range.to {
+            Some(d) => {
+                Some(d.0.succ_opt().ok_or(ApiError::bad_input("submittedOn.to", InputProblem::OutOfRange))?)
+            }
+            None => None,
+        };
+        let c = queue::counts(&ctx.state()?.db, viewer, unit, range.from.map(|d| d.0), to).await?;
         Ok(ViolenceReportCounts {
+            coarse: c.coarse,
             total: c.total,
             open: c.open,
             urgent_open: c.urgent_open,

@@ -114,31 +114,14 @@ async fn run(
         tokio::select! {
             msg = incoming.next() => {
                 last_heard = Instant::now();
-                let bytes = match msg {
-                    Some(Ok(AggregatedMessage::Text(text))) => {
-                        if !init_seen && let Some(payload) = connection_init_payload(&text) {
-                            init_seen = true;
-                            token = bearer(&payload);
-                            let auth = match auth::authenticate(&state.tokens, &state.cache, &state.db, token.as_deref()).await {
-                                Ok(auth) => auth,
-                                // The session cannot be checked now: "try again later", which
-                                // clients retry (4403 would read as a final refusal).
-                                Err(_) => break Some(CloseReason { code: CloseCode::Again, description: Some("Try again later".into()) }),
-                            };
-                            match auth {
-                                Auth::Rejected => break forbidden(),
-                                Auth::Signed(v) => {
-                                    revoked = Some(Box::pin(state.events.subscribe(session_revoked_topic(v.session_id))));
-                                }
-                                Auth::Anonymous => {}
-                            }
-                            *auth_cell.lock().unwrap_or_else(|p| p.into_inner()) = auth;
-                        } else if token.is_some() && !still_signed_in(&state, token.as_deref()).await {
-                            break forbidden();
-                        }
-                        text.as_bytes().to_vec()
-                    }
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => bytes.to_vec(),
+                // Binary frames carry the same protocol messages: they go through the same
+                // checks (a frame that is not UTF-8 is not a protocol message at all).
+                let text = match msg {
+                    Some(Ok(AggregatedMessage::Text(text))) => text.to_string(),
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => match String::from_utf8(bytes.to_vec()) {
+                        Ok(text) => text,
+                        Err(_) => break Some(CloseReason { code: CloseCode::Other(4400), description: Some("Invalid message".into()) }),
+                    },
                     Some(Ok(AggregatedMessage::Ping(p))) => {
                         if session.pong(&p).await.is_err() { return; }
                         continue;
@@ -148,6 +131,27 @@ async fn run(
                     Some(Err(_)) => break Some(CloseReason { code: CloseCode::Size, description: None }),
                     None => break None,
                 };
+                if !init_seen && let Some(payload) = connection_init_payload(&text) {
+                    init_seen = true;
+                    token = bearer(&payload);
+                    let auth = match auth::authenticate(&state.tokens, &state.cache, &state.db, token.as_deref()).await {
+                        Ok(auth) => auth,
+                        // The session cannot be checked now: "try again later", which
+                        // clients retry (4403 would read as a final refusal).
+                        Err(_) => break Some(CloseReason { code: CloseCode::Again, description: Some("Try again later".into()) }),
+                    };
+                    match auth {
+                        Auth::Rejected => break forbidden(),
+                        Auth::Signed(v) => {
+                            revoked = Some(Box::pin(state.events.subscribe(session_revoked_topic(v.session_id))));
+                        }
+                        Auth::Anonymous => {}
+                    }
+                    *auth_cell.lock().unwrap_or_else(|p| p.into_inner()) = auth;
+                } else if token.is_some() && !still_signed_in(&state, token.as_deref()).await {
+                    break forbidden();
+                }
+                let bytes = text.into_bytes();
                 // A client that sends faster than its operations are handled is cut off rather
                 // than buffered without bound.
                 if tx.try_send(bytes).is_err() {

@@ -68,10 +68,13 @@ pub enum NotificationKind {
     ViolenceReportUpdated,
     /// To a report's signed-in reporter: an officer wrote to her.
     ViolenceReportMessage,
+    /// To the case officers a report is routed to: its assigned officer's case role ended, and
+    /// it is back in their queue.
+    ViolenceReportUnassigned,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 14] = [
+    pub const ALL: [NotificationKind; 15] = [
         NotificationKind::JoinRequested,
         NotificationKind::TransferRequested,
         NotificationKind::RequestApproved,
@@ -86,6 +89,7 @@ impl NotificationKind {
         NotificationKind::ViolenceReportAssigned,
         NotificationKind::ViolenceReportUpdated,
         NotificationKind::ViolenceReportMessage,
+        NotificationKind::ViolenceReportUnassigned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +108,7 @@ impl NotificationKind {
             NotificationKind::ViolenceReportAssigned => "VIOLENCE_REPORT_ASSIGNED",
             NotificationKind::ViolenceReportUpdated => "VIOLENCE_REPORT_UPDATED",
             NotificationKind::ViolenceReportMessage => "VIOLENCE_REPORT_MESSAGE",
+            NotificationKind::ViolenceReportUnassigned => "VIOLENCE_REPORT_UNASSIGNED",
         }
     }
 
@@ -231,6 +236,12 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         }
         Some(NotificationKind::ViolenceReportMessage) => {
             ("New message".into(), "You have a new message.".into())
+        }
+        Some(NotificationKind::ViolenceReportUnassigned) if vi => {
+            ("Tin báo trở lại hàng chờ".into(), "Một tin báo cần người xử lý mới.".into())
+        }
+        Some(NotificationKind::ViolenceReportUnassigned) => {
+            ("Report back in the queue".into(), "A report needs a new officer.".into())
         }
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),

@@ -8,7 +8,7 @@ use chrono::Utc;
 use entities::{officer_role, org_unit_closure, person};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, Query},
 };
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use crate::{
     authz::{self, Role, Scope},
     domain::PhoneNumber,
     error::{ApiError, ConflictKind, is_unique_violation},
-    service::org::get_unit,
+    service::{org::get_unit, violence},
     state::AppState,
 };
 
@@ -86,19 +86,32 @@ pub async fn revoke_role(
     let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
     authz::require_role_over(db, viewer, row.unit_id, Role::UnitAdmin, admin_scope(role)).await?;
     let now = Utc::now();
+    let txn = db.begin().await?;
     let changed = officer_role::Entity::update_many()
         .col_expr(officer_role::Column::RevokedAt, Expr::value(now))
         .col_expr(officer_role::Column::RevokedBy, Expr::value(viewer.person_id))
         .filter(officer_role::Column::Id.eq(role_id))
         .filter(officer_role::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?
         .rows_affected;
     if changed == 0 {
         return Err(ApiError::Conflict(ConflictKind::AlreadyRevoked));
     }
+    // The reports she was assigned go back to their queues with the role (in the same
+    // transaction: no moment where she holds an assignment without the role).
+    let released = if role == Role::CaseOfficer {
+        Some(violence::workflow::release_assignments(&txn, &state.report_keys, row.person_id).await?)
+    } else {
+        None
+    };
+    let saved = officer_role::Entity::find_by_id(role_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    txn.commit().await?;
     tracing::info!(event = "role_revoked", role = %row.role, unit_id = %row.unit_id, by = %viewer.person_id, "officer role revoked");
-    officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)
+    if let Some(released) = released {
+        violence::workflow::announce_released(state, released).await;
+    }
+    Ok(saved)
 }
 
 /// One role assignment, for its holder or for an admin over its unit; `NOT_FOUND` otherwise.

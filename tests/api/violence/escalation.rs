@@ -114,7 +114,8 @@ async fn a_report_with_nobody_above_stays_overdue_once_its_deadline_passes() {
     let row = report_row(&app, &code).await;
     assert!(row.escalate_at.is_none() && row.escalation_level == 0);
     let counts = "query($u: ID!) { violenceReportCounts(unitId: $u) { overdue } }";
-    let city = app.token(CITY_ADMIN).await;
+    // Exact counts are a case officer's: one is appointed at the root now.
+    let city = officer(&app, 31, "HN", "CASE_OFFICER").await;
     let c = app.gql(counts, json!({ "u": app.unit_id("HN").await }), Some(&city)).await.ok();
     assert_eq!(c["violenceReportCounts"]["overdue"], 1);
 }

@@ -4,8 +4,10 @@
 
 mod access;
 mod canary;
+mod counts;
 mod escalation;
 mod reporter;
+mod revoked;
 mod workflow;
 
 use serde_json::{Value, json};

@@ -145,13 +145,15 @@ stored_enum! {
         Escalated = "ESCALATED",
         InformationAdded = "INFORMATION_ADDED",
         Withdrawn = "WITHDRAWN",
+        /// The assigned officer's `CASE_OFFICER` role ended: the report is back in the queue.
+        Unassigned = "UNASSIGNED",
     }
 }
 
 impl EventKind {
     /// Whether the reporter sees this step.
     pub fn is_public(self) -> bool {
-        !matches!(self, EventKind::Note | EventKind::Escalated | EventKind::Assigned)
+        !matches!(self, EventKind::Note | EventKind::Escalated | EventKind::Assigned | EventKind::Unassigned)
     }
 }
 
@@ -247,7 +249,8 @@ pub fn parse_kinds(stored: &str) -> Vec<ViolenceKind> {
 /// How a viewer may see a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// A case officer whose reach covers the place (or the assigned officer).
+    /// A case officer whose reach covers the place. Being assigned grants nothing by itself:
+    /// an officer whose role has ended loses the report with it.
     CaseOfficer,
     /// Nothing: answer `NOT_FOUND`.
     None,
@@ -271,7 +274,7 @@ pub async fn access(
     viewer: &Viewer,
     row: &report::Model,
 ) -> Result<Access, ApiError> {
-    if row.assigned_to == Some(viewer.person_id) || covers(conn, viewer.person_id, row.unit_id).await? {
+    if covers(conn, viewer.person_id, row.unit_id).await? {
         Ok(Access::CaseOfficer)
     } else {
         Ok(Access::None)

@@ -5,7 +5,7 @@
 //! `CASE_OFFICER` units and the units below them are read first (two statements, three with a
 //! unit filter) so the reach filter carries them as constants.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entities::{
     officer_role, violence_access_log as access_log, violence_report as report,
     violence_report_event as event,
@@ -102,7 +102,7 @@ pub fn is_overdue(row: &report::Model, now: DateTime<Utc>) -> bool {
 }
 
 /// Resolves the caller's reach and the filters into one condition. Someone who is not a case
-/// officer anywhere sees only what is assigned to her (normally nothing).
+/// officer anywhere sees nothing (an assignment without a covering role grants nothing).
 pub async fn queue_query(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -111,13 +111,12 @@ pub async fn queue_query(
     let units = case_officer_units(conn, viewer).await?;
     let mine = report::Column::AssignedTo.eq(viewer.person_id);
     let mut condition = Condition::all();
-    // The units of her reach as constants: the planner then combines the per-unit index with
-    // the assignee's (a subquery here made it scan every report).
+    // The units of her reach as constants: the planner then uses the per-unit index (a subquery
+    // here made it scan every report).
     let reach = match authz::unless_root(conn, units).await? {
         None => Condition::all().add(Expr::cust("1 = 1")),
-        Some(units) => Condition::any()
-            .add(report::Column::UnitId.is_in(subtree_units(conn, &units).await?))
-            .add(mine.clone()),
+        Some(units) if units.is_empty() => Condition::all().add(Expr::cust("1 = 0")),
+        Some(units) => Condition::all().add(report::Column::UnitId.is_in(subtree_units(conn, &units).await?)),
     };
     condition = condition.add(reach);
     if let Some(unit) = filter.unit {
@@ -244,15 +243,27 @@ pub async fn access_log_page(
     Ok(split_page(rows, first))
 }
 
-/// Aggregate counts of a unit's subtree, for any officer with a role over the unit (and case
-/// officers): nothing about any one report.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Counts of a subtree's reports as the caller may know them: exact and by status for a case
+/// officer whose reach covers the unit (she can read each report anyway); for any other
+/// officer over it only coarse totals — below [`COARSE_STEP`] suppressed (`None`), above it
+/// rounded down to a multiple of it — so no count, and no difference of two counts, singles
+/// out one report.
+#[derive(Default, Debug)]
 pub struct Counts {
-    pub total: u64,
-    pub open: u64,
-    pub urgent_open: u64,
-    pub overdue: u64,
+    pub coarse: bool,
+    pub total: Option<u64>,
+    pub open: Option<u64>,
+    pub urgent_open: Option<u64>,
+    pub overdue: Option<u64>,
+    /// Empty when coarse.
     pub by_status: Vec<(ReportStatus, u64)>,
+}
+
+/// The granularity of coarse counts.
+pub const COARSE_STEP: u64 = 5;
+
+fn coarse(n: u64) -> Option<u64> {
+    (n >= COARSE_STEP).then_some(n / COARSE_STEP * COARSE_STEP)
 }
 
 #[derive(FromQueryResult)]
@@ -263,16 +274,17 @@ struct CountRow {
     n: i64,
 }
 
-/// Counts of the reports placed in `unit`'s subtree and submitted in `[from, to)` (Hanoi days
-/// are the caller's business). One statement.
+/// Counts of the reports placed in `unit`'s subtree and submitted on the Hanoi days `[from,
+/// to)` (whole days, so the range cannot be narrowed onto one report's time). One statement.
 pub async fn counts(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     unit: Uuid,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
 ) -> Result<Counts, ApiError> {
     authz::require_any_role_over(conn, viewer, unit, &Role::ALL).await?;
+    let exact = covers(conn, viewer.person_id, unit).await?;
     let now = Utc::now();
     let mut query = report::Entity::find()
         .select_only()
@@ -289,29 +301,44 @@ pub async fn counts(
         .group_by(report::Column::Status)
         .group_by(report::Column::Urgent);
     if let Some(from) = from {
-        query = query.filter(report::Column::SubmittedAt.gte(from));
+        query = query.filter(report::Column::SubmittedAt.gte(hanoi_day_start(from)));
     }
     if let Some(to) = to {
-        query = query.filter(report::Column::SubmittedAt.lt(to));
+        query = query.filter(report::Column::SubmittedAt.lt(hanoi_day_start(to)));
     }
     let rows = query.into_model::<CountRow>().all(conn).await?;
-    let mut out = Counts::default();
+    let (mut total, mut open, mut urgent_open, mut overdue) = (0, 0, 0, 0);
     let mut by_status: Vec<(ReportStatus, u64)> = ReportStatus::ALL.iter().map(|&s| (s, 0)).collect();
     for r in rows {
         let n = r.n as u64;
         let Some(status) = ReportStatus::parse(&r.status) else { continue };
-        out.total += n;
+        total += n;
         if !status.is_finished() {
-            out.open += n;
+            open += n;
             if r.urgent {
-                out.urgent_open += n;
+                urgent_open += n;
             }
         }
-        out.overdue += r.overdue as u64;
+        overdue += r.overdue as u64;
         if let Some(slot) = by_status.iter_mut().find(|(s, _)| *s == status) {
             slot.1 += n;
         }
     }
-    out.by_status = by_status;
-    Ok(out)
+    Ok(if exact {
+        Counts {
+            coarse: false,
+            total: Some(total),
+            open: Some(open),
+            urgent_open: Some(urgent_open),
+            overdue: Some(overdue),
+            by_status,
+        }
+    } else {
+        Counts { coarse: true, total: coarse(total), open: coarse(open), ..Counts::default() }
+    })
+}
+
+/// The instant a Hanoi day (UTC+7) begins.
+fn hanoi_day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::hours(7)
 }

@@ -115,7 +115,14 @@ fn normalise_code(raw: &str) -> String {
     }
 }
 
-/// The report a proof opens, or `NOT_FOUND` (`RATE_LIMITED` while throttled or locked).
+/// The report a proof opens, or `NOT_FOUND` — also while the reference is locked, so that a
+/// locked code answers exactly like an unknown one (`RATE_LIMITED` only when the caller's
+/// address has tried too many PINs, whatever the codes).
+///
+/// Wrong PINs lock a reference per (code, client address) after `APP_REPORT_PIN_MAX_FAILURES`,
+/// so a stranger who knows the code cannot lock its reporter out from elsewhere; a slower limit
+/// over all addresses (`APP_REPORT_PIN_MAX_FAILURES_TOTAL`, kept on the report's row) stops
+/// distributed guessing. Every attempt is counted before the PIN is checked.
 async fn prove(state: &AppState, meta: &RequestMeta, proof: &Proof<'_>) -> Result<report::Model, ApiError> {
     let (code, pin) = match proof {
         Proof::Account { viewer, report_id } => {
@@ -129,19 +136,44 @@ async fn prove(state: &AppState, meta: &RequestMeta, proof: &Proof<'_>) -> Resul
     if tries.count > u64::from(s.report_pin_max_per_address) {
         return Err(ApiError::RateLimited { retry_after_secs: Ord::max(tries.resets_in.as_secs(), 1) });
     }
+    // Counted for unknown codes too, so nothing tells a locked code from an unknown one.
+    let pair_key = format!("vr:pin:pair:{code}:{}", meta.client_addr);
+    let pair = state.cache.hit(&pair_key, s.report_pin_lock).await?;
     let row = report::Entity::find().filter(report::Column::ReferenceCode.eq(&code)).one(&state.db).await?;
+    // An unknown code, a report followed by account, or a locked reference checks against a
+    // dummy hash: it takes as long as a wrong PIN and answers the same.
+    let refuse = |pin: String| async move {
+        verify_password(pin, None).await?;
+        Err::<report::Model, _>(ApiError::NotFound)
+    };
+    let Some(row) = row.filter(|r| r.pin_hash.is_some()) else { return refuse(pin).await };
+    if pair.count > u64::from(s.report_pin_max_failures) || !take_global_attempt(state, &row).await? {
+        return refuse(pin).await;
+    }
+    let hash = row.pin_hash.clone();
+    if !(pin.len() <= 32 && verify_password(pin, hash).await?) {
+        return Err(ApiError::NotFound);
+    }
+    // The right PIN: the counts start again.
+    report::Entity::update_many()
+        .col_expr(report::Column::PinFailures, Expr::val(0))
+        .col_expr(report::Column::PinLockedAt, Expr::val(None::<chrono::DateTime<Utc>>))
+        .filter(report::Column::Id.eq(row.id))
+        .exec(&state.db)
+        .await?;
+    state.cache.clear(&pair_key).await.ok();
+    Ok(row)
+}
+
+/// Counts one attempt on the report's row, across all addresses, before the PIN is checked: one
+/// conditional statement, so parallel guesses each need a slot; once the count reaches the
+/// total limit the reference is locked for `APP_REPORT_PIN_LOCK_MINS` (a lock that has run out
+/// starts the count again). `false` while locked.
+async fn take_global_attempt(state: &AppState, row: &report::Model) -> Result<bool, ApiError> {
+    let s = &state.settings;
     let now = Utc::now();
     let lock = Duration::from_std(s.report_pin_lock).unwrap_or(Duration::hours(1));
-    // An unknown code, or a report followed by account, checks against a dummy hash: it takes
-    // as long as a wrong PIN and answers the same.
-    let Some(row) = row.filter(|r| r.pin_hash.is_some()) else {
-        verify_password(pin, None).await?;
-        return Err(ApiError::NotFound);
-    };
-    // The attempt is counted before the PIN is checked, in one conditional statement: parallel
-    // guesses each need a slot, and once the count reaches the limit the reference is locked
-    // (a lock that has run out starts the count again).
-    let max = s.report_pin_max_failures as i32;
+    let max = s.report_pin_max_failures_total as i32;
     let expired = now - lock;
     let next = Expr::case(Expr::col(report::Column::PinLockedAt).lte(expired), 1)
         .finally(Expr::col(report::Column::PinFailures).add(1));
@@ -166,23 +198,7 @@ async fn prove(state: &AppState, meta: &RequestMeta, proof: &Proof<'_>) -> Resul
         )
         .exec(&state.db)
         .await?;
-    if taken.rows_affected == 0 {
-        let until = row.pin_locked_at.map_or(now + lock, |at| at + lock);
-        let secs = Ord::max((until - now).num_seconds(), 1) as u64;
-        return Err(ApiError::RateLimited { retry_after_secs: secs });
-    }
-    let hash = row.pin_hash.clone();
-    if !(pin.len() <= 32 && verify_password(pin, hash).await?) {
-        return Err(ApiError::NotFound);
-    }
-    // The right PIN: the count starts again.
-    report::Entity::update_many()
-        .col_expr(report::Column::PinFailures, Expr::val(0))
-        .col_expr(report::Column::PinLockedAt, Expr::val(None::<chrono::DateTime<Utc>>))
-        .filter(report::Column::Id.eq(row.id))
-        .exec(&state.db)
-        .await?;
-    Ok(row)
+    Ok(taken.rows_affected > 0)
 }
 
 fn reporter_id(proof: &Proof<'_>) -> Option<Uuid> {

@@ -241,6 +241,58 @@ pub async fn act(
     Ok(saved)
 }
 
+/// What [`release_assignments`] took back: the reports (as saved) and the notices queued, to be
+/// announced once the transaction has committed.
+pub struct Released {
+    pub reports: Vec<report::Model>,
+    pub notes: Vec<entities::notification::Model>,
+}
+
+/// Takes back the reports assigned to `person` that her current roles no longer cover (a
+/// `CASE_OFFICER` role of hers has just ended, inside `txn`): an assignment alone grants nothing.
+/// Each goes back to its unit's queue, with an `UNASSIGNED` step on the timeline (by the
+/// system) and a notice to the case officers it is routed to.
+pub async fn release_assignments(
+    txn: &impl sea_orm::ConnectionTrait,
+    keys: &crate::crypto::Keyring,
+    person: Uuid,
+) -> Result<Released, ApiError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut query = report::Entity::find().filter(report::Column::AssignedTo.eq(person));
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    let now = Utc::now();
+    let mut released = Released { reports: Vec::new(), notes: Vec::new() };
+    for row in query.all(txn).await? {
+        if covers(txn, person, row.unit_id).await? {
+            continue;
+        }
+        let mut model = row.clone().into_active_model();
+        model.assigned_to = Set(None);
+        model.version = Set(row.version + 1);
+        model.updated_at = Set(now);
+        let saved = model.update(txn).await?;
+        let mut event = NewEvent::new(EventKind::Unassigned, None, ActorRole::System);
+        event.assignee_id = Some(person);
+        add_event(txn, keys, row.id, event, now).await?;
+        let officers = super::case_officers_at(txn, row.routed_unit_id).await?;
+        released
+            .notes
+            .extend(notify(txn, &officers, NotificationKind::ViolenceReportUnassigned, row.id).await?);
+        released.reports.push(saved);
+    }
+    Ok(released)
+}
+
+/// Tells the consoles and the case officers about [`release_assignments`], after the commit.
+pub async fn announce_released(state: &AppState, released: Released) {
+    announce(state, &released.notes).await;
+    for row in &released.reports {
+        publish_console_event(state, row, "UPDATED").await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,80 @@
+//! Hostile text in any argument: NUL and other control characters, bidirectional overrides,
+//! names of invisible letters. One rule for every field, the same answer on both backends:
+//! `BAD_USER_INPUT` with the argument's path, and nothing written.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+const REGISTER: &str = "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_and_direction_characters_are_bad_input_on_every_backend() {
+    let app = spawn_app().await;
+    let people_before = count_people(&app).await;
+    for name in ["Lan\u{0}Anh", "Lan\u{7}Anh", "Lan \u{202E}hnA", "Lan\u{2066}Anh", "Lan\u{1B}[31m"] {
+        let res = app
+            .gql(
+                REGISTER,
+                json!({ "i": { "phone": "0966100001", "fullName": name, "password": "sen-hong-2026" } }),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (res.code(), res.field(), res.reason()),
+            (Some("BAD_USER_INPUT"), Some("input.fullName"), Some("INVALID_CHARACTERS")),
+            "{name:?}: {}",
+            res.body
+        );
+    }
+    assert_eq!(count_people(&app).await, people_before, "nothing written");
+
+    // An officer's multi-line text keeps its line breaks and tabs, but not a NUL.
+    let officer = app.token(BD1_LEADER).await;
+    let branch = app.unit_id("HN-LB-BD-01").await;
+    let q = "mutation($u: ID!, $i: TrainingInput!) { createTraining(unitId: $u, input: $i) { description } }";
+    let training = |description: &str| {
+        json!({ "u": branch, "i": {
+            "title": "Kỹ năng làm mẹ", "description": description, "category": "HEALTH",
+            "startsAt": "2031-05-01T01:00:00Z", "endsAt": "2031-05-01T03:00:00Z", "capacity": 30,
+            "place": "Nhà văn hóa tổ 5" } })
+    };
+    let res = app.gql(q, training("Buổi 1\n\tChuẩn bị\u{0}"), Some(&officer)).await;
+    assert_eq!(
+        (res.field(), res.reason()),
+        (Some("input.description"), Some("INVALID_CHARACTERS")),
+        "{}",
+        res.body
+    );
+    let ok = app.gql(q, training("Buổi 1\n\tChuẩn bị"), Some(&officer)).await.ok();
+    assert_eq!(ok["createTraining"]["description"], "Buổi 1\n\tChuẩn bị");
+
+    // Written in the document, in a nested field's argument: the same.
+    let res = app.gql("{ orgUnits(search: \"b\\u0000\") { totalCount } }", json!({}), None).await;
+    assert_eq!((res.code(), res.field()), (Some("BAD_USER_INPUT"), Some("search")), "{}", res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_of_invisible_letters_is_no_name() {
+    let app = spawn_app().await;
+    for name in ["\u{3164}\u{3164}\u{3164}", "\u{115F}\u{1160}", "A\u{3164}"] {
+        let res = app
+            .gql(
+                REGISTER,
+                json!({ "i": { "phone": "0966100002", "fullName": name, "password": "sen-hong-2026" } }),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (res.field(), res.reason()),
+            (Some("fullName"), Some("INVALID_NAME")),
+            "{name:?}: {}",
+            res.body
+        );
+    }
+}
+
+async fn count_people(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entities::person::Entity::find().count(&app.state.db).await.unwrap()
+}
