@@ -40,6 +40,16 @@ pub struct Settings {
     pub database_acquire_timeout: Duration,
     /// The bound on every Redis call; past it the call counts as failed (see `cache`).
     pub redis_timeout: Duration,
+    /// PostgreSQL cancels a statement that runs longer (`statement_timeout`; migrations exempt).
+    pub database_statement_timeout: Duration,
+    /// Fields whose work grows with the data (`totalCount`, a list with `search`) one request
+    /// may select, aliases and fragments counted.
+    pub query_max_expensive_fields: usize,
+    /// HTTP requests one session may have running at once; more answer `RATE_LIMITED` (429).
+    pub max_in_flight_per_caller: u32,
+    /// The same for requests without a session, per client address (higher: a carrier's NAT
+    /// puts many phones behind one address).
+    pub max_in_flight_per_address: u32,
     pub redis_url: Option<String>,
     /// Prefix for every Redis key and channel, so several deployments (or tests) can share one.
     pub redis_prefix: String,
@@ -204,6 +214,15 @@ impl Settings {
                 "milliseconds",
             )?),
             redis_timeout: millis(parse(&get, "APP_REDIS_TIMEOUT_MS", 500, "milliseconds")?),
+            database_statement_timeout: millis(parse(
+                &get,
+                "APP_DATABASE_STATEMENT_TIMEOUT_MS",
+                10_000,
+                "milliseconds",
+            )?),
+            query_max_expensive_fields: positive(&get, "APP_QUERY_MAX_EXPENSIVE_FIELDS", 10)? as usize,
+            max_in_flight_per_caller: positive(&get, "APP_MAX_IN_FLIGHT_PER_CALLER", 8)?,
+            max_in_flight_per_address: positive(&get, "APP_MAX_IN_FLIGHT_PER_ADDRESS", 64)?,
             database_url,
             redis_url,
             redis_prefix: get("APP_REDIS_PREFIX").unwrap_or_else(|| "phunu:".to_owned()),

@@ -32,6 +32,23 @@ const SQLITE_QUEUE: Duration = Duration::from_secs(30);
 /// Statements slower than this are logged (without their parameters).
 const SLOW_STATEMENT: Duration = Duration::from_millis(250);
 
+/// Migrates the database on a connection of its own, closed afterwards: a migration may run
+/// longer than the statement timeout the request pool has.
+pub async fn migrate(settings: &Settings) -> Result<(), DbErr> {
+    use migration::MigratorTrait;
+    let url = &settings.database_url;
+    if url.starts_with("sqlite:") {
+        ensure_sqlite_dir(url)
+            .map_err(|e| DbErr::Custom(format!("cannot create the database directory: {e}")))?;
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(1).min_connections(1).sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
+    let db = Database::connect(opts).await?;
+    let migrated = migration::Migrator::up(&db, None).await;
+    db.close().await.ok();
+    migrated
+}
+
 /// Connects, creating the directory of an SQLite file when needed.
 pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<DatabaseConnection, DbErr> {
     let url = &settings.database_url;
@@ -41,6 +58,11 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
             .map_err(|e| DbErr::Custom(format!("cannot create the database directory: {e}")))?;
     }
     let mut opts = ConnectOptions::new(url.clone());
+    if !sqlite {
+        // No request can hold the database for long (PostgreSQL cancels the statement; SQLite
+        // has no such setting, and its one connection queues everyone anyway).
+        opts.statement_timeout(settings.database_statement_timeout);
+    }
     opts.max_connections(if sqlite { 1 } else { settings.database_max_connections })
         // Opened at start-up and kept: a new connection costs a handshake (TLS too, unless the
         // URL says `sslmode=disable`), which a request should not wait for.

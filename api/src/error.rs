@@ -428,9 +428,13 @@ pub fn is_unavailable(err: &DbErr) -> bool {
                 code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
             } else {
                 // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient resources such
-                // as a full disk (53), operator intervention such as a shutdown (57P), a
-                // read-only transaction (25006).
-                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "25006"
+                // as a full disk (53), operator intervention such as a shutdown (57P) or a
+                // statement over `statement_timeout` (57014), a read-only transaction (25006).
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
+                    || code == "57014"
+                    || code == "25006"
             }
         }
         _ => false,
@@ -501,8 +505,13 @@ impl Extension for ErrorMappingExtension {
             tag(&mut e, CODE_PARSE_FAILED);
             e
         })?;
-        // Text arguments are checked once here, for every operation (see `text_guard`).
-        crate::graphql::text_guard::check(&doc, variables, self.lang.get().copied().unwrap_or_default())?;
+        // Text arguments and costly fields are checked once here, for every operation (see
+        // `text_guard` and `cost`).
+        let lang = self.lang.get().copied().unwrap_or_default();
+        crate::graphql::text_guard::check(&doc, variables, lang)?;
+        if let Some(state) = ctx.data_opt::<crate::state::AppState>() {
+            crate::graphql::cost::check(&doc, state.settings.query_max_expensive_fields, lang)?;
+        }
         Ok(doc)
     }
 

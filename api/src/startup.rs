@@ -5,7 +5,6 @@
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
-use migration::MigratorTrait;
 
 use crate::{
     auth::TokenKeys,
@@ -60,8 +59,8 @@ pub struct Application {
 pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
     let settings = Arc::new(settings);
     let stats = Arc::new(DbStats::default());
+    db::migrate(&settings).await?;
     let db = db::connect(&settings, stats.clone()).await?;
-    migration::Migrator::up(&db, None).await?;
     // A read-only data directory (or a full disk) would otherwise start fine and fail every
     // write with `INTERNAL`.
     db::check_writable(&db).await.map_err(StartupError::NotWritable)?;
@@ -102,6 +101,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         stats,
         documents: Arc::default(),
         report_keys: Arc::new(report_keys),
+        in_flight: Arc::default(),
     })
 }
 

@@ -26,6 +26,48 @@ pub struct AppState {
     pub documents: Arc<DocumentCache>,
     /// The keys sealing what violence reports say.
     pub report_keys: Arc<Keyring>,
+    /// Requests running now, per caller (see [`InFlight`]).
+    pub in_flight: Arc<InFlight>,
+}
+
+/// How many HTTP requests each caller has running on this instance, so that one caller cannot
+/// take every worker and database connection. A caller is a session
+/// (`APP_MAX_IN_FLIGHT_PER_CALLER`), or a client address for requests without one
+/// (`APP_MAX_IN_FLIGHT_PER_ADDRESS`).
+#[derive(Default)]
+pub struct InFlight {
+    running: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+/// A running request's place; given back when dropped (the request finished or was cut off).
+pub struct InFlightSlot {
+    owner: Arc<InFlight>,
+    caller: String,
+}
+
+impl InFlight {
+    /// Takes a place for `caller`, or `None` when she has `limit` requests running already.
+    pub fn enter(self: &Arc<Self>, caller: String, limit: u32) -> Option<InFlightSlot> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let n = running.entry(caller.clone()).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(InFlightSlot { owner: self.clone(), caller })
+    }
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        let mut running = self.owner.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = running.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&self.caller);
+            }
+        }
+    }
 }
 
 /// Counters fed by the database's metric callback. The statement count lets tests prove that a

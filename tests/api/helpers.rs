@@ -118,6 +118,10 @@ pub async fn spawn_app_with_sender(
     vars.insert("APP_SEED_DEMO_CONTENT".into(), "false".into());
     vars.insert("APP_LOG".into(), "warn".into());
     vars.insert("APP_REPORT_KEYS".into(), TEST_REPORT_KEYS.into());
+    // Race tests fire many simultaneous requests from one caller on purpose; the in-flight
+    // bound has a test of its own (cost.rs).
+    vars.insert("APP_MAX_IN_FLIGHT_PER_CALLER".into(), "1000".into());
+    vars.insert("APP_MAX_IN_FLIGHT_PER_ADDRESS".into(), "1000".into());
     // Hundreds of apps share one PostgreSQL: keep each one's idle connections few.
     vars.insert("APP_DATABASE_MIN_CONNECTIONS".into(), "1".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod campaigns;
+mod cost;
 mod fanout;
 mod faults;
 mod home;

@@ -6,6 +6,7 @@
 
 pub mod campaigns;
 pub mod connection;
+pub mod cost;
 pub mod documents;
 pub mod identity;
 mod introspection;

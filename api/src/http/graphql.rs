@@ -381,6 +381,14 @@ async fn execute(
         // Whether the token's session was revoked cannot be told right now.
         Err(err) => return unavailable(media, lang, &err),
     };
+    // One caller's requests in flight are bounded, so she cannot starve everyone else's.
+    let (caller, limit) = match &auth {
+        auth::Auth::Signed(v) => (format!("s:{}", v.session_id), state.settings.max_in_flight_per_caller),
+        _ => (format!("a:{}", meta.client_addr), state.settings.max_in_flight_per_address),
+    };
+    let Some(_slot) = state.in_flight.enter(caller, limit) else {
+        return too_many_in_flight(media, lang);
+    };
     let mut request = request;
     state.documents.prepare(&mut request);
     let request = request
@@ -432,6 +440,18 @@ async fn execute(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept, Accept-Language, Authorization"))
         .json(Value::Object(body))
+}
+
+/// 429 for a caller who has too many requests running already.
+fn too_many_in_flight(media: Media, lang: Lang) -> HttpResponse {
+    let err = ApiError::RateLimited { retry_after_secs: 1 };
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    err.write_extensions(&mut ext);
+    HttpResponse::TooManyRequests()
+        .content_type(media.content_type())
+        .insert_header((header::RETRY_AFTER, 1))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "errors": [{ "message": err.message(lang), "extensions": ext }] }))
 }
 
 /// The answer to a request that could not start (its credentials could not be checked): 503
