@@ -267,8 +267,18 @@ pub fn new_refresh_token() -> Result<(String, String), ApiError> {
     Ok((token, hash))
 }
 
-/// SHA-256 (hex) of a refresh token. A fast hash is right here: the token has 256 bits of
-/// entropy, so there is nothing to brute-force.
+/// A new opaque device token (256 random bits, see `service::identity`) and the hash under
+/// which it is stored.
+pub fn new_device_token() -> Result<(String, String), ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format_args!("rng: {e}")))?;
+    let token = format!("dt_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hash = hash_refresh_token(&token);
+    Ok((token, hash))
+}
+
+/// SHA-256 (hex) of a refresh (or device) token. A fast hash is right here: the token has 256
+/// bits of entropy, so there is nothing to brute-force.
 pub fn hash_refresh_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

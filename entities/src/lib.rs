@@ -9,6 +9,7 @@ pub mod campaign_criterion;
 pub mod counter;
 pub mod fanout_job;
 pub mod indicator;
+pub mod known_device;
 pub mod membership;
 pub mod membership_event;
 pub mod membership_request;

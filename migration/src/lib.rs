@@ -20,6 +20,7 @@ mod m20261201_000013_create_posts;
 mod m20261201_000014_training_unit_status_start;
 mod m20261208_000015_create_violence_reports;
 mod m20261215_000016_create_write_probe;
+mod m20261215_000017_create_known_devices;
 mod util;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_training_unit_status_start::Migration),
             Box::new(m20261208_000015_create_violence_reports::Migration),
             Box::new(m20261215_000016_create_write_probe::Migration),
+            Box::new(m20261215_000017_create_known_devices::Migration),
         ]
     }
 }

@@ -603,3 +603,52 @@ async fn gender_is_optional_given_at_registration_and_editable() {
         .await
         .expect_code("UNAUTHENTICATED");
 }
+
+/// A login as if from client address `addr` (the app trusts `X-Forwarded-For`).
+async fn login_from(app: &TestApp, addr: &str, phone: &str, password: &str, device: Option<&str>) -> Gql {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", addr)
+        .json(&json!({
+            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken deviceToken } }",
+            "variables": { "i": { "phone": phone, "password": password, "deviceToken": device } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    Gql { status, body: resp.json().await.unwrap() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_lock_a_woman_out_of_her_account() {
+    let app = spawn_app_with(&[("APP_TRUST_FORWARDED_FOR", "true")]).await;
+    // She signs in on her phone once: the app keeps the device token.
+    let first = login_from(&app, "198.51.100.1", MEMBER, DEMO_PASSWORD, None).await.ok();
+    let device = s(&first["login"]["deviceToken"]);
+    let other = login_from(&app, "198.51.100.2", CITY_ADMIN, DEMO_PASSWORD, None).await.ok();
+    let someone_elses = s(&other["login"]["deviceToken"]);
+
+    // 25 wrong passwords for her number from 25 addresses.
+    for n in 0..25 {
+        let res = login_from(&app, &format!("203.0.113.{n}"), MEMBER, "sai-mat-khau-1", None).await;
+        assert!(matches!(res.code(), Some("UNAUTHENTICATED" | "RATE_LIMITED")), "{}", res.body);
+    }
+    // From a new address without a known device, even the right password waits (distributed
+    // guessing stays bounded)…
+    login_from(&app, "192.0.2.10", MEMBER, DEMO_PASSWORD, None).await.expect_code("RATE_LIMITED");
+    login_from(&app, "192.0.2.11", MEMBER, DEMO_PASSWORD, Some(&someone_elses))
+        .await
+        .expect_code("RATE_LIMITED");
+    // …but from her own device, wherever it is, she signs in.
+    let back = login_from(&app, "192.0.2.12", MEMBER, DEMO_PASSWORD, Some(&device)).await.ok();
+    assert_eq!(s(&back["login"]["deviceToken"]), device);
+    // A known device does not lift the limit per address: guessing from it is still throttled.
+    for _ in 0..5 {
+        login_from(&app, "192.0.2.13", MEMBER, "sai-mat-khau-2", Some(&device))
+            .await
+            .expect_code("UNAUTHENTICATED");
+    }
+    login_from(&app, "192.0.2.13", MEMBER, DEMO_PASSWORD, Some(&device)).await.expect_code("RATE_LIMITED");
+}

@@ -114,6 +114,10 @@ pub struct AuthPayload {
     refresh_token: String,
     refresh_token_expires_at: DateTime<Utc>,
     person: Person,
+    /// This device's token, from `register` and `login` (`null` from `refreshSession`). Keep it
+    /// on the device and send it with every later `login`: a login from a known device is not
+    /// held back when strangers' wrong passwords have throttled the phone number.
+    device_token: Option<String>,
 }
 
 impl From<Payload> for AuthPayload {
@@ -124,6 +128,7 @@ impl From<Payload> for AuthPayload {
             refresh_token: p.refresh_token,
             refresh_token_expires_at: p.refresh_token_expires_at,
             person: Person(p.person),
+            device_token: p.device_token,
         }
     }
 }
@@ -171,6 +176,9 @@ pub struct LoginInput {
     pub phone: String,
     #[graphql(secret)]
     pub password: String,
+    /// The `deviceToken` an earlier sign-in on this device answered, if any.
+    #[graphql(secret)]
+    pub device_token: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -216,7 +224,8 @@ impl IdentityMutation {
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         ctx.claim_credential_check("login")?;
         let password = SecretString::from(input.password);
-        Ok(svc::login(ctx.state()?, ctx.meta()?, &input.phone, &password).await?.into())
+        let device = input.device_token.map(SecretString::from);
+        Ok(svc::login(ctx.state()?, ctx.meta()?, &input.phone, &password, device.as_ref()).await?.into())
     }
 
     /// Exchanges a refresh token for a new pair. Reusing a token revokes its whole session.

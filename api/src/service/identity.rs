@@ -11,9 +11,9 @@
 //! answers again.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entities::{auth_session, person, refresh_token};
+use entities::{auth_session, known_device, person, refresh_token};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait, sea_query::Expr,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -34,6 +34,9 @@ pub struct AuthPayload {
     pub refresh_token: String,
     pub refresh_token_expires_at: chrono::DateTime<Utc>,
     pub person: person::Model,
+    /// This device's token (login and registration): sent back with later logins, it lets her
+    /// in even while strangers' failures hold her phone number back (see [`Attempt`]).
+    pub device_token: Option<String>,
 }
 
 crate::domain::stored_enum! {
@@ -158,13 +161,20 @@ pub async fn register(
             if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::PhoneTaken) } else { e.into() }
         })?,
     };
-    let payload = start_session(state, &txn, person, meta).await?;
+    let mut payload = start_session(state, &txn, person, meta).await?;
+    payload.device_token = Some(remember_device(&txn, payload.person.id).await?);
     txn.commit().await?;
     Ok(payload)
 }
 
 /// A password attempt, counted *before* the password is checked, so that guesses sent in
 /// parallel cannot all slip past the limit while the first ones are still being hashed.
+///
+/// Three counters: the phone from this address (low limit), the phone from all addresses
+/// together (distributed guessing), and the address. The all-addresses one is filled by anyone
+/// who types her number, so it does not hold back a login from one of her known devices (one
+/// that presents a device token issued to her at an earlier sign-in): strangers cannot lock a
+/// woman out of her account, and guessing from elsewhere is still bounded.
 struct Attempt {
     /// The failure counters of (phone, address), phone, address.
     keys: [String; 3],
@@ -174,7 +184,12 @@ impl Attempt {
     /// Counts the attempt; `RATE_LIMITED` when one of the counters is over its limit. The phone
     /// is limited per address (so a stranger cannot lock a woman out from elsewhere at the
     /// low limit) and, higher, across all addresses (against distributed guessing).
-    async fn begin(state: &AppState, phone: &PhoneNumber, meta: &RequestMeta) -> Result<Self, ApiError> {
+    async fn begin(
+        state: &AppState,
+        phone: &PhoneNumber,
+        meta: &RequestMeta,
+        known_device: bool,
+    ) -> Result<Self, ApiError> {
         let s = &state.settings;
         let keys = [
             format!("login-fail:pair:{}:{}", phone.as_str(), meta.client_addr),
@@ -187,9 +202,10 @@ impl Attempt {
             s.login_max_failures_per_address,
         ];
         let mut retry = None;
-        for (key, max) in keys.iter().zip(limits) {
+        for (i, (key, max)) in keys.iter().zip(limits).enumerate() {
             let c = state.cache.hit(key, s.login_failure_window).await?;
-            if c.count > u64::from(max) {
+            let all_addresses = i == 1;
+            if c.count > u64::from(max) && !(all_addresses && known_device) {
                 retry = retry.max(Some(c.resets_in.as_secs().max(1)));
             }
         }
@@ -215,20 +231,25 @@ impl Attempt {
     }
 }
 
-/// Signs in with phone and password.
+/// Signs in with phone and password (and this device's token, when it has one).
 pub async fn login(
     state: &AppState,
     meta: &RequestMeta,
     phone: &str,
     password: &SecretString,
+    device_token: Option<&SecretString>,
 ) -> Result<AuthPayload, ApiError> {
     let phone = PhoneNumber::parse(phone, "phone")?;
     if password.expose_secret().is_empty() {
         return Err(ApiError::bad_input("password", InputProblem::Required));
     }
-    let attempt = Attempt::begin(state, &phone, meta).await?;
     let person =
         person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(&state.db).await?;
+    let device = match (&person, device_token) {
+        (Some(p), Some(token)) => known_device(&state.db, p.id, token).await?,
+        _ => None,
+    };
+    let attempt = Attempt::begin(state, &phone, meta, device.is_some()).await?;
     let stored = person.as_ref().and_then(|p| p.password_hash.clone());
     let ok = auth::verify_password(password.expose_secret().to_owned(), stored).await?;
     let Some(person) = person.filter(|_| ok) else {
@@ -237,10 +258,71 @@ pub async fn login(
     };
     attempt.succeeded(state).await;
     let txn = state.db.begin().await?;
-    let payload = start_session(state, &txn, person, meta).await?;
+    let mut payload = start_session(state, &txn, person, meta).await?;
+    payload.device_token = Some(match (device, device_token) {
+        (Some(id), Some(token)) => {
+            known_device::Entity::update_many()
+                .col_expr(known_device::Column::LastUsedAt, Expr::value(Utc::now()))
+                .filter(known_device::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            token.expose_secret().to_owned()
+        }
+        _ => remember_device(&txn, payload.person.id).await?,
+    });
     txn.commit().await?;
     tracing::info!(event = "login", person_id = %payload.person.id, "signed in");
     Ok(payload)
+}
+
+/// Devices remembered per person; the least recently used go first.
+const MAX_DEVICES: usize = 20;
+
+/// The id of `person`'s known device with this token, if it is one.
+async fn known_device(
+    conn: &impl ConnectionTrait,
+    person: Uuid,
+    token: &SecretString,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(known_device::Entity::find()
+        .select_only()
+        .column(known_device::Column::Id)
+        .filter(known_device::Column::TokenHash.eq(auth::hash_refresh_token(token.expose_secret())))
+        .filter(known_device::Column::PersonId.eq(person))
+        .into_tuple()
+        .one(conn)
+        .await?)
+}
+
+/// Remembers a new device of `person` (keeping her [`MAX_DEVICES`] most recent) and answers its
+/// token.
+async fn remember_device(conn: &impl ConnectionTrait, person: Uuid) -> Result<String, ApiError> {
+    let (token, hash) = auth::new_device_token()?;
+    let now = Utc::now();
+    known_device::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        person_id: Set(person),
+        token_hash: Set(hash),
+        created_at: Set(now),
+        last_used_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    // At most MAX_DEVICES + 1 rows: this one was just added to a list kept at the maximum.
+    let ids: Vec<Uuid> = known_device::Entity::find()
+        .select_only()
+        .column(known_device::Column::Id)
+        .filter(known_device::Column::PersonId.eq(person))
+        .order_by_desc(known_device::Column::LastUsedAt)
+        .order_by_desc(known_device::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let stale: Vec<Uuid> = ids.into_iter().skip(MAX_DEVICES).collect();
+    if !stale.is_empty() {
+        known_device::Entity::delete_many().filter(known_device::Column::Id.is_in(stale)).exec(conn).await?;
+    }
+    Ok(token)
 }
 
 /// Creates a session and its first refresh token inside `txn`.
@@ -293,6 +375,7 @@ async fn issue_tokens(
         refresh_token: refresh,
         refresh_token_expires_at: refresh_expires,
         person,
+        device_token: None,
     })
 }
 
@@ -361,8 +444,9 @@ pub async fn change_password(
         return Err(ApiError::bad_input("currentPassword", InputProblem::Required));
     }
     let new = Password::parse(new, Some(&phone), "newPassword")?;
-    // Guessing the current password with a stolen access token is throttled like a login.
-    let attempt = Attempt::begin(state, &phone, meta).await?;
+    // Guessing the current password with a stolen access token is throttled like a login (the
+    // session is no proof that whoever holds it knows the password).
+    let attempt = Attempt::begin(state, &phone, meta, false).await?;
     if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
         return Err(ApiError::bad_input("currentPassword", InputProblem::WrongPassword));
     }
