@@ -505,10 +505,10 @@ impl Extension for ErrorMappingExtension {
             tag(&mut e, CODE_PARSE_FAILED);
             e
         })?;
-        // Text arguments and costly fields are checked once here, for every operation (see
-        // `text_guard` and `cost`).
+        // Arguments and costly fields are checked once here, for every operation (see
+        // `arguments` and `cost`).
         let lang = self.lang.get().copied().unwrap_or_default();
-        crate::graphql::text_guard::check(&doc, variables, lang)?;
+        crate::graphql::arguments::check(&doc, variables, &ctx.schema_env.registry, lang)?;
         if let Some(state) = ctx.data_opt::<crate::state::AppState>() {
             crate::graphql::cost::check(&doc, state.settings.query_max_expensive_fields, lang)?;
         }

@@ -78,3 +78,62 @@ async fn count_people(app: &TestApp) -> u64 {
     use sea_orm::{EntityTrait, PaginatorTrait};
     entities::person::Entity::find().count(&app.state.db).await.unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_of_the_wrong_type_names_its_field_and_never_echoes_it() {
+    let app = spawn_app().await;
+    let check = |res: Gql, field: &str, reason: &str, secret: &str| {
+        assert_eq!(
+            (res.code(), res.field(), res.reason()),
+            (Some("BAD_USER_INPUT"), Some(field), Some(reason)),
+            "{}",
+            res.body
+        );
+        assert!(!res.body.to_string().contains(secret), "the value is echoed: {}", res.body);
+    };
+    let input = json!({ "phone": "0966100003", "fullName": "Lan Anh", "password": "sen-hong-2026", "birthDate": "0000-00-00" });
+    check(
+        app.gql(REGISTER, json!({ "i": input }), None).await,
+        "input.birthDate",
+        "INVALID_FORMAT",
+        "0000-00-00",
+    );
+    let literal = "mutation { register(input: {phone: \"0966100003\", fullName: \"Lan Anh\", password: \"sen-hong-2026\", birthDate: \"1999-02-31\"}) { accessToken } }";
+    check(app.gql(literal, json!({}), None).await, "input.birthDate", "INVALID_FORMAT", "1999-02-31");
+    let q = "query($f: Int) { orgUnits(first: $f) { totalCount } }";
+    check(app.gql(q, json!({ "f": 99_999_999_999i64 }), None).await, "first", "OUT_OF_RANGE", "99999999999");
+    check(app.gql(q, json!({ "f": "abc-secret" }), None).await, "first", "INVALID_FORMAT", "abc-secret");
+    let q = "query($k: OrgUnitKind) { orgUnits(kind: $k) { totalCount } }";
+    check(app.gql(q, json!({ "k": "SECRET_VALUE" }), None).await, "kind", "INVALID_FORMAT", "SECRET_VALUE");
+    check(
+        app.gql("{ orgUnits(kind: SECRET_VALUE) { totalCount } }", json!({}), None).await,
+        "kind",
+        "INVALID_FORMAT",
+        "SECRET_VALUE",
+    );
+    // A missing required field and an unknown one are named too.
+    let partial = json!({ "phone": "0966100003", "password": "sen-hong-2026" });
+    check(
+        app.gql(REGISTER, json!({ "i": partial }), None).await,
+        "input.fullName",
+        "REQUIRED",
+        "sen-hong-2026",
+    );
+    let extra = json!({ "phone": "0966100003", "fullName": "Lan Anh", "password": "sen-hong-2026", "isSystemAdmin": true });
+    check(
+        app.gql(REGISTER, json!({ "i": extra }), None).await,
+        "input.isSystemAdmin",
+        "INVALID_FORMAT",
+        "sen-hong-2026",
+    );
+    // An upload argument given text instead of a file.
+    let leader = app.token(BD1_LEADER).await;
+    let res = app
+        .gql(
+            "mutation($f: Upload) { importMembers(file: $f) { totalRows } }",
+            json!({ "f": "C:/private/danh-sach.csv" }),
+            Some(&leader),
+        )
+        .await;
+    check(res, "file", "INVALID_FORMAT", "danh-sach");
+}

@@ -21,7 +21,7 @@ pub fn fold_for_search(s: &str) -> String {
 /// isolates (U+202A–U+202E, U+2066–U+2069) that make text display as something it is not.
 /// PostgreSQL refuses NUL in text outright; the others deceive whoever reads the text later.
 /// Every text argument of the API is checked against this at the boundary (see
-/// `graphql::text_guard`), so both backends answer the same `BAD_USER_INPUT`.
+/// `graphql::arguments`), so both backends answer the same `BAD_USER_INPUT`.
 pub fn is_forbidden_char(c: char) -> bool {
     (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')

@@ -4,6 +4,7 @@
 //! data (set by the HTTP layer for each request): [`Auth`], [`Lang`], [`RequestMeta`],
 //! [`loaders::Loaders`] and [`CredentialGuard`]; schema data: [`AppState`].
 
+pub mod arguments;
 pub mod campaigns;
 pub mod connection;
 pub mod cost;
@@ -17,7 +18,6 @@ pub mod notifications;
 pub mod org;
 pub mod scalars;
 pub mod statistics;
-pub mod text_guard;
 pub mod trainings;
 pub mod violence;
 
