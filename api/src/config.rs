@@ -45,7 +45,8 @@ pub struct Settings {
     /// Fields whose work grows with the data (`totalCount`, a list with `search`) one request
     /// may select, aliases and fragments counted.
     pub query_max_expensive_fields: usize,
-    /// HTTP requests one session may have running at once; more answer `RATE_LIMITED` (429).
+    /// HTTP requests one signed-in person may have running at once; more answer `RATE_LIMITED`
+    /// (429).
     pub max_in_flight_per_caller: u32,
     /// The same for requests without a session, per client address (higher: a carrier's NAT
     /// puts many phones behind one address).

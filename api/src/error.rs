@@ -510,7 +510,7 @@ impl Extension for ErrorMappingExtension {
         let lang = self.lang.get().copied().unwrap_or_default();
         crate::graphql::arguments::check(&doc, variables, &ctx.schema_env.registry, lang)?;
         if let Some(state) = ctx.data_opt::<crate::state::AppState>() {
-            crate::graphql::cost::check(&doc, state.settings.query_max_expensive_fields, lang)?;
+            crate::graphql::cost::check(&doc, variables, state.settings.query_max_expensive_fields, lang)?;
         }
         Ok(doc)
     }

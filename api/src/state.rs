@@ -31,8 +31,8 @@ pub struct AppState {
 }
 
 /// How many HTTP requests each caller has running on this instance, so that one caller cannot
-/// take every worker and database connection. A caller is a session
-/// (`APP_MAX_IN_FLIGHT_PER_CALLER`), or a client address for requests without one
+/// take every worker and database connection. A caller is a signed-in person, all her sessions
+/// together (`APP_MAX_IN_FLIGHT_PER_CALLER`), or a client address for requests without one
 /// (`APP_MAX_IN_FLIGHT_PER_ADDRESS`).
 #[derive(Default)]
 pub struct InFlight {

@@ -137,3 +137,42 @@ async fn a_value_of_the_wrong_type_names_its_field_and_never_echoes_it() {
         .await;
     check(res, "file", "INVALID_FORMAT", "danh-sach");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_are_checked_and_honoured_and_file_markers_need_a_file() {
+    let app = spawn_app().await;
+    let officer = app.token(LB_OFFICER).await;
+    let unit = app.unit_id("HN-LB").await;
+    // A document default is checked like a value…
+    let res = app
+        .gql("query($s: String = \"b\\u0000\") { orgUnits(search: $s) { totalCount } }", json!({}), None)
+        .await;
+    assert_eq!((res.field(), res.reason()), (Some("search"), Some("INVALID_CHARACTERS")), "{}", res.body);
+    // …and a variable left out falls back on the document's or the argument's default.
+    let q = "query($f: MemberFilterInput = {unitId: null}) { members(filter: $f, first: 1) { totalCount } }";
+    app.gql(q, json!({}), Some(&officer)).await.ok();
+    // A far-off year is a bad date, not a crash.
+    let res = app
+        .gql(
+            "query($u: ID!) { violenceReportCounts(unitId: $u, submittedOn: {from: \"-262144-01-01\"}) { total } }",
+            json!({ "u": unit }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        (res.field(), res.reason()),
+        (Some("submittedOn.from"), Some("INVALID_FORMAT")),
+        "{}",
+        res.body
+    );
+    // A file marker in a request that carries no file is refused before anything runs.
+    let leader = app.token(BD1_LEADER).await;
+    let res = app
+        .gql(
+            "mutation($f: Upload) { importMembers(file: $f) { totalRows } }",
+            json!({ "f": "#__graphql_file__:0" }),
+            Some(&leader),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("BAD_REQUEST")), "{}", res.body);
+}

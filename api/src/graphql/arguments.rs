@@ -29,8 +29,24 @@ pub fn check(
     registry: &Registry,
     lang: Lang,
 ) -> Result<(), ServerError> {
-    let mut walker = Walker { registry, variables, fragments: &doc.fragments, expanding: Vec::new() };
     for (_, op) in doc.operations.iter() {
+        // A variable the request leaves out takes its default from the document; one with
+        // neither is left to the engine (an argument default may apply).
+        let defaults: HashMap<Name, ConstValue> = op
+            .node
+            .variable_definitions
+            .iter()
+            .filter_map(|def| {
+                Some((def.node.name.node.clone(), def.node.default_value.as_ref()?.node.clone()))
+            })
+            .collect();
+        let mut walker = Walker {
+            registry,
+            variables,
+            defaults: &defaults,
+            fragments: &doc.fragments,
+            expanding: Vec::new(),
+        };
         let root = match op.node.ty {
             OperationType::Query => Some(registry.query_type.as_str()),
             OperationType::Mutation => registry.mutation_type.as_deref(),
@@ -57,15 +73,16 @@ fn error(field: String, problem: InputProblem, lang: Lang) -> ServerError {
 
 type Problem = (String, InputProblem);
 
-struct Walker<'a> {
+struct Walker<'a, 'v> {
     registry: &'a Registry,
     variables: &'a Variables,
+    defaults: &'v HashMap<Name, ConstValue>,
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     /// The fragments being expanded, so a (invalid) cycle cannot loop.
     expanding: Vec<&'a str>,
 }
 
-impl<'a> Walker<'a> {
+impl<'a> Walker<'a, '_> {
     /// The selections of `set` on the type named `parent`. Unknown fields and types are left to
     /// validation, which reports them.
     fn walk(&mut self, set: &'a SelectionSet, parent: &str) -> Result<(), Problem> {
@@ -85,12 +102,11 @@ impl<'a> Walker<'a> {
                     };
                     for (arg, value) in &field.arguments {
                         let Some(declared) = meta.args.get(arg.node.as_str()) else { continue };
+                        // A missing variable anywhere in the value leaves it to the engine.
                         let value = value.node.clone().into_const_with(|var| {
-                            Ok::<_, std::convert::Infallible>(
-                                self.variables.get(&var).cloned().unwrap_or(ConstValue::Null),
-                            )
+                            self.variables.get(&var).or_else(|| self.defaults.get(&var)).cloned().ok_or(())
                         });
-                        let Ok(value) = value;
+                        let Ok(value) = value else { continue };
                         self.value(&value, &declared.ty, arg.node.as_str())?;
                     }
                     self.walk(&field.selection_set.node, MetaTypeName::concrete_typename(&meta.ty))?;
@@ -167,6 +183,10 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// What async-graphql writes into `variables` where a multipart request's file goes, followed by
+/// the file's index.
+pub const UPLOAD_MARKER: &str = "#__graphql_file__:";
+
 /// What is wrong with `value` as the scalar `name`, if anything. Scalars this server does not
 /// define the parsing of are left to the engine (their text still passes the character rule).
 fn scalar(name: &str, value: &ConstValue) -> Option<InputProblem> {
@@ -181,15 +201,19 @@ fn scalar(name: &str, value: &ConstValue) -> Option<InputProblem> {
         },
         ("Float", ConstValue::Number(_)) | ("Boolean", ConstValue::Boolean(_)) => None,
         ("Date", ConstValue::String(s)) => {
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err().then_some(InputProblem::InvalidFormat)
+            crate::graphql::scalars::parse_date(s).is_none().then_some(InputProblem::InvalidFormat)
         }
+        // What the engine's DateTime takes (RFC 3339, or the same with a space); anything else
+        // fails there, with the value in the message.
         ("DateTime", ConstValue::String(s)) => {
-            chrono::DateTime::parse_from_rfc3339(s).is_err().then_some(InputProblem::InvalidFormat)
+            s.parse::<chrono::DateTime<chrono::FixedOffset>>().is_err().then_some(InputProblem::InvalidFormat)
         }
-        // A multipart request puts a marker where the file goes.
-        ("Upload", ConstValue::String(s)) => {
-            (!s.starts_with("#__graphql_file__:")).then_some(InputProblem::InvalidFormat)
-        }
+        // A multipart request puts a marker where the file goes (the HTTP layer checks that it
+        // names a file the request carries).
+        ("Upload", ConstValue::String(s)) => s
+            .strip_prefix(UPLOAD_MARKER)
+            .is_none_or(|n| n.parse::<usize>().is_err())
+            .then_some(InputProblem::InvalidFormat),
         ("String" | "ID" | "Int" | "Float" | "Boolean" | "Date" | "DateTime" | "Upload", _) => {
             Some(InputProblem::InvalidFormat)
         }

@@ -1,6 +1,7 @@
 //! The work a document can ask for beyond what its complexity counts: fields whose cost grows
-//! with the data rather than with the page — `totalCount` (it counts every matching row) and any
-//! field searched by a `search` argument (directly or in its `filter`). One request may select
+//! with the data rather than with the page — `totalCount` (it counts every matching row), the
+//! statistics and counts over a subtree (see [`AGGREGATES`]), and any field searched by a
+//! `search` argument (directly or in its `filter`, written in the document or in a variable). One request may select
 //! at most `APP_QUERY_MAX_EXPENSIVE_FIELDS` of them, every alias and every use of a fragment
 //! counted, or it is refused before it runs (`GRAPHQL_VALIDATION_FAILED`): a thousand aliases of
 //! `members(filter: {search: "thị"}, first: 0) { totalCount }` cost nothing to send and seconds
@@ -9,16 +10,25 @@
 use std::collections::HashMap;
 
 use async_graphql::{
-    ErrorExtensionValues, Name, Positioned, ServerError,
+    ErrorExtensionValues, Name, Positioned, ServerError, Variables,
     parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet},
 };
-use async_graphql_value::Value;
+use async_graphql_value::ConstValue;
 
 use crate::error::{CODE_VALIDATION_FAILED, Lang};
 
+/// Fields that aggregate over a whole subtree, whatever their arguments.
+const AGGREGATES: [&str; 5] =
+    ["totalCount", "memberStatistics", "trainingStatistics", "targetProgress", "violenceReportCounts"];
+
 /// Refuses `doc` when it selects more than `max` expensive fields.
-pub fn check(doc: &ExecutableDocument, max: usize, lang: Lang) -> Result<(), ServerError> {
-    let mut counter = Counter { fragments: &doc.fragments, max, count: 0, path: Vec::new() };
+pub fn check(
+    doc: &ExecutableDocument,
+    variables: &Variables,
+    max: usize,
+    lang: Lang,
+) -> Result<(), ServerError> {
+    let mut counter = Counter { fragments: &doc.fragments, variables, max, count: 0, path: Vec::new() };
     for (_, op) in doc.operations.iter() {
         counter.walk(&op.node.selection_set.node);
     }
@@ -40,6 +50,7 @@ pub fn check(doc: &ExecutableDocument, max: usize, lang: Lang) -> Result<(), Ser
 
 struct Counter<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &'a Variables,
     max: usize,
     count: usize,
     /// The fragments being expanded, so a (invalid) cycle cannot loop.
@@ -56,11 +67,16 @@ impl<'a> Counter<'a> {
             match &item.node {
                 Selection::Field(field) => {
                     let field = &field.node;
-                    let searched = field
-                        .arguments
-                        .iter()
-                        .any(|(name, value)| has_search(name.node.as_str(), &value.node));
-                    if field.name.node.as_str() == "totalCount" || searched {
+                    let searched = field.arguments.iter().any(|(name, value)| {
+                        // A variable left out (or with a default only) is no search to count.
+                        let value = value.node.clone().into_const_with(|var| {
+                            Ok::<_, std::convert::Infallible>(
+                                self.variables.get(&var).cloned().unwrap_or(ConstValue::Null),
+                            )
+                        });
+                        value.is_ok_and(|v| has_search(name.node.as_str(), &v))
+                    });
+                    if AGGREGATES.contains(&field.name.node.as_str()) || searched {
                         self.count += 1;
                     }
                     self.walk(&field.selection_set.node);
@@ -83,11 +99,11 @@ impl<'a> Counter<'a> {
 }
 
 /// Whether an argument is a non-null `search`, or an object holding one.
-fn has_search(name: &str, value: &Value) -> bool {
+fn has_search(name: &str, value: &ConstValue) -> bool {
     match value {
-        Value::Null => false,
+        ConstValue::Null => false,
         _ if name == "search" => true,
-        Value::Object(fields) => fields.iter().any(|(k, v)| has_search(k.as_str(), v)),
+        ConstValue::Object(fields) => fields.iter().any(|(k, v)| has_search(k.as_str(), v)),
         _ => false,
     }
 }
@@ -97,7 +113,8 @@ mod tests {
     use super::*;
 
     fn cost(query: &str) -> Result<(), ServerError> {
-        check(&async_graphql::parser::parse_query(query).unwrap(), 3, Lang::En)
+        let vars = Variables::from_json(serde_json::json!({ "f": { "search": "thị" } }));
+        check(&async_graphql::parser::parse_query(query).unwrap(), &vars, 3, Lang::En)
     }
 
     #[test]
@@ -111,5 +128,10 @@ mod tests {
         // A null search costs nothing extra; a cyclic fragment does not loop.
         assert!(cost("{ members(filter: {search: null}) { edges { node { id } } } }").is_ok());
         assert!(cost("{ ...A } fragment A on Query { ...A }").is_ok());
+        // A search passed in a variable counts too.
+        let vars = "query($f: MemberFilterInput) { a: members(filter: $f) { edges { node { id } } } \
+                    b: members(filter: $f) { edges { node { id } } } c: members(filter: $f) { edges { node { id } } } \
+                    d: members(filter: $f) { edges { node { id } } } }";
+        assert!(cost(vars).is_err());
     }
 }

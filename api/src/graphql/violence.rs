@@ -685,9 +685,9 @@ pub struct ViolenceStatusCount {
 }
 
 /// Counts of a subtree's reports. A case officer whose reach covers the unit gets them exact
-/// and by status; any other officer over it gets coarse totals only (`coarse`): a count below
-/// 5 is `null`, a larger one is rounded down to a multiple of 5, and the rest is `null` or
-/// empty — so no count singles out a report.
+/// and by status; any other officer over it gets the coarse total only (`coarse`): counted over
+/// whole calendar months, `null` below 5, rounded down to a multiple of 5 above, and the rest
+/// `null` or empty — so no count singles out a report.
 #[derive(SimpleObject)]
 pub struct ViolenceReportCounts {
     /// Whether these are the coarse totals (see the type).

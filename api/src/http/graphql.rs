@@ -381,9 +381,14 @@ async fn execute(
         // Whether the token's session was revoked cannot be told right now.
         Err(err) => return unavailable(media, lang, &err),
     };
+    // A file reference must name a file this request carries (the engine would index past its
+    // uploads otherwise).
+    if request.variables.values().any(|v| names_missing_file(v, request.uploads.len())) {
+        return refuse(req, media, Problem::MalformedMultipart);
+    }
     // One caller's requests in flight are bounded, so she cannot starve everyone else's.
     let (caller, limit) = match &auth {
-        auth::Auth::Signed(v) => (format!("s:{}", v.session_id), state.settings.max_in_flight_per_caller),
+        auth::Auth::Signed(v) => (format!("p:{}", v.person_id), state.settings.max_in_flight_per_caller),
         _ => (format!("a:{}", meta.client_addr), state.settings.max_in_flight_per_address),
     };
     let Some(_slot) = state.in_flight.enter(caller, limit) else {
@@ -440,6 +445,19 @@ async fn execute(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept, Accept-Language, Authorization"))
         .json(Value::Object(body))
+}
+
+/// Whether `value` holds a file marker whose index is not one of the request's `uploads`.
+fn names_missing_file(value: &async_graphql::Value, uploads: usize) -> bool {
+    use async_graphql::Value as V;
+    match value {
+        V::String(s) => s
+            .strip_prefix(crate::graphql::arguments::UPLOAD_MARKER)
+            .is_some_and(|n| n.parse::<usize>().map_or(true, |i| i >= uploads)),
+        V::List(items) => items.iter().any(|v| names_missing_file(v, uploads)),
+        V::Object(fields) => fields.values().any(|v| names_missing_file(v, uploads)),
+        _ => false,
+    }
 }
 
 /// 429 for a caller who has too many requests running already.

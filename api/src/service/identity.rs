@@ -176,36 +176,43 @@ pub async fn register(
 /// that presents a device token issued to her at an earlier sign-in): strangers cannot lock a
 /// woman out of her account, and guessing from elsewhere is still bounded.
 struct Attempt {
-    /// The failure counters of (phone, address), phone, address.
-    keys: [String; 3],
+    /// The failure counters of (phone, address), phone, address, and the known device if any.
+    keys: Vec<String>,
 }
 
 impl Attempt {
     /// Counts the attempt; `RATE_LIMITED` when one of the counters is over its limit. The phone
     /// is limited per address (so a stranger cannot lock a woman out from elsewhere at the
-    /// low limit) and, higher, across all addresses (against distributed guessing).
+    /// low limit) and, higher, across all addresses (against distributed guessing). From a known
+    /// device the all-addresses counter is still counted but not enforced; the device has a
+    /// counter of its own at the per-address limit instead, so a copied device token buys no
+    /// more guesses than an address has.
     async fn begin(
         state: &AppState,
         phone: &PhoneNumber,
         meta: &RequestMeta,
-        known_device: bool,
+        device: Option<Uuid>,
     ) -> Result<Self, ApiError> {
         let s = &state.settings;
-        let keys = [
+        let mut keys = vec![
             format!("login-fail:pair:{}:{}", phone.as_str(), meta.client_addr),
             format!("login-fail:phone:{}", phone.as_str()),
             format!("login-fail:addr:{}", meta.client_addr),
         ];
-        let limits = [
+        let mut limits = vec![
             s.login_max_failures_per_phone,
             s.login_max_failures_per_phone_total,
             s.login_max_failures_per_address,
         ];
+        if let Some(device) = device {
+            keys.push(format!("login-fail:device:{device}"));
+            limits.push(s.login_max_failures_per_phone);
+        }
         let mut retry = None;
         for (i, (key, max)) in keys.iter().zip(limits).enumerate() {
             let c = state.cache.hit(key, s.login_failure_window).await?;
             let all_addresses = i == 1;
-            if c.count > u64::from(max) && !(all_addresses && known_device) {
+            if c.count > u64::from(max) && !(all_addresses && device.is_some()) {
                 retry = retry.max(Some(c.resets_in.as_secs().max(1)));
             }
         }
@@ -219,11 +226,12 @@ impl Attempt {
     /// the cache fails now, the counters stay a little high (safe), and the right password
     /// still signs her in.
     async fn succeeded(self, state: &AppState) {
-        let [pair, phone, addr] = self.keys;
         let cleared = async {
-            state.cache.clear(&pair).await?;
-            state.cache.clear(&phone).await?;
-            state.cache.undo_hit(&addr).await
+            for (i, key) in self.keys.iter().enumerate() {
+                // The address counter only takes back this attempt; the others start over.
+                if i == 2 { state.cache.undo_hit(key).await? } else { state.cache.clear(key).await? }
+            }
+            Ok::<(), ApiError>(())
         };
         if cleared.await.is_err() {
             tracing::warn!("login counters could not be reset after a right password");
@@ -249,7 +257,7 @@ pub async fn login(
         (Some(p), Some(token)) => known_device(&state.db, p.id, token).await?,
         _ => None,
     };
-    let attempt = Attempt::begin(state, &phone, meta, device.is_some()).await?;
+    let attempt = Attempt::begin(state, &phone, meta, device).await?;
     let stored = person.as_ref().and_then(|p| p.password_hash.clone());
     let ok = auth::verify_password(password.expose_secret().to_owned(), stored).await?;
     let Some(person) = person.filter(|_| ok) else {
@@ -446,7 +454,7 @@ pub async fn change_password(
     let new = Password::parse(new, Some(&phone), "newPassword")?;
     // Guessing the current password with a stolen access token is throttled like a login (the
     // session is no proof that whoever holds it knows the password).
-    let attempt = Attempt::begin(state, &phone, meta, false).await?;
+    let attempt = Attempt::begin(state, &phone, meta, None).await?;
     if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
         return Err(ApiError::bad_input("currentPassword", InputProblem::WrongPassword));
     }
@@ -469,6 +477,11 @@ pub async fn change_password(
         .all(&txn)
         .await?;
     revoke_sessions(&txn, &others, "PASSWORD_CHANGED").await?;
+    // A new password forgets her devices: a copied device token must not outlive it.
+    known_device::Entity::delete_many()
+        .filter(known_device::Column::PersonId.eq(viewer.person_id))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     flag_revoked(state, &others, "PASSWORD_CHANGED").await
 }

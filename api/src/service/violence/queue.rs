@@ -5,7 +5,7 @@
 //! `CASE_OFFICER` units and the units below them are read first (two statements, three with a
 //! unit filter) so the reach filter carries them as constants.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entities::{
     officer_role, violence_access_log as access_log, violence_report as report,
     violence_report_event as event,
@@ -245,9 +245,9 @@ pub async fn access_log_page(
 
 /// Counts of a subtree's reports as the caller may know them: exact and by status for a case
 /// officer whose reach covers the unit (she can read each report anyway); for any other
-/// officer over it only coarse totals — below [`COARSE_STEP`] suppressed (`None`), above it
-/// rounded down to a multiple of it — so no count, and no difference of two counts, singles
-/// out one report.
+/// officer over it only the coarse total — over whole calendar months, below [`COARSE_STEP`]
+/// suppressed (`None`), above it rounded down to a multiple of it — so neither a count nor the
+/// difference of two counts singles out one report, its day or its closing.
 #[derive(Default, Debug)]
 pub struct Counts {
     pub coarse: bool,
@@ -285,6 +285,9 @@ pub async fn counts(
 ) -> Result<Counts, ApiError> {
     authz::require_any_role_over(conn, viewer, unit, &Role::ALL).await?;
     let exact = covers(conn, viewer.person_id, unit).await?;
+    // Coarse readers count whole calendar months: sliding a range day by day cannot show on
+    // which day a count crossed a step.
+    let (from, to) = if exact { (from, to) } else { (from.map(month_start), to.map(month_end)) };
     let now = Utc::now();
     let mut query = report::Entity::find()
         .select_only()
@@ -334,8 +337,23 @@ pub async fn counts(
             by_status,
         }
     } else {
-        Counts { coarse: true, total: coarse(total), open: coarse(open), ..Counts::default() }
+        // Only the total: how many are still open would show one report's closing.
+        Counts { coarse: true, total: coarse(total), ..Counts::default() }
     })
+}
+
+/// The first day of `day`'s month.
+fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The first day of a month at or after `day` (an exclusive end rounded out to a whole month).
+fn month_end(day: NaiveDate) -> NaiveDate {
+    if day.day() == 1 {
+        return day;
+    }
+    let first = month_start(day);
+    first.checked_add_months(chrono::Months::new(1)).unwrap_or(first)
 }
 
 /// The instant a Hanoi day (UTC+7) begins.
