@@ -260,19 +260,19 @@ async fn session_revoked_in_db(db: &DatabaseConnection, session_id: Uuid) -> Res
 
 /// A new opaque refresh token (256 random bits) and the hash under which it is stored.
 pub fn new_refresh_token() -> Result<(String, String), ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format_args!("rng: {e}")))?;
-    let token = format!("rt_{}", URL_SAFE_NO_PAD.encode(bytes));
-    let hash = hash_refresh_token(&token);
-    Ok((token, hash))
+    new_opaque_token("rt_")
 }
 
 /// A new opaque device token (256 random bits, see `service::identity`) and the hash under
 /// which it is stored.
 pub fn new_device_token() -> Result<(String, String), ApiError> {
+    new_opaque_token("dt_")
+}
+
+fn new_opaque_token(prefix: &str) -> Result<(String, String), ApiError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format_args!("rng: {e}")))?;
-    let token = format!("dt_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_refresh_token(&token);
     Ok((token, hash))
 }

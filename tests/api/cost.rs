@@ -67,20 +67,8 @@ async fn one_caller_cannot_hold_every_worker() {
     ])
     .await;
     let login = |addr: &'static str| {
-        let app = &app;
-        async move {
-            let resp = app
-                .client
-                .post(app.url("/graphql"))
-                .header("x-forwarded-for", addr)
-                .json(&json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-                    "variables": { "i": { "phone": MEMBER, "password": DEMO_PASSWORD } } }))
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            Gql { status, body: resp.json().await.unwrap() }
-        }
+        let q = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+        app.gql_from(addr, q, json!({ "i": { "phone": MEMBER, "password": DEMO_PASSWORD } }))
     };
     // Ten logins at once from one address: one runs, the others are told to come back.
     let answers = futures_util::future::join_all((0..10).map(|_| login("203.0.113.50"))).await;

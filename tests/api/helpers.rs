@@ -296,6 +296,21 @@ impl TestApp {
         Gql { status, body }
     }
 
+    /// POSTs a GraphQL request as if from client address `addr` (for apps that trust
+    /// `X-Forwarded-For`).
+    pub async fn gql_from(&self, addr: &str, query: &str, variables: Value) -> Gql {
+        let resp = self
+            .client
+            .post(self.url("/graphql"))
+            .header("x-forwarded-for", addr)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        Gql { status, body: resp.json().await.expect("json body") }
+    }
+
     /// Logs in and returns (access token, refresh token).
     pub async fn login(&self, phone: &str, password: &str) -> (String, String) {
         let data = self

@@ -606,19 +606,9 @@ async fn gender_is_optional_given_at_registration_and_editable() {
 
 /// A login as if from client address `addr` (the app trusts `X-Forwarded-For`).
 async fn login_from(app: &TestApp, addr: &str, phone: &str, password: &str, device: Option<&str>) -> Gql {
-    let resp = app
-        .client
-        .post(app.url("/graphql"))
-        .header("x-forwarded-for", addr)
-        .json(&json!({
-            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken deviceToken } }",
-            "variables": { "i": { "phone": phone, "password": password, "deviceToken": device } },
-        }))
-        .send()
+    let q = "mutation($i: LoginInput!) { login(input: $i) { accessToken deviceToken } }";
+    app.gql_from(addr, q, json!({ "i": { "phone": phone, "password": password, "deviceToken": device } }))
         .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    Gql { status, body: resp.json().await.unwrap() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

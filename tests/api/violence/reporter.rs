@@ -1,7 +1,7 @@
 //! The reporter's follow-up: by account or by reference code and PIN, adding information,
 //! withdrawing, and the PIN lockout.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{workflow::MESSAGE, *};
 
@@ -65,20 +65,6 @@ async fn an_anonymous_reporter_follows_adds_and_withdraws_with_code_and_pin() {
     assert_eq!(actions, ["SUBMIT", "MESSAGE", "REPORTER_READ", "ADD_INFORMATION", "WITHDRAW"]);
 }
 
-/// A GraphQL request as if from client address `addr` (the app trusts `X-Forwarded-For`).
-async fn gql_from(app: &TestApp, addr: &str, query: &str, variables: Value) -> Gql {
-    let resp = app
-        .client
-        .post(app.url("/graphql"))
-        .header("x-forwarded-for", addr)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    Gql { status, body: resp.json().await.unwrap() }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_pins_lock_the_reference_for_that_address_and_a_lock_looks_unknown() {
     let app = spawn_app_with(&[
@@ -95,36 +81,36 @@ async fn wrong_pins_lock_the_reference_for_that_address_and_a_lock_looks_unknown
     let attacker = "203.0.113.7";
     let q = by_reference();
 
-    gql_from(&app, attacker, &q, json!({ "c": "BL-ZZZZZZZZ", "p": pin })).await.expect_code("NOT_FOUND");
-    gql_from(&app, attacker, &q, json!({ "c": code, "p": wrong })).await.expect_code("NOT_FOUND");
+    app.gql_from(attacker, &q, json!({ "c": "BL-ZZZZZZZZ", "p": pin })).await.expect_code("NOT_FOUND");
+    app.gql_from(attacker, &q, json!({ "c": code, "p": wrong })).await.expect_code("NOT_FOUND");
     // A right PIN clears the count…
-    gql_from(&app, attacker, &q, json!({ "c": code, "p": pin })).await.ok();
+    app.gql_from(attacker, &q, json!({ "c": code, "p": pin })).await.ok();
     assert_eq!(report_row(&app, &code).await.pin_failures, 0);
     // …three wrong in a row lock it for that address, even for the right PIN, and the lock
     // answers exactly as an unknown code does.
     for _ in 0..3 {
-        gql_from(&app, attacker, &q, json!({ "c": code, "p": wrong })).await.expect_code("NOT_FOUND");
+        app.gql_from(attacker, &q, json!({ "c": code, "p": wrong })).await.expect_code("NOT_FOUND");
     }
-    let locked = gql_from(&app, attacker, &q, json!({ "c": code, "p": pin })).await;
-    let unknown = gql_from(&app, "203.0.113.8", &q, json!({ "c": "BL-ZZZZZZZZ", "p": pin })).await;
+    let locked = app.gql_from(attacker, &q, json!({ "c": code, "p": pin })).await;
+    let unknown = app.gql_from("203.0.113.8", &q, json!({ "c": "BL-ZZZZZZZZ", "p": pin })).await;
     assert_eq!(locked.code(), Some("NOT_FOUND"), "{}", locked.body);
     assert_eq!(locked.body["errors"][0]["extensions"], unknown.body["errors"][0]["extensions"]);
     assert_eq!(locked.status, unknown.status);
     let reference = json!({ "code": code, "pin": pin });
-    gql_from(&app, attacker, &add_info(), json!({ "r": reference, "t": "x" })).await.expect_code("NOT_FOUND");
+    app.gql_from(attacker, &add_info(), json!({ "r": reference, "t": "x" })).await.expect_code("NOT_FOUND");
 
     // The reporter, from her own phone, still follows her report.
     let reporter = "198.51.100.20";
-    gql_from(&app, reporter, &q, json!({ "c": code, "p": pin })).await.ok();
+    app.gql_from(reporter, &q, json!({ "c": code, "p": pin })).await.ok();
 
     // Guessing spread over many addresses meets the slower limit over all of them.
     for n in 0..3 {
         for _ in 0..3 {
-            gql_from(&app, &format!("192.0.2.{n}"), &q, json!({ "c": code, "p": wrong })).await;
+            app.gql_from(&format!("192.0.2.{n}"), &q, json!({ "c": code, "p": wrong })).await;
         }
     }
     assert!(report_row(&app, &code).await.pin_locked_at.is_some());
-    gql_from(&app, reporter, &q, json!({ "c": code, "p": pin })).await.expect_code("NOT_FOUND");
+    app.gql_from(reporter, &q, json!({ "c": code, "p": pin })).await.expect_code("NOT_FOUND");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
