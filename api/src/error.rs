@@ -429,8 +429,12 @@ pub fn is_unavailable(err: &DbErr) -> bool {
             } else {
                 // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient resources such
                 // as a full disk (53), operator intervention such as a shutdown (57P) or a
-                // statement over `statement_timeout` (57014), a read-only transaction (25006).
+                // statement over `statement_timeout` (57014), a read-only transaction (25006),
+                // a transaction that lost a race (deadlock 40P01, serialization 40001): the
+                // same request sent again succeeds.
                 code.starts_with("08")
+                    || code == "40P01"
+                    || code == "40001"
                     || code.starts_with("53")
                     || code.starts_with("57P")
                     || code == "57014"

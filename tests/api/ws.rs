@@ -230,3 +230,32 @@ async fn a_revoked_socket_cannot_run_operations() {
     let res = next(&mut ws).await;
     assert_eq!(res, Err(Some(4403)), "{res:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_at_once_on_one_socket_are_bounded() {
+    let app = spawn_app_with(&[("APP_MAX_IN_FLIGHT_PER_CALLER", "2")]).await;
+    let token = app.token(MEMBER).await;
+    let mut ws = connect(&app).await;
+    init(&mut ws, json!({ "authorization": format!("Bearer {token}") })).await.unwrap();
+    let revoked = json!({ "query": "subscription { sessionRevoked { reason } }" });
+    for id in ["1", "2"] {
+        send(&mut ws, json!({ "id": id, "type": "subscribe", "payload": revoked })).await;
+    }
+    // A third at once is refused with an error of its own; the socket stays open.
+    send(&mut ws, json!({ "id": "3", "type": "subscribe", "payload": revoked })).await;
+    let refused = next(&mut ws).await.unwrap();
+    assert_eq!((refused["id"].clone(), refused["type"].clone()), (json!("3"), json!("error")), "{refused}");
+    assert_eq!(refused["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+    // Once one ends, another runs.
+    send(&mut ws, json!({ "id": "1", "type": "complete" })).await;
+    send(&mut ws, json!({ "id": "4", "type": "subscribe", "payload": { "query": "{ me { phone } }" } }))
+        .await;
+    let answer = loop {
+        // The server may confirm the end of "1" first.
+        let msg = next(&mut ws).await.unwrap();
+        if msg["id"] == "4" {
+            break msg;
+        }
+    };
+    assert_eq!(answer["payload"]["data"]["me"]["phone"], MEMBER, "{answer}");
+}

@@ -110,6 +110,7 @@ async fn run(
     let forbidden =
         || Some(CloseReason { code: CloseCode::Other(4403), description: Some("Forbidden".into()) });
 
+    let mut operations = Operations::new(state.settings.max_in_flight_per_caller as usize);
     let close = loop {
         tokio::select! {
             msg = incoming.next() => {
@@ -151,6 +152,12 @@ async fn run(
                 } else if token.is_some() && !still_signed_in(&state, token.as_deref()).await {
                     break forbidden();
                 }
+                // Operations running at once on one socket are bounded like HTTP requests: one
+                // more is answered with an error of its own and never started.
+                if let Some(refused) = operations.track_incoming(&text) {
+                    if session.text(refused).await.is_err() { return; }
+                    continue;
+                }
                 let bytes = text.into_bytes();
                 // A client that sends faster than its operations are handled is cut off rather
                 // than buffered without bound.
@@ -160,6 +167,7 @@ async fn run(
             }
             out = outgoing.next() => match out {
                 Some(WsMessage::Text(text)) => {
+                    operations.track_outgoing(&text);
                     if session.text(text).await.is_err() { return; }
                 }
                 Some(WsMessage::Close(code, reason)) => {
@@ -191,6 +199,63 @@ async fn run(
         }
     };
     let _ = session.close(close).await;
+}
+
+/// The operations a socket has running (by id), bounded by `APP_MAX_IN_FLIGHT_PER_CALLER`.
+struct Operations {
+    running: std::collections::HashSet<String>,
+    max: usize,
+}
+
+impl Operations {
+    fn new(max: usize) -> Self {
+        Self { running: Default::default(), max }
+    }
+
+    /// Notes a client message; for a `subscribe` over the bound, the `error` message to answer
+    /// instead of starting it.
+    fn track_incoming(&mut self, text: &str) -> Option<String> {
+        let (kind, id) = kind_and_id(text)?;
+        match kind.as_str() {
+            "subscribe" | "start" if !self.running.contains(&id) && self.running.len() >= self.max => {
+                let payload = serde_json::json!([{
+                    "message": "Too many operations at once on this connection.",
+                    "extensions": { "code": "RATE_LIMITED", "retryAfter": 1 },
+                }]);
+                Some(serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string())
+            }
+            "subscribe" | "start" => {
+                self.running.insert(id);
+                None
+            }
+            "complete" | "stop" => {
+                self.running.remove(&id);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Notes a server message: an operation's `complete` or `error` ends it.
+    fn track_outgoing(&mut self, text: &str) {
+        if let Some((kind, id)) = kind_and_id(text)
+            && matches!(kind.as_str(), "complete" | "error")
+        {
+            self.running.remove(&id);
+        }
+    }
+}
+
+/// The `type` and `id` of a protocol message.
+fn kind_and_id(text: &str) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+    }
+    let msg: Message = serde_json::from_str(text).ok()?;
+    Some((msg.kind, msg.id?))
 }
 
 /// Whether the socket's token is still valid (not expired, not revoked). While its revocation

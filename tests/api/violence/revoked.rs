@@ -104,3 +104,36 @@ async fn an_officer_who_still_covers_the_report_keeps_it() {
     assert!(report_row(&app, &code).await.assigned_to.is_some());
     app.gql(&read_q(), json!({ "id": id }), Some(&her)).await.ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_racing_a_revocation_never_outlives_the_role() {
+    let app = spawn_app_with(&[("APP_REPORT_MAX_PER_ADDRESS", "100")]).await;
+    let city = app.token(CITY_ADMIN).await;
+    let ward = app.unit_id("HN-LB-BD").await;
+    let revoke = "mutation($id: ID!) { revokeOfficerRole(id: $id) { active } }";
+    for round in 0..6u32 {
+        let her = officer(&app, 40 + round, "HN-LB-BD", "CASE_OFFICER").await;
+        let code = s(&submit(&app, &input(&ward, false, "Đua."), None).await["referenceCode"]);
+        let id = report_id(&app, &code).await;
+        let role =
+            app.gql("{ me { roles { id } } }", json!({}), Some(&her)).await.ok()["me"]["roles"][0]["id"]
+                .clone();
+        let (assigned, revoked) = futures_util::future::join(
+            app.gql(ASSIGN, json!({ "id": id }), Some(&her)),
+            app.gql(revoke, json!({ "id": role }), Some(&city)),
+        )
+        .await;
+        // Either may lose the race (and be told to retry), but never both win and leave her the
+        // report without the role.
+        for res in [&assigned, &revoked] {
+            assert!(
+                !res.has_errors() || matches!(res.code(), Some("NOT_FOUND" | "FORBIDDEN" | "UNAVAILABLE")),
+                "{}",
+                res.body
+            );
+        }
+        let row = report_row(&app, &code).await;
+        let role_ended = !revoked.has_errors();
+        assert!(!(role_ended && row.assigned_to.is_some()), "round {round}: assigned after the role ended");
+    }
+}

@@ -262,6 +262,21 @@ pub async fn covers(conn: &impl ConnectionTrait, person: Uuid, unit: Uuid) -> Re
     Ok(authz::roles_over(conn, person, unit).await?.iter().any(|(role, _)| *role == Role::CaseOfficer))
 }
 
+/// Locks `person`'s current roles until the transaction ends (`FOR SHARE` on PostgreSQL; SQLite
+/// serialises transactions anyway), so that a role cannot be revoked between the check that
+/// relies on it and the commit.
+pub async fn lock_roles(conn: &impl ConnectionTrait, person: Uuid) -> Result<(), ApiError> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        officer_role::Entity::find()
+            .filter(officer_role::Column::PersonId.eq(person))
+            .filter(officer_role::Column::RevokedAt.is_null())
+            .lock_shared()
+            .all(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The status of a stored report (an unknown one is an internal error).
 pub fn status_of(row: &report::Model) -> Result<ReportStatus, ApiError> {
     ReportStatus::parse(&row.status)

@@ -169,6 +169,9 @@ pub async fn act(
         }
         Action::Assign { officer } => {
             let officer = officer.unwrap_or(viewer.person_id);
+            // Her roles stay as read until this commits: a revocation running now either waits
+            // and then takes this assignment back, or went first and is seen here.
+            super::lock_roles(&txn, officer).await?;
             if !covers(&txn, officer, row.unit_id).await? {
                 // Someone out of reach is a wrong id; the assigned officer whose role has gone
                 // cannot take it again herself.
