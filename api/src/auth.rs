@@ -381,7 +381,7 @@ mod tests {
         tampered.pop();
         assert_eq!(authenticate(&keys, &cache, &db, Some(&tampered)).await.unwrap(), Auth::Rejected);
         assert_eq!(authenticate(&keys, &cache, &db, None).await.unwrap(), Auth::Anonymous);
-        cache.set_flag(&revoked_session_key(sid), Duration::from_secs(5)).await.unwrap();
+        cache.set_flags(&[revoked_session_key(sid)], Duration::from_secs(5)).await.unwrap();
         assert_eq!(authenticate(&keys, &cache, &db, Some(&bearer)).await.unwrap(), Auth::Rejected);
     }
 

@@ -173,21 +173,6 @@ impl Cache {
         }
     }
 
-    /// Sets a flag that disappears after `ttl`.
-    pub async fn set_flag(&self, key: &str, ttl: Duration) -> Result<(), ApiError> {
-        match self {
-            Cache::Memory(store) => {
-                store.set(key, 1, ttl);
-                Ok(())
-            }
-            Cache::Redis(r) => {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(r.key(key)).arg(1).arg("PX").arg(ttl.as_millis().max(1) as u64);
-                r.bounded(cmd.query_async::<()>(&mut r.conn.clone())).await
-            }
-        }
-    }
-
     /// Sets many flags that disappear after `ttl`, in one round trip.
     pub async fn set_flags(&self, keys: &[String], ttl: Duration) -> Result<(), ApiError> {
         match self {
@@ -408,7 +393,7 @@ mod tests {
     #[tokio::test]
     async fn memory_flags_expire() {
         let cache = Cache::memory();
-        cache.set_flag("f", Duration::from_millis(30)).await.unwrap();
+        cache.set_flags(&["f".to_owned()], Duration::from_millis(30)).await.unwrap();
         assert_eq!(cache.revocation("f").await, Revocation::Revoked);
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(cache.revocation("f").await, Revocation::NotRevoked);

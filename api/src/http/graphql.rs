@@ -463,28 +463,33 @@ fn names_missing_file(value: &async_graphql::Value, uploads: usize) -> bool {
 /// 429 for a caller who has too many requests running already.
 fn too_many_in_flight(media: Media, lang: Lang) -> HttpResponse {
     let err = ApiError::RateLimited { retry_after_secs: 1 };
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    err.write_extensions(&mut ext);
-    HttpResponse::TooManyRequests()
-        .content_type(media.content_type())
-        .insert_header((header::RETRY_AFTER, 1))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "errors": [{ "message": err.message(lang), "extensions": ext }] }))
+    error_response(HttpResponse::TooManyRequests(), Some(1), media, lang, &err)
 }
 
 /// The answer to a request that could not start (its credentials could not be checked): 503
 /// with `Retry-After` when the database or cache is down, 500 for anything else.
 fn unavailable(media: Media, lang: Lang, err: &ApiError) -> HttpResponse {
+    match err {
+        ApiError::Unavailable { retry_after_secs } => {
+            error_response(HttpResponse::ServiceUnavailable(), Some(*retry_after_secs), media, lang, err)
+        }
+        _ => error_response(HttpResponse::InternalServerError(), None, media, lang, err),
+    }
+}
+
+/// A response carrying `err` alone, coded like a resolver's error.
+fn error_response(
+    mut resp: actix_web::HttpResponseBuilder,
+    retry_after: Option<u64>,
+    media: Media,
+    lang: Lang,
+    err: &ApiError,
+) -> HttpResponse {
     let mut ext = async_graphql::ErrorExtensionValues::default();
     err.write_extensions(&mut ext);
-    let mut resp = match err {
-        ApiError::Unavailable { retry_after_secs } => {
-            let mut resp = HttpResponse::ServiceUnavailable();
-            resp.insert_header((header::RETRY_AFTER, *retry_after_secs));
-            resp
-        }
-        _ => HttpResponse::InternalServerError(),
-    };
+    if let Some(secs) = retry_after {
+        resp.insert_header((header::RETRY_AFTER, secs));
+    }
     resp.content_type(media.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "errors": [{ "message": err.message(lang), "extensions": ext }] }))

@@ -55,6 +55,16 @@ pub async fn submit(app: &TestApp, input: &Value, token: Option<&str>) -> Value 
     app.gql(SUBMIT, json!({ "i": input }), token).await.ok()["submitViolenceReport"].clone()
 }
 
+/// A report's timeline as (kind, public) pairs, from a `violenceReport` read with [`DETAILS`].
+pub fn steps(data: &Value) -> Vec<(String, bool)> {
+    data["violenceReport"]["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|t| (s(&t["kind"]), t["public"] == true))
+        .collect()
+}
+
 /// The report behind a reference code, straight from the database.
 pub async fn report_row(app: &TestApp, code: &str) -> entities::violence_report::Model {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -48,12 +48,7 @@ async fn a_revoked_case_officer_loses_the_reports_assigned_to_her() {
     assert!(row.assigned_to.is_none());
     let case = app.token(BD_CASE_OFFICER).await;
     let data = app.gql(&read_q(), json!({ "id": id }), Some(&case)).await.ok();
-    let steps: Vec<(String, bool)> = data["violenceReport"]["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (s(&t["kind"]), t["public"] == true))
-        .collect();
+    let steps = steps(&data);
     assert_eq!(steps.last(), Some(&("UNASSIGNED".to_owned(), false)), "{steps:?}");
     assert!(data["violenceReport"]["assignee"].is_null());
     assert_eq!(notifications_of(&app, BD_CASE_OFFICER, "VIOLENCE_REPORT_UNASSIGNED").await.len(), 1);

@@ -72,12 +72,7 @@ async fn a_case_goes_from_submitted_to_resolved_and_back() {
 
     // The timeline has every step with its text; the reporter sees only the public ones.
     let data = app.gql(&read_q(), json!({ "id": id }), Some(&case)).await.ok();
-    let steps: Vec<(String, bool)> = data["violenceReport"]["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (s(&t["kind"]), t["public"] == true))
-        .collect();
+    let steps = steps(&data);
     let kinds: Vec<&str> = steps.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(
         kinds,
