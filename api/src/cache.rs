@@ -73,8 +73,8 @@ const RETRY_AFTER_SECS: u64 = 5;
 /// Increments a counter, starting its window on the first hit; returns the count and the
 /// remaining time in milliseconds, atomically.
 const HIT_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 return {n, ttl}
 ";
@@ -109,12 +109,18 @@ impl Cache {
 
     /// Counts one hit on `key` in a window of `window`.
     pub async fn hit(&self, key: &str, window: Duration) -> Result<Counter, ApiError> {
+        self.hit_by(key, window, 1).await
+    }
+
+    /// Counts `n` hits (at least one) on `key` at once, e.g. the rows of an imported file.
+    pub async fn hit_by(&self, key: &str, window: Duration, n: u64) -> Result<Counter, ApiError> {
+        let n = n.max(1);
         match self {
-            Cache::Memory(store) => Ok(store.hit(key, window)),
+            Cache::Memory(store) => Ok(store.hit(key, window, n)),
             Cache::Redis(r) => {
                 let script = redis::Script::new(HIT_SCRIPT);
                 let mut invocation = script.key(r.key(key));
-                invocation.arg(window.as_millis() as u64);
+                invocation.arg(window.as_millis() as u64).arg(n);
                 let (count, ttl_ms): (u64, i64) =
                     r.bounded(invocation.invoke_async(&mut r.conn.clone())).await?;
                 Ok(Counter { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) })
@@ -334,14 +340,14 @@ impl MemoryStore {
         f(&mut map)
     }
 
-    fn hit(&self, key: &str, window: Duration) -> Counter {
+    fn hit(&self, key: &str, window: Duration, n: u64) -> Counter {
         let now = Instant::now();
         self.with(|map| {
             let entry = map.entry(key.to_owned()).or_insert((0, now + window));
             if entry.1 <= now {
                 *entry = (0, now + window);
             }
-            entry.0 += 1;
+            entry.0 += n;
             Counter { count: entry.0, resets_in: entry.1 - now }
         })
     }

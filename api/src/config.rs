@@ -69,6 +69,12 @@ pub struct Settings {
     pub login_failure_window: Duration,
     /// Registrations per client address per hour.
     pub register_max_per_address: u32,
+    /// Direct enrolments (`enrolMember`) one officer may make per hour.
+    pub enrol_max_per_officer: u32,
+    /// Member imports, dry runs included, one officer may run per hour.
+    pub import_max_per_officer: u32,
+    /// Rows of imported files, dry runs included, one officer may have checked per day.
+    pub import_rows_max_per_officer: u32,
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
     /// Origins allowed to call the API from a browser (the officer console), e.g.
@@ -237,6 +243,9 @@ impl Settings {
             login_max_failures_per_phone_total: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE_TOTAL", 20)?,
             login_max_failures_per_address: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
             register_max_per_address: positive(&get, "APP_REGISTER_MAX_PER_ADDRESS", 20)?,
+            enrol_max_per_officer: positive(&get, "APP_ENROL_MAX_PER_OFFICER", 200)?,
+            import_max_per_officer: positive(&get, "APP_IMPORT_MAX_PER_OFFICER", 20)?,
+            import_rows_max_per_officer: positive(&get, "APP_IMPORT_ROWS_MAX_PER_OFFICER", 300_000)?,
             login_failure_window: secs(parse(&get, "APP_LOGIN_FAILURE_WINDOW_SECS", 900, "seconds")?),
             trust_forwarded_for: parse(&get, "APP_TRUST_FORWARDED_FOR", false, "true or false")?,
             cors_origins: get("APP_CORS_ORIGINS")

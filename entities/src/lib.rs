@@ -12,6 +12,7 @@ pub mod indicator;
 pub mod known_device;
 pub mod membership;
 pub mod membership_event;
+pub mod membership_invitation;
 pub mod membership_request;
 pub mod notification;
 pub mod officer_role;

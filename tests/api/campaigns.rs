@@ -150,7 +150,7 @@ pub(crate) fn name(n: u32) -> String {
 pub(crate) async fn member(app: &TestApp, city: &str, n: u32, code: &str) -> String {
     let branch = app.unit_id(code).await;
     app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id status } }",
+        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status membership { id status } } }",
         json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
         Some(city),
     )

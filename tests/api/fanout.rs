@@ -37,13 +37,13 @@ async fn enrol(app: &TestApp, city: &str, n: u32, code: &str) -> String {
     let branch = app.unit_id(code).await;
     let data = app
         .gql(
-            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
             json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
             Some(city),
         )
         .await
         .ok();
-    data["enrolMember"]["id"].as_str().expect("membership id").to_owned()
+    data["enrolMember"]["membership"]["id"].as_str().expect("membership id").to_owned()
 }
 
 /// Person ids of the test people `ns`.

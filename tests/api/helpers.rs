@@ -122,6 +122,11 @@ pub async fn spawn_app_with_sender(
     // bound has a test of its own (cost.rs).
     vars.insert("APP_MAX_IN_FLIGHT_PER_CALLER".into(), "1000".into());
     vars.insert("APP_MAX_IN_FLIGHT_PER_ADDRESS".into(), "1000".into());
+    // Tests enrol and import far more than an officer would; the per-officer limits have tests
+    // of their own (invitations.rs).
+    vars.insert("APP_ENROL_MAX_PER_OFFICER".into(), "100000".into());
+    vars.insert("APP_IMPORT_MAX_PER_OFFICER".into(), "100000".into());
+    vars.insert("APP_IMPORT_ROWS_MAX_PER_OFFICER".into(), "100000000".into());
     // Hundreds of apps share one PostgreSQL: keep each one's idle connections few.
     vars.insert("APP_DATABASE_MIN_CONNECTIONS".into(), "1".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);

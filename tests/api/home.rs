@@ -230,7 +230,7 @@ async fn the_home_screen_issues_a_bounded_number_of_statements() {
     let leader = app.token(BD1_LEADER).await;
     let branch = app.unit_id("HN-LB-BD-01").await;
     app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
         json!({ "i": { "fullName": "Ngô Thị Mai", "phone": "0966000001", "branchId": branch } }),
         Some(&officer),
     )

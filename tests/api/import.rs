@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 const IMPORT: &str = "mutation($csv: String, $dryRun: Boolean) { \
-    importMembers(csv: $csv, dryRun: $dryRun) { totalRows imported unchanged dryRun rejected { line reason value } } }";
+    importMembers(csv: $csv, dryRun: $dryRun) { totalRows imported invited invitedLines unchanged dryRun rejected { line reason value } } }";
 
 const UPLOAD: &str = "mutation($file: Upload) { \
-    importMembers(file: $file) { totalRows imported unchanged dryRun rejected { line reason value } } }";
+    importMembers(file: $file) { totalRows imported invited invitedLines unchanged dryRun rejected { line reason value } } }";
 
 /// Imports pasted CSV text.
 async fn import(app: &TestApp, token: &str, csv: &str, dry_run: bool) -> Gql {
@@ -94,12 +94,12 @@ async fn active_count(app: &TestApp, code: &str) -> i64 {
 async fn enrol(app: &TestApp, token: &str, name: &str, phone: &str, branch_code: &str) -> Value {
     let branch = app.unit_id(branch_code).await;
     app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id memberNumber } }",
+        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id memberNumber } } }",
         json!({ "i": { "fullName": name, "phone": phone, "branchId": branch } }),
         Some(token),
     )
     .await
-    .ok()["enrolMember"]
+    .ok()["enrolMember"]["membership"]
         .clone()
 }
 
@@ -345,7 +345,7 @@ async fn only_member_managers_import() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_already_in_the_branch_is_unchanged_and_an_existing_person_keeps_her_data() {
+async fn a_person_already_in_the_branch_is_unchanged_and_an_account_holder_is_invited_not_imported() {
     let app = spawn_app().await;
     let leader = app.token(BD1_LEADER).await;
     let enrolled = enrol(&app, &leader, "Nguyễn Thị Cũ", "0912800001", "HN-LB-BD-01").await;
@@ -366,19 +366,37 @@ async fn a_person_already_in_the_branch_is_unchanged_and_an_existing_person_keep
                Tên Khác Hẳn;0912800002;02/02/1992;HN-LB-BD-01\n";
     let report = import_ok(&app, &leader, csv).await;
     assert_eq!(report["unchanged"], 1, "{report}");
-    assert_eq!(report["imported"], 1);
+    assert_eq!(
+        (&report["imported"], &report["invited"], &report["invitedLines"]),
+        (&json!(0), &json!(1), &json!([3]))
+    );
 
     let cu = memberships_of(&app, "+84912800001").await;
     assert_eq!(cu.len(), 1);
     assert_eq!(cu[0].member_number, enrolled["memberNumber"].as_str().unwrap());
-    assert_eq!(membership_event::Entity::find().count(&app.state.db).await.unwrap(), events_before + 1);
+    assert_eq!(membership_event::Entity::find().count(&app.state.db).await.unwrap(), events_before);
 
+    // The account holder keeps her data and is not made a member without her.
     let registered = person_by_phone(&app, "+84912800002").await.unwrap();
     assert_eq!(registered.full_name, "Trần Thị Đăng Ký");
     assert!(registered.birth_date.is_none());
     assert!(registered.password_hash.is_some());
-    assert_eq!(memberships_of(&app, "+84912800002").await.len(), 1);
-    // Her join request is moot now.
+    assert!(memberships_of(&app, "+84912800002").await.is_empty());
+    // She accepts the invitation: a member now, and her join request is moot.
+    let invitations = app
+        .gql("{ myMembershipInvitations { id status branch { code } } }", json!({}), Some(&her))
+        .await
+        .ok()["myMembershipInvitations"]
+        .clone();
+    assert_eq!(invitations[0]["status"], "PENDING");
+    assert_eq!(invitations[0]["branch"]["code"], "HN-LB-BD-01");
+    app.gql(
+        "mutation($id: ID!) { respondToMembershipInvitation(id: $id, accept: true) { status } }",
+        json!({ "id": invitations[0]["id"] }),
+        Some(&her),
+    )
+    .await
+    .ok();
     let pending = membership_request::Entity::find()
         .filter(membership_request::Column::PersonId.eq(registered.id))
         .filter(membership_request::Column::Status.eq("PENDING"))
@@ -388,7 +406,7 @@ async fn a_person_already_in_the_branch_is_unchanged_and_an_existing_person_keep
     assert_eq!(pending, 0);
     let me = app.gql("{ me { membership { status events { kind } } } }", json!({}), Some(&her)).await.ok();
     assert_eq!(me["me"]["membership"]["status"], "ACTIVE");
-    assert_eq!(me["me"]["membership"]["events"][0]["kind"], "IMPORTED");
+    assert_eq!(me["me"]["membership"]["events"][0]["kind"], "ENROLLED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ mod http;
 mod identity;
 mod import;
 mod input;
+mod invitations;
 mod membership;
 mod news;
 mod notifications;

@@ -68,7 +68,7 @@ const SUSPEND: &str =
     "mutation($id: ID!, $r: String!) { suspendMembership(id: $id, reason: $r) { id status } }";
 const REINSTATE: &str =
     "mutation($id: ID!, $r: String!) { reinstateMembership(id: $id, reason: $r) { id status } }";
-const ENROL: &str = "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id memberNumber status fullName phone birthDate joinedAt branch { code } events { kind fromBranch { code } toBranch { code } toStatus actor { fullName } } } }";
+const ENROL: &str = "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status fullName phone birthDate membership { id memberNumber status fullName phone birthDate joinedAt branch { code } events { kind fromBranch { code } toBranch { code } toStatus actor { fullName } } } } }";
 const MINE: &str = "{ me { id membership { id memberNumber status joinedAt leftAt branch { code } events { kind at fromBranch { code } toBranch { code } fromStatus toStatus reason actor { fullName } } } } }";
 const MY_REQUESTS: &str =
     "{ myMembershipRequests { id status kind decisionReason decidedBy { fullName } branch { code } } }";
@@ -732,7 +732,7 @@ async fn member_numbers_are_unique_and_well_formed() {
         numbers.push(s(&my_membership(&app, t).await["memberNumber"]));
     }
     for e in enrolled {
-        numbers.push(s(&e.ok()["enrolMember"]["memberNumber"]));
+        numbers.push(s(&e.ok()["enrolMember"]["membership"]["memberNumber"]));
     }
     assert!(numbers.iter().all(|n| is_member_number(n)), "{numbers:?}");
     let mut distinct = numbers.clone();
@@ -1038,10 +1038,16 @@ async fn the_history_is_visible_to_herself_and_to_officers_with_reach_only() {
 async fn an_officer_enrols_a_member_directly() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let enrolled = enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912 345 678", Some("1985-03-08"), "HN-LB-BD-01")
+    let answer = enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912 345 678", Some("1985-03-08"), "HN-LB-BD-01")
         .await
         .ok()["enrolMember"]
         .clone();
+    assert_eq!(answer["status"], "ENROLLED");
+    assert_eq!(
+        (&answer["fullName"], &answer["phone"], &answer["birthDate"]),
+        (&json!("Đỗ Thị Ghi Sổ"), &json!("+84912345678"), &json!("1985-03-08"))
+    );
+    let enrolled = answer["membership"].clone();
     assert_eq!(enrolled["status"], "ACTIVE");
     assert_eq!(enrolled["fullName"], "Đỗ Thị Ghi Sổ");
     assert_eq!(enrolled["phone"], "+84912345678");
@@ -1090,7 +1096,7 @@ async fn an_officer_enrols_a_member_directly() {
         .await
         .expect_code("FORBIDDEN");
     let ok = enrol(&app, &leader, "Vũ Thị Trong Tầm", "0933000444", None, "HN-LB-BD-01").await.ok();
-    assert_eq!(ok["enrolMember"]["events"][0]["actor"]["fullName"], LEADER_NAME);
+    assert_eq!(ok["enrolMember"]["membership"]["events"][0]["actor"]["fullName"], LEADER_NAME);
 
     // Nothing was written by the refused attempts.
     let people = entities::person::Entity::find()
@@ -1134,7 +1140,7 @@ async fn an_enrolled_woman_who_registers_gets_her_membership() {
     let officer = app.token(LB_OFFICER).await;
     let enrolled = enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912345678", Some("1985-03-08"), "HN-LB-BD-01")
         .await
-        .ok()["enrolMember"]
+        .ok()["enrolMember"]["membership"]
         .clone();
 
     let (token, _, person_id) = app.register("+84 912-345-678", "Đỗ Thị Ghi Sổ", PASSWORD).await;

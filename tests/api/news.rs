@@ -125,7 +125,7 @@ fn name(n: u32) -> String {
 async fn member(app: &TestApp, city: &str, n: u32, code: &str) -> String {
     let branch = app.unit_id(code).await;
     app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
         json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
         Some(city),
     )

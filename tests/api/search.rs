@@ -68,7 +68,7 @@ async fn fixture(app: &TestApp) -> String {
     for (i, name) in NAMES.iter().enumerate() {
         let branch = app.unit_id(BRANCHES[i % BRANCHES.len()]).await;
         app.gql(
-            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
             json!({ "i": { "fullName": name, "phone": format!("0913{i:06}"), "branchId": branch } }),
             Some(&admin),
         )

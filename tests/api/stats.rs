@@ -20,13 +20,13 @@ async fn enrol(app: &TestApp, token: &str, phone: &str, branch: &str) -> String 
         json!({ "fullName": "Hội Viên Thống Kê", "phone": phone, "branchId": app.unit_id(branch).await });
     let data = app
         .gql(
-            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
             json!({ "i": input }),
             Some(token),
         )
         .await
         .ok();
-    data["enrolMember"]["id"].as_str().unwrap().to_owned()
+    data["enrolMember"]["membership"]["id"].as_str().unwrap().to_owned()
 }
 
 fn today() -> String {

@@ -186,7 +186,7 @@ fn name(n: u32) -> String {
 async fn enrol(app: &TestApp, officer: &str, n: u32, code: &str) {
     let branch = app.unit_id(code).await;
     app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id status } }",
+        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status membership { id status } } }",
         json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
         Some(officer),
     )

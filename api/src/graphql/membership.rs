@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Upload, connection::Connection};
 use chrono::{DateTime, Utc};
-use entities::{membership, membership_event, membership_request, person};
+use entities::{membership, membership_event, membership_invitation, membership_request, person};
 use uuid::Uuid;
 
 use super::{
@@ -18,8 +18,8 @@ use crate::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     service::membership::{
-        self as svc, Enrolment, EventKind, MemberCursor, MemberFilter, MemberQuery, MemberStatus,
-        RequestFilter, RequestKind, RequestQuery, RequestStatus,
+        self as svc, Enrolment, EnrolmentOutcome, EnrolmentResult, EventKind, InvitationStatus, MemberCursor,
+        MemberFilter, MemberQuery, MemberStatus, RequestFilter, RequestKind, RequestQuery, RequestStatus,
     },
 };
 
@@ -248,6 +248,105 @@ impl MembershipRequest {
     }
 }
 
+/// Status of a membership invitation.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "MembershipInvitationStatus", remote = "crate::service::membership::InvitationStatus")]
+pub enum GqlInvitationStatus {
+    /// Waiting for her answer.
+    Pending,
+    Accepted,
+    Declined,
+    /// She became a member otherwise (another invitation accepted, a request approved).
+    Cancelled,
+    /// Not answered within 30 days.
+    Expired,
+}
+
+/// An invitation to join a branch, sent when an officer enrolled the caller's phone number.
+/// Only she sees it.
+pub struct MembershipInvitation(pub membership_invitation::Model);
+
+#[Object]
+impl MembershipInvitation {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::MembershipInvitation, self.0.id).encode().into()
+    }
+
+    async fn status(&self) -> GqlInvitationStatus {
+        InvitationStatus::of(&self.0, Utc::now()).into()
+    }
+
+    /// The branch she is invited to.
+    async fn branch(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(load_unit(ctx, Some(self.0.branch_id)).await?.ok_or(ApiError::NotFound)?)
+    }
+
+    /// The officer who sent it.
+    async fn invited_by(&self, ctx: &Context<'_>) -> Result<PersonRef> {
+        Ok(PersonRef(load_person(ctx, self.0.invited_by).await?))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Past this, it can no longer be accepted.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+
+    async fn responded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.responded_at
+    }
+}
+
+/// What `enrolMember` did.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum EnrolmentStatus {
+    /// The number was new: she is an active member now (`membership`), and claims her record
+    /// when she registers with this number.
+    Enrolled,
+    /// The number belongs to someone the service knows: she was invited, and becomes a member
+    /// when she accepts. Nothing about her is told.
+    Invited,
+}
+
+/// The answer to `enrolMember`: what the officer typed (normalised), and the outcome.
+pub struct EnrolMemberPayload(EnrolmentResult);
+
+#[Object]
+impl EnrolMemberPayload {
+    async fn status(&self) -> EnrolmentStatus {
+        match self.0.outcome {
+            EnrolmentOutcome::Enrolled(_) => EnrolmentStatus::Enrolled,
+            EnrolmentOutcome::Invited => EnrolmentStatus::Invited,
+        }
+    }
+
+    /// The name as typed.
+    async fn full_name(&self) -> &str {
+        self.0.full_name.as_str()
+    }
+
+    /// The number as typed, in E.164.
+    async fn phone(&self) -> &str {
+        self.0.phone.as_str()
+    }
+
+    /// The birth date as typed.
+    async fn birth_date(&self) -> Option<Date> {
+        self.0.birth_date.map(Date)
+    }
+
+    /// The new membership, when `ENROLLED`.
+    async fn membership(&self) -> Option<Membership> {
+        match &self.0.outcome {
+            EnrolmentOutcome::Enrolled(m) => Some(Membership(m.clone())),
+            EnrolmentOutcome::Invited => None,
+        }
+    }
+}
+
 /// Extra fields of the request queue.
 pub struct RequestListFields(RequestQuery);
 
@@ -330,6 +429,16 @@ impl MembershipQuery {
             .await?
             .into_iter()
             .map(MembershipRequest)
+            .collect())
+    }
+
+    /// The caller's membership invitations, newest first (at most 50).
+    async fn my_membership_invitations(&self, ctx: &Context<'_>) -> Result<Vec<MembershipInvitation>> {
+        let viewer = ctx.auth()?.require()?;
+        Ok(svc::my_invitations(&ctx.state()?.db, viewer.person_id)
+            .await?
+            .into_iter()
+            .map(MembershipInvitation)
             .collect())
     }
 
@@ -474,9 +583,12 @@ impl MembershipMutation {
         Ok(Membership(svc::set_suspended(ctx.state()?, viewer, membership_id(&id)?, false, &reason).await?))
     }
 
-    /// Enrols a person directly (a member manager over the branch); she claims the record when
-    /// she registers with the same phone number.
-    async fn enrol_member(&self, ctx: &Context<'_>, input: EnrolMemberInput) -> Result<Membership> {
+    /// Enrols a person directly (a member manager over the branch). A number new to the service
+    /// becomes an active member at once, who claims the record when she registers with it; a
+    /// number the service knows gets an invitation she accepts or declines. The answer repeats
+    /// what was typed, never what is stored. `CONFLICT` `ALREADY_MEMBER` only for a member of a
+    /// branch in the caller's reach; `RATE_LIMITED` past the hourly enrolments per officer.
+    async fn enrol_member(&self, ctx: &Context<'_>, input: EnrolMemberInput) -> Result<EnrolMemberPayload> {
         let viewer = ctx.auth()?.require()?;
         let enrolment = Enrolment {
             full_name: input.full_name,
@@ -484,7 +596,21 @@ impl MembershipMutation {
             birth_date: input.birth_date.map(|d| d.0),
             branch_id: GlobalId::decode_as(&input.branch_id, NodeKind::OrgUnit, "branchId")?,
         };
-        Ok(Membership(svc::enrol_member(ctx.state()?, viewer, enrolment).await?))
+        Ok(EnrolMemberPayload(svc::enrol_member(ctx.state()?, viewer, enrolment).await?))
+    }
+
+    /// Accepts or declines one of the caller's open invitations. Accepting makes her an active
+    /// member of the branch, or moves her active membership there. `CONFLICT` `WRONG_STATUS`
+    /// when it is no longer open, `ALREADY_MEMBER` when she is a member of that branch.
+    async fn respond_to_membership_invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        accept: bool,
+    ) -> Result<MembershipInvitation> {
+        let viewer = ctx.auth()?.require()?;
+        let id = GlobalId::decode_as(&id, NodeKind::MembershipInvitation, "id")?;
+        Ok(MembershipInvitation(svc::respond_to_invitation(ctx.state()?, viewer, id, accept).await?))
     }
 
     /// Imports members from a CSV file (the usual spreadsheet export) for branches in the
@@ -537,7 +663,8 @@ pub enum GqlRejectReason {
     UnknownBranch,
     /// The same phone number is on an earlier line, which is the one considered.
     DuplicateInFile,
-    /// A current member of another branch (a transfer moves her).
+    /// A current member of another branch in your reach (a transfer moves her). A member of a
+    /// branch outside your reach is invited like any known number.
     MemberElsewhere,
 }
 
@@ -554,6 +681,17 @@ impl MemberImportReport {
     /// Rows that became (or, in a dry run, would become) new memberships.
     async fn imported(&self) -> u64 {
         self.0.imported
+    }
+
+    /// Rows whose number the service already knew: an invitation was (or, in a dry run, would
+    /// be) sent, and she becomes a member when she accepts.
+    async fn invited(&self) -> u64 {
+        self.0.invited_lines.len() as u64
+    }
+
+    /// The lines (the header is line 1) of the `invited` rows, in order.
+    async fn invited_lines(&self) -> &[u64] {
+        &self.0.invited_lines
     }
 
     /// Rows whose person is already a member of that branch: nothing to do.

@@ -14,7 +14,7 @@ use super::{
     ContextExt,
     campaigns::{campaign::Campaign, news::Post, pledges::Pledge, targets::Indicator},
     identity::Person,
-    membership::{Membership, MembershipRequest},
+    membership::{Membership, MembershipInvitation, MembershipRequest},
     notifications::Notification,
     org::{OfficerRole, OrgUnit},
     trainings::{Training, TrainingRegistration},
@@ -38,6 +38,7 @@ pub enum Node {
     Notification(Notification),
     Membership(Membership),
     MembershipRequest(MembershipRequest),
+    MembershipInvitation(MembershipInvitation),
     Training(Training),
     TrainingRegistration(TrainingRegistration),
     Post(Post),
@@ -72,6 +73,12 @@ impl NodeQuery {
                 let viewer = ctx.auth()?.require()?;
                 Node::MembershipRequest(MembershipRequest(
                     membership::get_request(state, viewer, gid.id).await?,
+                ))
+            }
+            NodeKind::MembershipInvitation => {
+                let viewer = ctx.auth()?.require()?;
+                Node::MembershipInvitation(MembershipInvitation(
+                    membership::get_invitation(&state.db, viewer, gid.id).await?,
                 ))
             }
             NodeKind::OfficerRole => {

@@ -55,6 +55,9 @@ pub enum GqlNotificationKind {
     ViolenceReportMessage,
     /// To case officers: a report's assigned officer lost her case role; it needs a new one.
     ViolenceReportUnassigned,
+    /// To a person an officer enrolled who already had an account or a record: an invitation
+    /// to accept or decline (`myMembershipInvitations`).
+    MembershipInvited,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -78,6 +81,7 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::ViolenceReportUpdated => GqlNotificationKind::ViolenceReportUpdated,
             NotificationKind::ViolenceReportMessage => GqlNotificationKind::ViolenceReportMessage,
             NotificationKind::ViolenceReportUnassigned => GqlNotificationKind::ViolenceReportUnassigned,
+            NotificationKind::MembershipInvited => GqlNotificationKind::MembershipInvited,
         }
     }
 }

@@ -71,10 +71,13 @@ pub enum NotificationKind {
     /// To the case officers a report is routed to: its assigned officer's case role ended, and
     /// it is back in their queue.
     ViolenceReportUnassigned,
+    /// To a person an officer enrolled who was already known to the service: an invitation to
+    /// accept or decline. Params: `branch`.
+    MembershipInvited,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 15] = [
+    pub const ALL: [NotificationKind; 16] = [
         NotificationKind::JoinRequested,
         NotificationKind::TransferRequested,
         NotificationKind::RequestApproved,
@@ -90,6 +93,7 @@ impl NotificationKind {
         NotificationKind::ViolenceReportUpdated,
         NotificationKind::ViolenceReportMessage,
         NotificationKind::ViolenceReportUnassigned,
+        NotificationKind::MembershipInvited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +113,7 @@ impl NotificationKind {
             NotificationKind::ViolenceReportUpdated => "VIOLENCE_REPORT_UPDATED",
             NotificationKind::ViolenceReportMessage => "VIOLENCE_REPORT_MESSAGE",
             NotificationKind::ViolenceReportUnassigned => "VIOLENCE_REPORT_UNASSIGNED",
+            NotificationKind::MembershipInvited => "MEMBERSHIP_INVITED",
         }
     }
 
@@ -243,6 +248,14 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         Some(NotificationKind::ViolenceReportUnassigned) => {
             ("Report back in the queue".into(), "A report needs a new officer.".into())
         }
+        Some(NotificationKind::MembershipInvited) if vi => (
+            "Lời mời vào Hội".into(),
+            format!("{branch} mời bạn trở thành hội viên. Bạn có thể đồng ý hoặc từ chối."),
+        ),
+        Some(NotificationKind::MembershipInvited) => (
+            "An invitation to join".into(),
+            format!("{branch} invites you to become a member. You can accept or decline."),
+        ),
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

@@ -677,7 +677,7 @@ async fn a_review_queue_page_issues_a_bounded_number_of_statements() {
             async move {
                 let branch = app.unit_id(branches[n as usize % branches.len()]).await;
                 app.gql(
-                    "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { id } }",
+                    "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
                     json!({ "i": { "fullName": super::name(n), "phone": super::phone(n), "branchId": branch } }),
                     Some(lb),
                 )

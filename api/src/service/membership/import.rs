@@ -10,6 +10,12 @@
 //!   branch counts as `unchanged` (no new person, number, membership or event);
 //! - a branch outside the importer's reach answers exactly like an unknown code, so codes
 //!   outside reach are not revealed;
+//! - consent, as for direct enrolment: only numbers new to the service become members here; a
+//!   known number (an account, an earlier record, a member of a branch outside the reach) is
+//!   invited, and the report says only `invited` for it — never her name, account or membership
+//!   elsewhere (`MEMBER_ELSEWHERE` only for a branch in the importer's reach);
+//! - imports and dry runs are counted per officer before anything is looked up (runs per hour,
+//!   rows per day), so the import is no oracle of who is known;
 //! - the work is bulk: reads are `IN (…)` queries of at most [`IN_CHUNK`] values, writes are
 //!   multi-row inserts within the bind-parameter limits, and the per-branch counters change once
 //!   per branch — a 50,000-row file is a few hundred statements, not a few hundred thousand.
@@ -17,15 +23,15 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entities::{membership, membership_event, membership_request, org_unit, person};
+use entities::{membership, membership_event, org_unit, person};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait, Value,
-    sea_query::{Expr, OnConflict},
+    sea_query::OnConflict,
 };
 use uuid::Uuid;
 
 use super::{
-    EventKind, MemberStatus, RequestStatus, check_birth_date, format_member_number, hanoi_day,
+    EventKind, MemberStatus, check_birth_date, count_lookups, format_member_number, hanoi_day, invite,
     reserve_member_numbers,
 };
 use crate::{
@@ -34,7 +40,7 @@ use crate::{
     db,
     domain::{PersonName, PhoneNumber, fold_for_search},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
-    service::{identity::new_person, org::UnitKind},
+    service::{identity::new_person, notifications, org::UnitKind},
     state::AppState,
 };
 
@@ -61,7 +67,8 @@ pub enum RejectReason {
     UnknownBranch,
     /// The same phone number is on an earlier line (that line is the one considered).
     DuplicateInFile,
-    /// She is a current member of another branch (a transfer is the way to move her).
+    /// She is a current member of another branch in the importer's reach (a transfer is the way
+    /// to move her). A member of a branch outside the reach is invited like any known number.
     MemberElsewhere,
 }
 
@@ -87,12 +94,15 @@ pub struct ImportRejection {
     pub value: Option<String>,
 }
 
-/// What an import did (or, in a dry run, would do). `total_rows` = `imported` + `unchanged` +
-/// rejected rows; blank rows are not counted.
+/// What an import did (or, in a dry run, would do). `total_rows` = `imported` + `invited` +
+/// `unchanged` + rejected rows; blank rows are not counted.
 #[derive(Clone, Debug, Default)]
 pub struct ImportReport {
     pub total_rows: u64,
     pub imported: u64,
+    /// Lines whose number the service already knew: she was (or would be) invited, and becomes
+    /// a member when she accepts. In line order.
+    pub invited_lines: Vec<u64>,
     pub unchanged: u64,
     /// In line order.
     pub rejected: Vec<ImportRejection>,
@@ -100,8 +110,12 @@ pub struct ImportReport {
 }
 
 /// Imports members from a CSV file for branches in the caller's reach (a member manager
-/// somewhere). Valid rows become active members (`IMPORTED` event, actor = the importer), in
-/// one transaction; `dry_run` reports without writing.
+/// somewhere). Rows with numbers new to the service become active members (`IMPORTED` event,
+/// actor = the importer); rows with known numbers become invitations (see
+/// [`super::invitations`]); all in one transaction. `dry_run` reports without writing. Each
+/// officer may run `APP_IMPORT_MAX_PER_OFFICER` imports an hour and have
+/// `APP_IMPORT_ROWS_MAX_PER_OFFICER` rows checked a day, dry runs included, counted before
+/// anything is looked up.
 pub async fn import_members(
     state: &AppState,
     viewer: &Viewer,
@@ -113,6 +127,23 @@ pub async fn import_members(
     authz::require_any_role_somewhere(db, viewer, MEMBER_MANAGERS).await?;
     let admin = authz::is_system_admin(db, viewer.person_id).await?;
     let parsed = parse_csv(csv_bytes)?;
+    let s = &state.settings;
+    count_lookups(
+        state,
+        format!("import:officer:{}", viewer.person_id),
+        std::time::Duration::from_secs(3600),
+        1,
+        s.import_max_per_officer,
+    )
+    .await?;
+    count_lookups(
+        state,
+        format!("import-rows:officer:{}", viewer.person_id),
+        std::time::Duration::from_secs(24 * 3600),
+        parsed.total_rows,
+        s.import_rows_max_per_officer,
+    )
+    .await?;
 
     let report = if dry_run {
         let plan = plan(db, viewer, admin, parsed).await?;
@@ -125,12 +156,17 @@ pub async fn import_members(
         reserve_member_numbers(&txn, 0).await?;
         let plan = plan(&txn, viewer, admin, parsed).await?;
         apply(&txn, viewer.person_id, &plan.to_import).await?;
+        let invitations: Vec<(Uuid, Uuid)> =
+            plan.to_invite.iter().map(|i| (i.person_id, i.branch_id)).collect();
+        let notes = invite(&txn, viewer.person_id, &invitations).await?;
         txn.commit().await?;
+        notifications::announce(state, &notes).await;
         plan.report(false)
     };
     tracing::info!(
         total_rows = report.total_rows,
         imported = report.imported,
+        invited = report.invited_lines.len(),
         unchanged = report.unchanged,
         rejected = report.rejected.len(),
         dry_run,
@@ -340,11 +376,17 @@ fn parse_csv(bytes: &[u8]) -> Result<Parsed, ApiError> {
 // ---------------------------------------------------------------------------------------------
 // Planning: what the database says about each candidate
 
-/// A row to write: a new membership of `branch_id` for the person (existing, or to create).
+/// A row to write: a new person and her membership of `branch_id`.
 struct Planned {
     candidate: Candidate,
     branch_id: Uuid,
-    person_id: Option<Uuid>,
+}
+
+/// A row whose person the service knows: an invitation to `branch_id`.
+struct Invitee {
+    line: u64,
+    person_id: Uuid,
+    branch_id: Uuid,
 }
 
 struct Plan {
@@ -352,14 +394,18 @@ struct Plan {
     unchanged: u64,
     rejected: Vec<ImportRejection>,
     to_import: Vec<Planned>,
+    to_invite: Vec<Invitee>,
 }
 
 impl Plan {
     fn report(mut self, dry_run: bool) -> ImportReport {
         self.rejected.sort_by_key(|r| r.line);
+        let mut invited_lines: Vec<u64> = self.to_invite.iter().map(|i| i.line).collect();
+        invited_lines.sort_unstable();
         ImportReport {
             total_rows: self.total_rows,
             imported: self.to_import.len() as u64,
+            invited_lines,
             unchanged: self.unchanged,
             rejected: self.rejected,
             dry_run,
@@ -367,8 +413,10 @@ impl Plan {
     }
 }
 
-/// Classifies the candidates with a few chunked queries: unknown branches, current members of
-/// the same branch (unchanged) or of another one (rejected), and the rest to import.
+/// Classifies the candidates with a few chunked queries: unknown branches; known numbers that
+/// are current members of the same branch (unchanged), of another branch in reach (rejected),
+/// or anything else (invited: a member outside the reach looks like any known number); and new
+/// numbers to import.
 async fn plan(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -396,17 +444,23 @@ async fn plan(
     let person_ids: Vec<Uuid> = people.values().copied().collect();
     let current = current_branches(conn, &person_ids).await?;
 
-    let mut plan = Plan { total_rows, unchanged: 0, rejected, to_import: Vec::new() };
+    let elsewhere: Vec<Uuid> = current.values().copied().collect::<HashSet<_>>().into_iter().collect();
+    let managed = units_in_reach(conn, viewer, admin, &elsewhere).await?;
+
+    let mut plan = Plan { total_rows, unchanged: 0, rejected, to_import: Vec::new(), to_invite: Vec::new() };
     for (candidate, branch_id) in located {
-        let person_id = people.get(candidate.phone.as_str()).copied();
-        match person_id.and_then(|p| current.get(&p)) {
+        let Some(&person_id) = people.get(candidate.phone.as_str()) else {
+            plan.to_import.push(Planned { candidate, branch_id });
+            continue;
+        };
+        match current.get(&person_id) {
             Some(&b) if b == branch_id => plan.unchanged += 1,
-            Some(_) => plan.rejected.push(ImportRejection {
+            Some(b) if managed.contains(b) => plan.rejected.push(ImportRejection {
                 line: candidate.line,
                 reason: RejectReason::MemberElsewhere,
                 value: echo(candidate.phone.as_str()),
             }),
-            None => plan.to_import.push(Planned { candidate, branch_id, person_id }),
+            _ => plan.to_invite.push(Invitee { line: candidate.line, person_id, branch_id }),
         }
     }
     Ok(plan)
@@ -433,6 +487,31 @@ async fn branches_in_reach(
             );
         }
         found.extend(q.into_tuple::<(String, Uuid)>().all(conn).await?);
+    }
+    Ok(found)
+}
+
+/// Those of `units` the viewer manages members of.
+async fn units_in_reach(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    admin: bool,
+    units: &[Uuid],
+) -> Result<HashSet<Uuid>, ApiError> {
+    if admin {
+        return Ok(units.iter().copied().collect());
+    }
+    let mut found = HashSet::new();
+    for chunk in units.chunks(IN_CHUNK) {
+        let ids: Vec<Uuid> = org_unit::Entity::find()
+            .select_only()
+            .column(org_unit::Column::Id)
+            .filter(org_unit::Column::Id.is_in(chunk.iter().copied()))
+            .filter(org_unit::Column::Id.in_subquery(authz::reach_select(viewer.person_id, MEMBER_MANAGERS)))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(ids);
     }
     Ok(found)
 }
@@ -490,7 +569,7 @@ fn rows_per_insert(columns: usize) -> usize {
 }
 
 /// Writes the planned rows in the caller's transaction: people, memberships with consecutive
-/// numbers, events, pending requests withdrawn, counters.
+/// numbers, events, counters.
 async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Result<(), ApiError> {
     if rows.is_empty() {
         return Ok(());
@@ -572,18 +651,6 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
         super::insert_name_keys(txn, &names).await?;
     }
 
-    // A join request she left pending is moot now (approving it would only answer CONFLICT).
-    let existing: Vec<Uuid> = rows.iter().filter_map(|r| r.person_id).collect();
-    for chunk in existing.chunks(IN_CHUNK) {
-        membership_request::Entity::update_many()
-            .col_expr(membership_request::Column::Status, Expr::value(RequestStatus::Cancelled.as_str()))
-            .col_expr(membership_request::Column::DecidedAt, Expr::value(now))
-            .filter(membership_request::Column::PersonId.is_in(chunk.iter().copied()))
-            .filter(membership_request::Column::Status.eq(RequestStatus::Pending.as_str()))
-            .exec(txn)
-            .await?;
-    }
-
     let mut per_branch: HashMap<Uuid, i64> = HashMap::new();
     for row in rows {
         *per_branch.entry(row.branch_id).or_default() += 1;
@@ -592,51 +659,37 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
     bump_counters(txn, &per_branch, hanoi_day(now)).await
 }
 
-/// Creates the people the file introduces (without an account, language `vi`); returns the
-/// person id of every row, in order. An existing person keeps her data.
+/// Creates the people the file introduces (without an account, language `vi`); returns their
+/// ids, in order.
 async fn create_people(
     txn: &impl ConnectionTrait,
     rows: &[Planned],
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, ApiError> {
-    let mut ids: Vec<Uuid> = Vec::with_capacity(rows.len());
-    let mut new_people = Vec::new();
-    for row in rows {
-        let id = row.person_id.unwrap_or_else(Uuid::now_v7);
-        ids.push(id);
-        if row.person_id.is_some() {
-            continue;
-        }
-        let c = &row.candidate;
-        new_people.push(person::ActiveModel {
-            id: Set(id),
-            birth_date: Set(c.birth_date),
-            gender: Set(Some("FEMALE".to_owned())),
-            ..new_person(&c.phone, &c.name, now)
-        });
-    }
-    let mut inserted = 0u64;
+    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+    let new_people: Vec<person::ActiveModel> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(row, &id)| {
+            let c = &row.candidate;
+            person::ActiveModel {
+                id: Set(id),
+                birth_date: Set(c.birth_date),
+                gender: Set(Some("FEMALE".to_owned())),
+                ..new_person(&c.phone, &c.name, now)
+            }
+        })
+        .collect();
     for chunk in new_people.chunks(rows_per_insert(14)) {
-        // Someone registering with one of these numbers at this very moment wins; her record is
-        // then used as it is.
-        inserted += person::Entity::insert_many(chunk.iter().cloned())
+        let inserted = person::Entity::insert_many(chunk.iter().cloned())
             .on_conflict(OnConflict::column(person::Column::Phone).do_nothing().to_owned())
             .exec_without_returning(txn)
             .await?;
-    }
-    if inserted < new_people.len() as u64 {
-        let phones: Vec<String> = rows
-            .iter()
-            .filter(|r| r.person_id.is_none())
-            .map(|r| r.candidate.phone.as_str().to_owned())
-            .collect();
-        let actual = people_by_phone(txn, &phones).await?;
-        for (row, id) in rows.iter().zip(ids.iter_mut()) {
-            if row.person_id.is_none() {
-                *id = *actual
-                    .get(row.candidate.phone.as_str())
-                    .ok_or_else(|| ApiError::internal("imported person vanished"))?;
-            }
+        if inserted < chunk.len() as u64 {
+            // Someone registered with one of these numbers at this very moment: she is now a
+            // known number, to be invited, not made a member. Nothing is written; a retry
+            // plans it so.
+            return Err(ApiError::Unavailable { retry_after_secs: 1 });
         }
     }
     Ok(ids)

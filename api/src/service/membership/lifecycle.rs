@@ -1,24 +1,26 @@
-//! Leaving, suspension and reinstatement, and direct enrolment by an officer.
+//! Leaving, suspension and reinstatement, and direct enrolment by an officer (with consent:
+//! see [`super::invitations`]).
 
 use chrono::{NaiveDate, Utc};
 use entities::{membership, membership_request, person};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    sea_query::{Expr, OnConflict},
 };
 use uuid::Uuid;
 
 use super::{
     EventKind, MemberStatus, NewEvent, RequestStatus, activate, bump_active, bump_day, current_membership,
-    hanoi_day, parse_reason, record_event,
+    hanoi_day, invite, parse_reason, record_event,
 };
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
     domain::{PersonName, PhoneNumber},
-    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
+    error::{ApiError, ConflictKind, InputProblem},
     service::{
         identity::new_person,
+        notifications,
         org::{UnitKind, get_unit},
     },
     state::AppState,
@@ -158,29 +160,22 @@ pub struct Enrolment {
     pub branch_id: Uuid,
 }
 
-/// Finds the person with this phone, or creates her without an account (she claims the record
-/// when she registers with the same number).
-pub async fn find_or_create_person(
-    txn: &impl ConnectionTrait,
-    phone: &PhoneNumber,
-    name: &PersonName,
-    birth_date: Option<NaiveDate>,
-) -> Result<person::Model, ApiError> {
-    if let Some(p) = person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(txn).await? {
-        return Ok(p);
-    }
-    person::ActiveModel {
-        birth_date: Set(birth_date),
-        gender: Set(Some("FEMALE".to_owned())),
-        ..new_person(phone, name, Utc::now())
-    }
-    .insert(txn)
-    .await
-    // Another transaction created her at the same moment (two officers enrolling the same
-    // woman): she is being made a member there.
-    .map_err(|e| {
-        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::AlreadyMember) } else { e.into() }
-    })
+/// What [`enrol_member`] did.
+pub enum EnrolmentOutcome {
+    /// The number was new to the service: her record and an active membership were created.
+    Enrolled(membership::Model),
+    /// The number belongs to someone the service knows: she was invited (or an invitation is
+    /// still open), and becomes a member when she accepts.
+    Invited,
+}
+
+/// The answer to an officer who enrolled someone: what she typed (normalised), never what the
+/// service holds about the person, and the outcome.
+pub struct EnrolmentResult {
+    pub full_name: PersonName,
+    pub phone: PhoneNumber,
+    pub birth_date: Option<NaiveDate>,
+    pub outcome: EnrolmentOutcome,
 }
 
 /// Checks a birth date: not in the future, not more than 120 years ago.
@@ -195,13 +190,32 @@ pub fn check_birth_date(birth: Option<NaiveDate>, field: &'static str) -> Result
     Ok(())
 }
 
+/// Counts one use of a per-officer budget (`key`, per `window`) of lookups by phone number,
+/// before any lookup; `RATE_LIMITED` past `max`.
+pub(super) async fn count_lookups(
+    state: &AppState,
+    key: String,
+    window: std::time::Duration,
+    n: u64,
+    max: u32,
+) -> Result<(), ApiError> {
+    let c = state.cache.hit_by(&key, window, n).await?;
+    if c.count > u64::from(max) {
+        return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
+    }
+    Ok(())
+}
+
 /// Enrols a person directly (many members were recorded on paper): a member manager over the
-/// branch. `CONFLICT` when she is already a member.
+/// branch, at most `APP_ENROL_MAX_PER_OFFICER` an hour. A number new to the service becomes a
+/// record and an active membership; a known one gets an invitation (see [`super::invitations`]).
+/// `CONFLICT` `ALREADY_MEMBER` only when she is a current member of a branch in the caller's
+/// reach.
 pub async fn enrol_member(
     state: &AppState,
     viewer: &Viewer,
     input: Enrolment,
-) -> Result<membership::Model, ApiError> {
+) -> Result<EnrolmentResult, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, input.branch_id).await?;
     authz::require_any_role_over(db, viewer, unit.id, MEMBER_MANAGERS).await?;
@@ -211,12 +225,47 @@ pub async fn enrol_member(
     let name = PersonName::parse(&input.full_name, "fullName")?;
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
     check_birth_date(input.birth_date, "birthDate")?;
+    count_lookups(
+        state,
+        format!("enrol:officer:{}", viewer.person_id),
+        std::time::Duration::from_secs(3600),
+        1,
+        state.settings.enrol_max_per_officer,
+    )
+    .await?;
+
     let txn = db.begin().await?;
-    let person = find_or_create_person(&txn, &phone, &name, input.birth_date).await?;
-    if current_membership(&txn, person.id).await?.is_some() {
-        return Err(ApiError::Conflict(ConflictKind::AlreadyMember));
-    }
-    let m = activate(&txn, &person, unit.id, Some(viewer.person_id), EventKind::Enrolled, None).await?;
+    let id = Uuid::now_v7();
+    // A number nobody holds yet: her record is created here. Someone else creating it at the
+    // same moment (registering, another officer enrolling her) makes it a known number.
+    let created = person::Entity::insert(person::ActiveModel {
+        id: Set(id),
+        birth_date: Set(input.birth_date),
+        gender: Set(Some("FEMALE".to_owned())),
+        ..new_person(&phone, &name, Utc::now())
+    })
+    .on_conflict(OnConflict::column(person::Column::Phone).do_nothing().to_owned())
+    .exec_without_returning(&txn)
+    .await?;
+    let (outcome, notes) = if created == 1 {
+        let person = person::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+        let m = activate(&txn, &person, unit.id, Some(viewer.person_id), EventKind::Enrolled, None).await?;
+        (EnrolmentOutcome::Enrolled(m), Vec::new())
+    } else {
+        let person = person::Entity::find()
+            .filter(person::Column::Phone.eq(phone.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::internal("enrolled person vanished"))?;
+        if let Some(m) = current_membership(&txn, person.id).await?
+            && authz::require_any_role_over(&txn, viewer, m.branch_id, MEMBER_MANAGERS).await.is_ok()
+        {
+            return Err(ApiError::Conflict(ConflictKind::AlreadyMember));
+        }
+        let notes = invite(&txn, viewer.person_id, &[(person.id, unit.id)]).await?;
+        (EnrolmentOutcome::Invited, notes)
+    };
     txn.commit().await?;
-    Ok(m)
+    notifications::announce(state, &notes).await;
+    Ok(EnrolmentResult { full_name: name, phone, birth_date: input.birth_date, outcome })
 }

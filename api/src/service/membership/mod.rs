@@ -14,12 +14,14 @@
 
 mod directory;
 mod import;
+mod invitations;
 mod lifecycle;
 mod requests;
 mod stats;
 
 pub use directory::*;
 pub use import::*;
+pub use invitations::*;
 pub use lifecycle::*;
 pub use requests::*;
 pub use stats::*;

@@ -337,9 +337,20 @@ async fn transfer(
         .await?
         .filter(|m| m.status == MemberStatus::Active.as_str())
         .ok_or(ApiError::Conflict(ConflictKind::NotAMember))?;
+    move_membership(txn, &current, request.branch_id, actor).await
+}
+
+/// Moves an active membership to branch `to` (a `TRANSFERRED` event by `actor`); `CONFLICT`
+/// `NOT_A_MEMBER` when it is no longer active.
+pub(super) async fn move_membership(
+    txn: &impl ConnectionTrait,
+    current: &membership::Model,
+    to: Uuid,
+    actor: Uuid,
+) -> Result<(), ApiError> {
     let from = current.branch_id;
     let moved = membership::Entity::update_many()
-        .col_expr(membership::Column::BranchId, Expr::value(request.branch_id))
+        .col_expr(membership::Column::BranchId, Expr::value(to))
         .col_expr(membership::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(membership::Column::Id.eq(current.id))
         .filter(membership::Column::Status.eq(MemberStatus::Active.as_str()))
@@ -350,14 +361,14 @@ async fn transfer(
         return Err(ApiError::Conflict(ConflictKind::NotAMember));
     }
     bump_active(txn, from, -1).await?;
-    bump_active(txn, request.branch_id, 1).await?;
+    bump_active(txn, to, 1).await?;
     record_event(
         txn,
         NewEvent {
-            membership: &current,
+            membership: current,
             kind: EventKind::Transferred,
             from_branch: Some(from),
-            to_branch: Some(request.branch_id),
+            to_branch: Some(to),
             from_status: Some(MemberStatus::Active),
             to_status: Some(MemberStatus::Active),
             actor: Some(actor),
