@@ -82,7 +82,7 @@ return {n, ttl}
 /// Decrements a counter that exists and is positive, keeping its expiry.
 const UNDO_SCRIPT: &str = r"
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then return redis.call('DECR', KEYS[1]) end
+if n > 0 then return redis.call('DECRBY', KEYS[1], math.min(n, tonumber(ARGV[1]))) end
 return 0
 ";
 
@@ -153,14 +153,20 @@ impl Cache {
 
     /// Takes back one hit of a counter (never below zero), e.g. when an attempt turned out fine.
     pub async fn undo_hit(&self, key: &str) -> Result<(), ApiError> {
+        self.undo_hits(key, 1).await
+    }
+
+    /// Takes back `n` hits of [`Cache::hit_by`] (never below zero), keeping the expiry.
+    pub async fn undo_hits(&self, key: &str, n: u64) -> Result<(), ApiError> {
         match self {
             Cache::Memory(store) => {
-                store.undo(key);
+                store.undo(key, n);
                 Ok(())
             }
             Cache::Redis(r) => {
                 let script = redis::Script::new(UNDO_SCRIPT);
-                let invocation = script.key(r.key(key));
+                let mut invocation = script.key(r.key(key));
+                invocation.arg(n);
                 r.bounded(invocation.invoke_async::<i64>(&mut r.conn.clone())).await.map(|_| ())
             }
         }
@@ -361,11 +367,11 @@ impl MemoryStore {
         })
     }
 
-    fn undo(&self, key: &str) {
+    fn undo(&self, key: &str, n: u64) {
         let now = Instant::now();
         self.with(|map| {
             if let Some(entry) = map.get_mut(key).filter(|(_, exp)| *exp > now) {
-                entry.0 = entry.0.saturating_sub(1);
+                entry.0 = entry.0.saturating_sub(n);
             }
         });
     }

@@ -121,6 +121,20 @@ async fn enrolling_an_account_holder_reveals_nothing_and_only_invites_her() {
     assert_eq!(invitations(&app, &her).await[0]["status"], "DECLINED");
     respond(&app, &her, &mine[0]["id"], true).await.expect_reason("CONFLICT", "WRONG_STATUS");
     assert!(memberships(&app, stored.id).await.is_empty());
+
+    // Thirty days after her answer the branch may ask again.
+    membership_invitation::Entity::update_many()
+        .col_expr(
+            membership_invitation::Column::RespondedAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::days(31)),
+        )
+        .filter(membership_invitation::Column::PersonId.eq(stored.id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
+    assert_eq!(invitation_notices(&app, stored.id).await, 2);
+    assert_eq!(invitations(&app, &her).await[0]["status"], "PENDING");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,26 +219,57 @@ async fn a_member_outside_reach_looks_like_any_known_number() {
     assert_eq!(shapes[0], shapes[1], "a member elsewhere answers like any known number");
     assert_eq!(shapes[0]["status"], "INVITED");
 
-    // The import's dry run says the same of both, and writes nothing.
-    let csv = format!("name;phone;branch\nTên Một;0913111001;HN-LB-BD-01\nTên Hai;{holder};HN-LB-BD-01\n");
+    // The import's dry run does not tell them (nor a new number) apart, and writes nothing.
+    let csv = format!(
+        "name;phone;branch\nTên Một;0913111001;HN-LB-BD-01\nTên Hai;{holder};HN-LB-BD-01\nTên Ba;0913111003;HN-LB-BD-01\n"
+    );
     let dry = app.gql(IMPORT, json!({ "csv": csv, "dryRun": true }), Some(&leader)).await.ok();
     let report = &dry["importMembers"];
-    assert_eq!(report["invitedLines"], json!([2, 3]), "{report}");
-    assert_eq!(report["rejected"], json!([]));
+    assert_eq!((&report["imported"], &report["invited"]), (&json!(3), &json!(0)), "{report}");
+    assert_eq!((&report["invitedLines"], &report["rejected"]), (&json!([]), &json!([])));
+    assert!(
+        person::Entity::find()
+            .filter(person::Column::Phone.eq("+84913111003"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A real import invites the member outside reach (she is told; nobody learns more).
+    let officer = app.token(LB_OFFICER).await;
+    let hk = person_of(&app, "+84913111001").await;
+    let real = app
+        .gql(
+            IMPORT,
+            json!({ "csv": "name;phone;branch\nTên Một;0913111001;HN-LB-GT-01\n", "dryRun": false }),
+            Some(&officer),
+        )
+        .await
+        .ok();
+    let report = &real["importMembers"];
+    assert_eq!(
+        (&report["imported"], &report["invitedLines"], &report["rejected"]),
+        (&json!(0), &json!([2]), &json!([]))
+    );
+    assert_eq!(invitation_notices(&app, hk.id).await, 2);
+    assert_eq!(memberships(&app, hk.id).await[0].branch_id, uuid_of(&app.unit_id("HN-HK-HB-01").await));
 
     // Within the officer's reach the truth is told: a member of a Long Biên branch.
-    let officer = app.token(LB_OFFICER).await;
     enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-BD-02").await.ok();
     enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-GT-01")
         .await
         .expect_reason("CONFLICT", "ALREADY_MEMBER");
 
-    // The Hoàn Kiếm member registers, accepts, and her membership moves (with its number).
-    let hk = person_of(&app, "+84913111001").await;
+    // The Hoàn Kiếm member registers, accepts, and her membership moves (with its number); her
+    // other invitation is closed.
     let before = memberships(&app, hk.id).await;
     let (token, _, _) = app.register("0913111001", "Lê Thị Hoàn Kiếm", "hoa-sen-2026").await;
-    let id = invitations(&app, &token).await[0]["id"].clone();
-    respond(&app, &token, &id, true).await.ok();
+    let mine = invitations(&app, &token).await;
+    let to_bd = mine.iter().find(|i| i["branch"]["code"] == "HN-LB-BD-01").unwrap()["id"].clone();
+    respond(&app, &token, &to_bd, true).await.ok();
+    let mine = invitations(&app, &token).await;
+    assert_eq!(mine.iter().find(|i| i["branch"]["code"] == "HN-LB-GT-01").unwrap()["status"], "CANCELLED");
     let after = memberships(&app, hk.id).await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].member_number, before[0].member_number);
@@ -279,6 +324,18 @@ async fn enrolments_imports_and_dry_runs_are_limited_per_officer() {
     app.gql(IMPORT, json!({ "csv": format!("name;phone;branch\n{rows}"), "dryRun": true }), Some(&officer))
         .await
         .expect_code("RATE_LIMITED");
+    // The refused file used up neither rows nor a run: five rows still go through, and then
+    // one more row is one too many.
+    let five: String = (0..5).map(|i| format!("Tên Số {i};091323000{i};HN-LB-BD-01\n")).collect();
+    let csv = format!("name;phone;branch\n{five}");
+    app.gql(IMPORT, json!({ "csv": csv, "dryRun": true }), Some(&officer)).await.ok();
+    app.gql(
+        IMPORT,
+        json!({ "csv": "name;phone;branch\nTên;0913240001;HN-LB-BD-01\n", "dryRun": true }),
+        Some(&officer),
+    )
+    .await
+    .expect_code("RATE_LIMITED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -318,4 +375,120 @@ async fn simultaneous_enrolments_of_a_known_number_send_one_invitation() {
         .unwrap();
     assert_eq!((rows, invitation_notices(&app, p.id).await), (1, 1));
     assert!(memberships(&app, p.id).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_otherwise_closes_open_invitations_and_a_suspended_member_cannot_accept() {
+    let app = spawn().await;
+    let leader = app.token(BD1_LEADER).await;
+    let officer = app.token(LB_OFFICER).await;
+    let (her, phone) = account(&app, 8).await;
+    enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
+    // She asks to join another branch herself, and is approved: the invitation is moot.
+    let gt = app.unit_id("HN-LB-GT-01").await;
+    let req = app
+        .gql(
+            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
+            json!({ "i": { "branchId": gt } }),
+            Some(&her),
+        )
+        .await
+        .ok();
+    app.gql(
+        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
+        json!({ "id": req["requestMembership"]["id"] }),
+        Some(&officer),
+    )
+    .await
+    .ok();
+    let mine = invitations(&app, &her).await;
+    assert_eq!(mine[0]["status"], "CANCELLED");
+    respond(&app, &her, &mine[0]["id"], true).await.expect_reason("CONFLICT", "WRONG_STATUS");
+
+    // A suspended member elsewhere is invited like anyone, but cannot move by accepting.
+    let city = app.token(CITY_ADMIN).await;
+    let paper = enrol(&app, &city, "Lê Thị Đình Chỉ", "0913300001", None, "HN-HK-HB-01").await.ok();
+    app.gql(
+        "mutation($id: ID!) { suspendMembership(id: $id, reason: \"Vắng sinh hoạt nhiều kỳ\") { status } }",
+        json!({ "id": paper["enrolMember"]["membership"]["id"] }),
+        Some(&city),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        enrol(&app, &leader, "Tên Gõ Vào", "0913300001", None, "HN-LB-BD-01").await.ok()["enrolMember"]["status"],
+        "INVITED"
+    );
+    let (token, _, _) = app.register("0913300001", "Lê Thị Đình Chỉ", "hoa-sen-2026").await;
+    let id = invitations(&app, &token).await[0]["id"].clone();
+    respond(&app, &token, &id, true).await.expect_reason("CONFLICT", "NOT_A_MEMBER");
+    assert_eq!(
+        invitations(&app, &token).await[0]["status"],
+        "PENDING",
+        "nothing of the refused answer stays"
+    );
+    let p = person_of(&app, "+84913300001").await;
+    let m = memberships(&app, p.id).await;
+    assert_eq!((m.len(), m[0].status.as_str()), (1, "SUSPENDED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accepting_while_a_transfer_is_approved_moves_her_once() {
+    let app = spawn().await;
+    let leader = app.token(BD1_LEADER).await;
+    let officer = app.token(LB_OFFICER).await;
+    let (her, phone) = account(&app, 9).await;
+    // A member of Bồ Đề 2 (outside the Bồ Đề 1 leader's reach) with a pending transfer to Gia Thụy 1.
+    let bd2 = app.unit_id("HN-LB-BD-02").await;
+    let req = app
+        .gql(
+            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
+            json!({ "i": { "branchId": bd2 } }),
+            Some(&her),
+        )
+        .await
+        .ok();
+    app.gql(
+        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
+        json!({ "id": req["requestMembership"]["id"] }),
+        Some(&officer),
+    )
+    .await
+    .ok();
+    let gt = app.unit_id("HN-LB-GT-01").await;
+    let transfer = app
+        .gql(
+            "mutation($i: RequestTransferInput!) { requestTransfer(input: $i) { id } }",
+            json!({ "i": { "toBranchId": gt } }),
+            Some(&her),
+        )
+        .await
+        .ok()["requestTransfer"]["id"]
+        .clone();
+    enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
+    let invitation = invitations(&app, &her).await[0]["id"].clone();
+
+    let approve = app.gql(
+        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
+        json!({ "id": transfer }),
+        Some(&officer),
+    );
+    let (approved, accepted) = tokio::join!(approve, respond(&app, &her, &invitation, true));
+    let wins = [&approved, &accepted].iter().filter(|r| !r.has_errors()).count();
+    assert_eq!(wins, 1, "{} / {}", approved.body, accepted.body);
+    let p = person_of(&app, &phone).await;
+    let m = memberships(&app, p.id).await;
+    assert_eq!(m.len(), 1);
+    let expected = if accepted.has_errors() { "HN-LB-GT-01" } else { "HN-LB-BD-01" };
+    assert_eq!(m[0].branch_id, uuid_of(&app.unit_id(expected).await));
+    // The branch counters agree with where she is.
+    for code in ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01"] {
+        let id = uuid_of(&app.unit_id(code).await);
+        let active = entities::branch_member_count::Entity::find_by_id(id)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.active);
+        assert_eq!(active, i64::from(code == expected), "{code}");
+    }
 }

@@ -678,13 +678,14 @@ impl MemberImportReport {
         self.0.total_rows
     }
 
-    /// Rows that became (or, in a dry run, would become) new memberships.
+    /// Rows that became new memberships. In a dry run: rows that would be imported or invited
+    /// (a dry run does not tell new numbers from known ones).
     async fn imported(&self) -> u64 {
         self.0.imported
     }
 
-    /// Rows whose number the service already knew: an invitation was (or, in a dry run, would
-    /// be) sent, and she becomes a member when she accepts.
+    /// Rows whose number the service already knew: an invitation was sent, and she becomes a
+    /// member when she accepts. Always 0 in a dry run.
     async fn invited(&self) -> u64 {
         self.0.invited_lines.len() as u64
     }

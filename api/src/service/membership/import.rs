@@ -14,8 +14,10 @@
 //!   known number (an account, an earlier record, a member of a branch outside the reach) is
 //!   invited, and the report says only `invited` for it — never her name, account or membership
 //!   elsewhere (`MEMBER_ELSEWHERE` only for a branch in the importer's reach);
+//! - a dry run does not tell new numbers from known ones (it would be a lookup that leaves no
+//!   trace); a real import does, as `enrolMember` does, with its writes and notifications;
 //! - imports and dry runs are counted per officer before anything is looked up (runs per hour,
-//!   rows per day), so the import is no oracle of who is known;
+//!   rows per day);
 //! - the work is bulk: reads are `IN (…)` queries of at most [`IN_CHUNK`] values, writes are
 //!   multi-row inserts within the bind-parameter limits, and the per-branch counters change once
 //!   per branch — a 50,000-row file is a few hundred statements, not a few hundred thousand.
@@ -128,31 +130,32 @@ pub async fn import_members(
     let admin = authz::is_system_admin(db, viewer.person_id).await?;
     let parsed = parse_csv(csv_bytes)?;
     let s = &state.settings;
-    count_lookups(
-        state,
-        format!("import:officer:{}", viewer.person_id),
-        std::time::Duration::from_secs(3600),
-        1,
-        s.import_max_per_officer,
-    )
-    .await?;
-    count_lookups(
+    let runs = format!("import:officer:{}", viewer.person_id);
+    count_lookups(state, runs.clone(), std::time::Duration::from_secs(3600), 1, s.import_max_per_officer)
+        .await?;
+    if let Err(e) = count_lookups(
         state,
         format!("import-rows:officer:{}", viewer.person_id),
         std::time::Duration::from_secs(24 * 3600),
         parsed.total_rows,
         s.import_rows_max_per_officer,
     )
-    .await?;
+    .await
+    {
+        // A run refused for its rows is not a run.
+        state.cache.undo_hit(&runs).await?;
+        return Err(e);
+    }
 
     let report = if dry_run {
         let plan = plan(db, viewer, admin, parsed).await?;
         plan.report(true)
     } else {
         let txn = db.begin().await?;
-        // Reserving nothing still locks the counter row until commit: every other writer of
-        // memberships (approval, enrolment, another import) waits here, so what is read below
-        // stays true until this transaction ends.
+        // Reserving nothing still locks the counter row until commit: every writer of new
+        // memberships (approval, enrolment, accepting an invitation, another import) waits
+        // here, so no membership read as absent below appears before this transaction ends.
+        // (A move between branches takes no number; a member read as current stays one.)
         reserve_member_numbers(&txn, 0).await?;
         let plan = plan(&txn, viewer, admin, parsed).await?;
         apply(&txn, viewer.person_id, &plan.to_import).await?;
@@ -398,13 +401,21 @@ struct Plan {
 }
 
 impl Plan {
+    /// The report. A dry run does not tell new numbers from known ones: it writes nothing and
+    /// notifies nobody, so the split would make it a silent lookup of who is known; its
+    /// `imported` counts the rows that would be imported or invited.
     fn report(mut self, dry_run: bool) -> ImportReport {
         self.rejected.sort_by_key(|r| r.line);
-        let mut invited_lines: Vec<u64> = self.to_invite.iter().map(|i| i.line).collect();
-        invited_lines.sort_unstable();
+        let (imported, invited_lines) = if dry_run {
+            ((self.to_import.len() + self.to_invite.len()) as u64, Vec::new())
+        } else {
+            let mut lines: Vec<u64> = self.to_invite.iter().map(|i| i.line).collect();
+            lines.sort_unstable();
+            (self.to_import.len() as u64, lines)
+        };
         ImportReport {
             total_rows: self.total_rows,
-            imported: self.to_import.len() as u64,
+            imported,
             invited_lines,
             unchanged: self.unchanged,
             rejected: self.rejected,
@@ -585,8 +596,7 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
         .map(|((row, &person_id), number)| membership::ActiveModel {
             id: Set(Uuid::now_v7()),
             person_id: Set(person_id),
-            // Filled from the person rows below (an existing person keeps her stored name).
-            name_search: Set(String::new()),
+            name_search: Set(fold_for_search(row.candidate.name.as_str())),
             branch_id: Set(row.branch_id),
             member_number: Set(format_member_number(number)),
             status: Set(MemberStatus::Active.as_str().to_owned()),
@@ -628,27 +638,13 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
     for chunk in events.chunks(rows_per_insert(11)) {
         membership_event::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await?;
     }
-    // The new memberships take their person's stored name (one statement; the ('', id) end of
-    // the name index finds them).
-    db::execute(
-        txn,
-        "UPDATE membership SET name_search = \
-         (SELECT p.name_search FROM person p WHERE p.id = membership.person_id) WHERE name_search = ''",
-        [],
-    )
-    .await?;
-    let ids: Vec<Uuid> = memberships.iter().filter_map(|m| m.id.try_as_ref().copied()).collect();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let names: Vec<(Uuid, String)> = membership::Entity::find()
-            .select_only()
-            .column(membership::Column::Id)
-            .column(membership::Column::NameSearch)
-            .filter(membership::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        let names: Vec<(Uuid, &str)> = names.iter().map(|(id, name)| (*id, name.as_str())).collect();
-        super::insert_name_keys(txn, &names).await?;
+    let names: Vec<(Uuid, String)> = memberships
+        .iter()
+        .filter_map(|m| Some((*m.id.try_as_ref()?, m.name_search.try_as_ref()?.clone())))
+        .collect();
+    for chunk in names.chunks(IN_CHUNK) {
+        let chunk: Vec<(Uuid, &str)> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
+        super::insert_name_keys(txn, &chunk).await?;
     }
 
     let mut per_branch: HashMap<Uuid, i64> = HashMap::new();

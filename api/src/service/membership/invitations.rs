@@ -14,15 +14,16 @@
 //!
 //! An invitation stays open [`INVITATION_TTL_DAYS`] days. Sending it again while it is open, or
 //! within that time after she declined, changes nothing and notifies nobody (the officer's answer
-//! is the same), so an officer cannot pester her; later it is renewed. Accepting one cancels her
-//! other open invitations. Only the invitee sees an invitation; anyone else's id is `NOT_FOUND`.
+//! is the same), so an officer cannot pester her; later it is renewed. Becoming a member or
+//! moving, by an invitation or a request, cancels her other open invitations. Only the invitee sees an invitation; anyone else's id is `NOT_FOUND`.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use entities::{membership_invitation as invitation, notification, org_unit, person};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::json;
@@ -171,15 +172,38 @@ pub(super) async fn invite(
         }
     }
     for chunk in renewed.chunks(CHUNK) {
-        invitation::Entity::update_many()
+        // Only if still closed: of two officers renewing one invitation at once, one does it
+        // (and notifies); the other finds it open.
+        let done = invitation::Entity::update_many()
             .col_expr(invitation::Column::Status, Expr::value(InvitationStatus::Pending.as_str()))
             .col_expr(invitation::Column::InvitedBy, Expr::value(inviter))
             .col_expr(invitation::Column::CreatedAt, Expr::value(now))
             .col_expr(invitation::Column::ExpiresAt, Expr::value(expires_at))
             .col_expr(invitation::Column::RespondedAt, Expr::value(Option::<DateTime<Utc>>::None))
             .filter(invitation::Column::Id.is_in(chunk.iter().copied()))
+            .filter(
+                Condition::any()
+                    .add(invitation::Column::Status.ne(InvitationStatus::Pending.as_str()))
+                    .add(invitation::Column::ExpiresAt.lte(now)),
+            )
             .exec(txn)
-            .await?;
+            .await?
+            .rows_affected;
+        if done < chunk.len() as u64 {
+            let ours: HashSet<Uuid> = invitation::Entity::find()
+                .select_only()
+                .column(invitation::Column::Id)
+                .filter(invitation::Column::Id.is_in(chunk.iter().copied()))
+                .filter(invitation::Column::CreatedAt.eq(now))
+                .filter(invitation::Column::InvitedBy.eq(inviter))
+                .into_tuple::<Uuid>()
+                .all(txn)
+                .await?
+                .into_iter()
+                .collect();
+            let chunk: HashSet<Uuid> = chunk.iter().copied().collect();
+            sent.retain(|(id, _, _)| !chunk.contains(id) || ours.contains(id));
+        }
     }
 
     let branches: Vec<Uuid> = sent.iter().map(|s| s.2).collect::<HashSet<_>>().into_iter().collect();
@@ -206,6 +230,23 @@ pub(super) async fn invite(
         })
         .collect();
     notifications::enqueue(txn, items).await
+}
+
+/// Cancels a person's open invitations: she has become a member, or moved (inside the
+/// transaction that did it).
+pub(super) async fn close_invitations(
+    txn: &impl ConnectionTrait,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    invitation::Entity::update_many()
+        .col_expr(invitation::Column::Status, Expr::value(InvitationStatus::Cancelled.as_str()))
+        .col_expr(invitation::Column::RespondedAt, Expr::value(now))
+        .filter(invitation::Column::PersonId.eq(person_id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// The caller's invitations, newest first (at most 50).
@@ -279,13 +320,6 @@ pub async fn respond_to_invitation(
                 activate(&txn, &me, row.branch_id, Some(row.invited_by), EventKind::Enrolled, None).await?;
             }
         }
-        invitation::Entity::update_many()
-            .col_expr(invitation::Column::Status, Expr::value(InvitationStatus::Cancelled.as_str()))
-            .col_expr(invitation::Column::RespondedAt, Expr::value(now))
-            .filter(invitation::Column::PersonId.eq(viewer.person_id))
-            .filter(invitation::Column::Status.eq(InvitationStatus::Pending.as_str()))
-            .exec(&txn)
-            .await?;
     }
     let answered = invitation::Entity::find_by_id(row.id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     txn.commit().await?;

@@ -190,8 +190,9 @@ pub fn check_birth_date(birth: Option<NaiveDate>, field: &'static str) -> Result
     Ok(())
 }
 
-/// Counts one use of a per-officer budget (`key`, per `window`) of lookups by phone number,
-/// before any lookup; `RATE_LIMITED` past `max`.
+/// Counts `n` uses of a per-officer budget (`key`, per `window`) of lookups by phone number,
+/// before any lookup; past `max` they are taken back (a refused file does not use up the rest
+/// of the budget) and the answer is `RATE_LIMITED`.
 pub(super) async fn count_lookups(
     state: &AppState,
     key: String,
@@ -201,6 +202,7 @@ pub(super) async fn count_lookups(
 ) -> Result<(), ApiError> {
     let c = state.cache.hit_by(&key, window, n).await?;
     if c.count > u64::from(max) {
+        state.cache.undo_hits(&key, n).await?;
         return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
     }
     Ok(())

@@ -377,6 +377,7 @@ pub async fn activate(
         .filter(entities::membership_request::Column::Status.eq(RequestStatus::Pending.as_str()))
         .exec(txn)
         .await?;
+    close_invitations(txn, person.id, now).await?;
     record_event(
         txn,
         NewEvent {

@@ -10,7 +10,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    EventKind, MemberStatus, NewEvent, activate, bump_active, parse_note, parse_reason, record_event,
+    EventKind, MemberStatus, NewEvent, activate, bump_active, close_invitations, parse_note, parse_reason,
+    record_event,
 };
 use crate::{
     auth::Viewer,
@@ -341,7 +342,8 @@ async fn transfer(
 }
 
 /// Moves an active membership to branch `to` (a `TRANSFERRED` event by `actor`); `CONFLICT`
-/// `NOT_A_MEMBER` when it is no longer active.
+/// `NOT_A_MEMBER` when it is no longer active in the branch it was read in (a concurrent move
+/// got there first). Her other pending requests and invitations are moot now.
 pub(super) async fn move_membership(
     txn: &impl ConnectionTrait,
     current: &membership::Model,
@@ -349,10 +351,12 @@ pub(super) async fn move_membership(
     actor: Uuid,
 ) -> Result<(), ApiError> {
     let from = current.branch_id;
+    let now = Utc::now();
     let moved = membership::Entity::update_many()
         .col_expr(membership::Column::BranchId, Expr::value(to))
-        .col_expr(membership::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(now))
         .filter(membership::Column::Id.eq(current.id))
+        .filter(membership::Column::BranchId.eq(from))
         .filter(membership::Column::Status.eq(MemberStatus::Active.as_str()))
         .exec(txn)
         .await?
@@ -360,6 +364,14 @@ pub(super) async fn move_membership(
     if moved == 0 {
         return Err(ApiError::Conflict(ConflictKind::NotAMember));
     }
+    membership_request::Entity::update_many()
+        .col_expr(membership_request::Column::Status, Expr::value(RequestStatus::Cancelled.as_str()))
+        .col_expr(membership_request::Column::DecidedAt, Expr::value(now))
+        .filter(membership_request::Column::PersonId.eq(current.person_id))
+        .filter(membership_request::Column::Status.eq(RequestStatus::Pending.as_str()))
+        .exec(txn)
+        .await?;
+    close_invitations(txn, current.person_id, now).await?;
     bump_active(txn, from, -1).await?;
     bump_active(txn, to, 1).await?;
     record_event(
