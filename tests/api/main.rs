@@ -9,6 +9,7 @@ mod helpers;
 
 mod campaigns;
 mod cost;
+mod docs;
 mod fanout;
 mod faults;
 mod home;
