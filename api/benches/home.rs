@@ -56,7 +56,7 @@ const SPREAD: &str = "(j % 50 = 0 AND u.kind = 'CITY') \
    OR (j % 50 BETWEEN 6 AND 24 AND u.kind = 'BASE' AND u.rn = j % 420) \
    OR (j % 50 >= 25 AND u.kind = 'BRANCH' AND u.rn = j % 5040)";
 
-async fn seed(state: &api::state::AppState, admin: Uuid) {
+async fn seed(state: &service::state::AppState, admin: Uuid) {
     let db = &state.db;
     let year = chrono::Utc::now().year();
     let t = Instant::now();

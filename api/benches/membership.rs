@@ -14,13 +14,13 @@ mod common;
 
 use std::time::Instant;
 
-use api::{domain::fold_for_search, service::membership::import_members};
 use chrono::{Datelike, Utc};
 use common::{
     BRANCHES_PER_WARD, DISTRICTS, Runner, Tree, WARDS_PER_DISTRICT, build_tree, fresh_state, officer, report,
 };
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use service::{domain::fold_for_search, membership::import_members};
 use uuid::Uuid;
 
 const MEMBERS: i64 = 1_000_000;
@@ -339,8 +339,8 @@ async fn main() {
 
     let directory = "query($s: String, $u: ID) { members(filter: {search: $s, unitId: $u}, first: 20) { \
         edges { node { memberNumber fullName phone status joinedAt branch { name } } } pageInfo { hasNextPage endCursor } } }";
-    let city_gid = api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, city.id).encode();
-    let gid = |id: Uuid| api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, id).encode();
+    let city_gid = service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, city.id).encode();
+    let gid = |id: Uuid| service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, id).encode();
     // (label, search, unit) — each search several ways a console officer types it.
     type Case = (&'static str, fn(usize) -> String, fn(usize) -> Option<usize>);
     let cases: [Case; 7] = [

@@ -30,7 +30,7 @@ const PROGRESS: &str = "query($u: ID!, $p: PeriodInput!) { targetProgress(unitId
     children { unit { code name } target actual attainment reportingUnits } } }";
 
 fn unit_id(id: uuid::Uuid) -> String {
-    api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, id).encode()
+    service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, id).encode()
 }
 
 #[tokio::main]

@@ -123,7 +123,7 @@ async fn main() {
     // twenty trainings (100 each).
     let create = "mutation($u: ID!, $i: TrainingInput!) { createTraining(unitId: $u, input: $i) { id } }";
     let publish = "mutation($id: ID!) { publishTraining(id: $id) { id } }";
-    let city_gid = api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, city.id).encode();
+    let city_gid = service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, city.id).encode();
     let start = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
     let end = (chrono::Utc::now() + chrono::Duration::days(30) + chrono::Duration::hours(3)).to_rfc3339();
     let new_training = async |n: usize| -> String {

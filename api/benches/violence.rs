@@ -17,12 +17,12 @@ mod common;
 
 use std::{sync::Arc, time::Instant};
 
-use api::auth::Auth;
 use common::{
     Runner, Tree, as_viewer, build_tree, existing_state_with, fresh_state_with, ids, officer, report,
 };
 use sea_orm::ConnectionTrait;
 use serde_json::json;
+use service::auth::Auth;
 use uuid::Uuid;
 
 const DATABASE: &str = "phunu_bench_violence";
@@ -47,7 +47,7 @@ const QUEUE: &str = "query { violenceReports(first: 20) { totalCount edges { nod
 /// Case officers: one per district, one in every tenth ward; 100,000 reports over the branches
 /// and wards of the last three years (statuses by age: most old ones closed), sealed bytes in
 /// place of text (the queue never opens them).
-async fn seed(state: &api::state::AppState, tree: &Tree) -> (Uuid, Uuid, Uuid) {
+async fn seed(state: &service::state::AppState, tree: &Tree) -> (Uuid, Uuid, Uuid) {
     let t = Instant::now();
     let mut district_officer = None;
     for (i, d) in tree.districts.iter().enumerate() {
@@ -94,7 +94,7 @@ async fn seed(state: &api::state::AppState, tree: &Tree) -> (Uuid, Uuid, Uuid) {
 
 fn submission(unit: Uuid) -> serde_json::Value {
     json!({
-        "unitId": api::domain::GlobalId::new(api::domain::NodeKind::OrgUnit, unit).encode(),
+        "unitId": service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, unit).encode(),
         "affected": "FAMILY_MEMBER",
         "ageGroup": "ADULT",
         "kinds": ["PHYSICAL", "ECONOMIC"],

@@ -1,26 +1,11 @@
-//! The Phụ nữ Thủ đô member platform API: a GraphQL service over actix-web.
+//! The Phụ nữ Thủ đô member platform API: the HTTP and GraphQL surface over the `service` crate
+//! (the rules, authorisation, workers; see its docs).
 //!
-//! Layout: `graphql/` (thin resolvers) → `service/` (rules, one module per area) → `entities`
-//! (tables). `auth` turns a bearer token into a viewer, `authz` holds every policy check,
-//! `domain` the parsed input types, `error` the one error type and its codes.
+//! Layout: `http/` (GraphQL over HTTP and WebSocket, health) → `graphql/` (thin resolvers and the
+//! GraphQL types, error mapping) → `service` (the rules, one module per area) → `entities`
+//! (tables). `startup` builds and runs the application.
 
-pub mod auth;
-pub mod authz;
-pub mod bootstrap;
-pub mod cache;
-pub mod config;
-pub mod crypto;
-pub mod db;
-pub mod domain;
-pub mod error;
-pub mod events;
-pub mod fanout;
 pub mod graphql;
 pub mod http;
-pub mod push;
-pub mod seed;
-pub mod service;
 pub mod startup;
-pub mod state;
 pub mod telemetry;
-pub mod worker;

@@ -1,7 +1,8 @@
 //! `api` runs the server; `api export-schema` prints the GraphQL SDL; `api bootstrap` creates the
 //! root unit and the first system administrator of a new deployment (see the README).
 
-use api::{config::Settings, seed, startup::Application, telemetry};
+use api::{startup::Application, telemetry};
+use service::{config::Settings, seed};
 
 /// A request allocates many small, short-lived values (the GraphQL tree, rows, JSON); mimalloc
 /// serves them with less work than the system allocator.
@@ -60,7 +61,7 @@ fn print_demo_accounts(just_loaded: bool) {
 }
 
 async fn bootstrap(settings: Settings) -> std::process::ExitCode {
-    let input = match api::bootstrap::Bootstrap::from_env() {
+    let input = match service::bootstrap::Bootstrap::from_env() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("bootstrap: {e}");
@@ -74,17 +75,17 @@ async fn bootstrap(settings: Settings) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match api::bootstrap::run(&state, input).await {
+    match service::bootstrap::run(&state, input).await {
         Ok(done) => {
             println!("{done}");
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
             match &e {
-                api::error::ApiError::BadInput { field, .. } => {
-                    eprintln!("bootstrap failed: {field}: {}", e.message(api::error::Lang::En))
+                service::error::ApiError::BadInput { field, .. } => {
+                    eprintln!("bootstrap failed: {field}: {}", e.message(service::error::Lang::En))
                 }
-                _ => eprintln!("bootstrap failed: {}", e.message(api::error::Lang::En)),
+                _ => eprintln!("bootstrap failed: {}", e.message(service::error::Lang::En)),
             }
             std::process::ExitCode::FAILURE
         }

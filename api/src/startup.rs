@@ -7,17 +7,20 @@ use std::{net::TcpListener, sync::Arc};
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 
 use crate::{
+    graphql::build_schema,
+    graphql::documents::DocumentCache,
+    http::{self, request_id},
+};
+use service::{
     auth::TokenKeys,
     cache::Cache,
     config::Settings,
     db,
     events::EventBus,
     fanout::{self, FanoutConfig},
-    graphql::build_schema,
-    http::{self, request_id},
+    identity,
     push::{self, LogPushSender, PushConfig, PushSender},
     seed,
-    service::identity,
     state::{AppState, DbStats},
     worker::PollingWorker,
 };
@@ -34,7 +37,7 @@ pub enum StartupError {
     #[error("start-up task failed")]
     Task,
     #[error("report keys: {0}")]
-    Keys(#[from] crate::crypto::KeyringError),
+    Keys(#[from] service::crypto::KeyringError),
     #[error(
         "the database does not take writes ({0}); check that the data directory and its files \
          are writable and the disk has room"
@@ -81,12 +84,12 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
     };
     let report_keys = match &settings.report_keys {
         Some(keys) => keys.clone(),
-        None => crate::crypto::Keyring::load_or_create(&settings.report_key_file)?,
+        None => service::crypto::Keyring::load_or_create(&settings.report_key_file)?,
     };
-    let missing = crate::service::violence::missing_report_keys(&db, &report_keys).await?;
+    let missing = service::violence::missing_report_keys(&db, &report_keys).await?;
     if !missing.is_empty() {
         let ids: Vec<String> = missing.iter().map(u16::to_string).collect();
-        return Err(StartupError::Keys(crate::crypto::KeyringError(format!(
+        return Err(StartupError::Keys(service::crypto::KeyringError(format!(
             "reports in this database were sealed with key id(s) {} that this instance does not have; \
              every instance must share the same APP_REPORT_KEYS",
             ids.join(", ")
@@ -99,7 +102,6 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         tokens: Arc::new(TokenKeys::new(&settings)),
         settings,
         stats,
-        documents: Arc::default(),
         report_keys: Arc::new(report_keys),
         in_flight: Arc::default(),
     })
@@ -134,11 +136,13 @@ impl Application {
         let push_worker =
             push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
-        let escalation_worker = crate::service::violence::escalation::spawn_worker(state.clone());
+        let escalation_worker = service::violence::escalation::spawn_worker(state.clone());
         let revocation_guard = identity::spawn_revocation_guard(state.clone());
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
         let app_state = state.clone();
+        // Parsed documents, shared by every worker thread.
+        let documents = web::Data::new(DocumentCache::default());
         let body_limit = settings.max_body_bytes;
         let cors_origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
@@ -147,6 +151,7 @@ impl Application {
                 .wrap(from_fn(request_id::middleware))
                 .app_data(web::Data::new(schema.clone()))
                 .app_data(web::Data::new(app_state.clone()))
+                .app_data(documents.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(http::routes)
         })

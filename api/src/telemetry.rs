@@ -4,7 +4,7 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::{LogFormat, Settings};
+use service::config::{LogFormat, Settings};
 
 /// Installs the global subscriber (a second call, as in tests, is a no-op).
 pub fn init(settings: &Settings) {

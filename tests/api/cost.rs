@@ -53,7 +53,7 @@ async fn a_statement_over_the_time_limit_is_cancelled() {
     let started = Instant::now();
     let err = app.state.db.execute_unprepared("SELECT pg_sleep(3)").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2), "cancelled after {:?}", started.elapsed());
-    assert!(api::error::is_unavailable(&err), "{err}");
+    assert!(service::error::is_unavailable(&err), "{err}");
     // Migrations are exempt: the app started (and migrated) with the short limit.
     app.gql("{ me { id } }", json!({}), Some(&app.token(MEMBER).await)).await.ok();
 }

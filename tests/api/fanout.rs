@@ -1,7 +1,7 @@
 //! The notification fan-out worker: a campaign launch notifies every active member of the
 //! subtree exactly once, in batches, across instances and restarts.
 //!
-//! Jobs are scheduled with `api::fanout::schedule` on the app's database directly, but for the
+//! Jobs are scheduled with `service::fanout::schedule` on the app's database directly, but for the
 //! last test, which launches a campaign through the API and drives the worker by hand.
 
 use std::{
@@ -9,11 +9,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use api::fanout::{self, FanoutKind};
 use chrono::{NaiveDate, Utc};
 use futures_util::future::join_all;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
+use service::fanout::{self, FanoutKind};
 use uuid::Uuid;
 
 use crate::helpers::*;

@@ -7,9 +7,10 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
-use api::{config::Settings, startup::Application, state::AppState};
+use api::startup::Application;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use service::{config::Settings, state::AppState};
 use uuid::Uuid;
 
 /// The JWT secret every test app uses (tests forge tokens with it).
@@ -21,7 +22,7 @@ pub const TEST_AUDIENCE: &str = "phunu-thudo-api";
 pub const TEST_REPORT_KEYS: &str = "1:dGVzdC1yZXBvcnQta2V5LTAxMjM0NTY3ODlhYmNkZWY=";
 
 /// Password of every demo account.
-pub const DEMO_PASSWORD: &str = api::seed::DEMO_PASSWORD;
+pub const DEMO_PASSWORD: &str = service::seed::DEMO_PASSWORD;
 pub const SYSADMIN: &str = "+84900000001";
 pub const CITY_ADMIN: &str = "+84900000002";
 pub const LB_OFFICER: &str = "+84900000003";
@@ -100,13 +101,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns an app with demo data; `overrides` are extra environment-style settings.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    spawn_app_with_sender(overrides, std::sync::Arc::new(api::push::LogPushSender)).await
+    spawn_app_with_sender(overrides, std::sync::Arc::new(service::push::LogPushSender)).await
 }
 
 /// Like [`spawn_app_with`], with the push worker sending through `sender`.
 pub async fn spawn_app_with_sender(
     overrides: &[(&str, &str)],
-    sender: std::sync::Arc<dyn api::push::PushSender>,
+    sender: std::sync::Arc<dyn service::push::PushSender>,
 ) -> TestApp {
     init_logs();
     let mut vars: HashMap<String, String> = HashMap::new();
@@ -148,19 +149,19 @@ pub async fn spawn_app_with_sender(
 }
 
 async fn start(vars: HashMap<String, String>) -> TestApp {
-    start_with(vars, std::sync::Arc::new(api::push::LogPushSender)).await
+    start_with(vars, std::sync::Arc::new(service::push::LogPushSender)).await
 }
 
 async fn start_with(
     vars: HashMap<String, String>,
-    sender: std::sync::Arc<dyn api::push::PushSender>,
+    sender: std::sync::Arc<dyn service::push::PushSender>,
 ) -> TestApp {
     try_start_with(vars, sender).await.expect("application builds")
 }
 
 async fn try_start_with(
     vars: HashMap<String, String>,
-    sender: std::sync::Arc<dyn api::push::PushSender>,
+    sender: std::sync::Arc<dyn service::push::PushSender>,
 ) -> Result<TestApp, api::startup::StartupError> {
     let settings = Settings::from_vars(&vars).expect("test settings");
     let app = Application::build_with(settings, sender).await?;
@@ -201,11 +202,14 @@ impl TestApp {
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
-        try_start_with(vars, std::sync::Arc::new(api::push::LogPushSender)).await
+        try_start_with(vars, std::sync::Arc::new(service::push::LogPushSender)).await
     }
 
     /// [`Self::spawn_peer`] with the push worker sending through `sender`.
-    pub async fn spawn_peer_with_sender(&self, sender: std::sync::Arc<dyn api::push::PushSender>) -> TestApp {
+    pub async fn spawn_peer_with_sender(
+        &self,
+        sender: std::sync::Arc<dyn service::push::PushSender>,
+    ) -> TestApp {
         start_with(self.vars.clone(), sender).await
     }
 }

@@ -565,7 +565,7 @@ async fn too_many_rows_are_refused() {
     let admin = app.token(SYSADMIN).await;
     let mut csv = String::with_capacity(2_000_000);
     csv.push_str("name;phone;branch\n");
-    for _ in 0..=api::service::membership::MAX_IMPORT_ROWS {
+    for _ in 0..=service::membership::MAX_IMPORT_ROWS {
         csv.push_str("x;1;y\n");
     }
     let r = import(&app, &admin, &csv, true).await.expect_code("BAD_USER_INPUT");

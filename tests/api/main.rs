@@ -18,6 +18,7 @@ mod identity;
 mod import;
 mod input;
 mod invitations;
+mod layering;
 mod membership;
 mod news;
 mod notifications;

@@ -10,14 +10,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use api::{
-    push::{PushError, PushSender},
-    service::notifications::{NewNotification, NotificationKind, announce, enqueue},
-};
 use chrono::Utc;
 use entities::{notification, push_outbox, push_token};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+use service::{
+    notifications::{NewNotification, NotificationKind, announce, enqueue},
+    push::{PushError, PushSender},
+};
 use uuid::Uuid;
 
 use crate::{helpers::*, ws};

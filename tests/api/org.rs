@@ -251,7 +251,8 @@ async fn subtree_pages_walk_every_unit_once_in_name_order() {
     let (seen, pages) = walk(&app, q, json!({ "u": app.unit_id("HN-LB").await }), "/orgUnits").await;
     assert_eq!(pages, 5); // 30 units: 7 + 7 + 7 + 7 + 2
     let mut codes = strings(&seen, "code");
-    let keys: Vec<String> = strings(&seen, "name").iter().map(|n| api::domain::fold_for_search(n)).collect();
+    let keys: Vec<String> =
+        strings(&seen, "name").iter().map(|n| service::domain::fold_for_search(n)).collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "not in name order: {keys:?}");
     codes.sort();
     codes.dedup();

@@ -128,9 +128,9 @@ async fn a_logout_survives_a_restart_of_the_instance() {
 async fn bootstrap_creates_the_root_and_the_first_administrator_once() {
     let app = spawn_app_with(&[("APP_SEED_DEMO_DATA", "false")]).await;
     let run = || {
-        api::bootstrap::run(
+        service::bootstrap::run(
             &app.state,
-            api::bootstrap::Bootstrap {
+            service::bootstrap::Bootstrap {
                 phone: "0901234567".into(),
                 full_name: "Trần Thị Quản Lý".into(),
                 password: "first-admin-2026".to_owned().into(),

@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 
-use api::domain::fold_for_search;
 use entities::{membership, org_unit, org_unit_closure};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
+use service::domain::fold_for_search;
 use uuid::Uuid;
 
 use crate::helpers::*;

@@ -709,7 +709,7 @@ async fn check_in_codes_are_for_seated_holders_and_cannot_be_forged_expired_or_m
     let mut vars = app.vars.clone();
     assert_eq!(vars["APP_JWT_SECRET"], TEST_JWT_SECRET);
     vars.insert("APP_JWT_SECRET".into(), "another-secret-0123456789abcdef0123456789abcdef".into());
-    let foreign = api::auth::TokenKeys::new(&api::config::Settings::from_vars(&vars).unwrap());
+    let foreign = service::auth::TokenKeys::new(&service::config::Settings::from_vars(&vars).unwrap());
     let forged = [
         tampered(&code, 40, |b| b ^ 0x01),
         tampered(&code, 25, |b| b ^ 0x80),
@@ -732,7 +732,7 @@ async fn check_in_codes_are_for_seated_holders_and_cannot_be_forged_expired_or_m
     // configured secret) for a moment an hour ago.
     let mut vars = app.vars.clone();
     vars.insert("APP_JWT_SECRET".into(), TEST_JWT_SECRET.into());
-    let ours = api::auth::TokenKeys::new(&api::config::Settings::from_vars(&vars).unwrap());
+    let ours = service::auth::TokenKeys::new(&service::config::Settings::from_vars(&vars).unwrap());
     let (expired, at) = ours.issue_check_in(reg_uuid, Utc::now() - Duration::hours(1));
     assert!(at < Utc::now());
     expect_token_problem(check_in(&app, &officer, &training, &expired).await, "EXPIRED");

@@ -13,20 +13,24 @@ use std::{
 };
 
 use api::{
-    auth::{Auth, Viewer},
-    config::Settings,
-    error::Lang,
-    graphql::{AppSchema, CredentialGuard, ScopeCell, build_schema, loaders::Loaders},
-    service::{
-        RequestMeta,
-        org::{UnitKind, insert_unit},
+    graphql::{
+        AppSchema, CredentialGuard, ScopeCell, build_schema, documents::DocumentCache, loaders::Loaders,
     },
     startup::connect,
-    state::AppState,
 };
 use async_graphql::{Request, Variables};
 use entities::org_unit;
 use sea_orm::{ConnectionTrait, Database, FromQueryResult, TransactionTrait};
+use service::{
+    auth::{Auth, Viewer},
+    config::Settings,
+    error::Lang,
+    state::AppState,
+    {
+        RequestMeta,
+        org::{UnitKind, insert_unit},
+    },
+};
 use uuid::Uuid;
 
 pub const DISTRICTS: usize = 30;
@@ -160,11 +164,16 @@ pub async fn officer(state: &AppState, phone: &str, role: &str, unit: Uuid) -> V
 pub struct Runner {
     schema: AppSchema,
     state: AppState,
+    documents: std::sync::Arc<DocumentCache>,
 }
 
 impl Runner {
     pub fn new(state: &AppState, settings: &Settings) -> Self {
-        Self { schema: build_schema(state.clone(), settings), state: state.clone() }
+        Self {
+            schema: build_schema(state.clone(), settings),
+            state: state.clone(),
+            documents: Default::default(),
+        }
     }
 
     /// Executes `query` as `viewer`; panics on errors; returns the time taken and the data.
@@ -185,7 +194,7 @@ impl Runner {
         variables: serde_json::Value,
     ) -> (Duration, serde_json::Value) {
         let mut request = Request::new(query);
-        self.state.documents.prepare(&mut request);
+        self.documents.prepare(&mut request);
         let request = request
             .variables(Variables::from_json(variables))
             .data(auth)

@@ -5,7 +5,7 @@
 //! missing non-null value), `INVALID_FORMAT` (a wrong type, a malformed `Date`/`DateTime`, a
 //! value outside an enum, an unknown input field), `OUT_OF_RANGE` (an `Int` beyond 32 bits),
 //! and `INVALID_CHARACTERS` for text holding a character no one types
-//! ([`crate::domain::is_forbidden_char`]) — the same on both backends, so PostgreSQL never sees
+//! ([`service::domain::is_forbidden_char`]) — the same on both backends, so PostgreSQL never sees
 //! a NUL. The engine's own coercion would answer these without a field, and echo the value.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use async_graphql::{
 };
 use async_graphql_value::ConstValue;
 
-use crate::{
+use service::{
     domain::is_forbidden_char,
     error::{InputProblem, Lang},
 };

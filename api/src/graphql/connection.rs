@@ -6,7 +6,7 @@ use async_graphql::{ObjectType, OutputType};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::error::{ApiError, InputProblem};
+use service::error::{ApiError, InputProblem};
 
 pub const DEFAULT_PAGE: u64 = 20;
 pub const MAX_PAGE: u64 = 100;

@@ -15,7 +15,9 @@ use async_graphql::{
 };
 use async_graphql_value::ConstValue;
 
-use crate::error::{CODE_VALIDATION_FAILED, Lang};
+use service::error::Lang;
+
+use super::errors::CODE_VALIDATION_FAILED;
 
 /// Fields that aggregate over a whole subtree, whatever their arguments.
 const AGGREGATES: [&str; 5] =

@@ -10,11 +10,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{ContextExt, membership::Membership, org::OfficerRole, scalars::Date};
-use crate::{
+use service::{
     domain::{GlobalId, NodeKind},
-    service::identity::{
-        self as svc, AuthPayload as Payload, RegisterInput as SvcRegister, session_revoked_topic,
-    },
+    identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister, session_revoked_topic},
 };
 
 /// A person with an account (or enrolled by an officer). Name and phone are shown to whoever
@@ -85,7 +83,7 @@ impl Person {
         if !self.is_viewer(ctx) {
             return Ok(None);
         }
-        let m = crate::service::membership::latest_membership(&ctx.state()?.db, self.0.id).await?;
+        let m = service::membership::latest_membership(&ctx.state()?.db, self.0.id).await?;
         Ok(m.map(Membership))
     }
 }
@@ -148,7 +146,7 @@ pub struct RegisterInput {
 
 /// A person's gender (optional; training statistics count people without one apart).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "Gender", remote = "crate::service::identity::Gender")]
+#[graphql(name = "Gender", remote = "service::identity::Gender")]
 pub enum GqlGender {
     Female,
     Male,

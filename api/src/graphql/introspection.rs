@@ -11,7 +11,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::error::CODE_VALIDATION_FAILED;
+use super::errors::CODE_VALIDATION_FAILED;
 
 pub struct NoIntrospection;
 

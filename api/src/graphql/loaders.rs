@@ -17,9 +17,9 @@ use entities::{officer_role, org_unit, person};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{
+use service::{
     error::ApiError,
-    service::{identity, org, roles},
+    {identity, org, roles},
 };
 
 /// All loaders of one request.
@@ -180,7 +180,7 @@ impl Loader<Uuid> for MembershipEventsLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        crate::service::membership::events_of(&self.0, keys).await
+        service::membership::events_of(&self.0, keys).await
     }
 }
 
@@ -213,9 +213,7 @@ impl Loader<(Uuid, Uuid)> for RegistrationLoader {
         }
         let mut out = HashMap::new();
         for (person, trainings) in by_person {
-            for (training, r) in
-                crate::service::trainings::registrations_of(&self.0, person, &trainings).await?
-            {
+            for (training, r) in service::trainings::registrations_of(&self.0, person, &trainings).await? {
                 out.insert((person, training), r);
             }
         }
@@ -231,7 +229,7 @@ impl Loader<Uuid> for WaitlistPositionLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        crate::service::trainings::waitlist_positions(&self.0, keys).await
+        service::trainings::waitlist_positions(&self.0, keys).await
     }
 }
 
@@ -242,7 +240,7 @@ impl Loader<Uuid> for CampaignLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        crate::service::campaigns::campaign::campaigns_by_ids(&self.0, keys).await
+        service::campaigns::campaign::campaigns_by_ids(&self.0, keys).await
     }
 }
 
@@ -253,7 +251,7 @@ impl Loader<Uuid> for CampaignCriteriaLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        crate::service::campaigns::campaign::criteria_of(&self.0, keys).await
+        service::campaigns::campaign::criteria_of(&self.0, keys).await
     }
 }
 
@@ -267,6 +265,6 @@ impl Loader<(Uuid, Uuid, i32)> for PledgeLoader {
         &self,
         keys: &[(Uuid, Uuid, i32)],
     ) -> Result<HashMap<(Uuid, Uuid, i32), Self::Value>, Self::Error> {
-        crate::service::campaigns::pledges::pledges_of(&self.0, keys).await
+        service::campaigns::pledges::pledges_of(&self.0, keys).await
     }
 }

@@ -14,10 +14,10 @@ use super::{
     scalars::Date,
     stored,
 };
-use crate::{
+use service::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
-    service::membership::{
+    membership::{
         self as svc, Enrolment, EnrolmentOutcome, EnrolmentResult, EventKind, InvitationStatus, MemberCursor,
         MemberFilter, MemberQuery, MemberStatus, RequestFilter, RequestKind, RequestQuery, RequestStatus,
     },
@@ -25,7 +25,7 @@ use crate::{
 
 /// Status of a membership.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "MembershipStatus", remote = "crate::service::membership::MemberStatus")]
+#[graphql(name = "MembershipStatus", remote = "service::membership::MemberStatus")]
 pub enum GqlMemberStatus {
     Active,
     Suspended,
@@ -34,7 +34,7 @@ pub enum GqlMemberStatus {
 
 /// Kind of membership request.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "MembershipRequestKind", remote = "crate::service::membership::RequestKind")]
+#[graphql(name = "MembershipRequestKind", remote = "service::membership::RequestKind")]
 pub enum GqlRequestKind {
     /// Join a branch.
     Join,
@@ -44,7 +44,7 @@ pub enum GqlRequestKind {
 
 /// Status of a membership request.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "MembershipRequestStatus", remote = "crate::service::membership::RequestStatus")]
+#[graphql(name = "MembershipRequestStatus", remote = "service::membership::RequestStatus")]
 pub enum GqlRequestStatus {
     Pending,
     Approved,
@@ -54,7 +54,7 @@ pub enum GqlRequestStatus {
 
 /// What happened to a membership.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "MembershipEventKind", remote = "crate::service::membership::EventKind")]
+#[graphql(name = "MembershipEventKind", remote = "service::membership::EventKind")]
 pub enum GqlEventKind {
     Joined,
     Enrolled,
@@ -250,7 +250,7 @@ impl MembershipRequest {
 
 /// Status of a membership invitation.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "MembershipInvitationStatus", remote = "crate::service::membership::InvitationStatus")]
+#[graphql(name = "MembershipInvitationStatus", remote = "service::membership::InvitationStatus")]
 pub enum GqlInvitationStatus {
     /// Waiting for her answer.
     Pending,
@@ -455,7 +455,7 @@ impl MembershipQuery {
         let state = ctx.state()?;
         let page = page::<MemberCursor>(first, after.as_deref())?;
         if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
-            return Err(ApiError::bad_input("filter.search", crate::error::InputProblem::TooLong).into());
+            return Err(ApiError::bad_input("filter.search", service::error::InputProblem::TooLong).into());
         }
         let filter = MemberFilter {
             unit_id: unit_arg(filter.unit_id, "filter.unitId")?,
@@ -651,7 +651,7 @@ impl MembershipMutation {
 
 /// Why an imported row was rejected.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "MemberImportRejectionReason", remote = "crate::service::membership::RejectReason")]
+#[graphql(name = "MemberImportRejectionReason", remote = "service::membership::RejectReason")]
 pub enum GqlRejectReason {
     /// The full name is missing or not 2–120 letters.
     InvalidName,

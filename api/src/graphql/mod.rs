@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod connection;
 pub mod cost;
 pub mod documents;
+pub mod errors;
 pub mod identity;
 mod introspection;
 pub mod loaders;
@@ -27,12 +28,12 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 use entities::org_unit;
 use uuid::Uuid;
 
-use crate::{
+use service::{
     auth::{Auth, Viewer},
     config::Settings,
-    error::{ApiError, ErrorMapping, InputProblem},
-    service::{RequestMeta, scope::ViewerScope},
+    error::{ApiError, InputProblem},
     state::AppState,
+    {RequestMeta, scope::ViewerScope},
 };
 
 /// The query root.
@@ -81,7 +82,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// The schema without any data: enough for the SDL.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
-        .extension(ErrorMapping)
+        .extension(errors::ErrorMapping)
 }
 
 /// The schema the server runs, with its limits and shared state.

@@ -19,10 +19,10 @@ use super::{
     org::{OfficerRole, OrgUnit},
     trainings::{Training, TrainingRegistration},
 };
-use crate::{
+use service::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    service::{
+    {
         campaigns::{self, news, targets},
         identity, membership, notifications, org, roles, trainings,
     },

@@ -14,11 +14,11 @@ use super::{
     ContextExt,
     connection::{build, page},
 };
-use crate::{
+use service::{
     auth::Viewer,
     domain::{GlobalId, NodeKind},
     error::Lang,
-    service::notifications::{self as svc, NotificationKind, PushPlatform},
+    notifications::{self as svc, NotificationKind, PushPlatform},
 };
 
 /// What a notification is about.

@@ -10,11 +10,11 @@ use super::{
     connection::{build, page},
     identity::{Person, PersonRef},
 };
-use crate::{
+use service::{
     authz::Role,
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
-    service::{
+    {
         org::{self as svc, UnitCursor, UnitFilter, UnitKind},
         roles::{self, Grantee, RoleFilter},
     },
@@ -22,7 +22,7 @@ use crate::{
 
 /// Kind of a unit of the union, from the city down to a group.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "OrgUnitKind", remote = "crate::service::org::UnitKind")]
+#[graphql(name = "OrgUnitKind", remote = "service::org::UnitKind")]
 pub enum GqlUnitKind {
     City,
     District,
@@ -39,7 +39,7 @@ impl GqlUnitKind {
 
 /// An officer role; held at a unit, it covers the unit's whole subtree.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "OfficerRoleKind", remote = "crate::authz::Role")]
+#[graphql(name = "OfficerRoleKind", remote = "service::authz::Role")]
 pub enum GqlRole {
     /// Chi hội trưởng: leads a branch.
     BranchLeader,

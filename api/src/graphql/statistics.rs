@@ -4,9 +4,9 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use super::{ContextExt, org::OrgUnit, scalars::Date};
-use crate::{
+use service::{
     domain::{GlobalId, NodeKind},
-    service::membership::{self as svc, UnitStats},
+    membership::{self as svc, UnitStats},
 };
 
 /// Member figures of a unit's whole subtree for a period.

@@ -14,17 +14,17 @@ use super::{
     scalars::Date,
     stored,
 };
-use crate::{
+use service::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
-    service::trainings::{
+    trainings::{
         self as svc, RegistrationStatus, RosterCursor, RosterFilter, TrainingCursor, TrainingFigures,
         TrainingFilter, TrainingInput, TrainingQuery, TrainingStatus,
     },
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "TrainingCategory", remote = "crate::service::trainings::Category")]
+#[graphql(name = "TrainingCategory", remote = "service::trainings::Category")]
 pub enum GqlCategory {
     Vocational,
     DigitalSkills,
@@ -37,7 +37,7 @@ pub enum GqlCategory {
 
 /// Who a training is for, within its unit's subtree.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "TrainingAudience", remote = "crate::service::trainings::Audience")]
+#[graphql(name = "TrainingAudience", remote = "service::trainings::Audience")]
 pub enum GqlAudience {
     /// Members whose branch is in the subtree.
     Members,
@@ -46,7 +46,7 @@ pub enum GqlAudience {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "TrainingStatus", remote = "crate::service::trainings::TrainingStatus")]
+#[graphql(name = "TrainingStatus", remote = "service::trainings::TrainingStatus")]
 pub enum GqlTrainingStatus {
     /// Being prepared; only its managers see it.
     Draft,
@@ -58,7 +58,7 @@ pub enum GqlTrainingStatus {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "TrainingRegistrationStatus", remote = "crate::service::trainings::RegistrationStatus")]
+#[graphql(name = "TrainingRegistrationStatus", remote = "service::trainings::RegistrationStatus")]
 pub enum GqlRegistrationStatus {
     /// Has a seat.
     Confirmed,
@@ -72,7 +72,7 @@ pub enum GqlRegistrationStatus {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "CheckInMethod", remote = "crate::service::trainings::CheckInMethod")]
+#[graphql(name = "CheckInMethod", remote = "service::trainings::CheckInMethod")]
 pub enum GqlCheckInMethod {
     /// By scanning the member's check-in code.
     Token,

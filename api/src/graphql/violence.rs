@@ -26,10 +26,10 @@ use super::{
     scalars::Date,
     stored,
 };
-use crate::{
+use service::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
-    service::violence::{
+    violence::{
         self as svc, ActorRole, EventKind, ReportStatus, open_text, parse_kinds,
         queue::{self, LogCursor, QueueCursor, QueueFilter},
         reporter::{self, Proof, ReporterAction},
@@ -39,7 +39,7 @@ use crate::{
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceAffected", remote = "crate::service::violence::Affected")]
+#[graphql(name = "ViolenceAffected", remote = "service::violence::Affected")]
 pub enum GqlAffected {
     /// The reporter herself.
     #[graphql(name = "SELF")]
@@ -51,7 +51,7 @@ pub enum GqlAffected {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceAgeGroup", remote = "crate::service::violence::AgeGroup")]
+#[graphql(name = "ViolenceAgeGroup", remote = "service::violence::AgeGroup")]
 pub enum GqlAgeGroup {
     /// Under 16.
     Child,
@@ -65,7 +65,7 @@ pub enum GqlAgeGroup {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceKind", remote = "crate::service::violence::ViolenceKind")]
+#[graphql(name = "ViolenceKind", remote = "service::violence::ViolenceKind")]
 pub enum GqlViolenceKind {
     Physical,
     Psychological,
@@ -75,7 +75,7 @@ pub enum GqlViolenceKind {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "SafeContactChannel", remote = "crate::service::violence::ContactChannel")]
+#[graphql(name = "SafeContactChannel", remote = "service::violence::ContactChannel")]
 pub enum GqlContactChannel {
     Call,
     Sms,
@@ -84,7 +84,7 @@ pub enum GqlContactChannel {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceReportStatus", remote = "crate::service::violence::ReportStatus")]
+#[graphql(name = "ViolenceReportStatus", remote = "service::violence::ReportStatus")]
 pub enum GqlReportStatus {
     Submitted,
     Acknowledged,
@@ -95,7 +95,7 @@ pub enum GqlReportStatus {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceCloseReason", remote = "crate::service::violence::CloseReason")]
+#[graphql(name = "ViolenceCloseReason", remote = "service::violence::CloseReason")]
 pub enum GqlCloseReason {
     Resolved,
     Unfounded,
@@ -105,7 +105,7 @@ pub enum GqlCloseReason {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ReferralAgency", remote = "crate::service::violence::Agency")]
+#[graphql(name = "ReferralAgency", remote = "service::violence::Agency")]
 pub enum GqlAgency {
     Police,
     /// The commune (ward) People's Committee.
@@ -117,7 +117,7 @@ pub enum GqlAgency {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceReportStepKind", remote = "crate::service::violence::EventKind")]
+#[graphql(name = "ViolenceReportStepKind", remote = "service::violence::EventKind")]
 pub enum GqlEventKind {
     Submitted,
     Acknowledged,
@@ -140,7 +140,7 @@ pub enum GqlEventKind {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceActorRole", remote = "crate::service::violence::ActorRole")]
+#[graphql(name = "ViolenceActorRole", remote = "service::violence::ActorRole")]
 pub enum GqlActorRole {
     Reporter,
     CaseOfficer,
@@ -148,7 +148,7 @@ pub enum GqlActorRole {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "ViolenceAccessAction", remote = "crate::service::violence::AccessAction")]
+#[graphql(name = "ViolenceAccessAction", remote = "service::violence::AccessAction")]
 pub enum GqlAccessAction {
     Submit,
     Read,

@@ -29,12 +29,14 @@ use async_graphql::{
 use serde_json::{Map, Value, json};
 
 use super::request_meta;
-use crate::error::{ApiError, Lang, error_code};
-use crate::{
-    auth,
-    graphql::{AppSchema, CredentialGuard, ScopeCell, loaders::Loaders},
-    state::AppState,
+use service::error::{ApiError, Lang};
+
+use crate::graphql::{AppSchema, CredentialGuard, ScopeCell, loaders::Loaders};
+use crate::graphql::{
+    documents::DocumentCache,
+    errors::{error_code, write_extensions},
 };
+use service::{auth, state::AppState};
 
 /// The response media type chosen from `Accept`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +257,7 @@ pub async fn post(
     payload: web::Payload,
     schema: web::Data<AppSchema>,
     state: web::Data<AppState>,
+    documents: web::Data<DocumentCache>,
 ) -> HttpResponse {
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
     let Some(content_type) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
@@ -269,7 +272,7 @@ pub async fn post(
             Err(problem) => Err(problem),
         };
         return match request {
-            Ok(request) => execute(&req, media, request, &schema, &state).await,
+            Ok(request) => execute(&req, media, request, &schema, &state, &documents).await,
             Err(problem) => refuse(&req, media, problem),
         };
     }
@@ -286,13 +289,18 @@ pub async fn post(
         Err(problem) => Err(problem),
     };
     match params {
-        Ok(params) => execute(&req, media, params.into_request(), &schema, &state).await,
+        Ok(params) => execute(&req, media, params.into_request(), &schema, &state, &documents).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
 
 /// `GET /graphql`: GraphiQL for a browser (development), otherwise a query from URL parameters.
-pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn get(
+    req: HttpRequest,
+    schema: web::Data<AppSchema>,
+    state: web::Data<AppState>,
+    documents: web::Data<DocumentCache>,
+) -> HttpResponse {
     let Ok(query) = web::Query::<Vec<(String, String)>>::from_query(req.query_string()) else {
         return refuse(&req, Media::Json, Problem::MalformedUrl);
     };
@@ -308,7 +316,7 @@ pub async fn get(req: HttpRequest, schema: web::Data<AppSchema>, state: web::Dat
     }
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
     match params_from_url(&param) {
-        Ok(params) => execute(&req, media, params.into_request(), &schema, &state).await,
+        Ok(params) => execute(&req, media, params.into_request(), &schema, &state, &documents).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
@@ -373,6 +381,7 @@ async fn execute(
     request: Request,
     schema: &AppSchema,
     state: &AppState,
+    documents: &DocumentCache,
 ) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -395,7 +404,7 @@ async fn execute(
         return too_many_in_flight(media, lang);
     };
     let mut request = request;
-    state.documents.prepare(&mut request);
+    documents.prepare(&mut request);
     let request = request
         .data(auth)
         .data(lang)
@@ -486,7 +495,7 @@ fn error_response(
     err: &ApiError,
 ) -> HttpResponse {
     let mut ext = async_graphql::ErrorExtensionValues::default();
-    err.write_extensions(&mut ext);
+    write_extensions(err, &mut ext);
     if let Some(secs) = retry_after {
         resp.insert_header((header::RETRY_AFTER, secs));
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{db, state::AppState};
+use service::{db, state::AppState};
 
 /// How long each check of `/readyz` may take.
 const CHECK_TIMEOUT: Duration = Duration::from_millis(800);

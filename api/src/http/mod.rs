@@ -8,7 +8,7 @@ pub mod ws;
 
 use actix_web::{HttpRequest, http::header, web};
 
-use crate::{config::Settings, error::Lang, service::RequestMeta};
+use service::{RequestMeta, config::Settings, error::Lang};
 
 /// Cross-origin access for the configured origins only (none by default). Credentials travel
 /// in the `Authorization` header, never in cookies.

@@ -27,10 +27,10 @@ use async_graphql::{
 use futures_util::StreamExt;
 
 use super::request_meta;
-use crate::{
+use crate::graphql::{AppSchema, CredentialGuard, loaders::Loaders};
+use service::{
     auth::{self, Auth},
-    graphql::{AppSchema, CredentialGuard, loaders::Loaders},
-    service::identity::session_revoked_topic,
+    identity::session_revoked_topic,
     state::AppState,
 };
 

@@ -276,7 +276,7 @@ async fn move_unit(app: &TestApp, token: &str, code: &str, new_parent: &str) {
 /// service function, as certifying a household pledge does. (The pledge API is built in another
 /// branch; once merged, these tests can certify pledges instead.)
 async fn certify_households(app: &TestApp, code: &str, day: NaiveDate, households: i64) {
-    use api::service::campaigns::activity::{self, Metric};
+    use service::campaigns::activity::{self, Metric};
     let unit = uuid_of(&app.unit_id(code).await);
     let txn = app.state.db.begin().await.unwrap();
     activity::record(&txn, unit, Metric::HouseholdsCertified, day, households).await.unwrap();

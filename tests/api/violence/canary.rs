@@ -112,7 +112,7 @@ async fn a_reports_words_never_reach_logs_storage_or_errors() {
     app.gql(info, json!({ "r": { "code": code, "pin": pin }, "t": said("Thêm") }), None).await.ok();
     app.gql(STATUS, json!({ "id": id, "s": "RESOLVED", "r": said("Lý do") }), Some(&case)).await.ok();
     app.gql(REOPEN, json!({ "id": id, "r": said("Mở lại") }), Some(&case)).await.ok();
-    api::service::violence::escalation::run_round(&app.state, chrono::Utc::now() + chrono::Duration::days(3))
+    service::violence::escalation::run_round(&app.state, chrono::Utc::now() + chrono::Duration::days(3))
         .await
         .unwrap();
 

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 
 use super::*;
-use api::service::violence::escalation::run_round;
+use service::violence::escalation::run_round;
 
 async fn escalated_to(app: &TestApp, code: &str) -> (String, i32) {
     use sea_orm::EntityTrait;

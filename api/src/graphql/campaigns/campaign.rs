@@ -7,19 +7,19 @@ use entities::campaign;
 use uuid::Uuid;
 
 use super::pledges::Pledge;
-use crate::{
+use crate::graphql::{
+    ContextExt,
+    connection::{build, page},
+    loaders::nodes_select,
+    org::OrgUnit,
+    scalars::Date,
+    stored,
+};
+use service::{
     auth::Viewer,
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
-    graphql::{
-        ContextExt,
-        connection::{build, page},
-        loaders::nodes_select,
-        org::OrgUnit,
-        scalars::Date,
-        stored,
-    },
-    service::{
+    {
         campaigns::campaign::{
             self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery, CampaignStatus,
         },
@@ -30,7 +30,7 @@ use crate::{
 
 /// What sort of campaign it is.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "CampaignKind", remote = "crate::service::campaigns::campaign::CampaignKind")]
+#[graphql(name = "CampaignKind", remote = "service::campaigns::campaign::CampaignKind")]
 pub enum GqlCampaignKind {
     /// Phong trào thi đua.
     EmulationMovement,
@@ -40,7 +40,7 @@ pub enum GqlCampaignKind {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "CampaignStatus", remote = "crate::service::campaigns::campaign::CampaignStatus")]
+#[graphql(name = "CampaignStatus", remote = "service::campaigns::campaign::CampaignStatus")]
 pub enum GqlCampaignStatus {
     /// Being prepared; only officers with reach see it.
     Draft,
@@ -52,7 +52,7 @@ pub enum GqlCampaignStatus {
 
 /// How a campaign's body is written (the client renders it).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "CampaignBodyFormat", remote = "crate::service::campaigns::campaign::BodyFormat")]
+#[graphql(name = "CampaignBodyFormat", remote = "service::campaigns::campaign::BodyFormat")]
 pub enum GqlBodyFormat {
     Plain,
     Markdown,

@@ -9,24 +9,24 @@ use chrono::{DateTime, Utc};
 use entities::post;
 use uuid::Uuid;
 
-use crate::{
-    domain::{GlobalId, NodeKind},
-    error::ApiError,
-    graphql::{
-        ContextExt,
-        campaigns::campaign::Campaign,
-        connection::{build, encode_cursor, page},
-        org::OrgUnit,
-        stored,
-    },
-    service::campaigns::{
+use crate::graphql::{
+    ContextExt,
+    campaigns::campaign::Campaign,
+    connection::{build, encode_cursor, page},
+    org::OrgUnit,
+    stored,
+};
+use service::{
+    campaigns::{
         campaign::CampaignStatus,
         news::{self as svc, PostCursor, PostFilter, PostInput, PostQuery, PostStatus},
     },
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "PostStatus", remote = "crate::service::campaigns::news::PostStatus")]
+#[graphql(name = "PostStatus", remote = "service::campaigns::news::PostStatus")]
 pub enum GqlPostStatus {
     /// In the feed of its unit's subtree.
     Published,

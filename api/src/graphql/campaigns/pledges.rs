@@ -8,24 +8,24 @@ use entities::pledge;
 use uuid::Uuid;
 
 use super::campaign::{Campaign, campaign_id};
-use crate::{
-    domain::{GlobalId, NodeKind},
-    error::ApiError,
-    graphql::{
-        ContextExt,
-        connection::{build, page},
-        org::OrgUnit,
-        stored,
-    },
-    service::campaigns::pledges::{
+use crate::graphql::{
+    ContextExt,
+    connection::{build, page},
+    org::OrgUnit,
+    stored,
+};
+use service::{
+    campaigns::pledges::{
         self as svc, Decision, MyPledgeCursor, PledgeDetails, PledgeInput, PledgeStatus, QueueCursor,
         ReviewFilter, ReviewQuery,
     },
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
 };
 
 /// Whom a pledge is for.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "PledgeKind", remote = "crate::service::campaigns::pledges::PledgeKind")]
+#[graphql(name = "PledgeKind", remote = "service::campaigns::pledges::PledgeKind")]
 pub enum GqlPledgeKind {
     /// The member herself.
     Personal,
@@ -34,7 +34,7 @@ pub enum GqlPledgeKind {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "PledgeStatus", remote = "crate::service::campaigns::pledges::PledgeStatus")]
+#[graphql(name = "PledgeStatus", remote = "service::campaigns::pledges::PledgeStatus")]
 pub enum GqlPledgeStatus {
     /// Waiting for a review.
     Submitted,

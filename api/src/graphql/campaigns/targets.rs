@@ -6,23 +6,23 @@ use chrono::{DateTime, Utc};
 use entities::{indicator, reported_value, target};
 use uuid::Uuid;
 
-use crate::{
-    domain::{GlobalId, NodeKind},
-    error::ApiError,
-    graphql::{
-        ContextExt,
-        connection::{build, page},
-        identity::PersonRef,
-        org::OrgUnit,
-        stored,
-    },
-    service::campaigns::targets::{
+use crate::graphql::{
+    ContextExt,
+    connection::{build, page},
+    identity::PersonRef,
+    org::OrgUnit,
+    stored,
+};
+use service::{
+    campaigns::targets::{
         self as svc, Aggregation, HistoryCursor, IndicatorKind, IndicatorProgress, ProgressRow as RowData,
     },
+    domain::{GlobalId, NodeKind},
+    error::ApiError,
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "IndicatorKind", remote = "crate::service::campaigns::targets::IndicatorKind")]
+#[graphql(name = "IndicatorKind", remote = "service::campaigns::targets::IndicatorKind")]
 pub enum GqlIndicatorKind {
     /// Counted by the system from its own data.
     Computed,
@@ -31,7 +31,7 @@ pub enum GqlIndicatorKind {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "IndicatorAggregation", remote = "crate::service::campaigns::targets::Aggregation")]
+#[graphql(name = "IndicatorAggregation", remote = "service::campaigns::targets::Aggregation")]
 pub enum GqlAggregation {
     /// A subtree's figure is the sum of its units' figures.
     Sum,

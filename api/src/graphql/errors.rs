@@ -1,0 +1,195 @@
+//! GraphQL errors: every error of a response gets its `extensions.code` and a message in the
+//! caller's language.
+//!
+//! Resolvers convert a service [`ApiError`] with a bare `?` (async-graphql keeps it as the
+//! error's source); the [`ErrorMapping`] schema extension then rewrites every error of the
+//! response: an `ApiError` gets its code, `field`, `reason` and message; an engine error gets a
+//! code of its own; anything else is an internal error whose detail is logged and replaced by a
+//! generic message, so SQL, paths and secrets never reach a client.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+        NextValidation,
+    },
+    parser::types::ExecutableDocument,
+};
+use futures_util::{StreamExt, stream::BoxStream};
+use service::error::{ApiError, Lang};
+
+/// Sets `code` and the code's companions (`field`, `reason`, `retryAfter`) of an [`ApiError`].
+pub fn write_extensions(err: &ApiError, ext: &mut ErrorExtensionValues) {
+    ext.set("code", err.code());
+    match err {
+        ApiError::BadInput { field, problem } => {
+            ext.set("field", *field);
+            ext.set("reason", problem.code());
+        }
+        ApiError::Conflict(kind) => ext.set("reason", kind.code()),
+        ApiError::RateLimited { retry_after_secs } | ApiError::Unavailable { retry_after_secs } => {
+            ext.set("retryAfter", *retry_after_secs)
+        }
+        _ => {}
+    }
+}
+
+/// Codes for errors raised by the GraphQL engine itself, not by a resolver.
+pub const CODE_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+pub const CODE_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// Schema extension that gives every error of a response its code and language (see module docs).
+pub struct ErrorMapping;
+
+impl ExtensionFactory for ErrorMapping {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorMappingExtension::default())
+    }
+}
+
+/// One per request. The `request` hook does not see request data in async-graphql 7, so the
+/// language is read in `parse_query` (which does) and kept here.
+#[derive(Default)]
+struct ErrorMappingExtension {
+    lang: std::sync::OnceLock<Lang>,
+}
+
+/// Gives an engine error a code unless an inner extension already gave it one.
+fn tag(err: &mut ServerError, code: &'static str) {
+    let ext = err.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorMappingExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if let Some(lang) = ctx.data_opt::<Lang>() {
+            let _ = self.lang.set(*lang);
+        }
+        let doc = next.run(ctx, query, variables).await.map_err(|mut e| {
+            tag(&mut e, CODE_PARSE_FAILED);
+            e
+        })?;
+        // Arguments and costly fields are checked once here, for every operation (see
+        // `arguments` and `cost`).
+        let lang = self.lang.get().copied().unwrap_or_default();
+        crate::graphql::arguments::check(&doc, variables, &ctx.schema_env.registry, lang)?;
+        if let Some(state) = ctx.data_opt::<service::state::AppState>() {
+            crate::graphql::cost::check(&doc, variables, state.settings.query_max_expensive_fields, lang)?;
+        }
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            errors.iter_mut().for_each(|e| tag(e, CODE_VALIDATION_FAILED));
+            errors
+        })
+    }
+
+    /// Subscriptions (and anything sent over the WebSocket) bypass `request`: map each response.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, async_graphql::Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, async_graphql::Response> {
+        let lang = ctx.data_opt::<Lang>().copied().unwrap_or_default();
+        Box::pin(next.run(ctx, stream).map(move |mut response| {
+            for err in &mut response.errors {
+                map_error(err, lang);
+            }
+            response
+        }))
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
+        let mut response = next.run(ctx).await;
+        let lang = self.lang.get().copied().unwrap_or_default();
+        for err in &mut response.errors {
+            map_error(err, lang);
+        }
+        response
+    }
+}
+
+/// Rewrites one error in place (see the module docs for the rules).
+pub fn map_error(err: &mut ServerError, lang: Lang) {
+    if let Some(api) = err.source::<ApiError>() {
+        let mut ext = ErrorExtensionValues::default();
+        write_extensions(api, &mut ext);
+        err.message = api.message(lang);
+        err.extensions = Some(ext);
+        return;
+    }
+    let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    if has_code {
+        return;
+    }
+    if err.path.is_empty() {
+        // Raised before execution (unknown operation name and the like): a bad request.
+        err.extensions.get_or_insert_with(Default::default).set("code", CODE_VALIDATION_FAILED);
+    } else if ["Invalid value for argument", "Failed to parse", "Expected input type"]
+        .iter()
+        .any(|prefix| err.message.starts_with(prefix))
+    {
+        // Argument coercion failures raised by the engine while resolving a field.
+        err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+    } else {
+        tracing::error!(error = %err.message, path = ?err.path, "unmapped resolver error");
+        err.message = ApiError::Internal.message(lang);
+        let mut ext = ErrorExtensionValues::default();
+        ext.set("code", "INTERNAL");
+        err.extensions = Some(ext);
+    }
+}
+
+/// Extracts a string code from an error's extensions (used by the HTTP layer for status codes).
+pub fn error_code(err: &ServerError) -> Option<String> {
+    match err.extensions.as_ref()?.get("code")? {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use service::error::InputProblem;
+
+    #[test]
+    fn api_errors_keep_code_and_field_through_conversion() {
+        let e: async_graphql::Error = ApiError::bad_input("phone", InputProblem::InvalidPhone).into();
+        let mut server = e.into_server_error(Default::default());
+        server.path = vec![async_graphql::PathSegment::Field("register".into())];
+        map_error(&mut server, Lang::En);
+        let ext = server.extensions.unwrap();
+        assert_eq!(ext.get("code"), Some(&Value::from("BAD_USER_INPUT")));
+        assert_eq!(ext.get("field"), Some(&Value::from("phone")));
+        assert_eq!(server.message, "Not a valid Vietnamese mobile number.");
+    }
+
+    #[test]
+    fn unknown_resolver_errors_are_masked_as_internal() {
+        let e = async_graphql::Error::new("relation \"person\" does not exist at /srv/x.rs");
+        let mut server = e.into_server_error(Default::default());
+        server.path = vec![async_graphql::PathSegment::Field("me".into())];
+        map_error(&mut server, Lang::En);
+        assert_eq!(server.extensions.unwrap().get("code"), Some(&Value::from("INTERNAL")));
+        assert!(!server.message.contains("person"));
+    }
+}

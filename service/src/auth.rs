@@ -1,0 +1,437 @@
+//! Authentication: password hashing, access tokens, and turning a bearer token into a [`Viewer`].
+//!
+//! Access tokens are HS256 JWTs whose algorithm is pinned and whose `iss`, `aud`, `exp` and `typ`
+//! are all checked, and one issued in the future (beyond the clock leeway) is refused; they carry
+//! the session id (`sid`). A session revoked by logout, password change or refresh-token reuse
+//! is revoked in the database (the record) and flagged in the cache (the fast path), so its
+//! tokens stop working at once; when the cache cannot vouch for its flags (an outage, or Redis
+//! restarted empty) the session is looked up in the database instead — a missing flag is never
+//! taken for "not revoked" then. Refresh tokens are opaque random strings; only their SHA-256
+//! is stored.
+
+use std::{sync::OnceLock, time::Duration};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use hmac::Mac;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    cache::{Cache, Revocation},
+    config::Settings,
+    error::{ApiError, InputProblem},
+};
+
+/// The signed-in caller of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    pub person_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// What the request's credentials amount to. A token that is present but invalid is kept apart
+/// from no token at all, so that a public query still works while `me` says `UNAUTHENTICATED` —
+/// and so that an expired token never turns a signed-in action into an anonymous one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    Anonymous,
+    Rejected,
+    Signed(Viewer),
+}
+
+impl Auth {
+    /// The viewer, or `UNAUTHENTICATED`.
+    pub fn require(&self) -> Result<&Viewer, ApiError> {
+        match self {
+            Auth::Signed(v) => Ok(v),
+            Auth::Anonymous | Auth::Rejected => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// The viewer, or `None` for a request without credentials; `UNAUTHENTICATED` for one whose
+    /// token is invalid, expired or revoked (the client refreshes it and sends the request
+    /// again, rather than having it taken as anonymous).
+    pub fn optional(&self) -> Result<Option<&Viewer>, ApiError> {
+        match self {
+            Auth::Signed(v) => Ok(Some(v)),
+            Auth::Anonymous => Ok(None),
+            Auth::Rejected => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+const ACCESS_TYPE: &str = "access";
+/// Clock skew tolerated on `exp`.
+const LEEWAY_SECS: u64 = 5;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AccessClaims {
+    iss: String,
+    aud: String,
+    sub: Uuid,
+    sid: Uuid,
+    iat: i64,
+    exp: i64,
+    jti: Uuid,
+    typ: String,
+}
+
+/// Keys and rules for access tokens.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// MAC key of check-in codes, derived from the secret (never the secret itself).
+    check_in_key: [u8; 32],
+    check_in_ttl: Duration,
+}
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// Check-in code layout: version, registration id, expiry (Unix seconds, big-endian), and the
+/// first 128 bits of an HMAC-SHA256 over those.
+const CHECK_IN_VERSION: u8 = 1;
+const CHECK_IN_PAYLOAD: usize = 1 + 16 + 8;
+const CHECK_IN_TAG: usize = 16;
+
+impl TokenKeys {
+    pub fn new(settings: &Settings) -> Self {
+        let secret = settings.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_issuer(&[&settings.jwt_issuer]);
+        validation.set_audience(&[&settings.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            access_ttl: settings.access_token_ttl,
+            refresh_ttl: settings.refresh_token_ttl,
+            check_in_key: derive_key(secret, b"phunu check-in code v1"),
+            check_in_ttl: settings.check_in_token_ttl,
+        }
+    }
+
+    /// A check-in code for a registration (a QR payload of 55 characters) and its expiry. It can
+    /// be neither forged nor edited into another registration's code without the secret.
+    pub fn issue_check_in(&self, registration_id: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        let exp = now + self.check_in_ttl;
+        let mut code = Vec::with_capacity(CHECK_IN_PAYLOAD + CHECK_IN_TAG);
+        code.push(CHECK_IN_VERSION);
+        code.extend_from_slice(registration_id.as_bytes());
+        code.extend_from_slice(&u64::try_from(exp.timestamp()).unwrap_or(0).to_be_bytes());
+        let tag = self.check_in_mac(&code).finalize().into_bytes();
+        code.extend_from_slice(&tag[..CHECK_IN_TAG]);
+        (URL_SAFE_NO_PAD.encode(code), exp)
+    }
+
+    /// The registration a check-in code names: `INVALID_FORMAT` when it is malformed or its MAC
+    /// does not match (compared in constant time), `EXPIRED` after its expiry.
+    pub fn verify_check_in(&self, code: &str, now: DateTime<Utc>) -> Result<Uuid, InputProblem> {
+        let bytes = URL_SAFE_NO_PAD.decode(code.as_bytes()).map_err(|_| InputProblem::InvalidFormat)?;
+        if bytes.len() != CHECK_IN_PAYLOAD + CHECK_IN_TAG || bytes[0] != CHECK_IN_VERSION {
+            return Err(InputProblem::InvalidFormat);
+        }
+        let (payload, tag) = bytes.split_at(CHECK_IN_PAYLOAD);
+        self.check_in_mac(payload).verify_truncated_left(tag).map_err(|_| InputProblem::InvalidFormat)?;
+        let mut exp = [0u8; 8];
+        exp.copy_from_slice(&payload[17..]);
+        if u64::try_from(now.timestamp()).unwrap_or(0) > u64::from_be_bytes(exp) {
+            return Err(InputProblem::Expired);
+        }
+        Uuid::from_slice(&payload[1..17]).map_err(|_| InputProblem::InvalidFormat)
+    }
+
+    fn check_in_mac(&self, payload: &[u8]) -> HmacSha256 {
+        // HMAC takes a key of any length.
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.check_in_key).unwrap_or_else(|_| unreachable!());
+        mac.update(payload);
+        mac
+    }
+
+    /// Issues an access token for a session; returns it with its expiry.
+    pub fn issue_access(
+        &self,
+        person_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let now = Utc::now();
+        let exp = now + self.access_ttl;
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: person_id,
+            sid: session_id,
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+            jti: Uuid::new_v4(),
+            typ: ACCESS_TYPE.to_owned(),
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
+                .map_err(|e| ApiError::internal(format_args!("jwt encode: {e}")))?;
+        Ok((token, exp))
+    }
+
+    /// Checks signature, algorithm, issuer, audience, expiry, issue time and type; `None` when
+    /// any fails. A token issued later than now (beyond the leeway) comes from a skewed clock or
+    /// a forger's, and is refused like an expired one.
+    fn verify_access(&self, token: &str) -> Option<Viewer> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        let issued_in_future = data.claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64;
+        (data.claims.typ == ACCESS_TYPE && !issued_in_future)
+            .then_some(Viewer { person_id: data.claims.sub, session_id: data.claims.sid })
+    }
+
+    /// How long a revoked session must stay flagged: until its last access token has expired.
+    pub fn revocation_ttl(&self) -> Duration {
+        self.access_ttl + Duration::from_secs(LEEWAY_SECS + 1)
+    }
+}
+
+/// A key for one purpose, derived from the server secret with HMAC-SHA256 (the label names the
+/// purpose), so a code of one kind can never be valid as another.
+fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
+/// The cache key that marks a session as revoked.
+pub fn revoked_session_key(session_id: Uuid) -> String {
+    format!("revoked-session:{session_id}")
+}
+
+/// Resolves an `Authorization` header value (or a WebSocket init token) to an [`Auth`]. The
+/// revocation flag is read from the cache; when the cache cannot vouch for it, the session is
+/// read from the database. `UNAVAILABLE` when neither can answer (never a valid token taken
+/// for a revoked one, nor a revoked one for a valid one).
+pub async fn authenticate(
+    keys: &TokenKeys,
+    cache: &Cache,
+    db: &DatabaseConnection,
+    header: Option<&str>,
+) -> Result<Auth, ApiError> {
+    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        return Ok(Auth::Anonymous);
+    };
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => header,
+    };
+    let Some(viewer) = keys.verify_access(token) else {
+        return Ok(Auth::Rejected);
+    };
+    let revoked = match cache.revocation(&revoked_session_key(viewer.session_id)).await {
+        Revocation::Revoked => true,
+        Revocation::NotRevoked => false,
+        Revocation::Unknown => session_revoked_in_db(db, viewer.session_id).await?,
+    };
+    Ok(if revoked { Auth::Rejected } else { Auth::Signed(viewer) })
+}
+
+/// Whether the database says the session ended (or does not know it).
+async fn session_revoked_in_db(db: &DatabaseConnection, session_id: Uuid) -> Result<bool, ApiError> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let revoked_at: Option<Option<DateTime<Utc>>> = entities::auth_session::Entity::find_by_id(session_id)
+        .select_only()
+        .column(entities::auth_session::Column::RevokedAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(!matches!(revoked_at, Some(None)))
+}
+
+/// A new opaque refresh token (256 random bits) and the hash under which it is stored.
+pub fn new_refresh_token() -> Result<(String, String), ApiError> {
+    new_opaque_token("rt_")
+}
+
+/// A new opaque device token (256 random bits, see `identity`) and the hash under
+/// which it is stored.
+pub fn new_device_token() -> Result<(String, String), ApiError> {
+    new_opaque_token("dt_")
+}
+
+fn new_opaque_token(prefix: &str) -> Result<(String, String), ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format_args!("rng: {e}")))?;
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hash = hash_refresh_token(&token);
+    Ok((token, hash))
+}
+
+/// SHA-256 (hex) of a refresh (or device) token. A fast hash is right here: the token has 256
+/// bits of entropy, so there is nothing to brute-force.
+pub fn hash_refresh_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
+fn hasher() -> Result<Argon2<'static>, ApiError> {
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Password hashes running at once. Each takes 19 MiB and a core for tens of milliseconds, so
+/// without a bound a burst of logins could exhaust memory; beyond it callers queue briefly and
+/// then get `RATE_LIMITED`.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cpus * 2)
+    })
+}
+
+async fn with_hashing_permit<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = tokio::time::timeout(std::time::Duration::from_secs(10), hashing_permits().acquire())
+        .await
+        .map_err(|_| ApiError::RateLimited { retry_after_secs: 1 })?
+        .map_err(|_| ApiError::internal("hashing semaphore closed"))?;
+    let result =
+        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format_args!("join: {e}")))?;
+    drop(permit);
+    result
+}
+
+/// Hashes a password on the blocking pool (it takes tens of milliseconds by design).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    with_hashing_permit(move || {
+        let hash = hasher()?
+            .hash_password(password.as_bytes())
+            .map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?;
+        Ok(hash.to_string())
+    })
+    .await
+}
+
+/// Verifies a password against a stored hash, or against a dummy hash when there is none, so
+/// that an unknown phone number takes as long to refuse as a wrong password.
+pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    with_hashing_permit(move || {
+        let hasher = hasher()?;
+        let known = stored.is_some();
+        let hash = match stored {
+            Some(h) => h,
+            None => dummy_hash(&hasher)?.to_owned(),
+        };
+        let ok = hasher.verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        Ok(ok && known)
+    })
+    .await
+}
+
+fn dummy_hash(hasher: &Argon2<'static>) -> Result<&'static str, ApiError> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let h = hasher
+        .hash_password(b"timing-equaliser")
+        .map_err(|e| ApiError::internal(format_args!("argon2: {e}")))?
+        .to_string();
+    Ok(DUMMY.get_or_init(|| h))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&Settings::from_vars(&HashMap::new()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn access_tokens_round_trip_and_tampering_is_rejected() {
+        let keys = keys();
+        let cache = Cache::memory();
+        // The in-process cache always vouches for its flags: the database is never asked.
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let (person, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let (token, _) = keys.issue_access(person, sid).unwrap();
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            authenticate(&keys, &cache, &db, Some(&bearer)).await.unwrap(),
+            Auth::Signed(Viewer { person_id: person, session_id: sid })
+        );
+        let mut tampered = token.clone();
+        tampered.pop();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&tampered)).await.unwrap(), Auth::Rejected);
+        assert_eq!(authenticate(&keys, &cache, &db, None).await.unwrap(), Auth::Anonymous);
+        cache.set_flags(&[revoked_session_key(sid)], Duration::from_secs(5)).await.unwrap();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&bearer)).await.unwrap(), Auth::Rejected);
+    }
+
+    #[tokio::test]
+    async fn a_token_issued_in_the_future_is_refused() {
+        let keys = keys();
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let forge = |iat: i64| {
+            let claims = AccessClaims {
+                iss: keys.issuer.clone(),
+                aud: keys.audience.clone(),
+                sub: Uuid::new_v4(),
+                sid: Uuid::new_v4(),
+                iat,
+                exp: iat + 900,
+                jti: Uuid::new_v4(),
+                typ: ACCESS_TYPE.to_owned(),
+            };
+            jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding)
+                .unwrap()
+        };
+        let now = Utc::now().timestamp();
+        let future = forge(now + 120);
+        let auth = authenticate(&keys, &Cache::memory(), &db, Some(&future)).await.unwrap();
+        assert_eq!(auth, Auth::Rejected);
+        assert_eq!(auth.optional().unwrap_err().code(), "UNAUTHENTICATED");
+        // Within the leeway of a slightly fast clock it is still accepted.
+        let close = forge(now + 2);
+        assert!(matches!(
+            authenticate(&keys, &Cache::memory(), &db, Some(&close)).await.unwrap(),
+            Auth::Signed(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("hoa-sen-2024".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("hoa-sen-2024".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("hoa-sen-2025".into(), Some(hash)).await.unwrap());
+        assert!(!verify_password("timing-equaliser".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let (a, ha) = new_refresh_token().unwrap();
+        let (b, _) = new_refresh_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(ha.len(), 64);
+        assert!(!ha.contains(&a));
+        assert_eq!(hash_refresh_token(&a), ha);
+    }
+}

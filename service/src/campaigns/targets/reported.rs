@@ -1,0 +1,194 @@
+//! Values reported for reported indicators: the latest wins, every earlier one stays in the
+//! history. Reporting supersedes the current row and inserts the new one in one transaction;
+//! `ux_reported_value_current` allows one current row per (unit, indicator, period), so of two
+//! simultaneous reports one commits and the other retries on the unique violation, superseding
+//! the winner's row: both end up in the history, exactly one is current.
+
+use chrono::{DateTime, Utc};
+use entities::{org_unit, reported_value as rv};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{IndicatorKind, Period, TARGET_MANAGERS, check_value, usable_indicator};
+use crate::{
+    auth::Viewer,
+    authz::{self, Role},
+    db,
+    error::{ApiError, InputProblem, is_unique_violation},
+    state::AppState,
+    {
+        membership::parse_note,
+        org::{UnitKind, get_unit},
+    },
+};
+
+/// Attempts of a report that keeps losing the race for the current row. Each lost attempt means
+/// another report committed meanwhile, so this bounds simultaneous reports of one figure.
+const MAX_ATTEMPTS: usize = 32;
+
+/// What `reportIndicatorValue` records.
+#[derive(Clone, Debug)]
+pub struct ReportInput {
+    pub indicator_id: Uuid,
+    pub unit_id: Uuid,
+    pub period: Period,
+    /// The unit's own figure, not including the units below it.
+    pub value: f64,
+    pub note: Option<String>,
+}
+
+/// A `UNIT_OFFICER` or `UNIT_ADMIN` at or above the unit, or a `BRANCH_LEADER` of a branch.
+async fn require_reporter(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    unit: &org_unit::Model,
+) -> Result<(), ApiError> {
+    let held = authz::roles_over(conn, viewer.person_id, unit.id).await?;
+    let branch = UnitKind::parse(&unit.kind) == Some(UnitKind::Branch);
+    let allowed =
+        held.iter().any(|(r, _)| TARGET_MANAGERS.contains(r) || (branch && *r == Role::BranchLeader));
+    if allowed || authz::is_system_admin(conn, viewer.person_id).await? {
+        return Ok(());
+    }
+    Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
+}
+
+/// Records a unit's value for a reported indicator and a period; it becomes the current value.
+pub async fn report_indicator_value(
+    state: &AppState,
+    viewer: &Viewer,
+    input: ReportInput,
+) -> Result<rv::Model, ApiError> {
+    let db = &state.db;
+    let unit = get_unit(db, input.unit_id).await?;
+    require_reporter(db, viewer, &unit).await?;
+    let indicator = usable_indicator(db, input.indicator_id, unit.id).await?;
+    if IndicatorKind::parse(&indicator.kind) != Some(IndicatorKind::Reported) {
+        return Err(ApiError::bad_input("input.indicatorId", InputProblem::InvalidKind));
+    }
+    let value = check_value(input.value, "input.value")?;
+    let note = parse_note(input.note.as_deref(), "input.note")?;
+    let mut attempt = 1;
+    loop {
+        match supersede_and_insert(db, viewer, &input, value, note.clone()).await {
+            Ok(row) => {
+                tracing::info!(
+                    event = "indicator_value_reported",
+                    indicator_id = %row.indicator_id,
+                    unit_id = %row.unit_id,
+                    reported_value_id = %row.id,
+                    attempt,
+                    "indicator value reported"
+                );
+                return Ok(row);
+            }
+            Err(e) if is_unique_violation(&e) && attempt < MAX_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// One attempt: marks the current row superseded and inserts the new current row.
+async fn supersede_and_insert(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    input: &ReportInput,
+    value: f64,
+    note: Option<String>,
+) -> Result<rv::Model, DbErr> {
+    let txn = db.begin().await?;
+    let Period { from_year, to_year } = input.period;
+    let written = async {
+        // Lock the current value first (PostgreSQL; SQLite has one writer) and only then read
+        // the clock: whoever superseded it before us has committed with an earlier time, and
+        // whoever comes after waits for us — so the current value is always the newest one.
+        if txn.get_database_backend() == DbBackend::Postgres {
+            db::execute(
+                &txn,
+                "SELECT id FROM reported_value WHERE indicator_id = ? AND from_year = ? AND to_year = ? \
+                 AND unit_id = ? AND superseded_at IS NULL FOR UPDATE",
+                [input.indicator_id.into(), from_year.into(), to_year.into(), input.unit_id.into()],
+            )
+            .await?;
+        }
+        let now = Utc::now();
+        db::execute(
+            &txn,
+            "UPDATE reported_value SET superseded_at = ? WHERE indicator_id = ? AND from_year = ? \
+             AND to_year = ? AND unit_id = ? AND superseded_at IS NULL",
+            [now.into(), input.indicator_id.into(), from_year.into(), to_year.into(), input.unit_id.into()],
+        )
+        .await?;
+        rv::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            indicator_id: Set(input.indicator_id),
+            unit_id: Set(input.unit_id),
+            from_year: Set(from_year),
+            to_year: Set(to_year),
+            value: Set(value),
+            note: Set(note),
+            reported_by: Set(viewer.person_id),
+            reported_at: Set(now),
+            superseded_at: Set(None),
+        }
+        .insert(&txn)
+        .await
+    }
+    .await;
+    match written {
+        Ok(row) => {
+            txn.commit().await?;
+            Ok(row)
+        }
+        Err(e) => {
+            // The transaction is unusable after a failed statement on PostgreSQL.
+            txn.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Position in a value history, which is ordered newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryCursor {
+    pub reported_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// The values reported for a unit, an indicator and a period, newest first (any officer role
+/// over the unit; the indicator must be usable there). `has_next` tells whether more follow.
+pub async fn indicator_value_history(
+    state: &AppState,
+    viewer: &Viewer,
+    indicator_id: Uuid,
+    unit_id: Uuid,
+    period: Period,
+    first: u64,
+    after: Option<&HistoryCursor>,
+) -> Result<(Vec<rv::Model>, bool), ApiError> {
+    let db = &state.db;
+    get_unit(db, unit_id).await?;
+    authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
+    usable_indicator(db, indicator_id, unit_id).await?;
+    let mut query = rv::Entity::find()
+        .filter(rv::Column::UnitId.eq(unit_id))
+        .filter(rv::Column::IndicatorId.eq(indicator_id))
+        .filter(rv::Column::FromYear.eq(period.from_year))
+        .filter(rv::Column::ToYear.eq(period.to_year));
+    if let Some(a) = after {
+        query = query.filter(Condition::any().add(rv::Column::ReportedAt.lt(a.reported_at)).add(
+            Condition::all().add(rv::Column::ReportedAt.eq(a.reported_at)).add(rv::Column::Id.lt(a.id)),
+        ));
+    }
+    let rows = query
+        .order_by_desc(rv::Column::ReportedAt)
+        .order_by_desc(rv::Column::Id)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    Ok(crate::db::split_page(rows, first))
+}

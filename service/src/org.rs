@@ -1,0 +1,476 @@
+//! The unit tree: reading (public: anyone can browse units to find her branch or report a
+//! concern), and creating, renaming and moving units (a `UNIT_ADMIN` over the unit).
+//!
+//! Invariant: `org_unit_closure` holds exactly one row per (ancestor, descendant) pair of the
+//! tree, `org_unit.depth` equals the unit's distance from the root, and both change in the same
+//! transaction as `parent_id`. Creates and moves take a tree-wide lock on PostgreSQL and read the
+//! parent inside their transaction, so concurrent changes can neither form a cycle nor copy
+//! stale ancestor rows (SQLite serialises writers by itself).
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entities::{org_unit, org_unit_closure};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    authz::{self, Role, Scope},
+    db::{self, stmt},
+    domain::{fold_for_search, like_contains_pattern},
+    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
+    state::AppState,
+};
+
+/// Kinds of unit, from the root down. A child's kind is always further down than its parent's;
+/// levels may be skipped (since 2025 wards sit directly under the city).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum UnitKind {
+    City,
+    District,
+    Base,
+    Branch,
+    Group,
+}
+
+impl UnitKind {
+    pub const ALL: [UnitKind; 5] =
+        [UnitKind::City, UnitKind::District, UnitKind::Base, UnitKind::Branch, UnitKind::Group];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::City => "CITY",
+            UnitKind::District => "DISTRICT",
+            UnitKind::Base => "BASE",
+            UnitKind::Branch => "BRANCH",
+            UnitKind::Group => "GROUP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    fn of(unit: &org_unit::Model) -> Option<Self> {
+        Self::parse(&unit.kind)
+    }
+}
+
+/// Filters of the unit list.
+#[derive(Clone, Debug, Default)]
+pub struct UnitFilter {
+    /// Only direct children of this unit.
+    pub parent_id: Option<Uuid>,
+    /// Only units in this unit's subtree (itself excluded).
+    pub under_id: Option<Uuid>,
+    pub kind: Option<UnitKind>,
+    /// Accent-insensitive substring of the name.
+    pub search: Option<String>,
+}
+
+/// Position in the unit list, which is ordered by folded name, then id.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnitCursor {
+    pub name: String,
+    pub id: Uuid,
+}
+
+impl UnitCursor {
+    pub fn of(unit: &org_unit::Model) -> Self {
+        Self { name: unit.name_search.clone(), id: unit.id }
+    }
+}
+
+fn filter_condition(filter: &UnitFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(parent) = filter.parent_id {
+        cond = cond.add(org_unit::Column::ParentId.eq(parent));
+    }
+    if let Some(under) = filter.under_id {
+        cond = cond.add(
+            org_unit::Column::Id.in_subquery(
+                Query::select()
+                    .column(org_unit_closure::Column::DescendantId)
+                    .from(org_unit_closure::Entity)
+                    .and_where(org_unit_closure::Column::AncestorId.eq(under))
+                    .and_where(org_unit_closure::Column::Depth.gt(0))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(kind) = filter.kind {
+        cond = cond.add(org_unit::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !fold_for_search(s).is_empty()) {
+        cond = cond.add(
+            Expr::col(org_unit::Column::NameSearch)
+                .like(LikeExpr::new(like_contains_pattern(search)).escape('\\')),
+        );
+    }
+    cond
+}
+
+/// One page of units matching `filter`, after `after`; `has_next` tells whether more follow.
+pub async fn list_units(
+    conn: &impl ConnectionTrait,
+    filter: &UnitFilter,
+    first: u64,
+    after: Option<&UnitCursor>,
+) -> Result<(Vec<org_unit::Model>, bool), ApiError> {
+    let mut query = org_unit::Entity::find().filter(filter_condition(filter));
+    if let Some(c) = after {
+        query = query.filter(crate::db::after_key(
+            org_unit::Column::NameSearch,
+            c.name.clone(),
+            org_unit::Column::Id,
+            c.id,
+        ));
+    }
+    let rows = query
+        .order_by_asc(org_unit::Column::NameSearch)
+        .order_by_asc(org_unit::Column::Id)
+        .limit(first + 1)
+        .all(conn)
+        .await?;
+    Ok(crate::db::split_page(rows, first))
+}
+
+/// How many units match `filter`.
+pub async fn count_units(conn: &impl ConnectionTrait, filter: &UnitFilter) -> Result<u64, ApiError> {
+    Ok(org_unit::Entity::find().filter(filter_condition(filter)).count(conn).await?)
+}
+
+/// Units by id (for DataLoaders).
+pub async fn units_by_ids(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, org_unit::Model>, ApiError> {
+    Ok(org_unit::Entity::find()
+        .filter(org_unit::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect())
+}
+
+/// The root of the tree that `unit` belongs to.
+pub async fn root_of(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Uuid, ApiError> {
+    use entities::org_unit_closure as c;
+    let ancestors: Vec<Uuid> = c::Entity::find()
+        .select_only()
+        .column(c::Column::AncestorId)
+        .filter(c::Column::DescendantId.eq(unit))
+        .order_by_desc(c::Column::Depth)
+        .limit(1)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ancestors.into_iter().next().ok_or(ApiError::NotFound)
+}
+
+/// One unit, or `NOT_FOUND`.
+pub async fn get_unit(conn: &impl ConnectionTrait, id: Uuid) -> Result<org_unit::Model, ApiError> {
+    org_unit::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)
+}
+
+#[derive(FromQueryResult)]
+struct AncestorRow {
+    descendant_id: Uuid,
+    #[sea_orm(nested)]
+    unit: org_unit::Model,
+}
+
+/// Ancestors of each unit (root first, the unit itself excluded), in one query.
+pub async fn ancestors_of(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<org_unit::Model>>, ApiError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders = crate::db::repeat_list("?", ids.len());
+    let sql = format!(
+        "SELECT c.descendant_id, u.* \
+         FROM org_unit_closure c JOIN org_unit u ON u.id = c.ancestor_id \
+         WHERE c.depth > 0 AND c.descendant_id IN ({placeholders}) ORDER BY c.descendant_id, c.depth DESC"
+    );
+    let rows = AncestorRow::find_by_statement(stmt(
+        conn.get_database_backend(),
+        &sql,
+        ids.iter().map(|&i| i.into()),
+    ))
+    .all(conn)
+    .await?;
+    let mut out: HashMap<Uuid, Vec<org_unit::Model>> = ids.iter().map(|&i| (i, Vec::new())).collect();
+    for r in rows {
+        out.entry(r.descendant_id).or_default().push(r.unit);
+    }
+    Ok(out)
+}
+
+/// The first `limit` children of each parent (ordered like the unit list) and whether more
+/// exist, in one query with a window function.
+pub async fn first_children_of(
+    conn: &impl ConnectionTrait,
+    parents: &[Uuid],
+    limit: u64,
+) -> Result<HashMap<Uuid, (Vec<org_unit::Model>, bool)>, ApiError> {
+    if parents.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders = crate::db::repeat_list("?", parents.len());
+    let sql = format!(
+        "SELECT * FROM (\
+           SELECT u.*, ROW_NUMBER() OVER (PARTITION BY u.parent_id ORDER BY u.name_search, u.id) AS rn \
+           FROM org_unit u WHERE u.parent_id IN ({placeholders})\
+         ) ranked WHERE rn <= ? ORDER BY parent_id, rn"
+    );
+    let mut values: Vec<sea_orm::Value> = parents.iter().map(|&i| i.into()).collect();
+    values.push(((limit + 1) as i64).into());
+    let rows =
+        org_unit::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
+    let mut out: HashMap<Uuid, (Vec<org_unit::Model>, bool)> =
+        parents.iter().map(|&p| (p, (Vec::new(), false))).collect();
+    for unit in rows {
+        let Some(parent) = unit.parent_id else { continue };
+        let entry = out.entry(parent).or_default();
+        if entry.0.len() as u64 == limit {
+            entry.1 = true;
+        } else {
+            entry.0.push(unit);
+        }
+    }
+    Ok(out)
+}
+
+/// Input of [`create_unit`].
+pub struct NewUnit {
+    pub parent_id: Option<Uuid>,
+    pub kind: UnitKind,
+    pub code: String,
+    pub name: String,
+}
+
+fn parse_code(raw: &str) -> Result<String, ApiError> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Err(ApiError::bad_input("code", InputProblem::Required));
+    }
+    let ok = (2..=32).contains(&code.len())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(ApiError::bad_input("code", InputProblem::InvalidFormat));
+    }
+    Ok(code)
+}
+
+fn parse_unit_name(raw: &str) -> Result<String, ApiError> {
+    let name = crate::domain::normalise_text(raw);
+    if name.is_empty() {
+        return Err(ApiError::bad_input("name", InputProblem::Required));
+    }
+    if name.chars().count() > 200 {
+        return Err(ApiError::bad_input("name", InputProblem::TooLong));
+    }
+    if name.chars().count() < 2 {
+        return Err(ApiError::bad_input("name", InputProblem::InvalidFormat));
+    }
+    Ok(name)
+}
+
+/// Creates a unit under `parent_id` (a `UNIT_ADMIN` over the parent), or a root city (system
+/// administrators only).
+pub async fn create_unit(
+    state: &AppState,
+    viewer: &Viewer,
+    input: NewUnit,
+) -> Result<org_unit::Model, ApiError> {
+    let db = &state.db;
+    let parent = match input.parent_id {
+        Some(pid) => {
+            let parent = get_unit(db, pid).await?;
+            authz::require_role_over(db, viewer, pid, Role::UnitAdmin, Scope::AtOrAbove).await?;
+            Some(parent)
+        }
+        None => {
+            if !authz::is_system_admin(db, viewer.person_id).await? {
+                return Err(ApiError::Forbidden);
+            }
+            None
+        }
+    };
+    let code = parse_code(&input.code)?;
+    let name = parse_unit_name(&input.name)?;
+    let kind_fits = match &parent {
+        Some(p) => UnitKind::of(p).is_some_and(|pk| input.kind > pk),
+        None => input.kind == UnitKind::City,
+    };
+    if !kind_fits {
+        return Err(ApiError::bad_input("kind", InputProblem::InvalidKind));
+    }
+
+    let txn = db.begin().await?;
+    lock_tree(&txn).await?;
+    // Re-read under the lock: a concurrent move may have changed the parent's place (and depth)
+    // since the permission check.
+    let parent = match input.parent_id {
+        Some(pid) => Some(get_unit(&txn, pid).await?),
+        None => None,
+    };
+    let unit = insert_unit(&txn, parent.as_ref(), input.kind, &code, &name).await?;
+    txn.commit().await?;
+    Ok(unit)
+}
+
+/// Serialises structural changes of the tree (creating and moving units) on PostgreSQL: without
+/// it a create could copy ancestor rows a concurrent move is replacing, or two moves could form
+/// a cycle. SQLite needs nothing: it has one writer, and this service one connection.
+async fn lock_tree(txn: &impl ConnectionTrait) -> Result<(), ApiError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7310001)").await?;
+    }
+    Ok(())
+}
+
+/// Renames a unit (a `UNIT_ADMIN` over it). The code never changes.
+pub async fn rename_unit(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    name: &str,
+) -> Result<org_unit::Model, ApiError> {
+    let db = &state.db;
+    let unit = get_unit(db, id).await?;
+    authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    let name = parse_unit_name(name)?;
+    let mut am: org_unit::ActiveModel = unit.into();
+    am.name_search = Set(fold_for_search(&name));
+    am.name = Set(name);
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(db).await?)
+}
+
+/// Moves a unit with its whole subtree under `new_parent_id`. The caller must be a `UNIT_ADMIN`
+/// over both the unit and its new parent.
+pub async fn move_unit(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    new_parent_id: Uuid,
+) -> Result<org_unit::Model, ApiError> {
+    let db = &state.db;
+    let unit = get_unit(db, id).await?;
+    authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    let new_parent = get_unit(db, new_parent_id).await?;
+    authz::require_role_over(db, viewer, new_parent_id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    let Some(old_parent) = unit.parent_id else {
+        return Err(ApiError::bad_input("id", InputProblem::IsRoot));
+    };
+    // Taking a unit away from its parent is a change to the parent's subtree too.
+    authz::require_role_over(db, viewer, old_parent, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    let fits = matches!((UnitKind::of(&unit), UnitKind::of(&new_parent)), (Some(k), Some(pk)) if k > pk);
+    if !fits {
+        return Err(ApiError::bad_input("newParentId", InputProblem::InvalidKind));
+    }
+
+    let txn = db.begin().await?;
+    lock_tree(&txn).await?;
+    // Checked inside the lock: is the new parent inside the moved subtree (or the unit itself)?
+    let inside = org_unit_closure::Entity::find()
+        .filter(org_unit_closure::Column::AncestorId.eq(id))
+        .filter(org_unit_closure::Column::DescendantId.eq(new_parent_id))
+        .one(&txn)
+        .await?
+        .is_some();
+    if inside {
+        return Err(ApiError::bad_input("newParentId", InputProblem::WouldCreateCycle));
+    }
+    // Its member and activity counters leave the old ancestors now and join the new ones once attached.
+    crate::membership::shift_rollups(&txn, id, -1).await?;
+    crate::campaigns::activity::shift(&txn, id, -1).await?;
+    // Detach the subtree from its old ancestors, then attach it below the new parent's chain.
+    db::execute(
+        &txn,
+        "DELETE FROM org_unit_closure \
+         WHERE descendant_id IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?) \
+         AND ancestor_id NOT IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?)",
+        [id.into(), id.into()],
+    )
+    .await?;
+    db::execute(
+        &txn,
+        "INSERT INTO org_unit_closure (ancestor_id, descendant_id, depth) \
+         SELECT a.ancestor_id, d.descendant_id, a.depth + d.depth + 1 \
+         FROM org_unit_closure a, org_unit_closure d \
+         WHERE a.descendant_id = ? AND d.ancestor_id = ?",
+        [new_parent_id.into(), id.into()],
+    )
+    .await?;
+    crate::membership::shift_rollups(&txn, id, 1).await?;
+    crate::campaigns::activity::shift(&txn, id, 1).await?;
+    let now = Utc::now();
+    org_unit::Entity::update_many()
+        .col_expr(org_unit::Column::ParentId, Expr::value(new_parent_id))
+        .col_expr(org_unit::Column::UpdatedAt, Expr::value(now))
+        .filter(org_unit::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    // Depth of every unit of the subtree = its number of strict ancestors.
+    db::execute(
+        &txn,
+        "UPDATE org_unit SET depth = \
+           (SELECT COUNT(*) FROM org_unit_closure c WHERE c.descendant_id = org_unit.id AND c.depth > 0) \
+         WHERE id IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?)",
+        [id.into()],
+    )
+    .await?;
+    let moved = get_unit(&txn, id).await?;
+    txn.commit().await?;
+    tracing::info!(event = "unit_moved", unit_id = %id, new_parent_id = %new_parent_id, "unit moved");
+    Ok(moved)
+}
+
+/// Inserts a unit and its closure rows. The new unit is its own descendant at depth 0, and a
+/// descendant of each of the parent's ancestors (the parent included) one level further down.
+pub async fn insert_unit(
+    conn: &impl ConnectionTrait,
+    parent: Option<&org_unit::Model>,
+    kind: UnitKind,
+    code: &str,
+    name: &str,
+) -> Result<org_unit::Model, ApiError> {
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let unit = org_unit::ActiveModel {
+        id: Set(id),
+        parent_id: Set(parent.map(|p| p.id)),
+        kind: Set(kind.as_str().to_owned()),
+        code: Set(code.to_owned()),
+        name: Set(name.to_owned()),
+        name_search: Set(fold_for_search(name)),
+        depth: Set(parent.map_or(0, |p| p.depth + 1)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::CodeTaken) } else { e.into() }
+    })?;
+    db::execute(
+        conn,
+        "INSERT INTO org_unit_closure (ancestor_id, descendant_id, depth) \
+         SELECT ancestor_id, ?, depth + 1 FROM org_unit_closure WHERE descendant_id = ? \
+         UNION ALL SELECT ?, ?, 0",
+        [id.into(), parent.map_or(id, |p| p.id).into(), id.into(), id.into()],
+    )
+    .await?;
+    Ok(unit)
+}

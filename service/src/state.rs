@@ -1,0 +1,105 @@
+//! The state shared by every request and worker: database, cache, events, token and report keys,
+//! settings.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::TokenKeys, cache::Cache, config::Settings, crypto::Keyring, events::EventBus};
+
+/// Shared by all workers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+    pub events: EventBus,
+    pub tokens: Arc<TokenKeys>,
+    pub settings: Arc<Settings>,
+    pub stats: Arc<DbStats>,
+    /// The keys sealing what violence reports say.
+    pub report_keys: Arc<Keyring>,
+    /// Requests running now, per caller (see [`InFlight`]).
+    pub in_flight: Arc<InFlight>,
+}
+
+/// How many HTTP requests each caller has running on this instance, so that one caller cannot
+/// take every worker and database connection. A caller is a signed-in person, all her sessions
+/// together (`APP_MAX_IN_FLIGHT_PER_CALLER`), or a client address for requests without one
+/// (`APP_MAX_IN_FLIGHT_PER_ADDRESS`).
+#[derive(Default)]
+pub struct InFlight {
+    running: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+/// A running request's place; given back when dropped (the request finished or was cut off).
+pub struct InFlightSlot {
+    owner: Arc<InFlight>,
+    caller: String,
+}
+
+impl InFlight {
+    /// Takes a place for `caller`, or `None` when she has `limit` requests running already.
+    pub fn enter(self: &Arc<Self>, caller: String, limit: u32) -> Option<InFlightSlot> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let n = running.entry(caller.clone()).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(InFlightSlot { owner: self.clone(), caller })
+    }
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        let mut running = self.owner.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = running.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// Counters fed by the database's metric callback. The statement count lets tests prove that a
+/// list page issues a bounded number of queries whatever its size; statements of background
+/// tasks (run through [`background`]) are counted apart, so a worker's polling cannot blur it.
+#[derive(Default, Debug)]
+pub struct DbStats {
+    statements: AtomicU64,
+    background_statements: AtomicU64,
+}
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs `fut` as background work: its statements are not counted in [`DbStats::statements`].
+pub async fn background<F: std::future::Future>(fut: F) -> F::Output {
+    BACKGROUND.scope((), fut).await
+}
+
+impl DbStats {
+    /// Called for every statement, in the task that ran it.
+    pub fn record_statement(&self) {
+        if BACKGROUND.try_with(|_| ()).is_ok() {
+            self.background_statements.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.statements.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Statements executed since start-up, background tasks excluded.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Statements executed by background tasks since start-up.
+    pub fn background_statements(&self) -> u64 {
+        self.background_statements.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,272 @@
+//! Check-in and the roster.
+//!
+//! A confirmed registrant's app shows a check-in code (a QR payload) that names her
+//! registration and expires after `APP_CHECK_IN_TOKEN_TTL_SECS`; it is MACed with a key derived
+//! from the server secret, so it cannot be guessed, altered, or moved to another person or
+//! training (see [`crate::auth::TokenKeys::issue_check_in`]). Attendance is recorded once: a
+//! second scan answers the same registration with `alreadyCheckedIn`.
+
+use chrono::Utc;
+use entities::{person, training, training_registration as reg};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef, TransactionTrait, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{CheckInMethod, RegistrationStatus, TrainingStatus, lock_training, require_manager};
+use crate::{
+    auth::Viewer,
+    error::{ApiError, ConflictKind, InputProblem},
+    state::AppState,
+    {
+        campaigns::activity::{self, Metric},
+        membership::hanoi_day,
+    },
+};
+
+/// The result of a check-in.
+pub struct CheckIn {
+    pub registration: reg::Model,
+    /// The person had been checked in before; nothing changed.
+    pub already_checked_in: bool,
+}
+
+/// The check-in code of the caller's own confirmed registration, with its expiry; `None` when
+/// the registration has no seat or the training is not running.
+pub fn issue_check_in_token(
+    state: &AppState,
+    viewer: &Viewer,
+    r: &reg::Model,
+    t: &training::Model,
+) -> Option<(String, chrono::DateTime<Utc>)> {
+    let mine = r.person_id == viewer.person_id;
+    let seated = r.status == RegistrationStatus::Confirmed.as_str();
+    let running = t.status == TrainingStatus::Published.as_str();
+    (mine && seated && running).then(|| state.tokens.issue_check_in(r.id, Utc::now()))
+}
+
+/// Checks in the holder of a check-in code at `training_id`, for a manager of the training.
+pub async fn check_in(
+    state: &AppState,
+    viewer: &Viewer,
+    training_id: Uuid,
+    token: &str,
+) -> Result<CheckIn, ApiError> {
+    // Only a manager of the training learns anything about a code (genuine, expired, whose):
+    // anybody else gets the same answer whatever she sends.
+    let t = training::Entity::find_by_id(training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    require_manager(&state.db, viewer, &t).await?;
+    let registration_id = state
+        .tokens
+        .verify_check_in(token.trim(), Utc::now())
+        .map_err(|p| ApiError::bad_input("token", p))?;
+    record(state, viewer, training_id, registration_id, CheckInMethod::Token).await
+}
+
+/// Checks in a registration by hand (the person has no phone with her, say).
+pub async fn check_in_manually(
+    state: &AppState,
+    viewer: &Viewer,
+    registration_id: Uuid,
+) -> Result<CheckIn, ApiError> {
+    let r = reg::Entity::find_by_id(registration_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    let t = training::Entity::find_by_id(r.training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    require_manager(&state.db, viewer, &t).await?;
+    record(state, viewer, r.training_id, registration_id, CheckInMethod::Manual).await
+}
+
+/// Records attendance; the caller has checked that the viewer manages the training.
+async fn record(
+    state: &AppState,
+    viewer: &Viewer,
+    training_id: Uuid,
+    registration_id: Uuid,
+    method: CheckInMethod,
+) -> Result<CheckIn, ApiError> {
+    let txn = state.db.begin().await?;
+    let t = lock_training(&txn, training_id).await?;
+    if !matches!(
+        TrainingStatus::parse(&t.status),
+        Some(TrainingStatus::Published | TrainingStatus::Completed)
+    ) {
+        return Err(ApiError::Conflict(ConflictKind::WrongStatus));
+    }
+    let r = reg::Entity::find_by_id(registration_id)
+        .one(&txn)
+        .await?
+        .filter(|r| r.training_id == training_id)
+        .ok_or(match method {
+            // A genuine code, of another training's registration.
+            CheckInMethod::Token => ApiError::bad_input("token", InputProblem::OtherTraining),
+            CheckInMethod::Manual => ApiError::NotFound,
+        })?;
+    match RegistrationStatus::parse(&r.status) {
+        Some(RegistrationStatus::Attended) => {
+            return Ok(CheckIn { registration: r, already_checked_in: true });
+        }
+        // A late arrival after the training was closed still counts.
+        Some(RegistrationStatus::Confirmed | RegistrationStatus::NoShow) => {}
+        _ => return Err(ApiError::Conflict(ConflictKind::NotConfirmed)),
+    }
+    let now = Utc::now();
+    reg::Entity::update_many()
+        .col_expr(reg::Column::Status, Expr::value(RegistrationStatus::Attended.as_str()))
+        .col_expr(reg::Column::AttendedAt, Expr::value(now))
+        .col_expr(reg::Column::CheckedInBy, Expr::value(viewer.person_id))
+        .col_expr(reg::Column::CheckInMethod, Expr::value(method.as_str()))
+        .col_expr(reg::Column::UpdatedAt, Expr::value(now))
+        .filter(reg::Column::Id.eq(registration_id))
+        .exec(&txn)
+        .await?;
+    // Counted for the targets (people trained) of the organising unit and every unit above.
+    activity::record(&txn, t.unit_id, Metric::Attended, hanoi_day(now), 1).await?;
+    let r = reg::Entity::find_by_id(registration_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    txn.commit().await?;
+    tracing::info!(event = "training_check_in", training_id = %training_id, registration_id = %registration_id, method = method.as_str(), by = %viewer.person_id, "checked in");
+    Ok(CheckIn { registration: r, already_checked_in: false })
+}
+
+/// Takes a training's attendances out of the activity counters (it is being cancelled, and a
+/// cancelled training trains nobody in the figures), day by day as they were counted.
+pub(super) async fn uncount_attendances(
+    txn: &impl ConnectionTrait,
+    t: &training::Model,
+) -> Result<(), ApiError> {
+    let attended: Vec<Option<chrono::DateTime<Utc>>> = reg::Entity::find()
+        .select_only()
+        .column(reg::Column::AttendedAt)
+        .filter(reg::Column::TrainingId.eq(t.id))
+        .filter(reg::Column::AttendedAt.is_not_null())
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut per_day = std::collections::BTreeMap::new();
+    for at in attended.into_iter().flatten() {
+        *per_day.entry(hanoi_day(at)).or_insert(0i64) += 1;
+    }
+    for (day, n) in per_day {
+        activity::record(txn, t.unit_id, Metric::Attended, day, -n).await?;
+    }
+    Ok(())
+}
+
+/// Filters of a roster.
+#[derive(Clone, Default)]
+pub struct RosterFilter {
+    pub status: Option<RegistrationStatus>,
+}
+
+/// Position in a roster, which is in arrival order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RosterCursor {
+    pub queue_no: i64,
+}
+
+fn to_person() -> RelationDef {
+    reg::Entity::belongs_to(person::Entity).from(reg::Column::PersonId).to(person::Column::Id).into()
+}
+
+fn roster_condition(training_id: Uuid, filter: &RosterFilter) -> Condition {
+    let mut c = Condition::all().add(reg::Column::TrainingId.eq(training_id));
+    if let Some(s) = filter.status {
+        c = c.add(reg::Column::Status.eq(s.as_str()));
+    }
+    c
+}
+
+/// One page of a training's registrations with their people, in arrival order (managers only).
+pub async fn roster(
+    state: &AppState,
+    viewer: &Viewer,
+    t: &training::Model,
+    filter: &RosterFilter,
+    first: u64,
+    after: Option<&RosterCursor>,
+) -> Result<(Vec<(reg::Model, person::Model)>, bool), ApiError> {
+    require_manager(&state.db, viewer, t).await?;
+    let mut query = reg::Entity::find()
+        .join(JoinType::InnerJoin, to_person())
+        .select_also(person::Entity)
+        .filter(roster_condition(t.id, filter));
+    if let Some(a) = after {
+        query = query.filter(reg::Column::QueueNo.gt(a.queue_no));
+    }
+    let rows = query.order_by_asc(reg::Column::QueueNo).limit(first + 1).all(&state.db).await?;
+    let rows: Vec<_> = rows.into_iter().filter_map(|(r, p)| p.map(|p| (r, p))).collect();
+    Ok(crate::db::split_page(rows, first))
+}
+
+/// Registrations of a roster filter (managers only; for `totalCount`).
+pub async fn roster_count(
+    conn: &impl ConnectionTrait,
+    training_id: Uuid,
+    filter: &RosterFilter,
+) -> Result<u64, ApiError> {
+    use sea_orm::PaginatorTrait;
+    Ok(reg::Entity::find().filter(roster_condition(training_id, filter)).count(conn).await?)
+}
+
+/// The whole roster as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the
+/// Vietnamese names): arrival number, name, phone, status, waitlist position, registered,
+/// attended.
+pub async fn roster_csv(state: &AppState, viewer: &Viewer, t: &training::Model) -> Result<String, ApiError> {
+    require_manager(&state.db, viewer, t).await?;
+    let rows = reg::Entity::find()
+        .join(JoinType::InnerJoin, to_person())
+        .select_also(person::Entity)
+        .filter(reg::Column::TrainingId.eq(t.id))
+        .order_by_asc(reg::Column::QueueNo)
+        .all(&state.db)
+        .await?;
+    let mut out =
+        String::from("\u{feff}STT,Họ và tên,Số điện thoại,Trạng thái,Vị trí chờ,Đăng ký lúc,Có mặt lúc\n");
+    let mut waiting = 0;
+    for (r, p) in rows {
+        let Some(p) = p else { continue };
+        let position = if r.status == RegistrationStatus::Waitlisted.as_str() {
+            waiting += 1;
+            waiting.to_string()
+        } else {
+            String::new()
+        };
+        let fields = [
+            r.queue_no.to_string(),
+            csv_text(&p.full_name),
+            p.phone,
+            r.status,
+            position,
+            r.registered_at.to_rfc3339(),
+            r.attended_at.map(|a| a.to_rfc3339()).unwrap_or_default(),
+        ];
+        out.push_str(&fields.map(|f| csv_field(&f)).join(","));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Free text for a spreadsheet: a leading `=`, `+`, `-` or `@` would start a formula.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
+}
+
+/// Quotes a field when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("Nguyễn Thị Lan"), "Nguyễn Thị Lan");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_text("@cmd"), "'@cmd");
+        assert_eq!(csv_text("Lan"), "Lan");
+    }
+}

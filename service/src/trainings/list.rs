@@ -1,0 +1,184 @@
+//! Discovery: the trainings open to a person, those of her reach and the drafts she manages
+//! (see the module docs of `trainings`), soonest first. Her branch and role units are read first
+//! and each part of the condition is an indexed lookup by unit, so a member's page reads the
+//! trainings of her four units and not every upcoming training of the city; for a member
+//! without roles each unit's soonest trainings are read in order by the index (unit, status,
+//! start) and merged, so her page reads a page's worth of rows per unit whatever the city holds. (A training she
+//! registered for but whose audience she has since left is not listed: it is in
+//! `myTrainingRegistrations`, and `node` still shows it to her.)
+
+use chrono::{DateTime, Utc};
+use entities::{org_unit, training};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Audience, Category, TrainingStatus};
+use crate::{
+    authz::{self, Role},
+    domain::{fold_for_search, like_contains_pattern},
+    error::ApiError,
+    {
+        org::UnitKind,
+        scope::{ViewerScope, everything},
+    },
+};
+
+/// Filters of the training list.
+#[derive(Clone, Debug, Default)]
+pub struct TrainingFilter {
+    /// Only trainings not yet over and neither cancelled nor completed.
+    pub upcoming: bool,
+    pub category: Option<Category>,
+    /// Only trainings organised by this unit or a unit below it.
+    pub unit_id: Option<Uuid>,
+    /// Part of the title, accent-insensitive.
+    pub search: Option<String>,
+    pub status: Option<TrainingStatus>,
+}
+
+/// Position in the list, which is ordered by start, then id.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainingCursor {
+    pub starts_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// The list condition, with the caller's visibility resolved.
+#[derive(Clone)]
+pub struct TrainingQuery {
+    condition: Condition,
+    /// For a member without roles, the only units whose trainings she may see (her branch and
+    /// those above it): each is read in order on its own and the lists merged.
+    units: Option<Vec<Uuid>>,
+}
+
+fn not_draft() -> Condition {
+    Condition::all().add(training::Column::Status.ne(TrainingStatus::Draft.as_str()))
+}
+
+/// Resolves what the caller may see, and the filters, into one condition. No statement: her
+/// standing was read once for the request ([`ViewerScope`]).
+pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQuery {
+    let member_only = !scope.is_system_admin && scope.roles.is_empty();
+    let mut visible = Condition::any();
+    if scope.is_system_admin {
+        visible = visible.add(everything());
+    } else {
+        if !scope.above_branch.is_empty() {
+            visible = visible.add(
+                not_draft()
+                    .add(training::Column::Audience.eq(Audience::Members.as_str()))
+                    .add(training::Column::UnitId.is_in(scope.above_branch.iter().copied())),
+            );
+        }
+        if !scope.roles.is_empty() {
+            // Officer trainings of the units at or above her roles; anything of her reach.
+            visible = visible.add(
+                not_draft()
+                    .add(training::Column::Audience.eq(Audience::Officers.as_str()))
+                    .add(training::Column::UnitId.is_in(scope.above_roles.iter().copied())),
+            );
+            visible = visible.add(not_draft().add(within(scope, &Role::ALL)));
+            // Drafts of what she manages.
+            if !scope.units_with(&[Role::UnitOfficer]).is_empty() {
+                visible = visible.add(within(scope, &[Role::UnitOfficer]));
+            }
+            if !scope.units_with(&[Role::BranchLeader]).is_empty() {
+                let branches = Query::select()
+                    .column(org_unit::Column::Id)
+                    .from(org_unit::Entity)
+                    .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
+                    .to_owned();
+                visible = visible.add(
+                    Condition::all()
+                        .add(within(scope, &[Role::BranchLeader]))
+                        .add(training::Column::UnitId.in_subquery(branches)),
+                );
+            }
+        }
+    }
+
+    let mut condition = Condition::all().add(visible);
+    if filter.upcoming {
+        // A member sees no drafts: saying so lets the index (unit, status, start) give her
+        // units' upcoming trainings in order.
+        let live: &[&str] = if member_only {
+            &[TrainingStatus::Published.as_str()]
+        } else {
+            &[TrainingStatus::Draft.as_str(), TrainingStatus::Published.as_str()]
+        };
+        condition = condition
+            .add(training::Column::EndsAt.gt(Utc::now()))
+            .add(training::Column::Status.is_in(live.iter().copied()));
+    }
+    if let Some(c) = filter.category {
+        condition = condition.add(training::Column::Category.eq(c.as_str()));
+    }
+    if let Some(s) = filter.status {
+        condition = condition.add(training::Column::Status.eq(s.as_str()));
+    }
+    if let Some(unit) = filter.unit_id {
+        condition = condition.add(training::Column::UnitId.in_subquery(authz::subtree_select(unit)));
+    }
+    if let Some(q) = filter.search.as_deref().filter(|q| !fold_for_search(q).is_empty()) {
+        condition = condition.add(
+            Expr::col((training::Entity, training::Column::TitleSearch))
+                .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
+        );
+    }
+    TrainingQuery { condition, units: member_only.then(|| scope.above_branch.clone()) }
+}
+
+/// Trainings of units in the reach of her `roles` (all of them when one is held at the root).
+fn within(scope: &ViewerScope, roles: &[Role]) -> Condition {
+    match scope.reach(roles) {
+        None => everything(),
+        Some(units) => {
+            Condition::all().add(training::Column::UnitId.in_subquery(authz::subtrees_select(units)))
+        }
+    }
+}
+
+/// One page of trainings, soonest first.
+pub async fn list_trainings(
+    conn: &impl ConnectionTrait,
+    q: &TrainingQuery,
+    first: u64,
+    after: Option<&TrainingCursor>,
+) -> Result<(Vec<training::Model>, bool), ApiError> {
+    let page = |unit: Option<Uuid>| {
+        let mut query = training::Entity::find().filter(q.condition.clone());
+        if let Some(unit) = unit {
+            query = query.filter(training::Column::UnitId.eq(unit));
+        }
+        if let Some(c) = after {
+            query = query.filter(crate::db::after_key(
+                training::Column::StartsAt,
+                c.starts_at,
+                training::Column::Id,
+                c.id,
+            ));
+        }
+        query.order_by_asc(training::Column::StartsAt).order_by_asc(training::Column::Id).limit(first + 1)
+    };
+    let rows = match &q.units {
+        None => page(None).all(conn).await?,
+        Some(units) if units.is_empty() => Vec::new(),
+        Some(units) => {
+            let backend = conn.get_database_backend();
+            let parts = units.iter().map(|&u| page(Some(u)).build(backend)).collect();
+            let merged = crate::db::merge_ordered(backend, parts, "starts_at, id", first + 1);
+            training::Model::find_by_statement(merged).all(conn).await?
+        }
+    };
+    Ok(crate::db::split_page(rows, first))
+}
+
+pub async fn count_trainings(conn: &impl ConnectionTrait, q: &TrainingQuery) -> Result<u64, ApiError> {
+    Ok(training::Entity::find().filter(q.condition.clone()).count(conn).await?)
+}

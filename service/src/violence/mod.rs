@@ -1,0 +1,533 @@
+//! Domestic-violence concerns: confidential reports, their case workflow, escalation up the
+//! tree, the reporter's follow-up, and the append-only access log.
+//!
+//! Who may see what:
+//!
+//! - A report is read only by the case officers whose reach covers its place (a `CASE_OFFICER`
+//!   role at the place's unit or above) and by the officer it is assigned to. Anyone else —
+//!   other officers, administrators, integrations — gets `NOT_FOUND` and can only ask for counts
+//!   ([`queue::counts`]).
+//! - The reporter follows her report by account (signed in) or by reference code and PIN
+//!   (anonymous), and sees only its public steps, with officers named by role.
+//! - Every read of a report's details and every change appends a row to the access log (who,
+//!   in which role, when, what), which the database itself refuses to update or delete.
+//!
+//! What a report says — description, address, safe contact, notes, messages, reasons, referral
+//! outcomes — is sealed with [`crate::crypto::Keyring`] before it reaches the database, bound to
+//! its row and field, and opened only to build an authorised answer. None of it is written to a
+//! log, an error or a notification: notification texts are neutral.
+
+pub mod escalation;
+pub mod queue;
+pub mod reporter;
+pub mod submit;
+pub mod workflow;
+
+use chrono::{DateTime, Utc};
+use entities::{
+    officer_role, violence_access_log as access_log, violence_report as report,
+    violence_report_event as event,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Set, Statement,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    authz::{self, Role},
+    crypto::Keyring,
+    db::stmt,
+    domain::{GlobalId, NodeKind, stored_enum},
+    error::ApiError,
+    notifications::{NewNotification, NotificationKind, enqueue},
+    state::AppState,
+};
+
+stored_enum! {
+    /// Who is affected.
+    pub enum Affected {
+        OneSelf = "SELF",
+        FamilyMember = "FAMILY_MEMBER",
+        Neighbour = "NEIGHBOUR",
+        Child = "CHILD",
+        Other = "OTHER",
+    }
+}
+
+stored_enum! {
+    /// The affected person's age group.
+    pub enum AgeGroup {
+        Child = "CHILD",
+        Youth = "YOUTH",
+        Adult = "ADULT",
+        Elderly = "ELDERLY",
+        Unknown = "UNKNOWN",
+    }
+}
+
+stored_enum! {
+    /// A kind of violence (Law on Domestic Violence Prevention and Control 2022).
+    pub enum ViolenceKind {
+        Physical = "PHYSICAL",
+        Psychological = "PSYCHOLOGICAL",
+        Sexual = "SEXUAL",
+        Economic = "ECONOMIC",
+        Neglect = "NEGLECT",
+    }
+}
+
+stored_enum! {
+    /// How the reporter prefers to be contacted.
+    pub enum ContactChannel {
+        Call = "CALL",
+        Sms = "SMS",
+        InApp = "IN_APP",
+    }
+}
+
+stored_enum! {
+    /// submitted → acknowledged → in progress → referred → resolved | closed; reopened to in
+    /// progress.
+    pub enum ReportStatus {
+        Submitted = "SUBMITTED",
+        Acknowledged = "ACKNOWLEDGED",
+        InProgress = "IN_PROGRESS",
+        Referred = "REFERRED",
+        Resolved = "RESOLVED",
+        Closed = "CLOSED",
+    }
+}
+
+impl ReportStatus {
+    /// Resolved and closed reports are finished (until reopened).
+    pub fn is_finished(self) -> bool {
+        matches!(self, ReportStatus::Resolved | ReportStatus::Closed)
+    }
+}
+
+stored_enum! {
+    /// Why a report was closed.
+    pub enum CloseReason {
+        Resolved = "RESOLVED",
+        Unfounded = "UNFOUNDED",
+        Duplicate = "DUPLICATE",
+        Withdrawn = "WITHDRAWN",
+        Other = "OTHER",
+    }
+}
+
+stored_enum! {
+    /// Where a case was referred.
+    pub enum Agency {
+        Police = "POLICE",
+        CommuneCommittee = "COMMUNE_COMMITTEE",
+        HealthFacility = "HEALTH_FACILITY",
+        LegalAid = "LEGAL_AID",
+        Shelter = "SHELTER",
+        Other = "OTHER",
+    }
+}
+
+stored_enum! {
+    /// A step on the timeline.
+    pub enum EventKind {
+        Submitted = "SUBMITTED",
+        Acknowledged = "ACKNOWLEDGED",
+        Assigned = "ASSIGNED",
+        Note = "NOTE",
+        Message = "MESSAGE",
+        Referral = "REFERRAL",
+        StatusChanged = "STATUS_CHANGED",
+        Reopened = "REOPENED",
+        Escalated = "ESCALATED",
+        InformationAdded = "INFORMATION_ADDED",
+        Withdrawn = "WITHDRAWN",
+        /// The assigned officer's `CASE_OFFICER` role ended: the report is back in the queue.
+        Unassigned = "UNASSIGNED",
+    }
+}
+
+impl EventKind {
+    /// Whether the reporter sees this step.
+    pub fn is_public(self) -> bool {
+        !matches!(self, EventKind::Note | EventKind::Escalated | EventKind::Assigned | EventKind::Unassigned)
+    }
+}
+
+stored_enum! {
+    /// In which capacity someone acted on a report.
+    pub enum ActorRole {
+        Reporter = "REPORTER",
+        CaseOfficer = "CASE_OFFICER",
+        System = "SYSTEM",
+    }
+}
+
+stored_enum! {
+    /// What an access-log row records.
+    pub enum AccessAction {
+        Submit = "SUBMIT",
+        Read = "READ",
+        ReadLog = "READ_LOG",
+        Acknowledge = "ACKNOWLEDGE",
+        Assign = "ASSIGN",
+        Note = "NOTE",
+        Message = "MESSAGE",
+        Referral = "REFERRAL",
+        ChangeStatus = "CHANGE_STATUS",
+        Reopen = "REOPEN",
+        Escalate = "ESCALATE",
+        ReporterRead = "REPORTER_READ",
+        AddInformation = "ADD_INFORMATION",
+        Withdraw = "WITHDRAW",
+    }
+}
+
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 5000;
+/// Longest note, message, added information, reason or referral outcome.
+pub const MAX_TEXT: usize = 2000;
+/// Longest address.
+pub const MAX_ADDRESS: usize = 300;
+/// Longest "safe times" text.
+pub const MAX_SAFE_TIMES: usize = 200;
+
+/// The ids of the keys that sealed stored reports but are missing from `keys`: an instance
+/// started with other keys than its peers (each generated its own development key, or
+/// `APP_REPORT_KEYS` differs) could open none of those reports, so start-up refuses it.
+pub async fn missing_report_keys(conn: &impl ConnectionTrait, keys: &Keyring) -> Result<Vec<u16>, DbErr> {
+    // Sealed values start with a version byte and the key id (two bytes, big-endian). Every
+    // sealed column: after a rotation, new timeline entries use the new key, old reports the old.
+    let sql = "SELECT substr(description, 2, 2) FROM violence_report \
+               UNION SELECT substr(address, 2, 2) FROM violence_report WHERE address IS NOT NULL \
+               UNION SELECT substr(contact, 2, 2) FROM violence_report WHERE contact IS NOT NULL \
+               UNION SELECT substr(body, 2, 2) FROM violence_report_event WHERE body IS NOT NULL";
+    let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await?;
+    let mut missing = Vec::new();
+    for row in rows {
+        let bytes: Vec<u8> = row.try_get_by_index(0)?;
+        if let [hi, lo] = bytes[..] {
+            let id = u16::from_be_bytes([hi, lo]);
+            if !keys.has_key(id) {
+                missing.push(id);
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// What a sealed value is bound to: its row and field, so it opens nowhere else.
+pub fn seal_context(row: Uuid, field: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + 1 + field.len());
+    out.extend_from_slice(row.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(field.as_bytes());
+    out
+}
+
+/// Seals a text of row `row`'s `field`.
+pub fn seal(keys: &Keyring, text: &str, row: Uuid, field: &str) -> Result<Vec<u8>, ApiError> {
+    keys.seal_str(text, &seal_context(row, field))
+        .map_err(|e| ApiError::internal(format_args!("sealing: {e}")))
+}
+
+/// Opens a sealed text of row `row`. A value that does not open is an internal error (logged
+/// without the value).
+pub fn open_text(keys: &Keyring, sealed: &[u8], row: Uuid, field: &str) -> Result<String, ApiError> {
+    keys.open_str(sealed, &seal_context(row, field))
+        .map_err(|e| ApiError::internal(format_args!("sealed {field} of {row} does not open: {e}")))
+}
+
+/// The kinds of a report, parsed from their stored form.
+pub fn parse_kinds(stored: &str) -> Vec<ViolenceKind> {
+    stored.split(',').filter_map(ViolenceKind::parse).collect()
+}
+
+/// How a viewer may see a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A case officer whose reach covers the place. Being assigned grants nothing by itself:
+    /// an officer whose role has ended loses the report with it.
+    CaseOfficer,
+    /// Nothing: answer `NOT_FOUND`.
+    None,
+}
+
+/// Whether `person` is a case officer whose reach covers `unit` (a `CASE_OFFICER` role at the
+/// unit or one of its ancestors).
+pub async fn covers(conn: &impl ConnectionTrait, person: Uuid, unit: Uuid) -> Result<bool, ApiError> {
+    Ok(authz::roles_over(conn, person, unit).await?.iter().any(|(role, _)| *role == Role::CaseOfficer))
+}
+
+/// Locks `person`'s current roles until the transaction ends (`FOR SHARE` on PostgreSQL; SQLite
+/// serialises transactions anyway), so that a role cannot be revoked between the check that
+/// relies on it and the commit.
+pub async fn lock_roles(conn: &impl ConnectionTrait, person: Uuid) -> Result<(), ApiError> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        officer_role::Entity::find()
+            .filter(officer_role::Column::PersonId.eq(person))
+            .filter(officer_role::Column::RevokedAt.is_null())
+            .lock_shared()
+            .all(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The status of a stored report (an unknown one is an internal error).
+pub fn status_of(row: &report::Model) -> Result<ReportStatus, ApiError> {
+    ReportStatus::parse(&row.status)
+        .ok_or_else(|| ApiError::internal(format_args!("unknown report status {} in database", row.status)))
+}
+
+/// How `viewer` may see `row`.
+pub async fn access(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    row: &report::Model,
+) -> Result<Access, ApiError> {
+    if covers(conn, viewer.person_id, row.unit_id).await? {
+        Ok(Access::CaseOfficer)
+    } else {
+        Ok(Access::None)
+    }
+}
+
+/// The report `id` if `viewer` may act on it as a case officer; `NOT_FOUND` otherwise (its
+/// existence is not revealed).
+pub async fn officer_report(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    row: Option<report::Model>,
+) -> Result<report::Model, ApiError> {
+    let row = row.ok_or(ApiError::NotFound)?;
+    match access(conn, viewer, &row).await? {
+        Access::CaseOfficer => Ok(row),
+        Access::None => Err(ApiError::NotFound),
+    }
+}
+
+/// Appends an access-log row.
+pub async fn log_access(
+    conn: &impl ConnectionTrait,
+    report_id: Uuid,
+    person_id: Option<Uuid>,
+    role: ActorRole,
+    action: AccessAction,
+    at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    access_log::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        report_id: Set(report_id),
+        person_id: Set(person_id),
+        role: Set(role.as_str().to_owned()),
+        action: Set(action.as_str().to_owned()),
+        at: Set(at),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// A timeline step to append.
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: ActorRole,
+    pub from_status: Option<ReportStatus>,
+    pub to_status: Option<ReportStatus>,
+    pub close_reason: Option<CloseReason>,
+    /// Plain text, sealed here.
+    pub body: Option<String>,
+    pub agency: Option<Agency>,
+    pub referred_on: Option<chrono::NaiveDate>,
+    pub unit_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, actor_id: Option<Uuid>, actor_role: ActorRole) -> Self {
+        Self {
+            kind,
+            actor_id,
+            actor_role,
+            from_status: None,
+            to_status: None,
+            close_reason: None,
+            body: None,
+            agency: None,
+            referred_on: None,
+            unit_id: None,
+            assignee_id: None,
+        }
+    }
+}
+
+/// Appends a timeline step, sealing its text.
+pub async fn add_event(
+    conn: &impl ConnectionTrait,
+    keys: &Keyring,
+    report_id: Uuid,
+    new: NewEvent,
+    at: DateTime<Utc>,
+) -> Result<event::Model, ApiError> {
+    let id = Uuid::now_v7();
+    let body = new.body.map(|text| seal(keys, &text, id, "body")).transpose()?;
+    Ok(event::ActiveModel {
+        id: Set(id),
+        report_id: Set(report_id),
+        kind: Set(new.kind.as_str().to_owned()),
+        public: Set(new.kind.is_public()),
+        actor_id: Set(new.actor_id),
+        actor_role: Set(new.actor_role.as_str().to_owned()),
+        from_status: Set(new.from_status.map(|s| s.as_str().to_owned())),
+        to_status: Set(new.to_status.map(|s| s.as_str().to_owned())),
+        close_reason: Set(new.close_reason.map(|s| s.as_str().to_owned())),
+        body: Set(body),
+        agency: Set(new.agency.map(|a| a.as_str().to_owned())),
+        referred_on: Set(new.referred_on),
+        unit_id: Set(new.unit_id),
+        assignee_id: Set(new.assignee_id),
+        created_at: Set(at),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// The people holding an active `CASE_OFFICER` role at exactly `unit` (each once).
+pub async fn case_officers_at(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    let mut people: Vec<Uuid> = officer_role::Entity::find()
+        .select_only()
+        .column(officer_role::Column::PersonId)
+        .filter(officer_role::Column::UnitId.eq(unit))
+        .filter(officer_role::Column::Role.eq(Role::CaseOfficer.as_str()))
+        .filter(officer_role::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    people.sort_unstable();
+    people.dedup();
+    Ok(people)
+}
+
+#[derive(FromQueryResult)]
+struct UnitId {
+    id: Uuid,
+}
+
+/// The nearest unit at or above `unit` (strictly above with `strict`) where someone holds an
+/// active `CASE_OFFICER` role.
+pub async fn nearest_with_case_officers(
+    conn: &impl ConnectionTrait,
+    unit: Uuid,
+    strict: bool,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(UnitId::find_by_statement(stmt(
+        conn.get_database_backend(),
+        "SELECT c.ancestor_id AS id FROM org_unit_closure c \
+         WHERE c.descendant_id = ? AND c.depth >= ? AND EXISTS (SELECT 1 FROM officer_role r \
+           WHERE r.unit_id = c.ancestor_id AND r.role = ? AND r.revoked_at IS NULL) \
+         ORDER BY c.depth LIMIT 1",
+        [unit.into(), i32::from(strict).into(), Role::CaseOfficer.as_str().into()],
+    ))
+    .one(conn)
+    .await?
+    .map(|u| u.id))
+}
+
+/// Queues a neutral notification of `kind` about a report to each of `people`.
+pub async fn notify(
+    conn: &impl ConnectionTrait,
+    people: &[Uuid],
+    kind: NotificationKind,
+    report_id: Uuid,
+) -> Result<Vec<entities::notification::Model>, ApiError> {
+    let link = GlobalId::new(NodeKind::ViolenceReport, report_id).encode();
+    let items = people
+        .iter()
+        .map(|&person_id| NewNotification { person_id, kind, params: json!({}), link: Some(link.clone()) })
+        .collect();
+    enqueue(conn, items).await
+}
+
+/// What a console hears about a report: its id, what happened, and whether it is urgent —
+/// nothing it says.
+pub fn console_topic(unit: Uuid) -> String {
+    format!("violence:{unit}")
+}
+
+/// Tells the consoles of `unit` and of every unit above it (whose case officers' reach covers
+/// it) that something happened to a report. After commit; a lost event is logged, never fatal.
+pub async fn publish_console_event(state: &AppState, row: &report::Model, what: &str) {
+    let ancestors: Vec<Uuid> = match entities::org_unit_closure::Entity::find()
+        .select_only()
+        .column(entities::org_unit_closure::Column::AncestorId)
+        .filter(entities::org_unit_closure::Column::DescendantId.eq(row.unit_id))
+        .into_tuple()
+        .all(&state.db)
+        .await
+    {
+        Ok(units) => units,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the units to tell about a report");
+            return;
+        }
+    };
+    let payload = json!({ "reportId": row.id, "event": what, "version": row.version });
+    for unit in ancestors {
+        if let Err(e) = state.events.publish(console_topic(unit), payload.clone()).await {
+            // The bus is down: the other units' consoles would not get it either.
+            tracing::warn!(error = ?e, "could not publish a report event");
+            break;
+        }
+    }
+}
+
+/// A case officer's live console: the events of the reports under her `CASE_OFFICER` units (or
+/// under `unit`, which must be in her reach), each re-checked against her current access and
+/// read back from the database (the bus carries ids only). An officer with roles at two units
+/// on one path hears each event once. Ends when her session is revoked.
+pub async fn console_events(
+    state: &AppState,
+    viewer: Viewer,
+    unit: Option<Uuid>,
+) -> Result<impl futures_util::Stream<Item = (String, report::Model)> + Send + use<>, ApiError> {
+    use futures_util::StreamExt;
+    let units = match unit {
+        Some(u) if covers(&state.db, viewer.person_id, u).await? => vec![u],
+        Some(_) => return Err(ApiError::NotFound),
+        None => queue::case_officer_units(&state.db, &viewer).await?,
+    };
+    if units.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    let db = state.db.clone();
+    let revoked = state.events.subscribe(crate::identity::session_revoked_topic(viewer.session_id));
+    let topics = units.iter().map(|u| state.events.subscribe(console_topic(*u)).boxed());
+    let recent = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::with_capacity(64)));
+    Ok(futures_util::stream::select_all(topics)
+        .filter_map(move |payload| {
+            let (db, recent) = (db.clone(), recent.clone());
+            async move {
+                let id = payload.get("reportId")?.as_str()?.parse::<Uuid>().ok()?;
+                let event = payload.get("event")?.as_str()?.to_owned();
+                let key = (id, payload.get("version")?.as_i64()?, event.clone());
+                {
+                    let mut seen = recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if seen.contains(&key) {
+                        return None;
+                    }
+                    if seen.len() == 64 {
+                        seen.pop_front();
+                    }
+                    seen.push_back(key);
+                }
+                let row = report::Entity::find_by_id(id).one(&db).await.ok()??;
+                (access(&db, &viewer, &row).await.ok()? == Access::CaseOfficer).then_some((event, row))
+            }
+        })
+        .take_until(revoked.boxed().into_future()))
+}
