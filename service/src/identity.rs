@@ -73,7 +73,7 @@ pub async fn update_profile(
     update: ProfileUpdate,
 ) -> Result<person::Model, ApiError> {
     if let Some(birth) = update.birth_date {
-        crate::membership::check_birth_date(birth, "input.birthDate")?;
+        crate::domain::check_birth_date(birth, "input.birthDate")?;
     }
     let email = match update.email {
         Some(Some(e)) => Some(Some(Email::parse(&e, "input.email")?.as_str().to_owned())),
@@ -105,7 +105,7 @@ pub async fn register(
     let name = PersonName::parse(&input.full_name, "fullName")?;
     let password = Password::parse(&input.password, Some(&phone), "password")?;
     let email = input.email.as_deref().map(|e| Email::parse(e, "email")).transpose()?;
-    crate::membership::check_birth_date(input.birth_date, "birthDate")?;
+    crate::domain::check_birth_date(input.birth_date, "birthDate")?;
     // Registration hashes a password and creates an account: limit it per client address.
     let key = format!("register:addr:{}", meta.client_addr);
     let c = state.cache.hit(&key, std::time::Duration::from_secs(3600)).await?;

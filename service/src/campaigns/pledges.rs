@@ -34,11 +34,12 @@ use super::{
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
+    domain::hanoi_day,
     domain::{GlobalId, NodeKind, fold_for_search, normalise_text, parse_optional_text, stored_enum},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     state::AppState,
     {
-        membership::{MemberStatus, current_membership, hanoi_day},
+        membership::{MemberStatus, current_membership},
         notifications::{self, NewNotification, NotificationKind},
     },
 };

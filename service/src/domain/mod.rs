@@ -4,13 +4,16 @@
 mod ids;
 mod person;
 mod text;
+mod time;
 
 pub use ids::{GlobalId, NodeKind};
-pub use person::{Email, Password, PersonName, PhoneNumber};
+pub use person::{Email, Password, PersonName, PhoneNumber, check_birth_date};
 pub use text::{
     WordPrefix, fold_for_search, is_forbidden_char, is_invisible_letter, later_word_suffixes,
-    like_contains_pattern, normalise_text, parse_line, parse_optional_text, parse_optional_url,
+    like_contains_pattern, normalise_text, parse_line, parse_note, parse_optional_text, parse_optional_url,
+    parse_reason,
 };
+pub use time::{hanoi_day, hanoi_day_start};
 
 /// A closed set of values stored as their SCREAMING_SNAKE names: the enum, `ALL`, `as_str` and
 /// `parse`.

@@ -1,5 +1,6 @@
 //! A person's identifying inputs: phone number, full name, password, email.
 
+use chrono::{NaiveDate, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{ApiError, InputProblem};
@@ -157,6 +158,18 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Checks a birth date: not in the future, not more than 120 years ago.
+pub fn check_birth_date(birth: Option<NaiveDate>, field: &'static str) -> Result<(), ApiError> {
+    if let Some(birth) = birth {
+        let today = Utc::now().date_naive();
+        let oldest = today.checked_sub_months(chrono::Months::new(12 * 120));
+        if birth > today || oldest.is_some_and(|o| birth < o) {
+            return Err(ApiError::bad_input(field, InputProblem::OutOfRange));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

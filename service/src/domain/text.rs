@@ -95,6 +95,23 @@ pub fn parse_line(raw: &str, max: usize, field: &'static str) -> Result<String, 
 
 /// An optional free text (a note, a comment; line breaks kept): trimmed, at most `max`
 /// characters; `None` when absent or blank, `TOO_LONG` on `field` when longer.
+/// A free-text reason: trimmed, 1–500 characters.
+pub fn parse_reason(raw: &str, field: &'static str) -> Result<String, ApiError> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(ApiError::bad_input(field, InputProblem::Required));
+    }
+    if reason.chars().count() > 500 {
+        return Err(ApiError::bad_input(field, InputProblem::TooLong));
+    }
+    Ok(reason.to_owned())
+}
+
+/// An optional note: trimmed, at most 500 characters, empty → none.
+pub fn parse_note(raw: Option<&str>, field: &'static str) -> Result<Option<String>, ApiError> {
+    parse_optional_text(raw, 500, field)
+}
+
 pub fn parse_optional_text(
     raw: Option<&str>,
     max: usize,

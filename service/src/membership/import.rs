@@ -32,15 +32,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    EventKind, MemberStatus, check_birth_date, count_lookups, format_member_number, hanoi_day, invite,
-    reserve_member_numbers,
-};
+use super::{EventKind, MemberStatus, count_lookups, format_member_number, invite, reserve_member_numbers};
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
     db,
-    domain::{PersonName, PhoneNumber, fold_for_search},
+    domain::{PersonName, PhoneNumber, check_birth_date, fold_for_search, hanoi_day},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     state::AppState,
     {identity::new_person, notifications, org::UnitKind},

@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use super::{
     EventKind, MemberStatus, NewEvent, RequestStatus, activate, bump_active, bump_day, current_membership,
-    hanoi_day, invite, parse_reason, record_event,
+    invite, record_event,
 };
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
-    domain::{PersonName, PhoneNumber},
+    domain::{PersonName, PhoneNumber, check_birth_date, hanoi_day, parse_reason},
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
     {
@@ -176,18 +176,6 @@ pub struct EnrolmentResult {
     pub phone: PhoneNumber,
     pub birth_date: Option<NaiveDate>,
     pub outcome: EnrolmentOutcome,
-}
-
-/// Checks a birth date: not in the future, not more than 120 years ago.
-pub fn check_birth_date(birth: Option<NaiveDate>, field: &'static str) -> Result<(), ApiError> {
-    if let Some(birth) = birth {
-        let today = Utc::now().date_naive();
-        let oldest = today.checked_sub_months(chrono::Months::new(12 * 120));
-        if birth > today || oldest.is_some_and(|o| birth < o) {
-            return Err(ApiError::bad_input(field, InputProblem::OutOfRange));
-        }
-    }
-    Ok(())
 }
 
 /// Counts `n` uses of a per-officer budget (`key`, per `window`) of lookups by phone number,

@@ -26,7 +26,7 @@ pub use lifecycle::*;
 pub use requests::*;
 pub use stats::*;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use entities::{membership, membership_event};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
@@ -35,7 +35,8 @@ use uuid::Uuid;
 
 use crate::{
     db::{self, stmt},
-    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
+    domain::hanoi_day,
+    error::{ApiError, ConflictKind, is_unique_violation},
 };
 
 /// Status of a membership.
@@ -100,28 +101,6 @@ impl EventKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
-}
-
-/// The calendar day of an instant in Hanoi (UTC+7, no daylight saving): business days.
-pub fn hanoi_day(at: DateTime<Utc>) -> NaiveDate {
-    (at + chrono::Duration::hours(7)).date_naive()
-}
-
-/// A free-text reason: trimmed, 1–500 characters.
-pub fn parse_reason(raw: &str, field: &'static str) -> Result<String, ApiError> {
-    let reason = raw.trim();
-    if reason.is_empty() {
-        return Err(ApiError::bad_input(field, InputProblem::Required));
-    }
-    if reason.chars().count() > 500 {
-        return Err(ApiError::bad_input(field, InputProblem::TooLong));
-    }
-    Ok(reason.to_owned())
-}
-
-/// An optional note: trimmed, at most 500 characters, empty → none.
-pub fn parse_note(raw: Option<&str>, field: &'static str) -> Result<Option<String>, ApiError> {
-    crate::domain::parse_optional_text(raw, 500, field)
 }
 
 #[derive(FromQueryResult)]
@@ -398,12 +377,6 @@ pub async fn activate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn business_days_are_hanoi_days() {
-        let late_utc = DateTime::parse_from_rfc3339("2026-03-31T18:30:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(hanoi_day(late_utc), NaiveDate::from_ymd_opt(2026, 4, 1).unwrap());
-    }
 
     #[test]
     fn member_numbers_have_a_fixed_width() {

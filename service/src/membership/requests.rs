@@ -9,15 +9,13 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    EventKind, MemberStatus, NewEvent, activate, bump_active, close_invitations, parse_note, parse_reason,
-    record_event,
-};
+use super::{EventKind, MemberStatus, NewEvent, activate, bump_active, close_invitations, record_event};
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
     db::stmt,
     domain::{GlobalId, NodeKind},
+    domain::{parse_note, parse_reason},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     state::AppState,
     {

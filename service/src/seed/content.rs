@@ -70,7 +70,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         .await?
         .ok_or_else(|| ApiError::internal("demo city admin is missing"))?;
     let now = Utc::now();
-    let year = (now + Duration::hours(7)).year();
+    let year = crate::domain::hanoi_day(now).year();
     let term = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
 
     let txn = db.begin().await?;

@@ -18,12 +18,10 @@ use uuid::Uuid;
 use super::{CheckInMethod, RegistrationStatus, TrainingStatus, lock_training, require_manager};
 use crate::{
     auth::Viewer,
+    campaigns::activity::{self, Metric},
+    domain::hanoi_day,
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
-    {
-        campaigns::activity::{self, Metric},
-        membership::hanoi_day,
-    },
 };
 
 /// The result of a check-in.

@@ -417,7 +417,7 @@ pub async fn cancel_training(
     id: Uuid,
     reason: &str,
 ) -> Result<training::Model, ApiError> {
-    let reason = crate::membership::parse_reason(reason, "reason")?;
+    let reason = crate::domain::parse_reason(reason, "reason")?;
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;

@@ -16,6 +16,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::{repeat_list, stmt},
+    domain::hanoi_day_start,
     error::{ApiError, InputProblem},
     org::get_unit,
     state::AppState,
@@ -72,11 +73,6 @@ struct Row {
     women: i64,
     men: i64,
     unknown: i64,
-}
-
-/// Start of a Hanoi day (UTC+7, no daylight saving), as an instant.
-fn hanoi_midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(7)
 }
 
 /// Figures of the trainings in the subtree of each of `roots` starting in `[from, to)`, by root
@@ -169,7 +165,7 @@ pub async fn training_statistics(
     if to < from {
         return Err(ApiError::bad_input("to", InputProblem::OutOfRange));
     }
-    let (start, end) = (hanoi_midnight(from), hanoi_midnight(to) + Duration::days(1));
+    let (start, end) = (hanoi_day_start(from), hanoi_day_start(to) + Duration::days(1));
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit_id))
         .order_by_asc(org_unit::Column::NameSearch)

@@ -23,6 +23,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db::split_page,
+    domain::hanoi_day_start,
     error::ApiError,
 };
 
@@ -354,9 +355,4 @@ fn month_end(day: NaiveDate) -> NaiveDate {
     }
     let first = month_start(day);
     first.checked_add_months(chrono::Months::new(1)).unwrap_or(first)
-}
-
-/// The instant a Hanoi day (UTC+7) begins.
-fn hanoi_day_start(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::hours(7)
 }

@@ -34,12 +34,10 @@ use super::{
 use crate::{
     auth::Viewer,
     db::lock_by_id,
+    domain::hanoi_day,
     error::{ApiError, ConflictKind, InputProblem},
+    notifications::{NotificationKind, announce},
     state::AppState,
-    {
-        membership::hanoi_day,
-        notifications::{NotificationKind, announce},
-    },
 };
 
 /// A case officer's action on a report.

@@ -17,6 +17,7 @@ use crate::graphql::{
 };
 use service::{
     auth::Viewer,
+    domain::hanoi_day,
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     {
@@ -24,7 +25,6 @@ use service::{
             self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery, CampaignStatus,
         },
         campaigns::pledges::pledges_of,
-        membership::hanoi_day,
     },
 };
 

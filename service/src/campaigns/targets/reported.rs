@@ -18,12 +18,10 @@ use crate::{
     auth::Viewer,
     authz::{self, Role},
     db,
+    domain::parse_note,
     error::{ApiError, InputProblem, is_unique_violation},
+    org::{UnitKind, get_unit},
     state::AppState,
-    {
-        membership::parse_note,
-        org::{UnitKind, get_unit},
-    },
 };
 
 /// Attempts of a report that keeps losing the race for the current row. Each lost attempt means
