@@ -540,88 +540,74 @@ impl ViolenceReportStep {
 // ---- the reporter's view ----
 
 /// A report as its reporter follows it.
-pub struct MyViolenceReport {
-    row: report::Model,
-    events: Vec<event::Model>,
-}
+pub struct MyViolenceReport(reporter::ReporterView);
 
 #[Object]
 impl MyViolenceReport {
     /// For `addViolenceReportInformation` and `withdrawViolenceReport` when signed in.
     async fn id(&self) -> ID {
-        report_gid(self.row.id)
+        report_gid(self.0.id)
     }
 
     async fn reference_code(&self) -> &str {
-        &self.row.reference_code
+        &self.0.reference_code
     }
 
-    async fn status(&self) -> Result<GqlReportStatus> {
-        Ok(status(&self.row)?)
+    async fn status(&self) -> GqlReportStatus {
+        self.0.status.into()
     }
 
-    async fn close_reason(&self) -> Result<Option<GqlCloseReason>> {
-        Ok(close_reason(self.row.close_reason.as_deref())?)
+    async fn close_reason(&self) -> Option<GqlCloseReason> {
+        self.0.close_reason.map(Into::into)
     }
 
     async fn submitted_at(&self) -> DateTime<Utc> {
-        self.row.submitted_at
+        self.0.submitted_at
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
+        self.0.updated_at
     }
 
     /// Its public steps, oldest first: officers appear by role only, and only messages and
     /// her own additions carry text.
     async fn timeline(&self) -> Vec<ReporterStep> {
-        self.events.iter().filter(|e| e.report_id == self.row.id).cloned().map(ReporterStep).collect()
+        self.0.timeline.iter().cloned().map(ReporterStep).collect()
     }
 }
 
 /// One public step, as the reporter sees it.
-pub struct ReporterStep(event::Model);
+pub struct ReporterStep(reporter::ReporterStep);
 
 #[Object]
 impl ReporterStep {
-    async fn kind(&self) -> Result<GqlEventKind> {
-        Ok(stored(EventKind::parse(&self.0.kind), "step kind")?.into())
+    async fn kind(&self) -> GqlEventKind {
+        self.0.kind.into()
     }
 
     async fn at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.at
     }
 
-    async fn actor_role(&self) -> Result<GqlActorRole> {
-        Ok(stored(ActorRole::parse(&self.0.actor_role), "actor role")?.into())
+    async fn actor_role(&self) -> GqlActorRole {
+        self.0.actor_role.into()
     }
 
-    async fn to_status(&self) -> Result<Option<GqlReportStatus>> {
-        Ok(step_status(self.0.to_status.as_deref())?)
+    async fn to_status(&self) -> Option<GqlReportStatus> {
+        self.0.to_status.map(Into::into)
     }
 
-    async fn close_reason(&self) -> Result<Option<GqlCloseReason>> {
-        Ok(close_reason(self.0.close_reason.as_deref())?)
+    async fn close_reason(&self) -> Option<GqlCloseReason> {
+        self.0.close_reason.map(Into::into)
     }
 
     /// An officer's message, or what she added herself.
-    async fn text(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let shown =
-            matches!(EventKind::parse(&self.0.kind), Some(EventKind::Message | EventKind::InformationAdded));
-        if !shown {
-            return Ok(None);
-        }
-        let keys = &ctx.state()?.report_keys;
-        Ok(self.0.body.as_deref().map(|b| open_text(keys, b, self.0.id, "body")).transpose()?)
+    async fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
     }
 
-    async fn agency(&self) -> Result<Option<GqlAgency>> {
-        Ok(self
-            .0
-            .agency
-            .as_deref()
-            .map(|a| stored(svc::Agency::parse(a), "agency").map(Into::into))
-            .transpose()?)
+    async fn agency(&self) -> Option<GqlAgency> {
+        self.0.agency.map(Into::into)
     }
 }
 
@@ -831,19 +817,15 @@ impl ViolenceQuery {
     ) -> Result<Connection<String, MyViolenceReport>> {
         let viewer = ctx.auth()?.require()?;
         let page = page::<LogCursor>(first, after.as_deref())?;
-        let (rows, events, has_next) =
-            reporter::my_reports(&ctx.state()?.db, viewer, page.first, page.after.as_ref()).await?;
-        let events = std::sync::Arc::new(events);
+        let (views, has_next) =
+            reporter::my_reports(ctx.state()?, viewer, page.first, page.after.as_ref()).await?;
         Ok(build(
-            rows,
+            views,
             has_next,
             page.after.is_some(),
             async_graphql::connection::EmptyFields,
-            |r| LogCursor { at: r.submitted_at, id: r.id },
-            |row| {
-                let mine = events.iter().filter(|e| e.report_id == row.id).cloned().collect();
-                MyViolenceReport { row, events: mine }
-            },
+            |v| LogCursor { at: v.submitted_at, id: v.id },
+            MyViolenceReport,
         ))
     }
 
@@ -856,8 +838,7 @@ impl ViolenceQuery {
         code: String,
         #[graphql(secret)] pin: String,
     ) -> Result<MyViolenceReport> {
-        let (row, events) = reporter::follow(ctx.state()?, ctx.meta()?, Proof::Pin { code, pin }).await?;
-        Ok(MyViolenceReport { row, events })
+        Ok(MyViolenceReport(reporter::follow(ctx.state()?, ctx.meta()?, Proof::Pin { code, pin }).await?))
     }
 }
 
@@ -1013,9 +994,9 @@ impl ViolenceMutation {
         #[graphql(secret)] text: String,
     ) -> Result<MyViolenceReport> {
         let proof = proof(ctx, report_id, reference)?;
-        let (row, events) =
-            reporter::act(ctx.state()?, ctx.meta()?, proof, ReporterAction::AddInformation { text }).await?;
-        Ok(MyViolenceReport { row, events })
+        Ok(MyViolenceReport(
+            reporter::act(ctx.state()?, ctx.meta()?, proof, ReporterAction::AddInformation { text }).await?,
+        ))
     }
 
     /// The reporter withdraws her report (it is closed, reason `WITHDRAWN`).
@@ -1027,9 +1008,9 @@ impl ViolenceMutation {
         #[graphql(secret)] reason: Option<String>,
     ) -> Result<MyViolenceReport> {
         let proof = proof(ctx, report_id, reference)?;
-        let (row, events) =
-            reporter::act(ctx.state()?, ctx.meta()?, proof, ReporterAction::Withdraw { reason }).await?;
-        Ok(MyViolenceReport { row, events })
+        Ok(MyViolenceReport(
+            reporter::act(ctx.state()?, ctx.meta()?, proof, ReporterAction::Withdraw { reason }).await?,
+        ))
     }
 }
 

@@ -4,9 +4,10 @@
 //! reference code and PIN. PIN guessing is throttled per client address, and a reference locks
 //! for a while after repeated wrong PINs (`APP_REPORT_PIN_MAX_FAILURES`,
 //! `APP_REPORT_PIN_LOCK_MINS`). An unknown code and a wrong PIN answer alike (`NOT_FOUND`) and
-//! take as long. She sees only the public steps, with officers named by role.
+//! take as long. She sees only the public steps, with officers named by role: every answer is a
+//! [`ReporterView`], built here, so no caller can hand her more.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entities::{
     violence_access_log as access_log, violence_report as report, violence_report_event as event,
 };
@@ -18,11 +19,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    AccessAction, ActorRole, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
-    case_officers_at, log_access, notify, publish_console_event, status_of, submit::required_prose,
+    AccessAction, ActorRole, Agency, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
+    case_officers_at, log_access, notify, open_text, publish_console_event, status_of,
+    submit::required_prose,
 };
 use crate::{
     auth::{Viewer, verify_password},
+    crypto::Keyring,
     db::{lock_by_id, split_page},
     error::{ApiError, ConflictKind},
     state::AppState,
@@ -38,11 +41,92 @@ pub enum Proof<'a> {
     Pin { code: String, pin: String },
 }
 
+/// A report as its reporter follows it: what she may see and nothing else. No officer is
+/// named (steps carry the actor's role), no internal note or status reason is in it, and the
+/// only texts are the officers' messages to her and what she added herself, already opened.
+#[derive(Clone, Debug)]
+pub struct ReporterView {
+    pub id: Uuid,
+    pub reference_code: String,
+    pub status: ReportStatus,
+    pub close_reason: Option<CloseReason>,
+    pub submitted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The public steps, oldest first.
+    pub timeline: Vec<ReporterStep>,
+}
+
+/// One public step of a report, as its reporter sees it.
+#[derive(Clone, Debug)]
+pub struct ReporterStep {
+    pub kind: EventKind,
+    pub at: DateTime<Utc>,
+    pub actor_role: ActorRole,
+    pub to_status: Option<ReportStatus>,
+    pub close_reason: Option<CloseReason>,
+    /// An officer's message, or what she added herself; `None` for every other step.
+    pub text: Option<String>,
+    pub agency: Option<Agency>,
+}
+
+fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
+    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
+}
+
+/// The reporter's view of `row` from its public steps among `events` (texts opened with
+/// `keys`, only where she may read them).
+fn reporter_view(
+    keys: &Keyring,
+    row: report::Model,
+    events: &[event::Model],
+) -> Result<ReporterView, ApiError> {
+    let timeline = events
+        .iter()
+        .filter(|e| e.report_id == row.id && e.public)
+        .map(|e| {
+            let kind = stored(EventKind::parse(&e.kind), "step kind")?;
+            let text = match kind {
+                EventKind::Message | EventKind::InformationAdded => {
+                    e.body.as_deref().map(|b| open_text(keys, b, e.id, "body")).transpose()?
+                }
+                _ => None,
+            };
+            Ok(ReporterStep {
+                kind,
+                at: e.created_at,
+                actor_role: stored(ActorRole::parse(&e.actor_role), "actor role")?,
+                to_status: e
+                    .to_status
+                    .as_deref()
+                    .map(|s| stored(ReportStatus::parse(s), "step status"))
+                    .transpose()?,
+                close_reason: e
+                    .close_reason
+                    .as_deref()
+                    .map(|c| stored(CloseReason::parse(c), "close reason"))
+                    .transpose()?,
+                text,
+                agency: e.agency.as_deref().map(|a| stored(Agency::parse(a), "agency")).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(ReporterView {
+        status: status_of(&row)?,
+        close_reason: row
+            .close_reason
+            .as_deref()
+            .map(|c| stored(CloseReason::parse(c), "close reason"))
+            .transpose()?,
+        id: row.id,
+        reference_code: row.reference_code,
+        submitted_at: row.submitted_at,
+        updated_at: row.updated_at,
+        timeline,
+    })
+}
+
 /// The steps of `report_id` its reporter may see, oldest first.
-pub async fn public_timeline(
-    conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<Vec<event::Model>, ApiError> {
+async fn public_timeline(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<event::Model>, ApiError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -77,11 +161,12 @@ async fn log_reads(conn: &impl ConnectionTrait, ids: &[Uuid], person: Option<Uui
 /// A page of the signed-in reporter's own reports, newest first, with their public steps
 /// (three statements: the page, the steps, the access-log rows).
 pub async fn my_reports(
-    conn: &impl ConnectionTrait,
+    state: &AppState,
     viewer: &Viewer,
     first: u64,
     after: Option<&crate::violence::queue::LogCursor>,
-) -> Result<(Vec<report::Model>, Vec<event::Model>, bool), ApiError> {
+) -> Result<(Vec<ReporterView>, bool), ApiError> {
+    let conn = &state.db;
     let mut query = report::Entity::find().filter(report::Column::ReporterId.eq(viewer.person_id));
     if let Some(c) = after {
         query = query.filter(
@@ -102,7 +187,11 @@ pub async fn my_reports(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let events = public_timeline(conn, &ids).await?;
     log_reads(conn, &ids, Some(viewer.person_id)).await?;
-    Ok((rows, events, has_next))
+    let views = rows
+        .into_iter()
+        .map(|row| reporter_view(&state.report_keys, row, &events))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((views, has_next))
 }
 
 /// Normalises a typed reference code (`bl-7k3m 9q2x` → `BL-7K3M9Q2X`).
@@ -213,11 +302,11 @@ pub async fn follow(
     state: &AppState,
     meta: &RequestMeta,
     proof: Proof<'_>,
-) -> Result<(report::Model, Vec<event::Model>), ApiError> {
+) -> Result<ReporterView, ApiError> {
     let row = prove(state, meta, &proof).await?;
     let events = public_timeline(&state.db, &[row.id]).await?;
     log_reads(&state.db, &[row.id], reporter_id(&proof)).await?;
-    Ok((row, events))
+    reporter_view(&state.report_keys, row, &events)
 }
 
 /// What the reporter does after submitting.
@@ -235,7 +324,7 @@ pub async fn act(
     meta: &RequestMeta,
     proof: Proof<'_>,
     action: ReporterAction,
-) -> Result<(report::Model, Vec<event::Model>), ApiError> {
+) -> Result<ReporterView, ApiError> {
     let action = match action {
         ReporterAction::AddInformation { text } => {
             ReporterAction::AddInformation { text: required_prose(&text, MAX_TEXT, "text")? }
@@ -289,7 +378,7 @@ pub async fn act(
     announce(state, &notes).await;
     publish_console_event(state, &saved, "UPDATED").await;
     let events = public_timeline(&state.db, &[saved.id]).await?;
-    Ok((saved, events))
+    reporter_view(&state.report_keys, saved, &events)
 }
 
 #[cfg(test)]

@@ -174,3 +174,35 @@ async fn parallel_guesses_cannot_slip_past_the_lock() {
     assert!(checked <= 3, "{checked} guesses were checked against the PIN");
     app.gql(&by_reference(), json!({ "c": code, "p": pin }), None).await.expect_code("NOT_FOUND");
 }
+
+/// Redaction is the service's rule: the reporter's view it builds carries her steps and the
+/// officers' messages, and no internal note, status reason or officer — whoever renders it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reporters_view_from_the_service_carries_no_internal_note_or_status_reason() {
+    use super::workflow::{ACK, NOTE, STATUS};
+    use service::violence::reporter::{self, Proof};
+
+    let app = spawn_app().await;
+    let case = app.token(BD_CASE_OFFICER).await;
+    let branch = app.unit_id("HN-LB-BD-01").await;
+    let receipt = submit(&app, &input(&branch, false, "Diễn biến."), None).await;
+    let (code, pin) = (s(&receipt["referenceCode"]), s(&receipt["pin"]));
+    let id = report_id(&app, &code).await;
+    app.gql(ACK, json!({ "id": id }), Some(&case)).await.ok();
+    app.gql(NOTE, json!({ "id": id, "t": "GHI-CHU-NOI-BO" }), Some(&case)).await.ok();
+    app.gql(MESSAGE, json!({ "id": id, "t": "TIN-NHAN-CHO-CHI" }), Some(&case)).await.ok();
+    app.gql(STATUS, json!({ "id": id, "s": "IN_PROGRESS", "r": "LY-DO-NOI-BO" }), Some(&case)).await.ok();
+
+    let meta = service::RequestMeta { client_addr: "203.0.113.9".into(), ..Default::default() };
+    let view = reporter::follow(&app.state, &meta, Proof::Pin { code, pin }).await.unwrap();
+    let everything = format!("{view:?}");
+    assert!(everything.contains("TIN-NHAN-CHO-CHI"), "the message to her is opened: {everything}");
+    for withheld in ["GHI-CHU-NOI-BO", "LY-DO-NOI-BO", "Trần Thị", "+8490"] {
+        assert!(!everything.contains(withheld), "{withheld} reached the reporter's view: {everything}");
+    }
+    assert!(view.timeline.iter().all(|step| step.text.is_none()
+        || matches!(
+            step.kind,
+            service::violence::EventKind::Message | service::violence::EventKind::InformationAdded
+        )));
+}
