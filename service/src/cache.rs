@@ -156,6 +156,18 @@ impl Cache {
         self.undo_hits(key, 1).await
     }
 
+    /// Spends `n` of a budget of `max` per `window` on `key`, counted before the work it guards;
+    /// past the budget the hits are taken back (a refused request uses up nothing) and the answer
+    /// is `RATE_LIMITED` with the seconds until the window ends.
+    pub async fn spend(&self, key: &str, window: Duration, n: u64, max: u32) -> Result<(), ApiError> {
+        let c = self.hit_by(key, window, n).await?;
+        if c.count > u64::from(max) {
+            self.undo_hits(key, n).await?;
+            return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
+        }
+        Ok(())
+    }
+
     /// Takes back `n` hits of [`Cache::hit_by`] (never below zero), keeping the expiry.
     pub async fn undo_hits(&self, key: &str, n: u64) -> Result<(), ApiError> {
         match self {

@@ -108,10 +108,10 @@ pub async fn register(
     crate::domain::check_birth_date(input.birth_date, "birthDate")?;
     // Registration hashes a password and creates an account: limit it per client address.
     let key = format!("register:addr:{}", meta.client_addr);
-    let c = state.cache.hit(&key, std::time::Duration::from_secs(3600)).await?;
-    if c.count > u64::from(state.settings.register_max_per_address) {
-        return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
-    }
+    state
+        .cache
+        .spend(&key, std::time::Duration::from_secs(3600), 1, state.settings.register_max_per_address)
+        .await?;
     let hash = auth::hash_password(password.expose().to_owned()).await?;
 
     let now = Utc::now();

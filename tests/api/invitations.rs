@@ -60,6 +60,26 @@ async fn invitation_notices(app: &TestApp, person: Uuid) -> u64 {
         .unwrap()
 }
 
+/// She asks to join the branch `code`, and `officer` approves.
+async fn join(app: &TestApp, her: &str, code: &str, officer: &str) {
+    let branch = app.unit_id(code).await;
+    let req = app
+        .gql(
+            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
+            json!({ "i": { "branchId": branch } }),
+            Some(her),
+        )
+        .await
+        .ok();
+    app.gql(
+        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
+        json!({ "id": req["requestMembership"]["id"] }),
+        Some(officer),
+    )
+    .await
+    .ok();
+}
+
 /// Registers test person `n` (`+8498…`), with a birth date only she may see.
 async fn account(app: &TestApp, n: u32) -> (String, String) {
     let phone = format!("+8498{n:07}");
@@ -385,22 +405,7 @@ async fn joining_otherwise_closes_open_invitations_and_a_suspended_member_cannot
     let (her, phone) = account(&app, 8).await;
     enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
     // She asks to join another branch herself, and is approved: the invitation is moot.
-    let gt = app.unit_id("HN-LB-GT-01").await;
-    let req = app
-        .gql(
-            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
-            json!({ "i": { "branchId": gt } }),
-            Some(&her),
-        )
-        .await
-        .ok();
-    app.gql(
-        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
-        json!({ "id": req["requestMembership"]["id"] }),
-        Some(&officer),
-    )
-    .await
-    .ok();
+    join(&app, &her, "HN-LB-GT-01", &officer).await;
     let mine = invitations(&app, &her).await;
     assert_eq!(mine[0]["status"], "CANCELLED");
     respond(&app, &her, &mine[0]["id"], true).await.expect_reason("CONFLICT", "WRONG_STATUS");
@@ -439,22 +444,7 @@ async fn accepting_while_a_transfer_is_approved_moves_her_once() {
     let officer = app.token(LB_OFFICER).await;
     let (her, phone) = account(&app, 9).await;
     // A member of Bồ Đề 2 (outside the Bồ Đề 1 leader's reach) with a pending transfer to Gia Thụy 1.
-    let bd2 = app.unit_id("HN-LB-BD-02").await;
-    let req = app
-        .gql(
-            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
-            json!({ "i": { "branchId": bd2 } }),
-            Some(&her),
-        )
-        .await
-        .ok();
-    app.gql(
-        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
-        json!({ "id": req["requestMembership"]["id"] }),
-        Some(&officer),
-    )
-    .await
-    .ok();
+    join(&app, &her, "HN-LB-BD-02", &officer).await;
     let gt = app.unit_id("HN-LB-GT-01").await;
     let transfer = app
         .gql(

@@ -1,6 +1,6 @@
 //! The resolver toolbox: typed access to request and schema data, the caller's scope shared
 //! across one request's lists, units through that scope or the loader, the one-password-check
-//! guard, and stored enum values read back.
+//! guard.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -54,11 +54,6 @@ pub async fn unit(ctx: &Context<'_>, id: Uuid) -> Result<Option<org_unit::Model>
 /// HTTP request into a burst of login attempts (or of argon2 work).
 #[derive(Default)]
 pub struct CredentialGuard(AtomicBool);
-
-/// A stored enum value parsed back; a value this version does not know is an internal error.
-pub(crate) fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
-    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
-}
 
 /// Shortcuts to typed context data; a missing entry is a wiring bug, reported as `INTERNAL`.
 pub trait ContextExt {

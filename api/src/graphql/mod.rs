@@ -24,8 +24,8 @@ pub mod trainings;
 pub mod violence;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
-pub(crate) use context::stored;
 pub use context::{ContextExt, CredentialGuard, ScopeCell, unit, viewer_scope};
+pub(crate) use service::error::stored;
 use service::{config::Settings, state::AppState};
 
 /// The query root.

@@ -32,7 +32,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{EventKind, MemberStatus, count_lookups, format_member_number, invite, reserve_member_numbers};
+use super::{EventKind, MemberStatus, format_member_number, invite, reserve_member_numbers};
 use crate::{
     auth::Viewer,
     authz::{self, MEMBER_MANAGERS},
@@ -128,17 +128,10 @@ pub async fn import_members(
     let parsed = parse_csv(csv_bytes)?;
     let s = &state.settings;
     let runs = format!("import:officer:{}", viewer.person_id);
-    count_lookups(state, runs.clone(), std::time::Duration::from_secs(3600), 1, s.import_max_per_officer)
-        .await?;
-    if let Err(e) = count_lookups(
-        state,
-        format!("import-rows:officer:{}", viewer.person_id),
-        std::time::Duration::from_secs(24 * 3600),
-        parsed.total_rows,
-        s.import_rows_max_per_officer,
-    )
-    .await
-    {
+    state.cache.spend(&runs, std::time::Duration::from_secs(3600), 1, s.import_max_per_officer).await?;
+    let rows = format!("import-rows:officer:{}", viewer.person_id);
+    let day = std::time::Duration::from_secs(24 * 3600);
+    if let Err(e) = state.cache.spend(&rows, day, parsed.total_rows, s.import_rows_max_per_officer).await {
         // A run refused for its rows is not a run.
         state.cache.undo_hit(&runs).await?;
         return Err(e);

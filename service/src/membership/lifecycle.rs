@@ -178,24 +178,6 @@ pub struct EnrolmentResult {
     pub outcome: EnrolmentOutcome,
 }
 
-/// Counts `n` uses of a per-officer budget (`key`, per `window`) of lookups by phone number,
-/// before any lookup; past `max` they are taken back (a refused file does not use up the rest
-/// of the budget) and the answer is `RATE_LIMITED`.
-pub(super) async fn count_lookups(
-    state: &AppState,
-    key: String,
-    window: std::time::Duration,
-    n: u64,
-    max: u32,
-) -> Result<(), ApiError> {
-    let c = state.cache.hit_by(&key, window, n).await?;
-    if c.count > u64::from(max) {
-        state.cache.undo_hits(&key, n).await?;
-        return Err(ApiError::RateLimited { retry_after_secs: c.resets_in.as_secs().max(1) });
-    }
-    Ok(())
-}
-
 /// Enrols a person directly (many members were recorded on paper): a member manager over the
 /// branch, at most `APP_ENROL_MAX_PER_OFFICER` an hour. A number new to the service becomes a
 /// record and an active membership; a known one gets an invitation (see [`super::invitations`]).
@@ -215,14 +197,16 @@ pub async fn enrol_member(
     let name = PersonName::parse(&input.full_name, "fullName")?;
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
     check_birth_date(input.birth_date, "birthDate")?;
-    count_lookups(
-        state,
-        format!("enrol:officer:{}", viewer.person_id),
-        std::time::Duration::from_secs(3600),
-        1,
-        state.settings.enrol_max_per_officer,
-    )
-    .await?;
+    // Each answer tells whether the number is known: a budget per officer.
+    state
+        .cache
+        .spend(
+            &format!("enrol:officer:{}", viewer.person_id),
+            std::time::Duration::from_secs(3600),
+            1,
+            state.settings.enrol_max_per_officer,
+        )
+        .await?;
 
     let txn = db.begin().await?;
     let id = Uuid::now_v7();

@@ -27,7 +27,7 @@ use crate::{
     auth::{Viewer, verify_password},
     crypto::Keyring,
     db::{lock_by_id, split_page},
-    error::{ApiError, ConflictKind},
+    error::{ApiError, ConflictKind, stored},
     state::AppState,
     {
         RequestMeta,
@@ -67,10 +67,6 @@ pub struct ReporterStep {
     /// An officer's message, or what she added herself; `None` for every other step.
     pub text: Option<String>,
     pub agency: Option<Agency>,
-}
-
-fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
-    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
 }
 
 /// The reporter's view of `row` from its public steps among `events` (texts opened with
