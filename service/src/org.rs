@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role, Scope},
+    authz::{self, Capability},
     db::{self, stmt},
     domain::{fold_for_search, like_contains_pattern},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
@@ -296,7 +296,7 @@ pub async fn create_unit(
     let parent = match input.parent_id {
         Some(pid) => {
             let parent = get_unit(db, pid).await?;
-            authz::require_role_over(db, viewer, pid, Role::UnitAdmin, Scope::AtOrAbove).await?;
+            authz::require(db, viewer, Capability::ManageStructure, pid).await?;
             Some(parent)
         }
         None => {
@@ -348,7 +348,7 @@ pub async fn rename_unit(
 ) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, id).await?;
-    authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    authz::require(db, viewer, Capability::ManageStructure, id).await?;
     let name = parse_unit_name(name)?;
     let mut am: org_unit::ActiveModel = unit.into();
     am.name_search = Set(fold_for_search(&name));
@@ -367,14 +367,14 @@ pub async fn move_unit(
 ) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, id).await?;
-    authz::require_role_over(db, viewer, id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    authz::require(db, viewer, Capability::ManageStructure, id).await?;
     let new_parent = get_unit(db, new_parent_id).await?;
-    authz::require_role_over(db, viewer, new_parent_id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    authz::require(db, viewer, Capability::ManageStructure, new_parent_id).await?;
     let Some(old_parent) = unit.parent_id else {
         return Err(ApiError::bad_input("id", InputProblem::IsRoot));
     };
     // Taking a unit away from its parent is a change to the parent's subtree too.
-    authz::require_role_over(db, viewer, old_parent, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    authz::require(db, viewer, Capability::ManageStructure, old_parent).await?;
     let fits = matches!((UnitKind::of(&unit), UnitKind::of(&new_parent)), (Some(k), Some(pk)) if k > pk);
     if !fits {
         return Err(ApiError::bad_input("newParentId", InputProblem::InvalidKind));

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role, Scope},
+    authz::{self, Capability, Role},
     domain::PhoneNumber,
     error::{ApiError, ConflictKind, is_unique_violation},
     state::AppState,
@@ -28,11 +28,6 @@ pub enum Grantee {
     Phone(String),
 }
 
-/// Where an admin must sit to grant or revoke `role`.
-fn admin_scope(role: Role) -> Scope {
-    if role == Role::UnitAdmin { Scope::StrictlyAbove } else { Scope::AtOrAbove }
-}
-
 /// Grants `role` at `unit_id` to a person.
 pub async fn assign_role(
     state: &AppState,
@@ -43,7 +38,7 @@ pub async fn assign_role(
 ) -> Result<officer_role::Model, ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require_role_over(db, viewer, unit_id, Role::UnitAdmin, admin_scope(role)).await?;
+    authz::require(db, viewer, Capability::to_assign(role), unit_id).await?;
     let person = match grantee {
         Grantee::PersonId(id) => person::Entity::find_by_id(id).one(db).await?,
         Grantee::Phone(raw) => {
@@ -84,7 +79,7 @@ pub async fn revoke_role(
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
-    authz::require_role_over(db, viewer, row.unit_id, Role::UnitAdmin, admin_scope(role)).await?;
+    authz::require(db, viewer, Capability::to_assign(role), row.unit_id).await?;
     let now = Utc::now();
     let txn = db.begin().await?;
     let changed = officer_role::Entity::update_many()
@@ -100,7 +95,7 @@ pub async fn revoke_role(
     }
     // The reports she was assigned go back to their queues with the role (in the same
     // transaction: no moment where she holds an assignment without the role).
-    let released = if role == Role::CaseOfficer {
+    let released = if Capability::HandleViolenceReports.granted_by(role) {
         Some(violence::workflow::release_assignments(&txn, &state.report_keys, row.person_id).await?)
     } else {
         None
@@ -123,7 +118,7 @@ pub async fn get_role(
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     if row.person_id != viewer.person_id {
-        authz::require_role_over(db, viewer, row.unit_id, Role::UnitAdmin, Scope::AtOrAbove)
+        authz::require(db, viewer, Capability::AssignRoles, row.unit_id)
             .await
             .map_err(authz::hide_forbidden)?;
     }
@@ -168,7 +163,7 @@ pub async fn list_roles(
 ) -> Result<(Vec<officer_role::Model>, bool), ApiError> {
     let db = &state.db;
     get_unit(db, filter.unit_id).await?;
-    authz::require_role_over(db, viewer, filter.unit_id, Role::UnitAdmin, Scope::AtOrAbove).await?;
+    authz::require(db, viewer, Capability::AssignRoles, filter.unit_id).await?;
     let mut q = officer_role::Entity::find().filter(role_condition(filter));
     if let Some(after) = after {
         q = q.filter(officer_role::Column::Id.gt(after));

@@ -18,7 +18,12 @@ use entities::org_unit;
 use sea_orm::{Condition, ConnectionTrait, FromQueryResult, sea_query::Expr};
 use uuid::Uuid;
 
-use crate::{auth::Viewer, authz::Role, db::stmt, error::ApiError};
+use crate::{
+    auth::Viewer,
+    authz::{Capability, Reach, Role},
+    db::stmt,
+    error::ApiError,
+};
 
 /// An active officer role of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,20 +155,6 @@ impl ViewerScope {
         Ok(scope)
     }
 
-    /// The units where she holds any of `roles` (each once).
-    pub fn units_with(&self, roles: &[Role]) -> Vec<Uuid> {
-        let mut units: Vec<Uuid> =
-            self.roles.iter().filter(|r| roles.contains(&r.role)).map(|r| r.unit_id).collect();
-        units.sort_unstable();
-        units.dedup();
-        units
-    }
-
-    /// Whether one of `roles` held at the root gives her the whole tree.
-    pub fn holds_at_root(&self, roles: &[Role]) -> bool {
-        self.roles.iter().any(|r| r.at_root && roles.contains(&r.role))
-    }
-
     /// The units at or above her branch and her role units: what concerns her is published
     /// at these (each once).
     pub fn above_own(&self) -> Vec<Uuid> {
@@ -174,10 +165,13 @@ impl ViewerScope {
         units
     }
 
-    /// The reach of `roles` as subtree roots: `None` for everything (a system administrator,
-    /// or such a role at the root), else the units where she holds them (possibly none).
-    pub fn reach(&self, roles: &[Role]) -> Option<Vec<Uuid>> {
-        if self.is_system_admin || self.holds_at_root(roles) { None } else { Some(self.units_with(roles)) }
+    /// The units she may do `capability` over (see [`crate::authz::reach`], which reads the same from
+    /// the database).
+    pub fn reach(&self, capability: Capability) -> Reach {
+        if self.is_system_admin && capability.system_admin() {
+            return Reach { everything: true, ..Reach::default() };
+        }
+        Reach::from_roles(capability, self.roles.iter().map(|r| (r.role, r.unit_id, r.at_root)))
     }
 }
 

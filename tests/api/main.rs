@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod authz;
 mod campaigns;
 mod cost;
 mod docs;

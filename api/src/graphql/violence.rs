@@ -1,8 +1,10 @@
 //! Domestic-violence concerns over GraphQL (see `service::violence` for the rules).
 //!
-//! What a report says is opened only while building an answer for someone entitled to it.
-//! Every argument carrying it is marked `secret` (async-graphql keeps such values out of its
-//! logging and tracing of requests), and no error names a value, only a field.
+//! The types here render views the service has already shaped for their reader (see
+//! `service::violence::officer` and `service::violence::reporter`): what a report says is
+//! opened, withheld and de-identified there, never in a resolver. Every argument carrying it is
+//! marked `secret` (async-graphql keeps such values out of its logging and tracing of
+//! requests), and no error names a value, only a field.
 //!
 //! Three views of a report: [`ViolenceReportSummary`] (the queue: nothing anyone wrote),
 //! [`ViolenceReport`] (the details, for case officers; each read logged) and
@@ -12,9 +14,6 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription, connection::Connection,
 };
 use chrono::{DateTime, Utc};
-use entities::{
-    violence_access_log as access_log, violence_report as report, violence_report_event as event,
-};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
@@ -24,17 +23,17 @@ use super::{
     identity::PersonRef,
     org::OrgUnit,
     scalars::Date,
-    stored,
 };
 use service::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     violence::{
-        self as svc, ActorRole, EventKind, ReportStatus, open_text, parse_kinds,
+        self as svc,
+        officer::{self, AccessEntry, OfficerStep, OfficerView, ReportSummary},
         queue::{self, LogCursor, QueueCursor, QueueFilter},
         reporter::{self, Proof, ReporterAction},
         submit::{ReportInput, SafeContactInput},
-        workflow::{self, Action},
+        workflow::Action,
     },
 };
 
@@ -174,22 +173,6 @@ fn report_gid(id: Uuid) -> ID {
     GlobalId::new(NodeKind::ViolenceReport, id).encode().into()
 }
 
-fn status(row: &report::Model) -> Result<GqlReportStatus, ApiError> {
-    Ok(svc::status_of(row)?.into())
-}
-
-fn kinds(row: &report::Model) -> Vec<GqlViolenceKind> {
-    parse_kinds(&row.kinds).into_iter().map(Into::into).collect()
-}
-
-fn close_reason(raw: Option<&str>) -> Result<Option<GqlCloseReason>, ApiError> {
-    raw.map(|r| stored(svc::CloseReason::parse(r), "close reason").map(Into::into)).transpose()
-}
-
-fn step_status(raw: Option<&str>) -> Result<Option<GqlReportStatus>, ApiError> {
-    raw.map(|s| stored(ReportStatus::parse(s), "report status").map(Into::into)).transpose()
-}
-
 // ---- submission ----
 
 #[derive(InputObject)]
@@ -249,7 +232,7 @@ pub struct ViolenceReportReceipt {
 // ---- the queue ----
 
 /// A report in the queue: what it is about, never what anyone wrote.
-pub struct ViolenceReportSummary(pub report::Model);
+pub struct ViolenceReportSummary(pub ReportSummary);
 
 #[Object]
 impl ViolenceReportSummary {
@@ -271,8 +254,8 @@ impl ViolenceReportSummary {
         Ok(OrgUnit(super::unit(ctx, self.0.routed_unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
-    async fn status(&self) -> Result<GqlReportStatus> {
-        Ok(status(&self.0)?)
+    async fn status(&self) -> GqlReportStatus {
+        self.0.status.into()
     }
 
     /// Someone is in immediate danger: it escalates after an hour unacknowledged.
@@ -284,20 +267,20 @@ impl ViolenceReportSummary {
         self.0.children_involved
     }
 
-    async fn affected(&self) -> Result<GqlAffected> {
-        Ok(stored(svc::Affected::parse(&self.0.affected), "affected")?.into())
+    async fn affected(&self) -> GqlAffected {
+        self.0.affected.into()
     }
 
-    async fn age_group(&self) -> Result<GqlAgeGroup> {
-        Ok(stored(svc::AgeGroup::parse(&self.0.age_group), "age group")?.into())
+    async fn age_group(&self) -> GqlAgeGroup {
+        self.0.age_group.into()
     }
 
     async fn kinds(&self) -> Vec<GqlViolenceKind> {
-        kinds(&self.0)
+        self.0.kinds.iter().copied().map(Into::into).collect()
     }
 
     async fn assigned_to_me(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(ctx.auth()?.optional()?.is_some_and(|v| self.0.assigned_to == Some(v.person_id)))
+        Ok(ctx.auth()?.optional()?.is_some_and(|v| self.0.assignee == Some(v.person_id)))
     }
 
     async fn escalation_level(&self) -> i32 {
@@ -306,7 +289,7 @@ impl ViolenceReportSummary {
 
     /// Still unacknowledged past its deadline.
     async fn overdue(&self) -> bool {
-        queue::is_overdue(&self.0, Utc::now())
+        self.0.overdue
     }
 
     async fn submitted_at(&self) -> DateTime<Utc> {
@@ -358,116 +341,107 @@ pub struct ViolenceReportFilterInput {
 
 // ---- the details ----
 
+pub struct SafeContact(officer::SafeContact);
+
 /// Safe contact details, as the reporter gave them.
-#[derive(SimpleObject)]
-pub struct SafeContact {
-    phone: Option<String>,
-    safe_times: Option<String>,
-    channel: Option<GqlContactChannel>,
+#[Object]
+impl SafeContact {
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+
+    async fn safe_times(&self) -> Option<&str> {
+        self.0.safe_times.as_deref()
+    }
+
+    async fn channel(&self) -> Option<GqlContactChannel> {
+        self.0.channel.map(Into::into)
+    }
 }
 
 /// A report's details, for the case officers whose reach covers it (and its assigned officer).
-pub struct ViolenceReport {
-    row: report::Model,
-    events: Vec<event::Model>,
-}
-
-impl ViolenceReport {
-    fn open(
-        &self,
-        ctx: &Context<'_>,
-        sealed: Option<&[u8]>,
-        field: &str,
-    ) -> Result<Option<String>, ApiError> {
-        let keys = &ctx.state()?.report_keys;
-        sealed.map(|s| open_text(keys, s, self.row.id, field)).transpose()
-    }
-}
+pub struct ViolenceReport(OfficerView);
 
 #[Object]
 impl ViolenceReport {
     async fn id(&self) -> ID {
-        report_gid(self.row.id)
+        report_gid(self.0.summary.id)
     }
 
     /// What the queue shows of it.
     async fn summary(&self) -> ViolenceReportSummary {
-        ViolenceReportSummary(self.row.clone())
+        ViolenceReportSummary(self.0.summary.clone())
     }
 
     async fn reference_code(&self) -> &str {
-        &self.row.reference_code
+        &self.0.summary.reference_code
     }
 
-    async fn status(&self) -> Result<GqlReportStatus> {
-        Ok(status(&self.row)?)
+    async fn status(&self) -> GqlReportStatus {
+        self.0.summary.status.into()
     }
 
-    async fn close_reason(&self) -> Result<Option<GqlCloseReason>> {
-        Ok(close_reason(self.row.close_reason.as_deref())?)
+    async fn close_reason(&self) -> Option<GqlCloseReason> {
+        self.0.close_reason.map(Into::into)
     }
 
     async fn immediate_danger(&self) -> bool {
-        self.row.immediate_danger
+        self.0.immediate_danger
     }
 
     /// Submitted without an account.
     async fn anonymous(&self) -> bool {
-        self.row.reporter_id.is_none()
+        self.0.anonymous
     }
 
-    async fn description(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self.open(ctx, Some(&self.row.description), "description")?.unwrap_or_default())
+    async fn description(&self) -> &str {
+        &self.0.description
     }
 
-    async fn address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.open(ctx, self.row.address.as_deref(), "address")?)
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
     }
 
-    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<SafeContact>> {
-        let Some(json) = self.open(ctx, self.row.contact.as_deref(), "contact")? else { return Ok(None) };
-        let v: serde_json::Value =
-            serde_json::from_str(&json).map_err(|_| ApiError::internal("sealed contact is not JSON"))?;
-        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-        Ok(Some(SafeContact {
-            phone: text("phone"),
-            safe_times: text("safeTimes"),
-            channel: text("channel").and_then(|c| svc::ContactChannel::parse(&c)).map(Into::into),
-        }))
+    async fn contact(&self) -> Option<SafeContact> {
+        self.0.contact.clone().map(SafeContact)
     }
 
     async fn may_contact(&self) -> bool {
-        self.row.may_contact
+        self.0.may_contact
     }
 
     async fn may_share_with_authorities(&self) -> bool {
-        self.row.may_share
+        self.0.may_share
     }
 
     /// The officer it is assigned to.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        let Some(id) = self.row.assigned_to else { return Ok(None) };
-        Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+        person(ctx, self.0.summary.assignee).await
     }
 
     /// Goes up by one with every change.
     async fn version(&self) -> i32 {
-        self.row.version
+        self.0.version
     }
 
     /// Every step, oldest first, internal ones included.
     async fn timeline(&self) -> Vec<ViolenceReportStep> {
-        self.events.iter().cloned().map(ViolenceReportStep).collect()
+        self.0.timeline.iter().cloned().map(ViolenceReportStep).collect()
     }
 }
 
+async fn person(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<PersonRef>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+}
+
 /// One step of a report, as case officers see it.
-pub struct ViolenceReportStep(event::Model);
+pub struct ViolenceReportStep(OfficerStep);
 
 #[Object]
 impl ViolenceReportStep {
-    async fn kind(&self) -> Result<GqlEventKind> {
-        Ok(stored(EventKind::parse(&self.0.kind), "step kind")?.into())
+    async fn kind(&self) -> GqlEventKind {
+        self.0.kind.into()
     }
 
     /// Shown to the reporter too.
@@ -476,48 +450,38 @@ impl ViolenceReportStep {
     }
 
     async fn at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.at
     }
 
-    async fn actor_role(&self) -> Result<GqlActorRole> {
-        Ok(stored(ActorRole::parse(&self.0.actor_role), "actor role")?.into())
+    async fn actor_role(&self) -> GqlActorRole {
+        self.0.actor_role.into()
     }
 
     /// The officer who acted (never the reporter: she is `actorRole` only).
     async fn officer(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        if self.0.actor_role != ActorRole::CaseOfficer.as_str() {
-            return Ok(None);
-        }
-        let Some(id) = self.0.actor_id else { return Ok(None) };
-        Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+        person(ctx, self.0.officer).await
     }
 
     #[allow(clippy::wrong_self_convention)] // a GraphQL field named fromStatus, not a conversion
-    async fn from_status(&self) -> Result<Option<GqlReportStatus>> {
-        Ok(step_status(self.0.from_status.as_deref())?)
+    async fn from_status(&self) -> Option<GqlReportStatus> {
+        self.0.from_status.map(Into::into)
     }
 
-    async fn to_status(&self) -> Result<Option<GqlReportStatus>> {
-        Ok(step_status(self.0.to_status.as_deref())?)
+    async fn to_status(&self) -> Option<GqlReportStatus> {
+        self.0.to_status.map(Into::into)
     }
 
-    async fn close_reason(&self) -> Result<Option<GqlCloseReason>> {
-        Ok(close_reason(self.0.close_reason.as_deref())?)
+    async fn close_reason(&self) -> Option<GqlCloseReason> {
+        self.0.close_reason.map(Into::into)
     }
 
     /// The note, message, added information, reason or referral outcome.
-    async fn text(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let keys = &ctx.state()?.report_keys;
-        Ok(self.0.body.as_deref().map(|b| open_text(keys, b, self.0.id, "body")).transpose()?)
+    async fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
     }
 
-    async fn agency(&self) -> Result<Option<GqlAgency>> {
-        Ok(self
-            .0
-            .agency
-            .as_deref()
-            .map(|a| stored(svc::Agency::parse(a), "agency").map(Into::into))
-            .transpose()?)
+    async fn agency(&self) -> Option<GqlAgency> {
+        self.0.agency.map(Into::into)
     }
 
     async fn referred_on(&self) -> Option<Date> {
@@ -532,8 +496,7 @@ impl ViolenceReportStep {
 
     /// For an assignment, the officer assigned.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        let Some(id) = self.0.assignee_id else { return Ok(None) };
-        Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+        person(ctx, self.0.assignee).await
     }
 }
 
@@ -637,7 +600,7 @@ fn proof<'a>(
 // ---- access log and counts ----
 
 /// One row of a report's access log.
-pub struct ViolenceAccessLogEntry(access_log::Model);
+pub struct ViolenceAccessLogEntry(AccessEntry);
 
 #[Object]
 impl ViolenceAccessLogEntry {
@@ -645,22 +608,18 @@ impl ViolenceAccessLogEntry {
         self.0.at
     }
 
-    async fn role(&self) -> Result<GqlActorRole> {
-        Ok(stored(ActorRole::parse(&self.0.role), "actor role")?.into())
+    async fn role(&self) -> GqlActorRole {
+        self.0.role.into()
     }
 
-    async fn action(&self) -> Result<GqlAccessAction> {
-        Ok(stored(svc::AccessAction::parse(&self.0.action), "access action")?.into())
+    async fn action(&self) -> GqlAccessAction {
+        self.0.action.into()
     }
 
     /// The officer; `null` for the reporter (signed in or not: officers see her only as a
     /// role) and the system.
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        if self.0.role == ActorRole::Reporter.as_str() {
-            return Ok(None);
-        }
-        let Some(id) = self.0.person_id else { return Ok(None) };
-        Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+        person(ctx, self.0.person).await
     }
 }
 
@@ -730,7 +689,7 @@ impl ViolenceQuery {
             submitted_to: range.to,
         };
         let q = queue::queue_query(db, viewer, &filter).await?;
-        let (rows, has_next) = queue::queue(db, &q, page.first, page.after.as_ref()).await?;
+        let (rows, has_next) = officer::queue_page(db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,
             has_next,
@@ -745,8 +704,7 @@ impl ViolenceQuery {
     /// (`NOT_FOUND` for anyone else). Each call is written to the access log.
     async fn violence_report(&self, ctx: &Context<'_>, id: ID) -> Result<ViolenceReport> {
         let viewer = ctx.auth()?.require()?;
-        let (row, events) = queue::read_report(&ctx.state()?.db, viewer, report_id(&id, "id")?).await?;
-        Ok(ViolenceReport { row, events })
+        Ok(ViolenceReport(officer::read(ctx.state()?, viewer, report_id(&id, "id")?).await?))
     }
 
     /// Who read or changed a report, oldest first: for the case officers whose reach covers
@@ -763,7 +721,7 @@ impl ViolenceQuery {
         let page = page::<LogCursor>(first, after.as_deref())?;
         let id = self::report_id(&report_id, "reportId")?;
         let (rows, has_next) =
-            queue::access_log_page(&ctx.state()?.db, viewer, id, page.first, page.after.as_ref()).await?;
+            officer::access_log_page(&ctx.state()?.db, viewer, id, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,
             has_next,
@@ -857,10 +815,7 @@ pub struct ViolenceMutation;
 
 async fn officer_act(ctx: &Context<'_>, id: &ID, action: Action) -> Result<ViolenceReport> {
     let viewer = ctx.auth()?.require()?;
-    let state = ctx.state()?;
-    let row = workflow::act(state, viewer, report_id(id, "id")?, action).await?;
-    let events = queue::timeline(&state.db, row.id).await?;
-    Ok(ViolenceReport { row, events })
+    Ok(ViolenceReport(officer::act(ctx.state()?, viewer, report_id(id, "id")?, action).await?))
 }
 
 #[Object]
@@ -902,10 +857,10 @@ impl ViolenceMutation {
         )
         .await?;
         Ok(ViolenceReportReceipt {
-            reference_code: receipt.report.reference_code.clone(),
+            reference_code: receipt.reference_code,
             pin: receipt.pin,
-            status: status(&receipt.report)?,
-            submitted_at: receipt.report.submitted_at,
+            status: receipt.status.into(),
+            submitted_at: receipt.submitted_at,
         })
     }
 

@@ -32,7 +32,7 @@ pub use list::{
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability, Decision},
     db::stmt,
     domain::{fold_for_search, normalise_text, parse_line, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
@@ -68,9 +68,6 @@ stored_enum! {
         Markdown = "MARKDOWN",
     }
 }
-
-/// Roles that manage campaigns of the units below them.
-pub const CAMPAIGN_MANAGERS: &[Role] = &[Role::UnitOfficer, Role::UnitAdmin];
 
 const MAX_TITLE: usize = 200;
 const MAX_SUMMARY: usize = 1000;
@@ -155,16 +152,11 @@ async fn access(
     viewer: &Viewer,
     c: &campaign::Model,
 ) -> Result<Access, ApiError> {
-    if authz::is_system_admin(conn, viewer.person_id).await? {
-        return Ok(Access::Manage);
-    }
-    let held = authz::roles_over(conn, viewer.person_id, c.unit_id).await?;
-    if held.iter().any(|(r, _)| CAMPAIGN_MANAGERS.contains(r)) {
-        return Ok(Access::Manage);
-    }
-    if !held.is_empty() {
+    match authz::decide(conn, viewer.person_id, Capability::ManageCampaigns, c.unit_id.into()).await? {
+        Decision::Allowed { .. } => return Ok(Access::Manage),
         // Any officer role at or above the unit: the campaign is in her reach, drafts included.
-        return Ok(Access::See);
+        Decision::InReach => return Ok(Access::See),
+        Decision::OutOfReach => {}
     }
     if c.status == CampaignStatus::Draft.as_str() {
         return Ok(Access::None);
@@ -248,7 +240,7 @@ pub async fn create_campaign(
 ) -> Result<campaign::Model, ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, CAMPAIGN_MANAGERS).await?;
+    authz::require(db, viewer, Capability::ManageCampaigns, unit_id).await?;
     let checked = input.check()?;
     let now = Utc::now();
     let txn = db.begin().await?;

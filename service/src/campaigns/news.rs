@@ -12,11 +12,10 @@
 //! - Publishing notifies nobody (a post to a district would otherwise push to every member).
 
 use chrono::{DateTime, Utc};
-use entities::{officer_role, org_unit, post};
+use entities::post;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, Value,
-    sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -24,15 +23,12 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db::stmt,
     domain::{parse_line, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
-    {
-        org::{UnitKind, get_unit},
-        scope::ViewerScope,
-    },
+    {org::get_unit, scope::ViewerScope},
 };
 
 stored_enum! {
@@ -43,8 +39,6 @@ stored_enum! {
     }
 }
 
-/// The roles that manage posts (a branch leader only those of a branch).
-const MANAGERS: &[Role] = &[Role::UnitOfficer, Role::UnitAdmin, Role::BranchLeader];
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 20_000;
 const MAX_URL: usize = 500;
@@ -82,22 +76,6 @@ impl PostInput {
     }
 }
 
-/// Whether `viewer` manages the posts of `unit`.
-async fn manages_unit(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    unit: &org_unit::Model,
-) -> Result<bool, ApiError> {
-    let held = authz::roles_over(conn, viewer.person_id, unit.id).await?;
-    let branch = UnitKind::parse(&unit.kind) == Some(UnitKind::Branch);
-    if held.iter().any(|(r, _)| {
-        matches!(r, Role::UnitOfficer | Role::UnitAdmin) || (branch && *r == Role::BranchLeader)
-    }) {
-        return Ok(true);
-    }
-    Ok(authz::is_system_admin(conn, viewer.person_id).await?)
-}
-
 /// The units a person's feed starts from: her active branch and the units of her roles.
 const FEED_ROOTS: &str = "SELECT m.branch_id FROM membership m WHERE m.person_id = ? AND m.status = 'ACTIVE' \
      UNION SELECT r.unit_id FROM officer_role r WHERE r.person_id = ? AND r.revoked_at IS NULL";
@@ -125,7 +103,7 @@ async fn in_feed(conn: &impl ConnectionTrait, viewer: &Viewer, unit_id: Uuid) ->
 
 /// Whether the viewer may read the post (see the module docs).
 async fn can_see(conn: &impl ConnectionTrait, viewer: &Viewer, p: &post::Model) -> Result<bool, ApiError> {
-    if manages_unit(conn, viewer, &get_unit(conn, p.unit_id).await?).await? {
+    if authz::may(conn, viewer, Capability::PublishNews, &get_unit(conn, p.unit_id).await?).await? {
         return Ok(true);
     }
     Ok(p.status == PostStatus::Published.as_str() && in_feed(conn, viewer, p.unit_id).await?)
@@ -138,7 +116,7 @@ async fn require_manager(
     viewer: &Viewer,
     p: &post::Model,
 ) -> Result<(), ApiError> {
-    if manages_unit(conn, viewer, &get_unit(conn, p.unit_id).await?).await? {
+    if authz::may(conn, viewer, Capability::PublishNews, &get_unit(conn, p.unit_id).await?).await? {
         return Ok(());
     }
     let readable = p.status == PostStatus::Published.as_str() && in_feed(conn, viewer, p.unit_id).await?;
@@ -183,11 +161,7 @@ pub async fn create_post(
 ) -> Result<post::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    if !manages_unit(db, viewer, &unit).await? {
-        // Out of reach entirely, or in reach without a managing role: the usual two answers.
-        authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
-        return Err(ApiError::Forbidden);
-    }
+    authz::require(db, viewer, Capability::PublishNews, &unit).await?;
     let checked = input.check()?;
     if let Some(campaign) = input.campaign_id {
         check_campaign(db, viewer, unit_id, campaign).await?;
@@ -341,14 +315,6 @@ pub struct PostQuery {
     condition: Condition,
 }
 
-/// Posts of units in the subtrees of `units` (all of them when one is the root).
-async fn within(conn: &impl ConnectionTrait, units: Vec<Uuid>) -> Result<Condition, ApiError> {
-    Ok(match authz::unless_root(conn, units).await? {
-        None => Condition::all().add(Expr::cust("1 = 1")),
-        Some(units) => Condition::all().add(post::Column::UnitId.in_subquery(authz::subtrees_select(units))),
-    })
-}
-
 /// The posts the viewer manages (see the module docs), with the filters: `filter.unit_id` must
 /// be in her reach (`NOT_FOUND`, or `FORBIDDEN` with only other roles over it).
 pub async fn post_query(
@@ -356,49 +322,8 @@ pub async fn post_query(
     viewer: &Viewer,
     filter: PostFilter,
 ) -> Result<PostQuery, ApiError> {
-    if let Some(unit) = filter.unit_id {
-        authz::require_any_role_over(conn, viewer, unit, MANAGERS).await?;
-    }
-    // An empty `any` would be dropped from the condition: start from "nothing".
-    let mut visible = Condition::any().add(Expr::cust("1 = 0"));
-    if authz::is_system_admin(conn, viewer.person_id).await? {
-        visible = visible.add(Expr::cust("1 = 1"));
-    } else {
-        let roles: Vec<(String, Uuid)> = officer_role::Entity::find()
-            .select_only()
-            .column(officer_role::Column::Role)
-            .column(officer_role::Column::UnitId)
-            .filter(officer_role::Column::PersonId.eq(viewer.person_id))
-            .filter(officer_role::Column::RevokedAt.is_null())
-            .into_tuple()
-            .all(conn)
-            .await?;
-        let of = |wanted: &[Role]| -> Vec<Uuid> {
-            roles
-                .iter()
-                .filter(|(r, _)| Role::parse(r).is_some_and(|r| wanted.contains(&r)))
-                .map(|(_, u)| *u)
-                .collect()
-        };
-        let officer_units = of(&[Role::UnitOfficer, Role::UnitAdmin]);
-        if !officer_units.is_empty() {
-            visible = visible.add(within(conn, officer_units).await?);
-        }
-        let leader_units = of(&[Role::BranchLeader]);
-        if !leader_units.is_empty() {
-            let branches = Query::select()
-                .column(org_unit::Column::Id)
-                .from(org_unit::Entity)
-                .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
-                .to_owned();
-            visible = visible
-                .add(within(conn, leader_units).await?.add(post::Column::UnitId.in_subquery(branches)));
-        }
-    }
-    let mut condition = Condition::all().add(visible);
-    if let Some(unit) = filter.unit_id {
-        condition = condition.add(post::Column::UnitId.in_subquery(authz::subtree_select(unit)));
-    }
+    let reach = authz::reach(conn, viewer, Capability::PublishNews, filter.unit_id).await?;
+    let mut condition = Condition::all().add(reach.condition(post::Column::UnitId));
     if let Some(campaign) = filter.campaign_id {
         condition = condition.add(post::Column::CampaignId.eq(campaign));
     }

@@ -33,7 +33,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    authz::{self, MEMBER_MANAGERS},
+    authz::{self, Capability},
     domain::hanoi_day,
     domain::{GlobalId, NodeKind, fold_for_search, normalise_text, parse_optional_text, stored_enum},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
@@ -238,9 +238,7 @@ async fn require_reviewer(
     if p.person_id == viewer.person_id {
         return Err(ApiError::Forbidden);
     }
-    authz::require_any_role_over(conn, viewer, p.branch_id, MEMBER_MANAGERS)
-        .await
-        .map_err(authz::hide_forbidden)
+    authz::require(conn, viewer, Capability::ReviewPledges, p.branch_id).await.map_err(authz::hide_forbidden)
 }
 
 /// A pledge the caller may see (its owner or a reviewer in reach), else `NOT_FOUND`.

@@ -5,7 +5,7 @@ use entities::{membership, membership_request, person};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, RelationDef,
-    sea_query::{Alias, Expr, ExprTrait, LikeExpr, SelectStatement, SimpleExpr},
+    sea_query::{Alias, Expr, ExprTrait, LikeExpr, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{MemberStatus, RequestStatus};
 use crate::{
     auth::Viewer,
-    authz::{self, MEMBER_MANAGERS},
+    authz::{self, Capability},
     domain::{PhoneNumber, WordPrefix},
     error::ApiError,
     state::AppState,
@@ -29,20 +29,18 @@ pub struct RequestFilter {
     pub submitted_to: Option<DateTime<Utc>>,
 }
 
-/// The request condition, with the reach already resolved (see [`authz::reach_filter`]).
+/// The request condition, with the reach already resolved (see [`authz::reach`]).
 #[derive(Clone)]
 pub struct RequestQuery {
     filter: RequestFilter,
-    reach: Option<SelectStatement>,
+    reach: authz::Reach,
 }
 
 impl RequestQuery {
     fn condition(&self) -> Condition {
         let f = &self.filter;
         let mut c = Condition::all();
-        if let Some(reach) = &self.reach {
-            c = c.add(membership_request::Column::BranchId.in_subquery(reach.clone()));
-        }
+        c = c.add(self.reach.condition(membership_request::Column::BranchId));
         if let Some(s) = f.status {
             c = c.add(membership_request::Column::Status.eq(s.as_str()));
         }
@@ -62,7 +60,7 @@ pub async fn request_query(
     viewer: &Viewer,
     filter: RequestFilter,
 ) -> Result<RequestQuery, ApiError> {
-    let reach = authz::reach_filter(&state.db, viewer, MEMBER_MANAGERS, filter.unit_id).await?;
+    let reach = authz::reach(&state.db, viewer, Capability::ManageMembers, filter.unit_id).await?;
     Ok(RequestQuery { filter, reach })
 }
 
@@ -175,7 +173,8 @@ pub async fn member_query(
     viewer: &Viewer,
     filter: MemberFilter,
 ) -> Result<MemberQuery, ApiError> {
-    let roots = authz::reach_roots(&state.db, viewer, MEMBER_MANAGERS, filter.unit_id).await?;
+    let reach = authz::reach(&state.db, viewer, Capability::ManageMembers, filter.unit_id).await?;
+    let roots = reach.roots().map(<[Uuid]>::to_vec);
     let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "filter.phone")).transpose()?;
     let search = filter.search.as_deref().and_then(WordPrefix::parse);
     Ok(MemberQuery {

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use super::{EventKind, MemberStatus, format_member_number, invite, reserve_member_numbers};
 use crate::{
     auth::Viewer,
-    authz::{self, MEMBER_MANAGERS},
+    authz::{self, Capability},
     db,
     domain::{PersonName, PhoneNumber, check_birth_date, fold_for_search, hanoi_day},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
@@ -123,7 +123,7 @@ pub async fn import_members(
 ) -> Result<ImportReport, ApiError> {
     let started = std::time::Instant::now();
     let db = &state.db;
-    authz::require_any_role_somewhere(db, viewer, MEMBER_MANAGERS).await?;
+    authz::require_somewhere(db, viewer, Capability::ManageMembers).await?;
     let admin = authz::is_system_admin(db, viewer.person_id).await?;
     let parsed = parse_csv(csv_bytes)?;
     let s = &state.settings;
@@ -484,7 +484,8 @@ async fn branches_in_reach(
             .filter(org_unit::Column::Kind.eq(UnitKind::Branch.as_str()));
         if !admin {
             q = q.filter(
-                org_unit::Column::Id.in_subquery(authz::reach_select(viewer.person_id, MEMBER_MANAGERS)),
+                org_unit::Column::Id
+                    .in_subquery(authz::reach_select(viewer.person_id, Capability::ManageMembers)),
             );
         }
         found.extend(q.into_tuple::<(String, Uuid)>().all(conn).await?);
@@ -508,7 +509,10 @@ async fn units_in_reach(
             .select_only()
             .column(org_unit::Column::Id)
             .filter(org_unit::Column::Id.is_in(chunk.iter().copied()))
-            .filter(org_unit::Column::Id.in_subquery(authz::reach_select(viewer.person_id, MEMBER_MANAGERS)))
+            .filter(
+                org_unit::Column::Id
+                    .in_subquery(authz::reach_select(viewer.person_id, Capability::ManageMembers)),
+            )
             .into_tuple()
             .all(conn)
             .await?;

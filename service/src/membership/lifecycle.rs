@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    authz::{self, MEMBER_MANAGERS},
+    authz::{self, Capability},
     domain::{PersonName, PhoneNumber, check_birth_date, hanoi_day, parse_reason},
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
@@ -102,7 +102,7 @@ pub async fn get_membership(
 ) -> Result<membership::Model, ApiError> {
     let m = membership::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if m.person_id != viewer.person_id {
-        authz::require_any_role_over(&state.db, viewer, m.branch_id, MEMBER_MANAGERS)
+        authz::require(&state.db, viewer, Capability::ManageMembers, m.branch_id)
             .await
             .map_err(authz::hide_forbidden)?;
     }
@@ -120,7 +120,7 @@ pub async fn set_suspended(
 ) -> Result<membership::Model, ApiError> {
     let db = &state.db;
     let m = membership::Entity::find_by_id(membership_id).one(db).await?.ok_or(ApiError::NotFound)?;
-    authz::require_any_role_over(db, viewer, m.branch_id, MEMBER_MANAGERS).await?;
+    authz::require(db, viewer, Capability::ManageMembers, m.branch_id).await?;
     // An officer who is also a member does not decide about her own membership.
     if m.person_id == viewer.person_id {
         return Err(ApiError::Forbidden);
@@ -190,7 +190,7 @@ pub async fn enrol_member(
 ) -> Result<EnrolmentResult, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, input.branch_id).await?;
-    authz::require_any_role_over(db, viewer, unit.id, MEMBER_MANAGERS).await?;
+    authz::require(db, viewer, Capability::ManageMembers, unit.id).await?;
     if UnitKind::parse(&unit.kind) != Some(UnitKind::Branch) {
         return Err(ApiError::bad_input("branchId", InputProblem::InvalidKind));
     }
@@ -232,7 +232,7 @@ pub async fn enrol_member(
             .await?
             .ok_or_else(|| ApiError::internal("enrolled person vanished"))?;
         if let Some(m) = current_membership(&txn, person.id).await?
-            && authz::require_any_role_over(&txn, viewer, m.branch_id, MEMBER_MANAGERS).await.is_ok()
+            && authz::require(&txn, viewer, Capability::ManageMembers, m.branch_id).await.is_ok()
         {
             return Err(ApiError::Conflict(ConflictKind::AlreadyMember));
         }

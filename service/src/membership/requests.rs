@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{EventKind, MemberStatus, NewEvent, activate, bump_active, close_invitations, record_event};
 use crate::{
     auth::Viewer,
-    authz::{self, MEMBER_MANAGERS},
+    authz::{self, Capability},
     db::stmt,
     domain::{GlobalId, NodeKind},
     domain::{parse_note, parse_reason},
@@ -245,7 +245,7 @@ pub async fn get_request(
     let row =
         membership_request::Entity::find_by_id(request_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if row.person_id != viewer.person_id {
-        authz::require_any_role_over(&state.db, viewer, row.branch_id, MEMBER_MANAGERS)
+        authz::require(&state.db, viewer, Capability::ManageMembers, row.branch_id)
             .await
             .map_err(authz::hide_forbidden)?;
     }
@@ -264,7 +264,7 @@ pub async fn decide_request(
     let db = &state.db;
     let request =
         membership_request::Entity::find_by_id(request_id).one(db).await?.ok_or(ApiError::NotFound)?;
-    authz::require_any_role_over(db, viewer, request.branch_id, MEMBER_MANAGERS).await?;
+    authz::require(db, viewer, Capability::ManageMembers, request.branch_id).await?;
     // Nobody approves her own request.
     if request.person_id == viewer.person_id {
         return Err(ApiError::Forbidden);

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db::{self, stmt},
     error::{ApiError, InputProblem},
     org::get_unit,
@@ -63,7 +63,7 @@ pub async fn member_statistics(
 ) -> Result<StatsReport, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
+    authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
     if to < from {
         return Err(ApiError::bad_input("to", InputProblem::OutOfRange));
     }
@@ -136,7 +136,7 @@ pub async fn set_population_figure(
 ) -> Result<(), ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, &[Role::UnitOfficer, Role::UnitAdmin]).await?;
+    authz::require(db, viewer, Capability::SetPopulation, unit_id).await?;
     let this_year = Utc::now().year();
     if !(2000..=this_year + 5).contains(&year) {
         return Err(ApiError::bad_input("year", InputProblem::OutOfRange));

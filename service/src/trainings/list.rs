@@ -8,24 +8,21 @@
 //! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
-use entities::{org_unit, training};
+use entities::training;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Audience, Category, TrainingStatus};
 use crate::{
-    authz::{self, Role},
+    authz::{self, Capability},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
-    {
-        org::UnitKind,
-        scope::{ViewerScope, everything},
-    },
+    scope::{ViewerScope, everything},
 };
 
 /// Filters of the training list.
@@ -83,22 +80,12 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
                     .add(training::Column::Audience.eq(Audience::Officers.as_str()))
                     .add(training::Column::UnitId.is_in(scope.above_roles.iter().copied())),
             );
-            visible = visible.add(not_draft().add(within(scope, &Role::ALL)));
+            visible = visible
+                .add(not_draft().add(scope.reach(Capability::ViewUnit).condition(training::Column::UnitId)));
             // Drafts of what she manages.
-            if !scope.units_with(&[Role::UnitOfficer]).is_empty() {
-                visible = visible.add(within(scope, &[Role::UnitOfficer]));
-            }
-            if !scope.units_with(&[Role::BranchLeader]).is_empty() {
-                let branches = Query::select()
-                    .column(org_unit::Column::Id)
-                    .from(org_unit::Entity)
-                    .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
-                    .to_owned();
-                visible = visible.add(
-                    Condition::all()
-                        .add(within(scope, &[Role::BranchLeader]))
-                        .add(training::Column::UnitId.in_subquery(branches)),
-                );
+            let managed = scope.reach(Capability::ManageTrainings);
+            if !managed.is_empty() {
+                visible = visible.add(managed.condition(training::Column::UnitId));
             }
         }
     }
@@ -132,16 +119,6 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
         );
     }
     TrainingQuery { condition, units: member_only.then(|| scope.above_branch.clone()) }
-}
-
-/// Trainings of units in the reach of her `roles` (all of them when one is held at the root).
-fn within(scope: &ViewerScope, roles: &[Role]) -> Condition {
-    match scope.reach(roles) {
-        None => everything(),
-        Some(units) => {
-            Condition::all().add(training::Column::UnitId.in_subquery(authz::subtrees_select(units)))
-        }
-    }
 }
 
 /// One page of trainings, soonest first.

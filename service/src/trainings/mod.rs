@@ -22,7 +22,7 @@ mod registration;
 mod stats;
 
 use chrono::{DateTime, Utc};
-use entities::{org_unit, training};
+use entities::training;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, Set, TransactionTrait};
 use uuid::Uuid;
 
@@ -40,14 +40,14 @@ pub use stats::{CategoryFigures, TrainingFigures, TrainingStats, training_statis
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db::stmt,
     domain::{fold_for_search, normalise_text, parse_line, parse_optional_url, stored_enum},
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
     {
         notifications::{self, NewNotification, NotificationKind},
-        org::{UnitKind, get_unit},
+        org::get_unit,
     },
 };
 
@@ -194,20 +194,6 @@ pub async fn get_registration(
     Ok(r)
 }
 
-/// Whether `viewer` manages trainings of `unit`.
-async fn manages_unit(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    unit: &org_unit::Model,
-) -> Result<bool, ApiError> {
-    if authz::is_system_admin(conn, viewer.person_id).await? {
-        return Ok(true);
-    }
-    let held = authz::roles_over(conn, viewer.person_id, unit.id).await?;
-    let branch = UnitKind::parse(&unit.kind) == Some(UnitKind::Branch);
-    Ok(held.iter().any(|(r, _)| *r == Role::UnitOfficer || (branch && *r == Role::BranchLeader)))
-}
-
 /// `NOT_FOUND` when the caller cannot see the training, `FORBIDDEN` when she can but does not
 /// manage it.
 async fn require_manager(
@@ -216,7 +202,7 @@ async fn require_manager(
     t: &training::Model,
 ) -> Result<(), ApiError> {
     let unit = get_unit(conn, t.unit_id).await?;
-    if manages_unit(conn, viewer, &unit).await? {
+    if authz::may(conn, viewer, Capability::ManageTrainings, &unit).await? {
         return Ok(());
     }
     if can_see(conn, viewer, t).await? { Err(ApiError::Forbidden) } else { Err(ApiError::NotFound) }
@@ -253,7 +239,7 @@ async fn sees(
     registered_sees: bool,
 ) -> Result<bool, ApiError> {
     let unit = get_unit(conn, t.unit_id).await?;
-    if manages_unit(conn, viewer, &unit).await? {
+    if authz::may(conn, viewer, Capability::ManageTrainings, &unit).await? {
         return Ok(true);
     }
     if t.status == TrainingStatus::Draft.as_str() {
@@ -298,11 +284,7 @@ pub async fn create_training(
 ) -> Result<training::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    if !manages_unit(db, viewer, &unit).await? {
-        // Out of reach entirely, or in reach without the role: the usual two answers.
-        authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
-        return Err(ApiError::Forbidden);
-    }
+    authz::require(db, viewer, Capability::ManageTrainings, &unit).await?;
     let checked = input.check()?;
     let now = Utc::now();
     let row = training::ActiveModel {

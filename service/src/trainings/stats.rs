@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::Category;
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db::{repeat_list, stmt},
     domain::hanoi_day_start,
     error::{ApiError, InputProblem},
@@ -161,7 +161,7 @@ pub async fn training_statistics(
 ) -> Result<TrainingStats, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
+    authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
     if to < from {
         return Err(ApiError::bad_input("to", InputProblem::OutOfRange));
     }

@@ -18,6 +18,7 @@
 //! log, an error or a notification: notification texts are neutral.
 
 pub mod escalation;
+pub mod officer;
 pub mod queue;
 pub mod reporter;
 pub mod submit;
@@ -37,7 +38,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability, Role},
     crypto::Keyring,
     db::stmt,
     domain::{GlobalId, NodeKind, stored_enum},
@@ -259,7 +260,7 @@ pub enum Access {
 /// Whether `person` is a case officer whose reach covers `unit` (a `CASE_OFFICER` role at the
 /// unit or one of its ancestors).
 pub async fn covers(conn: &impl ConnectionTrait, person: Uuid, unit: Uuid) -> Result<bool, ApiError> {
-    Ok(authz::roles_over(conn, person, unit).await?.iter().any(|(role, _)| *role == Role::CaseOfficer))
+    Ok(authz::decide(conn, person, Capability::HandleViolenceReports, unit.into()).await?.allowed())
 }
 
 /// Locks `person`'s current roles until the transaction ends (`FOR SHARE` on PostgreSQL; SQLite
@@ -397,20 +398,9 @@ pub async fn add_event(
     .await?)
 }
 
-/// The people holding an active `CASE_OFFICER` role at exactly `unit` (each once).
+/// The people holding an active case-handling role (`CASE_OFFICER`) at exactly `unit` (each once).
 pub async fn case_officers_at(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Vec<Uuid>, ApiError> {
-    let mut people: Vec<Uuid> = officer_role::Entity::find()
-        .select_only()
-        .column(officer_role::Column::PersonId)
-        .filter(officer_role::Column::UnitId.eq(unit))
-        .filter(officer_role::Column::Role.eq(Role::CaseOfficer.as_str()))
-        .filter(officer_role::Column::RevokedAt.is_null())
-        .into_tuple()
-        .all(conn)
-        .await?;
-    people.sort_unstable();
-    people.dedup();
-    Ok(people)
+    authz::holders_at(conn, unit, Capability::HandleViolenceReports).await
 }
 
 #[derive(FromQueryResult)]
@@ -419,23 +409,25 @@ struct UnitId {
 }
 
 /// The nearest unit at or above `unit` (strictly above with `strict`) where someone holds an
-/// active `CASE_OFFICER` role.
+/// active case-handling role (`CASE_OFFICER`).
 pub async fn nearest_with_case_officers(
     conn: &impl ConnectionTrait,
     unit: Uuid,
     strict: bool,
 ) -> Result<Option<Uuid>, ApiError> {
-    Ok(UnitId::find_by_statement(stmt(
-        conn.get_database_backend(),
+    let roles: Vec<&str> = Capability::HandleViolenceReports.roles().map(Role::as_str).collect();
+    let sql = format!(
         "SELECT c.ancestor_id AS id FROM org_unit_closure c \
          WHERE c.descendant_id = ? AND c.depth >= ? AND EXISTS (SELECT 1 FROM officer_role r \
-           WHERE r.unit_id = c.ancestor_id AND r.role = ? AND r.revoked_at IS NULL) \
+           WHERE r.unit_id = c.ancestor_id AND r.role IN ({}) AND r.revoked_at IS NULL) \
          ORDER BY c.depth LIMIT 1",
-        [unit.into(), i32::from(strict).into(), Role::CaseOfficer.as_str().into()],
-    ))
-    .one(conn)
-    .await?
-    .map(|u| u.id))
+        crate::db::repeat_list("?", roles.len())
+    );
+    let values = [unit.into(), i32::from(strict).into()].into_iter().chain(roles.into_iter().map(Into::into));
+    Ok(UnitId::find_by_statement(stmt(conn.get_database_backend(), &sql, values))
+        .one(conn)
+        .await?
+        .map(|u| u.id))
 }
 
 /// Queues a neutral notification of `kind` about a report to each of `people`.
@@ -494,7 +486,7 @@ pub async fn console_events(
     state: &AppState,
     viewer: Viewer,
     unit: Option<Uuid>,
-) -> Result<impl futures_util::Stream<Item = (String, report::Model)> + Send + use<>, ApiError> {
+) -> Result<impl futures_util::Stream<Item = (String, officer::ReportSummary)> + Send + use<>, ApiError> {
     use futures_util::StreamExt;
     let units = match unit {
         Some(u) if covers(&state.db, viewer.person_id, u).await? => vec![u],
@@ -526,7 +518,10 @@ pub async fn console_events(
                     seen.push_back(key);
                 }
                 let row = report::Entity::find_by_id(id).one(&db).await.ok()??;
-                (access(&db, &viewer, &row).await.ok()? == Access::CaseOfficer).then_some((event, row))
+                if access(&db, &viewer, &row).await.ok()? != Access::CaseOfficer {
+                    return None;
+                }
+                Some((event, officer::ReportSummary::of(&row).ok()?))
             }
         })
         .take_until(revoked.boxed().into_future()))

@@ -7,8 +7,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entities::{
-    officer_role, violence_access_log as access_log, violence_report as report,
-    violence_report_event as event,
+    violence_access_log as access_log, violence_report as report, violence_report_event as event,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
@@ -21,7 +20,7 @@ use uuid::Uuid;
 use super::{AccessAction, ActorRole, ReportStatus, covers, log_access, officer_report};
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db::split_page,
     domain::hanoi_day_start,
     error::ApiError,
@@ -55,21 +54,12 @@ pub struct QueueQuery {
     condition: Condition,
 }
 
-/// The units where the viewer is an active case officer.
+/// The units where the viewer holds a case-handling role.
 pub(super) async fn case_officer_units(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
 ) -> Result<Vec<Uuid>, ApiError> {
-    Ok(officer_role::Entity::find()
-        .select_only()
-        .column(officer_role::Column::UnitId)
-        .filter(officer_role::Column::PersonId.eq(viewer.person_id))
-        .filter(officer_role::Column::Role.eq(Role::CaseOfficer.as_str()))
-        .filter(officer_role::Column::RevokedAt.is_null())
-        .distinct()
-        .into_tuple()
-        .all(conn)
-        .await?)
+    authz::role_units(conn, viewer.person_id, Capability::HandleViolenceReports).await
 }
 
 /// The units at or below any of `roots`.
@@ -150,7 +140,7 @@ pub async fn queue_query(
 }
 
 /// A page of the queue: urgent first, then oldest.
-pub async fn queue(
+pub(super) async fn queue(
     conn: &impl ConnectionTrait,
     q: &QueueQuery,
     first: u64,
@@ -185,7 +175,7 @@ pub async fn count_queue(conn: &impl ConnectionTrait, q: &QueueQuery) -> Result<
 }
 
 /// A report's details for a case officer: the row and its whole timeline. The read is logged.
-pub async fn read_report(
+pub(super) async fn read_report(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     id: Uuid,
@@ -198,7 +188,7 @@ pub async fn read_report(
 }
 
 /// Every step of a report, oldest first.
-pub async fn timeline(conn: &impl ConnectionTrait, id: Uuid) -> Result<Vec<event::Model>, ApiError> {
+pub(super) async fn timeline(conn: &impl ConnectionTrait, id: Uuid) -> Result<Vec<event::Model>, ApiError> {
     Ok(event::Entity::find()
         .filter(event::Column::ReportId.eq(id))
         .order_by_asc(event::Column::CreatedAt)
@@ -216,7 +206,7 @@ pub struct LogCursor {
 
 /// A page of a report's access log, for a case officer whose reach covers it. Reading the log
 /// is itself logged.
-pub async fn access_log_page(
+pub(super) async fn access_log_page(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     id: Uuid,
@@ -284,7 +274,7 @@ pub async fn counts(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<Counts, ApiError> {
-    authz::require_any_role_over(conn, viewer, unit, &Role::ALL).await?;
+    authz::require(conn, viewer, Capability::ViewUnit, unit).await?;
     let exact = covers(conn, viewer.person_id, unit).await?;
     // Coarse readers count whole calendar months: sliding a range day by day cannot show on
     // which day a count crossed a step.

@@ -68,10 +68,26 @@ impl std::fmt::Debug for ReportInput {
 
 /// What the reporter gets back.
 pub struct Receipt {
-    pub report: report::Model,
+    pub id: Uuid,
+    /// What she quotes to follow it.
+    pub reference_code: String,
     /// The PIN of an anonymous report (shown once; a retry of the same submission shows it
     /// again).
     pub pin: Option<String>,
+    pub status: ReportStatus,
+    pub submitted_at: DateTime<Utc>,
+}
+
+impl Receipt {
+    fn of(report: &report::Model, pin: Option<String>) -> Result<Self, ApiError> {
+        Ok(Receipt {
+            id: report.id,
+            reference_code: report.reference_code.clone(),
+            pin,
+            status: super::status_of(report)?,
+            submitted_at: report.submitted_at,
+        })
+    }
 }
 
 /// The input, checked and normalised.
@@ -242,7 +258,7 @@ fn replay(
     }
     let pin =
         existing.pin_hash.is_some().then(|| derive_pin(keys, key_id, &input.idempotency_key, existing.id));
-    Ok(Receipt { report: existing, pin })
+    Receipt::of(&existing, pin)
 }
 
 async fn by_key(state: &AppState, key_hash: &str) -> Result<Option<report::Model>, ApiError> {
@@ -359,6 +375,6 @@ pub async fn submit(
         txn.commit().await?;
         announce(state, &notes).await;
         publish_console_event(state, &saved, "SUBMITTED").await;
-        return Ok(Receipt { report: saved, pin });
+        return Receipt::of(&saved, pin);
     }
 }

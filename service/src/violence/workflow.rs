@@ -132,7 +132,7 @@ fn check_text(action: &mut Action) -> Result<(), ApiError> {
 }
 
 /// Runs a case officer's action (see the module docs); the report as it now is.
-pub async fn act(
+pub(super) async fn act(
     state: &AppState,
     viewer: &Viewer,
     report_id: Uuid,

@@ -6,6 +6,7 @@ mod access;
 mod canary;
 mod counts;
 mod escalation;
+mod officer;
 mod reporter;
 mod revoked;
 mod workflow;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{CampaignKind, CampaignStatus};
 use crate::{
-    authz::{self, Role},
+    authz::{self, Capability},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
     scope::{ViewerScope, everything},
@@ -67,12 +67,7 @@ pub fn campaign_query(scope: &ViewerScope, filter: CampaignFilter) -> CampaignQu
         }
         if !scope.roles.is_empty() {
             // Everything of her reach, drafts included.
-            visible = visible.add(match scope.reach(&Role::ALL) {
-                None => everything(),
-                Some(units) => {
-                    Condition::all().add(campaign::Column::UnitId.in_subquery(authz::subtrees_select(units)))
-                }
-            });
+            visible = visible.add(scope.reach(Capability::ViewUnit).condition(campaign::Column::UnitId));
         }
     }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::PledgeStatus;
 use crate::{
     auth::Viewer,
-    authz::{self, MEMBER_MANAGERS},
+    authz::{self, Capability},
     error::ApiError,
     state::AppState,
 };
@@ -86,9 +86,8 @@ pub async fn review_query(
     filter: ReviewFilter,
 ) -> Result<ReviewQuery, ApiError> {
     let mut condition = Condition::all();
-    if let Some(roots) = authz::reach_roots(&state.db, viewer, MEMBER_MANAGERS, filter.unit_id).await? {
-        condition = condition.add(pledge::Column::BranchId.in_subquery(authz::subtrees_select(roots)));
-    }
+    let reach = authz::reach(&state.db, viewer, Capability::ReviewPledges, filter.unit_id).await?;
+    condition = condition.add(reach.condition(pledge::Column::BranchId));
     // Nobody reviews her own pledge, so it is not in her queue.
     condition = condition.add(pledge::Column::PersonId.ne(viewer.person_id));
     if let Some(c) = filter.campaign_id {

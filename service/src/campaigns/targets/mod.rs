@@ -38,7 +38,7 @@ pub use set::{SetTargets, TargetInput, set_target};
 
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability, Decision},
     db::stmt,
     domain::{normalise_text, stored_enum},
     error::{ApiError, InputProblem},
@@ -52,9 +52,6 @@ pub const NEW_MEMBERS: Uuid = Uuid::from_u128(1);
 pub const PEOPLE_TRAINED: Uuid = Uuid::from_u128(2);
 /// Computed indicator: certified household pledges (`unit_activity_day`, `HOUSEHOLDS_CERTIFIED`).
 pub const HOUSEHOLDS_CERTIFIED: Uuid = Uuid::from_u128(3);
-
-/// The roles that define indicators and set targets (at or above the unit).
-pub const TARGET_MANAGERS: &[Role] = &[Role::UnitOfficer, Role::UnitAdmin];
 
 stored_enum! {
     /// Whether the system counts an indicator or officers report it.
@@ -161,7 +158,7 @@ pub async fn create_indicator(
 ) -> Result<indicator::Model, ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, TARGET_MANAGERS).await?;
+    authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
     let name = required_text(&input.name, 200, "input.name")?;
     let unit_of_measure = required_text(&input.unit_of_measure, 50, "input.unitOfMeasure")?;
     let row = indicator::ActiveModel {
@@ -207,7 +204,7 @@ pub async fn indicators(
 ) -> Result<Vec<indicator::Model>, ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
+    authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
     Ok(indicator::Entity::find()
         .filter(usable_at(unit_id))
         .order_by_asc(indicator::Column::Kind)
@@ -242,7 +239,7 @@ pub async fn get_indicator(
     let db = &state.db;
     let found = indicator::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
     let Some(unit_id) = found.unit_id else {
-        authz::require_any_role_somewhere(db, viewer, &Role::ALL).await.map_err(authz::hide_forbidden)?;
+        authz::require_somewhere(db, viewer, Capability::ViewUnit).await.map_err(authz::hide_forbidden)?;
         return Ok(found);
     };
     let p = viewer.person_id;
@@ -262,23 +259,18 @@ pub async fn get_indicator(
     if seen || authz::is_system_admin(db, p).await? { Ok(found) } else { Err(ApiError::NotFound) }
 }
 
-/// Checks that the viewer may set targets of `unit` (a `UNIT_OFFICER` or `UNIT_ADMIN` at or
-/// above it, or a system administrator) and tells whether she stands strictly above it (a
-/// system administrator does). `NOT_FOUND` without any role over the unit, else `FORBIDDEN`.
+/// Checks that the viewer may set targets of `unit` and tells whether she stands strictly
+/// above it (a system administrator does). `NOT_FOUND` without any role over the unit, else
+/// `FORBIDDEN`.
 async fn require_target_manager(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     unit: &org_unit::Model,
 ) -> Result<bool, ApiError> {
-    let held = authz::roles_over(conn, viewer.person_id, unit.id).await?;
-    let distances: Vec<i32> = held.iter().filter(|h| TARGET_MANAGERS.contains(&h.0)).map(|h| h.1).collect();
-    if !distances.is_empty() {
-        return Ok(distances.iter().any(|&d| d > 0));
+    match authz::decide(conn, viewer.person_id, Capability::SetTargets, unit.into()).await? {
+        Decision::Allowed { above } => Ok(above),
+        denied => denied.into_result().map(|()| false),
     }
-    if authz::is_system_admin(conn, viewer.person_id).await? {
-        return Ok(true);
-    }
-    Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
 }
 
 #[cfg(test)]

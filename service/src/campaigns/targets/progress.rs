@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db::{repeat_list, stmt},
     error::{ApiError, InputProblem},
     state::AppState,
@@ -93,7 +93,7 @@ pub async fn target_progress(
 ) -> Result<Vec<IndicatorProgress>, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
+    authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
     if asked.len() > MAX_ASKED {
         return Err(ApiError::bad_input("indicatorIds", InputProblem::TooMany));
     }

@@ -5,7 +5,7 @@
 //! the winner's row: both end up in the history, exactly one is current.
 
 use chrono::{DateTime, Utc};
-use entities::{org_unit, reported_value as rv};
+use entities::reported_value as rv;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -13,14 +13,14 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{IndicatorKind, Period, TARGET_MANAGERS, check_value, usable_indicator};
+use super::{IndicatorKind, Period, check_value, usable_indicator};
 use crate::{
     auth::Viewer,
-    authz::{self, Role},
+    authz::{self, Capability},
     db,
     domain::parse_note,
     error::{ApiError, InputProblem, is_unique_violation},
-    org::{UnitKind, get_unit},
+    org::get_unit,
     state::AppState,
 };
 
@@ -39,22 +39,6 @@ pub struct ReportInput {
     pub note: Option<String>,
 }
 
-/// A `UNIT_OFFICER` or `UNIT_ADMIN` at or above the unit, or a `BRANCH_LEADER` of a branch.
-async fn require_reporter(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    unit: &org_unit::Model,
-) -> Result<(), ApiError> {
-    let held = authz::roles_over(conn, viewer.person_id, unit.id).await?;
-    let branch = UnitKind::parse(&unit.kind) == Some(UnitKind::Branch);
-    let allowed =
-        held.iter().any(|(r, _)| TARGET_MANAGERS.contains(r) || (branch && *r == Role::BranchLeader));
-    if allowed || authz::is_system_admin(conn, viewer.person_id).await? {
-        return Ok(());
-    }
-    Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
-}
-
 /// Records a unit's value for a reported indicator and a period; it becomes the current value.
 pub async fn report_indicator_value(
     state: &AppState,
@@ -63,7 +47,7 @@ pub async fn report_indicator_value(
 ) -> Result<rv::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, input.unit_id).await?;
-    require_reporter(db, viewer, &unit).await?;
+    authz::require(db, viewer, Capability::ReportIndicators, &unit).await?;
     let indicator = usable_indicator(db, input.indicator_id, unit.id).await?;
     if IndicatorKind::parse(&indicator.kind) != Some(IndicatorKind::Reported) {
         return Err(ApiError::bad_input("input.indicatorId", InputProblem::InvalidKind));
@@ -170,7 +154,7 @@ pub async fn indicator_value_history(
 ) -> Result<(Vec<rv::Model>, bool), ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require_any_role_over(db, viewer, unit_id, &Role::ALL).await?;
+    authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
     usable_indicator(db, indicator_id, unit_id).await?;
     let mut query = rv::Entity::find()
         .filter(rv::Column::UnitId.eq(unit_id))
