@@ -73,10 +73,10 @@ pub async fn update_profile(
     update: ProfileUpdate,
 ) -> Result<person::Model, ApiError> {
     if let Some(birth) = update.birth_date {
-        crate::domain::check_birth_date(birth, "input.birthDate")?;
+        crate::domain::check_birth_date(birth, "birth_date")?;
     }
     let email = match update.email {
-        Some(Some(e)) => Some(Some(Email::parse(&e, "input.email")?.as_str().to_owned())),
+        Some(Some(e)) => Some(Some(Email::parse(&e, "email")?.as_str().to_owned())),
         Some(None) => Some(None),
         None => None,
     };
@@ -102,10 +102,10 @@ pub async fn register(
     input: RegisterInput,
 ) -> Result<AuthPayload, ApiError> {
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
-    let name = PersonName::parse(&input.full_name, "fullName")?;
+    let name = PersonName::parse(&input.full_name, "full_name")?;
     let password = Password::parse(&input.password, Some(&phone), "password")?;
     let email = input.email.as_deref().map(|e| Email::parse(e, "email")).transpose()?;
-    crate::domain::check_birth_date(input.birth_date, "birthDate")?;
+    crate::domain::check_birth_date(input.birth_date, "birth_date")?;
     // Registration hashes a password and creates an account: limit it per client address.
     let key = format!("register:addr:{}", meta.client_addr);
     state
@@ -449,14 +449,14 @@ pub async fn change_password(
     let person = me(state, viewer).await?;
     let phone = PhoneNumber::parse(&person.phone, "phone")?;
     if current.expose_secret().is_empty() {
-        return Err(ApiError::bad_input("currentPassword", InputProblem::Required));
+        return Err(ApiError::bad_input("current_password", InputProblem::Required));
     }
-    let new = Password::parse(new, Some(&phone), "newPassword")?;
+    let new = Password::parse(new, Some(&phone), "new_password")?;
     // Guessing the current password with a stolen access token is throttled like a login (the
     // session is no proof that whoever holds it knows the password).
     let attempt = Attempt::begin(state, &phone, meta, None).await?;
     if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
-        return Err(ApiError::bad_input("currentPassword", InputProblem::WrongPassword));
+        return Err(ApiError::bad_input("current_password", InputProblem::WrongPassword));
     }
     attempt.succeeded(state).await;
     let hash = auth::hash_password(new.expose().to_owned()).await?;

@@ -377,7 +377,7 @@ pub async fn move_unit(
     authz::require(db, viewer, Capability::ManageStructure, old_parent).await?;
     let fits = matches!((UnitKind::of(&unit), UnitKind::of(&new_parent)), (Some(k), Some(pk)) if k > pk);
     if !fits {
-        return Err(ApiError::bad_input("newParentId", InputProblem::InvalidKind));
+        return Err(ApiError::bad_input("new_parent_id", InputProblem::InvalidKind));
     }
 
     let txn = db.begin().await?;
@@ -390,7 +390,7 @@ pub async fn move_unit(
         .await?
         .is_some();
     if inside {
-        return Err(ApiError::bad_input("newParentId", InputProblem::WouldCreateCycle));
+        return Err(ApiError::bad_input("new_parent_id", InputProblem::WouldCreateCycle));
     }
     // Its member and activity counters leave the old ancestors now and join the new ones once attached.
     crate::membership::shift_rollups(&txn, id, -1).await?;

@@ -207,7 +207,7 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
     let now = Utc::now();
     for account in DEMO_ACCOUNTS {
         let phone = PhoneNumber::parse(account.phone, "phone")?;
-        let name = PersonName::parse(account.name, "fullName")?;
+        let name = PersonName::parse(account.name, "full_name")?;
         let person = person::ActiveModel {
             is_system_admin: Set(account.role == "SYSTEM_ADMIN"),
             gender: Set(Some("FEMALE".to_owned())),

@@ -21,3 +21,52 @@ fn the_core_crate_depends_on_no_web_framework_and_no_graphql() {
         );
     }
 }
+
+/// The `.rs` files under `dir`, with their text.
+fn sources(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+}
+
+/// Errors from the core name the domain field (`cover_image_url`); only the GraphQL layer knows
+/// that it arrived as `input.coverImageUrl`. A GraphQL path written in a service — an
+/// argument prefix or a camelCase field name — fails here.
+#[test]
+fn the_core_names_domain_fields_not_graphql_argument_paths() {
+    let mut files = Vec::new();
+    sources(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/service/src")), &mut files);
+    assert!(files.len() > 30, "read the real tree");
+    let calls = ["bad_input(\"", "field: \"", "::parse(", "parse_line(", "prose(", "check_birth_date("];
+    let mut found = Vec::new();
+    for (path, text) in &files {
+        for (n, line) in text.lines().enumerate() {
+            for prefix in ["\"input.", "\"filter."] {
+                if line.contains(prefix) {
+                    found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+            // A camelCase literal given as a field to the error constructors and parsers.
+            for call in calls {
+                for (at, _) in line.match_indices(call) {
+                    let rest = &line[at + call.len()..];
+                    let literal =
+                        rest.split('"').find(|s| !s.is_empty() && !s.contains(['(', ' ', ',', '&']));
+                    if let Some(name) = literal.filter(|s| {
+                        s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                            && s.chars().any(|c| c.is_ascii_uppercase())
+                            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+                    }) {
+                        found.push(format!("{}:{}: {name}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "GraphQL argument paths in the core:\n{}", found.join("\n"));
+}

@@ -20,12 +20,14 @@ use async_graphql::{
 use futures_util::{StreamExt, stream::BoxStream};
 use service::error::{ApiError, Lang};
 
-/// Sets `code` and the code's companions (`field`, `reason`, `retryAfter`) of an [`ApiError`].
-pub fn write_extensions(err: &ApiError, ext: &mut ErrorExtensionValues) {
+/// Sets `code` and the code's companions (`field`, `reason`, `retryAfter`) of an [`ApiError`];
+/// a domain field is named by its argument path, under `argument` when the error is about a
+/// field of that input object (see [`in_argument`]).
+pub fn write_extensions(err: &ApiError, argument: Option<&str>, ext: &mut ErrorExtensionValues) {
     ext.set("code", err.code());
     match err {
         ApiError::BadInput { field, problem } => {
-            ext.set("field", *field);
+            ext.set("field", argument_path(field, argument));
             ext.set("reason", problem.code());
         }
         ApiError::Conflict(kind) => ext.set("reason", kind.code()),
@@ -34,6 +36,50 @@ pub fn write_extensions(err: &ApiError, ext: &mut ErrorExtensionValues) {
         }
         _ => {}
     }
+}
+
+/// The argument path of a domain field: the core names fields in the domain's words
+/// (`cover_image_url`, `contact.safe_times`); the schema's are camelCase, and a field of an
+/// input object sits under its argument (`input.coverImageUrl`, `input.contact.safeTimes`).
+pub fn argument_path(field: &str, argument: Option<&str>) -> String {
+    let mut path = String::with_capacity(field.len() + 8);
+    if let Some(argument) = argument {
+        path.push_str(argument);
+        path.push('.');
+    }
+    let mut upper = false;
+    for c in field.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                path.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => path.push(c),
+        }
+    }
+    path
+}
+
+/// A service error about the input object passed as `argument` (see [`in_argument`]).
+#[derive(Debug)]
+pub struct InArgument {
+    pub error: ApiError,
+    pub argument: &'static str,
+}
+
+impl std::fmt::Display for InArgument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for InArgument {}
+
+/// For resolvers that hand a service one input object: `.map_err(in_argument("input"))?` names
+/// the service's domain fields by their path inside that argument.
+pub fn in_argument(argument: &'static str) -> impl Fn(ApiError) -> InArgument {
+    move |error| InArgument { error, argument }
 }
 
 /// Codes for errors raised by the GraphQL engine itself, not by a resolver.
@@ -129,9 +175,14 @@ impl Extension for ErrorMappingExtension {
 
 /// Rewrites one error in place (see the module docs for the rules).
 pub fn map_error(err: &mut ServerError, lang: Lang) {
-    if let Some(api) = err.source::<ApiError>() {
+    let api = match (err.source::<ApiError>(), err.source::<InArgument>()) {
+        (Some(api), _) => Some((api, None)),
+        (None, Some(at)) => Some((&at.error, Some(at.argument))),
+        (None, None) => None,
+    };
+    if let Some((api, argument)) = api {
         let mut ext = ErrorExtensionValues::default();
-        write_extensions(api, &mut ext);
+        write_extensions(api, argument, &mut ext);
         err.message = api.message(lang);
         err.extensions = Some(ext);
         return;
@@ -181,6 +232,21 @@ mod tests {
         assert_eq!(ext.get("code"), Some(&Value::from("BAD_USER_INPUT")));
         assert_eq!(ext.get("field"), Some(&Value::from("phone")));
         assert_eq!(server.message, "Not a valid Vietnamese mobile number.");
+    }
+
+    #[test]
+    fn domain_fields_are_named_by_their_argument_path() {
+        assert_eq!(argument_path("to_branch_id", None), "toBranchId");
+        assert_eq!(argument_path("phone", None), "phone");
+        assert_eq!(argument_path("contact.safe_times", Some("input")), "input.contact.safeTimes");
+        let e: async_graphql::Error =
+            in_argument("input")(ApiError::bad_input("cover_image_url", InputProblem::InvalidFormat)).into();
+        let mut server = e.into_server_error(Default::default());
+        server.path = vec![async_graphql::PathSegment::Field("createNewsPost".into())];
+        map_error(&mut server, Lang::En);
+        let ext = server.extensions.unwrap();
+        assert_eq!(ext.get("code"), Some(&Value::from("BAD_USER_INPUT")));
+        assert_eq!(ext.get("field"), Some(&Value::from("input.coverImageUrl")));
     }
 
     #[test]

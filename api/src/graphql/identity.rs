@@ -1,5 +1,6 @@
 //! GraphQL surface of accounts and sessions (including the `sessionRevoked` subscription).
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{
     Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Subscription,
 };
@@ -244,7 +245,7 @@ impl IdentityMutation {
             birth_date: change(input.birth_date, |d| d.0),
             email: change(input.email, |e| e),
         };
-        Ok(Person(svc::update_profile(ctx.state()?, viewer, update).await?))
+        Ok(Person(svc::update_profile(ctx.state()?, viewer, update).await.map_err(in_argument("input"))?))
     }
 
     /// Ends the current session; its access token stops working immediately.

@@ -1,6 +1,7 @@
 //! GraphQL surface of membership: requests and their decision, the member's own membership and
 //! history, officer actions, and the member directory.
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Upload, connection::Connection};
 use chrono::{DateTime, Utc};
 use entities::{membership, membership_event, membership_invitation, membership_request, person};
@@ -465,7 +466,7 @@ impl MembershipQuery {
             joined_from: filter.joined_from,
             joined_to: filter.joined_before,
         };
-        let q = svc::member_query(state, viewer, filter).await?;
+        let q = svc::member_query(state, viewer, filter).await.map_err(in_argument("filter"))?;
         let (rows, has_next) = svc::list_members(&state.db, &q, page.first, page.after.as_ref()).await?;
         let loaders = ctx.loaders()?;
         // The people are already loaded with the page: prime the loader rather than query again.

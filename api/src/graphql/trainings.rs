@@ -1,6 +1,7 @@
 //! GraphQL surface of trainings: publishing, discovery, registration and the waitlist,
 //! check-in, the roster and statistics. The rules are in `service::trainings`.
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
 use entities::{training, training_registration};
@@ -590,7 +591,11 @@ impl TrainingMutation {
     ) -> Result<Training> {
         let viewer = ctx.auth()?.require()?;
         let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
-        Ok(Training(svc::create_training(ctx.state()?, viewer, unit, input.into()).await?))
+        Ok(Training(
+            svc::create_training(ctx.state()?, viewer, unit, input.into())
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Edits a draft or published training; registrations are kept. `CONFLICT`
@@ -598,7 +603,11 @@ impl TrainingMutation {
     /// seats go to the waitlist in order.
     async fn update_training(&self, ctx: &Context<'_>, id: ID, input: TrainingInputGql) -> Result<Training> {
         let viewer = ctx.auth()?.require()?;
-        Ok(Training(svc::update_training(ctx.state()?, viewer, training_id(&id, "id")?, input.into()).await?))
+        Ok(Training(
+            svc::update_training(ctx.state()?, viewer, training_id(&id, "id")?, input.into())
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Publishes a draft to its audience.

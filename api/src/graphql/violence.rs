@@ -10,6 +10,7 @@
 //! [`ViolenceReport`] (the details, for case officers; each read logged) and
 //! [`MyViolenceReport`] (the reporter's: its public steps, officers named by role).
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{
     Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription, connection::Connection,
 };
@@ -855,7 +856,8 @@ impl ViolenceMutation {
                 idempotency_key: input.idempotency_key,
             },
         )
-        .await?;
+        .await
+        .map_err(in_argument("input"))?;
         Ok(ViolenceReportReceipt {
             reference_code: receipt.reference_code,
             pin: receipt.pin,

@@ -495,7 +495,7 @@ fn error_response(
     err: &ApiError,
 ) -> HttpResponse {
     let mut ext = async_graphql::ErrorExtensionValues::default();
-    write_extensions(err, &mut ext);
+    write_extensions(err, None, &mut ext);
     if let Some(secs) = retry_after {
         resp.insert_header((header::RETRY_AFTER, secs));
     }

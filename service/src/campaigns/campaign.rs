@@ -102,29 +102,29 @@ struct Checked {
 
 impl CampaignInput {
     fn check(&self) -> Result<Checked, ApiError> {
-        let title = parse_line(&self.title, MAX_TITLE, "input.title")?;
+        let title = parse_line(&self.title, MAX_TITLE, "title")?;
         let summary = self.summary.trim().to_owned();
         if summary.chars().count() > MAX_SUMMARY {
-            return Err(ApiError::bad_input("input.summary", InputProblem::TooLong));
+            return Err(ApiError::bad_input("summary", InputProblem::TooLong));
         }
         if self.body.chars().count() > MAX_BODY {
-            return Err(ApiError::bad_input("input.body", InputProblem::TooLong));
+            return Err(ApiError::bad_input("body", InputProblem::TooLong));
         }
         let cover_image_url =
-            parse_optional_url(self.cover_image_url.as_deref(), MAX_URL, "input.coverImageUrl")?;
+            parse_optional_url(self.cover_image_url.as_deref(), MAX_URL, "cover_image_url")?;
         if self.term_end <= self.term_start {
-            return Err(ApiError::bad_input("input.termEnd", InputProblem::OutOfRange));
+            return Err(ApiError::bad_input("term_end", InputProblem::OutOfRange));
         }
         if self.criteria.len() > MAX_CRITERIA {
-            return Err(ApiError::bad_input("input.criteria", InputProblem::TooMany));
+            return Err(ApiError::bad_input("criteria", InputProblem::TooMany));
         }
         let mut criteria = Vec::with_capacity(self.criteria.len());
         for raw in &self.criteria {
             let text = normalise_text(raw);
             match text.chars().count() {
-                0 => return Err(ApiError::bad_input("input.criteria", InputProblem::Required)),
+                0 => return Err(ApiError::bad_input("criteria", InputProblem::Required)),
                 n if n > MAX_CRITERION => {
-                    return Err(ApiError::bad_input("input.criteria", InputProblem::TooLong));
+                    return Err(ApiError::bad_input("criteria", InputProblem::TooLong));
                 }
                 _ => criteria.push(text),
             }

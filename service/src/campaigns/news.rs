@@ -62,15 +62,15 @@ struct Checked {
 
 impl PostInput {
     fn check(&self) -> Result<Checked, ApiError> {
-        let title = parse_line(&self.title, MAX_TITLE, "input.title")?;
+        let title = parse_line(&self.title, MAX_TITLE, "title")?;
         // Line breaks are the Markdown's: only the ends are trimmed.
         let body = self.body.nfc().collect::<String>().trim().to_owned();
         match body.chars().count() {
-            0 => return Err(ApiError::bad_input("input.body", InputProblem::Required)),
-            n if n > MAX_BODY => return Err(ApiError::bad_input("input.body", InputProblem::TooLong)),
+            0 => return Err(ApiError::bad_input("body", InputProblem::Required)),
+            n if n > MAX_BODY => return Err(ApiError::bad_input("body", InputProblem::TooLong)),
             _ => {}
         }
-        let field = "input.coverImageUrl";
+        let field = "cover_image_url";
         let cover_image_url = parse_optional_url(self.cover_image_url.as_deref(), MAX_URL, field)?;
         Ok(Checked { title, body, cover_image_url })
     }
@@ -142,7 +142,7 @@ async fn check_campaign(
     if found.is_some_and(|c| c.n > 0) {
         Ok(())
     } else {
-        Err(ApiError::bad_input("input.campaignId", InputProblem::InvalidId))
+        Err(ApiError::bad_input("campaign_id", InputProblem::InvalidId))
     }
 }
 

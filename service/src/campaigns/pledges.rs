@@ -96,30 +96,29 @@ impl PledgeDetails {
         let household = match kind {
             PledgeKind::Personal => {
                 if label.is_some() {
-                    return Err(ApiError::bad_input("input.householdLabel", InputProblem::OutOfRange));
+                    return Err(ApiError::bad_input("household_label", InputProblem::OutOfRange));
                 }
                 if self.household_size.is_some() {
-                    return Err(ApiError::bad_input("input.householdSize", InputProblem::OutOfRange));
+                    return Err(ApiError::bad_input("household_size", InputProblem::OutOfRange));
                 }
                 None
             }
             PledgeKind::Household => {
-                let label =
-                    label.ok_or(ApiError::bad_input("input.householdLabel", InputProblem::Required))?;
+                let label = label.ok_or(ApiError::bad_input("household_label", InputProblem::Required))?;
                 if label.chars().count() > MAX_LABEL {
-                    return Err(ApiError::bad_input("input.householdLabel", InputProblem::TooLong));
+                    return Err(ApiError::bad_input("household_label", InputProblem::TooLong));
                 }
                 let size = self
                     .household_size
-                    .ok_or(ApiError::bad_input("input.householdSize", InputProblem::Required))?;
+                    .ok_or(ApiError::bad_input("household_size", InputProblem::Required))?;
                 if !(1..=MAX_HOUSEHOLD).contains(&size) {
-                    return Err(ApiError::bad_input("input.householdSize", InputProblem::OutOfRange));
+                    return Err(ApiError::bad_input("household_size", InputProblem::OutOfRange));
                 }
                 let key = fold_for_search(&label);
                 Some((label, key, size))
             }
         };
-        let note = parse_optional_text(self.note.as_deref(), MAX_NOTE, "input.note")?;
+        let note = parse_optional_text(self.note.as_deref(), MAX_NOTE, "note")?;
         Ok(Checked { household, note })
     }
 }
@@ -193,7 +192,7 @@ pub async fn submit_pledge(
         return Err(if hidden { ApiError::NotFound } else { ApiError::Conflict(ConflictKind::WrongStatus) });
     }
     if !(c.term_start.year()..=c.term_end.year()).contains(&input.year) {
-        return Err(ApiError::bad_input("input.year", InputProblem::OutOfRange));
+        return Err(ApiError::bad_input("year", InputProblem::OutOfRange));
     }
     let now = Utc::now();
     let (label, key, size) =

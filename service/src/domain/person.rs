@@ -201,9 +201,12 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_checked() {
-        assert_eq!(PersonName::parse("  Nguyễn   Thị  Hoa ", "fullName").unwrap().as_str(), "Nguyễn Thị Hoa");
-        assert!(PersonName::parse("A", "fullName").is_err());
-        assert!(PersonName::parse("Hoa <script>", "fullName").is_err());
+        assert_eq!(
+            PersonName::parse("  Nguyễn   Thị  Hoa ", "full_name").unwrap().as_str(),
+            "Nguyễn Thị Hoa"
+        );
+        assert!(PersonName::parse("A", "full_name").is_err());
+        assert!(PersonName::parse("Hoa <script>", "full_name").is_err());
     }
 
     #[test]

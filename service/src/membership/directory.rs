@@ -175,7 +175,7 @@ pub async fn member_query(
 ) -> Result<MemberQuery, ApiError> {
     let reach = authz::reach(&state.db, viewer, Capability::ManageMembers, filter.unit_id).await?;
     let roots = reach.roots().map(<[Uuid]>::to_vec);
-    let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "filter.phone")).transpose()?;
+    let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "phone")).transpose()?;
     let search = filter.search.as_deref().and_then(WordPrefix::parse);
     Ok(MemberQuery {
         filter,

@@ -329,7 +329,7 @@ fn parse_csv(bytes: &[u8]) -> Result<Parsed, ApiError> {
         let field = |i: usize| record.get(i).unwrap_or("");
         let (raw_name, raw_phone, raw_birth) =
             (field(name_col), field(phone_col), birth_col.map(field).unwrap_or(""));
-        let name = PersonName::parse(raw_name, "fullName");
+        let name = PersonName::parse(raw_name, "full_name");
         let phone = PhoneNumber::parse(raw_phone, "phone");
         // The first line with a phone number stands, whatever becomes of it; later ones are
         // duplicates.
@@ -337,7 +337,7 @@ fn parse_csv(bytes: &[u8]) -> Result<Parsed, ApiError> {
         let birth_date = match raw_birth.trim() {
             "" => Ok(None),
             s => {
-                parse_date(s).filter(|d| check_birth_date(Some(*d), "birthDate").is_ok()).map(Some).ok_or(())
+                parse_date(s).filter(|d| check_birth_date(Some(*d), "birth_date").is_ok()).map(Some).ok_or(())
             }
         };
         let reject = |reason, value: &str| ImportRejection { line, reason, value: echo(value) };

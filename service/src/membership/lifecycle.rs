@@ -192,11 +192,11 @@ pub async fn enrol_member(
     let unit = get_unit(db, input.branch_id).await?;
     authz::require(db, viewer, Capability::ManageMembers, unit.id).await?;
     if UnitKind::parse(&unit.kind) != Some(UnitKind::Branch) {
-        return Err(ApiError::bad_input("branchId", InputProblem::InvalidKind));
+        return Err(ApiError::bad_input("branch_id", InputProblem::InvalidKind));
     }
-    let name = PersonName::parse(&input.full_name, "fullName")?;
+    let name = PersonName::parse(&input.full_name, "full_name")?;
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
-    check_birth_date(input.birth_date, "birthDate")?;
+    check_birth_date(input.birth_date, "birth_date")?;
     // Each answer tells whether the number is known: a budget per officer.
     state
         .cache

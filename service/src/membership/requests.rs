@@ -188,7 +188,7 @@ pub async fn request_membership(
     branch_id: Uuid,
     note: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
-    let to = branch(&state.db, branch_id, "branchId").await?;
+    let to = branch(&state.db, branch_id, "branch_id").await?;
     let note = parse_note(note, "note")?;
     insert_request(state, viewer, RequestKind::Join, &to, None, note).await
 }
@@ -200,13 +200,13 @@ pub async fn request_transfer(
     to_branch_id: Uuid,
     note: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
-    let to = branch(&state.db, to_branch_id, "toBranchId").await?;
+    let to = branch(&state.db, to_branch_id, "to_branch_id").await?;
     let note = parse_note(note, "note")?;
     let current = current_membership(&state.db, viewer.person_id)
         .await?
         .ok_or(ApiError::Conflict(ConflictKind::NotAMember))?;
     if current.branch_id == to.id {
-        return Err(ApiError::bad_input("toBranchId", InputProblem::OutOfRange));
+        return Err(ApiError::bad_input("to_branch_id", InputProblem::OutOfRange));
     }
     insert_request(state, viewer, RequestKind::Transfer, &to, Some(current.branch_id), note).await
 }

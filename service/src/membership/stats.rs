@@ -142,7 +142,7 @@ pub async fn set_population_figure(
         return Err(ApiError::bad_input("year", InputProblem::OutOfRange));
     }
     if !(1..=20_000_000).contains(&adult_women) {
-        return Err(ApiError::bad_input("adultWomen", InputProblem::OutOfRange));
+        return Err(ApiError::bad_input("adult_women", InputProblem::OutOfRange));
     }
     db::execute(
         db,

@@ -139,32 +139,32 @@ fn optional_text(raw: Option<&str>, max: usize, field: &'static str) -> Result<O
 
 impl TrainingInput {
     fn check(&self) -> Result<Checked, ApiError> {
-        let title = parse_line(&self.title, 200, "input.title")?;
+        let title = parse_line(&self.title, 200, "title")?;
         let description = self.description.trim().to_owned();
         if description.chars().count() > MAX_DESCRIPTION {
-            return Err(ApiError::bad_input("input.description", InputProblem::TooLong));
+            return Err(ApiError::bad_input("description", InputProblem::TooLong));
         }
         if self.ends_at <= self.starts_at {
-            return Err(ApiError::bad_input("input.endsAt", InputProblem::OutOfRange));
+            return Err(ApiError::bad_input("ends_at", InputProblem::OutOfRange));
         }
-        let place = optional_text(self.place.as_deref(), 300, "input.place")?;
-        let online_url = parse_optional_url(self.online_url.as_deref(), 500, "input.onlineUrl")?;
+        let place = optional_text(self.place.as_deref(), 300, "place")?;
+        let online_url = parse_optional_url(self.online_url.as_deref(), 500, "online_url")?;
         if place.is_none() && online_url.is_none() {
-            return Err(ApiError::bad_input("input.place", InputProblem::Required));
+            return Err(ApiError::bad_input("place", InputProblem::Required));
         }
         if let Some(c) = self.capacity
             && !(1..=MAX_CAPACITY).contains(&c)
         {
-            return Err(ApiError::bad_input("input.capacity", InputProblem::OutOfRange));
+            return Err(ApiError::bad_input("capacity", InputProblem::OutOfRange));
         }
         let closes = self.registration_closes_at.unwrap_or(self.starts_at);
         if closes > self.ends_at {
-            return Err(ApiError::bad_input("input.registrationClosesAt", InputProblem::OutOfRange));
+            return Err(ApiError::bad_input("registration_closes_at", InputProblem::OutOfRange));
         }
         if let Some(opens) = self.registration_opens_at
             && opens >= closes
         {
-            return Err(ApiError::bad_input("input.registrationOpensAt", InputProblem::OutOfRange));
+            return Err(ApiError::bad_input("registration_opens_at", InputProblem::OutOfRange));
         }
         Ok(Checked { title, description, place, online_url })
     }

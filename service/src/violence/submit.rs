@@ -117,16 +117,16 @@ pub fn required_prose(raw: &str, max: usize, field: &'static str) -> Result<Stri
 fn parse(input: &ReportInput) -> Result<Parsed, ApiError> {
     let key = &input.idempotency_key;
     if !(16..=200).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::bad_input("input.idempotencyKey", InputProblem::InvalidFormat));
+        return Err(ApiError::bad_input("idempotency_key", InputProblem::InvalidFormat));
     }
     let mut kinds: Vec<ViolenceKind> =
         ViolenceKind::ALL.iter().copied().filter(|k| input.kinds.contains(k)).collect();
     kinds.dedup();
     if kinds.is_empty() {
-        return Err(ApiError::bad_input("input.kinds", InputProblem::Required));
+        return Err(ApiError::bad_input("kinds", InputProblem::Required));
     }
-    let description = required_prose(&input.description, MAX_DESCRIPTION, "input.description")?;
-    let address = prose(input.address.as_deref().unwrap_or(""), MAX_ADDRESS, "input.address")?;
+    let description = required_prose(&input.description, MAX_DESCRIPTION, "description")?;
+    let address = prose(input.address.as_deref().unwrap_or(""), MAX_ADDRESS, "address")?;
     let contact = match &input.contact {
         None => None,
         Some(c) => {
@@ -134,10 +134,10 @@ fn parse(input: &ReportInput) -> Result<Parsed, ApiError> {
                 .phone
                 .as_deref()
                 .filter(|p| !p.trim().is_empty())
-                .map(|p| PhoneNumber::parse(p, "input.contact.phone"))
+                .map(|p| PhoneNumber::parse(p, "contact.phone"))
                 .transpose()?;
             let safe_times =
-                prose(c.safe_times.as_deref().unwrap_or(""), MAX_SAFE_TIMES, "input.contact.safeTimes")?;
+                prose(c.safe_times.as_deref().unwrap_or(""), MAX_SAFE_TIMES, "contact.safe_times")?;
             if phone.is_none() && safe_times.is_none() && c.channel.is_none() {
                 None
             } else {
@@ -293,9 +293,9 @@ pub async fn submit(
     let place = org_unit::Entity::find_by_id(input.unit_id)
         .one(&state.db)
         .await?
-        .ok_or(ApiError::bad_input("input.unitId", InputProblem::InvalidId))?;
+        .ok_or(ApiError::bad_input("unit_id", InputProblem::InvalidId))?;
     if !matches!(place.kind.as_str(), "BASE" | "BRANCH" | "GROUP") {
-        return Err(ApiError::bad_input("input.unitId", InputProblem::InvalidKind));
+        return Err(ApiError::bad_input("unit_id", InputProblem::InvalidKind));
     }
     let routed = match nearest_with_case_officers(&state.db, place.id, false).await? {
         Some(unit) => unit,

@@ -86,11 +86,11 @@ fn transition(current: ReportStatus, action: &Action) -> Result<Option<ReportSta
         Action::Referral { .. } => return Err(wrong_status()),
         Action::ChangeStatus { to, close_reason, .. } => {
             match (to, close_reason) {
-                (Closed, None) => return Err(ApiError::bad_input("closeReason", InputProblem::Required)),
+                (Closed, None) => return Err(ApiError::bad_input("close_reason", InputProblem::Required)),
                 (Closed, Some(_)) => {}
                 (InProgress | Resolved, None) => {}
                 (InProgress | Resolved, Some(_)) => {
-                    return Err(ApiError::bad_input("closeReason", InputProblem::OutOfRange));
+                    return Err(ApiError::bad_input("close_reason", InputProblem::OutOfRange));
                 }
                 (Submitted | Acknowledged | Referred, _) => {
                     return Err(ApiError::bad_input("status", InputProblem::OutOfRange));
@@ -120,7 +120,7 @@ fn check_text(action: &mut Action) -> Result<(), ApiError> {
         }
         Action::Referral { on, outcome, .. } => {
             if *on > hanoi_day(Utc::now()) {
-                return Err(ApiError::bad_input("referredOn", InputProblem::OutOfRange));
+                return Err(ApiError::bad_input("referred_on", InputProblem::OutOfRange));
             }
             if let Some(text) = outcome.take() {
                 *outcome = prose(&text, MAX_TEXT, "outcome")?;
@@ -176,7 +176,7 @@ pub(super) async fn act(
                 return Err(if officer == viewer.person_id {
                     ApiError::Forbidden
                 } else {
-                    ApiError::bad_input("officerId", InputProblem::InvalidId)
+                    ApiError::bad_input("officer_id", InputProblem::InvalidId)
                 });
             }
             model.assigned_to = Set(Some(officer));
@@ -339,11 +339,11 @@ mod tests {
         }
         assert!(matches!(
             transition(Acknowledged, &change(Closed, None)),
-            Err(ApiError::BadInput { field: "closeReason", .. })
+            Err(ApiError::BadInput { field: "close_reason", .. })
         ));
         assert!(matches!(
             transition(Acknowledged, &change(Resolved, Some(CloseReason::Other))),
-            Err(ApiError::BadInput { field: "closeReason", .. })
+            Err(ApiError::BadInput { field: "close_reason", .. })
         ));
     }
 }

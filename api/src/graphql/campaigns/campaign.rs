@@ -1,6 +1,7 @@
 //! GraphQL surface of campaigns: the list, the `Campaign` type with its criteria and the
 //! caller's pledges, and the managers' mutations. The rules are in `service::campaigns::campaign`.
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Datelike, Utc};
 use entities::campaign;
@@ -315,14 +316,22 @@ impl CampaignMutation {
     ) -> Result<Campaign> {
         let viewer = ctx.auth()?.require()?;
         let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
-        Ok(Campaign(svc::create_campaign(ctx.state()?, viewer, unit, input.into()).await?))
+        Ok(Campaign(
+            svc::create_campaign(ctx.state()?, viewer, unit, input.into())
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Edits a draft or active campaign. `CONFLICT` `WRONG_STATUS` for an ended campaign, or
     /// when the criteria would change after the launch.
     async fn update_campaign(&self, ctx: &Context<'_>, id: ID, input: CampaignInputGql) -> Result<Campaign> {
         let viewer = ctx.auth()?.require()?;
-        Ok(Campaign(svc::update_campaign(ctx.state()?, viewer, campaign_id(&id, "id")?, input.into()).await?))
+        Ok(Campaign(
+            svc::update_campaign(ctx.state()?, viewer, campaign_id(&id, "id")?, input.into())
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Launches a draft (`CONFLICT` `WRONG_STATUS` otherwise). With `notifyMembers`, the

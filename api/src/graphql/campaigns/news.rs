@@ -1,6 +1,7 @@
 //! GraphQL surface of news posts: publishing, the member's feed and the console's list. The
 //! rules are in `service::campaigns::news`.
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{
     Context, Enum, ID, InputObject, Object, OutputType, Result,
     connection::{Connection, ConnectionNameType, DefaultEdgeName, Edge, EmptyFields},
@@ -230,13 +231,21 @@ impl NewsMutation {
     async fn create_post(&self, ctx: &Context<'_>, unit_id: ID, input: PostInputGql) -> Result<Post> {
         let viewer = ctx.auth()?.require()?;
         let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
-        Ok(Post(svc::create_post(ctx.state()?, viewer, unit, input.parse()?).await?))
+        Ok(Post(
+            svc::create_post(ctx.state()?, viewer, unit, input.parse()?)
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Replaces a post's title, body, cover image and campaign link.
     async fn update_post(&self, ctx: &Context<'_>, id: ID, input: PostInputGql) -> Result<Post> {
         let viewer = ctx.auth()?.require()?;
-        Ok(Post(svc::update_post(ctx.state()?, viewer, post_id(&id, "id")?, input.parse()?).await?))
+        Ok(Post(
+            svc::update_post(ctx.state()?, viewer, post_id(&id, "id")?, input.parse()?)
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Takes a published post out of the feed. `CONFLICT` (`WRONG_STATUS`) unless published.

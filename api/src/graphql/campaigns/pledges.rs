@@ -2,6 +2,7 @@
 //! return), the member's list and the reviewers' queue. The rules are in
 //! `service::campaigns::pledges`.
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
 use entities::pledge;
@@ -270,14 +271,18 @@ impl PledgeMutation {
                 note: input.note,
             },
         };
-        Ok(Pledge(svc::submit_pledge(ctx.state()?, viewer, id, input).await?))
+        Ok(Pledge(svc::submit_pledge(ctx.state()?, viewer, id, input).await.map_err(in_argument("input"))?))
     }
 
     /// The owner edits a returned pledge and submits it again (`CONFLICT` `WRONG_STATUS` unless
     /// it is returned and its campaign active).
     async fn resubmit_pledge(&self, ctx: &Context<'_>, id: ID, input: PledgeEditInput) -> Result<Pledge> {
         let viewer = ctx.auth()?.require()?;
-        Ok(Pledge(svc::resubmit_pledge(ctx.state()?, viewer, pledge_id(&id, "id")?, input.into()).await?))
+        Ok(Pledge(
+            svc::resubmit_pledge(ctx.state()?, viewer, pledge_id(&id, "id")?, input.into())
+                .await
+                .map_err(in_argument("input"))?,
+        ))
     }
 
     /// Certifies a submitted pledge: `checks` must list every criterion of the campaign

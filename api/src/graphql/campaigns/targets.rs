@@ -1,6 +1,7 @@
 //! GraphQL surface of targets (chỉ tiêu): indicators, setting and dividing targets, reported
 //! values and their history, and progress. The rules are in `service::campaigns::targets`.
 
+use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
 use entities::{indicator, reported_value, target};
@@ -420,7 +421,9 @@ impl TargetMutation {
             unit_of_measure: input.unit_of_measure,
             aggregation: input.aggregation.into(),
         };
-        Ok(Indicator(svc::create_indicator(ctx.state()?, viewer, unit, input).await?))
+        Ok(Indicator(
+            svc::create_indicator(ctx.state()?, viewer, unit, input).await.map_err(in_argument("input"))?,
+        ))
     }
 
     /// Sets a unit's own target and its direct children's shares (a `UNIT_OFFICER` or
@@ -441,7 +444,7 @@ impl TargetMutation {
             value: input.value,
             shares,
         };
-        Ok(SetTargetResult(svc::set_target(ctx.state()?, viewer, input).await?))
+        Ok(SetTargetResult(svc::set_target(ctx.state()?, viewer, input).await.map_err(in_argument("input"))?))
     }
 
     /// Reports a unit's own value of a reported indicator for a period (a `UNIT_OFFICER` or
@@ -460,6 +463,8 @@ impl TargetMutation {
             value: input.value,
             note: input.note,
         };
-        Ok(ReportedIndicatorValue(svc::report_indicator_value(ctx.state()?, viewer, input).await?))
+        Ok(ReportedIndicatorValue(
+            svc::report_indicator_value(ctx.state()?, viewer, input).await.map_err(in_argument("input"))?,
+        ))
     }
 }

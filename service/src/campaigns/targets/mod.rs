@@ -159,8 +159,8 @@ pub async fn create_indicator(
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
-    let name = required_text(&input.name, 200, "input.name")?;
-    let unit_of_measure = required_text(&input.unit_of_measure, 50, "input.unitOfMeasure")?;
+    let name = required_text(&input.name, 200, "name")?;
+    let unit_of_measure = required_text(&input.unit_of_measure, 50, "unit_of_measure")?;
     let row = indicator::ActiveModel {
         id: Set(Uuid::now_v7()),
         code: Set(None),

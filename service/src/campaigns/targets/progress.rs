@@ -95,7 +95,7 @@ pub async fn target_progress(
     let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
     if asked.len() > MAX_ASKED {
-        return Err(ApiError::bad_input("indicatorIds", InputProblem::TooMany));
+        return Err(ApiError::bad_input("indicator_ids", InputProblem::TooMany));
     }
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit_id))

@@ -50,10 +50,10 @@ pub async fn report_indicator_value(
     authz::require(db, viewer, Capability::ReportIndicators, &unit).await?;
     let indicator = usable_indicator(db, input.indicator_id, unit.id).await?;
     if IndicatorKind::parse(&indicator.kind) != Some(IndicatorKind::Reported) {
-        return Err(ApiError::bad_input("input.indicatorId", InputProblem::InvalidKind));
+        return Err(ApiError::bad_input("indicator_id", InputProblem::InvalidKind));
     }
-    let value = check_value(input.value, "input.value")?;
-    let note = parse_note(input.note.as_deref(), "input.note")?;
+    let value = check_value(input.value, "value")?;
+    let note = parse_note(input.note.as_deref(), "note")?;
     let mut attempt = 1;
     loop {
         match supersede_and_insert(db, viewer, &input, value, note.clone()).await {

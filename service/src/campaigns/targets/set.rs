@@ -51,16 +51,16 @@ pub async fn set_target(
     let unit = get_unit(db, input.unit_id).await?;
     let above = require_target_manager(db, viewer, &unit).await?;
     if let Some(v) = input.value {
-        check_value(v, "input.value")?;
+        check_value(v, "value")?;
     }
     if input.shares.len() > MAX_SHARES {
-        return Err(ApiError::bad_input("input.shares", InputProblem::TooMany));
+        return Err(ApiError::bad_input("shares", InputProblem::TooMany));
     }
     let mut seen = HashSet::new();
     for &(child, value) in &input.shares {
-        check_value(value, "input.shares")?;
+        check_value(value, "shares")?;
         if !seen.insert(child) {
-            return Err(ApiError::bad_input("input.shares", InputProblem::InvalidFormat));
+            return Err(ApiError::bad_input("shares", InputProblem::InvalidFormat));
         }
     }
     let indicator = usable_indicator(db, input.indicator_id, unit.id).await?;
@@ -71,7 +71,7 @@ pub async fn set_target(
             .count(db)
             .await?;
         if children != input.shares.len() as u64 {
-            return Err(ApiError::bad_input("input.shares", InputProblem::NotAChild));
+            return Err(ApiError::bad_input("shares", InputProblem::NotAChild));
         }
     }
 
