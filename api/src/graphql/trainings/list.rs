@@ -1,0 +1,97 @@
+//! Lists of trainings: what each caller may see (see `service::trainings::list`).
+
+use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connection};
+use uuid::Uuid;
+
+use crate::graphql::{
+    ContextExt,
+    connection::{build, page},
+    loaders::nodes_select,
+};
+use service::{
+    domain::{GlobalId, NodeKind},
+    error::{ApiError, InputProblem},
+    trainings::{self as svc, TrainingCursor, TrainingFilter, TrainingQuery},
+};
+
+use super::*;
+
+/// Extra fields of the training list.
+pub struct TrainingListFields(TrainingQuery);
+
+#[Object]
+impl TrainingListFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(svc::count_trainings(&ctx.state()?.db, &self.0).await?)
+    }
+}
+
+#[derive(InputObject)]
+pub struct TrainingFilterInput {
+    /// Only trainings not over yet and neither cancelled nor completed (the default).
+    #[graphql(default = true)]
+    pub upcoming: bool,
+    pub category: Option<GqlCategory>,
+    /// Only trainings organised by this unit or a unit below it.
+    pub unit_id: Option<ID>,
+    /// Part of the title, accent-insensitive.
+    pub search: Option<String>,
+    pub status: Option<GqlTrainingStatus>,
+}
+
+impl Default for TrainingFilterInput {
+    fn default() -> Self {
+        Self { upcoming: true, category: None, unit_id: None, search: None, status: None }
+    }
+}
+
+#[derive(Default)]
+pub struct ListQuery;
+
+#[Object]
+impl ListQuery {
+    /// Trainings the caller may see, soonest first: those open to her (her branch's and every
+    /// ancestor's; officer trainings too for officers), those of her reach, drafts she manages.
+    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
+    async fn trainings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: TrainingFilterInput,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Training, TrainingListFields>> {
+        let viewer = ctx.auth()?.require()?;
+        let state = ctx.state()?;
+        let page = page::<TrainingCursor>(first, after.as_deref())?;
+        if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(ApiError::bad_input("filter.search", InputProblem::TooLong).into());
+        }
+        let filter = TrainingFilter {
+            upcoming: filter.upcoming,
+            category: filter.category.map(Into::into),
+            unit_id: filter
+                .unit_id
+                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .transpose()?,
+            search: filter.search,
+            status: filter.status.map(Into::into),
+        };
+        let q = svc::training_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter);
+        let (rows, has_next) = svc::list_trainings(&state.db, &q, page.first, page.after.as_ref()).await?;
+        // Her registrations for the page, when the query shows them: one statement, at once.
+        if !rows.is_empty() && nodes_select(ctx, "myRegistration") {
+            let ids: Vec<Uuid> = rows.iter().map(|t| t.id).collect();
+            let mut found = svc::registrations_of(&state.db, viewer.person_id, &ids).await?;
+            let ahead = ids.into_iter().map(|id| ((viewer.person_id, id), found.remove(&id)));
+            ctx.loaders()?.registrations_ahead.put(ahead);
+        }
+        Ok(build(
+            rows,
+            has_next,
+            page.after.is_some(),
+            TrainingListFields(q),
+            |t| TrainingCursor { starts_at: t.starts_at, id: t.id },
+            Training,
+        ))
+    }
+}

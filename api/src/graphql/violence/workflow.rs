@@ -1,0 +1,109 @@
+//! The case officers' actions on a report (see `service::violence::workflow`).
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+
+use super::*;
+use crate::graphql::{ContextExt, scalars::Date};
+use service::{
+    domain::{GlobalId, NodeKind},
+    violence::{
+        officer::{self},
+        workflow::Action,
+    },
+};
+
+#[derive(InputObject)]
+pub struct ReferralInput {
+    pub agency: GqlAgency,
+    /// When it was referred (not in the future).
+    pub referred_on: Date,
+    /// What came of it, when known.
+    #[graphql(secret)]
+    pub outcome: Option<String>,
+}
+
+async fn officer_act(ctx: &Context<'_>, id: &ID, action: Action) -> Result<ViolenceReport> {
+    let viewer = ctx.auth()?.require()?;
+    Ok(ViolenceReport(officer::act(ctx.state()?, viewer, report_id(id, "id")?, action).await?))
+}
+
+#[derive(Default)]
+pub struct WorkflowMutation;
+
+#[Object]
+impl WorkflowMutation {
+    /// Takes a submitted report (`CONFLICT` `WRONG_STATUS` once someone has); stops its
+    /// escalation.
+    async fn acknowledge_violence_report(&self, ctx: &Context<'_>, id: ID) -> Result<ViolenceReport> {
+        officer_act(ctx, &id, Action::Acknowledge).await
+    }
+
+    /// Assigns the report to a case officer whose reach covers it, or to the caller.
+    async fn assign_violence_report(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        officer_id: Option<ID>,
+    ) -> Result<ViolenceReport> {
+        let officer =
+            officer_id.map(|o| GlobalId::decode_as(&o, NodeKind::Person, "officerId")).transpose()?;
+        officer_act(ctx, &id, Action::Assign { officer }).await
+    }
+
+    /// An internal note (never shown to the reporter).
+    async fn add_violence_report_note(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] text: String,
+    ) -> Result<ViolenceReport> {
+        officer_act(ctx, &id, Action::Note { text }).await
+    }
+
+    /// A message to the reporter (she sees it on her report; signed in, she is notified).
+    async fn message_violence_reporter(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] text: String,
+    ) -> Result<ViolenceReport> {
+        officer_act(ctx, &id, Action::Message { text }).await
+    }
+
+    /// Records a referral; the report becomes `REFERRED`.
+    async fn record_violence_referral(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] input: ReferralInput,
+    ) -> Result<ViolenceReport> {
+        let action =
+            Action::Referral { agency: input.agency.into(), on: input.referred_on.0, outcome: input.outcome };
+        officer_act(ctx, &id, action).await
+    }
+
+    /// Moves the report to `IN_PROGRESS`, `RESOLVED` or `CLOSED` (with `closeReason`), with a
+    /// reason (see the service docs for which moves are allowed).
+    async fn change_violence_report_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: GqlReportStatus,
+        #[graphql(secret)] reason: String,
+        close_reason: Option<GqlCloseReason>,
+    ) -> Result<ViolenceReport> {
+        let action =
+            Action::ChangeStatus { to: status.into(), reason, close_reason: close_reason.map(Into::into) };
+        officer_act(ctx, &id, action).await
+    }
+
+    /// Reopens a resolved or closed report (back to `IN_PROGRESS`), with a reason.
+    async fn reopen_violence_report(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] reason: String,
+    ) -> Result<ViolenceReport> {
+        officer_act(ctx, &id, Action::Reopen { reason }).await
+    }
+}
