@@ -13,13 +13,20 @@ pub struct Model {
     pub title: String,
     pub body: String,
     pub cover_image_url: Option<String>,
-    /// `PUBLISHED` or `UNPUBLISHED`.
-    pub status: String,
+    pub status: PostStatus,
     pub published_at: DateTimeUtc,
     pub unpublished_at: Option<DateTimeUtc>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// A post is published at once; it can be taken down and put back.
+    pub enum PostStatus {
+        Published = "PUBLISHED",
+        Unpublished = "UNPUBLISHED",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,7 +15,7 @@ pub struct Model {
     pub title_search: String,
     pub description: String,
     /// `VOCATIONAL`, `DIGITAL_SKILLS`, `LEGAL`, `HEALTH`, `ENTREPRENEURSHIP`, `UNION_WORK`, `OTHER`.
-    pub category: String,
+    pub category: Category,
     pub starts_at: DateTimeUtc,
     pub ends_at: DateTimeUtc,
     pub place: Option<String>,
@@ -27,9 +27,9 @@ pub struct Model {
     /// `None`: until the start.
     pub registration_closes_at: Option<DateTimeUtc>,
     /// `MEMBERS` or `OFFICERS`.
-    pub audience: String,
+    pub audience: Audience,
     /// `DRAFT`, `PUBLISHED`, `CANCELLED` or `COMPLETED`.
-    pub status: String,
+    pub status: TrainingStatus,
     pub confirmed_count: i32,
     pub waitlist_count: i32,
     pub next_queue_no: i64,
@@ -40,6 +40,37 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// What a training teaches.
+    pub enum Category {
+        Vocational = "VOCATIONAL",
+        DigitalSkills = "DIGITAL_SKILLS",
+        Legal = "LEGAL",
+        Health = "HEALTH",
+        Entrepreneurship = "ENTREPRENEURSHIP",
+        UnionWork = "UNION_WORK",
+        Other = "OTHER",
+    }
+}
+
+crate::stored_enum! {
+    /// Who a training is for, within its unit's subtree.
+    pub enum Audience {
+        Members = "MEMBERS",
+        Officers = "OFFICERS",
+    }
+}
+
+crate::stored_enum! {
+    /// Draft → published → (cancelled | completed).
+    pub enum TrainingStatus {
+        Draft = "DRAFT",
+        Published = "PUBLISHED",
+        Cancelled = "CANCELLED",
+        Completed = "COMPLETED",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,7 +11,7 @@ pub struct Model {
     pub training_id: Uuid,
     pub person_id: Uuid,
     /// `CONFIRMED`, `WAITLISTED`, `CANCELLED`, `ATTENDED` or `NO_SHOW`.
-    pub status: String,
+    pub status: RegistrationStatus,
     pub queue_no: i64,
     pub registered_at: DateTimeUtc,
     /// When she got a seat (at registration, or on promotion from the waitlist).
@@ -20,8 +20,27 @@ pub struct Model {
     pub attended_at: Option<DateTimeUtc>,
     pub checked_in_by: Option<Uuid>,
     /// `TOKEN` or `MANUAL`.
-    pub check_in_method: Option<String>,
+    pub check_in_method: Option<CheckInMethod>,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// A registration's state. `CONFIRMED` and `WAITLISTED` are the live ones.
+    pub enum RegistrationStatus {
+        Confirmed = "CONFIRMED",
+        Waitlisted = "WAITLISTED",
+        Cancelled = "CANCELLED",
+        Attended = "ATTENDED",
+        NoShow = "NO_SHOW",
+    }
+}
+
+crate::stored_enum! {
+    /// How attendance was recorded.
+    pub enum CheckInMethod {
+        Token = "TOKEN",
+        Manual = "MANUAL",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

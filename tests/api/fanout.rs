@@ -103,7 +103,7 @@ async fn wait_until_done(app: &TestApp) -> Vec<entities::fanout_job::Model> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let all = jobs(app).await;
-        if !all.is_empty() && all.iter().all(|j| j.status == "DONE") {
+        if !all.is_empty() && all.iter().all(|j| j.status.as_str() == "DONE") {
             return all;
         }
         assert!(Instant::now() < deadline, "fan-out not done after 20 s: {all:?}");
@@ -371,5 +371,5 @@ async fn launching_a_campaign_with_notify_members_leaves_the_fan_out_to_the_work
     while fanout::run_round(&app.state, 500).await.unwrap().is_some() {}
     // Bồ Đề's members, once each; Gia Thụy's member is outside the campaign's subtree.
     once_each(&notified(&app, id).await, &people(&app, [40, 41]).await);
-    assert!(jobs(&app).await.iter().all(|j| j.status == "DONE"));
+    assert!(jobs(&app).await.iter().all(|j| j.status.as_str() == "DONE"));
 }

@@ -494,7 +494,7 @@ async fn feed_pages_walk_every_post_once_newest_first() {
             title: Set(title.clone()),
             body: Set("x".to_owned()),
             cover_image_url: Set(None),
-            status: Set("PUBLISHED".to_owned()),
+            status: Set(entities::post::PostStatus::Published),
             published_at: Set(at),
             unpublished_at: Set(None),
             created_by: Set(author),

@@ -455,7 +455,7 @@ async fn a_registered_device_gets_the_push_and_the_outbox_row_is_sent() {
         notify(&app, person_uuid(&app, MEMBER).await, NotificationKind::RequestApproved, "Chi hội 4").await;
     assert_eq!(outbox_of(&app, row.id).await.len(), 2);
     eventually("both pushes sent", || async {
-        outbox_of(&app, row.id).await.iter().all(|o| o.status == "SENT")
+        outbox_of(&app, row.id).await.iter().all(|o| o.status.as_str() == "SENT")
     })
     .await;
     for o in outbox_of(&app, row.id).await {
@@ -529,7 +529,7 @@ async fn failed_pushes_back_off_and_are_finally_given_up() {
     let wait = after_first.next_attempt_at - Utc::now();
     assert!(wait > chrono::Duration::milliseconds(150), "retry is backed off: {wait:?}");
 
-    eventually("giving up", || async { outbox_of(&app, row.id).await[0].status == "FAILED" }).await;
+    eventually("giving up", || async { outbox_of(&app, row.id).await[0].status.as_str() == "FAILED" }).await;
     let failed = outbox_of(&app, row.id).await.remove(0);
     assert_eq!(failed.attempts, 2);
     assert!(failed.sent_at.is_none());
@@ -606,7 +606,8 @@ async fn the_log_sender_logs_neither_tokens_nor_texts() {
     let branch = format!("Chi hội Kín {}", Uuid::new_v4().simple());
     register_token(&app, &token, &device, "ANDROID").await;
     let row = notify(&app, person_uuid(&app, MEMBER).await, NotificationKind::RequestRejected, &branch).await;
-    eventually("the push sent", || async { outbox_of(&app, row.id).await[0].status == "SENT" }).await;
+    eventually("the push sent", || async { outbox_of(&app, row.id).await[0].status.as_str() == "SENT" })
+        .await;
     let outbox_id = outbox_of(&app, row.id).await[0].id.to_string();
     let logs = captured_logs();
     assert!(logs.contains(&outbox_id), "the outbox id is logged");

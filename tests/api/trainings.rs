@@ -991,7 +991,8 @@ async fn capacity_cannot_go_below_the_confirmed_seats_and_new_seats_go_to_the_wa
     );
     assert_eq!(status(5).await["status"], "CONFIRMED");
     assert_eq!(notified(&app, &p[5], "TRAINING_SEAT_CONFIRMED", &id).await, 1);
-    let confirmed = registration_rows(&app, &id).await.iter().filter(|r| r.status == "CONFIRMED").count();
+    let confirmed =
+        registration_rows(&app, &id).await.iter().filter(|r| r.status.as_str() == "CONFIRMED").count();
     assert_eq!(confirmed, 6);
 }
 
@@ -1292,7 +1293,11 @@ async fn a_roster_page_issues_a_bounded_number_of_statements() {
             id: Set(Uuid::now_v7()),
             training_id: Set(training),
             person_id: Set(person.id),
-            status: Set(if seated { "CONFIRMED" } else { "WAITLISTED" }.to_owned()),
+            status: Set(if seated {
+                service::trainings::RegistrationStatus::Confirmed
+            } else {
+                service::trainings::RegistrationStatus::Waitlisted
+            }),
             queue_no: Set(i64::from(n) + 1),
             registered_at: Set(now),
             confirmed_at: Set(seated.then_some(now)),

@@ -25,19 +25,13 @@ use crate::{
     auth::Viewer,
     authz::{self, Capability},
     db::stmt,
-    domain::{parse_line, parse_optional_url, stored_enum},
+    domain::{parse_line, parse_optional_url},
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
     {org::get_unit, scope::ViewerScope},
 };
 
-stored_enum! {
-    /// A post is published at once; it can be taken down and put back.
-    pub enum PostStatus {
-        Published = "PUBLISHED",
-        Unpublished = "UNPUBLISHED",
-    }
-}
+pub use entities::post::PostStatus;
 
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 20_000;
@@ -106,7 +100,7 @@ async fn can_see(conn: &impl ConnectionTrait, viewer: &Viewer, p: &post::Model) 
     if authz::may(conn, viewer, Capability::PublishNews, &get_unit(conn, p.unit_id).await?).await? {
         return Ok(true);
     }
-    Ok(p.status == PostStatus::Published.as_str() && in_feed(conn, viewer, p.unit_id).await?)
+    Ok(p.status == PostStatus::Published && in_feed(conn, viewer, p.unit_id).await?)
 }
 
 /// `NOT_FOUND` when the viewer cannot read the post, `FORBIDDEN` when she can but does not
@@ -119,7 +113,7 @@ async fn require_manager(
     if authz::may(conn, viewer, Capability::PublishNews, &get_unit(conn, p.unit_id).await?).await? {
         return Ok(());
     }
-    let readable = p.status == PostStatus::Published.as_str() && in_feed(conn, viewer, p.unit_id).await?;
+    let readable = p.status == PostStatus::Published && in_feed(conn, viewer, p.unit_id).await?;
     Err(if readable { ApiError::Forbidden } else { ApiError::NotFound })
 }
 
@@ -174,7 +168,7 @@ pub async fn create_post(
         title: Set(checked.title),
         body: Set(checked.body),
         cover_image_url: Set(checked.cover_image_url),
-        status: Set(PostStatus::Published.as_str().to_owned()),
+        status: Set(PostStatus::Published),
         published_at: Set(now),
         unpublished_at: Set(None),
         created_by: Set(viewer.person_id),
@@ -240,12 +234,12 @@ async fn set_status(
     let txn = state.db.begin().await?;
     let p = lock_post(&txn, id).await?;
     require_manager(&txn, viewer, &p).await?;
-    if p.status != from.as_str() {
+    if p.status != from {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
     let mut row: post::ActiveModel = p.into();
-    row.status = Set(to.as_str().to_owned());
+    row.status = Set(to);
     row.unpublished_at = Set((to == PostStatus::Unpublished).then_some(now));
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;

@@ -13,10 +13,12 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, Tran
 use uuid::Uuid;
 
 use crate::{
+    campaigns::news::PostStatus,
     domain::fold_for_search,
     error::ApiError,
     membership::{EventKind, activate},
     state::AppState,
+    trainings::{Audience, Category, TrainingStatus},
 };
 
 /// The computed indicator "households certified" (a fixed id, see the targets migration).
@@ -163,7 +165,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
             title: Set(title.to_owned()),
             body: Set(body.to_owned()),
             cover_image_url: Set(None),
-            status: Set("PUBLISHED".to_owned()),
+            status: Set(PostStatus::Published),
             published_at: Set(at),
             unpublished_at: Set(None),
             created_by: Set(author.id),
@@ -176,12 +178,12 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
 
     // (unit, title, category, days from now, seats, place, online link)
     type DemoTraining<'a> =
-        (&'a org_unit::Model, &'a str, &'a str, i64, Option<i32>, Option<&'a str>, Option<&'a str>);
+        (&'a org_unit::Model, &'a str, Category, i64, Option<i32>, Option<&'a str>, Option<&'a str>);
     let trainings: [DemoTraining; 3] = [
         (
             &bd,
             "Kỹ năng số cơ bản cho hội viên",
-            "DIGITAL_SKILLS",
+            Category::DigitalSkills,
             7,
             Some(30),
             Some("Nhà văn hoá phường Bồ Đề"),
@@ -190,7 +192,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         (
             &lb,
             "Khởi nghiệp với sản phẩm OCOP",
-            "ENTREPRENEURSHIP",
+            Category::Entrepreneurship,
             14,
             Some(50),
             Some("Trung tâm Văn hoá quận Long Biên"),
@@ -199,7 +201,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         (
             &city,
             "Pháp luật về phòng, chống bạo lực gia đình",
-            "LEGAL",
+            Category::Legal,
             21,
             None,
             None,
@@ -214,7 +216,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
             title_search: Set(fold_for_search(title)),
             title: Set(title.to_owned()),
             description: Set("Mang theo giấy tờ tùy thân.".to_owned()),
-            category: Set(category.to_owned()),
+            category: Set(category),
             starts_at: Set(starts),
             ends_at: Set(starts + Duration::hours(3)),
             place: Set(place.map(str::to_owned)),
@@ -222,8 +224,8 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
             capacity: Set(capacity),
             registration_opens_at: Set(None),
             registration_closes_at: Set(None),
-            audience: Set("MEMBERS".to_owned()),
-            status: Set("PUBLISHED".to_owned()),
+            audience: Set(Audience::Members),
+            status: Set(TrainingStatus::Published),
             confirmed_count: Set(0),
             waitlist_count: Set(0),
             next_queue_no: Set(1),

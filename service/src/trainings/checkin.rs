@@ -40,8 +40,8 @@ pub fn issue_check_in_token(
     t: &training::Model,
 ) -> Option<(String, chrono::DateTime<Utc>)> {
     let mine = r.person_id == viewer.person_id;
-    let seated = r.status == RegistrationStatus::Confirmed.as_str();
-    let running = t.status == TrainingStatus::Published.as_str();
+    let seated = r.status == RegistrationStatus::Confirmed;
+    let running = t.status == TrainingStatus::Published;
     (mine && seated && running).then(|| state.tokens.issue_check_in(r.id, Utc::now()))
 }
 
@@ -85,10 +85,7 @@ async fn record(
 ) -> Result<CheckIn, ApiError> {
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
-    if !matches!(
-        TrainingStatus::parse(&t.status),
-        Some(TrainingStatus::Published | TrainingStatus::Completed)
-    ) {
+    if !matches!(t.status, TrainingStatus::Published | TrainingStatus::Completed) {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let r = reg::Entity::find_by_id(registration_id)
@@ -100,12 +97,12 @@ async fn record(
             CheckInMethod::Token => ApiError::bad_input("token", InputProblem::OtherTraining),
             CheckInMethod::Manual => ApiError::NotFound,
         })?;
-    match RegistrationStatus::parse(&r.status) {
-        Some(RegistrationStatus::Attended) => {
+    match r.status {
+        RegistrationStatus::Attended => {
             return Ok(CheckIn { registration: r, already_checked_in: true });
         }
         // A late arrival after the training was closed still counts.
-        Some(RegistrationStatus::Confirmed | RegistrationStatus::NoShow) => {}
+        RegistrationStatus::Confirmed | RegistrationStatus::NoShow => {}
         _ => return Err(ApiError::Conflict(ConflictKind::NotConfirmed)),
     }
     let now = Utc::now();
@@ -223,7 +220,7 @@ pub async fn roster_csv(state: &AppState, viewer: &Viewer, t: &training::Model) 
     let mut waiting = 0;
     for (r, p) in rows {
         let Some(p) = p else { continue };
-        let position = if r.status == RegistrationStatus::Waitlisted.as_str() {
+        let position = if r.status == RegistrationStatus::Waitlisted {
             waiting += 1;
             waiting.to_string()
         } else {
@@ -233,7 +230,7 @@ pub async fn roster_csv(state: &AppState, viewer: &Viewer, t: &training::Model) 
             r.queue_no.to_string(),
             csv_text(&p.full_name),
             p.phone,
-            r.status,
+            r.status.as_str().to_owned(),
             position,
             r.registered_at.to_rfc3339(),
             r.attended_at.map(|a| a.to_rfc3339()).unwrap_or_default(),

@@ -42,7 +42,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Capability},
     db::stmt,
-    domain::{fold_for_search, normalise_text, parse_line, parse_optional_url, stored_enum},
+    domain::{fold_for_search, normalise_text, parse_line, parse_optional_url},
     error::{ApiError, ConflictKind, InputProblem},
     state::AppState,
     {
@@ -51,55 +51,9 @@ use crate::{
     },
 };
 
-stored_enum! {
-    /// What a training teaches.
-    pub enum Category {
-        Vocational = "VOCATIONAL",
-        DigitalSkills = "DIGITAL_SKILLS",
-        Legal = "LEGAL",
-        Health = "HEALTH",
-        Entrepreneurship = "ENTREPRENEURSHIP",
-        UnionWork = "UNION_WORK",
-        Other = "OTHER",
-    }
-}
+pub use entities::training::{Audience, Category, TrainingStatus};
 
-stored_enum! {
-    /// Who a training is for, within its unit's subtree.
-    pub enum Audience {
-        Members = "MEMBERS",
-        Officers = "OFFICERS",
-    }
-}
-
-stored_enum! {
-    /// Draft → published → (cancelled | completed).
-    pub enum TrainingStatus {
-        Draft = "DRAFT",
-        Published = "PUBLISHED",
-        Cancelled = "CANCELLED",
-        Completed = "COMPLETED",
-    }
-}
-
-stored_enum! {
-    /// A registration's state. `CONFIRMED` and `WAITLISTED` are the live ones.
-    pub enum RegistrationStatus {
-        Confirmed = "CONFIRMED",
-        Waitlisted = "WAITLISTED",
-        Cancelled = "CANCELLED",
-        Attended = "ATTENDED",
-        NoShow = "NO_SHOW",
-    }
-}
-
-stored_enum! {
-    /// How attendance was recorded.
-    pub enum CheckInMethod {
-        Token = "TOKEN",
-        Manual = "MANUAL",
-    }
-}
+pub use entities::training_registration::{CheckInMethod, RegistrationStatus};
 
 /// Longest description kept.
 const MAX_DESCRIPTION: usize = 5000;
@@ -242,10 +196,10 @@ async fn sees(
     if authz::may(conn, viewer, Capability::ManageTrainings, &unit).await? {
         return Ok(true);
     }
-    if t.status == TrainingStatus::Draft.as_str() {
+    if t.status == TrainingStatus::Draft {
         return Ok(false);
     }
-    let audience = if t.audience == Audience::Officers.as_str() {
+    let audience = if t.audience == Audience::Officers {
         // An officer role at a unit inside the training's subtree.
         "SELECT 1 FROM officer_role r JOIN org_unit_closure c ON c.descendant_id = r.unit_id \
          WHERE c.ancestor_id = ? AND r.person_id = ? AND r.revoked_at IS NULL"
@@ -293,7 +247,7 @@ pub async fn create_training(
         title_search: Set(fold_for_search(&checked.title)),
         title: Set(checked.title),
         description: Set(checked.description),
-        category: Set(input.category.as_str().to_owned()),
+        category: Set(input.category),
         starts_at: Set(input.starts_at),
         ends_at: Set(input.ends_at),
         place: Set(checked.place),
@@ -301,8 +255,8 @@ pub async fn create_training(
         capacity: Set(input.capacity),
         registration_opens_at: Set(input.registration_opens_at),
         registration_closes_at: Set(input.registration_closes_at),
-        audience: Set(input.audience.as_str().to_owned()),
-        status: Set(TrainingStatus::Draft.as_str().to_owned()),
+        audience: Set(input.audience),
+        status: Set(TrainingStatus::Draft),
         confirmed_count: Set(0),
         waitlist_count: Set(0),
         next_queue_no: Set(1),
@@ -338,8 +292,7 @@ pub async fn update_training(
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;
-    let status = TrainingStatus::parse(&t.status);
-    if !matches!(status, Some(TrainingStatus::Draft | TrainingStatus::Published)) {
+    if !matches!(t.status, TrainingStatus::Draft | TrainingStatus::Published) {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     if let Some(c) = input.capacity
@@ -351,7 +304,7 @@ pub async fn update_training(
     row.title_search = Set(fold_for_search(&checked.title));
     row.title = Set(checked.title);
     row.description = Set(checked.description);
-    row.category = Set(input.category.as_str().to_owned());
+    row.category = Set(input.category);
     row.starts_at = Set(input.starts_at);
     row.ends_at = Set(input.ends_at);
     row.place = Set(checked.place);
@@ -359,7 +312,7 @@ pub async fn update_training(
     row.capacity = Set(input.capacity);
     row.registration_opens_at = Set(input.registration_opens_at);
     row.registration_closes_at = Set(input.registration_closes_at);
-    row.audience = Set(input.audience.as_str().to_owned());
+    row.audience = Set(input.audience);
     row.updated_at = Set(Utc::now());
     let updated = row.update(&txn).await?;
     let (updated, notes) = registration::fill_free_seats(&txn, updated).await?;
@@ -378,12 +331,12 @@ pub async fn publish_training(
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;
-    if t.status != TrainingStatus::Draft.as_str() {
+    if t.status != TrainingStatus::Draft {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
     let mut row: training::ActiveModel = t.into();
-    row.status = Set(TrainingStatus::Published.as_str().to_owned());
+    row.status = Set(TrainingStatus::Published);
     row.published_at = Set(Some(now));
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;
@@ -403,15 +356,14 @@ pub async fn cancel_training(
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;
-    let status = TrainingStatus::parse(&t.status);
-    if !matches!(status, Some(TrainingStatus::Draft | TrainingStatus::Published)) {
+    if !matches!(t.status, TrainingStatus::Draft | TrainingStatus::Published) {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
     let people = registration::live_registrants(&txn, id).await?;
     checkin::uncount_attendances(&txn, &t).await?;
     let mut row: training::ActiveModel = t.clone().into();
-    row.status = Set(TrainingStatus::Cancelled.as_str().to_owned());
+    row.status = Set(TrainingStatus::Cancelled);
     row.cancelled_at = Set(Some(now));
     row.cancel_reason = Set(Some(reason));
     row.updated_at = Set(now);
@@ -443,7 +395,7 @@ pub async fn complete_training(
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;
-    if t.status != TrainingStatus::Published.as_str() {
+    if t.status != TrainingStatus::Published {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
@@ -452,7 +404,7 @@ pub async fn complete_training(
     }
     registration::mark_no_shows(&txn, id, now).await?;
     let mut row: training::ActiveModel = t.into();
-    row.status = Set(TrainingStatus::Completed.as_str().to_owned());
+    row.status = Set(TrainingStatus::Completed);
     row.completed_at = Set(Some(now));
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;
@@ -468,7 +420,7 @@ pub fn registration_closes_at(t: &training::Model) -> DateTime<Utc> {
 
 /// Why nobody can register at `now` (status, then window), or `None` when registration is open.
 pub fn registration_refusal(t: &training::Model, now: DateTime<Utc>) -> Option<ConflictKind> {
-    if t.status != TrainingStatus::Published.as_str() {
+    if t.status != TrainingStatus::Published {
         Some(ConflictKind::WrongStatus)
     } else if t.registration_opens_at.is_some_and(|opens| now < opens) {
         Some(ConflictKind::RegistrationNotOpen)

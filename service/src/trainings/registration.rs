@@ -34,7 +34,7 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
     // everyone queuing for the row.
     let unlocked = training::Entity::find_by_id(training_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     if let Some(r) = registration_of(&txn, training_id, person).await?
-        && r.status != RegistrationStatus::Cancelled.as_str()
+        && r.status != RegistrationStatus::Cancelled
     {
         return Ok(r);
     }
@@ -46,7 +46,7 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
     // Again under the lock: a simultaneous retry of hers may have registered meanwhile.
     let existing = registration_of(&txn, training_id, person).await?;
     if let Some(r) = &existing
-        && r.status != RegistrationStatus::Cancelled.as_str()
+        && r.status != RegistrationStatus::Cancelled
     {
         return Ok(r.clone());
     }
@@ -57,7 +57,7 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
     let seat = t.capacity.is_none_or(|c| t.confirmed_count < c);
     let status = if seat { RegistrationStatus::Confirmed } else { RegistrationStatus::Waitlisted };
     let fill = |row: &mut reg::ActiveModel| {
-        row.status = Set(status.as_str().to_owned());
+        row.status = Set(status);
         row.queue_no = Set(t.next_queue_no);
         row.registered_at = Set(now);
         row.confirmed_at = Set(seat.then_some(now));
@@ -140,21 +140,20 @@ pub async fn cancel_registration(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let was = RegistrationStatus::parse(&mine.status);
-    if was == Some(RegistrationStatus::Cancelled) {
+    if mine.status == RegistrationStatus::Cancelled {
         return Ok(mine);
     }
-    if !matches!(was, Some(RegistrationStatus::Confirmed | RegistrationStatus::Waitlisted)) {
+    if !matches!(mine.status, RegistrationStatus::Confirmed | RegistrationStatus::Waitlisted) {
         // Attended or no-show: history, not a seat.
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
+    let freed = mine.status == RegistrationStatus::Confirmed;
     let now = Utc::now();
     let mut row: reg::ActiveModel = mine.into();
-    row.status = Set(RegistrationStatus::Cancelled.as_str().to_owned());
+    row.status = Set(RegistrationStatus::Cancelled);
     row.cancelled_at = Set(Some(now));
     row.updated_at = Set(now);
     let cancelled = row.update(&txn).await?;
-    let freed = was == Some(RegistrationStatus::Confirmed);
     bump(&txn, &t, if freed { -1 } else { 0 }, if freed { 0 } else { -1 }, 0).await?;
     let t = training::Entity::find_by_id(training_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     let (_, notes) = fill_free_seats(&txn, t).await?;
@@ -170,7 +169,7 @@ pub(crate) async fn fill_free_seats(
     txn: &impl ConnectionTrait,
     t: training::Model,
 ) -> Result<(training::Model, Vec<entities::notification::Model>), ApiError> {
-    if t.status != TrainingStatus::Published.as_str() || t.waitlist_count == 0 {
+    if t.status != TrainingStatus::Published || t.waitlist_count == 0 {
         return Ok((t, Vec::new()));
     }
     let free = match t.capacity {

@@ -187,7 +187,7 @@ async fn officers_acting_at_once_never_corrupt_the_state() {
     let row = report_row(&app, &code).await;
     assert_eq!(row.version, 1 + ok, "one version per accepted change");
     // Whichever of close and resolve came first won; the other found it finished.
-    assert!(row.status == "CLOSED" || row.status == "RESOLVED");
+    assert!(row.status.as_str() == "CLOSED" || row.status.as_str() == "RESOLVED");
     assert_eq!(ok, 9, "eight notes and one of close/resolve");
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let events = entities::violence_report_event::Entity::find()

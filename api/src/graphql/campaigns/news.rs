@@ -15,12 +15,11 @@ use crate::graphql::{
     campaigns::campaign::Campaign,
     connection::{build, encode_cursor, page},
     org::OrgUnit,
-    stored,
 };
 use service::{
     campaigns::{
         campaign::CampaignStatus,
-        news::{self as svc, PostCursor, PostFilter, PostInput, PostQuery, PostStatus},
+        news::{self as svc, PostCursor, PostFilter, PostInput, PostQuery},
     },
     domain::{GlobalId, NodeKind},
     error::ApiError,
@@ -91,7 +90,7 @@ impl Post {
     }
 
     async fn status(&self) -> Result<GqlPostStatus> {
-        Ok(stored(PostStatus::parse(&self.0.status), "post status")?.into())
+        Ok(self.0.status.into())
     }
 
     /// When it was first published (kept when it is republished): the feed's order.

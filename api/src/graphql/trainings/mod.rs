@@ -11,12 +11,11 @@ use super::{
     ContextExt,
     connection::{build, page},
     org::OrgUnit,
-    stored,
 };
 use service::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    trainings::{self as svc, RosterCursor, RosterFilter, TrainingInput, TrainingStatus},
+    trainings::{self as svc, RosterCursor, RosterFilter, TrainingInput},
 };
 
 mod checkin;
@@ -90,7 +89,7 @@ impl Training {
     }
 
     async fn category(&self) -> Result<GqlCategory> {
-        Ok(stored(svc::Category::parse(&self.0.category), "training category")?.into())
+        Ok(self.0.category.into())
     }
 
     async fn starts_at(&self) -> DateTime<Utc> {
@@ -143,11 +142,11 @@ impl Training {
     }
 
     async fn audience(&self) -> Result<GqlAudience> {
-        Ok(stored(svc::Audience::parse(&self.0.audience), "training audience")?.into())
+        Ok(self.0.audience.into())
     }
 
     async fn status(&self) -> Result<GqlTrainingStatus> {
-        Ok(stored(TrainingStatus::parse(&self.0.status), "training status")?.into())
+        Ok(self.0.status.into())
     }
 
     async fn cancel_reason(&self) -> Option<&str> {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entities::training_registration;
 use uuid::Uuid;
 
-use crate::graphql::{ContextExt, stored};
+use crate::graphql::ContextExt;
 use service::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
@@ -63,7 +63,7 @@ impl TrainingRegistration {
     }
 
     async fn status(&self) -> Result<GqlRegistrationStatus> {
-        Ok(stored(RegistrationStatus::parse(&self.0.status), "registration status")?.into())
+        Ok(self.0.status.into())
     }
 
     /// Arrival number within the training (the roster's order).
@@ -73,7 +73,7 @@ impl TrainingRegistration {
 
     /// 1 for the first in line; null unless waitlisted.
     async fn waitlist_position(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
-        if self.0.status != RegistrationStatus::Waitlisted.as_str() {
+        if self.0.status != RegistrationStatus::Waitlisted {
             return Ok(None);
         }
         Ok(ctx.loaders()?.waitlist_positions.load_one(self.0.id).await?)
@@ -96,12 +96,8 @@ impl TrainingRegistration {
         self.0.attended_at
     }
 
-    async fn check_in_method(&self) -> Result<Option<GqlCheckInMethod>> {
-        self.0
-            .check_in_method
-            .as_deref()
-            .map(|m| Ok(stored(svc::CheckInMethod::parse(m), "check-in method")?.into()))
-            .transpose()
+    async fn check_in_method(&self) -> Option<GqlCheckInMethod> {
+        self.0.check_in_method.map(Into::into)
     }
 
     /// Her check-in code: only for herself, with a seat, while the training is published.
