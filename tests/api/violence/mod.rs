@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 pub use crate::fixtures::{
     PASSWORD, SUBMIT_VIOLENCE as SUBMIT, Series, officer, submit_violence as submit, violence_input as input,
+    violence_report,
 };
 use crate::helpers::*;
 
