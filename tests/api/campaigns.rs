@@ -12,9 +12,13 @@ use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+pub(crate) use crate::fixtures::name;
+use crate::fixtures::{Series, launched_campaign, member, officer, person};
 use crate::helpers::*;
 
-const PASSWORD: &str = "sen-hong-2026";
+/// This module's test people.
+pub(crate) const S: Series = Series::CAMPAIGNS;
+
 /// Folded word of every test campaign's title.
 const MARK: &str = "kiem thu";
 
@@ -97,13 +101,6 @@ pub(crate) async fn launch(app: &TestApp, token: &str, id: &str, notify: bool) -
 }
 
 /// Creates and launches a campaign; returns it.
-pub(crate) async fn active(app: &TestApp, token: &str, code: &str, input: Value) -> Value {
-    let id = s(&draft(app, token, code, input).await["id"]);
-    let c = launch(app, token, &id, false).await.ok()["launchCampaign"].clone();
-    assert_eq!(c["status"], "ACTIVE");
-    c
-}
-
 pub(crate) async fn end(app: &TestApp, token: &str, id: &str) -> Gql {
     app.gql(END, json!({ "id": id }), Some(token)).await
 }
@@ -132,55 +129,6 @@ async fn titles(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
     let titles: Vec<String> = nodes(conn).iter().map(|n| s(&n["title"])).collect();
     assert_eq!(conn["totalCount"], titles.len(), "totalCount with {filter}");
     titles
-}
-
-pub(crate) fn phone(n: u32) -> String {
-    format!("0966{n:06}")
-}
-
-const FAMILY: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
-const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai"];
-
-pub(crate) fn name(n: u32) -> String {
-    format!("{} Thị {}", FAMILY[n as usize % 8], GIVEN[(n as usize / 8) % 8])
-}
-
-/// Makes the n-th test person an active member of branch `code` (enrolled by the city's admin,
-/// whose token is `city`), with an account; returns her access token.
-pub(crate) async fn member(app: &TestApp, city: &str, n: u32, code: &str) -> String {
-    let branch = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status membership { id status } } }",
-        json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
-        Some(city),
-    )
-    .await
-    .ok();
-    app.register(&phone(n), &name(n), PASSWORD).await.0
-}
-
-/// A new person (the n-th) with an account and no membership; returns her token.
-pub(crate) async fn person(app: &TestApp, n: u32) -> String {
-    app.register(&phone(n), &name(n), PASSWORD).await.0
-}
-
-/// Gives the n-th test person (who must have an account) `role` at `code`.
-pub(crate) async fn assign(app: &TestApp, city: &str, n: u32, code: &str, role: &str) {
-    let unit = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
-        json!({ "i": { "phone": phone(n), "unitId": unit, "role": role } }),
-        Some(city),
-    )
-    .await
-    .ok();
-}
-
-/// A new person (the n-th) holding `role` at `code`; returns her token.
-pub(crate) async fn officer(app: &TestApp, city: &str, n: u32, code: &str, role: &str) -> String {
-    let token = person(app, n).await;
-    assign(app, city, n, code, role).await;
-    token
 }
 
 async fn campaign_rows(app: &TestApp) -> u64 {
@@ -301,9 +249,9 @@ async fn only_unit_officers_and_admins_with_reach_manage_campaigns() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let hk = officer(&app, &city, 1, "HN-HK", "UNIT_OFFICER").await;
-    let bd_member = member(&app, &city, 2, "HN-LB-BD-01").await;
-    let outsider = person(&app, 3).await;
+    let hk = officer(&app, S, 1, "HN-HK", "UNIT_OFFICER").await.token;
+    let bd_member = member(&app, &city, S, 2, "HN-LB-BD-01").await.token;
+    let outsider = person(&app, S, 3).await.token;
     let before = campaign_rows(&app).await;
 
     // Roles that do not manage campaigns, where the caller has some role: FORBIDDEN.
@@ -319,8 +267,8 @@ async fn only_unit_officers_and_admins_with_reach_manage_campaigns() {
     // Officers and admins at or above the unit, and the system administrator.
     let by_city = draft(&app, &city, "HN-LB-BD", input("Kiểm thử của thành phố", json!({}))).await;
     let by_sys = draft(&app, &sys, "HN-HK", input("Kiểm thử của hệ thống", json!({}))).await;
-    let by_lb = active(&app, &lb, "HN-LB-BD-01", input("Kiểm thử của quận", json!({}))).await;
-    let bd_ward = officer(&app, &city, 4, "HN-LB-BD", "UNIT_OFFICER").await;
+    let by_lb = launched_campaign(&app, &lb, "HN-LB-BD-01", input("Kiểm thử của quận", json!({}))).await;
+    let bd_ward = officer(&app, S, 4, "HN-LB-BD", "UNIT_OFFICER").await.token;
     let ward_draft = draft(&app, &bd_ward, "HN-LB-BD-02", input("Kiểm thử của phường", json!({}))).await;
     assert_eq!(campaign_rows(&app).await, before + 4);
     assert_eq!(seen(&app, &lb, &s(&by_city["id"])).await["status"], "DRAFT");
@@ -423,20 +371,20 @@ async fn members_see_launched_campaigns_of_their_branch_and_its_ancestors_only()
     let case = app.token(BD_CASE_OFFICER).await;
     let i = |title: &str| input(title, json!({}));
 
-    let city_c = active(&app, &city, "HN", i("Kiểm thử Thành phố")).await;
-    let district_c = active(&app, &lb, "HN-LB", i("Kiểm thử Long Biên")).await;
-    let ward_c = active(&app, &lb, "HN-LB-BD", i("Kiểm thử Bồ Đề")).await;
-    let branch_c = active(&app, &lb, "HN-LB-BD-01", i("Kiểm thử Chi hội 1")).await;
-    let sibling_c = active(&app, &lb, "HN-LB-BD-02", i("Kiểm thử Chi hội 2")).await;
-    let hk_c = active(&app, &sys, "HN-HK", i("Kiểm thử Hoàn Kiếm")).await;
+    let city_c = launched_campaign(&app, &city, "HN", i("Kiểm thử Thành phố")).await;
+    let district_c = launched_campaign(&app, &lb, "HN-LB", i("Kiểm thử Long Biên")).await;
+    let ward_c = launched_campaign(&app, &lb, "HN-LB-BD", i("Kiểm thử Bồ Đề")).await;
+    let branch_c = launched_campaign(&app, &lb, "HN-LB-BD-01", i("Kiểm thử Chi hội 1")).await;
+    let sibling_c = launched_campaign(&app, &lb, "HN-LB-BD-02", i("Kiểm thử Chi hội 2")).await;
+    let hk_c = launched_campaign(&app, &sys, "HN-HK", i("Kiểm thử Hoàn Kiếm")).await;
     let district_draft = draft(&app, &lb, "HN-LB", i("Kiểm thử Nháp quận")).await;
     let branch_draft = draft(&app, &lb, "HN-LB-BD-01", i("Kiểm thử Nháp chi hội")).await;
-    let ended_c = active(&app, &lb, "HN-LB", i("Kiểm thử Đã kết thúc")).await;
+    let ended_c = launched_campaign(&app, &lb, "HN-LB", i("Kiểm thử Đã kết thúc")).await;
     end(&app, &lb, &s(&ended_c["id"])).await.ok();
 
-    let bd1 = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let hk = member(&app, &city, 2, "HN-HK-HB-01").await;
-    let outsider = person(&app, 3).await;
+    let bd1 = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let hk = member(&app, &city, S, 2, "HN-HK-HB-01").await.token;
+    let outsider = person(&app, S, 3).await.token;
 
     // Newest first (by launch).
     assert_eq!(
@@ -516,15 +464,16 @@ async fn the_list_filters_by_status_kind_unit_and_search_and_pages_newest_first(
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let movement = active(
+    let movement = launched_campaign(
         &app,
         &city,
         "HN",
         input("Kiểm thử Phụ nữ Thủ đô trung thành – sáng tạo", json!({ "kind": "EMULATION_MOVEMENT" })),
     )
     .await;
-    let five = active(&app, &lb, "HN-LB", input("Kiểm thử Gia đình 5 không 3 sạch", json!({}))).await;
-    let programme = active(
+    let five =
+        launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử Gia đình 5 không 3 sạch", json!({}))).await;
+    let programme = launched_campaign(
         &app,
         &lb,
         "HN-LB-BD",
@@ -645,11 +594,16 @@ async fn a_campaign_page_issues_a_bounded_number_of_statements() {
     let codes = ["HN-LB", "HN-LB-BD", "HN-LB-BD-01"];
     let mut ids = Vec::new();
     for n in 0..24usize {
-        let c =
-            active(&app, &lb, codes[n % codes.len()], input(&format!("Kiểm thử {n:02}"), json!({}))).await;
+        let c = launched_campaign(
+            &app,
+            &lb,
+            codes[n % codes.len()],
+            input(&format!("Kiểm thử {n:02}"), json!({})),
+        )
+        .await;
         ids.push(s(&c["id"]));
     }
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let y = this_year();
     // Her pledges to the two newest campaigns.
     pledges::submit(&app, &m, &ids[23], pledges::household("Hộ bà Lan", 4, y)).await.ok();

@@ -16,41 +16,19 @@ use serde_json::json;
 use service::fanout::{self, FanoutKind};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, enrol, person};
 use crate::helpers::*;
 
-const PASSWORD: &str = "sen-hong-2026";
+/// This module's test people.
+const S: Series = Series::FANOUT;
 /// Polling interval that leaves the worker idle after its first look (tests drive rounds).
 const IDLE: &str = "3600000";
-
-fn phone(n: u32) -> String {
-    format!("0955{n:06}")
-}
-
-fn name(n: u32) -> String {
-    const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai"];
-    format!("Lê Thị {}", GIVEN[n as usize % 8])
-}
-
-/// Enrols the n-th test person in branch `code` (by the city's admin, token `city`); returns
-/// her membership's global id.
-async fn enrol(app: &TestApp, city: &str, n: u32, code: &str) -> String {
-    let branch = app.unit_id(code).await;
-    let data = app
-        .gql(
-            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
-            json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
-            Some(city),
-        )
-        .await
-        .ok();
-    data["enrolMember"]["membership"]["id"].as_str().expect("membership id").to_owned()
-}
 
 /// Person ids of the test people `ns`.
 async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for n in ns {
-        ids.push(uuid_of(&app.person_id(&format!("+84{}", &phone(n)[1..])).await));
+        ids.push(uuid_of(&app.person_id(&S.stored_phone(n)).await));
     }
     ids
 }
@@ -156,12 +134,12 @@ async fn a_launch_notifies_every_active_member_of_the_subtree_once() {
         "HN-LB-BD-04",
     ];
     for (n, code) in codes.iter().enumerate() {
-        enrol(&app, &city, n as u32, code).await;
+        enrol(&app, &city, S, n as u32, code).await;
     }
     // Outside the subtree, suspended, or gone: not notified.
-    enrol(&app, &city, 20, "HN-HK-HB-01").await;
-    enrol(&app, &city, 21, "HN-BD-DB-02").await;
-    let suspended = enrol(&app, &city, 22, "HN-LB-BD-01").await;
+    enrol(&app, &city, S, 20, "HN-HK-HB-01").await;
+    enrol(&app, &city, S, 21, "HN-BD-DB-02").await;
+    let suspended = enrol(&app, &city, S, 22, "HN-LB-BD-01").await;
     app.gql(
         "mutation($id: ID!) { suspendMembership(id: $id, reason: \"Vắng sinh hoạt\") { status } }",
         json!({ "id": suspended }),
@@ -169,13 +147,13 @@ async fn a_launch_notifies_every_active_member_of_the_subtree_once() {
     )
     .await
     .ok();
-    enrol(&app, &city, 23, "HN-LB-BD-02").await;
-    let leaver = app.register(&phone(23), &name(23), PASSWORD).await.0;
+    enrol(&app, &city, S, 23, "HN-LB-BD-02").await;
+    let leaver = person(&app, S, 23).await.token;
     app.gql("mutation { leaveUnion(reason: \"Chuyển nhà\") { status } }", json!({}), Some(&leaver))
         .await
         .ok();
     // One member has an account and a device: she hears of it in her inbox and by push.
-    let reader = app.register(&phone(0), &name(0), PASSWORD).await.0;
+    let reader = person(&app, S, 0).await.token;
     app.gql(
         "mutation { registerPushToken(token: \"device-of-member-0\", platform: IOS) }",
         json!({}),
@@ -219,9 +197,9 @@ async fn batches_move_the_cursor_and_a_job_survives_a_restart() {
     let app = spawn_app_with(&[("APP_FANOUT_BATCH_SIZE", "2"), ("APP_FANOUT_POLL_INTERVAL_MS", IDLE)]).await;
     let city = app.token(CITY_ADMIN).await;
     for n in 0..7 {
-        enrol(&app, &city, n, ["HN-LB-BD-01", "HN-LB-BD-03", "HN-LB-DG-02"][n as usize % 3]).await;
+        enrol(&app, &city, S, n, ["HN-LB-BD-01", "HN-LB-BD-03", "HN-LB-DG-02"][n as usize % 3]).await;
     }
-    enrol(&app, &city, 20, "HN-HK-HB-01").await;
+    enrol(&app, &city, S, 20, "HN-HK-HB-01").await;
     let mut members = people(&app, 0..7).await;
     members.sort();
     let id = campaign(&app, "HN-LB", "Phụ nữ Thủ đô").await;
@@ -253,7 +231,7 @@ async fn two_instances_never_notify_anyone_twice() {
     let city = app.token(CITY_ADMIN).await;
     let codes = ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01", "HN-LB-BD-01", "HN-HK-HB-01", "HN-LB-NL-01"];
     for n in 0..9 {
-        enrol(&app, &city, n, codes[n as usize % codes.len()]).await;
+        enrol(&app, &city, S, n, codes[n as usize % codes.len()]).await;
     }
     let all = people(&app, 0..9).await;
     let in_lb: Vec<Uuid> = (0..9).filter(|n| n % 6 != 4).map(|n| all[n]).collect();
@@ -292,7 +270,9 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
     let city = app.token(CITY_ADMIN).await;
     for chunk in (0..44u32).collect::<Vec<_>>().chunks(11) {
         join_all(
-            chunk.iter().map(|&n| enrol(&app, &city, n, if n < 40 { "HN-LB-BD-01" } else { "HN-HK-HB-01" })),
+            chunk
+                .iter()
+                .map(|&n| enrol(&app, &city, S, n, if n < 40 { "HN-LB-BD-01" } else { "HN-HK-HB-01" })),
         )
         .await;
     }
@@ -343,7 +323,7 @@ async fn launching_a_campaign_with_notify_members_leaves_the_fan_out_to_the_work
     let city = app.token(CITY_ADMIN).await;
     let officer = app.token(LB_OFFICER).await;
     for (n, code) in [(40, "HN-LB-BD-01"), (41, "HN-LB-BD-03"), (42, "HN-LB-GT-01")] {
-        enrol(&app, &city, n, code).await;
+        enrol(&app, &city, S, n, code).await;
     }
     let unit = app.unit_id("HN-LB-BD").await;
     let created = app

@@ -8,6 +8,7 @@ use reqwest::multipart::{Form, Part};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use crate::fixtures::try_enrol;
 use crate::helpers::*;
 
 const IMPORT: &str = "mutation($csv: String, $dryRun: Boolean) { \
@@ -89,18 +90,6 @@ async fn active_count(app: &TestApp, code: &str) -> i64 {
         .await
         .unwrap()
         .map_or(0, |c| c.active)
-}
-
-async fn enrol(app: &TestApp, token: &str, name: &str, phone: &str, branch_code: &str) -> Value {
-    let branch = app.unit_id(branch_code).await;
-    app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id memberNumber } } }",
-        json!({ "i": { "fullName": name, "phone": phone, "branchId": branch } }),
-        Some(token),
-    )
-    .await
-    .ok()["enrolMember"]["membership"]
-        .clone()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +195,7 @@ async fn crlf_comma_files_and_short_headers_import_too() {
 async fn every_kind_of_bad_row_gets_its_line_and_reason() {
     let app = spawn_app().await;
     let officer = app.token(LB_OFFICER).await;
-    enrol(&app, &officer, "Hồ Thị Khác", "0912400009", "HN-LB-BD-02").await;
+    try_enrol(&app, &officer, "Hồ Thị Khác", "0912400009", None, "HN-LB-BD-02").await.ok();
     let csv = "Họ và tên;Số điện thoại;Ngày sinh;Mã chi hội;Ghi chú\n\
                Nguyễn Thị Một;0912400001;01/01/1980;HN-LB-BD-01;\n\
                X1;0912400002;;HN-LB-BD-01;\n\
@@ -348,7 +337,9 @@ async fn only_member_managers_import() {
 async fn a_person_already_in_the_branch_is_unchanged_and_an_account_holder_is_invited_not_imported() {
     let app = spawn_app().await;
     let leader = app.token(BD1_LEADER).await;
-    let enrolled = enrol(&app, &leader, "Nguyễn Thị Cũ", "0912800001", "HN-LB-BD-01").await;
+    let enrolled = try_enrol(&app, &leader, "Nguyễn Thị Cũ", "0912800001", None, "HN-LB-BD-01").await.ok()["enrolMember"]
+        ["membership"]
+        .clone();
     // A registered person, not a member yet, with a pending join request.
     let (her, _, _) = app.register("0912800002", "Trần Thị Đăng Ký", "sen-hong-2026").await;
     let branch = app.unit_id("HN-LB-BD-01").await;

@@ -9,9 +9,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, try_enrol};
 use crate::helpers::*;
 
-const ENROL: &str = "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status fullName phone birthDate membership { id status branch { code } } } }";
 const MINE: &str = "{ myMembershipInvitations { id status createdAt expiresAt respondedAt branch { code } invitedBy { fullName } } }";
 const RESPOND: &str = "mutation($id: ID!, $a: Boolean!) { respondToMembershipInvitation(id: $id, accept: $a) { id status respondedAt } }";
 const IMPORT: &str = "mutation($csv: String, $dryRun: Boolean) { importMembers(csv: $csv, dryRun: $dryRun) { imported invited invitedLines unchanged rejected { line reason } } }";
@@ -19,16 +19,6 @@ const ME: &str = "{ me { membership { status branch { code } events { kind actor
 
 async fn spawn() -> TestApp {
     spawn_app_with(&[("APP_REGISTER_MAX_PER_ADDRESS", "1000")]).await
-}
-
-async fn enrol(app: &TestApp, token: &str, name: &str, phone: &str, birth: Option<&str>, code: &str) -> Gql {
-    let branch = app.unit_id(code).await;
-    app.gql(
-        ENROL,
-        json!({ "i": { "fullName": name, "phone": phone, "birthDate": birth, "branchId": branch } }),
-        Some(token),
-    )
-    .await
 }
 
 async fn invitations(app: &TestApp, token: &str) -> Vec<Value> {
@@ -82,7 +72,7 @@ async fn join(app: &TestApp, her: &str, code: &str, officer: &str) {
 
 /// Registers test person `n` (`+8498…`), with a birth date only she may see.
 async fn account(app: &TestApp, n: u32) -> (String, String) {
-    let phone = format!("+8498{n:07}");
+    let phone = Series::INVITATIONS.stored_phone(n);
     let data = app
         .gql(
             "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
@@ -106,7 +96,7 @@ async fn enrolling_an_account_holder_reveals_nothing_and_only_invites_her() {
         [(phone.as_str(), "Tên Gõ Vào"), (SYSADMIN, "Quản Trị Gõ Vào"), (LB_OFFICER, "Cán Bộ Gõ Vào")]
     {
         let answer =
-            enrol(&app, &leader, typed, number, None, "HN-LB-BD-01").await.ok()["enrolMember"].clone();
+            try_enrol(&app, &leader, typed, number, None, "HN-LB-BD-01").await.ok()["enrolMember"].clone();
         assert_eq!(answer["status"], "INVITED", "{number}");
         assert_eq!(answer["fullName"], typed);
         assert_eq!(answer["phone"], number);
@@ -135,7 +125,7 @@ async fn enrolling_an_account_holder_reveals_nothing_and_only_invites_her() {
     // She declines: no membership; asking again within 30 days neither notifies nor reopens.
     let declined = respond(&app, &her, &mine[0]["id"], false).await.ok();
     assert_eq!(declined["respondToMembershipInvitation"]["status"], "DECLINED");
-    let again = enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
+    let again = try_enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
     assert_eq!(again["enrolMember"]["status"], "INVITED", "the officer's answer does not change");
     assert_eq!(invitation_notices(&app, stored.id).await, 1);
     assert_eq!(invitations(&app, &her).await[0]["status"], "DECLINED");
@@ -152,7 +142,7 @@ async fn enrolling_an_account_holder_reveals_nothing_and_only_invites_her() {
         .exec(&app.state.db)
         .await
         .unwrap();
-    enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
     assert_eq!(invitation_notices(&app, stored.id).await, 2);
     assert_eq!(invitations(&app, &her).await[0]["status"], "PENDING");
 }
@@ -163,8 +153,8 @@ async fn accepting_makes_her_a_member_and_closes_her_other_invitations() {
     let leader = app.token(BD1_LEADER).await;
     let officer = app.token(LB_OFFICER).await;
     let (her, phone) = account(&app, 2).await;
-    enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
-    enrol(&app, &officer, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-GT-01").await.ok();
+    try_enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &officer, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-GT-01").await.ok();
     let mine = invitations(&app, &her).await;
     assert_eq!(mine.len(), 2);
     let to_bd = mine.iter().find(|i| i["branch"]["code"] == "HN-LB-BD-01").unwrap()["id"].clone();
@@ -189,7 +179,7 @@ async fn accepting_makes_her_a_member_and_closes_her_other_invitations() {
     assert!(statuses.contains(&("HN-LB-GT-01".into(), "CANCELLED".into())), "{statuses:?}");
     respond(&app, &her, &to_bd, true).await.expect_reason("CONFLICT", "WRONG_STATUS");
     // Within reach she is a member now: the officer is told so.
-    enrol(&app, &officer, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-GT-01")
+    try_enrol(&app, &officer, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-GT-01")
         .await
         .expect_reason("CONFLICT", "ALREADY_MEMBER");
 }
@@ -199,7 +189,7 @@ async fn an_expired_invitation_cannot_be_accepted() {
     let app = spawn().await;
     let leader = app.token(BD1_LEADER).await;
     let (her, phone) = account(&app, 4).await;
-    enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
     let id = invitations(&app, &her).await[0]["id"].clone();
     membership_invitation::Entity::update_many()
         .col_expr(
@@ -214,7 +204,7 @@ async fn an_expired_invitation_cannot_be_accepted() {
     let p = person_of(&app, &phone).await;
     assert!(memberships(&app, p.id).await.is_empty());
     // The branch may ask again: the invitation reopens and she is told.
-    enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
     assert_eq!(invitations(&app, &her).await[0]["status"], "PENDING");
     assert_eq!(invitation_notices(&app, p.id).await, 2);
 }
@@ -226,13 +216,14 @@ async fn a_member_outside_reach_looks_like_any_known_number() {
     let leader = app.token(BD1_LEADER).await;
     // A paper member of a Hoàn Kiếm branch (outside the Bồ Đề leader's reach), and an account
     // holder who is nobody's member.
-    enrol(&app, &city, "Lê Thị Hoàn Kiếm", "0913111001", None, "HN-HK-HB-01").await.ok();
+    try_enrol(&app, &city, "Lê Thị Hoàn Kiếm", "0913111001", None, "HN-HK-HB-01").await.ok();
     let (_, holder) = account(&app, 5).await;
 
     let mut shapes = Vec::new();
     for phone in ["0913111001", holder.as_str()] {
         let mut a =
-            enrol(&app, &leader, "Tên Gõ Vào", phone, None, "HN-LB-BD-01").await.ok()["enrolMember"].clone();
+            try_enrol(&app, &leader, "Tên Gõ Vào", phone, None, "HN-LB-BD-01").await.ok()["enrolMember"]
+                .clone();
         a["phone"] = Value::Null;
         shapes.push(a);
     }
@@ -276,8 +267,8 @@ async fn a_member_outside_reach_looks_like_any_known_number() {
     assert_eq!(memberships(&app, hk.id).await[0].branch_id, uuid_of(&app.unit_id("HN-HK-HB-01").await));
 
     // Within the officer's reach the truth is told: a member of a Long Biên branch.
-    enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-BD-02").await.ok();
-    enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-GT-01")
+    try_enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-BD-02").await.ok();
+    try_enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-GT-01")
         .await
         .expect_reason("CONFLICT", "ALREADY_MEMBER");
 
@@ -308,9 +299,9 @@ async fn enrolments_imports_and_dry_runs_are_limited_per_officer() {
     .await;
     let leader = app.token(BD1_LEADER).await;
     for i in 0..3 {
-        enrol(&app, &leader, "Vũ Thị Giới Hạn", &format!("091320000{i}"), None, "HN-LB-BD-01").await.ok();
+        try_enrol(&app, &leader, "Vũ Thị Giới Hạn", &format!("091320000{i}"), None, "HN-LB-BD-01").await.ok();
     }
-    let r = enrol(&app, &leader, "Vũ Thị Giới Hạn", "0913200009", None, "HN-LB-BD-01").await;
+    let r = try_enrol(&app, &leader, "Vũ Thị Giới Hạn", "0913200009", None, "HN-LB-BD-01").await;
     r.expect_code("RATE_LIMITED");
     assert!(
         person::Entity::find()
@@ -323,7 +314,7 @@ async fn enrolments_imports_and_dry_runs_are_limited_per_officer() {
     );
     // Another officer has her own budget.
     let officer = app.token(LB_OFFICER).await;
-    enrol(&app, &officer, "Vũ Thị Giới Hạn", "0913200009", None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &officer, "Vũ Thị Giới Hạn", "0913200009", None, "HN-LB-BD-01").await.ok();
 
     // Runs per hour, dry runs included.
     let csv = "name;phone;branch\nTên Một;0913210001;HN-LB-BD-01\n";
@@ -363,7 +354,7 @@ async fn simultaneous_answers_to_one_invitation_decide_once() {
     let app = spawn().await;
     let leader = app.token(BD1_LEADER).await;
     let (her, phone) = account(&app, 6).await;
-    enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
     let id = invitations(&app, &her).await[0]["id"].clone();
     let results = join_all((0..8).map(|i| respond(&app, &her, &id, i % 2 == 0))).await;
     let ok: Vec<&Gql> = results.iter().filter(|r| !r.has_errors()).collect();
@@ -381,7 +372,14 @@ async fn simultaneous_enrolments_of_a_known_number_send_one_invitation() {
     let officer = app.token(LB_OFFICER).await;
     let (_, phone) = account(&app, 7).await;
     let results = join_all((0..8).map(|i| {
-        enrol(&app, if i % 2 == 0 { &leader } else { &officer }, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01")
+        try_enrol(
+            &app,
+            if i % 2 == 0 { &leader } else { &officer },
+            "Tên Gõ Vào",
+            &phone,
+            None,
+            "HN-LB-BD-01",
+        )
     }))
     .await;
     for r in &results {
@@ -403,7 +401,7 @@ async fn joining_otherwise_closes_open_invitations_and_a_suspended_member_cannot
     let leader = app.token(BD1_LEADER).await;
     let officer = app.token(LB_OFFICER).await;
     let (her, phone) = account(&app, 8).await;
-    enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &leader, "Đinh Thị Riêng Tư", &phone, None, "HN-LB-BD-01").await.ok();
     // She asks to join another branch herself, and is approved: the invitation is moot.
     join(&app, &her, "HN-LB-GT-01", &officer).await;
     let mine = invitations(&app, &her).await;
@@ -412,7 +410,7 @@ async fn joining_otherwise_closes_open_invitations_and_a_suspended_member_cannot
 
     // A suspended member elsewhere is invited like anyone, but cannot move by accepting.
     let city = app.token(CITY_ADMIN).await;
-    let paper = enrol(&app, &city, "Lê Thị Đình Chỉ", "0913300001", None, "HN-HK-HB-01").await.ok();
+    let paper = try_enrol(&app, &city, "Lê Thị Đình Chỉ", "0913300001", None, "HN-HK-HB-01").await.ok();
     app.gql(
         "mutation($id: ID!) { suspendMembership(id: $id, reason: \"Vắng sinh hoạt nhiều kỳ\") { status } }",
         json!({ "id": paper["enrolMember"]["membership"]["id"] }),
@@ -421,7 +419,7 @@ async fn joining_otherwise_closes_open_invitations_and_a_suspended_member_cannot
     .await
     .ok();
     assert_eq!(
-        enrol(&app, &leader, "Tên Gõ Vào", "0913300001", None, "HN-LB-BD-01").await.ok()["enrolMember"]["status"],
+        try_enrol(&app, &leader, "Tên Gõ Vào", "0913300001", None, "HN-LB-BD-01").await.ok()["enrolMember"]["status"],
         "INVITED"
     );
     let (token, _, _) = app.register("0913300001", "Lê Thị Đình Chỉ", "hoa-sen-2026").await;
@@ -455,7 +453,7 @@ async fn accepting_while_a_transfer_is_approved_moves_her_once() {
         .await
         .ok()["requestTransfer"]["id"]
         .clone();
-    enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
+    try_enrol(&app, &leader, "Tên Gõ Vào", &phone, None, "HN-LB-BD-01").await.ok();
     let invitation = invitations(&app, &her).await[0]["id"].clone();
 
     let approve = app.gql(

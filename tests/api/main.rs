@@ -5,6 +5,7 @@
 //! own database (a temporary SQLite file, or a fresh PostgreSQL schema) and its own Redis key
 //! prefix, so tests run in parallel without seeing each other.
 
+mod fixtures;
 mod helpers;
 
 mod authz;

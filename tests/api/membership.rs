@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{PASSWORD, Series, name, officer, person, try_enrol};
 use crate::helpers::*;
 
 const REQUEST: &str = "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id status kind branch { code } } }";
@@ -58,7 +59,6 @@ async fn a_member_joins_and_the_leader_approves() {
 
 // ---- helpers ----
 
-const PASSWORD: &str = "sen-hong-2026";
 const APPROVE: &str = "mutation($id: ID!) { approveMembershipRequest(id: $id) { id status decisionReason decidedAt decidedBy { fullName } } }";
 const REJECT: &str = "mutation($id: ID!, $r: String!) { rejectMembershipRequest(id: $id, reason: $r) { id status decisionReason decidedAt decidedBy { fullName } } }";
 const CANCEL: &str = "mutation($id: ID!) { cancelMembershipRequest(id: $id) { id status } }";
@@ -68,7 +68,6 @@ const SUSPEND: &str =
     "mutation($id: ID!, $r: String!) { suspendMembership(id: $id, reason: $r) { id status } }";
 const REINSTATE: &str =
     "mutation($id: ID!, $r: String!) { reinstateMembership(id: $id, reason: $r) { id status } }";
-const ENROL: &str = "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status fullName phone birthDate membership { id memberNumber status fullName phone birthDate joinedAt branch { code } events { kind fromBranch { code } toBranch { code } toStatus actor { fullName } } } } }";
 const MINE: &str = "{ me { id membership { id memberNumber status joinedAt leftAt branch { code } events { kind at fromBranch { code } toBranch { code } fromStatus toStatus reason actor { fullName } } } } }";
 const MY_REQUESTS: &str =
     "{ myMembershipRequests { id status kind decisionReason decidedBy { fullName } branch { code } } }";
@@ -85,38 +84,15 @@ async fn spawn() -> TestApp {
     spawn_app_with(&[("APP_REGISTER_MAX_PER_ADDRESS", "1000")]).await
 }
 
-const FAMILY: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
-const GIVEN: [&str; 16] = [
-    "An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai", "Ngọc", "Oanh", "Phương", "Quyên", "Thảo",
-    "Uyên", "Vân", "Yến",
-];
-
-/// The n-th test person's name (distinct for n < 128).
-fn name(n: u32) -> String {
-    format!("{} Thị {}", FAMILY[n as usize % 8], GIVEN[(n as usize / 8) % 16])
-}
-
-/// The n-th test person's phone, as she types it…
-fn phone(n: u32) -> String {
-    format!("0978{n:06}")
-}
-
-/// …and as it is stored.
-fn stored_phone(n: u32) -> String {
-    format!("+84978{n:06}")
-}
-
-/// Registers the n-th test person; returns her access token.
-async fn person(app: &TestApp, n: u32) -> String {
-    app.register(&phone(n), &name(n), PASSWORD).await.0
-}
+/// This module's test people.
+const S: Series = Series::MEMBERSHIP;
 
 /// Registers the test people `ns` a few at a time; returns their tokens in order.
 async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<String> {
     let ns: Vec<u32> = ns.into_iter().collect();
     let mut tokens = Vec::new();
     for chunk in ns.chunks(8) {
-        tokens.extend(join_all(chunk.iter().map(|&n| person(app, n))).await);
+        tokens.extend(join_all(chunk.iter().map(|&n| async move { person(app, S, n).await.token })).await);
     }
     tokens
 }
@@ -172,7 +148,7 @@ async fn my_requests(app: &TestApp, token: &str) -> Vec<Value> {
 /// Registers the n-th test person and makes her a member of `code` (approved by `officer`);
 /// returns her token and her membership.
 async fn member(app: &TestApp, n: u32, code: &str, officer: &str) -> (String, Value) {
-    let token = person(app, n).await;
+    let token = person(app, S, n).await.token;
     let id = request_id(app, &token, code).await;
     approve(app, officer, &id).await.ok();
     let m = my_membership(app, &token).await;
@@ -193,16 +169,6 @@ async fn queue_ids(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
     ids
 }
 
-async fn enrol(app: &TestApp, token: &str, name: &str, phone: &str, birth: Option<&str>, code: &str) -> Gql {
-    let branch = app.unit_id(code).await;
-    app.gql(
-        ENROL,
-        json!({ "i": { "fullName": name, "phone": phone, "birthDate": birth, "branchId": branch } }),
-        Some(token),
-    )
-    .await
-}
-
 async fn members(app: &TestApp, token: &str, filter: Value) -> Gql {
     app.gql(MEMBERS, json!({ "f": filter, "first": 100 }), Some(token)).await
 }
@@ -216,16 +182,9 @@ async fn member_names(app: &TestApp, token: &str, filter: Value) -> Vec<String> 
     names
 }
 
-/// Grants `role` at `code` to the person with `phone` (by the city's admin).
-async fn grant(app: &TestApp, phone: &str, code: &str, role: &str) {
-    app.grant(phone, code, role).await;
-}
-
 /// A new person made `UNIT_ADMIN` of Hoàn Kiếm (another district than the demo branches).
 async fn hoan_kiem_admin(app: &TestApp) -> String {
-    let token = person(app, 900).await;
-    grant(app, &stored_phone(900), "HN-HK", "UNIT_ADMIN").await;
-    token
+    officer(app, S, 900, "HN-HK", "UNIT_ADMIN").await.token
 }
 
 /// A moment strictly between what happened before and what happens after.
@@ -275,13 +234,13 @@ fn is_member_number(n: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_branch_can_be_asked_to_join() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     for code in ["HN-LB-BD", "HN-LB", "HN", "HN-LB-BD-01-T1"] {
         let r = request(&app, Some(&token), code).await.expect_code("BAD_USER_INPUT");
         assert_eq!(r.field(), Some("branchId"), "{code}: {}", r.body);
     }
     // A global id of something else than a unit.
-    let me = app.person_id(&stored_phone(1)).await;
+    let me = app.person_id(&S.stored_phone(1)).await;
     let r = app
         .gql(REQUEST, json!({ "i": { "branchId": me } }), Some(&token))
         .await
@@ -298,7 +257,7 @@ async fn only_a_branch_can_be_asked_to_join() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_pending_request_conflicts() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let first = request_id(&app, &token, "HN-LB-BD-01").await;
     for code in ["HN-LB-BD-02", "HN-LB-BD-01", "HN-HK-HB-01"] {
         request(&app, Some(&token), code).await.expect_code("CONFLICT");
@@ -326,8 +285,8 @@ async fn an_active_member_cannot_ask_to_join_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_applicant_cancels_once_and_can_then_ask_again() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
-    let other = person(&app, 2).await;
+    let token = person(&app, S, 1).await.token;
+    let other = person(&app, S, 2).await.token;
     let leader = app.token(BD1_LEADER).await;
     let id = request_id(&app, &token, "HN-LB-BD-01").await;
 
@@ -342,7 +301,7 @@ async fn the_applicant_cancels_once_and_can_then_ask_again() {
     app.gql(CANCEL, json!({ "id": id }), Some(&token)).await.expect_code("CONFLICT");
     // A cancelled request cannot be decided any more.
     approve(&app, &leader, &id).await.expect_code("CONFLICT");
-    assert!(memberships_of(&app, person_uuid(&app, &stored_phone(1)).await).await.is_empty());
+    assert!(memberships_of(&app, person_uuid(&app, &S.stored_phone(1)).await).await.is_empty());
     let pending = queue_ids(&app, &leader, json!({ "status": "PENDING" })).await;
     assert!(pending.is_empty(), "{pending:?}");
 
@@ -382,7 +341,7 @@ async fn the_queue_shows_each_officer_her_reach() {
     // The queue shows the applicant as a manager sees her.
     let data = queue(&app, &leader, json!({})).await.ok();
     let first = &nodes(&data["membershipRequests"])[0];
-    assert_eq!(first["applicant"]["phone"], stored_phone(1));
+    assert_eq!(first["applicant"]["phone"], S.stored_phone(1));
     assert_eq!(first["applicant"]["fullName"], name(1));
     assert_eq!(first["branch"]["code"], "HN-LB-BD-01");
     assert_eq!(first["kind"], "JOIN");
@@ -391,7 +350,7 @@ async fn the_queue_shows_each_officer_her_reach() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_officer_of_another_district_can_neither_see_nor_decide() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let id = request_id(&app, &token, "HN-LB-BD-01").await;
     let hk_admin = hoan_kiem_admin(&app).await;
 
@@ -406,7 +365,7 @@ async fn an_officer_of_another_district_can_neither_see_nor_decide() {
         .expect_code("NOT_FOUND");
 
     assert_eq!(my_requests(&app, &token).await[0]["status"], "PENDING");
-    assert!(memberships_of(&app, person_uuid(&app, &stored_phone(1)).await).await.is_empty());
+    assert!(memberships_of(&app, person_uuid(&app, &S.stored_phone(1)).await).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -552,7 +511,7 @@ async fn the_queue_is_oldest_first_and_pages_walk_everything_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_needs_a_reason_the_applicant_then_sees() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let id = request_id(&app, &token, "HN-LB-BD-01").await;
     let leader = app.token(BD1_LEADER).await;
     for reason in ["", "   "] {
@@ -575,7 +534,7 @@ async fn a_rejection_needs_a_reason_the_applicant_then_sees() {
     assert_eq!(mine[0]["decisionReason"], reason);
     assert_eq!(mine[0]["decidedBy"]["fullName"], LEADER_NAME);
     assert!(my_membership(&app, &token).await.is_null());
-    assert!(memberships_of(&app, person_uuid(&app, &stored_phone(1)).await).await.is_empty());
+    assert!(memberships_of(&app, person_uuid(&app, &S.stored_phone(1)).await).await.is_empty());
 
     // Decided once: neither the same nor another officer decides it again.
     let officer = app.token(LB_OFFICER).await;
@@ -600,7 +559,7 @@ async fn a_rejection_needs_a_reason_the_applicant_then_sees() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_simultaneous_approvals_make_exactly_one_membership() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let id = request_id(&app, &token, "HN-LB-BD-01").await;
     let leader = app.token(BD1_LEADER).await;
     let officer = app.token(LB_OFFICER).await;
@@ -611,7 +570,7 @@ async fn twenty_simultaneous_approvals_make_exactly_one_membership() {
     let conflicts = results.iter().filter(|r| r.code() == Some("CONFLICT")).count();
     assert_eq!((won, conflicts), (1, 19), "{:?}", results.iter().map(|r| &r.body).collect::<Vec<_>>());
 
-    let who = person_uuid(&app, &stored_phone(1)).await;
+    let who = person_uuid(&app, &S.stored_phone(1)).await;
     let rows = memberships_of(&app, who).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "ACTIVE");
@@ -629,7 +588,7 @@ async fn twenty_simultaneous_approvals_make_exactly_one_membership() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_approvals_and_rejections_have_exactly_one_winner() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let id = request_id(&app, &token, "HN-LB-BD-01").await;
     let leader = app.token(BD1_LEADER).await;
     let officer = app.token(LB_OFFICER).await;
@@ -656,7 +615,7 @@ async fn simultaneous_approvals_and_rejections_have_exactly_one_winner() {
     );
 
     let approved = winners[0];
-    let who = person_uuid(&app, &stored_phone(1)).await;
+    let who = person_uuid(&app, &S.stored_phone(1)).await;
     assert_eq!(memberships_of(&app, who).await.len(), usize::from(approved));
     assert_eq!(my_requests(&app, &token).await[0]["status"], if approved { "APPROVED" } else { "REJECTED" });
     let notes = notifications_of(&app, who).await;
@@ -667,7 +626,7 @@ async fn simultaneous_approvals_and_rejections_have_exactly_one_winner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_requests_from_one_person_leave_one_pending() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let branch = app.unit_id("HN-LB-BD-01").await;
     let results =
         join_all((0..2).map(|_| app.gql(REQUEST, json!({ "i": { "branchId": branch } }), Some(&token))))
@@ -687,7 +646,7 @@ async fn simultaneous_requests_from_one_person_leave_one_pending() {
         more.iter().map(|r| &r.body).collect::<Vec<_>>()
     );
 
-    let who = person_uuid(&app, &stored_phone(1)).await;
+    let who = person_uuid(&app, &S.stored_phone(1)).await;
     let rows = entities::membership_request::Entity::find()
         .filter(entities::membership_request::Column::PersonId.eq(who))
         .all(&app.state.db)
@@ -723,10 +682,11 @@ async fn member_numbers_are_unique_and_well_formed() {
         r.ok();
     }
     let names: Vec<String> = (50..53).map(name).collect();
-    let phones: Vec<String> = (50..53).map(phone).collect();
-    let enrolled =
-        join_all(names.iter().zip(&phones).map(|(n, p)| enrol(&app, &officer, n, p, None, "HN-LB-NL-01")))
-            .await;
+    let phones: Vec<String> = (50..53).map(|n| S.phone(n)).collect();
+    let enrolled = join_all(
+        names.iter().zip(&phones).map(|(n, p)| try_enrol(&app, &officer, n, p, None, "HN-LB-NL-01")),
+    )
+    .await;
     let mut numbers = Vec::new();
     for t in &tokens {
         numbers.push(s(&my_membership(&app, t).await["memberNumber"]));
@@ -787,7 +747,7 @@ async fn a_transfer_is_decided_by_the_receiving_branch() {
     assert_eq!(moved["actor"]["fullName"], OFFICER_NAME);
     assert_eq!(moved["toStatus"], "ACTIVE");
     assert_eq!(after["events"][0]["toBranch"]["code"], "HN-LB-BD-01");
-    let who = person_uuid(&app, &stored_phone(1)).await;
+    let who = person_uuid(&app, &S.stored_phone(1)).await;
     assert_eq!(memberships_of(&app, who).await.len(), 1);
 
     // The old branch's leader no longer manages her; she can move back.
@@ -804,7 +764,7 @@ async fn a_transfer_is_decided_by_the_receiving_branch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_an_active_member_can_ask_to_transfer() {
     let app = spawn().await;
-    let outsider = person(&app, 1).await;
+    let outsider = person(&app, S, 1).await.token;
     transfer(&app, &outsider, "HN-LB-GT-01").await.expect_code("CONFLICT");
     // Pending a join is not being a member either.
     request_id(&app, &outsider, "HN-LB-BD-01").await;
@@ -823,7 +783,7 @@ async fn only_an_active_member_can_ask_to_transfer() {
 async fn leaving_ends_the_membership_and_she_can_join_again() {
     let app = spawn().await;
     let leader = app.token(BD1_LEADER).await;
-    let outsider = person(&app, 2).await;
+    let outsider = person(&app, S, 2).await.token;
     app.gql(LEAVE, json!({ "r": "Không còn thời gian" }), Some(&outsider)).await.expect_code("CONFLICT");
 
     let (token, before) = member(&app, 1, "HN-LB-BD-01", &leader).await;
@@ -865,7 +825,7 @@ async fn leaving_ends_the_membership_and_she_can_join_again() {
     assert_ne!(again["memberNumber"], before["memberNumber"]);
     assert!(is_member_number(&s(&again["memberNumber"])));
     assert_eq!(kinds(&again["events"]), ["JOINED"]);
-    let rows = memberships_of(&app, person_uuid(&app, &stored_phone(1)).await).await;
+    let rows = memberships_of(&app, person_uuid(&app, &S.stored_phone(1)).await).await;
     let mut statuses: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
     statuses.sort();
     assert_eq!(statuses, ["ACTIVE", "LEFT"]);
@@ -1025,7 +985,7 @@ async fn the_history_is_visible_to_herself_and_to_officers_with_reach_only() {
     assert_eq!(app.gql(q, json!({ "id": req }), Some(&token)).await.ok()["node"]["id"], req.as_str());
     assert_eq!(
         app.gql(q, json!({ "id": req }), Some(&leader)).await.ok()["node"]["applicant"]["phone"],
-        stored_phone(1)
+        S.stored_phone(1)
     );
     for t in [&hk_admin, &other] {
         app.gql(q, json!({ "id": req }), Some(t)).await.expect_code("NOT_FOUND");
@@ -1038,10 +998,11 @@ async fn the_history_is_visible_to_herself_and_to_officers_with_reach_only() {
 async fn an_officer_enrols_a_member_directly() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let answer = enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912 345 678", Some("1985-03-08"), "HN-LB-BD-01")
-        .await
-        .ok()["enrolMember"]
-        .clone();
+    let answer =
+        try_enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912 345 678", Some("1985-03-08"), "HN-LB-BD-01")
+            .await
+            .ok()["enrolMember"]
+            .clone();
     assert_eq!(answer["status"], "ENROLLED");
     assert_eq!(
         (&answer["fullName"], &answer["phone"], &answer["birthDate"]),
@@ -1061,41 +1022,44 @@ async fn an_officer_enrols_a_member_directly() {
 
     // The same woman, her number typed differently, anywhere: already a member.
     for (p, code) in [("+84912345678", "HN-LB-BD-01"), ("84 912.345.678", "HN-LB-GT-01")] {
-        enrol(&app, &officer, "Đỗ Thị Ghi Sổ", p, None, code).await.expect_code("CONFLICT");
+        try_enrol(&app, &officer, "Đỗ Thị Ghi Sổ", p, None, code).await.expect_code("CONFLICT");
     }
     // A registered member too.
     let leader = app.token(BD1_LEADER).await;
     member(&app, 1, "HN-LB-BD-01", &leader).await;
-    enrol(&app, &officer, &name(1), &phone(1), None, "HN-LB-BD-02").await.expect_code("CONFLICT");
+    try_enrol(&app, &officer, &name(1), &S.phone(1), None, "HN-LB-BD-02").await.expect_code("CONFLICT");
 
     for bad in ["012345", "0212345678", "số điện thoại", ""] {
-        let r = enrol(&app, &officer, "Vũ Thị Sai Số", bad, None, "HN-LB-BD-01")
+        let r = try_enrol(&app, &officer, "Vũ Thị Sai Số", bad, None, "HN-LB-BD-01")
             .await
             .expect_code("BAD_USER_INPUT");
         assert_eq!(r.field(), Some("phone"), "{bad}: {}", r.body);
     }
     for code in ["HN-LB-BD", "HN-LB", "HN-LB-BD-01-T1"] {
-        let r = enrol(&app, &officer, "Vũ Thị Phường", "0933000111", None, code)
+        let r = try_enrol(&app, &officer, "Vũ Thị Phường", "0933000111", None, code)
             .await
             .expect_code("BAD_USER_INPUT");
         assert_eq!(r.field(), Some("branchId"), "{code}: {}", r.body);
     }
-    let r = enrol(&app, &officer, "Vũ Thị Tương Lai", "0933000222", Some("2999-01-01"), "HN-LB-BD-01")
+    let r = try_enrol(&app, &officer, "Vũ Thị Tương Lai", "0933000222", Some("2999-01-01"), "HN-LB-BD-01")
         .await
         .expect_code("BAD_USER_INPUT");
     assert_eq!(r.field(), Some("birthDate"));
-    let r = enrol(&app, &officer, "", "0933000222", None, "HN-LB-BD-01").await.expect_code("BAD_USER_INPUT");
+    let r =
+        try_enrol(&app, &officer, "", "0933000222", None, "HN-LB-BD-01").await.expect_code("BAD_USER_INPUT");
     assert_eq!(r.field(), Some("fullName"));
 
     // Who may enrol: member managers over the branch.
     let args = ("Vũ Thị Ngoài Tầm", "0933000333", None, "HN-LB-BD-02");
-    enrol(&app, &leader, args.0, args.1, args.2, args.3).await.expect_code("NOT_FOUND");
-    enrol(&app, &app.token(MEMBER).await, args.0, args.1, args.2, args.3).await.expect_code("NOT_FOUND");
-    enrol(&app, &hoan_kiem_admin(&app).await, args.0, args.1, args.2, args.3).await.expect_code("NOT_FOUND");
-    enrol(&app, &app.token(BD_CASE_OFFICER).await, args.0, args.1, args.2, args.3)
+    try_enrol(&app, &leader, args.0, args.1, args.2, args.3).await.expect_code("NOT_FOUND");
+    try_enrol(&app, &app.token(MEMBER).await, args.0, args.1, args.2, args.3).await.expect_code("NOT_FOUND");
+    try_enrol(&app, &hoan_kiem_admin(&app).await, args.0, args.1, args.2, args.3)
+        .await
+        .expect_code("NOT_FOUND");
+    try_enrol(&app, &app.token(BD_CASE_OFFICER).await, args.0, args.1, args.2, args.3)
         .await
         .expect_code("FORBIDDEN");
-    let ok = enrol(&app, &leader, "Vũ Thị Trong Tầm", "0933000444", None, "HN-LB-BD-01").await.ok();
+    let ok = try_enrol(&app, &leader, "Vũ Thị Trong Tầm", "0933000444", None, "HN-LB-BD-01").await.ok();
     assert_eq!(ok["enrolMember"]["membership"]["events"][0]["actor"]["fullName"], LEADER_NAME);
 
     // Nothing was written by the refused attempts.
@@ -1119,7 +1083,7 @@ async fn simultaneous_enrolments_of_one_woman_make_one_member() {
     let codes = ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01"];
     // Twelve at once (each form twice), by two officers, to three branches.
     let results = join_all(forms.iter().chain(&forms).enumerate().map(|(i, p)| {
-        enrol(&app, if i % 2 == 0 { &officer } else { &city }, "Đỗ Thị Ghi Sổ", p, None, codes[i % 3])
+        try_enrol(&app, if i % 2 == 0 { &officer } else { &city }, "Đỗ Thị Ghi Sổ", p, None, codes[i % 3])
     }))
     .await;
     let ok = results.iter().filter(|r| !r.has_errors()).count();
@@ -1138,10 +1102,11 @@ async fn simultaneous_enrolments_of_one_woman_make_one_member() {
 async fn an_enrolled_woman_who_registers_gets_her_membership() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let enrolled = enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912345678", Some("1985-03-08"), "HN-LB-BD-01")
-        .await
-        .ok()["enrolMember"]["membership"]
-        .clone();
+    let enrolled =
+        try_enrol(&app, &officer, "Đỗ Thị Ghi Sổ", "0912345678", Some("1985-03-08"), "HN-LB-BD-01")
+            .await
+            .ok()["enrolMember"]["membership"]
+            .clone();
 
     let (token, _, person_id) = app.register("+84 912-345-678", "Đỗ Thị Ghi Sổ", PASSWORD).await;
     let me = app.gql(MINE, json!({}), Some(&token)).await.ok()["me"].clone();
@@ -1187,7 +1152,7 @@ async fn directory_fixture(app: &TestApp) -> String {
         ("Đặng Thị An", "0911000004", None, "HN-LB-BD-01"),
         ("Nguyễn Thị Hồng", "0911000005", None, "HN-HK-HB-01"),
     ] {
-        enrol(app, &city, name, phone, birth, code).await.ok();
+        try_enrol(app, &city, name, phone, birth, code).await.ok();
     }
     city
 }
@@ -1307,8 +1272,8 @@ async fn the_directory_filters_by_name_phone_status_date_and_unit() {
 
     // Joined between.
     let mark = instant_between().await;
-    enrol(&app, &city, "Bùi Thị Yến", "0911000006", None, "HN-LB-BD-03").await.ok();
-    enrol(&app, &city, "Vũ Thị Bình", "0911000007", None, "HN-HK-HB-01").await.ok();
+    try_enrol(&app, &city, "Bùi Thị Yến", "0911000006", None, "HN-LB-BD-03").await.ok();
+    try_enrol(&app, &city, "Vũ Thị Bình", "0911000007", None, "HN-HK-HB-01").await.ok();
     assert_eq!(member_names(&app, &officer, json!({ "joinedFrom": mark })).await, ["Bùi Thị Yến"]);
     assert_eq!(
         member_names(&app, &officer, json!({ "joinedBefore": mark })).await,
@@ -1346,7 +1311,7 @@ async fn the_directory_pages_walk_everything_once_in_name_order() {
         "Nguyễn Thị Hoa",
     ];
     for (i, n) in names.iter().enumerate() {
-        enrol(&app, &officer, n, &format!("09120000{i:02}"), None, "HN-LB-BD-01").await.ok();
+        try_enrol(&app, &officer, n, &format!("09120000{i:02}"), None, "HN-LB-BD-01").await.ok();
     }
     let expected = [
         "Bùi Thị Yến",
@@ -1432,7 +1397,7 @@ async fn a_directory_page_issues_a_bounded_number_of_statements() {
     let officer = app.token(LB_OFFICER).await;
     let codes = ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01", "HN-LB-NL-02", "HN-LB-DG-03"];
     for n in 0..60u32 {
-        enrol(&app, &officer, &name(n), &phone(n), Some("1990-01-01"), codes[n as usize % codes.len()])
+        try_enrol(&app, &officer, &name(n), &S.phone(n), Some("1990-01-01"), codes[n as usize % codes.len()])
             .await
             .ok();
     }
@@ -1450,7 +1415,7 @@ async fn a_directory_page_issues_a_bounded_number_of_statements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_request_notifies_the_branch_leader() {
     let app = spawn().await;
-    let token = person(&app, 1).await;
+    let token = person(&app, S, 1).await.token;
     let leader = app.token(BD1_LEADER).await;
     assert!(unread(&app, &leader).await.is_empty());
     let id = request_id(&app, &token, "HN-LB-BD-01").await;
@@ -1469,8 +1434,8 @@ async fn a_join_request_notifies_the_branch_leader() {
 async fn a_transfer_request_notifies_the_receiving_branch_leader() {
     let app = spawn().await;
     // Gia Thụy 01 gets a leader of its own.
-    let gt_leader = person(&app, 800).await;
-    grant(&app, &stored_phone(800), "HN-LB-GT-01", "BRANCH_LEADER").await;
+    let gt_leader = person(&app, S, 800).await.token;
+    app.grant(&S.stored_phone(800), "HN-LB-GT-01", "BRANCH_LEADER").await;
     let leader = app.token(BD1_LEADER).await;
     let (token, _) = member(&app, 1, "HN-LB-BD-01", &leader).await;
     let before = unread(&app, &leader).await;

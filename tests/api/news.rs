@@ -6,9 +6,12 @@ use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, member, officer};
 use crate::helpers::*;
 
-const PASSWORD: &str = "sen-hong-2026";
+/// This module's test people.
+const S: Series = Series::NEWS;
+
 const FIELDS: &str = "id title body coverImageUrl campaignId status publishedAt unpublishedAt unit { code }";
 
 fn create_q() -> String {
@@ -111,43 +114,6 @@ async fn listed(app: &TestApp, token: &str, filter: Value) -> (Vec<String>, u64)
     (titles, data["posts"]["totalCount"].as_u64().expect("totalCount"))
 }
 
-fn phone(n: u32) -> String {
-    format!("0966{n:06}")
-}
-
-fn name(n: u32) -> String {
-    const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai"];
-    format!("Trần Thị {}", GIVEN[n as usize % 8])
-}
-
-/// Makes the n-th test person an active member of branch `code` (enrolled by the city's admin,
-/// whose token is `city`), with an account; returns her access token.
-async fn member(app: &TestApp, city: &str, n: u32, code: &str) -> String {
-    let branch = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
-        json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
-        Some(city),
-    )
-    .await
-    .ok();
-    app.register(&phone(n), &name(n), PASSWORD).await.0
-}
-
-/// A new person (the n-th) holding `role` at `code`; returns her token.
-async fn officer(app: &TestApp, city: &str, n: u32, code: &str, role: &str) -> String {
-    let token = app.register(&phone(n), &name(n), PASSWORD).await.0;
-    let unit = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
-        json!({ "i": { "phone": phone(n), "unitId": unit, "role": role } }),
-        Some(city),
-    )
-    .await
-    .ok();
-    token
-}
-
 async fn post_rows(app: &TestApp) -> u64 {
     entities::post::Entity::find().count(&app.state.db).await.unwrap()
 }
@@ -246,9 +212,9 @@ async fn only_officers_admins_and_branch_leaders_with_reach_publish() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
-    let bd_member = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let hk_member = member(&app, &city, 2, "HN-HK-HB-01").await;
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let bd_member = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let hk_member = member(&app, &city, S, 2, "HN-HK-HB-01").await.token;
 
     // An officer or admin at or above the unit, a branch leader for her branch.
     post(&app, &lb, "HN-LB-GT-01", "Quận gửi chi hội").await;
@@ -393,7 +359,7 @@ async fn a_post_links_a_campaign_run_above_its_unit_or_in_reach() {
 async fn publishing_a_post_notifies_nobody() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     app.gql(
         "mutation($t: String!) { registerPushToken(token: $t, platform: ANDROID) }",
         json!({ "t": "device-token-1" }),
@@ -421,9 +387,9 @@ async fn a_member_sees_posts_of_her_branch_and_every_ancestor_newest_first() {
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let hk_member = member(&app, &city, 2, "HN-HK-HB-01").await;
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let hk_member = member(&app, &city, S, 2, "HN-HK-HB-01").await.token;
 
     post(&app, &city, "HN", "thành phố").await;
     post(&app, &lb, "HN-LB", "Long Biên").await;
@@ -468,7 +434,7 @@ async fn feed_pages_walk_every_post_once_newest_first() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let codes = ["HN", "HN-LB", "HN-LB-BD", "HN-LB-BD-01", "HN-LB-GT"];
     let mut expected = Vec::new();
     for n in 0..23 {
@@ -527,9 +493,9 @@ async fn node_shows_a_post_to_its_managers_and_its_readers_only() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let other_branch = member(&app, &city, 2, "HN-LB-BD-02").await;
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let other_branch = member(&app, &city, S, 2, "HN-LB-BD-02").await.token;
     let id = post(&app, &leader, "HN-LB-BD-01", "chi hội 01").await;
 
     // Managers, and readers of the branch (its members, its leader).
@@ -557,8 +523,8 @@ async fn the_console_lists_the_posts_its_caller_manages() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let hk = officer(&app, &city, 900, "HN-HK", "UNIT_OFFICER").await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     post(&app, &city, "HN", "thành phố").await;
     post(&app, &lb, "HN-LB", "Long Biên").await;
     let gone = post(&app, &lb, "HN-LB-BD", "Bồ Đề").await;
@@ -620,7 +586,7 @@ async fn statements_for_feed_page(app: &TestApp, token: &str, n: usize) -> u64 {
 async fn a_feed_page_issues_a_bounded_number_of_statements() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let codes = ["HN", "HN-LB", "HN-LB-BD", "HN-LB-BD-01", "HN-HK"];
     // 52 posts in her feed, 13 in another district's.
     for n in 0..65 {

@@ -5,9 +5,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{ROLE_FIELDS, try_grant};
 use crate::helpers::*;
 
-const ROLE_FIELDS: &str = "id role active grantedAt revokedAt unit { code } person { id phone } grantedBy { id fullName } revokedBy { id fullName }";
 const PASSWORD: &str = "matkhau-2026x";
 
 async fn assign(app: &TestApp, token: Option<&str>, input: Value) -> Gql {
@@ -17,15 +17,9 @@ async fn assign(app: &TestApp, token: Option<&str>, input: Value) -> Gql {
     app.gql(&q, json!({ "i": input }), token).await
 }
 
-/// Grants `role` at `code` to the person with `phone`, by the holder of `token`.
-async fn grant(app: &TestApp, token: &str, phone: &str, code: &str, role: &str) -> Gql {
-    let input = json!({ "phone": phone, "unitId": app.unit_id(code).await, "role": role });
-    assign(app, Some(token), input).await
-}
-
 /// Grants and returns the new role's id.
 async fn granted(app: &TestApp, token: &str, phone: &str, code: &str, role: &str) -> String {
-    let data = grant(app, token, phone, code, role).await.ok();
+    let data = try_grant(app, token, phone, code, role).await.ok();
     data["assignOfficerRole"]["id"].as_str().expect("role id").to_owned()
 }
 
@@ -124,8 +118,9 @@ async fn city_admin_assigns_a_role_by_phone_in_any_format() {
     let app = spawn_app().await;
     let holder = person(&app, "0912345678").await;
     let city = app.token(CITY_ADMIN).await;
-    let role = grant(&app, &city, "+84 912-345-678", "HN-DD", "UNIT_OFFICER").await.ok()["assignOfficerRole"]
-        .clone();
+    let role =
+        try_grant(&app, &city, "+84 912-345-678", "HN-DD", "UNIT_OFFICER").await.ok()["assignOfficerRole"]
+            .clone();
     assert_eq!(role["role"], "UNIT_OFFICER");
     assert_eq!(role["unit"]["code"], "HN-DD");
     assert_eq!(role["person"]["phone"], "+84912345678");
@@ -181,11 +176,11 @@ async fn the_same_role_twice_at_the_same_unit_conflicts() {
     let app = spawn_app().await;
     person(&app, "0912345680").await;
     let city = app.token(CITY_ADMIN).await;
-    grant(&app, &city, "0912345680", "HN-DD", "UNIT_OFFICER").await.ok();
-    grant(&app, &city, "84912345680", "HN-DD", "UNIT_OFFICER").await.expect_code("CONFLICT");
+    try_grant(&app, &city, "0912345680", "HN-DD", "UNIT_OFFICER").await.ok();
+    try_grant(&app, &city, "84912345680", "HN-DD", "UNIT_OFFICER").await.expect_code("CONFLICT");
     // Another role at the same unit, or the same role elsewhere, is fine.
-    grant(&app, &city, "0912345680", "HN-DD", "CASE_OFFICER").await.ok();
-    grant(&app, &city, "0912345680", "HN-DD-VM", "UNIT_OFFICER").await.ok();
+    try_grant(&app, &city, "0912345680", "HN-DD", "CASE_OFFICER").await.ok();
+    try_grant(&app, &city, "0912345680", "HN-DD-VM", "UNIT_OFFICER").await.ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,17 +188,17 @@ async fn unit_admin_grants_in_her_subtree_but_admins_only_strictly_below() {
     let app = spawn_app().await;
     let lb_admin = admin_at(&app, "0987100001", "HN-LB").await;
     person(&app, "0987100002").await;
-    grant(&app, &lb_admin, "0987100002", "HN-LB-BD", "UNIT_OFFICER").await.ok();
-    grant(&app, &lb_admin, "0987100002", "HN-LB", "UNIT_OFFICER").await.ok();
-    let role = grant(&app, &lb_admin, "0987100002", "HN-LB-BD", "UNIT_ADMIN").await.ok();
+    try_grant(&app, &lb_admin, "0987100002", "HN-LB-BD", "UNIT_OFFICER").await.ok();
+    try_grant(&app, &lb_admin, "0987100002", "HN-LB", "UNIT_OFFICER").await.ok();
+    let role = try_grant(&app, &lb_admin, "0987100002", "HN-LB-BD", "UNIT_ADMIN").await.ok();
     assert_eq!(role["assignOfficerRole"]["grantedBy"]["id"], app.person_id("+84987100001").await);
-    grant(&app, &lb_admin, "0987100002", "HN-LB", "UNIT_ADMIN").await.expect_code("FORBIDDEN");
-    grant(&app, &lb_admin, "0987100002", "HN-HK", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
-    grant(&app, &lb_admin, "0987100002", "HN-HK-HB", "UNIT_ADMIN").await.expect_code("NOT_FOUND");
+    try_grant(&app, &lb_admin, "0987100002", "HN-LB", "UNIT_ADMIN").await.expect_code("FORBIDDEN");
+    try_grant(&app, &lb_admin, "0987100002", "HN-HK", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
+    try_grant(&app, &lb_admin, "0987100002", "HN-HK-HB", "UNIT_ADMIN").await.expect_code("NOT_FOUND");
     // Nobody sits above the city but a system administrator.
     let city = app.token(CITY_ADMIN).await;
-    grant(&app, &city, "0987100002", "HN", "UNIT_ADMIN").await.expect_code("FORBIDDEN");
-    grant(&app, &app.token(SYSADMIN).await, "0987100002", "HN", "UNIT_ADMIN").await.ok();
+    try_grant(&app, &city, "0987100002", "HN", "UNIT_ADMIN").await.expect_code("FORBIDDEN");
+    try_grant(&app, &app.token(SYSADMIN).await, "0987100002", "HN", "UNIT_ADMIN").await.ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,16 +208,16 @@ async fn assign_needs_a_unit_admin_and_a_known_person() {
     let city = app.token(CITY_ADMIN).await;
     let before = role_total(&app, &city).await;
 
-    grant(&app, &app.token(LB_OFFICER).await, "0987200001", "HN-LB", "UNIT_OFFICER")
+    try_grant(&app, &app.token(LB_OFFICER).await, "0987200001", "HN-LB", "UNIT_OFFICER")
         .await
         .expect_code("FORBIDDEN");
-    grant(&app, &app.token(MEMBER).await, "0987200001", "HN-LB", "UNIT_OFFICER")
+    try_grant(&app, &app.token(MEMBER).await, "0987200001", "HN-LB", "UNIT_OFFICER")
         .await
         .expect_code("NOT_FOUND");
     let input =
         json!({ "phone": "0987200001", "unitId": app.unit_id("HN-LB").await, "role": "UNIT_OFFICER" });
     assign(&app, None, input).await.expect_code("UNAUTHENTICATED");
-    grant(&app, &city, "0399999999", "HN-LB", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
+    try_grant(&app, &city, "0399999999", "HN-LB", "UNIT_OFFICER").await.expect_code("NOT_FOUND");
 
     assert_eq!(role_total(&app, &city).await, before, "a refused grant wrote a role");
 }
@@ -412,7 +407,7 @@ async fn people_seen_through_roles_show_only_name_and_phone() {
         .as_str()
         .map(|t| (t.to_owned(), (), ()))
         .unwrap();
-    grant(&app, &city, "0913000111", "HN-DD", "UNIT_OFFICER").await.ok();
+    try_grant(&app, &city, "0913000111", "HN-DD", "UNIT_OFFICER").await.ok();
 
     // The granting admin is shown to the officer by name only: her phone is not even in the type.
     app.gql("{ me { roles { grantedBy { phone } } } }", json!({}), Some(&officer))
@@ -453,8 +448,8 @@ async fn nobody_grants_herself_a_role() {
     let app = spawn_app().await;
     let lb_admin = admin_at(&app, "0987500001", "HN-LB").await;
     // A unit admin making herself case officer would gain access to violence reports.
-    grant(&app, &lb_admin, "0987500001", "HN-LB-BD", "CASE_OFFICER").await.expect_code("FORBIDDEN");
-    grant(&app, &app.token(CITY_ADMIN).await, CITY_ADMIN, "HN-LB", "CASE_OFFICER")
+    try_grant(&app, &lb_admin, "0987500001", "HN-LB-BD", "CASE_OFFICER").await.expect_code("FORBIDDEN");
+    try_grant(&app, &app.token(CITY_ADMIN).await, CITY_ADMIN, "HN-LB", "CASE_OFFICER")
         .await
         .expect_code("FORBIDDEN");
     assert_eq!(my_roles(&app, &lb_admin).await, [("UNIT_ADMIN".to_owned(), "HN-LB".to_owned())]);

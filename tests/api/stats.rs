@@ -9,25 +9,15 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, enrol};
 use crate::helpers::*;
+
+/// This module's test people.
+const S: Series = Series::STATS;
 
 const STATS: &str = "query($u: ID!, $f: Date!, $t: Date!) { memberStatistics(unitId: $u, from: $f, to: $t) { \
     total { unit { code } activeMembers newMembers leavers adultWomen attractionRate } \
     children { unit { code } activeMembers newMembers leavers } } }";
-
-async fn enrol(app: &TestApp, token: &str, phone: &str, branch: &str) -> String {
-    let input =
-        json!({ "fullName": "Hội Viên Thống Kê", "phone": phone, "branchId": app.unit_id(branch).await });
-    let data = app
-        .gql(
-            "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
-            json!({ "i": input }),
-            Some(token),
-        )
-        .await
-        .ok();
-    data["enrolMember"]["membership"]["id"].as_str().unwrap().to_owned()
-}
 
 fn today() -> String {
     (Utc::now() + Duration::hours(7)).date_naive().to_string()
@@ -62,9 +52,9 @@ async fn subtree_totals_and_children_follow_enrolments_suspensions_transfers_and
     for (i, branch) in
         ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-BD-01", "HN-LB-GT-01", "HN-HK-HB-01"].iter().enumerate()
     {
-        enrol(&app, &city, &format!("09770000{i:02}"), branch).await;
+        enrol(&app, &city, S, i as u32, branch).await;
     }
-    let suspended = enrol(&app, &city, "0977000010", "HN-LB-GT-01").await;
+    let suspended = enrol(&app, &city, S, 10, "HN-LB-GT-01").await;
     app.gql(
         "mutation($id: ID!) { suspendMembership(id: $id, reason: \"Vắng lâu\") { status } }",
         json!({ "id": suspended }),
@@ -132,7 +122,7 @@ async fn subtree_totals_and_children_follow_enrolments_suspensions_transfers_and
 async fn the_period_bounds_new_members_and_leavers() {
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
-    enrol(&app, &city, "0977100001", "HN-LB-BD-01").await;
+    enrol(&app, &city, S, 100_001, "HN-LB-BD-01").await;
     let last_year = (Utc::now() - Duration::days(400)).date_naive();
     let a_month_later = last_year + Duration::days(30);
     let past = stats(&app, &city, "HN-LB", &last_year.to_string(), &a_month_later.to_string()).await.ok();
@@ -146,7 +136,7 @@ async fn the_attraction_rate_uses_the_entered_population_and_the_latest_entry_wi
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
     for i in 0..3 {
-        enrol(&app, &city, &format!("09772000{i:02}"), "HN-LB-BD-01").await;
+        enrol(&app, &city, S, 200_000 + i, "HN-LB-BD-01").await;
     }
     let day = today();
     let none = stats(&app, &city, "HN-LB", &day, &day).await.ok();
@@ -215,9 +205,9 @@ async fn moving_a_ward_moves_its_members_in_the_statistics() {
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
     for i in 0..4 {
-        enrol(&app, &city, &format!("09773000{i:02}"), "HN-LB-BD-02").await;
+        enrol(&app, &city, S, 300_000 + i, "HN-LB-BD-02").await;
     }
-    enrol(&app, &city, "0977300099", "HN-LB-GT-01").await;
+    enrol(&app, &city, S, 300_099, "HN-LB-GT-01").await;
     let day = today();
     let active = |report: &Value| report["memberStatistics"]["total"]["activeMembers"].clone();
     assert_eq!(active(&stats(&app, &city, "HN-LB", &day, &day).await.ok()), 5);

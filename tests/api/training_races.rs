@@ -18,6 +18,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, published_training};
 use crate::helpers::*;
 
 const CREATE: &str =
@@ -64,17 +65,15 @@ struct Member {
     token: String,
 }
 
-/// Phone number `n` of series `series`, as stored (`+84…`).
-fn phone(series: u32, n: usize) -> String {
-    format!("+8491{series}{n:06}")
-}
-
-/// Imports `n` members of `branch` (series `series`) through `importMembers` and mints each an
+/// Imports `n` members of `branch` (numbered in [`Series::races`]`(series)`) through `importMembers` and mints each an
 /// access token with the server's keys.
 async fn members(app: &TestApp, importer: &str, branch: &str, series: u32, n: usize) -> Vec<Member> {
     let mut csv = String::from("name,phone,branch\n");
     for i in 0..n {
-        csv.push_str(&format!("Nguyễn Thị Học Viên,{},{branch}\n", phone(series, i)));
+        csv.push_str(&format!(
+            "Nguyễn Thị Học Viên,{},{branch}\n",
+            Series::races(series).stored_phone(i as u32)
+        ));
     }
     let report = app
         .gql(
@@ -85,7 +84,7 @@ async fn members(app: &TestApp, importer: &str, branch: &str, series: u32, n: us
         .await
         .ok();
     assert_eq!(report["importMembers"]["imported"], n as u64, "{report}");
-    let phones: Vec<String> = (0..n).map(|i| phone(series, i)).collect();
+    let phones: Vec<String> = (0..n).map(|i| Series::races(series).stored_phone(i as u32)).collect();
     let people = entities::person::Entity::find()
         .filter(entities::person::Column::Phone.is_in(phones.clone()))
         .all(&app.state.db)
@@ -102,6 +101,18 @@ async fn members(app: &TestApp, importer: &str, branch: &str, series: u32, n: us
         .collect()
 }
 
+/// The races' usual training: in a week, with `category` and `capacity`.
+fn course(category: &str, capacity: Option<i32>) -> Value {
+    training_input("Lớp tập huấn kỹ năng", category, capacity, Duration::days(7))
+}
+
+/// Creates a draft training; returns its id.
+async fn draft(app: &TestApp, token: &str, unit: &str, category: &str, capacity: Option<i32>) -> String {
+    let input = course(category, capacity);
+    let data = app.gql(CREATE, json!({ "u": app.unit_id(unit).await, "i": input }), Some(token)).await.ok();
+    s(&data["createTraining"]["id"])
+}
+
 fn training_input(title: &str, category: &str, capacity: Option<i32>, starts_in: Duration) -> Value {
     let starts = Utc::now() + starts_in;
     json!({
@@ -113,21 +124,6 @@ fn training_input(title: &str, category: &str, capacity: Option<i32>, starts_in:
         "place": "Nhà văn hoá phường",
         "capacity": capacity,
     })
-}
-
-/// Creates a draft training; returns its id.
-async fn draft(app: &TestApp, token: &str, unit: &str, category: &str, capacity: Option<i32>) -> String {
-    let input = training_input("Lớp tập huấn kỹ năng", category, capacity, Duration::days(7));
-    let data = app.gql(CREATE, json!({ "u": app.unit_id(unit).await, "i": input }), Some(token)).await.ok();
-    s(&data["createTraining"]["id"])
-}
-
-/// Creates and publishes a training; returns its id.
-async fn published(app: &TestApp, token: &str, unit: &str, category: &str, capacity: Option<i32>) -> String {
-    let id = draft(app, token, unit, category, capacity).await;
-    let data = app.gql(PUBLISH, json!({ "id": id }), Some(token)).await.ok();
-    assert_eq!(data["publishTraining"]["status"], "PUBLISHED");
-    id
 }
 
 async fn register(app: &TestApp, token: &str, training: &str) -> Gql {
@@ -208,7 +204,7 @@ fn status_count(list: &[Value], status: &str) -> usize {
 async fn five_hundred_simultaneous_registrations_fill_fifty_seats_in_arrival_order() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "VOCATIONAL", Some(50)).await;
+    let training = published_training(&app, &officer, "HN-LB", course("VOCATIONAL", Some(50))).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 2, 500).await;
 
     let started = Instant::now();
@@ -287,7 +283,7 @@ async fn five_hundred_simultaneous_registrations_fill_fifty_seats_in_arrival_ord
 async fn simultaneous_cancellations_promote_the_first_waitlisted_in_arrival_order() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "LEGAL", Some(20)).await;
+    let training = published_training(&app, &officer, "HN-LB", course("LEGAL", Some(20))).await;
     let people = members(&app, &officer, "HN-LB-BD-02", 3, 60).await;
     let (first, newcomers) = people.split_at(50);
 
@@ -403,7 +399,7 @@ async fn simultaneous_cancellations_promote_the_first_waitlisted_in_arrival_orde
 async fn raising_the_capacity_during_a_rush_promotes_the_first_waitlisted() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "HEALTH", Some(5)).await;
+    let training = published_training(&app, &officer, "HN-LB", course("HEALTH", Some(5))).await;
     let people = members(&app, &officer, "HN-LB-BD-04", 4, 25).await;
     let (first, rush) = people.split_at(10);
     for r in race(first.iter(), |p| register(&app, &p.token, &training)).await {
@@ -510,7 +506,7 @@ async fn check_seat_invariants(app: &TestApp, officer: &str, training: &str, cap
 async fn a_storm_of_registrations_and_cancellations_keeps_the_queue_fair() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "UNION_WORK", Some(10)).await;
+    let training = published_training(&app, &officer, "HN-LB", course("UNION_WORK", Some(10))).await;
     let people = members(&app, &officer, "HN-LB-BD-02", 5, 40).await;
     // A fixed pseudo-random schedule (the interleaving is what varies from run to run).
     let mut seed: u64 = 0x5eed_2026;
@@ -560,7 +556,7 @@ async fn a_storm_of_registrations_and_cancellations_keeps_the_queue_fair() {
 async fn ten_simultaneous_retries_by_one_person_make_one_registration() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB-BD", "HEALTH", Some(2)).await;
+    let training = published_training(&app, &officer, "HN-LB-BD", course("HEALTH", Some(2))).await;
     let people = members(&app, &officer, "HN-LB-BD-03", 4, 4).await;
     let (p, q, r, late) = (&people[0], &people[1], &people[2], &people[3]);
 
@@ -651,8 +647,8 @@ fn tampered(code: &str, i: usize, f: impl Fn(u8) -> u8) -> String {
 async fn check_in_codes_are_for_seated_holders_and_cannot_be_forged_expired_or_moved() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "DIGITAL_SKILLS", Some(1)).await;
-    let other = published(&app, &officer, "HN-LB", "DIGITAL_SKILLS", None).await;
+    let training = published_training(&app, &officer, "HN-LB", course("DIGITAL_SKILLS", Some(1))).await;
+    let other = published_training(&app, &officer, "HN-LB", course("DIGITAL_SKILLS", None)).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 5, 3).await;
     let (seated, waiting, third) = (&people[0], &people[1], &people[2]);
 
@@ -810,7 +806,7 @@ async fn check_in_manually_expect(app: &TestApp, token: &str, registration: &Val
 async fn a_check_in_code_expires_after_the_configured_lifetime_and_dies_with_the_seat() {
     let app = spawn_app_with(&[("APP_CHECK_IN_TOKEN_TTL_SECS", "1")]).await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "ENTREPRENEURSHIP", Some(1)).await;
+    let training = published_training(&app, &officer, "HN-LB", course("ENTREPRENEURSHIP", Some(1))).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 6, 2).await;
     let (first, second) = (&people[0], &people[1]);
     let first_reg = uuid_of(&s(&registered(&app, &first.token, &training).await["id"]));
@@ -854,7 +850,7 @@ async fn ten_simultaneous_scans_of_one_code_record_one_attendance() {
     let officer = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     // A branch training: its leader manages it too.
-    let training = published(&app, &leader, "HN-LB-BD-01", "UNION_WORK", Some(5)).await;
+    let training = published_training(&app, &leader, "HN-LB-BD-01", course("UNION_WORK", Some(5))).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 7, 1).await;
     let mine = registered(&app, &people[0].token, &training).await;
     let (code, _) = my_code(&app, &people[0].token, &training).await.expect("code");
@@ -885,7 +881,7 @@ async fn ten_simultaneous_scans_of_one_code_record_one_attendance() {
 async fn a_scan_and_a_cancellation_at_the_same_moment_have_one_winner() {
     let app = spawn().await;
     let officer = app.token(LB_OFFICER).await;
-    let training = published(&app, &officer, "HN-LB", "VOCATIONAL", Some(10)).await;
+    let training = published_training(&app, &officer, "HN-LB", course("VOCATIONAL", Some(10))).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 8, 15).await;
     for p in &people {
         registered(&app, &p.token, &training).await;
@@ -1014,14 +1010,14 @@ async fn statistics_count_attendance_of_held_trainings_by_unit_child_category_an
     assert_eq!(gender, None, "an account made by registering has no gender");
 
     // T1, Bồ Đề, vocational: 4 register, 1 cancels; 2 attend (a woman, the unknown).
-    let t1 = published(&app, &officer, "HN-LB-BD", "VOCATIONAL", None).await;
+    let t1 = published_training(&app, &officer, "HN-LB-BD", course("VOCATIONAL", None)).await;
     let a1 = registered(&app, &bd[0].token, &t1).await;
     registered(&app, &bd[1].token, &t1).await;
     registered(&app, &bd[2].token, &t1).await;
     app.gql(CANCEL, json!({ "t": t1 }), Some(&bd[2].token)).await.ok();
     let u1 = registered(&app, &unknown, &t1).await;
     // T2, Gia Thụy, digital skills: 4 register; 3 attend (a woman, the man, the unknown again).
-    let t2 = published(&app, &officer, "HN-LB-GT", "DIGITAL_SKILLS", None).await;
+    let t2 = published_training(&app, &officer, "HN-LB-GT", course("DIGITAL_SKILLS", None)).await;
     let g1 = registered(&app, &gt[0].token, &t2).await;
     registered(&app, &gt[1].token, &t2).await;
     let m2 = registered(&app, &man.token, &t2).await;
@@ -1030,7 +1026,7 @@ async fn statistics_count_attendance_of_held_trainings_by_unit_child_category_an
         check_in_manually_expect(&app, &officer, &r["id"]).await.ok();
     }
     // T3, Bồ Đề, legal: one attendance, then the training is cancelled — not held.
-    let t3 = published(&app, &officer, "HN-LB-BD", "LEGAL", None).await;
+    let t3 = published_training(&app, &officer, "HN-LB-BD", course("LEGAL", None)).await;
     let a3 = registered(&app, &bd[1].token, &t3).await;
     check_in_manually_expect(&app, &officer, &a3["id"]).await.ok();
     app.gql(
@@ -1069,7 +1065,7 @@ async fn statistics_count_attendance_of_held_trainings_by_unit_child_category_an
         HashSet::from(["ATTENDED", "NO_SHOW"])
     );
     // T5, Hàng Bạc (another district), health: one attendance.
-    let t5 = published(&app, &sysadmin, "HN-HK-HB", "HEALTH", None).await;
+    let t5 = published_training(&app, &sysadmin, "HN-HK-HB", course("HEALTH", None)).await;
     let h1 = registered(&app, &hk[0].token, &t5).await;
     check_in_manually_expect(&app, &sysadmin, &h1["id"]).await.ok();
 
@@ -1177,7 +1173,7 @@ async fn statistics_count_another_gender_as_known_not_unknown() {
             .await
             .unwrap();
     }
-    let training = published(&app, &officer, "HN-LB-PD", "LEGAL", None).await;
+    let training = published_training(&app, &officer, "HN-LB-PD", course("LEGAL", None)).await;
     for p in &people {
         let r = registered(&app, &p.token, &training).await;
         check_in_manually_expect(&app, &officer, &r["id"]).await.ok();

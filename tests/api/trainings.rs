@@ -8,9 +8,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, enrol, member, members, name, officer, published_training, tokens};
 use crate::helpers::*;
 
-const PASSWORD: &str = "sen-hong-2026";
+/// This module's test people.
+const S: Series = Series::TRAININGS;
 
 macro_rules! training_fields {
     () => {
@@ -96,13 +98,6 @@ async fn publish(app: &TestApp, token: &str, id: &str) -> Gql {
     app.gql(PUBLISH, json!({ "id": id }), Some(token)).await
 }
 
-/// Creates and publishes a training; returns its id.
-async fn published(app: &TestApp, token: &str, code: &str, input: Value) -> String {
-    let id = draft(app, token, code, input).await;
-    assert_eq!(publish(app, token, &id).await.ok()["publishTraining"]["status"], "PUBLISHED");
-    id
-}
-
 async fn update(app: &TestApp, token: &str, id: &str, input: Value) -> Gql {
     app.gql(UPDATE, json!({ "id": id, "i": input }), Some(token)).await
 }
@@ -170,51 +165,6 @@ async fn unread(app: &TestApp, token: &str) -> Vec<(String, String)> {
 /// Unread notifications of `kind` for the training `id`.
 async fn notified(app: &TestApp, token: &str, kind: &str, id: &str) -> usize {
     unread(app, token).await.iter().filter(|(k, l)| k == kind && l == id).count()
-}
-
-fn phone(n: u32) -> String {
-    format!("0977{n:06}")
-}
-
-const FAMILY: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
-const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai"];
-
-fn name(n: u32) -> String {
-    format!("{} Thị {}", FAMILY[n as usize % 8], GIVEN[(n as usize / 8) % 8])
-}
-
-async fn enrol(app: &TestApp, officer: &str, n: u32, code: &str) {
-    let branch = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { status membership { id status } } }",
-        json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
-        Some(officer),
-    )
-    .await
-    .ok();
-}
-
-/// Makes the n-th test person an active member of branch `code` (enrolled by the city's admin,
-/// whose token is `city`), with an account; returns her access token.
-async fn member(app: &TestApp, city: &str, n: u32, code: &str) -> String {
-    enrol(app, city, n, code).await;
-    app.register(&phone(n), &name(n), PASSWORD).await.0
-}
-
-/// Members `ns` of branch `code`, in order.
-async fn members(app: &TestApp, city: &str, ns: impl IntoIterator<Item = u32>, code: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
-    for n in ns {
-        tokens.push(member(app, city, n, code).await);
-    }
-    tokens
-}
-
-/// A new person (the n-th) holding `role` at `code`; returns her token.
-async fn officer(app: &TestApp, n: u32, code: &str, role: &str) -> String {
-    let token = app.register(&phone(n), &name(n), PASSWORD).await.0;
-    app.grant(&phone(n), code, role).await;
-    token
 }
 
 async fn training_rows(app: &TestApp) -> u64 {
@@ -305,8 +255,8 @@ async fn only_officers_and_branch_leaders_with_reach_create_trainings() {
     let city = app.token(CITY_ADMIN).await;
     let leader = app.token(BD1_LEADER).await;
     let lb = app.token(LB_OFFICER).await;
-    let hk = officer(&app, 900, "HN-HK", "UNIT_OFFICER").await;
-    let bd_member = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let bd_member = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let i = || input("Tập huấn pháp luật", 5, json!({ "category": "LEGAL" }));
 
     // A branch leader for her branch.
@@ -425,20 +375,21 @@ async fn a_member_sees_published_trainings_of_her_branch_and_its_ancestors_soone
     let leader = app.token(BD1_LEADER).await;
     let i = |title: &str, days: i64| input(title, days, json!({}));
 
-    let city_t = published(&app, &sys, "HN", i("Thành phố", 2)).await;
-    let ward_t = published(&app, &lb, "HN-LB-BD", i("Phường Bồ Đề", 3)).await;
-    let district_t = published(&app, &lb, "HN-LB", i("Quận Long Biên", 4)).await;
-    let branch_t = published(&app, &leader, "HN-LB-BD-01", i("Chi hội Bồ Đề 1", 5)).await;
+    let city_t = published_training(&app, &sys, "HN", i("Thành phố", 2)).await;
+    let ward_t = published_training(&app, &lb, "HN-LB-BD", i("Phường Bồ Đề", 3)).await;
+    let district_t = published_training(&app, &lb, "HN-LB", i("Quận Long Biên", 4)).await;
+    let branch_t = published_training(&app, &leader, "HN-LB-BD-01", i("Chi hội Bồ Đề 1", 5)).await;
     let draft_t = draft(&app, &lb, "HN-LB", i("Nháp của quận", 1)).await;
-    let hk_t = published(&app, &sys, "HN-HK", i("Hoàn Kiếm", 1)).await;
-    let sibling_t = published(&app, &lb, "HN-LB-BD-02", i("Chi hội Bồ Đề 2", 1)).await;
-    let gt_t = published(&app, &lb, "HN-LB-GT-01", i("Chi hội Gia Thụy 1", 6)).await;
+    let hk_t = published_training(&app, &sys, "HN-HK", i("Hoàn Kiếm", 1)).await;
+    let sibling_t = published_training(&app, &lb, "HN-LB-BD-02", i("Chi hội Bồ Đề 2", 1)).await;
+    let gt_t = published_training(&app, &lb, "HN-LB-GT-01", i("Chi hội Gia Thụy 1", 6)).await;
     let officers_t =
-        published(&app, &lb, "HN-LB", input("Cán bộ quận", 1, json!({ "audience": "OFFICERS" }))).await;
+        published_training(&app, &lb, "HN-LB", input("Cán bộ quận", 1, json!({ "audience": "OFFICERS" })))
+            .await;
 
-    let bd1 = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let bd2 = member(&app, &city, 2, "HN-LB-BD-02").await;
-    let hk = member(&app, &city, 3, "HN-HK-HB-01").await;
+    let bd1 = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let bd2 = member(&app, &city, S, 2, "HN-LB-BD-02").await.token;
+    let hk = member(&app, &city, S, 3, "HN-HK-HB-01").await.token;
 
     assert_eq!(
         titles(&app, &bd1, json!({})).await,
@@ -488,10 +439,15 @@ async fn officer_trainings_are_for_officers_of_the_subtree_only() {
     let lb = app.token(LB_OFFICER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
-    let hk = officer(&app, 900, "HN-HK", "UNIT_OFFICER").await;
-    let bd1 = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let id =
-        published(&app, &lb, "HN-LB", input("Nghiệp vụ cán bộ", 3, json!({ "audience": "OFFICERS" }))).await;
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let bd1 = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let id = published_training(
+        &app,
+        &lb,
+        "HN-LB",
+        input("Nghiệp vụ cán bộ", 3, json!({ "audience": "OFFICERS" })),
+    )
+    .await;
 
     // Officers below the unit are its audience; officers above it see it.
     for token in [&case, &leader, &city] {
@@ -520,34 +476,39 @@ async fn the_list_filters_by_upcoming_status_category_unit_and_search() {
         0,
         json!({ "startsAt": at(-Duration::days(3)), "endsAt": at(-Duration::days(2)) }),
     );
-    published(&app, &lb, "HN-LB-BD-01", past).await;
+    published_training(&app, &lb, "HN-LB-BD-01", past).await;
     let running = input(
         "Chăm sóc sức khỏe",
         0,
         json!({ "category": "HEALTH", "startsAt": at(-Duration::hours(1)), "endsAt": at(Duration::hours(1)) }),
     );
-    let done = published(&app, &lb, "HN-LB", running).await;
+    let done = published_training(&app, &lb, "HN-LB", running).await;
     complete(&app, &lb, &done).await.ok();
-    published(&app, &lb, "HN-LB-BD-01", input("Dạy nghề may công nghiệp", 2, json!({}))).await;
-    published(
+    published_training(&app, &lb, "HN-LB-BD-01", input("Dạy nghề may công nghiệp", 2, json!({}))).await;
+    published_training(
         &app,
         &lb,
         "HN-LB-BD",
         input("Kỹ năng số cho phụ nữ", 3, json!({ "category": "DIGITAL_SKILLS" })),
     )
     .await;
-    published(
+    published_training(
         &app,
         &lb,
         "HN-LB",
         input("Pháp luật về hôn nhân và gia đình", 4, json!({ "category": "LEGAL" })),
     )
     .await;
-    let called_off =
-        published(&app, &lb, "HN-LB", input("Pháp luật lao động", 5, json!({ "category": "LEGAL" }))).await;
+    let called_off = published_training(
+        &app,
+        &lb,
+        "HN-LB",
+        input("Pháp luật lao động", 5, json!({ "category": "LEGAL" })),
+    )
+    .await;
     cancel(&app, &lb, &called_off, "Hoãn").await.ok();
 
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let upcoming = ["Dạy nghề may công nghiệp", "Kỹ năng số cho phụ nữ", "Pháp luật về hôn nhân và gia đình"];
     assert_eq!(titles(&app, &m, json!({})).await, upcoming);
     assert_eq!(titles(&app, &m, json!({ "upcoming": true })).await, upcoming);
@@ -668,9 +629,9 @@ async fn seats_left_and_my_registration_follow_her_registration() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let id = published(&app, &lb, "HN-LB", input("Dạy nghề", 3, json!({ "capacity": 2 }))).await;
-    let unlimited = published(&app, &lb, "HN-LB", input("Không giới hạn", 4, json!({}))).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let id = published_training(&app, &lb, "HN-LB", input("Dạy nghề", 3, json!({ "capacity": 2 }))).await;
+    let unlimited = published_training(&app, &lb, "HN-LB", input("Không giới hạn", 4, json!({}))).await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
 
     let before = seen(&app, &m, &id).await;
     assert_eq!((before["seatsLeft"].clone(), before["myRegistration"].clone()), (json!(2), Value::Null));
@@ -704,8 +665,8 @@ async fn seats_are_confirmed_then_waitlisted_in_arrival_order_and_a_retry_is_har
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let id = published(&app, &lb, "HN-LB", input("Dạy nghề may", 3, json!({ "capacity": 2 }))).await;
-    let people = members(&app, &city, 1..=5, "HN-LB-BD-01").await;
+    let id = published_training(&app, &lb, "HN-LB", input("Dạy nghề may", 3, json!({ "capacity": 2 }))).await;
+    let people = tokens(members(&app, &city, S, 1..=5, "HN-LB-BD-01").await);
 
     let mut regs = Vec::new();
     for p in &people {
@@ -756,9 +717,9 @@ async fn registration_outside_its_window_is_refused() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
 
-    let not_yet = published(
+    let not_yet = published_training(
         &app,
         &lb,
         "HN-LB",
@@ -768,7 +729,7 @@ async fn registration_outside_its_window_is_refused() {
     assert_eq!(seen(&app, &m, &not_yet).await["registrationOpen"], false);
     register_for(&app, &m, &not_yet).await.expect_reason("CONFLICT", "REGISTRATION_NOT_OPEN");
 
-    let closed = published(
+    let closed = published_training(
         &app,
         &lb,
         "HN-LB",
@@ -783,7 +744,7 @@ async fn registration_outside_its_window_is_refused() {
     register_for(&app, &m, &closed).await.expect_reason("CONFLICT", "REGISTRATION_CLOSED");
 
     // Registration closes at the start by default.
-    let started = published(
+    let started = published_training(
         &app,
         &lb,
         "HN-LB",
@@ -797,7 +758,7 @@ async fn registration_outside_its_window_is_refused() {
     register_for(&app, &m, &started).await.expect_reason("CONFLICT", "REGISTRATION_CLOSED");
 
     // An explicit window that is open now.
-    let open = published(
+    let open = published_training(
         &app,
         &lb,
         "HN-LB",
@@ -818,25 +779,26 @@ async fn registration_needs_a_published_training_of_her_audience() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
 
     let unpublished = draft(&app, &lb, "HN-LB", input("Nháp", 3, json!({}))).await;
     register_for(&app, &m, &unpublished).await.expect_code("NOT_FOUND");
     // Its manager does not register for a draft either.
     register_for(&app, &lb, &unpublished).await.expect_code("CONFLICT");
 
-    let called_off = published(&app, &lb, "HN-LB", input("Bị hủy", 3, json!({}))).await;
+    let called_off = published_training(&app, &lb, "HN-LB", input("Bị hủy", 3, json!({}))).await;
     cancel(&app, &lb, &called_off, "Hoãn").await.ok();
     register_for(&app, &m, &called_off).await.expect_reason("CONFLICT", "WRONG_STATUS");
 
-    let other = published(&app, &app.token(SYSADMIN).await, "HN-HK", input("Hoàn Kiếm", 3, json!({}))).await;
+    let other =
+        published_training(&app, &app.token(SYSADMIN).await, "HN-HK", input("Hoàn Kiếm", 3, json!({}))).await;
     register_for(&app, &m, &other).await.expect_code("NOT_FOUND");
     register_for(&app, &app.token(MEMBER).await, &other).await.expect_code("NOT_FOUND");
     withdraw(&app, &m, &other).await.expect_code("NOT_FOUND");
 
     // A member who leaves the union is no longer of the audience.
-    let open = published(&app, &lb, "HN-LB", input("Mở", 3, json!({}))).await;
-    let leaver = member(&app, &city, 2, "HN-LB-BD-01").await;
+    let open = published_training(&app, &lb, "HN-LB", input("Mở", 3, json!({}))).await;
+    let leaver = member(&app, &city, S, 2, "HN-LB-BD-01").await.token;
     app.gql("mutation { leaveUnion(reason: \"Chuyển nhà\") { status } }", json!({}), Some(&leaver))
         .await
         .ok();
@@ -851,8 +813,8 @@ async fn a_cancellation_promotes_the_first_waitlisted_person_who_is_notified() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let id = published(&app, &lb, "HN-LB", input("Dạy nghề", 3, json!({ "capacity": 2 }))).await;
-    let p = members(&app, &city, 1..=5, "HN-LB-BD-01").await;
+    let id = published_training(&app, &lb, "HN-LB", input("Dạy nghề", 3, json!({ "capacity": 2 }))).await;
+    let p = tokens(members(&app, &city, S, 1..=5, "HN-LB-BD-01").await);
     let (a, b, c, d, e) = (&p[0], &p[1], &p[2], &p[3], &p[4]);
     let ra = registered(&app, a, &id).await;
     registered(&app, b, &id).await;
@@ -910,9 +872,9 @@ async fn a_cancelled_registration_does_not_keep_a_leaver_in_the_audience() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let id = published(&app, &lb, "HN-LB", input("Dạy nghề", 3, json!({}))).await;
-    let other = published(&app, &lb, "HN-LB", input("Kỹ năng", 4, json!({}))).await;
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let id = published_training(&app, &lb, "HN-LB", input("Dạy nghề", 3, json!({}))).await;
+    let other = published_training(&app, &lb, "HN-LB", input("Kỹ năng", 4, json!({}))).await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let kept = registered(&app, &m, &id).await;
     registered(&app, &m, &other).await;
     withdraw(&app, &m, &other).await.ok();
@@ -935,8 +897,8 @@ async fn capacity_cannot_go_below_the_confirmed_seats_and_new_seats_go_to_the_wa
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let base = input("Khởi nghiệp", 3, json!({ "capacity": 3, "category": "ENTREPRENEURSHIP" }));
-    let id = published(&app, &lb, "HN-LB", base.clone()).await;
-    let p = members(&app, &city, 1..=6, "HN-LB-BD-01").await;
+    let id = published_training(&app, &lb, "HN-LB", base.clone()).await;
+    let p = tokens(members(&app, &city, S, 1..=6, "HN-LB-BD-01").await);
     for t in &p {
         registered(&app, t, &id).await;
     }
@@ -1003,15 +965,15 @@ async fn cancelling_a_training_notifies_everyone_registered_and_nobody_else() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let id = published(
+    let id = published_training(
         &app,
         &lb,
         "HN-LB",
         input("Sức khỏe sinh sản", 3, json!({ "capacity": 1, "category": "HEALTH" })),
     )
     .await;
-    let other = published(&app, &lb, "HN-LB", input("Khác", 4, json!({}))).await;
-    let p = members(&app, &city, 1..=5, "HN-LB-BD-01").await;
+    let other = published_training(&app, &lb, "HN-LB", input("Khác", 4, json!({}))).await;
+    let p = tokens(members(&app, &city, S, 1..=5, "HN-LB-BD-01").await);
     let (seated, waiting, withdrew, bystander, elsewhere) = (&p[0], &p[1], &p[2], &p[3], &p[4]);
     registered(&app, seated, &id).await;
     registered(&app, waiting, &id).await;
@@ -1044,7 +1006,7 @@ async fn completing_a_started_training_marks_unused_seats_no_show() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let future = published(&app, &lb, "HN-LB", input("Tuần sau", 7, json!({}))).await;
+    let future = published_training(&app, &lb, "HN-LB", input("Tuần sau", 7, json!({}))).await;
     complete(&app, &lb, &future).await.expect_reason("CONFLICT", "NOT_STARTED_YET");
     assert_eq!(seen(&app, &lb, &future).await["status"], "PUBLISHED");
 
@@ -1059,8 +1021,8 @@ async fn completing_a_started_training_marks_unused_seats_no_show() {
             "registrationClosesAt": at(Duration::hours(1)),
         }),
     );
-    let id = published(&app, &lb, "HN-LB", running).await;
-    let p = members(&app, &city, 1..=3, "HN-LB-BD-01").await;
+    let id = published_training(&app, &lb, "HN-LB", running).await;
+    let p = tokens(members(&app, &city, S, 1..=3, "HN-LB-BD-01").await);
     let came = registered(&app, &p[0], &id).await;
     registered(&app, &p[1], &id).await;
     assert_eq!(registered(&app, &p[2], &id).await["status"], "WAITLISTED");
@@ -1086,7 +1048,7 @@ async fn completing_a_started_training_marks_unused_seats_no_show() {
     assert_ne!(st(2).await, "NO_SHOW", "she never had a seat");
     complete(&app, &lb, &id).await.expect_reason("CONFLICT", "WRONG_STATUS");
     cancel(&app, &lb, &id, "Muộn").await.expect_reason("CONFLICT", "WRONG_STATUS");
-    let late = member(&app, &city, 4, "HN-LB-BD-01").await;
+    let late = member(&app, &city, S, 4, "HN-LB-BD-01").await.token;
     register_for(&app, &late, &id).await.expect_code("CONFLICT");
     // A no-show is history, not a seat to give back.
     withdraw(&app, &p[1], &id).await.expect_code("CONFLICT");
@@ -1100,15 +1062,15 @@ async fn the_roster_is_for_managers_in_arrival_order() {
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let hk = officer(&app, 900, "HN-HK", "UNIT_OFFICER").await;
-    let id = published(
+    let hk = officer(&app, S, 900, "HN-HK", "UNIT_OFFICER").await.token;
+    let id = published_training(
         &app,
         &lb,
         "HN-LB-BD",
         input("Pháp luật", 3, json!({ "capacity": 2, "category": "LEGAL" })),
     )
     .await;
-    let p = members(&app, &city, 1..=5, "HN-LB-BD-01").await;
+    let p = tokens(members(&app, &city, S, 1..=5, "HN-LB-BD-01").await);
     for t in &p {
         registered(&app, t, &id).await;
     }
@@ -1234,14 +1196,14 @@ async fn a_training_page_issues_a_bounded_number_of_statements() {
                             "endsAt": at(Duration::days(2) + Duration::minutes(n) + Duration::hours(1)),
                         }),
                     );
-                    published(app, lb, codes[n as usize % codes.len()], i).await
+                    published_training(app, lb, codes[n as usize % codes.len()], i).await
                 }
             }))
             .await,
         );
     }
-    let first = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let m = member(&app, &city, 2, "HN-LB-BD-01").await;
+    let first = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let m = member(&app, &city, S, 2, "HN-LB-BD-01").await.token;
     // She has a seat in the first training and waits in line for the second and the tenth.
     registered(&app, &first, &ids[1]).await;
     registered(&app, &first, &ids[9]).await;
@@ -1274,9 +1236,9 @@ async fn statements_for_roster_page(app: &TestApp, token: &str, id: &str, n: usi
 async fn a_roster_page_issues_a_bounded_number_of_statements() {
     let app = spawn().await;
     let lb = app.token(LB_OFFICER).await;
-    let id = published(&app, &lb, "HN-LB", input("Đông người", 3, json!({ "capacity": 2 }))).await;
+    let id = published_training(&app, &lb, "HN-LB", input("Đông người", 3, json!({ "capacity": 2 }))).await;
     for chunk in (0..60u32).collect::<Vec<_>>().chunks(10) {
-        join_all(chunk.iter().map(|&n| enrol(&app, &lb, n, "HN-LB-BD-01"))).await;
+        join_all(chunk.iter().map(|&n| enrol(&app, &lb, S, n, "HN-LB-BD-01"))).await;
     }
     // Registrations written directly (setup only): two seats, then a waitlist in arrival order.
     let training = uuid_of(&id);

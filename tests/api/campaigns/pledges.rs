@@ -9,7 +9,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{active, draft, end, input, member, officer, person, spawn, this_year};
+use super::{S, draft, end, input, spawn, this_year};
+use crate::fixtures::{enrol, launched_campaign, member, officer, person};
 use crate::helpers::*;
 
 const FIELDS: &str = "id kind year householdLabel householdSize note status checks reviewComment reviewedAt submittedAt createdAt fullName branch { code } campaign { id title }";
@@ -125,9 +126,9 @@ async fn a_member_pledges_for_herself_and_for_her_household() {
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let y = this_year();
-    let c = active(&app, &lb, "HN-LB", input("Kiểm thử Gia đình 5 không 3 sạch", json!({}))).await;
+    let c = launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử Gia đình 5 không 3 sạch", json!({}))).await;
     let cid = s(&c["id"]);
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
 
     let mine =
         pledged(&app, &m, &cid, json!({ "kind": "PERSONAL", "year": y, "note": "  Tham gia đầy đủ  " }))
@@ -181,19 +182,20 @@ async fn pledging_needs_an_active_membership_in_the_subtree_and_an_active_campai
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let y = this_year();
-    let c = active(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
+    let c = launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
     let cid = s(&c["id"]);
-    let sibling = s(&active(&app, &lb, "HN-LB-BD-02", input("Kiểm thử chi hội 2", json!({}))).await["id"]);
+    let sibling =
+        s(&launched_campaign(&app, &lb, "HN-LB-BD-02", input("Kiểm thử chi hội 2", json!({}))).await["id"]);
     let not_launched = s(&draft(&app, &lb, "HN-LB", input("Kiểm thử nháp", json!({}))).await["id"]);
-    let over = s(&active(&app, &lb, "HN-LB", input("Kiểm thử đã xong", json!({}))).await["id"]);
+    let over = s(&launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử đã xong", json!({}))).await["id"]);
     end(&app, &lb, &over).await.ok();
 
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let hk = member(&app, &city, 2, "HN-HK-HB-01").await;
-    let outsider = person(&app, 3).await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let hk = member(&app, &city, S, 2, "HN-HK-HB-01").await.token;
+    let outsider = person(&app, S, 3).await.token;
     // A member of the branch who is also an officer of the district sees the draft.
-    let officer_member = member(&app, &city, 4, "HN-LB-BD-01").await;
-    super::assign(&app, &city, 4, "HN-LB", "UNIT_OFFICER").await;
+    let officer_member = member(&app, &city, S, 4, "HN-LB-BD-01").await.token;
+    app.grant(&S.phone(4), "HN-LB", "UNIT_OFFICER").await;
 
     submit(&app, &outsider, &cid, personal(y)).await.expect_reason("CONFLICT", "NOT_A_MEMBER");
     submit(&app, &lb, &cid, personal(y)).await.expect_reason("CONFLICT", "NOT_A_MEMBER");
@@ -262,11 +264,11 @@ async fn one_pledge_per_person_kind_year_and_one_per_household() {
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let y = this_year();
-    let cid = s(&active(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await["id"]);
-    let other = s(&active(&app, &lb, "HN-LB", input("Kiểm thử khác", json!({}))).await["id"]);
-    let a = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let b = member(&app, &city, 2, "HN-LB-BD-01").await;
-    let gt = member(&app, &city, 3, "HN-LB-GT-01").await;
+    let cid = s(&launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await["id"]);
+    let other = s(&launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử khác", json!({}))).await["id"]);
+    let a = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let b = member(&app, &city, S, 2, "HN-LB-BD-01").await.token;
+    let gt = member(&app, &city, S, 3, "HN-LB-GT-01").await.token;
 
     pledged(&app, &a, &cid, personal(y)).await;
     submit(&app, &a, &cid, personal(y)).await.expect_reason("CONFLICT", "ALREADY_PLEDGED");
@@ -294,8 +296,8 @@ async fn simultaneous_identical_submissions_make_one_pledge() {
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let y = this_year();
-    let cid = s(&active(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await["id"]);
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let cid = s(&launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await["id"]);
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
 
     let results = join_all((0..10).map(|_| submit(&app, &m, &cid, household("Nhà bà Lan", 4, y)))).await;
     assert_eq!(results.iter().filter(|r| !r.has_errors()).count(), 1, "{results:?}");
@@ -310,7 +312,7 @@ async fn simultaneous_identical_submissions_make_one_pledge() {
     // Five members of one branch pledging the same household at once.
     let mut others = Vec::new();
     for n in 2..7 {
-        others.push(member(&app, &city, n, "HN-LB-GT-01").await);
+        others.push(member(&app, &city, S, n, "HN-LB-GT-01").await.token);
     }
     let results = join_all(others.iter().map(|t| submit(&app, t, &cid, household("Hộ ông Tư", 3, y)))).await;
     assert_eq!(results.iter().filter(|r| !r.has_errors()).count(), 1, "{results:?}");
@@ -329,14 +331,18 @@ async fn a_reviewer_certifies_a_pledge_only_when_every_criterion_is_met() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let y = this_year();
-    let c = active(&app, &lb, "HN-LB", input("Kiểm thử 5 không 3 sạch", json!({}))).await;
+    let c = launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử 5 không 3 sạch", json!({}))).await;
     let cid = s(&c["id"]);
     let ks = criteria(&c);
-    let foreign = criteria(&active(&app, &lb, "HN-LB", input("Kiểm thử khác", json!({}))).await);
-    let bare = s(
-        &active(&app, &lb, "HN-LB", input("Kiểm thử không tiêu chí", json!({ "criteria": [] }))).await["id"]
-    );
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
+    let foreign = criteria(&launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử khác", json!({}))).await);
+    let bare = s(&launched_campaign(
+        &app,
+        &lb,
+        "HN-LB",
+        input("Kiểm thử không tiêu chí", json!({ "criteria": [] })),
+    )
+    .await["id"]);
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
     let home = s(&pledged(&app, &m, &cid, household("Nhà bà Lan", 4, y)).await["id"]);
     let own = s(&pledged(&app, &m, &cid, personal(y)).await["id"]);
 
@@ -409,15 +415,15 @@ async fn nobody_reviews_her_own_pledge_or_one_outside_her_reach() {
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let y = this_year();
-    let c = active(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
+    let c = launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
     let (cid, ks) = (s(&c["id"]), criteria(&c));
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let neighbour = member(&app, &city, 2, "HN-LB-BD-01").await;
-    let hk = officer(&app, &city, 3, "HN-HK", "UNIT_OFFICER").await;
-    let other_leader = officer(&app, &city, 4, "HN-LB-BD-02", "BRANCH_LEADER").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let neighbour = member(&app, &city, S, 2, "HN-LB-BD-01").await.token;
+    let hk = officer(&app, S, 3, "HN-HK", "UNIT_OFFICER").await.token;
+    let other_leader = officer(&app, S, 4, "HN-LB-BD-02", "BRANCH_LEADER").await.token;
     // A leader of the branch who is a member of it too.
-    let own_leader = member(&app, &city, 5, "HN-LB-BD-01").await;
-    super::assign(&app, &city, 5, "HN-LB-BD-01", "BRANCH_LEADER").await;
+    let own_leader = member(&app, &city, S, 5, "HN-LB-BD-01").await.token;
+    app.grant(&S.phone(5), "HN-LB-BD-01", "BRANCH_LEADER").await;
 
     let p = s(&pledged(&app, &m, &cid, household("Nhà bà Lan", 4, y)).await["id"]);
     let hers = s(&pledged(&app, &own_leader, &cid, personal(y)).await["id"]);
@@ -457,10 +463,10 @@ async fn a_returned_pledge_is_edited_resubmitted_and_then_certified() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let y = this_year();
-    let c = active(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
+    let c = launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
     let (cid, ks) = (s(&c["id"]), criteria(&c));
-    let m = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let neighbour = member(&app, &city, 2, "HN-LB-BD-01").await;
+    let m = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let neighbour = member(&app, &city, S, 2, "HN-LB-BD-01").await.token;
     let first = pledged(&app, &m, &cid, household("Nhà bà Lan", 4, y)).await;
     let id = s(&first["id"]);
     let mine = s(&pledged(&app, &m, &cid, personal(y)).await["id"]);
@@ -536,11 +542,11 @@ async fn simultaneous_reviews_of_a_pledge_have_one_winner() {
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let y = this_year();
-    let c = active(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
+    let c = launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử", json!({}))).await;
     let (cid, ks) = (s(&c["id"]), criteria(&c));
     let mut certified = 0;
     for n in 1..=5 {
-        let m = member(&app, &city, n, "HN-LB-BD-01").await;
+        let m = member(&app, &city, S, n, "HN-LB-BD-01").await.token;
         let id = s(&pledged(&app, &m, &cid, household(&format!("Hộ số {n}"), 3, y)).await["id"]);
         let (a, b, c) = tokio::join!(
             certify(&app, &leader, &id, &ks, None),
@@ -578,14 +584,14 @@ async fn the_review_queue_lists_pledges_in_reach_oldest_first() {
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let y = this_year();
-    let all = active(&app, &city, "HN", input("Kiểm thử thành phố", json!({}))).await;
+    let all = launched_campaign(&app, &city, "HN", input("Kiểm thử thành phố", json!({}))).await;
     let (all_id, ks) = (s(&all["id"]), criteria(&all));
-    let district = s(&active(&app, &lb, "HN-LB", input("Kiểm thử quận", json!({}))).await["id"]);
-    let bd1 = member(&app, &city, 1, "HN-LB-BD-01").await;
-    let bd2 = member(&app, &city, 2, "HN-LB-BD-02").await;
-    let gt = member(&app, &city, 3, "HN-LB-GT-01").await;
-    let hk = member(&app, &city, 4, "HN-HK-HB-01").await;
-    let outsider = person(&app, 5).await;
+    let district = s(&launched_campaign(&app, &lb, "HN-LB", input("Kiểm thử quận", json!({}))).await["id"]);
+    let bd1 = member(&app, &city, S, 1, "HN-LB-BD-01").await.token;
+    let bd2 = member(&app, &city, S, 2, "HN-LB-BD-02").await.token;
+    let gt = member(&app, &city, S, 3, "HN-LB-GT-01").await.token;
+    let hk = member(&app, &city, S, 4, "HN-HK-HB-01").await.token;
+    let outsider = person(&app, S, 5).await.token;
 
     let p_bd2 = s(&pledged(&app, &bd2, &all_id, personal(y)).await["id"]);
     let p_bd1 = s(&pledged(&app, &bd1, &all_id, household("Nhà bà Lan", 4, y)).await["id"]);
@@ -666,24 +672,19 @@ async fn a_review_queue_page_issues_a_bounded_number_of_statements() {
     let lb = app.token(LB_OFFICER).await;
     let mut campaigns = Vec::new();
     for n in 0..3 {
-        campaigns.push(uuid_of(&s(
-            &active(&app, &lb, "HN-LB", input(&format!("Kiểm thử {n}"), json!({}))).await["id"]
-        )));
+        campaigns.push(uuid_of(&s(&launched_campaign(
+            &app,
+            &lb,
+            "HN-LB",
+            input(&format!("Kiểm thử {n}"), json!({})),
+        )
+        .await["id"])));
     }
     let branches = ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01", "HN-LB-NL-01"];
     for chunk in (0..24u32).collect::<Vec<_>>().chunks(8) {
         join_all(chunk.iter().map(|&n| {
             let (app, lb) = (&app, &lb);
-            async move {
-                let branch = app.unit_id(branches[n as usize % branches.len()]).await;
-                app.gql(
-                    "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
-                    json!({ "i": { "fullName": super::name(n), "phone": super::phone(n), "branchId": branch } }),
-                    Some(lb),
-                )
-                .await
-                .ok();
-            }
+            enrol(app, lb, S, n, branches[n as usize % branches.len()])
         }))
         .await;
     }
@@ -691,7 +692,7 @@ async fn a_review_queue_page_issues_a_bounded_number_of_statements() {
     let now = Utc::now();
     for n in 0..24u32 {
         let p = entities::person::Entity::find()
-            .filter(entities::person::Column::Phone.eq(format!("+84966{n:06}")))
+            .filter(entities::person::Column::Phone.eq(S.stored_phone(n)))
             .one(&app.state.db)
             .await
             .unwrap()

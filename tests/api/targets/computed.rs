@@ -17,9 +17,9 @@ async fn new_members_match_member_statistics() {
     for (n, code) in
         [(1, "HN-LB-BD-01"), (2, "HN-LB-BD-01"), (3, "HN-LB-BD-02"), (4, "HN-LB-GT-01"), (5, "HN-HK-HB-01")]
     {
-        enrol(&app, &city, n, code).await;
+        enrol(&app, &city, S, n, code).await;
     }
-    join_by_request(&app, &lb, 6, "HN-LB-NL-01").await;
+    joined(&app, &lb, S, 6, "HN-LB-NL-01").await;
     let (y, from, to) = this_year();
     set(&app, &lb, &nm, "HN-LB", year(y), Some(10.0), &[]).await;
 
@@ -89,7 +89,7 @@ async fn people_trained_match_training_attendances_and_households_the_activity_c
             .await
             .ok();
         for branch in people {
-            let who = member(&app, &city, next, branch).await;
+            let who = member(&app, &city, S, next, branch).await.token;
             next += 1;
             let reg = app
                 .gql(
@@ -187,9 +187,9 @@ async fn a_moved_ward_takes_its_figures_along_and_keeps_its_targets_and_history(
 
     // Bồ Đề: three new members, one attendance, four households, its own value and a branch's.
     for (n, code) in [(1, "HN-LB-BD-01"), (2, "HN-LB-BD-02"), (3, "HN-LB-GT-01"), (4, "HN-LB-GT-01")] {
-        enrol(&app, &city, n, code).await;
+        enrol(&app, &city, S, n, code).await;
     }
-    let learner = member(&app, &city, 5, "HN-LB-BD-03").await;
+    let learner = member(&app, &city, S, 5, "HN-LB-BD-03").await.token;
     let starts = Utc::now() + Duration::hours(1);
     let t = app
         .gql(

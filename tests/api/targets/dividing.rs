@@ -13,7 +13,7 @@ async fn a_city_target_is_divided_down_to_the_branches() {
     let app = spawn().await;
     let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let ward = officer(&app, &city, 1, "HN-LB-BD", "UNIT_OFFICER").await;
+    let ward = officer(&app, S, 1, "HN-LB-BD", "UNIT_OFFICER").await.token;
     let nm = computed(1);
     let (y, _, _) = this_year();
 
@@ -131,12 +131,11 @@ async fn a_city_target_is_divided_down_to_the_branches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setting_targets_needs_a_managing_role_over_the_unit_and_valid_input() {
     let app = spawn().await;
-    let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let stranger = app.token(MEMBER).await;
-    let hk = officer(&app, &city, 1, "HN-HK", "UNIT_OFFICER").await;
+    let hk = officer(&app, S, 1, "HN-HK", "UNIT_OFFICER").await.token;
     let nm = computed(1);
     let y = year(this_year().0);
     let hk_indicator = reported_indicator(&app, &hk, "HN-HK", "Tỷ lệ chi hội vững mạnh", "AVERAGE").await;

@@ -12,9 +12,11 @@ use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fixtures::{Series, enrol, joined, member, officer};
 use crate::helpers::*;
 
-const PASSWORD: &str = "sen-hong-2026";
+/// This module's test people.
+const S: Series = Series::TARGETS;
 
 const SET: &str = "mutation($i: SetTargetInput!) { setTarget(input: $i) { \
     target { value assignedByParent unit { code } period { fromYear toYear } indicator { code } setBy { fullName } } \
@@ -57,70 +59,6 @@ fn this_year() -> (i32, String, String) {
 
 fn year(y: i32) -> Value {
     json!({ "year": y })
-}
-
-fn phone(n: u32) -> String {
-    format!("0966{n:06}")
-}
-
-fn name(n: u32) -> String {
-    const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dung", "Hà", "Hoa", "Lan", "Mai"];
-    format!("Ngô Thị {}", GIVEN[n as usize % 8])
-}
-
-/// Enrols the n-th test person in branch `code` (by the city's admin `city`).
-async fn enrol(app: &TestApp, city: &str, n: u32, code: &str) {
-    let branch = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { membership { id } } }",
-        json!({ "i": { "fullName": name(n), "phone": phone(n), "branchId": branch } }),
-        Some(city),
-    )
-    .await
-    .ok();
-}
-
-/// Enrols the n-th test person and gives her an account; returns her token.
-async fn member(app: &TestApp, city: &str, n: u32, code: &str) -> String {
-    enrol(app, city, n, code).await;
-    app.register(&phone(n), &name(n), PASSWORD).await.0
-}
-
-/// The n-th test person asks to join branch `code` and `decider` approves.
-async fn join_by_request(app: &TestApp, decider: &str, n: u32, code: &str) {
-    let token = app.register(&phone(n), &name(n), PASSWORD).await.0;
-    let branch = app.unit_id(code).await;
-    let req = app
-        .gql(
-            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
-            json!({ "i": { "branchId": branch } }),
-            Some(&token),
-        )
-        .await
-        .ok();
-    let decided = app
-        .gql(
-            "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
-            json!({ "id": req["requestMembership"]["id"] }),
-            Some(decider),
-        )
-        .await
-        .ok();
-    assert_eq!(decided["approveMembershipRequest"]["status"], "APPROVED");
-}
-
-/// A new person (the n-th) holding `role` at `code`; returns her token.
-async fn officer(app: &TestApp, city: &str, n: u32, code: &str, role: &str) -> String {
-    let token = app.register(&phone(n), &name(n), PASSWORD).await.0;
-    let unit = app.unit_id(code).await;
-    app.gql(
-        "mutation($i: AssignOfficerRoleInput!) { assignOfficerRole(input: $i) { id } }",
-        json!({ "i": { "phone": phone(n), "unitId": unit, "role": role } }),
-        Some(city),
-    )
-    .await
-    .ok();
-    token
 }
 
 async fn set_with(

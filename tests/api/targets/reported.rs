@@ -15,8 +15,8 @@ async fn officers_define_reported_indicators_for_their_subtree() {
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let stranger = app.token(MEMBER).await;
-    let hk = officer(&app, &city, 1, "HN-HK", "UNIT_OFFICER").await;
-    let gt = officer(&app, &city, 2, "HN-LB-GT", "UNIT_OFFICER").await;
+    let hk = officer(&app, S, 1, "HN-HK", "UNIT_OFFICER").await.token;
+    let gt = officer(&app, S, 2, "HN-LB-GT", "UNIT_OFFICER").await.token;
 
     let created =
         create_indicator(&app, &lb, "HN-LB", "  Số tổ  phụ nữ   tự quản ", " tổ ", "SUM").await.ok();
@@ -104,8 +104,8 @@ async fn reported_values_keep_their_history_and_roll_up_as_sums_or_averages() {
     let leader = app.token(BD1_LEADER).await;
     let case = app.token(BD_CASE_OFFICER).await;
     let stranger = app.token(MEMBER).await;
-    let ward = officer(&app, &city, 1, "HN-LB-BD", "UNIT_OFFICER").await;
-    let hk = officer(&app, &city, 2, "HN-HK", "UNIT_OFFICER").await;
+    let ward = officer(&app, S, 1, "HN-LB-BD", "UNIT_OFFICER").await.token;
+    let hk = officer(&app, S, 2, "HN-HK", "UNIT_OFFICER").await.token;
     let sum = reported_indicator(&app, &lb, "HN-LB", "Số tổ phụ nữ tự quản", "SUM").await;
     let avg = reported_indicator(&app, &lb, "HN-LB", "Tỷ lệ chi hội xếp loại tốt", "AVERAGE").await;
     let hk_own = reported_indicator(&app, &hk, "HN-HK", "Số mô hình", "SUM").await;
@@ -230,9 +230,8 @@ async fn reported_values_keep_their_history_and_roll_up_as_sums_or_averages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_reports_all_reach_the_history_with_one_current_value() {
     let app = spawn().await;
-    let city = app.token(CITY_ADMIN).await;
     let lb = app.token(LB_OFFICER).await;
-    let ward = officer(&app, &city, 1, "HN-LB-BD", "UNIT_OFFICER").await;
+    let ward = officer(&app, S, 1, "HN-LB-BD", "UNIT_OFFICER").await.token;
     let leader = app.token(BD1_LEADER).await;
     let ind = reported_indicator(&app, &lb, "HN-LB", "Số tổ phụ nữ tự quản", "SUM").await;
     let (y, _, _) = this_year();

@@ -15,8 +15,8 @@ async fn only_case_officers_in_reach_read_a_report() {
     let code = s(&submit(&app, &input(&branch, false, "Nội dung."), Some(&member)).await["referenceCode"]);
     let id = report_id(&app, &code).await;
 
-    let hk_case = officer(&app, 2, "HN-HK", "CASE_OFFICER").await;
-    let lb_case = officer(&app, 3, "HN-LB", "CASE_OFFICER").await;
+    let hk_case = officer(&app, S, 2, "HN-HK", "CASE_OFFICER").await.token;
+    let lb_case = officer(&app, S, 3, "HN-LB", "CASE_OFFICER").await.token;
     let refused = [
         app.token(MEMBER).await,
         app.token(BD1_LEADER).await,
@@ -63,13 +63,13 @@ async fn the_assigned_officer_reads_it_and_other_officers_see_only_counts() {
     let code = s(&submit(&app, &input(&branch, true, "Khẩn cấp."), None).await["referenceCode"]);
     let id = report_id(&app, &code).await;
     // Someone out of reach cannot be assigned; someone in reach can, and then reads it.
-    let hk_case = officer(&app, 4, "HN-HK", "CASE_OFFICER").await;
+    let hk_case = officer(&app, S, 4, "HN-HK", "CASE_OFFICER").await.token;
     let hk_id = app.person_id("+84970000004").await;
     let assign = "mutation($id: ID!, $o: ID) { assignViolenceReport(id: $id, officerId: $o) { assignee { fullName } } }";
     app.gql(assign, json!({ "id": id, "o": hk_id }), Some(&case))
         .await
         .expect_reason("BAD_USER_INPUT", "INVALID_ID");
-    let bd2 = officer(&app, 5, "HN-LB-BD", "CASE_OFFICER").await;
+    let bd2 = officer(&app, S, 5, "HN-LB-BD", "CASE_OFFICER").await.token;
     let bd2_id = app.person_id("+84970000005").await;
     app.gql(&read_q(), json!({ "id": id }), Some(&hk_case)).await.expect_code("NOT_FOUND");
     let data = app.gql(assign, json!({ "id": id, "o": bd2_id }), Some(&case)).await.ok();

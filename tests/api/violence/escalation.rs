@@ -18,8 +18,8 @@ async fn escalated_to(app: &TestApp, code: &str) -> (String, i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unacknowledged_urgent_report_climbs_the_tree_hour_by_hour() {
     let app = spawn_app().await;
-    officer(&app, 7, "HN-LB", "CASE_OFFICER").await;
-    officer(&app, 8, "HN", "CASE_OFFICER").await;
+    officer(&app, S, 7, "HN-LB", "CASE_OFFICER").await;
+    officer(&app, S, 8, "HN", "CASE_OFFICER").await;
     let branch = app.unit_id("HN-LB-BD-01").await;
     let urgent = s(&submit(&app, &input(&branch, true, "Khẩn."), None).await["referenceCode"]);
     let normal = s(&submit(&app, &input(&branch, false, "Thường."), None).await["referenceCode"]);
@@ -63,7 +63,7 @@ async fn an_unacknowledged_urgent_report_climbs_the_tree_hour_by_hour() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_report_does_not_escalate() {
     let app = spawn_app().await;
-    officer(&app, 9, "HN-LB", "CASE_OFFICER").await;
+    officer(&app, S, 9, "HN-LB", "CASE_OFFICER").await;
     let case = app.token(BD_CASE_OFFICER).await;
     let code = s(
         &submit(&app, &input(&app.unit_id("HN-LB-BD").await, true, "Đã nhận."), None).await["referenceCode"],
@@ -76,7 +76,7 @@ async fn an_acknowledged_report_does_not_escalate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_survives_a_restart_and_two_instances_escalate_once() {
     let app = spawn_app().await;
-    officer(&app, 10, "HN-LB", "CASE_OFFICER").await;
+    officer(&app, S, 10, "HN-LB", "CASE_OFFICER").await;
     let branch = app.unit_id("HN-LB-BD-01").await;
     let mut codes = Vec::new();
     for i in 0..6 {
@@ -115,7 +115,7 @@ async fn a_report_with_nobody_above_stays_overdue_once_its_deadline_passes() {
     assert!(row.escalate_at.is_none() && row.escalation_level == 0);
     let counts = "query($u: ID!) { violenceReportCounts(unitId: $u) { overdue } }";
     // Exact counts are a case officer's: one is appointed at the root now.
-    let city = officer(&app, 31, "HN", "CASE_OFFICER").await;
+    let city = officer(&app, S, 31, "HN", "CASE_OFFICER").await.token;
     let c = app.gql(counts, json!({ "u": app.unit_id("HN").await }), Some(&city)).await.ok();
     assert_eq!(c["violenceReportCounts"]["overdue"], 1);
 }

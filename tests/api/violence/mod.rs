@@ -14,11 +14,14 @@ mod workflow;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub use crate::fixtures::{
+    PASSWORD, SUBMIT_VIOLENCE as SUBMIT, Series, officer, submit_violence as submit, violence_input as input,
+    violence_report,
+};
 use crate::helpers::*;
 
-pub const PASSWORD: &str = "sen-hong-2026";
-
-pub const SUBMIT: &str = "mutation($i: ViolenceReportInput!) { submitViolenceReport(input: $i) { referenceCode pin status submittedAt } }";
+/// This module's test people.
+pub const S: Series = Series::VIOLENCE;
 
 pub const DETAILS: &str = "id referenceCode status closeReason immediateDanger anonymous description address \
     contact { phone safeTimes channel } mayContact mayShareWithAuthorities version assignee { fullName } \
@@ -34,27 +37,6 @@ pub const QUEUE: &str = "query($f: ViolenceReportFilterInput, $first: Int, $afte
     edges { node { id referenceCode status urgent overdue escalationLevel submittedAt assignedToMe unit { code } } } } }";
 
 pub const MINE: &str = "id referenceCode status closeReason submittedAt timeline { kind actorRole toStatus closeReason text agency }";
-
-/// A submission's input: a physical-violence concern in `unit`, with a fresh key.
-pub fn input(unit: &str, urgent: bool, description: &str) -> Value {
-    json!({
-        "unitId": unit,
-        "affected": "SELF",
-        "ageGroup": "ADULT",
-        "kinds": ["PHYSICAL", "PSYCHOLOGICAL"],
-        "immediateDanger": urgent,
-        "childrenInvolved": false,
-        "description": description,
-        "mayContact": true,
-        "mayShareWithAuthorities": false,
-        "idempotencyKey": format!("key-{}", Uuid::new_v4()),
-    })
-}
-
-/// Submits `input` (as `token`, or anonymously); the receipt.
-pub async fn submit(app: &TestApp, input: &Value, token: Option<&str>) -> Value {
-    app.gql(SUBMIT, json!({ "i": input }), token).await.ok()["submitViolenceReport"].clone()
-}
 
 /// A report's timeline as (kind, public) pairs, from a `violenceReport` read with [`DETAILS`].
 pub fn steps(data: &Value) -> Vec<(String, bool)> {
@@ -80,20 +62,6 @@ pub async fn report_row(app: &TestApp, code: &str) -> entities::violence_report:
 /// The global id of the report behind a reference code.
 pub async fn report_id(app: &TestApp, code: &str) -> String {
     global_id("ViolenceReport", report_row(app, code).await.id)
-}
-
-/// Registers person `n` and gives her `role` at `code` (granted by the city's admin).
-pub async fn officer(app: &TestApp, n: u32, code: &str, role: &str) -> String {
-    let phone = format!("+8497{n:07}");
-    let token = app.register(&phone, &format!("Cán Bộ Số {}", word(n)), PASSWORD).await.0;
-    app.grant(&phone, code, role).await;
-    token
-}
-
-/// A name-safe word for a number (names take letters only).
-fn word(n: u32) -> String {
-    const WORDS: [&str; 10] = ["Một", "Hai", "Ba", "Bốn", "Năm", "Sáu", "Bảy", "Tám", "Chín", "Mười"];
-    n.to_string().chars().map(|c| WORDS[c.to_digit(10).unwrap_or(0) as usize]).collect::<Vec<_>>().join(" ")
 }
 
 /// Access-log rows of a report, as (role, action, person).
@@ -247,7 +215,7 @@ async fn submissions_are_rate_limited_per_account_and_per_address_but_retries_co
 async fn a_report_goes_to_the_nearest_unit_above_that_has_case_officers() {
     let app = spawn_app().await;
     // Gia Thụy has no case officer; Long Biên gets one; Hoàn Kiếm's ward has nobody up to the city.
-    officer(&app, 1, "HN-LB", "CASE_OFFICER").await;
+    officer(&app, S, 1, "HN-LB", "CASE_OFFICER").await;
     let gt = submit(&app, &input(&app.unit_id("HN-LB-GT").await, false, "A."), None).await;
     let bd = submit(&app, &input(&app.unit_id("HN-LB-BD").await, false, "B."), None).await;
     let hb = submit(&app, &input(&app.unit_id("HN-HK-HB").await, false, "C."), None).await;
@@ -342,7 +310,7 @@ async fn the_queue_is_urgent_first_then_oldest_and_filters() {
 async fn a_new_report_reaches_the_case_officers_console_live() {
     let app = spawn_app().await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let elsewhere = officer(&app, 11, "HN-HK", "CASE_OFFICER").await;
+    let elsewhere = officer(&app, S, 11, "HN-HK", "CASE_OFFICER").await.token;
     let q = "subscription { violenceReportEvents { event report { referenceCode urgent unit { code } } } }";
     let mut console = crate::ws::subscribe(&app, &case, q, None).await;
     let mut other = crate::ws::subscribe(&app, &elsewhere, q, None).await;

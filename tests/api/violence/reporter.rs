@@ -158,7 +158,7 @@ async fn parallel_guesses_cannot_slip_past_the_lock() {
     let app =
         spawn_app_with(&[("APP_REPORT_PIN_MAX_FAILURES", "3"), ("APP_REPORT_PIN_MAX_PER_ADDRESS", "100")])
             .await;
-    let receipt = submit(&app, &input(&app.unit_id("HN-LB-BD-01").await, false, "Đoán."), None).await;
+    let receipt = violence_report(&app, None, "HN-LB-BD-01", false, "Đoán.").await;
     let (code, pin) = (s(&receipt["referenceCode"]), s(&receipt["pin"]));
     let guesses: Vec<String> =
         (0..12).map(|i| format!("{:08}", (i * 7919 + 13) % 100_000_000)).filter(|g| *g != pin).collect();

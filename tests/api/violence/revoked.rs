@@ -11,7 +11,7 @@ const ASSIGN: &str = "mutation($id: ID!) { assignViolenceReport(id: $id) { versi
 async fn a_revoked_case_officer_loses_the_reports_assigned_to_her() {
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
-    let her = officer(&app, 21, "HN-LB-BD", "CASE_OFFICER").await;
+    let her = officer(&app, S, 21, "HN-LB-BD", "CASE_OFFICER").await.token;
     let ward = app.unit_id("HN-LB-BD").await;
     let reporter = app.register("0966000021", "Phan Thị Mai", PASSWORD).await.0;
     let code = s(
@@ -75,7 +75,7 @@ async fn an_officer_who_still_covers_the_report_keeps_it() {
     // Two case roles, one revoked: the other still covers the ward, so the assignment stays.
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
-    let her = officer(&app, 22, "HN-LB-BD", "CASE_OFFICER").await;
+    let her = officer(&app, S, 22, "HN-LB-BD", "CASE_OFFICER").await.token;
     app.grant("+84970000022", "HN-LB", "CASE_OFFICER").await;
     let ward = app.unit_id("HN-LB-BD").await;
     let code = s(&submit(&app, &input(&ward, false, "Bị xúc phạm."), None).await["referenceCode"]);
@@ -107,7 +107,7 @@ async fn an_assignment_racing_a_revocation_never_outlives_the_role() {
     let ward = app.unit_id("HN-LB-BD").await;
     let revoke = "mutation($id: ID!) { revokeOfficerRole(id: $id) { active } }";
     for round in 0..6u32 {
-        let her = officer(&app, 40 + round, "HN-LB-BD", "CASE_OFFICER").await;
+        let her = officer(&app, S, 40 + round, "HN-LB-BD", "CASE_OFFICER").await.token;
         let code = s(&submit(&app, &input(&ward, false, "Đua."), None).await["referenceCode"]);
         let id = report_id(&app, &code).await;
         let role =

@@ -161,7 +161,7 @@ async fn status_changes_are_checked() {
 async fn officers_acting_at_once_never_corrupt_the_state() {
     let app = spawn_app().await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let other = officer(&app, 6, "HN-LB", "CASE_OFFICER").await;
+    let other = officer(&app, S, 6, "HN-LB", "CASE_OFFICER").await.token;
     let branch = app.unit_id("HN-LB-BD-01").await;
     let code = s(&submit(&app, &input(&branch, true, "Đồng thời."), None).await["referenceCode"]);
     let id = report_id(&app, &code).await;
@@ -202,9 +202,7 @@ async fn officers_acting_at_once_never_corrupt_the_state() {
 async fn a_blank_referral_outcome_is_no_outcome() {
     let app = spawn_app().await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let code = s(
-        &submit(&app, &input(&app.unit_id("HN-LB-BD-01").await, false, "Chuyển."), None).await["referenceCode"],
-    );
+    let code = s(&violence_report(&app, None, "HN-LB-BD-01", false, "Chuyển.").await["referenceCode"]);
     let id = report_id(&app, &code).await;
     app.gql(ACK, json!({ "id": id }), Some(&case)).await.ok();
     let blank = json!({ "agency": "POLICE", "referredOn": today(), "outcome": "  " });
