@@ -7,16 +7,18 @@
 //! text in the database (portable, and a new value needs no type migration).
 
 /// An enum stored as text: each variant with its stored name. Derives sea-orm's
-/// `DeriveActiveEnum` (so a model field can be of this type) and adds `ALL`, `as_str` (for
-/// hand-written SQL) and `parse`.
+/// `DeriveValueType` in its string-enum form (so a model field can be of this type, read and
+/// written through `FromStr`/`Display`) and adds `ALL`, `as_str` (for hand-written SQL) and
+/// `parse`. Not `DeriveActiveEnum`: it names an internal enum after each stored value, and the
+/// stored value `SELF` (a violence report's "who is affected") is a keyword there.
 #[macro_export]
 macro_rules! stored_enum {
     ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
-        #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+        #[sea_orm(value_type = "String")]
         $vis enum $name {
-            $($(#[$vmeta])* #[sea_orm(string_value = $text)] $variant),+
+            $($(#[$vmeta])* $variant),+
         }
 
         impl $name {
@@ -32,8 +34,35 @@ macro_rules! stored_enum {
                 Self::ALL.iter().copied().find(|v| v.as_str() == s)
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s).ok_or($crate::UnknownValue(stringify!($name)))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
     };
 }
+
+/// A stored text that is none of its enum's values (the database holds something the code does
+/// not know: a failed read, never a panic).
+#[derive(Debug)]
+pub struct UnknownValue(pub &'static str);
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an unknown {} in the database", self.0)
+    }
+}
+
+impl std::error::Error for UnknownValue {}
 
 pub mod auth_session;
 pub mod branch_member_count;

@@ -11,9 +11,29 @@ pub struct Model {
     pub report_id: Uuid,
     /// `None` for an anonymous reporter (who proved the PIN) or the system.
     pub person_id: Option<Uuid>,
-    pub role: String,
-    pub action: String,
+    pub role: crate::violence_report_event::ActorRole,
+    pub action: AccessAction,
     pub at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// What an access-log row records.
+    pub enum AccessAction {
+        Submit = "SUBMIT",
+        Read = "READ",
+        ReadLog = "READ_LOG",
+        Acknowledge = "ACKNOWLEDGE",
+        Assign = "ASSIGN",
+        Note = "NOTE",
+        Message = "MESSAGE",
+        Referral = "REFERRAL",
+        ChangeStatus = "CHANGE_STATUS",
+        Reopen = "REOPEN",
+        Escalate = "ESCALATE",
+        ReporterRead = "REPORTER_READ",
+        AddInformation = "ADD_INFORMATION",
+        Withdraw = "WITHDRAW",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

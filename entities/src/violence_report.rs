@@ -25,8 +25,8 @@ pub struct Model {
     pub pin_failures: i32,
     /// Set while the reference is locked after too many wrong PINs.
     pub pin_locked_at: Option<DateTimeUtc>,
-    pub affected: String,
-    pub age_group: String,
+    pub affected: Affected,
+    pub age_group: AgeGroup,
     /// The kinds of violence, comma-separated in a fixed order.
     pub kinds: String,
     pub immediate_danger: bool,
@@ -40,8 +40,8 @@ pub struct Model {
     pub contact: Option<Vec<u8>>,
     pub may_contact: bool,
     pub may_share: bool,
-    pub status: String,
-    pub close_reason: Option<String>,
+    pub status: ReportStatus,
+    pub close_reason: Option<CloseReason>,
     pub assigned_to: Option<Uuid>,
     /// Incremented by every change.
     pub version: i32,
@@ -58,6 +58,79 @@ pub struct Model {
     pub acknowledged_at: Option<DateTimeUtc>,
     pub closed_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// Who is affected.
+    pub enum Affected {
+        OneSelf = "SELF",
+        FamilyMember = "FAMILY_MEMBER",
+        Neighbour = "NEIGHBOUR",
+        Child = "CHILD",
+        Other = "OTHER",
+    }
+}
+
+crate::stored_enum! {
+    /// The affected person's age group.
+    pub enum AgeGroup {
+        Child = "CHILD",
+        Youth = "YOUTH",
+        Adult = "ADULT",
+        Elderly = "ELDERLY",
+        Unknown = "UNKNOWN",
+    }
+}
+
+crate::stored_enum! {
+    /// A kind of violence (Law on Domestic Violence Prevention and Control 2022).
+    pub enum ViolenceKind {
+        Physical = "PHYSICAL",
+        Psychological = "PSYCHOLOGICAL",
+        Sexual = "SEXUAL",
+        Economic = "ECONOMIC",
+        Neglect = "NEGLECT",
+    }
+}
+
+crate::stored_enum! {
+    /// How the reporter prefers to be contacted.
+    pub enum ContactChannel {
+        Call = "CALL",
+        Sms = "SMS",
+        InApp = "IN_APP",
+    }
+}
+
+crate::stored_enum! {
+    /// submitted → acknowledged → in progress → referred → resolved | closed; reopened to in
+    /// progress.
+    pub enum ReportStatus {
+        Submitted = "SUBMITTED",
+        Acknowledged = "ACKNOWLEDGED",
+        InProgress = "IN_PROGRESS",
+        Referred = "REFERRED",
+        Resolved = "RESOLVED",
+        Closed = "CLOSED",
+    }
+}
+
+impl ReportStatus {
+    /// Resolved and closed reports are finished (until reopened).
+    pub fn is_finished(self) -> bool {
+        matches!(self, ReportStatus::Resolved | ReportStatus::Closed)
+    }
+}
+
+crate::stored_enum! {
+    /// Why a report was closed.
+    pub enum CloseReason {
+        Resolved = "RESOLVED",
+        Unfounded = "UNFOUNDED",
+        Duplicate = "DUPLICATE",
+        Withdrawn = "WITHDRAWN",
+        Other = "OTHER",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

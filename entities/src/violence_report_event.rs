@@ -9,24 +9,71 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub report_id: Uuid,
-    pub kind: String,
+    pub kind: EventKind,
     pub public: bool,
     /// The officer or signed-in reporter; `None` for an anonymous reporter or the system.
     pub actor_id: Option<Uuid>,
     /// `REPORTER`, `CASE_OFFICER` or `SYSTEM`.
-    pub actor_role: String,
-    pub from_status: Option<String>,
-    pub to_status: Option<String>,
-    pub close_reason: Option<String>,
+    pub actor_role: ActorRole,
+    pub from_status: Option<crate::violence_report::ReportStatus>,
+    pub to_status: Option<crate::violence_report::ReportStatus>,
+    pub close_reason: Option<crate::violence_report::CloseReason>,
     /// Sealed: a note, a message, added information, a reason or a referral's outcome.
     pub body: Option<Vec<u8>>,
-    pub agency: Option<String>,
+    pub agency: Option<Agency>,
     pub referred_on: Option<Date>,
     /// For an escalation, the unit it moved to.
     pub unit_id: Option<Uuid>,
     /// For an assignment, the officer assigned.
     pub assignee_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// Where a case was referred.
+    pub enum Agency {
+        Police = "POLICE",
+        CommuneCommittee = "COMMUNE_COMMITTEE",
+        HealthFacility = "HEALTH_FACILITY",
+        LegalAid = "LEGAL_AID",
+        Shelter = "SHELTER",
+        Other = "OTHER",
+    }
+}
+
+crate::stored_enum! {
+    /// A step on the timeline.
+    pub enum EventKind {
+        Submitted = "SUBMITTED",
+        Acknowledged = "ACKNOWLEDGED",
+        Assigned = "ASSIGNED",
+        Note = "NOTE",
+        Message = "MESSAGE",
+        Referral = "REFERRAL",
+        StatusChanged = "STATUS_CHANGED",
+        Reopened = "REOPENED",
+        Escalated = "ESCALATED",
+        InformationAdded = "INFORMATION_ADDED",
+        Withdrawn = "WITHDRAWN",
+        /// The assigned officer's `CASE_OFFICER` role ended: the report is back in the queue.
+        Unassigned = "UNASSIGNED",
+    }
+}
+
+impl EventKind {
+    /// Whether the reporter sees this step.
+    pub fn is_public(self) -> bool {
+        !matches!(self, EventKind::Note | EventKind::Escalated | EventKind::Assigned | EventKind::Unassigned)
+    }
+}
+
+crate::stored_enum! {
+    /// In which capacity someone acted on a report.
+    pub enum ActorRole {
+        Reporter = "REPORTER",
+        CaseOfficer = "CASE_OFFICER",
+        System = "SYSTEM",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

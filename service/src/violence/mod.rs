@@ -41,151 +41,19 @@ use crate::{
     authz::{self, Capability, Role},
     crypto::Keyring,
     db::stmt,
-    domain::{GlobalId, NodeKind, stored_enum},
+    domain::{GlobalId, NodeKind},
     error::ApiError,
     notifications::{NewNotification, NotificationKind, enqueue},
     state::AppState,
 };
 
-stored_enum! {
-    /// Who is affected.
-    pub enum Affected {
-        OneSelf = "SELF",
-        FamilyMember = "FAMILY_MEMBER",
-        Neighbour = "NEIGHBOUR",
-        Child = "CHILD",
-        Other = "OTHER",
-    }
-}
+pub use entities::violence_report::{
+    Affected, AgeGroup, CloseReason, ContactChannel, ReportStatus, ViolenceKind,
+};
 
-stored_enum! {
-    /// The affected person's age group.
-    pub enum AgeGroup {
-        Child = "CHILD",
-        Youth = "YOUTH",
-        Adult = "ADULT",
-        Elderly = "ELDERLY",
-        Unknown = "UNKNOWN",
-    }
-}
+pub use entities::violence_report_event::{ActorRole, Agency, EventKind};
 
-stored_enum! {
-    /// A kind of violence (Law on Domestic Violence Prevention and Control 2022).
-    pub enum ViolenceKind {
-        Physical = "PHYSICAL",
-        Psychological = "PSYCHOLOGICAL",
-        Sexual = "SEXUAL",
-        Economic = "ECONOMIC",
-        Neglect = "NEGLECT",
-    }
-}
-
-stored_enum! {
-    /// How the reporter prefers to be contacted.
-    pub enum ContactChannel {
-        Call = "CALL",
-        Sms = "SMS",
-        InApp = "IN_APP",
-    }
-}
-
-stored_enum! {
-    /// submitted → acknowledged → in progress → referred → resolved | closed; reopened to in
-    /// progress.
-    pub enum ReportStatus {
-        Submitted = "SUBMITTED",
-        Acknowledged = "ACKNOWLEDGED",
-        InProgress = "IN_PROGRESS",
-        Referred = "REFERRED",
-        Resolved = "RESOLVED",
-        Closed = "CLOSED",
-    }
-}
-
-impl ReportStatus {
-    /// Resolved and closed reports are finished (until reopened).
-    pub fn is_finished(self) -> bool {
-        matches!(self, ReportStatus::Resolved | ReportStatus::Closed)
-    }
-}
-
-stored_enum! {
-    /// Why a report was closed.
-    pub enum CloseReason {
-        Resolved = "RESOLVED",
-        Unfounded = "UNFOUNDED",
-        Duplicate = "DUPLICATE",
-        Withdrawn = "WITHDRAWN",
-        Other = "OTHER",
-    }
-}
-
-stored_enum! {
-    /// Where a case was referred.
-    pub enum Agency {
-        Police = "POLICE",
-        CommuneCommittee = "COMMUNE_COMMITTEE",
-        HealthFacility = "HEALTH_FACILITY",
-        LegalAid = "LEGAL_AID",
-        Shelter = "SHELTER",
-        Other = "OTHER",
-    }
-}
-
-stored_enum! {
-    /// A step on the timeline.
-    pub enum EventKind {
-        Submitted = "SUBMITTED",
-        Acknowledged = "ACKNOWLEDGED",
-        Assigned = "ASSIGNED",
-        Note = "NOTE",
-        Message = "MESSAGE",
-        Referral = "REFERRAL",
-        StatusChanged = "STATUS_CHANGED",
-        Reopened = "REOPENED",
-        Escalated = "ESCALATED",
-        InformationAdded = "INFORMATION_ADDED",
-        Withdrawn = "WITHDRAWN",
-        /// The assigned officer's `CASE_OFFICER` role ended: the report is back in the queue.
-        Unassigned = "UNASSIGNED",
-    }
-}
-
-impl EventKind {
-    /// Whether the reporter sees this step.
-    pub fn is_public(self) -> bool {
-        !matches!(self, EventKind::Note | EventKind::Escalated | EventKind::Assigned | EventKind::Unassigned)
-    }
-}
-
-stored_enum! {
-    /// In which capacity someone acted on a report.
-    pub enum ActorRole {
-        Reporter = "REPORTER",
-        CaseOfficer = "CASE_OFFICER",
-        System = "SYSTEM",
-    }
-}
-
-stored_enum! {
-    /// What an access-log row records.
-    pub enum AccessAction {
-        Submit = "SUBMIT",
-        Read = "READ",
-        ReadLog = "READ_LOG",
-        Acknowledge = "ACKNOWLEDGE",
-        Assign = "ASSIGN",
-        Note = "NOTE",
-        Message = "MESSAGE",
-        Referral = "REFERRAL",
-        ChangeStatus = "CHANGE_STATUS",
-        Reopen = "REOPEN",
-        Escalate = "ESCALATE",
-        ReporterRead = "REPORTER_READ",
-        AddInformation = "ADD_INFORMATION",
-        Withdraw = "WITHDRAW",
-    }
-}
+pub use entities::violence_access_log::AccessAction;
 
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 5000;
@@ -278,12 +146,6 @@ pub async fn lock_roles(conn: &impl ConnectionTrait, person: Uuid) -> Result<(),
     Ok(())
 }
 
-/// The status of a stored report (an unknown one is an internal error).
-pub fn status_of(row: &report::Model) -> Result<ReportStatus, ApiError> {
-    ReportStatus::parse(&row.status)
-        .ok_or_else(|| ApiError::internal(format_args!("unknown report status {} in database", row.status)))
-}
-
 /// How `viewer` may see `row`.
 pub async fn access(
     conn: &impl ConnectionTrait,
@@ -324,8 +186,8 @@ pub async fn log_access(
         id: Set(Uuid::now_v7()),
         report_id: Set(report_id),
         person_id: Set(person_id),
-        role: Set(role.as_str().to_owned()),
-        action: Set(action.as_str().to_owned()),
+        role: Set(role),
+        action: Set(action),
         at: Set(at),
     }
     .insert(conn)
@@ -380,15 +242,15 @@ pub async fn add_event(
     Ok(event::ActiveModel {
         id: Set(id),
         report_id: Set(report_id),
-        kind: Set(new.kind.as_str().to_owned()),
+        kind: Set(new.kind),
         public: Set(new.kind.is_public()),
         actor_id: Set(new.actor_id),
-        actor_role: Set(new.actor_role.as_str().to_owned()),
-        from_status: Set(new.from_status.map(|s| s.as_str().to_owned())),
-        to_status: Set(new.to_status.map(|s| s.as_str().to_owned())),
-        close_reason: Set(new.close_reason.map(|s| s.as_str().to_owned())),
+        actor_role: Set(new.actor_role),
+        from_status: Set(new.from_status),
+        to_status: Set(new.to_status),
+        close_reason: Set(new.close_reason),
         body: Set(body),
-        agency: Set(new.agency.map(|a| a.as_str().to_owned())),
+        agency: Set(new.agency),
         referred_on: Set(new.referred_on),
         unit_id: Set(new.unit_id),
         assignee_id: Set(new.assignee_id),

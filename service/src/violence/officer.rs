@@ -21,15 +21,10 @@ use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Affected, AgeGroup, Agency, CloseReason, ContactChannel, EventKind,
-    ReportStatus, ViolenceKind, open_text, parse_kinds, queue, status_of,
+    ReportStatus, ViolenceKind, open_text, parse_kinds, queue,
     workflow::{self, Action},
 };
-use crate::{
-    auth::Viewer,
-    crypto::Keyring,
-    error::{ApiError, stored},
-    state::AppState,
-};
+use crate::{auth::Viewer, crypto::Keyring, error::ApiError, state::AppState};
 
 /// A report as the queue shows it: what it is about, never what anyone wrote.
 #[derive(Clone, Debug)]
@@ -62,11 +57,11 @@ impl ReportSummary {
             reference_code: row.reference_code.clone(),
             unit_id: row.unit_id,
             routed_unit_id: row.routed_unit_id,
-            status: status_of(row)?,
+            status: row.status,
             urgent: row.urgent,
             children_involved: row.children_involved,
-            affected: stored(Affected::parse(&row.affected), "affected")?,
-            age_group: stored(AgeGroup::parse(&row.age_group), "age group")?,
+            affected: row.affected,
+            age_group: row.age_group,
             kinds: parse_kinds(&row.kinds),
             assignee: row.assigned_to,
             escalation_level: row.escalation_level,
@@ -140,35 +135,31 @@ pub struct AccessEntry {
 
 impl AccessEntry {
     pub fn of(row: &access_log::Model) -> Result<Self, ApiError> {
-        let role = stored(ActorRole::parse(&row.role), "actor role")?;
+        let role = row.role;
         Ok(AccessEntry {
             id: row.id,
             at: row.at,
             role,
-            action: stored(AccessAction::parse(&row.action), "access action")?,
+            action: row.action,
             person: if role == ActorRole::CaseOfficer { row.person_id } else { None },
         })
     }
 }
 
-fn parsed<T>(raw: Option<&str>, parse: fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, ApiError> {
-    raw.map(|r| stored(parse(r), what)).transpose()
-}
-
 impl OfficerStep {
     fn of(keys: &Keyring, e: &event::Model) -> Result<Self, ApiError> {
-        let actor_role = stored(ActorRole::parse(&e.actor_role), "actor role")?;
+        let actor_role = e.actor_role;
         Ok(OfficerStep {
-            kind: stored(EventKind::parse(&e.kind), "step kind")?,
+            kind: e.kind,
             public: e.public,
             at: e.created_at,
             actor_role,
             officer: if actor_role == ActorRole::CaseOfficer { e.actor_id } else { None },
-            from_status: parsed(e.from_status.as_deref(), ReportStatus::parse, "step status")?,
-            to_status: parsed(e.to_status.as_deref(), ReportStatus::parse, "step status")?,
-            close_reason: parsed(e.close_reason.as_deref(), CloseReason::parse, "close reason")?,
+            from_status: e.from_status,
+            to_status: e.to_status,
+            close_reason: e.close_reason,
             text: e.body.as_deref().map(|b| open_text(keys, b, e.id, "body")).transpose()?,
-            agency: parsed(e.agency.as_deref(), Agency::parse, "agency")?,
+            agency: e.agency,
             referred_on: e.referred_on,
             unit_id: e.unit_id,
             assignee: e.assignee_id,
@@ -199,7 +190,7 @@ pub fn officer_view(
     };
     Ok(OfficerView {
         summary: ReportSummary::of(row)?,
-        close_reason: parsed(row.close_reason.as_deref(), CloseReason::parse, "close reason")?,
+        close_reason: row.close_reason,
         immediate_danger: row.immediate_danger,
         anonymous: row.reporter_id.is_none(),
         description: open(Some(&row.description), "description")?.unwrap_or_default(),

@@ -88,7 +88,7 @@ fn overdue_condition(now: DateTime<Utc>) -> Condition {
 
 /// Whether a report is overdue now.
 pub fn is_overdue(row: &report::Model, now: DateTime<Utc>) -> bool {
-    row.status == ReportStatus::Submitted.as_str()
+    row.status == ReportStatus::Submitted
         && (row.escalation_level > 0 || row.escalate_at.is_none_or(|at| at <= now))
 }
 

@@ -20,14 +20,13 @@ use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Agency, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
-    case_officers_at, log_access, notify, open_text, publish_console_event, status_of,
-    submit::required_prose,
+    case_officers_at, log_access, notify, open_text, publish_console_event, submit::required_prose,
 };
 use crate::{
     auth::{Viewer, verify_password},
     crypto::Keyring,
     db::{lock_by_id, split_page},
-    error::{ApiError, ConflictKind, stored},
+    error::{ApiError, ConflictKind},
     state::AppState,
     {
         RequestMeta,
@@ -80,7 +79,7 @@ fn reporter_view(
         .iter()
         .filter(|e| e.report_id == row.id && e.public)
         .map(|e| {
-            let kind = stored(EventKind::parse(&e.kind), "step kind")?;
+            let kind = e.kind;
             let text = match kind {
                 EventKind::Message | EventKind::InformationAdded => {
                     e.body.as_deref().map(|b| open_text(keys, b, e.id, "body")).transpose()?
@@ -90,29 +89,17 @@ fn reporter_view(
             Ok(ReporterStep {
                 kind,
                 at: e.created_at,
-                actor_role: stored(ActorRole::parse(&e.actor_role), "actor role")?,
-                to_status: e
-                    .to_status
-                    .as_deref()
-                    .map(|s| stored(ReportStatus::parse(s), "step status"))
-                    .transpose()?,
-                close_reason: e
-                    .close_reason
-                    .as_deref()
-                    .map(|c| stored(CloseReason::parse(c), "close reason"))
-                    .transpose()?,
+                actor_role: e.actor_role,
+                to_status: e.to_status,
+                close_reason: e.close_reason,
                 text,
-                agency: e.agency.as_deref().map(|a| stored(Agency::parse(a), "agency")).transpose()?,
+                agency: e.agency,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(ReporterView {
-        status: status_of(&row)?,
-        close_reason: row
-            .close_reason
-            .as_deref()
-            .map(|c| stored(CloseReason::parse(c), "close reason"))
-            .transpose()?,
+        status: row.status,
+        close_reason: row.close_reason,
         id: row.id,
         reference_code: row.reference_code,
         submitted_at: row.submitted_at,
@@ -145,8 +132,8 @@ async fn log_reads(conn: &impl ConnectionTrait, ids: &[Uuid], person: Option<Uui
         id: Set(Uuid::now_v7()),
         report_id: Set(id),
         person_id: Set(person),
-        role: Set(ActorRole::Reporter.as_str().to_owned()),
-        action: Set(AccessAction::ReporterRead.as_str().to_owned()),
+        role: Set(ActorRole::Reporter),
+        action: Set(AccessAction::ReporterRead),
         at: Set(now),
     }))
     .exec(conn)
@@ -334,7 +321,7 @@ pub async fn act(
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let row = lock_by_id::<report::Entity>(&txn, proven.id).await?.ok_or(ApiError::NotFound)?;
-    let current = status_of(&row)?;
+    let current = row.status;
     if current.is_finished() {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
@@ -351,8 +338,8 @@ pub async fn act(
             e.from_status = Some(current);
             e.to_status = Some(ReportStatus::Closed);
             e.close_reason = Some(CloseReason::Withdrawn);
-            model.status = Set(ReportStatus::Closed.as_str().to_owned());
-            model.close_reason = Set(Some(CloseReason::Withdrawn.as_str().to_owned()));
+            model.status = Set(ReportStatus::Closed);
+            model.close_reason = Set(Some(CloseReason::Withdrawn));
             model.closed_at = Set(Some(now));
             model.escalate_at = Set(None);
             (e, AccessAction::Withdraw)

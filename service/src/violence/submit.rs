@@ -84,7 +84,7 @@ impl Receipt {
             id: report.id,
             reference_code: report.reference_code.clone(),
             pin,
-            status: super::status_of(report)?,
+            status: report.status,
             submitted_at: report.submitted_at,
         })
     }
@@ -326,8 +326,8 @@ pub async fn submit(
             pin_hash: Set(pin_hash.clone()),
             pin_failures: Set(0),
             pin_locked_at: Set(None),
-            affected: Set(input.affected.as_str().to_owned()),
-            age_group: Set(input.age_group.as_str().to_owned()),
+            affected: Set(input.affected),
+            age_group: Set(input.age_group),
             kinds: Set(parsed.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")),
             immediate_danger: Set(input.immediate_danger),
             children_involved: Set(input.children_involved),
@@ -337,7 +337,7 @@ pub async fn submit(
             contact: Set(contact.clone()),
             may_contact: Set(input.may_contact),
             may_share: Set(input.may_share),
-            status: Set(ReportStatus::Submitted.as_str().to_owned()),
+            status: Set(ReportStatus::Submitted),
             close_reason: Set(None),
             assigned_to: Set(None),
             version: Set(0),

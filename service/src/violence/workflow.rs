@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Agency, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
-    covers, log_access, notify, officer_report, publish_console_event, status_of,
+    covers, log_access, notify, officer_report, publish_console_event,
     submit::{prose, required_prose},
 };
 use crate::{
@@ -142,7 +142,7 @@ pub(super) async fn act(
     let keys = &state.report_keys;
     let txn = state.db.begin().await?;
     let row = officer_report(&txn, viewer, lock_by_id::<report::Entity>(&txn, report_id).await?).await?;
-    let current = status_of(&row)?;
+    let current = row.status;
     let next = transition(current, &action)?;
     let now = Utc::now();
     let me = Some(viewer.person_id);
@@ -205,7 +205,7 @@ pub(super) async fn act(
         Action::ChangeStatus { to, reason, close_reason } => {
             event.body = Some(reason);
             event.close_reason = close_reason;
-            model.close_reason = Set(close_reason.map(|c| c.as_str().to_owned()));
+            model.close_reason = Set(close_reason);
             model.closed_at = Set(to.is_finished().then_some(now));
             model.escalate_at = Set(None);
             reporter_kind = Some(NotificationKind::ViolenceReportUpdated);
@@ -222,7 +222,7 @@ pub(super) async fn act(
     if let Some(next) = next {
         event.from_status = Some(current);
         event.to_status = Some(next);
-        model.status = Set(next.as_str().to_owned());
+        model.status = Set(next);
     }
     model.version = Set(row.version + 1);
     model.updated_at = Set(now);

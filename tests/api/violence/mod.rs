@@ -76,7 +76,7 @@ pub async fn log_rows(app: &TestApp, code: &str) -> Vec<(String, String, Option<
         .await
         .unwrap()
         .into_iter()
-        .map(|r| (r.role, r.action, r.person_id))
+        .map(|r| (r.role.as_str().to_owned(), r.action.as_str().to_owned(), r.person_id))
         .collect()
 }
 
