@@ -12,19 +12,19 @@ pub struct Model {
     /// The owning unit; the campaign is for its subtree.
     pub unit_id: Uuid,
     /// `EMULATION_MOVEMENT`, `CAMPAIGN` or `PROGRAMME`.
-    pub kind: String,
+    pub kind: CampaignKind,
     pub title: String,
     /// The folded title, for accent-insensitive search.
     pub title_search: String,
     pub summary: String,
     pub body: String,
     /// `PLAIN` or `MARKDOWN`.
-    pub body_format: String,
+    pub body_format: BodyFormat,
     pub cover_image_url: Option<String>,
     pub term_start: Date,
     pub term_end: Date,
     /// `DRAFT`, `ACTIVE` or `ENDED`.
-    pub status: String,
+    pub status: CampaignStatus,
     pub created_by: Uuid,
     pub launched_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
@@ -32,6 +32,34 @@ pub struct Model {
     pub listed_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// What sort of campaign it is.
+    pub enum CampaignKind {
+        /// Phong trào thi đua.
+        EmulationMovement = "EMULATION_MOVEMENT",
+        /// Cuộc vận động.
+        Campaign = "CAMPAIGN",
+        Programme = "PROGRAMME",
+    }
+}
+
+crate::stored_enum! {
+    /// Draft → active (launched) → ended.
+    pub enum CampaignStatus {
+        Draft = "DRAFT",
+        Active = "ACTIVE",
+        Ended = "ENDED",
+    }
+}
+
+crate::stored_enum! {
+    /// How the body is written; stored as given, the client renders it.
+    pub enum BodyFormat {
+        Plain = "PLAIN",
+        Markdown = "MARKDOWN",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// `CAMPAIGN_LAUNCHED`.
+    /// `CAMPAIGN_LAUNCHED`. Text on purpose, unlike the other enumerated columns: a job written
+    /// by a newer version (a kind this one does not know) must be read and left for it, not
+    /// fail the read.
     pub kind: String,
     /// What it is about (the campaign).
     pub subject_id: Uuid,

@@ -11,15 +11,33 @@ pub struct Model {
     /// `NEW_MEMBERS`, `PEOPLE_TRAINED` or `HOUSEHOLDS_CERTIFIED` for the computed ones.
     pub code: Option<String>,
     /// `COMPUTED` or `REPORTED`.
-    pub kind: String,
+    pub kind: IndicatorKind,
     pub name: String,
     pub unit_of_measure: String,
     /// How a subtree's reported values combine: `SUM` or `AVERAGE`.
-    pub aggregation: String,
+    pub aggregation: Aggregation,
     /// The unit whose subtree may use a reported indicator; `None` for computed ones.
     pub unit_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// Whether the system counts an indicator or officers report it.
+    pub enum IndicatorKind {
+        Computed = "COMPUTED",
+        Reported = "REPORTED",
+    }
+}
+
+crate::stored_enum! {
+    /// How the reported values of a subtree combine.
+    pub enum Aggregation {
+        /// The sum of the values of the units that reported.
+        Sum = "SUM",
+        /// The mean of the values of the units that reported.
+        Average = "AVERAGE",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,14 +13,14 @@ pub struct Model {
     /// Her branch when she pledged: who reviews it, and where a certification counts.
     pub branch_id: Uuid,
     /// `PERSONAL` or `HOUSEHOLD`.
-    pub kind: String,
+    pub kind: PledgeKind,
     pub household_label: Option<String>,
     /// The folded household label (one pledge per household, campaign and year).
     pub household_key: Option<String>,
     pub household_size: Option<i32>,
     pub year: i32,
     /// `SUBMITTED`, `CERTIFIED` or `RETURNED`.
-    pub status: String,
+    pub status: PledgeStatus,
     pub note: Option<String>,
     /// JSON array of the ids of the criteria the reviewer found met.
     pub checks: Option<String>,
@@ -31,6 +31,23 @@ pub struct Model {
     pub submitted_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// Whom a pledge is for.
+    pub enum PledgeKind {
+        Personal = "PERSONAL",
+        Household = "HOUSEHOLD",
+    }
+}
+
+crate::stored_enum! {
+    /// Submitted → certified, or returned (→ resubmitted → …).
+    pub enum PledgeStatus {
+        Submitted = "SUBMITTED",
+        Certified = "CERTIFIED",
+        Returned = "RETURNED",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,10 +9,20 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub unit_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub metric: String,
+    pub metric: Metric,
     #[sea_orm(primary_key, auto_increment = false)]
     pub day: Date,
     pub value: i64,
+}
+
+crate::stored_enum! {
+    /// What a counter counts.
+    pub enum Metric {
+        /// Check-ins at trainings organised in the unit's subtree, by the Hanoi day of check-in.
+        Attended = "ATTENDED",
+        /// Household pledges of members of the unit's subtree certified, by Hanoi day.
+        HouseholdsCertified = "HOUSEHOLDS_CERTIFIED",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,17 +10,9 @@ use chrono::NaiveDate;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use crate::{db, domain::stored_enum, error::ApiError};
+use crate::{db, error::ApiError};
 
-stored_enum! {
-    /// What a counter counts.
-    pub enum Metric {
-        /// Check-ins at trainings organised in the unit's subtree, by the Hanoi day of check-in.
-        Attended = "ATTENDED",
-        /// Household pledges of members of the unit's subtree certified, by Hanoi day.
-        HouseholdsCertified = "HOUSEHOLDS_CERTIFIED",
-    }
-}
+pub use entities::unit_activity_day::Metric;
 
 /// Adds `delta` to `metric` on `day` for `unit_id` and every unit above it.
 pub async fn record(

@@ -34,40 +34,14 @@ use crate::{
     auth::Viewer,
     authz::{self, Capability, Decision},
     db::stmt,
-    domain::{fold_for_search, normalise_text, parse_line, parse_optional_url, stored_enum},
+    domain::{fold_for_search, normalise_text, parse_line, parse_optional_url},
     error::{ApiError, ConflictKind, InputProblem},
     fanout::{self, FanoutKind},
     org::get_unit,
     state::AppState,
 };
 
-stored_enum! {
-    /// What sort of campaign it is.
-    pub enum CampaignKind {
-        /// Phong trào thi đua.
-        EmulationMovement = "EMULATION_MOVEMENT",
-        /// Cuộc vận động.
-        Campaign = "CAMPAIGN",
-        Programme = "PROGRAMME",
-    }
-}
-
-stored_enum! {
-    /// Draft → active (launched) → ended.
-    pub enum CampaignStatus {
-        Draft = "DRAFT",
-        Active = "ACTIVE",
-        Ended = "ENDED",
-    }
-}
-
-stored_enum! {
-    /// How the body is written; stored as given, the client renders it.
-    pub enum BodyFormat {
-        Plain = "PLAIN",
-        Markdown = "MARKDOWN",
-    }
-}
+pub use entities::campaign::{BodyFormat, CampaignKind, CampaignStatus};
 
 const MAX_TITLE: usize = 200;
 const MAX_SUMMARY: usize = 1000;
@@ -158,7 +132,7 @@ async fn access(
         Decision::InReach => return Ok(Access::See),
         Decision::OutOfReach => {}
     }
-    if c.status == CampaignStatus::Draft.as_str() {
+    if c.status == CampaignStatus::Draft {
         return Ok(Access::None);
     }
     // Her branch, or a unit where she holds a role, is in the campaign unit's subtree.
@@ -247,16 +221,16 @@ pub async fn create_campaign(
     let row = campaign::ActiveModel {
         id: Set(Uuid::now_v7()),
         unit_id: Set(unit_id),
-        kind: Set(input.kind.as_str().to_owned()),
+        kind: Set(input.kind),
         title_search: Set(fold_for_search(&checked.title)),
         title: Set(checked.title),
         summary: Set(checked.summary),
         body: Set(input.body),
-        body_format: Set(input.body_format.as_str().to_owned()),
+        body_format: Set(input.body_format),
         cover_image_url: Set(checked.cover_image_url),
         term_start: Set(input.term_start),
         term_end: Set(input.term_end),
-        status: Set(CampaignStatus::Draft.as_str().to_owned()),
+        status: Set(CampaignStatus::Draft),
         created_by: Set(viewer.person_id),
         launched_at: Set(None),
         ended_at: Set(None),
@@ -286,25 +260,25 @@ pub async fn update_campaign(
     // Locked, so a launch cannot slip in between the status check and the criteria change.
     let c = lock_campaign(&txn, id).await?;
     require_manager(&txn, viewer, &c).await?;
-    if c.status == CampaignStatus::Ended.as_str() {
+    if c.status == CampaignStatus::Ended {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let current: Vec<String> =
         criteria_of(&txn, &[id]).await?.remove(&id).unwrap_or_default().into_iter().map(|k| k.text).collect();
     if current != checked.criteria {
-        if c.status != CampaignStatus::Draft.as_str() {
+        if c.status != CampaignStatus::Draft {
             return Err(ApiError::Conflict(ConflictKind::WrongStatus));
         }
         criterion::Entity::delete_many().filter(criterion::Column::CampaignId.eq(id)).exec(&txn).await?;
         insert_criteria(&txn, id, &checked.criteria).await?;
     }
     let mut row: campaign::ActiveModel = c.into();
-    row.kind = Set(input.kind.as_str().to_owned());
+    row.kind = Set(input.kind);
     row.title_search = Set(fold_for_search(&checked.title));
     row.title = Set(checked.title);
     row.summary = Set(checked.summary);
     row.body = Set(input.body);
-    row.body_format = Set(input.body_format.as_str().to_owned());
+    row.body_format = Set(input.body_format);
     row.cover_image_url = Set(checked.cover_image_url);
     row.term_start = Set(input.term_start);
     row.term_end = Set(input.term_end);

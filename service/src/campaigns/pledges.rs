@@ -35,7 +35,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Capability},
     domain::hanoi_day,
-    domain::{GlobalId, NodeKind, fold_for_search, normalise_text, parse_optional_text, stored_enum},
+    domain::{GlobalId, NodeKind, fold_for_search, normalise_text, parse_optional_text},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     state::AppState,
     {
@@ -44,22 +44,7 @@ use crate::{
     },
 };
 
-stored_enum! {
-    /// Whom a pledge is for.
-    pub enum PledgeKind {
-        Personal = "PERSONAL",
-        Household = "HOUSEHOLD",
-    }
-}
-
-stored_enum! {
-    /// Submitted → certified, or returned (→ resubmitted → …).
-    pub enum PledgeStatus {
-        Submitted = "SUBMITTED",
-        Certified = "CERTIFIED",
-        Returned = "RETURNED",
-    }
-}
+pub use entities::pledge::{PledgeKind, PledgeStatus};
 
 const MAX_LABEL: usize = 200;
 const MAX_HOUSEHOLD: i32 = 50;
@@ -123,11 +108,6 @@ impl PledgeDetails {
     }
 }
 
-/// Trimmed text, empty → none, at most `max` characters.
-fn pledge_kind(p: &pledge::Model) -> Result<PledgeKind, ApiError> {
-    PledgeKind::parse(&p.kind).ok_or_else(|| ApiError::internal("unknown pledge kind in database"))
-}
-
 /// Whether `unit_id` is `ancestor` or below it.
 async fn is_within(conn: &impl ConnectionTrait, unit_id: Uuid, ancestor: Uuid) -> Result<bool, ApiError> {
     Ok(closure::Entity::find()
@@ -186,9 +166,9 @@ pub async fn submit_pledge(
     if !is_within(db, member.branch_id, c.unit_id).await? {
         return Err(ApiError::NotFound);
     }
-    if c.status != CampaignStatus::Active.as_str() {
+    if c.status != CampaignStatus::Active {
         // A draft is not shown to members: not found, unless she sees it as an officer.
-        let hidden = c.status == CampaignStatus::Draft.as_str() && !can_see(db, viewer, &c).await?;
+        let hidden = c.status == CampaignStatus::Draft && !can_see(db, viewer, &c).await?;
         return Err(if hidden { ApiError::NotFound } else { ApiError::Conflict(ConflictKind::WrongStatus) });
     }
     if !(c.term_start.year()..=c.term_end.year()).contains(&input.year) {
@@ -202,12 +182,12 @@ pub async fn submit_pledge(
         campaign_id,
         person_id: viewer.person_id,
         branch_id: member.branch_id,
-        kind: input.kind.as_str().to_owned(),
+        kind: input.kind,
         household_label: label,
         household_key: key,
         household_size: size,
         year: input.year,
-        status: PledgeStatus::Submitted.as_str().to_owned(),
+        status: PledgeStatus::Submitted,
         note: checked.note,
         checks: None,
         review_comment: None,
@@ -263,12 +243,12 @@ pub async fn resubmit_pledge(
         require_reviewer(db, viewer, &p).await?;
         return Err(ApiError::Forbidden);
     }
-    let checked = details.check(pledge_kind(&p)?)?;
-    if p.status != PledgeStatus::Returned.as_str() {
+    let checked = details.check(p.kind)?;
+    if p.status != PledgeStatus::Returned {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let c = campaign::Entity::find_by_id(p.campaign_id).one(db).await?.ok_or(ApiError::NotFound)?;
-    if c.status != CampaignStatus::Active.as_str() {
+    if c.status != CampaignStatus::Active {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let (label, key, size) =
@@ -330,7 +310,7 @@ pub async fn review_pledge(
     let db = &state.db;
     let p = pledge::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
     require_reviewer(db, viewer, &p).await?;
-    if p.status != PledgeStatus::Submitted.as_str() {
+    if p.status != PledgeStatus::Submitted {
         return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
     }
     let criteria = criteria_of(db, &[p.campaign_id]).await?.remove(&p.campaign_id).unwrap_or_default();
@@ -372,7 +352,7 @@ pub async fn review_pledge(
     if won == 0 {
         return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
     }
-    if decision == Decision::Certify && pledge_kind(&p)? == PledgeKind::Household {
+    if decision == Decision::Certify && p.kind == PledgeKind::Household {
         activity::record(&txn, p.branch_id, Metric::HouseholdsCertified, hanoi_day(now), 1).await?;
     }
     let kind = match decision {

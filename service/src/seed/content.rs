@@ -13,7 +13,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, Tran
 use uuid::Uuid;
 
 use crate::{
-    campaigns::news::PostStatus,
+    campaigns::{
+        campaign::{BodyFormat, CampaignKind, CampaignStatus},
+        news::PostStatus,
+    },
     domain::fold_for_search,
     error::ApiError,
     membership::{EventKind, activate},
@@ -78,22 +81,22 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     let txn = db.begin().await?;
     activate(&txn, &member, branch.id, None, EventKind::Enrolled, None).await.map(|_| ())?;
 
-    let new_campaign = |kind: &str, title: &str, summary: &str, body: &str, minutes_ago: i64| {
+    let new_campaign = |kind: CampaignKind, title: &str, summary: &str, body: &str, minutes_ago: i64| {
         let at = now - Duration::minutes(minutes_ago);
         campaign::ActiveModel {
             id: Set(Uuid::now_v7()),
             unit_id: Set(city.id),
-            kind: Set(kind.to_owned()),
+            kind: Set(kind),
             title_search: Set(fold_for_search(title)),
             title: Set(title.to_owned()),
             summary: Set(summary.to_owned()),
             body: Set(body.to_owned()),
-            body_format: Set("MARKDOWN".to_owned()),
+            body_format: Set(BodyFormat::Markdown),
             cover_image_url: Set(None),
             term_start: Set(term(2021, 1, 1)),
             // The 2021–2026 term, stretched to this year so the demo stays pledgeable.
             term_end: Set(term(year.max(2026), 12, 31)),
-            status: Set("ACTIVE".to_owned()),
+            status: Set(CampaignStatus::Active),
             created_by: Set(author.id),
             launched_at: Set(Some(at)),
             ended_at: Set(None),
@@ -103,7 +106,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         }
     };
     new_campaign(
-        "EMULATION_MOVEMENT",
+        CampaignKind::EmulationMovement,
         "Xây dựng người phụ nữ Thủ đô “Trung thành – Sáng tạo – Đảm đang – Thanh lịch”",
         "Phong trào thi đua của Hội LHPN Hà Nội nhiệm kỳ 2021–2026.",
         "Mỗi hội viên **học tập, lao động sáng tạo**, xây dựng gia đình hạnh phúc và góp phần xây dựng Thủ đô văn hiến, văn minh, hiện đại.",
@@ -112,7 +115,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     .insert(&txn)
     .await?;
     let five_no = new_campaign(
-        "CAMPAIGN",
+        CampaignKind::Campaign,
         "Xây dựng gia đình 5 không, 3 sạch",
         "Cuộc vận động gắn với xây dựng nông thôn mới và đô thị văn minh.",
         "Hộ gia đình đăng ký thực hiện đủ **5 không** và **3 sạch**; chi hội xét công nhận hằng năm.",
@@ -131,7 +134,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         .await?;
     }
     new_campaign(
-        "CAMPAIGN",
+        CampaignKind::Campaign,
         "Phụ nữ Thủ đô ứng xử đẹp",
         "Ứng xử văn minh, thanh lịch trong gia đình, nơi làm việc và nơi công cộng.",
         "Thực hiện Bộ Quy tắc ứng xử nơi công cộng của Thành phố; nêu gương trong gia đình và cộng đồng.",

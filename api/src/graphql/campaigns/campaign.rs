@@ -14,7 +14,6 @@ use crate::graphql::{
     loaders::nodes_select,
     org::OrgUnit,
     scalars::Date,
-    stored,
 };
 use service::{
     auth::Viewer,
@@ -22,9 +21,7 @@ use service::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     {
-        campaigns::campaign::{
-            self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery, CampaignStatus,
-        },
+        campaigns::campaign::{self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery},
         campaigns::pledges::pledges_of,
     },
 };
@@ -83,7 +80,7 @@ impl Campaign {
     }
 
     async fn kind(&self) -> Result<GqlCampaignKind> {
-        Ok(stored(svc::CampaignKind::parse(&self.0.kind), "campaign kind")?.into())
+        Ok(self.0.kind.into())
     }
 
     async fn title(&self) -> &str {
@@ -100,7 +97,7 @@ impl Campaign {
     }
 
     async fn body_format(&self) -> Result<GqlBodyFormat> {
-        Ok(stored(svc::BodyFormat::parse(&self.0.body_format), "campaign body format")?.into())
+        Ok(self.0.body_format.into())
     }
 
     async fn cover_image_url(&self) -> Option<&str> {
@@ -116,7 +113,7 @@ impl Campaign {
     }
 
     async fn status(&self) -> Result<GqlCampaignStatus> {
-        Ok(stored(CampaignStatus::parse(&self.0.status), "campaign status")?.into())
+        Ok(self.0.status.into())
     }
 
     /// The owning unit; the campaign is for its subtree.

@@ -64,7 +64,7 @@ impl Post {
         let Some(id) = self.0.campaign_id else { return Ok(None) };
         let loaders = ctx.loaders()?;
         let Some(c) = loaders.campaigns.load_one(id).await? else { return Ok(None) };
-        if c.status == CampaignStatus::Draft.as_str() {
+        if c.status == CampaignStatus::Draft {
             return Ok(None);
         }
         let above = c.unit_id == self.0.unit_id

@@ -13,12 +13,11 @@ use crate::graphql::{
     ContextExt,
     connection::{build, page},
     org::OrgUnit,
-    stored,
 };
 use service::{
     campaigns::pledges::{
-        self as svc, Decision, MyPledgeCursor, PledgeDetails, PledgeInput, PledgeStatus, QueueCursor,
-        ReviewFilter, ReviewQuery,
+        self as svc, Decision, MyPledgeCursor, PledgeDetails, PledgeInput, QueueCursor, ReviewFilter,
+        ReviewQuery,
     },
     domain::{GlobalId, NodeKind},
     error::ApiError,
@@ -64,7 +63,7 @@ impl Pledge {
     }
 
     async fn kind(&self) -> Result<GqlPledgeKind> {
-        Ok(stored(svc::PledgeKind::parse(&self.0.kind), "pledge kind")?.into())
+        Ok(self.0.kind.into())
     }
 
     async fn year(&self) -> i32 {
@@ -85,7 +84,7 @@ impl Pledge {
     }
 
     async fn status(&self) -> Result<GqlPledgeStatus> {
-        Ok(stored(PledgeStatus::parse(&self.0.status), "pledge status")?.into())
+        Ok(self.0.status.into())
     }
 
     /// Ids of the criteria the latest review found met (`CampaignCriterion.id`), in order.

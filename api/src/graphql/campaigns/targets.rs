@@ -12,12 +12,9 @@ use crate::graphql::{
     connection::{build, page},
     identity::PersonRef,
     org::OrgUnit,
-    stored,
 };
 use service::{
-    campaigns::targets::{
-        self as svc, Aggregation, HistoryCursor, IndicatorKind, IndicatorProgress, ProgressRow as RowData,
-    },
+    campaigns::targets::{self as svc, HistoryCursor, IndicatorProgress, ProgressRow as RowData},
     domain::{GlobalId, NodeKind},
     error::ApiError,
 };
@@ -68,7 +65,7 @@ impl Indicator {
     }
 
     async fn kind(&self) -> Result<GqlIndicatorKind> {
-        Ok(stored(IndicatorKind::parse(&self.0.kind), "indicator kind")?.into())
+        Ok(self.0.kind.into())
     }
 
     async fn name(&self) -> &str {
@@ -81,7 +78,7 @@ impl Indicator {
 
     /// How a subtree's reported values combine (computed indicators are sums).
     async fn aggregation(&self) -> Result<GqlAggregation> {
-        Ok(stored(Aggregation::parse(&self.0.aggregation), "indicator aggregation")?.into())
+        Ok(self.0.aggregation.into())
     }
 
     /// The unit whose subtree may use a reported indicator; null for computed ones.

@@ -40,7 +40,7 @@ use crate::{
     auth::Viewer,
     authz::{self, Capability, Decision},
     db::stmt,
-    domain::{normalise_text, stored_enum},
+    domain::normalise_text,
     error::{ApiError, InputProblem},
     org::get_unit,
     state::AppState,
@@ -53,23 +53,7 @@ pub const PEOPLE_TRAINED: Uuid = Uuid::from_u128(2);
 /// Computed indicator: certified household pledges (`unit_activity_day`, `HOUSEHOLDS_CERTIFIED`).
 pub const HOUSEHOLDS_CERTIFIED: Uuid = Uuid::from_u128(3);
 
-stored_enum! {
-    /// Whether the system counts an indicator or officers report it.
-    pub enum IndicatorKind {
-        Computed = "COMPUTED",
-        Reported = "REPORTED",
-    }
-}
-
-stored_enum! {
-    /// How the reported values of a subtree combine.
-    pub enum Aggregation {
-        /// The sum of the values of the units that reported.
-        Sum = "SUM",
-        /// The mean of the values of the units that reported.
-        Average = "AVERAGE",
-    }
-}
+pub use entities::indicator::{Aggregation, IndicatorKind};
 
 /// Earliest and latest year of a period.
 pub const MIN_YEAR: i32 = 2000;
@@ -164,10 +148,10 @@ pub async fn create_indicator(
     let row = indicator::ActiveModel {
         id: Set(Uuid::now_v7()),
         code: Set(None),
-        kind: Set(IndicatorKind::Reported.as_str().to_owned()),
+        kind: Set(IndicatorKind::Reported),
         name: Set(name),
         unit_of_measure: Set(unit_of_measure),
-        aggregation: Set(input.aggregation.as_str().to_owned()),
+        aggregation: Set(input.aggregation),
         unit_id: Set(Some(unit_id)),
         created_by: Set(Some(viewer.person_id)),
         created_at: Set(Utc::now()),

@@ -136,8 +136,8 @@ pub async fn target_progress(
     Ok(indicators
         .into_iter()
         .map(|ind| {
-            let reported = ind.kind == IndicatorKind::Reported.as_str();
-            let average = ind.aggregation == Aggregation::Average.as_str();
+            let reported = ind.kind == IndicatorKind::Reported;
+            let average = ind.aggregation == Aggregation::Average;
             let row = |u: &org_unit::Model| {
                 let (sum, count) = actuals.get(&(u.id, ind.id)).copied().unwrap_or((0.0, 0));
                 let actual = if average && count > 0 { sum / count as f64 } else { sum };
@@ -177,7 +177,7 @@ async fn actuals(
             NEW_MEMBERS => ("unit_member_day", "joined", None),
             PEOPLE_TRAINED => ("unit_activity_day", "value", Some(Metric::Attended)),
             HOUSEHOLDS_CERTIFIED => ("unit_activity_day", "value", Some(Metric::HouseholdsCertified)),
-            _ if ind.kind == IndicatorKind::Reported.as_str() => {
+            _ if ind.kind == IndicatorKind::Reported => {
                 reported.push(ind.id);
                 continue;
             }

@@ -49,7 +49,7 @@ pub async fn report_indicator_value(
     let unit = get_unit(db, input.unit_id).await?;
     authz::require(db, viewer, Capability::ReportIndicators, &unit).await?;
     let indicator = usable_indicator(db, input.indicator_id, unit.id).await?;
-    if IndicatorKind::parse(&indicator.kind) != Some(IndicatorKind::Reported) {
+    if indicator.kind != IndicatorKind::Reported {
         return Err(ApiError::bad_input("indicator_id", InputProblem::InvalidKind));
     }
     let value = check_value(input.value, "value")?;
