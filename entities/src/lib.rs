@@ -9,13 +9,13 @@
 /// An enum stored as text: each variant with its stored name. Derives sea-orm's
 /// `DeriveValueType` in its string-enum form (so a model field can be of this type, read and
 /// written through `FromStr`/`Display`) and adds `ALL`, `as_str` (for hand-written SQL) and
-/// `parse`. Not `DeriveActiveEnum`: it names an internal enum after each stored value, and the
+/// `parse`. Variants order as declared. Not `DeriveActiveEnum`: it names an internal enum after each stored value, and the
 /// stored value `SELF` (a violence report's "who is affected") is a keyword there.
 #[macro_export]
 macro_rules! stored_enum {
     ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sea_orm::DeriveValueType)]
         #[sea_orm(value_type = "String")]
         $vis enum $name {
             $($(#[$vmeta])* $variant),+

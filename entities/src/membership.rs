@@ -14,7 +14,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub member_number: String,
     /// `ACTIVE`, `SUSPENDED` or `LEFT`.
-    pub status: String,
+    pub status: MemberStatus,
     pub joined_at: DateTimeUtc,
     pub left_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
@@ -22,6 +22,15 @@ pub struct Model {
     /// The member's folded name (a copy of `person.name_search`), for the directory's order
     /// and search without a join.
     pub name_search: String,
+}
+
+crate::stored_enum! {
+    /// Status of a membership.
+    pub enum MemberStatus {
+        Active = "ACTIVE",
+        Suspended = "SUSPENDED",
+        Left = "LEFT",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

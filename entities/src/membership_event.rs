@@ -10,15 +10,28 @@ pub struct Model {
     pub membership_id: Uuid,
     pub person_id: Uuid,
     /// `JOINED`, `ENROLLED`, `IMPORTED`, `TRANSFERRED`, `SUSPENDED`, `REINSTATED` or `LEFT`.
-    pub kind: String,
+    pub kind: EventKind,
     pub from_branch_id: Option<Uuid>,
     pub to_branch_id: Option<Uuid>,
-    pub from_status: Option<String>,
-    pub to_status: Option<String>,
+    pub from_status: Option<crate::membership::MemberStatus>,
+    pub to_status: Option<crate::membership::MemberStatus>,
     /// The officer who acted; `None` when the member acted herself.
     pub actor_id: Option<Uuid>,
     pub reason: Option<String>,
     pub created_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// What happened to a membership.
+    pub enum EventKind {
+        Joined = "JOINED",
+        Enrolled = "ENROLLED",
+        Imported = "IMPORTED",
+        Transferred = "TRANSFERRED",
+        Suspended = "SUSPENDED",
+        Reinstated = "REINSTATED",
+        Left = "LEFT",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,10 +13,24 @@ pub struct Model {
     pub invited_by: Uuid,
     /// `PENDING`, `ACCEPTED`, `DECLINED` or `CANCELLED` (a pending one past `expires_at` is
     /// expired).
-    pub status: String,
+    pub status: InvitationStatus,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub responded_at: Option<DateTimeUtc>,
+}
+
+crate::stored_enum! {
+    /// Status of an invitation. `EXPIRED` is never stored: an open invitation past its expiry
+    /// reads as expired (see `service::membership::invitation_status`).
+    pub enum InvitationStatus {
+        Pending = "PENDING",
+        Accepted = "ACCEPTED",
+        Declined = "DECLINED",
+        /// Another invitation was accepted, or she became a member otherwise.
+        Cancelled = "CANCELLED",
+        /// Not answered in time.
+        Expired = "EXPIRED",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,18 +9,36 @@ pub struct Model {
     pub id: Uuid,
     pub person_id: Uuid,
     /// `JOIN` or `TRANSFER`.
-    pub kind: String,
+    pub kind: RequestKind,
     /// The branch asked for.
     pub branch_id: Uuid,
     /// For a transfer, the branch she leaves.
     pub from_branch_id: Option<Uuid>,
     /// `PENDING`, `APPROVED`, `REJECTED` or `CANCELLED`.
-    pub status: String,
+    pub status: RequestStatus,
     pub note: Option<String>,
     pub decision_reason: Option<String>,
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// Kind of request.
+    pub enum RequestKind {
+        Join = "JOIN",
+        Transfer = "TRANSFER",
+    }
+}
+
+crate::stored_enum! {
+    /// Status of a request.
+    pub enum RequestStatus {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        Cancelled = "CANCELLED",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,11 +11,21 @@ pub struct Model {
     pub person_id: Uuid,
     pub unit_id: Uuid,
     /// `BRANCH_LEADER`, `UNIT_OFFICER`, `CASE_OFFICER` or `UNIT_ADMIN`.
-    pub role: String,
+    pub role: Role,
     pub granted_by: Option<Uuid>,
     pub granted_at: DateTimeUtc,
     pub revoked_by: Option<Uuid>,
     pub revoked_at: Option<DateTimeUtc>,
+}
+
+crate::stored_enum! {
+    /// An officer role; held at a unit, it covers the unit's whole subtree.
+    pub enum Role {
+        BranchLeader = "BRANCH_LEADER",
+        UnitOfficer = "UNIT_OFFICER",
+        CaseOfficer = "CASE_OFFICER",
+        UnitAdmin = "UNIT_ADMIN",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

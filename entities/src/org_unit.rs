@@ -10,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
     /// `CITY`, `DISTRICT`, `BASE`, `BRANCH` or `GROUP`.
-    pub kind: String,
+    pub kind: UnitKind,
     #[sea_orm(unique)]
     pub code: String,
     pub name: String,
@@ -20,6 +20,18 @@ pub struct Model {
     pub depth: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// Kinds of unit, from the root down (in this order). A child's kind is always further down
+    /// than its parent's; levels may be skipped (since 2025 wards sit directly under the city).
+    pub enum UnitKind {
+        City = "CITY",
+        District = "DISTRICT",
+        Base = "BASE",
+        Branch = "BRANCH",
+        Group = "GROUP",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

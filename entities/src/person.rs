@@ -20,11 +20,20 @@ pub struct Model {
     /// `vi` or `en`: the language of push texts.
     pub language: String,
     /// `FEMALE`, `MALE` or `OTHER`; optional.
-    pub gender: Option<String>,
+    pub gender: Option<Gender>,
     pub registered_at: Option<DateTimeUtc>,
     pub password_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+crate::stored_enum! {
+    /// A person's gender, optional on her profile (training statistics count unknowns apart).
+    pub enum Gender {
+        Female = "FEMALE",
+        Male = "MALE",
+        Other = "OTHER",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

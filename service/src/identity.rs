@@ -39,14 +39,7 @@ pub struct AuthPayload {
     pub device_token: Option<String>,
 }
 
-crate::domain::stored_enum! {
-    /// A person's gender, optional on her profile (training statistics count unknowns apart).
-    pub enum Gender {
-        Female = "FEMALE",
-        Male = "MALE",
-        Other = "OTHER",
-    }
-}
+pub use entities::person::Gender;
 
 /// Raw registration input, parsed here.
 pub struct RegisterInput {
@@ -133,10 +126,7 @@ pub async fn register(
                     Expr::value(email.as_ref().map(|e| e.as_str().to_owned()).or(p.email.clone())),
                 )
                 .col_expr(person::Column::BirthDate, Expr::value(input.birth_date.or(p.birth_date)))
-                .col_expr(
-                    person::Column::Gender,
-                    Expr::value(input.gender.map(|g| g.as_str().to_owned()).or(p.gender.clone())),
-                )
+                .col_expr(person::Column::Gender, Expr::value(input.gender.or(p.gender)))
                 .col_expr(person::Column::Language, Expr::value(meta.lang.code()))
                 .filter(person::Column::Id.eq(p.id))
                 .filter(person::Column::PasswordHash.is_null())
@@ -150,7 +140,7 @@ pub async fn register(
         }
         None => person::ActiveModel {
             birth_date: Set(input.birth_date),
-            gender: Set(input.gender.map(|g| g.as_str().to_owned())),
+            gender: Set(input.gender),
             email: Set(email.map(|e| e.as_str().to_owned())),
             language: Set(meta.lang.code().to_owned()),
             ..new_account(&phone, &name, hash, now)

@@ -28,39 +28,7 @@ use crate::{
     state::AppState,
 };
 
-/// Kinds of unit, from the root down. A child's kind is always further down than its parent's;
-/// levels may be skipped (since 2025 wards sit directly under the city).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum UnitKind {
-    City,
-    District,
-    Base,
-    Branch,
-    Group,
-}
-
-impl UnitKind {
-    pub const ALL: [UnitKind; 5] =
-        [UnitKind::City, UnitKind::District, UnitKind::Base, UnitKind::Branch, UnitKind::Group];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitKind::City => "CITY",
-            UnitKind::District => "DISTRICT",
-            UnitKind::Base => "BASE",
-            UnitKind::Branch => "BRANCH",
-            UnitKind::Group => "GROUP",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    fn of(unit: &org_unit::Model) -> Option<Self> {
-        Self::parse(&unit.kind)
-    }
-}
+pub use entities::org_unit::UnitKind;
 
 /// Filters of the unit list.
 #[derive(Clone, Debug, Default)]
@@ -309,7 +277,7 @@ pub async fn create_unit(
     let code = parse_code(&input.code)?;
     let name = parse_unit_name(&input.name)?;
     let kind_fits = match &parent {
-        Some(p) => UnitKind::of(p).is_some_and(|pk| input.kind > pk),
+        Some(p) => input.kind > p.kind,
         None => input.kind == UnitKind::City,
     };
     if !kind_fits {
@@ -375,7 +343,7 @@ pub async fn move_unit(
     };
     // Taking a unit away from its parent is a change to the parent's subtree too.
     authz::require(db, viewer, Capability::ManageStructure, old_parent).await?;
-    let fits = matches!((UnitKind::of(&unit), UnitKind::of(&new_parent)), (Some(k), Some(pk)) if k > pk);
+    let fits = unit.kind > new_parent.kind;
     if !fits {
         return Err(ApiError::bad_input("new_parent_id", InputProblem::InvalidKind));
     }
@@ -451,7 +419,7 @@ pub async fn insert_unit(
     let unit = org_unit::ActiveModel {
         id: Set(id),
         parent_id: Set(parent.map(|p| p.id)),
-        kind: Set(kind.as_str().to_owned()),
+        kind: Set(kind),
         code: Set(code.to_owned()),
         name: Set(name.to_owned()),
         name_search: Set(fold_for_search(name)),

@@ -55,7 +55,7 @@ pub async fn assign_role(
         id: Set(Uuid::now_v7()),
         person_id: Set(person.id),
         unit_id: Set(unit_id),
-        role: Set(role.as_str().to_owned()),
+        role: Set(role),
         granted_by: Set(Some(viewer.person_id)),
         granted_at: Set(Utc::now()),
         revoked_by: Set(None),
@@ -78,7 +78,7 @@ pub async fn revoke_role(
 ) -> Result<officer_role::Model, ApiError> {
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
-    let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
+    let role = row.role;
     authz::require(db, viewer, Capability::to_assign(role), row.unit_id).await?;
     let now = Utc::now();
     let txn = db.begin().await?;

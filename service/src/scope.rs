@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entities::org_unit;
+use entities::org_unit::{self, UnitKind};
 use sea_orm::{Condition, ConnectionTrait, FromQueryResult, sea_query::Expr};
 use uuid::Uuid;
 
@@ -59,7 +59,7 @@ struct Fact {
     role: String,
     at_root: i32,
     parent_id: Option<Uuid>,
-    kind: Option<String>,
+    kind: Option<UnitKind>,
     code: Option<String>,
     name: Option<String>,
     name_search: Option<String>,

@@ -210,7 +210,7 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
         let name = PersonName::parse(account.name, "full_name")?;
         let person = person::ActiveModel {
             is_system_admin: Set(account.role == "SYSTEM_ADMIN"),
-            gender: Set(Some("FEMALE".to_owned())),
+            gender: Set(Some(entities::person::Gender::Female)),
             ..new_account(&phone, &name, hash.clone(), now)
         }
         .insert(&txn)
@@ -221,7 +221,7 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
             id: Set(Uuid::now_v7()),
             person_id: Set(person.id),
             unit_id: Set(unit.id),
-            role: Set(role.as_str().to_owned()),
+            role: Set(role),
             granted_by: Set(None),
             granted_at: Set(now),
             revoked_by: Set(None),

@@ -90,7 +90,7 @@ async fn person_with(app: &TestApp, n: u32, admin: bool, role: Option<(Role, Uui
             id: Set(Uuid::now_v7()),
             person_id: Set(id),
             unit_id: Set(unit_id),
-            role: Set(role.as_str().into()),
+            role: Set(role),
             granted_by: Set(None),
             granted_at: Set(now),
             revoked_by: Set(None),

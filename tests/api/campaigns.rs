@@ -562,7 +562,7 @@ async fn simultaneous_launches_succeed_once_and_schedule_one_fanout_job() {
         let jobs = fanout_jobs(&app, &id).await;
         assert_eq!(jobs.len(), 1, "one fan-out job");
         let job = &jobs[0];
-        assert_eq!(job.kind, "CAMPAIGN_LAUNCHED");
+        assert_eq!(job.kind.as_str(), "CAMPAIGN_LAUNCHED");
         assert_eq!(global_id("OrgUnit", job.unit_id), app.unit_id("HN-LB").await);
         let params: Value = serde_json::from_str(&job.params).unwrap();
         assert_eq!(params, json!({ "campaign": format!("Kiểm thử phát động {round}") }));

@@ -99,7 +99,7 @@ async fn notified(app: &TestApp, id: Uuid) -> HashMap<Uuid, usize> {
         .unwrap();
     let mut counts = HashMap::new();
     for r in rows {
-        assert_eq!(r.kind, "CAMPAIGN_LAUNCHED");
+        assert_eq!(r.kind.as_str(), "CAMPAIGN_LAUNCHED");
         *counts.entry(r.person_id).or_default() += 1;
     }
     counts

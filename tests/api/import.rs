@@ -125,7 +125,7 @@ async fn a_semicolon_file_with_bom_and_vietnamese_headers_imports() {
     for phone in ["+84912100001", "+84912100002", "+84912100003"] {
         let ms = memberships_of(&app, phone).await;
         assert_eq!(ms.len(), 1, "{phone}");
-        assert_eq!(ms[0].status, "ACTIVE");
+        assert_eq!(ms[0].status.as_str(), "ACTIVE");
         assert_eq!(ms[0].branch_id, branch.id);
         numbers.push(ms[0].member_number.clone());
         let events = membership_event::Entity::find()
@@ -134,7 +134,7 @@ async fn a_semicolon_file_with_bom_and_vietnamese_headers_imports() {
             .await
             .unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].kind, "IMPORTED");
+        assert_eq!(events[0].kind.as_str(), "IMPORTED");
         assert_eq!(events[0].actor_id, Some(leader_id));
         assert_eq!(events[0].to_branch_id, Some(branch.id));
     }

@@ -573,7 +573,7 @@ async fn twenty_simultaneous_approvals_make_exactly_one_membership() {
     let who = person_uuid(&app, &S.stored_phone(1)).await;
     let rows = memberships_of(&app, who).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].status, "ACTIVE");
+    assert_eq!(rows[0].status.as_str(), "ACTIVE");
     let events = entities::membership_event::Entity::find()
         .filter(entities::membership_event::Column::MembershipId.eq(rows[0].id))
         .all(&app.state.db)
@@ -653,7 +653,7 @@ async fn simultaneous_requests_from_one_person_leave_one_pending() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].status, "PENDING");
+    assert_eq!(rows[0].status.as_str(), "PENDING");
     // The losers' notifications were rolled back with them.
     let leader = person_uuid(&app, BD1_LEADER).await;
     assert_eq!(notifications_of(&app, leader).await.len(), 1);

@@ -523,7 +523,7 @@ async fn failed_pushes_back_off_and_are_finally_given_up() {
 
     eventually("a first failed attempt", || async { outbox_of(&app, row.id).await[0].attempts == 1 }).await;
     let after_first = outbox_of(&app, row.id).await.remove(0);
-    assert_eq!(after_first.status, "PENDING");
+    assert_eq!(after_first.status.as_str(), "PENDING");
     let error = after_first.last_error.as_deref().unwrap();
     assert!(error.contains("503") && !error.contains("apns-device-token-1"), "{error}");
     let wait = after_first.next_attempt_at - Utc::now();

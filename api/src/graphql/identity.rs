@@ -57,7 +57,7 @@ impl Person {
         if !self.is_viewer(ctx) {
             return None;
         }
-        self.0.gender.as_deref().and_then(svc::Gender::parse).map(Into::into)
+        self.0.gender.map(Into::into)
     }
 
     /// Only for the person herself.

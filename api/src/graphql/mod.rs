@@ -25,7 +25,6 @@ pub mod violence;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 pub use context::{ContextExt, CredentialGuard, ScopeCell, unit, viewer_scope};
-pub(crate) use service::error::stored;
 use service::{config::Settings, state::AppState};
 
 /// The query root.

@@ -11,11 +11,10 @@ use super::{
     identity::{Person, PersonRef},
 };
 use service::{
-    authz::Role,
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     {
-        org::{self as svc, UnitCursor, UnitFilter, UnitKind},
+        org::{self as svc, UnitCursor, UnitFilter},
         roles::{self, Grantee, RoleFilter},
     },
 };
@@ -29,12 +28,6 @@ pub enum GqlUnitKind {
     Base,
     Branch,
     Group,
-}
-
-impl GqlUnitKind {
-    fn from_stored(s: &str) -> Result<Self, ApiError> {
-        UnitKind::parse(s).map(Into::into).ok_or_else(|| ApiError::internal("unknown unit kind in database"))
-    }
 }
 
 /// An officer role; held at a unit, it covers the unit's whole subtree.
@@ -92,7 +85,7 @@ impl OrgUnit {
     }
 
     async fn kind(&self) -> Result<GqlUnitKind> {
-        Ok(GqlUnitKind::from_stored(&self.0.kind)?)
+        Ok(self.0.kind.into())
     }
 
     /// Distance from the root (the city is 0).
@@ -160,7 +153,7 @@ impl OfficerRole {
     }
 
     async fn role(&self) -> Result<GqlRole> {
-        Ok(Role::parse(&self.0.role).ok_or_else(|| ApiError::internal("unknown role in database"))?.into())
+        Ok(Some(self.0.role).ok_or_else(|| ApiError::internal("unknown role in database"))?.into())
     }
 
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {

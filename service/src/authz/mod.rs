@@ -22,31 +22,7 @@ use uuid::Uuid;
 
 use crate::{auth::Viewer, db::stmt, error::ApiError, org::UnitKind};
 
-/// An officer role. Stored as its SCREAMING_SNAKE name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    BranchLeader,
-    UnitOfficer,
-    CaseOfficer,
-    UnitAdmin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::BranchLeader, Role::UnitOfficer, Role::CaseOfficer, Role::UnitAdmin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::BranchLeader => "BRANCH_LEADER",
-            Role::UnitOfficer => "UNIT_OFFICER",
-            Role::CaseOfficer => "CASE_OFFICER",
-            Role::UnitAdmin => "UNIT_ADMIN",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use entities::officer_role::Role;
 
 #[derive(FromQueryResult)]
 struct HeldRow {
@@ -96,17 +72,17 @@ impl UnitRef<'_> {
 
     async fn is_branch(self, conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
         let kind = match self {
-            UnitRef::Row(u) => Some(u.kind.clone()),
+            UnitRef::Row(u) => Some(u.kind),
             UnitRef::Id(id) => {
                 org_unit::Entity::find_by_id(id)
                     .select_only()
                     .column(org_unit::Column::Kind)
-                    .into_tuple::<String>()
+                    .into_tuple::<UnitKind>()
                     .one(conn)
                     .await?
             }
         };
-        Ok(kind.as_deref() == Some(UnitKind::Branch.as_str()))
+        Ok(kind == Some(UnitKind::Branch))
     }
 }
 

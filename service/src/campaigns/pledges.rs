@@ -160,7 +160,7 @@ pub async fn submit_pledge(
     let db = &state.db;
     let member = current_membership(db, viewer.person_id)
         .await?
-        .filter(|m| m.status == MemberStatus::Active.as_str())
+        .filter(|m| m.status == MemberStatus::Active)
         .ok_or(ApiError::Conflict(ConflictKind::NotAMember))?;
     let c = campaign::Entity::find_by_id(campaign_id).one(db).await?.ok_or(ApiError::NotFound)?;
     if !is_within(db, member.branch_id, c.unit_id).await? {

@@ -593,7 +593,7 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
             name_search: Set(fold_for_search(row.candidate.name.as_str())),
             branch_id: Set(row.branch_id),
             member_number: Set(format_member_number(number)),
-            status: Set(MemberStatus::Active.as_str().to_owned()),
+            status: Set(MemberStatus::Active),
             joined_at: Set(now),
             left_at: Set(None),
             created_at: Set(now),
@@ -607,11 +607,11 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
             id: Set(Uuid::now_v7()),
             membership_id: m.id.clone(),
             person_id: m.person_id.clone(),
-            kind: Set(EventKind::Imported.as_str().to_owned()),
+            kind: Set(EventKind::Imported),
             from_branch_id: Set(None),
             to_branch_id: Set(Some(row.branch_id)),
             from_status: Set(None),
-            to_status: Set(Some(MemberStatus::Active.as_str().to_owned())),
+            to_status: Set(Some(MemberStatus::Active)),
             actor_id: Set(Some(actor)),
             reason: Set(None),
             created_at: Set(now),
@@ -665,7 +665,7 @@ async fn create_people(
             person::ActiveModel {
                 id: Set(id),
                 birth_date: Set(c.birth_date),
-                gender: Set(Some("FEMALE".to_owned())),
+                gender: Set(Some(entities::person::Gender::Female)),
                 ..new_person(&c.phone, &c.name, now)
             }
         })

@@ -45,45 +45,20 @@ const MAX_LISTED: u64 = 50;
 /// Values per `IN (…)` list and rows per insert (an invitation binds 8 values).
 const CHUNK: usize = 1000;
 
-/// Status of an invitation as she sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InvitationStatus {
-    Pending,
-    Accepted,
-    Declined,
-    /// Another invitation was accepted, or she became a member otherwise.
-    Cancelled,
-    /// Not answered in time.
-    Expired,
-}
+pub use entities::membership_invitation::InvitationStatus;
 
-impl InvitationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvitationStatus::Pending => "PENDING",
-            InvitationStatus::Accepted => "ACCEPTED",
-            InvitationStatus::Declined => "DECLINED",
-            InvitationStatus::Cancelled => "CANCELLED",
-            InvitationStatus::Expired => "EXPIRED",
-        }
-    }
-
-    /// The status of a stored invitation at `now` (an open one past its expiry is expired).
-    pub fn of(row: &invitation::Model, now: DateTime<Utc>) -> Self {
-        match row.status.as_str() {
-            "PENDING" if row.expires_at <= now => InvitationStatus::Expired,
-            "PENDING" => InvitationStatus::Pending,
-            "ACCEPTED" => InvitationStatus::Accepted,
-            "DECLINED" => InvitationStatus::Declined,
-            _ => InvitationStatus::Cancelled,
-        }
+/// The status of a stored invitation at `now` (an open one past its expiry is expired).
+pub fn invitation_status(row: &invitation::Model, now: DateTime<Utc>) -> InvitationStatus {
+    match row.status {
+        InvitationStatus::Pending if row.expires_at <= now => InvitationStatus::Expired,
+        status => status,
     }
 }
 
 /// Whether sending an invitation again now changes anything: not while it is open, nor within
 /// [`INVITATION_TTL_DAYS`] of her declining.
 fn renewable(row: &invitation::Model, now: DateTime<Utc>) -> bool {
-    match InvitationStatus::of(row, now) {
+    match invitation_status(row, now) {
         InvitationStatus::Pending => false,
         InvitationStatus::Declined => {
             row.responded_at.is_none_or(|at| at + Duration::days(INVITATION_TTL_DAYS) <= now)
@@ -136,7 +111,7 @@ pub(super) async fn invite(
                     person_id: Set(person_id),
                     branch_id: Set(branch_id),
                     invited_by: Set(inviter),
-                    status: Set(InvitationStatus::Pending.as_str().to_owned()),
+                    status: Set(InvitationStatus::Pending),
                     created_at: Set(now),
                     expires_at: Set(expires_at),
                     responded_at: Set(None),
@@ -308,7 +283,7 @@ pub async fn respond_to_invitation(
             Some(m) if m.branch_id == row.branch_id => {
                 return Err(ApiError::Conflict(ConflictKind::AlreadyMember));
             }
-            Some(m) if m.status == MemberStatus::Active.as_str() => {
+            Some(m) if m.status == MemberStatus::Active => {
                 move_membership(&txn, &m, row.branch_id, row.invited_by).await?;
             }
             Some(_) => return Err(ApiError::Conflict(ConflictKind::NotAMember)),

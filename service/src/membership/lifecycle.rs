@@ -65,8 +65,7 @@ pub async fn leave_union(
     let m = current_membership(&txn, viewer.person_id)
         .await?
         .ok_or(ApiError::Conflict(ConflictKind::NotAMember))?;
-    let from =
-        MemberStatus::parse(&m.status).ok_or_else(|| ApiError::internal("unknown membership status"))?;
+    let from = m.status;
     change_status(&txn, &m, from, MemberStatus::Left).await?;
     membership_request::Entity::update_many()
         .col_expr(membership_request::Column::Status, Expr::value(RequestStatus::Cancelled.as_str()))
@@ -191,7 +190,7 @@ pub async fn enrol_member(
     let db = &state.db;
     let unit = get_unit(db, input.branch_id).await?;
     authz::require(db, viewer, Capability::ManageMembers, unit.id).await?;
-    if UnitKind::parse(&unit.kind) != Some(UnitKind::Branch) {
+    if unit.kind != UnitKind::Branch {
         return Err(ApiError::bad_input("branch_id", InputProblem::InvalidKind));
     }
     let name = PersonName::parse(&input.full_name, "full_name")?;
@@ -215,7 +214,7 @@ pub async fn enrol_member(
     let created = person::Entity::insert(person::ActiveModel {
         id: Set(id),
         birth_date: Set(input.birth_date),
-        gender: Set(Some("FEMALE".to_owned())),
+        gender: Set(Some(entities::person::Gender::Female)),
         ..new_person(&phone, &name, Utc::now())
     })
     .on_conflict(OnConflict::column(person::Column::Phone).do_nothing().to_owned())

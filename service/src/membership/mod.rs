@@ -39,69 +39,7 @@ use crate::{
     error::{ApiError, ConflictKind, is_unique_violation},
 };
 
-/// Status of a membership.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemberStatus {
-    Active,
-    Suspended,
-    Left,
-}
-
-impl MemberStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemberStatus::Active => "ACTIVE",
-            MemberStatus::Suspended => "SUSPENDED",
-            MemberStatus::Left => "LEFT",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [MemberStatus::Active, MemberStatus::Suspended, MemberStatus::Left]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
-
-/// What happened to a membership.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    Joined,
-    Enrolled,
-    Imported,
-    Transferred,
-    Suspended,
-    Reinstated,
-    Left,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 7] = [
-        EventKind::Joined,
-        EventKind::Enrolled,
-        EventKind::Imported,
-        EventKind::Transferred,
-        EventKind::Suspended,
-        EventKind::Reinstated,
-        EventKind::Left,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Joined => "JOINED",
-            EventKind::Enrolled => "ENROLLED",
-            EventKind::Imported => "IMPORTED",
-            EventKind::Transferred => "TRANSFERRED",
-            EventKind::Suspended => "SUSPENDED",
-            EventKind::Reinstated => "REINSTATED",
-            EventKind::Left => "LEFT",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+pub use entities::{membership::MemberStatus, membership_event::EventKind};
 
 #[derive(FromQueryResult)]
 struct NextValue {
@@ -279,11 +217,11 @@ pub async fn record_event(
         id: Set(Uuid::now_v7()),
         membership_id: Set(e.membership.id),
         person_id: Set(e.membership.person_id),
-        kind: Set(e.kind.as_str().to_owned()),
+        kind: Set(e.kind),
         from_branch_id: Set(e.from_branch),
         to_branch_id: Set(e.to_branch),
-        from_status: Set(e.from_status.map(|s| s.as_str().to_owned())),
-        to_status: Set(e.to_status.map(|s| s.as_str().to_owned())),
+        from_status: Set(e.from_status),
+        to_status: Set(e.to_status),
         actor_id: Set(e.actor),
         reason: Set(e.reason),
         created_at: Set(Utc::now()),
@@ -330,7 +268,7 @@ pub async fn activate(
         name_search: Set(person.name_search.clone()),
         branch_id: Set(branch_id),
         member_number: Set(format_member_number(number)),
-        status: Set(MemberStatus::Active.as_str().to_owned()),
+        status: Set(MemberStatus::Active),
         joined_at: Set(now),
         left_at: Set(None),
         created_at: Set(now),

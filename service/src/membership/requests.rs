@@ -24,52 +24,7 @@ use crate::{
     },
 };
 
-/// Kind of request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestKind {
-    Join,
-    Transfer,
-}
-
-impl RequestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::Join => "JOIN",
-            RequestKind::Transfer => "TRANSFER",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [RequestKind::Join, RequestKind::Transfer].into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-/// Status of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Cancelled,
-}
-
-impl RequestStatus {
-    pub const ALL: [RequestStatus; 4] =
-        [RequestStatus::Pending, RequestStatus::Approved, RequestStatus::Rejected, RequestStatus::Cancelled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "PENDING",
-            RequestStatus::Approved => "APPROVED",
-            RequestStatus::Rejected => "REJECTED",
-            RequestStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+pub use entities::membership_request::{RequestKind, RequestStatus};
 
 /// A branch (a `BRANCH` unit) or `BAD_USER_INPUT` on `field`.
 async fn branch(
@@ -78,7 +33,7 @@ async fn branch(
     field: &'static str,
 ) -> Result<org_unit::Model, ApiError> {
     let unit = get_unit(conn, id).await?;
-    if UnitKind::parse(&unit.kind) != Some(UnitKind::Branch) {
+    if unit.kind != UnitKind::Branch {
         return Err(ApiError::bad_input(field, InputProblem::InvalidKind));
     }
     Ok(unit)
@@ -138,17 +93,17 @@ async fn insert_request(
     let current = current_membership(&txn, viewer.person_id).await?;
     match (kind, &current) {
         (RequestKind::Join, Some(_)) => return Err(ApiError::Conflict(ConflictKind::AlreadyMember)),
-        (RequestKind::Transfer, Some(m)) if m.status == MemberStatus::Active.as_str() => {}
+        (RequestKind::Transfer, Some(m)) if m.status == MemberStatus::Active => {}
         (RequestKind::Transfer, _) => return Err(ApiError::Conflict(ConflictKind::NotAMember)),
         (RequestKind::Join, None) => {}
     }
     let row = membership_request::ActiveModel {
         id: Set(Uuid::now_v7()),
         person_id: Set(viewer.person_id),
-        kind: Set(kind.as_str().to_owned()),
+        kind: Set(kind),
         branch_id: Set(to.id),
         from_branch_id: Set(from_branch),
-        status: Set(RequestStatus::Pending.as_str().to_owned()),
+        status: Set(RequestStatus::Pending),
         note: Set(note),
         decision_reason: Set(None),
         decided_by: Set(None),
@@ -275,7 +230,7 @@ pub async fn decide_request(
         Some(parse_reason(reason.unwrap_or(""), "reason")?)
     };
     let to = get_unit(db, request.branch_id).await?;
-    let kind = RequestKind::parse(&request.kind).ok_or_else(|| ApiError::internal("unknown request kind"))?;
+    let kind = request.kind;
 
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -334,7 +289,7 @@ async fn transfer(
 ) -> Result<(), ApiError> {
     let current = current_membership(txn, request.person_id)
         .await?
-        .filter(|m| m.status == MemberStatus::Active.as_str())
+        .filter(|m| m.status == MemberStatus::Active)
         .ok_or(ApiError::Conflict(ConflictKind::NotAMember))?;
     move_membership(txn, &current, request.branch_id, actor).await
 }

@@ -9,7 +9,7 @@ use crate::graphql::{ContextExt, identity::PersonRef, org::OrgUnit};
 use service::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    membership::{self as svc, InvitationStatus},
+    membership::{self as svc},
 };
 
 use super::*;
@@ -39,7 +39,7 @@ impl MembershipInvitation {
     }
 
     async fn status(&self) -> GqlInvitationStatus {
-        InvitationStatus::of(&self.0, Utc::now()).into()
+        svc::invitation_status(&self.0, Utc::now()).into()
     }
 
     /// The branch she is invited to.

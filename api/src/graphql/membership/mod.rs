@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use entities::{membership, membership_event, person};
 use uuid::Uuid;
 
-use super::{ContextExt, identity::PersonRef, org::OrgUnit, scalars::Date, stored};
+use super::{ContextExt, identity::PersonRef, org::OrgUnit, scalars::Date};
 use service::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    membership::{EventKind, MemberStatus},
+    membership::MemberStatus,
 };
 
 mod directory;
@@ -72,7 +72,7 @@ impl Membership {
     }
 
     async fn status(&self) -> Result<GqlMemberStatus> {
-        Ok(stored(MemberStatus::parse(&self.0.status), "membership status")?.into())
+        Ok(self.0.status.into())
     }
 
     async fn joined_at(&self) -> DateTime<Utc> {
@@ -88,7 +88,7 @@ impl Membership {
         // read it anyway, so it costs no statement of its own (nor does its parent).
         if let Some(viewer) = ctx.auth()?.optional()?
             && viewer.person_id == self.0.person_id
-            && self.0.status == MemberStatus::Active.as_str()
+            && self.0.status == MemberStatus::Active
         {
             crate::graphql::viewer_scope(ctx, viewer).await?;
         }
@@ -121,7 +121,7 @@ pub struct MembershipEvent(pub membership_event::Model);
 #[Object]
 impl MembershipEvent {
     async fn kind(&self) -> Result<GqlEventKind> {
-        Ok(stored(EventKind::parse(&self.0.kind), "membership event")?.into())
+        Ok(self.0.kind.into())
     }
 
     async fn at(&self) -> DateTime<Utc> {
@@ -139,11 +139,11 @@ impl MembershipEvent {
 
     #[allow(clippy::wrong_self_convention)] // a GraphQL field, not a conversion
     async fn from_status(&self) -> Option<GqlMemberStatus> {
-        self.0.from_status.as_deref().and_then(MemberStatus::parse).map(Into::into)
+        self.0.from_status.map(Into::into)
     }
 
     async fn to_status(&self) -> Option<GqlMemberStatus> {
-        self.0.to_status.as_deref().and_then(MemberStatus::parse).map(Into::into)
+        self.0.to_status.map(Into::into)
     }
 
     /// The officer who acted; null when the member acted herself.

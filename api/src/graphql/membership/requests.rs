@@ -12,12 +12,11 @@ use crate::graphql::{
     identity::PersonRef,
     org::OrgUnit,
     scalars::Date,
-    stored,
 };
 use service::{
     domain::{GlobalId, NodeKind},
     error::ApiError,
-    membership::{self as svc, RequestFilter, RequestKind, RequestQuery, RequestStatus},
+    membership::{self as svc, RequestFilter, RequestQuery},
 };
 
 use super::*;
@@ -70,11 +69,11 @@ impl MembershipRequest {
     }
 
     async fn kind(&self) -> Result<GqlRequestKind> {
-        Ok(stored(RequestKind::parse(&self.0.kind), "request kind")?.into())
+        Ok(self.0.kind.into())
     }
 
     async fn status(&self) -> Result<GqlRequestStatus> {
-        Ok(stored(RequestStatus::parse(&self.0.status), "request status")?.into())
+        Ok(self.0.status.into())
     }
 
     /// The branch asked for.
