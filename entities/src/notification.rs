@@ -18,6 +18,49 @@ pub struct Model {
     pub read_at: Option<DateTimeUtc>,
 }
 
+crate::stored_enum! {
+    /// What a notification is about. The column stays text: an inbox row of a newer
+    /// version (a kind this one does not know) is shown with a generic text, not a failed read.
+    pub enum NotificationKind {
+        /// To a branch's leaders: someone asked to join. Params: `branch`.
+        JoinRequested = "JOIN_REQUESTED",
+        /// To the receiving branch's leaders: a member asked to transfer in. Params: `branch`.
+        TransferRequested = "TRANSFER_REQUESTED",
+        /// To the person: her request was approved. Params: `branch`.
+        RequestApproved = "REQUEST_APPROVED",
+        /// To the person: her request was rejected. Params: `branch`, `reason`.
+        RequestRejected = "REQUEST_REJECTED",
+        /// To everyone registered or waitlisted: the training is cancelled. Params: `training`.
+        TrainingCancelled = "TRAINING_CANCELLED",
+        /// To a waitlisted person: a seat freed up and is hers. Params: `training`.
+        TrainingSeatConfirmed = "TRAINING_SEAT_CONFIRMED",
+        /// To the members of a campaign's subtree, in batches by the fan-out worker: a campaign
+        /// was launched. Params: `campaign`.
+        CampaignLaunched = "CAMPAIGN_LAUNCHED",
+        /// To the person: her pledge was certified. Params: `campaign`.
+        PledgeCertified = "PLEDGE_CERTIFIED",
+        /// To the person: her pledge was returned for changes. Params: `campaign`.
+        PledgeReturned = "PLEDGE_RETURNED",
+        /// To the case officers a violence report was routed to: a new report. No params: the
+        /// texts of the violence-report kinds never carry anything about the report.
+        ViolenceReportReceived = "VIOLENCE_REPORT_RECEIVED",
+        /// To the case officers of the next unit up: an unacknowledged report escalated to them.
+        ViolenceReportEscalated = "VIOLENCE_REPORT_ESCALATED",
+        /// To a case officer: a report was assigned to her.
+        ViolenceReportAssigned = "VIOLENCE_REPORT_ASSIGNED",
+        /// To the case officers holding a report, or to its signed-in reporter: it changed.
+        ViolenceReportUpdated = "VIOLENCE_REPORT_UPDATED",
+        /// To a report's signed-in reporter: an officer wrote to her.
+        ViolenceReportMessage = "VIOLENCE_REPORT_MESSAGE",
+        /// To the case officers a report is routed to: its assigned officer's case role ended, and
+        /// it is back in their queue.
+        ViolenceReportUnassigned = "VIOLENCE_REPORT_UNASSIGNED",
+        /// To a person an officer enrolled who was already known to the service: an invitation to
+        /// accept or decline. Params: `branch`.
+        MembershipInvited = "MEMBERSHIP_INVITED",
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 

@@ -362,11 +362,6 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
     }
 }
 
-/// A stored enum value parsed back; a value this version does not know is an internal error.
-pub fn stored<T>(parsed: Option<T>, what: &str) -> Result<T, ApiError> {
-    parsed.ok_or_else(|| ApiError::internal(format_args!("unknown {what} in database")))
-}
-
 /// How long a client should wait before retrying after the database failed.
 const DB_RETRY_AFTER_SECS: u64 = 5;
 

@@ -27,14 +27,14 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     db,
-    domain::{GlobalId, NodeKind, stored_enum},
+    domain::{GlobalId, NodeKind},
     error::ApiError,
     notifications::{self, NewNotification, NotificationKind},
     state::AppState,
     worker::PollingWorker,
 };
 
-stored_enum! {
+entities::stored_enum! {
     /// What a fan-out announces.
     pub enum FanoutKind {
         /// A campaign was launched (`NotificationKind::CampaignLaunched`).

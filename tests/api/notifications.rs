@@ -305,7 +305,7 @@ async fn texts_are_vietnamese_by_default_and_english_when_asked() {
     let app = spawn_app().await;
     let token = app.token(MEMBER).await;
     let me = person_uuid(&app, MEMBER).await;
-    for kind in NotificationKind::ALL {
+    for &kind in NotificationKind::ALL {
         notify(&app, me, kind, "Chi hội Bồ Đề 1").await;
     }
     let q = "{ notifications(first: 50) { edges { node { id kind title body } } } }";
