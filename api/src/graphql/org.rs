@@ -84,8 +84,8 @@ impl OrgUnit {
         &self.0.name
     }
 
-    async fn kind(&self) -> Result<GqlUnitKind> {
-        Ok(self.0.kind.into())
+    async fn kind(&self) -> GqlUnitKind {
+        self.0.kind.into()
     }
 
     /// Distance from the root (the city is 0).

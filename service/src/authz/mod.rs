@@ -26,7 +26,7 @@ pub use entities::officer_role::Role;
 
 #[derive(FromQueryResult)]
 struct HeldRow {
-    role: String,
+    role: Role,
     distance: i32,
 }
 
@@ -46,7 +46,7 @@ pub async fn roles_over(
     ))
     .all(conn)
     .await?;
-    Ok(rows.into_iter().filter_map(|r| Role::parse(&r.role).map(|role| (role, r.distance))).collect())
+    Ok(rows.into_iter().map(|r| (r.role, r.distance)).collect())
 }
 
 /// Whether the person is a system administrator.
@@ -192,7 +192,7 @@ pub async fn require_somewhere(
     capability: Capability,
 ) -> Result<(), ApiError> {
     use entities::officer_role as r;
-    let held: Vec<String> = r::Entity::find()
+    let held: Vec<Role> = r::Entity::find()
         .select_only()
         .column(r::Column::Role)
         .filter(r::Column::PersonId.eq(viewer.person_id))
@@ -200,7 +200,7 @@ pub async fn require_somewhere(
         .into_tuple()
         .all(conn)
         .await?;
-    if held.iter().filter_map(|r| Role::parse(r)).any(|r| capability.granted_by(r))
+    if held.iter().any(|&r| capability.granted_by(r))
         || (capability.system_admin() && is_system_admin(conn, viewer.person_id).await?)
     {
         return Ok(());
@@ -262,18 +262,13 @@ pub fn reach_select(person_id: Uuid, capability: Capability) -> SelectStatement 
     let role = || Expr::col((r::Entity, r::Column::Role));
     let depth = || Expr::col((c::Entity, c::Column::Depth));
     let descendant = || Expr::col((c::Entity, c::Column::DescendantId));
-    let branches = Query::select()
-        .column(org_unit::Column::Id)
-        .from(org_unit::Entity)
-        .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
-        .to_owned();
     let granted = Condition::any()
         .add(role().is_in(names(capability, Position::AtOrAbove)))
         .add(role().is_in(names(capability, Position::StrictlyAbove)).and(depth().gt(0)))
         .add(
             role()
                 .is_in(names(capability, Position::AtOrAboveBranch))
-                .and(descendant().in_subquery(branches)),
+                .and(descendant().in_subquery(branches_select())),
         );
     Query::select()
         .column((c::Entity, c::Column::DescendantId))
@@ -355,15 +350,10 @@ impl Reach {
             any = any.add(column.in_subquery(subtrees_select(self.subtrees.clone())));
         }
         if !self.branches.is_empty() {
-            let branches = Query::select()
-                .column(org_unit::Column::Id)
-                .from(org_unit::Entity)
-                .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
-                .to_owned();
             any = any.add(
                 Condition::all()
                     .add(column.in_subquery(subtrees_select(self.branches.clone())))
-                    .add(column.in_subquery(branches)),
+                    .add(column.in_subquery(branches_select())),
             );
         }
         if !self.below.is_empty() {
@@ -418,19 +408,26 @@ pub async fn reach(
     ))
     .all(conn)
     .await?;
-    let mut reach = Reach::from_roles(
-        capability,
-        held.into_iter().filter_map(|h| Some((Role::parse(&h.role)?, h.unit_id, h.at_root != 0))),
-    );
+    let mut reach =
+        Reach::from_roles(capability, held.into_iter().map(|h| (h.role, h.unit_id, h.at_root != 0)));
     reach.within = unit;
     Ok(reach)
 }
 
 #[derive(FromQueryResult)]
 struct HeldUnit {
-    role: String,
+    role: Role,
     unit_id: Uuid,
     at_root: i32,
+}
+
+/// The ids of every branch, as a subquery (the grants of a branch only).
+fn branches_select() -> SelectStatement {
+    Query::select()
+        .column(org_unit::Column::Id)
+        .from(org_unit::Entity)
+        .and_where(Expr::col(org_unit::Column::Kind).eq(UnitKind::Branch.as_str()))
+        .to_owned()
 }
 
 /// The ids of a unit and everything below it, as a subquery.

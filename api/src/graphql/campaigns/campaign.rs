@@ -79,8 +79,8 @@ impl Campaign {
         GlobalId::new(NodeKind::Campaign, self.0.id).encode().into()
     }
 
-    async fn kind(&self) -> Result<GqlCampaignKind> {
-        Ok(self.0.kind.into())
+    async fn kind(&self) -> GqlCampaignKind {
+        self.0.kind.into()
     }
 
     async fn title(&self) -> &str {
@@ -96,8 +96,8 @@ impl Campaign {
         &self.0.body
     }
 
-    async fn body_format(&self) -> Result<GqlBodyFormat> {
-        Ok(self.0.body_format.into())
+    async fn body_format(&self) -> GqlBodyFormat {
+        self.0.body_format.into()
     }
 
     async fn cover_image_url(&self) -> Option<&str> {
@@ -112,8 +112,8 @@ impl Campaign {
         Date(self.0.term_end)
     }
 
-    async fn status(&self) -> Result<GqlCampaignStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlCampaignStatus {
+        self.0.status.into()
     }
 
     /// The owning unit; the campaign is for its subtree.

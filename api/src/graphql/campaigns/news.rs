@@ -89,8 +89,8 @@ impl Post {
         self.0.cover_image_url.as_deref()
     }
 
-    async fn status(&self) -> Result<GqlPostStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlPostStatus {
+        self.0.status.into()
     }
 
     /// When it was first published (kept when it is republished): the feed's order.

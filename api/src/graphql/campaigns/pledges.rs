@@ -62,8 +62,8 @@ impl Pledge {
         Ok(Campaign(ctx.loaders()?.campaigns.load_one(self.0.campaign_id).await?.ok_or(ApiError::NotFound)?))
     }
 
-    async fn kind(&self) -> Result<GqlPledgeKind> {
-        Ok(self.0.kind.into())
+    async fn kind(&self) -> GqlPledgeKind {
+        self.0.kind.into()
     }
 
     async fn year(&self) -> i32 {
@@ -83,8 +83,8 @@ impl Pledge {
         self.0.note.as_deref()
     }
 
-    async fn status(&self) -> Result<GqlPledgeStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlPledgeStatus {
+        self.0.status.into()
     }
 
     /// Ids of the criteria the latest review found met (`CampaignCriterion.id`), in order.

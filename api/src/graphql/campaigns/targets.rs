@@ -64,8 +64,8 @@ impl Indicator {
         self.0.code.as_deref()
     }
 
-    async fn kind(&self) -> Result<GqlIndicatorKind> {
-        Ok(self.0.kind.into())
+    async fn kind(&self) -> GqlIndicatorKind {
+        self.0.kind.into()
     }
 
     async fn name(&self) -> &str {
@@ -77,8 +77,8 @@ impl Indicator {
     }
 
     /// How a subtree's reported values combine (computed indicators are sums).
-    async fn aggregation(&self) -> Result<GqlAggregation> {
-        Ok(self.0.aggregation.into())
+    async fn aggregation(&self) -> GqlAggregation {
+        self.0.aggregation.into()
     }
 
     /// The unit whose subtree may use a reported indicator; null for computed ones.

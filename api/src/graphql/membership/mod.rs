@@ -71,8 +71,8 @@ impl Membership {
         &self.0.member_number
     }
 
-    async fn status(&self) -> Result<GqlMemberStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlMemberStatus {
+        self.0.status.into()
     }
 
     async fn joined_at(&self) -> DateTime<Utc> {
@@ -120,8 +120,8 @@ pub struct MembershipEvent(pub membership_event::Model);
 
 #[Object]
 impl MembershipEvent {
-    async fn kind(&self) -> Result<GqlEventKind> {
-        Ok(self.0.kind.into())
+    async fn kind(&self) -> GqlEventKind {
+        self.0.kind.into()
     }
 
     async fn at(&self) -> DateTime<Utc> {

@@ -68,12 +68,12 @@ impl MembershipRequest {
         GlobalId::new(NodeKind::MembershipRequest, self.0.id).encode().into()
     }
 
-    async fn kind(&self) -> Result<GqlRequestKind> {
-        Ok(self.0.kind.into())
+    async fn kind(&self) -> GqlRequestKind {
+        self.0.kind.into()
     }
 
-    async fn status(&self) -> Result<GqlRequestStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlRequestStatus {
+        self.0.status.into()
     }
 
     /// The branch asked for.

@@ -88,8 +88,8 @@ impl Training {
         &self.0.description
     }
 
-    async fn category(&self) -> Result<GqlCategory> {
-        Ok(self.0.category.into())
+    async fn category(&self) -> GqlCategory {
+        self.0.category.into()
     }
 
     async fn starts_at(&self) -> DateTime<Utc> {
@@ -141,12 +141,12 @@ impl Training {
         svc::registration_refusal(&self.0, Utc::now()).is_none()
     }
 
-    async fn audience(&self) -> Result<GqlAudience> {
-        Ok(self.0.audience.into())
+    async fn audience(&self) -> GqlAudience {
+        self.0.audience.into()
     }
 
-    async fn status(&self) -> Result<GqlTrainingStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlTrainingStatus {
+        self.0.status.into()
     }
 
     async fn cancel_reason(&self) -> Option<&str> {

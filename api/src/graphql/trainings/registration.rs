@@ -62,8 +62,8 @@ impl TrainingRegistration {
         Ok(ctx.loaders()?.people.load_one(self.0.person_id).await?.ok_or(ApiError::NotFound)?.phone)
     }
 
-    async fn status(&self) -> Result<GqlRegistrationStatus> {
-        Ok(self.0.status.into())
+    async fn status(&self) -> GqlRegistrationStatus {
+        self.0.status.into()
     }
 
     /// Arrival number within the training (the roster's order).
