@@ -2,9 +2,16 @@
 //! connects the cache, starts the push and fan-out workers, binds the listener. `Application::build` is
 //! what `main` and the tests both call (tests with port 0; `build_with` injects a push sender).
 
-use std::{net::TcpListener, sync::Arc};
+use std::{
+    net::TcpListener,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use tokio::sync::mpsc;
 
 use crate::{
     graphql::build_schema,
@@ -49,6 +56,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    draining: Draining,
     state: AppState,
     seeded: bool,
     push_worker: PollingWorker,
@@ -145,6 +153,8 @@ impl Application {
         let documents = web::Data::new(DocumentCache::default());
         let body_limit = settings.max_body_bytes;
         let cors_origins = settings.cors_origins.clone();
+        let draining = Draining::default();
+        let probe = web::Data::new(draining.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::cors(&cors_origins))
@@ -152,16 +162,21 @@ impl Application {
                 .app_data(web::Data::new(schema.clone()))
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(documents.clone())
+                .app_data(probe.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(http::routes)
         })
         .workers(settings.workers)
+        // Signals are ours (`run_until_stopped`): actix would close the listener at once and
+        // drop the connections still queued, which a drain avoids.
+        .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
         Ok(Self {
             port,
             server,
+            draining,
             state,
             seeded,
             push_worker,
@@ -185,11 +200,69 @@ impl Application {
         self.seeded
     }
 
-    /// Runs until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish
-    /// (up to `APP_SHUTDOWN_TIMEOUT_SECS`); the push, fan-out and escalation workers finish
-    /// their rounds and stop.
+    /// Runs until SIGTERM or SIGINT, then stops as [`run_until`](Self::run_until) says; a second
+    /// signal cuts the drain short, a third stops without waiting for in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let signals = tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) =
+                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+            else {
+                tracing::error!("cannot listen for SIGTERM/SIGINT");
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let result = self.run_until(rx).await;
+        signals.abort();
+        result
+    }
+
+    /// Serves until the first stop request, then drains and stops:
+    ///
+    /// 1. `/readyz` answers 503 `draining` while every request, new ones included, is still
+    ///    served, for `APP_SHUTDOWN_DRAIN_SECS` (a load balancer stops sending traffic; a
+    ///    second request ends the drain early);
+    /// 2. the listener closes and in-flight requests get up to `APP_SHUTDOWN_TIMEOUT_SECS` to
+    ///    finish (a third request stops at once);
+    /// 3. the push, fan-out and escalation workers finish their rounds and stop.
+    ///
+    /// Closing the listener at once would reset the connections the kernel had accepted but
+    /// the server had not yet read: requests a client sent before the signal.
+    pub async fn run_until(self, mut stop: mpsc::UnboundedReceiver<()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let draining = self.draining.clone();
+        let drain = self.state.settings.shutdown_drain;
+        let stopper = tokio::spawn(async move {
+            if stop.recv().await.is_none() {
+                return;
+            }
+            draining.start();
+            tracing::info!(drain_secs = drain.as_secs(), "stop requested: draining");
+            tokio::select! {
+                () = tokio::time::sleep(drain) => {}
+                _ = stop.recv() => tracing::info!("second stop request: drain cut short"),
+            }
+            tracing::info!("closing the listener; in-flight requests finish");
+            tokio::select! {
+                () = handle.stop(true) => {}
+                Some(()) = stop.recv() => {
+                    tracing::warn!("third stop request: stopping without waiting");
+                    handle.stop(false).await;
+                }
+            }
+        });
         let result = self.server.await;
+        stopper.abort();
         let grace = self.state.settings.shutdown_timeout;
         tokio::join!(
             self.push_worker.stop(grace),
@@ -202,5 +275,19 @@ impl Application {
             }
         );
         result
+    }
+}
+
+/// Whether the server is draining before a stop (`/readyz` then answers 503).
+#[derive(Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }

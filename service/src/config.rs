@@ -89,6 +89,9 @@ pub struct Settings {
     pub query_complexity_limit: usize,
     pub ws_init_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// After SIGTERM, how long the server keeps serving (`/readyz` answering 503) before it
+    /// closes the listener.
+    pub shutdown_drain: Duration,
     pub seed_demo_data: bool,
     /// With the demo data, also demo content: a member of a branch, campaigns, news, trainings
     /// and targets (the tests leave it out, so their lists start empty).
@@ -259,6 +262,7 @@ impl Settings {
             query_complexity_limit: positive(&get, "APP_QUERY_COMPLEXITY_LIMIT", 2000)? as usize,
             ws_init_timeout: secs(parse(&get, "APP_WS_INIT_TIMEOUT_SECS", 10, "seconds")?),
             shutdown_timeout: secs(parse(&get, "APP_SHUTDOWN_TIMEOUT_SECS", 30, "seconds")?),
+            shutdown_drain: secs(parse(&get, "APP_SHUTDOWN_DRAIN_SECS", 2, "seconds")?),
             seed_demo_data: match parse(&get, "APP_SEED_DEMO_DATA", dev, "true or false")? {
                 // The demo accounts' password is published: never in production.
                 true if !dev => {

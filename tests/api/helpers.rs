@@ -41,6 +41,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The settings it was built from (a peer instance reuses them).
     pub vars: HashMap<String, String>,
+    /// What SIGTERM sends (see [`Self::request_stop`]).
+    stop: tokio::sync::mpsc::UnboundedSender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Which backend the suite runs on.
@@ -167,17 +170,30 @@ async fn try_start_with(
     let app = Application::build_with(settings, sender).await?;
     let port = app.port();
     let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let (stop, stop_requests) = tokio::sync::mpsc::unbounded_channel();
+    let server = tokio::spawn(app.run_until(stop_requests));
     Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         state,
         client: reqwest::Client::new(),
         vars,
+        stop,
+        server,
     })
 }
 
 impl TestApp {
+    /// What a SIGTERM does: the first request starts the drain, a second cuts it short.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(());
+    }
+
+    /// Waits until the server has stopped: its result.
+    pub async fn stopped(self) -> std::io::Result<()> {
+        self.server.await.expect("the server task does not panic")
+    }
+
     /// Another instance on the same database and Redis prefix (a restart, or a second node
     /// behind the load balancer).
     pub async fn spawn_peer(&self) -> TestApp {

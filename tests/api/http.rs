@@ -257,6 +257,64 @@ async fn healthz_and_readyz_answer_ok() {
     assert_eq!(body["status"], "ok", "{body}");
 }
 
+/// What SIGTERM starts: `/readyz` turns 503 `draining` while requests, those in flight and new
+/// ones, are still answered; then the server stops and refuses connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_drains_then_closes_without_cutting_requests_off() {
+    let app = spawn_app_with(&[("APP_SHUTDOWN_DRAIN_SECS", "1")]).await;
+    let logins: Vec<_> = (1..=8)
+        .map(|i| {
+            let (client, url) = (app.client.clone(), app.url("/graphql"));
+            tokio::spawn(async move {
+                let query = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+                let input = json!({ "phone": format!("+8490000000{i}"), "password": DEMO_PASSWORD });
+                let resp =
+                    client.post(url).json(&json!({ "query": query, "variables": { "i": input } })).send();
+                resp.await.expect("answered").json::<Value>().await.expect("a JSON answer")
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.request_stop();
+
+    let mut draining = None;
+    for _ in 0..100 {
+        let (status, body) = status_json(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+        if status == 503 {
+            draining = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(draining.expect("readyz turns 503 while draining")["status"], "draining");
+    let during = app.gql("{ __typename }", json!({}), None).await;
+    assert_eq!(during.ok()["__typename"], "QueryRoot", "a new request during the drain is served");
+    for login in logins {
+        let body = login.await.unwrap();
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    }
+
+    let (client, url) = (app.client.clone(), app.url("/healthz"));
+    tokio::time::timeout(std::time::Duration::from_secs(30), app.stopped())
+        .await
+        .expect("the server stops after the drain")
+        .expect("and stops cleanly");
+    let after = client.get(url).send().await.expect_err("the listener is closed");
+    assert!(after.is_connect(), "{after}");
+}
+
+/// A second SIGTERM cuts the drain short (a drain of ten minutes would outlast the timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_request_cuts_the_drain_short() {
+    let app = spawn_app_with(&[("APP_SHUTDOWN_DRAIN_SECS", "600")]).await;
+    app.request_stop();
+    app.request_stop();
+    tokio::time::timeout(std::time::Duration::from_secs(30), app.stopped())
+        .await
+        .expect("the server stops without waiting out the drain")
+        .expect("and stops cleanly");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Production hardening
 
