@@ -19,13 +19,13 @@
 
 mod common;
 
+use entities::ids::PersonId;
 use std::time::{Duration, Instant};
 
 use chrono::Datelike;
 use common::{Runner, Tree, as_viewer, build_tree, existing_state, fresh_state, ids, officer, report};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
-use uuid::Uuid;
 
 const DATABASE: &str = "phunu_bench_home";
 const MEMBERS: i64 = 1_000_000;
@@ -56,7 +56,7 @@ const SPREAD: &str = "(j % 50 = 0 AND u.kind = 'CITY') \
    OR (j % 50 BETWEEN 6 AND 24 AND u.kind = 'BASE' AND u.rn = j % 420) \
    OR (j % 50 >= 25 AND u.kind = 'BRANCH' AND u.rn = j % 5040)";
 
-async fn seed(state: &service::state::AppState, admin: Uuid) {
+async fn seed(state: &service::state::AppState, admin: PersonId) {
     let db = &state.db;
     let year = chrono::Utc::now().year();
     let t = Instant::now();
@@ -206,7 +206,7 @@ async fn seed(state: &service::state::AppState, admin: Uuid) {
 
 /// Sends `rate` home-screen requests per second for `seconds`, each as the next member, and
 /// reports latency from each request's due time, and the rate achieved.
-async fn fixed_rate(runner: &Runner, members: &[Uuid], rate: u64, seconds: u64) {
+async fn fixed_rate(runner: &Runner, members: &[PersonId], rate: u64, seconds: u64) {
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now() + Duration::from_millis(50);

@@ -21,7 +21,6 @@ use common::{
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use service::{domain::fold_for_search, membership::import_members};
-use uuid::Uuid;
 
 const MEMBERS: i64 = 1_000_000;
 const SAMPLES: usize = 300;
@@ -340,7 +339,7 @@ async fn main() {
     let directory = "query($s: String, $u: ID) { members(filter: {search: $s, unitId: $u}, first: 20) { \
         edges { node { memberNumber fullName phone status joinedAt branch { name } } } pageInfo { hasNextPage endCursor } } }";
     let city_gid = service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, city.id).encode();
-    let gid = |id: Uuid| service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, id).encode();
+    let gid = |id: entities::ids::UnitId| service::domain::GlobalId::of(id).encode();
     // (label, search, unit) — each search several ways a console officer types it.
     type Case = (&'static str, fn(usize) -> String, fn(usize) -> Option<usize>);
     let cases: [Case; 7] = [

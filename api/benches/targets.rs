@@ -15,6 +15,7 @@
 
 mod common;
 
+use entities::ids::UnitId;
 use std::time::Instant;
 
 use chrono::{Datelike, Utc};
@@ -29,7 +30,7 @@ const PROGRESS: &str = "query($u: ID!, $p: PeriodInput!) { targetProgress(unitId
     total { unit { code } target actual attainment reportingUnits } \
     children { unit { code name } target actual attainment reportingUnits } } }";
 
-fn unit_id(id: uuid::Uuid) -> String {
+fn unit_id(id: UnitId) -> String {
     service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, id).encode()
 }
 

@@ -13,13 +13,13 @@
 
 mod common;
 
+use entities::ids::PersonId;
 use std::time::{Duration, Instant};
 
 use common::{Runner, Tree, as_viewer, build_tree, fresh_state, ids, officer, report};
 use futures_util::{StreamExt, stream};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
-use uuid::Uuid;
 
 const PEOPLE: i64 = 300_000;
 const TRAININGS: i64 = 30_000;
@@ -143,7 +143,7 @@ async fn main() {
         for n in 0..trainings {
             targets.push(new_training(n).await);
         }
-        let jobs: Vec<(Uuid, String)> = (0..trainings * per)
+        let jobs: Vec<(PersonId, String)> = (0..trainings * per)
             .map(|i| (people[i % people.len()], targets[i % trainings].clone()))
             .collect();
         let started = Instant::now();

@@ -15,6 +15,7 @@
 
 mod common;
 
+use entities::ids::{PersonId, UnitId};
 use std::{sync::Arc, time::Instant};
 
 use common::{
@@ -47,7 +48,7 @@ const QUEUE: &str = "query { violenceReports(first: 20) { totalCount edges { nod
 /// Case officers: one per district, one in every tenth ward; 100,000 reports over the branches
 /// and wards of the last three years (statuses by age: most old ones closed), sealed bytes in
 /// place of text (the queue never opens them).
-async fn seed(state: &service::state::AppState, tree: &Tree) -> (Uuid, Uuid, Uuid) {
+async fn seed(state: &service::state::AppState, tree: &Tree) -> (PersonId, PersonId, PersonId) {
     let t = Instant::now();
     let mut district_officer = None;
     for (i, d) in tree.districts.iter().enumerate() {
@@ -92,7 +93,7 @@ async fn seed(state: &service::state::AppState, tree: &Tree) -> (Uuid, Uuid, Uui
     (ward_officer.unwrap(), district_officer.unwrap(), city_officer)
 }
 
-fn submission(unit: Uuid) -> serde_json::Value {
+fn submission(unit: UnitId) -> serde_json::Value {
     json!({
         "unitId": service::domain::GlobalId::new(service::domain::NodeKind::OrgUnit, unit).encode(),
         "affected": "FAMILY_MEMBER",
@@ -110,7 +111,7 @@ fn submission(unit: Uuid) -> serde_json::Value {
 }
 
 /// `SUBMISSIONS` submissions, `IN_FLIGHT` at a time, as `auth(i)`.
-async fn submissions(runner: &Runner, places: &[Uuid], label: &str, auth: impl Fn(usize) -> Auth) {
+async fn submissions(runner: &Runner, places: &[UnitId], label: &str, auth: impl Fn(usize) -> Auth) {
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();

@@ -2,15 +2,16 @@
 //! unit for its subtree over a term. Members see the active ones of their branch and every
 //! ancestor; its criteria are in `campaign_criterion`.
 
+use crate::ids::{CampaignId, PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "campaign")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: CampaignId,
     /// The owning unit; the campaign is for its subtree.
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     /// `EMULATION_MOVEMENT`, `CAMPAIGN` or `PROGRAMME`.
     pub kind: CampaignKind,
     pub title: String,
@@ -25,7 +26,7 @@ pub struct Model {
     pub term_end: Date,
     /// `DRAFT`, `ACTIVE` or `ENDED`.
     pub status: CampaignStatus,
-    pub created_by: Uuid,
+    pub created_by: PersonId,
     pub launched_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     /// The "newest first" key: creation, then launch.

@@ -2,6 +2,7 @@
 //! (ordered by person id; `cursor` is the last person notified, advanced in the same
 //! transaction as the batch's notifications, so nobody is notified twice).
 
+use crate::ids::UnitId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,7 +17,7 @@ pub struct Model {
     /// What it is about (the campaign).
     pub subject_id: Uuid,
     /// Whose members are notified (its subtree).
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     /// JSON parameters of the notification.
     pub params: String,
     pub cursor: Option<Uuid>,

@@ -1,6 +1,7 @@
 //! What a target counts. Computed indicators (fixed ids, `code` set) are counted by the system;
 //! reported ones are defined by an officer for her unit's subtree and filled in by officers.
 
+use crate::ids::{PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -17,8 +18,8 @@ pub struct Model {
     /// How a subtree's reported values combine: `SUM` or `AVERAGE`.
     pub aggregation: Aggregation,
     /// The unit whose subtree may use a reported indicator; `None` for computed ones.
-    pub unit_id: Option<Uuid>,
-    pub created_by: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
+    pub created_by: Option<PersonId>,
     pub created_at: DateTimeUtc,
 }
 

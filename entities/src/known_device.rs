@@ -1,5 +1,6 @@
 //! A device a person has signed in from, known by an opaque token (only its SHA-256 stored).
 
+use crate::ids::PersonId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     #[sea_orm(unique)]
     pub token_hash: String,
     pub created_at: DateTimeUtc,

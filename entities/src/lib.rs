@@ -78,6 +78,7 @@ pub mod campaign;
 pub mod campaign_criterion;
 pub mod counter;
 pub mod fanout_job;
+pub mod ids;
 pub mod indicator;
 pub mod known_device;
 pub mod membership;

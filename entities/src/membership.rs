@@ -1,15 +1,16 @@
 //! A person's membership of the union, in one branch at a time. At most one per person is
 //! current (`ACTIVE` or `SUSPENDED`); a transfer changes `branch_id`, leaving sets `LEFT`.
 
+use crate::ids::{MembershipId, PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "membership")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub person_id: Uuid,
-    pub branch_id: Uuid,
+    pub id: MembershipId,
+    pub person_id: PersonId,
+    pub branch_id: UnitId,
     /// Citywide unique, e.g. `HN0000123`.
     #[sea_orm(unique)]
     pub member_number: String,

@@ -1,5 +1,6 @@
 //! One change of a membership (who, when, from → to). Append-only.
 
+use crate::ids::{MembershipId, PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,16 +8,16 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub membership_id: Uuid,
-    pub person_id: Uuid,
+    pub membership_id: MembershipId,
+    pub person_id: PersonId,
     /// `JOINED`, `ENROLLED`, `IMPORTED`, `TRANSFERRED`, `SUSPENDED`, `REINSTATED` or `LEFT`.
     pub kind: EventKind,
-    pub from_branch_id: Option<Uuid>,
-    pub to_branch_id: Option<Uuid>,
+    pub from_branch_id: Option<UnitId>,
+    pub to_branch_id: Option<UnitId>,
     pub from_status: Option<crate::membership::MemberStatus>,
     pub to_status: Option<crate::membership::MemberStatus>,
     /// The officer who acted; `None` when the member acted herself.
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<PersonId>,
     pub reason: Option<String>,
     pub created_at: DateTimeUtc,
 }

@@ -1,6 +1,7 @@
 //! An invitation to join a branch, sent by an officer to a person the service already knows;
 //! she accepts or declines it. One row per person and branch (renewed when sent again).
 
+use crate::ids::{PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,9 +9,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub person_id: Uuid,
-    pub branch_id: Uuid,
-    pub invited_by: Uuid,
+    pub person_id: PersonId,
+    pub branch_id: UnitId,
+    pub invited_by: PersonId,
     /// `PENDING`, `ACCEPTED`, `DECLINED` or `CANCELLED` (a pending one past `expires_at` is
     /// expired).
     pub status: InvitationStatus,

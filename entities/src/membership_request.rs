@@ -1,5 +1,6 @@
 //! A request to join a branch or to transfer to another; decided once by an officer.
 
+use crate::ids::{PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,18 +8,18 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     /// `JOIN` or `TRANSFER`.
     pub kind: RequestKind,
     /// The branch asked for.
-    pub branch_id: Uuid,
+    pub branch_id: UnitId,
     /// For a transfer, the branch she leaves.
-    pub from_branch_id: Option<Uuid>,
+    pub from_branch_id: Option<UnitId>,
     /// `PENDING`, `APPROVED`, `REJECTED` or `CANCELLED`.
     pub status: RequestStatus,
     pub note: Option<String>,
     pub decision_reason: Option<String>,
-    pub decided_by: Option<Uuid>,
+    pub decided_by: Option<PersonId>,
     pub decided_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }

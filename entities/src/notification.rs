@@ -1,6 +1,7 @@
 //! An inbox notification: a kind and its parameters (rendered in the reader's language), a
 //! link to the object, and whether it was read.
 
+use crate::ids::PersonId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     pub kind: String,
     /// JSON object of the parameters the text is rendered from.
     pub params: String,

@@ -1,14 +1,15 @@
 //! A unit of the union's tree (city, district, base, branch, group). Subtree questions go
 //! through `org_unit_closure`, never through `parent_id` recursion.
 
+use crate::ids::UnitId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "org_unit")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub parent_id: Option<Uuid>,
+    pub id: UnitId,
+    pub parent_id: Option<UnitId>,
     /// `CITY`, `DISTRICT`, `BASE`, `BRANCH` or `GROUP`.
     pub kind: UnitKind,
     #[sea_orm(unique)]

@@ -1,13 +1,14 @@
 //! A person known to the union. `password_hash` is absent for people enrolled by an officer who
 //! have not registered yet; the phone number (normalised E.164) is the natural key.
 
+use crate::ids::PersonId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "person")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: PersonId,
     #[sea_orm(unique)]
     pub phone: String,
     pub full_name: String,

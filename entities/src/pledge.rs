@@ -1,6 +1,7 @@
 //! A member's pledge to a campaign for a year, for herself or for her household, and its
 //! review: certified when the criteria are met, or returned with a comment.
 
+use crate::ids::{CampaignId, PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,10 +9,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub campaign_id: Uuid,
-    pub person_id: Uuid,
+    pub campaign_id: CampaignId,
+    pub person_id: PersonId,
     /// Her branch when she pledged: who reviews it, and where a certification counts.
-    pub branch_id: Uuid,
+    pub branch_id: UnitId,
     /// `PERSONAL` or `HOUSEHOLD`.
     pub kind: PledgeKind,
     pub household_label: Option<String>,
@@ -25,7 +26,7 @@ pub struct Model {
     /// JSON array of the ids of the criteria the reviewer found met.
     pub checks: Option<String>,
     pub review_comment: Option<String>,
-    pub reviewed_by: Option<Uuid>,
+    pub reviewed_by: Option<PersonId>,
     pub reviewed_at: Option<DateTimeUtc>,
     /// When it was (last) submitted: the review queue's order.
     pub submitted_at: DateTimeUtc,

@@ -1,6 +1,7 @@
 //! A news post published by a unit to its subtree, optionally about a campaign. A member's
 //! feed shows the published posts of her branch and every ancestor.
 
+use crate::ids::{CampaignId, PersonId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,15 +9,15 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub unit_id: Uuid,
-    pub campaign_id: Option<Uuid>,
+    pub unit_id: UnitId,
+    pub campaign_id: Option<CampaignId>,
     pub title: String,
     pub body: String,
     pub cover_image_url: Option<String>,
     pub status: PostStatus,
     pub published_at: DateTimeUtc,
     pub unpublished_at: Option<DateTimeUtc>,
-    pub created_by: Uuid,
+    pub created_by: PersonId,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

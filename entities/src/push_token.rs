@@ -1,5 +1,6 @@
 //! A device push token of a person.
 
+use crate::ids::PersonId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     #[sea_orm(unique)]
     pub token: String,
     /// `ANDROID`, `IOS` or `WEB`.

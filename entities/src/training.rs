@@ -1,15 +1,16 @@
 //! A training (tập huấn, dạy nghề) published by a unit for its subtree's members or officers.
 //! Its seat counters and next arrival number change only under a lock on this row.
 
+use crate::ids::{PersonId, TrainingId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "training")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: TrainingId,
     /// The organising unit; the audience is its subtree.
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     pub title: String,
     /// The folded title, for accent-insensitive search.
     pub title_search: String,
@@ -34,7 +35,7 @@ pub struct Model {
     pub waitlist_count: i32,
     pub next_queue_no: i64,
     pub cancel_reason: Option<String>,
-    pub created_by: Uuid,
+    pub created_by: PersonId,
     pub published_at: Option<DateTimeUtc>,
     pub cancelled_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,

@@ -1,6 +1,7 @@
 //! A person's registration for a training: one row per person and training, reused when she
 //! registers again after cancelling. `queue_no` is her arrival number (the waitlist's order).
 
+use crate::ids::{PersonId, TrainingId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,8 +9,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub training_id: Uuid,
-    pub person_id: Uuid,
+    pub training_id: TrainingId,
+    pub person_id: PersonId,
     /// `CONFIRMED`, `WAITLISTED`, `CANCELLED`, `ATTENDED` or `NO_SHOW`.
     pub status: RegistrationStatus,
     pub queue_no: i64,
@@ -18,7 +19,7 @@ pub struct Model {
     pub confirmed_at: Option<DateTimeUtc>,
     pub cancelled_at: Option<DateTimeUtc>,
     pub attended_at: Option<DateTimeUtc>,
-    pub checked_in_by: Option<Uuid>,
+    pub checked_in_by: Option<PersonId>,
     /// `TOKEN` or `MANUAL`.
     pub check_in_method: Option<CheckInMethod>,
     pub updated_at: DateTimeUtc,

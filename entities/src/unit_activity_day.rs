@@ -1,13 +1,14 @@
 //! Per-day counters of the computed indicators (`ATTENDED`, `HOUSEHOLDS_CERTIFIED`) for every
 //! unit, covering everything the unit contains; moved with a unit when the tree changes.
 
+use crate::ids::UnitId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "unit_activity_day")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub metric: Metric,
     #[sea_orm(primary_key, auto_increment = false)]

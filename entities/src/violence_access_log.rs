@@ -1,6 +1,7 @@
 //! Who read or changed a report, in which role, and when. Append-only: the database refuses
 //! UPDATE and DELETE on this table.
 
+use crate::ids::{PersonId, ReportId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,9 +9,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub report_id: Uuid,
+    pub report_id: ReportId,
     /// `None` for an anonymous reporter (who proved the PIN) or the system.
-    pub person_id: Option<Uuid>,
+    pub person_id: Option<PersonId>,
     pub role: crate::violence_report_event::ActorRole,
     pub action: AccessAction,
     pub at: DateTimeUtc,

@@ -2,23 +2,24 @@
 //! (description, address, safe contact) is stored sealed (see `api::crypto`); the queue sorts
 //! and filters on the clear columns only.
 
+use crate::ids::{PersonId, ReportId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "violence_report")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: ReportId,
     /// What the reporter quotes, e.g. `BL-7K3M9Q2X`.
     #[sea_orm(unique)]
     pub reference_code: String,
     /// Where it happens (a ward/commune or a branch).
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     /// The unit whose case officers hold it now: the place's nearest unit with case officers,
     /// moved up by each escalation.
-    pub routed_unit_id: Uuid,
+    pub routed_unit_id: UnitId,
     /// The signed-in reporter; `None` for an anonymous report.
-    pub reporter_id: Option<Uuid>,
+    pub reporter_id: Option<PersonId>,
     /// argon2id hash of an anonymous reporter's PIN.
     pub pin_hash: Option<String>,
     /// Wrong PINs in a row.
@@ -42,7 +43,7 @@ pub struct Model {
     pub may_share: bool,
     pub status: ReportStatus,
     pub close_reason: Option<CloseReason>,
-    pub assigned_to: Option<Uuid>,
+    pub assigned_to: Option<PersonId>,
     /// Incremented by every change.
     pub version: i32,
     /// How many times it moved up the tree unacknowledged.

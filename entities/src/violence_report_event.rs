@@ -1,6 +1,7 @@
 //! One step on a report's timeline. `public` steps are shown to the reporter (with the actor as
 //! a role, never a name); notes and escalations are internal. Free text is sealed.
 
+use crate::ids::{PersonId, ReportId, UnitId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,11 +9,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub report_id: Uuid,
+    pub report_id: ReportId,
     pub kind: EventKind,
     pub public: bool,
     /// The officer or signed-in reporter; `None` for an anonymous reporter or the system.
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<PersonId>,
     /// `REPORTER`, `CASE_OFFICER` or `SYSTEM`.
     pub actor_role: ActorRole,
     pub from_status: Option<crate::violence_report::ReportStatus>,
@@ -23,9 +24,9 @@ pub struct Model {
     pub agency: Option<Agency>,
     pub referred_on: Option<Date>,
     /// For an escalation, the unit it moved to.
-    pub unit_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
     /// For an assignment, the officer assigned.
-    pub assignee_id: Option<Uuid>,
+    pub assignee_id: Option<PersonId>,
     pub created_at: DateTimeUtc,
 }
 

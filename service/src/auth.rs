@@ -9,6 +9,7 @@
 //! taken for "not revoked" then. Refresh tokens are opaque random strings; only their SHA-256
 //! is stored.
 
+use entities::ids::PersonId;
 use std::{sync::OnceLock, time::Duration};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -32,7 +33,7 @@ use crate::{
 /// The signed-in caller of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Viewer {
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     pub session_id: Uuid,
 }
 
@@ -75,7 +76,7 @@ const LEEWAY_SECS: u64 = 5;
 struct AccessClaims {
     iss: String,
     aud: String,
-    sub: Uuid,
+    sub: PersonId,
     sid: Uuid,
     iat: i64,
     exp: i64,
@@ -167,7 +168,7 @@ impl TokenKeys {
     /// Issues an access token for a session; returns it with its expiry.
     pub fn issue_access(
         &self,
-        person_id: Uuid,
+        person_id: PersonId,
         session_id: Uuid,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
         let now = Utc::now();
@@ -370,7 +371,7 @@ mod tests {
         let cache = Cache::memory();
         // The in-process cache always vouches for its flags: the database is never asked.
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-        let (person, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let (person, sid) = (PersonId(Uuid::new_v4()), Uuid::new_v4());
         let (token, _) = keys.issue_access(person, sid).unwrap();
         let bearer = format!("Bearer {token}");
         assert_eq!(
@@ -393,7 +394,7 @@ mod tests {
             let claims = AccessClaims {
                 iss: keys.issuer.clone(),
                 aud: keys.audience.clone(),
-                sub: Uuid::new_v4(),
+                sub: PersonId(Uuid::new_v4()),
                 sid: Uuid::new_v4(),
                 iat,
                 exp: iat + 900,

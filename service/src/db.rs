@@ -182,10 +182,12 @@ pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Valu
 
 /// Reads the row `id` of `E` under a row lock held until the transaction ends (`FOR UPDATE`
 /// on PostgreSQL; SQLite's single connection serialises transactions anyway).
-pub async fn lock_by_id<E>(txn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Option<E::Model>, DbErr>
+pub async fn lock_by_id<E>(
+    txn: &impl ConnectionTrait,
+    id: <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType,
+) -> Result<Option<E::Model>, DbErr>
 where
     E: sea_orm::EntityTrait,
-    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
 {
     use sea_orm::QuerySelect;
     let mut query = E::find_by_id(id);
@@ -200,7 +202,7 @@ pub fn after_key<C: sea_orm::ColumnTrait>(
     key: C,
     value: impl Into<Value> + Clone,
     id: C,
-    last_id: uuid::Uuid,
+    last_id: impl Into<Value>,
 ) -> sea_orm::Condition {
     sea_orm::Condition::any()
         .add(key.gt(value.clone()))

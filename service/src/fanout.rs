@@ -12,6 +12,7 @@
 //! all: an instance that dies between batches loses nothing, and nobody is notified twice. A
 //! short batch marks the job `DONE`. The notifications are announced after commit.
 
+use entities::ids::{PersonId, UnitId};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -71,15 +72,15 @@ const UNKNOWN_KIND_DELAY: chrono::Duration = chrono::Duration::minutes(5);
 pub async fn schedule(
     txn: &impl ConnectionTrait,
     kind: FanoutKind,
-    subject_id: Uuid,
-    unit_id: Uuid,
+    subject_id: impl Into<Uuid>,
+    unit_id: UnitId,
     params: serde_json::Value,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
     entities::fanout_job::ActiveModel {
         id: Set(Uuid::now_v7()),
         kind: Set(kind.as_str().to_owned()),
-        subject_id: Set(subject_id),
+        subject_id: Set(subject_id.into()),
         unit_id: Set(unit_id),
         params: Set(params.to_string()),
         cursor: Set(None),
@@ -224,7 +225,7 @@ async fn claim(txn: &impl ConnectionTrait) -> Result<Option<fanout_job::Model>, 
 
 #[derive(FromQueryResult)]
 struct Member {
-    person_id: Uuid,
+    person_id: PersonId,
 }
 
 /// The next `limit` active members of the job's subtree after its cursor, by person id.
@@ -232,7 +233,7 @@ async fn next_members(
     txn: &impl ConnectionTrait,
     job: &fanout_job::Model,
     limit: u64,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<PersonId>, ApiError> {
     let mut values: Vec<sea_orm::Value> = vec![job.unit_id.into()];
     let after = match job.cursor {
         Some(cursor) => {

@@ -11,6 +11,7 @@
 //! answers again.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entities::ids::PersonId;
 use entities::{auth_session, known_device, person, refresh_token};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -279,7 +280,7 @@ const MAX_DEVICES: usize = 20;
 /// The id of `person`'s known device with this token, if it is one.
 async fn known_device(
     conn: &impl ConnectionTrait,
-    person: Uuid,
+    person: PersonId,
     token: &SecretString,
 ) -> Result<Option<Uuid>, ApiError> {
     Ok(known_device::Entity::find()
@@ -294,7 +295,7 @@ async fn known_device(
 
 /// Remembers a new device of `person` (keeping her [`MAX_DEVICES`] most recent) and answers its
 /// token.
-async fn remember_device(conn: &impl ConnectionTrait, person: Uuid) -> Result<String, ApiError> {
+async fn remember_device(conn: &impl ConnectionTrait, person: PersonId) -> Result<String, ApiError> {
     let (token, hash) = auth::new_device_token()?;
     let now = Utc::now();
     known_device::ActiveModel {
@@ -584,8 +585,8 @@ pub fn spawn_revocation_guard(state: AppState) -> Option<crate::worker::PollingW
 /// People by id (for DataLoaders).
 pub async fn people_by_ids(
     conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, person::Model>, ApiError> {
+    ids: &[PersonId],
+) -> Result<std::collections::HashMap<PersonId, person::Model>, ApiError> {
     Ok(person::Entity::find()
         .filter(person::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
@@ -599,7 +600,7 @@ pub async fn people_by_ids(
 /// Vietnamese, nothing optional. Callers set what differs with struct update syntax.
 pub fn new_person(phone: &PhoneNumber, name: &PersonName, now: chrono::DateTime<Utc>) -> person::ActiveModel {
     person::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(PersonId::new()),
         phone: Set(phone.as_str().to_owned()),
         full_name: Set(name.as_str().to_owned()),
         name_search: Set(fold_for_search(name.as_str())),

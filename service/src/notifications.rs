@@ -14,6 +14,7 @@
 //! a time; the outbox rows queued for a token go with it when it is unregistered or moves to
 //! another person, so a device never receives pushes meant for its previous owner.
 
+use entities::ids::PersonId;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -39,7 +40,7 @@ pub use entities::notification::NotificationKind;
 
 /// A notification to create.
 pub struct NewNotification {
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     pub kind: NotificationKind,
     pub params: Value,
     /// Global id of the object it is about.
@@ -186,7 +187,7 @@ const OUTBOX_VALUES: usize = 11;
 #[derive(FromQueryResult)]
 struct Device {
     id: Uuid,
-    person_id: Uuid,
+    person_id: PersonId,
     language: String,
 }
 
@@ -224,10 +225,10 @@ pub async fn enqueue(
             .await?;
     }
 
-    let mut people: Vec<Uuid> = created.iter().map(|n| n.person_id).collect();
+    let mut people: Vec<PersonId> = created.iter().map(|n| n.person_id).collect();
     people.sort_unstable();
     people.dedup();
-    let mut devices: HashMap<Uuid, Vec<Device>> = HashMap::new();
+    let mut devices: HashMap<PersonId, Vec<Device>> = HashMap::new();
     for chunk in people.chunks(MAX_BOUND_VALUES) {
         let sql = format!(
             "SELECT t.id AS id, t.person_id AS person_id, p.language AS language FROM push_token t \
@@ -271,7 +272,7 @@ pub async fn enqueue(
 }
 
 /// The event topic of a person's new notifications.
-pub fn topic(person_id: Uuid) -> String {
+pub fn topic(person_id: PersonId) -> String {
     format!("notifications:{person_id}")
 }
 

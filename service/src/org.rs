@@ -7,6 +7,7 @@
 //! parent inside their transaction, so concurrent changes can neither form a cycle nor copy
 //! stale ancestor rows (SQLite serialises writers by itself).
 
+use entities::ids::UnitId;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -17,7 +18,6 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
@@ -34,9 +34,9 @@ pub use entities::org_unit::UnitKind;
 #[derive(Clone, Debug, Default)]
 pub struct UnitFilter {
     /// Only direct children of this unit.
-    pub parent_id: Option<Uuid>,
+    pub parent_id: Option<UnitId>,
     /// Only units in this unit's subtree (itself excluded).
-    pub under_id: Option<Uuid>,
+    pub under_id: Option<UnitId>,
     pub kind: Option<UnitKind>,
     /// Accent-insensitive substring of the name.
     pub search: Option<String>,
@@ -46,7 +46,7 @@ pub struct UnitFilter {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UnitCursor {
     pub name: String,
-    pub id: Uuid,
+    pub id: UnitId,
 }
 
 impl UnitCursor {
@@ -117,8 +117,8 @@ pub async fn count_units(conn: &impl ConnectionTrait, filter: &UnitFilter) -> Re
 /// Units by id (for DataLoaders).
 pub async fn units_by_ids(
     conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, org_unit::Model>, ApiError> {
+    ids: &[UnitId],
+) -> Result<HashMap<UnitId, org_unit::Model>, ApiError> {
     Ok(org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
@@ -129,9 +129,9 @@ pub async fn units_by_ids(
 }
 
 /// The root of the tree that `unit` belongs to.
-pub async fn root_of(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Uuid, ApiError> {
+pub async fn root_of(conn: &impl ConnectionTrait, unit: UnitId) -> Result<UnitId, ApiError> {
     use entities::org_unit_closure as c;
-    let ancestors: Vec<Uuid> = c::Entity::find()
+    let ancestors: Vec<UnitId> = c::Entity::find()
         .select_only()
         .column(c::Column::AncestorId)
         .filter(c::Column::DescendantId.eq(unit))
@@ -144,13 +144,13 @@ pub async fn root_of(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Uuid, Ap
 }
 
 /// One unit, or `NOT_FOUND`.
-pub async fn get_unit(conn: &impl ConnectionTrait, id: Uuid) -> Result<org_unit::Model, ApiError> {
+pub async fn get_unit(conn: &impl ConnectionTrait, id: UnitId) -> Result<org_unit::Model, ApiError> {
     org_unit::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)
 }
 
 #[derive(FromQueryResult)]
 struct AncestorRow {
-    descendant_id: Uuid,
+    descendant_id: UnitId,
     #[sea_orm(nested)]
     unit: org_unit::Model,
 }
@@ -158,8 +158,8 @@ struct AncestorRow {
 /// Ancestors of each unit (root first, the unit itself excluded), in one query.
 pub async fn ancestors_of(
     conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<org_unit::Model>>, ApiError> {
+    ids: &[UnitId],
+) -> Result<HashMap<UnitId, Vec<org_unit::Model>>, ApiError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -176,7 +176,7 @@ pub async fn ancestors_of(
     ))
     .all(conn)
     .await?;
-    let mut out: HashMap<Uuid, Vec<org_unit::Model>> = ids.iter().map(|&i| (i, Vec::new())).collect();
+    let mut out: HashMap<UnitId, Vec<org_unit::Model>> = ids.iter().map(|&i| (i, Vec::new())).collect();
     for r in rows {
         out.entry(r.descendant_id).or_default().push(r.unit);
     }
@@ -187,9 +187,9 @@ pub async fn ancestors_of(
 /// exist, in one query with a window function.
 pub async fn first_children_of(
     conn: &impl ConnectionTrait,
-    parents: &[Uuid],
+    parents: &[UnitId],
     limit: u64,
-) -> Result<HashMap<Uuid, (Vec<org_unit::Model>, bool)>, ApiError> {
+) -> Result<HashMap<UnitId, (Vec<org_unit::Model>, bool)>, ApiError> {
     if parents.is_empty() {
         return Ok(HashMap::new());
     }
@@ -204,7 +204,7 @@ pub async fn first_children_of(
     values.push(((limit + 1) as i64).into());
     let rows =
         org_unit::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
-    let mut out: HashMap<Uuid, (Vec<org_unit::Model>, bool)> =
+    let mut out: HashMap<UnitId, (Vec<org_unit::Model>, bool)> =
         parents.iter().map(|&p| (p, (Vec::new(), false))).collect();
     for unit in rows {
         let Some(parent) = unit.parent_id else { continue };
@@ -220,7 +220,7 @@ pub async fn first_children_of(
 
 /// Input of [`create_unit`].
 pub struct NewUnit {
-    pub parent_id: Option<Uuid>,
+    pub parent_id: Option<UnitId>,
     pub kind: UnitKind,
     pub code: String,
     pub name: String,
@@ -311,7 +311,7 @@ async fn lock_tree(txn: &impl ConnectionTrait) -> Result<(), ApiError> {
 pub async fn rename_unit(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: UnitId,
     name: &str,
 ) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
@@ -330,8 +330,8 @@ pub async fn rename_unit(
 pub async fn move_unit(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
-    new_parent_id: Uuid,
+    id: UnitId,
+    new_parent_id: UnitId,
 ) -> Result<org_unit::Model, ApiError> {
     let db = &state.db;
     let unit = get_unit(db, id).await?;
@@ -415,7 +415,7 @@ pub async fn insert_unit(
     name: &str,
 ) -> Result<org_unit::Model, ApiError> {
     let now = Utc::now();
-    let id = Uuid::now_v7();
+    let id = UnitId::new();
     let unit = org_unit::ActiveModel {
         id: Set(id),
         parent_id: Set(parent.map(|p| p.id)),

@@ -2,6 +2,7 @@
 //! and when. Granting `UNIT_ADMIN` itself needs an admin at a strict ancestor (or a system
 //! administrator), so nobody can mint a peer of their own level.
 
+use entities::ids::{PersonId, UnitId};
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -24,7 +25,7 @@ use crate::{
 
 /// Who is to receive a role: a known person id, or a phone number.
 pub enum Grantee {
-    PersonId(Uuid),
+    PersonId(PersonId),
     Phone(String),
 }
 
@@ -33,7 +34,7 @@ pub async fn assign_role(
     state: &AppState,
     viewer: &Viewer,
     grantee: Grantee,
-    unit_id: Uuid,
+    unit_id: UnitId,
     role: Role,
 ) -> Result<officer_role::Model, ApiError> {
     let db = &state.db;
@@ -127,7 +128,7 @@ pub async fn get_role(
 
 /// Filters of the role list of a unit.
 pub struct RoleFilter {
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     pub include_subtree: bool,
     pub active_only: bool,
 }
@@ -180,9 +181,10 @@ pub async fn count_roles(conn: &impl ConnectionTrait, filter: &RoleFilter) -> Re
 /// Active roles of each person, oldest first (for DataLoaders).
 pub async fn active_roles_of(
     conn: &impl ConnectionTrait,
-    people: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<officer_role::Model>>, ApiError> {
-    let mut out: HashMap<Uuid, Vec<officer_role::Model>> = people.iter().map(|&p| (p, Vec::new())).collect();
+    people: &[PersonId],
+) -> Result<HashMap<PersonId, Vec<officer_role::Model>>, ApiError> {
+    let mut out: HashMap<PersonId, Vec<officer_role::Model>> =
+        people.iter().map(|&p| (p, Vec::new())).collect();
     let rows = officer_role::Entity::find()
         .filter(officer_role::Column::PersonId.is_in(people.iter().copied()))
         .filter(officer_role::Column::RevokedAt.is_null())

@@ -11,12 +11,12 @@
 //! published at one of them, so the lists show a row's unit (and her branch and its parent)
 //! without another statement.
 
+use entities::ids::{PersonId, UnitId};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entities::org_unit::{self, UnitKind};
 use sea_orm::{Condition, ConnectionTrait, FromQueryResult, sea_query::Expr};
-use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
@@ -29,7 +29,7 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeldRole {
     pub role: Role,
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     /// Held at the root of the tree (its reach is everything).
     pub at_root: bool,
 }
@@ -37,17 +37,17 @@ pub struct HeldRole {
 /// The caller's standing, as of the start of the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewerScope {
-    pub person_id: Uuid,
+    pub person_id: PersonId,
     pub is_system_admin: bool,
     /// The branch of her `ACTIVE` membership (none while suspended or not a member).
-    pub branch_id: Option<Uuid>,
+    pub branch_id: Option<UnitId>,
     pub roles: Vec<HeldRole>,
     /// The units at or above her branch (her branch included).
-    pub above_branch: Vec<Uuid>,
+    pub above_branch: Vec<UnitId>,
     /// The units at or above the units of her roles (those included).
-    pub above_roles: Vec<Uuid>,
+    pub above_roles: Vec<UnitId>,
     /// The rows of the units of `above_branch` and `above_roles`, by id.
-    pub units: HashMap<Uuid, org_unit::Model>,
+    pub units: HashMap<UnitId, org_unit::Model>,
 }
 
 /// One row of the standing statement: a fact of kind `k`, with the unit's row for the units
@@ -55,10 +55,10 @@ pub struct ViewerScope {
 #[derive(FromQueryResult)]
 struct Fact {
     k: String,
-    unit_id: Uuid,
+    unit_id: UnitId,
     role: String,
     at_root: i32,
-    parent_id: Option<Uuid>,
+    parent_id: Option<UnitId>,
     kind: Option<UnitKind>,
     code: Option<String>,
     name: Option<String>,
@@ -157,7 +157,7 @@ impl ViewerScope {
 
     /// The units at or above her branch and her role units: what concerns her is published
     /// at these (each once).
-    pub fn above_own(&self) -> Vec<Uuid> {
+    pub fn above_own(&self) -> Vec<UnitId> {
         let mut units = self.above_branch.clone();
         units.extend(&self.above_roles);
         units.sort_unstable();

@@ -7,6 +7,7 @@
 //! `ViewerScope::reach` put in reach are exactly those the single-unit check allows.
 
 use chrono::Utc;
+use entities::ids::{PersonId, UnitId};
 use entities::{officer_role, org_unit, person};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use service::{
@@ -52,7 +53,7 @@ fn letter(d: Decision) -> char {
     }
 }
 
-async fn unit(app: &TestApp, code: &str) -> Uuid {
+async fn unit(app: &TestApp, code: &str) -> UnitId {
     org_unit::Entity::find()
         .filter(org_unit::Column::Code.eq(code))
         .one(&app.state.db)
@@ -63,9 +64,9 @@ async fn unit(app: &TestApp, code: &str) -> Uuid {
 }
 
 /// A new person, a system administrator or not, with `role` at `unit` when given.
-async fn person_with(app: &TestApp, n: u32, admin: bool, role: Option<(Role, Uuid)>) -> Viewer {
+async fn person_with(app: &TestApp, n: u32, admin: bool, role: Option<(Role, UnitId)>) -> Viewer {
     let now = Utc::now();
-    let id = Uuid::now_v7();
+    let id = PersonId::new();
     person::ActiveModel {
         id: Set(id),
         phone: Set(format!("+8498877{n:04}")),
@@ -109,11 +110,11 @@ async fn reached(
     app: &TestApp,
     viewer: &Viewer,
     capability: Capability,
-    units: &[Uuid; 4],
+    units: &[UnitId; 4],
 ) -> (String, String) {
     let db = &app.state.db;
     let in_reach = |reach: authz::Reach| async move {
-        let found: Vec<Uuid> = org_unit::Entity::find()
+        let found: Vec<UnitId> = org_unit::Entity::find()
             .select_only()
             .column(org_unit::Column::Id)
             .filter(reach.condition(org_unit::Column::Id))
@@ -195,7 +196,7 @@ async fn an_allowed_answer_says_whether_the_role_sits_above_the_unit() {
     let (ward, branch) = (unit(&app, "HN-LB-BD").await, unit(&app, "HN-LB-BD-01").await);
     let officer = person_with(&app, 1, false, Some((Role::UnitOfficer, ward))).await;
     let admin = person_with(&app, 2, true, None).await;
-    let decide = |p: Uuid, u: Uuid| authz::decide(db, p, Capability::SetTargets, u.into());
+    let decide = |p: PersonId, u: UnitId| authz::decide(db, p, Capability::SetTargets, u.into());
     assert_eq!(decide(officer.person_id, ward).await.unwrap(), Decision::Allowed { above: false });
     assert_eq!(decide(officer.person_id, branch).await.unwrap(), Decision::Allowed { above: true });
     assert_eq!(decide(admin.person_id, ward).await.unwrap(), Decision::Allowed { above: true });

@@ -4,6 +4,7 @@
 //! Jobs are scheduled with `service::fanout::schedule` on the app's database directly, but for the
 //! last test, which launches a campaign through the API and drives the worker by hand.
 
+use entities::ids::{CampaignId, PersonId, UnitId};
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -25,21 +26,21 @@ const S: Series = Series::FANOUT;
 const IDLE: &str = "3600000";
 
 /// Person ids of the test people `ns`.
-async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<Uuid> {
+async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<PersonId> {
     let mut ids = Vec::new();
     for n in ns {
-        ids.push(uuid_of(&app.person_id(&S.stored_phone(n)).await));
+        ids.push(id_of::<PersonId>(&app.person_id(&S.stored_phone(n)).await));
     }
     ids
 }
 
 /// A campaign row run by `code` (written directly: campaigns have their own tests); returns its id.
-async fn campaign(app: &TestApp, code: &str, title: &str) -> Uuid {
-    let unit = uuid_of(&app.unit_id(code).await);
-    let creator = uuid_of(&app.person_id(CITY_ADMIN).await);
+async fn campaign(app: &TestApp, code: &str, title: &str) -> CampaignId {
+    let unit = id_of::<UnitId>(&app.unit_id(code).await);
+    let creator = id_of::<PersonId>(&app.person_id(CITY_ADMIN).await);
     let now = Utc::now();
     entities::campaign::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(CampaignId::new()),
         unit_id: Set(unit),
         kind: Set("CAMPAIGN".parse().unwrap()),
         title: Set(title.to_owned()),
@@ -65,8 +66,8 @@ async fn campaign(app: &TestApp, code: &str, title: &str) -> Uuid {
 }
 
 /// Launches campaign `id` of unit `code` to its subtree (what `launchCampaign` does).
-async fn schedule(app: &TestApp, id: Uuid, code: &str, title: &str) {
-    let unit = uuid_of(&app.unit_id(code).await);
+async fn schedule(app: &TestApp, id: CampaignId, code: &str, title: &str) {
+    let unit = id_of::<UnitId>(&app.unit_id(code).await);
     fanout::schedule(&app.state.db, FanoutKind::CampaignLaunched, id, unit, json!({ "campaign": title }))
         .await
         .unwrap();
@@ -90,7 +91,7 @@ async fn wait_until_done(app: &TestApp) -> Vec<entities::fanout_job::Model> {
 }
 
 /// Launch notifications per person, for the campaign `id` (after checking their kind).
-async fn notified(app: &TestApp, id: Uuid) -> HashMap<Uuid, usize> {
+async fn notified(app: &TestApp, id: CampaignId) -> HashMap<PersonId, usize> {
     let link = global_id("Campaign", id);
     let rows = entities::notification::Entity::find()
         .filter(entities::notification::Column::Link.eq(link))
@@ -107,10 +108,10 @@ async fn notified(app: &TestApp, id: Uuid) -> HashMap<Uuid, usize> {
 
 /// Asserts that exactly `expected` were notified of campaign `id`, once each.
 #[track_caller]
-fn once_each(counts: &HashMap<Uuid, usize>, expected: &[Uuid]) {
-    let mut got: Vec<(Uuid, usize)> = counts.iter().map(|(p, n)| (*p, *n)).collect();
+fn once_each(counts: &HashMap<PersonId, usize>, expected: &[PersonId]) {
+    let mut got: Vec<(PersonId, usize)> = counts.iter().map(|(p, n)| (*p, *n)).collect();
     got.sort();
-    let mut want: Vec<(Uuid, usize)> = expected.iter().map(|p| (*p, 1)).collect();
+    let mut want: Vec<(PersonId, usize)> = expected.iter().map(|p| (*p, 1)).collect();
     want.sort();
     assert_eq!(got, want);
 }
@@ -171,7 +172,11 @@ async fn a_launch_notifies_every_active_member_of_the_subtree_once() {
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].notified, 7);
     assert!(done[0].finished_at.is_some());
-    assert_eq!(done[0].cursor, members.iter().max().copied(), "the cursor is the last person notified");
+    assert_eq!(
+        done[0].cursor,
+        members.iter().max().map(|p| p.uuid()),
+        "the cursor is the last person notified"
+    );
 
     let inbox = app
         .gql(
@@ -211,7 +216,7 @@ async fn batches_move_the_cursor_and_a_job_survives_a_restart() {
         assert_eq!((round.notified, round.done), (2, false));
         let job = &jobs(&app).await[0];
         assert_eq!(job.notified, 2 * batch as i64);
-        assert_eq!(job.cursor, Some(members[2 * batch - 1]), "the cursor moved with the batch");
+        assert_eq!(job.cursor, Some(members[2 * batch - 1].uuid()), "the cursor moved with the batch");
         once_each(&notified(&app, id).await, &members[..2 * batch]);
     }
 
@@ -234,8 +239,8 @@ async fn two_instances_never_notify_anyone_twice() {
         enrol(&app, &city, S, n, codes[n as usize % codes.len()]).await;
     }
     let all = people(&app, 0..9).await;
-    let in_lb: Vec<Uuid> = (0..9).filter(|n| n % 6 != 4).map(|n| all[n]).collect();
-    let in_bd: Vec<Uuid> =
+    let in_lb: Vec<PersonId> = (0..9).filter(|n| n % 6 != 4).map(|n| all[n]).collect();
+    let in_bd: Vec<PersonId> =
         (0..9).filter(|n| n % 6 == 0 || n % 6 == 1 || n % 6 == 3).map(|n| all[n]).collect();
     let launches = [("HN", all.clone()), ("HN-LB", in_lb), ("HN-LB-BD", in_bd)];
     let mut ids = Vec::new();
@@ -259,7 +264,7 @@ async fn two_instances_never_notify_anyone_twice() {
     assert_eq!(done.len(), 3);
     for ((_, expected), id) in launches.iter().zip(&ids) {
         once_each(&notified(&app, *id).await, expected);
-        let job = done.iter().find(|j| j.subject_id == *id).unwrap();
+        let job = done.iter().find(|j| j.subject_id == id.uuid()).unwrap();
         assert_eq!(job.notified, expected.len() as i64);
     }
 }
@@ -343,7 +348,7 @@ async fn launching_a_campaign_with_notify_members_leaves_the_fan_out_to_the_work
     )
     .await
     .ok();
-    let id = uuid_of(&gid);
+    let id = id_of::<CampaignId>(&gid);
     // The request queued one job and notified nobody itself.
     assert_eq!(jobs(&app).await.len(), 1);
     assert!(notified(&app, id).await.is_empty());

@@ -419,7 +419,8 @@ impl TestApp {
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// Encodes a global id the way the API does (for ids read from the database in tests).
-pub fn global_id(kind: &str, id: Uuid) -> String {
+pub fn global_id(kind: &str, id: impl Into<Uuid>) -> String {
+    let id: Uuid = id.into();
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
@@ -432,6 +433,11 @@ pub fn s(v: &Value) -> String {
 /// The nodes of a connection's edges.
 pub fn nodes(conn: &Value) -> Vec<Value> {
     conn["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
+}
+
+/// The typed record id inside a global id (`PersonId`, `UnitId`, …).
+pub fn id_of<T: service::domain::NodeId>(global: &str) -> T {
+    service::domain::GlobalId::decode_id(global, "id").expect("a global id of that type")
 }
 
 /// The UUID inside a global id.

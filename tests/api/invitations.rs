@@ -3,11 +3,11 @@
 //! member outside the officer's reach looks like any other known number; enrolments and
 //! imports are counted per officer.
 
+use entities::ids::{PersonId, UnitId};
 use entities::{membership, membership_invitation, notification, person};
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::fixtures::{Series, try_enrol};
 use crate::helpers::*;
@@ -33,7 +33,7 @@ async fn person_of(app: &TestApp, phone: &str) -> person::Model {
     person::Entity::find().filter(person::Column::Phone.eq(phone)).one(&app.state.db).await.unwrap().unwrap()
 }
 
-async fn memberships(app: &TestApp, person: Uuid) -> Vec<membership::Model> {
+async fn memberships(app: &TestApp, person: PersonId) -> Vec<membership::Model> {
     membership::Entity::find()
         .filter(membership::Column::PersonId.eq(person))
         .all(&app.state.db)
@@ -41,7 +41,7 @@ async fn memberships(app: &TestApp, person: Uuid) -> Vec<membership::Model> {
         .unwrap()
 }
 
-async fn invitation_notices(app: &TestApp, person: Uuid) -> u64 {
+async fn invitation_notices(app: &TestApp, person: PersonId) -> u64 {
     notification::Entity::find()
         .filter(notification::Column::PersonId.eq(person))
         .filter(notification::Column::Kind.eq("MEMBERSHIP_INVITED"))
@@ -264,7 +264,10 @@ async fn a_member_outside_reach_looks_like_any_known_number() {
         (&json!(0), &json!([2]), &json!([]))
     );
     assert_eq!(invitation_notices(&app, hk.id).await, 2);
-    assert_eq!(memberships(&app, hk.id).await[0].branch_id, uuid_of(&app.unit_id("HN-HK-HB-01").await));
+    assert_eq!(
+        memberships(&app, hk.id).await[0].branch_id,
+        id_of::<UnitId>(&app.unit_id("HN-HK-HB-01").await)
+    );
 
     // Within the officer's reach the truth is told: a member of a Long Biên branch.
     try_enrol(&app, &officer, "Ngô Thị Bồ Đề", "0913111002", None, "HN-LB-BD-02").await.ok();
@@ -468,10 +471,10 @@ async fn accepting_while_a_transfer_is_approved_moves_her_once() {
     let m = memberships(&app, p.id).await;
     assert_eq!(m.len(), 1);
     let expected = if accepted.has_errors() { "HN-LB-GT-01" } else { "HN-LB-BD-01" };
-    assert_eq!(m[0].branch_id, uuid_of(&app.unit_id(expected).await));
+    assert_eq!(m[0].branch_id, id_of::<UnitId>(&app.unit_id(expected).await));
     // The branch counters agree with where she is.
     for code in ["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-GT-01"] {
-        let id = uuid_of(&app.unit_id(code).await);
+        let id = id_of::<UnitId>(&app.unit_id(code).await);
         let active = entities::branch_member_count::Entity::find_by_id(id)
             .one(&app.state.db)
             .await

@@ -1,11 +1,11 @@
 //! Membership: joining, deciding, transfers, leaving, suspension, enrolment, the directory.
 
+use entities::ids::PersonId;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::fixtures::{PASSWORD, Series, name, officer, person, try_enrol};
 use crate::helpers::*;
@@ -97,8 +97,8 @@ async fn people(app: &TestApp, ns: impl IntoIterator<Item = u32>) -> Vec<String>
     tokens
 }
 
-async fn person_uuid(app: &TestApp, phone: &str) -> Uuid {
-    uuid_of(&app.person_id(phone).await)
+async fn person_uuid(app: &TestApp, phone: &str) -> PersonId {
+    id_of::<PersonId>(&app.person_id(phone).await)
 }
 
 fn ids(conn: &Value) -> Vec<String> {
@@ -195,7 +195,7 @@ async fn instant_between() -> String {
     at
 }
 
-async fn memberships_of(app: &TestApp, person: Uuid) -> Vec<entities::membership::Model> {
+async fn memberships_of(app: &TestApp, person: PersonId) -> Vec<entities::membership::Model> {
     entities::membership::Entity::find()
         .filter(entities::membership::Column::PersonId.eq(person))
         .all(&app.state.db)
@@ -203,7 +203,7 @@ async fn memberships_of(app: &TestApp, person: Uuid) -> Vec<entities::membership
         .unwrap()
 }
 
-async fn notifications_of(app: &TestApp, person: Uuid) -> Vec<entities::notification::Model> {
+async fn notifications_of(app: &TestApp, person: PersonId) -> Vec<entities::notification::Model> {
     entities::notification::Entity::find()
         .filter(entities::notification::Column::PersonId.eq(person))
         .all(&app.state.db)
@@ -1122,7 +1122,7 @@ async fn an_enrolled_woman_who_registers_gets_her_membership() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].id, uuid_of(&person_id));
+    assert_eq!(rows[0].id, id_of::<PersonId>(&person_id));
     assert_eq!(memberships_of(&app, rows[0].id).await.len(), 1);
 
     // The record is claimed: a second registration of that number is refused.

@@ -2,6 +2,7 @@
 //! (visibility, order, paging, statement count), `node(Post)` and the console's list.
 
 use chrono::{NaiveDate, Utc};
+use entities::ids::{CampaignId, PersonId, UnitId};
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -120,11 +121,11 @@ async fn post_rows(app: &TestApp) -> u64 {
 
 /// A campaign row run by `code` (written directly: campaigns have their own tests).
 async fn campaign(app: &TestApp, code: &str, title: &str) -> String {
-    let unit = uuid_of(&app.unit_id(code).await);
-    let creator = uuid_of(&app.person_id(CITY_ADMIN).await);
+    let unit = id_of::<UnitId>(&app.unit_id(code).await);
+    let creator = id_of::<PersonId>(&app.person_id(CITY_ADMIN).await);
     let now = Utc::now();
     let row = entities::campaign::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(CampaignId::new()),
         unit_id: Set(unit),
         kind: Set("CAMPAIGN".parse().unwrap()),
         title: Set(title.to_owned()),
@@ -448,8 +449,8 @@ async fn feed_pages_walk_every_post_once_newest_first() {
     }
     // Posts published at the same instant are ordered by id (written directly: the API stamps
     // each with its own time).
-    let unit = uuid_of(&app.unit_id("HN-LB-BD").await);
-    let author = uuid_of(&app.person_id(LB_OFFICER).await);
+    let unit = id_of::<UnitId>(&app.unit_id("HN-LB-BD").await);
+    let author = id_of::<PersonId>(&app.person_id(LB_OFFICER).await);
     let at = Utc::now();
     for n in 0..3 {
         let title = format!("cùng lúc {n}");

@@ -5,6 +5,7 @@
 //!
 //! Notifications are created by calling the service directly, as the writers of every area do.
 
+use entities::ids::PersonId;
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -24,7 +25,7 @@ use crate::{helpers::*, ws};
 
 // ---- helpers ----
 
-async fn person_uuid(app: &TestApp, phone: &str) -> Uuid {
+async fn person_uuid(app: &TestApp, phone: &str) -> PersonId {
     entities::person::Entity::find()
         .filter(entities::person::Column::Phone.eq(phone))
         .one(&app.state.db)
@@ -34,7 +35,7 @@ async fn person_uuid(app: &TestApp, phone: &str) -> Uuid {
         .id
 }
 
-fn new(person_id: Uuid, kind: NotificationKind, branch: &str) -> NewNotification {
+fn new(person_id: PersonId, kind: NotificationKind, branch: &str) -> NewNotification {
     NewNotification {
         person_id,
         kind,
@@ -49,7 +50,7 @@ fn params_naming(subject: &str) -> Value {
 }
 
 /// Creates `n` notifications for a person, oldest first, and announces them.
-async fn notify_n(app: &TestApp, person_id: Uuid, n: usize) -> Vec<notification::Model> {
+async fn notify_n(app: &TestApp, person_id: PersonId, n: usize) -> Vec<notification::Model> {
     let items =
         (0..n).map(|i| new(person_id, NotificationKind::RequestApproved, &format!("Chi hội {i}"))).collect();
     let rows = enqueue(&app.state.db, items).await.unwrap();
@@ -57,7 +58,12 @@ async fn notify_n(app: &TestApp, person_id: Uuid, n: usize) -> Vec<notification:
     rows
 }
 
-async fn notify(app: &TestApp, person_id: Uuid, kind: NotificationKind, branch: &str) -> notification::Model {
+async fn notify(
+    app: &TestApp,
+    person_id: PersonId,
+    kind: NotificationKind,
+    branch: &str,
+) -> notification::Model {
     let rows = enqueue(&app.state.db, vec![new(person_id, kind, branch)]).await.unwrap();
     announce(&app.state, &rows).await;
     rows.into_iter().next().unwrap()

@@ -1,6 +1,7 @@
 //! Officer roles: granted and revoked by a `UNIT_ADMIN` above (a strict ancestor for
 //! `UNIT_ADMIN` itself), recorded with who and when, and listed for admins over the unit.
 
+use entities::ids::PersonId;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -101,7 +102,7 @@ fn db_id(global: &str) -> Uuid {
     Uuid::parse_str(text.split_once(':').expect("typed id").1).expect("uuid")
 }
 
-async fn person_db_id(app: &TestApp, phone: &str) -> Uuid {
+async fn person_db_id(app: &TestApp, phone: &str) -> PersonId {
     entities::person::Entity::find()
         .filter(entities::person::Column::Phone.eq(phone))
         .one(&app.state.db)

@@ -2,13 +2,13 @@
 //! identical whichever of its plans the service picks (see `service::membership::directory`),
 //! and paged without gaps or repeats.
 
+use entities::ids::{MembershipId, UnitId};
 use std::collections::HashSet;
 
 use entities::{membership, org_unit, org_unit_closure};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use service::domain::fold_for_search;
-use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -87,9 +87,9 @@ fn matches(name: &str, query: &str) -> bool {
 
 /// Membership ids the directory should list, from the database: in the subtree of `unit` (or
 /// everywhere), matching `query`, in (folded name, id) order.
-async fn expected(app: &TestApp, unit: Option<&str>, query: &str) -> Vec<Uuid> {
+async fn expected(app: &TestApp, unit: Option<&str>, query: &str) -> Vec<MembershipId> {
     let db = &app.state.db;
-    let branches: Option<HashSet<Uuid>> = match unit {
+    let branches: Option<HashSet<UnitId>> = match unit {
         None => None,
         Some(code) => {
             let unit = org_unit::Entity::find()
@@ -118,15 +118,12 @@ async fn expected(app: &TestApp, unit: Option<&str>, query: &str) -> Vec<Uuid> {
     rows.into_iter().map(|m| m.id).collect()
 }
 
-fn membership_uuid(global: &Value) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global.as_str().expect("id")).unwrap();
-    let raw = String::from_utf8(raw).unwrap();
-    raw.split_once(':').expect("kind:uuid").1.parse().unwrap()
+fn membership_uuid(global: &Value) -> MembershipId {
+    id_of(global.as_str().expect("id"))
 }
 
 /// Every page of the search, `first` at a time; checks `totalCount` on each page.
-async fn walk(app: &TestApp, token: &str, filter: Value, first: u64) -> Vec<Uuid> {
+async fn walk(app: &TestApp, token: &str, filter: Value, first: u64) -> Vec<MembershipId> {
     let mut found = Vec::new();
     let mut after = Value::Null;
     loop {
@@ -183,7 +180,7 @@ async fn a_name_matching_twice_is_listed_once() {
         let admin = fixture(&app).await;
         // "Lan Nguyễn Thị Lan" starts with "lan" and has a later "lan".
         let found = walk(&app, &admin, json!({ "search": "lan" }), 2).await;
-        let distinct: HashSet<&Uuid> = found.iter().collect();
+        let distinct: HashSet<&MembershipId> = found.iter().collect();
         assert_eq!(distinct.len(), found.len(), "{plan:?}");
         assert!(found.len() >= 6, "{plan:?}: {}", found.len());
     }

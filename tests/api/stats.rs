@@ -1,13 +1,13 @@
 //! Member statistics: subtree totals and per-child figures from the maintained counters, the
 //! period, transfers, the attraction rate, and reach.
 
+use entities::ids::UnitId;
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
 use entities::{branch_member_count, membership};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::fixtures::{Series, enrol};
 use crate::helpers::*;
@@ -32,7 +32,7 @@ fn child<'a>(report: &'a Value, code: &str) -> &'a Value {
 }
 
 /// Recounts active members per branch from the membership rows.
-async fn recount(app: &TestApp) -> HashMap<Uuid, i64> {
+async fn recount(app: &TestApp) -> HashMap<UnitId, i64> {
     let mut out = HashMap::new();
     for m in membership::Entity::find()
         .filter(membership::Column::Status.eq("ACTIVE"))
@@ -107,7 +107,7 @@ async fn subtree_totals_and_children_follow_enrolments_suspensions_transfers_and
     assert_eq!(hk["total"]["leavers"], 1);
 
     // The maintained counters equal a recount of the rows.
-    let counters: HashMap<Uuid, i64> = branch_member_count::Entity::find()
+    let counters: HashMap<UnitId, i64> = branch_member_count::Entity::find()
         .all(&app.state.db)
         .await
         .unwrap()

@@ -6,6 +6,7 @@
 //! with the server's keys (an access token is accepted on its signature and the revocation
 //! list; no session row is read), so only the registrations themselves are raced over HTTP.
 
+use entities::ids::{PersonId, TrainingId};
 use std::{
     collections::{HashMap, HashSet},
     time::Instant,
@@ -60,7 +61,7 @@ async fn spawn() -> TestApp {
 /// A member with a bearer token.
 #[derive(Clone, Debug)]
 struct Member {
-    id: Uuid,
+    id: PersonId,
     phone: String,
     token: String,
 }
@@ -90,7 +91,7 @@ async fn members(app: &TestApp, importer: &str, branch: &str, series: u32, n: us
         .all(&app.state.db)
         .await
         .unwrap();
-    let by_phone: HashMap<String, Uuid> = people.into_iter().map(|p| (p.phone, p.id)).collect();
+    let by_phone: HashMap<String, PersonId> = people.into_iter().map(|p| (p.phone, p.id)).collect();
     phones
         .into_iter()
         .map(|phone| {
@@ -172,7 +173,7 @@ async fn rows(app: &TestApp, training: &str) -> Vec<entities::training_registrat
 }
 
 /// People who received a `TRAINING_SEAT_CONFIRMED` notification, with how many each.
-async fn seat_notifications(app: &TestApp) -> HashMap<Uuid, usize> {
+async fn seat_notifications(app: &TestApp) -> HashMap<PersonId, usize> {
     let notes = entities::notification::Entity::find()
         .filter(entities::notification::Column::Kind.eq("TRAINING_SEAT_CONFIRMED"))
         .all(&app.state.db)
@@ -274,8 +275,11 @@ async fn five_hundred_simultaneous_registrations_fill_fifty_seats_in_arrival_ord
     assert_eq!(stored.iter().filter(|r| r.status.as_str() == "CONFIRMED").count(), 50);
     assert!(stored.iter().filter(|r| r.status.as_str() == "CONFIRMED").all(|r| r.confirmed_at.is_some()));
     assert!(stored.iter().filter(|r| r.status.as_str() == "WAITLISTED").all(|r| r.confirmed_at.is_none()));
-    let t =
-        entities::training::Entity::find_by_id(uuid_of(&training)).one(&app.state.db).await.unwrap().unwrap();
+    let t = entities::training::Entity::find_by_id(id_of::<TrainingId>(&training))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((t.confirmed_count, t.waitlist_count, t.next_queue_no), (50, 450, 501));
 }
 
@@ -340,12 +344,13 @@ async fn simultaneous_cancellations_promote_the_first_waitlisted_in_arrival_orde
     assert_eq!(numbers, (51..=60).collect::<Vec<_>>());
 
     // Exactly the first 10 in line were promoted, and only they were notified.
-    let promoted: HashSet<Uuid> = waiting[..10].iter().map(|p| p.id).collect();
+    let promoted: HashSet<PersonId> = waiting[..10].iter().map(|p| p.id).collect();
     assert_eq!(counts(&app, &officer, &training).await, (json!(20), 20, 27, json!(0)));
     let stored = rows(&app, &training).await;
-    let now_seated: HashSet<Uuid> =
+    let now_seated: HashSet<PersonId> =
         stored.iter().filter(|r| r.status.as_str() == "CONFIRMED").map(|r| r.person_id).collect();
-    let expected: HashSet<Uuid> = seated[10..].iter().map(|p| p.id).chain(promoted.iter().copied()).collect();
+    let expected: HashSet<PersonId> =
+        seated[10..].iter().map(|p| p.id).chain(promoted.iter().copied()).collect();
     assert_eq!(now_seated, expected);
     let notified = seat_notifications(&app).await;
     assert_eq!(notified.keys().copied().collect::<HashSet<_>>(), promoted);
@@ -360,7 +365,7 @@ async fn simultaneous_cancellations_promote_the_first_waitlisted_in_arrival_orde
         .map(|r| (r["arrivalNumber"].as_i64().unwrap(), r["waitlistPosition"].as_i64().unwrap()))
         .collect();
     assert_eq!(queue.iter().map(|q| q.1).collect::<Vec<_>>(), (1..=27).collect::<Vec<_>>());
-    let queued_people: Vec<Uuid> = list
+    let queued_people: Vec<PersonId> = list
         .iter()
         .filter(|r| r["status"] == "WAITLISTED")
         .map(|r| by_phone[s(&r["phone"]).as_str()].id)
@@ -374,9 +379,9 @@ async fn simultaneous_cancellations_promote_the_first_waitlisted_in_arrival_orde
         assert_eq!(r.ok()["cancelTrainingRegistration"]["status"], "CANCELLED");
     }
     assert_eq!(counts(&app, &officer, &training).await, (json!(20), 20, 7, json!(0)));
-    let second: HashSet<Uuid> = queued_people[..20].iter().copied().collect();
+    let second: HashSet<PersonId> = queued_people[..20].iter().copied().collect();
     let stored = rows(&app, &training).await;
-    let seated_after: HashSet<Uuid> =
+    let seated_after: HashSet<PersonId> =
         stored.iter().filter(|r| r.status.as_str() == "CONFIRMED").map(|r| r.person_id).collect();
     assert_eq!(seated_after, second);
     let notified = seat_notifications(&app).await;
@@ -406,7 +411,7 @@ async fn raising_the_capacity_during_a_rush_promotes_the_first_waitlisted() {
         r.ok();
     }
     let by_phone: HashMap<&str, &Member> = people.iter().map(|p| (p.phone.as_str(), p)).collect();
-    let waiting: Vec<Uuid> = roster(&app, &officer, &training)
+    let waiting: Vec<PersonId> = roster(&app, &officer, &training)
         .await
         .iter()
         .filter(|r| r["status"] == "WAITLISTED")
@@ -436,8 +441,8 @@ async fn raising_the_capacity_during_a_rush_promotes_the_first_waitlisted() {
     assert_eq!(arrivals.len(), 15);
     assert!(arrivals.iter().all(|a| a["status"] == "WAITLISTED"), "seats go to those waiting: {arrivals:?}");
     assert_eq!(counts(&app, &officer, &training).await, (json!(8), 8, 17, json!(0)));
-    let promoted: HashSet<Uuid> = waiting[..3].iter().copied().collect();
-    let seated: HashSet<Uuid> = rows(&app, &training)
+    let promoted: HashSet<PersonId> = waiting[..3].iter().copied().collect();
+    let seated: HashSet<PersonId> = rows(&app, &training)
         .await
         .iter()
         .filter(|r| r.status.as_str() == "CONFIRMED")
@@ -762,7 +767,7 @@ async fn check_in_codes_are_for_seated_holders_and_cannot_be_forged_expired_or_m
     );
     let attended_at = s(&r["attendedAt"]);
     let row_before = rows(&app, &training).await.into_iter().find(|r| r.id == reg_uuid).unwrap();
-    assert_eq!(row_before.checked_in_by, Some(uuid_of(&app.person_id(LB_OFFICER).await)));
+    assert_eq!(row_before.checked_in_by, Some(id_of::<PersonId>(&app.person_id(LB_OFFICER).await)));
 
     // A second scan says so and changes nothing.
     let again = check_in(&app, &officer, &training, &code).await.ok()["checkIn"].clone();
@@ -934,7 +939,7 @@ async fn a_scan_and_a_cancellation_at_the_same_moment_have_one_winner() {
     // An attended registration keeps its seat; the freed ones went to the first in line.
     let (_, confirmed, waitlisted, _) = counts(&app, &officer, &training).await;
     assert_eq!((confirmed, waitlisted), ((attended + promoted) as i64, (5 - promoted) as i64));
-    let first_in_line: HashSet<Uuid> = waiting[..promoted].iter().map(|p| p.id).collect();
+    let first_in_line: HashSet<PersonId> = waiting[..promoted].iter().map(|p| p.id).collect();
     assert_eq!(seat_notifications(&app).await.keys().copied().collect::<HashSet<_>>(), first_in_line);
 }
 

@@ -3,6 +3,7 @@
 //! (Races, check-in codes and statistics are in `training_races`.)
 
 use chrono::{Duration, SecondsFormat, Utc};
+use entities::ids::TrainingId;
 use futures_util::future::join_all;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -1241,7 +1242,7 @@ async fn a_roster_page_issues_a_bounded_number_of_statements() {
         join_all(chunk.iter().map(|&n| enrol(&app, &lb, S, n, "HN-LB-BD-01"))).await;
     }
     // Registrations written directly (setup only): two seats, then a waitlist in arrival order.
-    let training = uuid_of(&id);
+    let training = id_of::<TrainingId>(&id);
     let now = Utc::now();
     for n in 0..60u32 {
         let person = entities::person::Entity::find()

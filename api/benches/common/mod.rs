@@ -7,6 +7,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use entities::ids::{PersonId, UnitId};
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -96,8 +97,8 @@ async fn state_of(server: &str, name: &str, extra: &[(&str, &str)]) -> (AppState
 pub struct Tree {
     pub city: org_unit::Model,
     pub districts: Vec<org_unit::Model>,
-    pub wards: Vec<Uuid>,
-    pub branches: Vec<Uuid>,
+    pub wards: Vec<UnitId>,
+    pub branches: Vec<UnitId>,
 }
 
 pub async fn build_tree(state: &AppState) -> Tree {
@@ -143,8 +144,8 @@ pub async fn build_tree(state: &AppState) -> Tree {
 }
 
 /// Creates a person holding `role` at `unit`; returns her as a viewer.
-pub async fn officer(state: &AppState, phone: &str, role: &str, unit: Uuid) -> Viewer {
-    let id = Uuid::now_v7();
+pub async fn officer(state: &AppState, phone: &str, role: &str, unit: UnitId) -> Viewer {
+    let id = PersonId::new();
     state
         .db
         .execute_unprepared(&format!(
@@ -216,19 +217,19 @@ struct Id {
     id: Uuid,
 }
 
-/// The ids a query selects (as `id`).
-pub async fn ids(state: &AppState, sql: &str) -> Vec<Uuid> {
+/// The ids a query selects (as `id`), typed (`PersonId`, `UnitId`, …).
+pub async fn ids<T: service::domain::NodeId>(state: &AppState, sql: &str) -> Vec<T> {
     Id::find_by_statement(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
         .all(&state.db)
         .await
         .expect("ids")
         .into_iter()
-        .map(|r| r.id)
+        .map(|r| T::from_uuid(r.id))
         .collect()
 }
 
 /// A signed-in person (no session behind it: the runner sets the request's auth directly).
-pub fn as_viewer(person_id: Uuid) -> Viewer {
+pub fn as_viewer(person_id: PersonId) -> Viewer {
     Viewer { person_id, session_id: Uuid::now_v7() }
 }
 

@@ -2,6 +2,7 @@
 //! across one request's lists, units through that scope or the loader, the one-password-check
 //! guard.
 
+use entities::ids::UnitId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::Context;
@@ -13,7 +14,6 @@ use service::{
     scope::ViewerScope,
     state::AppState,
 };
-use uuid::Uuid;
 
 use super::loaders;
 
@@ -41,7 +41,7 @@ pub async fn viewer_scope<'a>(
 /// A unit by id: from the caller's [`ViewerScope`] when this request has read it — her branch
 /// and its ancestors, her role units and theirs, where almost everything a member is shown was
 /// published — else through the units loader.
-pub async fn unit(ctx: &Context<'_>, id: Uuid) -> Result<Option<org_unit::Model>, ApiError> {
+pub async fn unit(ctx: &Context<'_>, id: UnitId) -> Result<Option<org_unit::Model>, ApiError> {
     let scoped =
         ctx.data_opt::<ScopeCell>().and_then(|cell| cell.0.get()).and_then(|scope| scope.units.get(&id));
     match scoped {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{ContextExt, membership::Membership, org::OfficerRole, scalars::Date};
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister, session_revoked_topic},
 };
 
@@ -30,7 +30,7 @@ impl Person {
 #[Object]
 impl Person {
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Person, self.0.id).encode().into()
+        GlobalId::of(self.0.id).encode().into()
     }
 
     /// Normalised mobile number, `+84…`.
@@ -95,7 +95,7 @@ pub struct PersonRef(pub person::Model);
 #[Object]
 impl PersonRef {
     async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Person, self.0.id).encode().into()
+        GlobalId::of(self.0.id).encode().into()
     }
 
     async fn full_name(&self) -> &str {

@@ -7,6 +7,7 @@
 //! statement per field for the whole page, when the query asks for them ([`Ahead`]): those fields
 //! then answer at once, without a loader's batching delay.
 
+use entities::ids::{CampaignId, MembershipId, PersonId, TrainingId, UnitId};
 use std::{collections::HashMap, hash::Hash, sync::Mutex};
 
 use async_graphql::{
@@ -41,11 +42,11 @@ pub struct Loaders {
     /// A person's pledges to a campaign for a year, keyed by (person, campaign, year).
     pub my_pledges: DataLoader<PledgeLoader>,
     /// Criteria read ahead by the campaign list.
-    pub criteria_ahead: Ahead<Uuid, Vec<entities::campaign_criterion::Model>>,
+    pub criteria_ahead: Ahead<CampaignId, Vec<entities::campaign_criterion::Model>>,
     /// The caller's pledges read ahead by the campaign list.
-    pub pledges_ahead: Ahead<(Uuid, Uuid, i32), Vec<entities::pledge::Model>>,
+    pub pledges_ahead: Ahead<(PersonId, CampaignId, i32), Vec<entities::pledge::Model>>,
     /// The caller's registrations read ahead by the training list (`None`: she has none).
-    pub registrations_ahead: Ahead<(Uuid, Uuid), Option<entities::training_registration::Model>>,
+    pub registrations_ahead: Ahead<(PersonId, TrainingId), Option<entities::training_registration::Model>>,
 }
 
 /// Values a list read ahead for the fields of its rows. Each is taken by the first field that
@@ -106,11 +107,11 @@ impl Loaders {
 
 pub struct UnitLoader(DatabaseConnection);
 
-impl Loader<Uuid> for UnitLoader {
+impl Loader<UnitId> for UnitLoader {
     type Value = org_unit::Model;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[UnitId]) -> Result<HashMap<UnitId, Self::Value>, Self::Error> {
         org::units_by_ids(&self.0, keys).await
     }
 }
@@ -118,11 +119,11 @@ impl Loader<Uuid> for UnitLoader {
 /// Ancestors of a unit, root first.
 pub struct AncestorsLoader(DatabaseConnection);
 
-impl Loader<Uuid> for AncestorsLoader {
+impl Loader<UnitId> for AncestorsLoader {
     type Value = Vec<org_unit::Model>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[UnitId]) -> Result<HashMap<UnitId, Self::Value>, Self::Error> {
         org::ancestors_of(&self.0, keys).await
     }
 }
@@ -130,12 +131,12 @@ impl Loader<Uuid> for AncestorsLoader {
 /// The first page of a unit's children, keyed by (parent, page size).
 pub struct ChildrenLoader(DatabaseConnection);
 
-impl Loader<(Uuid, u64)> for ChildrenLoader {
+impl Loader<(UnitId, u64)> for ChildrenLoader {
     type Value = (Vec<org_unit::Model>, bool);
     type Error = ApiError;
 
-    async fn load(&self, keys: &[(Uuid, u64)]) -> Result<HashMap<(Uuid, u64), Self::Value>, Self::Error> {
-        let mut by_size: HashMap<u64, Vec<Uuid>> = HashMap::new();
+    async fn load(&self, keys: &[(UnitId, u64)]) -> Result<HashMap<(UnitId, u64), Self::Value>, Self::Error> {
+        let mut by_size: HashMap<u64, Vec<UnitId>> = HashMap::new();
         for &(parent, size) in keys {
             by_size.entry(size).or_default().push(parent);
         }
@@ -151,11 +152,11 @@ impl Loader<(Uuid, u64)> for ChildrenLoader {
 
 pub struct PersonLoader(DatabaseConnection);
 
-impl Loader<Uuid> for PersonLoader {
+impl Loader<PersonId> for PersonLoader {
     type Value = person::Model;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[PersonId]) -> Result<HashMap<PersonId, Self::Value>, Self::Error> {
         identity::people_by_ids(&self.0, keys).await
     }
 }
@@ -163,11 +164,11 @@ impl Loader<Uuid> for PersonLoader {
 /// Active officer roles of a person.
 pub struct RolesByPersonLoader(DatabaseConnection);
 
-impl Loader<Uuid> for RolesByPersonLoader {
+impl Loader<PersonId> for RolesByPersonLoader {
     type Value = Vec<officer_role::Model>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[PersonId]) -> Result<HashMap<PersonId, Self::Value>, Self::Error> {
         roles::active_roles_of(&self.0, keys).await
     }
 }
@@ -175,22 +176,22 @@ impl Loader<Uuid> for RolesByPersonLoader {
 /// Events of a membership, oldest first.
 pub struct MembershipEventsLoader(DatabaseConnection);
 
-impl Loader<Uuid> for MembershipEventsLoader {
+impl Loader<MembershipId> for MembershipEventsLoader {
     type Value = Vec<entities::membership_event::Model>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[MembershipId]) -> Result<HashMap<MembershipId, Self::Value>, Self::Error> {
         service::membership::events_of(&self.0, keys).await
     }
 }
 
 pub struct TrainingLoader(DatabaseConnection);
 
-impl Loader<Uuid> for TrainingLoader {
+impl Loader<TrainingId> for TrainingLoader {
     type Value = entities::training::Model;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[TrainingId]) -> Result<HashMap<TrainingId, Self::Value>, Self::Error> {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let rows = entities::training::Entity::find()
             .filter(entities::training::Column::Id.is_in(keys.iter().copied()))
@@ -202,12 +203,15 @@ impl Loader<Uuid> for TrainingLoader {
 
 pub struct RegistrationLoader(DatabaseConnection);
 
-impl Loader<(Uuid, Uuid)> for RegistrationLoader {
+impl Loader<(PersonId, TrainingId)> for RegistrationLoader {
     type Value = entities::training_registration::Model;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), Self::Value>, Self::Error> {
-        let mut by_person: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    async fn load(
+        &self,
+        keys: &[(PersonId, TrainingId)],
+    ) -> Result<HashMap<(PersonId, TrainingId), Self::Value>, Self::Error> {
+        let mut by_person: HashMap<PersonId, Vec<TrainingId>> = HashMap::new();
         for &(person, training) in keys {
             by_person.entry(person).or_default().push(training);
         }
@@ -235,36 +239,36 @@ impl Loader<Uuid> for WaitlistPositionLoader {
 
 pub struct CampaignLoader(DatabaseConnection);
 
-impl Loader<Uuid> for CampaignLoader {
+impl Loader<CampaignId> for CampaignLoader {
     type Value = entities::campaign::Model;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[CampaignId]) -> Result<HashMap<CampaignId, Self::Value>, Self::Error> {
         service::campaigns::campaign::campaigns_by_ids(&self.0, keys).await
     }
 }
 
 pub struct CampaignCriteriaLoader(DatabaseConnection);
 
-impl Loader<Uuid> for CampaignCriteriaLoader {
+impl Loader<CampaignId> for CampaignCriteriaLoader {
     type Value = Vec<entities::campaign_criterion::Model>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[CampaignId]) -> Result<HashMap<CampaignId, Self::Value>, Self::Error> {
         service::campaigns::campaign::criteria_of(&self.0, keys).await
     }
 }
 
 pub struct PledgeLoader(DatabaseConnection);
 
-impl Loader<(Uuid, Uuid, i32)> for PledgeLoader {
+impl Loader<(PersonId, CampaignId, i32)> for PledgeLoader {
     type Value = Vec<entities::pledge::Model>;
     type Error = ApiError;
 
     async fn load(
         &self,
-        keys: &[(Uuid, Uuid, i32)],
-    ) -> Result<HashMap<(Uuid, Uuid, i32), Self::Value>, Self::Error> {
+        keys: &[(PersonId, CampaignId, i32)],
+    ) -> Result<HashMap<(PersonId, CampaignId, i32), Self::Value>, Self::Error> {
         service::campaigns::pledges::pledges_of(&self.0, keys).await
     }
 }

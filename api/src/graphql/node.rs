@@ -9,6 +9,7 @@
 //! else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
+use entities::ids::{CampaignId, MembershipId, PersonId, TrainingId, UnitId};
 
 use super::{
     ContextExt,
@@ -57,17 +58,19 @@ impl NodeQuery {
         let gid = GlobalId::decode(&id, "id")?;
         let state = ctx.state()?;
         Ok(match gid.kind {
-            NodeKind::OrgUnit => Node::OrgUnit(OrgUnit(org::get_unit(&state.db, gid.id).await?)),
+            NodeKind::OrgUnit => Node::OrgUnit(OrgUnit(org::get_unit(&state.db, UnitId(gid.id)).await?)),
             NodeKind::Person => {
                 let viewer = ctx.auth()?.require()?;
-                if viewer.person_id != gid.id {
+                if viewer.person_id != PersonId(gid.id) {
                     return Err(ApiError::NotFound.into());
                 }
                 Node::Person(Person(identity::me(state, viewer).await?))
             }
             NodeKind::Membership => {
                 let viewer = ctx.auth()?.require()?;
-                Node::Membership(Membership(membership::get_membership(state, viewer, gid.id).await?))
+                Node::Membership(Membership(
+                    membership::get_membership(state, viewer, MembershipId(gid.id)).await?,
+                ))
             }
             NodeKind::MembershipRequest => {
                 let viewer = ctx.auth()?.require()?;
@@ -91,7 +94,7 @@ impl NodeQuery {
             }
             NodeKind::Training => {
                 let viewer = ctx.auth()?.require()?;
-                Node::Training(Training(trainings::get_training(state, viewer, gid.id).await?))
+                Node::Training(Training(trainings::get_training(state, viewer, TrainingId(gid.id)).await?))
             }
             NodeKind::TrainingRegistration => {
                 let viewer = ctx.auth()?.require()?;
@@ -111,7 +114,9 @@ impl NodeQuery {
             }
             NodeKind::Campaign => {
                 let viewer = ctx.auth()?.require()?;
-                Node::Campaign(Campaign(campaigns::campaign::get_campaign(state, viewer, gid.id).await?))
+                Node::Campaign(Campaign(
+                    campaigns::campaign::get_campaign(state, viewer, CampaignId(gid.id)).await?,
+                ))
             }
             NodeKind::Pledge => {
                 let viewer = ctx.auth()?.require()?;

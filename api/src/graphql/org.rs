@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
+use entities::ids::{PersonId, UnitId};
 use entities::{officer_role, org_unit};
 use uuid::Uuid;
 
@@ -72,7 +73,7 @@ fn unit_page(
 #[Object]
 impl OrgUnit {
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::OrgUnit, self.0.id).encode().into()
+        GlobalId::of(self.0.id).encode().into()
     }
 
     /// Stable code, e.g. `HN-LB`.
@@ -185,7 +186,7 @@ impl OfficerRole {
     }
 }
 
-async fn load_person(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<PersonRef>> {
+async fn load_person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
     let Some(id) = id else { return Ok(None) };
     Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
 }
@@ -197,7 +198,7 @@ pub struct OrgQuery;
 impl OrgQuery {
     /// One unit. Units are public: anyone can browse the tree.
     async fn org_unit(&self, ctx: &Context<'_>, id: ID) -> Result<OrgUnit> {
-        let id = GlobalId::decode_as(&id, NodeKind::OrgUnit, "id")?;
+        let id = GlobalId::decode_id::<UnitId>(&id, "id")?;
         Ok(OrgUnit(svc::get_unit(&ctx.state()?.db, id).await?))
     }
 
@@ -219,10 +220,8 @@ impl OrgQuery {
             return Err(ApiError::bad_input("search", InputProblem::TooLong).into());
         }
         let filter = UnitFilter {
-            parent_id: parent_id
-                .map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId"))
-                .transpose()?,
-            under_id: under_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "underId")).transpose()?,
+            parent_id: parent_id.map(|p| GlobalId::decode_id::<UnitId>(&p, "parentId")).transpose()?,
+            under_id: under_id.map(|p| GlobalId::decode_id::<UnitId>(&p, "underId")).transpose()?,
             kind: kind.map(Into::into),
             search,
         };
@@ -245,7 +244,7 @@ impl OrgQuery {
         let viewer = ctx.auth()?.require()?;
         let page = page::<Uuid>(first, after.as_deref())?;
         let filter = RoleFilter {
-            unit_id: GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?,
+            unit_id: GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?,
             include_subtree,
             active_only,
         };
@@ -295,8 +294,7 @@ impl OrgMutation {
     /// Creates a unit under a parent (a `UNIT_ADMIN` over the parent).
     async fn create_org_unit(&self, ctx: &Context<'_>, input: CreateOrgUnitInput) -> Result<OrgUnit> {
         let viewer = ctx.auth()?.require()?;
-        let parent_id =
-            input.parent_id.map(|p| GlobalId::decode_as(&p, NodeKind::OrgUnit, "parentId")).transpose()?;
+        let parent_id = input.parent_id.map(|p| GlobalId::decode_id::<UnitId>(&p, "parentId")).transpose()?;
         let new = svc::NewUnit { parent_id, kind: input.kind.into(), code: input.code, name: input.name };
         Ok(OrgUnit(svc::create_unit(ctx.state()?, viewer, new).await?))
     }
@@ -304,15 +302,15 @@ impl OrgMutation {
     /// Renames a unit (a `UNIT_ADMIN` over it).
     async fn rename_org_unit(&self, ctx: &Context<'_>, input: RenameOrgUnitInput) -> Result<OrgUnit> {
         let viewer = ctx.auth()?.require()?;
-        let id = GlobalId::decode_as(&input.id, NodeKind::OrgUnit, "id")?;
+        let id = GlobalId::decode_id::<UnitId>(&input.id, "id")?;
         Ok(OrgUnit(svc::rename_unit(ctx.state()?, viewer, id, &input.name).await?))
     }
 
     /// Moves a unit and its whole subtree under another parent, in one transaction.
     async fn move_org_unit(&self, ctx: &Context<'_>, input: MoveOrgUnitInput) -> Result<OrgUnit> {
         let viewer = ctx.auth()?.require()?;
-        let id = GlobalId::decode_as(&input.id, NodeKind::OrgUnit, "id")?;
-        let new_parent = GlobalId::decode_as(&input.new_parent_id, NodeKind::OrgUnit, "newParentId")?;
+        let id = GlobalId::decode_id::<UnitId>(&input.id, "id")?;
+        let new_parent = GlobalId::decode_id::<UnitId>(&input.new_parent_id, "newParentId")?;
         Ok(OrgUnit(svc::move_unit(ctx.state()?, viewer, id, new_parent).await?))
     }
 
@@ -324,11 +322,11 @@ impl OrgMutation {
     ) -> Result<OfficerRole> {
         let viewer = ctx.auth()?.require()?;
         let grantee = match (input.person_id, input.phone) {
-            (Some(id), None) => Grantee::PersonId(GlobalId::decode_as(&id, NodeKind::Person, "personId")?),
+            (Some(id), None) => Grantee::PersonId(GlobalId::decode_id::<PersonId>(&id, "personId")?),
             (None, Some(phone)) => Grantee::Phone(phone),
             _ => return Err(ApiError::bad_input("personId", InputProblem::Required).into()),
         };
-        let unit_id = GlobalId::decode_as(&input.unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit_id = GlobalId::decode_id::<UnitId>(&input.unit_id, "unitId")?;
         Ok(OfficerRole(roles::assign_role(ctx.state()?, viewer, grantee, unit_id, input.role.into()).await?))
     }
 

@@ -2,10 +2,11 @@
 //! the population figures behind the attraction rate.
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
+use entities::ids::UnitId;
 
 use super::{ContextExt, org::OrgUnit, scalars::Date};
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     membership::{self as svc, UnitStats},
 };
 
@@ -82,7 +83,7 @@ impl StatisticsQuery {
         to: Date,
     ) -> Result<MemberStatisticsReport> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(MemberStatisticsReport(svc::member_statistics(ctx.state()?, viewer, unit, from.0, to.0).await?))
     }
 }
@@ -100,7 +101,7 @@ impl StatisticsMutation {
         input: SetPopulationFigureInput,
     ) -> Result<bool> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&input.unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&input.unit_id, "unitId")?;
         svc::set_population_figure(ctx.state()?, viewer, unit, input.year, input.adult_women).await?;
         Ok(true)
     }

@@ -13,12 +13,12 @@
 mod capability;
 
 pub use capability::{Capability, Grant, Position};
+use entities::ids::{PersonId, UnitId};
 use entities::org_unit;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
-use uuid::Uuid;
 
 use crate::{auth::Viewer, db::stmt, error::ApiError, org::UnitKind};
 
@@ -32,10 +32,26 @@ struct HeldRow {
 
 /// The active roles `person_id` holds over `unit_id`, with how many levels above the unit each
 /// is held (0 = at the unit itself).
+///
+/// The ids are typed, so the two cannot be swapped:
+///
+/// ```
+/// # use entities::ids::{PersonId, UnitId};
+/// # async fn f(conn: &sea_orm::DatabaseConnection, person: PersonId, unit: UnitId) {
+/// let _ = service::authz::roles_over(conn, person, unit).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use entities::ids::{PersonId, UnitId};
+/// # async fn f(conn: &sea_orm::DatabaseConnection, person: PersonId, unit: UnitId) {
+/// let _ = service::authz::roles_over(conn, unit, person).await;
+/// # }
+/// ```
 pub async fn roles_over(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
-    unit_id: Uuid,
+    person_id: PersonId,
+    unit_id: UnitId,
 ) -> Result<Vec<(Role, i32)>, DbErr> {
     let rows = HeldRow::find_by_statement(stmt(
         conn.get_database_backend(),
@@ -50,7 +66,7 @@ pub async fn roles_over(
 }
 
 /// Whether the person is a system administrator.
-pub async fn is_system_admin(conn: &impl ConnectionTrait, person_id: Uuid) -> Result<bool, DbErr> {
+pub async fn is_system_admin(conn: &impl ConnectionTrait, person_id: PersonId) -> Result<bool, DbErr> {
     Ok(entities::person::Entity::find_by_id(person_id).one(conn).await?.is_some_and(|p| p.is_system_admin))
 }
 
@@ -58,12 +74,12 @@ pub async fn is_system_admin(conn: &impl ConnectionTrait, person_id: Uuid) -> Re
 /// saves reading its kind for the grants that depend on it).
 #[derive(Clone, Copy)]
 pub enum UnitRef<'a> {
-    Id(Uuid),
+    Id(UnitId),
     Row(&'a org_unit::Model),
 }
 
 impl UnitRef<'_> {
-    fn id(self) -> Uuid {
+    fn id(self) -> UnitId {
         match self {
             UnitRef::Id(id) => id,
             UnitRef::Row(u) => u.id,
@@ -86,8 +102,8 @@ impl UnitRef<'_> {
     }
 }
 
-impl From<Uuid> for UnitRef<'_> {
-    fn from(id: Uuid) -> Self {
+impl From<UnitId> for UnitRef<'_> {
+    fn from(id: UnitId) -> Self {
         UnitRef::Id(id)
     }
 }
@@ -130,7 +146,7 @@ impl Decision {
 /// role, and one for the unit's kind when a branch-only grant decides and only its id is known).
 pub async fn decide(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     capability: Capability,
     unit: UnitRef<'_>,
 ) -> Result<Decision, ApiError> {
@@ -212,9 +228,9 @@ pub async fn require_somewhere(
 /// events she follows, for instance). Where in the table the grant sits is not looked at.
 pub async fn role_units(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     capability: Capability,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<UnitId>, ApiError> {
     use entities::officer_role as r;
     Ok(r::Entity::find()
         .select_only()
@@ -232,11 +248,11 @@ pub async fn role_units(
 /// report placed there is routed to, for instance.
 pub async fn holders_at(
     conn: &impl ConnectionTrait,
-    unit: Uuid,
+    unit: UnitId,
     capability: Capability,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<PersonId>, ApiError> {
     use entities::officer_role as r;
-    let mut people: Vec<Uuid> = r::Entity::find()
+    let mut people: Vec<PersonId> = r::Entity::find()
         .select_only()
         .column(r::Column::PersonId)
         .filter(r::Column::UnitId.eq(unit))
@@ -257,7 +273,7 @@ fn names(capability: Capability, position: Position) -> Vec<&'static str> {
 
 /// The ids of every unit over which the person may do `capability` through her roles, as a
 /// subquery for `IN (…)` filters. System administrators should not be filtered with it.
-pub fn reach_select(person_id: Uuid, capability: Capability) -> SelectStatement {
+pub fn reach_select(person_id: PersonId, capability: Capability) -> SelectStatement {
     use entities::{officer_role as r, org_unit_closure as c};
     let role = || Expr::col((r::Entity, r::Column::Role));
     let depth = || Expr::col((c::Entity, c::Column::Depth));
@@ -292,13 +308,13 @@ pub struct Reach {
     /// Every unit (a system administrator, or a granting role at the root).
     pub everything: bool,
     /// Every unit at or below these.
-    pub subtrees: Vec<Uuid>,
+    pub subtrees: Vec<UnitId>,
     /// The branches at or below these (grants of a branch only).
-    pub branches: Vec<Uuid>,
+    pub branches: Vec<UnitId>,
     /// Every unit strictly below these.
-    pub below: Vec<Uuid>,
+    pub below: Vec<UnitId>,
     /// Only what lies at or below this unit (the list's own unit filter).
-    pub within: Option<Uuid>,
+    pub within: Option<UnitId>,
 }
 
 impl Reach {
@@ -307,7 +323,7 @@ impl Reach {
     }
 
     /// Builds the reach from `(role, unit, unit is the root)` facts of the person's roles.
-    pub fn from_roles(capability: Capability, roles: impl IntoIterator<Item = (Role, Uuid, bool)>) -> Self {
+    pub fn from_roles(capability: Capability, roles: impl IntoIterator<Item = (Role, UnitId, bool)>) -> Self {
         let mut reach = Reach::default();
         for (role, unit, at_root) in roles {
             for grant in capability.grants().iter().filter(|g| g.role == role) {
@@ -336,7 +352,7 @@ impl Reach {
 
     /// The subtree roots, when the reach is made of whole subtrees only; `None` for everything.
     /// For the capabilities granted only at or above (the member managers'), that is all of it.
-    pub fn roots(&self) -> Option<&[Uuid]> {
+    pub fn roots(&self) -> Option<&[UnitId]> {
         (!self.everything).then_some(self.subtrees.as_slice())
     }
 
@@ -382,7 +398,7 @@ pub async fn reach(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     capability: Capability,
-    unit: Option<Uuid>,
+    unit: Option<UnitId>,
 ) -> Result<Reach, ApiError> {
     let plain = capability.grants().iter().all(|g| g.position == Position::AtOrAbove);
     if let Some(unit) = unit {
@@ -417,7 +433,7 @@ pub async fn reach(
 #[derive(FromQueryResult)]
 struct HeldUnit {
     role: Role,
-    unit_id: Uuid,
+    unit_id: UnitId,
     at_root: i32,
 }
 
@@ -431,7 +447,7 @@ fn branches_select() -> SelectStatement {
 }
 
 /// The ids of a unit and everything below it, as a subquery.
-pub fn subtree_select(unit_id: Uuid) -> SelectStatement {
+pub fn subtree_select(unit_id: UnitId) -> SelectStatement {
     use entities::org_unit_closure as c;
     Query::select()
         .column(c::Column::DescendantId)
@@ -443,8 +459,8 @@ pub fn subtree_select(unit_id: Uuid) -> SelectStatement {
 /// `units`, or `None` when one of them is the root (whose subtree is everything).
 pub async fn unless_root(
     conn: &impl ConnectionTrait,
-    units: Vec<Uuid>,
-) -> Result<Option<Vec<Uuid>>, ApiError> {
+    units: Vec<UnitId>,
+) -> Result<Option<Vec<UnitId>>, ApiError> {
     use entities::org_unit;
     let includes_root = org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(units.iter().copied()))
@@ -457,7 +473,7 @@ pub async fn unless_root(
 
 /// The units below any of `units`, themselves included. With no units the IN list is empty
 /// and the subquery selects nothing: no reach, no rows.
-pub fn subtrees_select(units: Vec<Uuid>) -> SelectStatement {
+pub fn subtrees_select(units: Vec<UnitId>) -> SelectStatement {
     use entities::org_unit_closure as c;
     Query::select()
         .column(c::Column::DescendantId)

@@ -7,8 +7,8 @@
 //! to the new ones (as `membership::shift_rollups` does for members): its history moves with it.
 
 use chrono::NaiveDate;
+use entities::ids::UnitId;
 use sea_orm::ConnectionTrait;
-use uuid::Uuid;
 
 use crate::{db, error::ApiError};
 
@@ -17,7 +17,7 @@ pub use entities::unit_activity_day::Metric;
 /// Adds `delta` to `metric` on `day` for `unit_id` and every unit above it.
 pub async fn record(
     txn: &impl ConnectionTrait,
-    unit_id: Uuid,
+    unit_id: UnitId,
     metric: Metric,
     day: NaiveDate,
     delta: i64,
@@ -35,7 +35,7 @@ pub async fn record(
 
 /// Adds `sign` × the counters of `unit_id` (all it contains) to each of its strict ancestors:
 /// `-1` before a move detaches it, `+1` once it hangs below its new parent.
-pub async fn shift(txn: &impl ConnectionTrait, unit_id: Uuid, sign: i64) -> Result<(), ApiError> {
+pub async fn shift(txn: &impl ConnectionTrait, unit_id: UnitId, sign: i64) -> Result<(), ApiError> {
     db::execute(
         txn,
         "INSERT INTO unit_activity_day (unit_id, metric, day, value) \

@@ -16,6 +16,7 @@
 
 mod list;
 
+use entities::ids::{CampaignId, UnitId};
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
@@ -161,7 +162,11 @@ pub async fn can_see(
 }
 
 /// A campaign the caller may see, else `NOT_FOUND`.
-pub async fn get_campaign(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<campaign::Model, ApiError> {
+pub async fn get_campaign(
+    state: &AppState,
+    viewer: &Viewer,
+    id: CampaignId,
+) -> Result<campaign::Model, ApiError> {
     let c = campaign::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if can_see(&state.db, viewer, &c).await? { Ok(c) } else { Err(ApiError::NotFound) }
 }
@@ -182,14 +187,14 @@ async fn require_manager(
 
 /// Reads the campaign under a row lock held until the transaction ends (PostgreSQL; SQLite's
 /// single connection serialises transactions anyway).
-async fn lock_campaign(txn: &impl ConnectionTrait, id: Uuid) -> Result<campaign::Model, ApiError> {
+async fn lock_campaign(txn: &impl ConnectionTrait, id: CampaignId) -> Result<campaign::Model, ApiError> {
     crate::db::lock_by_id::<campaign::Entity>(txn, id).await?.ok_or(ApiError::NotFound)
 }
 
 /// Writes the criteria of a campaign, positions 1..n.
 async fn insert_criteria(
     txn: &impl ConnectionTrait,
-    campaign_id: Uuid,
+    campaign_id: CampaignId,
     texts: &[String],
 ) -> Result<(), ApiError> {
     if texts.is_empty() {
@@ -209,7 +214,7 @@ async fn insert_criteria(
 pub async fn create_campaign(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     input: CampaignInput,
 ) -> Result<campaign::Model, ApiError> {
     let db = &state.db;
@@ -219,7 +224,7 @@ pub async fn create_campaign(
     let now = Utc::now();
     let txn = db.begin().await?;
     let row = campaign::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(CampaignId::new()),
         unit_id: Set(unit_id),
         kind: Set(input.kind),
         title_search: Set(fold_for_search(&checked.title)),
@@ -252,7 +257,7 @@ pub async fn create_campaign(
 pub async fn update_campaign(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: CampaignId,
     input: CampaignInput,
 ) -> Result<campaign::Model, ApiError> {
     let checked = input.check()?;
@@ -293,7 +298,7 @@ pub async fn update_campaign(
 /// concurrent calls exactly one changes the row); `CONFLICT` `WRONG_STATUS` otherwise.
 async fn transition(
     txn: &impl ConnectionTrait,
-    id: Uuid,
+    id: CampaignId,
     from: CampaignStatus,
     to: CampaignStatus,
 ) -> Result<(), ApiError> {
@@ -326,7 +331,7 @@ async fn transition(
 pub async fn launch_campaign(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: CampaignId,
     notify_members: bool,
 ) -> Result<campaign::Model, ApiError> {
     let txn = state.db.begin().await?;
@@ -344,7 +349,11 @@ pub async fn launch_campaign(
 }
 
 /// Ends an active campaign: no new pledges; pledges already submitted can still be reviewed.
-pub async fn end_campaign(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<campaign::Model, ApiError> {
+pub async fn end_campaign(
+    state: &AppState,
+    viewer: &Viewer,
+    id: CampaignId,
+) -> Result<campaign::Model, ApiError> {
     let txn = state.db.begin().await?;
     let c = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     require_manager(&txn, viewer, &c).await?;
@@ -358,15 +367,15 @@ pub async fn end_campaign(state: &AppState, viewer: &Viewer, id: Uuid) -> Result
 /// The criteria of each campaign, in order (for DataLoaders and reviews: one query).
 pub async fn criteria_of(
     conn: &impl ConnectionTrait,
-    campaign_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<criterion::Model>>, ApiError> {
+    campaign_ids: &[CampaignId],
+) -> Result<HashMap<CampaignId, Vec<criterion::Model>>, ApiError> {
     let rows = criterion::Entity::find()
         .filter(criterion::Column::CampaignId.is_in(campaign_ids.iter().copied()))
         .order_by_asc(criterion::Column::CampaignId)
         .order_by_asc(criterion::Column::Position)
         .all(conn)
         .await?;
-    let mut out: HashMap<Uuid, Vec<criterion::Model>> = HashMap::new();
+    let mut out: HashMap<CampaignId, Vec<criterion::Model>> = HashMap::new();
     for row in rows {
         out.entry(row.campaign_id).or_default().push(row);
     }
@@ -377,8 +386,8 @@ pub async fn criteria_of(
 /// them).
 pub async fn campaigns_by_ids(
     conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, campaign::Model>, ApiError> {
+    ids: &[CampaignId],
+) -> Result<HashMap<CampaignId, campaign::Model>, ApiError> {
     Ok(campaign::Entity::find()
         .filter(campaign::Column::Id.is_in(ids.iter().copied()))
         .all(conn)

@@ -12,6 +12,7 @@
 //! - Publishing notifies nobody (a post to a district would otherwise push to every member).
 
 use chrono::{DateTime, Utc};
+use entities::ids::{CampaignId, UnitId};
 use entities::post;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -44,7 +45,7 @@ pub struct PostInput {
     /// Plain text or Markdown.
     pub body: String,
     pub cover_image_url: Option<String>,
-    pub campaign_id: Option<Uuid>,
+    pub campaign_id: Option<CampaignId>,
 }
 
 /// [`PostInput`] checked and normalised.
@@ -80,7 +81,7 @@ struct Count {
 }
 
 /// Whether the viewer's feed includes `unit_id`.
-async fn in_feed(conn: &impl ConnectionTrait, viewer: &Viewer, unit_id: Uuid) -> Result<bool, ApiError> {
+async fn in_feed(conn: &impl ConnectionTrait, viewer: &Viewer, unit_id: UnitId) -> Result<bool, ApiError> {
     let sql = format!(
         "SELECT COUNT(*) AS n FROM org_unit_closure c WHERE c.ancestor_id = ? AND c.descendant_id IN ({FEED_ROOTS})"
     );
@@ -122,8 +123,8 @@ async fn require_manager(
 async fn check_campaign(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
-    unit_id: Uuid,
-    campaign_id: Uuid,
+    unit_id: UnitId,
+    campaign_id: CampaignId,
 ) -> Result<(), ApiError> {
     let sql = "SELECT COUNT(*) AS n FROM campaign k WHERE k.id = ? AND ( \
          k.unit_id IN (SELECT c.ancestor_id FROM org_unit_closure c WHERE c.descendant_id = ?) \
@@ -150,7 +151,7 @@ pub async fn get_post(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<pos
 pub async fn create_post(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     input: PostInput,
 ) -> Result<post::Model, ApiError> {
     let db = &state.db;
@@ -298,8 +299,8 @@ pub async fn feed(
 #[derive(Clone, Debug, Default)]
 pub struct PostFilter {
     /// Only posts of this unit or a unit below it.
-    pub unit_id: Option<Uuid>,
-    pub campaign_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
+    pub campaign_id: Option<CampaignId>,
     pub status: Option<PostStatus>,
 }
 

@@ -15,6 +15,7 @@
 mod list;
 
 use chrono::{Datelike, Utc};
+use entities::ids::{CampaignId, UnitId};
 use entities::{campaign, org_unit_closure as closure, pledge};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
@@ -109,7 +110,7 @@ impl PledgeDetails {
 }
 
 /// Whether `unit_id` is `ancestor` or below it.
-async fn is_within(conn: &impl ConnectionTrait, unit_id: Uuid, ancestor: Uuid) -> Result<bool, ApiError> {
+async fn is_within(conn: &impl ConnectionTrait, unit_id: UnitId, ancestor: UnitId) -> Result<bool, ApiError> {
     Ok(closure::Entity::find()
         .filter(closure::Column::AncestorId.eq(ancestor))
         .filter(closure::Column::DescendantId.eq(unit_id))
@@ -153,7 +154,7 @@ fn pledged(e: sea_orm::DbErr) -> ApiError {
 pub async fn submit_pledge(
     state: &AppState,
     viewer: &Viewer,
-    campaign_id: Uuid,
+    campaign_id: CampaignId,
     input: PledgeInput,
 ) -> Result<pledge::Model, ApiError> {
     let checked = input.details.check(input.kind)?;

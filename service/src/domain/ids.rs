@@ -2,6 +2,7 @@
 //! type prefix lets `node(id:)` dispatch and lets every argument refuse an id of the wrong type.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use entities::ids::{CampaignId, MembershipId, PersonId, ReportId, TrainingId, UnitId};
 use uuid::Uuid;
 
 use crate::error::{ApiError, InputProblem};
@@ -67,6 +68,32 @@ impl NodeKind {
     }
 }
 
+/// A typed record id (see `entities::ids`) and the node type its global id names.
+pub trait NodeId: Copy + Into<Uuid> {
+    const KIND: NodeKind;
+    fn from_uuid(id: Uuid) -> Self;
+}
+
+macro_rules! node_ids {
+    ($($id:ident => $kind:ident),+ $(,)?) => {$(
+        impl NodeId for $id {
+            const KIND: NodeKind = NodeKind::$kind;
+            fn from_uuid(id: Uuid) -> Self {
+                $id(id)
+            }
+        }
+    )+};
+}
+
+node_ids! {
+    UnitId => OrgUnit,
+    PersonId => Person,
+    MembershipId => Membership,
+    TrainingId => Training,
+    CampaignId => Campaign,
+    ReportId => ViolenceReport,
+}
+
 /// A decoded global id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalId {
@@ -75,8 +102,9 @@ pub struct GlobalId {
 }
 
 impl GlobalId {
-    pub fn new(kind: NodeKind, id: Uuid) -> Self {
-        Self { kind, id }
+    /// `id` is a typed record id or a bare UUID.
+    pub fn new(kind: NodeKind, id: impl Into<Uuid>) -> Self {
+        Self { kind, id: id.into() }
     }
 
     pub fn encode(self) -> String {
@@ -93,6 +121,17 @@ impl GlobalId {
             kind: NodeKind::from_name(kind).ok_or_else(bad)?,
             id: Uuid::parse_str(id).map_err(|_| bad())?,
         })
+    }
+
+    /// The global id of a typed record id.
+    pub fn of<T: NodeId>(id: T) -> Self {
+        Self::new(T::KIND, id)
+    }
+
+    /// Decodes the global id of a typed record: `BAD_USER_INPUT` on `field` when it is not
+    /// one, or one of another type.
+    pub fn decode_id<T: NodeId>(raw: &str, field: &'static str) -> Result<T, ApiError> {
+        Self::decode_as(raw, T::KIND, field).map(T::from_uuid)
     }
 
     /// Decodes a global id that must be of `kind`.

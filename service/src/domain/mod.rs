@@ -6,7 +6,7 @@ mod person;
 mod text;
 mod time;
 
-pub use ids::{GlobalId, NodeKind};
+pub use ids::{GlobalId, NodeId, NodeKind};
 pub use person::{Email, Password, PersonName, PhoneNumber, check_birth_date};
 pub use text::{
     WordPrefix, fold_for_search, is_forbidden_char, is_invisible_letter, later_word_suffixes,

@@ -1,6 +1,7 @@
 //! Lists for officers: the request queue and the member directory of their subtree.
 
 use chrono::{DateTime, Utc};
+use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_request, person};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
@@ -23,7 +24,7 @@ use crate::{
 #[derive(Clone, Default)]
 pub struct RequestFilter {
     /// Only requests for branches below this unit (which must be in reach).
-    pub unit_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
     pub status: Option<RequestStatus>,
     pub submitted_from: Option<DateTime<Utc>>,
     pub submitted_to: Option<DateTime<Utc>>,
@@ -86,7 +87,7 @@ pub async fn count_requests(conn: &impl ConnectionTrait, q: &RequestQuery) -> Re
 /// Filters of the member directory.
 #[derive(Clone, Default)]
 pub struct MemberFilter {
-    pub unit_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
     /// Start of a word of the name, accents ignored (see [`WordPrefix`]).
     pub search: Option<String>,
     /// A phone number in any common form (exact match).
@@ -100,7 +101,7 @@ pub struct MemberFilter {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberCursor {
     pub name: String,
-    pub id: Uuid,
+    pub id: MembershipId,
 }
 
 /// The directory condition, with the reach resolved.
@@ -110,7 +111,7 @@ pub struct MemberQuery {
     phone: Option<PhoneNumber>,
     search: Option<WordPrefix>,
     /// The units whose subtrees are in reach; `None` for everything.
-    roots: Option<Vec<Uuid>>,
+    roots: Option<Vec<UnitId>>,
     small_reach: u64,
     candidate_cap: u64,
 }
@@ -174,7 +175,7 @@ pub async fn member_query(
     filter: MemberFilter,
 ) -> Result<MemberQuery, ApiError> {
     let reach = authz::reach(&state.db, viewer, Capability::ManageMembers, filter.unit_id).await?;
-    let roots = reach.roots().map(<[Uuid]>::to_vec);
+    let roots = reach.roots().map(<[UnitId]>::to_vec);
     let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "phone")).transpose()?;
     let search = filter.search.as_deref().and_then(WordPrefix::parse);
     Ok(MemberQuery {
@@ -257,7 +258,7 @@ async fn search_page(
     prefix: &WordPrefix,
     limit: u64,
     after: Option<&MemberCursor>,
-) -> Result<Vec<(String, Uuid)>, ApiError> {
+) -> Result<Vec<(String, MembershipId)>, ApiError> {
     let base = || {
         let mut c = q.condition();
         if let Some(a) = after {
@@ -303,7 +304,7 @@ async fn page_ids(
     cond: Condition,
     sorted: bool,
     limit: u64,
-) -> Result<Vec<(String, Uuid)>, ApiError> {
+) -> Result<Vec<(String, MembershipId)>, ApiError> {
     let query = membership::Entity::find()
         .select_only()
         .column(membership::Column::NameSearch)
@@ -323,7 +324,7 @@ struct Count {
 }
 
 /// Active members under the roots (all when `None`): the size of a reach, from the rollups.
-async fn reach_size(conn: &impl ConnectionTrait, roots: Option<&[Uuid]>) -> Result<u64, ApiError> {
+async fn reach_size(conn: &impl ConnectionTrait, roots: Option<&[UnitId]>) -> Result<u64, ApiError> {
     let backend = conn.get_database_backend();
     let statement = match roots {
         Some([]) => return Ok(0),
@@ -375,10 +376,10 @@ pub async fn count_members(conn: &impl ConnectionTrait, q: &MemberQuery) -> Resu
 /// Events of each membership, oldest first (for DataLoaders).
 pub async fn events_of(
     conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Vec<entities::membership_event::Model>>, ApiError> {
+    ids: &[MembershipId],
+) -> Result<std::collections::HashMap<MembershipId, Vec<entities::membership_event::Model>>, ApiError> {
     use entities::membership_event as e;
-    let mut out: std::collections::HashMap<Uuid, Vec<e::Model>> =
+    let mut out: std::collections::HashMap<MembershipId, Vec<e::Model>> =
         ids.iter().map(|&i| (i, Vec::new())).collect();
     let rows = e::Entity::find()
         .filter(e::Column::MembershipId.is_in(ids.iter().copied()))
@@ -394,7 +395,7 @@ pub async fn events_of(
 /// The person's current membership, or her latest one.
 pub async fn latest_membership(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<Option<membership::Model>, ApiError> {
     if let Some(m) = super::current_membership(conn, person_id).await? {
         return Ok(Some(m));
@@ -409,7 +410,7 @@ pub async fn latest_membership(
 /// The person's own requests, newest first (at most 50).
 pub async fn my_requests(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<Vec<membership_request::Model>, ApiError> {
     Ok(membership_request::Entity::find()
         .filter(membership_request::Column::PersonId.eq(person_id))

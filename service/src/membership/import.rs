@@ -22,6 +22,7 @@
 //!   multi-row inserts within the bind-parameter limits, and the per-branch counters change once
 //!   per branch — a 50,000-row file is a few hundred statements, not a few hundred thousand.
 
+use entities::ids::{MembershipId, PersonId, UnitId};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -149,7 +150,7 @@ pub async fn import_members(
         reserve_member_numbers(&txn, 0).await?;
         let plan = plan(&txn, viewer, admin, parsed).await?;
         apply(&txn, viewer.person_id, &plan.to_import).await?;
-        let invitations: Vec<(Uuid, Uuid)> =
+        let invitations: Vec<(PersonId, UnitId)> =
             plan.to_invite.iter().map(|i| (i.person_id, i.branch_id)).collect();
         let notes = invite(&txn, viewer.person_id, &invitations).await?;
         txn.commit().await?;
@@ -372,14 +373,14 @@ fn parse_csv(bytes: &[u8]) -> Result<Parsed, ApiError> {
 /// A row to write: a new person and her membership of `branch_id`.
 struct Planned {
     candidate: Candidate,
-    branch_id: Uuid,
+    branch_id: UnitId,
 }
 
 /// A row whose person the service knows: an invitation to `branch_id`.
 struct Invitee {
     line: u64,
-    person_id: Uuid,
-    branch_id: Uuid,
+    person_id: PersonId,
+    branch_id: UnitId,
 }
 
 struct Plan {
@@ -442,10 +443,10 @@ async fn plan(
     }
     let phones: Vec<String> = located.iter().map(|(c, _)| c.phone.as_str().to_owned()).collect();
     let people = people_by_phone(conn, &phones).await?;
-    let person_ids: Vec<Uuid> = people.values().copied().collect();
+    let person_ids: Vec<PersonId> = people.values().copied().collect();
     let current = current_branches(conn, &person_ids).await?;
 
-    let elsewhere: Vec<Uuid> = current.values().copied().collect::<HashSet<_>>().into_iter().collect();
+    let elsewhere: Vec<UnitId> = current.values().copied().collect::<HashSet<_>>().into_iter().collect();
     let managed = units_in_reach(conn, viewer, admin, &elsewhere).await?;
 
     let mut plan = Plan { total_rows, unchanged: 0, rejected, to_import: Vec::new(), to_invite: Vec::new() };
@@ -473,7 +474,7 @@ async fn branches_in_reach(
     viewer: &Viewer,
     admin: bool,
     codes: &[String],
-) -> Result<HashMap<String, Uuid>, ApiError> {
+) -> Result<HashMap<String, UnitId>, ApiError> {
     let mut found = HashMap::new();
     for chunk in codes.chunks(IN_CHUNK) {
         let mut q = org_unit::Entity::find()
@@ -488,7 +489,7 @@ async fn branches_in_reach(
                     .in_subquery(authz::reach_select(viewer.person_id, Capability::ManageMembers)),
             );
         }
-        found.extend(q.into_tuple::<(String, Uuid)>().all(conn).await?);
+        found.extend(q.into_tuple::<(String, UnitId)>().all(conn).await?);
     }
     Ok(found)
 }
@@ -498,14 +499,14 @@ async fn units_in_reach(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     admin: bool,
-    units: &[Uuid],
-) -> Result<HashSet<Uuid>, ApiError> {
+    units: &[UnitId],
+) -> Result<HashSet<UnitId>, ApiError> {
     if admin {
         return Ok(units.iter().copied().collect());
     }
     let mut found = HashSet::new();
     for chunk in units.chunks(IN_CHUNK) {
-        let ids: Vec<Uuid> = org_unit::Entity::find()
+        let ids: Vec<UnitId> = org_unit::Entity::find()
             .select_only()
             .column(org_unit::Column::Id)
             .filter(org_unit::Column::Id.is_in(chunk.iter().copied()))
@@ -525,10 +526,10 @@ async fn units_in_reach(
 async fn people_by_phone(
     conn: &impl ConnectionTrait,
     phones: &[String],
-) -> Result<HashMap<String, Uuid>, ApiError> {
+) -> Result<HashMap<String, PersonId>, ApiError> {
     let mut found = HashMap::new();
     for chunk in phones.chunks(IN_CHUNK) {
-        let rows: Vec<(String, Uuid)> = person::Entity::find()
+        let rows: Vec<(String, PersonId)> = person::Entity::find()
             .select_only()
             .column(person::Column::Phone)
             .column(person::Column::Id)
@@ -544,11 +545,11 @@ async fn people_by_phone(
 /// Person → branch of her current (active or suspended) membership.
 async fn current_branches(
     conn: &impl ConnectionTrait,
-    person_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Uuid>, ApiError> {
+    person_ids: &[PersonId],
+) -> Result<HashMap<PersonId, UnitId>, ApiError> {
     let mut found = HashMap::new();
     for chunk in person_ids.chunks(IN_CHUNK) {
-        let rows: Vec<(Uuid, Uuid)> = membership::Entity::find()
+        let rows: Vec<(PersonId, UnitId)> = membership::Entity::find()
             .select_only()
             .column(membership::Column::PersonId)
             .column(membership::Column::BranchId)
@@ -575,7 +576,7 @@ fn rows_per_insert(columns: usize) -> usize {
 
 /// Writes the planned rows in the caller's transaction: people, memberships with consecutive
 /// numbers, events, counters.
-async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Result<(), ApiError> {
+async fn apply(txn: &impl ConnectionTrait, actor: PersonId, rows: &[Planned]) -> Result<(), ApiError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -588,7 +589,7 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
         .zip(&person_ids)
         .zip(first_number..)
         .map(|((row, &person_id), number)| membership::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(MembershipId::new()),
             person_id: Set(person_id),
             name_search: Set(fold_for_search(row.candidate.name.as_str())),
             branch_id: Set(row.branch_id),
@@ -632,20 +633,20 @@ async fn apply(txn: &impl ConnectionTrait, actor: Uuid, rows: &[Planned]) -> Res
     for chunk in events.chunks(rows_per_insert(11)) {
         membership_event::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await?;
     }
-    let names: Vec<(Uuid, String)> = memberships
+    let names: Vec<(MembershipId, String)> = memberships
         .iter()
         .filter_map(|m| Some((*m.id.try_as_ref()?, m.name_search.try_as_ref()?.clone())))
         .collect();
     for chunk in names.chunks(IN_CHUNK) {
-        let chunk: Vec<(Uuid, &str)> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
+        let chunk: Vec<(MembershipId, &str)> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
         super::insert_name_keys(txn, &chunk).await?;
     }
 
-    let mut per_branch: HashMap<Uuid, i64> = HashMap::new();
+    let mut per_branch: HashMap<UnitId, i64> = HashMap::new();
     for row in rows {
         *per_branch.entry(row.branch_id).or_default() += 1;
     }
-    let per_branch: Vec<(Uuid, i64)> = per_branch.into_iter().collect();
+    let per_branch: Vec<(UnitId, i64)> = per_branch.into_iter().collect();
     bump_counters(txn, &per_branch, hanoi_day(now)).await
 }
 
@@ -655,8 +656,8 @@ async fn create_people(
     txn: &impl ConnectionTrait,
     rows: &[Planned],
     now: DateTime<Utc>,
-) -> Result<Vec<Uuid>, ApiError> {
-    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+) -> Result<Vec<PersonId>, ApiError> {
+    let ids: Vec<PersonId> = rows.iter().map(|_| PersonId::new()).collect();
     let new_people: Vec<person::ActiveModel> = rows
         .iter()
         .zip(&ids)
@@ -689,7 +690,7 @@ async fn create_people(
 /// the units containing the branches: multi-row upserts per chunk, never one statement per row.
 async fn bump_counters(
     txn: &impl ConnectionTrait,
-    per_branch: &[(Uuid, i64)],
+    per_branch: &[(UnitId, i64)],
     day: NaiveDate,
 ) -> Result<(), ApiError> {
     for chunk in per_branch.chunks(IN_CHUNK) {
@@ -710,7 +711,7 @@ async fn bump_counters(
         db::execute(txn, &sql, values).await?;
     }
     super::roll_up_active(txn, per_branch).await?;
-    let days: Vec<(Uuid, i64, i64)> = per_branch.iter().map(|&(b, n)| (b, n, 0)).collect();
+    let days: Vec<(UnitId, i64, i64)> = per_branch.iter().map(|&(b, n)| (b, n, 0)).collect();
     super::roll_up_days(txn, day, &days).await
 }
 

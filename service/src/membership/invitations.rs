@@ -17,6 +17,7 @@
 //! is the same), so an officer cannot pester her; later it is renewed. Becoming a member or
 //! moving, by an invitation or a request, cancels her other open invitations. Only the invitee sees an invitation; anyone else's id is `NOT_FOUND`.
 
+use entities::ids::{PersonId, UnitId};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -77,15 +78,15 @@ fn link(id: Uuid) -> Option<String> {
 /// A bounded number of statements however many targets (chunked reads and inserts).
 pub(super) async fn invite(
     txn: &impl ConnectionTrait,
-    inviter: Uuid,
-    targets: &[(Uuid, Uuid)],
+    inviter: PersonId,
+    targets: &[(PersonId, UnitId)],
 ) -> Result<Vec<notification::Model>, ApiError> {
     if targets.is_empty() {
         return Ok(Vec::new());
     }
     let now = Utc::now();
-    let people: Vec<Uuid> = targets.iter().map(|t| t.0).collect::<HashSet<_>>().into_iter().collect();
-    let mut existing: HashMap<(Uuid, Uuid), invitation::Model> = HashMap::new();
+    let people: Vec<PersonId> = targets.iter().map(|t| t.0).collect::<HashSet<_>>().into_iter().collect();
+    let mut existing: HashMap<(PersonId, UnitId), invitation::Model> = HashMap::new();
     for chunk in people.chunks(CHUNK) {
         for row in invitation::Entity::find()
             .filter(invitation::Column::PersonId.is_in(chunk.iter().copied()))
@@ -181,8 +182,8 @@ pub(super) async fn invite(
         }
     }
 
-    let branches: Vec<Uuid> = sent.iter().map(|s| s.2).collect::<HashSet<_>>().into_iter().collect();
-    let mut names: HashMap<Uuid, String> = HashMap::new();
+    let branches: Vec<UnitId> = sent.iter().map(|s| s.2).collect::<HashSet<_>>().into_iter().collect();
+    let mut names: HashMap<UnitId, String> = HashMap::new();
     for chunk in branches.chunks(CHUNK) {
         names.extend(
             org_unit::Entity::find()
@@ -190,7 +191,7 @@ pub(super) async fn invite(
                 .column(org_unit::Column::Id)
                 .column(org_unit::Column::Name)
                 .filter(org_unit::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple::<(Uuid, String)>()
+                .into_tuple::<(UnitId, String)>()
                 .all(txn)
                 .await?,
         );
@@ -211,7 +212,7 @@ pub(super) async fn invite(
 /// transaction that did it).
 pub(super) async fn close_invitations(
     txn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     invitation::Entity::update_many()
@@ -227,7 +228,7 @@ pub(super) async fn close_invitations(
 /// The caller's invitations, newest first (at most 50).
 pub async fn my_invitations(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<Vec<invitation::Model>, ApiError> {
     Ok(invitation::Entity::find()
         .filter(invitation::Column::PersonId.eq(person_id))

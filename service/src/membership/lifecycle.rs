@@ -2,12 +2,12 @@
 //! see [`super::invitations`]).
 
 use chrono::{NaiveDate, Utc};
+use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_request, person};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
-use uuid::Uuid;
 
 use super::{
     EventKind, MemberStatus, NewEvent, RequestStatus, activate, bump_active, bump_day, current_membership,
@@ -97,7 +97,7 @@ pub async fn leave_union(
 pub async fn get_membership(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: MembershipId,
 ) -> Result<membership::Model, ApiError> {
     let m = membership::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if m.person_id != viewer.person_id {
@@ -113,7 +113,7 @@ pub async fn get_membership(
 pub async fn set_suspended(
     state: &AppState,
     viewer: &Viewer,
-    membership_id: Uuid,
+    membership_id: MembershipId,
     suspend: bool,
     reason: &str,
 ) -> Result<membership::Model, ApiError> {
@@ -156,7 +156,7 @@ pub struct Enrolment {
     pub full_name: String,
     pub phone: String,
     pub birth_date: Option<NaiveDate>,
-    pub branch_id: Uuid,
+    pub branch_id: UnitId,
 }
 
 /// What [`enrol_member`] did.
@@ -208,7 +208,7 @@ pub async fn enrol_member(
         .await?;
 
     let txn = db.begin().await?;
-    let id = Uuid::now_v7();
+    let id = PersonId::new();
     // A number nobody holds yet: her record is created here. Someone else creating it at the
     // same moment (registering, another officer enrolling her) makes it a known number.
     let created = person::Entity::insert(person::ActiveModel {

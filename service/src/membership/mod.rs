@@ -27,6 +27,7 @@ pub use requests::*;
 pub use stats::*;
 
 use chrono::{NaiveDate, Utc};
+use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_event};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
@@ -66,7 +67,7 @@ pub fn format_member_number(n: i64) -> String {
 }
 
 /// Adds `delta` to a branch's active-member count (and to every unit containing it).
-pub async fn bump_active(txn: &impl ConnectionTrait, branch_id: Uuid, delta: i64) -> Result<(), ApiError> {
+pub async fn bump_active(txn: &impl ConnectionTrait, branch_id: UnitId, delta: i64) -> Result<(), ApiError> {
     if delta == 0 {
         return Ok(());
     }
@@ -83,7 +84,7 @@ pub async fn bump_active(txn: &impl ConnectionTrait, branch_id: Uuid, delta: i64
 /// Adds joins and departures to a branch's day (and to every unit containing it).
 pub async fn bump_day(
     txn: &impl ConnectionTrait,
-    branch_id: Uuid,
+    branch_id: UnitId,
     day: NaiveDate,
     joined: i64,
     left: i64,
@@ -100,12 +101,15 @@ pub async fn bump_day(
 }
 
 /// The ancestors (the unit itself included) of each of `units`, in chunks of 500.
-async fn ancestors_of(txn: &impl ConnectionTrait, units: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, ApiError> {
+async fn ancestors_of(
+    txn: &impl ConnectionTrait,
+    units: &[UnitId],
+) -> Result<Vec<(UnitId, UnitId)>, ApiError> {
     use entities::org_unit_closure as c;
     use sea_orm::QuerySelect;
     let mut pairs = Vec::new();
     for chunk in units.chunks(500) {
-        let rows: Vec<(Uuid, Uuid)> = c::Entity::find()
+        let rows: Vec<(UnitId, UnitId)> = c::Entity::find()
             .select_only()
             .column(c::Column::DescendantId)
             .column(c::Column::AncestorId)
@@ -120,13 +124,13 @@ async fn ancestors_of(txn: &impl ConnectionTrait, units: &[Uuid]) -> Result<Vec<
 
 /// Adds per-branch active deltas to `unit_member_count` of every unit containing each branch:
 /// one multi-row upsert per chunk of units.
-pub async fn roll_up_active(txn: &impl ConnectionTrait, deltas: &[(Uuid, i64)]) -> Result<(), ApiError> {
-    let by_branch: std::collections::HashMap<Uuid, i64> = deltas.iter().copied().collect();
-    let mut per_unit: std::collections::BTreeMap<Uuid, i64> = Default::default();
+pub async fn roll_up_active(txn: &impl ConnectionTrait, deltas: &[(UnitId, i64)]) -> Result<(), ApiError> {
+    let by_branch: std::collections::HashMap<UnitId, i64> = deltas.iter().copied().collect();
+    let mut per_unit: std::collections::BTreeMap<UnitId, i64> = Default::default();
     for (branch, unit) in ancestors_of(txn, &by_branch.keys().copied().collect::<Vec<_>>()).await? {
         *per_unit.entry(unit).or_default() += by_branch.get(&branch).copied().unwrap_or(0);
     }
-    let rows: Vec<(Uuid, i64)> = per_unit.into_iter().filter(|(_, d)| *d != 0).collect();
+    let rows: Vec<(UnitId, i64)> = per_unit.into_iter().filter(|(_, d)| *d != 0).collect();
     for chunk in rows.chunks(500) {
         let sql = format!(
             "INSERT INTO unit_member_count (unit_id, active) VALUES {} \
@@ -142,18 +146,18 @@ pub async fn roll_up_active(txn: &impl ConnectionTrait, deltas: &[(Uuid, i64)]) 
 pub async fn roll_up_days(
     txn: &impl ConnectionTrait,
     day: NaiveDate,
-    deltas: &[(Uuid, i64, i64)],
+    deltas: &[(UnitId, i64, i64)],
 ) -> Result<(), ApiError> {
-    let by_branch: std::collections::HashMap<Uuid, (i64, i64)> =
+    let by_branch: std::collections::HashMap<UnitId, (i64, i64)> =
         deltas.iter().map(|&(b, j, l)| (b, (j, l))).collect();
-    let mut per_unit: std::collections::BTreeMap<Uuid, (i64, i64)> = Default::default();
+    let mut per_unit: std::collections::BTreeMap<UnitId, (i64, i64)> = Default::default();
     for (branch, unit) in ancestors_of(txn, &by_branch.keys().copied().collect::<Vec<_>>()).await? {
         let (j, l) = by_branch.get(&branch).copied().unwrap_or((0, 0));
         let e = per_unit.entry(unit).or_default();
         e.0 += j;
         e.1 += l;
     }
-    let rows: Vec<(Uuid, (i64, i64))> =
+    let rows: Vec<(UnitId, (i64, i64))> =
         per_unit.into_iter().filter(|(_, (j, l))| *j != 0 || *l != 0).collect();
     for chunk in rows.chunks(400) {
         let sql = format!(
@@ -171,7 +175,7 @@ pub async fn roll_up_days(
 /// Moves a unit's rolled-up counters from its ancestors to others: `sign` -1 before its closure
 /// rows change (takes them from the old ancestors), +1 after (gives them to the new ones). The
 /// unit's own rows, and those of everything below it, do not change.
-pub async fn shift_rollups(txn: &impl ConnectionTrait, unit_id: Uuid, sign: i64) -> Result<(), ApiError> {
+pub async fn shift_rollups(txn: &impl ConnectionTrait, unit_id: UnitId, sign: i64) -> Result<(), ApiError> {
     db::execute(
         txn,
         "INSERT INTO unit_member_count (unit_id, active) \
@@ -200,11 +204,11 @@ pub async fn shift_rollups(txn: &impl ConnectionTrait, unit_id: Uuid, sign: i64)
 pub struct NewEvent<'a> {
     pub membership: &'a membership::Model,
     pub kind: EventKind,
-    pub from_branch: Option<Uuid>,
-    pub to_branch: Option<Uuid>,
+    pub from_branch: Option<UnitId>,
+    pub to_branch: Option<UnitId>,
     pub from_status: Option<MemberStatus>,
     pub to_status: Option<MemberStatus>,
-    pub actor: Option<Uuid>,
+    pub actor: Option<PersonId>,
     pub reason: Option<String>,
 }
 
@@ -232,8 +236,11 @@ pub async fn record_event(
 
 /// Adds the later-word name keys of new memberships, by which a name search finds them (see
 /// [`crate::domain::WordPrefix`]).
-pub async fn insert_name_keys(txn: &impl ConnectionTrait, names: &[(Uuid, &str)]) -> Result<(), ApiError> {
-    let keys: Vec<(Uuid, &str)> = names
+pub async fn insert_name_keys(
+    txn: &impl ConnectionTrait,
+    names: &[(MembershipId, &str)],
+) -> Result<(), ApiError> {
+    let keys: Vec<(MembershipId, &str)> = names
         .iter()
         .flat_map(|&(id, name)| crate::domain::later_word_suffixes(name).map(move |key| (id, key)))
         .collect();
@@ -252,8 +259,8 @@ pub async fn insert_name_keys(txn: &impl ConnectionTrait, names: &[(Uuid, &str)]
 pub async fn activate(
     txn: &impl ConnectionTrait,
     person: &entities::person::Model,
-    branch_id: Uuid,
-    actor: Option<Uuid>,
+    branch_id: UnitId,
+    actor: Option<PersonId>,
     kind: EventKind,
     number: Option<i64>,
 ) -> Result<membership::Model, ApiError> {
@@ -263,7 +270,7 @@ pub async fn activate(
         None => reserve_member_numbers(txn, 1).await?,
     };
     let row = membership::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(MembershipId::new()),
         person_id: Set(person.id),
         name_search: Set(person.name_search.clone()),
         branch_id: Set(branch_id),

@@ -1,6 +1,7 @@
 //! Join and transfer requests and their decision.
 
 use chrono::Utc;
+use entities::ids::{PersonId, UnitId};
 use entities::{membership, membership_request, org_unit};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
@@ -29,7 +30,7 @@ pub use entities::membership_request::{RequestKind, RequestStatus};
 /// A branch (a `BRANCH` unit) or `BAD_USER_INPUT` on `field`.
 async fn branch(
     conn: &impl ConnectionTrait,
-    id: Uuid,
+    id: UnitId,
     field: &'static str,
 ) -> Result<org_unit::Model, ApiError> {
     let unit = get_unit(conn, id).await?;
@@ -42,7 +43,7 @@ async fn branch(
 /// The person's current (active or suspended) membership.
 pub async fn current_membership(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<Option<membership::Model>, ApiError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::PersonId.eq(person_id))
@@ -56,13 +57,16 @@ pub async fn current_membership(
 
 #[derive(FromQueryResult)]
 struct Recipient {
-    person_id: Uuid,
+    person_id: PersonId,
     distance: i32,
 }
 
 /// Who hears of a new request at a branch: its branch leaders, or if it has none, the officers
 /// of the nearest unit above that has any.
-async fn request_recipients(conn: &impl ConnectionTrait, branch_id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+async fn request_recipients(
+    conn: &impl ConnectionTrait,
+    branch_id: UnitId,
+) -> Result<Vec<PersonId>, ApiError> {
     let rows = Recipient::find_by_statement(stmt(
         conn.get_database_backend(),
         "SELECT DISTINCT r.person_id, c.depth AS distance FROM officer_role r \
@@ -86,7 +90,7 @@ async fn insert_request(
     viewer: &Viewer,
     kind: RequestKind,
     to: &org_unit::Model,
-    from_branch: Option<Uuid>,
+    from_branch: Option<UnitId>,
     note: Option<String>,
 ) -> Result<membership_request::Model, ApiError> {
     let txn = state.db.begin().await?;
@@ -140,7 +144,7 @@ async fn insert_request(
 pub async fn request_membership(
     state: &AppState,
     viewer: &Viewer,
-    branch_id: Uuid,
+    branch_id: UnitId,
     note: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
     let to = branch(&state.db, branch_id, "branch_id").await?;
@@ -152,7 +156,7 @@ pub async fn request_membership(
 pub async fn request_transfer(
     state: &AppState,
     viewer: &Viewer,
-    to_branch_id: Uuid,
+    to_branch_id: UnitId,
     note: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
     let to = branch(&state.db, to_branch_id, "to_branch_id").await?;
@@ -285,7 +289,7 @@ pub async fn decide_request(
 async fn transfer(
     txn: &impl ConnectionTrait,
     request: &membership_request::Model,
-    actor: Uuid,
+    actor: PersonId,
 ) -> Result<(), ApiError> {
     let current = current_membership(txn, request.person_id)
         .await?
@@ -300,8 +304,8 @@ async fn transfer(
 pub(super) async fn move_membership(
     txn: &impl ConnectionTrait,
     current: &membership::Model,
-    to: Uuid,
-    actor: Uuid,
+    to: UnitId,
+    actor: PersonId,
 ) -> Result<(), ApiError> {
     let from = current.branch_id;
     let now = Utc::now();

@@ -6,6 +6,7 @@
 //! everything it contains: a unit and its children read a few rows per day by primary key,
 //! never a count over a million memberships or a sum over thousands of branches.
 
+use entities::ids::UnitId;
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, Utc};
@@ -48,7 +49,7 @@ pub struct StatsReport {
 
 #[derive(FromQueryResult)]
 struct Sum {
-    unit_id: Uuid,
+    unit_id: UnitId,
     a: i64,
     b: i64,
 }
@@ -57,7 +58,7 @@ struct Sum {
 pub async fn member_statistics(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<StatsReport, ApiError> {
@@ -72,7 +73,7 @@ pub async fn member_statistics(
         .order_by_asc(org_unit::Column::NameSearch)
         .all(db)
         .await?;
-    let ids: Vec<Uuid> = std::iter::once(unit_id).chain(children.iter().map(|c| c.id)).collect();
+    let ids: Vec<UnitId> = std::iter::once(unit_id).chain(children.iter().map(|c| c.id)).collect();
     let backend = db.get_database_backend();
     let id_values = || ids.iter().map(|&i| Value::from(i)).collect::<Vec<_>>();
 
@@ -101,7 +102,7 @@ pub async fn member_statistics(
     ))
     .all(db)
     .await?;
-    let figures: HashMap<Uuid, i64> = population_figure::Entity::find()
+    let figures: HashMap<UnitId, i64> = population_figure::Entity::find()
         .filter(population_figure::Column::UnitId.is_in(ids.iter().copied()))
         .filter(population_figure::Column::Year.eq(to.year()))
         .all(db)
@@ -110,8 +111,8 @@ pub async fn member_statistics(
         .map(|f| (f.unit_id, f.adult_women))
         .collect();
 
-    let active: HashMap<Uuid, i64> = active.into_iter().map(|s| (s.unit_id, s.a)).collect();
-    let period: HashMap<Uuid, (i64, i64)> = period.into_iter().map(|s| (s.unit_id, (s.a, s.b))).collect();
+    let active: HashMap<UnitId, i64> = active.into_iter().map(|s| (s.unit_id, s.a)).collect();
+    let period: HashMap<UnitId, (i64, i64)> = period.into_iter().map(|s| (s.unit_id, (s.a, s.b))).collect();
     let stats = |unit: org_unit::Model| {
         let (new_members, leavers) = period.get(&unit.id).copied().unwrap_or((0, 0));
         UnitStats {
@@ -130,7 +131,7 @@ pub async fn member_statistics(
 pub async fn set_population_figure(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     year: i32,
     adult_women: i64,
 ) -> Result<(), ApiError> {

@@ -8,6 +8,7 @@
 //! (`APP_SEED_DEMO_CONTENT`, on by default wherever the demo data is).
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
+use entities::ids::{CampaignId, TrainingId, UnitId};
 use entities::{campaign, campaign_criterion, membership, org_unit, person, post, target, training};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use uuid::Uuid;
@@ -84,7 +85,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     let new_campaign = |kind: CampaignKind, title: &str, summary: &str, body: &str, minutes_ago: i64| {
         let at = now - Duration::minutes(minutes_ago);
         campaign::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(CampaignId::new()),
             unit_id: Set(city.id),
             kind: Set(kind),
             title_search: Set(fold_for_search(title)),
@@ -143,7 +144,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     .insert(&txn)
     .await?;
 
-    let posts: [(&org_unit::Model, Option<Uuid>, &str, &str); 4] = [
+    let posts: [(&org_unit::Model, Option<CampaignId>, &str, &str); 4] = [
         (
             &city,
             Some(five_no.id),
@@ -214,7 +215,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     for (unit, title, category, days, capacity, place, online) in trainings {
         let starts = now + Duration::days(days);
         training::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(TrainingId::new()),
             unit_id: Set(unit.id),
             title_search: Set(fold_for_search(title)),
             title: Set(title.to_owned()),
@@ -246,7 +247,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
 
     // This year's households to certify: the city's figure, each district's share, and Long
     // Biên's split among its wards.
-    let set = |unit_id: Uuid, value: f64, assigned: bool| target::ActiveModel {
+    let set = |unit_id: UnitId, value: f64, assigned: bool| target::ActiveModel {
         id: Set(Uuid::now_v7()),
         indicator_id: Set(HOUSEHOLDS_CERTIFIED),
         unit_id: Set(unit_id),
@@ -259,7 +260,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     };
     set(city.id, 1200.0, false).insert(&txn).await?;
     let children_of =
-        |parent: Uuid| org_unit::Entity::find().filter(org_unit::Column::ParentId.eq(parent)).all(&txn);
+        |parent: UnitId| org_unit::Entity::find().filter(org_unit::Column::ParentId.eq(parent)).all(&txn);
     for district in children_of(city.id).await? {
         set(district.id, 200.0, true).insert(&txn).await?;
     }

@@ -7,6 +7,7 @@
 //! second scan answers the same registration with `alreadyCheckedIn`.
 
 use chrono::Utc;
+use entities::ids::TrainingId;
 use entities::{person, training, training_registration as reg};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
@@ -49,7 +50,7 @@ pub fn issue_check_in_token(
 pub async fn check_in(
     state: &AppState,
     viewer: &Viewer,
-    training_id: Uuid,
+    training_id: TrainingId,
     token: &str,
 ) -> Result<CheckIn, ApiError> {
     // Only a manager of the training learns anything about a code (genuine, expired, whose):
@@ -79,7 +80,7 @@ pub async fn check_in_manually(
 async fn record(
     state: &AppState,
     viewer: &Viewer,
-    training_id: Uuid,
+    training_id: TrainingId,
     registration_id: Uuid,
     method: CheckInMethod,
 ) -> Result<CheckIn, ApiError> {
@@ -163,7 +164,7 @@ fn to_person() -> RelationDef {
     reg::Entity::belongs_to(person::Entity).from(reg::Column::PersonId).to(person::Column::Id).into()
 }
 
-fn roster_condition(training_id: Uuid, filter: &RosterFilter) -> Condition {
+fn roster_condition(training_id: TrainingId, filter: &RosterFilter) -> Condition {
     let mut c = Condition::all().add(reg::Column::TrainingId.eq(training_id));
     if let Some(s) = filter.status {
         c = c.add(reg::Column::Status.eq(s.as_str()));
@@ -196,7 +197,7 @@ pub async fn roster(
 /// Registrations of a roster filter (managers only; for `totalCount`).
 pub async fn roster_count(
     conn: &impl ConnectionTrait,
-    training_id: Uuid,
+    training_id: TrainingId,
     filter: &RosterFilter,
 ) -> Result<u64, ApiError> {
     use sea_orm::PaginatorTrait;

@@ -8,6 +8,7 @@
 //! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
+use entities::ids::{TrainingId, UnitId};
 use entities::training;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
@@ -15,7 +16,6 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{Audience, Category, TrainingStatus};
 use crate::{
@@ -32,7 +32,7 @@ pub struct TrainingFilter {
     pub upcoming: bool,
     pub category: Option<Category>,
     /// Only trainings organised by this unit or a unit below it.
-    pub unit_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
     /// Part of the title, accent-insensitive.
     pub search: Option<String>,
     pub status: Option<TrainingStatus>,
@@ -42,7 +42,7 @@ pub struct TrainingFilter {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainingCursor {
     pub starts_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: TrainingId,
 }
 
 /// The list condition, with the caller's visibility resolved.
@@ -51,7 +51,7 @@ pub struct TrainingQuery {
     condition: Condition,
     /// For a member without roles, the only units whose trainings she may see (her branch and
     /// those above it): each is read in order on its own and the lists merged.
-    units: Option<Vec<Uuid>>,
+    units: Option<Vec<UnitId>>,
 }
 
 fn not_draft() -> Condition {
@@ -128,7 +128,7 @@ pub async fn list_trainings(
     first: u64,
     after: Option<&TrainingCursor>,
 ) -> Result<(Vec<training::Model>, bool), ApiError> {
-    let page = |unit: Option<Uuid>| {
+    let page = |unit: Option<UnitId>| {
         let mut query = training::Entity::find().filter(q.condition.clone());
         if let Some(unit) = unit {
             query = query.filter(training::Column::UnitId.eq(unit));

@@ -22,6 +22,7 @@ mod registration;
 mod stats;
 
 use chrono::{DateTime, Utc};
+use entities::ids::{TrainingId, UnitId};
 use entities::training;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, Set, TransactionTrait};
 use uuid::Uuid;
@@ -125,7 +126,11 @@ impl TrainingInput {
 }
 
 /// Reads a training the caller may see (see the module docs), else `NOT_FOUND`.
-pub async fn get_training(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<training::Model, ApiError> {
+pub async fn get_training(
+    state: &AppState,
+    viewer: &Viewer,
+    id: TrainingId,
+) -> Result<training::Model, ApiError> {
     let t = training::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if can_see(&state.db, viewer, &t).await? { Ok(t) } else { Err(ApiError::NotFound) }
 }
@@ -233,7 +238,7 @@ async fn sees(
 pub async fn create_training(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     input: TrainingInput,
 ) -> Result<training::Model, ApiError> {
     let db = &state.db;
@@ -242,7 +247,7 @@ pub async fn create_training(
     let checked = input.check()?;
     let now = Utc::now();
     let row = training::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(TrainingId::new()),
         unit_id: Set(unit_id),
         title_search: Set(fold_for_search(&checked.title)),
         title: Set(checked.title),
@@ -276,7 +281,10 @@ pub async fn create_training(
 
 /// Reads the training under a row lock held until the transaction ends (PostgreSQL; SQLite's
 /// single connection serialises transactions anyway).
-pub(crate) async fn lock_training(txn: &impl ConnectionTrait, id: Uuid) -> Result<training::Model, ApiError> {
+pub(crate) async fn lock_training(
+    txn: &impl ConnectionTrait,
+    id: TrainingId,
+) -> Result<training::Model, ApiError> {
     crate::db::lock_by_id::<training::Entity>(txn, id).await?.ok_or(ApiError::NotFound)
 }
 
@@ -285,7 +293,7 @@ pub(crate) async fn lock_training(txn: &impl ConnectionTrait, id: Uuid) -> Resul
 pub async fn update_training(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: TrainingId,
     input: TrainingInput,
 ) -> Result<training::Model, ApiError> {
     let checked = input.check()?;
@@ -326,7 +334,7 @@ pub async fn update_training(
 pub async fn publish_training(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: TrainingId,
 ) -> Result<training::Model, ApiError> {
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
@@ -349,7 +357,7 @@ pub async fn publish_training(
 pub async fn cancel_training(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: TrainingId,
     reason: &str,
 ) -> Result<training::Model, ApiError> {
     let reason = crate::domain::parse_reason(reason, "reason")?;
@@ -390,7 +398,7 @@ pub async fn cancel_training(
 pub async fn complete_training(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: TrainingId,
 ) -> Result<training::Model, ApiError> {
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;

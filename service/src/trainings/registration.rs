@@ -1,6 +1,7 @@
 //! Registering, cancelling, and the waitlist. Every change of seats happens under the training
 //! row's lock (see the module docs of `trainings`).
 
+use entities::ids::{PersonId, TrainingId};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,11 @@ const LIVE: [RegistrationStatus; 2] = [RegistrationStatus::Confirmed, Registrati
 
 /// Registers the caller: confirmed while seats remain, else waitlisted. A second call returns
 /// her registration as it is (a retry is harmless); after a cancellation she queues anew.
-pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> Result<reg::Model, ApiError> {
+pub async fn register(
+    state: &AppState,
+    viewer: &Viewer,
+    training_id: TrainingId,
+) -> Result<reg::Model, ApiError> {
     let person = viewer.person_id;
     let txn = state.db.begin().await?;
     // Before the lock (same transaction, one connection): a retry gets her live registration
@@ -94,8 +99,8 @@ pub async fn register(state: &AppState, viewer: &Viewer, training_id: Uuid) -> R
 /// The person's registration for the training, whatever its status.
 async fn registration_of(
     conn: &impl ConnectionTrait,
-    training_id: Uuid,
-    person_id: Uuid,
+    training_id: TrainingId,
+    person_id: PersonId,
 ) -> Result<Option<reg::Model>, ApiError> {
     Ok(reg::Entity::find()
         .filter(reg::Column::TrainingId.eq(training_id))
@@ -130,7 +135,7 @@ async fn bump(
 pub async fn cancel_registration(
     state: &AppState,
     viewer: &Viewer,
-    training_id: Uuid,
+    training_id: TrainingId,
 ) -> Result<reg::Model, ApiError> {
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
@@ -217,8 +222,8 @@ pub(crate) async fn fill_free_seats(
 /// People with a live (confirmed or waitlisted) registration.
 pub(crate) async fn live_registrants(
     txn: &impl ConnectionTrait,
-    training_id: Uuid,
-) -> Result<Vec<Uuid>, ApiError> {
+    training_id: TrainingId,
+) -> Result<Vec<PersonId>, ApiError> {
     Ok(reg::Entity::find()
         .select_only()
         .column(reg::Column::PersonId)
@@ -232,7 +237,7 @@ pub(crate) async fn live_registrants(
 /// Confirmed registrations nobody checked in become `NO_SHOW`.
 pub(crate) async fn mark_no_shows(
     txn: &impl ConnectionTrait,
-    training_id: Uuid,
+    training_id: TrainingId,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     reg::Entity::update_many()
@@ -248,9 +253,9 @@ pub(crate) async fn mark_no_shows(
 /// The caller's registrations for these trainings (for a page of trainings: one query).
 pub async fn registrations_of(
     conn: &impl ConnectionTrait,
-    person_id: Uuid,
-    training_ids: &[Uuid],
-) -> Result<HashMap<Uuid, reg::Model>, ApiError> {
+    person_id: PersonId,
+    training_ids: &[TrainingId],
+) -> Result<HashMap<TrainingId, reg::Model>, ApiError> {
     if training_ids.is_empty() {
         return Ok(HashMap::new());
     }

@@ -4,12 +4,12 @@
 //! period its start falls in; drafts and cancelled trainings are not "held". Aggregate queries
 //! through the closure table: nothing is counted in Rust.
 
+use entities::ids::UnitId;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entities::org_unit;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value};
-use uuid::Uuid;
 
 use super::Category;
 use crate::{
@@ -64,7 +64,7 @@ pub struct TrainingStats {
 
 #[derive(FromQueryResult)]
 struct Row {
-    unit: Uuid,
+    unit: UnitId,
     category: String,
     trainings: i64,
     registrations: i64,
@@ -80,10 +80,10 @@ struct Row {
 async fn figures(
     conn: &impl ConnectionTrait,
     by_category: bool,
-    roots: &[Uuid],
+    roots: &[UnitId],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<HashMap<(Uuid, String), TrainingFigures>, ApiError> {
+) -> Result<HashMap<(UnitId, String), TrainingFigures>, ApiError> {
     // The held trainings of the subtrees, with `joins` added after `training t`.
     let held = |joins: &str| {
         format!(
@@ -136,7 +136,7 @@ async fn figures(
     ))
     .all(conn)
     .await?;
-    let mut out: HashMap<(Uuid, String), TrainingFigures> = HashMap::new();
+    let mut out: HashMap<(UnitId, String), TrainingFigures> = HashMap::new();
     for row in trainings.into_iter().chain(people) {
         let f = out.entry((row.unit, row.category)).or_default();
         f.trainings += row.trainings;
@@ -155,7 +155,7 @@ async fn figures(
 pub async fn training_statistics(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<TrainingStats, ApiError> {
@@ -171,10 +171,10 @@ pub async fn training_statistics(
         .order_by_asc(org_unit::Column::NameSearch)
         .all(db)
         .await?;
-    let roots: Vec<Uuid> = std::iter::once(unit_id).chain(children.iter().map(|c| c.id)).collect();
+    let roots: Vec<UnitId> = std::iter::once(unit_id).chain(children.iter().map(|c| c.id)).collect();
     let by_unit = figures(db, false, &roots, start, end).await?;
     let by_category = figures(db, true, &[unit_id], start, end).await?;
-    let of = |id: Uuid| by_unit.get(&(id, String::new())).cloned().unwrap_or_default();
+    let of = |id: UnitId| by_unit.get(&(id, String::new())).cloned().unwrap_or_default();
     Ok(TrainingStats {
         total: of(unit_id),
         children: children.into_iter().map(|c| (of(c.id), c)).map(|(f, c)| (c, f)).collect(),

@@ -25,6 +25,7 @@ pub mod submit;
 pub mod workflow;
 
 use chrono::{DateTime, Utc};
+use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{
     officer_role, violence_access_log as access_log, violence_report as report,
     violence_report_event as event,
@@ -89,7 +90,8 @@ pub async fn missing_report_keys(conn: &impl ConnectionTrait, keys: &Keyring) ->
 }
 
 /// What a sealed value is bound to: its row and field, so it opens nowhere else.
-pub fn seal_context(row: Uuid, field: &str) -> Vec<u8> {
+pub fn seal_context(row: impl Into<Uuid>, field: &str) -> Vec<u8> {
+    let row: Uuid = row.into();
     let mut out = Vec::with_capacity(16 + 1 + field.len());
     out.extend_from_slice(row.as_bytes());
     out.push(b'/');
@@ -98,14 +100,20 @@ pub fn seal_context(row: Uuid, field: &str) -> Vec<u8> {
 }
 
 /// Seals a text of row `row`'s `field`.
-pub fn seal(keys: &Keyring, text: &str, row: Uuid, field: &str) -> Result<Vec<u8>, ApiError> {
+pub fn seal(keys: &Keyring, text: &str, row: impl Into<Uuid>, field: &str) -> Result<Vec<u8>, ApiError> {
     keys.seal_str(text, &seal_context(row, field))
         .map_err(|e| ApiError::internal(format_args!("sealing: {e}")))
 }
 
 /// Opens a sealed text of row `row`. A value that does not open is an internal error (logged
 /// without the value).
-pub fn open_text(keys: &Keyring, sealed: &[u8], row: Uuid, field: &str) -> Result<String, ApiError> {
+pub fn open_text(
+    keys: &Keyring,
+    sealed: &[u8],
+    row: impl Into<Uuid>,
+    field: &str,
+) -> Result<String, ApiError> {
+    let row: Uuid = row.into();
     keys.open_str(sealed, &seal_context(row, field))
         .map_err(|e| ApiError::internal(format_args!("sealed {field} of {row} does not open: {e}")))
 }
@@ -127,14 +135,14 @@ pub enum Access {
 
 /// Whether `person` is a case officer whose reach covers `unit` (a `CASE_OFFICER` role at the
 /// unit or one of its ancestors).
-pub async fn covers(conn: &impl ConnectionTrait, person: Uuid, unit: Uuid) -> Result<bool, ApiError> {
+pub async fn covers(conn: &impl ConnectionTrait, person: PersonId, unit: UnitId) -> Result<bool, ApiError> {
     Ok(authz::decide(conn, person, Capability::HandleViolenceReports, unit.into()).await?.allowed())
 }
 
 /// Locks `person`'s current roles until the transaction ends (`FOR SHARE` on PostgreSQL; SQLite
 /// serialises transactions anyway), so that a role cannot be revoked between the check that
 /// relies on it and the commit.
-pub async fn lock_roles(conn: &impl ConnectionTrait, person: Uuid) -> Result<(), ApiError> {
+pub async fn lock_roles(conn: &impl ConnectionTrait, person: PersonId) -> Result<(), ApiError> {
     if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         officer_role::Entity::find()
             .filter(officer_role::Column::PersonId.eq(person))
@@ -176,8 +184,8 @@ pub async fn officer_report(
 /// Appends an access-log row.
 pub async fn log_access(
     conn: &impl ConnectionTrait,
-    report_id: Uuid,
-    person_id: Option<Uuid>,
+    report_id: ReportId,
+    person_id: Option<PersonId>,
     role: ActorRole,
     action: AccessAction,
     at: DateTime<Utc>,
@@ -198,7 +206,7 @@ pub async fn log_access(
 /// A timeline step to append.
 pub struct NewEvent {
     pub kind: EventKind,
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<PersonId>,
     pub actor_role: ActorRole,
     pub from_status: Option<ReportStatus>,
     pub to_status: Option<ReportStatus>,
@@ -207,12 +215,12 @@ pub struct NewEvent {
     pub body: Option<String>,
     pub agency: Option<Agency>,
     pub referred_on: Option<chrono::NaiveDate>,
-    pub unit_id: Option<Uuid>,
-    pub assignee_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
+    pub assignee_id: Option<PersonId>,
 }
 
 impl NewEvent {
-    pub fn new(kind: EventKind, actor_id: Option<Uuid>, actor_role: ActorRole) -> Self {
+    pub fn new(kind: EventKind, actor_id: Option<PersonId>, actor_role: ActorRole) -> Self {
         Self {
             kind,
             actor_id,
@@ -233,7 +241,7 @@ impl NewEvent {
 pub async fn add_event(
     conn: &impl ConnectionTrait,
     keys: &Keyring,
-    report_id: Uuid,
+    report_id: ReportId,
     new: NewEvent,
     at: DateTime<Utc>,
 ) -> Result<event::Model, ApiError> {
@@ -261,22 +269,22 @@ pub async fn add_event(
 }
 
 /// The people holding an active case-handling role (`CASE_OFFICER`) at exactly `unit` (each once).
-pub async fn case_officers_at(conn: &impl ConnectionTrait, unit: Uuid) -> Result<Vec<Uuid>, ApiError> {
+pub async fn case_officers_at(conn: &impl ConnectionTrait, unit: UnitId) -> Result<Vec<PersonId>, ApiError> {
     authz::holders_at(conn, unit, Capability::HandleViolenceReports).await
 }
 
 #[derive(FromQueryResult)]
-struct UnitId {
-    id: Uuid,
+struct UnitRow {
+    id: UnitId,
 }
 
 /// The nearest unit at or above `unit` (strictly above with `strict`) where someone holds an
 /// active case-handling role (`CASE_OFFICER`).
 pub async fn nearest_with_case_officers(
     conn: &impl ConnectionTrait,
-    unit: Uuid,
+    unit: UnitId,
     strict: bool,
-) -> Result<Option<Uuid>, ApiError> {
+) -> Result<Option<UnitId>, ApiError> {
     let roles: Vec<&str> = Capability::HandleViolenceReports.roles().map(Role::as_str).collect();
     let sql = format!(
         "SELECT c.ancestor_id AS id FROM org_unit_closure c \
@@ -286,7 +294,7 @@ pub async fn nearest_with_case_officers(
         crate::db::repeat_list("?", roles.len())
     );
     let values = [unit.into(), i32::from(strict).into()].into_iter().chain(roles.into_iter().map(Into::into));
-    Ok(UnitId::find_by_statement(stmt(conn.get_database_backend(), &sql, values))
+    Ok(UnitRow::find_by_statement(stmt(conn.get_database_backend(), &sql, values))
         .one(conn)
         .await?
         .map(|u| u.id))
@@ -295,9 +303,9 @@ pub async fn nearest_with_case_officers(
 /// Queues a neutral notification of `kind` about a report to each of `people`.
 pub async fn notify(
     conn: &impl ConnectionTrait,
-    people: &[Uuid],
+    people: &[PersonId],
     kind: NotificationKind,
-    report_id: Uuid,
+    report_id: ReportId,
 ) -> Result<Vec<entities::notification::Model>, ApiError> {
     let link = GlobalId::new(NodeKind::ViolenceReport, report_id).encode();
     let items = people
@@ -309,14 +317,14 @@ pub async fn notify(
 
 /// What a console hears about a report: its id, what happened, and whether it is urgent —
 /// nothing it says.
-pub fn console_topic(unit: Uuid) -> String {
+pub fn console_topic(unit: UnitId) -> String {
     format!("violence:{unit}")
 }
 
 /// Tells the consoles of `unit` and of every unit above it (whose case officers' reach covers
 /// it) that something happened to a report. After commit; a lost event is logged, never fatal.
 pub async fn publish_console_event(state: &AppState, row: &report::Model, what: &str) {
-    let ancestors: Vec<Uuid> = match entities::org_unit_closure::Entity::find()
+    let ancestors: Vec<UnitId> = match entities::org_unit_closure::Entity::find()
         .select_only()
         .column(entities::org_unit_closure::Column::AncestorId)
         .filter(entities::org_unit_closure::Column::DescendantId.eq(row.unit_id))
@@ -347,7 +355,7 @@ pub async fn publish_console_event(state: &AppState, row: &report::Model, what: 
 pub async fn console_events(
     state: &AppState,
     viewer: Viewer,
-    unit: Option<Uuid>,
+    unit: Option<UnitId>,
 ) -> Result<impl futures_util::Stream<Item = (String, officer::ReportSummary)> + Send + use<>, ApiError> {
     use futures_util::StreamExt;
     let units = match unit {
@@ -366,7 +374,7 @@ pub async fn console_events(
         .filter_map(move |payload| {
             let (db, recent) = (db.clone(), recent.clone());
             async move {
-                let id = payload.get("reportId")?.as_str()?.parse::<Uuid>().ok()?;
+                let id = ReportId(payload.get("reportId")?.as_str()?.parse::<Uuid>().ok()?);
                 let event = payload.get("event")?.as_str()?.to_owned();
                 let key = (id, payload.get("version")?.as_i64()?, event.clone());
                 {

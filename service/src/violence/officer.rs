@@ -13,6 +13,7 @@
 //! must not become a way to find out who made it.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{
     violence_access_log as access_log, violence_report as report, violence_report_event as event,
 };
@@ -29,12 +30,12 @@ use crate::{auth::Viewer, crypto::Keyring, error::ApiError, state::AppState};
 /// A report as the queue shows it: what it is about, never what anyone wrote.
 #[derive(Clone, Debug)]
 pub struct ReportSummary {
-    pub id: Uuid,
+    pub id: ReportId,
     pub reference_code: String,
     /// Where it happens.
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     /// The unit whose case officers hold it now.
-    pub routed_unit_id: Uuid,
+    pub routed_unit_id: UnitId,
     pub status: ReportStatus,
     pub urgent: bool,
     pub children_involved: bool,
@@ -42,7 +43,7 @@ pub struct ReportSummary {
     pub age_group: AgeGroup,
     pub kinds: Vec<ViolenceKind>,
     /// The officer it is assigned to.
-    pub assignee: Option<Uuid>,
+    pub assignee: Option<PersonId>,
     pub escalation_level: i32,
     /// Still unacknowledged past its deadline, as of when the summary was built.
     pub overdue: bool,
@@ -108,7 +109,7 @@ pub struct OfficerStep {
     pub at: DateTime<Utc>,
     pub actor_role: ActorRole,
     /// The officer who acted; `None` for the reporter and the system.
-    pub officer: Option<Uuid>,
+    pub officer: Option<PersonId>,
     pub from_status: Option<ReportStatus>,
     pub to_status: Option<ReportStatus>,
     pub close_reason: Option<CloseReason>,
@@ -117,9 +118,9 @@ pub struct OfficerStep {
     pub agency: Option<Agency>,
     pub referred_on: Option<NaiveDate>,
     /// For an escalation, the unit it moved to.
-    pub unit_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
     /// For an assignment, the officer assigned.
-    pub assignee: Option<Uuid>,
+    pub assignee: Option<PersonId>,
 }
 
 /// One row of a report's access log.
@@ -130,7 +131,7 @@ pub struct AccessEntry {
     pub role: ActorRole,
     pub action: AccessAction,
     /// The officer; `None` for the reporter (signed in or not) and the system.
-    pub person: Option<Uuid>,
+    pub person: Option<PersonId>,
 }
 
 impl AccessEntry {
@@ -209,7 +210,7 @@ pub fn officer_view(
 
 /// A report's details for a case officer whose reach covers it; `NOT_FOUND` for anyone else.
 /// The read is logged.
-pub async fn read(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<OfficerView, ApiError> {
+pub async fn read(state: &AppState, viewer: &Viewer, id: ReportId) -> Result<OfficerView, ApiError> {
     let (row, events) = queue::read_report(&state.db, viewer, id).await?;
     officer_view(&state.report_keys, &row, &events)
 }
@@ -219,7 +220,7 @@ pub async fn read(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<Officer
 pub async fn act(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
+    id: ReportId,
     action: Action,
 ) -> Result<OfficerView, ApiError> {
     let row = workflow::act(state, viewer, id, action).await?;
@@ -242,7 +243,7 @@ pub async fn queue_page(
 pub async fn access_log_page(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
-    id: Uuid,
+    id: ReportId,
     first: u64,
     after: Option<&queue::LogCursor>,
 ) -> Result<(Vec<AccessEntry>, bool), ApiError> {

@@ -6,6 +6,7 @@
 //! unit filter) so the reach filter carries them as constants.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entities::ids::{ReportId, UnitId};
 use entities::{
     violence_access_log as access_log, violence_report as report, violence_report_event as event,
 };
@@ -32,7 +33,7 @@ pub struct QueueFilter {
     pub status: Option<ReportStatus>,
     pub urgent: Option<bool>,
     /// Only reports placed in this unit's subtree (which must be in her reach).
-    pub unit: Option<Uuid>,
+    pub unit: Option<UnitId>,
     pub assigned_to_me: bool,
     /// Only reports past their acknowledgement deadline (`true`), or only those that are not.
     pub overdue: Option<bool>,
@@ -45,7 +46,7 @@ pub struct QueueFilter {
 pub struct QueueCursor {
     pub urgent: bool,
     pub submitted_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: ReportId,
 }
 
 /// The queue condition, with the caller's reach resolved.
@@ -58,12 +59,12 @@ pub struct QueueQuery {
 pub(super) async fn case_officer_units(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<UnitId>, ApiError> {
     authz::role_units(conn, viewer.person_id, Capability::HandleViolenceReports).await
 }
 
 /// The units at or below any of `roots`.
-async fn subtree_units(conn: &impl ConnectionTrait, roots: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+async fn subtree_units(conn: &impl ConnectionTrait, roots: &[UnitId]) -> Result<Vec<UnitId>, ApiError> {
     use entities::org_unit_closure as c;
     Ok(c::Entity::find()
         .select_only()
@@ -178,7 +179,7 @@ pub async fn count_queue(conn: &impl ConnectionTrait, q: &QueueQuery) -> Result<
 pub(super) async fn read_report(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
-    id: Uuid,
+    id: ReportId,
 ) -> Result<(report::Model, Vec<event::Model>), ApiError> {
     let row = officer_report(conn, viewer, report::Entity::find_by_id(id).one(conn).await?).await?;
     let events = timeline(conn, id).await?;
@@ -188,7 +189,10 @@ pub(super) async fn read_report(
 }
 
 /// Every step of a report, oldest first.
-pub(super) async fn timeline(conn: &impl ConnectionTrait, id: Uuid) -> Result<Vec<event::Model>, ApiError> {
+pub(super) async fn timeline(
+    conn: &impl ConnectionTrait,
+    id: ReportId,
+) -> Result<Vec<event::Model>, ApiError> {
     Ok(event::Entity::find()
         .filter(event::Column::ReportId.eq(id))
         .order_by_asc(event::Column::CreatedAt)
@@ -209,7 +213,7 @@ pub struct LogCursor {
 pub(super) async fn access_log_page(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
-    id: Uuid,
+    id: ReportId,
     first: u64,
     after: Option<&LogCursor>,
 ) -> Result<(Vec<access_log::Model>, bool), ApiError> {
@@ -270,7 +274,7 @@ struct CountRow {
 pub async fn counts(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
-    unit: Uuid,
+    unit: UnitId,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<Counts, ApiError> {

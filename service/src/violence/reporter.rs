@@ -8,6 +8,7 @@
 //! [`ReporterView`], built here, so no caller can hand her more.
 
 use chrono::{DateTime, Duration, Utc};
+use entities::ids::{PersonId, ReportId};
 use entities::{
     violence_access_log as access_log, violence_report as report, violence_report_event as event,
 };
@@ -36,7 +37,7 @@ use crate::{
 
 /// How the reporter shows the report is hers.
 pub enum Proof<'a> {
-    Account { viewer: &'a Viewer, report_id: Uuid },
+    Account { viewer: &'a Viewer, report_id: ReportId },
     Pin { code: String, pin: String },
 }
 
@@ -45,7 +46,7 @@ pub enum Proof<'a> {
 /// only texts are the officers' messages to her and what she added herself, already opened.
 #[derive(Clone, Debug)]
 pub struct ReporterView {
-    pub id: Uuid,
+    pub id: ReportId,
     pub reference_code: String,
     pub status: ReportStatus,
     pub close_reason: Option<CloseReason>,
@@ -109,7 +110,10 @@ fn reporter_view(
 }
 
 /// The steps of `report_id` its reporter may see, oldest first.
-async fn public_timeline(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<event::Model>, ApiError> {
+async fn public_timeline(
+    conn: &impl ConnectionTrait,
+    ids: &[ReportId],
+) -> Result<Vec<event::Model>, ApiError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -123,7 +127,11 @@ async fn public_timeline(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Ve
 }
 
 /// Logs a reporter's read of each report (one statement).
-async fn log_reads(conn: &impl ConnectionTrait, ids: &[Uuid], person: Option<Uuid>) -> Result<(), ApiError> {
+async fn log_reads(
+    conn: &impl ConnectionTrait,
+    ids: &[ReportId],
+    person: Option<PersonId>,
+) -> Result<(), ApiError> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -167,7 +175,7 @@ pub async fn my_reports(
         .all(conn)
         .await?;
     let (rows, has_next) = split_page(rows, first);
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<ReportId> = rows.iter().map(|r| r.id).collect();
     let events = public_timeline(conn, &ids).await?;
     log_reads(conn, &ids, Some(viewer.person_id)).await?;
     let views = rows
@@ -273,7 +281,7 @@ async fn take_global_attempt(state: &AppState, row: &report::Model) -> Result<bo
     Ok(taken.rows_affected > 0)
 }
 
-fn reporter_id(proof: &Proof<'_>) -> Option<Uuid> {
+fn reporter_id(proof: &Proof<'_>) -> Option<PersonId> {
     match proof {
         Proof::Account { viewer, .. } => Some(viewer.person_id),
         Proof::Pin { .. } => None,

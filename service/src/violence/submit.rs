@@ -11,11 +11,11 @@
 //!   any (the root when none has), who are notified in the same transaction.
 
 use chrono::{DateTime, Duration, Utc};
+use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{org_unit, violence_report as report};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Affected, AgeGroup, ContactChannel, EventKind, MAX_ADDRESS, MAX_DESCRIPTION,
@@ -45,7 +45,7 @@ pub struct SafeContactInput {
 /// What a reporter submits.
 #[derive(Clone)]
 pub struct ReportInput {
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     pub affected: Affected,
     pub age_group: AgeGroup,
     pub kinds: Vec<ViolenceKind>,
@@ -68,7 +68,7 @@ impl std::fmt::Debug for ReportInput {
 
 /// What the reporter gets back.
 pub struct Receipt {
-    pub id: Uuid,
+    pub id: ReportId,
     /// What she quotes to follow it.
     pub reference_code: String,
     /// The PIN of an anonymous report (shown once; a retry of the same submission shows it
@@ -163,7 +163,7 @@ fn input_digest(
     key_id: u16,
     input: &ReportInput,
     parsed: &Parsed,
-    reporter: Option<Uuid>,
+    reporter: Option<PersonId>,
 ) -> String {
     let canonical = json!({
         "reporter": reporter,
@@ -184,10 +184,10 @@ fn input_digest(
 
 /// The PIN of an anonymous report: 8 digits derived from the client's key and the report, so
 /// a retry shows the same PIN without the server keeping it.
-fn derive_pin(keys: &Keyring, key_id: u16, idempotency_key: &str, report_id: Uuid) -> String {
+fn derive_pin(keys: &Keyring, key_id: u16, idempotency_key: &str, report_id: ReportId) -> String {
     let mut data = b"pin\0".to_vec();
     data.extend_from_slice(idempotency_key.as_bytes());
-    data.extend_from_slice(report_id.as_bytes());
+    data.extend_from_slice(report_id.0.as_bytes());
     let digest = keys.digest_with(key_id, &data).unwrap_or_default();
     let n = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) % 100_000_000;
     format!("{n:08}")
@@ -250,7 +250,7 @@ fn replay(
     existing: report::Model,
     input: &ReportInput,
     parsed: &Parsed,
-    reporter: Option<Uuid>,
+    reporter: Option<PersonId>,
 ) -> Result<Receipt, ApiError> {
     let key_id = Keyring::key_id_of(&existing.description).unwrap_or(keys.current_key_id());
     if existing.input_digest != input_digest(keys, key_id, input, parsed, reporter) {
@@ -302,7 +302,7 @@ pub async fn submit(
         None => crate::org::root_of(&state.db, place.id).await?,
     };
     // The id comes first: the PIN is derived from it.
-    let id = Uuid::now_v7();
+    let id = ReportId::new();
     let pin = reporter.is_none().then(|| derive_pin(keys, keys.current_key_id(), &input.idempotency_key, id));
     let pin_hash = match &pin {
         Some(pin) => Some(hash_password(pin.clone()).await?),

@@ -22,9 +22,9 @@
 //! `BAD_USER_INPUT` on `status`.
 
 use chrono::{NaiveDate, Utc};
+use entities::ids::{PersonId, ReportId};
 use entities::violence_report as report;
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
-use uuid::Uuid;
 
 use super::{
     AccessAction, ActorRole, Agency, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, add_event,
@@ -45,7 +45,7 @@ pub enum Action {
     Acknowledge,
     /// To another case officer in reach, or to herself (`None`).
     Assign {
-        officer: Option<Uuid>,
+        officer: Option<PersonId>,
     },
     /// Internal: never shown to the reporter.
     Note {
@@ -135,7 +135,7 @@ fn check_text(action: &mut Action) -> Result<(), ApiError> {
 pub(super) async fn act(
     state: &AppState,
     viewer: &Viewer,
-    report_id: Uuid,
+    report_id: ReportId,
     mut action: Action,
 ) -> Result<report::Model, ApiError> {
     check_text(&mut action)?;
@@ -256,7 +256,7 @@ pub struct Released {
 pub async fn release_assignments(
     txn: &impl sea_orm::ConnectionTrait,
     keys: &crate::crypto::Keyring,
-    person: Uuid,
+    person: PersonId,
 ) -> Result<Released, ApiError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
     let mut query = report::Entity::find().filter(report::Column::AssignedTo.eq(person));

@@ -4,6 +4,7 @@
 //! member's notifications, and the review queue.
 
 use chrono::{DateTime, Utc};
+use entities::ids::{CampaignId, UnitId};
 use futures_util::future::join_all;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -90,8 +91,8 @@ async fn pledge_rows(app: &TestApp) -> u64 {
     entities::pledge::Entity::find().count(&app.state.db).await.unwrap()
 }
 
-async fn unit_uuid(app: &TestApp, code: &str) -> Uuid {
-    uuid_of(&app.unit_id(code).await)
+async fn unit_uuid(app: &TestApp, code: &str) -> UnitId {
+    id_of::<UnitId>(&app.unit_id(code).await)
 }
 
 /// Households certified in `code`'s subtree, all days together.
@@ -672,7 +673,7 @@ async fn a_review_queue_page_issues_a_bounded_number_of_statements() {
     let lb = app.token(LB_OFFICER).await;
     let mut campaigns = Vec::new();
     for n in 0..3 {
-        campaigns.push(uuid_of(&s(&launched_campaign(
+        campaigns.push(id_of::<CampaignId>(&s(&launched_campaign(
             &app,
             &lb,
             "HN-LB",

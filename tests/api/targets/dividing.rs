@@ -1,6 +1,7 @@
 //! Setting targets and shares down the tree: the split, who may change what, validation, and a
 //! share from above racing a write from below.
 
+use entities::ids::UnitId;
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -234,7 +235,7 @@ async fn a_share_from_above_is_never_lost_to_a_simultaneous_write_from_below() {
     });
     join_all(races).await;
     let rows = entities::target::Entity::find()
-        .filter(entities::target::Column::UnitId.eq(uuid_of(&app.unit_id("HN-LB").await)))
+        .filter(entities::target::Column::UnitId.eq(id_of::<UnitId>(&app.unit_id("HN-LB").await)))
         .all(&app.state.db)
         .await
         .unwrap();

@@ -8,6 +8,7 @@ mod dividing;
 mod reported;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
+use entities::ids::UnitId;
 use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -215,7 +216,7 @@ async fn move_unit(app: &TestApp, token: &str, code: &str, new_parent: &str) {
 /// branch; once merged, these tests can certify pledges instead.)
 async fn certify_households(app: &TestApp, code: &str, day: NaiveDate, households: i64) {
     use service::campaigns::activity::{self, Metric};
-    let unit = uuid_of(&app.unit_id(code).await);
+    let unit = id_of::<UnitId>(&app.unit_id(code).await);
     let txn = app.state.db.begin().await.unwrap();
     activity::record(&txn, unit, Metric::HouseholdsCertified, day, households).await.unwrap();
     txn.commit().await.unwrap();

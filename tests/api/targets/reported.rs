@@ -1,6 +1,7 @@
 //! Reported indicators: defining them, who sees them, reported values with their history, sums
 //! and averages, and simultaneous reports.
 
+use entities::ids::UnitId;
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -255,7 +256,7 @@ async fn simultaneous_reports_all_reach_the_history_with_one_current_value() {
     }
     for (code, n) in [("HN-LB-BD-01", 12), ("HN-LB-BD-02", 4)] {
         let rows = entities::reported_value::Entity::find()
-            .filter(entities::reported_value::Column::UnitId.eq(uuid_of(&app.unit_id(code).await)))
+            .filter(entities::reported_value::Column::UnitId.eq(id_of::<UnitId>(&app.unit_id(code).await)))
             .all(&app.state.db)
             .await
             .unwrap();

@@ -2,6 +2,7 @@
 //! officer; everyone else `NOT_FOUND` (other officers get counts). Every read and change is
 //! logged exactly once; the log is for case officers in reach and cannot be rewritten.
 
+use entities::ids::PersonId;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
@@ -106,7 +107,7 @@ async fn the_assigned_officer_reads_it_and_other_officers_see_only_counts() {
 async fn every_read_and_change_is_logged_once_and_the_log_cannot_be_rewritten() {
     let app = spawn_app().await;
     let case = app.token(BD_CASE_OFFICER).await;
-    let case_person = uuid_of(&app.person_id(BD_CASE_OFFICER).await);
+    let case_person = id_of::<PersonId>(&app.person_id(BD_CASE_OFFICER).await);
     let branch = app.unit_id("HN-LB-BD-01").await;
     let code = s(&submit(&app, &input(&branch, false, "Nhật ký."), None).await["referenceCode"]);
     let id = report_id(&app, &code).await;

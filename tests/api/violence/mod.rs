@@ -11,6 +11,7 @@ mod reporter;
 mod revoked;
 mod workflow;
 
+use entities::ids::{PersonId, UnitId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -65,7 +66,7 @@ pub async fn report_id(app: &TestApp, code: &str) -> String {
 }
 
 /// Access-log rows of a report, as (role, action, person).
-pub async fn log_rows(app: &TestApp, code: &str) -> Vec<(String, String, Option<Uuid>)> {
+pub async fn log_rows(app: &TestApp, code: &str) -> Vec<(String, String, Option<PersonId>)> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let id = report_row(app, code).await.id;
     entities::violence_access_log::Entity::find()
@@ -83,7 +84,7 @@ pub async fn log_rows(app: &TestApp, code: &str) -> Vec<(String, String, Option<
 /// Notifications of a kind for a person (by phone).
 pub async fn notifications_of(app: &TestApp, phone: &str, kind: &str) -> Vec<entities::notification::Model> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let person = uuid_of(&app.person_id(phone).await);
+    let person = id_of::<PersonId>(&app.person_id(phone).await);
     entities::notification::Entity::find()
         .filter(entities::notification::Column::PersonId.eq(person))
         .filter(entities::notification::Column::Kind.eq(kind))
@@ -106,7 +107,7 @@ async fn an_anonymous_report_reaches_the_wards_case_officer() {
 
     // Routed to Bồ Đề's case officer (the branch has none), who is notified neutrally.
     let row = report_row(&app, &code).await;
-    assert_eq!(row.routed_unit_id, uuid_of(&app.unit_id("HN-LB-BD").await));
+    assert_eq!(row.routed_unit_id, id_of::<UnitId>(&app.unit_id("HN-LB-BD").await));
     assert!(row.reporter_id.is_none());
     let notes = notifications_of(&app, BD_CASE_OFFICER, "VIOLENCE_REPORT_RECEIVED").await;
     assert_eq!(notes.len(), 1);
@@ -222,13 +223,16 @@ async fn a_report_goes_to_the_nearest_unit_above_that_has_case_officers() {
     let routed = |row: entities::violence_report::Model| row.routed_unit_id;
     assert_eq!(
         routed(report_row(&app, &s(&gt["referenceCode"])).await),
-        uuid_of(&app.unit_id("HN-LB").await)
+        id_of::<UnitId>(&app.unit_id("HN-LB").await)
     );
     assert_eq!(
         routed(report_row(&app, &s(&bd["referenceCode"])).await),
-        uuid_of(&app.unit_id("HN-LB-BD").await)
+        id_of::<UnitId>(&app.unit_id("HN-LB-BD").await)
     );
-    assert_eq!(routed(report_row(&app, &s(&hb["referenceCode"])).await), uuid_of(&app.unit_id("HN").await));
+    assert_eq!(
+        routed(report_row(&app, &s(&hb["referenceCode"])).await),
+        id_of::<UnitId>(&app.unit_id("HN").await)
+    );
     assert_eq!(notifications_of(&app, "+84970000001", "VIOLENCE_REPORT_RECEIVED").await.len(), 1);
     assert_eq!(notifications_of(&app, BD_CASE_OFFICER, "VIOLENCE_REPORT_RECEIVED").await.len(), 1);
 }

@@ -1,5 +1,6 @@
 //! The case officers' view, built by the service: texts opened, the reporter never named.
 
+use entities::ids::PersonId;
 use serde_json::json;
 use service::{
     auth::Viewer,
@@ -16,7 +17,7 @@ async fn the_officers_view_from_the_service_never_names_a_signed_in_reporter() {
     let app = spawn_app().await;
     let case = app.token(BD_CASE_OFFICER).await;
     let member = app.token(MEMBER).await;
-    let reporter = uuid_of(&app.person_id(MEMBER).await);
+    let reporter = id_of::<PersonId>(&app.person_id(MEMBER).await);
     let branch = app.unit_id("HN-LB-BD-01").await;
     let receipt = submit(&app, &input(&branch, false, "MO-TA-CUA-CHI"), Some(&member)).await;
     let code = s(&receipt["referenceCode"]);
@@ -26,7 +27,7 @@ async fn the_officers_view_from_the_service_never_names_a_signed_in_reporter() {
     let row = report_row(&app, &code).await;
     assert_eq!(row.reporter_id, Some(reporter), "the report is hers in the database");
 
-    let officer_id = uuid_of(&app.person_id(BD_CASE_OFFICER).await);
+    let officer_id = id_of::<PersonId>(&app.person_id(BD_CASE_OFFICER).await);
     let viewer = Viewer { person_id: officer_id, session_id: uuid::Uuid::now_v7() };
     let view = officer::read(&app.state, &viewer, row.id).await.unwrap();
     let everything = format!("{view:?}");

@@ -5,7 +5,7 @@ use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Datelike, Utc};
 use entities::campaign;
-use uuid::Uuid;
+use entities::ids::{CampaignId, UnitId};
 
 use super::pledges::Pledge;
 use crate::graphql::{
@@ -17,8 +17,8 @@ use crate::graphql::{
 };
 use service::{
     auth::Viewer,
+    domain::GlobalId,
     domain::hanoi_day,
-    domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
     {
         campaigns::campaign::{self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery},
@@ -56,8 +56,8 @@ pub enum GqlBodyFormat {
     Markdown,
 }
 
-pub(crate) fn campaign_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
-    GlobalId::decode_as(id, NodeKind::Campaign, field)
+pub(crate) fn campaign_id(id: &ID, field: &'static str) -> Result<CampaignId, ApiError> {
+    GlobalId::decode_id::<CampaignId>(id, field)
 }
 
 /// One criterion of a campaign, in its place. Its `id` is what a reviewer lists in `checks`.
@@ -76,7 +76,7 @@ pub struct Campaign(pub campaign::Model);
 #[Object]
 impl Campaign {
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Campaign, self.0.id).encode().into()
+        GlobalId::of(self.0.id).encode().into()
     }
 
     async fn kind(&self) -> GqlCampaignKind {
@@ -235,7 +235,7 @@ impl From<CampaignInputGql> for CampaignInput {
 /// query shows them: one statement each for the page, at once.
 async fn read_ahead(ctx: &Context<'_>, viewer: &Viewer, rows: &[campaign::Model]) -> Result<(), ApiError> {
     let (db, loaders) = (&ctx.state()?.db, ctx.loaders()?);
-    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let ids: Vec<CampaignId> = rows.iter().map(|c| c.id).collect();
     let year = hanoi_day(Utc::now()).year();
     let keys: Vec<_> = ids.iter().map(|&c| (viewer.person_id, c, year)).collect();
     let want_criteria = !ids.is_empty() && nodes_select(ctx, "criteria");
@@ -280,7 +280,7 @@ impl CampaignQueryRoot {
             kind: filter.kind.map(Into::into),
             unit_id: filter
                 .unit_id
-                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .map(|u| GlobalId::decode_id::<UnitId>(&u, "filter.unitId"))
                 .transpose()?,
             search: filter.search,
         };
@@ -312,7 +312,7 @@ impl CampaignMutation {
         input: CampaignInputGql,
     ) -> Result<Campaign> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(Campaign(
             svc::create_campaign(ctx.state()?, viewer, unit, input.into())
                 .await

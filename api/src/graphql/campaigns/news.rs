@@ -7,6 +7,7 @@ use async_graphql::{
     connection::{Connection, ConnectionNameType, DefaultEdgeName, Edge, EmptyFields},
 };
 use chrono::{DateTime, Utc};
+use entities::ids::{CampaignId, UnitId};
 use entities::post;
 use uuid::Uuid;
 
@@ -55,7 +56,7 @@ impl Post {
 
     /// The campaign the post is about (global id of a `Campaign`), if any.
     async fn campaign_id(&self) -> Option<ID> {
-        self.0.campaign_id.map(|c| GlobalId::new(NodeKind::Campaign, c).encode().into())
+        self.0.campaign_id.map(|c| GlobalId::of(c).encode().into())
     }
 
     /// The campaign the post is about, when the post's readers may see it: launched (active or
@@ -140,7 +141,7 @@ impl PostInputGql {
     fn parse(self) -> Result<PostInput, ApiError> {
         let campaign_id = self
             .campaign_id
-            .map(|c| GlobalId::decode_as(&c, NodeKind::Campaign, "input.campaignId"))
+            .map(|c| GlobalId::decode_id::<CampaignId>(&c, "input.campaignId"))
             .transpose()?;
         Ok(PostInput {
             title: self.title,
@@ -190,11 +191,11 @@ impl NewsQuery {
         let filter = PostFilter {
             unit_id: filter
                 .unit_id
-                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .map(|u| GlobalId::decode_id::<UnitId>(&u, "filter.unitId"))
                 .transpose()?,
             campaign_id: filter
                 .campaign_id
-                .map(|c| GlobalId::decode_as(&c, NodeKind::Campaign, "filter.campaignId"))
+                .map(|c| GlobalId::decode_id::<CampaignId>(&c, "filter.campaignId"))
                 .transpose()?,
             status: filter.status.map(Into::into),
         };
@@ -229,7 +230,7 @@ impl NewsMutation {
     /// above the unit, or a `BRANCH_LEADER` for a branch). Nobody is notified.
     async fn create_post(&self, ctx: &Context<'_>, unit_id: ID, input: PostInputGql) -> Result<Post> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(Post(
             svc::create_post(ctx.state()?, viewer, unit, input.parse()?)
                 .await

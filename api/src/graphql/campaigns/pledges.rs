@@ -5,6 +5,7 @@
 use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
+use entities::ids::{PersonId, UnitId};
 use entities::pledge;
 use uuid::Uuid;
 
@@ -169,7 +170,7 @@ impl Default for PledgeReviewFilterInput {
 
 /// Extra fields of a pledge list (the member's own, or the review queue).
 pub enum PledgeListFields {
-    Mine(Uuid),
+    Mine(PersonId),
     Queue(ReviewQuery),
 }
 
@@ -227,7 +228,7 @@ impl PledgeQueryRoot {
         let filter = ReviewFilter {
             unit_id: filter
                 .unit_id
-                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .map(|u| GlobalId::decode_id::<UnitId>(&u, "filter.unitId"))
                 .transpose()?,
             campaign_id: filter.campaign_id.map(|c| campaign_id(&c, "filter.campaignId")).transpose()?,
             status: filter.status.map(Into::into),

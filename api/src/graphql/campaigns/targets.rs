@@ -4,6 +4,7 @@
 use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
+use entities::ids::UnitId;
 use entities::{indicator, reported_value, target};
 use uuid::Uuid;
 
@@ -41,11 +42,11 @@ fn indicator_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
     GlobalId::decode_as(id, NodeKind::Indicator, field)
 }
 
-fn unit_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
-    GlobalId::decode_as(id, NodeKind::OrgUnit, field)
+fn unit_id(id: &ID, field: &'static str) -> Result<UnitId, ApiError> {
+    GlobalId::decode_id::<UnitId>(id, field)
 }
 
-async fn load_unit(ctx: &Context<'_>, id: Uuid) -> Result<OrgUnit> {
+async fn load_unit(ctx: &Context<'_>, id: UnitId) -> Result<OrgUnit> {
     Ok(OrgUnit(crate::graphql::unit(ctx, id).await?.ok_or(ApiError::NotFound)?))
 }
 

@@ -2,10 +2,11 @@
 //! `service::membership::lifecycle`).
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use entities::ids::UnitId;
 
 use crate::graphql::{ContextExt, scalars::Date};
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     membership::{self as svc, Enrolment, EnrolmentOutcome, EnrolmentResult},
 };
 
@@ -100,7 +101,7 @@ impl LifecycleMutation {
             full_name: input.full_name,
             phone: input.phone,
             birth_date: input.birth_date.map(|d| d.0),
-            branch_id: GlobalId::decode_as(&input.branch_id, NodeKind::OrgUnit, "branchId")?,
+            branch_id: GlobalId::decode_id::<UnitId>(&input.branch_id, "branchId")?,
         };
         Ok(EnrolMemberPayload(svc::enrol_member(ctx.state()?, viewer, enrolment).await?))
     }

@@ -3,15 +3,11 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
+use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_event, person};
-use uuid::Uuid;
 
 use super::{ContextExt, identity::PersonRef, org::OrgUnit, scalars::Date};
-use service::{
-    domain::{GlobalId, NodeKind},
-    error::ApiError,
-    membership::MemberStatus,
-};
+use service::{domain::GlobalId, error::ApiError, membership::MemberStatus};
 
 mod directory;
 mod import;
@@ -47,12 +43,12 @@ pub enum GqlEventKind {
     Left,
 }
 
-async fn load_unit(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<OrgUnit>> {
+async fn load_unit(ctx: &Context<'_>, id: Option<UnitId>) -> Result<Option<OrgUnit>> {
     let Some(id) = id else { return Ok(None) };
     Ok(crate::graphql::unit(ctx, id).await?.map(OrgUnit))
 }
 
-async fn load_person(ctx: &Context<'_>, id: Uuid) -> Result<person::Model> {
+async fn load_person(ctx: &Context<'_>, id: PersonId) -> Result<person::Model> {
     Ok(ctx.loaders()?.people.load_one(id).await?.ok_or(ApiError::NotFound)?)
 }
 
@@ -63,7 +59,7 @@ pub struct Membership(pub membership::Model);
 #[Object]
 impl Membership {
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Membership, self.0.id).encode().into()
+        GlobalId::of(self.0.id).encode().into()
     }
 
     /// Citywide unique, e.g. `HN0000123`.
@@ -157,12 +153,12 @@ impl MembershipEvent {
     }
 }
 
-fn unit_arg(id: Option<ID>, field: &'static str) -> Result<Option<Uuid>, ApiError> {
-    id.map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, field)).transpose()
+fn unit_arg(id: Option<ID>, field: &'static str) -> Result<Option<UnitId>, ApiError> {
+    id.map(|u| GlobalId::decode_id::<UnitId>(&u, field)).transpose()
 }
 
-fn membership_id(id: &ID) -> Result<Uuid, ApiError> {
-    GlobalId::decode_as(id, NodeKind::Membership, "id")
+fn membership_id(id: &ID) -> Result<MembershipId, ApiError> {
+    GlobalId::decode_id::<MembershipId>(id, "id")
 }
 
 /// The membership queries, one part per file.

@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
+use entities::ids::UnitId;
 use entities::{membership_request, person};
 use uuid::Uuid;
 
@@ -201,7 +202,7 @@ impl RequestsMutation {
         input: RequestMembershipInput,
     ) -> Result<MembershipRequest> {
         let viewer = ctx.auth()?.require()?;
-        let branch = GlobalId::decode_as(&input.branch_id, NodeKind::OrgUnit, "branchId")?;
+        let branch = GlobalId::decode_id::<UnitId>(&input.branch_id, "branchId")?;
         Ok(MembershipRequest(
             svc::request_membership(ctx.state()?, viewer, branch, input.note.as_deref()).await?,
         ))
@@ -214,7 +215,7 @@ impl RequestsMutation {
         input: RequestTransferInput,
     ) -> Result<MembershipRequest> {
         let viewer = ctx.auth()?.require()?;
-        let to = GlobalId::decode_as(&input.to_branch_id, NodeKind::OrgUnit, "toBranchId")?;
+        let to = GlobalId::decode_id::<UnitId>(&input.to_branch_id, "toBranchId")?;
         Ok(MembershipRequest(svc::request_transfer(ctx.state()?, viewer, to, input.note.as_deref()).await?))
     }
 

@@ -1,7 +1,7 @@
 //! Lists of trainings: what each caller may see (see `service::trainings::list`).
 
 use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connection};
-use uuid::Uuid;
+use entities::ids::{TrainingId, UnitId};
 
 use crate::graphql::{
     ContextExt,
@@ -9,7 +9,7 @@ use crate::graphql::{
     loaders::nodes_select,
 };
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     error::{ApiError, InputProblem},
     trainings::{self as svc, TrainingCursor, TrainingFilter, TrainingQuery},
 };
@@ -71,7 +71,7 @@ impl ListQuery {
             category: filter.category.map(Into::into),
             unit_id: filter
                 .unit_id
-                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
+                .map(|u| GlobalId::decode_id::<UnitId>(&u, "filter.unitId"))
                 .transpose()?,
             search: filter.search,
             status: filter.status.map(Into::into),
@@ -80,7 +80,7 @@ impl ListQuery {
         let (rows, has_next) = svc::list_trainings(&state.db, &q, page.first, page.after.as_ref()).await?;
         // Her registrations for the page, when the query shows them: one statement, at once.
         if !rows.is_empty() && nodes_select(ctx, "myRegistration") {
-            let ids: Vec<Uuid> = rows.iter().map(|t| t.id).collect();
+            let ids: Vec<TrainingId> = rows.iter().map(|t| t.id).collect();
             let mut found = svc::registrations_of(&state.db, viewer.person_id, &ids).await?;
             let ahead = ids.into_iter().map(|id| ((viewer.person_id, id), found.remove(&id)));
             ctx.loaders()?.registrations_ahead.put(ahead);

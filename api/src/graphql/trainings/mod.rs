@@ -4,8 +4,8 @@
 use crate::graphql::errors::in_argument;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
+use entities::ids::{TrainingId, UnitId};
 use entities::training;
-use uuid::Uuid;
 
 use super::{
     ContextExt,
@@ -13,7 +13,7 @@ use super::{
     org::OrgUnit,
 };
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     error::ApiError,
     trainings::{self as svc, RosterCursor, RosterFilter, TrainingInput},
 };
@@ -62,8 +62,8 @@ pub enum GqlTrainingStatus {
     Completed,
 }
 
-fn training_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
-    GlobalId::decode_as(id, NodeKind::Training, field)
+fn training_id(id: &ID, field: &'static str) -> Result<TrainingId, ApiError> {
+    GlobalId::decode_id::<TrainingId>(id, field)
 }
 
 /// A training. Visible to its audience and to officers over its unit; drafts to its managers.
@@ -72,7 +72,7 @@ pub struct Training(pub training::Model);
 #[Object]
 impl Training {
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Training, self.0.id).encode().into()
+        GlobalId::of(self.0.id).encode().into()
     }
 
     /// The organising unit; the audience is its subtree.
@@ -265,7 +265,7 @@ impl TrainingManagementMutation {
         input: TrainingInputGql,
     ) -> Result<Training> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(Training(
             svc::create_training(ctx.state()?, viewer, unit, input.into())
                 .await

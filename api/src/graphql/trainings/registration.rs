@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
+use entities::ids::TrainingId;
 use entities::training_registration;
-use uuid::Uuid;
 
 use crate::graphql::ContextExt;
 use service::{
@@ -30,7 +30,7 @@ pub enum GqlRegistrationStatus {
 
 /// Extra fields of a roster.
 pub struct RosterFields {
-    pub(super) training_id: Uuid,
+    pub(super) training_id: TrainingId,
     pub(super) filter: RosterFilter,
 }
 

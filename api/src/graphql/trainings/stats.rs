@@ -1,10 +1,11 @@
 //! Training statistics of a unit's subtree (see `service::trainings::stats`).
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use entities::ids::UnitId;
 
 use crate::graphql::{ContextExt, org::OrgUnit, scalars::Date};
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     trainings::{self as svc, TrainingFigures},
 };
 
@@ -115,7 +116,7 @@ impl StatsQuery {
         to: Date,
     ) -> Result<TrainingStatisticsReport> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(TrainingStatisticsReport(
             svc::training_statistics(ctx.state()?, viewer, unit, from.0, to.0).await?,
         ))

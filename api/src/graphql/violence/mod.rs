@@ -11,11 +11,8 @@
 //! [`MyViolenceReport`] (the reporter's: its public steps, officers named by role).
 
 use async_graphql::{Enum, ID};
-use service::{
-    domain::{GlobalId, NodeKind},
-    error::ApiError,
-};
-use uuid::Uuid;
+use entities::ids::ReportId;
+use service::{domain::GlobalId, error::ApiError};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "ViolenceAffected", remote = "service::violence::Affected")]
@@ -145,12 +142,12 @@ pub enum GqlAccessAction {
     Withdraw,
 }
 
-fn report_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
-    GlobalId::decode_as(id, NodeKind::ViolenceReport, field)
+fn report_id(id: &ID, field: &'static str) -> Result<ReportId, ApiError> {
+    GlobalId::decode_id::<ReportId>(id, field)
 }
 
-fn report_gid(id: Uuid) -> ID {
-    GlobalId::new(NodeKind::ViolenceReport, id).encode().into()
+fn report_gid(id: ReportId) -> ID {
+    GlobalId::of(id).encode().into()
 }
 
 mod officer;

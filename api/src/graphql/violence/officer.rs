@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use entities::ids::PersonId;
 
 use super::*;
 use crate::graphql::{
@@ -107,7 +107,7 @@ impl ViolenceReport {
     }
 }
 
-async fn person(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<PersonRef>> {
+async fn person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
     let Some(id) = id else { return Ok(None) };
     Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
 }

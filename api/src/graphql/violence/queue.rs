@@ -5,6 +5,7 @@ use async_graphql::{
     Context, ID, InputObject, Object, Result, SimpleObject, Subscription, connection::Connection,
 };
 use chrono::{DateTime, Utc};
+use entities::ids::UnitId;
 use futures_util::{Stream, StreamExt};
 
 use super::*;
@@ -14,7 +15,7 @@ use crate::graphql::{
     org::OrgUnit,
 };
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     error::{ApiError, InputProblem},
     violence::{
         self as svc,
@@ -185,10 +186,7 @@ impl QueueQuery {
         let filter = QueueFilter {
             status: filter.status.map(Into::into),
             urgent: filter.urgent,
-            unit: filter
-                .unit_id
-                .map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "filter.unitId"))
-                .transpose()?,
+            unit: filter.unit_id.map(|u| GlobalId::decode_id::<UnitId>(&u, "filter.unitId")).transpose()?,
             assigned_to_me: filter.assigned_to_me,
             overdue: filter.overdue,
             submitted_from: range.from,
@@ -223,7 +221,7 @@ impl CountsQuery {
         submitted_on: Option<DateRangeInput>,
     ) -> Result<ViolenceReportCounts> {
         let viewer = ctx.auth()?.require()?;
-        let unit = GlobalId::decode_as(&unit_id, NodeKind::OrgUnit, "unitId")?;
+        let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         let range = submitted_on.unwrap_or_default();
         let to = match range.to {
             Some(d) => {
@@ -262,7 +260,7 @@ impl ViolenceSubscription {
     ) -> Result<impl Stream<Item = ViolenceReportEvent> + use<>> {
         let viewer = *ctx.auth()?.require()?;
         let state = ctx.state()?;
-        let unit = unit_id.map(|u| GlobalId::decode_as(&u, NodeKind::OrgUnit, "unitId")).transpose()?;
+        let unit = unit_id.map(|u| GlobalId::decode_id::<UnitId>(&u, "unitId")).transpose()?;
         let stream = svc::console_events(state, viewer, unit).await?;
         Ok(stream.map(|(event, row)| ViolenceReportEvent { event, report: ViolenceReportSummary(row) }))
     }

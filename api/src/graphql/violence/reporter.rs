@@ -134,7 +134,7 @@ impl ReporterQuery {
             has_next,
             page.after.is_some(),
             async_graphql::connection::EmptyFields,
-            |v| LogCursor { at: v.submitted_at, id: v.id },
+            |v| LogCursor { at: v.submitted_at, id: v.id.uuid() },
             MyViolenceReport,
         ))
     }

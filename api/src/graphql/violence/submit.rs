@@ -2,11 +2,12 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use entities::ids::UnitId;
 
 use super::*;
 use crate::graphql::{ContextExt, errors::in_argument};
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     violence::{
         self as svc,
         submit::{ReportInput, SafeContactInput},
@@ -82,7 +83,7 @@ impl SubmitMutation {
     ) -> Result<ViolenceReportReceipt> {
         let state = ctx.state()?;
         let viewer = ctx.auth()?.optional()?;
-        let unit_id = GlobalId::decode_as(&input.unit_id, NodeKind::OrgUnit, "input.unitId")?;
+        let unit_id = GlobalId::decode_id::<UnitId>(&input.unit_id, "input.unitId")?;
         let contact = input.contact.map(|c| SafeContactInput {
             phone: c.phone,
             safe_times: c.safe_times,

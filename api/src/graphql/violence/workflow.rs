@@ -1,11 +1,12 @@
 //! The case officers' actions on a report (see `service::violence::workflow`).
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
+use entities::ids::PersonId;
 
 use super::*;
 use crate::graphql::{ContextExt, scalars::Date};
 use service::{
-    domain::{GlobalId, NodeKind},
+    domain::GlobalId,
     violence::{
         officer::{self},
         workflow::Action,
@@ -45,8 +46,7 @@ impl WorkflowMutation {
         id: ID,
         officer_id: Option<ID>,
     ) -> Result<ViolenceReport> {
-        let officer =
-            officer_id.map(|o| GlobalId::decode_as(&o, NodeKind::Person, "officerId")).transpose()?;
+        let officer = officer_id.map(|o| GlobalId::decode_id::<PersonId>(&o, "officerId")).transpose()?;
         officer_act(ctx, &id, Action::Assign { officer }).await
     }
 

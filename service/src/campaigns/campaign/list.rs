@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use entities::campaign;
+use entities::ids::{CampaignId, UnitId};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{CampaignKind, CampaignStatus};
 use crate::{
@@ -28,7 +28,7 @@ pub struct CampaignFilter {
     pub status: Option<CampaignStatus>,
     pub kind: Option<CampaignKind>,
     /// Only campaigns of this unit or a unit below it.
-    pub unit_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
     /// Part of the title, accent-insensitive.
     pub search: Option<String>,
 }
@@ -37,7 +37,7 @@ pub struct CampaignFilter {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CampaignCursor {
     pub listed_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: CampaignId,
 }
 
 /// The list condition, with the caller's visibility resolved.

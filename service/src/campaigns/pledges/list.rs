@@ -2,6 +2,7 @@
 //! the reach of their member-manager roles), and a page of campaigns' pledges of one person
 //! (for the `myPledges` field of a campaign list: one query per page).
 
+use entities::ids::{CampaignId, PersonId, UnitId};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -51,7 +52,7 @@ pub async fn my_pledges(
 }
 
 /// How many pledges the person has made.
-pub async fn count_my_pledges(conn: &impl ConnectionTrait, person_id: Uuid) -> Result<u64, ApiError> {
+pub async fn count_my_pledges(conn: &impl ConnectionTrait, person_id: PersonId) -> Result<u64, ApiError> {
     Ok(pledge::Entity::find().filter(pledge::Column::PersonId.eq(person_id)).count(conn).await?)
 }
 
@@ -59,8 +60,8 @@ pub async fn count_my_pledges(conn: &impl ConnectionTrait, person_id: Uuid) -> R
 #[derive(Clone, Debug, Default)]
 pub struct ReviewFilter {
     /// Only pledges of branches below this unit (which must be in reach).
-    pub unit_id: Option<Uuid>,
-    pub campaign_id: Option<Uuid>,
+    pub unit_id: Option<UnitId>,
+    pub campaign_id: Option<CampaignId>,
     /// `None`: every status.
     pub status: Option<PledgeStatus>,
 }
@@ -131,15 +132,15 @@ pub async fn count_review_queue(conn: &impl ConnectionTrait, q: &ReviewQuery) ->
 /// Pledges per (person, campaign, year), in one query (for DataLoaders), oldest first.
 pub async fn pledges_of(
     conn: &impl ConnectionTrait,
-    keys: &[(Uuid, Uuid, i32)],
-) -> Result<HashMap<(Uuid, Uuid, i32), Vec<pledge::Model>>, ApiError> {
-    let mut people: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-    let mut campaigns: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+    keys: &[(PersonId, CampaignId, i32)],
+) -> Result<HashMap<(PersonId, CampaignId, i32), Vec<pledge::Model>>, ApiError> {
+    let mut people: Vec<PersonId> = keys.iter().map(|k| k.0).collect();
+    let mut campaigns: Vec<CampaignId> = keys.iter().map(|k| k.1).collect();
     let mut years: Vec<i32> = keys.iter().map(|k| k.2).collect();
-    for list in [&mut people, &mut campaigns] {
-        list.sort_unstable();
-        list.dedup();
-    }
+    people.sort_unstable();
+    people.dedup();
+    campaigns.sort_unstable();
+    campaigns.dedup();
     years.sort_unstable();
     years.dedup();
     let rows = pledge::Entity::find()
@@ -149,7 +150,7 @@ pub async fn pledges_of(
         .order_by_asc(pledge::Column::Id)
         .all(conn)
         .await?;
-    let mut out: HashMap<(Uuid, Uuid, i32), Vec<pledge::Model>> = HashMap::new();
+    let mut out: HashMap<(PersonId, CampaignId, i32), Vec<pledge::Model>> = HashMap::new();
     for row in rows {
         let key = (row.person_id, row.campaign_id, row.year);
         if keys.contains(&key) {

@@ -24,6 +24,7 @@ mod reported;
 mod set;
 
 use chrono::{NaiveDate, Utc};
+use entities::ids::UnitId;
 use entities::{indicator, org_unit};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
@@ -137,7 +138,7 @@ pub struct IndicatorInput {
 pub async fn create_indicator(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     input: IndicatorInput,
 ) -> Result<indicator::Model, ApiError> {
     let db = &state.db;
@@ -163,7 +164,7 @@ pub async fn create_indicator(
 }
 
 /// The ids of `unit_id` and every unit above it, as a subquery.
-fn ancestors_select(unit_id: Uuid) -> SelectStatement {
+fn ancestors_select(unit_id: UnitId) -> SelectStatement {
     use entities::org_unit_closure as c;
     Query::select()
         .column(c::Column::AncestorId)
@@ -173,7 +174,7 @@ fn ancestors_select(unit_id: Uuid) -> SelectStatement {
 }
 
 /// Indicators usable at `unit_id`: the computed ones, and those defined at it or above.
-fn usable_at(unit_id: Uuid) -> Condition {
+fn usable_at(unit_id: UnitId) -> Condition {
     Condition::any()
         .add(indicator::Column::UnitId.is_null())
         .add(indicator::Column::UnitId.in_subquery(ancestors_select(unit_id)))
@@ -184,7 +185,7 @@ fn usable_at(unit_id: Uuid) -> Condition {
 pub async fn indicators(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
 ) -> Result<Vec<indicator::Model>, ApiError> {
     let db = &state.db;
     get_unit(db, unit_id).await?;
@@ -202,7 +203,7 @@ pub async fn indicators(
 async fn usable_indicator(
     conn: &impl ConnectionTrait,
     id: Uuid,
-    unit_id: Uuid,
+    unit_id: UnitId,
 ) -> Result<indicator::Model, ApiError> {
     indicator::Entity::find_by_id(id).filter(usable_at(unit_id)).one(conn).await?.ok_or(ApiError::NotFound)
 }

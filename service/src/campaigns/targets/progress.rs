@@ -10,6 +10,7 @@
 //! members. The reported part looks up the current values of the units below each child (one
 //! index probe per unit, `ix_reported_value_current_values`) and the unit's own.
 
+use entities::ids::UnitId;
 use std::collections::{HashMap, HashSet};
 
 use entities::{indicator, org_unit, target};
@@ -74,7 +75,7 @@ impl IndicatorProgress {
 
 #[derive(FromQueryResult)]
 struct Actual {
-    unit_id: Uuid,
+    unit_id: UnitId,
     indicator_id: Uuid,
     total: f64,
     reporting: i64,
@@ -87,7 +88,7 @@ struct Actual {
 pub async fn target_progress(
     state: &AppState,
     viewer: &Viewer,
-    unit_id: Uuid,
+    unit_id: UnitId,
     period: Period,
     asked: &[Uuid],
 ) -> Result<Vec<IndicatorProgress>, ApiError> {
@@ -103,7 +104,7 @@ pub async fn target_progress(
         .order_by_asc(org_unit::Column::Id)
         .all(db)
         .await?;
-    let units: Vec<Uuid> = std::iter::once(unit_id).chain(children.iter().map(|c| c.id)).collect();
+    let units: Vec<UnitId> = std::iter::once(unit_id).chain(children.iter().map(|c| c.id)).collect();
     let targets = target::Entity::find()
         .filter(target::Column::UnitId.is_in(units.iter().copied()))
         .filter(target::Column::FromYear.eq(period.from_year))
@@ -130,7 +131,7 @@ pub async fn target_progress(
         return Err(ApiError::NotFound);
     }
     let actuals = actuals(db, &units, period, &indicators).await?;
-    let targets: HashMap<(Uuid, Uuid), f64> =
+    let targets: HashMap<(UnitId, Uuid), f64> =
         targets.into_iter().map(|t| ((t.unit_id, t.indicator_id), t.value)).collect();
 
     Ok(indicators
@@ -162,10 +163,10 @@ pub async fn target_progress(
 /// the unit, then its children.
 async fn actuals(
     conn: &impl ConnectionTrait,
-    units: &[Uuid],
+    units: &[UnitId],
     period: Period,
     indicators: &[indicator::Model],
-) -> Result<HashMap<(Uuid, Uuid), (f64, i64)>, ApiError> {
+) -> Result<HashMap<(UnitId, Uuid), (f64, i64)>, ApiError> {
     let (from, to) = period.days()?;
     let in_units = repeat_list("?", units.len());
     let unit_values = || units.iter().map(|&u| Value::from(u));
@@ -241,7 +242,7 @@ async fn actuals(
         Actual::find_by_statement(stmt(conn.get_database_backend(), &parts.join(" UNION ALL "), values))
             .all(conn)
             .await?;
-    let mut out: HashMap<(Uuid, Uuid), (f64, i64)> =
+    let mut out: HashMap<(UnitId, Uuid), (f64, i64)> =
         rows.into_iter().map(|a| ((a.unit_id, a.indicator_id), (a.total, a.reporting))).collect();
     // A reported indicator's total: the unit's own value plus its children's subtrees.
     for &ind in &reported {

@@ -5,6 +5,7 @@
 //! the winner's row: both end up in the history, exactly one is current.
 
 use chrono::{DateTime, Utc};
+use entities::ids::UnitId;
 use entities::reported_value as rv;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
@@ -32,7 +33,7 @@ const MAX_ATTEMPTS: usize = 32;
 #[derive(Clone, Debug)]
 pub struct ReportInput {
     pub indicator_id: Uuid,
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     pub period: Period,
     /// The unit's own figure, not including the units below it.
     pub value: f64,
@@ -147,7 +148,7 @@ pub async fn indicator_value_history(
     state: &AppState,
     viewer: &Viewer,
     indicator_id: Uuid,
-    unit_id: Uuid,
+    unit_id: UnitId,
     period: Period,
     first: u64,
     after: Option<&HistoryCursor>,

@@ -1,5 +1,6 @@
 //! Setting a unit's target and dividing it among its direct children, in one transaction.
 
+use entities::ids::UnitId;
 use std::collections::HashSet;
 
 use chrono::Utc;
@@ -23,12 +24,12 @@ const MAX_SHARES: usize = 1000;
 #[derive(Clone, Debug)]
 pub struct TargetInput {
     pub indicator_id: Uuid,
-    pub unit_id: Uuid,
+    pub unit_id: UnitId,
     pub period: Period,
     /// The unit's own target; `None` leaves it as it is.
     pub value: Option<f64>,
     /// (direct child, its share).
-    pub shares: Vec<(Uuid, f64)>,
+    pub shares: Vec<(UnitId, f64)>,
 }
 
 /// The targets after a `setTarget`.
@@ -77,7 +78,7 @@ pub async fn set_target(
 
     let Period { from_year, to_year } = input.period;
     let now = Utc::now();
-    let row = |unit_id: Uuid, value: f64, assigned: bool| -> [Value; 9] {
+    let row = |unit_id: UnitId, value: f64, assigned: bool| -> [Value; 9] {
         [
             Uuid::now_v7().into(),
             indicator.id.into(),
