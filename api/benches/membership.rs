@@ -428,7 +428,9 @@ async fn main() {
         ));
     }
     let t = Instant::now();
-    let imported = import_members(&state, &viewer, csv.as_bytes(), false).await.expect("import");
+    let (auth, meta) = (service::auth::Auth::Signed(viewer), service::RequestMeta::default());
+    let call = service::Call { state: &state, auth: &auth, meta: &meta };
+    let imported = import_members(call, csv.as_bytes(), false).await.expect("import");
     let secs = t.elapsed().as_secs_f64();
     println!(
         "import: {} rows ({} imported, {} rejected) in {secs:.1} s = {:.0} rows/s",

@@ -10,6 +10,7 @@
 //! database, and the revocation guard re-flags every recently revoked session once Redis
 //! answers again.
 
+use crate::Call;
 use chrono::{DateTime, NaiveDate, Utc};
 use entities::ids::PersonId;
 use entities::{auth_session, known_device, person, refresh_token};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 
 use crate::RequestMeta;
 use crate::{
-    auth::{self, Viewer, revoked_session_key},
+    auth::{self, revoked_session_key},
     domain::{Email, Password, PersonName, PhoneNumber, fold_for_search},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     state::AppState,
@@ -61,11 +62,8 @@ pub struct ProfileUpdate {
 }
 
 /// Updates the caller's optional profile fields.
-pub async fn update_profile(
-    state: &AppState,
-    viewer: &Viewer,
-    update: ProfileUpdate,
-) -> Result<person::Model, ApiError> {
+pub async fn update_profile(call: Call<'_>, update: ProfileUpdate) -> Result<person::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     if let Some(birth) = update.birth_date {
         crate::domain::check_birth_date(birth, "birth_date")?;
     }
@@ -86,15 +84,12 @@ pub async fn update_profile(
         query = query.col_expr(person::Column::Email, Expr::value(e));
     }
     query.filter(person::Column::Id.eq(viewer.person_id)).exec(&state.db).await?;
-    me(state, viewer).await
+    me(call).await
 }
 
 /// Creates an account (or claims the record an officer enrolled under this phone) and signs in.
-pub async fn register(
-    state: &AppState,
-    meta: &RequestMeta,
-    input: RegisterInput,
-) -> Result<AuthPayload, ApiError> {
+pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayload, ApiError> {
+    let (state, meta) = (call.state, call.meta);
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
     let name = PersonName::parse(&input.full_name, "full_name")?;
     let password = Password::parse(&input.password, Some(&phone), "password")?;
@@ -232,12 +227,12 @@ impl Attempt {
 
 /// Signs in with phone and password (and this device's token, when it has one).
 pub async fn login(
-    state: &AppState,
-    meta: &RequestMeta,
+    call: Call<'_>,
     phone: &str,
     password: &SecretString,
     device_token: Option<&SecretString>,
 ) -> Result<AuthPayload, ApiError> {
+    let (state, meta) = (call.state, call.meta);
     let phone = PhoneNumber::parse(phone, "phone")?;
     if password.expose_secret().is_empty() {
         return Err(ApiError::bad_input("password", InputProblem::Required));
@@ -379,7 +374,8 @@ async fn issue_tokens(
 }
 
 /// Exchanges a refresh token for a new pair. A token that was already used revokes its session.
-pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPayload, ApiError> {
+pub async fn refresh(call: Call<'_>, token: &SecretString) -> Result<AuthPayload, ApiError> {
+    let state = call.state;
     let hash = auth::hash_refresh_token(token.expose_secret());
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -424,20 +420,20 @@ pub async fn refresh(state: &AppState, token: &SecretString) -> Result<AuthPaylo
 }
 
 /// Ends the caller's session; its access token stops working immediately.
-pub async fn logout(state: &AppState, viewer: &Viewer) -> Result<(), ApiError> {
+pub async fn logout(call: Call<'_>) -> Result<(), ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     revoke_sessions(&state.db, &[viewer.session_id], "LOGOUT").await?;
     flag_revoked(state, &[viewer.session_id], "LOGOUT").await
 }
 
 /// Changes the caller's password and revokes every other session of hers.
 pub async fn change_password(
-    state: &AppState,
-    meta: &RequestMeta,
-    viewer: &Viewer,
+    call: Call<'_>,
     current: &SecretString,
     new: &SecretString,
 ) -> Result<(), ApiError> {
-    let person = me(state, viewer).await?;
+    let (state, viewer, meta) = (call.state, call.viewer()?, call.meta);
+    let person = me(call).await?;
     let phone = PhoneNumber::parse(&person.phone, "phone")?;
     if current.expose_secret().is_empty() {
         return Err(ApiError::bad_input("current_password", InputProblem::Required));
@@ -478,7 +474,8 @@ pub async fn change_password(
 }
 
 /// The caller's own record.
-pub async fn me(state: &AppState, viewer: &Viewer) -> Result<person::Model, ApiError> {
+pub async fn me(call: Call<'_>) -> Result<person::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     person::Entity::find_by_id(viewer.person_id).one(&state.db).await?.ok_or(ApiError::Unauthenticated)
 }
 

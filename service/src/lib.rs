@@ -4,9 +4,10 @@
 //! neither actix nor async-graphql.
 //!
 //! Layout: the areas (`identity`, `org`, `roles`, `membership`, `trainings`, `campaigns`,
-//! `violence`, `notifications`, `scope`) hold the rules, one module per area; every function
-//! takes the state and the caller, checks permission first, then does the work, in one
-//! transaction when it writes more than one row. `auth` turns a bearer token into a viewer,
+//! `violence`, `notifications`, `scope`) hold the rules, one module per area; every entry point
+//! takes one [`Call`] (the state, who is calling, from where) first, checks permission, then
+//! does the work, in one transaction when it writes more than one row (helpers that run inside
+//! a caller's transaction take that connection instead). `auth` turns a bearer token into a viewer,
 //! `authz` holds the policy checks, `domain` the parsed input types, `error` the one error type
 //! and its codes, `entities` (a crate of its own) the tables.
 
@@ -44,4 +45,27 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     /// The language of the request (from `Accept-Language`).
     pub lang: crate::error::Lang,
+}
+
+/// The one context a service entry point takes: the shared state, who is calling and the facts
+/// of the request. The API layer builds it once per request (`ContextExt::call`); a test or a
+/// worker builds it directly. It is `Copy`: pass it by value.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub state: &'a state::AppState,
+    pub auth: &'a auth::Auth,
+    pub meta: &'a RequestMeta,
+}
+
+impl<'a> Call<'a> {
+    /// The signed-in caller, or `UNAUTHENTICATED`.
+    pub fn viewer(&self) -> Result<&'a auth::Viewer, error::ApiError> {
+        self.auth.require()
+    }
+
+    /// The signed-in caller; `None` without credentials, `UNAUTHENTICATED` with credentials
+    /// that are no longer valid (see [`auth::Auth::optional`]).
+    pub fn optional_viewer(&self) -> Result<Option<&'a auth::Viewer>, error::ApiError> {
+        self.auth.optional()
+    }
 }

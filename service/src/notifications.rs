@@ -14,6 +14,7 @@
 //! a time; the outbox rows queued for a token go with it when it is unregistered or moves to
 //! another person, so a device never receives pushes meant for its previous owner.
 
+use crate::Call;
 use entities::ids::PersonId;
 use std::collections::HashMap;
 
@@ -21,9 +22,8 @@ use chrono::Utc;
 use entities::{notification, push_outbox, push_token};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -311,12 +311,12 @@ fn inbox(viewer: &Viewer, unread_only: bool) -> Condition {
 /// A page of the caller's inbox, newest first, and whether more follow. Ids are UUIDv7, so
 /// ordering and paging by id is ordering by creation (keyset on the `(person_id, id)` index).
 pub async fn list(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
+    call: Call<'_>,
     unread_only: bool,
     first: u64,
     after: Option<Uuid>,
 ) -> Result<(Vec<notification::Model>, bool), ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     let mut q = notification::Entity::find().filter(inbox(viewer, unread_only));
     if let Some(after) = after {
         q = q.filter(notification::Column::Id.lt(after));
@@ -326,12 +326,18 @@ pub async fn list(
 }
 
 /// How many notifications the caller has (only unread ones with `unread_only`).
-pub async fn count(conn: &impl ConnectionTrait, viewer: &Viewer, unread_only: bool) -> Result<u64, ApiError> {
+pub async fn count(call: Call<'_>, unread_only: bool) -> Result<u64, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     Ok(notification::Entity::find().filter(inbox(viewer, unread_only)).count(conn).await?)
 }
 
 /// One of the caller's notifications; anyone else's is `NOT_FOUND`.
-pub async fn get(
+pub async fn get(call: Call<'_>, id: Uuid) -> Result<notification::Model, ApiError> {
+    own(&call.state.db, call.viewer()?, id).await
+}
+
+/// One of `viewer`'s notifications (the stream reads each new one with it).
+async fn own(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     id: Uuid,
@@ -345,7 +351,8 @@ pub async fn get(
 
 /// Marks some of the caller's notifications read and returns how many changed. Ids of other
 /// people's notifications, unknown ids and already-read ones are ignored.
-pub async fn mark_read(conn: &impl ConnectionTrait, viewer: &Viewer, ids: &[Uuid]) -> Result<u64, ApiError> {
+pub async fn mark_read(call: Call<'_>, ids: &[Uuid]) -> Result<u64, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     if ids.len() > MAX_MARK_READ {
         return Err(ApiError::bad_input("ids", InputProblem::TooMany));
     }
@@ -357,7 +364,8 @@ pub async fn mark_read(conn: &impl ConnectionTrait, viewer: &Viewer, ids: &[Uuid
 }
 
 /// Marks every unread notification of the caller read; returns how many changed.
-pub async fn mark_all_read(conn: &impl ConnectionTrait, viewer: &Viewer) -> Result<u64, ApiError> {
+pub async fn mark_all_read(call: Call<'_>) -> Result<u64, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     set_read(conn, inbox(viewer, true)).await
 }
 
@@ -385,7 +393,7 @@ pub fn added(state: &AppState, viewer: Viewer) -> impl Stream<Item = notificatio
             async move {
                 let id = payload.get("id")?.as_str()?.parse::<Uuid>().ok()?;
                 // A database failure is logged where it turns into an `ApiError`.
-                get(&db, &viewer, id).await.ok()
+                own(&db, &viewer, id).await.ok()
             }
         })
         .take_until(revoked.boxed().into_future())
@@ -432,11 +440,11 @@ fn check_token(token: &str) -> Result<(), ApiError> {
 /// Registers the caller's device. A token held by another person moves to the caller (a
 /// device changes hands): the old registration is deleted with its queued pushes.
 pub async fn register_push_token(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
+    call: Call<'_>,
     token: &str,
     platform: PushPlatform,
 ) -> Result<(), ApiError> {
+    let (db, viewer) = (&call.state.db, call.viewer()?);
     check_token(token)?;
     let txn = db.begin().await?;
     let existing = push_token::Entity::find().filter(push_token::Column::Token.eq(token)).one(&txn).await?;
@@ -477,11 +485,8 @@ pub async fn register_push_token(
 
 /// Removes one of the caller's device tokens (and the pushes still queued for it). Returns
 /// whether the caller had it; someone else's token is left alone.
-pub async fn unregister_push_token(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    token: &str,
-) -> Result<bool, ApiError> {
+pub async fn unregister_push_token(call: Call<'_>, token: &str) -> Result<bool, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     check_token(token)?;
     let res = push_token::Entity::delete_many()
         .filter(push_token::Column::Token.eq(token))

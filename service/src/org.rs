@@ -7,6 +7,7 @@
 //! parent inside their transaction, so concurrent changes can neither form a cycle nor copy
 //! stale ancestor rows (SQLite serialises writers by itself).
 
+use crate::Call;
 use entities::ids::UnitId;
 use std::collections::HashMap;
 
@@ -20,12 +21,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     db::{self, stmt},
     domain::{fold_for_search, like_contains_pattern},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
-    state::AppState,
 };
 
 pub use entities::org_unit::UnitKind;
@@ -255,11 +254,8 @@ fn parse_unit_name(raw: &str) -> Result<String, ApiError> {
 
 /// Creates a unit under `parent_id` (a `UNIT_ADMIN` over the parent), or a root city (system
 /// administrators only).
-pub async fn create_unit(
-    state: &AppState,
-    viewer: &Viewer,
-    input: NewUnit,
-) -> Result<org_unit::Model, ApiError> {
+pub async fn create_unit(call: Call<'_>, input: NewUnit) -> Result<org_unit::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let parent = match input.parent_id {
         Some(pid) => {
@@ -308,12 +304,8 @@ async fn lock_tree(txn: &impl ConnectionTrait) -> Result<(), ApiError> {
 }
 
 /// Renames a unit (a `UNIT_ADMIN` over it). The code never changes.
-pub async fn rename_unit(
-    state: &AppState,
-    viewer: &Viewer,
-    id: UnitId,
-    name: &str,
-) -> Result<org_unit::Model, ApiError> {
+pub async fn rename_unit(call: Call<'_>, id: UnitId, name: &str) -> Result<org_unit::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, id).await?;
     authz::require(db, viewer, Capability::ManageStructure, id).await?;
@@ -328,11 +320,11 @@ pub async fn rename_unit(
 /// Moves a unit with its whole subtree under `new_parent_id`. The caller must be a `UNIT_ADMIN`
 /// over both the unit and its new parent.
 pub async fn move_unit(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: UnitId,
     new_parent_id: UnitId,
 ) -> Result<org_unit::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, id).await?;
     authz::require(db, viewer, Capability::ManageStructure, id).await?;

@@ -2,6 +2,7 @@
 //! and when. Granting `UNIT_ADMIN` itself needs an admin at a strict ancestor (or a system
 //! administrator), so nobody can mint a peer of their own level.
 
+use crate::Call;
 use entities::ids::{PersonId, UnitId};
 use std::collections::HashMap;
 
@@ -15,11 +16,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    auth::Viewer,
     authz::{self, Capability, Role},
     domain::PhoneNumber,
     error::{ApiError, ConflictKind, is_unique_violation},
-    state::AppState,
     {org::get_unit, violence},
 };
 
@@ -31,12 +30,12 @@ pub enum Grantee {
 
 /// Grants `role` at `unit_id` to a person.
 pub async fn assign_role(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     grantee: Grantee,
     unit_id: UnitId,
     role: Role,
 ) -> Result<officer_role::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::to_assign(role), unit_id).await?;
@@ -72,11 +71,8 @@ pub async fn assign_role(
 }
 
 /// Revokes an active role assignment.
-pub async fn revoke_role(
-    state: &AppState,
-    viewer: &Viewer,
-    role_id: Uuid,
-) -> Result<officer_role::Model, ApiError> {
+pub async fn revoke_role(call: Call<'_>, role_id: Uuid) -> Result<officer_role::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     let role = row.role;
@@ -111,11 +107,8 @@ pub async fn revoke_role(
 }
 
 /// One role assignment, for its holder or for an admin over its unit; `NOT_FOUND` otherwise.
-pub async fn get_role(
-    state: &AppState,
-    viewer: &Viewer,
-    role_id: Uuid,
-) -> Result<officer_role::Model, ApiError> {
+pub async fn get_role(call: Call<'_>, role_id: Uuid) -> Result<officer_role::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     if row.person_id != viewer.person_id {
@@ -156,12 +149,12 @@ fn role_condition(filter: &RoleFilter) -> Condition {
 
 /// Role assignments at a unit (and below), for a `UNIT_ADMIN` over it; oldest first.
 pub async fn list_roles(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     filter: &RoleFilter,
     first: u64,
     after: Option<Uuid>,
 ) -> Result<(Vec<officer_role::Model>, bool), ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, filter.unit_id).await?;
     authz::require(db, viewer, Capability::AssignRoles, filter.unit_id).await?;

@@ -70,3 +70,38 @@ fn the_core_names_domain_fields_not_graphql_argument_paths() {
     }
     assert!(found.is_empty(), "GraphQL argument paths in the core:\n{}", found.join("\n"));
 }
+
+/// Every entry point of the core takes the caller in one shape: a `Call` first (the state, the
+/// request's credentials and facts). Only the policy itself (`authz`, `scope`) and helpers
+/// private to the crate, which run inside a caller's transaction, take a viewer beside a
+/// connection (list queries built from the caller's `ViewerScope`, read once per request, take
+/// that). A public service function that takes a `Viewer` or `RequestMeta` fails here.
+#[test]
+fn service_entry_points_take_one_call_context() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/service/src"));
+    let mut files = Vec::new();
+    sources(root, &mut files);
+    let mut entry_points = 0;
+    let mut found = Vec::new();
+    for (path, text) in &files {
+        let policy = path.starts_with(root.join("authz")) || path.ends_with("scope.rs");
+        for (at, _) in text.match_indices("pub async fn ") {
+            let signature = &text[at..text[at..].find('{').map_or(text.len(), |end| at + end)];
+            if signature.contains("call: Call<'_>") {
+                entry_points += 1;
+            }
+            let takes_caller = signature
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .any(|word| word == "Viewer" || word == "RequestMeta");
+            if takes_caller && !policy {
+                found.push(format!("{}: {}", path.display(), signature.lines().next().unwrap_or("")));
+            }
+        }
+    }
+    assert!(entry_points > 80, "read the real tree: {entry_points} entry points");
+    assert!(
+        found.is_empty(),
+        "public service functions taking the caller apart from a Call:\n{}",
+        found.join("\n")
+    );
+}

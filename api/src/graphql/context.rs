@@ -3,6 +3,7 @@
 //! guard.
 
 use entities::ids::UnitId;
+use service::Call;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::Context;
@@ -66,6 +67,10 @@ pub trait ContextExt {
     }
     fn meta(&self) -> Result<&RequestMeta, ApiError> {
         self.get::<RequestMeta>()
+    }
+    /// The context a service entry point takes: the state, the request's credentials and facts.
+    fn call(&self) -> Result<Call<'_>, ApiError> {
+        Ok(Call { state: self.state()?, auth: self.auth()?, meta: self.meta()? })
     }
     fn loaders(&self) -> Result<&loaders::Loaders, ApiError> {
         self.get::<loaders::Loaders>()

@@ -195,8 +195,8 @@ pub struct IdentityQuery;
 impl IdentityQuery {
     /// The signed-in person.
     async fn me(&self, ctx: &Context<'_>) -> Result<Person> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Person(svc::me(ctx.state()?, viewer).await?))
+        ctx.auth()?.require()?;
+        Ok(Person(svc::me(ctx.call()?).await?))
     }
 }
 
@@ -216,7 +216,7 @@ impl IdentityMutation {
             email: input.email,
             gender: input.gender.map(Into::into),
         };
-        Ok(svc::register(ctx.state()?, ctx.meta()?, input).await?.into())
+        Ok(svc::register(ctx.call()?, input).await?.into())
     }
 
     /// Signs in. Repeated failures for one phone number or client address are throttled.
@@ -224,7 +224,7 @@ impl IdentityMutation {
         ctx.claim_credential_check("login")?;
         let password = SecretString::from(input.password);
         let device = input.device_token.map(SecretString::from);
-        Ok(svc::login(ctx.state()?, ctx.meta()?, &input.phone, &password, device.as_ref()).await?.into())
+        Ok(svc::login(ctx.call()?, &input.phone, &password, device.as_ref()).await?.into())
     }
 
     /// Exchanges a refresh token for a new pair. Reusing a token revokes its whole session.
@@ -234,34 +234,34 @@ impl IdentityMutation {
         #[graphql(secret)] refresh_token: String,
     ) -> Result<AuthPayload> {
         ctx.claim_credential_check("refreshSession")?;
-        Ok(svc::refresh(ctx.state()?, &SecretString::from(refresh_token)).await?.into())
+        Ok(svc::refresh(ctx.call()?, &SecretString::from(refresh_token)).await?.into())
     }
 
     /// Updates the caller's optional profile fields (gender, birth date, email).
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<Person> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let update = svc::ProfileUpdate {
             gender: change(input.gender, Into::into),
             birth_date: change(input.birth_date, |d| d.0),
             email: change(input.email, |e| e),
         };
-        Ok(Person(svc::update_profile(ctx.state()?, viewer, update).await.map_err(in_argument("input"))?))
+        Ok(Person(svc::update_profile(ctx.call()?, update).await.map_err(in_argument("input"))?))
     }
 
     /// Ends the current session; its access token stops working immediately.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
-        let viewer = ctx.auth()?.require()?;
-        svc::logout(ctx.state()?, viewer).await?;
+        ctx.auth()?.require()?;
+        svc::logout(ctx.call()?).await?;
         Ok(true)
     }
 
     /// Changes the password and signs out every other session.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
         ctx.claim_credential_check("changePassword")?;
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let current = SecretString::from(input.current_password);
         let new = SecretString::from(input.new_password);
-        svc::change_password(ctx.state()?, ctx.meta()?, viewer, &current, &new).await?;
+        svc::change_password(ctx.call()?, &current, &new).await?;
         Ok(true)
     }
 }

@@ -64,63 +64,63 @@ impl NodeQuery {
                 if viewer.person_id != PersonId(gid.id) {
                     return Err(ApiError::NotFound.into());
                 }
-                Node::Person(Person(identity::me(state, viewer).await?))
+                Node::Person(Person(identity::me(ctx.call()?).await?))
             }
             NodeKind::Membership => {
-                let viewer = ctx.auth()?.require()?;
+                ctx.auth()?.require()?;
                 Node::Membership(Membership(
-                    membership::get_membership(state, viewer, MembershipId(gid.id)).await?,
+                    membership::get_membership(ctx.call()?, MembershipId(gid.id)).await?,
                 ))
             }
             NodeKind::MembershipRequest => {
-                let viewer = ctx.auth()?.require()?;
+                ctx.auth()?.require()?;
                 Node::MembershipRequest(MembershipRequest(
-                    membership::get_request(state, viewer, gid.id).await?,
+                    membership::get_request(ctx.call()?, gid.id).await?,
                 ))
             }
             NodeKind::MembershipInvitation => {
-                let viewer = ctx.auth()?.require()?;
+                ctx.auth()?.require()?;
                 Node::MembershipInvitation(MembershipInvitation(
-                    membership::get_invitation(&state.db, viewer, gid.id).await?,
+                    membership::get_invitation(ctx.call()?, gid.id).await?,
                 ))
             }
             NodeKind::OfficerRole => {
-                let viewer = ctx.auth()?.require()?;
-                Node::OfficerRole(OfficerRole(roles::get_role(state, viewer, gid.id).await?))
+                ctx.auth()?.require()?;
+                Node::OfficerRole(OfficerRole(roles::get_role(ctx.call()?, gid.id).await?))
             }
             NodeKind::Notification => {
-                let viewer = ctx.auth()?.require()?;
-                Node::Notification(Notification(notifications::get(&state.db, viewer, gid.id).await?))
+                ctx.auth()?.require()?;
+                Node::Notification(Notification(notifications::get(ctx.call()?, gid.id).await?))
             }
             NodeKind::Training => {
-                let viewer = ctx.auth()?.require()?;
-                Node::Training(Training(trainings::get_training(state, viewer, TrainingId(gid.id)).await?))
+                ctx.auth()?.require()?;
+                Node::Training(Training(trainings::get_training(ctx.call()?, TrainingId(gid.id)).await?))
             }
             NodeKind::TrainingRegistration => {
-                let viewer = ctx.auth()?.require()?;
+                ctx.auth()?.require()?;
                 Node::TrainingRegistration(TrainingRegistration(
-                    trainings::get_registration(state, viewer, gid.id).await?,
+                    trainings::get_registration(ctx.call()?, gid.id).await?,
                 ))
             }
             // A report opens only through `violenceReport`, whose every read is logged.
             NodeKind::ViolenceReport => return Err(ApiError::NotFound.into()),
             NodeKind::Post => {
-                let viewer = ctx.auth()?.require()?;
-                Node::Post(Post(news::get_post(state, viewer, gid.id).await?))
+                ctx.auth()?.require()?;
+                Node::Post(Post(news::get_post(ctx.call()?, gid.id).await?))
             }
             NodeKind::Indicator => {
-                let viewer = ctx.auth()?.require()?;
-                Node::Indicator(Indicator(targets::get_indicator(state, viewer, gid.id).await?))
+                ctx.auth()?.require()?;
+                Node::Indicator(Indicator(targets::get_indicator(ctx.call()?, gid.id).await?))
             }
             NodeKind::Campaign => {
-                let viewer = ctx.auth()?.require()?;
+                ctx.auth()?.require()?;
                 Node::Campaign(Campaign(
-                    campaigns::campaign::get_campaign(state, viewer, CampaignId(gid.id)).await?,
+                    campaigns::campaign::get_campaign(ctx.call()?, CampaignId(gid.id)).await?,
                 ))
             }
             NodeKind::Pledge => {
-                let viewer = ctx.auth()?.require()?;
-                Node::Pledge(Pledge(campaigns::pledges::get_pledge(state, viewer, gid.id).await?))
+                ctx.auth()?.require()?;
+                Node::Pledge(Pledge(campaigns::pledges::get_pledge(ctx.call()?, gid.id).await?))
             }
         })
     }

@@ -15,7 +15,6 @@ use super::{
     connection::{build, page},
 };
 use service::{
-    auth::Viewer,
     domain::{GlobalId, NodeKind},
     error::Lang,
     notifications::{self as svc, NotificationKind, PushPlatform},
@@ -155,7 +154,6 @@ impl Notification {
 
 /// Extra fields of the inbox list.
 pub struct NotificationListFields {
-    viewer: Viewer,
     unread_only: bool,
 }
 
@@ -163,7 +161,7 @@ pub struct NotificationListFields {
 impl NotificationListFields {
     /// Number of notifications matching the list's filter (one extra query, only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(svc::count(&ctx.state()?.db, &self.viewer, self.unread_only).await?)
+        Ok(svc::count(ctx.call()?, self.unread_only).await?)
     }
 }
 
@@ -184,19 +182,18 @@ impl NotificationQuery {
         #[graphql(default_with = "Some(false)", desc = "Only notifications not read yet.")]
         unread_only: Option<bool>,
     ) -> Result<NotificationConnection> {
-        let viewer = *ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unread_only = unread_only.unwrap_or(false);
         let page = page::<Uuid>(first, after.as_deref())?;
-        let (rows, has_next) =
-            svc::list(&ctx.state()?.db, &viewer, unread_only, page.first, page.after).await?;
-        let fields = NotificationListFields { viewer, unread_only };
+        let (rows, has_next) = svc::list(ctx.call()?, unread_only, page.first, page.after).await?;
+        let fields = NotificationListFields { unread_only };
         Ok(build(rows, has_next, page.after.is_some(), fields, |n| n.id, Notification))
     }
 
     /// How many of the caller's notifications are not read yet.
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(svc::count(&ctx.state()?.db, viewer, true).await?)
+        ctx.auth()?.require()?;
+        Ok(svc::count(ctx.call()?, true).await?)
     }
 }
 
@@ -208,18 +205,18 @@ impl NotificationMutation {
     /// Marks some of the caller's notifications read (at most 100 ids; ids that are not hers
     /// are ignored). Returns how many changed.
     async fn mark_notifications_read(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<u64> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let ids = ids
             .iter()
             .map(|id| GlobalId::decode_as(id, NodeKind::Notification, "ids"))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(svc::mark_read(&ctx.state()?.db, viewer, &ids).await?)
+        Ok(svc::mark_read(ctx.call()?, &ids).await?)
     }
 
     /// Marks every notification of the caller read. Returns how many changed.
     async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> Result<u64> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(svc::mark_all_read(&ctx.state()?.db, viewer).await?)
+        ctx.auth()?.require()?;
+        Ok(svc::mark_all_read(ctx.call()?).await?)
     }
 
     /// Registers this device for push notifications (1–512 characters). A token registered by
@@ -230,8 +227,8 @@ impl NotificationMutation {
         #[graphql(secret)] token: String,
         platform: GqlPushPlatform,
     ) -> Result<bool> {
-        let viewer = ctx.auth()?.require()?;
-        svc::register_push_token(&ctx.state()?.db, viewer, &token, platform.into()).await?;
+        ctx.auth()?.require()?;
+        svc::register_push_token(ctx.call()?, &token, platform.into()).await?;
         Ok(true)
     }
 
@@ -241,8 +238,8 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] token: String,
     ) -> Result<bool> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(svc::unregister_push_token(&ctx.state()?.db, viewer, &token).await?)
+        ctx.auth()?.require()?;
+        Ok(svc::unregister_push_token(ctx.call()?, &token).await?)
     }
 }
 

@@ -241,15 +241,14 @@ impl OrgQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<OfficerRoleConnection> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let page = page::<Uuid>(first, after.as_deref())?;
         let filter = RoleFilter {
             unit_id: GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?,
             include_subtree,
             active_only,
         };
-        let (rows, has_next) =
-            roles::list_roles(ctx.state()?, viewer, &filter, page.first, page.after).await?;
+        let (rows, has_next) = roles::list_roles(ctx.call()?, &filter, page.first, page.after).await?;
         Ok(build(rows, has_next, page.after.is_some(), RoleListFields(filter), |r| r.id, OfficerRole))
     }
 }
@@ -293,25 +292,25 @@ pub struct OrgMutation;
 impl OrgMutation {
     /// Creates a unit under a parent (a `UNIT_ADMIN` over the parent).
     async fn create_org_unit(&self, ctx: &Context<'_>, input: CreateOrgUnitInput) -> Result<OrgUnit> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let parent_id = input.parent_id.map(|p| GlobalId::decode_id::<UnitId>(&p, "parentId")).transpose()?;
         let new = svc::NewUnit { parent_id, kind: input.kind.into(), code: input.code, name: input.name };
-        Ok(OrgUnit(svc::create_unit(ctx.state()?, viewer, new).await?))
+        Ok(OrgUnit(svc::create_unit(ctx.call()?, new).await?))
     }
 
     /// Renames a unit (a `UNIT_ADMIN` over it).
     async fn rename_org_unit(&self, ctx: &Context<'_>, input: RenameOrgUnitInput) -> Result<OrgUnit> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = GlobalId::decode_id::<UnitId>(&input.id, "id")?;
-        Ok(OrgUnit(svc::rename_unit(ctx.state()?, viewer, id, &input.name).await?))
+        Ok(OrgUnit(svc::rename_unit(ctx.call()?, id, &input.name).await?))
     }
 
     /// Moves a unit and its whole subtree under another parent, in one transaction.
     async fn move_org_unit(&self, ctx: &Context<'_>, input: MoveOrgUnitInput) -> Result<OrgUnit> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = GlobalId::decode_id::<UnitId>(&input.id, "id")?;
         let new_parent = GlobalId::decode_id::<UnitId>(&input.new_parent_id, "newParentId")?;
-        Ok(OrgUnit(svc::move_unit(ctx.state()?, viewer, id, new_parent).await?))
+        Ok(OrgUnit(svc::move_unit(ctx.call()?, id, new_parent).await?))
     }
 
     /// Grants an officer role at a unit (a `UNIT_ADMIN` above; see `OfficerRoleKind`).
@@ -320,20 +319,20 @@ impl OrgMutation {
         ctx: &Context<'_>,
         input: AssignOfficerRoleInput,
     ) -> Result<OfficerRole> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let grantee = match (input.person_id, input.phone) {
             (Some(id), None) => Grantee::PersonId(GlobalId::decode_id::<PersonId>(&id, "personId")?),
             (None, Some(phone)) => Grantee::Phone(phone),
             _ => return Err(ApiError::bad_input("personId", InputProblem::Required).into()),
         };
         let unit_id = GlobalId::decode_id::<UnitId>(&input.unit_id, "unitId")?;
-        Ok(OfficerRole(roles::assign_role(ctx.state()?, viewer, grantee, unit_id, input.role.into()).await?))
+        Ok(OfficerRole(roles::assign_role(ctx.call()?, grantee, unit_id, input.role.into()).await?))
     }
 
     /// Revokes an officer role assignment; the record stays, with who revoked it and when.
     async fn revoke_officer_role(&self, ctx: &Context<'_>, id: ID) -> Result<OfficerRole> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = GlobalId::decode_as(&id, NodeKind::OfficerRole, "id")?;
-        Ok(OfficerRole(roles::revoke_role(ctx.state()?, viewer, id).await?))
+        Ok(OfficerRole(roles::revoke_role(ctx.call()?, id).await?))
     }
 }

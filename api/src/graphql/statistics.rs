@@ -82,9 +82,9 @@ impl StatisticsQuery {
         from: Date,
         to: Date,
     ) -> Result<MemberStatisticsReport> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
-        Ok(MemberStatisticsReport(svc::member_statistics(ctx.state()?, viewer, unit, from.0, to.0).await?))
+        Ok(MemberStatisticsReport(svc::member_statistics(ctx.call()?, unit, from.0, to.0).await?))
     }
 }
 
@@ -100,9 +100,9 @@ impl StatisticsMutation {
         ctx: &Context<'_>,
         input: SetPopulationFigureInput,
     ) -> Result<bool> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&input.unit_id, "unitId")?;
-        svc::set_population_figure(ctx.state()?, viewer, unit, input.year, input.adult_women).await?;
+        svc::set_population_figure(ctx.call()?, unit, input.year, input.adult_women).await?;
         Ok(true)
     }
 }

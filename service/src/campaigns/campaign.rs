@@ -16,6 +16,7 @@
 
 mod list;
 
+use crate::Call;
 use entities::ids::{CampaignId, UnitId};
 use std::collections::HashMap;
 
@@ -39,7 +40,6 @@ use crate::{
     error::{ApiError, ConflictKind, InputProblem},
     fanout::{self, FanoutKind},
     org::get_unit,
-    state::AppState,
 };
 
 pub use entities::campaign::{BodyFormat, CampaignKind, CampaignStatus};
@@ -153,7 +153,7 @@ async fn access(
 }
 
 /// Whether the caller may see the campaign (see the module docs).
-pub async fn can_see(
+pub(crate) async fn can_see(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     c: &campaign::Model,
@@ -162,11 +162,8 @@ pub async fn can_see(
 }
 
 /// A campaign the caller may see, else `NOT_FOUND`.
-pub async fn get_campaign(
-    state: &AppState,
-    viewer: &Viewer,
-    id: CampaignId,
-) -> Result<campaign::Model, ApiError> {
+pub async fn get_campaign(call: Call<'_>, id: CampaignId) -> Result<campaign::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let c = campaign::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if can_see(&state.db, viewer, &c).await? { Ok(c) } else { Err(ApiError::NotFound) }
 }
@@ -212,11 +209,11 @@ async fn insert_criteria(
 
 /// Creates a draft campaign for `unit_id`'s subtree (a manager at or above the unit).
 pub async fn create_campaign(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     input: CampaignInput,
 ) -> Result<campaign::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ManageCampaigns, unit_id).await?;
@@ -255,11 +252,11 @@ pub async fn create_campaign(
 /// is a draft (`CONFLICT` `WRONG_STATUS` otherwise, when they differ); an ended campaign
 /// cannot be edited.
 pub async fn update_campaign(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: CampaignId,
     input: CampaignInput,
 ) -> Result<campaign::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let checked = input.check()?;
     let txn = state.db.begin().await?;
     // Locked, so a launch cannot slip in between the status check and the criteria change.
@@ -329,11 +326,11 @@ async fn transition(
 /// `notify_members`, a fan-out job is queued in the same transaction; the background worker
 /// notifies the subtree's members in batches.
 pub async fn launch_campaign(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: CampaignId,
     notify_members: bool,
 ) -> Result<campaign::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let c = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     require_manager(&txn, viewer, &c).await?;
@@ -349,11 +346,8 @@ pub async fn launch_campaign(
 }
 
 /// Ends an active campaign: no new pledges; pledges already submitted can still be reviewed.
-pub async fn end_campaign(
-    state: &AppState,
-    viewer: &Viewer,
-    id: CampaignId,
-) -> Result<campaign::Model, ApiError> {
+pub async fn end_campaign(call: Call<'_>, id: CampaignId) -> Result<campaign::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let c = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     require_manager(&txn, viewer, &c).await?;

@@ -11,6 +11,7 @@
 //!   a page costs the same whatever the city's history.
 //! - Publishing notifies nobody (a post to a district would otherwise push to every member).
 
+use crate::Call;
 use chrono::{DateTime, Utc};
 use entities::ids::{CampaignId, UnitId};
 use entities::post;
@@ -142,18 +143,15 @@ async fn check_campaign(
 }
 
 /// Reads a post the viewer may read, else `NOT_FOUND`.
-pub async fn get_post(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<post::Model, ApiError> {
+pub async fn get_post(call: Call<'_>, id: Uuid) -> Result<post::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let p = post::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if can_see(&state.db, viewer, &p).await? { Ok(p) } else { Err(ApiError::NotFound) }
 }
 
 /// Publishes a post to `unit_id`'s subtree at once. Nobody is notified.
-pub async fn create_post(
-    state: &AppState,
-    viewer: &Viewer,
-    unit_id: UnitId,
-    input: PostInput,
-) -> Result<post::Model, ApiError> {
+pub async fn create_post(call: Call<'_>, unit_id: UnitId, input: PostInput) -> Result<post::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::PublishNews, &unit).await?;
@@ -189,12 +187,8 @@ async fn lock_post(txn: &impl ConnectionTrait, id: Uuid) -> Result<post::Model, 
 }
 
 /// Replaces a post's title, body, cover and campaign link (in either status).
-pub async fn update_post(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-    input: PostInput,
-) -> Result<post::Model, ApiError> {
+pub async fn update_post(call: Call<'_>, id: Uuid, input: PostInput) -> Result<post::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let p = lock_post(&txn, id).await?;
     require_manager(&txn, viewer, &p).await?;
@@ -215,13 +209,15 @@ pub async fn update_post(
 }
 
 /// Takes a published post down (`UNPUBLISHED`); `CONFLICT` (`WRONG_STATUS`) otherwise.
-pub async fn unpublish_post(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<post::Model, ApiError> {
+pub async fn unpublish_post(call: Call<'_>, id: Uuid) -> Result<post::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     set_status(state, viewer, id, PostStatus::Published, PostStatus::Unpublished).await
 }
 
 /// Puts an unpublished post back, at its original place in the feed (its `published_at` is
 /// kept); `CONFLICT` (`WRONG_STATUS`) otherwise.
-pub async fn republish_post(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<post::Model, ApiError> {
+pub async fn republish_post(call: Call<'_>, id: Uuid) -> Result<post::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     set_status(state, viewer, id, PostStatus::Unpublished, PostStatus::Published).await
 }
 
@@ -312,11 +308,8 @@ pub struct PostQuery {
 
 /// The posts the viewer manages (see the module docs), with the filters: `filter.unit_id` must
 /// be in her reach (`NOT_FOUND`, or `FORBIDDEN` with only other roles over it).
-pub async fn post_query(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    filter: PostFilter,
-) -> Result<PostQuery, ApiError> {
+pub async fn post_query(call: Call<'_>, filter: PostFilter) -> Result<PostQuery, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     let reach = authz::reach(conn, viewer, Capability::PublishNews, filter.unit_id).await?;
     let mut condition = Condition::all().add(reach.condition(post::Column::UnitId));
     if let Some(campaign) = filter.campaign_id {

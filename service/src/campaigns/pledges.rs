@@ -14,6 +14,7 @@
 
 mod list;
 
+use crate::Call;
 use chrono::{Datelike, Utc};
 use entities::ids::{CampaignId, UnitId};
 use entities::{campaign, org_unit_closure as closure, pledge};
@@ -38,7 +39,6 @@ use crate::{
     domain::hanoi_day,
     domain::{GlobalId, NodeKind, fold_for_search, normalise_text, parse_optional_text},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
-    state::AppState,
     {
         membership::{MemberStatus, current_membership},
         notifications::{self, NewNotification, NotificationKind},
@@ -152,11 +152,11 @@ fn pledged(e: sea_orm::DbErr) -> ApiError {
 /// active membership, `NOT_FOUND` when her branch is outside the campaign's subtree, `CONFLICT`
 /// `WRONG_STATUS` unless the campaign is active, `ALREADY_PLEDGED` for a duplicate.
 pub async fn submit_pledge(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     campaign_id: CampaignId,
     input: PledgeInput,
 ) -> Result<pledge::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let checked = input.details.check(input.kind)?;
     let db = &state.db;
     let member = current_membership(db, viewer.person_id)
@@ -222,7 +222,8 @@ async fn require_reviewer(
 }
 
 /// A pledge the caller may see (its owner or a reviewer in reach), else `NOT_FOUND`.
-pub async fn get_pledge(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<pledge::Model, ApiError> {
+pub async fn get_pledge(call: Call<'_>, id: Uuid) -> Result<pledge::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let p = pledge::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if p.person_id != viewer.person_id {
         require_reviewer(&state.db, viewer, &p).await?;
@@ -232,11 +233,11 @@ pub async fn get_pledge(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<p
 
 /// The owner edits a returned pledge (kind and year stay) and submits it again.
 pub async fn resubmit_pledge(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: Uuid,
     details: PledgeDetails,
 ) -> Result<pledge::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let p = pledge::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
     if p.person_id != viewer.person_id {
@@ -294,13 +295,13 @@ pub enum Decision {
 /// an id that is not one of its criteria is `INVALID_ID`; a returned pledge needs a comment.
 /// A pledge already decided answers `CONFLICT` `ALREADY_DECIDED`. The member is notified.
 pub async fn review_pledge(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: Uuid,
     decision: Decision,
     checks: &[String],
     comment: Option<&str>,
 ) -> Result<pledge::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let comment = parse_optional_text(comment, MAX_COMMENT, "comment")?;
     if decision == Decision::Return && comment.is_none() {
         return Err(ApiError::bad_input("comment", InputProblem::Required));

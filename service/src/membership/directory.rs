@@ -1,5 +1,6 @@
 //! Lists for officers: the request queue and the member directory of their subtree.
 
+use crate::Call;
 use chrono::{DateTime, Utc};
 use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_request, person};
@@ -13,11 +14,9 @@ use uuid::Uuid;
 
 use super::{MemberStatus, RequestStatus};
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     domain::{PhoneNumber, WordPrefix},
     error::ApiError,
-    state::AppState,
 };
 
 /// Filters of the request queue.
@@ -56,11 +55,8 @@ impl RequestQuery {
 }
 
 /// Resolves the reach of a request listing (`NOT_FOUND`/`FORBIDDEN` when the unit is out of it).
-pub async fn request_query(
-    state: &AppState,
-    viewer: &Viewer,
-    filter: RequestFilter,
-) -> Result<RequestQuery, ApiError> {
+pub async fn request_query(call: Call<'_>, filter: RequestFilter) -> Result<RequestQuery, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let reach = authz::reach(&state.db, viewer, Capability::ManageMembers, filter.unit_id).await?;
     Ok(RequestQuery { filter, reach })
 }
@@ -169,11 +165,8 @@ impl MemberQuery {
 }
 
 /// Resolves the reach of a directory listing.
-pub async fn member_query(
-    state: &AppState,
-    viewer: &Viewer,
-    filter: MemberFilter,
-) -> Result<MemberQuery, ApiError> {
+pub async fn member_query(call: Call<'_>, filter: MemberFilter) -> Result<MemberQuery, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let reach = authz::reach(&state.db, viewer, Capability::ManageMembers, filter.unit_id).await?;
     let roots = reach.roots().map(<[UnitId]>::to_vec);
     let phone = filter.phone.as_deref().map(|p| PhoneNumber::parse(p, "phone")).transpose()?;

@@ -22,6 +22,7 @@
 //!   multi-row inserts within the bind-parameter limits, and the per-branch counters change once
 //!   per branch — a 50,000-row file is a few hundred statements, not a few hundred thousand.
 
+use crate::Call;
 use entities::ids::{MembershipId, PersonId, UnitId};
 use std::collections::{HashMap, HashSet};
 
@@ -40,7 +41,6 @@ use crate::{
     db,
     domain::{PersonName, PhoneNumber, check_birth_date, fold_for_search, hanoi_day},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
-    state::AppState,
     {identity::new_person, notifications, org::UnitKind},
 };
 
@@ -117,11 +117,11 @@ pub struct ImportReport {
 /// `APP_IMPORT_ROWS_MAX_PER_OFFICER` rows checked a day, dry runs included, counted before
 /// anything is looked up.
 pub async fn import_members(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     csv_bytes: &[u8],
     dry_run: bool,
 ) -> Result<ImportReport, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let started = std::time::Instant::now();
     let db = &state.db;
     authz::require_somewhere(db, viewer, Capability::ManageMembers).await?;

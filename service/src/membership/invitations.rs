@@ -17,6 +17,7 @@
 //! is the same), so an officer cannot pester her; later it is renewed. Becoming a member or
 //! moving, by an invitation or a request, cancels her other open invitations. Only the invitee sees an invitation; anyone else's id is `NOT_FOUND`.
 
+use crate::Call;
 use entities::ids::{PersonId, UnitId};
 use std::collections::{HashMap, HashSet};
 
@@ -32,11 +33,9 @@ use uuid::Uuid;
 
 use super::{EventKind, MemberStatus, activate, current_membership, move_membership};
 use crate::{
-    auth::Viewer,
     domain::{GlobalId, NodeKind},
     error::{ApiError, ConflictKind},
     notifications::{self, NewNotification, NotificationKind},
-    state::AppState,
 };
 
 /// Days an invitation stays open, and days after a decline before the branch may ask again.
@@ -240,11 +239,8 @@ pub async fn my_invitations(
 }
 
 /// One of the caller's invitations; anyone else's is `NOT_FOUND`.
-pub async fn get_invitation(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    id: Uuid,
-) -> Result<invitation::Model, ApiError> {
+pub async fn get_invitation(call: Call<'_>, id: Uuid) -> Result<invitation::Model, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     invitation::Entity::find_by_id(id)
         .filter(invitation::Column::PersonId.eq(viewer.person_id))
         .one(conn)
@@ -258,12 +254,12 @@ pub async fn get_invitation(
 /// longer open (answered, expired, or a concurrent answer won), `ALREADY_MEMBER` when she is a
 /// member of that branch already, `NOT_A_MEMBER` when her membership elsewhere is suspended.
 pub async fn respond_to_invitation(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: Uuid,
     accept: bool,
 ) -> Result<invitation::Model, ApiError> {
-    let row = get_invitation(&state.db, viewer, id).await?;
+    let (state, viewer) = (call.state, call.viewer()?);
+    let row = get_invitation(call, id).await?;
     let now = Utc::now();
     let status = if accept { InvitationStatus::Accepted } else { InvitationStatus::Declined };
     let txn = state.db.begin().await?;

@@ -1,6 +1,7 @@
 //! Leaving, suspension and reinstatement, and direct enrolment by an officer (with consent:
 //! see [`super::invitations`]).
 
+use crate::Call;
 use chrono::{NaiveDate, Utc};
 use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_request, person};
@@ -14,11 +15,9 @@ use super::{
     invite, record_event,
 };
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     domain::{PersonName, PhoneNumber, check_birth_date, hanoi_day, parse_reason},
     error::{ApiError, ConflictKind, InputProblem},
-    state::AppState,
     {
         identity::new_person,
         notifications,
@@ -55,11 +54,8 @@ async fn change_status(
 }
 
 /// The member leaves the union; her pending requests are withdrawn.
-pub async fn leave_union(
-    state: &AppState,
-    viewer: &Viewer,
-    reason: &str,
-) -> Result<membership::Model, ApiError> {
+pub async fn leave_union(call: Call<'_>, reason: &str) -> Result<membership::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let reason = parse_reason(reason, "reason")?;
     let txn = state.db.begin().await?;
     let m = current_membership(&txn, viewer.person_id)
@@ -94,11 +90,8 @@ pub async fn leave_union(
 }
 
 /// A membership, for the member herself or a member manager over its branch.
-pub async fn get_membership(
-    state: &AppState,
-    viewer: &Viewer,
-    id: MembershipId,
-) -> Result<membership::Model, ApiError> {
+pub async fn get_membership(call: Call<'_>, id: MembershipId) -> Result<membership::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let m = membership::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if m.person_id != viewer.person_id {
         authz::require(&state.db, viewer, Capability::ManageMembers, m.branch_id)
@@ -111,12 +104,12 @@ pub async fn get_membership(
 /// Suspends an active membership, or reinstates a suspended one (a member manager over its
 /// branch, with a reason).
 pub async fn set_suspended(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     membership_id: MembershipId,
     suspend: bool,
     reason: &str,
 ) -> Result<membership::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let m = membership::Entity::find_by_id(membership_id).one(db).await?.ok_or(ApiError::NotFound)?;
     authz::require(db, viewer, Capability::ManageMembers, m.branch_id).await?;
@@ -182,11 +175,8 @@ pub struct EnrolmentResult {
 /// record and an active membership; a known one gets an invitation (see [`super::invitations`]).
 /// `CONFLICT` `ALREADY_MEMBER` only when she is a current member of a branch in the caller's
 /// reach.
-pub async fn enrol_member(
-    state: &AppState,
-    viewer: &Viewer,
-    input: Enrolment,
-) -> Result<EnrolmentResult, ApiError> {
+pub async fn enrol_member(call: Call<'_>, input: Enrolment) -> Result<EnrolmentResult, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, input.branch_id).await?;
     authz::require(db, viewer, Capability::ManageMembers, unit.id).await?;

@@ -1,5 +1,6 @@
 //! Join and transfer requests and their decision.
 
+use crate::Call;
 use chrono::Utc;
 use entities::ids::{PersonId, UnitId};
 use entities::{membership, membership_request, org_unit};
@@ -142,11 +143,11 @@ async fn insert_request(
 
 /// Asks to join a branch.
 pub async fn request_membership(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     branch_id: UnitId,
     note: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let to = branch(&state.db, branch_id, "branch_id").await?;
     let note = parse_note(note, "note")?;
     insert_request(state, viewer, RequestKind::Join, &to, None, note).await
@@ -154,11 +155,11 @@ pub async fn request_membership(
 
 /// Asks to move one's active membership to another branch (the receiving branch decides).
 pub async fn request_transfer(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     to_branch_id: UnitId,
     note: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let to = branch(&state.db, to_branch_id, "to_branch_id").await?;
     let note = parse_note(note, "note")?;
     let current = current_membership(&state.db, viewer.person_id)
@@ -171,11 +172,8 @@ pub async fn request_transfer(
 }
 
 /// Withdraws one's own pending request.
-pub async fn cancel_request(
-    state: &AppState,
-    viewer: &Viewer,
-    request_id: Uuid,
-) -> Result<membership_request::Model, ApiError> {
+pub async fn cancel_request(call: Call<'_>, request_id: Uuid) -> Result<membership_request::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let row = membership_request::Entity::find_by_id(request_id)
         .one(&state.db)
         .await?
@@ -196,11 +194,8 @@ pub async fn cancel_request(
 }
 
 /// A request, for its applicant or a member manager over its branch; `NOT_FOUND` otherwise.
-pub async fn get_request(
-    state: &AppState,
-    viewer: &Viewer,
-    request_id: Uuid,
-) -> Result<membership_request::Model, ApiError> {
+pub async fn get_request(call: Call<'_>, request_id: Uuid) -> Result<membership_request::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let row =
         membership_request::Entity::find_by_id(request_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if row.person_id != viewer.person_id {
@@ -214,12 +209,12 @@ pub async fn get_request(
 /// Approves or rejects a pending request (a member manager over the requested branch).
 /// Exactly one of concurrent decisions wins; the others get `CONFLICT`.
 pub async fn decide_request(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     request_id: Uuid,
     approve: bool,
     reason: Option<&str>,
 ) -> Result<membership_request::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let request =
         membership_request::Entity::find_by_id(request_id).one(db).await?.ok_or(ApiError::NotFound)?;

@@ -6,6 +6,7 @@
 //! everything it contains: a unit and its children read a few rows per day by primary key,
 //! never a count over a million memberships or a sum over thousands of branches.
 
+use crate::Call;
 use entities::ids::UnitId;
 use std::collections::HashMap;
 
@@ -15,12 +16,10 @@ use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     db::{self, stmt},
     error::{ApiError, InputProblem},
     org::get_unit,
-    state::AppState,
 };
 
 /// The figures of one unit (its whole subtree) for a period.
@@ -56,12 +55,12 @@ struct Sum {
 
 /// Statistics of `unit_id` over the days `from..=to` (Hanoi days), for an officer over it.
 pub async fn member_statistics(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<StatsReport, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
@@ -129,12 +128,12 @@ pub async fn member_statistics(
 /// Records the number of women aged 18+ in a unit's area for a year (latest entry wins); a
 /// unit officer or admin over the unit.
 pub async fn set_population_figure(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     year: i32,
     adult_women: i64,
 ) -> Result<(), ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::SetPopulation, unit_id).await?;

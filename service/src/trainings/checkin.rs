@@ -6,6 +6,7 @@
 //! training (see [`crate::auth::TokenKeys::issue_check_in`]). Attendance is recorded once: a
 //! second scan answers the same registration with `alreadyCheckedIn`.
 
+use crate::Call;
 use chrono::Utc;
 use entities::ids::TrainingId;
 use entities::{person, training, training_registration as reg};
@@ -47,12 +48,8 @@ pub fn issue_check_in_token(
 }
 
 /// Checks in the holder of a check-in code at `training_id`, for a manager of the training.
-pub async fn check_in(
-    state: &AppState,
-    viewer: &Viewer,
-    training_id: TrainingId,
-    token: &str,
-) -> Result<CheckIn, ApiError> {
+pub async fn check_in(call: Call<'_>, training_id: TrainingId, token: &str) -> Result<CheckIn, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     // Only a manager of the training learns anything about a code (genuine, expired, whose):
     // anybody else gets the same answer whatever she sends.
     let t = training::Entity::find_by_id(training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
@@ -65,11 +62,8 @@ pub async fn check_in(
 }
 
 /// Checks in a registration by hand (the person has no phone with her, say).
-pub async fn check_in_manually(
-    state: &AppState,
-    viewer: &Viewer,
-    registration_id: Uuid,
-) -> Result<CheckIn, ApiError> {
+pub async fn check_in_manually(call: Call<'_>, registration_id: Uuid) -> Result<CheckIn, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let r = reg::Entity::find_by_id(registration_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     let t = training::Entity::find_by_id(r.training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     require_manager(&state.db, viewer, &t).await?;
@@ -174,13 +168,13 @@ fn roster_condition(training_id: TrainingId, filter: &RosterFilter) -> Condition
 
 /// One page of a training's registrations with their people, in arrival order (managers only).
 pub async fn roster(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     t: &training::Model,
     filter: &RosterFilter,
     first: u64,
     after: Option<&RosterCursor>,
 ) -> Result<(Vec<(reg::Model, person::Model)>, bool), ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     require_manager(&state.db, viewer, t).await?;
     let mut query = reg::Entity::find()
         .join(JoinType::InnerJoin, to_person())
@@ -207,7 +201,8 @@ pub async fn roster_count(
 /// The whole roster as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the
 /// Vietnamese names): arrival number, name, phone, status, waitlist position, registered,
 /// attended.
-pub async fn roster_csv(state: &AppState, viewer: &Viewer, t: &training::Model) -> Result<String, ApiError> {
+pub async fn roster_csv(call: Call<'_>, t: &training::Model) -> Result<String, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     require_manager(&state.db, viewer, t).await?;
     let rows = reg::Entity::find()
         .join(JoinType::InnerJoin, to_person())

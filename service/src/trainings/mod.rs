@@ -21,6 +21,7 @@ mod list;
 mod registration;
 mod stats;
 
+use crate::Call;
 use chrono::{DateTime, Utc};
 use entities::ids::{TrainingId, UnitId};
 use entities::training;
@@ -45,7 +46,6 @@ use crate::{
     db::stmt,
     domain::{fold_for_search, normalise_text, parse_line, parse_optional_url},
     error::{ApiError, ConflictKind, InputProblem},
-    state::AppState,
     {
         notifications::{self, NewNotification, NotificationKind},
         org::get_unit,
@@ -126,21 +126,18 @@ impl TrainingInput {
 }
 
 /// Reads a training the caller may see (see the module docs), else `NOT_FOUND`.
-pub async fn get_training(
-    state: &AppState,
-    viewer: &Viewer,
-    id: TrainingId,
-) -> Result<training::Model, ApiError> {
+pub async fn get_training(call: Call<'_>, id: TrainingId) -> Result<training::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let t = training::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     if can_see(&state.db, viewer, &t).await? { Ok(t) } else { Err(ApiError::NotFound) }
 }
 
 /// Reads a registration for the person herself or a manager of its training, else `NOT_FOUND`.
 pub async fn get_registration(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: Uuid,
 ) -> Result<entities::training_registration::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let r = entities::training_registration::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -236,11 +233,11 @@ async fn sees(
 
 /// Creates a draft training for `unit_id`'s subtree.
 pub async fn create_training(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     input: TrainingInput,
 ) -> Result<training::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ManageTrainings, &unit).await?;
@@ -291,11 +288,11 @@ pub(crate) async fn lock_training(
 /// Edits a draft or published training. Registrations are kept; the capacity cannot go below
 /// the confirmed seats (`CONFLICT`), and new seats go to the waitlist in order.
 pub async fn update_training(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: TrainingId,
     input: TrainingInput,
 ) -> Result<training::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let checked = input.check()?;
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
@@ -331,11 +328,8 @@ pub async fn update_training(
 }
 
 /// Publishes a draft: it becomes visible to its audience.
-pub async fn publish_training(
-    state: &AppState,
-    viewer: &Viewer,
-    id: TrainingId,
-) -> Result<training::Model, ApiError> {
+pub async fn publish_training(call: Call<'_>, id: TrainingId) -> Result<training::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;
@@ -355,11 +349,11 @@ pub async fn publish_training(
 
 /// Cancels a draft or published training and notifies everyone registered or waitlisted.
 pub async fn cancel_training(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: TrainingId,
     reason: &str,
 ) -> Result<training::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let reason = crate::domain::parse_reason(reason, "reason")?;
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
@@ -395,11 +389,8 @@ pub async fn cancel_training(
 
 /// Closes a published training after it has started: confirmed registrations nobody checked in
 /// become `NO_SHOW`; check-in stays possible for late corrections (`checkInManually`).
-pub async fn complete_training(
-    state: &AppState,
-    viewer: &Viewer,
-    id: TrainingId,
-) -> Result<training::Model, ApiError> {
+pub async fn complete_training(call: Call<'_>, id: TrainingId) -> Result<training::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
     require_manager(&txn, viewer, &t).await?;

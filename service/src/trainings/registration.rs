@@ -1,6 +1,7 @@
 //! Registering, cancelling, and the waitlist. Every change of seats happens under the training
 //! row's lock (see the module docs of `trainings`).
 
+use crate::Call;
 use entities::ids::{PersonId, TrainingId};
 use std::collections::HashMap;
 
@@ -15,23 +16,18 @@ use uuid::Uuid;
 
 use super::{RegistrationStatus, TrainingStatus, in_audience, lock_training};
 use crate::{
-    auth::Viewer,
     db::{repeat_list, stmt},
     domain::{GlobalId, NodeKind},
     error::{ApiError, ConflictKind},
     notifications::{self, NewNotification, NotificationKind},
-    state::AppState,
 };
 
 const LIVE: [RegistrationStatus; 2] = [RegistrationStatus::Confirmed, RegistrationStatus::Waitlisted];
 
 /// Registers the caller: confirmed while seats remain, else waitlisted. A second call returns
 /// her registration as it is (a retry is harmless); after a cancellation she queues anew.
-pub async fn register(
-    state: &AppState,
-    viewer: &Viewer,
-    training_id: TrainingId,
-) -> Result<reg::Model, ApiError> {
+pub async fn register(call: Call<'_>, training_id: TrainingId) -> Result<reg::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let person = viewer.person_id;
     let txn = state.db.begin().await?;
     // Before the lock (same transaction, one connection): a retry gets her live registration
@@ -132,11 +128,8 @@ async fn bump(
 
 /// Cancels the caller's registration; a freed seat goes to the first waitlisted person, who is
 /// notified. Cancelling twice answers the cancelled registration again.
-pub async fn cancel_registration(
-    state: &AppState,
-    viewer: &Viewer,
-    training_id: TrainingId,
-) -> Result<reg::Model, ApiError> {
+pub async fn cancel_registration(call: Call<'_>, training_id: TrainingId) -> Result<reg::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, training_id).await?;
     let mine = reg::Entity::find()
@@ -268,10 +261,8 @@ pub async fn registrations_of(
 }
 
 /// The caller's registrations, newest first (at most 100).
-pub async fn my_registrations(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-) -> Result<Vec<reg::Model>, ApiError> {
+pub async fn my_registrations(call: Call<'_>) -> Result<Vec<reg::Model>, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     Ok(reg::Entity::find()
         .filter(reg::Column::PersonId.eq(viewer.person_id))
         .order_by_desc(reg::Column::RegisteredAt)

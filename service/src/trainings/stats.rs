@@ -4,6 +4,7 @@
 //! period its start falls in; drafts and cancelled trainings are not "held". Aggregate queries
 //! through the closure table: nothing is counted in Rust.
 
+use crate::Call;
 use entities::ids::UnitId;
 use std::collections::HashMap;
 
@@ -13,13 +14,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryF
 
 use super::Category;
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     db::{repeat_list, stmt},
     domain::hanoi_day_start,
     error::{ApiError, InputProblem},
     org::get_unit,
-    state::AppState,
 };
 
 /// The figures of one group of trainings.
@@ -153,12 +152,12 @@ async fn figures(
 
 /// Statistics of `unit_id` over the days `from..=to` (Hanoi days), for any officer over it.
 pub async fn training_statistics(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<TrainingStats, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;

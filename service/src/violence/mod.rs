@@ -24,6 +24,7 @@ pub mod reporter;
 pub mod submit;
 pub mod workflow;
 
+use crate::Call;
 use chrono::{DateTime, Utc};
 use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{
@@ -155,7 +156,7 @@ pub async fn lock_roles(conn: &impl ConnectionTrait, person: PersonId) -> Result
 }
 
 /// How `viewer` may see `row`.
-pub async fn access(
+pub(crate) async fn access(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     row: &report::Model,
@@ -169,7 +170,7 @@ pub async fn access(
 
 /// The report `id` if `viewer` may act on it as a case officer; `NOT_FOUND` otherwise (its
 /// existence is not revealed).
-pub async fn officer_report(
+pub(crate) async fn officer_report(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     row: Option<report::Model>,
@@ -353,10 +354,10 @@ pub async fn publish_console_event(state: &AppState, row: &report::Model, what: 
 /// read back from the database (the bus carries ids only). An officer with roles at two units
 /// on one path hears each event once. Ends when her session is revoked.
 pub async fn console_events(
-    state: &AppState,
-    viewer: Viewer,
+    call: Call<'_>,
     unit: Option<UnitId>,
 ) -> Result<impl futures_util::Stream<Item = (String, officer::ReportSummary)> + Send + use<>, ApiError> {
+    let (state, viewer) = (call.state, *call.viewer()?);
     use futures_util::StreamExt;
     let units = match unit {
         Some(u) if covers(&state.db, viewer.person_id, u).await? => vec![u],

@@ -12,6 +12,7 @@
 //! and see her steps and reads as the role `REPORTER`: a report about someone's own household
 //! must not become a way to find out who made it.
 
+use crate::Call;
 use chrono::{DateTime, NaiveDate, Utc};
 use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{
@@ -25,7 +26,7 @@ use super::{
     ReportStatus, ViolenceKind, open_text, parse_kinds, queue,
     workflow::{self, Action},
 };
-use crate::{auth::Viewer, crypto::Keyring, error::ApiError, state::AppState};
+use crate::{crypto::Keyring, error::ApiError};
 
 /// A report as the queue shows it: what it is about, never what anyone wrote.
 #[derive(Clone, Debug)]
@@ -210,20 +211,17 @@ pub fn officer_view(
 
 /// A report's details for a case officer whose reach covers it; `NOT_FOUND` for anyone else.
 /// The read is logged.
-pub async fn read(state: &AppState, viewer: &Viewer, id: ReportId) -> Result<OfficerView, ApiError> {
+pub async fn read(call: Call<'_>, id: ReportId) -> Result<OfficerView, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let (row, events) = queue::read_report(&state.db, viewer, id).await?;
     officer_view(&state.report_keys, &row, &events)
 }
 
 /// Acts on a report as a case officer (see [`workflow::act`]) and answers with the report as
 /// it now stands.
-pub async fn act(
-    state: &AppState,
-    viewer: &Viewer,
-    id: ReportId,
-    action: Action,
-) -> Result<OfficerView, ApiError> {
-    let row = workflow::act(state, viewer, id, action).await?;
+pub async fn act(call: Call<'_>, id: ReportId, action: Action) -> Result<OfficerView, ApiError> {
+    let (state, _viewer) = (call.state, call.viewer()?);
+    let row = workflow::act(call, id, action).await?;
     let events = queue::timeline(&state.db, row.id).await?;
     officer_view(&state.report_keys, &row, &events)
 }
@@ -241,12 +239,12 @@ pub async fn queue_page(
 
 /// A page of a report's access log (see [`queue::access_log_page`]).
 pub async fn access_log_page(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
+    call: Call<'_>,
     id: ReportId,
     first: u64,
     after: Option<&queue::LogCursor>,
 ) -> Result<(Vec<AccessEntry>, bool), ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     let (rows, has_next) = queue::access_log_page(conn, viewer, id, first, after).await?;
     Ok((rows.iter().map(AccessEntry::of).collect::<Result<_, _>>()?, has_next))
 }

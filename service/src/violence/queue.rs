@@ -5,6 +5,7 @@
 //! `CASE_OFFICER` units and the units below them are read first (two statements, three with a
 //! unit filter) so the reach filter carries them as constants.
 
+use crate::Call;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entities::ids::{ReportId, UnitId};
 use entities::{
@@ -95,11 +96,8 @@ pub fn is_overdue(row: &report::Model, now: DateTime<Utc>) -> bool {
 
 /// Resolves the caller's reach and the filters into one condition. Someone who is not a case
 /// officer anywhere sees nothing (an assignment without a covering role grants nothing).
-pub async fn queue_query(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    filter: &QueueFilter,
-) -> Result<QueueQuery, ApiError> {
+pub async fn queue_query(call: Call<'_>, filter: &QueueFilter) -> Result<QueueQuery, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     let units = case_officer_units(conn, viewer).await?;
     let mine = report::Column::AssignedTo.eq(viewer.person_id);
     let mut condition = Condition::all();
@@ -272,12 +270,12 @@ struct CountRow {
 /// Counts of the reports placed in `unit`'s subtree and submitted on the Hanoi days `[from,
 /// to)` (whole days, so the range cannot be narrowed onto one report's time). One statement.
 pub async fn counts(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit: UnitId,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<Counts, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     authz::require(conn, viewer, Capability::ViewUnit, unit).await?;
     let exact = covers(conn, viewer.person_id, unit).await?;
     // Coarse readers count whole calendar months: sliding a range day by day cannot show on

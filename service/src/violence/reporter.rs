@@ -7,6 +7,7 @@
 //! take as long. She sees only the public steps, with officers named by role: every answer is a
 //! [`ReporterView`], built here, so no caller can hand her more.
 
+use crate::Call;
 use chrono::{DateTime, Duration, Utc};
 use entities::ids::{PersonId, ReportId};
 use entities::{
@@ -152,11 +153,11 @@ async fn log_reads(
 /// A page of the signed-in reporter's own reports, newest first, with their public steps
 /// (three statements: the page, the steps, the access-log rows).
 pub async fn my_reports(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     first: u64,
     after: Option<&crate::violence::queue::LogCursor>,
 ) -> Result<(Vec<ReporterView>, bool), ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let conn = &state.db;
     let mut query = report::Entity::find().filter(report::Column::ReporterId.eq(viewer.person_id));
     if let Some(c) = after {
@@ -289,11 +290,8 @@ fn reporter_id(proof: &Proof<'_>) -> Option<PersonId> {
 }
 
 /// A report and its public steps, for its reporter. The read is logged.
-pub async fn follow(
-    state: &AppState,
-    meta: &RequestMeta,
-    proof: Proof<'_>,
-) -> Result<ReporterView, ApiError> {
+pub async fn follow(call: Call<'_>, proof: Proof<'_>) -> Result<ReporterView, ApiError> {
+    let (state, meta) = (call.state, call.meta);
     let row = prove(state, meta, &proof).await?;
     let events = public_timeline(&state.db, &[row.id]).await?;
     log_reads(&state.db, &[row.id], reporter_id(&proof)).await?;
@@ -310,12 +308,8 @@ pub enum ReporterAction {
 
 /// Adds information to, or withdraws, an unfinished report; the case officers holding it (and
 /// the assigned officer) are told, neutrally.
-pub async fn act(
-    state: &AppState,
-    meta: &RequestMeta,
-    proof: Proof<'_>,
-    action: ReporterAction,
-) -> Result<ReporterView, ApiError> {
+pub async fn act(call: Call<'_>, proof: Proof<'_>, action: ReporterAction) -> Result<ReporterView, ApiError> {
+    let (state, meta) = (call.state, call.meta);
     let action = match action {
         ReporterAction::AddInformation { text } => {
             ReporterAction::AddInformation { text: required_prose(&text, MAX_TEXT, "text")? }

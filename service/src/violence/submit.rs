@@ -10,6 +10,7 @@
 //! - **Routed** to the case officers of the place's unit, or of its nearest ancestor that has
 //!   any (the root when none has), who are notified in the same transaction.
 
+use crate::Call;
 use chrono::{DateTime, Duration, Utc};
 use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{org_unit, violence_report as report};
@@ -266,12 +267,8 @@ async fn by_key(state: &AppState, key_hash: &str) -> Result<Option<report::Model
 }
 
 /// Submits a report (see the module docs).
-pub async fn submit(
-    state: &AppState,
-    viewer: Option<&Viewer>,
-    meta: &RequestMeta,
-    input: ReportInput,
-) -> Result<Receipt, ApiError> {
+pub async fn submit(call: Call<'_>, input: ReportInput) -> Result<Receipt, ApiError> {
+    let (state, viewer, meta) = (call.state, call.optional_viewer()?, call.meta);
     let keys = &state.report_keys;
     let parsed = parse(&input)?;
     let reporter = viewer.map(|v| v.person_id);

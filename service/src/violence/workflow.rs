@@ -21,6 +21,7 @@
 //! `CLOSED` back to `IN_PROGRESS`. Asking `changeViolenceReportStatus` for any other target is
 //! `BAD_USER_INPUT` on `status`.
 
+use crate::Call;
 use chrono::{NaiveDate, Utc};
 use entities::ids::{PersonId, ReportId};
 use entities::violence_report as report;
@@ -32,7 +33,6 @@ use super::{
     submit::{prose, required_prose},
 };
 use crate::{
-    auth::Viewer,
     db::lock_by_id,
     domain::hanoi_day,
     error::{ApiError, ConflictKind, InputProblem},
@@ -133,11 +133,11 @@ fn check_text(action: &mut Action) -> Result<(), ApiError> {
 
 /// Runs a case officer's action (see the module docs); the report as it now is.
 pub(super) async fn act(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     report_id: ReportId,
     mut action: Action,
 ) -> Result<report::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     check_text(&mut action)?;
     let keys = &state.report_keys;
     let txn = state.db.begin().await?;

@@ -3,7 +3,7 @@
 use entities::ids::PersonId;
 use serde_json::json;
 use service::{
-    auth::Viewer,
+    auth::{Auth, Viewer},
     violence::{ActorRole, officer, queue},
 };
 
@@ -28,8 +28,10 @@ async fn the_officers_view_from_the_service_never_names_a_signed_in_reporter() {
     assert_eq!(row.reporter_id, Some(reporter), "the report is hers in the database");
 
     let officer_id = id_of::<PersonId>(&app.person_id(BD_CASE_OFFICER).await);
-    let viewer = Viewer { person_id: officer_id, session_id: uuid::Uuid::now_v7() };
-    let view = officer::read(&app.state, &viewer, row.id).await.unwrap();
+    let auth = Auth::Signed(Viewer { person_id: officer_id, session_id: uuid::Uuid::now_v7() });
+    let meta = service::RequestMeta::default();
+    let call = service::Call { state: &app.state, auth: &auth, meta: &meta };
+    let view = officer::read(call, row.id).await.unwrap();
     let everything = format!("{view:?}");
     // Everything written is opened for her ...
     assert_eq!(view.description, "MO-TA-CUA-CHI");
@@ -46,14 +48,14 @@ async fn the_officers_view_from_the_service_never_names_a_signed_in_reporter() {
     }
 
     // Her submission and reads are in the access log as the role alone.
-    let (log, _) = officer::access_log_page(&app.state.db, &viewer, row.id, 50, None).await.unwrap();
+    let (log, _) = officer::access_log_page(call, row.id, 50, None).await.unwrap();
     assert!(log.iter().any(|e| e.role == ActorRole::Reporter));
     assert!(log.iter().filter(|e| e.role == ActorRole::Reporter).all(|e| e.person.is_none()));
     assert!(log.iter().any(|e| e.person == Some(officer_id)));
     assert!(!format!("{log:?}").contains(&reporter.to_string()));
 
     // The queue's summary carries neither her nor anything written.
-    let q = queue::queue_query(&app.state.db, &viewer, &queue::QueueFilter::default()).await.unwrap();
+    let q = queue::queue_query(call, &queue::QueueFilter::default()).await.unwrap();
     let (page, _) = officer::queue_page(&app.state.db, &q, 50, None).await.unwrap();
     let summary = page.iter().find(|r| r.id == row.id).expect("in her queue");
     let shown = format!("{summary:?}");

@@ -194,7 +194,8 @@ async fn the_reporters_view_from_the_service_carries_no_internal_note_or_status_
     app.gql(STATUS, json!({ "id": id, "s": "IN_PROGRESS", "r": "LY-DO-NOI-BO" }), Some(&case)).await.ok();
 
     let meta = service::RequestMeta { client_addr: "203.0.113.9".into(), ..Default::default() };
-    let view = reporter::follow(&app.state, &meta, Proof::Pin { code, pin }).await.unwrap();
+    let call = service::Call { state: &app.state, auth: &service::auth::Auth::Anonymous, meta: &meta };
+    let view = reporter::follow(call, Proof::Pin { code, pin }).await.unwrap();
     let everything = format!("{view:?}");
     assert!(everything.contains("TIN-NHAN-CHO-CHI"), "the message to her is opened: {everything}");
     for withheld in ["GHI-CHU-NOI-BO", "LY-DO-NOI-BO", "Trần Thị", "+8490"] {

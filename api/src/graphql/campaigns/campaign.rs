@@ -311,21 +311,19 @@ impl CampaignMutation {
         unit_id: ID,
         input: CampaignInputGql,
     ) -> Result<Campaign> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(Campaign(
-            svc::create_campaign(ctx.state()?, viewer, unit, input.into())
-                .await
-                .map_err(in_argument("input"))?,
+            svc::create_campaign(ctx.call()?, unit, input.into()).await.map_err(in_argument("input"))?,
         ))
     }
 
     /// Edits a draft or active campaign. `CONFLICT` `WRONG_STATUS` for an ended campaign, or
     /// when the criteria would change after the launch.
     async fn update_campaign(&self, ctx: &Context<'_>, id: ID, input: CampaignInputGql) -> Result<Campaign> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         Ok(Campaign(
-            svc::update_campaign(ctx.state()?, viewer, campaign_id(&id, "id")?, input.into())
+            svc::update_campaign(ctx.call()?, campaign_id(&id, "id")?, input.into())
                 .await
                 .map_err(in_argument("input"))?,
         ))
@@ -339,14 +337,14 @@ impl CampaignMutation {
         id: ID,
         #[graphql(default = false)] notify_members: bool,
     ) -> Result<Campaign> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = campaign_id(&id, "id")?;
-        Ok(Campaign(svc::launch_campaign(ctx.state()?, viewer, id, notify_members).await?))
+        Ok(Campaign(svc::launch_campaign(ctx.call()?, id, notify_members).await?))
     }
 
     /// Ends an active campaign (`CONFLICT` `WRONG_STATUS` otherwise).
     async fn end_campaign(&self, ctx: &Context<'_>, id: ID) -> Result<Campaign> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Campaign(svc::end_campaign(ctx.state()?, viewer, campaign_id(&id, "id")?).await?))
+        ctx.auth()?.require()?;
+        Ok(Campaign(svc::end_campaign(ctx.call()?, campaign_id(&id, "id")?).await?))
     }
 }

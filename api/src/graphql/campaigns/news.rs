@@ -185,7 +185,7 @@ impl NewsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Post, PostListFields>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let state = ctx.state()?;
         let page = page::<PostCursor>(first, after.as_deref())?;
         let filter = PostFilter {
@@ -199,7 +199,7 @@ impl NewsQuery {
                 .transpose()?,
             status: filter.status.map(Into::into),
         };
-        let q = svc::post_query(&state.db, viewer, filter).await?;
+        let q = svc::post_query(ctx.call()?, filter).await?;
         let (rows, has_next) = svc::list_posts(&state.db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(rows, has_next, page.after.is_some(), PostListFields(q), cursor, Post))
     }
@@ -229,20 +229,16 @@ impl NewsMutation {
     /// Publishes a post to a unit's subtree at once (a `UNIT_OFFICER` or `UNIT_ADMIN` at or
     /// above the unit, or a `BRANCH_LEADER` for a branch). Nobody is notified.
     async fn create_post(&self, ctx: &Context<'_>, unit_id: ID, input: PostInputGql) -> Result<Post> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
-        Ok(Post(
-            svc::create_post(ctx.state()?, viewer, unit, input.parse()?)
-                .await
-                .map_err(in_argument("input"))?,
-        ))
+        Ok(Post(svc::create_post(ctx.call()?, unit, input.parse()?).await.map_err(in_argument("input"))?))
     }
 
     /// Replaces a post's title, body, cover image and campaign link.
     async fn update_post(&self, ctx: &Context<'_>, id: ID, input: PostInputGql) -> Result<Post> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         Ok(Post(
-            svc::update_post(ctx.state()?, viewer, post_id(&id, "id")?, input.parse()?)
+            svc::update_post(ctx.call()?, post_id(&id, "id")?, input.parse()?)
                 .await
                 .map_err(in_argument("input"))?,
         ))
@@ -250,14 +246,14 @@ impl NewsMutation {
 
     /// Takes a published post out of the feed. `CONFLICT` (`WRONG_STATUS`) unless published.
     async fn unpublish_post(&self, ctx: &Context<'_>, id: ID) -> Result<Post> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Post(svc::unpublish_post(ctx.state()?, viewer, post_id(&id, "id")?).await?))
+        ctx.auth()?.require()?;
+        Ok(Post(svc::unpublish_post(ctx.call()?, post_id(&id, "id")?).await?))
     }
 
     /// Puts an unpublished post back at its original place in the feed. `CONFLICT`
     /// (`WRONG_STATUS`) unless unpublished.
     async fn republish_post(&self, ctx: &Context<'_>, id: ID) -> Result<Post> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Post(svc::republish_post(ctx.state()?, viewer, post_id(&id, "id")?).await?))
+        ctx.auth()?.require()?;
+        Ok(Post(svc::republish_post(ctx.call()?, post_id(&id, "id")?).await?))
     }
 }

@@ -200,8 +200,7 @@ impl PledgeQueryRoot {
     ) -> Result<Connection<String, Pledge, PledgeListFields>> {
         let viewer = ctx.auth()?.require()?;
         let page = page::<MyPledgeCursor>(first, after.as_deref())?;
-        let (rows, has_next) =
-            svc::my_pledges(&ctx.state()?.db, viewer, page.first, page.after.as_ref()).await?;
+        let (rows, has_next) = svc::my_pledges(ctx.call()?, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,
             has_next,
@@ -222,7 +221,7 @@ impl PledgeQueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Pledge, PledgeListFields>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let state = ctx.state()?;
         let page = page::<QueueCursor>(first, after.as_deref())?;
         let filter = ReviewFilter {
@@ -233,7 +232,7 @@ impl PledgeQueryRoot {
             campaign_id: filter.campaign_id.map(|c| campaign_id(&c, "filter.campaignId")).transpose()?,
             status: filter.status.map(Into::into),
         };
-        let q = svc::review_query(state, viewer, filter).await?;
+        let q = svc::review_query(ctx.call()?, filter).await?;
         let (rows, has_next) = svc::review_queue(&state.db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,
@@ -260,7 +259,7 @@ impl PledgeMutation {
         campaign_id: ID,
         input: PledgeInputGql,
     ) -> Result<Pledge> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = super::campaign::campaign_id(&campaign_id, "campaignId")?;
         let input = PledgeInput {
             kind: input.kind.into(),
@@ -271,15 +270,15 @@ impl PledgeMutation {
                 note: input.note,
             },
         };
-        Ok(Pledge(svc::submit_pledge(ctx.state()?, viewer, id, input).await.map_err(in_argument("input"))?))
+        Ok(Pledge(svc::submit_pledge(ctx.call()?, id, input).await.map_err(in_argument("input"))?))
     }
 
     /// The owner edits a returned pledge and submits it again (`CONFLICT` `WRONG_STATUS` unless
     /// it is returned and its campaign active).
     async fn resubmit_pledge(&self, ctx: &Context<'_>, id: ID, input: PledgeEditInput) -> Result<Pledge> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         Ok(Pledge(
-            svc::resubmit_pledge(ctx.state()?, viewer, pledge_id(&id, "id")?, input.into())
+            svc::resubmit_pledge(ctx.call()?, pledge_id(&id, "id")?, input.into())
                 .await
                 .map_err(in_argument("input"))?,
         ))
@@ -295,13 +294,10 @@ impl PledgeMutation {
         checks: Vec<ID>,
         comment: Option<String>,
     ) -> Result<Pledge> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = pledge_id(&id, "id")?;
         let checks: Vec<String> = checks.into_iter().map(|c| c.0).collect();
-        let state = ctx.state()?;
-        Ok(Pledge(
-            svc::review_pledge(state, viewer, id, Decision::Certify, &checks, comment.as_deref()).await?,
-        ))
+        Ok(Pledge(svc::review_pledge(ctx.call()?, id, Decision::Certify, &checks, comment.as_deref()).await?))
     }
 
     /// Returns a submitted pledge to the member with a comment (1–1,000 characters) and the
@@ -313,10 +309,9 @@ impl PledgeMutation {
         checks: Vec<ID>,
         comment: String,
     ) -> Result<Pledge> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = pledge_id(&id, "id")?;
         let checks: Vec<String> = checks.into_iter().map(|c| c.0).collect();
-        let state = ctx.state()?;
-        Ok(Pledge(svc::review_pledge(state, viewer, id, Decision::Return, &checks, Some(&comment)).await?))
+        Ok(Pledge(svc::review_pledge(ctx.call()?, id, Decision::Return, &checks, Some(&comment)).await?))
     }
 }

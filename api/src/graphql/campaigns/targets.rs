@@ -331,9 +331,9 @@ impl TargetQuery {
     /// The indicators usable at a unit (any officer role over it): the computed ones, then the
     /// reported ones defined at the unit or above it.
     async fn indicators(&self, ctx: &Context<'_>, unit_id: ID) -> Result<Vec<Indicator>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = self::unit_id(&unit_id, "unitId")?;
-        Ok(svc::indicators(ctx.state()?, viewer, unit).await?.into_iter().map(Indicator).collect())
+        Ok(svc::indicators(ctx.call()?, unit).await?.into_iter().map(Indicator).collect())
     }
 
     /// Progress of a unit in reach (any officer role over it) and of each direct child, for every
@@ -346,7 +346,7 @@ impl TargetQuery {
         period: PeriodInput,
         indicator_ids: Option<Vec<ID>>,
     ) -> Result<Vec<TargetProgress>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = self::unit_id(&unit_id, "unitId")?;
         let period = period.parse("period")?;
         let asked = indicator_ids
@@ -354,7 +354,7 @@ impl TargetQuery {
             .iter()
             .map(|id| indicator_id(id, "indicatorIds"))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(svc::target_progress(ctx.state()?, viewer, unit, period, &asked)
+        Ok(svc::target_progress(ctx.call()?, unit, period, &asked)
             .await?
             .into_iter()
             .map(TargetProgress)
@@ -373,14 +373,13 @@ impl TargetQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, ReportedIndicatorValue>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let indicator = self::indicator_id(&indicator_id, "indicatorId")?;
         let unit = self::unit_id(&unit_id, "unitId")?;
         let period = period.parse("period")?;
         let page = page::<HistoryCursor>(first, after.as_deref())?;
         let (rows, has_next) = svc::indicator_value_history(
-            ctx.state()?,
-            viewer,
+            ctx.call()?,
             indicator,
             unit,
             period,
@@ -412,16 +411,14 @@ impl TargetMutation {
         unit_id: ID,
         input: CreateIndicatorInput,
     ) -> Result<Indicator> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = self::unit_id(&unit_id, "unitId")?;
         let input = svc::IndicatorInput {
             name: input.name,
             unit_of_measure: input.unit_of_measure,
             aggregation: input.aggregation.into(),
         };
-        Ok(Indicator(
-            svc::create_indicator(ctx.state()?, viewer, unit, input).await.map_err(in_argument("input"))?,
-        ))
+        Ok(Indicator(svc::create_indicator(ctx.call()?, unit, input).await.map_err(in_argument("input"))?))
     }
 
     /// Sets a unit's own target and its direct children's shares (a `UNIT_OFFICER` or
@@ -429,7 +426,7 @@ impl TargetMutation {
     /// strictly above the unit (`FORBIDDEN`); a share for a unit that is not a direct child is
     /// `BAD_USER_INPUT` (`NOT_A_CHILD`).
     async fn set_target(&self, ctx: &Context<'_>, input: SetTargetInput) -> Result<SetTargetResult> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let shares = input
             .shares
             .iter()
@@ -442,7 +439,7 @@ impl TargetMutation {
             value: input.value,
             shares,
         };
-        Ok(SetTargetResult(svc::set_target(ctx.state()?, viewer, input).await.map_err(in_argument("input"))?))
+        Ok(SetTargetResult(svc::set_target(ctx.call()?, input).await.map_err(in_argument("input"))?))
     }
 
     /// Reports a unit's own value of a reported indicator for a period (a `UNIT_OFFICER` or
@@ -453,7 +450,7 @@ impl TargetMutation {
         ctx: &Context<'_>,
         input: ReportIndicatorValueInput,
     ) -> Result<ReportedIndicatorValue> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let input = svc::ReportInput {
             indicator_id: indicator_id(&input.indicator_id, "input.indicatorId")?,
             unit_id: unit_id(&input.unit_id, "input.unitId")?,
@@ -462,7 +459,7 @@ impl TargetMutation {
             note: input.note,
         };
         Ok(ReportedIndicatorValue(
-            svc::report_indicator_value(ctx.state()?, viewer, input).await.map_err(in_argument("input"))?,
+            svc::report_indicator_value(ctx.call()?, input).await.map_err(in_argument("input"))?,
         ))
     }
 }

@@ -53,7 +53,7 @@ impl DirectoryQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Membership, MemberListFields>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let state = ctx.state()?;
         let page = page::<MemberCursor>(first, after.as_deref())?;
         if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
@@ -67,7 +67,7 @@ impl DirectoryQuery {
             joined_from: filter.joined_from,
             joined_to: filter.joined_before,
         };
-        let q = svc::member_query(state, viewer, filter).await.map_err(in_argument("filter"))?;
+        let q = svc::member_query(ctx.call()?, filter).await.map_err(in_argument("filter"))?;
         let (rows, has_next) = svc::list_members(&state.db, &q, page.first, page.after.as_ref()).await?;
         let loaders = ctx.loaders()?;
         // The people are already loaded with the page: prime the loader rather than query again.

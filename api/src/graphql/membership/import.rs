@@ -106,17 +106,16 @@ impl ImportMutation {
         #[graphql(secret)] csv: Option<String>,
         #[graphql(default_with = "Some(false)")] dry_run: Option<bool>,
     ) -> Result<MemberImportReport> {
-        let viewer = ctx.auth()?.require()?;
-        let state = ctx.state()?;
+        ctx.auth()?.require()?;
         let dry_run = dry_run.unwrap_or(false);
         let report = match (file, csv) {
             (Some(file), None) => {
                 let upload =
                     file.value(ctx).map_err(|_| ApiError::bad_input("file", InputProblem::Required))?;
-                svc::import_members(state, viewer, &upload.content, dry_run).await?
+                svc::import_members(ctx.call()?, &upload.content, dry_run).await?
             }
             (None, Some(csv)) => {
-                svc::import_members(state, viewer, csv.as_bytes(), dry_run).await.map_err(|e| match e {
+                svc::import_members(ctx.call()?, csv.as_bytes(), dry_run).await.map_err(|e| match e {
                     // The file-level error names the argument the text came in.
                     ApiError::BadInput { field: svc::IMPORT_FIELD, problem } => {
                         ApiError::bad_input("csv", problem)

@@ -96,8 +96,8 @@ impl InvitationsMutation {
         id: ID,
         accept: bool,
     ) -> Result<MembershipInvitation> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = GlobalId::decode_as(&id, NodeKind::MembershipInvitation, "id")?;
-        Ok(MembershipInvitation(svc::respond_to_invitation(ctx.state()?, viewer, id, accept).await?))
+        Ok(MembershipInvitation(svc::respond_to_invitation(ctx.call()?, id, accept).await?))
     }
 }

@@ -74,20 +74,20 @@ pub struct LifecycleMutation;
 impl LifecycleMutation {
     /// Leaves the union.
     async fn leave_union(&self, ctx: &Context<'_>, reason: String) -> Result<Membership> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Membership(svc::leave_union(ctx.state()?, viewer, &reason).await?))
+        ctx.auth()?.require()?;
+        Ok(Membership(svc::leave_union(ctx.call()?, &reason).await?))
     }
 
     /// Suspends an active membership (a member manager over its branch).
     async fn suspend_membership(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Membership> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Membership(svc::set_suspended(ctx.state()?, viewer, membership_id(&id)?, true, &reason).await?))
+        ctx.auth()?.require()?;
+        Ok(Membership(svc::set_suspended(ctx.call()?, membership_id(&id)?, true, &reason).await?))
     }
 
     /// Reinstates a suspended membership.
     async fn reinstate_membership(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Membership> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Membership(svc::set_suspended(ctx.state()?, viewer, membership_id(&id)?, false, &reason).await?))
+        ctx.auth()?.require()?;
+        Ok(Membership(svc::set_suspended(ctx.call()?, membership_id(&id)?, false, &reason).await?))
     }
 
     /// Enrols a person directly (a member manager over the branch). A number new to the service
@@ -96,13 +96,13 @@ impl LifecycleMutation {
     /// what was typed, never what is stored. `CONFLICT` `ALREADY_MEMBER` only for a member of a
     /// branch in the caller's reach; `RATE_LIMITED` past the hourly enrolments per officer.
     async fn enrol_member(&self, ctx: &Context<'_>, input: EnrolMemberInput) -> Result<EnrolMemberPayload> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let enrolment = Enrolment {
             full_name: input.full_name,
             phone: input.phone,
             birth_date: input.birth_date.map(|d| d.0),
             branch_id: GlobalId::decode_id::<UnitId>(&input.branch_id, "branchId")?,
         };
-        Ok(EnrolMemberPayload(svc::enrol_member(ctx.state()?, viewer, enrolment).await?))
+        Ok(EnrolMemberPayload(svc::enrol_member(ctx.call()?, enrolment).await?))
     }
 }

@@ -165,7 +165,7 @@ impl RequestsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, MembershipRequest, RequestListFields>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let state = ctx.state()?;
         let page = page::<Uuid>(first, after.as_deref())?;
         let filter = RequestFilter {
@@ -174,7 +174,7 @@ impl RequestsQuery {
             submitted_from: filter.submitted_from,
             submitted_to: filter.submitted_before,
         };
-        let q = svc::request_query(state, viewer, filter).await?;
+        let q = svc::request_query(ctx.call()?, filter).await?;
         let (rows, has_next) = svc::list_requests(&state.db, &q, page.first, page.after).await?;
         Ok(build(rows, has_next, page.after.is_some(), RequestListFields(q), |r| r.id, MembershipRequest))
     }
@@ -201,11 +201,9 @@ impl RequestsMutation {
         ctx: &Context<'_>,
         input: RequestMembershipInput,
     ) -> Result<MembershipRequest> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let branch = GlobalId::decode_id::<UnitId>(&input.branch_id, "branchId")?;
-        Ok(MembershipRequest(
-            svc::request_membership(ctx.state()?, viewer, branch, input.note.as_deref()).await?,
-        ))
+        Ok(MembershipRequest(svc::request_membership(ctx.call()?, branch, input.note.as_deref()).await?))
     }
 
     /// Asks to move one's membership to another branch; the receiving branch decides.
@@ -214,22 +212,22 @@ impl RequestsMutation {
         ctx: &Context<'_>,
         input: RequestTransferInput,
     ) -> Result<MembershipRequest> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let to = GlobalId::decode_id::<UnitId>(&input.to_branch_id, "toBranchId")?;
-        Ok(MembershipRequest(svc::request_transfer(ctx.state()?, viewer, to, input.note.as_deref()).await?))
+        Ok(MembershipRequest(svc::request_transfer(ctx.call()?, to, input.note.as_deref()).await?))
     }
 
     /// Withdraws one's own pending request.
     async fn cancel_membership_request(&self, ctx: &Context<'_>, id: ID) -> Result<MembershipRequest> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(MembershipRequest(svc::cancel_request(ctx.state()?, viewer, request_id(&id)?).await?))
+        ctx.auth()?.require()?;
+        Ok(MembershipRequest(svc::cancel_request(ctx.call()?, request_id(&id)?).await?))
     }
 
     /// Approves a pending request (a member manager over the branch). `CONFLICT` if it was
     /// decided meanwhile.
     async fn approve_membership_request(&self, ctx: &Context<'_>, id: ID) -> Result<MembershipRequest> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(MembershipRequest(svc::decide_request(ctx.state()?, viewer, request_id(&id)?, true, None).await?))
+        ctx.auth()?.require()?;
+        Ok(MembershipRequest(svc::decide_request(ctx.call()?, request_id(&id)?, true, None).await?))
     }
 
     /// Rejects a pending request with a reason the applicant will see.
@@ -239,9 +237,7 @@ impl RequestsMutation {
         id: ID,
         reason: String,
     ) -> Result<MembershipRequest> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(MembershipRequest(
-            svc::decide_request(ctx.state()?, viewer, request_id(&id)?, false, Some(&reason)).await?,
-        ))
+        ctx.auth()?.require()?;
+        Ok(MembershipRequest(svc::decide_request(ctx.call()?, request_id(&id)?, false, Some(&reason)).await?))
     }
 }

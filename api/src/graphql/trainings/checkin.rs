@@ -52,18 +52,18 @@ impl CheckInMutation {
     /// `BAD_USER_INPUT` on `token` when it is forged (`INVALID_FORMAT`), expired (`EXPIRED`) or
     /// for another training (`OTHER_TRAINING`); `CONFLICT` (`NOT_CONFIRMED`) without a seat.
     async fn check_in(&self, ctx: &Context<'_>, training_id: ID, token: String) -> Result<CheckInResult> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         if token.len() > 200 {
             return Err(ApiError::bad_input("token", InputProblem::TooLong).into());
         }
         let id = self::training_id(&training_id, "trainingId")?;
-        Ok(CheckInResult(svc::check_in(ctx.state()?, viewer, id, &token).await?))
+        Ok(CheckInResult(svc::check_in(ctx.call()?, id, &token).await?))
     }
 
     /// Checks a registration in by hand (a manager of the training).
     async fn check_in_manually(&self, ctx: &Context<'_>, registration_id: ID) -> Result<CheckInResult> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = GlobalId::decode_as(&registration_id, NodeKind::TrainingRegistration, "registrationId")?;
-        Ok(CheckInResult(svc::check_in_manually(ctx.state()?, viewer, id).await?))
+        Ok(CheckInResult(svc::check_in_manually(ctx.call()?, id).await?))
     }
 }

@@ -182,12 +182,11 @@ impl Training {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, TrainingRegistration, RosterFields>> {
-        let viewer = ctx.auth()?.require()?;
-        let state = ctx.state()?;
+        ctx.auth()?.require()?;
         let page = page::<RosterCursor>(first, after.as_deref())?;
         let filter = RosterFilter { status: status.map(Into::into) };
         let (rows, has_next) =
-            svc::roster(state, viewer, &self.0, &filter, page.first, page.after.as_ref()).await?;
+            svc::roster(ctx.call()?, &self.0, &filter, page.first, page.after.as_ref()).await?;
         ctx.loaders()?.people.feed_many(rows.iter().map(|(_, p)| (p.id, p.clone()))).await;
         Ok(build(
             rows,
@@ -201,8 +200,8 @@ impl Training {
 
     /// The whole roster as CSV, UTF-8 with a byte-order mark (managers of the training only).
     async fn roster_csv(&self, ctx: &Context<'_>) -> Result<String> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(svc::roster_csv(ctx.state()?, viewer, &self.0).await?)
+        ctx.auth()?.require()?;
+        Ok(svc::roster_csv(ctx.call()?, &self.0).await?)
     }
 }
 
@@ -264,12 +263,10 @@ impl TrainingManagementMutation {
         unit_id: ID,
         input: TrainingInputGql,
     ) -> Result<Training> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         Ok(Training(
-            svc::create_training(ctx.state()?, viewer, unit, input.into())
-                .await
-                .map_err(in_argument("input"))?,
+            svc::create_training(ctx.call()?, unit, input.into()).await.map_err(in_argument("input"))?,
         ))
     }
 
@@ -277,9 +274,9 @@ impl TrainingManagementMutation {
     /// (`CAPACITY_BELOW_CONFIRMED`) when the capacity would go below the confirmed seats; new
     /// seats go to the waitlist in order.
     async fn update_training(&self, ctx: &Context<'_>, id: ID, input: TrainingInputGql) -> Result<Training> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         Ok(Training(
-            svc::update_training(ctx.state()?, viewer, training_id(&id, "id")?, input.into())
+            svc::update_training(ctx.call()?, training_id(&id, "id")?, input.into())
                 .await
                 .map_err(in_argument("input"))?,
         ))
@@ -287,20 +284,20 @@ impl TrainingManagementMutation {
 
     /// Publishes a draft to its audience.
     async fn publish_training(&self, ctx: &Context<'_>, id: ID) -> Result<Training> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Training(svc::publish_training(ctx.state()?, viewer, training_id(&id, "id")?).await?))
+        ctx.auth()?.require()?;
+        Ok(Training(svc::publish_training(ctx.call()?, training_id(&id, "id")?).await?))
     }
 
     /// Cancels a training; everyone registered or waitlisted is notified.
     async fn cancel_training(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Training> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Training(svc::cancel_training(ctx.state()?, viewer, training_id(&id, "id")?, &reason).await?))
+        ctx.auth()?.require()?;
+        Ok(Training(svc::cancel_training(ctx.call()?, training_id(&id, "id")?, &reason).await?))
     }
 
     /// Closes a training that has started: seats nobody checked in for become `NO_SHOW`.
     async fn complete_training(&self, ctx: &Context<'_>, id: ID) -> Result<Training> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(Training(svc::complete_training(ctx.state()?, viewer, training_id(&id, "id")?).await?))
+        ctx.auth()?.require()?;
+        Ok(Training(svc::complete_training(ctx.call()?, training_id(&id, "id")?).await?))
     }
 }
 

@@ -119,12 +119,8 @@ pub struct RegistrationQuery;
 impl RegistrationQuery {
     /// The caller's registrations, newest first (at most 100).
     async fn my_training_registrations(&self, ctx: &Context<'_>) -> Result<Vec<TrainingRegistration>> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(svc::my_registrations(&ctx.state()?.db, viewer)
-            .await?
-            .into_iter()
-            .map(TrainingRegistration)
-            .collect())
+        ctx.auth()?.require()?;
+        Ok(svc::my_registrations(ctx.call()?).await?.into_iter().map(TrainingRegistration).collect())
     }
 }
 
@@ -142,9 +138,9 @@ impl RegistrationMutation {
         ctx: &Context<'_>,
         training_id: ID,
     ) -> Result<TrainingRegistration> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = self::training_id(&training_id, "trainingId")?;
-        Ok(TrainingRegistration(svc::register(ctx.state()?, viewer, id).await?))
+        Ok(TrainingRegistration(svc::register(ctx.call()?, id).await?))
     }
 
     /// Cancels the caller's registration; a freed seat goes to the first waitlisted person.
@@ -153,8 +149,8 @@ impl RegistrationMutation {
         ctx: &Context<'_>,
         training_id: ID,
     ) -> Result<TrainingRegistration> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let id = self::training_id(&training_id, "trainingId")?;
-        Ok(TrainingRegistration(svc::cancel_registration(ctx.state()?, viewer, id).await?))
+        Ok(TrainingRegistration(svc::cancel_registration(ctx.call()?, id).await?))
     }
 }

@@ -115,10 +115,8 @@ impl StatsQuery {
         from: Date,
         to: Date,
     ) -> Result<TrainingStatisticsReport> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
-        Ok(TrainingStatisticsReport(
-            svc::training_statistics(ctx.state()?, viewer, unit, from.0, to.0).await?,
-        ))
+        Ok(TrainingStatisticsReport(svc::training_statistics(ctx.call()?, unit, from.0, to.0).await?))
     }
 }

@@ -209,8 +209,8 @@ impl OfficerQuery {
     /// A report's details, for a case officer whose reach covers it or its assigned officer
     /// (`NOT_FOUND` for anyone else). Each call is written to the access log.
     async fn violence_report(&self, ctx: &Context<'_>, id: ID) -> Result<ViolenceReport> {
-        let viewer = ctx.auth()?.require()?;
-        Ok(ViolenceReport(officer::read(ctx.state()?, viewer, report_id(&id, "id")?).await?))
+        ctx.auth()?.require()?;
+        Ok(ViolenceReport(officer::read(ctx.call()?, report_id(&id, "id")?).await?))
     }
 
     /// Who read or changed a report, oldest first: for the case officers whose reach covers
@@ -223,11 +223,11 @@ impl OfficerQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, ViolenceAccessLogEntry>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let page = page::<LogCursor>(first, after.as_deref())?;
         let id = self::report_id(&report_id, "reportId")?;
         let (rows, has_next) =
-            officer::access_log_page(&ctx.state()?.db, viewer, id, page.first, page.after.as_ref()).await?;
+            officer::access_log_page(ctx.call()?, id, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,
             has_next,

@@ -178,7 +178,7 @@ impl QueueQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, ViolenceReportSummary, QueueFields>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let filter = filter.unwrap_or_default();
         let db = &ctx.state()?.db;
         let page = page::<QueueCursor>(first, after.as_deref())?;
@@ -192,7 +192,7 @@ impl QueueQuery {
             submitted_from: range.from,
             submitted_to: range.to,
         };
-        let q = queue::queue_query(db, viewer, &filter).await?;
+        let q = queue::queue_query(ctx.call()?, &filter).await?;
         let (rows, has_next) = officer::queue_page(db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(
             rows,
@@ -220,7 +220,7 @@ impl CountsQuery {
         unit_id: ID,
         submitted_on: Option<DateRangeInput>,
     ) -> Result<ViolenceReportCounts> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let unit = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
         let range = submitted_on.unwrap_or_default();
         let to = match range.to {
@@ -229,7 +229,7 @@ impl CountsQuery {
             }
             None => None,
         };
-        let c = queue::counts(&ctx.state()?.db, viewer, unit, range.from.map(|d| d.0), to).await?;
+        let c = queue::counts(ctx.call()?, unit, range.from.map(|d| d.0), to).await?;
         Ok(ViolenceReportCounts {
             coarse: c.coarse,
             total: c.total,
@@ -258,10 +258,9 @@ impl ViolenceSubscription {
         ctx: &Context<'_>,
         unit_id: Option<ID>,
     ) -> Result<impl Stream<Item = ViolenceReportEvent> + use<>> {
-        let viewer = *ctx.auth()?.require()?;
-        let state = ctx.state()?;
+        ctx.auth()?.require()?;
         let unit = unit_id.map(|u| GlobalId::decode_id::<UnitId>(&u, "unitId")).transpose()?;
-        let stream = svc::console_events(state, viewer, unit).await?;
+        let stream = svc::console_events(ctx.call()?, unit).await?;
         Ok(stream.map(|(event, row)| ViolenceReportEvent { event, report: ViolenceReportSummary(row) }))
     }
 }

@@ -125,10 +125,9 @@ impl ReporterQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, MyViolenceReport>> {
-        let viewer = ctx.auth()?.require()?;
+        ctx.auth()?.require()?;
         let page = page::<LogCursor>(first, after.as_deref())?;
-        let (views, has_next) =
-            reporter::my_reports(ctx.state()?, viewer, page.first, page.after.as_ref()).await?;
+        let (views, has_next) = reporter::my_reports(ctx.call()?, page.first, page.after.as_ref()).await?;
         Ok(build(
             views,
             has_next,
@@ -148,7 +147,7 @@ impl ReporterQuery {
         code: String,
         #[graphql(secret)] pin: String,
     ) -> Result<MyViolenceReport> {
-        Ok(MyViolenceReport(reporter::follow(ctx.state()?, ctx.meta()?, Proof::Pin { code, pin }).await?))
+        Ok(MyViolenceReport(reporter::follow(ctx.call()?, Proof::Pin { code, pin }).await?))
     }
 }
 
@@ -168,7 +167,7 @@ impl ReporterMutation {
     ) -> Result<MyViolenceReport> {
         let proof = proof(ctx, report_id, reference)?;
         Ok(MyViolenceReport(
-            reporter::act(ctx.state()?, ctx.meta()?, proof, ReporterAction::AddInformation { text }).await?,
+            reporter::act(ctx.call()?, proof, ReporterAction::AddInformation { text }).await?,
         ))
     }
 
@@ -181,8 +180,6 @@ impl ReporterMutation {
         #[graphql(secret)] reason: Option<String>,
     ) -> Result<MyViolenceReport> {
         let proof = proof(ctx, report_id, reference)?;
-        Ok(MyViolenceReport(
-            reporter::act(ctx.state()?, ctx.meta()?, proof, ReporterAction::Withdraw { reason }).await?,
-        ))
+        Ok(MyViolenceReport(reporter::act(ctx.call()?, proof, ReporterAction::Withdraw { reason }).await?))
     }
 }

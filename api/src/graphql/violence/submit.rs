@@ -81,8 +81,7 @@ impl SubmitMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] input: ViolenceReportInputGql,
     ) -> Result<ViolenceReportReceipt> {
-        let state = ctx.state()?;
-        let viewer = ctx.auth()?.optional()?;
+        ctx.auth()?.optional()?;
         let unit_id = GlobalId::decode_id::<UnitId>(&input.unit_id, "input.unitId")?;
         let contact = input.contact.map(|c| SafeContactInput {
             phone: c.phone,
@@ -90,9 +89,7 @@ impl SubmitMutation {
             channel: c.channel.map(Into::into),
         });
         let receipt = svc::submit::submit(
-            state,
-            viewer,
-            ctx.meta()?,
+            ctx.call()?,
             ReportInput {
                 unit_id,
                 affected: input.affected.into(),

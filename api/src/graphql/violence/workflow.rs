@@ -24,8 +24,8 @@ pub struct ReferralInput {
 }
 
 async fn officer_act(ctx: &Context<'_>, id: &ID, action: Action) -> Result<ViolenceReport> {
-    let viewer = ctx.auth()?.require()?;
-    Ok(ViolenceReport(officer::act(ctx.state()?, viewer, report_id(id, "id")?, action).await?))
+    ctx.auth()?.require()?;
+    Ok(ViolenceReport(officer::act(ctx.call()?, report_id(id, "id")?, action).await?))
 }
 
 #[derive(Default)]

@@ -2,6 +2,7 @@
 //! the reach of their member-manager roles), and a page of campaigns' pledges of one person
 //! (for the `myPledges` field of a campaign list: one query per page).
 
+use crate::Call;
 use entities::ids::{CampaignId, PersonId, UnitId};
 use std::collections::HashMap;
 
@@ -16,10 +17,8 @@ use uuid::Uuid;
 
 use super::PledgeStatus;
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     error::ApiError,
-    state::AppState,
 };
 
 /// Position in the member's list, ordered by (created_at, id), newest first.
@@ -31,11 +30,11 @@ pub struct MyPledgeCursor {
 
 /// The caller's pledges to every campaign, newest first.
 pub async fn my_pledges(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
+    call: Call<'_>,
     first: u64,
     after: Option<&MyPledgeCursor>,
 ) -> Result<(Vec<pledge::Model>, bool), ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
     let mut query = pledge::Entity::find().filter(pledge::Column::PersonId.eq(viewer.person_id));
     if let Some(c) = after {
         query = query.filter(Condition::any().add(pledge::Column::CreatedAt.lt(c.created_at)).add(
@@ -81,11 +80,8 @@ pub struct ReviewQuery {
 
 /// Resolves the caller's reach (`NOT_FOUND`/`FORBIDDEN` when `unit_id` is out of it) and the
 /// filters. Without a member-manager role the queue is empty.
-pub async fn review_query(
-    state: &AppState,
-    viewer: &Viewer,
-    filter: ReviewFilter,
-) -> Result<ReviewQuery, ApiError> {
+pub async fn review_query(call: Call<'_>, filter: ReviewFilter) -> Result<ReviewQuery, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let mut condition = Condition::all();
     let reach = authz::reach(&state.db, viewer, Capability::ReviewPledges, filter.unit_id).await?;
     condition = condition.add(reach.condition(pledge::Column::BranchId));

@@ -23,6 +23,7 @@ mod progress;
 mod reported;
 mod set;
 
+use crate::Call;
 use chrono::{NaiveDate, Utc};
 use entities::ids::UnitId;
 use entities::{indicator, org_unit};
@@ -44,7 +45,6 @@ use crate::{
     domain::normalise_text,
     error::{ApiError, InputProblem},
     org::get_unit,
-    state::AppState,
 };
 
 /// Computed indicator: members who joined (`unit_member_day.joined`).
@@ -136,11 +136,11 @@ pub struct IndicatorInput {
 /// Defines a reported indicator for the subtree of `unit_id` (a `UNIT_OFFICER` or `UNIT_ADMIN`
 /// at or above it).
 pub async fn create_indicator(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     input: IndicatorInput,
 ) -> Result<indicator::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
@@ -182,11 +182,8 @@ fn usable_at(unit_id: UnitId) -> Condition {
 
 /// The indicators usable at a unit (any officer role over it): the computed ones first, then
 /// the reported ones in the order they were defined.
-pub async fn indicators(
-    state: &AppState,
-    viewer: &Viewer,
-    unit_id: UnitId,
-) -> Result<Vec<indicator::Model>, ApiError> {
+pub async fn indicators(call: Call<'_>, unit_id: UnitId) -> Result<Vec<indicator::Model>, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;
@@ -216,11 +213,8 @@ struct Seen {
 /// An indicator, for `node(id)`: a computed one for anybody holding an officer role; a reported
 /// one for those holding a role at, above or below the unit that defined it (it shows in their
 /// indicators or progress). Anyone else gets `NOT_FOUND`.
-pub async fn get_indicator(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-) -> Result<indicator::Model, ApiError> {
+pub async fn get_indicator(call: Call<'_>, id: Uuid) -> Result<indicator::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let found = indicator::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
     let Some(unit_id) = found.unit_id else {

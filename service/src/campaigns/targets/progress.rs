@@ -10,6 +10,7 @@
 //! members. The reported part looks up the current values of the units below each child (one
 //! index probe per unit, `ix_reported_value_current_values`) and the unit's own.
 
+use crate::Call;
 use entities::ids::UnitId;
 use std::collections::{HashMap, HashSet};
 
@@ -23,11 +24,9 @@ use super::{
     Aggregation, HOUSEHOLDS_CERTIFIED, IndicatorKind, NEW_MEMBERS, PEOPLE_TRAINED, Period, usable_at,
 };
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     db::{repeat_list, stmt},
     error::{ApiError, InputProblem},
-    state::AppState,
     {campaigns::activity::Metric, org::get_unit},
 };
 
@@ -86,12 +85,12 @@ struct Actual {
 /// be usable at the unit, else `NOT_FOUND`); computed indicators first, then in the order they
 /// were defined.
 pub async fn target_progress(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     unit_id: UnitId,
     period: Period,
     asked: &[Uuid],
 ) -> Result<Vec<IndicatorProgress>, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;

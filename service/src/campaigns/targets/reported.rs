@@ -4,6 +4,7 @@
 //! simultaneous reports one commits and the other retries on the unique violation, superseding
 //! the winner's row: both end up in the history, exactly one is current.
 
+use crate::Call;
 use chrono::{DateTime, Utc};
 use entities::ids::UnitId;
 use entities::reported_value as rv;
@@ -22,7 +23,6 @@ use crate::{
     domain::parse_note,
     error::{ApiError, InputProblem, is_unique_violation},
     org::get_unit,
-    state::AppState,
 };
 
 /// Attempts of a report that keeps losing the race for the current row. Each lost attempt means
@@ -41,11 +41,8 @@ pub struct ReportInput {
 }
 
 /// Records a unit's value for a reported indicator and a period; it becomes the current value.
-pub async fn report_indicator_value(
-    state: &AppState,
-    viewer: &Viewer,
-    input: ReportInput,
-) -> Result<rv::Model, ApiError> {
+pub async fn report_indicator_value(call: Call<'_>, input: ReportInput) -> Result<rv::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, input.unit_id).await?;
     authz::require(db, viewer, Capability::ReportIndicators, &unit).await?;
@@ -145,14 +142,14 @@ pub struct HistoryCursor {
 /// The values reported for a unit, an indicator and a period, newest first (any officer role
 /// over the unit; the indicator must be usable there). `has_next` tells whether more follow.
 pub async fn indicator_value_history(
-    state: &AppState,
-    viewer: &Viewer,
+    call: Call<'_>,
     indicator_id: Uuid,
     unit_id: UnitId,
     period: Period,
     first: u64,
     after: Option<&HistoryCursor>,
 ) -> Result<(Vec<rv::Model>, bool), ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit_id).await?;

@@ -1,5 +1,6 @@
 //! Setting a unit's target and dividing it among its direct children, in one transaction.
 
+use crate::Call;
 use entities::ids::UnitId;
 use std::collections::HashSet;
 
@@ -10,11 +11,9 @@ use uuid::Uuid;
 
 use super::{Period, check_value, require_target_manager, usable_indicator};
 use crate::{
-    auth::Viewer,
     db::{self, repeat_list},
     error::{ApiError, InputProblem},
     org::get_unit,
-    state::AppState,
 };
 
 /// Most shares one call may set (a unit has far fewer direct children).
@@ -43,11 +42,8 @@ pub struct SetTargets {
 
 /// Sets a unit's own target and its direct children's shares for an indicator and a period
 /// (see the module docs for who may). Shares need not add up to the target.
-pub async fn set_target(
-    state: &AppState,
-    viewer: &Viewer,
-    input: TargetInput,
-) -> Result<SetTargets, ApiError> {
+pub async fn set_target(call: Call<'_>, input: TargetInput) -> Result<SetTargets, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, input.unit_id).await?;
     let above = require_target_manager(db, viewer, &unit).await?;
