@@ -83,6 +83,8 @@ async fn state_of(server: &str, name: &str, extra: &[(&str, &str)]) -> (AppState
         ("APP_DATABASE_MAX_CONNECTIONS", "8".into()),
         ("APP_SEED_DEMO_DATA", "false".into()),
         ("APP_LOG", "warn".into()),
+        // Seeding writes a million rows in one statement: past the service's 10 s bound.
+        ("APP_DATABASE_STATEMENT_TIMEOUT_MS", "600000".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
