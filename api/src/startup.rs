@@ -1,6 +1,7 @@
 //! Builds the application: connects and migrates the database, loads demo data when asked,
-//! connects the cache, starts the push and fan-out workers, binds the listener. `Application::build` is
-//! what `main` and the tests both call (tests with port 0; `build_with` injects a push sender).
+//! connects the cache, starts the workers (push, SMS, fan-out, escalation, revocation guard),
+//! binds the listener. `Application::build` is what `main` and the tests both call (tests with
+//! port 0; `build_with` injects the push and SMS senders).
 
 use std::{
     net::TcpListener,
@@ -28,6 +29,7 @@ use service::{
     identity,
     push::{self, LogPushSender, PushConfig, PushSender},
     seed,
+    sms::{self, SmsConfig, SmsSender},
     state::{AppState, DbStats},
     worker::PollingWorker,
 };
@@ -43,6 +45,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("start-up task failed")]
     Task,
+    #[error("SMS gateway: {0}")]
+    Sms(#[from] service::sms::SmsError),
     #[error("report keys: {0}")]
     Keys(#[from] service::crypto::KeyringError),
     #[error(
@@ -60,6 +64,7 @@ pub struct Application {
     state: AppState,
     seeded: bool,
     push_worker: PollingWorker,
+    sms_worker: PollingWorker,
     fanout_worker: PollingWorker,
     escalation_worker: PollingWorker,
     revocation_guard: Option<PollingWorker>,
@@ -112,20 +117,37 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         stats,
         report_keys: Arc::new(report_keys),
         in_flight: Arc::default(),
+        sms_queued: Arc::default(),
     })
 }
 
+/// Who delivers what the workers send.
+pub struct Senders {
+    pub push: Arc<dyn PushSender>,
+    /// `None`: the sender `APP_SMS_PROVIDER` names.
+    pub sms: Option<Arc<dyn SmsSender>>,
+}
+
+impl Default for Senders {
+    /// The shipped push sender (which only logs) and the configured SMS sender.
+    fn default() -> Self {
+        Self { push: Arc::new(LogPushSender), sms: None }
+    }
+}
+
 impl Application {
-    /// Builds the server with the shipped push sender (which only logs).
+    /// Builds the server with the shipped senders (see [`Senders::default`]).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        Self::build_with(settings, Arc::new(LogPushSender)).await
+        Self::build_with(settings, Senders::default()).await
     }
 
-    /// Builds the server with the given push sender (a real provider, or a test double).
-    pub async fn build_with(
-        settings: Settings,
-        push_sender: Arc<dyn PushSender>,
-    ) -> Result<Self, StartupError> {
+    /// Builds the server with the given senders (real providers, or test doubles).
+    pub async fn build_with(settings: Settings, senders: Senders) -> Result<Self, StartupError> {
+        sms::install_tls_provider();
+        let sms_sender = match senders.sms {
+            Some(sender) => sender,
+            None => sms::sender_from_settings(&settings)?,
+        };
         let state = connect(settings).await?;
         let settings = state.settings.clone();
         let seeded = if settings.seed_demo_data {
@@ -142,7 +164,8 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         // Started last, so a failed start-up leaves no worker behind (dropping them stops them).
         let push_worker =
-            push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
+            push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), senders.push);
+        let sms_worker = sms::spawn_worker(state.clone(), SmsConfig::from_settings(&settings), sms_sender);
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
         let escalation_worker = service::violence::escalation::spawn_worker(state.clone());
         let revocation_guard = identity::spawn_revocation_guard(state.clone());
@@ -180,6 +203,7 @@ impl Application {
             state,
             seeded,
             push_worker,
+            sms_worker,
             fanout_worker,
             escalation_worker,
             revocation_guard,
@@ -234,7 +258,7 @@ impl Application {
     ///    second request ends the drain early);
     /// 2. the listener closes and in-flight requests get up to `APP_SHUTDOWN_TIMEOUT_SECS` to
     ///    finish (a third request stops at once);
-    /// 3. the push, fan-out and escalation workers finish their rounds and stop.
+    /// 3. the push, SMS, fan-out and escalation workers finish their rounds and stop.
     ///
     /// Closing the listener at once would reset the connections the kernel had accepted but
     /// the server had not yet read: requests a client sent before the signal.
@@ -266,6 +290,7 @@ impl Application {
         let grace = self.state.settings.shutdown_timeout;
         tokio::join!(
             self.push_worker.stop(grace),
+            self.sms_worker.stop(grace),
             self.fanout_worker.stop(grace),
             self.escalation_worker.stop(grace),
             async {

@@ -59,6 +59,10 @@ crate::stored_enum! {
         /// To a person an officer enrolled who was already known to the service: an invitation to
         /// accept or decline. Params: `branch`.
         MembershipInvited = "MEMBERSHIP_INVITED",
+        /// To the person: her password was reset with a code (every session ended).
+        PasswordReset = "PASSWORD_RESET",
+        /// To the person: her account's phone number changed. Params: `ending` (its last digits).
+        PhoneChanged = "PHONE_CHANGED",
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Model {
     /// `FEMALE`, `MALE` or `OTHER`; optional.
     pub gender: Option<Gender>,
     pub registered_at: Option<DateTimeUtc>,
+    /// When she last proved she holds `phone` (a code sent to it by SMS); `None` for records an
+    /// officer made and for accounts older than verification.
+    pub phone_verified_at: Option<DateTimeUtc>,
     pub password_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -22,6 +22,7 @@ mod m20261208_000015_create_violence_reports;
 mod m20261215_000016_create_write_probe;
 mod m20261215_000017_create_known_devices;
 mod m20261222_000018_create_membership_invitations;
+mod m20261229_000019_phone_codes;
 mod util;
 
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000016_create_write_probe::Migration),
             Box::new(m20261215_000017_create_known_devices::Migration),
             Box::new(m20261222_000018_create_membership_invitations::Migration),
+            Box::new(m20261229_000019_phone_codes::Migration),
         ]
     }
 }

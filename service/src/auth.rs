@@ -96,15 +96,58 @@ pub struct TokenKeys {
     /// MAC key of check-in codes, derived from the secret (never the secret itself).
     check_in_key: [u8; 32],
     check_in_ttl: Duration,
+    /// MAC key of phone verification tokens.
+    verification_key: [u8; 32],
+    /// HMAC key of stored phone codes.
+    phone_code_key: [u8; 32],
 }
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// Check-in code layout: version, registration id, expiry (Unix seconds, big-endian), and the
-/// first 128 bits of an HMAC-SHA256 over those.
-const CHECK_IN_VERSION: u8 = 1;
-const CHECK_IN_PAYLOAD: usize = 1 + 16 + 8;
-const CHECK_IN_TAG: usize = 16;
+/// Layout of the short MAC'd tokens (check-in codes, phone verification tokens): version, a
+/// record id, expiry (Unix seconds, big-endian), and the first 128 bits of an HMAC-SHA256 over
+/// those under the token kind's own key — so a token of one kind is never valid as another.
+const MAC_TOKEN_VERSION: u8 = 1;
+const MAC_TOKEN_PAYLOAD: usize = 1 + 16 + 8;
+const MAC_TOKEN_TAG: usize = 16;
+
+fn hmac_with(key: &[u8; 32]) -> HmacSha256 {
+    // HMAC takes a key of any length.
+    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
+}
+
+fn mac_token(key: &[u8; 32], id: Uuid, exp: DateTime<Utc>) -> String {
+    let mut token = Vec::with_capacity(MAC_TOKEN_PAYLOAD + MAC_TOKEN_TAG);
+    token.push(MAC_TOKEN_VERSION);
+    token.extend_from_slice(id.as_bytes());
+    token.extend_from_slice(&u64::try_from(exp.timestamp()).unwrap_or(0).to_be_bytes());
+    let mut mac = hmac_with(key);
+    mac.update(&token);
+    let tag = mac.finalize().into_bytes();
+    token.extend_from_slice(&tag[..MAC_TOKEN_TAG]);
+    URL_SAFE_NO_PAD.encode(token)
+}
+
+fn open_mac_token(key: &[u8; 32], token: &str, now: DateTime<Utc>) -> Result<Uuid, InputProblem> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim().as_bytes()).map_err(|_| InputProblem::InvalidFormat)?;
+    if bytes.len() != MAC_TOKEN_PAYLOAD + MAC_TOKEN_TAG || bytes[0] != MAC_TOKEN_VERSION {
+        return Err(InputProblem::InvalidFormat);
+    }
+    let (payload, tag) = bytes.split_at(MAC_TOKEN_PAYLOAD);
+    let mut mac = hmac_with(key);
+    mac.update(payload);
+    mac.verify_truncated_left(tag).map_err(|_| InputProblem::InvalidFormat)?;
+    let mut exp = [0u8; 8];
+    exp.copy_from_slice(&payload[17..]);
+    if u64::try_from(now.timestamp()).unwrap_or(0) > u64::from_be_bytes(exp) {
+        return Err(InputProblem::Expired);
+    }
+    Uuid::from_slice(&payload[1..17]).map_err(|_| InputProblem::InvalidFormat)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 impl TokenKeys {
     pub fn new(settings: &Settings) -> Self {
@@ -124,6 +167,8 @@ impl TokenKeys {
             refresh_ttl: settings.refresh_token_ttl,
             check_in_key: derive_key(secret, b"phunu check-in code v1"),
             check_in_ttl: settings.check_in_token_ttl,
+            verification_key: derive_key(secret, b"phunu phone verification v1"),
+            phone_code_key: derive_key(secret, b"phunu phone code v1"),
         }
     }
 
@@ -131,38 +176,32 @@ impl TokenKeys {
     /// be neither forged nor edited into another registration's code without the secret.
     pub fn issue_check_in(&self, registration_id: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
         let exp = now + self.check_in_ttl;
-        let mut code = Vec::with_capacity(CHECK_IN_PAYLOAD + CHECK_IN_TAG);
-        code.push(CHECK_IN_VERSION);
-        code.extend_from_slice(registration_id.as_bytes());
-        code.extend_from_slice(&u64::try_from(exp.timestamp()).unwrap_or(0).to_be_bytes());
-        let tag = self.check_in_mac(&code).finalize().into_bytes();
-        code.extend_from_slice(&tag[..CHECK_IN_TAG]);
-        (URL_SAFE_NO_PAD.encode(code), exp)
+        (mac_token(&self.check_in_key, registration_id, exp), exp)
     }
 
     /// The registration a check-in code names: `INVALID_FORMAT` when it is malformed or its MAC
     /// does not match (compared in constant time), `EXPIRED` after its expiry.
     pub fn verify_check_in(&self, code: &str, now: DateTime<Utc>) -> Result<Uuid, InputProblem> {
-        let bytes = URL_SAFE_NO_PAD.decode(code.as_bytes()).map_err(|_| InputProblem::InvalidFormat)?;
-        if bytes.len() != CHECK_IN_PAYLOAD + CHECK_IN_TAG || bytes[0] != CHECK_IN_VERSION {
-            return Err(InputProblem::InvalidFormat);
-        }
-        let (payload, tag) = bytes.split_at(CHECK_IN_PAYLOAD);
-        self.check_in_mac(payload).verify_truncated_left(tag).map_err(|_| InputProblem::InvalidFormat)?;
-        let mut exp = [0u8; 8];
-        exp.copy_from_slice(&payload[17..]);
-        if u64::try_from(now.timestamp()).unwrap_or(0) > u64::from_be_bytes(exp) {
-            return Err(InputProblem::Expired);
-        }
-        Uuid::from_slice(&payload[1..17]).map_err(|_| InputProblem::InvalidFormat)
+        open_mac_token(&self.check_in_key, code, now)
     }
 
-    fn check_in_mac(&self, payload: &[u8]) -> HmacSha256 {
-        // HMAC takes a key of any length.
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.check_in_key).unwrap_or_else(|_| unreachable!());
-        mac.update(payload);
-        mac
+    /// A phone verification token: names the verified code (its row) until `exp`.
+    pub fn issue_verification(&self, code_id: Uuid, exp: DateTime<Utc>) -> String {
+        mac_token(&self.verification_key, code_id, exp)
+    }
+
+    /// The code a verification token names (see [`Self::verify_check_in`] for the errors).
+    pub fn verify_verification(&self, token: &str, now: DateTime<Utc>) -> Result<Uuid, InputProblem> {
+        open_mac_token(&self.verification_key, token, now)
+    }
+
+    /// The stored form of a one-time phone code: HMAC-SHA256 (hex) of its row id and the code,
+    /// under a key derived from the secret (a million codes are no work to hash without it).
+    pub fn phone_code_hash(&self, code_id: Uuid, code: &str) -> String {
+        let mut mac = hmac_with(&self.phone_code_key);
+        mac.update(code_id.as_bytes());
+        mac.update(code.as_bytes());
+        hex(&mac.finalize().into_bytes())
     }
 
     /// Issues an access token for a session; returns it with its expiry.
@@ -281,8 +320,7 @@ fn new_opaque_token(prefix: &str) -> Result<(String, String), ApiError> {
 /// SHA-256 (hex) of a refresh (or device) token. A fast hash is right here: the token has 256
 /// bits of entropy, so there is nothing to brute-force.
 pub fn hash_refresh_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.

@@ -136,8 +136,60 @@ pub struct Settings {
     /// PIN attempts per client address within `report_pin_window`, whatever the reference.
     pub report_pin_max_per_address: u32,
     pub report_pin_window: Duration,
+    /// The SMS gateway (`APP_SMS_PROVIDER=http`); `None`: the development log sender, which
+    /// prints messages and their codes in the server log (refused in production).
+    pub sms_gateway: Option<SmsGateway>,
+    /// How often the SMS worker looks for due messages (it also wakes when one is queued).
+    pub sms_poll_interval: Duration,
+    /// Delivery attempts before an SMS is given up.
+    pub sms_max_attempts: u32,
+    /// Wait before the first retry of an SMS; it doubles at each failure.
+    pub sms_backoff_base: Duration,
+    /// How long a phone code can be verified.
+    pub phone_code_ttl: Duration,
+    /// Wrong guesses one phone code takes before it is dead.
+    pub phone_code_max_attempts: u32,
+    /// The wait before another code to the same number for the same purpose.
+    pub phone_code_cooldown: Duration,
+    /// Codes sent to one number per day, all purposes together.
+    pub phone_code_max_per_phone: u32,
+    /// Codes asked from one client address per day.
+    pub phone_code_max_per_address: u32,
+    /// Code checks from one client address per `login_failure_window` (guessing across numbers).
+    pub phone_code_checks_per_address: u32,
+    /// How long a verification token (a verified code) stays usable.
+    pub phone_verification_ttl: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
+}
+
+/// An HTTP SMS gateway: where to post, how to authenticate, and the JSON body to send.
+#[derive(Clone, Debug)]
+pub struct SmsGateway {
+    pub url: String,
+    pub key: Option<SecretString>,
+    pub auth: GatewayAuth,
+    /// The body, with placeholders in its strings: `{{phone}}` (`+84…`), `{{phone_digits}}`
+    /// (`84…`), `{{phone_local}}` (`0…`), `{{text}}`, `{{code}}`, `{{id}}` (the outbox row), and
+    /// `{{key}}`.
+    pub template: serde_json::Value,
+    /// A JSON pointer into the gateway's answer and the value that means "accepted", for
+    /// gateways that answer 200 with an error code inside (`/CodeResult=100`, `/error=0`).
+    pub success: Option<(String, String)>,
+    pub timeout: Duration,
+}
+
+/// How the gateway key is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GatewayAuth {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// HTTP Basic with the key as the user name (SpeedSMS).
+    Basic,
+    /// The key as the value of this header (Zalo's `access_token`).
+    Header(String),
+    /// Only where the template says `{{key}}` (eSMS).
+    InBody,
 }
 
 /// Why the settings could not be built; the variable is named, its value never echoed.
@@ -322,6 +374,17 @@ impl Settings {
             report_pin_lock: secs(60 * u64::from(positive(&get, "APP_REPORT_PIN_LOCK_MINS", 60)?)),
             report_pin_max_per_address: positive(&get, "APP_REPORT_PIN_MAX_PER_ADDRESS", 20)?,
             report_pin_window: secs(u64::from(positive(&get, "APP_REPORT_PIN_WINDOW_SECS", 900)?)),
+            sms_gateway: sms_gateway(&get, dev)?,
+            sms_poll_interval: millis(parse(&get, "APP_SMS_POLL_INTERVAL_MS", 1000, "milliseconds")?),
+            sms_max_attempts: positive(&get, "APP_SMS_MAX_ATTEMPTS", 5)?,
+            sms_backoff_base: millis(parse(&get, "APP_SMS_BACKOFF_BASE_MS", 5_000, "milliseconds")?),
+            phone_code_ttl: secs(u64::from(positive(&get, "APP_PHONE_CODE_TTL_SECS", 300)?)),
+            phone_code_max_attempts: positive(&get, "APP_PHONE_CODE_MAX_ATTEMPTS", 5)?,
+            phone_code_cooldown: secs(parse(&get, "APP_PHONE_CODE_COOLDOWN_SECS", 60, "seconds")?),
+            phone_code_max_per_phone: positive(&get, "APP_PHONE_CODE_MAX_PER_PHONE", 8)?,
+            phone_code_max_per_address: positive(&get, "APP_PHONE_CODE_MAX_PER_ADDRESS", 60)?,
+            phone_code_checks_per_address: positive(&get, "APP_PHONE_CODE_CHECKS_PER_ADDRESS", 50)?,
+            phone_verification_ttl: secs(u64::from(positive(&get, "APP_PHONE_VERIFICATION_TTL_SECS", 900)?)),
             log_format: match get("APP_LOG_FORMAT").as_deref() {
                 None if dev => LogFormat::Pretty,
                 None => LogFormat::Json,
@@ -338,6 +401,81 @@ impl Settings {
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
     }
+}
+
+/// `APP_SMS_PROVIDER` and the gateway's settings (see [`SmsGateway`]).
+fn sms_gateway(get: &impl Fn(&str) -> Option<String>, dev: bool) -> Result<Option<SmsGateway>, ConfigError> {
+    const PROVIDER: &str = "APP_SMS_PROVIDER";
+    match get(PROVIDER).as_deref() {
+        None | Some("log") if dev => return Ok(None),
+        None => return Err(ConfigError::MissingInProduction(PROVIDER)),
+        Some("log") => {
+            return Err(ConfigError::Invalid {
+                name: PROVIDER,
+                expected: "http in production (the log sender prints one-time codes in the log)",
+            });
+        }
+        Some("http") => {}
+        Some(_) => return Err(ConfigError::Invalid { name: PROVIDER, expected: "log or http" }),
+    }
+    let url = match get("APP_SMS_GATEWAY_URL") {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => u,
+        Some(_) => {
+            return Err(ConfigError::Invalid { name: "APP_SMS_GATEWAY_URL", expected: "an http(s) URL" });
+        }
+        None => {
+            return Err(ConfigError::Invalid {
+                name: "APP_SMS_GATEWAY_URL",
+                expected: "the gateway URL (APP_SMS_PROVIDER=http)",
+            });
+        }
+    };
+    let auth = match get("APP_SMS_GATEWAY_AUTH").as_deref() {
+        None | Some("bearer") => GatewayAuth::Bearer,
+        Some("basic") => GatewayAuth::Basic,
+        Some("body") => GatewayAuth::InBody,
+        Some(h) if h.starts_with("header:") && h.len() > 7 => GatewayAuth::Header(h[7..].to_owned()),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "APP_SMS_GATEWAY_AUTH",
+                expected: "bearer, basic, body or header:<name>",
+            });
+        }
+    };
+    let template = match get("APP_SMS_GATEWAY_TEMPLATE") {
+        None => serde_json::json!({ "to": "{{phone}}", "text": "{{text}}" }),
+        Some(t) => match serde_json::from_str::<serde_json::Value>(&t) {
+            Ok(v) if v.is_object() => v,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_SMS_GATEWAY_TEMPLATE",
+                    expected: "a JSON object with {{placeholders}} in its strings",
+                });
+            }
+        },
+    };
+    let success = match get("APP_SMS_GATEWAY_SUCCESS") {
+        None => None,
+        Some(s) => match s.split_once('=') {
+            Some((pointer, value)) if pointer.starts_with('/') => {
+                Some((pointer.to_owned(), value.to_owned()))
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_SMS_GATEWAY_SUCCESS",
+                    expected: "a JSON pointer and a value, e.g. /CodeResult=100",
+                });
+            }
+        },
+    };
+    Ok(Some(SmsGateway {
+        url,
+        key: get("APP_SMS_GATEWAY_KEY").map(SecretString::from),
+        auth,
+        template,
+        success,
+        timeout: millis(parse(get, "APP_SMS_GATEWAY_TIMEOUT_MS", 5_000, "milliseconds")?),
+    }))
 }
 
 /// A limit that must be at least 1 (0 would lock everyone out).
@@ -424,6 +562,8 @@ mod tests {
             ("DATABASE_URL", "postgres://x"),
             ("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("APP_REPORT_KEYS", REPORT_KEYS),
+            ("APP_SMS_PROVIDER", "http"),
+            ("APP_SMS_GATEWAY_URL", "https://sms.example.vn/send"),
         ];
         let s = Settings::from_vars(&vars(&base)).unwrap();
         assert!(!s.graphiql && !s.introspection && !s.seed_demo_data);
@@ -469,10 +609,66 @@ mod tests {
         assert!(!err.to_string().contains("c2hvcnQ="), "the value is never echoed");
         let mut good = base.to_vec();
         good.push(("APP_REPORT_KEYS", REPORT_KEYS));
+        good.push(("APP_SMS_PROVIDER", "http"));
+        good.push(("APP_SMS_GATEWAY_URL", "https://sms.example.vn/send"));
         let s = Settings::from_vars(&vars(&good)).unwrap();
         assert_eq!(s.report_keys.map(|k| k.current_key_id()), Some(1));
         // Development generates one instead (see `report_key_file`).
         assert!(Settings::from_vars(&vars(&[])).unwrap().report_keys.is_none());
+    }
+
+    #[test]
+    fn production_refuses_the_log_sms_sender_and_needs_a_gateway() {
+        let base = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://x"),
+            ("APP_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("APP_REPORT_KEYS", REPORT_KEYS),
+        ];
+        let err = Settings::from_vars(&vars(&base)).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingInProduction("APP_SMS_PROVIDER")), "{err}");
+        let mut log = base.to_vec();
+        log.push(("APP_SMS_PROVIDER", "log"));
+        assert!(matches!(
+            Settings::from_vars(&vars(&log)),
+            Err(ConfigError::Invalid { name: "APP_SMS_PROVIDER", .. })
+        ));
+        let mut http = base.to_vec();
+        http.push(("APP_SMS_PROVIDER", "http"));
+        assert!(matches!(
+            Settings::from_vars(&vars(&http)),
+            Err(ConfigError::Invalid { name: "APP_SMS_GATEWAY_URL", .. })
+        ));
+        http.extend([
+            ("APP_SMS_GATEWAY_URL", "https://sms.example.vn/send"),
+            ("APP_SMS_GATEWAY_AUTH", "header:access_token"),
+            ("APP_SMS_GATEWAY_KEY", "gateway-key"),
+            ("APP_SMS_GATEWAY_SUCCESS", "/error=0"),
+            (
+                "APP_SMS_GATEWAY_TEMPLATE",
+                r#"{"phone":"{{phone_digits}}","template_data":{"otp":"{{code}}"}}"#,
+            ),
+        ]);
+        let gateway = Settings::from_vars(&vars(&http)).unwrap().sms_gateway.unwrap();
+        assert_eq!(gateway.auth, GatewayAuth::Header("access_token".into()));
+        assert_eq!(gateway.success, Some(("/error".into(), "0".into())));
+        assert_eq!(gateway.template["template_data"]["otp"], "{{code}}");
+        let debug = format!("{gateway:?}");
+        assert!(!debug.contains("gateway-key"), "the key never reaches a Debug output: {debug}");
+        for (name, bad) in [
+            ("APP_SMS_GATEWAY_TEMPLATE", "not json"),
+            ("APP_SMS_GATEWAY_AUTH", "digest"),
+            ("APP_SMS_GATEWAY_SUCCESS", "error"),
+        ] {
+            let mut v = vars(&http);
+            v.insert(name.into(), bad.into());
+            assert!(
+                matches!(Settings::from_vars(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}"
+            );
+        }
+        // Development prints codes in the log unless a gateway is configured.
+        assert!(Settings::from_vars(&vars(&[])).unwrap().sms_gateway.is_none());
     }
 
     #[test]

@@ -82,6 +82,16 @@ pub enum InputProblem {
     /// Text with a character no one types (NUL or another control character, a bidirectional
     /// override), see `domain::text::is_forbidden_char`.
     InvalidCharacters,
+    /// A one-time phone code that is not the one sent.
+    WrongCode,
+    /// A one-time phone code took its last wrong guess: ask for a new one.
+    TooManyAttempts,
+    /// A single-use token (a phone verification) was spent already.
+    AlreadyUsed,
+    /// A step-up code goes to one's own number only.
+    NotYourNumber,
+    /// A new phone number that is the current one.
+    SameNumber,
 }
 
 impl InputProblem {
@@ -126,8 +136,8 @@ impl InputProblem {
             (ExactlyOne, Lang::En) => "Give exactly one of the alternative arguments.",
             (MissingColumn, Lang::Vi) => "Tệp thiếu cột bắt buộc (họ và tên, số điện thoại, mã chi hội).",
             (MissingColumn, Lang::En) => "The file lacks a required column (full name, phone, branch code).",
-            (Expired, Lang::Vi) => "Mã đã hết hạn. Hãy mở lại mã mới trên ứng dụng.",
-            (Expired, Lang::En) => "The code has expired. Open a fresh one in the app.",
+            (Expired, Lang::Vi) => "Mã đã hết hạn. Hãy lấy mã mới trên ứng dụng.",
+            (Expired, Lang::En) => "The code has expired. Get a fresh one in the app.",
             (OtherTraining, Lang::Vi) => "Mã này thuộc một lớp tập huấn khác.",
             (OtherTraining, Lang::En) => "This code belongs to another training.",
             (NotAChild, Lang::Vi) => "Đơn vị này không phải đơn vị trực thuộc trực tiếp.",
@@ -140,6 +150,16 @@ impl InputProblem {
             (InvalidCharacters, Lang::En) => {
                 "The text has characters that are not allowed (control or direction-changing characters)."
             }
+            (WrongCode, Lang::Vi) => "Mã xác minh không đúng.",
+            (WrongCode, Lang::En) => "The verification code is wrong.",
+            (TooManyAttempts, Lang::Vi) => "Đã nhập sai quá nhiều lần. Hãy lấy mã mới.",
+            (TooManyAttempts, Lang::En) => "Too many wrong codes. Ask for a new one.",
+            (AlreadyUsed, Lang::Vi) => "Mã xác minh này đã được dùng.",
+            (AlreadyUsed, Lang::En) => "This verification has been used already.",
+            (NotYourNumber, Lang::Vi) => "Mã chỉ được gửi tới số điện thoại của tài khoản.",
+            (NotYourNumber, Lang::En) => "The code can only go to the account's own number.",
+            (SameNumber, Lang::Vi) => "Số mới trùng với số hiện tại.",
+            (SameNumber, Lang::En) => "The new number is the current one.",
         }
     }
 
@@ -169,6 +189,11 @@ impl InputProblem {
             NotAChild => "NOT_A_CHILD",
             CriteriaNotMet => "CRITERIA_NOT_MET",
             InvalidCharacters => "INVALID_CHARACTERS",
+            WrongCode => "WRONG_CODE",
+            TooManyAttempts => "TOO_MANY_ATTEMPTS",
+            AlreadyUsed => "ALREADY_USED",
+            NotYourNumber => "NOT_YOUR_NUMBER",
+            SameNumber => "SAME_NUMBER",
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod events;
 pub mod fanout;
 pub mod push;
 pub mod seed;
+pub mod sms;
 pub mod state;
 pub mod worker;
 

@@ -172,6 +172,26 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
             "An invitation to join".into(),
             format!("{branch} invites you to become a member. You can accept or decline."),
         ),
+        Some(NotificationKind::PasswordReset) if vi => (
+            "Mật khẩu đã được đặt lại".into(),
+            "Mật khẩu của bạn vừa được đặt lại bằng mã gửi tới số điện thoại; mọi phiên đăng nhập \
+             cũ đã kết thúc. Nếu không phải bạn, hãy liên hệ Hội ngay."
+                .into(),
+        ),
+        Some(NotificationKind::PasswordReset) => (
+            "Your password was reset".into(),
+            "Your password was just reset with a code sent to your phone, and every earlier \
+             session ended. If this was not you, contact the union at once."
+                .into(),
+        ),
+        Some(NotificationKind::PhoneChanged) if vi => (
+            "Số điện thoại đã được đổi".into(),
+            format!("Tài khoản của bạn giờ dùng số điện thoại có đuôi {}.", param(params, "ending")),
+        ),
+        Some(NotificationKind::PhoneChanged) => (
+            "Your phone number changed".into(),
+            format!("Your account now uses the phone number ending in {}.", param(params, "ending")),
+        ),
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

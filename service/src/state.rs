@@ -23,6 +23,8 @@ pub struct AppState {
     pub report_keys: Arc<Keyring>,
     /// Requests running now, per caller (see [`InFlight`]).
     pub in_flight: Arc<InFlight>,
+    /// Notified after a commit that queued an SMS: wakes this instance's SMS worker at once.
+    pub sms_queued: Arc<tokio::sync::Notify>,
 }
 
 /// How many HTTP requests each caller has running on this instance, so that one caller cannot

@@ -5,7 +5,12 @@
 
 use std::{fmt::Display, future::Future, time::Duration};
 
-use tokio::{sync::watch, task::JoinHandle};
+use std::sync::Arc;
+
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
 
 use crate::state;
 
@@ -19,7 +24,23 @@ pub struct PollingWorker {
 impl PollingWorker {
     /// Spawns `round` on the current Tokio runtime, polled every `poll_interval`. A round
     /// answers whether more work is waiting now (a full batch), so the next one runs at once.
-    pub fn spawn<F, Fut, E>(name: &'static str, poll_interval: Duration, mut round: F) -> Self
+    pub fn spawn<F, Fut, E>(name: &'static str, poll_interval: Duration, round: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<bool, E>> + Send,
+        E: Display,
+    {
+        Self::spawn_nudged(name, poll_interval, Arc::new(Notify::new()), round)
+    }
+
+    /// Like [`spawn`](Self::spawn), and a round also runs as soon as `nudge` is notified (work
+    /// queued on this instance: an SMS code should not wait for the next poll).
+    pub fn spawn_nudged<F, Fut, E>(
+        name: &'static str,
+        poll_interval: Duration,
+        nudge: Arc<Notify>,
+        mut round: F,
+    ) -> Self
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result<bool, E>> + Send,
@@ -35,6 +56,7 @@ impl PollingWorker {
                     // A stop request, or the owner dropped the handle.
                     _ = stopped.changed() => break,
                     _ = ticks.tick() => {}
+                    () = nudge.notified() => {}
                 }
                 loop {
                     match state::background(round()).await {

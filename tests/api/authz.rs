@@ -79,6 +79,7 @@ async fn person_with(app: &TestApp, n: u32, admin: bool, role: Option<(Role, Uni
         language: Set("vi".into()),
         gender: Set(None),
         registered_at: Set(None),
+        phone_verified_at: Set(None),
         password_changed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -40,9 +40,11 @@ impl Series {
     pub const MEMBERSHIP: Series = Series(978);
     /// Accounts that exist before an officer enrols them (`invitations`).
     pub const INVITATIONS: Series = Series(980);
+    /// Phone codes, recovery, sessions, deletion and export (`accounts`).
+    pub const ACCOUNTS: Series = Series(981);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 9] = [
+    pub const ALL: [Series; 10] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -52,6 +54,7 @@ impl Series {
         Series::TRAININGS,
         Series::MEMBERSHIP,
         Series::INVITATIONS,
+        Series::ACCOUNTS,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

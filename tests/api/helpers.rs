@@ -39,6 +39,8 @@ pub struct TestApp {
     pub port: u16,
     pub state: AppState,
     pub client: reqwest::Client,
+    /// Every SMS the app sent (the test double of the gateway).
+    pub sms: std::sync::Arc<SmsInbox>,
     /// The settings it was built from (a peer instance reuses them).
     pub vars: HashMap<String, String>,
     /// What SIGTERM sends (see [`Self::request_stop`]).
@@ -83,6 +85,8 @@ fn init_logs() {
     use tracing_subscriber::prelude::*;
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
+        // The HTTP clients of the tests use the service's TLS provider.
+        service::sms::install_tls_provider();
         let layer = tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
@@ -131,6 +135,10 @@ pub async fn spawn_app_with_sender(
     vars.insert("APP_ENROL_MAX_PER_OFFICER".into(), "100000".into());
     vars.insert("APP_IMPORT_MAX_PER_OFFICER".into(), "100000".into());
     vars.insert("APP_IMPORT_ROWS_MAX_PER_OFFICER".into(), "100000000".into());
+    // Every registration asks for a phone code from 127.0.0.1; the per-address limits have
+    // tests of their own (phone.rs).
+    vars.insert("APP_PHONE_CODE_MAX_PER_ADDRESS".into(), "100000".into());
+    vars.insert("APP_PHONE_CODE_CHECKS_PER_ADDRESS".into(), "100000".into());
     // Hundreds of apps share one PostgreSQL: keep each one's idle connections few.
     vars.insert("APP_DATABASE_MIN_CONNECTIONS".into(), "1".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);
@@ -143,31 +151,41 @@ pub async fn spawn_app_with_sender(
     }
     // Production refuses demo data (its password is public): tests of production mode run
     // without it.
-    if vars.get("APP_ENV").is_some_and(|e| e == "production")
-        && !overrides.iter().any(|(k, _)| *k == "APP_SEED_DEMO_DATA")
-    {
-        vars.insert("APP_SEED_DEMO_DATA".into(), "false".into());
+    if vars.get("APP_ENV").is_some_and(|e| e == "production") {
+        if !overrides.iter().any(|(k, _)| *k == "APP_SEED_DEMO_DATA") {
+            vars.insert("APP_SEED_DEMO_DATA".into(), "false".into());
+        }
+        // Production needs a gateway; the test's inbox stands in for it.
+        vars.entry("APP_SMS_PROVIDER".into()).or_insert_with(|| "http".into());
+        vars.entry("APP_SMS_GATEWAY_URL".into()).or_insert_with(|| "http://127.0.0.1:9/unused".into());
     }
-    start_with(vars, sender).await
+    start_with(vars, sender, std::sync::Arc::default()).await
 }
 
-async fn start(vars: HashMap<String, String>) -> TestApp {
-    start_with(vars, std::sync::Arc::new(service::push::LogPushSender)).await
+async fn start(vars: HashMap<String, String>, sms: std::sync::Arc<SmsInbox>) -> TestApp {
+    start_with(vars, std::sync::Arc::new(service::push::LogPushSender), sms).await
 }
 
 async fn start_with(
     vars: HashMap<String, String>,
     sender: std::sync::Arc<dyn service::push::PushSender>,
+    sms: std::sync::Arc<SmsInbox>,
 ) -> TestApp {
-    try_start_with(vars, sender).await.expect("application builds")
+    try_start_with(vars, sender, sms).await.expect("application builds")
 }
 
 async fn try_start_with(
     vars: HashMap<String, String>,
     sender: std::sync::Arc<dyn service::push::PushSender>,
+    sms: std::sync::Arc<SmsInbox>,
 ) -> Result<TestApp, api::startup::StartupError> {
     let settings = Settings::from_vars(&vars).expect("test settings");
-    let app = Application::build_with(settings, sender).await?;
+    // A test of the HTTP gateway adapter sets `TEST_SMS_VIA_GATEWAY` (the app then sends
+    // through the gateway its settings name); every other app delivers to the inbox.
+    let inbox: Option<std::sync::Arc<dyn service::sms::SmsSender>> =
+        (!vars.contains_key("TEST_SMS_VIA_GATEWAY")).then(|| sms.clone() as _);
+    let senders = api::startup::Senders { push: sender, sms: inbox };
+    let app = Application::build_with(settings, senders).await?;
     let port = app.port();
     let state = app.state().clone();
     let (stop, stop_requests) = tokio::sync::mpsc::unbounded_channel();
@@ -177,6 +195,7 @@ async fn try_start_with(
         port,
         state,
         client: reqwest::Client::new(),
+        sms,
         vars,
         stop,
         server,
@@ -197,7 +216,7 @@ impl TestApp {
     /// Another instance on the same database and Redis prefix (a restart, or a second node
     /// behind the load balancer).
     pub async fn spawn_peer(&self) -> TestApp {
-        start(self.vars.clone()).await
+        start(self.vars.clone(), self.sms.clone()).await
     }
 
     /// [`Self::spawn_peer`] with some settings changed (a restart after a configuration change).
@@ -206,7 +225,7 @@ impl TestApp {
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
-        start(vars).await
+        start(vars, self.sms.clone()).await
     }
 
     /// Tries to start [`Self::spawn_peer_with`]: the start-up error when it refuses to start.
@@ -218,7 +237,7 @@ impl TestApp {
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
-        try_start_with(vars, std::sync::Arc::new(service::push::LogPushSender)).await
+        try_start_with(vars, std::sync::Arc::new(service::push::LogPushSender), self.sms.clone()).await
     }
 
     /// [`Self::spawn_peer`] with the push worker sending through `sender`.
@@ -226,8 +245,76 @@ impl TestApp {
         &self,
         sender: std::sync::Arc<dyn service::push::PushSender>,
     ) -> TestApp {
-        start_with(self.vars.clone(), sender).await
+        start_with(self.vars.clone(), sender, self.sms.clone()).await
     }
+}
+
+/// One SMS the app sent.
+#[derive(Clone, Debug)]
+pub struct Sms {
+    pub to: String,
+    pub text: String,
+    pub code: Option<String>,
+}
+
+/// The test double of the SMS gateway: keeps every message.
+#[derive(Default)]
+pub struct SmsInbox {
+    sent: Mutex<Vec<Sms>>,
+    /// How many of each number's codes `code_for` handed out already.
+    taken: Mutex<HashMap<String, usize>>,
+}
+
+#[async_trait::async_trait]
+impl service::sms::SmsSender for SmsInbox {
+    async fn send(&self, m: &service::sms::SmsMessage<'_>) -> Result<(), service::sms::SmsError> {
+        let sms = Sms { to: m.to.to_owned(), text: m.text.to_owned(), code: m.code.map(str::to_owned) };
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).push(sms);
+        Ok(())
+    }
+}
+
+impl SmsInbox {
+    /// Every message sent to `phone` (any common form) so far.
+    pub fn to(&self, phone: &str) -> Vec<Sms> {
+        let phone = normalised(phone);
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|m| m.to == phone)
+            .cloned()
+            .collect()
+    }
+
+    /// The next code sent to `phone` that no earlier call took (waits up to 10 s for it).
+    pub async fn code_for(&self, phone: &str) -> String {
+        let phone = normalised(phone);
+        for _ in 0..1000 {
+            let codes: Vec<String> = self.to(&phone).into_iter().filter_map(|m| m.code).collect();
+            let next = {
+                let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+                let n = taken.entry(phone.clone()).or_insert(0);
+                let next = codes.get(*n).cloned();
+                if next.is_some() {
+                    *n += 1;
+                }
+                next
+            };
+            if let Some(code) = next {
+                return code;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no code was sent to {phone}");
+    }
+}
+
+/// `+84…` for any common form of a Vietnamese mobile number.
+pub fn normalised(phone: &str) -> String {
+    service::domain::PhoneNumber::parse(phone, "phone")
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|_| phone.to_owned())
 }
 
 /// A database URL no other test uses.
@@ -357,22 +444,72 @@ impl TestApp {
         self.login(phone, DEMO_PASSWORD).await.0
     }
 
-    /// Registers a new person; returns (access token, refresh token, person id).
-    pub async fn register(&self, phone: &str, name: &str, password: &str) -> (String, String, String) {
-        let data = self
+    /// Asks for a phone code for `purpose`, reads it from the SMS inbox and verifies it: the
+    /// verification token (signed in as `token` for the purposes that need a session).
+    pub async fn verified_phone(&self, phone: &str, purpose: &str, token: Option<&str>) -> String {
+        self.try_verified_phone(phone, purpose, token).await.unwrap_or_else(|res| panic!("{}", res.body))
+    }
+
+    /// [`Self::verified_phone`], or the first response that carried an error.
+    pub async fn try_verified_phone(
+        &self,
+        phone: &str,
+        purpose: &str,
+        token: Option<&str>,
+    ) -> Result<String, Gql> {
+        let sent = self
             .gql(
-                "mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken person { id } } }",
-                json!({ "i": { "phone": phone, "fullName": name, "password": password } }),
-                None,
+                "mutation($p: String!, $u: PhoneCodePurpose!) { requestPhoneCode(phone: $p, purpose: $u) { expiresAt } }",
+                json!({ "p": phone, "u": purpose }),
+                token,
             )
-            .await
-            .ok();
+            .await;
+        if sent.has_errors() {
+            return Err(sent);
+        }
+        let code = self.sms.code_for(phone).await;
+        let verified = self
+            .gql(
+                "mutation($p: String!, $u: PhoneCodePurpose!, $c: String!) { verifyPhoneCode(phone: $p, purpose: $u, code: $c) { verificationToken } }",
+                json!({ "p": phone, "u": purpose, "c": code }),
+                token,
+            )
+            .await;
+        match verified.data()["verifyPhoneCode"]["verificationToken"].as_str() {
+            Some(t) if !verified.has_errors() => Ok(t.to_owned()),
+            _ => Err(verified),
+        }
+    }
+
+    /// Registers a new person (proving the phone with a code); returns (access token, refresh
+    /// token, person id).
+    pub async fn register(&self, phone: &str, name: &str, password: &str) -> (String, String, String) {
+        let data = self.register_with(phone, json!({ "fullName": name, "password": password })).await.ok();
         let r = &data["register"];
         (
             r["accessToken"].as_str().unwrap().to_owned(),
             r["refreshToken"].as_str().unwrap().to_owned(),
             r["person"]["id"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// `register` with `fields` (any of `RegisterInput` but the phone and the verification
+    /// token), the phone proved with a code first.
+    pub async fn register_with(&self, phone: &str, fields: Value) -> Gql {
+        let token = match self.try_verified_phone(phone, "REGISTER", None).await {
+            Ok(token) => token,
+            Err(res) => return res,
+        };
+        let mut input = json!({ "phone": phone, "verificationToken": token });
+        for (k, v) in fields.as_object().expect("an object of RegisterInput fields") {
+            input[k] = v.clone();
+        }
+        self.gql(
+            "mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken person { id } } }",
+            json!({ "i": input }),
+            None,
+        )
+        .await
     }
 
     /// The global id of the unit with this code.

@@ -198,7 +198,7 @@ async fn accept_language_changes_the_message_but_not_the_code_or_field() {
     let app = spawn_app().await;
     let body = json!({
         "query": "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-        "variables": { "i": { "phone": "12345", "fullName": "Nguyễn Thị Hoa", "password": "hoa-sen-2024" } },
+        "variables": { "i": { "phone": "12345", "fullName": "Nguyễn Thị Hoa", "password": "hoa-sen-2024", "verificationToken": "x" } },
     })
     .to_string();
     let (_, vi) =
@@ -209,7 +209,7 @@ async fn accept_language_changes_the_message_but_not_the_code_or_field() {
     .await;
     for res in [&vi, &en] {
         assert_eq!(first_code(res), Some("BAD_USER_INPUT"), "{res}");
-        assert_eq!(res["errors"][0]["extensions"]["field"], "phone", "{res}");
+        assert_eq!(res["errors"][0]["extensions"]["field"], "input.phone", "{res}");
     }
     let (vi_msg, en_msg) = (&vi["errors"][0]["message"], &en["errors"][0]["message"]);
     assert!(vi_msg.is_string() && en_msg.is_string());

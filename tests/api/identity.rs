@@ -18,8 +18,15 @@ const REFRESH: &str =
     "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
 const CHANGE_PASSWORD: &str = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }";
 
+/// Registers with the phone proved by a code.
 async fn register_gql(app: &TestApp, phone: &str, name: &str, password: &str) -> Gql {
-    app.gql(REGISTER, json!({ "i": { "phone": phone, "fullName": name, "password": password } }), None).await
+    app.register_with(phone, json!({ "fullName": name, "password": password })).await
+}
+
+/// Registers with a token that proves nothing (its fields are checked first).
+async fn register_unverified(app: &TestApp, phone: &str, name: &str, password: &str) -> Gql {
+    let input = json!({ "phone": phone, "fullName": name, "password": password, "verificationToken": "x" });
+    app.gql(REGISTER, json!({ "i": input }), None).await
 }
 
 async fn login_gql(app: &TestApp, phone: &str, password: &str) -> Gql {
@@ -67,7 +74,8 @@ async fn register_accepts_every_common_phone_form_and_stores_plus84() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_the_same_number_in_another_form_is_a_conflict() {
-    let app = spawn_app().await;
+    // Each try asks for a code to the same number at once.
+    let app = spawn_app_with(&[("APP_PHONE_CODE_COOLDOWN_SECS", "0")]).await;
     let (access, _, _) = app.register("0912 345 678", "Nguyễn Thị Hoa", PASSWORD).await;
     assert_eq!(me(&app, &access).await.ok()["me"]["phone"], "+84912345678");
     for other_form in ["+84912345678", "84912345678", "0912345678"] {
@@ -86,16 +94,18 @@ async fn register_refuses_bad_input_by_field_and_writes_nothing() {
     let app = spawn_app().await;
     let before = person_count(&app).await;
     let cases = [
-        ("12345", "Nguyễn Thị Hoa", PASSWORD, "phone"),
-        ("0212345678", "Nguyễn Thị Hoa", PASSWORD, "phone"),
-        ("0912345678", "Nguyễn Thị Hoa", "short1", "password"),
-        ("0912345678", "Nguyễn Thị Hoa", "onlyletters", "password"),
-        ("0912345678", "Nguyễn Thị Hoa", "1234567890", "password"),
-        ("0912345678", "A", PASSWORD, "fullName"),
-        ("0912345678", "Hoa <script>", PASSWORD, "fullName"),
+        ("12345", "Nguyễn Thị Hoa", PASSWORD, "input.phone"),
+        ("0212345678", "Nguyễn Thị Hoa", PASSWORD, "input.phone"),
+        ("0912345678", "Nguyễn Thị Hoa", "short1", "input.password"),
+        ("0912345678", "Nguyễn Thị Hoa", "onlyletters", "input.password"),
+        ("0912345678", "Nguyễn Thị Hoa", "1234567890", "input.password"),
+        ("0912345678", "A", PASSWORD, "input.fullName"),
+        ("0912345678", "Hoa <script>", PASSWORD, "input.fullName"),
+        // Every field right, and no proof of the number.
+        ("0912345678", "Nguyễn Thị Hoa", PASSWORD, "input.verificationToken"),
     ];
     for (phone, name, password, field) in cases {
-        let res = register_gql(&app, phone, name, password).await;
+        let res = register_unverified(&app, phone, name, password).await;
         assert_eq!(res.code(), Some("BAD_USER_INPUT"), "{phone}/{name}/{password}: {}", res.body);
         assert_eq!(res.field(), Some(field), "{phone}/{name}/{password}: {}", res.body);
     }
@@ -559,10 +569,9 @@ const UPDATE_PROFILE: &str =
 async fn gender_is_optional_given_at_registration_and_editable() {
     let app = spawn_app().await;
     let data = app
-        .gql(
-            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-            json!({ "i": { "phone": "0912000111", "fullName": "Lò Thị Giới", "password": "sen-hong-2026", "gender": "FEMALE" } }),
-            None,
+        .register_with(
+            "0912000111",
+            json!({ "fullName": "Lò Thị Giới", "password": "sen-hong-2026", "gender": "FEMALE" }),
         )
         .await
         .ok();

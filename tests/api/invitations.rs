@@ -74,10 +74,9 @@ async fn join(app: &TestApp, her: &str, code: &str, officer: &str) {
 async fn account(app: &TestApp, n: u32) -> (String, String) {
     let phone = Series::INVITATIONS.stored_phone(n);
     let data = app
-        .gql(
-            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-            json!({ "i": { "phone": phone, "fullName": "Đinh Thị Riêng Tư", "password": "mat-khau-rieng-1", "birthDate": "1979-09-09" } }),
-            None,
+        .register_with(
+            &phone,
+            json!({ "fullName": "Đinh Thị Riêng Tư", "password": "mat-khau-rieng-1", "birthDate": "1979-09-09" }),
         )
         .await
         .ok();

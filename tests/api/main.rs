@@ -8,6 +8,7 @@
 mod fixtures;
 mod helpers;
 
+mod accounts;
 mod authz;
 mod campaigns;
 mod cost;

@@ -1126,10 +1126,11 @@ async fn an_enrolled_woman_who_registers_gets_her_membership() {
     assert_eq!(memberships_of(&app, rows[0].id).await.len(), 1);
 
     // The record is claimed: a second registration of that number is refused.
+    let proof = app.verified_phone("0912.345.678", "CLAIM_RECORD", None).await;
     let again = app
         .gql(
             "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-            json!({ "i": { "phone": "0912.345.678", "fullName": "Người Khác", "password": "khac-mat-khau-1" } }),
+            json!({ "i": { "phone": "0912.345.678", "fullName": "Người Khác", "password": "khac-mat-khau-1", "verificationToken": proof } }),
             None,
         )
         .await

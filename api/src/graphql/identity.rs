@@ -42,6 +42,11 @@ impl Person {
         &self.0.full_name
     }
 
+    /// Whether she proved she holds `phone` (a code sent to it by SMS).
+    async fn phone_verified(&self) -> bool {
+        self.0.phone_verified_at.is_some()
+    }
+
     /// Only for the person herself.
     async fn birth_date(&self, ctx: &Context<'_>) -> Option<Date> {
         self.0.birth_date.filter(|_| self.is_viewer(ctx)).map(Date)
@@ -143,6 +148,46 @@ pub struct RegisterInput {
     pub birth_date: Option<Date>,
     pub email: Option<String>,
     pub gender: Option<GqlGender>,
+    /// From `verifyPhoneCode` with purpose `REGISTER` (or `CLAIM_RECORD`) for this phone:
+    /// proof that she holds the number. Spent by this registration.
+    #[graphql(secret)]
+    pub verification_token: String,
+}
+
+/// What a phone code proves the number for.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "PhoneCodePurpose", remote = "service::identity::phone::CodePurpose")]
+pub enum GqlCodePurpose {
+    /// A new account (signed out).
+    Register,
+    /// A new account that takes over the record her branch enrolled under this number (signed
+    /// out); the same as `REGISTER` to the server, the text of the SMS says so.
+    ClaimRecord,
+    /// A forgotten password (signed out): a code goes only to a number with an account, while
+    /// the answer is the same for any number.
+    ResetPassword,
+    /// The signed-in person's new number.
+    ChangePhone,
+    /// The signed-in person proving herself again before a sensitive action (her own number).
+    StepUp,
+}
+
+/// A code is on its way.
+#[derive(SimpleObject)]
+pub struct PhoneCodeSent {
+    /// Until when the code can be checked.
+    expires_at: DateTime<Utc>,
+    /// When another code to this number for this purpose may be asked.
+    resend_after: DateTime<Utc>,
+}
+
+/// A verified phone code.
+#[derive(SimpleObject)]
+pub struct PhoneVerification {
+    /// Give it to the action the code was asked for (`register`, `resetPassword`,
+    /// `changePhone`, `stepUp`); it works once.
+    verification_token: String,
+    expires_at: DateTime<Utc>,
 }
 
 /// A person's gender (optional; training statistics count people without one apart).
@@ -180,6 +225,29 @@ pub struct LoginInput {
     pub device_token: Option<String>,
 }
 
+/// A new password for a forgotten one.
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// From `verifyPhoneCode` with purpose `RESET_PASSWORD`.
+    #[graphql(secret)]
+    pub verification_token: String,
+    /// At least 8 characters, with letters and digits.
+    #[graphql(secret)]
+    pub new_password: String,
+}
+
+/// A new phone number for the account.
+#[derive(InputObject)]
+pub struct ChangePhoneInput {
+    /// The account's password.
+    #[graphql(secret)]
+    pub password: String,
+    /// From `verifyPhoneCode` with purpose `CHANGE_PHONE` for the new number, asked while
+    /// signed in.
+    #[graphql(secret)]
+    pub verification_token: String,
+}
+
 #[derive(InputObject)]
 pub struct ChangePasswordInput {
     #[graphql(secret)]
@@ -215,8 +283,35 @@ impl IdentityMutation {
             birth_date: input.birth_date.map(|d| d.0),
             email: input.email,
             gender: input.gender.map(Into::into),
+            verification_token: SecretString::from(input.verification_token),
         };
-        Ok(svc::register(ctx.call()?, input).await?.into())
+        Ok(svc::register(ctx.call()?, input).await.map_err(in_argument("input"))?.into())
+    }
+
+    /// Sends a six-digit code by SMS to `phone`, valid a few minutes, for one purpose. Limited
+    /// per number (a cooldown, a daily cap) and per client address.
+    async fn request_phone_code(
+        &self,
+        ctx: &Context<'_>,
+        phone: String,
+        purpose: GqlCodePurpose,
+    ) -> Result<PhoneCodeSent> {
+        let sent = svc::phone::request_code(ctx.call()?, &phone, purpose.into()).await?;
+        Ok(PhoneCodeSent { expires_at: sent.expires_at, resend_after: sent.resend_after })
+    }
+
+    /// Checks a code sent by `requestPhoneCode`: a verification token for that number and
+    /// purpose. A code takes a few wrong guesses, then a new one must be asked for.
+    async fn verify_phone_code(
+        &self,
+        ctx: &Context<'_>,
+        phone: String,
+        purpose: GqlCodePurpose,
+        #[graphql(secret)] code: String,
+    ) -> Result<PhoneVerification> {
+        let verified =
+            svc::phone::verify_code(ctx.call()?, &phone, purpose.into(), &SecretString::from(code)).await?;
+        Ok(PhoneVerification { verification_token: verified.token, expires_at: verified.expires_at })
     }
 
     /// Signs in. Repeated failures for one phone number or client address are throttled.
@@ -255,6 +350,33 @@ impl IdentityMutation {
         Ok(true)
     }
 
+    /// Sets a new password with a code sent to the account's number: every session ends (their
+    /// tokens stop working at once), remembered devices are forgotten, she is told in her inbox,
+    /// and she is signed in anew.
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> Result<AuthPayload> {
+        ctx.claim_credential_check("resetPassword")?;
+        let token = SecretString::from(input.verification_token);
+        let password = SecretString::from(input.new_password);
+        Ok(svc::recovery::reset_password(ctx.call()?, &token, &password)
+            .await
+            .map_err(in_argument("input"))?
+            .into())
+    }
+
+    /// Moves the account to a new number, proved by a code sent to it; needs the password. The
+    /// old number is told by SMS. `CONFLICT` `PHONE_TAKEN` when another record holds the number.
+    async fn change_phone(&self, ctx: &Context<'_>, input: ChangePhoneInput) -> Result<Person> {
+        ctx.claim_credential_check("changePhone")?;
+        ctx.auth()?.require()?;
+        let password = SecretString::from(input.password);
+        let token = SecretString::from(input.verification_token);
+        Ok(Person(
+            svc::recovery::change_phone(ctx.call()?, &password, &token)
+                .await
+                .map_err(in_argument("input"))?,
+        ))
+    }
+
     /// Changes the password and signs out every other session.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
         ctx.claim_credential_check("changePassword")?;
@@ -276,6 +398,8 @@ pub enum SessionRevokedReason {
     PasswordChanged,
     /// A refresh token was used twice: the session is presumed stolen.
     RefreshReuse,
+    /// The password was reset with a code sent to the phone: every session ended.
+    PasswordReset,
 }
 
 /// The current session has ended; the app should return to its sign-in screen.

@@ -57,6 +57,10 @@ pub enum GqlNotificationKind {
     /// To a person an officer enrolled who already had an account or a record: an invitation
     /// to accept or decline (`myMembershipInvitations`).
     MembershipInvited,
+    /// To the person: her password was reset with a phone code; every earlier session ended.
+    PasswordReset,
+    /// To the person: her account's phone number changed.
+    PhoneChanged,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -81,6 +85,8 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::ViolenceReportMessage => GqlNotificationKind::ViolenceReportMessage,
             NotificationKind::ViolenceReportUnassigned => GqlNotificationKind::ViolenceReportUnassigned,
             NotificationKind::MembershipInvited => GqlNotificationKind::MembershipInvited,
+            NotificationKind::PasswordReset => GqlNotificationKind::PasswordReset,
+            NotificationKind::PhoneChanged => GqlNotificationKind::PhoneChanged,
         }
     }
 }

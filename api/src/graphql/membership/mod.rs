@@ -104,6 +104,12 @@ impl Membership {
         Ok(load_person(ctx, self.0.person_id).await?.birth_date.map(Date))
     }
 
+    /// Whether the member proved she holds this number (a code sent to it by SMS); `false` for
+    /// a record an officer made that nobody has claimed with a code.
+    async fn phone_verified(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(load_person(ctx, self.0.person_id).await?.phone_verified_at.is_some())
+    }
+
     /// Every change, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<MembershipEvent>> {
         let events = ctx.loaders()?.membership_events.load_one(self.0.id).await?.unwrap_or_default();

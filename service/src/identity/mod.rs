@@ -1,5 +1,5 @@
-//! Accounts and sessions: register, login (throttled), refresh with rotation and reuse
-//! detection, logout, password change.
+//! Accounts and sessions: register (with a phone verified by SMS, see [`phone`]), login
+//! (throttled), refresh with rotation and reuse detection, logout, password change.
 //!
 //! Invariants: a refresh token is used at most once (`used_at` is set by a conditional update, so
 //! of two concurrent refreshes exactly one wins); presenting a used token revokes the session
@@ -9,6 +9,9 @@
 //! fail the call: the cache is distrusted instead, access tokens are then checked against the
 //! database, and the revocation guard re-flags every recently revoked session once Redis
 //! answers again.
+
+pub mod phone;
+pub mod recovery;
 
 use crate::Call;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -51,6 +54,8 @@ pub struct RegisterInput {
     pub birth_date: Option<NaiveDate>,
     pub email: Option<String>,
     pub gender: Option<Gender>,
+    /// From `verifyPhoneCode` (purpose `REGISTER` or `CLAIM_RECORD`) for this phone.
+    pub verification_token: SecretString,
 }
 
 /// Changes to the caller's own profile: `None` leaves a field as it is, `Some(None)` clears it.
@@ -88,6 +93,8 @@ pub async fn update_profile(call: Call<'_>, update: ProfileUpdate) -> Result<per
 }
 
 /// Creates an account (or claims the record an officer enrolled under this phone) and signs in.
+/// The phone must have been proved with a code (the verification token is spent here, once):
+/// without it, whoever typed a member's number first would take over her record.
 pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayload, ApiError> {
     let (state, meta) = (call.state, call.meta);
     let phone = PhoneNumber::parse(&input.phone, "phone")?;
@@ -95,6 +102,7 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
     let password = Password::parse(&input.password, Some(&phone), "password")?;
     let email = input.email.as_deref().map(|e| Email::parse(e, "email")).transpose()?;
     crate::domain::check_birth_date(input.birth_date, "birth_date")?;
+    let code_id = phone::check_token(state, &input.verification_token, "verification_token")?;
     // Registration hashes a password and creates an account: limit it per client address.
     let key = format!("register:addr:{}", meta.client_addr);
     state
@@ -105,6 +113,17 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
 
     let now = Utc::now();
     let txn = state.db.begin().await?;
+    let proven = phone::spend(
+        &txn,
+        code_id,
+        &[phone::CodePurpose::Register, phone::CodePurpose::ClaimRecord],
+        None,
+        "verification_token",
+    )
+    .await?;
+    if proven != phone {
+        return Err(ApiError::bad_input("verification_token", InputProblem::NotYourNumber));
+    }
     let existing = person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(&txn).await?;
     let person = match existing {
         Some(p) if p.password_hash.is_some() => return Err(ApiError::Conflict(ConflictKind::PhoneTaken)),
@@ -115,6 +134,7 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
             let claimed = person::Entity::update_many()
                 .col_expr(person::Column::PasswordHash, Expr::value(hash))
                 .col_expr(person::Column::RegisteredAt, Expr::value(now))
+                .col_expr(person::Column::PhoneVerifiedAt, Expr::value(now))
                 .col_expr(person::Column::PasswordChangedAt, Expr::value(now))
                 .col_expr(person::Column::UpdatedAt, Expr::value(now))
                 .col_expr(
@@ -139,6 +159,7 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
             gender: Set(input.gender),
             email: Set(email.map(|e| e.as_str().to_owned())),
             language: Set(meta.lang.code().to_owned()),
+            phone_verified_at: Set(Some(now)),
             ..new_account(&phone, &name, hash, now)
         }
         .insert(&txn)
@@ -608,6 +629,7 @@ pub fn new_person(phone: &PhoneNumber, name: &PersonName, now: chrono::DateTime<
         language: Set("vi".to_owned()),
         gender: Set(None),
         registered_at: Set(None),
+        phone_verified_at: Set(None),
         password_changed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

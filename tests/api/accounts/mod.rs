@@ -1,0 +1,6 @@
+//! Accounts a person can trust: phone codes, recovery, sessions and devices, MFA, deletion,
+//! export and consent.
+
+mod gateway;
+mod phone;
+mod recovery;
