@@ -106,6 +106,7 @@ fn submission(unit: UnitId) -> serde_json::Value {
         "contact": { "phone": "0912345678", "safeTimes": "Sáng các ngày trong tuần", "channel": "CALL" },
         "mayContact": true,
         "mayShareWithAuthorities": true,
+        "sensitiveDataConsent": true,
         "idempotencyKey": format!("bench-{}", Uuid::new_v4()),
     })
 }

@@ -13,9 +13,26 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_used_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
-    /// `LOGOUT`, `PASSWORD_CHANGED`, `REFRESH_REUSE`.
+    /// `LOGOUT`, `PASSWORD_CHANGED`, `PASSWORD_RESET`, `REFRESH_REUSE`, `ENDED` (from another
+    /// session), `SIGNED_OUT_EVERYWHERE`, `ACCOUNT_DELETED`.
     pub revoked_reason: Option<String>,
     pub user_agent: Option<String>,
+    /// What the app calls the device ("iPhone của Lan"), as it sent it at sign-in.
+    pub device_label: Option<String>,
+    pub platform: Option<DevicePlatform>,
+    /// A coarse place (a city or a country) from the client address at sign-in, when a
+    /// GeoIP database is configured.
+    pub place: Option<String>,
+}
+
+crate::stored_enum! {
+    /// The kind of device a session signed in from.
+    pub enum DevicePlatform {
+        Android = "ANDROID",
+        Ios = "IOS",
+        Web = "WEB",
+        Other = "OTHER",
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

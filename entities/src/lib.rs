@@ -76,6 +76,7 @@ pub mod branch_member_count;
 pub mod branch_member_day;
 pub mod campaign;
 pub mod campaign_criterion;
+pub mod consent;
 pub mod counter;
 pub mod fanout_job;
 pub mod ids;

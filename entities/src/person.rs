@@ -29,6 +29,9 @@ pub struct Model {
     pub password_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When she deleted her account: the row stays, anonymous (no name, number, birth date,
+    /// email), so the memberships, registrations and pledges it holds keep counting.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 crate::stored_enum! {

@@ -14,6 +14,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
+    /// SHA-256 (hex) of the client (its address and user agent) that used it: a retry of the
+    /// same refresh from the same client within the grace window gets the same new pair.
+    pub used_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,8 @@ mod m20261215_000016_create_write_probe;
 mod m20261215_000017_create_known_devices;
 mod m20261222_000018_create_membership_invitations;
 mod m20261229_000019_phone_codes;
+mod m20261229_000020_session_devices;
+mod m20261229_000021_consent_and_erasure;
 mod util;
 
 pub struct Migrator;
@@ -50,6 +52,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000017_create_known_devices::Migration),
             Box::new(m20261222_000018_create_membership_invitations::Migration),
             Box::new(m20261229_000019_phone_codes::Migration),
+            Box::new(m20261229_000020_session_devices::Migration),
+            Box::new(m20261229_000021_consent_and_erasure::Migration),
         ]
     }
 }

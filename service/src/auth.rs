@@ -100,6 +100,9 @@ pub struct TokenKeys {
     verification_key: [u8; 32],
     /// HMAC key of stored phone codes.
     phone_code_key: [u8; 32],
+    /// HMAC key deriving a refresh token's successor (see [`Self::successor`]).
+    successor_key: [u8; 32],
+    pub refresh_reuse_grace: Duration,
 }
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -169,6 +172,8 @@ impl TokenKeys {
             check_in_ttl: settings.check_in_token_ttl,
             verification_key: derive_key(secret, b"phunu phone verification v1"),
             phone_code_key: derive_key(secret, b"phunu phone code v1"),
+            successor_key: derive_key(secret, b"phunu refresh successor v1"),
+            refresh_reuse_grace: settings.refresh_reuse_grace,
         }
     }
 
@@ -210,22 +215,51 @@ impl TokenKeys {
         person_id: PersonId,
         session_id: Uuid,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
-        let now = Utc::now();
-        let exp = now + self.access_ttl;
+        self.issue_access_at(person_id, session_id, Utc::now(), Uuid::new_v4())
+    }
+
+    /// The access token issued at `at` with id `jti`: the same arguments give the same token
+    /// (HS256 over the same claims), which is how a retried refresh gets the same pair again.
+    pub fn issue_access_at(
+        &self,
+        person_id: PersonId,
+        session_id: Uuid,
+        at: DateTime<Utc>,
+        jti: Uuid,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let iat = at.timestamp();
+        let exp = iat + self.access_ttl.as_secs() as i64;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: person_id,
             sid: session_id,
-            iat: now.timestamp(),
-            exp: exp.timestamp(),
-            jti: Uuid::new_v4(),
+            iat,
+            exp,
+            jti,
             typ: ACCESS_TYPE.to_owned(),
         };
         let token =
             jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
                 .map_err(|e| ApiError::internal(format_args!("jwt encode: {e}")))?;
-        Ok((token, exp))
+        let expires = DateTime::from_timestamp(exp, 0).unwrap_or(at);
+        Ok((token, expires))
+    }
+
+    /// The refresh token that follows `token` in its family, and the id of the access token
+    /// issued with it: derived from `token` under a server key, so a retry of the same refresh
+    /// can answer the same pair without either being stored.
+    pub fn successor(&self, token: &str) -> (String, Uuid) {
+        let mut mac = hmac_with(&self.successor_key);
+        mac.update(token.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut jti = [0u8; 16];
+        jti.copy_from_slice(&digest[..16]);
+        let jti = uuid::Builder::from_random_bytes(jti).into_uuid();
+        let mut mac = hmac_with(&self.successor_key);
+        mac.update(b"refresh:");
+        mac.update(token.as_bytes());
+        (format!("rt_{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())), jti)
     }
 
     /// Checks signature, algorithm, issuer, audience, expiry, issue time and type; `None` when

@@ -59,6 +59,10 @@ pub struct Settings {
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// A refresh token presented again this soon after its use, by the same client, answers the
+    /// same new pair (a retry on a flaky network); later, or by another client, it is a reuse
+    /// and revokes the session. Zero: every reuse revokes.
+    pub refresh_reuse_grace: Duration,
     /// How long a training check-in code (QR) stays valid; the app shows a fresh one.
     pub check_in_token_ttl: Duration,
     /// Failed logins for one phone number from one client address.
@@ -159,6 +163,14 @@ pub struct Settings {
     pub phone_code_checks_per_address: u32,
     /// How long a verification token (a verified code) stays usable.
     pub phone_verification_ttl: Duration,
+    /// Exports of her data one person may ask per day.
+    pub export_max_per_day: u32,
+    /// The version of the privacy notice in force: registering needs it accepted.
+    pub privacy_notice_version: String,
+    /// Where the app shows it from.
+    pub privacy_notice_url: Option<String>,
+    /// The version of the text a signed-in reporter consents to (sensitive data with a report).
+    pub sensitive_data_notice_version: String,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -293,6 +305,7 @@ impl Settings {
             jwt_audience: get("APP_JWT_AUDIENCE").unwrap_or_else(|| "phunu-thudo-api".to_owned()),
             access_token_ttl: secs(parse(&get, "APP_ACCESS_TOKEN_TTL_SECS", 900, "seconds")?),
             refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
+            refresh_reuse_grace: secs(parse(&get, "APP_REFRESH_REUSE_GRACE_SECS", 10, "seconds")?),
             check_in_token_ttl: secs(u64::from(positive(&get, "APP_CHECK_IN_TOKEN_TTL_SECS", 300)?)),
             login_max_failures_per_phone: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5)?,
             login_max_failures_per_phone_total: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE_TOTAL", 20)?,
@@ -385,6 +398,10 @@ impl Settings {
             phone_code_max_per_address: positive(&get, "APP_PHONE_CODE_MAX_PER_ADDRESS", 60)?,
             phone_code_checks_per_address: positive(&get, "APP_PHONE_CODE_CHECKS_PER_ADDRESS", 50)?,
             phone_verification_ttl: secs(u64::from(positive(&get, "APP_PHONE_VERIFICATION_TTL_SECS", 900)?)),
+            export_max_per_day: positive(&get, "APP_EXPORT_MAX_PER_DAY", 5)?,
+            privacy_notice_version: version(&get, "APP_PRIVACY_NOTICE_VERSION")?,
+            privacy_notice_url: get("APP_PRIVACY_NOTICE_URL"),
+            sensitive_data_notice_version: version(&get, "APP_SENSITIVE_DATA_NOTICE_VERSION")?,
             log_format: match get("APP_LOG_FORMAT").as_deref() {
                 None if dev => LogFormat::Pretty,
                 None => LogFormat::Json,
@@ -477,6 +494,23 @@ fn sms_gateway(get: &impl Fn(&str) -> Option<String>, dev: bool) -> Result<Optio
         timeout: millis(parse(get, "APP_SMS_GATEWAY_TIMEOUT_MS", 5_000, "milliseconds")?),
     }))
 }
+
+/// The version of a notice: a short label such as `2026-12` (the first published version).
+fn version(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    match get(name) {
+        None => Ok(FIRST_NOTICE_VERSION.to_owned()),
+        Some(v) if v.len() <= 32 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) => {
+            Ok(v)
+        }
+        Some(_) => Err(ConfigError::Invalid {
+            name,
+            expected: "a version label of at most 32 letters, digits, - . _",
+        }),
+    }
+}
+
+/// The version of the privacy and sensitive-data notices first published.
+pub const FIRST_NOTICE_VERSION: &str = "2026-12";
 
 /// A limit that must be at least 1 (0 would lock everyone out).
 fn positive(

@@ -92,6 +92,8 @@ pub enum InputProblem {
     NotYourNumber,
     /// A new phone number that is the current one.
     SameNumber,
+    /// The version of a text (the privacy notice) that is no longer the one in force.
+    Outdated,
 }
 
 impl InputProblem {
@@ -160,6 +162,10 @@ impl InputProblem {
             (NotYourNumber, Lang::En) => "The code can only go to the account's own number.",
             (SameNumber, Lang::Vi) => "Số mới trùng với số hiện tại.",
             (SameNumber, Lang::En) => "The new number is the current one.",
+            (Outdated, Lang::Vi) => {
+                "Văn bản này đã có phiên bản mới. Hãy đọc và đồng ý với phiên bản hiện hành."
+            }
+            (Outdated, Lang::En) => "There is a newer version of this text. Read and accept the current one.",
         }
     }
 
@@ -194,6 +200,7 @@ impl InputProblem {
             AlreadyUsed => "ALREADY_USED",
             NotYourNumber => "NOT_YOUR_NUMBER",
             SameNumber => "SAME_NUMBER",
+            Outdated => "OUTDATED",
         }
     }
 }
@@ -224,6 +231,9 @@ pub enum ConflictKind {
     AlreadyPledged,
     /// The idempotency key of a report was already used for a different submission.
     IdempotencyKeyReused,
+    /// A consent the account cannot exist without (the privacy notice): delete the account
+    /// instead.
+    NeededForAccount,
 }
 
 impl ConflictKind {
@@ -247,6 +257,7 @@ impl ConflictKind {
             NotStartedYet => "NOT_STARTED_YET",
             AlreadyPledged => "ALREADY_PLEDGED",
             IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            NeededForAccount => "NEEDED_FOR_ACCOUNT",
         }
     }
 }
@@ -383,6 +394,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::IdempotencyKeyReused, Lang::En) => {
             "This submission key was already used for different content. Send it as a new report."
+        }
+        (ConflictKind::NeededForAccount, Lang::Vi) => {
+            "Tài khoản không thể tồn tại nếu thiếu đồng ý này. Để rút lại, hãy xoá tài khoản."
+        }
+        (ConflictKind::NeededForAccount, Lang::En) => {
+            "The account cannot exist without this consent. To withdraw it, delete the account."
         }
     }
 }

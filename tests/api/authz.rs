@@ -80,6 +80,7 @@ async fn person_with(app: &TestApp, n: u32, admin: bool, role: Option<(Role, Uni
         gender: Set(None),
         registered_at: Set(None),
         phone_verified_at: Set(None),
+        deleted_at: Set(None),
         password_changed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

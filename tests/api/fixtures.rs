@@ -297,6 +297,9 @@ pub fn violence_input(unit: &str, urgent: bool, description: &str) -> Value {
         "description": description,
         "mayContact": true,
         "mayShareWithAuthorities": false,
+        // Signed in, her consent to the sensitive data her report links to her (ignored when
+        // anonymous).
+        "sensitiveDataConsent": true,
         "idempotencyKey": format!("key-{}", uuid::Uuid::new_v4()),
     })
 }

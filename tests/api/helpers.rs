@@ -249,6 +249,60 @@ impl TestApp {
     }
 }
 
+/// Every row of every table of the app's database, as text (`table: row`; SQLite quotes each
+/// value, PostgreSQL renders the row, `bytea` as hex).
+pub async fn every_row(app: &TestApp) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = &app.state.db;
+    let backend = db.get_database_backend();
+    let tables: Vec<String> = match backend {
+        sea_orm::DbBackend::Postgres => db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT table_name AS name FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "name").unwrap())
+            .collect(),
+        _ => db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT name FROM sqlite_master WHERE type = 'table'",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "name").unwrap())
+            .collect(),
+    };
+    assert!(tables.len() > 30, "{tables:?}");
+    let mut rows = Vec::new();
+    for table in tables {
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => format!("SELECT CAST(t AS text) AS row FROM \"{table}\" t"),
+            _ => {
+                let columns: Vec<String> = db
+                    .query_all_raw(Statement::from_string(backend, format!("PRAGMA table_info(\"{table}\")")))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.try_get::<String>("", "name").unwrap())
+                    .collect();
+                let parts: Vec<String> =
+                    columns.iter().map(|c| format!("coalesce(quote(\"{c}\"), '')")).collect();
+                format!("SELECT {} AS row FROM \"{table}\"", parts.join(" || '|' || "))
+            }
+        };
+        for r in db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() {
+            rows.push(format!("{table}: {}", r.try_get::<String>("", "row").unwrap()));
+        }
+    }
+    rows
+}
+
 /// One SMS the app sent.
 #[derive(Clone, Debug)]
 pub struct Sms {
@@ -500,7 +554,8 @@ impl TestApp {
             Ok(token) => token,
             Err(res) => return res,
         };
-        let mut input = json!({ "phone": phone, "verificationToken": token });
+        let notice = self.state.settings.privacy_notice_version.clone();
+        let mut input = json!({ "phone": phone, "verificationToken": token, "privacyNoticeVersion": notice });
         for (k, v) in fields.as_object().expect("an object of RegisterInput fields") {
             input[k] = v.clone();
         }

@@ -198,7 +198,7 @@ async fn accept_language_changes_the_message_but_not_the_code_or_field() {
     let app = spawn_app().await;
     let body = json!({
         "query": "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-        "variables": { "i": { "phone": "12345", "fullName": "Nguyễn Thị Hoa", "password": "hoa-sen-2024", "verificationToken": "x" } },
+        "variables": { "i": { "phone": "12345", "fullName": "Nguyễn Thị Hoa", "password": "hoa-sen-2024", "verificationToken": "x", "privacyNoticeVersion": "2026-12" } },
     })
     .to_string();
     let (_, vi) =

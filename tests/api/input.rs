@@ -16,7 +16,7 @@ async fn control_and_direction_characters_are_bad_input_on_every_backend() {
         let res = app
             .gql(
                 REGISTER,
-                json!({ "i": { "phone": "0966100001", "fullName": name, "password": "sen-hong-2026", "verificationToken": "x" } }),
+                json!({ "i": { "phone": "0966100001", "fullName": name, "password": "sen-hong-2026", "verificationToken": "x", "privacyNoticeVersion": "2026-12" } }),
                 None,
             )
             .await;
@@ -61,7 +61,7 @@ async fn a_name_of_invisible_letters_is_no_name() {
         let res = app
             .gql(
                 REGISTER,
-                json!({ "i": { "phone": "0966100002", "fullName": name, "password": "sen-hong-2026", "verificationToken": "x" } }),
+                json!({ "i": { "phone": "0966100002", "fullName": name, "password": "sen-hong-2026", "verificationToken": "x", "privacyNoticeVersion": "2026-12" } }),
                 None,
             )
             .await;
@@ -91,14 +91,14 @@ async fn a_value_of_the_wrong_type_names_its_field_and_never_echoes_it() {
         );
         assert!(!res.body.to_string().contains(secret), "the value is echoed: {}", res.body);
     };
-    let input = json!({ "phone": "0966100003", "fullName": "Lan Anh", "password": "sen-hong-2026", "birthDate": "0000-00-00", "verificationToken": "x" });
+    let input = json!({ "phone": "0966100003", "fullName": "Lan Anh", "password": "sen-hong-2026", "birthDate": "0000-00-00", "verificationToken": "x", "privacyNoticeVersion": "2026-12" });
     check(
         app.gql(REGISTER, json!({ "i": input }), None).await,
         "input.birthDate",
         "INVALID_FORMAT",
         "0000-00-00",
     );
-    let literal = "mutation { register(input: {phone: \"0966100003\", fullName: \"Lan Anh\", password: \"sen-hong-2026\", birthDate: \"1999-02-31\", verificationToken: \"x\"}) { accessToken } }";
+    let literal = "mutation { register(input: {phone: \"0966100003\", fullName: \"Lan Anh\", password: \"sen-hong-2026\", birthDate: \"1999-02-31\", verificationToken: \"x\", privacyNoticeVersion: \"2026-12\"}) { accessToken } }";
     check(app.gql(literal, json!({}), None).await, "input.birthDate", "INVALID_FORMAT", "1999-02-31");
     let q = "query($f: Int) { orgUnits(first: $f) { totalCount } }";
     check(app.gql(q, json!({ "f": 99_999_999_999i64 }), None).await, "first", "OUT_OF_RANGE", "99999999999");

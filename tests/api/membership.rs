@@ -1130,7 +1130,7 @@ async fn an_enrolled_woman_who_registers_gets_her_membership() {
     let again = app
         .gql(
             "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-            json!({ "i": { "phone": "0912.345.678", "fullName": "Người Khác", "password": "khac-mat-khau-1", "verificationToken": proof } }),
+            json!({ "i": { "phone": "0912.345.678", "fullName": "Người Khác", "password": "khac-mat-khau-1", "verificationToken": proof, "privacyNoticeVersion": "2026-12" } }),
             None,
         )
         .await

@@ -85,9 +85,13 @@ async fn live_events_reach_subscribers_on_another_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_and_tokens_never_reach_the_logs() {
-    let app = spawn_app().await;
+    // A second use of a refresh token is a reuse at once (no retry window).
+    let app = spawn_app_with(&[("APP_REFRESH_REUSE_GRACE_SECS", "0")]).await;
     let password = "kin-secret-7731-xyz";
     let (access, refresh, _) = app.register("0966554433", "Vũ Thị Kín", password).await;
+    // A phone code and its verification token (a reset's: the account exists now).
+    let verification = app.verified_phone("0966554433", "RESET_PASSWORD", None).await;
+    let code = app.sms.to("0966554433").last().and_then(|m| m.code.clone()).unwrap();
     // A failed login, a bad refresh, a GET with variables and a mutation refused over GET.
     let q = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
     app.gql(q, json!({ "i": { "phone": "0966554433", "password": format!("{password}-no") } }), None).await;
@@ -108,9 +112,14 @@ async fn passwords_and_tokens_never_reach_the_logs() {
 
     let logs = captured_logs();
     assert!(logs.contains(&request_id), "this request's log lines carry its request id");
-    for secret in [password, access.as_str(), access2.as_str(), refresh.as_str()] {
+    for secret in [password, access.as_str(), access2.as_str(), refresh.as_str(), verification.as_str()] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
+    // The code as a whole word (six digits alone could be part of a timestamp).
+    assert!(
+        !logs.contains(&format!("\"{code}\"")) && !logs.contains(&format!(" {code}")),
+        "a phone code reached the logs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

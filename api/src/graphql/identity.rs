@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{ContextExt, membership::Membership, org::OfficerRole, scalars::Date};
 use service::{
-    domain::GlobalId,
+    domain::{GlobalId, NodeKind},
     identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister, session_revoked_topic},
 };
 
@@ -63,6 +63,15 @@ impl Person {
             return None;
         }
         self.0.gender.map(Into::into)
+    }
+
+    /// The version of the privacy notice she last accepted; only for the person herself (the
+    /// app asks again when it is not `privacyNotice.version`).
+    async fn privacy_notice_version(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if !self.is_viewer(ctx) {
+            return Ok(None);
+        }
+        Ok(svc::consent::accepted_notice(&ctx.state()?.db, self.0.id).await?)
     }
 
     /// Only for the person herself.
@@ -152,6 +161,72 @@ pub struct RegisterInput {
     /// proof that she holds the number. Spent by this registration.
     #[graphql(secret)]
     pub verification_token: String,
+    /// What the device is, shown in `mySessions`.
+    pub device: Option<DeviceInput>,
+    /// The version of the privacy notice she was shown and accepted (`privacyNotice.version`);
+    /// `OUTDATED` when it is not the one in force.
+    pub privacy_notice_version: String,
+}
+
+/// The privacy notice in force, and the version of the sensitive-data consent text.
+#[derive(SimpleObject)]
+pub struct PrivacyNotice {
+    version: String,
+    url: Option<String>,
+    /// The version of the text a signed-in reporter consents to with a violence report.
+    sensitive_data_notice_version: String,
+}
+
+/// What she consented to.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ConsentKind", remote = "entities::consent::ConsentKind")]
+pub enum GqlConsentKind {
+    /// The privacy notice (her account's personal data).
+    PrivacyNotice,
+    /// Sensitive data with a violence report she submitted signed in.
+    SensitiveData,
+}
+
+/// A consent she gave, with the version of the text and when; withdrawn ones stay listed.
+pub struct Consent(pub entities::consent::Model);
+
+#[Object]
+impl Consent {
+    async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Consent, self.0.id).encode().into()
+    }
+
+    async fn kind(&self) -> GqlConsentKind {
+        self.0.kind.into()
+    }
+
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+
+    async fn given_at(&self) -> DateTime<Utc> {
+        self.0.given_at
+    }
+
+    async fn withdrawn_at(&self) -> Option<DateTime<Utc>> {
+        self.0.withdrawn_at
+    }
+
+    /// The reference code of the report a sensitive-data consent was given with (while the
+    /// report is still linked to her).
+    async fn report_reference(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let Some(report) = self.0.report_id.filter(|_| self.0.withdrawn_at.is_none()) else {
+            return Ok(None);
+        };
+        Ok(service::violence::reporter::reference_of(&ctx.state()?.db, report, self.0.person_id).await?)
+    }
+}
+
+/// Her data, as one JSON document (`data`; its `format` names the layout's version).
+#[derive(SimpleObject)]
+pub struct MyDataExport {
+    generated_at: DateTime<Utc>,
+    data: async_graphql::Json<serde_json::Value>,
 }
 
 /// What a phone code proves the number for.
@@ -223,6 +298,80 @@ pub struct LoginInput {
     /// The `deviceToken` an earlier sign-in on this device answered, if any.
     #[graphql(secret)]
     pub device_token: Option<String>,
+    /// What the device is, shown in `mySessions`.
+    pub device: Option<DeviceInput>,
+}
+
+/// What the app says about the device it signs in from (shown in `mySessions`).
+#[derive(InputObject, Default)]
+pub struct DeviceInput {
+    /// A name she recognises, e.g. "iPhone của Lan" (at most 64 characters).
+    pub label: Option<String>,
+    pub platform: Option<GqlDevicePlatform>,
+}
+
+/// The service's form of an optional [`DeviceInput`].
+fn device(d: Option<DeviceInput>) -> svc::DeviceInput {
+    let d = d.unwrap_or_default();
+    svc::DeviceInput { label: d.label, platform: d.platform.map(Into::into) }
+}
+
+/// The kind of device a session signed in from.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "DevicePlatform", remote = "entities::auth_session::DevicePlatform")]
+pub enum GqlDevicePlatform {
+    Android,
+    Ios,
+    Web,
+    Other,
+}
+
+/// A sign-in session: one of her devices.
+pub struct Session {
+    pub session: entities::auth_session::Model,
+    /// Whether it is the session of the request.
+    pub current: bool,
+}
+
+#[Object]
+impl Session {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Session, self.session.id).encode().into()
+    }
+
+    /// What the app called the device when it signed in.
+    async fn device_label(&self) -> Option<&str> {
+        self.session.device_label.as_deref()
+    }
+
+    async fn platform(&self) -> Option<GqlDevicePlatform> {
+        self.session.platform.map(Into::into)
+    }
+
+    /// The browser or app that signed in (its user agent), shortened.
+    async fn user_agent(&self) -> Option<&str> {
+        self.session.user_agent.as_deref()
+    }
+
+    /// A coarse place (a city or a country) from the address it signed in from; `null` when
+    /// the server has no GeoIP database.
+    async fn place(&self) -> Option<&str> {
+        self.session.place.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.session.created_at
+    }
+
+    /// Its last refresh (an app refreshes about every 15 minutes while in use).
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.session.last_used_at
+    }
+
+    /// This is the session of the request.
+    async fn current(&self) -> bool {
+        self.current
+    }
 }
 
 /// A new password for a forgotten one.
@@ -234,6 +383,8 @@ pub struct ResetPasswordInput {
     /// At least 8 characters, with letters and digits.
     #[graphql(secret)]
     pub new_password: String,
+    /// What the device is, shown in `mySessions`.
+    pub device: Option<DeviceInput>,
 }
 
 /// A new phone number for the account.
@@ -266,6 +417,30 @@ impl IdentityQuery {
         ctx.auth()?.require()?;
         Ok(Person(svc::me(ctx.call()?).await?))
     }
+
+    /// The privacy notice in force (the app shows it at sign-up and when a new version is out).
+    async fn privacy_notice(&self, ctx: &Context<'_>) -> Result<PrivacyNotice> {
+        let state = ctx.state()?;
+        let notice = svc::consent::current_notice(state);
+        Ok(PrivacyNotice {
+            version: notice.version.to_owned(),
+            url: notice.url.map(str::to_owned),
+            sensitive_data_notice_version: state.settings.sensitive_data_notice_version.clone(),
+        })
+    }
+
+    /// Her consents, newest first, withdrawn ones included.
+    async fn my_consents(&self, ctx: &Context<'_>) -> Result<Vec<Consent>> {
+        ctx.auth()?.require()?;
+        Ok(svc::consent::my_consents(ctx.call()?).await?.into_iter().map(Consent).collect())
+    }
+
+    /// Her sessions that can still be used, the most recently used first (at most 200).
+    async fn my_sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+        let viewer = ctx.auth()?.require()?;
+        let sessions = svc::sessions::my_sessions(ctx.call()?).await?;
+        Ok(sessions.into_iter().map(|s| Session { current: s.id == viewer.session_id, session: s }).collect())
+    }
 }
 
 #[derive(Default)]
@@ -284,6 +459,8 @@ impl IdentityMutation {
             email: input.email,
             gender: input.gender.map(Into::into),
             verification_token: SecretString::from(input.verification_token),
+            device: device(input.device),
+            privacy_notice_version: input.privacy_notice_version,
         };
         Ok(svc::register(ctx.call()?, input).await.map_err(in_argument("input"))?.into())
     }
@@ -317,9 +494,13 @@ impl IdentityMutation {
     /// Signs in. Repeated failures for one phone number or client address are throttled.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         ctx.claim_credential_check("login")?;
-        let password = SecretString::from(input.password);
-        let device = input.device_token.map(SecretString::from);
-        Ok(svc::login(ctx.call()?, &input.phone, &password, device.as_ref()).await?.into())
+        let input = svc::LoginInput {
+            phone: input.phone,
+            password: SecretString::from(input.password),
+            device_token: input.device_token.map(SecretString::from),
+            device: device(input.device),
+        };
+        Ok(svc::login(ctx.call()?, input).await.map_err(in_argument("input"))?.into())
     }
 
     /// Exchanges a refresh token for a new pair. Reusing a token revokes its whole session.
@@ -343,6 +524,64 @@ impl IdentityMutation {
         Ok(Person(svc::update_profile(ctx.call()?, update).await.map_err(in_argument("input"))?))
     }
 
+    /// Ends one of her sessions (signs a device out); its tokens stop working at once.
+    /// `NOT_FOUND` for a session that is not hers or has ended.
+    async fn end_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        ctx.auth()?.require()?;
+        let id = GlobalId::decode_as(&id, NodeKind::Session, "id")?;
+        svc::sessions::end_session(ctx.call()?, id).await?;
+        Ok(true)
+    }
+
+    /// Ends every one of her sessions, this one included: how many ended.
+    async fn sign_out_everywhere(&self, ctx: &Context<'_>) -> Result<i32> {
+        ctx.auth()?.require()?;
+        let n = svc::sessions::sign_out_everywhere(ctx.call()?).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// Accepts the privacy notice in force (`privacyNotice.version`) after a new version came
+    /// out; `OUTDATED` for another version.
+    async fn accept_privacy_notice(&self, ctx: &Context<'_>, version: String) -> Result<bool> {
+        ctx.auth()?.require()?;
+        svc::consent::accept_notice(ctx.call()?, &version).await?;
+        Ok(true)
+    }
+
+    /// Withdraws a consent. A sensitive-data consent: the report stays with the case officers
+    /// (it may be evidence) but is no longer linked to her account or contact, and she no longer
+    /// follows it in the app. The privacy notice cannot be withdrawn while the account exists
+    /// (`CONFLICT` `NEEDED_FOR_ACCOUNT`: delete the account instead).
+    async fn withdraw_consent(&self, ctx: &Context<'_>, id: ID) -> Result<Consent> {
+        ctx.auth()?.require()?;
+        let id = GlobalId::decode_as(&id, NodeKind::Consent, "id")?;
+        Ok(Consent(svc::consent::withdraw(ctx.call()?, id).await?))
+    }
+
+    /// Deletes her account, after her password: every session ends at once; her name, number,
+    /// birth date, email, devices and notifications are erased; her memberships, registrations
+    /// and pledges stay as anonymous rows (every figure stays right); reports she made stay
+    /// with the case officers, no longer linked to her. It cannot be undone.
+    async fn delete_my_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] password: String,
+    ) -> Result<bool> {
+        ctx.claim_credential_check("deleteMyAccount")?;
+        ctx.auth()?.require()?;
+        svc::erasure::delete_my_account(ctx.call()?, &SecretString::from(password)).await?;
+        Ok(true)
+    }
+
+    /// Everything the service holds about her, as one JSON document (profile, memberships and
+    /// their history, registrations and attendance, pledges, notifications, her reports as she
+    /// follows them, consents, sessions, roles). A few per day (`RATE_LIMITED` past them).
+    async fn export_my_data(&self, ctx: &Context<'_>) -> Result<MyDataExport> {
+        ctx.auth()?.require()?;
+        let data = svc::export::export_my_data(ctx.call()?).await?;
+        Ok(MyDataExport { generated_at: Utc::now(), data: async_graphql::Json(data) })
+    }
+
     /// Ends the current session; its access token stops working immediately.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         ctx.auth()?.require()?;
@@ -357,7 +596,7 @@ impl IdentityMutation {
         ctx.claim_credential_check("resetPassword")?;
         let token = SecretString::from(input.verification_token);
         let password = SecretString::from(input.new_password);
-        Ok(svc::recovery::reset_password(ctx.call()?, &token, &password)
+        Ok(svc::recovery::reset_password(ctx.call()?, &token, &password, device(input.device))
             .await
             .map_err(in_argument("input"))?
             .into())
@@ -400,6 +639,12 @@ pub enum SessionRevokedReason {
     RefreshReuse,
     /// The password was reset with a code sent to the phone: every session ended.
     PasswordReset,
+    /// Ended from a session (`endSession`).
+    Ended,
+    /// `signOutEverywhere`.
+    SignedOutEverywhere,
+    /// The account was deleted.
+    AccountDeleted,
 }
 
 /// The current session has ended; the app should return to its sign-in screen.

@@ -5,7 +5,8 @@
 //! training registration to its person and the training's managers, a campaign to those its
 //! list shows it to, a pledge to its person and the member managers over its branch, a post to
 //! its managers and (while published) to people whose feed includes its unit, an indicator to
-//! officers (a reported one to those at, above or below the unit that defined it); anything
+//! officers (a reported one to those at, above or below the unit that defined it), a session to
+//! its owner while it lasts; anything
 //! else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
@@ -14,7 +15,7 @@ use entities::ids::{CampaignId, MembershipId, PersonId, TrainingId, UnitId};
 use super::{
     ContextExt,
     campaigns::{campaign::Campaign, news::Post, pledges::Pledge, targets::Indicator},
-    identity::Person,
+    identity::{Person, Session},
     membership::{Membership, MembershipInvitation, MembershipRequest},
     notifications::Notification,
     org::{OfficerRole, OrgUnit},
@@ -46,6 +47,7 @@ pub enum Node {
     Indicator(Indicator),
     Campaign(Campaign),
     Pledge(Pledge),
+    Session(Session),
 }
 
 #[derive(Default)]
@@ -102,8 +104,9 @@ impl NodeQuery {
                     trainings::get_registration(ctx.call()?, gid.id).await?,
                 ))
             }
-            // A report opens only through `violenceReport`, whose every read is logged.
-            NodeKind::ViolenceReport => return Err(ApiError::NotFound.into()),
+            // A report opens only through `violenceReport`, whose every read is logged; a consent
+            // is read in `myConsents`.
+            NodeKind::ViolenceReport | NodeKind::Consent => return Err(ApiError::NotFound.into()),
             NodeKind::Post => {
                 ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(ctx.call()?, gid.id).await?))
@@ -117,6 +120,11 @@ impl NodeQuery {
                 Node::Campaign(Campaign(
                     campaigns::campaign::get_campaign(ctx.call()?, CampaignId(gid.id)).await?,
                 ))
+            }
+            NodeKind::Session => {
+                let viewer = ctx.auth()?.require()?;
+                let session = identity::sessions::get_session(ctx.call()?, gid.id).await?;
+                Node::Session(Session { current: session.id == viewer.session_id, session })
             }
             NodeKind::Pledge => {
                 ctx.auth()?.require()?;

@@ -24,6 +24,10 @@ pub enum NodeKind {
     Indicator,
     Post,
     ViolenceReport,
+    /// A sign-in session (one of her devices).
+    Session,
+    /// A consent she gave (read through `myConsents`).
+    Consent,
 }
 
 impl NodeKind {
@@ -43,6 +47,8 @@ impl NodeKind {
             NodeKind::Indicator => "Indicator",
             NodeKind::Post => "Post",
             NodeKind::ViolenceReport => "ViolenceReport",
+            NodeKind::Session => "Session",
+            NodeKind::Consent => "Consent",
         }
     }
 
@@ -62,6 +68,8 @@ impl NodeKind {
             NodeKind::Indicator,
             NodeKind::Post,
             NodeKind::ViolenceReport,
+            NodeKind::Session,
+            NodeKind::Consent,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -10,11 +10,17 @@
 //! database, and the revocation guard re-flags every recently revoked session once Redis
 //! answers again.
 
+pub mod consent;
+pub mod erasure;
+pub mod export;
 pub mod phone;
 pub mod recovery;
+pub mod sessions;
+
+pub use sessions::{DeviceInfo, DeviceInput};
 
 use crate::Call;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use entities::ids::PersonId;
 use entities::{auth_session, known_device, person, refresh_token};
 use sea_orm::{
@@ -56,6 +62,18 @@ pub struct RegisterInput {
     pub gender: Option<Gender>,
     /// From `verifyPhoneCode` (purpose `REGISTER` or `CLAIM_RECORD`) for this phone.
     pub verification_token: SecretString,
+    pub device: DeviceInput,
+    /// The version of the privacy notice she accepted (must be the one in force).
+    pub privacy_notice_version: String,
+}
+
+/// Raw login input, parsed here.
+pub struct LoginInput {
+    pub phone: String,
+    pub password: SecretString,
+    /// The device token an earlier sign-in on this device answered.
+    pub device_token: Option<SecretString>,
+    pub device: DeviceInput,
 }
 
 /// Changes to the caller's own profile: `None` leaves a field as it is, `Some(None)` clears it.
@@ -102,6 +120,8 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
     let password = Password::parse(&input.password, Some(&phone), "password")?;
     let email = input.email.as_deref().map(|e| Email::parse(e, "email")).transpose()?;
     crate::domain::check_birth_date(input.birth_date, "birth_date")?;
+    let device = DeviceInfo::parse(input.device)?;
+    consent::check_notice(state, &input.privacy_notice_version, "privacy_notice_version")?;
     let code_id = phone::check_token(state, &input.verification_token, "verification_token")?;
     // Registration hashes a password and creates an account: limit it per client address.
     let key = format!("register:addr:{}", meta.client_addr);
@@ -168,7 +188,15 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
             if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::PhoneTaken) } else { e.into() }
         })?,
     };
-    let mut payload = start_session(state, &txn, person, meta).await?;
+    consent::record(
+        &txn,
+        person.id,
+        entities::consent::ConsentKind::PrivacyNotice,
+        &state.settings.privacy_notice_version,
+        None,
+    )
+    .await?;
+    let mut payload = start_session(state, &txn, person, meta, &device).await?;
     payload.device_token = Some(remember_device(&txn, payload.person.id).await?);
     txn.commit().await?;
     Ok(payload)
@@ -247,17 +275,15 @@ impl Attempt {
 }
 
 /// Signs in with phone and password (and this device's token, when it has one).
-pub async fn login(
-    call: Call<'_>,
-    phone: &str,
-    password: &SecretString,
-    device_token: Option<&SecretString>,
-) -> Result<AuthPayload, ApiError> {
+pub async fn login(call: Call<'_>, input: LoginInput) -> Result<AuthPayload, ApiError> {
     let (state, meta) = (call.state, call.meta);
-    let phone = PhoneNumber::parse(phone, "phone")?;
+    let phone = PhoneNumber::parse(&input.phone, "phone")?;
+    let password = &input.password;
+    let device_token = input.device_token.as_ref();
     if password.expose_secret().is_empty() {
         return Err(ApiError::bad_input("password", InputProblem::Required));
     }
+    let about = DeviceInfo::parse(input.device)?;
     let person =
         person::Entity::find().filter(person::Column::Phone.eq(phone.as_str())).one(&state.db).await?;
     let device = match (&person, device_token) {
@@ -273,7 +299,7 @@ pub async fn login(
     };
     attempt.succeeded(state).await;
     let txn = state.db.begin().await?;
-    let mut payload = start_session(state, &txn, person, meta).await?;
+    let mut payload = start_session(state, &txn, person, meta, &about).await?;
     payload.device_token = Some(match (device, device_token) {
         (Some(id), Some(token)) => {
             known_device::Entity::update_many()
@@ -340,12 +366,14 @@ async fn remember_device(conn: &impl ConnectionTrait, person: PersonId) -> Resul
     Ok(token)
 }
 
-/// Creates a session and its first refresh token inside `txn`.
+/// Creates a session (for the device the app described) and its first refresh token inside
+/// `txn`.
 async fn start_session(
     state: &AppState,
     txn: &impl ConnectionTrait,
     person: person::Model,
     meta: &RequestMeta,
+    device: &DeviceInfo,
 ) -> Result<AuthPayload, ApiError> {
     let now = Utc::now();
     let session_id = Uuid::now_v7();
@@ -357,34 +385,15 @@ async fn start_session(
         revoked_at: Set(None),
         revoked_reason: Set(None),
         user_agent: Set(meta.user_agent.as_ref().map(|ua| ua.chars().take(255).collect())),
+        device_label: Set(device.label.clone()),
+        platform: Set(device.platform),
+        place: Set(sessions::place_of(state, &meta.client_addr)),
     }
     .insert(txn)
     .await?;
-    issue_tokens(state, txn, session_id, person).await
-}
-
-/// Stores a new refresh token for the session and signs a new access token.
-async fn issue_tokens(
-    state: &AppState,
-    txn: &impl ConnectionTrait,
-    session_id: Uuid,
-    person: person::Model,
-) -> Result<AuthPayload, ApiError> {
-    let now = Utc::now();
     let (refresh, refresh_hash) = auth::new_refresh_token()?;
-    let refresh_expires = now + state.tokens.refresh_ttl;
-    refresh_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        session_id: Set(session_id),
-        token_hash: Set(refresh_hash),
-        created_at: Set(now),
-        expires_at: Set(refresh_expires),
-        used_at: Set(None),
-    }
-    .insert(txn)
-    .await?;
     let (access, access_expires) = state.tokens.issue_access(person.id, session_id)?;
-    Ok(AuthPayload {
+    store_refresh(state, txn, session_id, refresh_hash, now).await.map(|refresh_expires| AuthPayload {
         access_token: access,
         access_token_expires_at: access_expires,
         refresh_token: refresh,
@@ -394,11 +403,45 @@ async fn issue_tokens(
     })
 }
 
-/// Exchanges a refresh token for a new pair. A token that was already used revokes its session.
+/// Stores a refresh token of the session by its hash; answers its expiry.
+async fn store_refresh(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    session_id: Uuid,
+    hash: String,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let expires_at = now + state.tokens.refresh_ttl;
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(session_id),
+        token_hash: Set(hash),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        used_by: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    Ok(expires_at)
+}
+
+/// Who is refreshing: a digest of the client address and user agent (a retry of a refresh is
+/// recognised by it).
+fn client_digest(meta: &RequestMeta) -> String {
+    auth::hash_refresh_token(&format!("{}|{}", meta.client_addr, meta.user_agent.as_deref().unwrap_or("")))
+}
+
+/// Exchanges a refresh token for a new pair. The new pair is derived from the token (see
+/// `TokenKeys::successor`), so the same refresh retried within the grace window by the same
+/// client answers the same pair again — a flaky network does not sign her out. Any other second
+/// use (later, by another client, or after the new pair was itself used) revokes the session.
 pub async fn refresh(call: Call<'_>, token: &SecretString) -> Result<AuthPayload, ApiError> {
-    let state = call.state;
+    let (state, meta) = (call.state, call.meta);
     let hash = auth::hash_refresh_token(token.expose_secret());
-    let now = Utc::now();
+    let client = client_digest(meta);
+    // Microseconds, as the database keeps them: a retry reads back exactly what was answered.
+    let now = Utc::now().trunc_subsecs(6);
     let txn = state.db.begin().await?;
     let Some(stored) =
         refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash)).one(&txn).await?
@@ -411,33 +454,92 @@ pub async fn refresh(call: Call<'_>, token: &SecretString) -> Result<AuthPayload
     if session.revoked_at.is_some() || stored.expires_at <= now {
         return Err(ApiError::Unauthenticated);
     }
+    let Some(person) = person::Entity::find_by_id(session.person_id).one(&txn).await? else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let (successor, jti) = state.tokens.successor(token.expose_secret());
+    let successor_hash = auth::hash_refresh_token(&successor);
     // The conditional update is the single point of truth: of two concurrent uses of one token
-    // exactly one sets `used_at`; the other is a reuse.
+    // exactly one sets `used_at`; the other is a retry or a reuse.
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .col_expr(refresh_token::Column::UsedBy, Expr::value(client.clone()))
         .filter(refresh_token::Column::Id.eq(stored.id))
         .filter(refresh_token::Column::UsedAt.is_null())
         .exec(&txn)
         .await?
         .rows_affected;
     if claimed == 0 {
+        if let Some(again) = retried(state, &txn, stored.id, &successor_hash, &client, now).await? {
+            let (access, access_expires) =
+                state.tokens.issue_access_at(person.id, session.id, again.used_at, jti)?;
+            txn.commit().await?;
+            tracing::info!(event = "refresh_retried", session_id = %session.id, "refresh retried within the grace window");
+            return Ok(AuthPayload {
+                access_token: access,
+                access_token_expires_at: access_expires,
+                refresh_token: successor,
+                refresh_token_expires_at: again.successor_expires_at,
+                person,
+                device_token: None,
+            });
+        }
         revoke_sessions(&txn, &[session.id], "REFRESH_REUSE").await?;
         txn.commit().await?;
         flag_revoked(state, &[session.id], "REFRESH_REUSE").await?;
         tracing::warn!(event = "refresh_token_reuse", session_id = %session.id, "refresh token reused; session revoked");
         return Err(ApiError::Unauthenticated);
     }
-    let Some(person) = person::Entity::find_by_id(session.person_id).one(&txn).await? else {
-        return Err(ApiError::Unauthenticated);
-    };
     auth_session::Entity::update_many()
         .col_expr(auth_session::Column::LastUsedAt, Expr::value(now))
         .filter(auth_session::Column::Id.eq(session.id))
         .exec(&txn)
         .await?;
-    let payload = issue_tokens(state, &txn, session.id, person).await?;
+    let refresh_expires = store_refresh(state, &txn, session.id, successor_hash, now).await?;
+    let (access, access_expires) = state.tokens.issue_access_at(person.id, session.id, now, jti)?;
     txn.commit().await?;
-    Ok(payload)
+    Ok(AuthPayload {
+        access_token: access,
+        access_token_expires_at: access_expires,
+        refresh_token: successor,
+        refresh_token_expires_at: refresh_expires,
+        person,
+        device_token: None,
+    })
+}
+
+/// A used refresh token presented again: the retry it may be.
+struct Retry {
+    /// When the token was used (the new pair's issue time).
+    used_at: DateTime<Utc>,
+    successor_expires_at: DateTime<Utc>,
+}
+
+/// Whether the second use of token `id` is a retry: within the grace window of its use, by the
+/// same client, while the pair it gave has not been used yet.
+async fn retried(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    successor_hash: &str,
+    client: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Retry>, ApiError> {
+    let grace = state.tokens.refresh_reuse_grace;
+    if grace.is_zero() {
+        return Ok(None);
+    }
+    let Some(used) = refresh_token::Entity::find_by_id(id).one(txn).await? else { return Ok(None) };
+    let (Some(used_at), Some(used_by)) = (used.used_at, used.used_by) else { return Ok(None) };
+    if used_by != client || now - used_at > chrono::Duration::from_std(grace).unwrap_or_default() {
+        return Ok(None);
+    }
+    let successor = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(successor_hash))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .one(txn)
+        .await?;
+    Ok(successor.map(|s| Retry { used_at, successor_expires_at: s.expires_at }))
 }
 
 /// Ends the caller's session; its access token stops working immediately.
@@ -453,20 +555,11 @@ pub async fn change_password(
     current: &SecretString,
     new: &SecretString,
 ) -> Result<(), ApiError> {
-    let (state, viewer, meta) = (call.state, call.viewer()?, call.meta);
+    let (state, viewer) = (call.state, call.viewer()?);
     let person = me(call).await?;
     let phone = PhoneNumber::parse(&person.phone, "phone")?;
-    if current.expose_secret().is_empty() {
-        return Err(ApiError::bad_input("current_password", InputProblem::Required));
-    }
     let new = Password::parse(new, Some(&phone), "new_password")?;
-    // Guessing the current password with a stolen access token is throttled like a login (the
-    // session is no proof that whoever holds it knows the password).
-    let attempt = Attempt::begin(state, &phone, meta, None).await?;
-    if !auth::verify_password(current.expose_secret().to_owned(), person.password_hash.clone()).await? {
-        return Err(ApiError::bad_input("current_password", InputProblem::WrongPassword));
-    }
-    attempt.succeeded(state).await;
+    verify_own_password(call, &person, current, "current_password").await?;
     let hash = auth::hash_password(new.expose().to_owned()).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -492,6 +585,27 @@ pub async fn change_password(
         .await?;
     txn.commit().await?;
     flag_revoked(state, &others, "PASSWORD_CHANGED").await
+}
+
+/// Checks the caller's own password before an action that needs it (`WRONG_PASSWORD` on
+/// `field`). A session is no proof that whoever holds it knows the password: guesses are counted
+/// and throttled like a login's.
+async fn verify_own_password(
+    call: Call<'_>,
+    person: &person::Model,
+    password: &SecretString,
+    field: &'static str,
+) -> Result<(), ApiError> {
+    if password.expose_secret().is_empty() {
+        return Err(ApiError::bad_input(field, InputProblem::Required));
+    }
+    let phone = PhoneNumber::parse(&person.phone, "phone")?;
+    let attempt = Attempt::begin(call.state, &phone, call.meta, None).await?;
+    if !auth::verify_password(password.expose_secret().to_owned(), person.password_hash.clone()).await? {
+        return Err(ApiError::bad_input(field, InputProblem::WrongPassword));
+    }
+    attempt.succeeded(call.state).await;
+    Ok(())
 }
 
 /// The caller's own record.
@@ -633,6 +747,7 @@ pub fn new_person(phone: &PhoneNumber, name: &PersonName, now: chrono::DateTime<
         password_changed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        deleted_at: Set(None),
     }
 }
 

@@ -10,14 +10,14 @@
 use chrono::Utc;
 use entities::{auth_session, known_device, person};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::Expr};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Attempt, AuthPayload, flag_revoked, me,
+    AuthPayload, DeviceInfo, DeviceInput, flag_revoked, me,
     phone::{self, CodePurpose},
-    remember_device, revoke_sessions, start_session,
+    remember_device, revoke_sessions, start_session, verify_own_password,
 };
 use crate::{
     Call,
@@ -33,9 +33,11 @@ pub async fn reset_password(
     call: Call<'_>,
     verification_token: &SecretString,
     new_password: &SecretString,
+    device: DeviceInput,
 ) -> Result<AuthPayload, ApiError> {
     let (state, meta) = (call.state, call.meta);
     const FIELD: &str = "verification_token";
+    let device = DeviceInfo::parse(device)?;
     let code_id = phone::check_token(state, verification_token, FIELD)?;
     let purposes = [CodePurpose::ResetPassword];
     let phone = phone::proven_number(&state.db, code_id, &purposes, None, FIELD).await?;
@@ -84,7 +86,7 @@ pub async fn reset_password(
     )
     .await?;
     let person = person::Entity::find_by_id(person.id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    let mut payload = start_session(state, &txn, person, meta).await?;
+    let mut payload = start_session(state, &txn, person, meta, &device).await?;
     payload.device_token = Some(remember_device(&txn, payload.person.id).await?);
     txn.commit().await?;
     flag_revoked(state, &sessions, "PASSWORD_RESET").await?;
@@ -100,22 +102,12 @@ pub async fn change_phone(
     password: &SecretString,
     verification_token: &SecretString,
 ) -> Result<person::Model, ApiError> {
-    let (state, viewer, meta) = (call.state, call.viewer()?, call.meta);
+    let (state, viewer) = (call.state, call.viewer()?);
     const FIELD: &str = "verification_token";
-    if password.expose_secret().is_empty() {
-        return Err(ApiError::bad_input("password", InputProblem::Required));
-    }
     let code_id = phone::check_token(state, verification_token, FIELD)?;
     let current = me(call).await?;
     let old = PhoneNumber::parse(&current.phone, "phone")?;
-    // A stolen session is no proof of the password: guesses are throttled like a login's.
-    let attempt = Attempt::begin(state, &old, meta, None).await?;
-    if !super::auth::verify_password(password.expose_secret().to_owned(), current.password_hash.clone())
-        .await?
-    {
-        return Err(ApiError::bad_input("password", InputProblem::WrongPassword));
-    }
-    attempt.succeeded(state).await;
+    verify_own_password(call, &current, password, "password").await?;
 
     let now = Utc::now();
     let txn = state.db.begin().await?;

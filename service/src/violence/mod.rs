@@ -301,6 +301,52 @@ pub async fn nearest_with_case_officers(
         .map(|u| u.id))
 }
 
+/// Takes `person`'s name off the reports she made among `reports` (her account's deletion, or
+/// the consent to them withdrawn), inside the caller's transaction: the reports stay with the
+/// case officers, but no longer link to her account (`reporter_id`, her own events and access
+/// log entries), her safe contact is erased (it is her number) and she is no longer to be
+/// contacted, and her notifications about them go.
+pub(crate) async fn unlink_reporter(
+    conn: &impl ConnectionTrait,
+    reports: &[ReportId],
+    person: PersonId,
+) -> Result<(), ApiError> {
+    use sea_orm::sea_query::Expr;
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let ids = || reports.iter().copied();
+    report::Entity::update_many()
+        .col_expr(report::Column::ReporterId, Expr::value(Option::<Uuid>::None))
+        .col_expr(report::Column::Contact, Expr::value(Option::<Vec<u8>>::None))
+        .col_expr(report::Column::MayContact, Expr::value(false))
+        .filter(report::Column::Id.is_in(ids()))
+        .filter(report::Column::ReporterId.eq(person))
+        .exec(conn)
+        .await?;
+    event::Entity::update_many()
+        .col_expr(event::Column::ActorId, Expr::value(Option::<Uuid>::None))
+        .filter(event::Column::ReportId.is_in(ids()))
+        .filter(event::Column::ActorId.eq(person))
+        .filter(event::Column::ActorRole.eq(ActorRole::Reporter))
+        .exec(conn)
+        .await?;
+    access_log::Entity::update_many()
+        .col_expr(access_log::Column::PersonId, Expr::value(Option::<Uuid>::None))
+        .filter(access_log::Column::ReportId.is_in(ids()))
+        .filter(access_log::Column::PersonId.eq(person))
+        .filter(access_log::Column::Role.eq(ActorRole::Reporter))
+        .exec(conn)
+        .await?;
+    let links: Vec<String> = ids().map(|id| GlobalId::new(NodeKind::ViolenceReport, id).encode()).collect();
+    entities::notification::Entity::delete_many()
+        .filter(entities::notification::Column::PersonId.eq(person))
+        .filter(entities::notification::Column::Link.is_in(links))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Queues a neutral notification of `kind` about a report to each of `people`.
 pub async fn notify(
     conn: &impl ConnectionTrait,

@@ -150,6 +150,22 @@ async fn log_reads(
     Ok(())
 }
 
+/// The reference code of `report` while `person` is its reporter.
+pub async fn reference_of(
+    conn: &impl sea_orm::ConnectionTrait,
+    report: ReportId,
+    person: PersonId,
+) -> Result<Option<String>, ApiError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    Ok(entities::violence_report::Entity::find_by_id(report)
+        .select_only()
+        .column(entities::violence_report::Column::ReferenceCode)
+        .filter(entities::violence_report::Column::ReporterId.eq(person))
+        .into_tuple()
+        .one(conn)
+        .await?)
+}
+
 /// A page of the signed-in reporter's own reports, newest first, with their public steps
 /// (three statements: the page, the steps, the access-log rows).
 pub async fn my_reports(

@@ -13,7 +13,7 @@
 use crate::Call;
 use chrono::{DateTime, Duration, Utc};
 use entities::ids::{PersonId, ReportId, UnitId};
-use entities::{org_unit, violence_report as report};
+use entities::{consent::ConsentKind, org_unit, violence_report as report};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -57,6 +57,9 @@ pub struct ReportInput {
     pub contact: Option<SafeContactInput>,
     pub may_contact: bool,
     pub may_share: bool,
+    /// A signed-in reporter's explicit consent to the processing of the sensitive data her
+    /// report links to her account (required signed in; anonymous reports link to no one).
+    pub sensitive_data_consent: bool,
     pub idempotency_key: String,
 }
 
@@ -272,6 +275,9 @@ pub async fn submit(call: Call<'_>, input: ReportInput) -> Result<Receipt, ApiEr
     let keys = &state.report_keys;
     let parsed = parse(&input)?;
     let reporter = viewer.map(|v| v.person_id);
+    if reporter.is_some() && !input.sensitive_data_consent {
+        return Err(ApiError::bad_input("sensitive_data_consent", InputProblem::Required));
+    }
     let key_hash = hex(&Sha256::digest(input.idempotency_key.as_bytes()));
     let digest = input_digest(keys, keys.current_key_id(), &input, &parsed, reporter);
     if let Some(existing) = by_key(state, &key_hash).await? {
@@ -367,6 +373,11 @@ pub async fn submit(call: Call<'_>, input: ReportInput) -> Result<Receipt, ApiEr
         add_event(&txn, keys, id, NewEvent::new(EventKind::Submitted, reporter, ActorRole::Reporter), now)
             .await?;
         log_access(&txn, id, reporter, ActorRole::Reporter, AccessAction::Submit, now).await?;
+        if let Some(person) = reporter {
+            let version = &state.settings.sensitive_data_notice_version;
+            crate::identity::consent::record(&txn, person, ConsentKind::SensitiveData, version, Some(id))
+                .await?;
+        }
         let officers = case_officers_at(&txn, routed).await?;
         let notes = notify(&txn, &officers, NotificationKind::ViolenceReportReceived, id).await?;
         txn.commit().await?;

@@ -1,6 +1,9 @@
 //! Accounts a person can trust: phone codes, recovery, sessions and devices, MFA, deletion,
 //! export and consent.
 
+mod consent;
+mod deletion;
 mod gateway;
 mod phone;
 mod recovery;
+mod sessions;

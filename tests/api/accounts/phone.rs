@@ -27,7 +27,7 @@ async fn verify(app: &TestApp, phone: &str, purpose: &str, code: &str, token: Op
 }
 
 async fn register(app: &TestApp, phone: &str, token: &str) -> Gql {
-    let input = json!({ "phone": phone, "fullName": "Ngô Thị Riêng", "password": PASSWORD, "verificationToken": token });
+    let input = json!({ "phone": phone, "fullName": "Ngô Thị Riêng", "password": PASSWORD, "verificationToken": token, "privacyNoticeVersion": "2026-12" });
     app.gql(REGISTER, json!({ "i": input }), None).await
 }
 

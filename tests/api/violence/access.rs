@@ -135,5 +135,19 @@ async fn every_read_and_change_is_logged_once_and_the_log_cannot_be_rewritten() 
     let db = &app.state.db;
     assert!(db.execute_unprepared("UPDATE violence_access_log SET action = 'READ'").await.is_err());
     assert!(db.execute_unprepared("DELETE FROM violence_access_log").await.is_err());
+    // Erasing who an entry names is allowed for a reporter's own entries only (her account's
+    // deletion), never for an officer's, and never with another change.
+    assert!(
+        db.execute_unprepared("UPDATE violence_access_log SET person_id = NULL WHERE role <> 'REPORTER'")
+            .await
+            .is_err()
+    );
+    assert!(
+        db.execute_unprepared(
+            "UPDATE violence_access_log SET person_id = NULL, action = 'READ' WHERE role = 'REPORTER'"
+        )
+        .await
+        .is_err()
+    );
     assert_eq!(entities::violence_access_log::Entity::find().count(db).await.unwrap(), 5);
 }

@@ -2,7 +2,7 @@
 //! workflow (and through errors); the marker must never appear in the captured logs, in any
 //! column of any table as stored, or in an error message.
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use super::{workflow::*, *};
@@ -12,29 +12,7 @@ use super::{workflow::*, *};
 async fn stored_text(app: &TestApp) -> Vec<u8> {
     let db = &app.state.db;
     if backend() == "postgres" {
-        let tables = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT table_name::text AS t FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            ))
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        for row in tables {
-            let table: String = row.try_get("", "t").unwrap();
-            let dump = db
-                .query_one_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    format!("SELECT coalesce(string_agg(x::text, '|'), '') AS d FROM \"{table}\" x"),
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            let text: String = dump.try_get("", "d").unwrap();
-            out.extend_from_slice(text.as_bytes());
-        }
-        out
+        every_row(app).await.join("|").into_bytes()
     } else {
         db.execute_unprepared("PRAGMA wal_checkpoint(FULL)").await.ok();
         let url = app.vars["DATABASE_URL"].clone();

@@ -104,6 +104,11 @@ impl Membership {
         Ok(load_person(ctx, self.0.person_id).await?.birth_date.map(Date))
     }
 
+    /// She deleted her account: the membership stays (it counts), with no name or number.
+    async fn account_deleted(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(load_person(ctx, self.0.person_id).await?.deleted_at.is_some())
+    }
+
     /// Whether the member proved she holds this number (a code sent to it by SMS); `false` for
     /// a record an officer made that nobody has claimed with a code.
     async fn phone_verified(&self, ctx: &Context<'_>) -> Result<bool> {
