@@ -1,5 +1,6 @@
 //! `api` runs the server; `api export-schema` prints the GraphQL SDL; `api bootstrap` creates the
-//! root unit and the first system administrator of a new deployment (see the README).
+//! root unit and the first system administrator of a new deployment; `api remove-demo-accounts`
+//! deletes the demo accounts that still have the public password (see the README).
 
 use api::{startup::Application, telemetry};
 use service::{config::Settings, seed};
@@ -25,6 +26,9 @@ async fn main() -> std::process::ExitCode {
     telemetry::init(&settings);
     if std::env::args().nth(1).as_deref() == Some("bootstrap") {
         return bootstrap(settings).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("remove-demo-accounts") {
+        return remove_demo_accounts(settings).await;
     }
     let demo = settings.seed_demo_data;
     let app = match Application::build(settings).await {
@@ -58,6 +62,30 @@ fn print_demo_accounts(just_loaded: bool) {
         println!("  {:<14} {:<14} {:<22} {}", a.role, a.phone, a.name, a.unit_code.unwrap_or("-"));
     }
     println!();
+}
+
+async fn remove_demo_accounts(settings: Settings) -> std::process::ExitCode {
+    let state = match api::startup::connect(settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("remove-demo-accounts: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match seed::remove_demo_accounts(&state).await {
+        Ok(removed) if removed.is_empty() => {
+            println!("no demo account with the public password: nothing to remove");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(removed) => {
+            println!("removed the demo accounts {} (their records stay, anonymous)", removed.join(", "));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("remove-demo-accounts: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn bootstrap(settings: Settings) -> std::process::ExitCode {

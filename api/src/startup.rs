@@ -47,6 +47,12 @@ pub enum StartupError {
     Task,
     #[error("SMS gateway: {0}")]
     Sms(#[from] service::sms::SmsError),
+    #[error(
+        "this database holds demo accounts that sign in with the public demo password ({0}); \
+         remove them with `api remove-demo-accounts` (same DATABASE_URL and APP_ENV) before \
+         starting in production"
+    )]
+    DemoAccounts(String),
     #[error("report keys: {0}")]
     Keys(#[from] service::crypto::KeyringError),
     #[error(
@@ -118,6 +124,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         report_keys: Arc::new(report_keys),
         in_flight: Arc::default(),
         sms_queued: Arc::default(),
+        clock: Arc::default(),
     })
 }
 
@@ -150,6 +157,13 @@ impl Application {
         };
         let state = connect(settings).await?;
         let settings = state.settings.clone();
+        // Anyone who read the README could sign in to them.
+        if settings.is_production() {
+            let present = seed::demo_accounts_present(&state).await.map_err(|_| StartupError::Task)?;
+            if !present.is_empty() {
+                return Err(StartupError::DemoAccounts(present.join(", ")));
+            }
+        }
         let seeded = if settings.seed_demo_data {
             let seeded = seed::load_demo_data(&state).await.map_err(|_| StartupError::Task)?;
             if settings.seed_demo_content {

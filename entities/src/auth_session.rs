@@ -23,6 +23,10 @@ pub struct Model {
     /// A coarse place (a city or a country) from the client address at sign-in, when a
     /// GeoIP database is configured.
     pub place: Option<String>,
+    /// When the session proved a second factor (at sign-in, enrolment or a step-up).
+    pub mfa_at: Option<DateTimeUtc>,
+    /// When it last stepped up for a sensitive action.
+    pub stepped_up_at: Option<DateTimeUtc>,
 }
 
 crate::stored_enum! {

@@ -97,6 +97,7 @@ pub mod population_figure;
 pub mod post;
 pub mod push_outbox;
 pub mod push_token;
+pub mod recovery_code;
 pub mod refresh_token;
 pub mod reported_value;
 pub mod sms_outbox;

@@ -32,6 +32,12 @@ pub struct Model {
     /// When she deleted her account: the row stays, anonymous (no name, number, birth date,
     /// email), so the memberships, registrations and pledges it holds keep counting.
     pub deleted_at: Option<DateTimeUtc>,
+    /// Her TOTP secret, sealed (see `service::identity::mfa`); set at enrolment.
+    pub totp_secret: Option<Vec<u8>>,
+    /// When her TOTP was turned on (confirmed with a first code); `None`: off.
+    pub totp_enabled_at: Option<DateTimeUtc>,
+    /// The last TOTP time step used: a code works once.
+    pub totp_last_step: Option<i64>,
 }
 
 crate::stored_enum! {

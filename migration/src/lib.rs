@@ -25,6 +25,7 @@ mod m20261222_000018_create_membership_invitations;
 mod m20261229_000019_phone_codes;
 mod m20261229_000020_session_devices;
 mod m20261229_000021_consent_and_erasure;
+mod m20261229_000022_totp;
 mod util;
 
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261229_000019_phone_codes::Migration),
             Box::new(m20261229_000020_session_devices::Migration),
             Box::new(m20261229_000021_consent_and_erasure::Migration),
+            Box::new(m20261229_000022_totp::Migration),
         ]
     }
 }

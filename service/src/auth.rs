@@ -45,13 +45,28 @@ pub enum Auth {
     Anonymous,
     Rejected,
     Signed(Viewer),
+    /// Signed in with a password only, while a role she holds needs a second factor
+    /// (`APP_MFA_REQUIRED_ROLES`): until she enrols or proves it (`identity::mfa`), every
+    /// request but those answers `FORBIDDEN` `MFA_REQUIRED`.
+    Pending(Viewer),
 }
 
 impl Auth {
-    /// The viewer, or `UNAUTHENTICATED`.
+    /// The viewer, or `UNAUTHENTICATED` (`FORBIDDEN` `MFA_REQUIRED` while the second factor is
+    /// owed).
     pub fn require(&self) -> Result<&Viewer, ApiError> {
         match self {
             Auth::Signed(v) => Ok(v),
+            Auth::Pending(_) => Err(ApiError::MfaRequired),
+            Auth::Anonymous | Auth::Rejected => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// The viewer, even while her second factor is owed: only for what she needs to provide
+    /// it (enrolling, stepping up) and to see or end her session.
+    pub fn require_before_mfa(&self) -> Result<&Viewer, ApiError> {
+        match self {
+            Auth::Signed(v) | Auth::Pending(v) => Ok(v),
             Auth::Anonymous | Auth::Rejected => Err(ApiError::Unauthenticated),
         }
     }
@@ -62,10 +77,20 @@ impl Auth {
     pub fn optional(&self) -> Result<Option<&Viewer>, ApiError> {
         match self {
             Auth::Signed(v) => Ok(Some(v)),
+            Auth::Pending(_) => Err(ApiError::MfaRequired),
             Auth::Anonymous => Ok(None),
             Auth::Rejected => Err(ApiError::Unauthenticated),
         }
     }
+}
+
+/// What an access token says beyond whose session it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenFlags {
+    /// The session proved a second factor.
+    pub mfa: bool,
+    /// A second factor is owed (see [`Auth::Pending`]).
+    pub pending: bool,
 }
 
 const ACCESS_TYPE: &str = "access";
@@ -82,6 +107,12 @@ struct AccessClaims {
     exp: i64,
     jti: Uuid,
     typ: String,
+    /// The session proved a second factor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    mfa: bool,
+    /// A second factor is owed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pend: bool,
 }
 
 /// Keys and rules for access tokens.
@@ -214,8 +245,9 @@ impl TokenKeys {
         &self,
         person_id: PersonId,
         session_id: Uuid,
+        flags: TokenFlags,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
-        self.issue_access_at(person_id, session_id, Utc::now(), Uuid::new_v4())
+        self.issue_access_at(person_id, session_id, flags, Utc::now(), Uuid::new_v4())
     }
 
     /// The access token issued at `at` with id `jti`: the same arguments give the same token
@@ -224,6 +256,7 @@ impl TokenKeys {
         &self,
         person_id: PersonId,
         session_id: Uuid,
+        flags: TokenFlags,
         at: DateTime<Utc>,
         jti: Uuid,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
@@ -238,6 +271,8 @@ impl TokenKeys {
             exp,
             jti,
             typ: ACCESS_TYPE.to_owned(),
+            mfa: flags.mfa,
+            pend: flags.pending,
         };
         let token =
             jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
@@ -265,11 +300,14 @@ impl TokenKeys {
     /// Checks signature, algorithm, issuer, audience, expiry, issue time and type; `None` when
     /// any fails. A token issued later than now (beyond the leeway) comes from a skewed clock or
     /// a forger's, and is refused like an expired one.
-    fn verify_access(&self, token: &str) -> Option<Viewer> {
+    fn verify_access(&self, token: &str) -> Option<(Viewer, TokenFlags)> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let issued_in_future = data.claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64;
-        (data.claims.typ == ACCESS_TYPE && !issued_in_future)
-            .then_some(Viewer { person_id: data.claims.sub, session_id: data.claims.sid })
+        let c = data.claims;
+        (c.typ == ACCESS_TYPE && !issued_in_future).then_some((
+            Viewer { person_id: c.sub, session_id: c.sid },
+            TokenFlags { mfa: c.mfa, pending: c.pend },
+        ))
     }
 
     /// How long a revoked session must stay flagged: until its last access token has expired.
@@ -309,7 +347,7 @@ pub async fn authenticate(
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => header,
     };
-    let Some(viewer) = keys.verify_access(token) else {
+    let Some((viewer, flags)) = keys.verify_access(token) else {
         return Ok(Auth::Rejected);
     };
     let revoked = match cache.revocation(&revoked_session_key(viewer.session_id)).await {
@@ -317,7 +355,11 @@ pub async fn authenticate(
         Revocation::NotRevoked => false,
         Revocation::Unknown => session_revoked_in_db(db, viewer.session_id).await?,
     };
-    Ok(if revoked { Auth::Rejected } else { Auth::Signed(viewer) })
+    Ok(match (revoked, flags.pending) {
+        (true, _) => Auth::Rejected,
+        (false, true) => Auth::Pending(viewer),
+        (false, false) => Auth::Signed(viewer),
+    })
 }
 
 /// Whether the database says the session ended (or does not know it).
@@ -444,7 +486,7 @@ mod tests {
         // The in-process cache always vouches for its flags: the database is never asked.
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
         let (person, sid) = (PersonId(Uuid::new_v4()), Uuid::new_v4());
-        let (token, _) = keys.issue_access(person, sid).unwrap();
+        let (token, _) = keys.issue_access(person, sid, TokenFlags::default()).unwrap();
         let bearer = format!("Bearer {token}");
         assert_eq!(
             authenticate(&keys, &cache, &db, Some(&bearer)).await.unwrap(),
@@ -472,6 +514,8 @@ mod tests {
                 exp: iat + 900,
                 jti: Uuid::new_v4(),
                 typ: ACCESS_TYPE.to_owned(),
+                mfa: false,
+                pend: false,
             };
             jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding)
                 .unwrap()

@@ -163,6 +163,16 @@ pub struct Settings {
     pub phone_code_checks_per_address: u32,
     /// How long a verification token (a verified code) stays usable.
     pub phone_verification_ttl: Duration,
+    /// Officer roles whose holders must prove a second factor (TOTP) at sign-in: until they
+    /// do, their sessions answer `MFA_REQUIRED` to everything but enrolling and proving it.
+    pub mfa_required_roles: Vec<entities::officer_role::Role>,
+    /// The same for system administrators.
+    pub mfa_required_for_system_admins: bool,
+    /// Whether the most sensitive actions (a report's access log, assigning or revoking roles)
+    /// need a recent step-up (a second factor, or a code to her phone) in the session.
+    pub step_up_required: bool,
+    /// How long a step-up lasts.
+    pub step_up_ttl: Duration,
     /// Exports of her data one person may ask per day.
     pub export_max_per_day: u32,
     /// The version of the privacy notice in force: registering needs it accepted.
@@ -271,6 +281,7 @@ impl Settings {
             return Err(ConfigError::Invalid { name: "REDIS_URL", expected: "a redis:// URL" });
         }
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mfa_roles = mfa_roles(get("APP_MFA_REQUIRED_ROLES"), dev)?;
         Ok(Self {
             environment,
             host: get("APP_HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
@@ -398,6 +409,10 @@ impl Settings {
             phone_code_max_per_address: positive(&get, "APP_PHONE_CODE_MAX_PER_ADDRESS", 60)?,
             phone_code_checks_per_address: positive(&get, "APP_PHONE_CODE_CHECKS_PER_ADDRESS", 50)?,
             phone_verification_ttl: secs(u64::from(positive(&get, "APP_PHONE_VERIFICATION_TTL_SECS", 900)?)),
+            mfa_required_roles: mfa_roles.0,
+            mfa_required_for_system_admins: mfa_roles.1,
+            step_up_required: parse(&get, "APP_STEP_UP", !dev, "true or false")?,
+            step_up_ttl: secs(u64::from(positive(&get, "APP_STEP_UP_TTL_SECS", 600)?)),
             export_max_per_day: positive(&get, "APP_EXPORT_MAX_PER_DAY", 5)?,
             privacy_notice_version: version(&get, "APP_PRIVACY_NOTICE_VERSION")?,
             privacy_notice_url: get("APP_PRIVACY_NOTICE_URL"),
@@ -493,6 +508,32 @@ fn sms_gateway(get: &impl Fn(&str) -> Option<String>, dev: bool) -> Result<Optio
         success,
         timeout: millis(parse(get, "APP_SMS_GATEWAY_TIMEOUT_MS", 5_000, "milliseconds")?),
     }))
+}
+
+/// `APP_MFA_REQUIRED_ROLES`: role names and `SYSTEM_ADMIN`, comma-separated, or `none`. By
+/// default the roles that see the most sensitive data in production, none in development (the
+/// demo accounts sign in with a password; a developer turns it on to try it).
+fn mfa_roles(
+    value: Option<String>,
+    dev: bool,
+) -> Result<(Vec<entities::officer_role::Role>, bool), ConfigError> {
+    let value = value
+        .unwrap_or_else(|| if dev { "none".into() } else { "CASE_OFFICER,UNIT_ADMIN,SYSTEM_ADMIN".into() });
+    let mut roles = Vec::new();
+    let mut system_admins = false;
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != "none") {
+        match (name, entities::officer_role::Role::parse(name)) {
+            ("SYSTEM_ADMIN", _) => system_admins = true,
+            (_, Some(role)) => roles.push(role),
+            (_, None) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_MFA_REQUIRED_ROLES",
+                    expected: "role names (CASE_OFFICER, UNIT_ADMIN, UNIT_OFFICER, BRANCH_LEADER, SYSTEM_ADMIN) or none",
+                });
+            }
+        }
+    }
+    Ok((roles, system_admins))
 }
 
 /// The version of a notice: a short label such as `2026-12` (the first published version).

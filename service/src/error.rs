@@ -231,6 +231,8 @@ pub enum ConflictKind {
     AlreadyPledged,
     /// The idempotency key of a report was already used for a different submission.
     IdempotencyKeyReused,
+    /// A second factor is on already (replace it from a stepped-up session).
+    AlreadyEnrolled,
     /// A consent the account cannot exist without (the privacy notice): delete the account
     /// instead.
     NeededForAccount,
@@ -258,6 +260,7 @@ impl ConflictKind {
             AlreadyPledged => "ALREADY_PLEDGED",
             IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             NeededForAccount => "NEEDED_FOR_ACCOUNT",
+            AlreadyEnrolled => "ALREADY_ENROLLED",
         }
     }
 }
@@ -271,6 +274,18 @@ pub enum ApiError {
     BadCredentials,
     #[error("forbidden")]
     Forbidden,
+    /// A role she holds needs a second factor this session has not proved (`FORBIDDEN`,
+    /// reason `MFA_REQUIRED`): enrol or step up.
+    #[error("second factor required")]
+    MfaRequired,
+    /// A sensitive action needs a recent step-up in this session (`FORBIDDEN`, reason
+    /// `STEP_UP_REQUIRED`).
+    #[error("step-up required")]
+    StepUpRequired,
+    /// The password was right and the account has a second factor: send the code with it
+    /// (`UNAUTHENTICATED`, reason `OTP_REQUIRED`).
+    #[error("one-time code required")]
+    OtpRequired,
     #[error("not found")]
     NotFound,
     #[error("bad input in {field}: {problem:?}")]
@@ -300,11 +315,24 @@ impl ApiError {
         ApiError::Internal
     }
 
+    /// The stable `extensions.reason` of the errors that carry one besides `BAD_USER_INPUT` and
+    /// `CONFLICT`.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ApiError::MfaRequired => Some("MFA_REQUIRED"),
+            ApiError::StepUpRequired => Some("STEP_UP_REQUIRED"),
+            ApiError::OtpRequired => Some("OTP_REQUIRED"),
+            ApiError::BadInput { problem, .. } => Some(problem.code()),
+            ApiError::Conflict(kind) => Some(kind.code()),
+            _ => None,
+        }
+    }
+
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthenticated | ApiError::BadCredentials => "UNAUTHENTICATED",
-            ApiError::Forbidden => "FORBIDDEN",
+            ApiError::Unauthenticated | ApiError::BadCredentials | ApiError::OtpRequired => "UNAUTHENTICATED",
+            ApiError::Forbidden | ApiError::MfaRequired | ApiError::StepUpRequired => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
@@ -326,6 +354,18 @@ impl ApiError {
             ApiError::BadCredentials => "Wrong phone number or password.",
             ApiError::Forbidden if vi => "Bạn không có quyền thực hiện thao tác này.",
             ApiError::Forbidden => "You are not allowed to do this.",
+            ApiError::MfaRequired if vi => {
+                "Vai trò của bạn cần xác thực hai lớp: hãy bật ứng dụng xác thực hoặc nhập mã của nó."
+            }
+            ApiError::MfaRequired => {
+                "Your role needs two-step verification: set up an authenticator or enter its code."
+            }
+            ApiError::StepUpRequired if vi => "Thao tác này cần xác nhận lại: hãy nhập mã xác thực.",
+            ApiError::StepUpRequired => {
+                "This action needs you to confirm it again: enter a verification code."
+            }
+            ApiError::OtpRequired if vi => "Hãy nhập mã từ ứng dụng xác thực.",
+            ApiError::OtpRequired => "Enter the code from your authenticator app.",
             ApiError::NotFound if vi => "Không tìm thấy.",
             ApiError::NotFound => "Not found.",
             ApiError::BadInput { problem, .. } => problem.message(lang),
@@ -394,6 +434,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::IdempotencyKeyReused, Lang::En) => {
             "This submission key was already used for different content. Send it as a new report."
+        }
+        (ConflictKind::AlreadyEnrolled, Lang::Vi) => {
+            "Xác thực hai lớp đã được bật. Để thay thiết bị, hãy xác nhận lại trước."
+        }
+        (ConflictKind::AlreadyEnrolled, Lang::En) => {
+            "Two-step verification is on already. To move it to a new device, confirm it is you first."
         }
         (ConflictKind::NeededForAccount, Lang::Vi) => {
             "Tài khoản không thể tồn tại nếu thiếu đồng ý này. Để rút lại, hãy xoá tài khoản."

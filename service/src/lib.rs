@@ -15,6 +15,7 @@ pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -62,6 +63,12 @@ impl<'a> Call<'a> {
     /// The signed-in caller, or `UNAUTHENTICATED`.
     pub fn viewer(&self) -> Result<&'a auth::Viewer, error::ApiError> {
         self.auth.require()
+    }
+
+    /// The signed-in caller even while her second factor is owed (see
+    /// [`auth::Auth::require_before_mfa`]).
+    pub fn viewer_before_mfa(&self) -> Result<&'a auth::Viewer, error::ApiError> {
+        self.auth.require_before_mfa()
     }
 
     /// The signed-in caller; `None` without credentials, `UNAUTHENTICATED` with credentials

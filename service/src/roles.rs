@@ -39,6 +39,8 @@ pub async fn assign_role(
     let db = &state.db;
     get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::to_assign(role), unit_id).await?;
+    // Granting a role hands out access: a stolen session alone must not do it.
+    crate::identity::mfa::require_step_up(call).await?;
     let person = match grantee {
         Grantee::PersonId(id) => person::Entity::find_by_id(id).one(db).await?,
         Grantee::Phone(raw) => {
@@ -77,6 +79,7 @@ pub async fn revoke_role(call: Call<'_>, role_id: Uuid) -> Result<officer_role::
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     let role = row.role;
     authz::require(db, viewer, Capability::to_assign(role), row.unit_id).await?;
+    crate::identity::mfa::require_step_up(call).await?;
     let now = Utc::now();
     let txn = db.begin().await?;
     let changed = officer_role::Entity::update_many()

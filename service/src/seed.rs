@@ -235,3 +235,40 @@ pub async fn load_demo_data(state: &AppState) -> Result<bool, ApiError> {
     txn.commit().await?;
     Ok(true)
 }
+
+/// The demo accounts in the database that still sign in with the public demo password (their
+/// phone numbers): production refuses to start while there is one.
+pub async fn demo_accounts_present(state: &AppState) -> Result<Vec<&'static str>, ApiError> {
+    Ok(demo_accounts_with_public_password(state).await?.into_iter().map(|(phone, _)| phone).collect())
+}
+
+async fn demo_accounts_with_public_password(
+    state: &AppState,
+) -> Result<Vec<(&'static str, person::Model)>, ApiError> {
+    let rows = person::Entity::find()
+        .filter(person::Column::Phone.is_in(DEMO_ACCOUNTS.iter().map(|a| a.phone)))
+        .filter(person::Column::PasswordHash.is_not_null())
+        .all(&state.db)
+        .await?;
+    let mut found = Vec::new();
+    for row in rows {
+        let Some(account) = DEMO_ACCOUNTS.iter().find(|a| a.phone == row.phone) else { continue };
+        if auth::verify_password(DEMO_PASSWORD.to_owned(), row.password_hash.clone()).await? {
+            found.push((account.phone, row));
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes the demo accounts that still have the public demo password, as a person deletes her
+/// account (`identity::erasure`): their sessions end, their roles end, and what they did stays
+/// anonymous. The demo units and content stay (rename or move them through the API). Answers
+/// the phone numbers removed. (`api remove-demo-accounts`.)
+pub async fn remove_demo_accounts(state: &AppState) -> Result<Vec<&'static str>, ApiError> {
+    let mut removed = Vec::new();
+    for (phone, person) in demo_accounts_with_public_password(state).await? {
+        crate::identity::erasure::erase(state, person).await?;
+        removed.push(phone);
+    }
+    Ok(removed)
+}

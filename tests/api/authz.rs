@@ -67,23 +67,12 @@ async fn unit(app: &TestApp, code: &str) -> UnitId {
 async fn person_with(app: &TestApp, n: u32, admin: bool, role: Option<(Role, UnitId)>) -> Viewer {
     let now = Utc::now();
     let id = PersonId::new();
+    let phone = service::domain::PhoneNumber::parse(&format!("+8498877{n:04}"), "phone").unwrap();
+    let name = service::domain::PersonName::parse(&crate::fixtures::name(n), "full_name").unwrap();
     person::ActiveModel {
         id: Set(id),
-        phone: Set(format!("+8498877{n:04}")),
-        full_name: Set(format!("Người thử {n}")),
-        name_search: Set(format!("nguoi thu {n}")),
-        password_hash: Set(None),
-        birth_date: Set(None),
-        email: Set(None),
         is_system_admin: Set(admin),
-        language: Set("vi".into()),
-        gender: Set(None),
-        registered_at: Set(None),
-        phone_verified_at: Set(None),
-        deleted_at: Set(None),
-        password_changed_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+        ..service::identity::new_person(&phone, &name, now)
     }
     .insert(&app.state.db)
     .await

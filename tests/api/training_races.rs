@@ -96,7 +96,7 @@ async fn members(app: &TestApp, importer: &str, branch: &str, series: u32, n: us
         .into_iter()
         .map(|phone| {
             let id = by_phone[&phone];
-            let token = app.state.tokens.issue_access(id, Uuid::new_v4()).unwrap().0;
+            let token = app.state.tokens.issue_access(id, Uuid::new_v4(), Default::default()).unwrap().0;
             Member { id, phone, token }
         })
         .collect()

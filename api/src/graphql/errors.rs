@@ -34,6 +34,9 @@ pub fn write_extensions(err: &ApiError, argument: Option<&str>, ext: &mut ErrorE
         ApiError::RateLimited { retry_after_secs } | ApiError::Unavailable { retry_after_secs } => {
             ext.set("retryAfter", *retry_after_secs)
         }
+        ApiError::MfaRequired | ApiError::StepUpRequired | ApiError::OtpRequired => {
+            ext.set("reason", err.reason().unwrap_or_default())
+        }
         _ => {}
     }
 }

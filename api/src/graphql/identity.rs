@@ -74,6 +74,11 @@ impl Person {
         Ok(svc::consent::accepted_notice(&ctx.state()?.db, self.0.id).await?)
     }
 
+    /// Two-step verification (an authenticator app) is on; only for the person herself.
+    async fn totp_enabled(&self, ctx: &Context<'_>) -> Option<bool> {
+        self.is_viewer(ctx).then_some(self.0.totp_enabled_at.is_some())
+    }
+
     /// Only for the person herself.
     async fn is_system_admin(&self, ctx: &Context<'_>) -> Option<bool> {
         self.is_viewer(ctx).then_some(self.0.is_system_admin)
@@ -222,6 +227,45 @@ impl Consent {
     }
 }
 
+/// A secret to put in an authenticator app (shown once; confirm it with a first code).
+#[derive(SimpleObject)]
+pub struct TotpEnrolment {
+    /// Base32, for typing it in.
+    secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    otpauth_uri: String,
+}
+
+/// Two-step verification is on.
+#[derive(SimpleObject)]
+pub struct TotpEnabled {
+    /// Ten single-use codes for a lost phone: shown only now.
+    recovery_codes: Vec<String>,
+    /// This session's new access token (it has now proved the second factor).
+    access_token: String,
+    access_token_expires_at: DateTime<Utc>,
+}
+
+/// Proof for a step-up: `code` (an authenticator code or a recovery code) with two-step
+/// verification on, else `verificationToken` (of a `STEP_UP` code sent to her phone).
+#[derive(InputObject)]
+pub struct StepUpInput {
+    #[graphql(secret)]
+    pub code: Option<String>,
+    #[graphql(secret)]
+    pub verification_token: Option<String>,
+}
+
+/// A session that stepped up.
+#[derive(SimpleObject)]
+pub struct SteppedUp {
+    /// The sensitive actions work until then.
+    until: DateTime<Utc>,
+    /// This session's new access token.
+    access_token: String,
+    access_token_expires_at: DateTime<Utc>,
+}
+
 /// Her data, as one JSON document (`data`; its `format` names the layout's version).
 #[derive(SimpleObject)]
 pub struct MyDataExport {
@@ -300,6 +344,11 @@ pub struct LoginInput {
     pub device_token: Option<String>,
     /// What the device is, shown in `mySessions`.
     pub device: Option<DeviceInput>,
+    /// With two-step verification on: the code of her authenticator, or one of her recovery
+    /// codes. Without it, an account with it answers `UNAUTHENTICATED` `OTP_REQUIRED` (the
+    /// password was right: ask for the code and send both again).
+    #[graphql(secret)]
+    pub otp: Option<String>,
 }
 
 /// What the app says about the device it signs in from (shown in `mySessions`).
@@ -412,9 +461,9 @@ pub struct IdentityQuery;
 
 #[Object]
 impl IdentityQuery {
-    /// The signed-in person.
+    /// The signed-in person (also while a second factor is owed).
     async fn me(&self, ctx: &Context<'_>) -> Result<Person> {
-        ctx.auth()?.require()?;
+        ctx.auth()?.require_before_mfa()?;
         Ok(Person(svc::me(ctx.call()?).await?))
     }
 
@@ -499,6 +548,7 @@ impl IdentityMutation {
             password: SecretString::from(input.password),
             device_token: input.device_token.map(SecretString::from),
             device: device(input.device),
+            otp: input.otp.map(SecretString::from),
         };
         Ok(svc::login(ctx.call()?, input).await.map_err(in_argument("input"))?.into())
     }
@@ -558,6 +608,56 @@ impl IdentityMutation {
         Ok(Consent(svc::consent::withdraw(ctx.call()?, id).await?))
     }
 
+    /// Starts two-step verification: a secret for her authenticator app. A second factor
+    /// already on is replaced only from a session that stepped up (`CONFLICT` `ALREADY_ENROLLED`).
+    async fn start_totp_enrolment(&self, ctx: &Context<'_>) -> Result<TotpEnrolment> {
+        ctx.auth()?.require_before_mfa()?;
+        let e = svc::mfa::start_enrolment(ctx.call()?).await?;
+        Ok(TotpEnrolment { secret: e.secret, otpauth_uri: e.uri })
+    }
+
+    /// Turns two-step verification on with a first code from the authenticator: her recovery
+    /// codes, and a new access token for this session.
+    async fn confirm_totp_enrolment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] code: String,
+    ) -> Result<TotpEnabled> {
+        ctx.claim_credential_check("confirmTotpEnrolment")?;
+        ctx.auth()?.require_before_mfa()?;
+        let e = svc::mfa::confirm_enrolment(ctx.call()?, &SecretString::from(code)).await?;
+        Ok(TotpEnabled {
+            recovery_codes: e.recovery_codes,
+            access_token: e.access_token,
+            access_token_expires_at: e.access_token_expires_at,
+        })
+    }
+
+    /// Proves it is her again, for the most sensitive actions (a report's access log, granting
+    /// or ending roles) for a few minutes; with an authenticator code this also gives a session
+    /// that owed a second factor its full rights. Throttled like a password.
+    async fn step_up(&self, ctx: &Context<'_>, input: StepUpInput) -> Result<SteppedUp> {
+        ctx.claim_credential_check("stepUp")?;
+        ctx.auth()?.require_before_mfa()?;
+        let proof = match (input.code, input.verification_token) {
+            (Some(code), None) => svc::mfa::StepUpProof::SecondFactor(SecretString::from(code)),
+            (None, Some(token)) => svc::mfa::StepUpProof::Phone(SecretString::from(token)),
+            _ => {
+                return Err(service::error::ApiError::bad_input(
+                    "input",
+                    service::error::InputProblem::ExactlyOne,
+                )
+                .into());
+            }
+        };
+        let s = svc::mfa::step_up(ctx.call()?, proof).await.map_err(in_argument("input"))?;
+        Ok(SteppedUp {
+            until: s.until,
+            access_token: s.access_token,
+            access_token_expires_at: s.access_token_expires_at,
+        })
+    }
+
     /// Deletes her account, after her password: every session ends at once; her name, number,
     /// birth date, email, devices and notifications are erased; her memberships, registrations
     /// and pledges stay as anonymous rows (every figure stays right); reports she made stay
@@ -584,7 +684,7 @@ impl IdentityMutation {
 
     /// Ends the current session; its access token stops working immediately.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
-        ctx.auth()?.require()?;
+        ctx.auth()?.require_before_mfa()?;
         svc::logout(ctx.call()?).await?;
         Ok(true)
     }

@@ -397,7 +397,9 @@ async fn execute(
     }
     // One caller's requests in flight are bounded, so she cannot starve everyone else's.
     let (caller, limit) = match &auth {
-        auth::Auth::Signed(v) => (format!("p:{}", v.person_id), state.settings.max_in_flight_per_caller),
+        auth::Auth::Signed(v) | auth::Auth::Pending(v) => {
+            (format!("p:{}", v.person_id), state.settings.max_in_flight_per_caller)
+        }
         _ => (format!("a:{}", meta.client_addr), state.settings.max_in_flight_per_address),
     };
     let Some(_slot) = state.in_flight.enter(caller, limit) else {

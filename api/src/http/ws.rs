@@ -143,7 +143,7 @@ async fn run(
                     };
                     match auth {
                         Auth::Rejected => break forbidden(),
-                        Auth::Signed(v) => {
+                        Auth::Signed(v) | Auth::Pending(v) => {
                             revoked = Some(Box::pin(state.events.subscribe(session_revoked_topic(v.session_id))));
                         }
                         Auth::Anonymous => {}
@@ -263,7 +263,7 @@ fn kind_and_id(text: &str) -> Option<(String, String)> {
 /// not a sign-out, and the next check decides.
 async fn still_signed_in(state: &AppState, token: Option<&str>) -> bool {
     match auth::authenticate(&state.tokens, &state.cache, &state.db, token).await {
-        Ok(auth) => matches!(auth, Auth::Signed(_)),
+        Ok(auth) => matches!(auth, Auth::Signed(_) | Auth::Pending(_)),
         Err(_) => true,
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! - **Erased**: her name, phone number (a tombstone `~…` takes its place: it can never be typed,
 //!   and the number is free for a new account), birth date, email, password, the time she proved
-//!   her number; push tokens and their queued pushes, notifications, remembered devices, refresh
-//!   tokens, phone codes and SMS still queued to her number, invitations to her, the notes of her
+//!   her number, her second factor and its recovery codes; push tokens and their queued pushes,
+//!   notifications, remembered devices, refresh tokens, phone codes and SMS still queued to her number, invitations to her, the notes of her
 //!   membership requests, the household label and notes of her pledges, the label, platform and
 //!   user agent of her sessions, and the safe contact of her violence reports.
 //! - **Kept, anonymous**: the person row itself (so every membership, registration and pledge it
@@ -21,8 +21,8 @@
 use chrono::Utc;
 use entities::{
     auth_session, known_device, membership, membership_invitation, membership_request, notification,
-    officer_role, person, phone_code, pledge, push_outbox, push_token, refresh_token, sms_outbox,
-    violence_report,
+    officer_role, person, phone_code, pledge, push_outbox, push_token, recovery_code, refresh_token,
+    sms_outbox, violence_report,
 };
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::Expr,
@@ -31,13 +31,19 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{flag_revoked, me, revoke_sessions, verify_own_password};
-use crate::{Call, error::ApiError, violence};
+use crate::{Call, error::ApiError, state::AppState, violence};
 
 /// Deletes the caller's account (see module docs); needs her password.
 pub async fn delete_my_account(call: Call<'_>, password: &SecretString) -> Result<(), ApiError> {
-    let (state, viewer) = (call.state, call.viewer()?);
+    call.viewer()?;
     let current = me(call).await?;
     verify_own_password(call, &current, password, "password").await?;
+    erase(call.state, current).await
+}
+
+/// Erases the account of `current` (see module docs), in one transaction; then flags its
+/// sessions revoked and tells the consoles about the reports it released.
+pub(crate) async fn erase(state: &AppState, current: person::Model) -> Result<(), ApiError> {
     let person = current.id;
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -64,6 +70,10 @@ pub async fn delete_my_account(call: Call<'_>, password: &SecretString) -> Resul
         .exec(&txn)
         .await?;
     known_device::Entity::delete_many().filter(known_device::Column::PersonId.eq(person)).exec(&txn).await?;
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::PersonId.eq(person))
+        .exec(&txn)
+        .await?;
 
     // Devices and the inbox.
     let tokens: Vec<Uuid> = push_token::Entity::find()
@@ -168,6 +178,9 @@ pub async fn delete_my_account(call: Call<'_>, password: &SecretString) -> Resul
         .col_expr(person::Column::Email, Expr::value(Option::<String>::None))
         .col_expr(person::Column::PhoneVerifiedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
         .col_expr(person::Column::IsSystemAdmin, Expr::value(false))
+        .col_expr(person::Column::TotpSecret, Expr::value(Option::<Vec<u8>>::None))
+        .col_expr(person::Column::TotpEnabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .col_expr(person::Column::TotpLastStep, Expr::value(Option::<i64>::None))
         .col_expr(person::Column::DeletedAt, Expr::value(now))
         .col_expr(person::Column::UpdatedAt, Expr::value(now))
         .filter(person::Column::Id.eq(person))
@@ -178,7 +191,7 @@ pub async fn delete_my_account(call: Call<'_>, password: &SecretString) -> Resul
     violence::workflow::announce_released(state, released).await;
     tracing::info!(
         event = "account_deleted",
-        person_id = %viewer.person_id,
+        person_id = %person,
         sessions = sessions.len(),
         roles_ended = ended,
         reports_unlinked = reports.len(),

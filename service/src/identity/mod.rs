@@ -13,6 +13,7 @@
 pub mod consent;
 pub mod erasure;
 pub mod export;
+pub mod mfa;
 pub mod phone;
 pub mod recovery;
 pub mod sessions;
@@ -74,6 +75,8 @@ pub struct LoginInput {
     /// The device token an earlier sign-in on this device answered.
     pub device_token: Option<SecretString>,
     pub device: DeviceInput,
+    /// With a second factor on: a TOTP code or a recovery code.
+    pub otp: Option<SecretString>,
 }
 
 /// Changes to the caller's own profile: `None` leaves a field as it is, `Some(None)` clears it.
@@ -196,7 +199,7 @@ pub async fn register(call: Call<'_>, input: RegisterInput) -> Result<AuthPayloa
         None,
     )
     .await?;
-    let mut payload = start_session(state, &txn, person, meta, &device).await?;
+    let mut payload = start_session(state, &txn, person, meta, &device, false).await?;
     payload.device_token = Some(remember_device(&txn, payload.person.id).await?);
     txn.commit().await?;
     Ok(payload)
@@ -297,9 +300,19 @@ pub async fn login(call: Call<'_>, input: LoginInput) -> Result<AuthPayload, Api
         tracing::info!(event = "login_failed", "failed login");
         return Err(ApiError::BadCredentials);
     };
+    // With a second factor on, the password alone is not enough; the attempt stays counted
+    // until the code is right too (so knowing the password buys no more code guesses).
+    let mfa = person.totp_enabled_at.is_some();
+    if mfa {
+        let Some(otp) = input.otp.as_ref() else { return Err(ApiError::OtpRequired) };
+        if !mfa::check_second_factor(state, &person, otp.expose_secret()).await? {
+            tracing::info!(event = "login_failed", "wrong second factor");
+            return Err(ApiError::bad_input("otp", InputProblem::WrongCode));
+        }
+    }
     attempt.succeeded(state).await;
     let txn = state.db.begin().await?;
-    let mut payload = start_session(state, &txn, person, meta, &about).await?;
+    let mut payload = start_session(state, &txn, person, meta, &about, mfa).await?;
     payload.device_token = Some(match (device, device_token) {
         (Some(id), Some(token)) => {
             known_device::Entity::update_many()
@@ -374,9 +387,11 @@ async fn start_session(
     person: person::Model,
     meta: &RequestMeta,
     device: &DeviceInfo,
+    mfa: bool,
 ) -> Result<AuthPayload, ApiError> {
     let now = Utc::now();
     let session_id = Uuid::now_v7();
+    let proved = mfa.then_some(now);
     auth_session::ActiveModel {
         id: Set(session_id),
         person_id: Set(person.id),
@@ -388,11 +403,14 @@ async fn start_session(
         device_label: Set(device.label.clone()),
         platform: Set(device.platform),
         place: Set(sessions::place_of(state, &meta.client_addr)),
+        mfa_at: Set(proved),
+        stepped_up_at: Set(proved),
     }
     .insert(txn)
     .await?;
     let (refresh, refresh_hash) = auth::new_refresh_token()?;
-    let (access, access_expires) = state.tokens.issue_access(person.id, session_id)?;
+    let flags = mfa::token_flags(txn, &state.settings, person.id, mfa).await?;
+    let (access, access_expires) = state.tokens.issue_access(person.id, session_id, flags)?;
     store_refresh(state, txn, session_id, refresh_hash, now).await.map(|refresh_expires| AuthPayload {
         access_token: access,
         access_token_expires_at: access_expires,
@@ -457,6 +475,7 @@ pub async fn refresh(call: Call<'_>, token: &SecretString) -> Result<AuthPayload
     let Some(person) = person::Entity::find_by_id(session.person_id).one(&txn).await? else {
         return Err(ApiError::Unauthenticated);
     };
+    let flags = mfa::token_flags(&txn, &state.settings, person.id, session.mfa_at.is_some()).await?;
     let (successor, jti) = state.tokens.successor(token.expose_secret());
     let successor_hash = auth::hash_refresh_token(&successor);
     // The conditional update is the single point of truth: of two concurrent uses of one token
@@ -472,7 +491,7 @@ pub async fn refresh(call: Call<'_>, token: &SecretString) -> Result<AuthPayload
     if claimed == 0 {
         if let Some(again) = retried(state, &txn, stored.id, &successor_hash, &client, now).await? {
             let (access, access_expires) =
-                state.tokens.issue_access_at(person.id, session.id, again.used_at, jti)?;
+                state.tokens.issue_access_at(person.id, session.id, flags, again.used_at, jti)?;
             txn.commit().await?;
             tracing::info!(event = "refresh_retried", session_id = %session.id, "refresh retried within the grace window");
             return Ok(AuthPayload {
@@ -496,7 +515,7 @@ pub async fn refresh(call: Call<'_>, token: &SecretString) -> Result<AuthPayload
         .exec(&txn)
         .await?;
     let refresh_expires = store_refresh(state, &txn, session.id, successor_hash, now).await?;
-    let (access, access_expires) = state.tokens.issue_access_at(person.id, session.id, now, jti)?;
+    let (access, access_expires) = state.tokens.issue_access_at(person.id, session.id, flags, now, jti)?;
     txn.commit().await?;
     Ok(AuthPayload {
         access_token: access,
@@ -544,7 +563,7 @@ async fn retried(
 
 /// Ends the caller's session; its access token stops working immediately.
 pub async fn logout(call: Call<'_>) -> Result<(), ApiError> {
-    let (state, viewer) = (call.state, call.viewer()?);
+    let (state, viewer) = (call.state, call.viewer_before_mfa()?);
     revoke_sessions(&state.db, &[viewer.session_id], "LOGOUT").await?;
     flag_revoked(state, &[viewer.session_id], "LOGOUT").await
 }
@@ -608,9 +627,10 @@ async fn verify_own_password(
     Ok(())
 }
 
-/// The caller's own record.
+/// The caller's own record (also while her second factor is owed: the app shows who is signed
+/// in while she enrols).
 pub async fn me(call: Call<'_>) -> Result<person::Model, ApiError> {
-    let (state, viewer) = (call.state, call.viewer()?);
+    let (state, viewer) = (call.state, call.viewer_before_mfa()?);
     person::Entity::find_by_id(viewer.person_id).one(&state.db).await?.ok_or(ApiError::Unauthenticated)
 }
 
@@ -748,6 +768,9 @@ pub fn new_person(phone: &PhoneNumber, name: &PersonName, now: chrono::DateTime<
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
+        totp_secret: Set(None),
+        totp_enabled_at: Set(None),
+        totp_last_step: Set(None),
     }
 }
 

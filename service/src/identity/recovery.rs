@@ -86,7 +86,7 @@ pub async fn reset_password(
     )
     .await?;
     let person = person::Entity::find_by_id(person.id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    let mut payload = start_session(state, &txn, person, meta, &device).await?;
+    let mut payload = start_session(state, &txn, person, meta, &device, false).await?;
     payload.device_token = Some(remember_device(&txn, payload.person.id).await?);
     txn.commit().await?;
     flag_revoked(state, &sessions, "PASSWORD_RESET").await?;

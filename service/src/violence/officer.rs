@@ -18,7 +18,7 @@ use entities::ids::{PersonId, ReportId, UnitId};
 use entities::{
     violence_access_log as access_log, violence_report as report, violence_report_event as event,
 };
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use super::{
@@ -245,6 +245,13 @@ pub async fn access_log_page(
     after: Option<&queue::LogCursor>,
 ) -> Result<(Vec<AccessEntry>, bool), ApiError> {
     let (conn, viewer) = (&call.state.db, call.viewer()?);
+    // Who read a report is the most sensitive thing the console shows: it needs a recent
+    // step-up, asked only of those who may read it (anyone else gets `NOT_FOUND` as before).
+    let place = report::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)?.unit_id;
+    if !super::covers(conn, viewer.person_id, place).await? {
+        return Err(ApiError::NotFound);
+    }
+    crate::identity::mfa::require_step_up(call).await?;
     let (rows, has_next) = queue::access_log_page(conn, viewer, id, first, after).await?;
     Ok((rows.iter().map(AccessEntry::of).collect::<Result<_, _>>()?, has_next))
 }

@@ -4,6 +4,8 @@
 mod consent;
 mod deletion;
 mod gateway;
+mod hygiene;
+mod mfa;
 mod phone;
 mod recovery;
 mod sessions;
