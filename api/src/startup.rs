@@ -45,6 +45,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("start-up task failed")]
     Task,
+    #[error("APP_GEOIP_DB cannot be read as a MaxMind DB: {0}")]
+    GeoIp(String),
     #[error("SMS gateway: {0}")]
     Sms(#[from] service::sms::SmsError),
     #[error(
@@ -114,6 +116,12 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
             ids.join(", ")
         ))));
     }
+    let geoip = match &settings.geoip_db {
+        Some(path) => Some(Arc::new(
+            maxminddb::Reader::open_readfile(path).map_err(|e| StartupError::GeoIp(e.to_string()))?,
+        )),
+        None => None,
+    };
     Ok(AppState {
         db,
         cache,
@@ -125,6 +133,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         in_flight: Arc::default(),
         sms_queued: Arc::default(),
         clock: Arc::default(),
+        geoip,
     })
 }
 

@@ -173,6 +173,9 @@ pub struct Settings {
     pub step_up_required: bool,
     /// How long a step-up lasts.
     pub step_up_ttl: Duration,
+    /// A MaxMind DB file (GeoLite2-City or -Country, DB-IP Lite) giving a session's coarse place
+    /// from its client address; none by default.
+    pub geoip_db: Option<PathBuf>,
     /// Exports of her data one person may ask per day.
     pub export_max_per_day: u32,
     /// The version of the privacy notice in force: registering needs it accepted.
@@ -414,6 +417,7 @@ impl Settings {
             step_up_required: parse(&get, "APP_STEP_UP", !dev, "true or false")?,
             step_up_ttl: secs(u64::from(positive(&get, "APP_STEP_UP_TTL_SECS", 600)?)),
             export_max_per_day: positive(&get, "APP_EXPORT_MAX_PER_DAY", 5)?,
+            geoip_db: get("APP_GEOIP_DB").map(PathBuf::from),
             privacy_notice_version: version(&get, "APP_PRIVACY_NOTICE_VERSION")?,
             privacy_notice_url: get("APP_PRIVACY_NOTICE_URL"),
             sensitive_data_notice_version: version(&get, "APP_SENSITIVE_DATA_NOTICE_VERSION")?,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub sms_queued: Arc<tokio::sync::Notify>,
     /// What time-based codes are checked against (tests move it).
     pub clock: Arc<crate::clock::Clock>,
+    /// The GeoIP database (`APP_GEOIP_DB`), read once at start-up.
+    pub geoip: Option<Arc<maxminddb::Reader<Vec<u8>>>>,
 }
 
 /// How many HTTP requests each caller has running on this instance, so that one caller cannot

@@ -191,12 +191,21 @@ pub fn tokens(members: Vec<Member>) -> Vec<String> {
 /// The n-th person of `series` registers, asks to join branch `code`, and `decider` approves.
 pub async fn joined(app: &TestApp, decider: &str, series: Series, n: u32, code: &str) -> Member {
     let p = person(app, series, n).await;
+    join_branch(app, &p.token, decider, code, None).await;
+    let me = app.gql("{ me { membership { id } } }", json!({}), Some(&p.token)).await.ok();
+    let membership_id = s(&me["me"]["membership"]["id"]);
+    Member { token: p.token, phone: p.phone, person_id: p.person_id, membership_id }
+}
+
+/// The person signed in as `token` asks to join branch `code` (with `note`), and `decider`
+/// approves.
+pub async fn join_branch(app: &TestApp, token: &str, decider: &str, code: &str, note: Option<&str>) {
     let branch = app.unit_id(code).await;
     let req = app
         .gql(
             "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
-            json!({ "i": { "branchId": branch } }),
-            Some(&p.token),
+            json!({ "i": { "branchId": branch, "note": note } }),
+            Some(token),
         )
         .await
         .ok();
@@ -209,9 +218,6 @@ pub async fn joined(app: &TestApp, decider: &str, series: Series, n: u32, code: 
         .await
         .ok();
     assert_eq!(decided["approveMembershipRequest"]["status"], "APPROVED");
-    let me = app.gql("{ me { membership { id } } }", json!({}), Some(&p.token)).await.ok();
-    let membership_id = s(&me["me"]["membership"]["id"]);
-    Member { token: p.token, phone: p.phone, person_id: p.person_id, membership_id }
 }
 
 /// The fields of a role [`try_grant`] returns.

@@ -101,8 +101,20 @@ fn live_since(state: &AppState) -> DateTime<Utc> {
     Utc::now() - state.tokens.refresh_ttl
 }
 
-/// A coarse place for a client address; none without a GeoIP database (the default: the
-/// service ships none, and a wrong city is worse than none).
-pub(crate) fn place_of(_state: &AppState, _client_addr: &str) -> Option<String> {
-    None
+/// A coarse place for a client address — "Hanoi, Vietnam", or the country alone — from the
+/// GeoIP database (`APP_GEOIP_DB`); none without one (the service ships none), for an address it
+/// does not know, or one that is not an IP address.
+pub(crate) fn place_of(state: &AppState, client_addr: &str) -> Option<String> {
+    let reader = state.geoip.as_ref()?;
+    let ip: std::net::IpAddr = client_addr.parse().ok()?;
+    let found = reader.lookup(ip).ok()?;
+    let record: maxminddb::geoip2::City<'_> = found.decode().ok()??;
+    let country = record.country.names.english;
+    let place = match (record.city.names.english, country) {
+        (Some(city), Some(country)) => format!("{city}, {country}"),
+        (None, Some(country)) => country.to_owned(),
+        (Some(city), None) => city.to_owned(),
+        (None, None) => return None,
+    };
+    Some(place.chars().take(64).collect())
 }

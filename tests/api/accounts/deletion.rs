@@ -6,7 +6,7 @@ use entities::{membership, pledge, training};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::fixtures::{PASSWORD, Series, launched_campaign, published_training, violence_input};
+use crate::fixtures::{PASSWORD, Series, join_branch, launched_campaign, published_training, violence_input};
 use crate::helpers::*;
 
 const DELETE: &str = "mutation($p: String!) { deleteMyAccount(password: $p) }";
@@ -69,21 +69,7 @@ async fn a_deleted_account_leaves_no_trace_of_her_and_every_figure_stands() {
     app.gql(push, json!({ "t": format!("fcm-{word}"), "p": "ANDROID" }), Some(&token)).await.ok();
     let leader = app.token(BD1_LEADER).await;
     let branch = app.unit_id("HN-LB-BD-01").await;
-    let req = app
-        .gql(
-            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
-            json!({ "i": { "branchId": branch, "note": format!("Tôi là {name}") } }),
-            Some(&token),
-        )
-        .await
-        .ok();
-    app.gql(
-        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
-        json!({ "id": req["requestMembership"]["id"] }),
-        Some(&leader),
-    )
-    .await
-    .ok();
+    join_branch(&app, &token, &leader, "HN-LB-BD-01", Some(&format!("Tôi là {name}"))).await;
     let starts = Utc::now() + Duration::days(5);
     let t = json!({ "title": "Tập huấn kỹ năng số", "description": "Mang điện thoại.", "category": "VOCATIONAL",
                     "startsAt": starts, "endsAt": starts + Duration::hours(2), "place": "Nhà văn hoá", "capacity": null });
@@ -234,22 +220,7 @@ async fn she_downloads_everything_held_about_her_a_few_times_a_day() {
     let app = spawn_app_with(&[("APP_EXPORT_MAX_PER_DAY", "2")]).await;
     let (token, _, id) = app.register(&phone(20), "Ngô Thị Tải Về", PASSWORD).await;
     let leader = app.token(BD1_LEADER).await;
-    let branch = app.unit_id("HN-LB-BD-01").await;
-    let req = app
-        .gql(
-            "mutation($i: RequestMembershipInput!) { requestMembership(input: $i) { id } }",
-            json!({ "i": { "branchId": branch } }),
-            Some(&token),
-        )
-        .await
-        .ok();
-    app.gql(
-        "mutation($id: ID!) { approveMembershipRequest(id: $id) { status } }",
-        json!({ "id": req["requestMembership"]["id"] }),
-        Some(&leader),
-    )
-    .await
-    .ok();
+    join_branch(&app, &token, &leader, "HN-LB-BD-01", None).await;
     let code = crate::fixtures::violence_report(&app, Some(&token), "HN-LB-BD-01", false, "Tôi cần giúp đỡ.")
         .await["referenceCode"]
         .as_str()

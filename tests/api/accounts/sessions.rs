@@ -55,7 +55,7 @@ async fn she_sees_her_devices_and_ends_one_from_another() {
     let tablet = by_label("Máy tính bảng");
     assert_eq!((iphone["platform"].as_str(), iphone["current"].as_bool()), (Some("IOS"), Some(true)));
     assert_eq!((tablet["platform"].as_str(), tablet["current"].as_bool()), (Some("ANDROID"), Some(false)));
-    assert!(tablet["place"].is_null(), "no GeoIP database in the tests");
+    assert!(tablet["place"].is_null(), "no GeoIP database configured");
     assert_eq!(listed[0]["deviceLabel"], "Máy tính bảng", "the most recently used first");
 
     // Its node is hers alone.
@@ -148,4 +148,26 @@ async fn a_reuse_by_another_client_revokes_the_session_even_at_once() {
     app.gql_from("198.51.100.9", REFRESH, json!({ "t": r0 })).await.expect_code("UNAUTHENTICATED");
     app.gql(ME, json!({}), Some(&a1)).await.expect_code("UNAUTHENTICATED");
     app.gql_from("203.0.113.20", REFRESH, json!({ "t": r1 })).await.expect_code("UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_geoip_database_a_session_shows_a_coarse_place() {
+    let db = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/geoip-test.mmdb");
+    let app = spawn_app_with(&[("APP_GEOIP_DB", db), ("APP_TRUST_FORWARDED_FOR", "true")]).await;
+    let input = |label: &str| json!({ "i": { "phone": MEMBER, "password": DEMO_PASSWORD, "device": { "label": label } } });
+    let mut token = String::new();
+    for (addr, label) in [("203.0.113.7", "Hà Nội"), ("198.51.100.7", "Việt Nam"), ("192.0.2.7", "Không rõ")]
+    {
+        let data = app.gql_from(addr, LOGIN, input(label)).await.ok();
+        token = data["login"]["accessToken"].as_str().unwrap().to_owned();
+    }
+    let listed = sessions(&app, &token).await;
+    let place = |label: &str| listed.iter().find(|s| s["deviceLabel"] == label).unwrap()["place"].clone();
+    assert_eq!(place("Hà Nội"), "Hanoi, Vietnam");
+    assert_eq!(place("Việt Nam"), "Vietnam");
+    assert!(place("Không rõ").is_null(), "an address the database does not know has no place");
+    // A file that is no MaxMind DB stops the start-up with a clear error.
+    let bad =
+        app.try_peer_with(&[("APP_GEOIP_DB", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))]).await;
+    assert!(matches!(bad, Err(api::startup::StartupError::GeoIp(_))));
 }
