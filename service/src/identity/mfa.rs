@@ -11,7 +11,9 @@
 //!   `otp`: a TOTP code or a recovery code); the password alone answers `UNAUTHENTICATED`
 //!   `OTP_REQUIRED`. A holder of a role in `APP_MFA_REQUIRED_ROLES` without TOTP signs in to a
 //!   session that can only enrol (`Auth::Pending`: everything else is `FORBIDDEN`
-//!   `MFA_REQUIRED`), so the requirement cannot be skipped.
+//!   `MFA_REQUIRED`), so the requirement cannot be skipped. So does any session of an account
+//!   with TOTP on that has not proved it (a password reset by SMS signs her in to one: a stolen
+//!   SIM does not get past her authenticator); `stepUp` with a code gives it its rights.
 //! - **Codes.** A code is accepted for the current step and one step either side (clock drift);
 //!   each step's code works once (the last step used is kept, raised by a conditional update);
 //!   guesses are counted with the password's, before each check, and throttled the same way.
@@ -264,14 +266,26 @@ pub(crate) async fn mark_session(
 }
 
 /// What a session's access tokens say: whether it proved a second factor, and whether one is
-/// owed (she holds a role, or is a system administrator, that `APP_MFA_REQUIRED_ROLES` names).
+/// owed — she turned TOTP on (a session made without it, by a password reset or before she
+/// enrolled, must prove it), or she holds a role (or is a system administrator) that
+/// `APP_MFA_REQUIRED_ROLES` names.
 pub(crate) async fn token_flags(
     conn: &impl ConnectionTrait,
     settings: &Settings,
     person: PersonId,
     mfa: bool,
 ) -> Result<TokenFlags, ApiError> {
-    if mfa || (settings.mfa_required_roles.is_empty() && !settings.mfa_required_for_system_admins) {
+    if mfa {
+        return Ok(TokenFlags { mfa, pending: false });
+    }
+    let row = person::Entity::find_by_id(person).one(conn).await?.ok_or(ApiError::Unauthenticated)?;
+    if row.totp_enabled_at.is_some() {
+        return Ok(TokenFlags { mfa, pending: true });
+    }
+    if settings.mfa_required_for_system_admins && row.is_system_admin {
+        return Ok(TokenFlags { mfa, pending: true });
+    }
+    if settings.mfa_required_roles.is_empty() {
         return Ok(TokenFlags { mfa, pending: false });
     }
     let held: Vec<officer_role::Role> = officer_role::Entity::find()
@@ -282,9 +296,7 @@ pub(crate) async fn token_flags(
         .into_tuple()
         .all(conn)
         .await?;
-    let pending = held.iter().any(|r| settings.mfa_required_roles.contains(r))
-        || (settings.mfa_required_for_system_admins && crate::authz::is_system_admin(conn, person).await?);
-    Ok(TokenFlags { mfa: false, pending })
+    Ok(TokenFlags { mfa, pending: held.iter().any(|r| settings.mfa_required_roles.contains(r)) })
 }
 
 /// A second-factor attempt, counted like a password attempt before the check.

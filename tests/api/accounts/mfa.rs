@@ -207,3 +207,26 @@ async fn granting_roles_and_reading_who_read_a_report_need_a_recent_step_up() {
     // Exactly one proof.
     app.gql(STEP_UP, json!({ "i": {} }), Some(&proved)).await.expect_reason("BAD_USER_INPUT", "EXACTLY_ONE");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_by_sms_does_not_get_past_her_authenticator() {
+    let app = spawn_app().await;
+    let (token, _, _) = app.register(&phone(30), "Hà Thị Mất Sim", PASSWORD).await;
+    let (secret, _, _) = enrol(&app, &token).await;
+    // Whoever holds her SIM resets the password: the session it gives owes the second factor.
+    let proof = app.verified_phone(&phone(30), "RESET_PASSWORD", None).await;
+    let reset = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { accessToken } }";
+    let data = app
+        .gql(reset, json!({ "i": { "verificationToken": proof, "newPassword": "sen-trang-2027" } }), None)
+        .await
+        .ok();
+    let pending = data["resetPassword"]["accessToken"].as_str().unwrap().to_owned();
+    app.gql("{ myConsents { id } }", json!({}), Some(&pending))
+        .await
+        .expect_reason("FORBIDDEN", "MFA_REQUIRED");
+    // She has her authenticator: a step-up with it gives the session its rights.
+    app.state.clock.advance(Duration::seconds(30));
+    let up = app.gql(STEP_UP, json!({ "i": { "code": code(&app, &secret, 0) } }), Some(&pending)).await.ok();
+    let full = up["stepUp"]["accessToken"].as_str().unwrap().to_owned();
+    app.gql("{ myConsents { id } }", json!({}), Some(&full)).await.ok();
+}
