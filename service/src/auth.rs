@@ -131,6 +131,8 @@ pub struct TokenKeys {
     verification_key: [u8; 32],
     /// HMAC key of stored phone codes.
     phone_code_key: [u8; 32],
+    /// HMAC key of stored recovery codes.
+    recovery_key: [u8; 32],
     /// HMAC key deriving a refresh token's successor (see [`Self::successor`]).
     successor_key: [u8; 32],
     pub refresh_reuse_grace: Duration,
@@ -204,6 +206,7 @@ impl TokenKeys {
             verification_key: derive_key(secret, b"phunu phone verification v1"),
             phone_code_key: derive_key(secret, b"phunu phone code v1"),
             successor_key: derive_key(secret, b"phunu refresh successor v1"),
+            recovery_key: derive_key(secret, b"phunu recovery code v1"),
             refresh_reuse_grace: settings.refresh_reuse_grace,
         }
     }
@@ -234,9 +237,30 @@ impl TokenKeys {
     /// The stored form of a one-time phone code: HMAC-SHA256 (hex) of its row id and the code,
     /// under a key derived from the secret (a million codes are no work to hash without it).
     pub fn phone_code_hash(&self, code_id: Uuid, code: &str) -> String {
+        hex(&self.phone_code_mac(code_id, code).finalize().into_bytes())
+    }
+
+    /// Whether `code` is the phone code stored as `stored` ([`Self::phone_code_hash`]), compared
+    /// in constant time.
+    pub fn phone_code_matches(&self, code_id: Uuid, code: &str, stored: &str) -> bool {
+        let Ok(expected) = data_encoding::HEXLOWER.decode(stored.as_bytes()) else { return false };
+        self.phone_code_mac(code_id, code).verify_slice(&expected).is_ok()
+    }
+
+    fn phone_code_mac(&self, code_id: Uuid, code: &str) -> HmacSha256 {
         let mut mac = hmac_with(&self.phone_code_key);
         mac.update(code_id.as_bytes());
         mac.update(code.as_bytes());
+        mac
+    }
+
+    /// The stored form of a second factor's recovery code (typed in any case, with or without
+    /// its dash or spaces): HMAC-SHA256 (hex) under a key of its own.
+    pub fn recovery_code_hash(&self, code: &str) -> String {
+        let normal: String =
+            code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+        let mut mac = hmac_with(&self.recovery_key);
+        mac.update(normal.as_bytes());
         hex(&mac.finalize().into_bytes())
     }
 

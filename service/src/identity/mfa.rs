@@ -108,7 +108,7 @@ fn secret_context(person: PersonId) -> Vec<u8> {
 pub async fn start_enrolment(call: Call<'_>) -> Result<Enrolment, ApiError> {
     let (state, viewer) = (call.state, call.viewer_before_mfa()?);
     let current = me(call).await?;
-    if current.totp_enabled_at.is_some() && !stepped_up(state, viewer.session_id).await? {
+    if current.totp_enabled_at.is_some() && !marks(state, viewer.session_id).await?.stepped_up {
         return Err(ApiError::Conflict(ConflictKind::AlreadyEnrolled));
     }
     let mut secret = [0u8; 20];
@@ -208,7 +208,7 @@ pub async fn step_up(call: Call<'_>, proof: StepUpProof) -> Result<SteppedUp, Ap
             phone::spend(&txn, code_id, &[phone::CodePurpose::StepUp], Some(viewer.person_id), FIELD).await?;
             mark_session(&txn, viewer.session_id, false, now).await?;
             txn.commit().await?;
-            session_mfa(&state.db, viewer.session_id).await?
+            marks(state, viewer.session_id).await?.mfa
         }
     };
     let flags = token_flags(&state.db, &state.settings, viewer.person_id, mfa).await?;
@@ -222,31 +222,30 @@ pub async fn step_up(call: Call<'_>, proof: StepUpProof) -> Result<SteppedUp, Ap
 /// `FORBIDDEN` `STEP_UP_REQUIRED` otherwise.
 pub async fn require_step_up(call: Call<'_>) -> Result<(), ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
-    if !state.settings.step_up_required || stepped_up(state, viewer.session_id).await? {
+    if !state.settings.step_up_required || marks(state, viewer.session_id).await?.stepped_up {
         return Ok(());
     }
     Err(ApiError::StepUpRequired)
 }
 
-async fn stepped_up(state: &AppState, session: Uuid) -> Result<bool, ApiError> {
-    let at: Option<Option<DateTime<Utc>>> = auth_session::Entity::find_by_id(session)
+/// What a session has proved: a second factor, and a step-up that still lasts.
+struct Marks {
+    mfa: bool,
+    stepped_up: bool,
+}
+
+async fn marks(state: &AppState, session: Uuid) -> Result<Marks, ApiError> {
+    type When = Option<DateTime<Utc>>;
+    let at: Option<(When, When)> = auth_session::Entity::find_by_id(session)
         .select_only()
+        .column(auth_session::Column::MfaAt)
         .column(auth_session::Column::SteppedUpAt)
         .into_tuple()
         .one(&state.db)
         .await?;
+    let (mfa_at, stepped_up_at) = at.unwrap_or_default();
     let ttl = Duration::from_std(state.settings.step_up_ttl).unwrap_or_default();
-    Ok(at.flatten().is_some_and(|at| Utc::now() - at < ttl))
-}
-
-async fn session_mfa(conn: &impl ConnectionTrait, session: Uuid) -> Result<bool, ApiError> {
-    let at: Option<Option<DateTime<Utc>>> = auth_session::Entity::find_by_id(session)
-        .select_only()
-        .column(auth_session::Column::MfaAt)
-        .into_tuple()
-        .one(conn)
-        .await?;
-    Ok(at.flatten().is_some())
+    Ok(Marks { mfa: mfa_at.is_some(), stepped_up: stepped_up_at.is_some_and(|at| Utc::now() - at < ttl) })
 }
 
 /// Records on the session that it stepped up now (and proved the second factor, when `mfa`).
@@ -332,7 +331,7 @@ pub(crate) async fn check_second_factor(
     let used = recovery_code::Entity::update_many()
         .col_expr(recovery_code::Column::UsedAt, Expr::value(Utc::now()))
         .filter(recovery_code::Column::PersonId.eq(person.id))
-        .filter(recovery_code::Column::CodeHash.eq(recovery_hash(state, code)))
+        .filter(recovery_code::Column::CodeHash.eq(state.tokens.recovery_code_hash(code)))
         .filter(recovery_code::Column::UsedAt.is_null())
         .exec(&state.db)
         .await?
@@ -365,15 +364,8 @@ fn new_recovery_codes(state: &AppState) -> Result<(Vec<String>, Vec<String>), Ap
         let raw = BASE32_NOPAD.encode(&bytes);
         codes.push(format!("{}-{}", &raw[..4], &raw[4..]));
     }
-    let hashes = codes.iter().map(|c| recovery_hash(state, c)).collect();
+    let hashes = codes.iter().map(|c| state.tokens.recovery_code_hash(c)).collect();
     Ok((codes, hashes))
-}
-
-/// The stored form of a recovery code: typed in any case, with or without its dash or spaces.
-fn recovery_hash(state: &AppState, code: &str) -> String {
-    let normal: String =
-        code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
-    state.tokens.phone_code_hash(Uuid::nil(), &format!("recovery:{normal}"))
 }
 
 #[cfg(test)]
