@@ -230,3 +230,15 @@ async fn a_password_reset_by_sms_does_not_get_past_her_authenticator() {
     let full = up["stepUp"]["accessToken"].as_str().unwrap().to_owned();
     app.gql("{ myConsents { id } }", json!({}), Some(&full)).await.ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_factor_is_replaced_only_from_a_session_that_stepped_up() {
+    let app = spawn_app_with(&[("APP_STEP_UP_TTL_SECS", "1")]).await;
+    let (token, _, _) = app.register(&phone(40), "Hà Thị Đổi Máy", PASSWORD).await;
+    let (secret, _, proved) = enrol(&app, &token).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    app.gql(START, json!({}), Some(&proved)).await.expect_reason("CONFLICT", "ALREADY_ENROLLED");
+    app.state.clock.advance(Duration::seconds(30));
+    app.gql(STEP_UP, json!({ "i": { "code": code(&app, &secret, 0) } }), Some(&proved)).await.ok();
+    app.gql(START, json!({}), Some(&proved)).await.ok();
+}

@@ -423,3 +423,26 @@ async fn the_development_sender_prints_the_code_in_the_server_log() {
         text.split_whitespace().find(|w| w.len() == 7 && w.ends_with(',')).unwrap().trim_end_matches(',');
     token_of(verify(&app, &phone(120), "REGISTER", code, None).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_is_not_sent_after_it_expired() {
+    let gateway = FakeGateway::start().await;
+    let app = spawn_with_gateway(
+        &gateway,
+        &[
+            ("APP_PHONE_CODE_TTL_SECS", "1"),
+            ("APP_SMS_BACKOFF_BASE_MS", "100"),
+            ("APP_SMS_MAX_ATTEMPTS", "1000"),
+        ],
+    )
+    .await;
+    gateway.fail_next(&[503; 1000]);
+    request(&app, &phone(130), "REGISTER", None).await.ok();
+    let rows = outbox_done(&app).await;
+    assert_eq!(rows[0].status, sms_outbox::SmsStatus::Failed, "given up once the code expired");
+    assert!(rows[0].phone.is_none() && rows[0].payload.is_none());
+    let tried = gateway.received().len();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(gateway.received().len(), tried, "no attempt after it was given up");
+    gateway.stop().await;
+}
