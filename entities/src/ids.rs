@@ -73,4 +73,6 @@ record_id! {
     CampaignId;
     /// A domestic-violence report (`violence_report.id`).
     ReportId;
+    /// An integration client, a partner system (`integration_client.id`; its OAuth `client_id`).
+    ClientId;
 }

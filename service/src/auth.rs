@@ -8,8 +8,13 @@
 //! restarted empty) the session is looked up in the database instead — a missing flag is never
 //! taken for "not revoked" then. Refresh tokens are opaque random strings; only their SHA-256
 //! is stored.
+//!
+//! Integration clients get access tokens of their own type (RFC 9068: header `typ: at+jwt`,
+//! `client_id`, `scope`), signed under a key of their own derived from the secret: a person's
+//! token never verifies as a client's, nor a client's as a person's. A client token names the
+//! secret it was issued against; revoking that secret or the client flags it like a session.
 
-use entities::ids::PersonId;
+use entities::ids::{ClientId, PersonId, UnitId};
 use std::{sync::OnceLock, time::Duration};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -28,6 +33,7 @@ use crate::{
     cache::{Cache, Revocation},
     config::Settings,
     error::{ApiError, InputProblem},
+    integrations::{ClientViewer, ScopeSet},
 };
 
 /// The signed-in caller of a request.
@@ -49,6 +55,9 @@ pub enum Auth {
     /// (`APP_MFA_REQUIRED_ROLES`): until she enrols or proves it (`identity::mfa`), every
     /// request but those answers `FORBIDDEN` `MFA_REQUIRED`.
     Pending(Viewer),
+    /// An integration client's token: never a person, so everything that needs one answers
+    /// `FORBIDDEN` (see `integrations`).
+    Client(ClientViewer),
 }
 
 impl Auth {
@@ -58,6 +67,7 @@ impl Auth {
         match self {
             Auth::Signed(v) => Ok(v),
             Auth::Pending(_) => Err(ApiError::MfaRequired),
+            Auth::Client(_) => Err(ApiError::Forbidden),
             Auth::Anonymous | Auth::Rejected => Err(ApiError::Unauthenticated),
         }
     }
@@ -67,6 +77,7 @@ impl Auth {
     pub fn require_before_mfa(&self) -> Result<&Viewer, ApiError> {
         match self {
             Auth::Signed(v) | Auth::Pending(v) => Ok(v),
+            Auth::Client(_) => Err(ApiError::Forbidden),
             Auth::Anonymous | Auth::Rejected => Err(ApiError::Unauthenticated),
         }
     }
@@ -78,6 +89,8 @@ impl Auth {
         match self {
             Auth::Signed(v) => Ok(Some(v)),
             Auth::Pending(_) => Err(ApiError::MfaRequired),
+            // A client is not "no one": what anyone may read, it reads through a `Reader`.
+            Auth::Client(_) => Err(ApiError::Forbidden),
             Auth::Anonymous => Ok(None),
             Auth::Rejected => Err(ApiError::Unauthenticated),
         }
@@ -94,6 +107,8 @@ pub struct TokenFlags {
 }
 
 const ACCESS_TYPE: &str = "access";
+/// The JOSE `typ` of a client access token (RFC 9068 §2.1).
+const CLIENT_TOKEN_TYPE: &str = "at+jwt";
 /// Clock skew tolerated on `exp`.
 const LEEWAY_SECS: u64 = 5;
 
@@ -113,6 +128,23 @@ struct AccessClaims {
     /// A second factor is owed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pend: bool,
+}
+
+/// The claims of a client access token (RFC 9068 §2.2), with the client's subtree and the
+/// secret the token was issued against.
+#[derive(Debug, Serialize, Deserialize)]
+struct ClientClaims {
+    iss: String,
+    aud: String,
+    /// The client id (a client acting for itself is its own subject).
+    sub: String,
+    client_id: ClientId,
+    iat: i64,
+    exp: i64,
+    jti: Uuid,
+    scope: String,
+    unit: UnitId,
+    sec: Uuid,
 }
 
 /// Keys and rules for access tokens.
@@ -136,6 +168,9 @@ pub struct TokenKeys {
     /// HMAC key deriving a refresh token's successor (see [`Self::successor`]).
     successor_key: [u8; 32],
     pub refresh_reuse_grace: Duration,
+    client_encoding: EncodingKey,
+    client_decoding: DecodingKey,
+    pub client_token_ttl: Duration,
 }
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -193,6 +228,7 @@ impl TokenKeys {
         validation.set_audience(&[&settings.jwt_audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
+        let client_key = derive_key(secret, b"phunu client access token v1");
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -208,6 +244,9 @@ impl TokenKeys {
             successor_key: derive_key(secret, b"phunu refresh successor v1"),
             recovery_key: derive_key(secret, b"phunu recovery code v1"),
             refresh_reuse_grace: settings.refresh_reuse_grace,
+            client_encoding: EncodingKey::from_secret(&client_key),
+            client_decoding: DecodingKey::from_secret(&client_key),
+            client_token_ttl: settings.integrations.token_ttl,
         }
     }
 
@@ -334,6 +373,54 @@ impl TokenKeys {
         ))
     }
 
+    /// An access token for a client, lasting the client token lifetime but never past
+    /// `not_after` (the client's expiry); returns it with its lifetime in seconds.
+    pub fn issue_client_access(
+        &self,
+        client: &ClientViewer,
+        now: DateTime<Utc>,
+        not_after: Option<DateTime<Utc>>,
+    ) -> Result<(String, u64), ApiError> {
+        let iat = now.timestamp();
+        let mut exp = iat + self.client_token_ttl.as_secs() as i64;
+        if let Some(end) = not_after {
+            exp = exp.min(end.timestamp());
+        }
+        let claims = ClientClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: client.client_id.to_string(),
+            client_id: client.client_id,
+            iat,
+            exp,
+            jti: Uuid::new_v4(),
+            scope: client.scopes.to_oauth(),
+            unit: client.unit_id,
+            sec: client.secret_id,
+        };
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.typ = Some(CLIENT_TOKEN_TYPE.to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, &self.client_encoding)
+            .map_err(|e| ApiError::internal(format_args!("jwt encode: {e}")))?;
+        Ok((token, u64::try_from(exp - iat).unwrap_or(0)))
+    }
+
+    /// The client a client access token names, when its signature (under the client key),
+    /// type, issuer, audience, expiry and issue time all check out.
+    fn verify_client_access(&self, token: &str) -> Option<ClientViewer> {
+        let data =
+            jsonwebtoken::decode::<ClientClaims>(token, &self.client_decoding, &self.validation).ok()?;
+        let c = data.claims;
+        let typed = data.header.typ.as_deref() == Some(CLIENT_TOKEN_TYPE);
+        let issued_in_future = c.iat > Utc::now().timestamp() + LEEWAY_SECS as i64;
+        (typed && !issued_in_future && c.sub == c.client_id.to_string()).then(|| ClientViewer {
+            client_id: c.client_id,
+            secret_id: c.sec,
+            unit_id: c.unit,
+            scopes: ScopeSet::parse(&c.scope).unwrap_or_default(),
+        })
+    }
+
     /// How long a revoked session must stay flagged: until its last access token has expired.
     pub fn revocation_ttl(&self) -> Duration {
         self.access_ttl + Duration::from_secs(LEEWAY_SECS + 1)
@@ -354,6 +441,11 @@ pub fn revoked_session_key(session_id: Uuid) -> String {
     format!("revoked-session:{session_id}")
 }
 
+/// The cache key that marks a client secret (and the tokens issued against it) as revoked.
+pub fn revoked_client_secret_key(secret_id: Uuid) -> String {
+    format!("revoked-client-secret:{secret_id}")
+}
+
 /// Resolves an `Authorization` header value (or a WebSocket init token) to an [`Auth`]. The
 /// revocation flag is read from the cache; when the cache cannot vouch for it, the session is
 /// read from the database. `UNAVAILABLE` when neither can answer (never a valid token taken
@@ -371,6 +463,11 @@ pub async fn authenticate(
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => header,
     };
+    let is_client_token =
+        jsonwebtoken::decode_header(token).is_ok_and(|h| h.typ.as_deref() == Some(CLIENT_TOKEN_TYPE));
+    if is_client_token {
+        return authenticate_client(keys, cache, db, token).await;
+    }
     let Some((viewer, flags)) = keys.verify_access(token) else {
         return Ok(Auth::Rejected);
     };
@@ -384,6 +481,25 @@ pub async fn authenticate(
         (false, true) => Auth::Pending(viewer),
         (false, false) => Auth::Signed(viewer),
     })
+}
+
+async fn authenticate_client(
+    keys: &TokenKeys,
+    cache: &Cache,
+    db: &DatabaseConnection,
+    token: &str,
+) -> Result<Auth, ApiError> {
+    let Some(client) = keys.verify_client_access(token) else {
+        return Ok(Auth::Rejected);
+    };
+    let revoked = match cache.revocation(&revoked_client_secret_key(client.secret_id)).await {
+        Revocation::Revoked => true,
+        Revocation::NotRevoked => false,
+        Revocation::Unknown => {
+            crate::integrations::clients::secret_revoked_in_db(db, client.secret_id).await?
+        }
+    };
+    Ok(if revoked { Auth::Rejected } else { Auth::Client(client) })
 }
 
 /// Whether the database says the session ended (or does not know it).
@@ -407,6 +523,11 @@ pub fn new_refresh_token() -> Result<(String, String), ApiError> {
 /// which it is stored.
 pub fn new_device_token() -> Result<(String, String), ApiError> {
     new_opaque_token("dt_")
+}
+
+/// A new integration client secret (256 random bits) and the hash under which it is stored.
+pub fn new_client_secret() -> Result<(String, String), ApiError> {
+    new_opaque_token("pns_")
 }
 
 fn new_opaque_token(prefix: &str) -> Result<(String, String), ApiError> {
@@ -555,6 +676,69 @@ mod tests {
             authenticate(&keys, &Cache::memory(), &db, Some(&close)).await.unwrap(),
             Auth::Signed(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_person_token_never_passes_for_a_client_token_nor_the_reverse() {
+        let keys = keys();
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let cache = Cache::memory();
+        let client = ClientViewer {
+            client_id: ClientId(Uuid::new_v4()),
+            secret_id: Uuid::new_v4(),
+            unit_id: UnitId(Uuid::new_v4()),
+            scopes: ScopeSet::parse("units:read").unwrap(),
+        };
+        let (token, _) = keys.issue_client_access(&client, Utc::now(), None).unwrap();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&token)).await.unwrap(), Auth::Client(client));
+
+        // A client's claims signed under the person key, typed as a client token: refused.
+        let now = Utc::now().timestamp();
+        let client_claims = ClientClaims {
+            iss: keys.issuer.clone(),
+            aud: keys.audience.clone(),
+            sub: client.client_id.to_string(),
+            client_id: client.client_id,
+            iat: now,
+            exp: now + 600,
+            jti: Uuid::new_v4(),
+            scope: "units:read".into(),
+            unit: client.unit_id,
+            sec: client.secret_id,
+        };
+        let mut typed = Header::new(jsonwebtoken::Algorithm::HS256);
+        typed.typ = Some(CLIENT_TOKEN_TYPE.to_owned());
+        let forged = jsonwebtoken::encode(&typed, &client_claims, &keys.encoding).unwrap();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&forged)).await.unwrap(), Auth::Rejected);
+        // Signed under the client key but typed as a plain JWT: not taken for a person's.
+        let untyped = jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &client_claims,
+            &keys.client_encoding,
+        )
+        .unwrap();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&untyped)).await.unwrap(), Auth::Rejected);
+        // A person's claims under the client key, typed as a client token: refused.
+        let person_claims = AccessClaims {
+            iss: keys.issuer.clone(),
+            aud: keys.audience.clone(),
+            sub: PersonId(Uuid::new_v4()),
+            sid: Uuid::new_v4(),
+            iat: now,
+            exp: now + 600,
+            jti: Uuid::new_v4(),
+            typ: ACCESS_TYPE.to_owned(),
+            mfa: false,
+            pend: false,
+        };
+        let forged = jsonwebtoken::encode(&typed, &person_claims, &keys.client_encoding).unwrap();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&forged)).await.unwrap(), Auth::Rejected);
+        // A client token revoked by its secret.
+        cache
+            .set_flags(&[revoked_client_secret_key(client.secret_id)], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(authenticate(&keys, &cache, &db, Some(&token)).await.unwrap(), Auth::Rejected);
     }
 
     #[tokio::test]

@@ -184,8 +184,20 @@ pub struct Settings {
     pub privacy_notice_url: Option<String>,
     /// The version of the text a signed-in reporter consents to (sensitive data with a report).
     pub sensitive_data_notice_version: String,
+    /// Partner integrations (`APP_CLIENT_*`).
+    pub integrations: IntegrationSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
+}
+
+/// Settings of partner integrations (see `integrations`).
+#[derive(Clone, Debug)]
+pub struct IntegrationSettings {
+    /// How long a client access token lasts.
+    pub token_ttl: Duration,
+    /// Wrong secrets for one client id (from all addresses) within `login_failure_window`
+    /// before its token requests are refused for the rest of the window.
+    pub max_failures_per_client: u32,
 }
 
 /// An HTTP SMS gateway: where to post, how to authenticate, and the JSON body to send.
@@ -431,6 +443,10 @@ impl Settings {
                 }
             },
             log_filter: get("APP_LOG").unwrap_or_else(|| "info".to_owned()),
+            integrations: IntegrationSettings {
+                token_ttl: secs(u64::from(positive(&get, "APP_CLIENT_TOKEN_TTL_SECS", 3600)?)),
+                max_failures_per_client: positive(&get, "APP_CLIENT_MAX_FAILURES", 10)?,
+            },
         })
     }
 

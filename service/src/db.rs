@@ -209,6 +209,18 @@ pub fn after_key<C: sea_orm::ColumnTrait>(
         .add(sea_orm::Condition::all().add(key.eq(value)).add(id.gt(last_id)))
 }
 
+/// The condition "after this row" of a list ordered by `(key, id)` descending (the newest first).
+pub fn before_key<C: sea_orm::ColumnTrait>(
+    key: C,
+    value: impl Into<Value> + Clone,
+    id: C,
+    last_id: impl Into<Value>,
+) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(key.lt(value.clone()))
+        .add(sea_orm::Condition::all().add(key.eq(value)).add(id.lt(last_id)))
+}
+
 /// A page of a list fetched with `LIMIT first + 1`: the first `first` rows, and whether more
 /// follow.
 pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {

@@ -236,6 +236,8 @@ pub enum ConflictKind {
     /// A consent the account cannot exist without (the privacy notice): delete the account
     /// instead.
     NeededForAccount,
+    /// An integration client holds two live secrets already: revoke one first.
+    TooManySecrets,
 }
 
 impl ConflictKind {
@@ -261,6 +263,7 @@ impl ConflictKind {
             IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             NeededForAccount => "NEEDED_FOR_ACCOUNT",
             AlreadyEnrolled => "ALREADY_ENROLLED",
+            TooManySecrets => "TOO_MANY_SECRETS",
         }
     }
 }
@@ -286,6 +289,10 @@ pub enum ApiError {
     /// (`UNAUTHENTICATED`, reason `OTP_REQUIRED`).
     #[error("one-time code required")]
     OtpRequired,
+    /// A client token without the scope the field needs (`FORBIDDEN`, reason `SCOPE_REQUIRED`,
+    /// with `requiredScope`). Anything a client can never reach is plain `FORBIDDEN`.
+    #[error("scope {} required", .0.as_str())]
+    ScopeRequired(crate::integrations::Scope),
     #[error("not found")]
     NotFound,
     #[error("bad input in {field}: {problem:?}")]
@@ -322,8 +329,17 @@ impl ApiError {
             ApiError::MfaRequired => Some("MFA_REQUIRED"),
             ApiError::StepUpRequired => Some("STEP_UP_REQUIRED"),
             ApiError::OtpRequired => Some("OTP_REQUIRED"),
+            ApiError::ScopeRequired(_) => Some("SCOPE_REQUIRED"),
             ApiError::BadInput { problem, .. } => Some(problem.code()),
             ApiError::Conflict(kind) => Some(kind.code()),
+            _ => None,
+        }
+    }
+
+    /// The scope a client token lacked (`extensions.requiredScope`).
+    pub fn required_scope(&self) -> Option<&'static str> {
+        match self {
+            ApiError::ScopeRequired(scope) => Some(scope.as_str()),
             _ => None,
         }
     }
@@ -332,7 +348,10 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated | ApiError::BadCredentials | ApiError::OtpRequired => "UNAUTHENTICATED",
-            ApiError::Forbidden | ApiError::MfaRequired | ApiError::StepUpRequired => "FORBIDDEN",
+            ApiError::Forbidden
+            | ApiError::MfaRequired
+            | ApiError::StepUpRequired
+            | ApiError::ScopeRequired(_) => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
@@ -366,6 +385,8 @@ impl ApiError {
             }
             ApiError::OtpRequired if vi => "Hãy nhập mã từ ứng dụng xác thực.",
             ApiError::OtpRequired => "Enter the code from your authenticator app.",
+            ApiError::ScopeRequired(_) if vi => "Mã truy cập không có phạm vi (scope) cần cho trường này.",
+            ApiError::ScopeRequired(_) => "The access token lacks the scope this field needs.",
             ApiError::NotFound if vi => "Không tìm thấy.",
             ApiError::NotFound => "Not found.",
             ApiError::BadInput { problem, .. } => problem.message(lang),
@@ -446,6 +467,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::NeededForAccount, Lang::En) => {
             "The account cannot exist without this consent. To withdraw it, delete the account."
+        }
+        (ConflictKind::TooManySecrets, Lang::Vi) => {
+            "Ứng dụng tích hợp đã có hai khoá bí mật đang dùng. Hãy thu hồi một khoá trước."
+        }
+        (ConflictKind::TooManySecrets, Lang::En) => {
+            "The client holds two live secrets already. Revoke one first."
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod worker;
 
 pub mod campaigns;
 pub mod identity;
+pub mod integrations;
 pub mod membership;
 pub mod notifications;
 pub mod org;
@@ -75,5 +76,19 @@ impl<'a> Call<'a> {
     /// that are no longer valid (see [`auth::Auth::optional`]).
     pub fn optional_viewer(&self) -> Result<Option<&'a auth::Viewer>, error::ApiError> {
         self.auth.optional()
+    }
+
+    /// The client calling an entry point that partners may call with `scope`: `Some` for a
+    /// client holding it, `FORBIDDEN` (with `requiredScope`) for a client without it, `None`
+    /// for anyone else (who is then checked as a person would be). Only entry points open to
+    /// partners ask: every other one asks for a viewer, which a client is not.
+    pub fn client(
+        &self,
+        scope: integrations::Scope,
+    ) -> Result<Option<&'a integrations::ClientViewer>, error::ApiError> {
+        match self.auth {
+            auth::Auth::Client(client) => client.require(scope).map(|()| Some(client)),
+            _ => Ok(None),
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! stale ancestor rows (SQLite serialises writers by itself).
 
 use crate::Call;
+use crate::integrations::{self, Scope};
 use entities::ids::UnitId;
 use std::collections::HashMap;
 
@@ -39,6 +40,8 @@ pub struct UnitFilter {
     pub kind: Option<UnitKind>,
     /// Accent-insensitive substring of the name.
     pub search: Option<String>,
+    /// Only units at or below this one (an integration client's subtree).
+    pub within: Option<UnitId>,
 }
 
 /// Position in the unit list, which is ordered by folded name, then id.
@@ -70,6 +73,9 @@ fn filter_condition(filter: &UnitFilter) -> Condition {
                     .to_owned(),
             ),
         );
+    }
+    if let Some(within) = filter.within {
+        cond = cond.add(org_unit::Column::Id.in_subquery(crate::authz::subtree_select(within)));
     }
     if let Some(kind) = filter.kind {
         cond = cond.add(org_unit::Column::Kind.eq(kind.as_str()));
@@ -140,6 +146,27 @@ pub async fn root_of(conn: &impl ConnectionTrait, unit: UnitId) -> Result<UnitId
         .all(conn)
         .await?;
     ancestors.into_iter().next().ok_or(ApiError::NotFound)
+}
+
+/// A unit as the caller may read it: units are public, but an integration client reads its
+/// subtree only (`NOT_FOUND` outside it) and needs `units:read`.
+pub async fn read_unit(call: Call<'_>, id: UnitId) -> Result<org_unit::Model, ApiError> {
+    if let Some(client) = call.client(Scope::UnitsRead)? {
+        integrations::require_within(&call.state.db, client, id).await?;
+    }
+    get_unit(&call.state.db, id).await
+}
+
+/// The unit list's filter as the caller may use it: an integration client's is kept to its
+/// subtree (`NOT_FOUND` for a parent or root outside it).
+pub async fn unit_filter_for(call: Call<'_>, mut filter: UnitFilter) -> Result<UnitFilter, ApiError> {
+    if let Some(client) = call.client(Scope::UnitsRead)? {
+        for unit in [filter.parent_id, filter.under_id].into_iter().flatten() {
+            integrations::require_within(&call.state.db, client, unit).await?;
+        }
+        filter.within = Some(client.unit_id);
+    }
+    Ok(filter)
 }
 
 /// One unit, or `NOT_FOUND`.

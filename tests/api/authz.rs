@@ -40,6 +40,7 @@ const EXPECTED: &[(Capability, [&str; 4], &str)] = {
         (ManageStructure, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
         (AssignRoles, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
         (AssignAdmins, ["FNFN", "FNFN", "FNFN", "FNYN"], "YYYY"),
+        (ManageIntegrations, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
     ]
 };
 

@@ -20,6 +20,7 @@ mod http;
 mod identity;
 mod import;
 mod input;
+mod integrations;
 mod invitations;
 mod layering;
 mod membership;

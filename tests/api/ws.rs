@@ -14,7 +14,7 @@ use crate::helpers::*;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp) -> Ws {
+pub(crate) async fn connect(app: &TestApp) -> Ws {
     let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port).into_client_request().unwrap();
     req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (ws, resp) = connect_async(req).await.expect("websocket handshake");
@@ -27,7 +27,7 @@ pub async fn send(ws: &mut Ws, msg: Value) {
 }
 
 /// The next JSON message, or the close code when the server closes.
-async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
+pub(crate) async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
     loop {
         let msg =
             tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("server answered in time");

@@ -37,6 +37,10 @@ pub fn write_extensions(err: &ApiError, argument: Option<&str>, ext: &mut ErrorE
         ApiError::MfaRequired | ApiError::StepUpRequired | ApiError::OtpRequired => {
             ext.set("reason", err.reason().unwrap_or_default())
         }
+        ApiError::ScopeRequired(scope) => {
+            ext.set("reason", err.reason().unwrap_or_default());
+            ext.set("requiredScope", scope.as_str());
+        }
         _ => {}
     }
 }
@@ -132,6 +136,10 @@ impl Extension for ErrorMappingExtension {
         // Arguments and costly fields are checked once here, for every operation (see
         // `arguments` and `cost`).
         let lang = self.lang.get().copied().unwrap_or_default();
+        // An integration client selects only what its scopes open (see `surface`).
+        if let Some(service::auth::Auth::Client(client)) = ctx.data_opt::<service::auth::Auth>() {
+            crate::graphql::integrations::surface::check(&doc, &ctx.schema_env.registry, client, lang)?;
+        }
         crate::graphql::arguments::check(&doc, variables, &ctx.schema_env.registry, lang)?;
         if let Some(state) = ctx.data_opt::<service::state::AppState>() {
             crate::graphql::cost::check(&doc, variables, state.settings.query_max_expensive_fields, lang)?;

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod documents;
 pub mod errors;
 pub mod identity;
+pub mod integrations;
 mod introspection;
 pub mod loaders;
 pub mod membership;
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     campaigns::targets::TargetQuery,
     campaigns::news::NewsQuery,
     violence::ViolenceQuery,
+    integrations::IntegrationQuery,
 );
 
 /// The mutation root.
@@ -58,6 +60,7 @@ pub struct MutationRoot(
     campaigns::targets::TargetMutation,
     campaigns::news::NewsMutation,
     violence::ViolenceMutation,
+    integrations::IntegrationMutation,
 );
 
 /// The subscription root (served over `/graphql/ws`; the token comes in `connection_init`).

@@ -105,8 +105,11 @@ impl NodeQuery {
                 ))
             }
             // A report opens only through `violenceReport`, whose every read is logged; a consent
-            // is read in `myConsents`.
-            NodeKind::ViolenceReport | NodeKind::Consent => return Err(ApiError::NotFound.into()),
+            // is read in `myConsents`, an integration client through `integrationClient`.
+            NodeKind::ViolenceReport
+            | NodeKind::Consent
+            | NodeKind::IntegrationClient
+            | NodeKind::IntegrationSecret => return Err(ApiError::NotFound.into()),
             NodeKind::Post => {
                 ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(ctx.call()?, gid.id).await?))

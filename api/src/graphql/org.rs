@@ -94,15 +94,22 @@ impl OrgUnit {
         self.0.depth
     }
 
+    /// The parent (for an integration client, only inside its subtree).
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
         let Some(pid) = self.0.parent_id else { return Ok(None) };
+        let top = client_top_depth(ctx).await?;
+        if top.is_some_and(|top| self.0.depth <= top) {
+            return Ok(None);
+        }
         Ok(crate::graphql::unit(ctx, pid).await?.map(OrgUnit))
     }
 
-    /// Every ancestor, the root first and the parent last.
+    /// Every ancestor, the root first and the parent last (for an integration client, only
+    /// those inside its subtree).
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<OrgUnit>> {
         let list = ctx.loaders()?.ancestors.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(list.into_iter().map(OrgUnit).collect())
+        let top = client_top_depth(ctx).await?;
+        Ok(list.into_iter().filter(|u| top.is_none_or(|top| u.depth >= top)).map(OrgUnit).collect())
     }
 
     /// Direct children, by name.
@@ -186,6 +193,15 @@ impl OfficerRole {
     }
 }
 
+/// The depth of an integration client's subtree root (what it reads starts there); `None` for
+/// anyone else. The units it is shown all lie in that subtree, so an ancestor is inside it
+/// exactly when it is no higher than the root.
+async fn client_top_depth(ctx: &Context<'_>) -> Result<Option<i32>> {
+    let service::auth::Auth::Client(client) = ctx.auth()? else { return Ok(None) };
+    let root = crate::graphql::unit(ctx, client.unit_id).await?;
+    Ok(Some(root.map_or(i32::MAX, |u| u.depth)))
+}
+
 async fn load_person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
     let Some(id) = id else { return Ok(None) };
     Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
@@ -199,7 +215,7 @@ impl OrgQuery {
     /// One unit. Units are public: anyone can browse the tree.
     async fn org_unit(&self, ctx: &Context<'_>, id: ID) -> Result<OrgUnit> {
         let id = GlobalId::decode_id::<UnitId>(&id, "id")?;
-        Ok(OrgUnit(svc::get_unit(&ctx.state()?.db, id).await?))
+        Ok(OrgUnit(svc::read_unit(ctx.call()?, id).await?))
     }
 
     /// Units by name (accent-insensitive: `long bien` finds Long Biên), ordered by name.
@@ -224,7 +240,9 @@ impl OrgQuery {
             under_id: under_id.map(|p| GlobalId::decode_id::<UnitId>(&p, "underId")).transpose()?,
             kind: kind.map(Into::into),
             search,
+            within: None,
         };
+        let filter = svc::unit_filter_for(ctx.call()?, filter).await?;
         let (rows, has_next) =
             svc::list_units(&ctx.state()?.db, &filter, page.first, page.after.as_ref()).await?;
         Ok(unit_page(rows, has_next, page.after.is_some(), filter))

@@ -400,6 +400,7 @@ async fn execute(
         auth::Auth::Signed(v) | auth::Auth::Pending(v) => {
             (format!("p:{}", v.person_id), state.settings.max_in_flight_per_caller)
         }
+        auth::Auth::Client(c) => (format!("c:{}", c.client_id), state.settings.max_in_flight_per_caller),
         _ => (format!("a:{}", meta.client_addr), state.settings.max_in_flight_per_address),
     };
     let Some(_slot) = state.in_flight.enter(caller, limit) else {

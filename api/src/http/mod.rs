@@ -1,8 +1,10 @@
-//! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/healthz`,
-//! `/readyz`, and the request-id/logging middleware.
+//! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/oauth/token`
+//! (partners' client-credentials grant), `/healthz`, `/readyz`, and the request-id/logging
+//! middleware.
 
 pub mod graphql;
 pub mod health;
+pub mod oauth;
 pub mod request_id;
 pub mod ws;
 
@@ -34,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/graphql").route(web::post().to(graphql::post)).route(web::get().to(graphql::get)),
     )
     .route("/graphql/ws", web::get().to(ws::handshake))
+    .route("/oauth/token", web::post().to(oauth::token))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));
 }

@@ -142,7 +142,8 @@ async fn run(
                         Err(_) => break Some(CloseReason { code: CloseCode::Again, description: Some("Try again later".into()) }),
                     };
                     match auth {
-                        Auth::Rejected => break forbidden(),
+                        // Integration clients have no subscriptions.
+                        Auth::Rejected | Auth::Client(_) => break forbidden(),
                         Auth::Signed(v) | Auth::Pending(v) => {
                             revoked = Some(Box::pin(state.events.subscribe(session_revoked_topic(v.session_id))));
                         }

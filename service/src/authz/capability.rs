@@ -20,6 +20,7 @@
 //! | `ManageStructure`       | —                 | —              | —              | at or above     | yes          |
 //! | `AssignRoles`           | —                 | —              | —              | at or above     | yes          |
 //! | `AssignAdmins`          | —                 | —              | —              | strictly above  | yes          |
+//! | `ManageIntegrations`    | —                 | —              | —              | at the root     | yes          |
 //!
 //! "Of a branch": held at or above the unit, and the unit acted on is a branch (a branch leader
 //! runs her branch's trainings, posts and reported figures, not those of the groups below it).
@@ -41,6 +42,9 @@
 //!   counts (`ViewUnit`) like any other officer over the unit.
 //! - **Granting `UNIT_ADMIN` needs an admin strictly above** the unit, so nobody mints a peer of
 //!   her own level; every other role is granted by an admin at or above.
+//! - **Integration clients are the city's business.** A partner system reads whatever subtree
+//!   it is given, so only an admin at the root (or a system administrator) registers one: the
+//!   check is made over the root of the tree (`integrations::clients`).
 
 use super::Role;
 
@@ -74,6 +78,8 @@ pub enum Capability {
     AssignRoles,
     /// Grant and revoke `UNIT_ADMIN`.
     AssignAdmins,
+    /// Register integration clients and manage their secrets (asked over the root unit).
+    ManageIntegrations,
 }
 
 /// Where a granting role must be held relative to the unit acted on.
@@ -107,7 +113,7 @@ const fn above(role: Role) -> Grant {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::ViewUnit,
         Capability::ManageMembers,
         Capability::ReviewPledges,
@@ -121,6 +127,7 @@ impl Capability {
         Capability::ManageStructure,
         Capability::AssignRoles,
         Capability::AssignAdmins,
+        Capability::ManageIntegrations,
     ];
 
     /// The table: the roles that grant the capability, and where.
@@ -141,7 +148,9 @@ impl Capability {
                 const { &[of_branch(BranchLeader), at(UnitOfficer), at(UnitAdmin)] }
             }
             Capability::HandleViolenceReports => const { &[at(CaseOfficer)] },
-            Capability::ManageStructure | Capability::AssignRoles => const { &[at(UnitAdmin)] },
+            Capability::ManageStructure | Capability::AssignRoles | Capability::ManageIntegrations => {
+                const { &[at(UnitAdmin)] }
+            }
             Capability::AssignAdmins => const { &[above(UnitAdmin)] },
         }
     }

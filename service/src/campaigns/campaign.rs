@@ -29,7 +29,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use list::{
-    CampaignCursor, CampaignFilter, CampaignQuery, campaign_query, count_campaigns, list_campaigns,
+    CampaignCursor, CampaignFilter, CampaignQuery, campaign_query, client_campaign_query, count_campaigns,
+    list_campaigns,
 };
 
 use crate::{

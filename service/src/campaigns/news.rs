@@ -12,6 +12,7 @@
 //! - Publishing notifies nobody (a post to a district would otherwise push to every member).
 
 use crate::Call;
+use crate::integrations::{self, ClientViewer};
 use chrono::{DateTime, Utc};
 use entities::ids::{CampaignId, UnitId};
 use entities::post;
@@ -312,6 +313,34 @@ pub async fn post_query(call: Call<'_>, filter: PostFilter) -> Result<PostQuery,
     let (conn, viewer) = (&call.state.db, call.viewer()?);
     let reach = authz::reach(conn, viewer, Capability::PublishNews, filter.unit_id).await?;
     let mut condition = Condition::all().add(reach.condition(post::Column::UnitId));
+    if let Some(campaign) = filter.campaign_id {
+        condition = condition.add(post::Column::CampaignId.eq(campaign));
+    }
+    if let Some(status) = filter.status {
+        condition = condition.add(post::Column::Status.eq(status.as_str()));
+    }
+    Ok(PostQuery { condition })
+}
+
+/// The posts an integration client may read: published posts of units in its subtree.
+/// `filter.unit_id` must lie in the subtree (`NOT_FOUND`); a status other than published finds
+/// nothing.
+pub async fn client_post_query(
+    call: Call<'_>,
+    client: &ClientViewer,
+    filter: PostFilter,
+) -> Result<PostQuery, ApiError> {
+    let conn = &call.state.db;
+    let unit = match filter.unit_id {
+        Some(unit) => {
+            integrations::require_within(conn, client, unit).await?;
+            unit
+        }
+        None => client.unit_id,
+    };
+    let mut condition = Condition::all()
+        .add(post::Column::Status.eq(PostStatus::Published.as_str()))
+        .add(post::Column::UnitId.in_subquery(authz::subtree_select(unit)));
     if let Some(campaign) = filter.campaign_id {
         condition = condition.add(post::Column::CampaignId.eq(campaign));
     }

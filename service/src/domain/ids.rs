@@ -2,7 +2,7 @@
 //! type prefix lets `node(id:)` dispatch and lets every argument refuse an id of the wrong type.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use entities::ids::{CampaignId, MembershipId, PersonId, ReportId, TrainingId, UnitId};
+use entities::ids::{CampaignId, ClientId, MembershipId, PersonId, ReportId, TrainingId, UnitId};
 use uuid::Uuid;
 
 use crate::error::{ApiError, InputProblem};
@@ -28,6 +28,10 @@ pub enum NodeKind {
     Session,
     /// A consent she gave (read through `myConsents`).
     Consent,
+    /// An integration client (read through `integrationClient`).
+    IntegrationClient,
+    /// A secret of an integration client.
+    IntegrationSecret,
 }
 
 impl NodeKind {
@@ -49,6 +53,8 @@ impl NodeKind {
             NodeKind::ViolenceReport => "ViolenceReport",
             NodeKind::Session => "Session",
             NodeKind::Consent => "Consent",
+            NodeKind::IntegrationClient => "IntegrationClient",
+            NodeKind::IntegrationSecret => "IntegrationSecret",
         }
     }
 
@@ -70,6 +76,8 @@ impl NodeKind {
             NodeKind::ViolenceReport,
             NodeKind::Session,
             NodeKind::Consent,
+            NodeKind::IntegrationClient,
+            NodeKind::IntegrationSecret,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -100,6 +108,7 @@ node_ids! {
     TrainingId => Training,
     CampaignId => Campaign,
     ReportId => ViolenceReport,
+    ClientId => IntegrationClient,
 }
 
 /// A decoded global id.

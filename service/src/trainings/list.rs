@@ -22,6 +22,7 @@ use crate::{
     authz::{self, Capability},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
+    integrations::{self, ClientViewer},
     scope::{ViewerScope, everything},
 };
 
@@ -90,11 +91,34 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
         }
     }
 
+    let condition = filtered(visible, filter, member_only);
+    TrainingQuery { condition, units: member_only.then(|| scope.above_branch.clone()) }
+}
+
+/// The trainings an integration client may read: published trainings for members organised in
+/// its subtree (never a draft, nor an officers' training). `filter.unit_id` must lie in the
+/// subtree (`NOT_FOUND`).
+pub async fn client_training_query(
+    conn: &impl ConnectionTrait,
+    client: &ClientViewer,
+    filter: TrainingFilter,
+) -> Result<TrainingQuery, ApiError> {
+    if let Some(unit) = filter.unit_id {
+        integrations::require_within(conn, client, unit).await?;
+    }
+    let visible = not_draft()
+        .add(training::Column::Audience.eq(Audience::Members.as_str()))
+        .add(training::Column::UnitId.in_subquery(authz::subtree_select(client.unit_id)));
+    Ok(TrainingQuery { condition: filtered(visible, filter, true), units: None })
+}
+
+/// What may be seen, narrowed by the filters; `published_only` when no draft is visible anyway.
+fn filtered(visible: Condition, filter: TrainingFilter, published_only: bool) -> Condition {
     let mut condition = Condition::all().add(visible);
     if filter.upcoming {
         // A member sees no drafts: saying so lets the index (unit, status, start) give her
         // units' upcoming trainings in order.
-        let live: &[&str] = if member_only {
+        let live: &[&str] = if published_only {
             &[TrainingStatus::Published.as_str()]
         } else {
             &[TrainingStatus::Draft.as_str(), TrainingStatus::Published.as_str()]
@@ -118,7 +142,7 @@ pub fn training_query(scope: &ViewerScope, filter: TrainingFilter) -> TrainingQu
                 .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
         );
     }
-    TrainingQuery { condition, units: member_only.then(|| scope.above_branch.clone()) }
+    condition
 }
 
 /// One page of trainings, soonest first.

@@ -33,7 +33,8 @@ pub use checkin::{
     roster_count, roster_csv,
 };
 pub use list::{
-    TrainingCursor, TrainingFilter, TrainingQuery, count_trainings, list_trainings, training_query,
+    TrainingCursor, TrainingFilter, TrainingQuery, client_training_query, count_trainings, list_trainings,
+    training_query,
 };
 pub use registration::{
     cancel_registration, my_registrations, register, registrations_of, waitlist_positions,

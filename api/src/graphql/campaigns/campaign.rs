@@ -20,6 +20,7 @@ use service::{
     domain::GlobalId,
     domain::hanoi_day,
     error::{ApiError, InputProblem},
+    integrations::Scope,
     {
         campaigns::campaign::{self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery},
         campaigns::pledges::pledges_of,
@@ -269,7 +270,9 @@ impl CampaignQueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Campaign, CampaignListFields>> {
-        let viewer = ctx.auth()?.require()?;
+        let call = ctx.call()?;
+        let client = call.client(Scope::CampaignsRead)?;
+        let viewer = if client.is_some() { None } else { Some(call.viewer()?) };
         let state = ctx.state()?;
         let page = page::<CampaignCursor>(first, after.as_deref())?;
         if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
@@ -284,9 +287,17 @@ impl CampaignQueryRoot {
                 .transpose()?,
             search: filter.search,
         };
-        let q = svc::campaign_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter);
+        let q = match (client, viewer) {
+            (Some(client), _) => svc::client_campaign_query(&state.db, client, filter).await?,
+            (None, Some(viewer)) => {
+                svc::campaign_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter)
+            }
+            (None, None) => return Err(ApiError::Unauthenticated.into()),
+        };
         let (rows, has_next) = svc::list_campaigns(&state.db, &q, page.first, page.after.as_ref()).await?;
-        read_ahead(ctx, viewer, &rows).await?;
+        if let Some(viewer) = viewer {
+            read_ahead(ctx, viewer, &rows).await?;
+        }
         Ok(build(
             rows,
             has_next,

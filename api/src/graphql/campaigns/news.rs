@@ -185,7 +185,11 @@ impl NewsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Post, PostListFields>> {
-        ctx.auth()?.require()?;
+        let call = ctx.call()?;
+        let client = call.client(service::integrations::Scope::NewsRead)?;
+        if client.is_none() {
+            call.viewer()?;
+        }
         let state = ctx.state()?;
         let page = page::<PostCursor>(first, after.as_deref())?;
         let filter = PostFilter {
@@ -199,7 +203,10 @@ impl NewsQuery {
                 .transpose()?,
             status: filter.status.map(Into::into),
         };
-        let q = svc::post_query(ctx.call()?, filter).await?;
+        let q = match client {
+            Some(client) => svc::client_post_query(call, client, filter).await?,
+            None => svc::post_query(call, filter).await?,
+        };
         let (rows, has_next) = svc::list_posts(&state.db, &q, page.first, page.after.as_ref()).await?;
         Ok(build(rows, has_next, page.after.is_some(), PostListFields(q), cursor, Post))
     }

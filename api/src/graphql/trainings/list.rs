@@ -11,6 +11,7 @@ use crate::graphql::{
 use service::{
     domain::GlobalId,
     error::{ApiError, InputProblem},
+    integrations::Scope,
     trainings::{self as svc, TrainingCursor, TrainingFilter, TrainingQuery},
 };
 
@@ -60,7 +61,9 @@ impl ListQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Training, TrainingListFields>> {
-        let viewer = ctx.auth()?.require()?;
+        let call = ctx.call()?;
+        let client = call.client(Scope::TrainingsRead)?;
+        let viewer = if client.is_some() { None } else { Some(call.viewer()?) };
         let state = ctx.state()?;
         let page = page::<TrainingCursor>(first, after.as_deref())?;
         if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
@@ -76,10 +79,19 @@ impl ListQuery {
             search: filter.search,
             status: filter.status.map(Into::into),
         };
-        let q = svc::training_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter);
+        let q = match (client, viewer) {
+            (Some(client), _) => svc::client_training_query(&state.db, client, filter).await?,
+            (None, Some(viewer)) => {
+                svc::training_query(&*crate::graphql::viewer_scope(ctx, viewer).await?, filter)
+            }
+            (None, None) => return Err(ApiError::Unauthenticated.into()),
+        };
         let (rows, has_next) = svc::list_trainings(&state.db, &q, page.first, page.after.as_ref()).await?;
         // Her registrations for the page, when the query shows them: one statement, at once.
-        if !rows.is_empty() && nodes_select(ctx, "myRegistration") {
+        if let Some(viewer) = viewer
+            && !rows.is_empty()
+            && nodes_select(ctx, "myRegistration")
+        {
             let ids: Vec<TrainingId> = rows.iter().map(|t| t.id).collect();
             let mut found = svc::registrations_of(&state.db, viewer.person_id, &ids).await?;
             let ahead = ids.into_iter().map(|id| ((viewer.person_id, id), found.remove(&id)));

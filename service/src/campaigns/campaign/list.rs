@@ -18,6 +18,7 @@ use crate::{
     authz::{self, Capability},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
+    integrations::{self, ClientViewer},
     scope::{ViewerScope, everything},
 };
 
@@ -71,6 +72,29 @@ pub fn campaign_query(scope: &ViewerScope, filter: CampaignFilter) -> CampaignQu
         }
     }
 
+    CampaignQuery { condition: filtered(visible, filter) }
+}
+
+/// The campaigns an integration client may read: launched (running or ended) campaigns of units
+/// in its subtree, never a draft. `filter.unit_id` must lie in the subtree (`NOT_FOUND`).
+pub async fn client_campaign_query(
+    conn: &impl ConnectionTrait,
+    client: &ClientViewer,
+    filter: CampaignFilter,
+) -> Result<CampaignQuery, ApiError> {
+    if let Some(unit) = filter.unit_id {
+        integrations::require_within(conn, client, unit).await?;
+    }
+    let visible = Condition::all()
+        .add(
+            campaign::Column::Status.is_in([CampaignStatus::Active.as_str(), CampaignStatus::Ended.as_str()]),
+        )
+        .add(campaign::Column::UnitId.in_subquery(authz::subtree_select(client.unit_id)));
+    Ok(CampaignQuery { condition: filtered(visible, filter) })
+}
+
+/// What may be seen, narrowed by the filters.
+fn filtered(visible: Condition, filter: CampaignFilter) -> Condition {
     let mut condition = Condition::all().add(visible);
     if let Some(s) = filter.status {
         condition = condition.add(campaign::Column::Status.eq(s.as_str()));
@@ -87,7 +111,7 @@ pub fn campaign_query(scope: &ViewerScope, filter: CampaignFilter) -> CampaignQu
                 .like(LikeExpr::new(like_contains_pattern(q)).escape('\\')),
         );
     }
-    CampaignQuery { condition }
+    condition
 }
 
 /// One page of campaigns, newest first.

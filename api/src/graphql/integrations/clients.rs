@@ -1,0 +1,314 @@
+//! Integration clients as the admins see them (a system administrator, or a `UNIT_ADMIN` at the
+//! root): register, list, add and revoke secrets, revoke. A secret's value appears only in the
+//! answer of the mutation that makes it.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
+use chrono::{DateTime, Utc};
+use entities::{
+    ids::{ClientId, PersonId, UnitId},
+    integration_change, integration_client, integration_secret,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::graphql::{
+    ContextExt,
+    connection::{build, page},
+    errors::in_argument,
+    identity::PersonRef,
+    org::OrgUnit,
+};
+use service::{
+    domain::{GlobalId, NodeKind},
+    integrations::{
+        Scope, ScopeSet,
+        clients::{self as svc, NewClient},
+    },
+};
+
+/// What a client token may read; each is read-only and limited to the client's subtree.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "IntegrationScope", remote = "service::integrations::Scope")]
+pub enum GqlScope {
+    /// `units:read`: the unit tree.
+    UnitsRead,
+    /// `campaigns:read`: running and ended campaigns, public fields.
+    CampaignsRead,
+    /// `trainings:read`: published trainings with their seats left, never who registered.
+    TrainingsRead,
+    /// `news:read`: published posts.
+    NewsRead,
+    /// `statistics:read`: member, training and target aggregates, small counts suppressed.
+    StatisticsRead,
+}
+
+/// What was done to a client.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "IntegrationClientAction", remote = "entities::integration_change::ClientChange")]
+pub enum GqlChange {
+    Registered,
+    SecretAdded,
+    SecretRevoked,
+    Revoked,
+}
+
+/// A partner system registered to read one subtree.
+pub struct IntegrationClient(pub integration_client::Model);
+
+#[Object]
+impl IntegrationClient {
+    async fn id(&self) -> ID {
+        GlobalId::of(self.0.id).encode().into()
+    }
+
+    /// The OAuth `client_id` to send to `POST /oauth/token`.
+    async fn client_id(&self) -> String {
+        self.0.id.to_string()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn contact(&self) -> &str {
+        &self.0.contact
+    }
+
+    /// The root of the subtree it reads.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
+        Ok(crate::graphql::unit(ctx, self.0.unit_id).await?.map(OrgUnit))
+    }
+
+    async fn scopes(&self) -> Vec<GqlScope> {
+        ScopeSet::parse(&self.0.scopes).unwrap_or_default().iter().map(Into::into).collect()
+    }
+
+    /// After this it gets no token.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
+        person(ctx, Some(self.0.created_by)).await
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    async fn revoked_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
+        person(ctx, self.0.revoked_by).await
+    }
+
+    /// When it last got a token.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    /// Its secrets, live and revoked, the oldest first (never their values).
+    async fn secrets(&self, ctx: &Context<'_>) -> Result<Vec<IntegrationSecret>> {
+        let rows = svc::secrets_of(&ctx.state()?.db, &[self.0.id]).await?;
+        Ok(rows.into_iter().map(IntegrationSecret).collect())
+    }
+
+    /// Every change made to it, the oldest first.
+    async fn changes(&self, ctx: &Context<'_>) -> Result<Vec<IntegrationClientChange>> {
+        let rows = svc::changes_of(&ctx.state()?.db, &[self.0.id]).await?;
+        Ok(rows.into_iter().map(IntegrationClientChange).collect())
+    }
+}
+
+async fn person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+}
+
+/// A client secret, without its value.
+pub struct IntegrationSecret(pub integration_secret::Model);
+
+#[Object]
+impl IntegrationSecret {
+    async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::IntegrationSecret, self.0.id).encode().into()
+    }
+
+    /// Its last four characters, to tell two secrets apart.
+    async fn hint(&self) -> &str {
+        &self.0.hint
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When a token was last issued against it.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    async fn active(&self) -> bool {
+        self.0.revoked_at.is_none()
+    }
+}
+
+/// One change to a client: who, what, when.
+pub struct IntegrationClientChange(pub integration_change::Model);
+
+#[Object]
+impl IntegrationClientChange {
+    async fn action(&self) -> GqlChange {
+        self.0.action.into()
+    }
+
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
+        person(ctx, Some(self.0.actor_id)).await
+    }
+
+    /// The secret it was about, if one.
+    async fn secret_id(&self) -> Option<ID> {
+        self.0.secret_id.map(|id| GlobalId::new(NodeKind::IntegrationSecret, id).encode().into())
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// Position in the client list (the newest first).
+#[derive(Serialize, Deserialize)]
+struct ClientCursor {
+    at: DateTime<Utc>,
+    id: ClientId,
+}
+
+#[derive(Default)]
+pub struct ClientQuery;
+
+#[Object]
+impl ClientQuery {
+    /// The integration clients of the trees the caller manages, the newest first.
+    async fn integration_clients(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, IntegrationClient>> {
+        let page = page::<ClientCursor>(first, after.as_deref())?;
+        let (rows, has_next) =
+            svc::list_clients(ctx.call()?, page.first, page.after.as_ref().map(|c| (c.at, c.id))).await?;
+        Ok(build(
+            rows,
+            has_next,
+            page.after.is_some(),
+            async_graphql::connection::EmptyFields,
+            |r| ClientCursor { at: r.created_at, id: r.id },
+            IntegrationClient,
+        ))
+    }
+
+    /// One integration client.
+    async fn integration_client(&self, ctx: &Context<'_>, id: ID) -> Result<IntegrationClient> {
+        let id = GlobalId::decode_id::<ClientId>(&id, "id")?;
+        Ok(IntegrationClient(svc::get_client(ctx.call()?, id).await?))
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterIntegrationClientInput {
+    /// What the partner system is, e.g. "Sở Lao động – Thương binh và Xã hội: bảng số liệu".
+    pub name: String,
+    /// Who to call about it.
+    pub contact: String,
+    /// The root of the subtree it may read.
+    pub unit_id: ID,
+    pub scopes: Vec<GqlScope>,
+    /// After this it gets no token; none: until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A client just registered, with its first secret.
+#[derive(SimpleObject)]
+pub struct RegisteredIntegrationClient {
+    client: IntegrationClient,
+    /// The secret itself: shown this once, stored only as a hash. Give it to the partner.
+    client_secret: String,
+    secret: IntegrationSecret,
+}
+
+/// A secret just added, with its value.
+#[derive(SimpleObject)]
+pub struct IssuedIntegrationSecret {
+    /// The secret itself: shown this once, stored only as a hash.
+    client_secret: String,
+    secret: IntegrationSecret,
+}
+
+#[derive(Default)]
+pub struct ClientMutation;
+
+#[Object]
+impl ClientMutation {
+    /// Registers an integration client (a system administrator or a `UNIT_ADMIN` at the root,
+    /// from a stepped-up session) and issues its first secret.
+    async fn register_integration_client(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterIntegrationClientInput,
+    ) -> Result<RegisteredIntegrationClient> {
+        let unit_id = GlobalId::decode_id::<UnitId>(&input.unit_id, "input.unitId")?;
+        let scopes: ScopeSet = input.scopes.into_iter().map(Scope::from).collect();
+        let new = NewClient {
+            name: input.name,
+            contact: input.contact,
+            unit_id,
+            scopes,
+            expires_at: input.expires_at,
+        };
+        let (client, issued) = svc::register_client(ctx.call()?, new).await.map_err(in_argument("input"))?;
+        Ok(RegisteredIntegrationClient {
+            client: IntegrationClient(client),
+            client_secret: issued.secret.expose_secret().to_owned(),
+            secret: IntegrationSecret(issued.row),
+        })
+    }
+
+    /// Adds a secret to a client, to rotate without downtime: deploy the new one, then revoke
+    /// the old. `CONFLICT` `TOO_MANY_SECRETS` while two are live.
+    async fn add_integration_client_secret(
+        &self,
+        ctx: &Context<'_>,
+        client_id: ID,
+    ) -> Result<IssuedIntegrationSecret> {
+        let id = GlobalId::decode_id::<ClientId>(&client_id, "clientId")?;
+        let issued = svc::add_secret(ctx.call()?, id).await?;
+        Ok(IssuedIntegrationSecret {
+            client_secret: issued.secret.expose_secret().to_owned(),
+            secret: IntegrationSecret(issued.row),
+        })
+    }
+
+    /// Revokes one secret: the tokens issued against it stop working at once.
+    async fn revoke_integration_client_secret(
+        &self,
+        ctx: &Context<'_>,
+        secret_id: ID,
+    ) -> Result<IntegrationSecret> {
+        let id: Uuid = GlobalId::decode_as(&secret_id, NodeKind::IntegrationSecret, "secretId")?;
+        Ok(IntegrationSecret(svc::revoke_secret(ctx.call()?, id).await?))
+    }
+
+    /// Revokes a client and all its secrets.
+    async fn revoke_integration_client(&self, ctx: &Context<'_>, client_id: ID) -> Result<IntegrationClient> {
+        let id = GlobalId::decode_id::<ClientId>(&client_id, "clientId")?;
+        Ok(IntegrationClient(svc::revoke_client(ctx.call()?, id).await?))
+    }
+}

@@ -1,0 +1,165 @@
+//! The OAuth 2.0 client-credentials grant (RFC 6749 §4.4): a client presents its id and a live
+//! secret and gets an access token for its scopes, or fewer when it asks for fewer.
+//!
+//! Wrong secrets are throttled like logins: each attempt is counted before the secret is
+//! checked (per client id from all addresses, and per address), so guesses sent in parallel
+//! cannot slip past the limit; a right secret clears the client's counter. An unknown client,
+//! a wrong or revoked secret, a revoked or expired client all answer the same
+//! `invalid_client`, so the answer tells a guesser nothing about which it was.
+
+use chrono::{DateTime, Utc};
+use entities::{ids::ClientId, integration_client as client, integration_secret as secret};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use super::{ClientViewer, ScopeSet};
+use crate::{Call, RequestMeta, auth, error::ApiError, state::AppState};
+
+/// What the client sends.
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub secret: SecretString,
+    /// The scopes it asks for (space-separated); all of its own when absent.
+    pub scope: Option<String>,
+}
+
+/// The token issued.
+pub struct IssuedToken {
+    pub access_token: SecretString,
+    pub expires_in: u64,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+}
+
+/// Why the grant was refused, as RFC 6749 §5.2 names it (besides the server's own failures).
+#[derive(Debug)]
+pub enum GrantError {
+    /// Unknown client, wrong or revoked secret, revoked or expired client.
+    InvalidClient,
+    /// A scope that is unknown or not the client's.
+    InvalidScope,
+    /// Too many wrong secrets for this client or from this address.
+    RateLimited { retry_after_secs: u64 },
+    /// The database or cache failed (`UNAVAILABLE`, `INTERNAL`).
+    Server(ApiError),
+}
+
+impl From<ApiError> for GrantError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::RateLimited { retry_after_secs } => GrantError::RateLimited { retry_after_secs },
+            other => GrantError::Server(other),
+        }
+    }
+}
+
+/// Issues a token for the client credentials, or says why not.
+pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Result<IssuedToken, GrantError> {
+    let (state, meta) = (call.state, call.meta);
+    let client_id = Uuid::parse_str(creds.client_id.trim()).ok().map(ClientId);
+    let attempt = Attempt::begin(state, meta, client_id).await?;
+    let Some(client_id) = client_id else { return Err(GrantError::InvalidClient) };
+    let now = state.clock.now();
+    let hash = auth::hash_refresh_token(creds.secret.expose_secret());
+    let secret = secret::Entity::find()
+        .filter(secret::Column::SecretHash.eq(hash))
+        .filter(secret::Column::ClientId.eq(client_id))
+        .filter(secret::Column::RevokedAt.is_null())
+        .one(&state.db)
+        .await
+        .map_err(ApiError::from)?;
+    let Some(secret) = secret else { return Err(GrantError::InvalidClient) };
+    let client = client::Entity::find_by_id(client_id).one(&state.db).await.map_err(ApiError::from)?;
+    let Some(client) = client else { return Err(GrantError::InvalidClient) };
+    if client.revoked_at.is_some() || client.expires_at.is_some_and(|at| at <= now) {
+        return Err(GrantError::InvalidClient);
+    }
+    attempt.succeeded(state).await;
+    let own = ScopeSet::parse(&client.scopes).unwrap_or_default();
+    let scopes = match creds.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => own,
+        Some(asked) => match ScopeSet::parse(asked) {
+            Some(asked) if own.covers(asked) && !asked.is_empty() => asked,
+            _ => return Err(GrantError::InvalidScope),
+        },
+    };
+    touch(state, &client, secret.id, now).await?;
+    let viewer = ClientViewer { client_id, secret_id: secret.id, unit_id: client.unit_id, scopes };
+    let (token, expires_in) = state.tokens.issue_client_access(&viewer, now, client.expires_at)?;
+    tracing::info!(event = "client_token_issued", client = %client_id, "client token issued");
+    Ok(IssuedToken { access_token: SecretString::from(token), expires_in, scope: scopes.to_oauth() })
+}
+
+/// Records when the client and its secret were last used (at most once a minute each, so a
+/// client fetching tokens in a loop does not write on every one).
+async fn touch(
+    state: &AppState,
+    client: &client::Model,
+    secret_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let stale = now - chrono::Duration::minutes(1);
+    if client.last_used_at.is_none_or(|at| at < stale) {
+        client::Entity::update_many()
+            .col_expr(client::Column::LastUsedAt, now.into())
+            .filter(client::Column::Id.eq(client.id))
+            .exec(&state.db)
+            .await?;
+    }
+    secret::Entity::update_many()
+        .col_expr(secret::Column::LastUsedAt, now.into())
+        .filter(secret::Column::Id.eq(secret_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(secret::Column::LastUsedAt.is_null())
+                .add(secret::Column::LastUsedAt.lt(stale)),
+        )
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// A secret attempt, counted before the secret is checked (see the module docs).
+struct Attempt {
+    client_key: Option<String>,
+    address_key: String,
+}
+
+impl Attempt {
+    async fn begin(state: &AppState, meta: &RequestMeta, client: Option<ClientId>) -> Result<Self, ApiError> {
+        let s = &state.settings;
+        let window = s.login_failure_window;
+        let address_key = format!("client-fail:addr:{}", meta.client_addr);
+        let client_key = client.map(|c| format!("client-fail:client:{c}"));
+        let mut retry = None;
+        let by_address = state.cache.hit(&address_key, window).await?;
+        if by_address.count > u64::from(s.login_max_failures_per_address) {
+            retry = Some(by_address.resets_in.as_secs().max(1));
+        }
+        if let Some(key) = &client_key {
+            let by_client = state.cache.hit(key, window).await?;
+            if by_client.count > u64::from(s.integrations.max_failures_per_client) {
+                retry = retry.max(Some(by_client.resets_in.as_secs().max(1)));
+            }
+        }
+        match retry {
+            Some(retry_after_secs) => Err(ApiError::RateLimited { retry_after_secs }),
+            None => Ok(Self { client_key, address_key }),
+        }
+    }
+
+    /// The secret was right: the client's counter starts over and the address gets its
+    /// attempt back. A cache failure now leaves the counters a little high (safe).
+    async fn succeeded(self, state: &AppState) {
+        let cleared = async {
+            if let Some(key) = &self.client_key {
+                state.cache.clear(key).await?;
+            }
+            state.cache.undo_hit(&self.address_key).await
+        };
+        if cleared.await.is_err() {
+            tracing::warn!("client secret counters could not be reset after a right secret");
+        }
+    }
+}

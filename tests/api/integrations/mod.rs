@@ -1,0 +1,81 @@
+//! Partner integrations: the client registry (`clients`), the token endpoint (`token`).
+
+mod clients;
+mod scopes;
+mod token;
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, s};
+
+pub const REGISTER: &str = "mutation($i: RegisterIntegrationClientInput!) { registerIntegrationClient(input: $i) { \
+    clientSecret client { id clientId scopes } secret { id hint } } }";
+
+/// A registered client: its global id, OAuth client id and first secret.
+pub struct Client {
+    pub id: String,
+    pub client_id: String,
+    pub secret: String,
+    pub secret_id: String,
+}
+
+/// Registers a client for the subtree of `unit` with `scopes`, as `admin`.
+pub async fn register(app: &TestApp, admin: &str, unit: &str, scopes: &[&str]) -> Client {
+    let unit_id = app.unit_id(unit).await;
+    let data = app
+        .gql(
+            REGISTER,
+            json!({ "i": { "name": "Sở LĐTBXH – bảng số liệu", "contact": "so-ldtbxh@hanoi.gov.vn",
+                           "unitId": unit_id, "scopes": scopes } }),
+            Some(admin),
+        )
+        .await
+        .ok();
+    let r = &data["registerIntegrationClient"];
+    Client {
+        id: s(&r["client"]["id"]),
+        client_id: s(&r["client"]["clientId"]),
+        secret: s(&r["clientSecret"]),
+        secret_id: s(&r["secret"]["id"]),
+    }
+}
+
+/// An answer of the token endpoint.
+pub struct TokenResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TokenResponse {
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    pub fn token(&self) -> String {
+        assert_eq!(self.status, 200, "{}", self.body);
+        s(&self.body["access_token"])
+    }
+}
+
+/// POSTs a form to `/oauth/token`, with HTTP Basic credentials when given.
+pub async fn post_token(app: &TestApp, form: &str, basic: Option<(&str, &str)>) -> TokenResponse {
+    let mut req = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned());
+    if let Some((id, secret)) = basic {
+        req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    TokenResponse { status, headers, body: resp.json().await.unwrap_or(Value::Null) }
+}
+
+/// A client token for all of the client's scopes.
+pub async fn client_token(app: &TestApp, client: &Client) -> String {
+    post_token(app, "grant_type=client_credentials", Some((&client.client_id, &client.secret))).await.token()
+}
