@@ -184,6 +184,9 @@ pub struct Settings {
     pub privacy_notice_url: Option<String>,
     /// The version of the text a signed-in reporter consents to (sensitive data with a report).
     pub sensitive_data_notice_version: String,
+    /// The smallest count an aggregate shows a reader who must not single out a person (k):
+    /// counts from 1 to k−1 are suppressed (see `suppression`).
+    pub suppression_min_count: u32,
     /// Partner integrations (`APP_CLIENT_*`).
     pub integrations: IntegrationSettings,
     pub log_format: LogFormat,
@@ -443,6 +446,7 @@ impl Settings {
                 }
             },
             log_filter: get("APP_LOG").unwrap_or_else(|| "info".to_owned()),
+            suppression_min_count: positive(&get, "APP_SUPPRESSION_MIN_COUNT", 5)?,
             integrations: IntegrationSettings {
                 token_ttl: secs(u64::from(positive(&get, "APP_CLIENT_TOKEN_TTL_SECS", 3600)?)),
                 max_failures_per_client: positive(&get, "APP_CLIENT_MAX_FAILURES", 10)?,

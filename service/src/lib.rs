@@ -27,6 +27,7 @@ pub mod push;
 pub mod seed;
 pub mod sms;
 pub mod state;
+pub mod suppression;
 pub mod worker;
 
 pub mod campaigns;

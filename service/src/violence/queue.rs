@@ -238,9 +238,10 @@ pub(super) async fn access_log_page(
 
 /// Counts of a subtree's reports as the caller may know them: exact and by status for a case
 /// officer whose reach covers the unit (she can read each report anyway); for any other
-/// officer over it only the coarse total — over whole calendar months, below [`COARSE_STEP`]
-/// suppressed (`None`), above it rounded down to a multiple of it — so neither a count nor the
-/// difference of two counts singles out one report, its day or its closing.
+/// officer over it only the coarse total — over whole calendar months, below
+/// `APP_SUPPRESSION_MIN_COUNT` suppressed (`None`), above it rounded down to a multiple of it
+/// ([`crate::suppression::Suppression::coarse`]) — so neither a count nor the difference of two counts singles out
+/// one report, its day or its closing.
 #[derive(Default, Debug)]
 pub struct Counts {
     pub coarse: bool,
@@ -250,13 +251,6 @@ pub struct Counts {
     pub overdue: Option<u64>,
     /// Empty when coarse.
     pub by_status: Vec<(ReportStatus, u64)>,
-}
-
-/// The granularity of coarse counts.
-pub const COARSE_STEP: u64 = 5;
-
-fn coarse(n: u64) -> Option<u64> {
-    (n >= COARSE_STEP).then_some(n / COARSE_STEP * COARSE_STEP)
 }
 
 #[derive(FromQueryResult)]
@@ -331,7 +325,8 @@ pub async fn counts(
         }
     } else {
         // Only the total: how many are still open would show one report's closing.
-        Counts { coarse: true, total: coarse(total), ..Counts::default() }
+        let rule = crate::suppression::Suppression::new(call.state.settings.suppression_min_count);
+        Counts { coarse: true, total: rule.coarse(total), ..Counts::default() }
     })
 }
 

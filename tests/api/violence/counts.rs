@@ -67,3 +67,19 @@ async fn officers_without_a_case_role_get_coarse_counts_that_single_out_nobody()
     assert_eq!(exact["total"], 0);
     assert_eq!(counts(&app, &case, &ward, json!({ "from": yesterday, "to": today })).await["total"], 6);
 }
+
+#[tokio::test]
+async fn the_coarse_step_is_the_suppression_threshold_of_the_settings() {
+    let app =
+        spawn_app_with(&[("APP_REPORT_MAX_PER_ADDRESS", "100"), ("APP_SUPPRESSION_MIN_COUNT", "3")]).await;
+    let ward = app.unit_id("HN-LB-BD").await;
+    let lb = app.unit_id("HN-LB").await;
+    let officer = app.token(LB_OFFICER).await;
+    let mut seen = Vec::new();
+    for n in 0..7 {
+        submit(&app, &input(&ward, false, &format!("Tin {n}.")), None).await;
+        seen.push(counts(&app, &officer, &lb, Value::Null).await["total"].clone());
+    }
+    // k = 3: nothing below 3, then multiples of 3.
+    assert_eq!(seen, [Value::Null, Value::Null, json!(3), json!(3), json!(3), json!(6), json!(6)]);
+}
