@@ -134,6 +134,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         sms_queued: Arc::default(),
         clock: Arc::default(),
         geoip,
+        public_statistics: Arc::default(),
     })
 }
 

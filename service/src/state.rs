@@ -29,6 +29,8 @@ pub struct AppState {
     pub clock: Arc<crate::clock::Clock>,
     /// The GeoIP database (`APP_GEOIP_DB`), read once at start-up.
     pub geoip: Option<Arc<maxminddb::Reader<Vec<u8>>>>,
+    /// The audited public statistics of recent months (see `integrations::statistics`).
+    pub public_statistics: Arc<crate::integrations::statistics::MonthCache>,
 }
 
 /// How many HTTP requests each caller has running on this instance, so that one caller cannot

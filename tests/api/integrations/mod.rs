@@ -2,6 +2,7 @@
 
 mod clients;
 mod scopes;
+mod statistics;
 mod token;
 
 use base64::{Engine, engine::general_purpose::STANDARD};

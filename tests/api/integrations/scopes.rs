@@ -74,6 +74,12 @@ fn allowed(app_units: &(String, String)) -> Vec<(&'static str, &'static str, Str
             json!({}),
         ),
         ("NEWS_READ", "posts", "{ posts { edges { node { id title } } } }".into(), json!({})),
+        (
+            "STATISTICS_READ",
+            "publicStatistics",
+            "query($u: ID!, $m: String!) { publicStatistics(unitId: $u, month: $m) { total { newMembers { value } } } }".into(),
+            json!({ "u": lb, "m": "2026-01" }),
+        ),
     ]
 }
 

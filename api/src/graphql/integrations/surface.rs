@@ -124,6 +124,20 @@ pub const SURFACE: &[(&str, &str, &[Scope])] = &[
     ("PostConnection", "totalCount", &[N]),
     ("PostEdge", "node", &[N]),
     ("PostEdge", "cursor", &[N]),
+    // statistics:read — public figures, small counts suppressed.
+    ("QueryRoot", "publicStatistics", &[S]),
+    ("PublicStatistics", "month", &[S]),
+    ("PublicStatistics", "suppressionThreshold", &[S]),
+    ("PublicStatistics", "total", &[S]),
+    ("PublicStatistics", "children", &[S]),
+    ("PublicUnitFigures", "unit", &[S]),
+    ("PublicUnitFigures", "activeMembers", &[S]),
+    ("PublicUnitFigures", "newMembers", &[S]),
+    ("PublicUnitFigures", "leavers", &[S]),
+    ("PublicUnitFigures", "trainingsHeld", &[S]),
+    ("PublicUnitFigures", "attendances", &[S]),
+    ("SuppressibleCount", "value", &[S]),
+    ("SuppressibleCount", "suppressed", &[S]),
 ];
 
 /// The surface as a map, built once.
