@@ -26,6 +26,9 @@ pub struct Model {
     pub revoked_by: Option<PersonId>,
     /// When it last got a token.
     pub last_used_at: Option<DateTimeUtc>,
+    /// Its own cost bucket: points it holds, and points restored a second (none: the default).
+    pub bucket_capacity: Option<i32>,
+    pub bucket_per_sec: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,7 @@ mod m20261229_000020_session_devices;
 mod m20261229_000021_consent_and_erasure;
 mod m20261229_000022_totp;
 mod m20261231_000023_create_integration_clients;
+mod m20261231_000024_client_buckets;
 mod util;
 
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261229_000021_consent_and_erasure::Migration),
             Box::new(m20261229_000022_totp::Migration),
             Box::new(m20261231_000023_create_integration_clients::Migration),
+            Box::new(m20261231_000024_client_buckets::Migration),
         ]
     }
 }

@@ -145,6 +145,9 @@ struct ClientClaims {
     scope: String,
     unit: UnitId,
     sec: Uuid,
+    /// Its own cost bucket: capacity and points restored a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    qb: Option<(u32, u32)>,
 }
 
 /// Keys and rules for access tokens.
@@ -397,6 +400,7 @@ impl TokenKeys {
             scope: client.scopes.to_oauth(),
             unit: client.unit_id,
             sec: client.secret_id,
+            qb: client.bucket.map(|b| (b.capacity, b.per_sec)),
         };
         let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
         header.typ = Some(CLIENT_TOKEN_TYPE.to_owned());
@@ -418,6 +422,7 @@ impl TokenKeys {
             secret_id: c.sec,
             unit_id: c.unit,
             scopes: ScopeSet::parse(&c.scope).unwrap_or_default(),
+            bucket: c.qb.map(|(capacity, per_sec)| crate::config::Bucket { capacity, per_sec }),
         })
     }
 
@@ -688,6 +693,7 @@ mod tests {
             secret_id: Uuid::new_v4(),
             unit_id: UnitId(Uuid::new_v4()),
             scopes: ScopeSet::parse("units:read").unwrap(),
+            bucket: None,
         };
         let (token, _) = keys.issue_client_access(&client, Utc::now(), None).unwrap();
         assert_eq!(authenticate(&keys, &cache, &db, Some(&token)).await.unwrap(), Auth::Client(client));
@@ -705,6 +711,7 @@ mod tests {
             scope: "units:read".into(),
             unit: client.unit_id,
             sec: client.secret_id,
+            qb: None,
         };
         let mut typed = Header::new(jsonwebtoken::Algorithm::HS256);
         typed.typ = Some(CLIENT_TOKEN_TYPE.to_owned());

@@ -86,6 +86,31 @@ if n > 0 then return redis.call('DECRBY', KEYS[1], math.min(n, tonumber(ARGV[1])
 return 0
 ";
 
+/// A token bucket (`quota`): refilled at `ARGV[2]` points a second up to `ARGV[1]`, by Redis's
+/// own clock (every instance shares it); takes `ARGV[3]` points when that many are there (a
+/// negative amount gives points back, never past the capacity). Answers whether it took them
+/// and what is left.
+const BUCKET_SCRIPT: &str = r"
+local cap = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('HMGET', KEYS[1], 'a', 't')
+local avail = tonumber(v[1])
+local at = tonumber(v[2])
+if avail == nil or at == nil then avail = cap; at = now end
+avail = math.min(cap, avail + math.max(0, now - at) * rate / 1000)
+local ok = 0
+if cost <= avail or cost < 0 then
+  avail = math.min(cap, avail - cost)
+  ok = 1
+end
+redis.call('HSET', KEYS[1], 'a', tostring(avail), 't', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((cap - avail) * 1000 / rate) + 1000)
+return {ok, tostring(avail)}
+";
+
 impl Cache {
     pub fn memory() -> Self {
         Cache::Memory(Arc::new(MemoryStore::default()))
@@ -124,6 +149,29 @@ impl Cache {
                 let (count, ttl_ms): (u64, i64) =
                     r.bounded(invocation.invoke_async(&mut r.conn.clone())).await?;
                 Ok(Counter { count, resets_in: Duration::from_millis(ttl_ms.max(0) as u64) })
+            }
+        }
+    }
+
+    /// Takes `cost` points from the token bucket `key` (capacity `capacity`, refilled at
+    /// `per_sec` points a second), or gives them back when negative; `(taken, left)`.
+    pub async fn take_points(
+        &self,
+        key: &str,
+        capacity: u32,
+        per_sec: u32,
+        cost: f64,
+    ) -> Result<(bool, f64), ApiError> {
+        let (capacity, per_sec) = (f64::from(capacity), f64::from(per_sec.max(1)));
+        match self {
+            Cache::Memory(store) => Ok(store.take_points(key, capacity, per_sec, cost)),
+            Cache::Redis(r) => {
+                let script = redis::Script::new(BUCKET_SCRIPT);
+                let mut invocation = script.key(r.key(key));
+                invocation.arg(capacity).arg(per_sec).arg(cost);
+                let (ok, left): (i64, String) =
+                    r.bounded(invocation.invoke_async(&mut r.conn.clone())).await?;
+                Ok((ok == 1, left.parse().unwrap_or(0.0)))
             }
         }
     }
@@ -338,6 +386,8 @@ impl RedisStore {
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, (u64, Instant)>>,
     last_sweep: Mutex<Option<Instant>>,
+    /// Token buckets: points left and when they were counted.
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl MemoryStore {
@@ -396,6 +446,25 @@ impl MemoryStore {
     fn remove(&self, key: &str) {
         self.with(|map| map.remove(key));
     }
+
+    fn take_points(&self, key: &str, capacity: f64, per_sec: f64, cost: f64) -> (bool, f64) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 50_000 {
+            // A bucket refilled to the top is the same as none.
+            buckets
+                .retain(|_, (left, at)| *left + now.duration_since(*at).as_secs_f64() * per_sec < capacity);
+        }
+        let (left, at) = buckets.entry(key.to_owned()).or_insert((capacity, now));
+        let mut points = (*left + now.duration_since(*at).as_secs_f64() * per_sec).min(capacity);
+        let taken = cost <= points || cost < 0.0;
+        if taken {
+            points = (points - cost).min(capacity);
+        }
+        *left = points;
+        *at = now;
+        (taken, points)
+    }
 }
 
 #[cfg(test)]
@@ -412,6 +481,18 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(cache.peek("k").await.unwrap().is_none());
         assert_eq!(cache.hit("k", w).await.unwrap().count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_bucket_gives_what_it_holds_refills_and_takes_points_back() {
+        let cache = Cache::memory();
+        assert!(cache.take_points("b", 100, 1000, 60.0).await.unwrap().0);
+        let (taken, left) = cache.take_points("b", 100, 1000, 60.0).await.unwrap();
+        assert!(!taken && left < 60.0, "{left}");
+        let (_, left) = cache.take_points("b", 100, 1000, -50.0).await.unwrap();
+        assert!((90.0..=100.0).contains(&left), "{left}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(cache.take_points("b", 100, 1000, 100.0).await.unwrap(), (true, 0.0));
     }
 
     #[tokio::test]

@@ -90,7 +90,8 @@ pub struct Settings {
     /// Limit of a `multipart/form-data` request (a file upload), operations and map included.
     pub max_upload_bytes: usize,
     pub query_depth_limit: usize,
-    pub query_complexity_limit: usize,
+    /// Query cost: the per-query maximum and the token buckets (see `api::graphql::cost`).
+    pub quota: QuotaSettings,
     pub ws_init_timeout: Duration,
     pub shutdown_timeout: Duration,
     /// After SIGTERM, how long the server keeps serving (`/readyz` answering 503) before it
@@ -191,6 +192,27 @@ pub struct Settings {
     pub integrations: IntegrationSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
+}
+
+/// The cost every request pays (see `api::graphql::cost`).
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaSettings {
+    /// A query whose requested cost is over this is refused before it runs.
+    pub max_query_cost: u32,
+    /// The bucket of an integration client (unless registered with its own).
+    pub client: Bucket,
+    /// The bucket of a signed-in person (all her sessions together).
+    pub person: Bucket,
+    /// The bucket of requests without credentials, per client address (a carrier's NAT puts
+    /// many phones behind one address).
+    pub anonymous: Bucket,
+}
+
+/// A token bucket of cost points: how many it holds, and how many come back each second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub capacity: u32,
+    pub per_sec: u32,
 }
 
 /// Settings of partner integrations (see `integrations`).
@@ -353,7 +375,21 @@ impl Settings {
             max_body_bytes: parse(&get, "APP_MAX_BODY_BYTES", 256 * 1024, "bytes")?,
             max_upload_bytes: parse(&get, "APP_MAX_UPLOAD_BYTES", 16 * 1024 * 1024, "bytes")?,
             query_depth_limit: positive(&get, "APP_QUERY_DEPTH_LIMIT", 12)? as usize,
-            query_complexity_limit: positive(&get, "APP_QUERY_COMPLEXITY_LIMIT", 2000)? as usize,
+            quota: QuotaSettings {
+                max_query_cost: positive(&get, "APP_QUERY_MAX_COST", 2000)?,
+                client: Bucket {
+                    capacity: positive(&get, "APP_CLIENT_BUCKET_CAPACITY", 2000)?,
+                    per_sec: positive(&get, "APP_CLIENT_BUCKET_RESTORE_PER_SEC", 100)?,
+                },
+                person: Bucket {
+                    capacity: positive(&get, "APP_PERSON_BUCKET_CAPACITY", 10_000)?,
+                    per_sec: positive(&get, "APP_PERSON_BUCKET_RESTORE_PER_SEC", 500)?,
+                },
+                anonymous: Bucket {
+                    capacity: positive(&get, "APP_ANONYMOUS_BUCKET_CAPACITY", 10_000)?,
+                    per_sec: positive(&get, "APP_ANONYMOUS_BUCKET_RESTORE_PER_SEC", 500)?,
+                },
+            },
             ws_init_timeout: secs(parse(&get, "APP_WS_INIT_TIMEOUT_SECS", 10, "seconds")?),
             shutdown_timeout: secs(parse(&get, "APP_SHUTDOWN_TIMEOUT_SECS", 30, "seconds")?),
             shutdown_drain: secs(parse(&get, "APP_SHUTDOWN_DRAIN_SECS", 2, "seconds")?),

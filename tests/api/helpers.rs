@@ -139,6 +139,12 @@ pub async fn spawn_app_with_sender(
     // tests of their own (phone.rs).
     vars.insert("APP_PHONE_CODE_MAX_PER_ADDRESS".into(), "100000".into());
     vars.insert("APP_PHONE_CODE_CHECKS_PER_ADDRESS".into(), "100000".into());
+    // Tests send thousands of queries from one address and account; the buckets have tests of
+    // their own (integrations/quota.rs), with sizes they set.
+    for bucket in ["PERSON", "ANONYMOUS", "CLIENT"] {
+        vars.insert(format!("APP_{bucket}_BUCKET_CAPACITY"), "100000000".into());
+        vars.insert(format!("APP_{bucket}_BUCKET_RESTORE_PER_SEC"), "1000000".into());
+    }
     // Hundreds of apps share one PostgreSQL: keep each one's idle connections few.
     vars.insert("APP_DATABASE_MIN_CONNECTIONS".into(), "1".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);

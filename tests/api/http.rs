@@ -182,12 +182,12 @@ async fn queries_deeper_than_the_limit_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_complexity_is_multiplied_by_the_page_size() {
-    let app = spawn_app_with(&[("APP_QUERY_COMPLEXITY_LIMIT", "50")]).await;
+async fn a_list_costs_its_page_size_times_what_it_selects() {
+    let app = spawn_app_with(&[("APP_QUERY_MAX_COST", "50")]).await;
     app.gql("{ orgUnits(first: 2) { edges { node { name } } } }", json!({}), None).await.ok();
     app.gql("{ orgUnits(first: 100) { edges { node { name } } } }", json!({}), None)
         .await
-        .expect_code("GRAPHQL_VALIDATION_FAILED");
+        .expect_reason("GRAPHQL_VALIDATION_FAILED", "MAX_COST_EXCEEDED");
 }
 
 // ---------------------------------------------------------------------------------------------

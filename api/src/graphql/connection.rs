@@ -28,13 +28,6 @@ pub fn page<C: DeserializeOwned>(first: Option<i32>, after: Option<&str>) -> Res
     Ok(Page { first, after })
 }
 
-/// Complexity of a list field: its page size times the cost of one item, so a query's
-/// complexity bounds the rows it can ask for.
-pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
-    let n = first.map_or(DEFAULT_PAGE, |n| n.clamp(0, MAX_PAGE as i32) as u64) as usize;
-    n.max(1).saturating_mul(child_complexity).saturating_add(1)
-}
-
 pub fn encode_cursor<C: Serialize>(c: &C) -> String {
     // Serialising plain keys (strings, ids) cannot fail.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())

@@ -144,6 +144,8 @@ impl Extension for ErrorMappingExtension {
         if let Some(state) = ctx.data_opt::<service::state::AppState>() {
             crate::graphql::cost::check(&doc, variables, state.settings.query_max_expensive_fields, lang)?;
         }
+        // Last, once the document is known to be acceptable: its points (see `quota`).
+        crate::graphql::quota::charge(ctx, &doc, variables, lang).await?;
         Ok(doc)
     }
 

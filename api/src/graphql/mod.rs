@@ -19,6 +19,7 @@ pub mod membership;
 pub mod node;
 pub mod notifications;
 pub mod org;
+pub mod quota;
 pub mod scalars;
 pub mod statistics;
 pub mod trainings;
@@ -83,7 +84,6 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRo
 pub fn build_schema(state: AppState, settings: &Settings) -> AppSchema {
     let mut builder = schema_builder()
         .limit_depth(settings.query_depth_limit)
-        .limit_complexity(settings.query_complexity_limit)
         .limit_recursive_depth(32)
         .limit_directives(16)
         .data(state);

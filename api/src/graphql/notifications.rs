@@ -179,7 +179,6 @@ pub struct NotificationQuery;
 #[Object]
 impl NotificationQuery {
     /// The caller's inbox, newest first.
-    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,

@@ -113,7 +113,6 @@ impl OrgUnit {
     }
 
     /// Direct children, by name.
-    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn children(
         &self,
         ctx: &Context<'_>,
@@ -219,7 +218,6 @@ impl OrgQuery {
     }
 
     /// Units by name (accent-insensitive: `long bien` finds Long Biên), ordered by name.
-    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     #[allow(clippy::too_many_arguments)] // the arguments are the public API
     async fn org_units(
         &self,
@@ -249,7 +247,6 @@ impl OrgQuery {
     }
 
     /// Officer role assignments at a unit (and, by default, below it), for a `UNIT_ADMIN` over it.
-    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn officer_roles(
         &self,
         ctx: &Context<'_>,

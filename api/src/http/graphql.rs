@@ -31,7 +31,11 @@ use serde_json::{Map, Value, json};
 use super::request_meta;
 use service::error::{ApiError, Lang};
 
-use crate::graphql::{AppSchema, CredentialGuard, ScopeCell, loaders::Loaders};
+use crate::graphql::{
+    AppSchema, CredentialGuard, ScopeCell,
+    loaders::Loaders,
+    quota::{self, CostCell},
+};
 use crate::graphql::{
     documents::DocumentCache,
     errors::{error_code, write_extensions},
@@ -408,7 +412,9 @@ async fn execute(
     };
     let mut request = request;
     documents.prepare(&mut request);
+    let cost = std::sync::Arc::new(CostCell::default());
     let request = request
+        .data(cost.clone())
         .data(auth)
         .data(lang)
         .data(meta)
@@ -429,8 +435,13 @@ async fn execute(
     if !response.errors.is_empty() {
         body.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or(Value::Null));
     }
-    if !response.extensions.is_empty() {
-        body.insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or(Value::Null));
+    let settled = quota::settle(state, &cost, &response.data, !request_error).await;
+    let mut extensions = response.extensions;
+    if let Some(settled) = &settled {
+        extensions.insert("cost".into(), settled.extension.clone());
+    }
+    if !extensions.is_empty() {
+        body.insert("extensions".into(), serde_json::to_value(&extensions).unwrap_or(Value::Null));
     }
     // A database or cache outage is the server's, whatever the media type: 503 with
     // `Retry-After`, so clients and proxies retry instead of showing a failure.
@@ -442,16 +453,34 @@ async fn execute(
             }
         })
     });
+    // A bucket without the points the query asks for: 429, with when to come back.
+    let rate_limited = request_error
+        .then(|| {
+            response.errors.iter().find_map(|e| {
+                (error_code(e).as_deref() == Some("RATE_LIMITED")).then(|| {
+                    match e.extensions.as_ref().and_then(|x| x.get("retryAfter")) {
+                        Some(async_graphql::Value::Number(n)) => n.as_u64(),
+                        _ => None,
+                    }
+                })
+            })
+        })
+        .flatten();
     let status = if retry_after.is_some() {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if rate_limited.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
     } else if request_error && media == Media::GraphqlResponseJson {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     let mut resp = HttpResponse::build(status);
-    if let Some(secs) = retry_after.flatten() {
+    if let Some(secs) = retry_after.flatten().or(rate_limited.flatten()) {
         resp.insert_header((header::RETRY_AFTER, secs));
+    }
+    for (name, value) in settled.and_then(|s| s.headers).into_iter().flatten() {
+        resp.insert_header((name, value));
     }
     resp.content_type(media.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))

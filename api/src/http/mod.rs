@@ -26,7 +26,13 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             header::ACCEPT_LANGUAGE,
             header::HeaderName::from_static("x-request-id"),
         ])
-        .expose_headers([header::HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+            header::RETRY_AFTER,
+        ])
         .max_age(3600)
 }
 

@@ -40,6 +40,8 @@ pub struct NewClient {
     pub unit_id: UnitId,
     pub scopes: ScopeSet,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its own cost bucket; none: `APP_CLIENT_BUCKET_*`.
+    pub bucket: Option<crate::config::Bucket>,
 }
 
 /// A secret just made: its row, and the secret itself (shown this once).
@@ -100,6 +102,14 @@ pub async fn register_client(
     if input.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::bad_input("expires_at", InputProblem::OutOfRange));
     }
+    if let Some(b) = input.bucket {
+        if !(1..=1_000_000).contains(&b.capacity) {
+            return Err(ApiError::bad_input("bucket.capacity", InputProblem::OutOfRange));
+        }
+        if !(1..=b.capacity).contains(&b.per_sec) {
+            return Err(ApiError::bad_input("bucket.per_sec", InputProblem::OutOfRange));
+        }
+    }
     let txn = call.state.db.begin().await?;
     let row = client::ActiveModel {
         id: Set(ClientId::new()),
@@ -113,6 +123,8 @@ pub async fn register_client(
         revoked_at: Set(None),
         revoked_by: Set(None),
         last_used_at: Set(None),
+        bucket_capacity: Set(input.bucket.map(|b| b.capacity as i32)),
+        bucket_per_sec: Set(input.bucket.map(|b| b.per_sec as i32)),
     }
     .insert(&txn)
     .await?;

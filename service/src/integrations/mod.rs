@@ -127,6 +127,8 @@ pub struct ClientViewer {
     pub unit_id: UnitId,
     /// The token's scopes (the client's, or fewer when it asked for fewer).
     pub scopes: ScopeSet,
+    /// Its own cost bucket, when it was registered with one.
+    pub bucket: Option<crate::config::Bucket>,
 }
 
 impl ClientViewer {

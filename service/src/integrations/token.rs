@@ -85,7 +85,14 @@ pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Res
         },
     };
     touch(state, &client, secret.id, now).await?;
-    let viewer = ClientViewer { client_id, secret_id: secret.id, unit_id: client.unit_id, scopes };
+    let bucket = match (client.bucket_capacity, client.bucket_per_sec) {
+        (Some(capacity), Some(per_sec)) => Some(crate::config::Bucket {
+            capacity: u32::try_from(capacity).unwrap_or(1),
+            per_sec: u32::try_from(per_sec).unwrap_or(1),
+        }),
+        _ => None,
+    };
+    let viewer = ClientViewer { client_id, secret_id: secret.id, unit_id: client.unit_id, scopes, bucket };
     let (token, expires_in) = state.tokens.issue_client_access(&viewer, now, client.expires_at)?;
     tracing::info!(event = "client_token_issued", client = %client_id, "client token issued");
     Ok(IssuedToken { access_token: SecretString::from(token), expires_in, scope: scopes.to_oauth() })

@@ -1,6 +1,7 @@
 //! Partner integrations: the client registry (`clients`), the token endpoint (`token`).
 
 mod clients;
+mod quota;
 mod scopes;
 mod statistics;
 mod token;

@@ -262,7 +262,6 @@ impl CampaignQueryRoot {
     /// Campaigns the caller may see, newest first: the active (and ended) ones of her branch
     /// and every unit above it and above her role units; officers also every campaign of their
     /// reach, drafts included. Active ones only unless `filter.status` says otherwise.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn campaigns(
         &self,
         ctx: &Context<'_>,

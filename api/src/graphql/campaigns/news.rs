@@ -159,7 +159,6 @@ pub struct NewsQuery;
 impl NewsQuery {
     /// The caller's news feed, newest first: published posts of her branch and every unit
     /// above it, and of every unit at or above one where she holds an officer role.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn feed(
         &self,
         ctx: &Context<'_>,
@@ -177,7 +176,6 @@ impl NewsQuery {
 
     /// Posts the caller manages (officers and admins of their reach, branch leaders of their
     /// branch), in every status, newest first.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

@@ -191,7 +191,6 @@ pub struct PledgeQueryRoot;
 #[Object]
 impl PledgeQueryRoot {
     /// The caller's pledges to every campaign, newest first.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn my_pledges(
         &self,
         ctx: &Context<'_>,
@@ -213,7 +212,6 @@ impl PledgeQueryRoot {
 
     /// Pledges for the caller to review (a member manager: `BRANCH_LEADER`, `UNIT_OFFICER`,
     /// `UNIT_ADMIN`), of the branches in her reach, oldest first; her own are not listed.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn pledge_review_queue(
         &self,
         ctx: &Context<'_>,

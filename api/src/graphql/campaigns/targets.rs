@@ -363,7 +363,6 @@ impl TargetQuery {
 
     /// The values reported for a unit, an indicator and a period, newest first (any officer
     /// role over the unit).
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn indicator_value_history(
         &self,
         ctx: &Context<'_>,

@@ -110,6 +110,16 @@ impl IntegrationClient {
         self.0.last_used_at
     }
 
+    /// Its own cost bucket's capacity (null: the default).
+    async fn bucket_capacity(&self) -> Option<i32> {
+        self.0.bucket_capacity
+    }
+
+    /// Its own bucket's points restored a second (null: the default).
+    async fn bucket_per_sec(&self) -> Option<i32> {
+        self.0.bucket_per_sec
+    }
+
     /// Its secrets, live and revoked, the oldest first (never their values).
     async fn secrets(&self, ctx: &Context<'_>) -> Result<Vec<IntegrationSecret>> {
         let rows = svc::secrets_of(&ctx.state()?.db, &[self.0.id]).await?;
@@ -233,6 +243,15 @@ pub struct RegisterIntegrationClientInput {
     pub scopes: Vec<GqlScope>,
     /// After this it gets no token; none: until revoked.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its own cost bucket; none: the default (`APP_CLIENT_BUCKET_*`).
+    pub bucket: Option<BucketInput>,
+}
+
+/// A cost bucket: the points it holds, and the points restored each second.
+#[derive(InputObject)]
+pub struct BucketInput {
+    pub capacity: i32,
+    pub per_sec: i32,
 }
 
 /// A client just registered, with its first secret.
@@ -266,12 +285,17 @@ impl ClientMutation {
     ) -> Result<RegisteredIntegrationClient> {
         let unit_id = GlobalId::decode_id::<UnitId>(&input.unit_id, "input.unitId")?;
         let scopes: ScopeSet = input.scopes.into_iter().map(Scope::from).collect();
+        let bucket = input.bucket.map(|b| service::config::Bucket {
+            capacity: u32::try_from(b.capacity).unwrap_or(0),
+            per_sec: u32::try_from(b.per_sec).unwrap_or(0),
+        });
         let new = NewClient {
             name: input.name,
             contact: input.contact,
             unit_id,
             scopes,
             expires_at: input.expires_at,
+            bucket,
         };
         let (client, issued) = svc::register_client(ctx.call()?, new).await.map_err(in_argument("input"))?;
         Ok(RegisteredIntegrationClient {

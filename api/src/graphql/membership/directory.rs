@@ -45,7 +45,6 @@ pub struct DirectoryQuery;
 #[Object]
 impl DirectoryQuery {
     /// Members in the caller's reach (member managers), by name.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,

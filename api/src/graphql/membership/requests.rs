@@ -157,7 +157,6 @@ pub struct RequestsQuery;
 #[Object]
 impl RequestsQuery {
     /// Requests in the caller's reach (member managers), oldest first.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn membership_requests(
         &self,
         ctx: &Context<'_>,

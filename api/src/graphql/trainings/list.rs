@@ -53,7 +53,6 @@ pub struct ListQuery;
 impl ListQuery {
     /// Trainings the caller may see, soonest first: those open to her (her branch's and every
     /// ancestor's; officer trainings too for officers), those of her reach, drafts she manages.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn trainings(
         &self,
         ctx: &Context<'_>,

@@ -174,7 +174,6 @@ impl Training {
     }
 
     /// Registrations in arrival order (managers of the training only).
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn roster(
         &self,
         ctx: &Context<'_>,

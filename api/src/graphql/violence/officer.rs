@@ -215,7 +215,6 @@ impl OfficerQuery {
 
     /// Who read or changed a report, oldest first: for the case officers whose reach covers
     /// it. Reading the log is logged too.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn violence_report_access_log(
         &self,
         ctx: &Context<'_>,

@@ -170,7 +170,6 @@ pub struct QueueQuery;
 impl QueueQuery {
     /// The case officer's queue: reports in her reach (and those assigned to her), urgent
     /// first, then oldest. Nothing anyone wrote is in it: open one with `violenceReport`.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn violence_reports(
         &self,
         ctx: &Context<'_>,

@@ -118,7 +118,6 @@ pub struct ReporterQuery;
 #[Object]
 impl ReporterQuery {
     /// The signed-in reporter's own reports, newest first.
-    #[graphql(complexity = "crate::graphql::connection::page_complexity(first, child_complexity)")]
     async fn my_violence_reports(
         &self,
         ctx: &Context<'_>,
