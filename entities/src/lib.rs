@@ -81,6 +81,7 @@ pub mod counter;
 pub mod fanout_job;
 pub mod ids;
 pub mod indicator;
+pub mod integration_call;
 pub mod integration_change;
 pub mod integration_client;
 pub mod integration_secret;

@@ -28,6 +28,7 @@ mod m20261229_000021_consent_and_erasure;
 mod m20261229_000022_totp;
 mod m20261231_000023_create_integration_clients;
 mod m20261231_000024_client_buckets;
+mod m20261231_000025_create_integration_calls;
 mod util;
 
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261229_000022_totp::Migration),
             Box::new(m20261231_000023_create_integration_clients::Migration),
             Box::new(m20261231_000024_client_buckets::Migration),
+            Box::new(m20261231_000025_create_integration_calls::Migration),
         ]
     }
 }

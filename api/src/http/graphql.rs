@@ -412,6 +412,11 @@ async fn execute(
     };
     let mut request = request;
     documents.prepare(&mut request);
+    // An integration client's calls are recorded (see `service::integrations::calls`).
+    let client_call = match &auth {
+        auth::Auth::Client(c) => Some((c.client_id, operation_of(&mut request), std::time::Instant::now())),
+        _ => None,
+    };
     let cost = std::sync::Arc::new(CostCell::default());
     let request = request
         .data(cost.clone())
@@ -475,6 +480,25 @@ async fn execute(
     } else {
         StatusCode::OK
     };
+    if let Some((client_id, operation, started)) = client_call {
+        let outcome = response.errors.first().and_then(error_code).unwrap_or_else(|| "OK".to_owned());
+        let cost = body
+            .get("extensions")
+            .and_then(|e| e["cost"].get("actualQueryCost"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        service::integrations::calls::record(
+            state,
+            service::integrations::calls::CallRecord {
+                client_id,
+                operation,
+                cost,
+                outcome,
+                status: status.as_u16(),
+                duration_ms: started.elapsed().as_millis() as u64,
+            },
+        );
+    }
     let mut resp = HttpResponse::build(status);
     if let Some(secs) = retry_after.flatten().or(rate_limited.flatten()) {
         resp.insert_header((header::RETRY_AFTER, secs));
@@ -486,6 +510,19 @@ async fn execute(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept, Accept-Language, Authorization"))
         .json(Value::Object(body))
+}
+
+/// What a request runs, for the call log: its operation name, or `(anonymous)`.
+fn operation_of(request: &mut Request) -> String {
+    if let Some(name) = &request.operation_name {
+        return name.clone();
+    }
+    let named = request.parsed_query().ok().and_then(|doc| {
+        let mut names = doc.operations.iter().map(|(name, _)| name.map(|n| n.to_string()));
+        let only = names.next().flatten();
+        names.next().is_none().then_some(only).flatten()
+    });
+    named.unwrap_or_else(|| "(anonymous)".to_owned())
 }
 
 /// Whether `value` holds a file marker whose index is not one of the request's `uploads`.

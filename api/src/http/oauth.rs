@@ -153,13 +153,27 @@ fn form_decode(raw: &str) -> Result<String, OAuthError> {
 async fn grant(req: &HttpRequest, state: &AppState, creds: ClientCredentials) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
     let call = service::Call { state, auth: &service::auth::Auth::Anonymous, meta: &meta };
+    let started = std::time::Instant::now();
     match token::client_credentials(call, creds).await {
-        Ok(issued) => no_store(&mut HttpResponse::Ok()).json(json!({
+        Ok(issued) => {
+            service::integrations::calls::record(
+                state,
+                service::integrations::calls::CallRecord {
+                    client_id: issued.client_id,
+                    operation: "POST /oauth/token".to_owned(),
+                    cost: 0,
+                    outcome: "OK".to_owned(),
+                    status: 200,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                },
+            );
+            no_store(&mut HttpResponse::Ok()).json(json!({
             "access_token": issued.access_token.expose_secret(),
             "token_type": "Bearer",
             "expires_in": issued.expires_in,
             "scope": issued.scope,
-        })),
+            }))
+        }
         Err(GrantError::InvalidClient) => OAuthError::InvalidClient.response(),
         Err(GrantError::InvalidScope) => OAuthError::InvalidScope.response(),
         Err(GrantError::RateLimited { retry_after_secs }) => {

@@ -4,6 +4,7 @@
 //! - [`clients`]: a system administrator (or a `UNIT_ADMIN` at the root) registers a client —
 //!   its subtree, its scopes, an optional expiry — and manages its secrets (shown once, stored
 //!   as SHA-256, at most two live so it rotates without downtime); every change is recorded.
+//! - [`calls`]: the log of every client call (what, cost, outcome), with per-client totals.
 //! - [`statistics`]: the public statistics partners read, small counts suppressed.
 //! - [`token`]: the OAuth 2.0 client-credentials grant behind `POST /oauth/token`, throttled
 //!   like logins, issuing access tokens of their own type (see `auth`).
@@ -15,6 +16,7 @@
 //! no mutation. The API layer adds a second, independent gate: a client's document may select
 //! only the fields its scopes open (`api::graphql::integrations::surface`).
 
+pub mod calls;
 pub mod clients;
 pub mod statistics;
 pub mod token;

@@ -26,6 +26,7 @@ pub struct ClientCredentials {
 
 /// The token issued.
 pub struct IssuedToken {
+    pub client_id: ClientId,
     pub access_token: SecretString,
     pub expires_in: u64,
     /// The scopes granted, space-separated.
@@ -95,7 +96,12 @@ pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Res
     let viewer = ClientViewer { client_id, secret_id: secret.id, unit_id: client.unit_id, scopes, bucket };
     let (token, expires_in) = state.tokens.issue_client_access(&viewer, now, client.expires_at)?;
     tracing::info!(event = "client_token_issued", client = %client_id, "client token issued");
-    Ok(IssuedToken { access_token: SecretString::from(token), expires_in, scope: scopes.to_oauth() })
+    Ok(IssuedToken {
+        client_id,
+        access_token: SecretString::from(token),
+        expires_in,
+        scope: scopes.to_oauth(),
+    })
 }
 
 /// Records when the client and its secret were last used (at most once a minute each, so a

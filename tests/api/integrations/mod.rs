@@ -1,5 +1,6 @@
 //! Partner integrations: the client registry (`clients`), the token endpoint (`token`).
 
+mod calls;
 mod clients;
 mod quota;
 mod scopes;

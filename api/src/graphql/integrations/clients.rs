@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use chrono::{DateTime, Utc};
 use entities::{
     ids::{ClientId, PersonId, UnitId},
-    integration_change, integration_client, integration_secret,
+    integration_call, integration_change, integration_client, integration_secret,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use crate::graphql::{
 use service::{
     domain::{GlobalId, NodeKind},
     integrations::{
-        Scope, ScopeSet,
+        Scope, ScopeSet, calls,
         clients::{self as svc, NewClient},
     },
 };
@@ -126,6 +126,48 @@ impl IntegrationClient {
         Ok(rows.into_iter().map(IntegrationSecret).collect())
     }
 
+    /// Its calls, the newest first: every GraphQL request made with its tokens and every
+    /// token issued to it.
+    async fn calls(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, IntegrationCall>> {
+        let page = page::<CallCursor>(first, after.as_deref())?;
+        let (rows, has_next) =
+            calls::calls_of(ctx.call()?, self.0.id, page.first, page.after.as_ref().map(|c| (c.at, c.id)))
+                .await?;
+        Ok(build(
+            rows,
+            has_next,
+            page.after.is_some(),
+            async_graphql::connection::EmptyFields,
+            |r| CallCursor { at: r.at, id: r.id },
+            IntegrationCall,
+        ))
+    }
+
+    /// Its totals over `[from, to)` (the last 30 days when not given).
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<IntegrationUsage> {
+        let to = to.unwrap_or_else(Utc::now);
+        let from = from.unwrap_or(to - chrono::Duration::days(30));
+        let u = calls::usage_of(ctx.call()?, self.0.id, from, to).await?;
+        Ok(IntegrationUsage {
+            from,
+            to,
+            calls: u.calls,
+            points: u.points,
+            errors: u.errors,
+            rate_limited: u.rate_limited,
+        })
+    }
+
     /// Every change made to it, the oldest first.
     async fn changes(&self, ctx: &Context<'_>) -> Result<Vec<IntegrationClientChange>> {
         let rows = svc::changes_of(&ctx.state()?.db, &[self.0.id]).await?;
@@ -191,6 +233,60 @@ impl IntegrationClientChange {
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
+}
+
+/// One call of a client.
+pub struct IntegrationCall(pub integration_call::Model);
+
+#[Object]
+impl IntegrationCall {
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+
+    /// The operation name, the trusted document's id, or `POST /oauth/token`.
+    async fn operation(&self) -> &str {
+        &self.0.operation
+    }
+
+    /// The points it cost.
+    async fn cost(&self) -> i64 {
+        self.0.cost
+    }
+
+    /// `OK`, or the code of its first error.
+    async fn outcome(&self) -> &str {
+        &self.0.outcome
+    }
+
+    /// The HTTP status answered.
+    async fn status(&self) -> i32 {
+        self.0.status
+    }
+
+    async fn duration_ms(&self) -> i32 {
+        self.0.duration_ms
+    }
+}
+
+/// A client's totals over a period.
+#[derive(SimpleObject)]
+pub struct IntegrationUsage {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    calls: i64,
+    /// Cost points spent.
+    points: i64,
+    /// Calls that ended in an error.
+    errors: i64,
+    /// Calls refused for want of points.
+    rate_limited: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CallCursor {
+    at: DateTime<Utc>,
+    id: Uuid,
 }
 
 /// Position in the client list (the newest first).
