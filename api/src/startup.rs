@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     graphql::build_schema,
-    graphql::documents::DocumentCache,
+    graphql::documents::{DocumentCache, Persisted},
     http::{self, request_id},
 };
 use service::{
@@ -47,6 +47,8 @@ pub enum StartupError {
     Task,
     #[error("APP_GEOIP_DB cannot be read as a MaxMind DB: {0}")]
     GeoIp(String),
+    #[error("APP_TRUSTED_DOCUMENTS_MANIFEST: {0}")]
+    Documents(String),
     #[error("SMS gateway: {0}")]
     Sms(#[from] service::sms::SmsError),
     #[error(
@@ -198,6 +200,11 @@ impl Application {
         let app_state = state.clone();
         // Parsed documents, shared by every worker thread.
         let documents = web::Data::new(DocumentCache::default());
+        // The apps' trusted documents, and those persisted automatically.
+        let persisted = web::Data::new(
+            Persisted::load(settings.trusted_documents_manifest.as_deref(), settings.trusted_documents_only)
+                .map_err(StartupError::Documents)?,
+        );
         let body_limit = settings.max_body_bytes;
         let cors_origins = settings.cors_origins.clone();
         let draining = Draining::default();
@@ -209,6 +216,7 @@ impl Application {
                 .app_data(web::Data::new(schema.clone()))
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(documents.clone())
+                .app_data(persisted.clone())
                 .app_data(probe.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(http::routes)

@@ -23,6 +23,8 @@ crate::stored_enum! {
         SecretAdded = "SECRET_ADDED",
         SecretRevoked = "SECRET_REVOKED",
         Revoked = "REVOKED",
+        DocumentAdded = "DOCUMENT_ADDED",
+        DocumentRemoved = "DOCUMENT_REMOVED",
     }
 }
 

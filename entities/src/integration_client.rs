@@ -29,6 +29,8 @@ pub struct Model {
     /// Its own cost bucket: points it holds, and points restored a second (none: the default).
     pub bucket_capacity: Option<i32>,
     pub bucket_per_sec: Option<i32>,
+    /// It may run only its trusted documents, never a text of its own.
+    pub trusted_documents_only: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

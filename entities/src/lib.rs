@@ -108,6 +108,7 @@ pub mod sms_outbox;
 pub mod target;
 pub mod training;
 pub mod training_registration;
+pub mod trusted_document;
 pub mod unit_activity_day;
 pub mod violence_access_log;
 pub mod violence_report;

@@ -29,6 +29,7 @@ mod m20261229_000022_totp;
 mod m20261231_000023_create_integration_clients;
 mod m20261231_000024_client_buckets;
 mod m20261231_000025_create_integration_calls;
+mod m20261231_000026_create_trusted_documents;
 mod util;
 
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261231_000023_create_integration_clients::Migration),
             Box::new(m20261231_000024_client_buckets::Migration),
             Box::new(m20261231_000025_create_integration_calls::Migration),
+            Box::new(m20261231_000026_create_trusted_documents::Migration),
         ]
     }
 }

@@ -148,6 +148,9 @@ struct ClientClaims {
     /// Its own cost bucket: capacity and points restored a second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     qb: Option<(u32, u32)>,
+    /// It may run only its trusted documents.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    tdo: bool,
 }
 
 /// Keys and rules for access tokens.
@@ -401,6 +404,7 @@ impl TokenKeys {
             unit: client.unit_id,
             sec: client.secret_id,
             qb: client.bucket.map(|b| (b.capacity, b.per_sec)),
+            tdo: client.trusted_documents_only,
         };
         let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
         header.typ = Some(CLIENT_TOKEN_TYPE.to_owned());
@@ -423,6 +427,7 @@ impl TokenKeys {
             unit_id: c.unit,
             scopes: ScopeSet::parse(&c.scope).unwrap_or_default(),
             bucket: c.qb.map(|(capacity, per_sec)| crate::config::Bucket { capacity, per_sec }),
+            trusted_documents_only: c.tdo,
         })
     }
 
@@ -694,6 +699,7 @@ mod tests {
             unit_id: UnitId(Uuid::new_v4()),
             scopes: ScopeSet::parse("units:read").unwrap(),
             bucket: None,
+            trusted_documents_only: false,
         };
         let (token, _) = keys.issue_client_access(&client, Utc::now(), None).unwrap();
         assert_eq!(authenticate(&keys, &cache, &db, Some(&token)).await.unwrap(), Auth::Client(client));
@@ -712,6 +718,7 @@ mod tests {
             unit: client.unit_id,
             sec: client.secret_id,
             qb: None,
+            tdo: false,
         };
         let mut typed = Header::new(jsonwebtoken::Algorithm::HS256);
         typed.typ = Some(CLIENT_TOKEN_TYPE.to_owned());

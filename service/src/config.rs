@@ -86,6 +86,12 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub graphiql: bool,
     pub introspection: bool,
+    /// The first-party apps' documents (a manifest from Relay's compiler or GraphQL Codegen's
+    /// client preset: `{"<sha256>": "<document>"}`), runnable by hash.
+    pub trusted_documents_manifest: Option<PathBuf>,
+    /// Only documents of the manifest run (for people and anonymous callers; integration
+    /// clients have allowlists of their own).
+    pub trusted_documents_only: bool,
     pub max_body_bytes: usize,
     /// Limit of a `multipart/form-data` request (a file upload), operations and map included.
     pub max_upload_bytes: usize,
@@ -372,6 +378,8 @@ impl Settings {
                 .unwrap_or_default(),
             graphiql: parse(&get, "APP_GRAPHIQL", dev, "true or false")?,
             introspection: parse(&get, "APP_INTROSPECTION", dev, "true or false")?,
+            trusted_documents_manifest: get("APP_TRUSTED_DOCUMENTS_MANIFEST").map(PathBuf::from),
+            trusted_documents_only: parse(&get, "APP_TRUSTED_DOCUMENTS_ONLY", false, "true or false")?,
             max_body_bytes: parse(&get, "APP_MAX_BODY_BYTES", 256 * 1024, "bytes")?,
             max_upload_bytes: parse(&get, "APP_MAX_UPLOAD_BYTES", 16 * 1024 * 1024, "bytes")?,
             query_depth_limit: positive(&get, "APP_QUERY_DEPTH_LIMIT", 12)? as usize,

@@ -238,6 +238,8 @@ pub enum ConflictKind {
     NeededForAccount,
     /// An integration client holds two live secrets already: revoke one first.
     TooManySecrets,
+    /// The document is registered for the client already.
+    DocumentKnown,
 }
 
 impl ConflictKind {
@@ -264,6 +266,7 @@ impl ConflictKind {
             NeededForAccount => "NEEDED_FOR_ACCOUNT",
             AlreadyEnrolled => "ALREADY_ENROLLED",
             TooManySecrets => "TOO_MANY_SECRETS",
+            DocumentKnown => "DOCUMENT_KNOWN",
         }
     }
 }
@@ -293,6 +296,12 @@ pub enum ApiError {
     /// with `requiredScope`). Anything a client can never reach is plain `FORBIDDEN`.
     #[error("scope {} required", .0.as_str())]
     ScopeRequired(crate::integrations::Scope),
+    /// A document sent by its id that is not known (send its text with the id, or register it).
+    #[error("persisted query not found")]
+    PersistedQueryNotFound,
+    /// A document sent as text by a caller who may run only trusted documents.
+    #[error("persisted query required")]
+    PersistedQueryNotAllowed,
     #[error("not found")]
     NotFound,
     #[error("bad input in {field}: {problem:?}")]
@@ -353,6 +362,8 @@ impl ApiError {
             | ApiError::StepUpRequired
             | ApiError::ScopeRequired(_) => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
+            ApiError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ApiError::PersistedQueryNotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
@@ -387,6 +398,16 @@ impl ApiError {
             ApiError::OtpRequired => "Enter the code from your authenticator app.",
             ApiError::ScopeRequired(_) if vi => "Mã truy cập không có phạm vi (scope) cần cho trường này.",
             ApiError::ScopeRequired(_) => "The access token lacks the scope this field needs.",
+            ApiError::PersistedQueryNotFound if vi => {
+                "Không có truy vấn với mã này: hãy gửi kèm văn bản truy vấn, hoặc đăng ký nó."
+            }
+            ApiError::PersistedQueryNotFound => {
+                "No document has this id: send its text with it, or register it."
+            }
+            ApiError::PersistedQueryNotAllowed if vi => {
+                "Chỉ được gửi các truy vấn đã đăng ký, theo mã của chúng."
+            }
+            ApiError::PersistedQueryNotAllowed => "Only registered documents may run, sent by their id.",
             ApiError::NotFound if vi => "Không tìm thấy.",
             ApiError::NotFound => "Not found.",
             ApiError::BadInput { problem, .. } => problem.message(lang),
@@ -474,6 +495,8 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::TooManySecrets, Lang::En) => {
             "The client holds two live secrets already. Revoke one first."
         }
+        (ConflictKind::DocumentKnown, Lang::Vi) => "Văn bản truy vấn này đã được đăng ký cho ứng dụng.",
+        (ConflictKind::DocumentKnown, Lang::En) => "This document is registered for the client already.",
     }
 }
 

@@ -1,4 +1,4 @@
-//! Parsed documents, kept by their text. The apps send the same few documents again and again
+//! Persisted documents (see [`Persisted`]) and parsed documents, kept by their text. The apps send the same few documents again and again
 //! (the member app's home screen on every launch), with what changes in the variables; parsing
 //! one costs more than copying the parsed tree, so each text is parsed once.
 //!
@@ -52,6 +52,83 @@ impl DocumentCache {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// Documents sent by their hash, for the first-party apps: the manifest of the apps' own
+/// documents (`APP_TRUSTED_DOCUMENTS_MANIFEST`; with `APP_TRUSTED_DOCUMENTS_ONLY` nothing else
+/// runs), and automatic persisted queries — the app sends a document's hash alone, and its text
+/// only when told `PERSISTED_QUERY_NOT_FOUND`; the text is then kept by its hash (bounded, per
+/// instance) so the next launch sends the hash alone again.
+pub struct Persisted {
+    manifest: std::collections::HashMap<String, String>,
+    only: bool,
+    automatic: Mutex<LruCache<String, String>>,
+}
+
+/// How many automatically persisted documents an instance keeps.
+const AUTOMATIC_CAPACITY: usize = 2048;
+
+impl Persisted {
+    /// Reads the manifest (a JSON object of hash → document; a `sha256:` prefix on the keys is
+    /// accepted). Every key must be its document's SHA-256.
+    pub fn load(path: Option<&std::path::Path>, only: bool) -> Result<Self, String> {
+        let mut manifest = std::collections::HashMap::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let entries: std::collections::HashMap<String, String> =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            for (key, document) in entries {
+                let hash = key.strip_prefix("sha256:").unwrap_or(&key).to_ascii_lowercase();
+                if service::integrations::documents::hash(&document) != hash {
+                    return Err(format!("{}: {key} is not the SHA-256 of its document", path.display()));
+                }
+                manifest.insert(hash, document);
+            }
+        }
+        Ok(Self {
+            manifest,
+            only,
+            automatic: Mutex::new(LruCache::new(
+                AUTOMATIC_CAPACITY.try_into().unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
+        })
+    }
+
+    /// Only the manifest's documents run.
+    pub fn only(&self) -> bool {
+        self.only
+    }
+
+    /// The document with this hash: the manifest's, or one persisted automatically (not when
+    /// only the manifest runs).
+    pub fn get(&self, hash: &str) -> Option<String> {
+        if let Some(d) = self.manifest.get(hash) {
+            return Some(d.clone());
+        }
+        if self.only {
+            return None;
+        }
+        self.automatic.lock().unwrap_or_else(PoisonError::into_inner).get(hash).cloned()
+    }
+
+    /// Whether `text` may run as sent: always, unless only the manifest runs.
+    pub fn allows_text(&self, text: &str) -> bool {
+        !self.only || self.manifest.contains_key(&service::integrations::documents::hash(text))
+    }
+
+    /// Keeps a document sent with its hash (the hash checked by the caller).
+    pub fn remember(&self, hash: String, text: &str) {
+        if !self.only && !self.manifest.contains_key(&hash) {
+            self.automatic.lock().unwrap_or_else(PoisonError::into_inner).put(hash, text.to_owned());
+        }
+    }
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        // No manifest cannot fail to load.
+        Self::load(None, false).unwrap_or_else(|_| unreachable!())
     }
 }
 

@@ -109,7 +109,8 @@ impl NodeQuery {
             NodeKind::ViolenceReport
             | NodeKind::Consent
             | NodeKind::IntegrationClient
-            | NodeKind::IntegrationSecret => return Err(ApiError::NotFound.into()),
+            | NodeKind::IntegrationSecret
+            | NodeKind::TrustedDocument => return Err(ApiError::NotFound.into()),
             NodeKind::Post => {
                 ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(ctx.call()?, gid.id).await?))

@@ -29,7 +29,7 @@ use async_graphql::{
 use serde_json::{Map, Value, json};
 
 use super::request_meta;
-use service::error::{ApiError, Lang};
+use service::error::{ApiError, InputProblem, Lang};
 
 use crate::graphql::{
     AppSchema, CredentialGuard, ScopeCell,
@@ -37,7 +37,7 @@ use crate::graphql::{
     quota::{self, CostCell},
 };
 use crate::graphql::{
-    documents::DocumentCache,
+    documents::{DocumentCache, Persisted},
     errors::{error_code, write_extensions},
 };
 use service::{auth, state::AppState};
@@ -183,9 +183,11 @@ fn refuse(req: &HttpRequest, media: Media, problem: Problem) -> HttpResponse {
     )
 }
 
-/// The parameters of a GraphQL request, checked for type.
+/// The parameters of a GraphQL request, checked for type. The document is its text, or its id
+/// (`documentId: "sha256:…"`, or `extensions.persistedQuery.sha256Hash`), or both.
 struct Params {
-    query: String,
+    query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Option<Map<String, Value>>,
     extensions: Option<Map<String, Value>>,
@@ -196,8 +198,13 @@ fn params_from_json(body: Value) -> Result<Params, Problem> {
         return Err(Problem::NotAnObject);
     };
     let query = match map.remove("query") {
-        Some(Value::String(q)) => q,
-        None | Some(Value::Null) => return Err(Problem::NoQuery),
+        Some(Value::String(q)) => Some(q),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(Problem::QueryNotString),
+    };
+    let document_id = match map.remove("documentId") {
+        Some(Value::String(d)) => Some(d),
+        None | Some(Value::Null) => None,
         Some(_) => return Err(Problem::QueryNotString),
     };
     let operation_name = match map.remove("operationName") {
@@ -210,12 +217,14 @@ fn params_from_json(body: Value) -> Result<Params, Problem> {
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(err),
     };
-    Ok(Params {
+    Params {
         query,
+        document_id,
         operation_name,
         variables: object(map.remove("variables"), Problem::VariablesNotObject)?,
         extensions: object(map.remove("extensions"), Problem::ExtensionsNotObject)?,
-    })
+    }
+    .named()
 }
 
 /// Reads the whole body, refusing it as soon as it is known to exceed `limit` (from
@@ -262,6 +271,7 @@ pub async fn post(
     schema: web::Data<AppSchema>,
     state: web::Data<AppState>,
     documents: web::Data<DocumentCache>,
+    persisted: web::Data<Persisted>,
 ) -> HttpResponse {
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
     let Some(content_type) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
@@ -275,10 +285,18 @@ pub async fn post(
             Ok(body) => request_from_multipart(content_type, &body, settings.max_upload_bytes).await,
             Err(problem) => Err(problem),
         };
-        return match request {
-            Ok(request) => execute(&req, media, request, &schema, &state, &documents).await,
-            Err(problem) => refuse(&req, media, problem),
+        let request = match request {
+            Ok(request) => request,
+            Err(problem) => return refuse(&req, media, problem),
         };
+        let auth = match authenticate(&req, media, &state).await {
+            Ok(auth) => auth,
+            Err(resp) => return resp,
+        };
+        if let Err(err) = text_allowed(&auth, &persisted, &request.query) {
+            return document_refused(&req, media, &err);
+        }
+        return execute(&req, media, request, auth, None, &schema, &state, &documents).await;
     }
     let charset_ok = parts
         .filter_map(|p| p.trim().to_ascii_lowercase().strip_prefix("charset=").map(str::to_owned))
@@ -293,7 +311,7 @@ pub async fn post(
         Err(problem) => Err(problem),
     };
     match params {
-        Ok(params) => execute(&req, media, params.into_request(), &schema, &state, &documents).await,
+        Ok(params) => run(&req, media, params, &schema, &state, &documents, &persisted).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
@@ -304,6 +322,7 @@ pub async fn get(
     schema: web::Data<AppSchema>,
     state: web::Data<AppState>,
     documents: web::Data<DocumentCache>,
+    persisted: web::Data<Persisted>,
 ) -> HttpResponse {
     let Ok(query) = web::Query::<Vec<(String, String)>>::from_query(req.query_string()) else {
         return refuse(&req, Media::Json, Problem::MalformedUrl);
@@ -320,8 +339,114 @@ pub async fn get(
     }
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
     match params_from_url(&param) {
-        Ok(params) => execute(&req, media, params.into_request(), &schema, &state, &documents).await,
+        Ok(params) => run(&req, media, params, &schema, &state, &documents, &persisted).await,
         Err(problem) => refuse(&req, media, problem),
+    }
+}
+
+/// Authenticates the request, resolves a document sent by id, and runs it.
+async fn run(
+    req: &HttpRequest,
+    media: Media,
+    mut params: Params,
+    schema: &AppSchema,
+    state: &AppState,
+    documents: &DocumentCache,
+    persisted: &Persisted,
+) -> HttpResponse {
+    let auth = match authenticate(req, media, state).await {
+        Ok(auth) => auth,
+        Err(resp) => return resp,
+    };
+    let hash = params.hash();
+    match resolve(&auth, state, persisted, params.query.as_deref(), hash.as_deref()).await {
+        Ok(Some(text)) => params.query = Some(text),
+        Ok(None) => {}
+        Err(err) => return document_refused(req, media, &err),
+    }
+    // A document sent by id over GET must be a query too.
+    if req.method() == actix_web::http::Method::GET
+        && let Some(doc) = params.query.as_deref().and_then(|q| parse_query(q).ok())
+        && doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query)
+    {
+        return refuse(req, media, Problem::MutationOverGet);
+    }
+    let document_id = hash.map(|h| format!("sha256:{h}"));
+    execute(req, media, params.into_request(), auth, document_id, schema, state, documents).await
+}
+
+/// The text of a document sent by id, when the request did not carry it; `None` when the
+/// request's text is to run as sent. An integration client runs its trusted documents (and
+/// only those, when so registered); anyone else the apps' manifest, or a document persisted
+/// automatically (see [`Persisted`]).
+async fn resolve(
+    auth: &auth::Auth,
+    state: &AppState,
+    persisted: &Persisted,
+    text: Option<&str>,
+    hash: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    use service::integrations::documents;
+    let Some(hash) = hash else {
+        // By text only.
+        text_allowed(auth, persisted, text.unwrap_or_default())?;
+        return Ok(None);
+    };
+    if let Some(text) = text {
+        // Both: the text must be the one the hash names.
+        if documents::hash(text) != hash {
+            return Err(ApiError::bad_input(
+                "extensions.persistedQuery.sha256Hash",
+                InputProblem::InvalidFormat,
+            ));
+        }
+    }
+    match auth {
+        auth::Auth::Client(client) => match documents::lookup(&state.db, client.client_id, hash).await? {
+            Some(known) => Ok(Some(known)),
+            None => Err(ApiError::PersistedQueryNotFound),
+        },
+        _ => match (persisted.get(hash), text) {
+            (Some(known), _) => Ok(Some(known)),
+            (None, Some(text)) if !persisted.only() => {
+                persisted.remember(hash.to_owned(), text);
+                Ok(None)
+            }
+            (None, Some(_)) => Err(ApiError::PersistedQueryNotAllowed),
+            (None, None) => Err(ApiError::PersistedQueryNotFound),
+        },
+    }
+}
+
+/// Whether a document sent as text may run: not for a client registered to run trusted
+/// documents only, nor (with `APP_TRUSTED_DOCUMENTS_ONLY`) for anyone else unless it is in the
+/// manifest.
+fn text_allowed(auth: &auth::Auth, persisted: &Persisted, text: &str) -> Result<(), ApiError> {
+    let allowed = match auth {
+        auth::Auth::Client(client) => !client.trusted_documents_only,
+        _ => persisted.allows_text(text),
+    };
+    if allowed { Ok(()) } else { Err(ApiError::PersistedQueryNotAllowed) }
+}
+
+/// The answer to a document that may not run or is not known: a request error (400 with
+/// `application/graphql-response+json`, else 200), coded.
+fn document_refused(req: &HttpRequest, media: Media, err: &ApiError) -> HttpResponse {
+    let lang =
+        Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let status = if media == Media::GraphqlResponseJson { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    error_response(HttpResponse::build(status), None, media, lang, err)
+}
+
+/// The request's credentials; a 503 (or 500) answer when they cannot be checked now.
+async fn authenticate(req: &HttpRequest, media: Media, state: &AppState) -> Result<auth::Auth, HttpResponse> {
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match auth::authenticate(&state.tokens, &state.cache, &state.db, header).await {
+        Ok(auth) => Ok(auth),
+        Err(err) => {
+            let (lang, _) = request_meta(req, &state.settings);
+            Err(unavailable(media, lang, &err))
+        }
     }
 }
 
@@ -336,9 +461,9 @@ fn params_from_url(param: &impl Fn(&str) -> Option<String>) -> Result<Params, Pr
             _ => Err(problem),
         },
     };
-    let query = param("query").ok_or(Problem::NoQuery)?;
+    let query = param("query");
     let operation_name = param("operationName").filter(|s| !s.is_empty());
-    if let Ok(doc) = parse_query(&query) {
+    if let Some(doc) = query.as_deref().and_then(|q| parse_query(q).ok()) {
         let op_type = doc.operations.iter().find_map(|(name, op)| {
             let matches = match (&operation_name, name) {
                 (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
@@ -351,17 +476,41 @@ fn params_from_url(param: &impl Fn(&str) -> Option<String>) -> Result<Params, Pr
             return Err(Problem::MutationOverGet);
         }
     }
-    Ok(Params {
+    Params {
         query,
+        document_id: param("documentId"),
         operation_name,
         variables: json_param("variables", Problem::VariablesNotObject)?,
         extensions: json_param("extensions", Problem::ExtensionsNotObject)?,
-    })
+    }
+    .named()
 }
 
 impl Params {
+    /// The parameters, when they name a document (by text or id).
+    fn named(self) -> Result<Self, Problem> {
+        if self.query.is_none() && self.hash().is_none() {
+            return Err(Problem::NoQuery);
+        }
+        Ok(self)
+    }
+
+    /// The document's SHA-256 (lowercase hex), when it was sent by id: `documentId:
+    /// "sha256:<hex>"` (GraphQL over HTTP's trusted documents) or Apollo's
+    /// `extensions.persistedQuery.sha256Hash`.
+    fn hash(&self) -> Option<String> {
+        let apollo = || {
+            self.extensions.as_ref()?.get("persistedQuery")?.get("sha256Hash")?.as_str().map(str::to_owned)
+        };
+        let raw = match &self.document_id {
+            Some(id) => id.strip_prefix("sha256:").map(str::to_owned).unwrap_or_else(|| id.clone()),
+            None => apollo()?,
+        };
+        Some(raw.to_ascii_lowercase())
+    }
+
     fn into_request(self) -> Request {
-        let mut request = Request::new(self.query);
+        let mut request = Request::new(self.query.unwrap_or_default());
         if let Some(name) = self.operation_name {
             request = request.operation_name(name);
         }
@@ -379,21 +528,18 @@ impl Params {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the request's parts, resolved by the callers
 async fn execute(
     req: &HttpRequest,
     media: Media,
     request: Request,
+    auth: auth::Auth,
+    document_id: Option<String>,
     schema: &AppSchema,
     state: &AppState,
     documents: &DocumentCache,
 ) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
-    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let auth = match auth::authenticate(&state.tokens, &state.cache, &state.db, header).await {
-        Ok(auth) => auth,
-        // Whether the token's session was revoked cannot be told right now.
-        Err(err) => return unavailable(media, lang, &err),
-    };
     // A file reference must name a file this request carries (the engine would index past its
     // uploads otherwise).
     if request.variables.values().any(|v| names_missing_file(v, request.uploads.len())) {
@@ -414,7 +560,11 @@ async fn execute(
     documents.prepare(&mut request);
     // An integration client's calls are recorded (see `service::integrations::calls`).
     let client_call = match &auth {
-        auth::Auth::Client(c) => Some((c.client_id, operation_of(&mut request), std::time::Instant::now())),
+        auth::Auth::Client(c) => Some((
+            c.client_id,
+            document_id.unwrap_or_else(|| operation_of(&mut request)),
+            std::time::Instant::now(),
+        )),
         _ => None,
     };
     let cost = std::sync::Arc::new(CostCell::default());

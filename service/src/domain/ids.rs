@@ -32,6 +32,8 @@ pub enum NodeKind {
     IntegrationClient,
     /// A secret of an integration client.
     IntegrationSecret,
+    /// A trusted document of an integration client.
+    TrustedDocument,
 }
 
 impl NodeKind {
@@ -55,6 +57,7 @@ impl NodeKind {
             NodeKind::Consent => "Consent",
             NodeKind::IntegrationClient => "IntegrationClient",
             NodeKind::IntegrationSecret => "IntegrationSecret",
+            NodeKind::TrustedDocument => "TrustedDocument",
         }
     }
 
@@ -78,6 +81,7 @@ impl NodeKind {
             NodeKind::Consent,
             NodeKind::IntegrationClient,
             NodeKind::IntegrationSecret,
+            NodeKind::TrustedDocument,
         ]
         .into_iter()
         .find(|k| k.name() == name)

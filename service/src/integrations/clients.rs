@@ -42,6 +42,8 @@ pub struct NewClient {
     pub expires_at: Option<DateTime<Utc>>,
     /// Its own cost bucket; none: `APP_CLIENT_BUCKET_*`.
     pub bucket: Option<crate::config::Bucket>,
+    /// It may run only the trusted documents registered for it.
+    pub trusted_documents_only: bool,
 }
 
 /// A secret just made: its row, and the secret itself (shown this once).
@@ -125,6 +127,7 @@ pub async fn register_client(
         last_used_at: Set(None),
         bucket_capacity: Set(input.bucket.map(|b| b.capacity as i32)),
         bucket_per_sec: Set(input.bucket.map(|b| b.per_sec as i32)),
+        trusted_documents_only: Set(input.trusted_documents_only),
     }
     .insert(&txn)
     .await?;

@@ -5,6 +5,7 @@
 //!   its subtree, its scopes, an optional expiry — and manages its secrets (shown once, stored
 //!   as SHA-256, at most two live so it rotates without downtime); every change is recorded.
 //! - [`calls`]: the log of every client call (what, cost, outcome), with per-client totals.
+//! - [`documents`]: the trusted documents (persisted queries) registered for a client.
 //! - [`statistics`]: the public statistics partners read, small counts suppressed.
 //! - [`token`]: the OAuth 2.0 client-credentials grant behind `POST /oauth/token`, throttled
 //!   like logins, issuing access tokens of their own type (see `auth`).
@@ -18,6 +19,7 @@
 
 pub mod calls;
 pub mod clients;
+pub mod documents;
 pub mod statistics;
 pub mod token;
 
@@ -131,6 +133,8 @@ pub struct ClientViewer {
     pub scopes: ScopeSet,
     /// Its own cost bucket, when it was registered with one.
     pub bucket: Option<crate::config::Bucket>,
+    /// It may run only its trusted documents.
+    pub trusted_documents_only: bool,
 }
 
 impl ClientViewer {

@@ -93,7 +93,14 @@ pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Res
         }),
         _ => None,
     };
-    let viewer = ClientViewer { client_id, secret_id: secret.id, unit_id: client.unit_id, scopes, bucket };
+    let viewer = ClientViewer {
+        client_id,
+        secret_id: secret.id,
+        unit_id: client.unit_id,
+        scopes,
+        bucket,
+        trusted_documents_only: client.trusted_documents_only,
+    };
     let (token, expires_in) = state.tokens.issue_client_access(&viewer, now, client.expires_at)?;
     tracing::info!(event = "client_token_issued", client = %client_id, "client token issued");
     Ok(IssuedToken {

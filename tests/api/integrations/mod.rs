@@ -2,6 +2,7 @@
 
 mod calls;
 mod clients;
+mod documents;
 mod quota;
 mod scopes;
 mod statistics;

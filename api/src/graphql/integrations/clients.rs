@@ -51,6 +51,8 @@ pub enum GqlChange {
     SecretAdded,
     SecretRevoked,
     Revoked,
+    DocumentAdded,
+    DocumentRemoved,
 }
 
 /// A partner system registered to read one subtree.
@@ -108,6 +110,17 @@ impl IntegrationClient {
     /// When it last got a token.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
+    }
+
+    /// It may run only its trusted documents.
+    async fn trusted_documents_only(&self) -> bool {
+        self.0.trusted_documents_only
+    }
+
+    /// The documents it may run by their id, the oldest first.
+    async fn trusted_documents(&self, ctx: &Context<'_>) -> Result<Vec<TrustedDocument>> {
+        let rows = service::integrations::documents::documents_of(&ctx.state()?.db, self.0.id).await?;
+        Ok(rows.into_iter().map(TrustedDocument).collect())
     }
 
     /// Its own cost bucket's capacity (null: the default).
@@ -235,6 +248,34 @@ impl IntegrationClientChange {
     }
 }
 
+/// A document a client may run by its id.
+pub struct TrustedDocument(pub entities::trusted_document::Model);
+
+#[Object]
+impl TrustedDocument {
+    async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::TrustedDocument, self.0.id).encode().into()
+    }
+
+    /// What the client sends: `{"documentId": "sha256:…"}` (or the hash alone in
+    /// `extensions.persistedQuery.sha256Hash`).
+    async fn document_id(&self) -> String {
+        format!("sha256:{}", self.0.sha256)
+    }
+
+    async fn document(&self) -> &str {
+        &self.0.document
+    }
+
+    async fn operation_name(&self) -> Option<&str> {
+        self.0.operation_name.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
 /// One call of a client.
 pub struct IntegrationCall(pub integration_call::Model);
 
@@ -341,6 +382,9 @@ pub struct RegisterIntegrationClientInput {
     pub expires_at: Option<DateTime<Utc>>,
     /// Its own cost bucket; none: the default (`APP_CLIENT_BUCKET_*`).
     pub bucket: Option<BucketInput>,
+    /// It may run only the trusted documents registered for it (`addTrustedDocument`).
+    #[graphql(default = false)]
+    pub trusted_documents_only: bool,
 }
 
 /// A cost bucket: the points it holds, and the points restored each second.
@@ -392,6 +436,7 @@ impl ClientMutation {
             scopes,
             expires_at: input.expires_at,
             bucket,
+            trusted_documents_only: input.trusted_documents_only,
         };
         let (client, issued) = svc::register_client(ctx.call()?, new).await.map_err(in_argument("input"))?;
         Ok(RegisteredIntegrationClient {
@@ -424,6 +469,45 @@ impl ClientMutation {
     ) -> Result<IntegrationSecret> {
         let id: Uuid = GlobalId::decode_as(&secret_id, NodeKind::IntegrationSecret, "secretId")?;
         Ok(IntegrationSecret(svc::revoke_secret(ctx.call()?, id).await?))
+    }
+
+    /// Registers a document a client may run by its id (`sha256:` and the SHA-256 of the text
+    /// as given); it must be one GraphQL document.
+    async fn add_trusted_document(
+        &self,
+        ctx: &Context<'_>,
+        client_id: ID,
+        document: String,
+        operation_name: Option<String>,
+    ) -> Result<TrustedDocument> {
+        let id = GlobalId::decode_id::<ClientId>(&client_id, "clientId")?;
+        if async_graphql::parser::parse_query(&document).is_err() {
+            return Err(service::error::ApiError::bad_input(
+                "document",
+                service::error::InputProblem::InvalidFormat,
+            )
+            .into());
+        }
+        let row = service::integrations::documents::add_document(
+            ctx.call()?,
+            id,
+            &document,
+            operation_name.as_deref(),
+        )
+        .await
+        .map_err(|e| match e {
+            service::error::ApiError::BadInput { field: "operation_name", problem } => {
+                service::error::ApiError::bad_input("operationName", problem)
+            }
+            other => other,
+        })?;
+        Ok(TrustedDocument(row))
+    }
+
+    /// Removes a trusted document: the client can no longer run it by its id.
+    async fn remove_trusted_document(&self, ctx: &Context<'_>, id: ID) -> Result<TrustedDocument> {
+        let id: Uuid = GlobalId::decode_as(&id, NodeKind::TrustedDocument, "id")?;
+        Ok(TrustedDocument(service::integrations::documents::remove_document(ctx.call()?, id).await?))
     }
 
     /// Revokes a client and all its secrets.
