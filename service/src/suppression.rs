@@ -106,10 +106,11 @@ pub fn audit<Id: Copy + Eq + Hash>(rule: Suppression, units: &[Figure<Id>]) -> H
         // Hide the total of the equation the figure was worked out from: for an own share, its
         // unit's; for a unit's total, its parent's (or its own at the root). Already hidden: the
         // next shown total above.
-        let mut at = match pinned {
-            Pinned::Own(i) => Some(i),
-            Pinned::Total(i) => parent[i].or(Some(i)),
+        let equation = match pinned {
+            Pinned::Own(i) => i,
+            Pinned::Total(i) => parent[i].unwrap_or(i),
         };
+        let mut at = Some(equation);
         while let Some(i) = at {
             if !hidden[i] {
                 hidden[i] = true;
@@ -118,8 +119,11 @@ pub fn audit<Id: Copy + Eq + Hash>(rule: Suppression, units: &[Figure<Id>]) -> H
             at = parent[i];
         }
         if at.is_none() {
-            // Everything above is hidden already: hide a shown child of the equation instead.
-            let Some(i) = (0..units.len()).find(|&i| !hidden[i] && units[i].total > 0) else { break };
+            // Everything above is hidden already: hide the largest shown child of the equation
+            // instead (any shown total, should it have none).
+            let shown = |&i: &usize| !hidden[i] && units[i].total > 0;
+            let child = children[equation].iter().copied().filter(shown).max_by_key(|&i| units[i].total);
+            let Some(i) = child.or_else(|| (0..units.len()).find(shown)) else { break };
             hidden[i] = true;
         }
     }

@@ -127,10 +127,11 @@ pub async fn settle(state: &AppState, cell: &CostCell, data: &Value, ran: bool) 
     // want of points).
     let actual = if ran { cost::returned(data, charge.aggregates).min(charge.requested) } else { 0 };
     let mut bucket = charge.bucket.clone();
-    if let Some((key, size, left)) = &mut bucket {
+    if let Some((key, size, left)) = &mut bucket
+        && ran
+    {
         let refund = charge.requested - actual;
-        let charged = *left < charge.requested as f64 || ran;
-        if refund > 0 && charged && ran {
+        if refund > 0 {
             match state.cache.take_points(key, size.capacity, size.per_sec, -(refund as f64)).await {
                 Ok((_, now)) => *left = now,
                 Err(e) => tracing::warn!(error = %e, "cost bucket unreachable; the refund is lost"),

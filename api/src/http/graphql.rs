@@ -600,27 +600,9 @@ async fn execute(
     }
     // A database or cache outage is the server's, whatever the media type: 503 with
     // `Retry-After`, so clients and proxies retry instead of showing a failure.
-    let retry_after = response.errors.iter().find_map(|e| {
-        (error_code(e).as_deref() == Some("UNAVAILABLE")).then(|| {
-            match e.extensions.as_ref()?.get("retryAfter")? {
-                async_graphql::Value::Number(n) => n.as_u64(),
-                _ => None,
-            }
-        })
-    });
+    let retry_after = retry_after_of(&response.errors, "UNAVAILABLE");
     // A bucket without the points the query asks for: 429, with when to come back.
-    let rate_limited = request_error
-        .then(|| {
-            response.errors.iter().find_map(|e| {
-                (error_code(e).as_deref() == Some("RATE_LIMITED")).then(|| {
-                    match e.extensions.as_ref().and_then(|x| x.get("retryAfter")) {
-                        Some(async_graphql::Value::Number(n)) => n.as_u64(),
-                        _ => None,
-                    }
-                })
-            })
-        })
-        .flatten();
+    let rate_limited = if request_error { retry_after_of(&response.errors, "RATE_LIMITED") } else { None };
     let status = if retry_after.is_some() {
         StatusCode::SERVICE_UNAVAILABLE
     } else if rate_limited.is_some() {
@@ -660,6 +642,16 @@ async fn execute(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept, Accept-Language, Authorization"))
         .json(Value::Object(body))
+}
+
+/// `Some` when an error has `code`, with its `extensions.retryAfter` if it gives one.
+fn retry_after_of(errors: &[async_graphql::ServerError], code: &str) -> Option<Option<u64>> {
+    errors.iter().find_map(|e| {
+        (error_code(e).as_deref() == Some(code)).then(|| match e.extensions.as_ref()?.get("retryAfter")? {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        })
+    })
 }
 
 /// What a request runs, for the call log: its operation name, or `(anonymous)`.
