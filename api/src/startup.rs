@@ -1,5 +1,5 @@
 //! Builds the application: connects and migrates the database, loads demo data when asked,
-//! connects the cache, starts the workers (push, SMS, fan-out, escalation, revocation guard),
+//! connects the cache, starts the workers (push, SMS, fan-out, escalation, webhooks, revocation guard),
 //! binds the listener. `Application::build` is what `main` and the tests both call (tests with
 //! port 0; `build_with` injects the push and SMS senders).
 
@@ -27,6 +27,7 @@ use service::{
     events::EventBus,
     fanout::{self, FanoutConfig},
     identity,
+    integrations::webhooks::delivery as webhooks,
     push::{self, LogPushSender, PushConfig, PushSender},
     seed,
     sms::{self, SmsConfig, SmsSender},
@@ -49,6 +50,8 @@ pub enum StartupError {
     GeoIp(String),
     #[error("APP_TRUSTED_DOCUMENTS_MANIFEST: {0}")]
     Documents(String),
+    #[error("webhook HTTP client could not be built")]
+    Webhooks,
     #[error("SMS gateway: {0}")]
     Sms(#[from] service::sms::SmsError),
     #[error(
@@ -77,6 +80,7 @@ pub struct Application {
     sms_worker: PollingWorker,
     fanout_worker: PollingWorker,
     escalation_worker: PollingWorker,
+    webhook_worker: PollingWorker,
     revocation_guard: Option<PollingWorker>,
 }
 
@@ -134,6 +138,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         report_keys: Arc::new(report_keys),
         in_flight: Arc::default(),
         sms_queued: Arc::default(),
+        webhooks_queued: Arc::default(),
         clock: Arc::default(),
         geoip,
         public_statistics: Arc::default(),
@@ -167,6 +172,7 @@ impl Application {
             Some(sender) => sender,
             None => sms::sender_from_settings(&settings)?,
         };
+        let poster = webhooks::Poster::new(&settings.webhooks).map_err(|_| StartupError::Webhooks)?;
         let state = connect(settings).await?;
         let settings = state.settings.clone();
         // Anyone who read the README could sign in to them.
@@ -194,6 +200,7 @@ impl Application {
         let sms_worker = sms::spawn_worker(state.clone(), SmsConfig::from_settings(&settings), sms_sender);
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
         let escalation_worker = service::violence::escalation::spawn_worker(state.clone());
+        let webhook_worker = webhooks::spawn_worker(state.clone(), Arc::new(poster));
         let revocation_guard = identity::spawn_revocation_guard(state.clone());
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
@@ -238,6 +245,7 @@ impl Application {
             sms_worker,
             fanout_worker,
             escalation_worker,
+            webhook_worker,
             revocation_guard,
         })
     }
@@ -290,7 +298,7 @@ impl Application {
     ///    second request ends the drain early);
     /// 2. the listener closes and in-flight requests get up to `APP_SHUTDOWN_TIMEOUT_SECS` to
     ///    finish (a third request stops at once);
-    /// 3. the push, SMS, fan-out and escalation workers finish their rounds and stop.
+    /// 3. the push, SMS, fan-out, escalation and webhook workers finish their rounds and stop.
     ///
     /// Closing the listener at once would reset the connections the kernel had accepted but
     /// the server had not yet read: requests a client sent before the signal.
@@ -325,6 +333,7 @@ impl Application {
             self.sms_worker.stop(grace),
             self.fanout_worker.stop(grace),
             self.escalation_worker.stop(grace),
+            self.webhook_worker.stop(grace),
             async {
                 if let Some(guard) = self.revocation_guard {
                     guard.stop(grace).await;

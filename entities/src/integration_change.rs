@@ -25,6 +25,10 @@ crate::stored_enum! {
         Revoked = "REVOKED",
         DocumentAdded = "DOCUMENT_ADDED",
         DocumentRemoved = "DOCUMENT_REMOVED",
+        WebhookAdded = "WEBHOOK_ADDED",
+        WebhookDisabled = "WEBHOOK_DISABLED",
+        WebhookEnabled = "WEBHOOK_ENABLED",
+        WebhookRemoved = "WEBHOOK_REMOVED",
     }
 }
 

@@ -113,3 +113,6 @@ pub mod unit_activity_day;
 pub mod violence_access_log;
 pub mod violence_report;
 pub mod violence_report_event;
+pub mod webhook_delivery;
+pub mod webhook_event;
+pub mod webhook_subscription;

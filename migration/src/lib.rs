@@ -30,6 +30,7 @@ mod m20261231_000023_create_integration_clients;
 mod m20261231_000024_client_buckets;
 mod m20261231_000025_create_integration_calls;
 mod m20261231_000026_create_trusted_documents;
+mod m20261231_000027_create_webhooks;
 mod util;
 
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261231_000024_client_buckets::Migration),
             Box::new(m20261231_000025_create_integration_calls::Migration),
             Box::new(m20261231_000026_create_trusted_documents::Migration),
+            Box::new(m20261231_000027_create_webhooks::Migration),
         ]
     }
 }

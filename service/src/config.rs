@@ -196,6 +196,8 @@ pub struct Settings {
     pub suppression_min_count: u32,
     /// Partner integrations (`APP_CLIENT_*`).
     pub integrations: IntegrationSettings,
+    /// Webhook delivery to integration clients (`APP_WEBHOOK_*`).
+    pub webhooks: WebhookSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -205,6 +207,9 @@ pub struct Settings {
 pub struct QuotaSettings {
     /// A query whose requested cost is over this is refused before it runs.
     pub max_query_cost: u32,
+    /// Whether callers pay from their buckets (`APP_QUOTA_BUCKETS`; off: every request runs
+    /// unmetered, as in a Redis outage, and only the per-query maximum holds).
+    pub buckets: bool,
     /// The bucket of an integration client (unless registered with its own).
     pub client: Bucket,
     /// The bucket of a signed-in person (all her sessions together).
@@ -229,6 +234,27 @@ pub struct IntegrationSettings {
     /// Wrong secrets for one client id (from all addresses) within `login_failure_window`
     /// before its token requests are refused for the rest of the window.
     pub max_failures_per_client: u32,
+}
+
+/// Settings of webhook delivery (see `integrations::webhooks`).
+#[derive(Clone, Copy, Debug)]
+pub struct WebhookSettings {
+    pub poll_interval: Duration,
+    /// Deliveries one round claims.
+    pub batch_size: u64,
+    /// Deliveries posted at once by one instance.
+    pub concurrency: usize,
+    /// The bound on one post: connecting, sending and the answer's status.
+    pub timeout: Duration,
+    /// Attempts of one delivery before it is `FAILED`.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; doubled after each, at most an hour.
+    pub backoff_base: Duration,
+    /// Failed attempts in a row (over all its deliveries) that disable a subscription.
+    pub disable_after_failures: u32,
+    /// Targets may be `http://` and private, loopback or link-local addresses (development and
+    /// tests; refused in production, where only `https://` to public addresses is allowed).
+    pub allow_private_targets: bool,
 }
 
 /// An HTTP SMS gateway: where to post, how to authenticate, and the JSON body to send.
@@ -385,6 +411,7 @@ impl Settings {
             query_depth_limit: positive(&get, "APP_QUERY_DEPTH_LIMIT", 12)? as usize,
             quota: QuotaSettings {
                 max_query_cost: positive(&get, "APP_QUERY_MAX_COST", 2000)?,
+                buckets: parse(&get, "APP_QUOTA_BUCKETS", true, "true or false")?,
                 client: Bucket {
                     capacity: positive(&get, "APP_CLIENT_BUCKET_CAPACITY", 2000)?,
                     per_sec: positive(&get, "APP_CLIENT_BUCKET_RESTORE_PER_SEC", 100)?,
@@ -495,12 +522,38 @@ impl Settings {
                 token_ttl: secs(u64::from(positive(&get, "APP_CLIENT_TOKEN_TTL_SECS", 3600)?)),
                 max_failures_per_client: positive(&get, "APP_CLIENT_MAX_FAILURES", 10)?,
             },
+            webhooks: webhook_settings(&get, dev)?,
         })
     }
 
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
     }
+}
+
+/// `APP_WEBHOOK_*` (see [`WebhookSettings`]).
+fn webhook_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    dev: bool,
+) -> Result<WebhookSettings, ConfigError> {
+    const PRIVATE: &str = "APP_WEBHOOK_ALLOW_PRIVATE_TARGETS";
+    let allow_private_targets = parse(get, PRIVATE, dev, "true or false")?;
+    if allow_private_targets && !dev {
+        return Err(ConfigError::Invalid {
+            name: PRIVATE,
+            expected: "false in production (webhooks go to https:// targets at public addresses only)",
+        });
+    }
+    Ok(WebhookSettings {
+        poll_interval: millis(parse(get, "APP_WEBHOOK_POLL_INTERVAL_MS", 1000, "milliseconds")?),
+        batch_size: u64::from(positive(get, "APP_WEBHOOK_BATCH_SIZE", 20)?),
+        concurrency: positive(get, "APP_WEBHOOK_CONCURRENCY", 8)? as usize,
+        timeout: millis(u64::from(positive(get, "APP_WEBHOOK_TIMEOUT_MS", 10_000)?)),
+        max_attempts: positive(get, "APP_WEBHOOK_MAX_ATTEMPTS", 12)?,
+        backoff_base: millis(parse(get, "APP_WEBHOOK_BACKOFF_BASE_MS", 60_000, "milliseconds")?),
+        disable_after_failures: positive(get, "APP_WEBHOOK_DISABLE_AFTER_FAILURES", 50)?,
+        allow_private_targets,
+    })
 }
 
 /// `APP_SMS_PROVIDER` and the gateway's settings (see [`SmsGateway`]).

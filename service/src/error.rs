@@ -94,6 +94,10 @@ pub enum InputProblem {
     SameNumber,
     /// The version of a text (the privacy notice) that is no longer the one in force.
     Outdated,
+    /// A webhook target that is not `https://` or not at a public address.
+    NotPublicTarget,
+    /// Something an integration client may have only with a scope it does not hold.
+    ScopeNotGranted,
 }
 
 impl InputProblem {
@@ -166,6 +170,12 @@ impl InputProblem {
                 "Văn bản này đã có phiên bản mới. Hãy đọc và đồng ý với phiên bản hiện hành."
             }
             (Outdated, Lang::En) => "There is a newer version of this text. Read and accept the current one.",
+            (NotPublicTarget, Lang::Vi) => {
+                "Địa chỉ nhận phải là https:// và trỏ tới địa chỉ công khai trên Internet."
+            }
+            (NotPublicTarget, Lang::En) => "The target must be https:// at a public internet address.",
+            (ScopeNotGranted, Lang::Vi) => "Ứng dụng tích hợp không có phạm vi (scope) cần cho việc này.",
+            (ScopeNotGranted, Lang::En) => "The integration client does not hold the scope this needs.",
         }
     }
 
@@ -201,6 +211,8 @@ impl InputProblem {
             NotYourNumber => "NOT_YOUR_NUMBER",
             SameNumber => "SAME_NUMBER",
             Outdated => "OUTDATED",
+            NotPublicTarget => "NOT_PUBLIC_TARGET",
+            ScopeNotGranted => "SCOPE_NOT_GRANTED",
         }
     }
 }
@@ -240,6 +252,8 @@ pub enum ConflictKind {
     TooManySecrets,
     /// The document is registered for the client already.
     DocumentKnown,
+    /// An integration client has as many webhook subscriptions as allowed: delete one first.
+    TooManyWebhooks,
 }
 
 impl ConflictKind {
@@ -267,6 +281,7 @@ impl ConflictKind {
             AlreadyEnrolled => "ALREADY_ENROLLED",
             TooManySecrets => "TOO_MANY_SECRETS",
             DocumentKnown => "DOCUMENT_KNOWN",
+            TooManyWebhooks => "TOO_MANY_WEBHOOKS",
         }
     }
 }
@@ -497,6 +512,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::DocumentKnown, Lang::Vi) => "Văn bản truy vấn này đã được đăng ký cho ứng dụng.",
         (ConflictKind::DocumentKnown, Lang::En) => "This document is registered for the client already.",
+        (ConflictKind::TooManyWebhooks, Lang::Vi) => {
+            "Ứng dụng tích hợp đã có đủ số đăng ký webhook cho phép. Hãy xoá một đăng ký trước."
+        }
+        (ConflictKind::TooManyWebhooks, Lang::En) => {
+            "The client has as many webhook subscriptions as allowed. Delete one first."
+        }
     }
 }
 

@@ -16,14 +16,16 @@ use std::{sync::Arc, time::Duration};
 use chrono::Utc;
 use entities::{push_outbox, push_token};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
-    sea_query::{Expr, LockBehavior, LockType},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, sea_query::Expr,
 };
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{config::Settings, worker::PollingWorker};
+use crate::{
+    config::Settings,
+    worker::{self, PollingWorker},
+};
 
 /// How long a claimed row is left to its instance before another may retry it.
 const CLAIM_LEASE: Duration = Duration::from_secs(300);
@@ -133,26 +135,17 @@ async fn claim(
 ) -> Result<Vec<(push_outbox::Model, push_token::Model)>, DbErr> {
     let txn = db.begin().await?;
     let now = Utc::now();
-    let mut due = push_outbox::Entity::find()
+    let due = push_outbox::Entity::find()
         .filter(push_outbox::Column::Status.eq(PENDING))
         .filter(push_outbox::Column::NextAttemptAt.lte(now))
         .order_by_asc(push_outbox::Column::NextAttemptAt)
         .limit(batch);
-    // SQLite has one connection (and one writer): a plain select cannot race there.
-    if txn.get_database_backend() == DbBackend::Postgres {
-        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let rows = due.all(&txn).await?;
+    let columns = (push_outbox::Column::Id, push_outbox::Column::NextAttemptAt);
+    let rows = worker::lease_due(&txn, due, columns, |r| r.id, now, CLAIM_LEASE).await?;
     if rows.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
     }
-    let lease = chrono::Duration::from_std(CLAIM_LEASE).unwrap_or_else(|_| chrono::Duration::minutes(5));
-    push_outbox::Entity::update_many()
-        .col_expr(push_outbox::Column::NextAttemptAt, Expr::value(now + lease))
-        .filter(push_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(&txn)
-        .await?;
     let tokens = push_token::Entity::find()
         .filter(push_token::Column::Id.is_in(rows.iter().map(|r| r.push_token_id)))
         .all(&txn)

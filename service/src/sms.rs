@@ -24,9 +24,8 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use entities::sms_outbox::{self, SmsStatus};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
-    sea_query::{Expr, LockBehavior, LockType},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait, sea_query::Expr,
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -316,23 +315,13 @@ fn open(keys: &Keyring, row: &sms_outbox::Model) -> Option<(String, Payload)> {
 async fn claim(db: &sea_orm::DatabaseConnection) -> Result<Vec<sms_outbox::Model>, DbErr> {
     let txn = db.begin().await?;
     let now = Utc::now();
-    let mut due = sms_outbox::Entity::find()
+    let due = sms_outbox::Entity::find()
         .filter(sms_outbox::Column::Status.eq(SmsStatus::Pending))
         .filter(sms_outbox::Column::NextAttemptAt.lte(now))
         .order_by_asc(sms_outbox::Column::NextAttemptAt)
         .limit(BATCH);
-    if txn.get_database_backend() == DbBackend::Postgres {
-        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let rows = due.all(&txn).await?;
-    if !rows.is_empty() {
-        let lease = chrono::Duration::from_std(CLAIM_LEASE).unwrap_or_else(|_| chrono::Duration::minutes(1));
-        sms_outbox::Entity::update_many()
-            .col_expr(sms_outbox::Column::NextAttemptAt, Expr::value(now + lease))
-            .filter(sms_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&txn)
-            .await?;
-    }
+    let columns = (sms_outbox::Column::Id, sms_outbox::Column::NextAttemptAt);
+    let rows = crate::worker::lease_due(&txn, due, columns, |r| r.id, now, CLAIM_LEASE).await?;
     txn.commit().await?;
     Ok(rows)
 }

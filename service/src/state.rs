@@ -25,6 +25,8 @@ pub struct AppState {
     pub in_flight: Arc<InFlight>,
     /// Notified after a commit that queued an SMS: wakes this instance's SMS worker at once.
     pub sms_queued: Arc<tokio::sync::Notify>,
+    /// Notified after a commit that queued webhook deliveries: wakes this instance's worker.
+    pub webhooks_queued: Arc<tokio::sync::Notify>,
     /// What time-based codes are checked against (tests move it).
     pub clock: Arc<crate::clock::Clock>,
     /// The GeoIP database (`APP_GEOIP_DB`), read once at start-up.

@@ -3,9 +3,15 @@
 //! between two rounds, and log (never propagate) a round's error until the next poll. A round's
 //! statements run as background work (`state::background`), apart from the request counts.
 
-use std::{fmt::Display, future::Future, time::Duration};
+use std::{fmt::Display, future::Future, sync::Arc, time::Duration};
 
-use std::sync::Arc;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Select,
+    sea_query::{Expr, LockBehavior, LockType},
+};
+use uuid::Uuid;
 
 use tokio::{
     sync::{Notify, watch},
@@ -83,4 +89,36 @@ impl PollingWorker {
             handle.abort();
         }
     }
+}
+
+/// The claim of the outbox workers (push, SMS, webhooks): runs `due` (the rows whose attempt is
+/// due, in order, limited to a batch) inside `txn` — on PostgreSQL with `FOR UPDATE SKIP
+/// LOCKED`, so instances never claim the same rows; SQLite has one writer, so a plain select
+/// cannot race there — and leases what it finds: each row's `next_attempt_at` moves `lease`
+/// past `now`, so another instance retries it only if this one dies before recording an
+/// outcome.
+pub async fn lease_due<E>(
+    txn: &DatabaseTransaction,
+    mut due: Select<E>,
+    (id, next_attempt_at): (E::Column, E::Column),
+    id_of: impl Fn(&E::Model) -> Uuid,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+{
+    if txn.get_database_backend() == DbBackend::Postgres {
+        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = due.all(txn).await?;
+    if !rows.is_empty() {
+        let lease = chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::minutes(5));
+        E::update_many()
+            .col_expr(next_attempt_at, Expr::value(now + lease))
+            .filter(id.is_in(rows.iter().map(&id_of)))
+            .exec(txn)
+            .await?;
+    }
+    Ok(rows)
 }

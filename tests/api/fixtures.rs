@@ -42,9 +42,11 @@ impl Series {
     pub const INVITATIONS: Series = Series(980);
     /// Phone codes, recovery, sessions, deletion and export (`accounts`).
     pub const ACCOUNTS: Series = Series(981);
+    /// Officers of the partner-integration tests (`integrations`).
+    pub const INTEGRATIONS: Series = Series(982);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 10] = [
+    pub const ALL: [Series; 11] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -55,6 +57,7 @@ impl Series {
         Series::MEMBERSHIP,
         Series::INVITATIONS,
         Series::ACCOUNTS,
+        Series::INTEGRATIONS,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

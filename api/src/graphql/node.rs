@@ -110,7 +110,9 @@ impl NodeQuery {
             | NodeKind::Consent
             | NodeKind::IntegrationClient
             | NodeKind::IntegrationSecret
-            | NodeKind::TrustedDocument => return Err(ApiError::NotFound.into()),
+            | NodeKind::TrustedDocument
+            | NodeKind::WebhookSubscription
+            | NodeKind::WebhookDelivery => return Err(ApiError::NotFound.into()),
             NodeKind::Post => {
                 ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(ctx.call()?, gid.id).await?))

@@ -9,7 +9,8 @@
 //! `extensions.cost` — `requestedQueryCost`, `actualQueryCost`, `throttleStatus
 //! {maximumAvailable, currentlyAvailable, restoreRate}` — and in the `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset` headers. When the bucket cannot be reached (a
-//! Redis outage) the request runs unmetered: metering is not worth an outage of the API.
+//! Redis outage) the request runs unmetered: metering is not worth an outage of the API; with
+//! `APP_QUOTA_BUCKETS=false` every request does (the per-query maximum still holds).
 //! Subscriptions (over the WebSocket) are not metered.
 
 use std::sync::Mutex;
@@ -93,8 +94,14 @@ pub async fn charge(
         return Err(err);
     }
     let (key, size) = bucket_of(state, auth, &meta.client_addr);
-    let bucket =
-        match state.cache.take_points(&key, size.capacity, size.per_sec, estimate.points as f64).await {
+    let taken = if state.settings.quota.buckets {
+        Some(state.cache.take_points(&key, size.capacity, size.per_sec, estimate.points as f64).await)
+    } else {
+        None
+    };
+    let bucket = match taken {
+        None => None,
+        Some(taken) => match taken {
             Ok((true, left)) => Some((key, size, left)),
             Ok((false, left)) => {
                 let missing = estimate.points as f64 - left;
@@ -114,7 +121,8 @@ pub async fn charge(
                 tracing::warn!(error = %e, "cost bucket unreachable; the request runs unmetered");
                 None
             }
-        };
+        },
+    };
     *cell.0.lock().unwrap_or_else(|p| p.into_inner()) =
         Some(Charge { requested: estimate.points, aggregates: estimate.aggregates, bucket });
     Ok(())

@@ -17,6 +17,7 @@
 mod list;
 
 use crate::Call;
+use crate::integrations::webhooks::{self, EventType};
 use entities::ids::{CampaignId, UnitId};
 use std::collections::HashMap;
 
@@ -341,7 +342,9 @@ pub async fn launch_campaign(
         fanout::schedule(&txn, FanoutKind::CampaignLaunched, id, c.unit_id, params).await?;
     }
     let row = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    let queued = webhooks::emit(&txn, webhooks::campaign_event(EventType::CampaignLaunched, &row)).await?;
     txn.commit().await?;
+    webhooks::announce(state, queued);
     tracing::info!(event = "campaign_launched", campaign_id = %id, notify = notify_members, by = %viewer.person_id, "campaign launched");
     Ok(row)
 }
@@ -354,7 +357,9 @@ pub async fn end_campaign(call: Call<'_>, id: CampaignId) -> Result<campaign::Mo
     require_manager(&txn, viewer, &c).await?;
     transition(&txn, id, CampaignStatus::Active, CampaignStatus::Ended).await?;
     let row = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    let queued = webhooks::emit(&txn, webhooks::campaign_event(EventType::CampaignEnded, &row)).await?;
     txn.commit().await?;
+    webhooks::announce(state, queued);
     tracing::info!(event = "campaign_ended", campaign_id = %id, by = %viewer.person_id, "campaign ended");
     Ok(row)
 }

@@ -12,7 +12,7 @@
 //! - Publishing notifies nobody (a post to a district would otherwise push to every member).
 
 use crate::Call;
-use crate::integrations::{self, ClientViewer};
+use crate::integrations::{self, ClientViewer, webhooks};
 use chrono::{DateTime, Utc};
 use entities::ids::{CampaignId, UnitId};
 use entities::post;
@@ -161,6 +161,7 @@ pub async fn create_post(call: Call<'_>, unit_id: UnitId, input: PostInput) -> R
         check_campaign(db, viewer, unit_id, campaign).await?;
     }
     let now = Utc::now();
+    let txn = db.begin().await?;
     let row = post::ActiveModel {
         id: Set(Uuid::now_v7()),
         unit_id: Set(unit_id),
@@ -175,8 +176,11 @@ pub async fn create_post(call: Call<'_>, unit_id: UnitId, input: PostInput) -> R
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    let queued = webhooks::emit(&txn, webhooks::post_event(&row)).await?;
+    txn.commit().await?;
+    webhooks::announce(state, queued);
     tracing::info!(event = "post_published", post_id = %row.id, unit_id = %unit_id, by = %viewer.person_id, "post published");
     Ok(row)
 }
@@ -241,7 +245,12 @@ async fn set_status(
     row.unpublished_at = Set((to == PostStatus::Unpublished).then_some(now));
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;
+    let queued = match to {
+        PostStatus::Published => webhooks::emit(&txn, webhooks::post_event(&row)).await?,
+        _ => webhooks::Queued(false),
+    };
     txn.commit().await?;
+    webhooks::announce(state, queued);
     tracing::info!(event = "post_status_changed", post_id = %id, status = to.as_str(), by = %viewer.person_id, "post status changed");
     Ok(row)
 }

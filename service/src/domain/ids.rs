@@ -34,6 +34,10 @@ pub enum NodeKind {
     IntegrationSecret,
     /// A trusted document of an integration client.
     TrustedDocument,
+    /// A webhook subscription of an integration client.
+    WebhookSubscription,
+    /// One event to post to one webhook subscription.
+    WebhookDelivery,
 }
 
 impl NodeKind {
@@ -58,6 +62,8 @@ impl NodeKind {
             NodeKind::IntegrationClient => "IntegrationClient",
             NodeKind::IntegrationSecret => "IntegrationSecret",
             NodeKind::TrustedDocument => "TrustedDocument",
+            NodeKind::WebhookSubscription => "WebhookSubscription",
+            NodeKind::WebhookDelivery => "WebhookDelivery",
         }
     }
 
@@ -82,6 +88,8 @@ impl NodeKind {
             NodeKind::IntegrationClient,
             NodeKind::IntegrationSecret,
             NodeKind::TrustedDocument,
+            NodeKind::WebhookSubscription,
+            NodeKind::WebhookDelivery,
         ]
         .into_iter()
         .find(|k| k.name() == name)

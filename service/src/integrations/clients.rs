@@ -311,7 +311,10 @@ pub async fn changes_of(
 }
 
 /// A client that is neither revoked nor past its expiry, or `NOT_FOUND` / `CONFLICT`.
-async fn live_client(conn: &impl ConnectionTrait, id: ClientId) -> Result<client::Model, ApiError> {
+pub(crate) async fn live_client(
+    conn: &impl ConnectionTrait,
+    id: ClientId,
+) -> Result<client::Model, ApiError> {
     let mut query = client::Entity::find_by_id(id);
     if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
@@ -347,7 +350,7 @@ async fn insert_secret(
     Ok(IssuedSecret { row, secret: SecretString::from(secret) })
 }
 
-async fn record(
+pub(crate) async fn record(
     conn: &impl ConnectionTrait,
     client_id: ClientId,
     actor: PersonId,

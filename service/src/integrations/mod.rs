@@ -22,6 +22,7 @@ pub mod clients;
 pub mod documents;
 pub mod statistics;
 pub mod token;
+pub mod webhooks;
 
 use entities::ids::{ClientId, UnitId};
 use uuid::Uuid;

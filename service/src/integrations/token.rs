@@ -1,9 +1,10 @@
 //! The OAuth 2.0 client-credentials grant (RFC 6749 §4.4): a client presents its id and a live
 //! secret and gets an access token for its scopes, or fewer when it asks for fewer.
 //!
-//! Wrong secrets are throttled like logins: each attempt is counted before the secret is
-//! checked (per client id from all addresses, and per address), so guesses sent in parallel
-//! cannot slip past the limit; a right secret clears the client's counter. An unknown client,
+//! Wrong secrets are throttled like logins: each attempt is counted before it is answered (per
+//! client id from all addresses, and per address), so guesses sent in parallel cannot slip past
+//! the limit; a right secret clears the client's counter. The secret is looked up before the
+//! attempt is counted, so a database outage (`503`) counts nothing against the client. An unknown client,
 //! a wrong or revoked secret, a revoked or expired client all answer the same
 //! `invalid_client`, so the answer tells a guesser nothing about which it was.
 
@@ -59,23 +60,19 @@ impl From<ApiError> for GrantError {
 pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Result<IssuedToken, GrantError> {
     let (state, meta) = (call.state, call.meta);
     let client_id = Uuid::parse_str(creds.client_id.trim()).ok().map(ClientId);
-    let attempt = Attempt::begin(state, meta, client_id).await?;
-    let Some(client_id) = client_id else { return Err(GrantError::InvalidClient) };
     let now = state.clock.now();
-    let hash = auth::hash_refresh_token(creds.secret.expose_secret());
-    let secret = secret::Entity::find()
-        .filter(secret::Column::SecretHash.eq(hash))
-        .filter(secret::Column::ClientId.eq(client_id))
-        .filter(secret::Column::RevokedAt.is_null())
-        .one(&state.db)
-        .await
-        .map_err(ApiError::from)?;
-    let Some(secret) = secret else { return Err(GrantError::InvalidClient) };
-    let client = client::Entity::find_by_id(client_id).one(&state.db).await.map_err(ApiError::from)?;
-    let Some(client) = client else { return Err(GrantError::InvalidClient) };
-    if client.revoked_at.is_some() || client.expires_at.is_some_and(|at| at <= now) {
+    // Read before counting: an outage answers 503 and counts nothing, since an attempt that
+    // could not be checked is no wrong secret (a client retrying through an outage is not locked
+    // out after it). Nothing is answered before the attempt is counted, so guesses sent in
+    // parallel are all counted first.
+    let found = match client_id {
+        Some(id) => live_secret(state, id, &creds, now).await?,
+        None => None,
+    };
+    let attempt = Attempt::begin(state, meta, client_id).await?;
+    let (Some(client_id), Some((secret, client))) = (client_id, found) else {
         return Err(GrantError::InvalidClient);
-    }
+    };
     attempt.succeeded(state).await;
     let own = ScopeSet::parse(&client.scopes).unwrap_or_default();
     let scopes = match creds.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -109,6 +106,27 @@ pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Res
         expires_in,
         scope: scopes.to_oauth(),
     })
+}
+
+/// The live secret `creds` names and its live client, if they exist.
+async fn live_secret(
+    state: &AppState,
+    client_id: ClientId,
+    creds: &ClientCredentials,
+    now: DateTime<Utc>,
+) -> Result<Option<(secret::Model, client::Model)>, ApiError> {
+    let hash = auth::hash_refresh_token(creds.secret.expose_secret());
+    let secret = secret::Entity::find()
+        .filter(secret::Column::SecretHash.eq(hash))
+        .filter(secret::Column::ClientId.eq(client_id))
+        .filter(secret::Column::RevokedAt.is_null())
+        .one(&state.db)
+        .await?;
+    let Some(secret) = secret else { return Ok(None) };
+    let client = client::Entity::find_by_id(client_id).one(&state.db).await?;
+    Ok(client
+        .filter(|c| c.revoked_at.is_none() && c.expires_at.is_none_or(|at| at > now))
+        .map(|c| (secret, c)))
 }
 
 /// Records when the client and its secret were last used (at most once a minute each, so a

@@ -22,6 +22,7 @@ mod registration;
 mod stats;
 
 use crate::Call;
+use crate::integrations::webhooks::{self, EventType};
 use chrono::{DateTime, Utc};
 use entities::ids::{TrainingId, UnitId};
 use entities::training;
@@ -343,7 +344,12 @@ pub async fn publish_training(call: Call<'_>, id: TrainingId) -> Result<training
     row.published_at = Set(Some(now));
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;
+    let queued = match webhooks::training_event(EventType::TrainingPublished, &row) {
+        Some(event) => webhooks::emit(&txn, event).await?,
+        None => webhooks::Queued(false),
+    };
     txn.commit().await?;
+    webhooks::announce(state, queued);
     tracing::info!(event = "training_published", training_id = %id, by = %viewer.person_id, "training published");
     Ok(row)
 }
@@ -382,8 +388,16 @@ pub async fn cancel_training(
         })
         .collect();
     let notes = notifications::enqueue(&txn, items).await?;
+    // Partners saw it only once it was published.
+    let event = webhooks::training_event(EventType::TrainingCancelled, &row)
+        .filter(|_| t.status == TrainingStatus::Published);
+    let queued = match event {
+        Some(event) => webhooks::emit(&txn, event).await?,
+        None => webhooks::Queued(false),
+    };
     txn.commit().await?;
     notifications::announce(state, &notes).await;
+    webhooks::announce(state, queued);
     tracing::info!(event = "training_cancelled", training_id = %id, notified = notes.len(), by = %viewer.person_id, "training cancelled");
     Ok(row)
 }

@@ -1,5 +1,6 @@
 //! A fake HTTP SMS gateway (the shape of the Vietnamese brand-name SMS and Zalo ZNS APIs): it
 //! records what it is sent and answers as told, so the HTTP adapter is tested over real HTTP.
+//! The webhook tests use it as a partner's receiver (they verify signatures over `raw`).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -15,6 +16,8 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug)]
 pub struct Received {
     pub body: Value,
+    /// The body exactly as sent.
+    pub raw: String,
     pub headers: HashMap<String, String>,
 }
 
@@ -32,13 +35,15 @@ pub struct FakeGateway {
     server: actix_web::dev::ServerHandle,
 }
 
-async fn receive(req: HttpRequest, body: web::Json<Value>, shared: web::Data<Shared>) -> HttpResponse {
+async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
     let headers = req
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    shared.received.lock().unwrap().push(Received { body: body.into_inner(), headers });
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    shared.received.lock().unwrap().push(Received { body, raw, headers });
     let status = shared.statuses.lock().unwrap().pop_front().unwrap_or(200);
     let answer = shared.answer.lock().unwrap().clone();
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(answer)

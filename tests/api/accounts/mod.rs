@@ -3,7 +3,7 @@
 
 mod consent;
 mod deletion;
-mod gateway;
+pub(crate) mod gateway;
 mod hygiene;
 mod mfa;
 mod phone;

@@ -1,4 +1,6 @@
-//! Partner integrations: the client registry (`clients`), the token endpoint (`token`).
+//! Partner integrations: the client registry (`clients`), the token endpoint (`token`), scopes,
+//! statistics, cost, the call log, trusted documents, webhooks (`webhooks`) and a partner's whole
+//! journey (`walkthrough`).
 
 mod calls;
 mod clients;
@@ -7,6 +9,8 @@ mod quota;
 mod scopes;
 mod statistics;
 mod token;
+mod walkthrough;
+mod webhooks;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};

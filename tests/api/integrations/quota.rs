@@ -128,3 +128,26 @@ async fn a_person_has_a_bucket_of_her_own() {
     // Without her token the address's bucket still serves.
     assert_eq!(raw(&app, UNITS, None).await.0, 200);
 }
+
+#[tokio::test]
+async fn with_the_buckets_off_nobody_pays_but_the_maximum_still_holds() {
+    let app = spawn_app_with(&[
+        ("APP_QUOTA_BUCKETS", "false"),
+        ("APP_PERSON_BUCKET_CAPACITY", "30"),
+        ("APP_PERSON_BUCKET_RESTORE_PER_SEC", "1"),
+        ("APP_QUERY_MAX_COST", "100"),
+    ])
+    .await;
+    let token = app.token(crate::helpers::MEMBER).await;
+    for _ in 0..6 {
+        let (status, headers, body) = raw(&app, UNITS, Some(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(headers.get("ratelimit-limit").is_none());
+        assert!(body["extensions"]["cost"].get("throttleStatus").is_none(), "{body}");
+        assert_eq!(body["extensions"]["cost"]["requestedQueryCost"], 11);
+    }
+    let big =
+        "{ orgUnits(first: 20) { edges { node { children(first: 20) { edges { node { name } } } } } } }";
+    let (_, _, body) = raw(&app, big, Some(&token)).await;
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "MAX_COST_EXCEEDED");
+}

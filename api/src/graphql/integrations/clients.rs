@@ -53,6 +53,10 @@ pub enum GqlChange {
     Revoked,
     DocumentAdded,
     DocumentRemoved,
+    WebhookAdded,
+    WebhookDisabled,
+    WebhookEnabled,
+    WebhookRemoved,
 }
 
 /// A partner system registered to read one subtree.
@@ -179,6 +183,15 @@ impl IntegrationClient {
             errors: u.errors,
             rate_limited: u.rate_limited,
         })
+    }
+
+    /// Its webhook subscriptions, the oldest first.
+    async fn webhook_subscriptions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::webhooks::WebhookSubscription>> {
+        let rows = service::integrations::webhooks::subscriptions_of(&ctx.state()?.db, &[self.0.id]).await?;
+        Ok(rows.into_iter().map(super::webhooks::WebhookSubscription).collect())
     }
 
     /// Every change made to it, the oldest first.

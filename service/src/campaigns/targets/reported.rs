@@ -5,6 +5,7 @@
 //! the winner's row: both end up in the history, exactly one is current.
 
 use crate::Call;
+use crate::integrations::webhooks;
 use chrono::{DateTime, Utc};
 use entities::ids::UnitId;
 use entities::reported_value as rv;
@@ -55,7 +56,8 @@ pub async fn report_indicator_value(call: Call<'_>, input: ReportInput) -> Resul
     let mut attempt = 1;
     loop {
         match supersede_and_insert(db, viewer, &input, value, note.clone()).await {
-            Ok(row) => {
+            Ok((row, queued)) => {
+                webhooks::announce(state, queued);
                 tracing::info!(
                     event = "indicator_value_reported",
                     indicator_id = %row.indicator_id,
@@ -79,7 +81,7 @@ async fn supersede_and_insert(
     input: &ReportInput,
     value: f64,
     note: Option<String>,
-) -> Result<rv::Model, DbErr> {
+) -> Result<(rv::Model, webhooks::Queued), DbErr> {
     let txn = db.begin().await?;
     let Period { from_year, to_year } = input.period;
     let written = async {
@@ -103,7 +105,7 @@ async fn supersede_and_insert(
             [now.into(), input.indicator_id.into(), from_year.into(), to_year.into(), input.unit_id.into()],
         )
         .await?;
-        rv::ActiveModel {
+        let row = rv::ActiveModel {
             id: Set(Uuid::now_v7()),
             indicator_id: Set(input.indicator_id),
             unit_id: Set(input.unit_id),
@@ -116,13 +118,26 @@ async fn supersede_and_insert(
             superseded_at: Set(None),
         }
         .insert(&txn)
-        .await
+        .await?;
+        let progress = webhooks::progress_data(
+            input.unit_id,
+            input.indicator_id,
+            (from_year, to_year),
+            webhooks::ProgressCause::ValueReported,
+        );
+        let event = webhooks::Event {
+            event_type: webhooks::EventType::TargetProgressChanged,
+            unit_id: input.unit_id,
+            data: progress,
+        };
+        let queued = webhooks::emit(&txn, event).await?;
+        Ok((row, queued))
     }
     .await;
     match written {
-        Ok(row) => {
+        Ok(written) => {
             txn.commit().await?;
-            Ok(row)
+            Ok(written)
         }
         Err(e) => {
             // The transaction is unusable after a failed statement on PostgreSQL.

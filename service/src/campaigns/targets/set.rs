@@ -1,6 +1,7 @@
 //! Setting a unit's target and dividing it among its direct children, in one transaction.
 
 use crate::Call;
+use crate::integrations::webhooks::{self, ProgressCause};
 use entities::ids::UnitId;
 use std::collections::HashSet;
 
@@ -125,7 +126,22 @@ pub async fn set_target(call: Call<'_>, input: TargetInput) -> Result<SetTargets
         .filter(target::Column::ToYear.eq(to_year))
         .all(&txn)
         .await?;
+    let events = rows
+        .iter()
+        .map(|t| webhooks::Event {
+            event_type: webhooks::EventType::TargetProgressChanged,
+            unit_id: t.unit_id,
+            data: webhooks::progress_data(
+                t.unit_id,
+                indicator.id,
+                (from_year, to_year),
+                ProgressCause::TargetSet,
+            ),
+        })
+        .collect();
+    let queued = webhooks::emit_all(&txn, events).await?;
     txn.commit().await?;
+    webhooks::announce(state, queued);
     tracing::info!(
         event = "target_set",
         unit_id = %unit.id,
