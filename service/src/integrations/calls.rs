@@ -30,7 +30,8 @@ pub struct CallRecord {
 pub fn record(state: &AppState, record: CallRecord) {
     let state = state.clone();
     let at = state.clock.now();
-    tokio::spawn(async move {
+    // Background work: its statement is not the request's (see `state::DbStats`).
+    tokio::spawn(crate::state::background(async move {
         let row = call::ActiveModel {
             id: Set(Uuid::now_v7()),
             client_id: Set(record.client_id),
@@ -44,7 +45,7 @@ pub fn record(state: &AppState, record: CallRecord) {
         if let Err(e) = row.insert(&state.db).await {
             tracing::warn!(error = %e, client = %record.client_id, "integration call not recorded");
         }
-    });
+    }));
 }
 
 /// A client's calls, the newest first, for an admin who manages it.
