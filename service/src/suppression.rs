@@ -18,6 +18,10 @@
 //! - [`Suppression::coarse`] is the stricter rule of violence-report counts for officers
 //!   without jurisdiction: below k nothing (zero included), above it rounded down to a multiple
 //!   of k, so neither a count nor the difference of two counts names one report.
+//! - [`Suppression::live`] is the rule of a live figure a partner reads (active members now, the
+//!   actual towards a target): zero is shown, the rest as [`Suppression::coarse`] — a figure that
+//!   changes from day to day cannot be audited once, and the difference of two readings must not
+//!   name the day's one newcomer.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -48,6 +52,26 @@ impl Suppression {
     /// multiple of k.
     pub fn coarse(self, n: u64) -> Option<u64> {
         (n >= self.k).then(|| n / self.k * self.k)
+    }
+
+    /// A live count (see the module docs): 0 shown, from 1 to k−1 `None`, else rounded down to
+    /// a multiple of k.
+    pub fn live(self, n: u64) -> Option<u64> {
+        if n == 0 { Some(0) } else { self.coarse(n) }
+    }
+
+    /// [`Suppression::live`] for an amount that need not be whole (a sum of reported values):
+    /// 0 (or less) shown as 0, above 0 and below k `None`, else rounded down to a multiple of k
+    /// (with k = 1, which suppresses nothing, as it is).
+    pub fn live_amount(self, x: f64) -> Option<f64> {
+        let k = self.k as f64;
+        match x {
+            x if x.is_nan() => None,
+            x if x <= 0.0 => Some(0.0),
+            x if self.k == 1 => Some(x),
+            x if x < k => None,
+            x => Some((x / k).floor() * k),
+        }
     }
 
     /// The range a hidden figure can take for a reader who knows whether it is zero, small or
@@ -207,6 +231,20 @@ mod tests {
         assert_eq!([0, 1, 4, 5, 120].map(|n| K5.count(n)), [Some(0), None, None, Some(5), Some(120)]);
         assert_eq!([0, 4, 5, 9, 10].map(|n| K5.coarse(n)), [None, None, Some(5), Some(5), Some(10)]);
         assert_eq!(Suppression::new(1).count(1), Some(1));
+    }
+
+    #[test]
+    fn a_live_figure_shows_zero_and_is_otherwise_coarse() {
+        assert_eq!(
+            [0, 1, 4, 5, 9, 10, 23].map(|n| K5.live(n)),
+            [Some(0), None, None, Some(5), Some(5), Some(10), Some(20)]
+        );
+        assert_eq!(
+            [0.0, 0.5, 4.99, 5.0, 9.5, 12.5].map(|x| K5.live_amount(x)),
+            [Some(0.0), None, None, Some(5.0), Some(5.0), Some(10.0)]
+        );
+        assert_eq!(K5.live_amount(f64::NAN), None);
+        assert_eq!(Suppression::new(1).live_amount(2.5), Some(2.5));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   as SHA-256, at most two live so it rotates without downtime); every change is recorded.
 //! - [`calls`]: the log of every client call (what, cost, outcome), with per-client totals.
 //! - [`documents`]: the trusted documents (persisted queries) registered for a client.
-//! - [`statistics`]: the public statistics partners read, small counts suppressed.
+//! - [`statistics`]: the public statistics partners read — member and training figures of a
+//!   month, progress towards targets — small counts suppressed.
 //! - [`token`]: the OAuth 2.0 client-credentials grant behind `POST /oauth/token`, throttled
 //!   like logins, issuing access tokens of their own type (see `auth`).
 //!

@@ -15,6 +15,11 @@
 //! The month's figures and their audit are computed once (five statements over the whole
 //! tree) and kept for [`CACHE_FOR`]; an answer then reads only the unit, its children and their
 //! active counts.
+//!
+//! Progress towards targets, the third kind of aggregate `statistics:read` opens, is in
+//! [`targets`].
+
+pub mod targets;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -122,10 +127,7 @@ pub async fn public_statistics(
     let active = active_now(db, &ids).await?;
     let rule = Suppression::new(state.settings.suppression_min_count);
     let row = |unit: org_unit::Model| PublicFigures {
-        active_members: match active.get(&unit.id).copied().unwrap_or(0) {
-            0 => Some(0),
-            n => rule.coarse(n),
-        },
+        active_members: rule.live(active.get(&unit.id).copied().unwrap_or(0)),
         month: Measure::ALL.map(|m| figures.shown(unit.id, m)),
         unit,
     };

@@ -77,7 +77,9 @@ fn allowed(app_units: &(String, String)) -> Vec<(&'static str, &'static str, Str
         (
             "STATISTICS_READ",
             "publicStatistics",
-            "query($u: ID!, $m: String!) { publicStatistics(unitId: $u, month: $m) { total { newMembers { value } } } }".into(),
+            "query($u: ID!, $m: String!) { publicStatistics(unitId: $u, month: $m) { total { newMembers { value } } \
+             targetProgress(period: {year: 2026}) { indicator { code } total { target actual { value } } } } }"
+                .into(),
             json!({ "u": lb, "m": "2026-01" }),
         ),
     ]
@@ -149,15 +151,35 @@ async fn no_field_off_the_partner_surface_answers_on_the_types_a_client_reaches(
         api::graphql::integrations::surface::SURFACE.iter().map(|&(t, f, _)| (t, f)).collect();
     let fields = sdl_fields();
     // Each reached type, and a query that selects a field of it (`FIELD` stands for it).
+    let stats = format!(
+        "{{ publicStatistics(unitId: \"{}\", month: \"2026-01\") {{ STATS }} }}",
+        app.unit_id("HN-LB").await
+    );
+    let progress = stats.replace("STATS", "targetProgress(period: {year: 2026}) { PROGRESS }");
     let paths = [
-        ("OrgUnit", "{ orgUnits { edges { node { FIELD } } } }"),
-        ("Campaign", "{ campaigns { edges { node { FIELD } } } }"),
-        ("Training", "{ trainings { edges { node { FIELD } } } }"),
-        ("Post", "{ posts { edges { node { FIELD } } } }"),
-        ("TrainingConnection", "{ trainings { FIELD } }"),
+        ("OrgUnit", "{ orgUnits { edges { node { FIELD } } } }".to_owned()),
+        ("Campaign", "{ campaigns { edges { node { FIELD } } } }".to_owned()),
+        ("Training", "{ trainings { edges { node { FIELD } } } }".to_owned()),
+        ("Post", "{ posts { edges { node { FIELD } } } }".to_owned()),
+        ("TrainingConnection", "{ trainings { FIELD } }".to_owned()),
+        ("PublicStatistics", stats.replace("STATS", "FIELD")),
+        ("PublicUnitFigures", stats.replace("STATS", "total { FIELD }")),
+        ("PublicTargetProgress", progress.replace("PROGRESS", "FIELD")),
+        ("PublicTargetRow", progress.replace("PROGRESS", "total { FIELD }")),
+        ("Indicator", progress.replace("PROGRESS", "indicator { FIELD }")),
     ];
+    // Every field of the statistics types is on the surface but the indicator's unit (which
+    // may lie above the client's subtree).
+    let off_surface = |ty: &str| -> Vec<String> {
+        fields[ty].iter().filter(|f| !surface.contains(&(ty, f.as_str()))).cloned().collect()
+    };
+    assert_eq!(off_surface("Indicator"), ["unit"]);
+    for ty in ["PublicStatistics", "PublicUnitFigures", "PublicTargetProgress", "PublicTargetRow"] {
+        assert!(off_surface(ty).is_empty(), "{ty}: {:?}", off_surface(ty));
+    }
     let mut refused = 0;
-    for (ty, template) in paths {
+    for (ty, template) in &paths {
+        let ty = *ty;
         for field in &fields[ty] {
             if surface.contains(&(ty, field.as_str())) {
                 continue;

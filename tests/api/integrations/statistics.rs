@@ -7,7 +7,7 @@ use entities::ids::UnitId;
 use serde_json::{Value, json};
 
 use super::{client_token, register};
-use crate::helpers::{LB_OFFICER, MEMBER, SYSADMIN, TestApp, id_of, s, spawn_app};
+use crate::helpers::{CITY_ADMIN, LB_OFFICER, MEMBER, SYSADMIN, TestApp, id_of, s, spawn_app};
 
 const STATS: &str = "query($u: ID!, $m: String!) { publicStatistics(unitId: $u, month: $m) { month suppressionThreshold \
     total { unit { code } activeMembers { value suppressed } newMembers { value suppressed } leavers { value suppressed } \
@@ -233,4 +233,231 @@ async fn trainings_held_and_attendances_count_for_the_organiser_and_every_unit_a
     assert_eq!(column(&ward, "trainingsHeld")[0], ("HN-LB-BD-01".to_owned(), Some(6)));
     let district = stats(&app, &officer, "HN-LB", &month).await;
     assert_eq!(district["total"]["trainingsHeld"]["value"], json!(6));
+}
+
+// ---- progress towards targets ----
+
+const TARGETS: &str = "query($u: ID!, $m: String!, $p: PeriodInput!) { publicStatistics(unitId: $u, month: $m) { \
+    targetProgress(period: $p) { indicator { id code name kind aggregation unitOfMeasure } \
+    total { unit { code } target actual { value suppressed } attainment reportingUnits } \
+    children { unit { code } target actual { value suppressed } attainment reportingUnits } } } }";
+const SET_TARGET: &str = "mutation($i: SetTargetInput!) { setTarget(input: $i) { target { value } } }";
+const INDICATOR: &str =
+    "mutation($u: ID!, $i: CreateIndicatorInput!) { createIndicator(unitId: $u, input: $i) { id } }";
+const REPORT: &str = "mutation($i: ReportIndicatorValueInput!) { reportIndicatorValue(input: $i) { value } }";
+
+/// The current year in Hanoi.
+fn this_year() -> i32 {
+    (Utc::now() + Duration::hours(7)).year()
+}
+
+fn computed(n: u128) -> String {
+    crate::helpers::global_id("Indicator", uuid::Uuid::from_u128(n))
+}
+
+/// Sets `code`'s target and its children's shares for `year`, as `token`.
+async fn set_target(
+    app: &TestApp,
+    token: &str,
+    indicator: &str,
+    code: &str,
+    year: i32,
+    value: f64,
+    shares: &[(&str, f64)],
+) {
+    let mut list = Vec::new();
+    for (child, v) in shares {
+        list.push(json!({ "unitId": app.unit_id(child).await, "value": v }));
+    }
+    let input = json!({ "indicatorId": indicator, "unitId": app.unit_id(code).await,
+                        "period": { "year": year }, "value": value, "shares": list });
+    app.gql(SET_TARGET, json!({ "i": input }), Some(token)).await.ok();
+}
+
+/// Defines a reported indicator at `code`; its id.
+async fn indicator(app: &TestApp, token: &str, code: &str, name: &str, measure: &str, agg: &str) -> String {
+    let input = json!({ "name": name, "unitOfMeasure": measure, "aggregation": agg });
+    let data =
+        app.gql(INDICATOR, json!({ "u": app.unit_id(code).await, "i": input }), Some(token)).await.ok();
+    s(&data["createIndicator"]["id"])
+}
+
+async fn report(app: &TestApp, token: &str, indicator: &str, code: &str, year: i32, value: f64) {
+    let input = json!({ "indicatorId": indicator, "unitId": app.unit_id(code).await,
+                        "period": { "year": year }, "value": value });
+    app.gql(REPORT, json!({ "i": input }), Some(token)).await.ok();
+}
+
+async fn targets_of(app: &TestApp, token: &str, code: &str, year: i32) -> crate::helpers::Gql {
+    let vars = json!({ "u": app.unit_id(code).await, "m": last_month().0, "p": { "year": year } });
+    app.gql(TARGETS, vars, Some(token)).await
+}
+
+/// The progress entries of an answer, by indicator name.
+fn by_name(answer: Value) -> std::collections::BTreeMap<String, Value> {
+    let list = answer["publicStatistics"]["targetProgress"].as_array().unwrap().clone();
+    list.into_iter().map(|e| (s(&e["indicator"]["name"]), e)).collect()
+}
+
+/// A child's row, by code.
+fn child_row<'a>(entry: &'a Value, code: &str) -> &'a Value {
+    entry["children"].as_array().unwrap().iter().find(|c| c["unit"]["code"] == code).unwrap()
+}
+
+/// `(target, actual, suppressed, attainment)` of a row.
+fn figures(row: &Value) -> (Option<f64>, Option<f64>, bool, Option<f64>) {
+    (
+        row["target"].as_f64(),
+        row["actual"]["value"].as_f64(),
+        row["actual"]["suppressed"].as_bool().unwrap(),
+        row["attainment"].as_f64(),
+    )
+}
+
+#[tokio::test]
+async fn a_partner_reads_targets_as_set_and_counted_actuals_coarsely() {
+    let app = spawn_app().await;
+    let admin = app.token(SYSADMIN).await;
+    let officer = app.token(LB_OFFICER).await;
+    let client = register(&app, &admin, "HN-LB", &["STATISTICS_READ"]).await;
+    let token = client_token(&app, &client).await;
+    let y = this_year();
+    let today = (Utc::now() + Duration::hours(7)).date_naive();
+
+    // New members: a target for Bồ Đề and shares for three of its branches; 23 joined this year.
+    let new_members = computed(1);
+    let shares = [("HN-LB-BD-01", 20.0), ("HN-LB-BD-02", 10.0), ("HN-LB-BD-03", 5.0)];
+    set_target(&app, &officer, &new_members, "HN-LB-BD", y, 40.0, &shares).await;
+    member_days(&app, today, &[("HN-LB-BD-01", 13, 0), ("HN-LB-BD-02", 3, 0), ("HN-LB-BD-04", 7, 0)]).await;
+    // A reported count (summed) and a reported rate (averaged), defined for Long Biên.
+    let loans = indicator(&app, &officer, "HN-LB", "Hộ được vay vốn", "hộ", "SUM").await;
+    set_target(&app, &officer, &loans, "HN-LB-BD", y, 30.0, &[("HN-LB-BD-01", 15.0)]).await;
+    report(&app, &officer, &loans, "HN-LB-BD-01", y, 12.0).await;
+    report(&app, &officer, &loans, "HN-LB-BD-02", y, 2.0).await;
+    let rate = indicator(&app, &officer, "HN-LB", "Tỷ lệ sinh hoạt đều", "%", "AVERAGE").await;
+    set_target(&app, &officer, &rate, "HN-LB-BD", y, 90.0, &[]).await;
+    report(&app, &officer, &rate, "HN-LB-BD-01", y, 80.0).await;
+    report(&app, &officer, &rate, "HN-LB-BD-02", y, 3.0).await;
+    // An indicator of one branch, with its target there: not usable at the ward.
+    let own = indicator(&app, &officer, "HN-LB-BD-04", "Chỉ tiêu riêng của chi hội", "buổi", "SUM").await;
+    set_target(&app, &officer, &own, "HN-LB-BD-04", y, 12.0, &[]).await;
+
+    let answer = targets_of(&app, &token, "HN-LB-BD", y).await.ok();
+    let names: Vec<String> = answer["publicStatistics"]["targetProgress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(&e["indicator"]["name"]))
+        .collect();
+    // Computed first, then the reported ones as they were defined; not the branch's own.
+    assert_eq!(names, ["Hội viên mới kết nạp", "Hộ được vay vốn", "Tỷ lệ sinh hoạt đều"]);
+    let got = by_name(answer);
+
+    // Counted: 23 shows as 20, 13 as 10, 7 as 5, none as 0; 3 is suppressed, and so is its
+    // attainment. Targets as set; attainment from what is shown.
+    let nm = &got["Hội viên mới kết nạp"];
+    assert_eq!(nm["indicator"]["code"], json!("NEW_MEMBERS"));
+    assert_eq!(figures(&nm["total"]), (Some(40.0), Some(20.0), false, Some(0.5)));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-01")), (Some(20.0), Some(10.0), false, Some(0.5)));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-02")), (Some(10.0), None, true, None));
+    assert_eq!(child_row(nm, "HN-LB-BD-02")["actual"], json!({ "value": null, "suppressed": true }));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-03")), (Some(5.0), Some(0.0), false, Some(0.0)));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-04")), (None, Some(5.0), false, None));
+    // A summed report is a count: 14 shows as 10, 12 as 10, 2 not at all.
+    let loans = &got["Hộ được vay vốn"];
+    assert_eq!(figures(&loans["total"]), (Some(30.0), Some(10.0), false, Some(10.0 / 30.0)));
+    assert_eq!(loans["total"]["reportingUnits"], json!(2));
+    assert_eq!(figures(child_row(loans, "HN-LB-BD-01")), (Some(15.0), Some(10.0), false, Some(10.0 / 15.0)));
+    assert_eq!(figures(child_row(loans, "HN-LB-BD-02")), (None, None, true, None));
+    // An averaged rate is not a count: shown as reported, small or not.
+    let rate = &got["Tỷ lệ sinh hoạt đều"];
+    assert_eq!(figures(&rate["total"]), (Some(90.0), Some(41.5), false, Some(41.5 / 90.0)));
+    assert_eq!(figures(child_row(rate, "HN-LB-BD-02")), (None, Some(3.0), false, None));
+
+    // The officer's own view has the exact figures and the branch's indicator; partners see the
+    // branch's indicator only where it is usable, at the branch.
+    let exact = app
+        .gql(
+            "query($u: ID!, $p: PeriodInput!) { targetProgress(unitId: $u, period: $p) { indicator { name } total { actual } } }",
+            json!({ "u": app.unit_id("HN-LB-BD").await, "p": { "year": y } }),
+            Some(&officer),
+        )
+        .await
+        .ok();
+    let exact: Vec<(String, f64)> = exact["targetProgress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (s(&e["indicator"]["name"]), e["total"]["actual"].as_f64().unwrap()))
+        .collect();
+    assert!(exact.contains(&("Hội viên mới kết nạp".to_owned(), 23.0)), "{exact:?}");
+    assert!(exact.iter().any(|(n, _)| n == "Chỉ tiêu riêng của chi hội"), "{exact:?}");
+    let branch = by_name(targets_of(&app, &token, "HN-LB-BD-04", y).await.ok());
+    assert!(branch.contains_key("Chỉ tiêu riêng của chi hội"), "{branch:?}");
+    // The officer previews exactly what the partner reads.
+    let preview = by_name(targets_of(&app, &officer, "HN-LB-BD", y).await.ok());
+    assert_eq!(preview, got);
+    // Another year has no targets; outside the client's subtree is not there.
+    assert!(by_name(targets_of(&app, &token, "HN-LB-BD", y + 1).await.ok()).is_empty());
+    let outside = targets_of(&app, &token, "HN", y).await.expect_code("NOT_FOUND");
+    assert!(outside.body["data"].is_null(), "{}", outside.body);
+    let hk = targets_of(&app, &token, "HN-HK", y).await.expect_code("NOT_FOUND");
+    assert!(hk.body["data"].is_null(), "{}", hk.body);
+}
+
+#[tokio::test]
+async fn target_progress_for_partners_takes_the_same_statements_whatever_the_children_and_indicators() {
+    let app = spawn_app().await;
+    let admin = app.token(SYSADMIN).await;
+    let city = app.token(CITY_ADMIN).await;
+    let client = register(&app, &admin, "HN", &["STATISTICS_READ"]).await;
+    let token = client_token(&app, &client).await;
+    // A district with 24 wards, beside Bồ Đề and its 4 branches.
+    let create = "mutation($i: CreateOrgUnitInput!) { createOrgUnit(input: $i) { code } }";
+    let hn = app.unit_id("HN").await;
+    let district = json!({ "parentId": hn, "kind": "DISTRICT", "code": "HN-BIG", "name": "Quận Lớn" });
+    app.gql(create, json!({ "i": district }), Some(&admin)).await.ok();
+    let big = app.unit_id("HN-BIG").await;
+    let wards: Vec<String> = (1..=24).map(|n| format!("HN-BIG-{n:02}")).collect();
+    for code in &wards {
+        let ward = json!({ "parentId": big, "kind": "BASE", "code": code, "name": format!("Phường {code}") });
+        app.gql(create, json!({ "i": ward }), Some(&admin)).await.ok();
+    }
+    let reported = indicator(&app, &city, "HN", "Số câu lạc bộ", "câu lạc bộ", "SUM").await;
+    let all = [computed(1), computed(2), computed(3), reported.clone()];
+    let y = this_year();
+    // Year y: new members only; year y + 1: all four, for the units and every child.
+    for (code, children) in [
+        ("HN-LB-BD", vec!["HN-LB-BD-01", "HN-LB-BD-02", "HN-LB-BD-03", "HN-LB-BD-04"]),
+        ("HN-BIG", wards.iter().map(String::as_str).collect()),
+    ] {
+        let shares: Vec<(&str, f64)> = children.iter().map(|c| (*c, 2.0)).collect();
+        set_target(&app, &city, &all[0], code, y, 100.0, &shares).await;
+        for ind in &all {
+            set_target(&app, &city, ind, code, y + 1, 100.0, &shares).await;
+        }
+        report(&app, &city, &reported, children[0], y + 1, 50.0).await;
+    }
+
+    let mut counts = Vec::new();
+    for (code, children) in [("HN-LB-BD", 4), ("HN-BIG", 24)] {
+        for (year, indicators) in [(y, 1), (y + 1, 4)] {
+            // The fewest of a few runs, like the other statement counts (the first computes the
+            // month's figures, which are then kept).
+            let mut fewest = u64::MAX;
+            let mut answer = Value::Null;
+            for _ in 0..3 {
+                let before = app.statements();
+                answer = targets_of(&app, &token, code, year).await.ok();
+                fewest = fewest.min(app.statements() - before);
+            }
+            counts.push(fewest);
+            let list = answer["publicStatistics"]["targetProgress"].as_array().unwrap();
+            assert_eq!(list.len(), indicators, "{code} {year}");
+            assert!(list.iter().all(|e| e["children"].as_array().unwrap().len() == children));
+        }
+    }
+    // publicStatistics's own five (its month's figures kept), then targetProgress's six: the
+    // subtree check, the unit, the children, the targets, the indicators, the actuals.
+    assert!(counts.iter().all(|&c| c == counts[0] && c <= 11), "{counts:?}");
 }

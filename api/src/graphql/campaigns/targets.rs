@@ -114,7 +114,7 @@ pub struct PeriodInput {
 }
 
 impl PeriodInput {
-    fn parse(&self, field: &'static str) -> Result<svc::Period, ApiError> {
+    pub(crate) fn parse(&self, field: &'static str) -> Result<svc::Period, ApiError> {
         svc::Period::parse(self.year, self.from_year, self.to_year, field)
     }
 }

@@ -1,10 +1,13 @@
 //! `publicStatistics`: what partners (`statistics:read`) read of a unit and its children for a
-//! completed month, small counts suppressed (see `service::integrations::statistics`).
+//! completed month, small counts suppressed, and their progress towards targets (`targets`; see
+//! `service::integrations::statistics`).
+
+pub mod targets;
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entities::ids::UnitId;
 
-use crate::graphql::{ContextExt, org::OrgUnit};
+use crate::graphql::{ContextExt, campaigns::targets::PeriodInput, org::OrgUnit};
 use service::{
     domain::GlobalId,
     integrations::statistics::{self as svc, Measure, PublicFigures},
@@ -81,6 +84,24 @@ impl PublicStatistics {
     /// The direct children, by name.
     async fn children(&self) -> Vec<PublicUnitFigures> {
         self.0.children.iter().cloned().map(PublicUnitFigures).collect()
+    }
+
+    /// Progress of the unit and its direct children towards their targets for `period` (not
+    /// tied to `month`): every indicator usable at the unit with a target at the unit or a child
+    /// for exactly that period, computed ones first. Targets are shown as set; actuals that
+    /// count people are coarse like `activeMembers`.
+    async fn target_progress(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+    ) -> Result<Vec<targets::PublicTargetProgress>> {
+        let period = period.parse("period")?;
+        let unit = self.0.total.unit.id;
+        Ok(svc::targets::public_target_progress(ctx.call()?, unit, period)
+            .await?
+            .into_iter()
+            .map(targets::PublicTargetProgress)
+            .collect())
     }
 }
 

@@ -138,6 +138,25 @@ pub const SURFACE: &[(&str, &str, &[Scope])] = &[
     ("PublicUnitFigures", "attendances", &[S]),
     ("SuppressibleCount", "value", &[S]),
     ("SuppressibleCount", "suppressed", &[S]),
+    // statistics:read — progress towards targets: targets as set, counted actuals coarse; an
+    // indicator's public fields (not `unit`, which may lie above the client's subtree).
+    ("PublicStatistics", "targetProgress", &[S]),
+    ("PublicTargetProgress", "indicator", &[S]),
+    ("PublicTargetProgress", "total", &[S]),
+    ("PublicTargetProgress", "children", &[S]),
+    ("PublicTargetRow", "unit", &[S]),
+    ("PublicTargetRow", "target", &[S]),
+    ("PublicTargetRow", "actual", &[S]),
+    ("PublicTargetRow", "attainment", &[S]),
+    ("PublicTargetRow", "reportingUnits", &[S]),
+    ("SuppressibleAmount", "value", &[S]),
+    ("SuppressibleAmount", "suppressed", &[S]),
+    ("Indicator", "id", &[S]),
+    ("Indicator", "code", &[S]),
+    ("Indicator", "kind", &[S]),
+    ("Indicator", "name", &[S]),
+    ("Indicator", "unitOfMeasure", &[S]),
+    ("Indicator", "aggregation", &[S]),
 ];
 
 /// The surface as a map, built once.

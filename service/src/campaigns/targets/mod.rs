@@ -17,7 +17,8 @@
 //!   keeps it unique), the others are its history.
 //! - **Progress** reads the per-day counters that every unit holds for its whole subtree
 //!   (`unit_member_day`, `unit_activity_day`) and the current reported values of the subtree, in
-//!   one statement for all indicators, the unit and its children.
+//!   one statement for all indicators, the unit and its children. Partners read the same
+//!   progress, coarsened, through `integrations::statistics::targets`.
 
 mod progress;
 mod reported;
@@ -35,6 +36,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use progress::{IndicatorProgress, ProgressRow, target_progress};
+pub(crate) use progress::{Listed, progress_of};
 pub use reported::{HistoryCursor, ReportInput, indicator_value_history, report_indicator_value};
 pub use set::{SetTargets, TargetInput, set_target};
 

@@ -97,6 +97,29 @@ pub async fn target_progress(
     if asked.len() > MAX_ASKED {
         return Err(ApiError::bad_input("indicator_ids", InputProblem::TooMany));
     }
+    progress_of(db, unit, period, asked, Listed::WithTargets).await
+}
+
+/// Which indicators [`progress_of`] lists besides those asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Listed {
+    /// Every one with a target at the unit or a direct child for the period, even one no longer
+    /// usable at the unit (it moved: the targets stay with the unit).
+    WithTargets,
+    /// Of those, only the ones usable at the unit.
+    UsableWithTargets,
+}
+
+/// [`target_progress`] for a caller already allowed to read `unit`: four statements (the
+/// children, the targets, the indicators, the actuals) whatever the children and indicators.
+pub(crate) async fn progress_of(
+    db: &impl ConnectionTrait,
+    unit: org_unit::Model,
+    period: Period,
+    asked: &[Uuid],
+    listed: Listed,
+) -> Result<Vec<IndicatorProgress>, ApiError> {
+    let unit_id = unit.id;
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit_id))
         .order_by_asc(org_unit::Column::NameSearch)
@@ -115,12 +138,16 @@ pub async fn target_progress(
     if with_targets.is_empty() && asked.is_empty() {
         return Ok(Vec::new());
     }
-    // Those with a target are listed even if no longer usable at the unit (it moved): the
-    // targets stay with the unit. Those asked for must be usable.
+    // Those with a target are listed even if no longer usable at the unit (it moved) unless
+    // `listed` says otherwise: the targets stay with the unit. Those asked for must be usable.
+    let mut which = Condition::any().add(indicator::Column::Id.is_in(with_targets.iter().copied())).add(
+        Condition::all().add(indicator::Column::Id.is_in(asked.iter().copied())).add(usable_at(unit_id)),
+    );
+    if listed == Listed::UsableWithTargets {
+        which = Condition::all().add(which).add(usable_at(unit_id));
+    }
     let indicators = indicator::Entity::find()
-        .filter(Condition::any().add(indicator::Column::Id.is_in(with_targets.iter().copied())).add(
-            Condition::all().add(indicator::Column::Id.is_in(asked.iter().copied())).add(usable_at(unit_id)),
-        ))
+        .filter(which)
         .order_by_asc(indicator::Column::Kind)
         .order_by_asc(indicator::Column::CreatedAt)
         .order_by_asc(indicator::Column::Id)
