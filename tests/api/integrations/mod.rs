@@ -69,6 +69,16 @@ impl TokenResponse {
 
 /// POSTs a form to `/oauth/token`, with HTTP Basic credentials when given.
 pub async fn post_token(app: &TestApp, form: &str, basic: Option<(&str, &str)>) -> TokenResponse {
+    post_token_via(app, form, basic, None).await
+}
+
+/// [`post_token`] with an `X-Forwarded-For` header when given.
+pub async fn post_token_via(
+    app: &TestApp,
+    form: &str,
+    basic: Option<(&str, &str)>,
+    forwarded_for: Option<&str>,
+) -> TokenResponse {
     let mut req = app
         .client
         .post(app.url("/oauth/token"))
@@ -76,6 +86,9 @@ pub async fn post_token(app: &TestApp, form: &str, basic: Option<(&str, &str)>) 
         .body(form.to_owned());
     if let Some((id, secret)) = basic {
         req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+    }
+    if let Some(chain) = forwarded_for {
+        req = req.header("x-forwarded-for", chain);
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();

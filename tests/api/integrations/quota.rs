@@ -151,3 +151,51 @@ async fn with_the_buckets_off_nobody_pays_but_the_maximum_still_holds() {
     let (_, _, body) = raw(&app, big, Some(&token)).await;
     assert_eq!(body["errors"][0]["extensions"]["reason"], "MAX_COST_EXCEEDED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_lets_queries_run_unmetered() {
+    let mut redis = crate::faults::PrivateRedis::start().await;
+    let app = spawn_app_with(&[("REDIS_URL", &redis.url()), ("APP_REDIS_TIMEOUT_MS", "300")]).await;
+    let admin = app.token(SYSADMIN).await;
+    let unit = app.unit_id("HN").await;
+    // A bucket of 10 points: a query of 11 can never be paid for from it.
+    let data = app
+        .gql(
+            super::REGISTER,
+            json!({ "i": { "name": "Bảng số liệu", "contact": "x", "unitId": unit, "scopes": ["UNITS_READ"],
+                           "bucket": { "capacity": 10, "perSec": 1 } } }),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let r = &data["registerIntegrationClient"];
+    let (id, secret) = (r["client"]["clientId"].as_str().unwrap(), r["clientSecret"].as_str().unwrap());
+    let token = post_token(&app, "grant_type=client_credentials", Some((id, secret))).await.token();
+    const TWO: &str = "{ orgUnits(first: 2) { edges { node { name } } } }";
+
+    // Metered while Redis answers: a small query is paid for, one over the bucket refused.
+    let (status, headers, body) = raw(&app, TWO, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["extensions"]["cost"]["throttleStatus"]["maximumAvailable"], json!(10));
+    assert_eq!(headers["ratelimit-limit"], "10");
+    let (status, _, body) = raw(&app, UNITS, Some(&token)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], json!("RATE_LIMITED"));
+
+    // Redis is gone: the same query runs, again and again, and says what it cost but not what
+    // is left (nothing holds the bucket), in the body or the headers.
+    redis.kill();
+    for _ in 0..3 {
+        let (status, headers, body) = raw(&app, UNITS, Some(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(body["data"]["orgUnits"]["edges"].as_array().unwrap().len(), 5, "{body}");
+        let cost = &body["extensions"]["cost"];
+        assert_eq!(cost["requestedQueryCost"], json!(11), "{body}");
+        assert!(cost["actualQueryCost"].as_u64().is_some_and(|a| a <= 11), "{body}");
+        assert!(cost.get("throttleStatus").is_none(), "{body}");
+        for header in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+            assert!(headers.get(header).is_none(), "{header} without a bucket");
+        }
+    }
+}

@@ -4,8 +4,8 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use super::{Client, client_token, post_token, register};
-use crate::helpers::{SYSADMIN, captured_logs, s, spawn_app, spawn_app_with};
+use super::{Client, client_token, post_token, post_token_via, register};
+use crate::helpers::{SYSADMIN, backend, captured_logs, isolated_database, s, spawn_app, spawn_app_with};
 
 const GRANT: &str = "grant_type=client_credentials";
 
@@ -164,4 +164,106 @@ async fn a_person_token_is_never_a_client_token_nor_the_reverse() {
     assert!(person_claims.get("client_id").is_none() && client_claims.get("sid").is_none());
     // The client token is no person: `me` is forbidden to it.
     app.gql("{ me { id } }", json!({}), Some(&token)).await.expect_code("FORBIDDEN");
+}
+
+#[tokio::test]
+async fn wrong_secrets_from_one_address_are_throttled_whatever_the_client_ids() {
+    let app = spawn_app_with(&[
+        ("APP_TRUST_FORWARDED_FOR", "true"),
+        ("APP_LOGIN_MAX_FAILURES_PER_ADDRESS", "4"),
+        ("APP_CLIENT_MAX_FAILURES", "10"),
+    ])
+    .await;
+    let admin = app.token(SYSADMIN).await;
+    let (a, b, c) = (
+        register(&app, &admin, "HN", &["UNITS_READ"]).await,
+        register(&app, &admin, "HN", &["UNITS_READ"]).await,
+        register(&app, &admin, "HN", &["UNITS_READ"]).await,
+    );
+    // Each id tried once (far below the per-client limit): two clients, an unknown id and a
+    // malformed one. The proxy saw 203.0.113.5 every time; what came before it is the caller's.
+    let guesses = [a.client_id.as_str(), b.client_id.as_str(), "0193a000-0000-7000-8000-0000000000aa", "x"];
+    for (i, id) in guesses.into_iter().enumerate() {
+        let chain = format!("198.51.100.{i}, 203.0.113.5");
+        let got = post_token_via(&app, GRANT, Some((id, "pns_guess")), Some(&chain)).await;
+        assert_eq!((got.status, got.error()), (401, "invalid_client"), "{id}");
+    }
+    // The fifth from that address, to yet another client id, waits; so does a right secret.
+    let chain = "198.51.100.9, 203.0.113.5";
+    let unknown = "0193a000-0000-7000-8000-0000000000bb";
+    let limited = post_token_via(&app, GRANT, Some((unknown, "pns_guess")), Some(chain)).await;
+    assert_eq!((limited.status, limited.error()), (429, "slow_down"), "{}", limited.body);
+    assert!(limited.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    let right = post_token_via(&app, GRANT, Some((&c.client_id, &c.secret)), Some(chain)).await;
+    assert_eq!((right.status, right.error()), (429, "slow_down"));
+    assert!(right.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    // Another address is not held back, nor is the client.
+    let elsewhere = post_token_via(&app, GRANT, Some((&c.client_id, &c.secret)), Some("203.0.113.6")).await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+
+    // Without APP_TRUST_FORWARDED_FOR the header is ignored: changing it gains nothing.
+    let app = spawn_app_with(&[("APP_LOGIN_MAX_FAILURES_PER_ADDRESS", "4")]).await;
+    let admin = app.token(SYSADMIN).await;
+    let d = register(&app, &admin, "HN", &["UNITS_READ"]).await;
+    let statuses: Vec<u16> = {
+        let mut out = Vec::new();
+        for i in 0..5 {
+            let id = format!("0193a000-0000-7000-8000-0000000000{i:02}");
+            let chain = format!("198.51.100.{i}");
+            out.push(post_token_via(&app, GRANT, Some((&id, "pns_guess")), Some(&chain)).await.status);
+        }
+        out
+    };
+    assert_eq!(statuses, [401, 401, 401, 401, 429]);
+    let right = post_token_via(&app, GRANT, Some((&d.client_id, &d.secret)), Some("203.0.113.7")).await;
+    assert_eq!((right.status, right.error()), (429, "slow_down"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_endpoint_answers_503_with_retry_after_while_the_database_is_down() {
+    use std::net::ToSocketAddrs;
+    if backend() != "postgres" {
+        eprintln!("the database outage needs TEST_DATABASE_URL=postgres://…; nothing checked on SQLite");
+        return;
+    }
+    let direct = isolated_database().await;
+    let rest = direct.split_once("://").unwrap().1;
+    let host_port = rest.split(['/', '?']).next().unwrap().rsplit('@').next().unwrap().to_owned();
+    let proxy = crate::faults::Proxy::start(host_port.to_socket_addrs().unwrap().next().unwrap());
+    let proxied = direct.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &proxied),
+        ("APP_DATABASE_MAX_CONNECTIONS", "3"),
+        ("APP_DATABASE_MIN_CONNECTIONS", "1"),
+        ("APP_DATABASE_ACQUIRE_TIMEOUT_MS", "1500"),
+        ("APP_CLIENT_MAX_FAILURES", "3"),
+    ])
+    .await;
+    let admin = app.token(SYSADMIN).await;
+    let client = register(&app, &admin, "HN", &["UNITS_READ"]).await;
+    let creds = Some((client.client_id.as_str(), client.secret.as_str()));
+    assert_eq!(post_token(&app, GRANT, creds).await.status, 200);
+
+    proxy.cut();
+    // The right secret and a wrong one alike: an outage, to retry, never a verdict on the secret
+    // — and never counted as a wrong one: a client retrying through the outage, more often than
+    // APP_CLIENT_MAX_FAILURES, is not held back once it ends.
+    let wrong = Some((client.client_id.as_str(), "pns_guess"));
+    for basic in [creds, wrong, creds, wrong, creds, creds] {
+        let got = post_token(&app, GRANT, basic).await;
+        assert_eq!((got.status, got.error()), (503, "temporarily_unavailable"), "{}", got.body);
+        assert!(got.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+        assert_eq!(got.headers["cache-control"], "no-store");
+        assert!(got.body.get("access_token").is_none());
+    }
+
+    // Back: once the database takes a write again, the same credentials get a token at once.
+    proxy.restore().await;
+    let started = std::time::Instant::now();
+    while app.client.get(app.url("/readyz")).send().await.unwrap().status().as_u16() != 200 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "the database did not come back");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = post_token(&app, GRANT, creds).await;
+    assert_eq!(got.status, 200, "{}", got.body);
 }
