@@ -144,6 +144,16 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy in front of the PostgreSQL server of `database_url`, and the same URL through it.
+    pub fn in_front_of(database_url: &str) -> (Self, String) {
+        use std::net::ToSocketAddrs;
+        let rest = database_url.split_once("://").expect("a URL").1;
+        let host_port = rest.split(['/', '?']).next().unwrap().rsplit('@').next().unwrap().to_owned();
+        let proxy = Self::start(host_port.to_socket_addrs().unwrap().next().unwrap());
+        let proxied = database_url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+        (proxy, proxied)
+    }
+
     pub fn start(target: SocketAddr) -> Self {
         let proxy = Self { port: free_port(), target, tasks: Arc::default() };
         proxy.listen();

@@ -2,10 +2,7 @@
 //! 503, `/readyz` says so within a second, the service recovers, and no acknowledged write is
 //! lost.
 
-use std::{
-    net::ToSocketAddrs,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -20,11 +17,7 @@ async fn a_postgres_outage_answers_503_fast_and_recovers() {
         return;
     }
     let direct = isolated_database().await;
-    let rest = direct.split_once("://").unwrap().1;
-    let host_port = rest.split(['/', '?']).next().unwrap().rsplit('@').next().unwrap().to_owned();
-    let target = host_port.to_socket_addrs().unwrap().next().unwrap();
-    let proxy = Proxy::start(target);
-    let proxied = direct.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let (proxy, proxied) = Proxy::in_front_of(&direct);
     let app = spawn_app_with(&[
         ("DATABASE_URL", &proxied),
         ("APP_DATABASE_MAX_CONNECTIONS", "3"),

@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 
-use super::post_token;
 use crate::helpers::{LB_OFFICER, SYSADMIN, s, spawn_app};
 
 const CALLS: &str = "query($id: ID!) { integrationClient(id: $id) { \
@@ -14,19 +13,10 @@ const CALLS: &str = "query($id: ID!) { integrationClient(id: $id) { \
 async fn every_client_call_is_recorded_with_its_cost_and_outcome() {
     let app = spawn_app().await;
     let admin = app.token(SYSADMIN).await;
-    let unit = app.unit_id("HN").await;
-    let data = app
-        .gql(
-            super::REGISTER,
-            json!({ "i": { "name": "Bảng số liệu", "contact": "x", "unitId": unit, "scopes": ["UNITS_READ"],
-                           "bucket": { "capacity": 15, "perSec": 1 } } }),
-            Some(&admin),
-        )
-        .await
-        .ok();
-    let r = &data["registerIntegrationClient"];
-    let (id, client_id, secret) = (s(&r["client"]["id"]), s(&r["client"]["clientId"]), s(&r["clientSecret"]));
-    let token = post_token(&app, "grant_type=client_credentials", Some((&client_id, &secret))).await.token();
+    let bucket = json!({ "bucket": { "capacity": 15, "perSec": 1 } });
+    let client = super::register_with(&app, &admin, "HN", &["UNITS_READ"], bucket).await;
+    let id = client.id.clone();
+    let token = super::client_token(&app, &client).await;
     let units = "query Units { orgUnits(first: 5) { edges { node { code } } } }";
     app.gql(units, json!({}), Some(&token)).await.ok();
     app.gql("{ me { id } }", json!({}), Some(&token)).await.expect_code("FORBIDDEN");

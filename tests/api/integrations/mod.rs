@@ -30,16 +30,18 @@ pub struct Client {
 
 /// Registers a client for the subtree of `unit` with `scopes`, as `admin`.
 pub async fn register(app: &TestApp, admin: &str, unit: &str, scopes: &[&str]) -> Client {
+    register_with(app, admin, unit, scopes, json!({})).await
+}
+
+/// [`register`] with more of the input (`{"bucket": {…}}`…).
+pub async fn register_with(app: &TestApp, admin: &str, unit: &str, scopes: &[&str], more: Value) -> Client {
     let unit_id = app.unit_id(unit).await;
-    let data = app
-        .gql(
-            REGISTER,
-            json!({ "i": { "name": "Sở LĐTBXH – bảng số liệu", "contact": "so-ldtbxh@hanoi.gov.vn",
-                           "unitId": unit_id, "scopes": scopes } }),
-            Some(admin),
-        )
-        .await
-        .ok();
+    let mut input = json!({ "name": "Sở LĐTBXH – bảng số liệu", "contact": "so-ldtbxh@hanoi.gov.vn",
+                            "unitId": unit_id, "scopes": scopes });
+    for (k, v) in more.as_object().into_iter().flatten() {
+        input[k] = v.clone();
+    }
+    let data = app.gql(REGISTER, json!({ "i": input }), Some(admin)).await.ok();
     let r = &data["registerIntegrationClient"];
     Client {
         id: s(&r["client"]["id"]),

@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 
-use super::post_token;
 use crate::helpers::{SYSADMIN, backend, spawn_app, spawn_app_with};
 
 const UNITS: &str = "{ orgUnits(first: 5) { edges { node { name } } } }";
@@ -72,19 +71,9 @@ async fn a_client_that_overspends_waits_and_instances_share_its_bucket() {
     let shared = backend() == "postgres" && app.state.cache.is_redis();
     let peer = if shared { Some(app.spawn_peer().await) } else { None };
     let admin = app.token(SYSADMIN).await;
-    let unit = app.unit_id("HN").await;
-    let data = app
-        .gql(
-            super::REGISTER,
-            json!({ "i": { "name": "Bảng số liệu", "contact": "x", "unitId": unit, "scopes": ["UNITS_READ"],
-                           "bucket": { "capacity": 60, "perSec": 1 } } }),
-            Some(&admin),
-        )
-        .await
-        .ok();
-    let r = &data["registerIntegrationClient"];
-    let (id, secret) = (r["client"]["clientId"].as_str().unwrap(), r["clientSecret"].as_str().unwrap());
-    let token = post_token(&app, "grant_type=client_credentials", Some((id, secret))).await.token();
+    let bucket = json!({ "bucket": { "capacity": 60, "perSec": 1 } });
+    let client = super::register_with(&app, &admin, "HN", &["UNITS_READ"], bucket).await;
+    let token = super::client_token(&app, &client).await;
     // 11 points each, whatever is returned: a page of five of the city's units (there are more).
     let mut spent = 0;
     let mut refused = None;
@@ -157,20 +146,10 @@ async fn a_redis_outage_lets_queries_run_unmetered() {
     let mut redis = crate::faults::PrivateRedis::start().await;
     let app = spawn_app_with(&[("REDIS_URL", &redis.url()), ("APP_REDIS_TIMEOUT_MS", "300")]).await;
     let admin = app.token(SYSADMIN).await;
-    let unit = app.unit_id("HN").await;
     // A bucket of 10 points: a query of 11 can never be paid for from it.
-    let data = app
-        .gql(
-            super::REGISTER,
-            json!({ "i": { "name": "Bảng số liệu", "contact": "x", "unitId": unit, "scopes": ["UNITS_READ"],
-                           "bucket": { "capacity": 10, "perSec": 1 } } }),
-            Some(&admin),
-        )
-        .await
-        .ok();
-    let r = &data["registerIntegrationClient"];
-    let (id, secret) = (r["client"]["clientId"].as_str().unwrap(), r["clientSecret"].as_str().unwrap());
-    let token = post_token(&app, "grant_type=client_credentials", Some((id, secret))).await.token();
+    let bucket = json!({ "bucket": { "capacity": 10, "perSec": 1 } });
+    let client = super::register_with(&app, &admin, "HN", &["UNITS_READ"], bucket).await;
+    let token = super::client_token(&app, &client).await;
     const TWO: &str = "{ orgUnits(first: 2) { edges { node { name } } } }";
 
     // Metered while Redis answers: a small query is paid for, one over the bucket refused.

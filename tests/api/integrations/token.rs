@@ -221,16 +221,12 @@ async fn wrong_secrets_from_one_address_are_throttled_whatever_the_client_ids() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_endpoint_answers_503_with_retry_after_while_the_database_is_down() {
-    use std::net::ToSocketAddrs;
     if backend() != "postgres" {
         eprintln!("the database outage needs TEST_DATABASE_URL=postgres://…; nothing checked on SQLite");
         return;
     }
     let direct = isolated_database().await;
-    let rest = direct.split_once("://").unwrap().1;
-    let host_port = rest.split(['/', '?']).next().unwrap().rsplit('@').next().unwrap().to_owned();
-    let proxy = crate::faults::Proxy::start(host_port.to_socket_addrs().unwrap().next().unwrap());
-    let proxied = direct.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let (proxy, proxied) = crate::faults::Proxy::in_front_of(&direct);
     let app = spawn_app_with(&[
         ("DATABASE_URL", &proxied),
         ("APP_DATABASE_MAX_CONNECTIONS", "3"),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Value, json};
 
-use super::{REGISTER, post_token, webhooks::signed_by};
+use super::{post_token, register_with, webhooks::signed_by};
 use crate::{
     accounts::gateway::FakeGateway,
     fixtures::launched_campaign,
@@ -56,24 +56,9 @@ async fn a_partner_registers_gets_a_token_reads_is_throttled_and_receives_a_sign
     // The admin registers the partner with a bucket of 200 points, one restored a second.
     let admin = app.token(SYSADMIN).await;
     let lb_unit = app.unit_id("HN-LB").await;
-    let data = app
-        .gql(
-            REGISTER,
-            json!({ "i": { "name": "Sở LĐ-TB&XH – bảng số liệu", "contact": "thong-ke@soldtbxh.hanoi.gov.vn",
-                           "unitId": lb_unit, "scopes": ["STATISTICS_READ", "CAMPAIGNS_READ"],
-                           "bucket": { "capacity": 200, "perSec": 1 } } }),
-            Some(&admin),
-        )
-        .await
-        .ok();
-    let r = &data["registerIntegrationClient"];
-    let (client_id, secret) = (s(&r["client"]["clientId"]), s(&r["clientSecret"]));
-    let client = super::Client {
-        id: s(&r["client"]["id"]),
-        client_id: client_id.clone(),
-        secret: secret.clone(),
-        secret_id: s(&r["secret"]["id"]),
-    };
+    let bucket = json!({ "bucket": { "capacity": 200, "perSec": 1 } });
+    let client = register_with(&app, &admin, "HN-LB", &["STATISTICS_READ", "CAMPAIGNS_READ"], bucket).await;
+    let (client_id, secret) = (client.client_id.clone(), client.secret.clone());
     let receiver = FakeGateway::start().await;
     let (_, signing) =
         super::webhooks::subscribe(&app, &admin, &client, &receiver.url, &["CAMPAIGN_LAUNCHED"]).await;

@@ -584,3 +584,24 @@ async fn cancellations_and_progress_are_told_only_of_what_partners_could_read() 
     assert_eq!(told[2].1["status"], "CANCELLED");
     assert_eq!(receiver.wait_for(4).await.len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_subscriptions_never_pass_the_cap() {
+    let app = spawn(&[]).await;
+    let admin = app.token(SYSADMIN).await;
+    let client = register(&app, &admin, "HN-LB", &["NEWS_READ"]).await;
+    let requests = (0..16).map(|i| {
+        let (app, admin, id) = (&app, admin.clone(), client.id.clone());
+        async move {
+            let input = json!({ "clientId": id, "url": format!("https://8.8.8.8/hooks/{i}"), "eventTypes": ["POST_PUBLISHED"] });
+            app.gql(SUBSCRIBE, json!({ "i": input }), Some(&admin)).await
+        }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let made = answers.iter().filter(|a| !a.has_errors()).count();
+    assert_eq!(made, 10);
+    for refused in answers.iter().filter(|a| a.has_errors()) {
+        assert_eq!((refused.code(), refused.reason()), (Some("CONFLICT"), Some("TOO_MANY_WEBHOOKS")));
+    }
+    assert_eq!(subscriptions(&app, &admin, &client).await.len(), 10);
+}

@@ -285,7 +285,8 @@ pub async fn delete_subscription(call: Call<'_>, id: Uuid) -> Result<ws::Model, 
 pub type DeliveryRow = (wd::Model, we::Model);
 
 /// One page of a subscription's deliveries, the newest first (by when they were queued), with
-/// their events, and whether more follow: two statements.
+/// their events, and whether more follow: two statements. For a subscription the caller has been
+/// allowed to read (the API reaches one only through a client its managers read).
 pub async fn deliveries_of(
     call: Call<'_>,
     subscription_id: Uuid,
