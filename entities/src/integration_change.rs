@@ -29,6 +29,7 @@ crate::stored_enum! {
         WebhookDisabled = "WEBHOOK_DISABLED",
         WebhookEnabled = "WEBHOOK_ENABLED",
         WebhookRemoved = "WEBHOOK_REMOVED",
+        WebhookReplayed = "WEBHOOK_REPLAYED",
     }
 }
 

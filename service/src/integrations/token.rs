@@ -3,8 +3,8 @@
 //!
 //! Wrong secrets are throttled like logins: each attempt is counted before it is answered (per
 //! client id from all addresses, and per address), so guesses sent in parallel cannot slip past
-//! the limit; a right secret clears the client's counter. The secret is looked up before the
-//! attempt is counted, so a database outage (`503`) counts nothing against the client. An unknown client,
+//! the limit; a right secret clears the client's counter, and an attempt the database could not
+//! check (`503`) is taken back, so a client retrying through an outage is not locked out. An unknown client,
 //! a wrong or revoked secret, a revoked or expired client all answer the same
 //! `invalid_client`, so the answer tells a guesser nothing about which it was.
 
@@ -61,15 +61,19 @@ pub async fn client_credentials(call: Call<'_>, creds: ClientCredentials) -> Res
     let (state, meta) = (call.state, call.meta);
     let client_id = Uuid::parse_str(creds.client_id.trim()).ok().map(ClientId);
     let now = state.clock.now();
-    // Read before counting: an outage answers 503 and counts nothing, since an attempt that
-    // could not be checked is no wrong secret (a client retrying through an outage is not locked
-    // out after it). Nothing is answered before the attempt is counted, so guesses sent in
-    // parallel are all counted first.
+    let attempt = Attempt::begin(state, meta, client_id).await?;
     let found = match client_id {
-        Some(id) => live_secret(state, id, &creds, now).await?,
+        Some(id) => match live_secret(state, id, &creds, now).await {
+            Ok(found) => found,
+            Err(e) => {
+                // An outage (503): the attempt could not be checked, so it was no wrong secret —
+                // a client retrying through an outage is not locked out after it.
+                attempt.unchecked(state).await;
+                return Err(e.into());
+            }
+        },
         None => None,
     };
-    let attempt = Attempt::begin(state, meta, client_id).await?;
     let (Some(client_id), Some((secret, client))) = (client_id, found) else {
         return Err(GrantError::InvalidClient);
     };
@@ -184,6 +188,20 @@ impl Attempt {
         match retry {
             Some(retry_after_secs) => Err(ApiError::RateLimited { retry_after_secs }),
             None => Ok(Self { client_key, address_key }),
+        }
+    }
+
+    /// The secret could not be checked (the database failed): both counters take the attempt
+    /// back. A cache failure now leaves them a little high (safe).
+    async fn unchecked(self, state: &AppState) {
+        let undone = async {
+            if let Some(key) = &self.client_key {
+                state.cache.undo_hit(key).await?;
+            }
+            state.cache.undo_hit(&self.address_key).await
+        };
+        if undone.await.is_err() {
+            tracing::warn!("client secret counters could not take back an unchecked attempt");
         }
     }
 

@@ -323,8 +323,24 @@ pub async fn update_training(
     row.updated_at = Set(Utc::now());
     let updated = row.update(&txn).await?;
     let (updated, notes) = registration::fill_free_seats(&txn, updated).await?;
+    // A published training that moves between audiences appears to partners (published) or
+    // leaves their view (cancelled, as far as they can tell).
+    let event = match (t.audience, updated.audience) {
+        (from, to) if from == to || t.status != TrainingStatus::Published => None,
+        (_, Audience::Members) => webhooks::training_event(EventType::TrainingPublished, &updated),
+        (_, Audience::Officers) => {
+            let mut data = webhooks::training_data(&updated);
+            data["status"] = serde_json::json!(TrainingStatus::Cancelled.as_str());
+            Some(webhooks::Event { event_type: EventType::TrainingCancelled, unit_id: updated.unit_id, data })
+        }
+    };
+    let queued = match event {
+        Some(event) => webhooks::emit(&txn, event).await?,
+        None => webhooks::Queued(false),
+    };
     txn.commit().await?;
     notifications::announce(state, &notes).await;
+    webhooks::announce(state, queued);
     tracing::info!(event = "training_updated", training_id = %id, by = %viewer.person_id, "training updated");
     Ok(updated)
 }

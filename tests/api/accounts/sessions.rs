@@ -101,7 +101,9 @@ async fn a_refresh_retried_at_once_by_the_same_client_answers_the_same_pair() {
     let (_, r0) = app.login(MEMBER, DEMO_PASSWORD).await;
     let first = refresh(&app, &r0).await;
     let again = refresh(&app, &r0).await;
-    assert_eq!(first.body, again.body, "the same new pair");
+    // The data, not the extensions: what is left in the caller's cost bucket moves between
+    // requests.
+    assert_eq!(first.body["data"], again.body["data"], "the same new pair");
     let (a1, r1) = pair(first);
     app.gql(ME, json!({}), Some(&a1)).await.ok();
     // The session lives on: the new refresh token works.
@@ -117,9 +119,10 @@ async fn simultaneous_retries_of_one_refresh_all_get_the_one_new_pair() {
     let app = spawn_app().await;
     let (_, r0) = app.login(MEMBER, DEMO_PASSWORD).await;
     let answers = futures_util::future::join_all((0..8).map(|_| refresh(&app, &r0))).await;
-    let first = answers[0].body.clone();
+    let first = answers[0].body["data"].clone();
+    assert!(first["refreshSession"]["refreshToken"].is_string(), "{first}");
     for a in &answers {
-        assert_eq!(a.body, first, "every retry answers the same pair");
+        assert_eq!(a.body["data"], first, "every retry answers the same pair");
     }
     let (a1, _) = pair(answers[0].clone());
     app.gql(ME, json!({}), Some(&a1)).await.ok();

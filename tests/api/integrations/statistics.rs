@@ -353,16 +353,16 @@ async fn a_partner_reads_targets_as_set_and_counted_actuals_coarsely() {
     assert_eq!(names, ["Hội viên mới kết nạp", "Hộ được vay vốn", "Tỷ lệ sinh hoạt đều"]);
     let got = by_name(answer);
 
-    // Counted: 23 shows as 20, 13 as 10, 7 as 5, none as 0; 3 is suppressed, and so is its
-    // attainment. Targets as set; attainment from what is shown.
+    // New members: targets as set; the actual withheld whatever it is (23, 13, 3, none, 7) —
+    // the monthly figures are shown, and a period's total would give a hidden month back.
     let nm = &got["Hội viên mới kết nạp"];
     assert_eq!(nm["indicator"]["code"], json!("NEW_MEMBERS"));
-    assert_eq!(figures(&nm["total"]), (Some(40.0), Some(20.0), false, Some(0.5)));
-    assert_eq!(figures(child_row(nm, "HN-LB-BD-01")), (Some(20.0), Some(10.0), false, Some(0.5)));
+    assert_eq!(figures(&nm["total"]), (Some(40.0), None, true, None));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-01")), (Some(20.0), None, true, None));
     assert_eq!(figures(child_row(nm, "HN-LB-BD-02")), (Some(10.0), None, true, None));
     assert_eq!(child_row(nm, "HN-LB-BD-02")["actual"], json!({ "value": null, "suppressed": true }));
-    assert_eq!(figures(child_row(nm, "HN-LB-BD-03")), (Some(5.0), Some(0.0), false, Some(0.0)));
-    assert_eq!(figures(child_row(nm, "HN-LB-BD-04")), (None, Some(5.0), false, None));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-03")), (Some(5.0), None, true, None));
+    assert_eq!(figures(child_row(nm, "HN-LB-BD-04")), (None, None, true, None));
     // A summed report is a count: 14 shows as 10, 12 as 10, 2 not at all.
     let loans = &got["Hộ được vay vốn"];
     assert_eq!(figures(&loans["total"]), (Some(30.0), Some(10.0), false, Some(10.0 / 30.0)));

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -152,6 +153,22 @@ async fn a_client_is_told_signed_of_the_events_of_its_subtree_and_of_nothing_els
     let hk = crate::fixtures::officer(&app, Series::INTEGRATIONS, 1, "HN-HK", "UNIT_OFFICER").await;
     crate::fixtures::published_training(&app, &hk.token, "HN-HK", training("Lớp quận khác")).await;
 
+    // Inside: a change refused queues nothing (ending a draft).
+    let draft = app
+        .gql(
+            "mutation($u: ID!, $i: CampaignInput!) { createCampaign(unitId: $u, input: $i) { id } }",
+            json!({ "u": app.unit_id("HN-LB-BD").await, "i": crate::campaigns::input("Nháp", json!({})) }),
+            Some(&lb),
+        )
+        .await
+        .ok();
+    app.gql(
+        "mutation($id: ID!) { endCampaign(id: $id) { status } }",
+        json!({ "id": draft["createCampaign"]["id"] }),
+        Some(&lb),
+    )
+    .await
+    .expect_reason("CONFLICT", "WRONG_STATUS");
     // Inside: a ward of the district, and the district itself.
     let campaign =
         launched_campaign(&app, &lb, "HN-LB-BD", crate::campaigns::input("5 không 3 sạch", json!({}))).await;
@@ -524,6 +541,19 @@ async fn cancellations_and_progress_are_told_only_of_what_partners_could_read() 
     // A training for members published and cancelled.
     let id = crate::fixtures::published_training(&app, &lb, "HN-LB-BD", training("Lớp nghề")).await;
     app.gql(cancel, json!({ "id": id }), Some(&lb)).await.ok();
+    // A published one that turns to officers leaves partners' view; one that turns to members
+    // enters it.
+    let update = "mutation($id: ID!, $i: TrainingInput!) { updateTraining(id: $id, input: $i) { audience } }";
+    let leaving = crate::fixtures::published_training(&app, &lb, "HN-LB-BD", training("Lớp chuyển")).await;
+    let mut to_officers = training("Lớp chuyển");
+    to_officers["audience"] = json!("OFFICERS");
+    app.gql(update, json!({ "id": leaving, "i": to_officers }), Some(&lb)).await.ok();
+    let mut closed = training("Tập huấn");
+    closed["audience"] = json!("OFFICERS");
+    let opening = app.gql(create, json!({ "u": unit, "i": closed }), Some(&lb)).await.ok();
+    let opening = opening["createTraining"]["id"].clone();
+    app.gql(publish, json!({ "id": opening }), Some(&lb)).await.ok();
+    app.gql(update, json!({ "id": opening, "i": training("Tập huấn mở rộng") }), Some(&lb)).await.ok();
 
     // The district's target and its wards' shares: the ward's share is the client's, the
     // district's own target is above it.
@@ -559,7 +589,7 @@ async fn cancellations_and_progress_are_told_only_of_what_partners_could_read() 
 
     let sub = wait_until(&app, &admin, &client, |s| {
         let d = deliveries(s);
-        d.len() == 4 && d.iter().all(|d| d["status"] == "DELIVERED")
+        d.len() == 7 && d.iter().all(|d| d["status"] == "DELIVERED")
     })
     .await;
     let mut told: Vec<(String, Value)> = deliveries(&sub)
@@ -569,10 +599,19 @@ async fn cancellations_and_progress_are_told_only_of_what_partners_could_read() 
             (s(&body["type"]), body["data"].clone())
         })
         .collect();
-    told.sort_by_key(|(t, data)| (t.clone(), data["cause"].as_str().unwrap_or("").to_owned()));
+    let key = |data: &Value| data["cause"].as_str().or(data["title"].as_str()).unwrap_or("").to_owned();
+    told.sort_by_key(|(t, data)| (t.clone(), key(data)));
     assert_eq!(
         told.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
-        ["target.progress_changed", "target.progress_changed", "training.cancelled", "training.published"]
+        [
+            "target.progress_changed",
+            "target.progress_changed",
+            "training.cancelled",
+            "training.cancelled",
+            "training.published",
+            "training.published",
+            "training.published",
+        ]
     );
     assert_eq!(told[0].1["unitId"], unit.as_str());
     assert_eq!(told[0].1["indicatorId"], new_members.as_str());
@@ -580,9 +619,13 @@ async fn cancellations_and_progress_are_told_only_of_what_partners_could_read() 
     assert_eq!(told[0].1["cause"], "TARGET_SET");
     assert_eq!(told[1].1["indicatorId"], reported.as_str());
     assert_eq!(told[1].1["cause"], "VALUE_REPORTED");
-    assert_eq!(told[2].1["id"], id.as_str());
-    assert_eq!(told[2].1["status"], "CANCELLED");
-    assert_eq!(receiver.wait_for(4).await.len(), 4);
+    // Cancelled: "Lớp chuyển" (to officers), then "Lớp nghề"; published: "Lớp chuyển" (before),
+    // "Lớp nghề", "Tập huấn mở rộng" (to members).
+    assert_eq!((told[2].1["id"].clone(), told[2].1["status"].clone()), (json!(leaving), json!("CANCELLED")));
+    assert_eq!((told[3].1["id"].clone(), told[3].1["status"].clone()), (json!(id), json!("CANCELLED")));
+    assert_eq!(told[6].1["id"], opening);
+    assert_eq!(told[6].1["status"], "PUBLISHED");
+    assert_eq!(receiver.wait_for(7).await.len(), 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -604,4 +647,99 @@ async fn simultaneous_subscriptions_never_pass_the_cap() {
         assert_eq!((refused.code(), refused.reason()), (Some("CONFLICT"), Some("TOO_MANY_WEBHOOKS")));
     }
     assert_eq!(subscriptions(&app, &admin, &client).await.len(), 10);
+}
+
+#[tokio::test]
+async fn enabling_sends_what_waited_at_once_and_a_pending_delivery_is_not_replayed() {
+    // A failed attempt waits ten minutes before the next.
+    let app = spawn(&[("APP_WEBHOOK_BACKOFF_BASE_MS", "600000")]).await;
+    let admin = app.token(SYSADMIN).await;
+    let lb = app.token(LB_OFFICER).await;
+    let client = register(&app, &admin, "HN-LB", &["NEWS_READ"]).await;
+    let receiver = FakeGateway::start().await;
+    let (id, _) = subscribe(&app, &admin, &client, &receiver.url, &["POST_PUBLISHED"]).await;
+    receiver.fail_next(&[500]);
+    publish_post(&app, &lb, "HN-LB", "Một").await;
+    let sub =
+        wait_until(&app, &admin, &client, |s| deliveries(s).first().is_some_and(|d| d["attempts"] == 1))
+            .await;
+    let pending = deliveries(&sub)[0].clone();
+    assert_eq!(pending["status"], "PENDING");
+    assert!(pending["nextAttemptAt"].is_string());
+    let replay = "mutation($id: ID!) { replayWebhookDelivery(id: $id) { status } }";
+    app.gql(replay, json!({ "id": pending["id"] }), Some(&admin))
+        .await
+        .expect_reason("CONFLICT", "WRONG_STATUS");
+
+    // Stopped and started again: what waited goes out now, not in ten minutes.
+    for m in ["disableWebhookSubscription", "enableWebhookSubscription"] {
+        app.gql(
+            &format!("mutation($id: ID!) {{ {m}(id: $id) {{ status }} }}"),
+            json!({ "id": id }),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    }
+    let sub = wait_until(&app, &admin, &client, |s| deliveries(s)[0]["status"] == "DELIVERED").await;
+    assert_eq!(deliveries(&sub)[0]["attempts"], 2);
+    assert_eq!(receiver.received().len(), 2);
+
+    // A replay is recorded with the client's changes.
+    app.gql(replay, json!({ "id": pending["id"] }), Some(&admin)).await.ok();
+    assert_eq!(actions(&app, &admin, &client).await.last().map(String::as_str), Some("WEBHOOK_REPLAYED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_subscriptions_while_events_are_queued_fails_neither() {
+    // Every post fails at once (nothing listens on port 9): the worker records failures while
+    // the subscriptions are being deleted.
+    let app = spawn(&[]).await;
+    let admin = app.token(SYSADMIN).await;
+    let lb = app.token(LB_OFFICER).await;
+    let client = register(&app, &admin, "HN-LB", &["NEWS_READ"]).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(
+            subscribe(&app, &admin, &client, &format!("http://127.0.0.1:9/hooks/{i}"), &["POST_PUBLISHED"])
+                .await
+                .0,
+        );
+    }
+    let unit = app.unit_id("HN-LB").await;
+    let posts = (0..10).map(|i| {
+        let (app, lb, unit) = (&app, lb.clone(), unit.clone());
+        async move {
+            let input = json!({ "title": format!("Tin {i}"), "body": "Nội dung.", "coverImageUrl": null });
+            app.gql(
+                "mutation($u: ID!, $i: PostInput!) { createPost(unitId: $u, input: $i) { id } }",
+                json!({ "u": unit, "i": input }),
+                Some(&lb),
+            )
+            .await
+        }
+    });
+    let deletes = ids.iter().map(|id| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.gql(
+                "mutation($id: ID!) { deleteWebhookSubscription(id: $id) { id } }",
+                json!({ "id": id }),
+                Some(&admin),
+            )
+            .await
+        }
+    });
+    let (posted, deleted) = futures_util::future::join(
+        futures_util::future::join_all(posts),
+        futures_util::future::join_all(deletes),
+    )
+    .await;
+    for answer in posted.into_iter().chain(deleted) {
+        answer.ok();
+    }
+    assert!(subscriptions(&app, &admin, &client).await.is_empty());
+    // No delivery is left pointing at a subscription that is gone.
+    let orphans = entities::webhook_delivery::Entity::find().all(&app.state.db).await.unwrap();
+    assert!(orphans.is_empty(), "{orphans:?}");
 }

@@ -57,6 +57,7 @@ pub enum GqlChange {
     WebhookDisabled,
     WebhookEnabled,
     WebhookRemoved,
+    WebhookReplayed,
 }
 
 /// A partner system registered to read one subtree.

@@ -10,6 +10,12 @@
 //!   still running changes every day; a past one with a late report), so they are shown as
 //!   [`Suppression::live`] shows active members: 0 as 0, from 1 to k−1 not at all, else
 //!   rounded down to a multiple of k. Whatever the period: one rule, whether or not it ended.
+//! - **New members and people trained are withheld** (`suppressed`, attainment null): their
+//!   actual over a period is the sum of the very monthly figures `publicStatistics` shows
+//!   (`newMembers`, `attendances`), each audited for its month alone, so a year's total — even
+//!   rounded — would give a hidden month back by subtraction (Jan–Nov shown summing to 41,
+//!   December hidden, a year of 45: December was 4). Partners add up the monthly figures
+//!   themselves; households certified and summed reports have no monthly figure and stay coarse.
 //! - **Averaged reported indicators** (`Aggregation::Average`) are shown as reported: they are
 //!   a rate or a score of a unit as a whole (e.g. "% of households with clean water"), not a
 //!   count of people, and rounding a rate to a multiple of k would only make it wrong. An
@@ -46,7 +52,14 @@ impl PublicProgressRow {
     fn new(row: ProgressRow, indicator: &indicator::Model, rule: Suppression) -> Self {
         let averaged =
             indicator.kind == IndicatorKind::Reported && indicator.aggregation == Aggregation::Average;
-        let actual = if averaged { Some(row.actual) } else { rule.live_amount(row.actual) };
+        let monthly = indicator.id == targets::NEW_MEMBERS || indicator.id == targets::PEOPLE_TRAINED;
+        let actual = if monthly {
+            None
+        } else if averaged {
+            Some(row.actual)
+        } else {
+            rule.live_amount(row.actual)
+        };
         Self { unit: row.unit, target: row.target, actual, reporting_units: row.reporting_units }
     }
 
@@ -152,6 +165,23 @@ mod tests {
             let no_target = PublicProgressRow::new(row(None, 12.0), &counted, rule);
             assert_eq!((no_target.actual, no_target.attainment()), (Some(10.0), None));
         }
+    }
+
+    #[test]
+    fn new_members_and_people_trained_are_withheld_since_their_months_are_shown() {
+        let rule = Suppression::new(5);
+        for id in [targets::NEW_MEMBERS, targets::PEOPLE_TRAINED] {
+            let monthly = indicator::Model { id, ..indicator(IndicatorKind::Computed, Aggregation::Sum) };
+            for actual in [0.0, 3.0, 45.0] {
+                let shown = PublicProgressRow::new(row(Some(40.0), actual), &monthly, rule);
+                assert_eq!((shown.target, shown.actual, shown.attainment()), (Some(40.0), None, None));
+            }
+        }
+        let households = indicator::Model {
+            id: targets::HOUSEHOLDS_CERTIFIED,
+            ..indicator(IndicatorKind::Computed, Aggregation::Sum)
+        };
+        assert_eq!(PublicProgressRow::new(row(Some(40.0), 45.0), &households, rule).actual, Some(45.0));
     }
 
     #[test]

@@ -49,8 +49,14 @@ use crate::{
     worker::{self, PollingWorker},
 };
 
-/// How long a claimed row is left to its instance before another may retry it.
-const CLAIM_LEASE: Duration = Duration::from_secs(300);
+/// How long a claimed row is left to its instance before another may retry it: at least five
+/// minutes, and twice what a whole batch may take (its posts, `concurrency` at a time, each up
+/// to the timeout), so a lease never ends while its instance is still at work.
+fn claim_lease(settings: &WebhookSettings) -> Duration {
+    let rounds = settings.batch_size.div_ceil(settings.concurrency.max(1) as u64) + 1;
+    let batch = settings.timeout.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
+    batch.saturating_mul(2).max(Duration::from_secs(300))
+}
 
 /// The `webhook-signature` value of one attempt: `v1,` and the base64 of HMAC-SHA256 over
 /// `{id}.{timestamp}.{body}` keyed with the secret's bytes.
@@ -184,7 +190,7 @@ struct Claimed {
 /// were claimed.
 pub async fn run_batch(state: &AppState, poster: &Poster) -> Result<usize, DbErr> {
     let settings = state.settings.webhooks;
-    let claimed = claim(&state.db, settings.batch_size).await?;
+    let claimed = claim(&state.db, settings.batch_size, claim_lease(&settings)).await?;
     let n = claimed.len();
     let keys = state.report_keys.as_ref();
     let mut outcomes = futures_util::stream::iter(claimed)
@@ -214,7 +220,7 @@ async fn attempt(poster: &Poster, keys: &Keyring, c: &Claimed) -> Result<u16, Fa
 
 /// Due deliveries of active subscriptions of live clients, with their events and subscriptions,
 /// leased to this instance.
-async fn claim(db: &sea_orm::DatabaseConnection, batch: u64) -> Result<Vec<Claimed>, DbErr> {
+async fn claim(db: &sea_orm::DatabaseConnection, batch: u64, lease: Duration) -> Result<Vec<Claimed>, DbErr> {
     let txn = db.begin().await?;
     let now = Utc::now();
     let live_clients = Query::select()
@@ -238,7 +244,7 @@ async fn claim(db: &sea_orm::DatabaseConnection, batch: u64) -> Result<Vec<Claim
         .order_by_asc(wd::Column::NextAttemptAt)
         .limit(batch);
     let columns = (wd::Column::Id, wd::Column::NextAttemptAt);
-    let rows = worker::lease_due(&txn, due, columns, |r| r.id, now, CLAIM_LEASE).await?;
+    let rows = worker::lease_due(&txn, due, columns, |r| r.id, now, lease).await?;
     if rows.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
@@ -268,8 +274,8 @@ async fn claim(db: &sea_orm::DatabaseConnection, batch: u64) -> Result<Vec<Claim
         .collect())
 }
 
-/// Writes the outcome of one attempt to the delivery and its subscription. Only a delivery still
-/// `PENDING` changes.
+/// Writes the outcome of one attempt to the delivery and its subscription, in one transaction
+/// that locks the subscription first. Only a delivery still `PENDING` changes.
 async fn record(
     db: &sea_orm::DatabaseConnection,
     settings: &WebhookSettings,
@@ -279,6 +285,11 @@ async fn record(
     let now = Utc::now();
     let attempts = c.delivery.attempts.saturating_add(1);
     let txn = db.begin().await?;
+    // The subscription first, as deleting one does (`webhooks::delete_subscription`): taking the
+    // delivery first would deadlock with it. Deleted meanwhile: nothing to record.
+    if crate::db::lock_by_id::<ws::Entity>(&txn, c.subscription.id).await?.is_none() {
+        return txn.commit().await;
+    }
     let update = wd::Entity::update_many()
         .filter(wd::Column::Id.eq(c.delivery.id))
         .filter(wd::Column::Status.eq(DeliveryStatus::Pending.as_str()))
@@ -357,6 +368,15 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_outlasts_the_slowest_batch() {
+        let mut s = crate::config::Settings::from_vars(&Default::default()).unwrap().webhooks;
+        assert_eq!(claim_lease(&s), Duration::from_secs(300));
+        // 20 posts, 8 at a time, up to two minutes each: 3 rounds (+1 for the records) × 2.
+        s.timeout = Duration::from_secs(120);
+        assert_eq!(claim_lease(&s), Duration::from_secs(120 * 4 * 2));
+    }
 
     #[test]
     fn the_signature_is_the_one_of_the_standard_webhooks_test_vector() {

@@ -166,7 +166,7 @@ pub async fn create_subscription(
     getrandom::fill(&mut key).map_err(ApiError::internal)?;
     let id = Uuid::now_v7();
     let sealed = call.state.report_keys.seal(&key, &secret_context(id)).map_err(ApiError::internal)?;
-    let now = call.state.clock.now();
+    let now = Utc::now();
     let txn = call.state.db.begin().await?;
     // Locks the client row (PostgreSQL), so two requests at once cannot pass the cap together.
     let client = super::clients::live_client(&txn, client.id).await?;
@@ -226,7 +226,7 @@ pub async fn subscriptions_of(
 pub async fn set_enabled(call: Call<'_>, id: Uuid, enabled: bool) -> Result<ws::Model, ApiError> {
     let row = get_subscription(call, id).await?;
     let viewer = call.viewer()?;
-    let now = call.state.clock.now();
+    let now = Utc::now();
     let (from, to) = if enabled {
         (SubscriptionStatus::Disabled, SubscriptionStatus::Active)
     } else {
@@ -251,6 +251,15 @@ pub async fn set_enabled(call: Call<'_>, id: Uuid, enabled: bool) -> Result<ws::
     if update.exec(&txn).await?.rows_affected == 0 {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
+    if enabled {
+        // What waited goes out now, not at the end of a backoff of up to an hour.
+        wd::Entity::update_many()
+            .col_expr(wd::Column::NextAttemptAt, Expr::value(now))
+            .filter(wd::Column::SubscriptionId.eq(id))
+            .filter(wd::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .exec(&txn)
+            .await?;
+    }
     let action = if enabled { ClientChange::WebhookEnabled } else { ClientChange::WebhookDisabled };
     super::clients::record(&txn, row.client_id, viewer.person_id, action, None, now).await?;
     let row = ws::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
@@ -266,6 +275,9 @@ pub async fn delete_subscription(call: Call<'_>, id: Uuid) -> Result<ws::Model, 
     let row = get_subscription(call, id).await?;
     let viewer = call.viewer()?;
     let txn = call.state.db.begin().await?;
+    // Locked first: a change queuing an event for it meanwhile commits its deliveries before
+    // they are deleted here (see [`emit_all`]).
+    crate::db::lock_by_id::<ws::Entity>(&txn, id).await?;
     wd::Entity::delete_many().filter(wd::Column::SubscriptionId.eq(id)).exec(&txn).await?;
     ws::Entity::delete_by_id(id).exec(&txn).await?;
     super::clients::record(
@@ -274,7 +286,7 @@ pub async fn delete_subscription(call: Call<'_>, id: Uuid) -> Result<ws::Model, 
         viewer.person_id,
         ClientChange::WebhookRemoved,
         None,
-        call.state.clock.now(),
+        Utc::now(),
     )
     .await?;
     txn.commit().await?;
@@ -335,21 +347,33 @@ pub async fn replay_delivery(call: Call<'_>, id: Uuid) -> Result<DeliveryRow, Ap
     if subscription.status != SubscriptionStatus::Active {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
-    let now = call.state.clock.now();
+    let viewer = call.viewer()?;
+    let now = Utc::now();
+    let txn = call.state.db.begin().await?;
     let changed = wd::Entity::update_many()
         .col_expr(wd::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
         .col_expr(wd::Column::Attempts, Expr::value(0))
         .col_expr(wd::Column::NextAttemptAt, Expr::value(now))
         .filter(wd::Column::Id.eq(id))
         .filter(wd::Column::Status.ne(DeliveryStatus::Pending.as_str()))
-        .exec(db)
+        .exec(&txn)
         .await?
         .rows_affected;
     if changed == 0 {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
+    super::clients::record(
+        &txn,
+        subscription.client_id,
+        viewer.person_id,
+        ClientChange::WebhookReplayed,
+        None,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
     call.state.webhooks_queued.notify_one();
-    tracing::info!(event = "webhook_replayed", delivery = %id, by = %call.viewer()?.person_id, "webhook delivery replayed");
+    tracing::info!(event = "webhook_replayed", delivery = %id, by = %viewer.person_id, "webhook delivery replayed");
     let delivery = wd::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
     let event = we::Entity::find_by_id(delivery.event_id).one(db).await?.ok_or(ApiError::NotFound)?;
     Ok((delivery, event))
@@ -406,14 +430,18 @@ pub async fn emit_all(conn: &impl ConnectionTrait, events: Vec<Event>) -> Result
             ),
         )
         .to_owned();
-    let subscriptions: Vec<(Uuid, ClientId, String)> = ws::Entity::find()
+    let mut query = ws::Entity::find()
         .select_only()
         .columns([ws::Column::Id, ws::Column::ClientId, ws::Column::EventTypes])
         .filter(ws::Column::Status.eq(SubscriptionStatus::Active.as_str()))
-        .filter(ws::Column::ClientId.in_subquery(live_clients))
-        .into_tuple()
-        .all(conn)
-        .await?;
+        .filter(ws::Column::ClientId.in_subquery(live_clients));
+    // The subscriptions stay until the caller commits: one deleted meanwhile waits for it (see
+    // [`delete_subscription`]), one deleted just before is skipped, so no delivery ever points
+    // at a subscription that is gone. SQLite's one writer orders the two anyway.
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock(sea_orm::sea_query::LockType::KeyShare);
+    }
+    let subscriptions: Vec<(Uuid, ClientId, String)> = query.into_tuple().all(conn).await?;
     let wanted: BTreeSet<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let subscriptions: Vec<(Uuid, ClientId, BTreeSet<EventType>)> = subscriptions
         .into_iter()
