@@ -175,6 +175,9 @@ impl Application {
         let poster = webhooks::Poster::new(&settings.webhooks).map_err(|_| StartupError::Webhooks)?;
         let state = connect(settings).await?;
         let settings = state.settings.clone();
+        if !settings.quota.buckets {
+            tracing::warn!("APP_QUOTA_BUCKETS=false: no caller pays from a bucket of cost points");
+        }
         // Anyone who read the README could sign in to them.
         if settings.is_production() {
             let present = seed::demo_accounts_present(&state).await.map_err(|_| StartupError::Task)?;

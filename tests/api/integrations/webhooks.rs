@@ -743,3 +743,30 @@ async fn deleting_subscriptions_while_events_are_queued_fails_neither() {
     let orphans = entities::webhook_delivery::Entity::find().all(&app.state.db).await.unwrap();
     assert!(orphans.is_empty(), "{orphans:?}");
 }
+
+#[tokio::test]
+async fn a_secret_that_cannot_be_opened_is_no_failure_of_the_receiver() {
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    let app = spawn(&[]).await;
+    let admin = app.token(SYSADMIN).await;
+    let lb = app.token(LB_OFFICER).await;
+    let client = register(&app, &admin, "HN-LB", &["NEWS_READ"]).await;
+    let receiver = FakeGateway::start().await;
+    let (id, _) = subscribe(&app, &admin, &client, &receiver.url, &["POST_PUBLISHED"]).await;
+    // The sealed secret no longer opens (as if sealed under a key this instance lacks).
+    entities::webhook_subscription::Entity::update_many()
+        .col_expr(entities::webhook_subscription::Column::Secret, Expr::value(vec![1u8, 0, 9, 1, 2, 3]))
+        .filter(entities::webhook_subscription::Column::Id.eq(crate::helpers::uuid_of(&id)))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    publish_post(&app, &lb, "HN-LB", "Một").await;
+    let sub = wait_until(&app, &admin, &client, |s| {
+        deliveries(s).first().is_some_and(|d| d["lastError"] == "SECRET_UNAVAILABLE")
+    })
+    .await;
+    let d = &deliveries(&sub)[0];
+    assert_eq!((d["status"].clone(), d["attempts"].clone()), (json!("PENDING"), json!(0)));
+    assert_eq!((sub["status"].clone(), sub["consecutiveFailures"].clone()), (json!("ACTIVE"), json!(0)));
+    assert!(receiver.received().is_empty());
+}

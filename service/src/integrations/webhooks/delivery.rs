@@ -71,6 +71,9 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// A delivery's secret could not be opened: the key that sealed it is not configured here.
+const SECRET_UNAVAILABLE: &str = "SECRET_UNAVAILABLE";
+
 /// Why an attempt failed, kept as a stable code in `last_error` (free of the URL, the body and
 /// the secret).
 #[derive(Debug)]
@@ -79,7 +82,8 @@ enum Failure {
     Status(u16),
     /// No answer: `TIMEOUT`, `CONNECTION_FAILED`, `REQUEST_FAILED`, `TARGET_NOT_ALLOWED` (the URL
     /// as written is no longer allowed), `TARGET_NOT_PUBLIC` (its name resolves to an address
-    /// that is not public), `SECRET_UNAVAILABLE` (its sealing key is not configured).
+    /// that is not public), `SECRET_UNAVAILABLE` (its sealing key is not configured: neither an
+    /// attempt nor a failure, retried in an hour).
     NoAnswer(&'static str),
 }
 
@@ -214,7 +218,7 @@ pub async fn run_batch(state: &AppState, poster: &Poster) -> Result<usize, DbErr
 async fn attempt(poster: &Poster, keys: &Keyring, c: &Claimed) -> Result<u16, Failure> {
     let context = super::secret_context(c.subscription.id);
     let key =
-        keys.open(&c.subscription.secret, &context).map_err(|_| Failure::NoAnswer("SECRET_UNAVAILABLE"))?;
+        keys.open(&c.subscription.secret, &context).map_err(|_| Failure::NoAnswer(SECRET_UNAVAILABLE))?;
     poster.post(&c.subscription.url, &c.event.id.to_string(), &key, &c.event.payload).await
 }
 
@@ -288,6 +292,20 @@ async fn record(
     // The subscription first, as deleting one does (`webhooks::delete_subscription`): taking the
     // delivery first would deadlock with it. Deleted meanwhile: nothing to record.
     if crate::db::lock_by_id::<ws::Entity>(&txn, c.subscription.id).await?.is_none() {
+        return txn.commit().await;
+    }
+    if matches!(outcome, Err(Failure::NoAnswer(SECRET_UNAVAILABLE))) {
+        // Our fault, not the receiver's: no attempt counted, no failure against the
+        // subscription; tried again in an hour (by an instance that has the key, or this one
+        // once it is configured).
+        tracing::error!("webhook not signed: the key that sealed its secret is not configured");
+        wd::Entity::update_many()
+            .filter(wd::Column::Id.eq(c.delivery.id))
+            .filter(wd::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .col_expr(wd::Column::LastError, Expr::value(SECRET_UNAVAILABLE))
+            .col_expr(wd::Column::NextAttemptAt, Expr::value(now + chrono::Duration::hours(1)))
+            .exec(&txn)
+            .await?;
         return txn.commit().await;
     }
     let update = wd::Entity::update_many()

@@ -51,9 +51,12 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
         return is_public_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
     }
-    // Global unicast is 2000::/3; within it, documentation (2001:db8::/32) and 6to4
-    // (2002::/16, which embeds an IPv4 address) are refused.
-    (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8) && s[0] != 0x2002
+    // Global unicast is 2000::/3; within it are refused the IETF protocol assignments
+    // (2001::/23: Teredo, benchmarking, ORCHID…), documentation (2001:db8::/32, 3fff::/20) and
+    // 6to4 (2002::/16, which embeds an IPv4 address).
+    let protocol = s[0] == 0x2001 && s[1] < 0x0200;
+    let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] == 0x3fff && s[1] < 0x1000);
+    (s[0] & 0xe000) == 0x2000 && !protocol && !documentation && s[0] != 0x2002
 }
 
 /// Checks a subscription's URL as written: an absolute `https://` URL (or `http://` when private
@@ -173,6 +176,10 @@ mod tests {
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            "3fff:fff::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:1ff::1",
             "2002:a00:1::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private} must not be public");
@@ -182,6 +189,8 @@ mod tests {
             "1.1.1.1",
             "203.162.4.191",
             "2001:4860:4860::8888",
+            "2001:200::1",
+            "3fff:1000::1",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
         ] {
