@@ -194,28 +194,27 @@ impl Attempt {
     /// The secret could not be checked (the database failed): both counters take the attempt
     /// back. A cache failure now leaves them a little high (safe).
     async fn unchecked(self, state: &AppState) {
-        let undone = async {
-            if let Some(key) = &self.client_key {
-                state.cache.undo_hit(key).await?;
-            }
-            state.cache.undo_hit(&self.address_key).await
-        };
-        if undone.await.is_err() {
-            tracing::warn!("client secret counters could not take back an unchecked attempt");
-        }
+        self.give_back(state, false).await;
     }
 
     /// The secret was right: the client's counter starts over and the address gets its
     /// attempt back. A cache failure now leaves the counters a little high (safe).
     async fn succeeded(self, state: &AppState) {
-        let cleared = async {
-            if let Some(key) = &self.client_key {
-                state.cache.clear(key).await?;
+        self.give_back(state, true).await;
+    }
+
+    /// The address takes the attempt back; the client's counter too, or starts over (`clear`).
+    async fn give_back(self, state: &AppState, clear: bool) {
+        let done = async {
+            match &self.client_key {
+                Some(key) if clear => state.cache.clear(key).await?,
+                Some(key) => state.cache.undo_hit(key).await?,
+                None => {}
             }
             state.cache.undo_hit(&self.address_key).await
         };
-        if cleared.await.is_err() {
-            tracing::warn!("client secret counters could not be reset after a right secret");
+        if done.await.is_err() {
+            tracing::warn!("client secret counters could not take an attempt back");
         }
     }
 }

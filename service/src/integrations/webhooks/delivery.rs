@@ -27,9 +27,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::Utc;
-use entities::{
-    integration_client as client, webhook_delivery as wd, webhook_event as we, webhook_subscription as ws,
-};
+use entities::{webhook_delivery as wd, webhook_event as we, webhook_subscription as ws};
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use sea_orm::{
@@ -227,14 +225,7 @@ async fn attempt(poster: &Poster, keys: &Keyring, c: &Claimed) -> Result<u16, Fa
 async fn claim(db: &sea_orm::DatabaseConnection, batch: u64, lease: Duration) -> Result<Vec<Claimed>, DbErr> {
     let txn = db.begin().await?;
     let now = Utc::now();
-    let live_clients = Query::select()
-        .column(client::Column::Id)
-        .from(client::Entity)
-        .and_where(client::Column::RevokedAt.is_null())
-        .and_where(
-            Expr::col(client::Column::ExpiresAt).is_null().or(Expr::col(client::Column::ExpiresAt).gt(now)),
-        )
-        .to_owned();
+    let live_clients = super::live_clients(now);
     let active = Query::select()
         .column(ws::Column::Id)
         .from(ws::Entity)

@@ -326,7 +326,7 @@ pub async fn deliveries_of(
         .await?;
     let has_next = rows.len() as u64 > first;
     rows.truncate(first as usize);
-    let events: std::collections::HashMap<Uuid, we::Model> = we::Entity::find()
+    let events: HashMap<Uuid, we::Model> = we::Entity::find()
         .filter(we::Column::Id.is_in(rows.iter().map(|r| r.event_id)))
         .all(db)
         .await?
@@ -394,6 +394,19 @@ pub struct Event {
 #[must_use]
 pub struct Queued(pub bool);
 
+/// The ids of the clients neither revoked nor expired at `now` (their subscriptions are told and
+/// posted to; the others' wait).
+pub(crate) fn live_clients(now: DateTime<Utc>) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(client::Column::Id)
+        .from(client::Entity)
+        .and_where(client::Column::RevokedAt.is_null())
+        .and_where(
+            Expr::col(client::Column::ExpiresAt).is_null().or(Expr::col(client::Column::ExpiresAt).gt(now)),
+        )
+        .to_owned()
+}
+
 /// Queues `event` for every live subscription that wants it, inside the caller's transaction.
 pub async fn emit(conn: &impl ConnectionTrait, event: Event) -> Result<Queued, DbErr> {
     emit_all(conn, vec![event]).await
@@ -413,13 +426,7 @@ pub async fn emit_all(conn: &impl ConnectionTrait, events: Vec<Event>) -> Result
     }
     let now = Utc::now();
     let units: BTreeSet<UnitId> = events.iter().map(|e| e.unit_id).collect();
-    let live_clients = Query::select()
-        .column(client::Column::Id)
-        .from(client::Entity)
-        .and_where(client::Column::RevokedAt.is_null())
-        .and_where(
-            Expr::col(client::Column::ExpiresAt).is_null().or(Expr::col(client::Column::ExpiresAt).gt(now)),
-        )
+    let live_clients = live_clients(now)
         .and_where(
             Expr::col(client::Column::UnitId).in_subquery(
                 Query::select()
