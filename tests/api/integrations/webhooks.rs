@@ -86,7 +86,9 @@ async fn wait_until(app: &TestApp, admin: &str, client: &Client, done: impl Fn(&
     for _ in 0..200 {
         let sub = subscriptions(app, admin, client).await.remove(0);
         if done(&sub) {
-            return sub;
+            // Read again: the subscription and its deliveries are read by two statements, so
+            // the read that saw the state may hold the subscription from just before it.
+            return subscriptions(app, admin, client).await.remove(0);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
