@@ -81,6 +81,7 @@ pub struct Application {
     fanout_worker: PollingWorker,
     escalation_worker: PollingWorker,
     webhook_worker: PollingWorker,
+    idempotency_sweeper: PollingWorker,
     revocation_guard: Option<PollingWorker>,
 }
 
@@ -204,6 +205,7 @@ impl Application {
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
         let escalation_worker = service::violence::escalation::spawn_worker(state.clone());
         let webhook_worker = webhooks::spawn_worker(state.clone(), Arc::new(poster));
+        let idempotency_sweeper = service::idempotency::spawn_sweeper(state.clone());
         let revocation_guard = identity::spawn_revocation_guard(state.clone());
         let port = listener.local_addr()?.port();
         let schema = build_schema(state.clone(), &settings);
@@ -249,6 +251,7 @@ impl Application {
             fanout_worker,
             escalation_worker,
             webhook_worker,
+            idempotency_sweeper,
             revocation_guard,
         })
     }
@@ -337,6 +340,7 @@ impl Application {
             self.fanout_worker.stop(grace),
             self.escalation_worker.stop(grace),
             self.webhook_worker.stop(grace),
+            self.idempotency_sweeper.stop(grace),
             async {
                 if let Some(guard) = self.revocation_guard {
                     guard.stop(grace).await;

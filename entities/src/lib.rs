@@ -79,6 +79,7 @@ pub mod campaign_criterion;
 pub mod consent;
 pub mod counter;
 pub mod fanout_job;
+pub mod idempotency_key;
 pub mod ids;
 pub mod indicator;
 pub mod integration_call;

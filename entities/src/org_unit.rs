@@ -17,6 +17,9 @@ pub struct Model {
     pub name: String,
     /// `name` folded to lowercase ASCII (accents and đ removed) for search and ordering.
     pub name_search: String,
+    /// The words of the folded name and of the code, each after a space (" chi hoi … hn lb bd
+    /// 01 "): a search word matches where it starts one of them.
+    pub search_words: String,
     /// Distance from the root (the root has depth 0).
     pub depth: i32,
     pub created_at: DateTimeUtc,

@@ -31,6 +31,8 @@ mod m20261231_000024_client_buckets;
 mod m20261231_000025_create_integration_calls;
 mod m20261231_000026_create_trusted_documents;
 mod m20261231_000027_create_webhooks;
+mod m20270101_000028_create_idempotency_keys;
+mod m20270101_000029_console_lookups;
 mod util;
 
 pub struct Migrator;
@@ -66,6 +68,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261231_000025_create_integration_calls::Migration),
             Box::new(m20261231_000026_create_trusted_documents::Migration),
             Box::new(m20261231_000027_create_webhooks::Migration),
+            Box::new(m20270101_000028_create_idempotency_keys::Migration),
+            Box::new(m20270101_000029_console_lookups::Migration),
         ]
     }
 }

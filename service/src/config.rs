@@ -65,6 +65,9 @@ pub struct Settings {
     pub refresh_reuse_grace: Duration,
     /// How long a training check-in code (QR) stays valid; the app shows a fresh one.
     pub check_in_token_ttl: Duration,
+    /// How long before a training starts its check-in opens (by code or by hand); earlier is
+    /// `CONFLICT` `NOT_STARTED_YET`.
+    pub check_in_opens_before: Duration,
     /// Failed logins for one phone number from one client address.
     pub login_max_failures_per_phone: u32,
     /// Failed logins for one phone number from all addresses together.
@@ -390,6 +393,7 @@ impl Settings {
             refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
             refresh_reuse_grace: secs(parse(&get, "APP_REFRESH_REUSE_GRACE_SECS", 10, "seconds")?),
             check_in_token_ttl: secs(u64::from(positive(&get, "APP_CHECK_IN_TOKEN_TTL_SECS", 300)?)),
+            check_in_opens_before: secs(parse(&get, "APP_CHECK_IN_OPENS_BEFORE_SECS", 3600, "seconds")?),
             login_max_failures_per_phone: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5)?,
             login_max_failures_per_phone_total: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE_TOTAL", 20)?,
             login_max_failures_per_address: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,

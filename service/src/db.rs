@@ -221,6 +221,39 @@ pub fn before_key<C: sea_orm::ColumnTrait>(
         .add(sea_orm::Condition::all().add(key.eq(value)).add(id.lt(last_id)))
 }
 
+/// Which end of a time-ordered list (a queue) comes first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimeOrder {
+    /// The oldest first: the order work is done in.
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+impl TimeOrder {
+    /// Rows after the cursor `(value, last_id)` of a list ordered by `key, id` this way.
+    pub fn after<C: sea_orm::ColumnTrait>(
+        self,
+        key: C,
+        value: impl Into<Value> + Clone,
+        id: C,
+        last_id: impl Into<Value>,
+    ) -> sea_orm::Condition {
+        match self {
+            TimeOrder::OldestFirst => after_key(key, value, id, last_id),
+            TimeOrder::NewestFirst => before_key(key, value, id, last_id),
+        }
+    }
+
+    /// The sort direction.
+    pub fn direction(self) -> sea_orm::Order {
+        match self {
+            TimeOrder::OldestFirst => sea_orm::Order::Asc,
+            TimeOrder::NewestFirst => sea_orm::Order::Desc,
+        }
+    }
+}
+
 /// A page of a list fetched with `LIMIT first + 1`: the first `first` rows, and whether more
 /// follow.
 pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {

@@ -241,7 +241,8 @@ pub enum ConflictKind {
     NotStartedYet,
     /// A pledge for this person or household, campaign and year exists already.
     AlreadyPledged,
-    /// The idempotency key of a report was already used for a different submission.
+    /// An idempotency key (a request's, or a violence report's) was already used for a
+    /// different request.
     IdempotencyKeyReused,
     /// A second factor is on already (replace it from a stepped-up session).
     AlreadyEnrolled,
@@ -254,6 +255,9 @@ pub enum ConflictKind {
     DocumentKnown,
     /// An integration client has as many webhook subscriptions as allowed: delete one first.
     TooManyWebhooks,
+    /// A request with this idempotency key is still running: send it again shortly
+    /// (`extensions.retryAfter`).
+    RequestInProgress,
 }
 
 impl ConflictKind {
@@ -282,6 +286,7 @@ impl ConflictKind {
             TooManySecrets => "TOO_MANY_SECRETS",
             DocumentKnown => "DOCUMENT_KNOWN",
             TooManyWebhooks => "TOO_MANY_WEBHOOKS",
+            RequestInProgress => "REQUEST_IN_PROGRESS",
         }
     }
 }
@@ -487,10 +492,10 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::AlreadyPledged, Lang::Vi) => "Đã có đăng ký cam kết cho năm này.",
         (ConflictKind::AlreadyPledged, Lang::En) => "There is already a pledge for this year.",
         (ConflictKind::IdempotencyKeyReused, Lang::Vi) => {
-            "Mã gửi này đã được dùng cho một nội dung khác. Hãy gửi lại như một tin báo mới."
+            "Khoá gửi lại này đã được dùng cho một yêu cầu khác. Hãy dùng khoá mới cho yêu cầu mới."
         }
         (ConflictKind::IdempotencyKeyReused, Lang::En) => {
-            "This submission key was already used for different content. Send it as a new report."
+            "This idempotency key was already used for a different request. Use a new key for a new request."
         }
         (ConflictKind::AlreadyEnrolled, Lang::Vi) => {
             "Xác thực hai lớp đã được bật. Để thay thiết bị, hãy xác nhận lại trước."
@@ -517,6 +522,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::TooManyWebhooks, Lang::En) => {
             "The client has as many webhook subscriptions as allowed. Delete one first."
+        }
+        (ConflictKind::RequestInProgress, Lang::Vi) => {
+            "Yêu cầu với khoá này vẫn đang được xử lý. Hãy gửi lại sau giây lát."
+        }
+        (ConflictKind::RequestInProgress, Lang::En) => {
+            "A request with this key is still being processed. Send it again in a moment."
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
+pub mod bulk;
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -22,7 +23,9 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod fanout;
+pub mod idempotency;
 pub mod push;
 pub mod seed;
 pub mod sms;

@@ -17,14 +17,14 @@ use entities::{org_unit, org_unit_closure};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
     authz::{self, Capability},
     db::{self, stmt},
-    domain::{fold_for_search, like_contains_pattern},
+    domain::{fold_for_search, unit_search_words, word_start_patterns},
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
 };
 
@@ -38,7 +38,7 @@ pub struct UnitFilter {
     /// Only units in this unit's subtree (itself excluded).
     pub under_id: Option<UnitId>,
     pub kind: Option<UnitKind>,
-    /// Accent-insensitive substring of the name.
+    /// Words (accent-insensitive, in any order) that start words of the name or the code.
     pub search: Option<String>,
     /// Only units at or below this one (an integration client's subtree).
     pub within: Option<UnitId>,
@@ -80,11 +80,16 @@ fn filter_condition(filter: &UnitFilter) -> Condition {
     if let Some(kind) = filter.kind {
         cond = cond.add(org_unit::Column::Kind.eq(kind.as_str()));
     }
-    if let Some(search) = filter.search.as_deref().filter(|s| !fold_for_search(s).is_empty()) {
-        cond = cond.add(
-            Expr::col(org_unit::Column::NameSearch)
-                .like(LikeExpr::new(like_contains_pattern(search)).escape('\\')),
-        );
+    // Every word typed starts a word of the name or the code, in any order; a search with no
+    // word in it (only punctuation) finds nothing.
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let patterns = word_start_patterns(search);
+        if patterns.is_empty() {
+            cond = cond.add(Expr::val(1).eq(0));
+        }
+        for pattern in patterns {
+            cond = cond.add(Expr::col(org_unit::Column::SearchWords).like(pattern));
+        }
     }
     cond
 }
@@ -155,6 +160,21 @@ pub async fn read_unit(call: Call<'_>, id: UnitId) -> Result<org_unit::Model, Ap
         integrations::require_within(&call.state.db, client, id).await?;
     }
     get_unit(&call.state.db, id).await
+}
+
+/// The unit with this code (codes are unique; matched as typed, case aside): for
+/// `orgUnit(code:)`.
+pub async fn read_unit_by_code(call: Call<'_>, code: &str) -> Result<org_unit::Model, ApiError> {
+    let code = code.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Err(ApiError::bad_input("code", InputProblem::Required));
+    }
+    let unit = org_unit::Entity::find()
+        .filter(org_unit::Column::Code.eq(code))
+        .one(&call.state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    read_unit(call, unit.id).await
 }
 
 /// The unit list's filter as the caller may use it: an integration client's is kept to its
@@ -337,8 +357,10 @@ pub async fn rename_unit(call: Call<'_>, id: UnitId, name: &str) -> Result<org_u
     let unit = get_unit(db, id).await?;
     authz::require(db, viewer, Capability::ManageStructure, id).await?;
     let name = parse_unit_name(name)?;
+    let unit_code = unit.code.clone();
     let mut am: org_unit::ActiveModel = unit.into();
     am.name_search = Set(fold_for_search(&name));
+    am.search_words = Set(unit_search_words(&name, &unit_code));
     am.name = Set(name);
     am.updated_at = Set(Utc::now());
     Ok(am.update(db).await?)
@@ -442,6 +464,7 @@ pub async fn insert_unit(
         code: Set(code.to_owned()),
         name: Set(name.to_owned()),
         name_search: Set(fold_for_search(name)),
+        search_words: Set(unit_search_words(name, code)),
         depth: Set(parent.map_or(0, |p| p.depth + 1)),
         created_at: Set(now),
         updated_at: Set(now),

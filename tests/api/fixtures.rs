@@ -44,9 +44,11 @@ impl Series {
     pub const ACCOUNTS: Series = Series(981);
     /// Officers of the partner-integration tests (`integrations`).
     pub const INTEGRATIONS: Series = Series(982);
+    /// Bulk decisions and the console (`bulk`).
+    pub const CONSOLE: Series = Series(983);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 11] = [
+    pub const ALL: [Series; 12] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -58,6 +60,7 @@ impl Series {
         Series::INVITATIONS,
         Series::ACCOUNTS,
         Series::INTEGRATIONS,
+        Series::CONSOLE,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

@@ -146,9 +146,14 @@ async fn search_folds_tones_and_d_with_stroke() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_wildcards_match_literally() {
     let app = spawn_app().await;
-    for q in ["%", "_", "long%bien", "long_bien", "Qu_n"] {
+    // Searches go by words: `%` and `_` are no wildcards, they separate words like any
+    // punctuation, and a search with no word in it finds nothing.
+    for q in ["%", "_", "%%", "–"] {
         assert_eq!(search(&app, q).await, Vec::<String>::new(), "search {q:?}");
     }
+    assert_eq!(search(&app, "long%bien").await, search(&app, "long bien").await);
+    assert_eq!(search(&app, "Qu_n").await, search(&app, "qu n").await);
+    assert!(!search(&app, "long%bien").await.is_empty());
 }
 
 // ---- reading ----

@@ -630,6 +630,12 @@ async fn my_code(app: &TestApp, token: &str, training: &str) -> Option<(String, 
     Some((s(&code["code"]), s(&code["expiresAt"]).parse().expect("expiresAt")))
 }
 
+/// Moves the app's clock a week on: the trainings these tests make start in a week, and
+/// check-in opens only shortly before the start (`APP_CHECK_IN_OPENS_BEFORE_SECS`).
+fn a_week_on(app: &TestApp) {
+    app.state.clock.advance(Duration::days(7));
+}
+
 async fn check_in(app: &TestApp, token: &str, training: &str, code: &str) -> Gql {
     app.gql(CHECK_IN, json!({ "t": training, "c": code }), Some(token)).await
 }
@@ -651,6 +657,7 @@ fn tampered(code: &str, i: usize, f: impl Fn(u8) -> u8) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn check_in_codes_are_for_seated_holders_and_cannot_be_forged_expired_or_moved() {
     let app = spawn().await;
+    a_week_on(&app);
     let officer = app.token(LB_OFFICER).await;
     let training = published_training(&app, &officer, "HN-LB", course("DIGITAL_SKILLS", Some(1))).await;
     let other = published_training(&app, &officer, "HN-LB", course("DIGITAL_SKILLS", None)).await;
@@ -810,6 +817,7 @@ async fn check_in_manually_expect(app: &TestApp, token: &str, registration: &Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_in_code_expires_after_the_configured_lifetime_and_dies_with_the_seat() {
     let app = spawn_app_with(&[("APP_CHECK_IN_TOKEN_TTL_SECS", "1")]).await;
+    a_week_on(&app);
     let officer = app.token(LB_OFFICER).await;
     let training = published_training(&app, &officer, "HN-LB", course("ENTREPRENEURSHIP", Some(1))).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 6, 2).await;
@@ -852,6 +860,7 @@ async fn a_check_in_code_expires_after_the_configured_lifetime_and_dies_with_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_simultaneous_scans_of_one_code_record_one_attendance() {
     let app = spawn().await;
+    a_week_on(&app);
     let officer = app.token(LB_OFFICER).await;
     let leader = app.token(BD1_LEADER).await;
     // A branch training: its leader manages it too.
@@ -885,6 +894,7 @@ async fn ten_simultaneous_scans_of_one_code_record_one_attendance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scan_and_a_cancellation_at_the_same_moment_have_one_winner() {
     let app = spawn().await;
+    a_week_on(&app);
     let officer = app.token(LB_OFFICER).await;
     let training = published_training(&app, &officer, "HN-LB", course("VOCATIONAL", Some(10))).await;
     let people = members(&app, &officer, "HN-LB-BD-01", 8, 15).await;
@@ -981,6 +991,7 @@ fn four(f: &Value) -> (i64, i64, i64, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_count_attendance_of_held_trainings_by_unit_child_category_and_gender() {
     let app = spawn().await;
+    a_week_on(&app);
     let officer = app.token(LB_OFFICER).await;
     let sysadmin = app.token(SYSADMIN).await;
     let city_admin = app.token(CITY_ADMIN).await;
@@ -1169,6 +1180,7 @@ async fn statistics_count_attendance_of_held_trainings_by_unit_child_category_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_count_another_gender_as_known_not_unknown() {
     let app = spawn_app().await;
+    a_week_on(&app);
     let officer = app.token(LB_OFFICER).await;
     let people = members(&app, &officer, "HN-LB-PD-01", 3, 3).await;
     for (p, gender) in people.iter().zip([Some("FEMALE"), Some("OTHER"), None]) {

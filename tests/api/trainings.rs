@@ -959,7 +959,87 @@ async fn capacity_cannot_go_below_the_confirmed_seats_and_new_seats_go_to_the_wa
     assert_eq!(confirmed, 6);
 }
 
+// ---- check-in opens shortly before the start ----
+
+const CHECK_IN_MANUALLY: &str = "mutation($id: ID!) { checkInManually(registrationId: $id) { alreadyCheckedIn registration { status } } }";
+const CHECK_IN: &str =
+    "mutation($t: ID!, $c: String!) { checkIn(trainingId: $t, token: $c) { alreadyCheckedIn } }";
+const REGISTRATION_CODE: &str =
+    "query($id: ID!) { node(id: $id) { ... on Training { myRegistration { checkInCode { code } } } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_in_opens_an_hour_before_the_start_not_days_before() {
+    let app = spawn().await;
+    let city = app.token(CITY_ADMIN).await;
+    let lb = app.token(LB_OFFICER).await;
+    // Starts in three days.
+    let id = published_training(&app, &lb, "HN-LB", input("Sớm quá", 3, json!({}))).await;
+    let p = tokens(members(&app, &city, S, 41..=42, "HN-LB-BD-01").await);
+    let first = registered(&app, &p[0], &id).await;
+    let second = registered(&app, &p[1], &id).await;
+    let refused = app.gql(CHECK_IN_MANUALLY, json!({ "id": first["id"] }), Some(&lb)).await;
+    refused.expect_reason("CONFLICT", "NOT_STARTED_YET");
+    // By code too.
+    let code = app.gql(REGISTRATION_CODE, json!({ "id": id }), Some(&p[1])).await.ok();
+    let code = s(&code["node"]["myRegistration"]["checkInCode"]["code"]);
+    app.gql(CHECK_IN, json!({ "t": id, "c": code }), Some(&lb))
+        .await
+        .expect_reason("CONFLICT", "NOT_STARTED_YET");
+    assert!(registration_rows(&app, &id).await.iter().all(|r| r.status.as_str() == "CONFIRMED"));
+
+    // Fifty minutes before the start (the default window is an hour) it is open.
+    app.state.clock.advance(Duration::days(3) - Duration::minutes(50));
+    let done = app.gql(CHECK_IN_MANUALLY, json!({ "id": first["id"] }), Some(&lb)).await.ok();
+    assert_eq!(done["checkInManually"]["registration"]["status"], "ATTENDED");
+    let bulk = app
+        .gql(
+            "mutation($ids: [ID!]!) { checkInManyManually(registrationIds: $ids) { ok } }",
+            json!({ "ids": [second["id"]] }),
+            Some(&lb),
+        )
+        .await
+        .ok();
+    assert_eq!(bulk["checkInManyManually"][0]["ok"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_in_window_is_configurable() {
+    let app = spawn_app_with(&[
+        ("APP_REGISTER_MAX_PER_ADDRESS", "1000"),
+        ("APP_CHECK_IN_OPENS_BEFORE_SECS", "345600"),
+    ])
+    .await;
+    let city = app.token(CITY_ADMIN).await;
+    let lb = app.token(LB_OFFICER).await;
+    // Four days' window: a training in three days is open already.
+    let id = published_training(&app, &lb, "HN-LB", input("Cửa sổ dài", 3, json!({}))).await;
+    let p = tokens(members(&app, &city, S, 43..=43, "HN-LB-BD-01").await);
+    let reg = registered(&app, &p[0], &id).await;
+    let done = app.gql(CHECK_IN_MANUALLY, json!({ "id": reg["id"] }), Some(&lb)).await.ok();
+    assert_eq!(done["checkInManually"]["registration"]["status"], "ATTENDED");
+}
+
 // ---- cancelling and completing a training ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_training_under_way_tells_those_already_checked_in() {
+    let app = spawn().await;
+    let city = app.token(CITY_ADMIN).await;
+    let lb = app.token(LB_OFFICER).await;
+    // Started an hour ago, ends in two.
+    let (starts, ends) = (Utc::now() - Duration::hours(1), Utc::now() + Duration::hours(2));
+    let running = json!({ "startsAt": starts.to_rfc3339(), "endsAt": ends.to_rfc3339(), "registrationClosesAt": ends.to_rfc3339() });
+    let id = published_training(&app, &lb, "HN-LB", input("Đang học", 1, running)).await;
+    let p = tokens(members(&app, &city, S, 44..=45, "HN-LB-BD-01").await);
+    let present = registered(&app, &p[0], &id).await;
+    registered(&app, &p[1], &id).await;
+    let done = app.gql(CHECK_IN_MANUALLY, json!({ "id": present["id"] }), Some(&lb)).await.ok();
+    assert_eq!(done["checkInManually"]["registration"]["status"], "ATTENDED");
+    cancel(&app, &lb, &id, "Mất điện").await.ok();
+    for token in &p {
+        assert_eq!(notified(&app, token, "TRAINING_CANCELLED", &id).await, 1);
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_training_notifies_everyone_registered_and_nobody_else() {
@@ -1125,7 +1205,7 @@ async fn the_roster_is_for_managers_in_arrival_order() {
     // The CSV: a header and one line per registration, in arrival order.
     let csv = app.gql(ROSTER_CSV, json!({ "id": id }), Some(&lb)).await.ok()["node"]["rosterCsv"].clone();
     let csv = s(&csv);
-    let lines: Vec<&str> = csv.trim_end_matches('\n').split('\n').collect();
+    let lines: Vec<&str> = csv.trim_end_matches("\r\n").split("\r\n").collect();
     assert_eq!(lines.len(), 6, "{csv}");
     assert!(lines[0].trim_start_matches('\u{feff}').starts_with("STT,"), "header: {}", lines[0]);
     let cells: Vec<Vec<&str>> = lines[1..].iter().map(|l| l.split(',').collect()).collect();
@@ -1134,14 +1214,19 @@ async fn the_roster_is_for_managers_in_arrival_order() {
     assert_eq!(
         got,
         [
-            (names[0].as_str(), "CONFIRMED", ""),
-            (names[1].as_str(), "CANCELLED", ""),
-            (names[2].as_str(), "CONFIRMED", ""),
-            (names[3].as_str(), "WAITLISTED", "1"),
-            (names[4].as_str(), "WAITLISTED", "2"),
+            (names[0].as_str(), "Đã có chỗ", ""),
+            (names[1].as_str(), "Đã huỷ", ""),
+            (names[2].as_str(), "Đã có chỗ", ""),
+            (names[3].as_str(), "Danh sách chờ", "1"),
+            (names[4].as_str(), "Danh sách chờ", "2"),
         ]
     );
     assert!(cells.iter().all(|c| c[2].starts_with("+84977")));
+    // Registered at, in Hanoi local time to the minute.
+    assert!(
+        cells.iter().all(|c| c[5].len() == 16 && c[5].as_bytes()[2] == b'/' && c[5].as_bytes()[13] == b':'),
+        "{csv}"
+    );
 
     // People who see the training without managing it: FORBIDDEN. Others: NOT_FOUND.
     for token in [&p[0], &case, &city] {

@@ -58,3 +58,22 @@ where
     conn.edges = rows.into_iter().map(|r| Edge::new(encode_cursor(&key(&r)), node(r))).collect();
     conn
 }
+
+/// Which end of a queue comes first.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[graphql(name = "QueueOrder")]
+pub enum GqlQueueOrder {
+    /// The oldest first: the order work is done in.
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+impl From<GqlQueueOrder> for service::db::TimeOrder {
+    fn from(o: GqlQueueOrder) -> Self {
+        match o {
+            GqlQueueOrder::OldestFirst => Self::OldestFirst,
+            GqlQueueOrder::NewestFirst => Self::NewestFirst,
+        }
+    }
+}

@@ -30,7 +30,12 @@ pub fn write_extensions(err: &ApiError, argument: Option<&str>, ext: &mut ErrorE
             ext.set("field", argument_path(field, argument));
             ext.set("reason", problem.code());
         }
-        ApiError::Conflict(kind) => ext.set("reason", kind.code()),
+        ApiError::Conflict(kind) => {
+            ext.set("reason", kind.code());
+            if *kind == service::error::ConflictKind::RequestInProgress {
+                ext.set("retryAfter", 1);
+            }
+        }
         ApiError::RateLimited { retry_after_secs } | ApiError::Unavailable { retry_after_secs } => {
             ext.set("retryAfter", *retry_after_secs)
         }

@@ -5,6 +5,7 @@
 //! [`loaders::Loaders`] and [`CredentialGuard`]; schema data: [`AppState`].
 
 pub mod arguments;
+pub mod bulk;
 pub mod campaigns;
 pub mod connection;
 mod context;

@@ -211,13 +211,25 @@ pub struct OrgQuery;
 
 #[Object]
 impl OrgQuery {
-    /// One unit. Units are public: anyone can browse the tree.
-    async fn org_unit(&self, ctx: &Context<'_>, id: ID) -> Result<OrgUnit> {
-        let id = GlobalId::decode_id::<UnitId>(&id, "id")?;
-        Ok(OrgUnit(svc::read_unit(ctx.call()?, id).await?))
+    /// One unit, by its id or by its code (`HN-LB-BD-01`; exactly one of them). Units are
+    /// public: anyone can browse the tree.
+    async fn org_unit(&self, ctx: &Context<'_>, id: Option<ID>, code: Option<String>) -> Result<OrgUnit> {
+        let unit = match (id, code) {
+            (Some(id), None) => {
+                svc::read_unit(ctx.call()?, GlobalId::decode_id::<UnitId>(&id, "id")?).await?
+            }
+            (None, Some(code)) if code.chars().count() > 64 => {
+                return Err(ApiError::bad_input("code", InputProblem::TooLong).into());
+            }
+            (None, Some(code)) => svc::read_unit_by_code(ctx.call()?, &code).await?,
+            _ => return Err(ApiError::bad_input("id", InputProblem::ExactlyOne).into()),
+        };
+        Ok(OrgUnit(unit))
     }
 
-    /// Units by name (accent-insensitive: `long bien` finds Long Biên), ordered by name.
+    /// Units by words of their name or code, in any order and without accents (`bo de so 1`,
+    /// `long bien`, `HN-LB-BD-01`): every word typed must start a word of the name or the
+    /// code. Ordered by name.
     #[allow(clippy::too_many_arguments)] // the arguments are the public API
     async fn org_units(
         &self,

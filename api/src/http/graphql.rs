@@ -28,7 +28,7 @@ use async_graphql::{
 };
 use serde_json::{Map, Value, json};
 
-use super::request_meta;
+use super::{idempotency, request_meta};
 use service::error::{ApiError, InputProblem, Lang};
 
 use crate::graphql::{
@@ -572,11 +572,17 @@ async fn execute(
         .data(cost.clone())
         .data(auth)
         .data(lang)
-        .data(meta)
+        .data(meta.clone())
         .data(Loaders::new(&state.db))
         .data(ScopeCell::default())
         .data(CredentialGuard::default());
-    let response = schema.execute(request).await;
+    // A mutation sent with an idempotency key runs once per caller and key.
+    let key = req.headers().get(idempotency::HEADER).map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let (response, replayed) =
+        match idempotency::execute(schema, state, auth, &meta, key.as_deref(), request).await {
+            Ok(outcome) => (outcome.response, outcome.replayed),
+            Err(err) => return key_refused(media, lang, &err),
+        };
 
     // A request error (unparsable or invalid document, unknown operation…) fails before any
     // field runs: no data at all and errors without a path.
@@ -635,6 +641,9 @@ async fn execute(
     if let Some(secs) = retry_after.flatten().or(rate_limited.flatten()) {
         resp.insert_header((header::RETRY_AFTER, secs));
     }
+    if replayed {
+        resp.insert_header((idempotency::REPLAYED_HEADER, "true"));
+    }
     for (name, value) in settled.and_then(|s| s.headers).into_iter().flatten() {
         resp.insert_header((name, value));
     }
@@ -678,6 +687,26 @@ fn names_missing_file(value: &async_graphql::Value, uploads: usize) -> bool {
         V::Object(fields) => fields.values().any(|v| names_missing_file(v, uploads)),
         _ => false,
     }
+}
+
+/// The answer to a mutation whose idempotency key stopped it before it ran: malformed (400
+/// with `application/graphql-response+json`), reused for another request or still in use by
+/// one (409, with `Retry-After` for the latter), or not checkable now (503). With
+/// `application/json`, 200 unless the service is unavailable.
+fn key_refused(media: Media, lang: Lang, err: &ApiError) -> HttpResponse {
+    let retry_after = match err {
+        ApiError::Unavailable { retry_after_secs } => Some(*retry_after_secs),
+        ApiError::Conflict(service::error::ConflictKind::RequestInProgress) => Some(1),
+        _ => None,
+    };
+    let status = match err {
+        ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ if media == Media::Json => StatusCode::OK,
+        ApiError::Conflict(_) => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error_response(HttpResponse::build(status), retry_after, media, lang, err)
 }
 
 /// 429 for a caller who has too many requests running already.

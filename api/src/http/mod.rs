@@ -1,9 +1,12 @@
-//! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/oauth/token`
+//! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/exports/…`
+//! (the console's CSV and XLSX downloads), `/oauth/token`
 //! (partners' client-credentials grant), `/healthz`, `/readyz`, and the request-id/logging
 //! middleware.
 
+pub mod exports;
 pub mod graphql;
 pub mod health;
+pub mod idempotency;
 pub mod oauth;
 pub mod request_id;
 pub mod ws;
@@ -25,8 +28,10 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             header::ACCEPT,
             header::ACCEPT_LANGUAGE,
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static(idempotency::HEADER),
         ])
         .expose_headers([
+            header::HeaderName::from_static(idempotency::REPLAYED_HEADER),
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("ratelimit-limit"),
             header::HeaderName::from_static("ratelimit-remaining"),
@@ -42,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/graphql").route(web::post().to(graphql::post)).route(web::get().to(graphql::get)),
     )
     .route("/graphql/ws", web::get().to(ws::handshake))
+    .route("/exports/{file}", web::get().to(exports::export))
     .route("/oauth/token", web::post().to(oauth::token))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));

@@ -26,7 +26,7 @@ use async_graphql::{
 };
 use futures_util::StreamExt;
 
-use super::request_meta;
+use super::{idempotency, request_meta};
 use crate::graphql::{AppSchema, CredentialGuard, loaders::Loaders};
 use service::{
     auth::{self, Auth},
@@ -92,8 +92,13 @@ async fn run(
         data.insert(auth);
         Ok(data)
     };
-    let mut outgoing =
-        WebSocket::new((*schema).clone(), rx, protocol).connection_data(data).on_connection_init(on_init);
+    let mut outgoing = WebSocket::new(
+        idempotency::WsExecutor { schema: (*schema).clone(), state: state.clone() },
+        rx,
+        protocol,
+    )
+    .connection_data(data)
+    .on_connection_init(on_init);
 
     let init_deadline = tokio::time::sleep(state.settings.ws_init_timeout);
     tokio::pin!(init_deadline);

@@ -298,15 +298,14 @@ pub async fn review_pledge(
     call: Call<'_>,
     id: Uuid,
     decision: Decision,
-    checks: &[String],
+    checks: Checks<'_>,
     comment: Option<&str>,
 ) -> Result<pledge::Model, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
-    let comment = parse_optional_text(comment, MAX_COMMENT, "comment")?;
-    if decision == Decision::Return && comment.is_none() {
-        return Err(ApiError::bad_input("comment", InputProblem::Required));
-    }
-    if checks.len() > MAX_CHECKS {
+    let comment = parse_review_comment(decision, comment)?;
+    if let Checks::Listed(listed) = checks
+        && listed.len() > MAX_CHECKS
+    {
         return Err(ApiError::bad_input("checks", InputProblem::TooMany));
     }
     let db = &state.db;
@@ -316,15 +315,21 @@ pub async fn review_pledge(
         return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
     }
     let criteria = criteria_of(db, &[p.campaign_id]).await?.remove(&p.campaign_id).unwrap_or_default();
-    let mut met = Vec::with_capacity(checks.len());
-    for raw in checks {
-        let id = Uuid::parse_str(raw.trim())
-            .map_err(|_| ApiError::bad_input("checks", InputProblem::InvalidId))?;
-        if !criteria.iter().any(|k| k.id == id) {
-            return Err(ApiError::bad_input("checks", InputProblem::InvalidId));
+    let met = match checks {
+        Checks::All => criteria.iter().map(|k| k.id).collect(),
+        Checks::Listed(listed) => {
+            let mut met = Vec::with_capacity(listed.len());
+            for raw in listed {
+                let id = Uuid::parse_str(raw.trim())
+                    .map_err(|_| ApiError::bad_input("checks", InputProblem::InvalidId))?;
+                if !criteria.iter().any(|k| k.id == id) {
+                    return Err(ApiError::bad_input("checks", InputProblem::InvalidId));
+                }
+                met.push(id);
+            }
+            met
         }
-        met.push(id);
-    }
+    };
     if decision == Decision::Certify && criteria.iter().any(|k| !met.contains(&k.id)) {
         return Err(ApiError::bad_input("checks", InputProblem::CriteriaNotMet));
     }
@@ -376,6 +381,43 @@ pub async fn review_pledge(
     notifications::announce(state, &notes).await;
     tracing::info!(event = "pledge_reviewed", pledge_id = %id, status = status.as_str(), by = %viewer.person_id, "pledge reviewed");
     Ok(row)
+}
+
+/// The criteria a reviewer found met.
+#[derive(Clone, Copy, Debug)]
+pub enum Checks<'a> {
+    /// The raw ids of the criteria checked.
+    Listed(&'a [String]),
+    /// Every criterion of the pledge's campaign (certifying many at once).
+    All,
+}
+
+/// A review's comment: optional when certifying, required (1–1,000 characters) when returning.
+fn parse_review_comment(decision: Decision, comment: Option<&str>) -> Result<Option<String>, ApiError> {
+    let comment = parse_optional_text(comment, MAX_COMMENT, "comment")?;
+    if decision == Decision::Return && comment.is_none() {
+        return Err(ApiError::bad_input("comment", InputProblem::Required));
+    }
+    Ok(comment)
+}
+
+/// Reviews many submitted pledges alike (see [`crate::bulk`]): certifying checks every
+/// criterion of each pledge's campaign; returning keeps none checked. Each pledge is reviewed
+/// as [`review_pledge`] would, on its own.
+pub async fn review_pledges(
+    call: Call<'_>,
+    ids: &[Uuid],
+    decision: Decision,
+    comment: Option<&str>,
+) -> Result<Vec<Result<pledge::Model, ApiError>>, ApiError> {
+    call.viewer()?;
+    crate::bulk::check_size(ids.len(), "ids")?;
+    parse_review_comment(decision, comment)?;
+    let checks = match decision {
+        Decision::Certify => Checks::All,
+        Decision::Return => Checks::Listed(&[]),
+    };
+    Ok(crate::bulk::each(ids, |id| review_pledge(call, id, decision, checks, comment)).await)
 }
 
 /// The criterion ids stored in a reviewed pledge's `checks`.

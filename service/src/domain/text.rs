@@ -39,6 +39,36 @@ pub fn normalise_text(raw: &str) -> String {
     raw.nfc().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The words of a folded text: its runs of letters and digits ("Bồ Đề – số 1" → `bo`, `de`, `so`,
+/// `1`).
+fn folded_words(s: &str) -> impl Iterator<Item = String> {
+    fold_for_search(s)
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// What a unit is found by (`org_unit.search_words`): the words of its name and of its code,
+/// each after a space, with a space at the end — " chi hoi to dan pho so 1 bo de hn lb bd 01 ".
+pub fn unit_search_words(name: &str, code: &str) -> String {
+    let mut out = String::from(" ");
+    for word in folded_words(name).chain(folded_words(code)) {
+        out.push_str(&word);
+        out.push(' ');
+    }
+    out
+}
+
+/// `LIKE` patterns over [`unit_search_words`], one per word of `query`: a unit matches when
+/// every word typed starts one of its words, in any order ("bo de so 1", "to dan pho so 1 bo
+/// de" and "HN-LB-BD-01" all find "Chi hội Tổ dân phố số 1 – Bồ Đề"). Words are letters and
+/// digits only, so nothing needs escaping.
+pub fn word_start_patterns(query: &str) -> Vec<String> {
+    folded_words(query).map(|w| format!("% {w}%")).collect()
+}
+
 /// A `LIKE` pattern matching folded text that contains `query`, with `\` as the escape character.
 pub fn like_contains_pattern(query: &str) -> String {
     format!("%{}%", like_escape(&fold_for_search(query)))

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 /// Hanoi's offset from UTC, all year.
-const HANOI_OFFSET: Duration = Duration::hours(7);
+pub const HANOI_OFFSET: Duration = Duration::hours(7);
 
 /// The calendar day of an instant in Hanoi.
 pub fn hanoi_day(at: DateTime<Utc>) -> NaiveDate {

@@ -15,8 +15,9 @@ use uuid::Uuid;
 use super::{MemberStatus, RequestStatus};
 use crate::{
     authz::{self, Capability},
+    db::TimeOrder,
     domain::{PhoneNumber, WordPrefix},
-    error::ApiError,
+    error::{ApiError, InputProblem},
 };
 
 /// Filters of the request queue.
@@ -27,6 +28,8 @@ pub struct RequestFilter {
     pub status: Option<RequestStatus>,
     pub submitted_from: Option<DateTime<Utc>>,
     pub submitted_to: Option<DateTime<Utc>>,
+    /// Oldest first (the default) or newest first.
+    pub order: TimeOrder,
 }
 
 /// The request condition, with the reach already resolved (see [`authz::reach`]).
@@ -61,7 +64,7 @@ pub async fn request_query(call: Call<'_>, filter: RequestFilter) -> Result<Requ
     Ok(RequestQuery { filter, reach })
 }
 
-/// Requests matching the query, oldest first (ids are time-ordered UUIDv7).
+/// Requests matching the query, oldest (or newest) first: ids are time-ordered UUIDv7.
 pub async fn list_requests(
     conn: &impl ConnectionTrait,
     q: &RequestQuery,
@@ -69,10 +72,15 @@ pub async fn list_requests(
     after: Option<Uuid>,
 ) -> Result<(Vec<membership_request::Model>, bool), ApiError> {
     let mut query = membership_request::Entity::find().filter(q.condition());
+    let order = q.filter.order;
     if let Some(after) = after {
-        query = query.filter(membership_request::Column::Id.gt(after));
+        query = query.filter(match order {
+            TimeOrder::OldestFirst => membership_request::Column::Id.gt(after),
+            TimeOrder::NewestFirst => membership_request::Column::Id.lt(after),
+        });
     }
-    let rows = query.order_by_asc(membership_request::Column::Id).limit(first + 1).all(conn).await?;
+    let rows =
+        query.order_by(membership_request::Column::Id, order.direction()).limit(first + 1).all(conn).await?;
     Ok(crate::db::split_page(rows, first))
 }
 
@@ -91,13 +99,50 @@ pub struct MemberFilter {
     pub status: Option<MemberStatus>,
     pub joined_from: Option<DateTime<Utc>>,
     pub joined_to: Option<DateTime<Utc>>,
+    pub sort: MemberSort,
 }
 
-/// Position in the directory, which is ordered by folded name, then membership id.
+/// The order of the directory; ties go by membership id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberSort {
+    /// By folded name.
+    #[default]
+    Name,
+    /// By member number (`HN0000123`), which follows the order members joined the union.
+    MemberNumber,
+    /// The latest joined first.
+    JoinedNewest,
+    /// The earliest joined first.
+    JoinedOldest,
+}
+
+/// Position in the directory: the order it belongs to, that order's key (the folded name, the
+/// member number, or the join time) and the membership id.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberCursor {
-    pub name: String,
+    #[serde(default)]
+    pub sort: MemberSort,
+    pub key: String,
     pub id: MembershipId,
+}
+
+impl MemberCursor {
+    /// The cursor of `m` in the directory ordered by `sort`.
+    pub fn of(sort: MemberSort, m: &membership::Model) -> Self {
+        let key = match sort {
+            MemberSort::Name => m.name_search.clone(),
+            MemberSort::MemberNumber => m.member_number.clone(),
+            MemberSort::JoinedNewest | MemberSort::JoinedOldest => m.joined_at.to_rfc3339(),
+        };
+        Self { sort, key, id: m.id }
+    }
+
+    /// The join time of a cursor in join order.
+    fn joined_at(&self) -> Result<DateTime<Utc>, ApiError> {
+        DateTime::parse_from_rfc3339(&self.key)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| ApiError::bad_input("after", InputProblem::InvalidFormat))
+    }
 }
 
 /// The directory condition, with the reach resolved.
@@ -133,6 +178,11 @@ fn name_matches(name: SimpleExpr, p: &WordPrefix) -> SimpleExpr {
 }
 
 impl MemberQuery {
+    /// The order of the listing.
+    pub fn sort(&self) -> MemberSort {
+        self.filter.sort
+    }
+
     /// Every filter except the name search.
     fn condition(&self) -> Condition {
         let f = &self.filter;
@@ -183,7 +233,44 @@ pub async fn member_query(call: Call<'_>, filter: MemberFilter) -> Result<Member
 
 /// Rows after the cursor in (name, id) order.
 fn after_cursor(c: &MemberCursor) -> Condition {
-    crate::db::after_key(membership::Column::NameSearch, c.name.clone(), membership::Column::Id, c.id)
+    crate::db::after_key(membership::Column::NameSearch, c.key.clone(), membership::Column::Id, c.id)
+}
+
+/// A page of the directory in an order other than by name: a walk of that order's index
+/// (member number, join time), filtered.
+async fn sorted_page(
+    conn: &impl ConnectionTrait,
+    q: &MemberQuery,
+    first: u64,
+    after: Option<&MemberCursor>,
+) -> Result<Vec<(membership::Model, person::Model)>, ApiError> {
+    use membership::Column as M;
+    let sort = q.filter.sort;
+    let mut cond = q.condition();
+    if let Some(p) = &q.search {
+        cond = cond.add(name_matches(Expr::col((membership::Entity, M::NameSearch)), p));
+    }
+    let (key, order) = match sort {
+        MemberSort::MemberNumber | MemberSort::Name => (M::MemberNumber, TimeOrder::OldestFirst),
+        MemberSort::JoinedOldest => (M::JoinedAt, TimeOrder::OldestFirst),
+        MemberSort::JoinedNewest => (M::JoinedAt, TimeOrder::NewestFirst),
+    };
+    if let Some(c) = after {
+        cond = cond.add(match key {
+            M::JoinedAt => order.after(key, c.joined_at()?, M::Id, c.id),
+            _ => order.after(key, c.key.clone(), M::Id, c.id),
+        });
+    }
+    let rows = membership::Entity::find()
+        .join(JoinType::InnerJoin, to_person())
+        .select_also(person::Entity)
+        .filter(cond)
+        .order_by(key, order.direction())
+        .order_by(M::Id, order.direction())
+        .limit(first + 1)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(m, p)| p.map(|p| (m, p))).collect())
 }
 
 /// One page of the directory: memberships with their person.
@@ -193,6 +280,12 @@ pub async fn list_members(
     first: u64,
     after: Option<&MemberCursor>,
 ) -> Result<(Vec<(membership::Model, person::Model)>, bool), ApiError> {
+    if after.is_some_and(|c| c.sort != q.filter.sort) {
+        return Err(ApiError::bad_input("after", InputProblem::InvalidFormat));
+    }
+    if q.filter.sort != MemberSort::Name {
+        return Ok(crate::db::split_page(sorted_page(conn, q, first, after).await?, first));
+    }
     let rows = match &q.search {
         // Browsing walks the (name, id) index in order.
         None => {

@@ -280,6 +280,24 @@ pub async fn decide_request(
     membership_request::Entity::find_by_id(request_id).one(db).await?.ok_or(ApiError::NotFound)
 }
 
+/// Approves or rejects many pending requests (see [`crate::bulk`]), each as
+/// [`decide_request`] would, on its own; the shared reason is checked once, first.
+pub async fn decide_requests(
+    call: Call<'_>,
+    ids: &[Uuid],
+    approve: bool,
+    reason: Option<&str>,
+) -> Result<Vec<Result<membership_request::Model, ApiError>>, ApiError> {
+    call.viewer()?;
+    crate::bulk::check_size(ids.len(), "ids")?;
+    if approve {
+        parse_note(reason, "reason")?;
+    } else {
+        parse_reason(reason.unwrap_or(""), "reason")?;
+    }
+    Ok(crate::bulk::each(ids, |id| decide_request(call, id, approve, reason)).await)
+}
+
 /// Moves the applicant's active membership to the requested branch.
 async fn transfer(
     txn: &impl ConnectionTrait,

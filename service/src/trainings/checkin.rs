@@ -70,6 +70,17 @@ pub async fn check_in_manually(call: Call<'_>, registration_id: Uuid) -> Result<
     record(state, viewer, r.training_id, registration_id, CheckInMethod::Manual).await
 }
 
+/// Checks in many registrations by hand (see [`crate::bulk`]), each as [`check_in_manually`]
+/// would, on its own.
+pub async fn check_in_many_manually(
+    call: Call<'_>,
+    registration_ids: &[Uuid],
+) -> Result<Vec<Result<CheckIn, ApiError>>, ApiError> {
+    call.viewer()?;
+    crate::bulk::check_size(registration_ids.len(), "registration_ids")?;
+    Ok(crate::bulk::each(registration_ids, |id| check_in_manually(call, id)).await)
+}
+
 /// Records attendance; the caller has checked that the viewer manages the training.
 async fn record(
     state: &AppState,
@@ -99,6 +110,12 @@ async fn record(
         // A late arrival after the training was closed still counts.
         RegistrationStatus::Confirmed | RegistrationStatus::NoShow => {}
         _ => return Err(ApiError::Conflict(ConflictKind::NotConfirmed)),
+    }
+    // Check-in opens a while before the start (people arrive early), not days before.
+    let opens =
+        t.starts_at - chrono::Duration::from_std(state.settings.check_in_opens_before).unwrap_or_default();
+    if state.clock.now() < opens {
+        return Err(ApiError::Conflict(ConflictKind::NotStartedYet));
     }
     let now = Utc::now();
     reg::Entity::update_many()
@@ -188,6 +205,11 @@ pub async fn roster(
     Ok(crate::db::split_page(rows, first))
 }
 
+/// Checks that the caller manages the training (its roster and its export).
+pub async fn require_roster_access(call: Call<'_>, t: &training::Model) -> Result<(), ApiError> {
+    require_manager(&call.state.db, call.viewer()?, t).await
+}
+
 /// Registrations of a roster filter (managers only; for `totalCount`).
 pub async fn roster_count(
     conn: &impl ConnectionTrait,
@@ -198,66 +220,9 @@ pub async fn roster_count(
     Ok(reg::Entity::find().filter(roster_condition(training_id, filter)).count(conn).await?)
 }
 
-/// The whole roster as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the
-/// Vietnamese names): arrival number, name, phone, status, waitlist position, registered,
-/// attended.
+/// The whole roster as CSV, as the roster export writes it (`crate::exports`): UTF-8 with a
+/// byte-order mark, Vietnamese headers and statuses, Hanoi local times, formulas defused.
 pub async fn roster_csv(call: Call<'_>, t: &training::Model) -> Result<String, ApiError> {
-    let (state, viewer) = (call.state, call.viewer()?);
-    require_manager(&state.db, viewer, t).await?;
-    let rows = reg::Entity::find()
-        .join(JoinType::InnerJoin, to_person())
-        .select_also(person::Entity)
-        .filter(reg::Column::TrainingId.eq(t.id))
-        .order_by_asc(reg::Column::QueueNo)
-        .all(&state.db)
-        .await?;
-    let mut out =
-        String::from("\u{feff}STT,Họ và tên,Số điện thoại,Trạng thái,Vị trí chờ,Đăng ký lúc,Có mặt lúc\n");
-    let mut waiting = 0;
-    for (r, p) in rows {
-        let Some(p) = p else { continue };
-        let position = if r.status == RegistrationStatus::Waitlisted {
-            waiting += 1;
-            waiting.to_string()
-        } else {
-            String::new()
-        };
-        let fields = [
-            r.queue_no.to_string(),
-            csv_text(&p.full_name),
-            p.phone,
-            r.status.as_str().to_owned(),
-            position,
-            r.registered_at.to_rfc3339(),
-            r.attended_at.map(|a| a.to_rfc3339()).unwrap_or_default(),
-        ];
-        out.push_str(&fields.map(|f| csv_field(&f)).join(","));
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// Free text for a spreadsheet: a leading `=`, `+`, `-` or `@` would start a formula.
-fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
-}
-
-/// Quotes a field when it holds a comma, a quote or a line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("Nguyễn Thị Lan"), "Nguyễn Thị Lan");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(csv_text("@cmd"), "'@cmd");
-        assert_eq!(csv_text("Lan"), "Lan");
-    }
+    crate::exports::csv_text(crate::exports::sources::roster(call, t.id, RosterFilter::default()).await?)
+        .await
 }

@@ -30,8 +30,8 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, S
 use uuid::Uuid;
 
 pub use checkin::{
-    CheckIn, RosterCursor, RosterFilter, check_in, check_in_manually, issue_check_in_token, roster,
-    roster_count, roster_csv,
+    CheckIn, RosterCursor, RosterFilter, check_in, check_in_manually, check_in_many_manually,
+    issue_check_in_token, require_roster_access, roster, roster_count, roster_csv,
 };
 pub use list::{
     TrainingCursor, TrainingFilter, TrainingQuery, client_training_query, count_trainings, list_trainings,
@@ -385,7 +385,7 @@ pub async fn cancel_training(
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
-    let people = registration::live_registrants(&txn, id).await?;
+    let people = registration::registrants_to_tell(&txn, id).await?;
     checkin::uncount_attendances(&txn, &t).await?;
     let mut row: training::ActiveModel = t.clone().into();
     row.status = Set(TrainingStatus::Cancelled);

@@ -22,8 +22,6 @@ use crate::{
     notifications::{self, NewNotification, NotificationKind},
 };
 
-const LIVE: [RegistrationStatus; 2] = [RegistrationStatus::Confirmed, RegistrationStatus::Waitlisted];
-
 /// Registers the caller: confirmed while seats remain, else waitlisted. A second call returns
 /// her registration as it is (a retry is harmless); after a cancellation she queues anew.
 pub async fn register(call: Call<'_>, training_id: TrainingId) -> Result<reg::Model, ApiError> {
@@ -212,16 +210,19 @@ pub(crate) async fn fill_free_seats(
     Ok((t, notes))
 }
 
-/// People with a live (confirmed or waitlisted) registration.
-pub(crate) async fn live_registrants(
+/// The people a cancelled training is announced to: those with a seat, waiting, or already
+/// checked in.
+pub(crate) async fn registrants_to_tell(
     txn: &impl ConnectionTrait,
     training_id: TrainingId,
 ) -> Result<Vec<PersonId>, ApiError> {
+    // Those already checked in (a training cancelled once under way) are told too.
+    let told = [RegistrationStatus::Confirmed, RegistrationStatus::Waitlisted, RegistrationStatus::Attended];
     Ok(reg::Entity::find()
         .select_only()
         .column(reg::Column::PersonId)
         .filter(reg::Column::TrainingId.eq(training_id))
-        .filter(reg::Column::Status.is_in(LIVE.map(RegistrationStatus::as_str)))
+        .filter(reg::Column::Status.is_in(told.map(RegistrationStatus::as_str)))
         .into_tuple()
         .all(txn)
         .await?)

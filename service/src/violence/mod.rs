@@ -72,12 +72,14 @@ pub const MAX_SAFE_TIMES: usize = 200;
 pub async fn missing_report_keys(conn: &impl ConnectionTrait, keys: &Keyring) -> Result<Vec<u16>, DbErr> {
     // Sealed values start with a version byte and the key id (two bytes, big-endian). Every
     // sealed column: after a rotation, new timeline entries use the new key, old reports the old;
-    // webhook signing secrets are sealed with the same keys.
+    // webhook signing secrets and stored responses to idempotent requests are sealed with the
+    // same keys.
     let sql = "SELECT substr(description, 2, 2) FROM violence_report \
                UNION SELECT substr(address, 2, 2) FROM violence_report WHERE address IS NOT NULL \
                UNION SELECT substr(contact, 2, 2) FROM violence_report WHERE contact IS NOT NULL \
                UNION SELECT substr(body, 2, 2) FROM violence_report_event WHERE body IS NOT NULL \
-               UNION SELECT substr(secret, 2, 2) FROM webhook_subscription";
+               UNION SELECT substr(secret, 2, 2) FROM webhook_subscription \
+               UNION SELECT substr(response, 2, 2) FROM idempotency_key WHERE response IS NOT NULL";
     let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await?;
     let mut missing = Vec::new();
     for row in rows {

@@ -226,6 +226,18 @@ pub async fn act(call: Call<'_>, id: ReportId, action: Action) -> Result<Officer
     officer_view(&state.report_keys, &row, &events)
 }
 
+/// Acts alike on many reports (acknowledging or assigning them; see [`crate::bulk`]), each as
+/// [`act`] would, on its own.
+pub async fn act_on_many(
+    call: Call<'_>,
+    ids: &[ReportId],
+    action: Action,
+) -> Result<Vec<Result<OfficerView, ApiError>>, ApiError> {
+    call.viewer()?;
+    crate::bulk::check_size(ids.len(), "ids")?;
+    Ok(crate::bulk::each(ids, |id| act(call, id, action.clone())).await)
+}
+
 /// A page of the queue as summaries (see [`queue::queue`]).
 pub async fn queue_page(
     conn: &impl ConnectionTrait,

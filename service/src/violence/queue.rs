@@ -23,7 +23,7 @@ use super::{AccessAction, ActorRole, ReportStatus, covers, log_access, officer_r
 use crate::{
     auth::Viewer,
     authz::{self, Capability},
-    db::split_page,
+    db::{TimeOrder, split_page},
     domain::hanoi_day_start,
     error::ApiError,
 };
@@ -40,6 +40,17 @@ pub struct QueueFilter {
     pub overdue: Option<bool>,
     pub submitted_from: Option<DateTime<Utc>>,
     pub submitted_to: Option<DateTime<Utc>>,
+    pub order: QueueOrder,
+}
+
+/// The order of the queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// Reports in immediate danger first, then the oldest: the order they are worked in.
+    #[default]
+    UrgentFirst,
+    /// By submission alone.
+    Submitted(TimeOrder),
 }
 
 /// Position in the queue: urgent first, then oldest.
@@ -54,6 +65,7 @@ pub struct QueueCursor {
 #[derive(Clone)]
 pub struct QueueQuery {
     condition: Condition,
+    order: QueueOrder,
 }
 
 /// The units where the viewer holds a case-handling role.
@@ -135,10 +147,10 @@ pub async fn queue_query(call: Call<'_>, filter: &QueueFilter) -> Result<QueueQu
     if let Some(to) = filter.submitted_to {
         condition = condition.add(report::Column::SubmittedAt.lt(to));
     }
-    Ok(QueueQuery { condition })
+    Ok(QueueQuery { condition, order: filter.order })
 }
 
-/// A page of the queue: urgent first, then oldest.
+/// A page of the queue, in its order (urgent first, then oldest, unless asked otherwise).
 pub(super) async fn queue(
     conn: &impl ConnectionTrait,
     q: &QueueQuery,
@@ -146,6 +158,23 @@ pub(super) async fn queue(
     after: Option<&QueueCursor>,
 ) -> Result<(Vec<report::Model>, bool), ApiError> {
     let mut query = report::Entity::find().filter(q.condition.clone());
+    if let QueueOrder::Submitted(order) = q.order {
+        if let Some(c) = after {
+            query = query.filter(order.after(
+                report::Column::SubmittedAt,
+                c.submitted_at,
+                report::Column::Id,
+                c.id,
+            ));
+        }
+        let rows = query
+            .order_by(report::Column::SubmittedAt, order.direction())
+            .order_by(report::Column::Id, order.direction())
+            .limit(first + 1)
+            .all(conn)
+            .await?;
+        return Ok(split_page(rows, first));
+    }
     if let Some(c) = after {
         let later = Condition::any().add(report::Column::SubmittedAt.gt(c.submitted_at)).add(
             Condition::all()

@@ -41,6 +41,7 @@ use crate::{
 };
 
 /// A case officer's action on a report.
+#[derive(Clone, Debug)]
 pub enum Action {
     Acknowledge,
     /// To another case officer in reach, or to herself (`None`).

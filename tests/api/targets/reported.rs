@@ -24,7 +24,7 @@ async fn officers_define_reported_indicators_for_their_subtree() {
     let i = &created["createIndicator"];
     assert_eq!(
         (i["name"].clone(), i["unitOfMeasure"].clone(), i["kind"].clone(), i["code"].clone()),
-        (json!("Số tổ phụ nữ tự quản"), json!("tổ"), json!("REPORTED"), Value::Null)
+        (json!("Số tổ phụ nữ tự quản"), json!("tổ"), json!("REPORTED"), json!("SO_TO_PHU_NU_TU_QUAN"))
     );
     assert_eq!((i["aggregation"].clone(), i["unit"]["code"].clone()), (json!("SUM"), json!("HN-LB")));
     let lb_sum = s(&i["id"]);

@@ -2,7 +2,10 @@
 //! return), the member's list and the reviewers' queue. The rules are in
 //! `service::campaigns::pledges`.
 
-use crate::graphql::errors::in_argument;
+use crate::graphql::{
+    bulk::{self, Outcome},
+    errors::in_argument,
+};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
 use entities::ids::{PersonId, UnitId};
@@ -17,7 +20,7 @@ use crate::graphql::{
 };
 use service::{
     campaigns::pledges::{
-        self as svc, Decision, MyPledgeCursor, PledgeDetails, PledgeInput, QueueCursor, ReviewFilter,
+        self as svc, Checks, Decision, MyPledgeCursor, PledgeDetails, PledgeInput, QueueCursor, ReviewFilter,
         ReviewQuery,
     },
     domain::{GlobalId, NodeKind},
@@ -211,11 +214,13 @@ impl PledgeQueryRoot {
     }
 
     /// Pledges for the caller to review (a member manager: `BRANCH_LEADER`, `UNIT_OFFICER`,
-    /// `UNIT_ADMIN`), of the branches in her reach, oldest first; her own are not listed.
+    /// `UNIT_ADMIN`), of the branches in her reach, oldest submission first (or `order:
+    /// NEWEST_FIRST`); her own are not listed.
     async fn pledge_review_queue(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] filter: PledgeReviewFilterInput,
+        order: Option<crate::graphql::connection::GqlQueueOrder>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Pledge, PledgeListFields>> {
@@ -229,6 +234,7 @@ impl PledgeQueryRoot {
                 .transpose()?,
             campaign_id: filter.campaign_id.map(|c| campaign_id(&c, "filter.campaignId")).transpose()?,
             status: filter.status.map(Into::into),
+            order: order.unwrap_or_default().into(),
         };
         let q = svc::review_query(ctx.call()?, filter).await?;
         let (rows, has_next) = svc::review_queue(&state.db, &q, page.first, page.after.as_ref()).await?;
@@ -295,7 +301,16 @@ impl PledgeMutation {
         ctx.auth()?.require()?;
         let id = pledge_id(&id, "id")?;
         let checks: Vec<String> = checks.into_iter().map(|c| c.0).collect();
-        Ok(Pledge(svc::review_pledge(ctx.call()?, id, Decision::Certify, &checks, comment.as_deref()).await?))
+        Ok(Pledge(
+            svc::review_pledge(
+                ctx.call()?,
+                id,
+                Decision::Certify,
+                Checks::Listed(&checks),
+                comment.as_deref(),
+            )
+            .await?,
+        ))
     }
 
     /// Returns a submitted pledge to the member with a comment (1–1,000 characters) and the
@@ -310,6 +325,40 @@ impl PledgeMutation {
         ctx.auth()?.require()?;
         let id = pledge_id(&id, "id")?;
         let checks: Vec<String> = checks.into_iter().map(|c| c.0).collect();
-        Ok(Pledge(svc::review_pledge(ctx.call()?, id, Decision::Return, &checks, Some(&comment)).await?))
+        Ok(Pledge(
+            svc::review_pledge(ctx.call()?, id, Decision::Return, Checks::Listed(&checks), Some(&comment))
+                .await?,
+        ))
+    }
+
+    /// Certifies many submitted pledges at once (1 to 100), every criterion of each pledge's
+    /// campaign checked, each on its own as `certifyPledge` would: one outcome per id, in order.
+    async fn certify_pledges(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        comment: Option<String>,
+    ) -> Result<Vec<Outcome<Pledge>>> {
+        let call = ctx.call()?;
+        let comment = comment.as_deref();
+        let review =
+            |ids: Vec<Uuid>| async move { svc::review_pledges(call, &ids, Decision::Certify, comment).await };
+        Ok(bulk::run(ctx, ids, NodeKind::Pledge, "ids", review, Pledge).await?)
+    }
+
+    /// Returns many submitted pledges at once (1 to 100) with one comment, no criterion
+    /// checked, each on its own as `returnPledge` would.
+    async fn return_pledges(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        comment: String,
+    ) -> Result<Vec<Outcome<Pledge>>> {
+        let call = ctx.call()?;
+        let comment = comment.as_str();
+        let review = |ids: Vec<Uuid>| async move {
+            svc::review_pledges(call, &ids, Decision::Return, Some(comment)).await
+        };
+        Ok(bulk::run(ctx, ids, NodeKind::Pledge, "ids", review, Pledge).await?)
     }
 }

@@ -17,7 +17,7 @@ use crate::graphql::{
 use service::{
     campaigns::targets::{self as svc, HistoryCursor, IndicatorProgress, ProgressRow as RowData},
     domain::{GlobalId, NodeKind},
-    error::ApiError,
+    error::{ApiError, InputProblem},
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +38,9 @@ pub enum GqlAggregation {
     Average,
 }
 
-fn indicator_id(id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
-    GlobalId::decode_as(id, NodeKind::Indicator, field)
+/// An indicator argument: its id, or its stable code (`HOUSEHOLDS_CERTIFIED`).
+async fn indicator_id(ctx: &Context<'_>, id: &ID, field: &'static str) -> Result<Uuid, ApiError> {
+    svc::indicator_ref(ctx.call()?, id, field).await
 }
 
 fn unit_id(id: &ID, field: &'static str) -> Result<UnitId, ApiError> {
@@ -284,6 +285,10 @@ impl TargetProgress {
 
 #[derive(InputObject)]
 pub struct CreateIndicatorInput {
+    /// A stable code to address it by (`CLUBS_FOUNDED`): 2–40 of `A`–`Z`, digits and `_`,
+    /// starting with a letter, unique (`CONFLICT` `CODE_TAKEN`). Made from the name when not
+    /// given.
+    pub code: Option<String>,
     /// 1–200 characters.
     pub name: String,
     /// 1–50 characters, e.g. "%" or "hộ".
@@ -349,11 +354,14 @@ impl TargetQuery {
         ctx.auth()?.require()?;
         let unit = self::unit_id(&unit_id, "unitId")?;
         let period = period.parse("period")?;
-        let asked = indicator_ids
-            .unwrap_or_default()
-            .iter()
-            .map(|id| indicator_id(id, "indicatorIds"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let indicator_ids = indicator_ids.unwrap_or_default();
+        if indicator_ids.len() > svc::MAX_ASKED {
+            return Err(ApiError::bad_input("indicatorIds", InputProblem::TooMany).into());
+        }
+        let mut asked = Vec::with_capacity(indicator_ids.len());
+        for id in &indicator_ids {
+            asked.push(indicator_id(ctx, id, "indicatorIds").await?);
+        }
         Ok(svc::target_progress(ctx.call()?, unit, period, &asked)
             .await?
             .into_iter()
@@ -373,7 +381,7 @@ impl TargetQuery {
         after: Option<String>,
     ) -> Result<Connection<String, ReportedIndicatorValue>> {
         ctx.auth()?.require()?;
-        let indicator = self::indicator_id(&indicator_id, "indicatorId")?;
+        let indicator = self::indicator_id(ctx, &indicator_id, "indicatorId").await?;
         let unit = self::unit_id(&unit_id, "unitId")?;
         let period = period.parse("period")?;
         let page = page::<HistoryCursor>(first, after.as_deref())?;
@@ -413,6 +421,7 @@ impl TargetMutation {
         ctx.auth()?.require()?;
         let unit = self::unit_id(&unit_id, "unitId")?;
         let input = svc::IndicatorInput {
+            code: input.code,
             name: input.name,
             unit_of_measure: input.unit_of_measure,
             aggregation: input.aggregation.into(),
@@ -432,7 +441,7 @@ impl TargetMutation {
             .map(|s| Ok((unit_id(&s.unit_id, "input.shares")?, s.value)))
             .collect::<Result<Vec<_>, ApiError>>()?;
         let input = svc::TargetInput {
-            indicator_id: indicator_id(&input.indicator_id, "input.indicatorId")?,
+            indicator_id: indicator_id(ctx, &input.indicator_id, "input.indicatorId").await?,
             unit_id: unit_id(&input.unit_id, "input.unitId")?,
             period: input.period.parse("input.period")?,
             value: input.value,
@@ -451,7 +460,7 @@ impl TargetMutation {
     ) -> Result<ReportedIndicatorValue> {
         ctx.auth()?.require()?;
         let input = svc::ReportInput {
-            indicator_id: indicator_id(&input.indicator_id, "input.indicatorId")?,
+            indicator_id: indicator_id(ctx, &input.indicator_id, "input.indicatorId").await?,
             unit_id: unit_id(&input.unit_id, "input.unitId")?,
             period: input.period.parse("input.period")?,
             value: input.value,

@@ -10,7 +10,7 @@ use crate::graphql::{
 };
 use service::{
     error::ApiError,
-    membership::{self as svc, MemberCursor, MemberFilter, MemberQuery},
+    membership::{self as svc, MemberCursor, MemberFilter, MemberQuery, MemberSort},
 };
 
 use super::*;
@@ -39,20 +39,48 @@ pub struct MemberFilterInput {
     pub joined_before: Option<DateTime<Utc>>,
 }
 
+/// The order of the member directory; ties go by membership.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MemberOrder {
+    /// By name, accents ignored.
+    #[default]
+    Name,
+    /// By member number (`HN0000123`).
+    MemberNumber,
+    /// The latest joined first.
+    JoinedNewest,
+    /// The earliest joined first.
+    JoinedOldest,
+}
+
+impl From<MemberOrder> for MemberSort {
+    fn from(o: MemberOrder) -> Self {
+        match o {
+            MemberOrder::Name => MemberSort::Name,
+            MemberOrder::MemberNumber => MemberSort::MemberNumber,
+            MemberOrder::JoinedNewest => MemberSort::JoinedNewest,
+            MemberOrder::JoinedOldest => MemberSort::JoinedOldest,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct DirectoryQuery;
 
 #[Object]
 impl DirectoryQuery {
-    /// Members in the caller's reach (member managers), by name.
+    /// Members in the caller's reach (member managers), by name (or `order`). A cursor belongs
+    /// to its order: `after` from another order is `BAD_USER_INPUT`.
     async fn members(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] filter: MemberFilterInput,
+        order: Option<MemberOrder>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Membership, MemberListFields>> {
         ctx.auth()?.require()?;
+        let order = order.unwrap_or_default();
         let state = ctx.state()?;
         let page = page::<MemberCursor>(first, after.as_deref())?;
         if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
@@ -65,6 +93,7 @@ impl DirectoryQuery {
             status: filter.status.map(Into::into),
             joined_from: filter.joined_from,
             joined_to: filter.joined_before,
+            sort: order.into(),
         };
         let q = svc::member_query(ctx.call()?, filter).await.map_err(in_argument("filter"))?;
         let (rows, has_next) = svc::list_members(&state.db, &q, page.first, page.after.as_ref()).await?;
@@ -76,7 +105,7 @@ impl DirectoryQuery {
             has_next,
             page.after.is_some(),
             MemberListFields(q),
-            |(m, _)| MemberCursor { name: m.name_search.clone(), id: m.id },
+            |(m, _)| MemberCursor::of(order.into(), m),
             |(m, _)| Membership(m),
         ))
     }

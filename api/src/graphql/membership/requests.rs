@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::graphql::{
     ContextExt,
-    connection::{build, page},
+    bulk::{self, Outcome},
+    connection::{GqlQueueOrder, build, page},
     identity::PersonRef,
     org::OrgUnit,
     scalars::Date,
@@ -156,11 +157,12 @@ pub struct RequestsQuery;
 
 #[Object]
 impl RequestsQuery {
-    /// Requests in the caller's reach (member managers), oldest first.
+    /// Requests in the caller's reach (member managers), oldest first (or `order: NEWEST_FIRST`).
     async fn membership_requests(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] filter: MembershipRequestFilter,
+        order: Option<GqlQueueOrder>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, MembershipRequest, RequestListFields>> {
@@ -172,6 +174,7 @@ impl RequestsQuery {
             status: filter.status.map(Into::into),
             submitted_from: filter.submitted_from,
             submitted_to: filter.submitted_before,
+            order: order.unwrap_or_default().into(),
         };
         let q = svc::request_query(ctx.call()?, filter).await?;
         let (rows, has_next) = svc::list_requests(&state.db, &q, page.first, page.after).await?;
@@ -238,5 +241,32 @@ impl RequestsMutation {
     ) -> Result<MembershipRequest> {
         ctx.auth()?.require()?;
         Ok(MembershipRequest(svc::decide_request(ctx.call()?, request_id(&id)?, false, Some(&reason)).await?))
+    }
+
+    /// Approves many pending requests at once (1 to 100), each on its own as
+    /// `approveMembershipRequest` would: one outcome per id, in order.
+    async fn approve_membership_requests(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> Result<Vec<Outcome<MembershipRequest>>> {
+        let call = ctx.call()?;
+        let decide = |ids: Vec<Uuid>| async move { svc::decide_requests(call, &ids, true, None).await };
+        Ok(bulk::run(ctx, ids, NodeKind::MembershipRequest, "ids", decide, MembershipRequest).await?)
+    }
+
+    /// Rejects many pending requests at once (1 to 100) with one reason the applicants will
+    /// see, each on its own as `rejectMembershipRequest` would.
+    async fn reject_membership_requests(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        reason: String,
+    ) -> Result<Vec<Outcome<MembershipRequest>>> {
+        let call = ctx.call()?;
+        let reason = reason.as_str();
+        let decide =
+            |ids: Vec<Uuid>| async move { svc::decide_requests(call, &ids, false, Some(reason)).await };
+        Ok(bulk::run(ctx, ids, NodeKind::MembershipRequest, "ids", decide, MembershipRequest).await?)
     }
 }

@@ -3,7 +3,10 @@
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::ContextExt;
+use crate::graphql::{
+    ContextExt,
+    bulk::{self, Outcome},
+};
 use service::{
     domain::{GlobalId, NodeKind},
     error::{ApiError, InputProblem},
@@ -65,5 +68,18 @@ impl CheckInMutation {
         ctx.auth()?.require()?;
         let id = GlobalId::decode_as(&registration_id, NodeKind::TrainingRegistration, "registrationId")?;
         Ok(CheckInResult(svc::check_in_manually(ctx.call()?, id).await?))
+    }
+
+    /// Checks in many registrations by hand at once (1 to 100), each on its own as
+    /// `checkInManually` would: one outcome per id, in order.
+    async fn check_in_many_manually(
+        &self,
+        ctx: &Context<'_>,
+        registration_ids: Vec<ID>,
+    ) -> Result<Vec<Outcome<CheckInResult>>> {
+        let call = ctx.call()?;
+        let check_in = |ids: Vec<uuid::Uuid>| async move { svc::check_in_many_manually(call, &ids).await };
+        let kind = NodeKind::TrainingRegistration;
+        Ok(bulk::run(ctx, registration_ids, kind, "registration_ids", check_in, CheckInResult).await?)
     }
 }

@@ -15,12 +15,13 @@ use crate::graphql::{
     org::OrgUnit,
 };
 use service::{
+    db::TimeOrder,
     domain::GlobalId,
     error::{ApiError, InputProblem},
     violence::{
         self as svc,
         officer::{self, ReportSummary},
-        queue::{self, QueueCursor, QueueFilter},
+        queue::{self, QueueCursor, QueueFilter, QueueOrder},
     },
 };
 
@@ -163,17 +164,32 @@ pub struct ViolenceReportEvent {
     report: ViolenceReportSummary,
 }
 
+/// The order of the violence-report queue.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the values read URGENT_FIRST, OLDEST_FIRST, NEWEST_FIRST
+pub enum ViolenceQueueOrder {
+    /// Reports in immediate danger first, then the oldest.
+    #[default]
+    UrgentFirst,
+    /// By submission, the oldest first.
+    OldestFirst,
+    /// By submission, the newest first.
+    NewestFirst,
+}
+
 #[derive(Default)]
 pub struct QueueQuery;
 
 #[Object]
 impl QueueQuery {
     /// The case officer's queue: reports in her reach (and those assigned to her), urgent
-    /// first, then oldest. Nothing anyone wrote is in it: open one with `violenceReport`.
+    /// first, then oldest (or by submission alone, `order: OLDEST_FIRST` or `NEWEST_FIRST`).
+    /// Nothing anyone wrote is in it: open one with `violenceReport`.
     async fn violence_reports(
         &self,
         ctx: &Context<'_>,
         filter: Option<ViolenceReportFilterInput>,
+        order: Option<ViolenceQueueOrder>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, ViolenceReportSummary, QueueFields>> {
@@ -190,6 +206,11 @@ impl QueueQuery {
             overdue: filter.overdue,
             submitted_from: range.from,
             submitted_to: range.to,
+            order: match order.unwrap_or_default() {
+                ViolenceQueueOrder::UrgentFirst => QueueOrder::UrgentFirst,
+                ViolenceQueueOrder::OldestFirst => QueueOrder::Submitted(TimeOrder::OldestFirst),
+                ViolenceQueueOrder::NewestFirst => QueueOrder::Submitted(TimeOrder::NewestFirst),
+            },
         };
         let q = queue::queue_query(ctx.call()?, &filter).await?;
         let (rows, has_next) = officer::queue_page(db, &q, page.first, page.after.as_ref()).await?;

@@ -1,12 +1,16 @@
 //! The case officers' actions on a report (see `service::violence::workflow`).
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use entities::ids::PersonId;
+use entities::ids::{PersonId, ReportId};
 
 use super::*;
-use crate::graphql::{ContextExt, scalars::Date};
+use crate::graphql::{
+    ContextExt,
+    bulk::{self, Outcome},
+    scalars::Date,
+};
 use service::{
-    domain::GlobalId,
+    domain::{GlobalId, NodeId, NodeKind},
     violence::{
         officer::{self},
         workflow::Action,
@@ -26,6 +30,20 @@ pub struct ReferralInput {
 async fn officer_act(ctx: &Context<'_>, id: &ID, action: Action) -> Result<ViolenceReport> {
     ctx.auth()?.require()?;
     Ok(ViolenceReport(officer::act(ctx.call()?, report_id(id, "id")?, action).await?))
+}
+
+/// `action` on many reports, one outcome per id.
+async fn officer_act_on_many(
+    ctx: &Context<'_>,
+    ids: Vec<ID>,
+    action: Action,
+) -> Result<Vec<Outcome<ViolenceReport>>> {
+    let call = ctx.call()?;
+    let act = |ids: Vec<uuid::Uuid>| async move {
+        let ids: Vec<ReportId> = ids.into_iter().map(ReportId::from_uuid).collect();
+        officer::act_on_many(call, &ids, action).await
+    };
+    Ok(bulk::run(ctx, ids, NodeKind::ViolenceReport, "ids", act, ViolenceReport).await?)
 }
 
 #[derive(Default)]
@@ -48,6 +66,28 @@ impl WorkflowMutation {
     ) -> Result<ViolenceReport> {
         let officer = officer_id.map(|o| GlobalId::decode_id::<PersonId>(&o, "officerId")).transpose()?;
         officer_act(ctx, &id, Action::Assign { officer }).await
+    }
+
+    /// Takes many submitted reports at once (1 to 100), each on its own as
+    /// `acknowledgeViolenceReport` would: one outcome per id, in order.
+    async fn acknowledge_violence_reports(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> Result<Vec<Outcome<ViolenceReport>>> {
+        officer_act_on_many(ctx, ids, Action::Acknowledge).await
+    }
+
+    /// Assigns many reports at once (1 to 100) to one case officer, or to the caller, each on
+    /// its own as `assignViolenceReport` would.
+    async fn assign_violence_reports(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        officer_id: Option<ID>,
+    ) -> Result<Vec<Outcome<ViolenceReport>>> {
+        let officer = officer_id.map(|o| GlobalId::decode_id::<PersonId>(&o, "officerId")).transpose()?;
+        officer_act_on_many(ctx, ids, Action::Assign { officer }).await
     }
 
     /// An internal note (never shown to the reporter).

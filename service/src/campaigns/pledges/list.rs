@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::PledgeStatus;
+use crate::db::TimeOrder;
 use crate::{
     authz::{self, Capability},
     error::ApiError,
@@ -63,6 +64,8 @@ pub struct ReviewFilter {
     pub campaign_id: Option<CampaignId>,
     /// `None`: every status.
     pub status: Option<PledgeStatus>,
+    /// Oldest submission first (the default) or newest first.
+    pub order: TimeOrder,
 }
 
 /// Position in the queue, ordered by (submitted_at, id), oldest first.
@@ -76,6 +79,7 @@ pub struct QueueCursor {
 #[derive(Clone)]
 pub struct ReviewQuery {
     condition: Condition,
+    order: TimeOrder,
 }
 
 /// Resolves the caller's reach (`NOT_FOUND`/`FORBIDDEN` when `unit_id` is out of it) and the
@@ -93,10 +97,10 @@ pub async fn review_query(call: Call<'_>, filter: ReviewFilter) -> Result<Review
     if let Some(s) = filter.status {
         condition = condition.add(pledge::Column::Status.eq(s.as_str()));
     }
-    Ok(ReviewQuery { condition })
+    Ok(ReviewQuery { condition, order: filter.order })
 }
 
-/// One page of the queue, oldest first.
+/// One page of the queue, oldest (or newest) submission first.
 pub async fn review_queue(
     conn: &impl ConnectionTrait,
     q: &ReviewQuery,
@@ -105,7 +109,7 @@ pub async fn review_queue(
 ) -> Result<(Vec<pledge::Model>, bool), ApiError> {
     let mut query = pledge::Entity::find().filter(q.condition.clone());
     if let Some(c) = after {
-        query = query.filter(crate::db::after_key(
+        query = query.filter(q.order.after(
             pledge::Column::SubmittedAt,
             c.submitted_at,
             pledge::Column::Id,
@@ -113,8 +117,8 @@ pub async fn review_queue(
         ));
     }
     let rows = query
-        .order_by_asc(pledge::Column::SubmittedAt)
-        .order_by_asc(pledge::Column::Id)
+        .order_by(pledge::Column::SubmittedAt, q.order.direction())
+        .order_by(pledge::Column::Id, q.order.direction())
         .limit(first + 1)
         .all(conn)
         .await?;

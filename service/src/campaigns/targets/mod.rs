@@ -35,7 +35,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use progress::{IndicatorProgress, ProgressRow, target_progress};
+pub use progress::{IndicatorProgress, MAX_ASKED, ProgressRow, target_progress};
 pub(crate) use progress::{Listed, progress_of};
 pub use reported::{HistoryCursor, ReportInput, indicator_value_history, report_indicator_value};
 pub use set::{SetTargets, TargetInput, set_target};
@@ -45,7 +45,8 @@ use crate::{
     authz::{self, Capability, Decision},
     db::stmt,
     domain::normalise_text,
-    error::{ApiError, InputProblem},
+    domain::{GlobalId, NodeKind},
+    error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
     org::get_unit,
 };
 
@@ -128,6 +129,9 @@ fn required_text(raw: &str, max: usize, field: &'static str) -> Result<String, A
 /// A reported indicator an officer defines.
 #[derive(Clone, Debug)]
 pub struct IndicatorInput {
+    /// Its stable code (`CLUBS_FOUNDED`): 2–40 of `A`–`Z`, digits and `_`, starting with a
+    /// letter, unique; made from the name when not given.
+    pub code: Option<String>,
     /// 1–200 characters.
     pub name: String,
     /// 1–50 characters, e.g. "%" or "hộ".
@@ -148,9 +152,19 @@ pub async fn create_indicator(
     authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
     let name = required_text(&input.name, 200, "name")?;
     let unit_of_measure = required_text(&input.unit_of_measure, 50, "unit_of_measure")?;
+    let code = match input.code.as_deref() {
+        Some(raw) => {
+            let code = parse_indicator_code(raw)?;
+            if indicator_by_code(db, &code).await?.is_some() {
+                return Err(ApiError::Conflict(ConflictKind::CodeTaken));
+            }
+            code
+        }
+        None => free_code(db, &name).await?,
+    };
     let row = indicator::ActiveModel {
         id: Set(Uuid::now_v7()),
-        code: Set(None),
+        code: Set(Some(code)),
         kind: Set(IndicatorKind::Reported),
         name: Set(name),
         unit_of_measure: Set(unit_of_measure),
@@ -160,9 +174,66 @@ pub async fn create_indicator(
         created_at: Set(Utc::now()),
     }
     .insert(db)
-    .await?;
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::CodeTaken) } else { e.into() }
+    })?;
     tracing::info!(event = "indicator_created", indicator_id = %row.id, unit_id = %unit_id, "indicator created");
     Ok(row)
+}
+
+/// The longest indicator code.
+const MAX_CODE: usize = 40;
+
+/// An indicator code as typed: trimmed and upper-cased; 2–40 of `A`–`Z`, digits and `_`,
+/// starting with a letter.
+fn parse_indicator_code(raw: &str) -> Result<String, ApiError> {
+    let code = raw.trim().to_ascii_uppercase();
+    let well_formed = (2..=MAX_CODE).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if well_formed { Ok(code) } else { Err(ApiError::bad_input("code", InputProblem::InvalidFormat)) }
+}
+
+/// A code made from a name ("Số câu lạc bộ mới" → `SO_CAU_LAC_BO_MOI`), with `_2`, `_3`… when
+/// taken.
+async fn free_code(conn: &impl ConnectionTrait, name: &str) -> Result<String, ApiError> {
+    let folded = crate::domain::fold_for_search(name).to_ascii_uppercase();
+    let mut base: String = folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    if !base.starts_with(|c: char| c.is_ascii_uppercase()) {
+        base.insert_str(0, "I_");
+    }
+    base.truncate(MAX_CODE - 4);
+    let base = base.trim_end_matches('_').to_owned();
+    for n in 1..1000 {
+        let code = if n == 1 { base.clone() } else { format!("{base}_{n}") };
+        if code.len() >= 2 && indicator_by_code(conn, &code).await?.is_none() {
+            return Ok(code);
+        }
+    }
+    Err(ApiError::Conflict(ConflictKind::CodeTaken))
+}
+
+async fn indicator_by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<indicator::Model>, ApiError> {
+    Ok(indicator::Entity::find().filter(indicator::Column::Code.eq(code)).one(conn).await?)
+}
+
+/// The indicator `raw` names: its global id, or its stable code (`HOUSEHOLDS_CERTIFIED`, or a
+/// reported indicator's, case aside). An unknown code is `NOT_FOUND`; what may be done with
+/// the indicator is checked where it is used.
+pub async fn indicator_ref(call: Call<'_>, raw: &str, field: &'static str) -> Result<Uuid, ApiError> {
+    if let Ok(id) = GlobalId::decode_as(raw, NodeKind::Indicator, field) {
+        return Ok(id);
+    }
+    let code = parse_indicator_code(raw).map_err(|_| ApiError::bad_input(field, InputProblem::InvalidId))?;
+    indicator_by_code(&call.state.db, &code).await?.map(|i| i.id).ok_or(ApiError::NotFound)
 }
 
 /// The ids of `unit_id` and every unit above it, as a subquery.

@@ -31,7 +31,7 @@ use crate::{
 };
 
 /// Most indicators one call may ask for by id.
-const MAX_ASKED: usize = 100;
+pub const MAX_ASKED: usize = 100;
 
 /// One unit's figures for an indicator.
 #[derive(Clone, Debug, PartialEq)]

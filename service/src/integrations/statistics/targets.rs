@@ -127,6 +127,7 @@ mod tests {
             code: "HN".into(),
             name: "Hà Nội".into(),
             name_search: "ha noi".into(),
+            search_words: " ha noi hn ".into(),
             depth: 0,
             created_at: now,
             updated_at: now,
