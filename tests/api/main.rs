@@ -13,6 +13,7 @@ mod authz;
 mod bulk;
 mod campaigns;
 mod cost;
+mod dashboards;
 mod docs;
 mod exports;
 mod fanout;

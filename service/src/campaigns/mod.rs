@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod campaign;
+pub mod dashboard;
 pub mod news;
 pub mod pledges;
 pub mod targets;

@@ -226,3 +226,58 @@ pub async fn roster_csv(call: Call<'_>, t: &training::Model) -> Result<String, A
     crate::exports::csv_text(crate::exports::sources::roster(call, t.id, RosterFilter::default()).await?)
         .await
 }
+
+/// A training's figures for its managers, in one statement: seats taken and left, the
+/// waitlist, who came and who did not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrainingDashboard {
+    pub capacity: Option<i32>,
+    /// Seats still free (`None`: no capacity), as `seatsLeft` counts them.
+    pub seats_left: Option<i32>,
+    pub confirmed: i64,
+    pub waitlisted: i64,
+    pub attended: i64,
+    pub no_show: i64,
+    pub cancelled: i64,
+}
+
+impl TrainingDashboard {
+    /// Those who came over those who held a seat (checked in, no-shows, and seats not yet
+    /// used); `None` before anyone held one.
+    pub fn attendance_rate(&self) -> Option<f64> {
+        let seated = self.attended + self.no_show + self.confirmed;
+        (seated > 0).then(|| self.attended as f64 / seated as f64)
+    }
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct StatusCount {
+    status: String,
+    n: i64,
+}
+
+/// The dashboard of a training the caller manages.
+pub async fn training_dashboard(call: Call<'_>, t: &training::Model) -> Result<TrainingDashboard, ApiError> {
+    require_roster_access(call, t).await?;
+    let rows = <StatusCount as sea_orm::FromQueryResult>::find_by_statement(crate::db::stmt(
+        call.state.db.get_database_backend(),
+        "SELECT status, COUNT(*) AS n FROM training_registration WHERE training_id = ? GROUP BY status",
+        [t.id.into()],
+    ))
+    .all(&call.state.db)
+    .await?;
+    let mut d =
+        TrainingDashboard { capacity: t.capacity, seats_left: super::seats_left(t), ..Default::default() };
+    for row in rows {
+        let n = row.n;
+        match RegistrationStatus::parse(&row.status) {
+            Some(RegistrationStatus::Confirmed) => d.confirmed += n,
+            Some(RegistrationStatus::Waitlisted) => d.waitlisted += n,
+            Some(RegistrationStatus::Attended) => d.attended += n,
+            Some(RegistrationStatus::NoShow) => d.no_show += n,
+            Some(RegistrationStatus::Cancelled) => d.cancelled += n,
+            None => {}
+        }
+    }
+    Ok(d)
+}

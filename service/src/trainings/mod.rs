@@ -30,8 +30,9 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, S
 use uuid::Uuid;
 
 pub use checkin::{
-    CheckIn, RosterCursor, RosterFilter, check_in, check_in_manually, check_in_many_manually,
-    issue_check_in_token, require_roster_access, roster, roster_count, roster_csv,
+    CheckIn, RosterCursor, RosterFilter, TrainingDashboard, check_in, check_in_manually,
+    check_in_many_manually, issue_check_in_token, require_roster_access, roster, roster_count, roster_csv,
+    training_dashboard,
 };
 pub use list::{
     TrainingCursor, TrainingFilter, TrainingQuery, client_training_query, count_trainings, list_trainings,

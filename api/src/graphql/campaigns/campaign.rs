@@ -122,6 +122,21 @@ impl Campaign {
         Ok(OrgUnit(crate::graphql::unit(ctx, self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
+    /// The campaign's figures over `unitId`'s subtree (the campaign's own unit by default) and
+    /// each direct child's: pledges by status, certified households against the unit's target
+    /// for the campaign's term, and the launch notice's progress. For officers over the unit
+    /// (`NOT_FOUND`/`FORBIDDEN` otherwise). A fixed number of statements whatever the tree.
+    async fn dashboard(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: Option<ID>,
+    ) -> Result<super::dashboard::CampaignDashboard> {
+        ctx.auth()?.require()?;
+        let unit = unit_id.map(|u| GlobalId::decode_id::<UnitId>(&u, "unitId")).transpose()?;
+        let d = service::campaigns::dashboard::campaign_dashboard(ctx.call()?, self.0.id, unit).await?;
+        Ok(super::dashboard::CampaignDashboard(d))
+    }
+
     /// The criteria pledges are reviewed against, in order.
     async fn criteria(&self, ctx: &Context<'_>) -> Result<Vec<CampaignCriterion>> {
         let loaders = ctx.loaders()?;

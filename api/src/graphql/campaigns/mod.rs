@@ -2,6 +2,7 @@
 //! The rules are in `service::campaigns`.
 
 pub mod campaign;
+pub mod dashboard;
 pub mod news;
 pub mod pledges;
 pub mod targets;

@@ -197,6 +197,16 @@ impl Training {
         ))
     }
 
+    /// Seats, the waitlist and attendance, in one statement (managers of the training only).
+    async fn dashboard(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<crate::graphql::campaigns::dashboard::TrainingDashboard> {
+        ctx.auth()?.require()?;
+        let figures = svc::training_dashboard(ctx.call()?, &self.0).await?;
+        Ok(crate::graphql::campaigns::dashboard::TrainingDashboard(figures))
+    }
+
     /// The whole roster as CSV, UTF-8 with a byte-order mark (managers of the training only).
     async fn roster_csv(&self, ctx: &Context<'_>) -> Result<String> {
         ctx.auth()?.require()?;
