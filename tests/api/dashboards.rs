@@ -147,9 +147,17 @@ async fn a_campaign_dashboard_counts_pledges_by_status_and_level_against_the_tar
     let member = app.gql(DASHBOARD, json!({ "id": campaign["id"] }), Some(&bd[0].token)).await;
     assert!(matches!(member.code(), Some("FORBIDDEN" | "NOT_FOUND")), "{}", member.body);
 
+    // A city campaign: a district officer, not an officer over the city, sees her district by
+    // default.
+    let city = app.token(CITY_ADMIN).await;
+    let citywide = launched_campaign(&app, &city, "HN", campaign_input("Toàn thành phố", json!({}))).await;
+    let seen = app.gql(DASHBOARD, json!({ "id": citywide["id"] }), Some(&officer)).await.ok();
+    assert_eq!(seen["node"]["dashboard"]["total"]["unit"]["code"], "HN-LB");
+    let leader_view = app.gql(DASHBOARD, json!({ "id": citywide["id"] }), Some(&leader)).await.ok();
+    assert_eq!(leader_view["node"]["dashboard"]["total"]["unit"]["code"], "HN-LB-BD-01");
+
     // One query, a fixed number of statements: the city (its districts) costs what a district
     // (its wards) does.
-    let city = app.token(CITY_ADMIN).await;
     let mut costs = Vec::new();
     for unit in ["HN", "HN-LB", "HN-LB-BD"] {
         let id = app.unit_id(unit).await;

@@ -88,9 +88,10 @@ struct Active {
     active: i64,
 }
 
-/// The dashboard of a campaign the caller may see, for `unit_id` (the campaign's own unit by
-/// default), which must be in her reach as an officer (any role over it: `NOT_FOUND` or
-/// `FORBIDDEN` otherwise).
+/// The dashboard of a campaign the caller may see, for `unit_id`, which must be in her reach as
+/// an officer (any role over it: `NOT_FOUND` or `FORBIDDEN` otherwise). Without `unit_id`: the
+/// campaign's own unit when she is an officer over it, else the highest unit of the campaign's
+/// subtree where she holds a role (a ward officer looking at a city campaign sees her ward).
 pub async fn campaign_dashboard(
     call: Call<'_>,
     campaign_id: CampaignId,
@@ -99,7 +100,11 @@ pub async fn campaign_dashboard(
     let c = get_campaign(call, campaign_id).await?;
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
-    let unit = get_unit(db, unit_id.unwrap_or(c.unit_id)).await?;
+    let unit_id = match unit_id {
+        Some(id) => id,
+        None => default_unit(db, viewer.person_id, &c).await?,
+    };
+    let unit = get_unit(db, unit_id).await?;
     authz::require(db, viewer, Capability::ViewUnit, unit.id).await?;
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit.id))
@@ -156,6 +161,29 @@ pub async fn campaign_dashboard(
         fanout,
         campaign: c,
     })
+}
+
+/// The unit a dashboard shows when none is asked for (see [`campaign_dashboard`]).
+async fn default_unit(
+    conn: &impl ConnectionTrait,
+    person: entities::ids::PersonId,
+    c: &campaign::Model,
+) -> Result<UnitId, ApiError> {
+    if authz::decide(conn, person, Capability::ViewUnit, c.unit_id.into()).await?.allowed() {
+        return Ok(c.unit_id);
+    }
+    let held = authz::role_units(conn, person, Capability::ViewUnit).await?;
+    if held.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let within = org_unit::Entity::find()
+        .filter(org_unit::Column::Id.is_in(held))
+        .filter(org_unit::Column::Id.in_subquery(authz::subtree_select(c.unit_id)))
+        .order_by_asc(org_unit::Column::Depth)
+        .order_by_asc(org_unit::Column::Code)
+        .one(conn)
+        .await?;
+    within.map(|u| u.id).ok_or(ApiError::NotFound)
 }
 
 /// The launch notice's progress: its job, and while it runs, the members it goes to.
