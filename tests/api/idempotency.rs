@@ -445,3 +445,46 @@ async fn a_mutation_over_the_socket_takes_its_key_in_the_extensions() {
     assert_eq!(bad["payload"]["errors"][0]["extensions"]["field"], "Idempotency-Key", "{bad}");
     assert_eq!(trainings(&app).await, before + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_gives_up_still_gets_the_answer_when_it_retries() {
+    let app = spawn_app_with(&[("APP_REGISTER_MAX_PER_ADDRESS", "1000")]).await;
+    let leader = app.token(BD1_LEADER).await;
+    let mut ids = Vec::new();
+    for n in 950..1000 {
+        ids.push(crate::bulk::join_request(&app, n, "HN-LB-BD-01").await);
+    }
+    let approve = "mutation($ids: [ID!]!) { approveMembershipRequests(ids: $ids) { ok } }";
+    // A phone on a bad network: it gives up long before fifty approvals are done.
+    let impatient = reqwest::Client::builder().timeout(std::time::Duration::from_millis(30)).build().unwrap();
+    let gave_up = impatient
+        .post(app.url("/graphql"))
+        .header("idempotency-key", "slow-1")
+        .header("authorization", format!("Bearer {leader}"))
+        .json(&json!({ "query": approve, "variables": { "ids": ids } }))
+        .send()
+        .await;
+    assert!(gave_up.is_err_and(|e| e.is_timeout()), "the client timed out");
+
+    // The server finished anyway and kept the answer: the retry gets it, nothing runs twice.
+    for _ in 0..200 {
+        let done = entities::idempotency_key::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.key == "slow-1" && k.state == entities::idempotency_key::KeyState::Done);
+        if done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let retry = keyed(&app, "slow-1", approve, json!({ "ids": ids }), Some(&leader)).await;
+    assert!(retry.replayed);
+    let outcomes = retry.gql.ok()["approveMembershipRequests"].as_array().unwrap().clone();
+    assert_eq!(outcomes.len(), 50);
+    assert!(
+        outcomes.iter().all(|o| o["ok"] == true),
+        "every approval in the first run, none refused as decided"
+    );
+}
