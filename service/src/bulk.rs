@@ -13,6 +13,16 @@ use crate::error::{ApiError, InputProblem};
 /// The most items one bulk call takes.
 pub const MAX_ITEMS: usize = 100;
 
+/// At most [`MAX_ITEMS`] items (the API checks the list as sent, 1 to [`MAX_ITEMS`], with
+/// [`check_size`]; the items left once malformed ids are set aside may be none, and the shared
+/// arguments are still checked then).
+pub fn check_max(len: usize, field: &'static str) -> Result<(), ApiError> {
+    if len > MAX_ITEMS {
+        return Err(ApiError::bad_input(field, InputProblem::TooMany));
+    }
+    Ok(())
+}
+
 /// Checks the size of a bulk call's list (`field`): 1 to [`MAX_ITEMS`] items.
 pub fn check_size(len: usize, field: &'static str) -> Result<(), ApiError> {
     if len == 0 {

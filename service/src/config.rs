@@ -393,7 +393,17 @@ impl Settings {
             refresh_token_ttl: secs(parse(&get, "APP_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600, "seconds")?),
             refresh_reuse_grace: secs(parse(&get, "APP_REFRESH_REUSE_GRACE_SECS", 10, "seconds")?),
             check_in_token_ttl: secs(u64::from(positive(&get, "APP_CHECK_IN_TOKEN_TTL_SECS", 300)?)),
-            check_in_opens_before: secs(parse(&get, "APP_CHECK_IN_OPENS_BEFORE_SECS", 3600, "seconds")?),
+            check_in_opens_before: secs(
+                match parse(&get, "APP_CHECK_IN_OPENS_BEFORE_SECS", 3600, "seconds")? {
+                    n if n <= 30 * 24 * 3600 => n,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "APP_CHECK_IN_OPENS_BEFORE_SECS",
+                            expected: "at most 2592000 seconds (30 days)",
+                        });
+                    }
+                },
+            ),
             login_max_failures_per_phone: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE", 5)?,
             login_max_failures_per_phone_total: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_PHONE_TOTAL", 20)?,
             login_max_failures_per_address: positive(&get, "APP_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
@@ -717,6 +727,14 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_check_in_window_is_at_most_thirty_days() {
+        let ok = Settings::from_vars(&vars(&[("APP_CHECK_IN_OPENS_BEFORE_SECS", "86400")])).unwrap();
+        assert_eq!(ok.check_in_opens_before, Duration::from_secs(86400));
+        let err = Settings::from_vars(&vars(&[("APP_CHECK_IN_OPENS_BEFORE_SECS", "99999999999")])).err();
+        assert!(matches!(err, Some(ConfigError::Invalid { name: "APP_CHECK_IN_OPENS_BEFORE_SECS", .. })));
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum InputProblem {
     InvalidName,
     WeakPassword,
     TooLong,
+    /// Shorter than allowed.
+    TooShort,
     InvalidFormat,
     InvalidId,
     OutOfRange,
@@ -118,6 +120,8 @@ impl InputProblem {
             }
             (TooLong, Lang::Vi) => "Giá trị quá dài.",
             (TooLong, Lang::En) => "The value is too long.",
+            (TooShort, Lang::Vi) => "Giá trị quá ngắn.",
+            (TooShort, Lang::En) => "The value is too short.",
             (InvalidFormat, Lang::Vi) => "Giá trị không đúng định dạng.",
             (InvalidFormat, Lang::En) => "The value is not in the expected format.",
             (InvalidId, Lang::Vi) => "Mã định danh không hợp lệ.",
@@ -188,6 +192,7 @@ impl InputProblem {
             InvalidName => "INVALID_NAME",
             WeakPassword => "WEAK_PASSWORD",
             TooLong => "TOO_LONG",
+            TooShort => "TOO_SHORT",
             InvalidFormat => "INVALID_FORMAT",
             InvalidId => "INVALID_ID",
             OutOfRange => "OUT_OF_RANGE",

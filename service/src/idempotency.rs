@@ -13,9 +13,15 @@
 //! - A request that ended without acting and may succeed when sent again (the database was
 //!   down, a rate limit, credentials to refresh or a step-up to make) is not stored: the row
 //!   is deleted and the key is free again.
-//! - An owner that died holding a key (its instance crashed) loses it when its [`LEASE`] runs
-//!   out; a retry then runs the request again. The window between the operation's commit and
-//!   the stored response is the one case a crash can make a retry act twice.
+//! - A running request renews its [`LEASE`] every [`RENEW_EVERY`] (see [`renew`]), however long
+//!   it runs. An owner that died holding a key (its instance crashed) loses it when the lease
+//!   runs out; a retry then runs the request again. The window between the operation's commit
+//!   and the stored response (or a database that fails at that very moment, after the store is
+//!   retried) is the one case that can make a retry act twice.
+//! - Keys are per caller: a person (`p:`), a session whose second factor is still owed (`m:`,
+//!   its own namespace, so nothing is replayed to it before the factor is proved), an
+//!   integration client (`c:`), or signed-out callers, who share one namespace and so must send
+//!   keys of at least [`MIN_ANONYMOUS_KEY_LEN`] characters (a UUID).
 //!
 //! Expired keys are deleted by [`spawn_sweeper`]; an expired key met before that is taken over.
 
@@ -41,15 +47,19 @@ use crate::{
 pub const RETENTION: Duration = Duration::hours(24);
 /// How long a running request holds its key before another may take it over.
 pub const LEASE: Duration = Duration::minutes(2);
+/// How often a running request renews its lease.
+pub const RENEW_EVERY: StdDuration = StdDuration::from_secs(30);
 /// How long a retry waits for the request holding its key.
 pub const WAIT: StdDuration = StdDuration::from_secs(10);
+/// The shortest key a signed-out caller may send (signed-out callers share a namespace).
+pub const MIN_ANONYMOUS_KEY_LEN: usize = 16;
 /// The longest key (the header's value), in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 /// The name of the key where errors name it.
 pub const FIELD: &str = "Idempotency-Key";
 
 /// A key held by this request: run the operation, then [`finish`] or [`release`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Claim {
     caller: String,
     key: String,
@@ -82,7 +92,8 @@ pub fn parse_key(raw: &str) -> Result<&str, ApiError> {
 /// Whose keys these are; `None` for credentials that were refused (the request fails anyway).
 fn caller_of(auth: &Auth) -> Option<String> {
     match auth {
-        Auth::Signed(v) | Auth::Pending(v) => Some(format!("p:{}", v.person_id)),
+        Auth::Signed(v) => Some(format!("p:{}", v.person_id)),
+        Auth::Pending(v) => Some(format!("m:{}", v.session_id)),
         Auth::Client(c) => Some(format!("c:{}", c.client_id)),
         Auth::Anonymous => Some("a".to_owned()),
         Auth::Rejected => None,
@@ -96,6 +107,9 @@ fn caller_of(auth: &Auth) -> Option<String> {
 pub async fn begin(call: Call<'_>, key: &str, request: &[u8]) -> Result<Option<Begin>, ApiError> {
     let key = parse_key(key)?;
     let Some(caller) = caller_of(call.auth) else { return Ok(None) };
+    if matches!(call.auth, Auth::Anonymous) && key.len() < MIN_ANONYMOUS_KEY_LEN {
+        return Err(ApiError::bad_input(FIELD, InputProblem::TooShort));
+    }
     let state = call.state;
     let started = tokio::time::Instant::now();
     let mut pause = StdDuration::from_millis(20);
@@ -188,6 +202,7 @@ async fn attempt(state: &AppState, caller: &str, key: &str, request: &[u8]) -> R
                 .col_expr(ik::Column::Owner, Expr::value(owner))
                 .col_expr(ik::Column::State, Expr::value(KeyState::Running))
                 .col_expr(ik::Column::LeaseUntil, Expr::value(now + LEASE))
+                .col_expr(ik::Column::ExpiresAt, Expr::value(now + RETENTION))
                 .filter(ik::Column::Caller.eq(caller))
                 .filter(ik::Column::Key.eq(key))
                 .filter(ik::Column::Owner.eq(row.owner))
@@ -214,9 +229,12 @@ pub async fn finish(call: Call<'_>, claim: Claim, response: &[u8]) -> Result<(),
         .report_keys
         .seal(response, &seal_context(&claim.caller, &claim.key))
         .map_err(|e| ApiError::internal(format_args!("sealing a response: {e}")))?;
+    // Kept a full day from its answer (a request that ran long, or took over a dead owner's
+    // key, is not forgotten early).
     let stored = ik::Entity::update_many()
         .col_expr(ik::Column::State, Expr::value(KeyState::Done))
         .col_expr(ik::Column::Response, Expr::value(sealed))
+        .col_expr(ik::Column::ExpiresAt, Expr::value(state.clock.now() + RETENTION))
         .filter(ik::Column::Caller.eq(&claim.caller))
         .filter(ik::Column::Key.eq(&claim.key))
         .filter(ik::Column::Owner.eq(claim.owner))
@@ -226,6 +244,21 @@ pub async fn finish(call: Call<'_>, claim: Claim, response: &[u8]) -> Result<(),
         tracing::warn!("an idempotency key was taken over while its request ran; its response is not kept");
     }
     Ok(())
+}
+
+/// Extends the lease of the request holding `claim` while it runs; `false` when it no longer
+/// holds the key.
+pub async fn renew(call: Call<'_>, claim: &Claim) -> Result<bool, ApiError> {
+    let now = call.state.clock.now();
+    let renewed = ik::Entity::update_many()
+        .col_expr(ik::Column::LeaseUntil, Expr::value(now + LEASE))
+        .filter(ik::Column::Caller.eq(&claim.caller))
+        .filter(ik::Column::Key.eq(&claim.key))
+        .filter(ik::Column::Owner.eq(claim.owner))
+        .filter(ik::Column::State.eq(KeyState::Running))
+        .exec(&call.state.db)
+        .await?;
+    Ok(renewed.rows_affected == 1)
 }
 
 /// Frees the key of a request that did not act (see the module docs): a retry runs afresh.

@@ -109,6 +109,9 @@ async fn each_item_stands_alone_and_bad_lists_are_refused_whole() {
     let too_many = app.gql(APPROVE, json!({ "ids": many }), Some(&leader)).await;
     assert_eq!(too_many.expect_reason("BAD_USER_INPUT", "TOO_MANY").field(), Some("ids"));
     app.gql(APPROVE, json!({ "ids": [a] }), None).await.expect_code("UNAUTHENTICATED");
+    // The shared reason is checked even when no id is well-formed.
+    let blank = app.gql(REJECT, json!({ "ids": ["x", "y"], "r": "" }), Some(&leader)).await;
+    assert_eq!(blank.expect_reason("BAD_USER_INPUT", "REQUIRED").field(), Some("reason"));
     let pending = entities::membership_request::Entity::find()
         .filter(entities::membership_request::Column::Status.eq("PENDING"))
         .count(&app.state.db)

@@ -171,6 +171,11 @@ async fn requests_pledges_progress_statistics_and_rosters_export_too() {
     )
     .await
     .ok();
+    // As the queue: waiting pledges unless asked; `ANY` for every status.
+    let certified = download(&app, "/exports/pledges.csv?status=CERTIFIED", Some(&officer)).await;
+    assert_eq!(certified.records().len(), 1, "the header alone");
+    let any = download(&app, "/exports/pledges.csv?status=ANY", Some(&officer)).await;
+    assert_eq!(any.records().len(), 2);
     let pledges = download(&app, "/exports/pledges.xlsx", Some(&officer)).await;
     assert_eq!(pledges.status, 200);
     let sheet = pledges.sheet();

@@ -222,7 +222,7 @@ async fn twenty_concurrent_retries_of_each_write_make_one_effect() {
     let reports = entities::violence_report::Entity::find().count(&app.state.db).await.unwrap();
     twenty_at_once(
         &app,
-        "v-1",
+        "9b0d7a52-1f7e-4c1e-9a53-2f2d1c6c0a11",
         SUBMIT_VIOLENCE,
         json!({ "i": violence_input(&app.unit_id("HN-LB-BD").await, false, "Hàng xóm bị đánh") }),
         None,
@@ -265,10 +265,14 @@ async fn an_answer_that_did_nothing_and_may_change_is_not_kept() {
     assert!(again.replayed);
 
     // A signed-out caller's request is refused, not kept: the same key runs again once signed in.
-    let anon = keyed(&app, "decide-2", approve, vars.clone(), None).await;
+    let anon_key = "c4f1d7e2-decide-2-0000-000000000000";
+    let anon = keyed(&app, anon_key, approve, vars.clone(), None).await;
     anon.gql.expect_code("UNAUTHENTICATED");
-    let anon_again = keyed(&app, "decide-2", approve, vars.clone(), None).await;
+    let anon_again = keyed(&app, anon_key, approve, vars.clone(), None).await;
     assert!(!anon_again.replayed);
+    // Signed-out callers share one namespace: their keys must be long enough not to collide.
+    let short = keyed(&app, "k-7", approve, vars.clone(), None).await;
+    assert_eq!(short.gql.expect_reason("BAD_USER_INPUT", "TOO_SHORT").field(), Some("Idempotency-Key"));
 
     // A conflict is an answer: kept.
     let late = keyed(&app, "decide-3", approve, vars.clone(), Some(&officer)).await;
@@ -487,4 +491,36 @@ async fn a_client_that_gives_up_still_gets_the_answer_when_it_retries() {
         outcomes.iter().all(|o| o["ok"] == true),
         "every approval in the first run, none refused as decided"
     );
+}
+
+#[tokio::test]
+async fn a_running_request_renews_its_lease_and_one_that_lost_its_key_cannot() {
+    use service::idempotency::{self, Begin};
+    let app = spawn_app().await;
+    let (auth, meta) = (service::auth::Auth::Anonymous, service::RequestMeta::default());
+    let call = service::Call { state: &app.state, auth: &auth, meta: &meta };
+    let key = "0f2a4c5e-renewal-0000-000000000000";
+    let Some(Begin::Run(first)) = idempotency::begin(call, key, b"request").await.unwrap() else {
+        panic!("the first request runs");
+    };
+    assert!(idempotency::renew(call, &first).await.unwrap());
+    let row = || async {
+        let rows = entities::idempotency_key::Entity::find().all(&app.state.db).await.unwrap();
+        rows.into_iter().find(|k| k.key == key).unwrap()
+    };
+    assert!(row().await.lease_until > app.state.clock.now() + Duration::seconds(100));
+
+    // Its instance "dies": the lease runs out and a day has nearly passed; a retry takes over.
+    app.state.clock.advance(Duration::hours(23) + Duration::minutes(59));
+    let Some(Begin::Run(second)) = idempotency::begin(call, key, b"request").await.unwrap() else {
+        panic!("the retry takes the key over");
+    };
+    // The key is kept a full day from the takeover, and the first holder cannot renew it.
+    assert!(row().await.expires_at > app.state.clock.now() + Duration::hours(23));
+    assert!(!idempotency::renew(call, &first).await.unwrap());
+    idempotency::finish(call, second, b"answer").await.unwrap();
+    let Some(Begin::Replay(answer)) = idempotency::begin(call, key, b"request").await.unwrap() else {
+        panic!("the answer is kept");
+    };
+    assert_eq!(answer, b"answer");
 }

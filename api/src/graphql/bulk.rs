@@ -84,7 +84,8 @@ where
     let decoded: Vec<Result<Uuid, ApiError>> =
         ids.iter().map(|id| GlobalId::decode_as(id, kind, field)).collect();
     let valid: Vec<Uuid> = decoded.iter().filter_map(|d| d.as_ref().ok().copied()).collect();
-    let mut done = if valid.is_empty() { Vec::new() } else { act(valid).await? }.into_iter();
+    // Called even when no id was well-formed: the shared arguments are checked all the same.
+    let mut done = act(valid).await?.into_iter();
     let lang = ctx.get::<Lang>().copied().unwrap_or_default();
     Ok(ids
         .into_iter()

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `members` | `unitId`, `status`, `search`, `phone`, `joinedFrom`, `joinedBefore`, `order` |
 //! | `membership-requests` | `unitId`, `status`, `submittedFrom`, `submittedBefore`, `order` |
-//! | `pledges` | `unitId`, `campaignId`, `status`, `order` |
+//! | `pledges` | `unitId`, `campaignId`, `status` (`SUBMITTED` unless given; `ANY`), `order` |
 //! | `target-progress` | `unitId`, `year` or `fromYear` and `toYear`, `indicators` (ids or codes, comma-separated) |
 //! | `member-statistics` | `unitId`, `from`, `to` (dates) |
 //! | `training-roster` | `trainingId`, `status` |
@@ -34,7 +34,7 @@ use service::{
     error::{ApiError, InputProblem, Lang},
     exports::{self, Format, sources},
     membership::{MemberFilter, MemberSort, MemberStatus, RequestFilter, RequestStatus},
-    state::AppState,
+    state::{AppState, InFlightSlot},
     trainings::{RegistrationStatus, RosterFilter},
 };
 
@@ -122,12 +122,11 @@ pub async fn export(req: HttpRequest, file: web::Path<String>, state: web::Data<
     else {
         return refused(lang, &ApiError::NotFound);
     };
-    match start(call, name, format, &Params(params.into_inner())).await {
+    match start(call, name, format, &Params(params.into_inner()), slot).await {
         Ok((stem, chunks)) => {
             let today = service::domain::hanoi_day(state.clock.now());
             let filename = format!("{stem}-{}.{}", today.format("%Y-%m-%d"), format.extension());
             let body = tokio_stream(chunks).map(move |chunk| {
-                let _held = &slot;
                 chunk.map(actix_web::web::Bytes::from).map_err(|e| {
                     tracing::warn!(
                         code = e.code(),
@@ -152,16 +151,22 @@ fn tokio_stream(mut chunks: exports::Chunks) -> impl futures_util::Stream<Item =
     futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx))
 }
 
-/// Checks the caller's reach and starts the export: its file name's stem and its chunks.
+/// Checks the caller's reach and starts the export: its file name's stem and its chunks. The
+/// caller's slot is held until the export's tasks end, even when the client goes away first.
 async fn start(
     call: Call<'_>,
     name: &str,
     format: Format,
     p: &Params,
+    slot: InFlightSlot,
 ) -> Result<(String, exports::Chunks), ApiError> {
-    fn go<S: sources::Source + 'static>(format: Format, source: S) -> (String, exports::Chunks) {
+    fn go<S: sources::Source + 'static>(
+        format: Format,
+        source: S,
+        slot: InFlightSlot,
+    ) -> (String, exports::Chunks) {
         let stem = source.layout().file_stem;
-        (stem, exports::stream(format, source))
+        (stem, exports::stream(format, source, slot))
     }
     Ok(match name {
         "members" => {
@@ -185,7 +190,7 @@ async fn start(
             if filter.search.as_ref().is_some_and(|s| s.chars().count() > 100) {
                 return Err(ApiError::bad_input("search", InputProblem::TooLong));
             }
-            go(format, sources::members(call, filter).await?)
+            go(format, sources::members(call, filter).await?, slot)
         }
         "membership-requests" => {
             let filter = RequestFilter {
@@ -195,7 +200,7 @@ async fn start(
                 submitted_to: p.time("submittedBefore")?,
                 order: p.queue_order()?,
             };
-            go(format, sources::requests(call, filter).await?)
+            go(format, sources::requests(call, filter).await?, slot)
         }
         "pledges" => {
             let filter = ReviewFilter {
@@ -204,10 +209,15 @@ async fn start(
                     .get("campaignId")
                     .map(|c| GlobalId::decode_id::<entities::ids::CampaignId>(c, "campaignId"))
                     .transpose()?,
-                status: p.value("status", service::campaigns::pledges::PledgeStatus::parse)?,
+                // As the queue: `SUBMITTED` unless asked; `ANY` for every status.
+                status: match p.get("status") {
+                    None => Some(service::campaigns::pledges::PledgeStatus::Submitted),
+                    Some("ANY") => None,
+                    Some(_) => p.value("status", service::campaigns::pledges::PledgeStatus::parse)?,
+                },
                 order: p.queue_order()?,
             };
-            go(format, sources::pledges(call, filter).await?)
+            go(format, sources::pledges(call, filter).await?, slot)
         }
         "target-progress" => {
             let unit = p.required_unit("unitId")?;
@@ -222,17 +232,17 @@ async fn start(
                 }
                 asked.push(targets::indicator_ref(call, raw, "indicators").await?);
             }
-            go(format, sources::target_progress(call, unit, period, &asked).await?)
+            go(format, sources::target_progress(call, unit, period, &asked).await?, slot)
         }
         "member-statistics" => {
             let unit = p.required_unit("unitId")?;
-            go(format, sources::member_statistics(call, unit, p.date("from")?, p.date("to")?).await?)
+            go(format, sources::member_statistics(call, unit, p.date("from")?, p.date("to")?).await?, slot)
         }
         "training-roster" => {
             let raw = p.get("trainingId").ok_or(ApiError::bad_input("trainingId", InputProblem::Required))?;
             let training = GlobalId::decode_id::<TrainingId>(raw, "trainingId")?;
             let filter = RosterFilter { status: p.value("status", RegistrationStatus::parse)? };
-            go(format, sources::roster(call, training, filter).await?)
+            go(format, sources::roster(call, training, filter).await?, slot)
         }
         _ => return Err(ApiError::NotFound),
     })

@@ -107,13 +107,27 @@ pub async fn execute(
     };
     let (schema, state, meta) = (schema.clone(), state.clone(), meta.clone());
     let task = tokio::spawn(async move {
-        let response = schema.execute(request).await;
         let call = Call { state: &state, auth: &auth, meta: &meta };
+        // The lease is renewed while the operation runs, however long it takes.
+        let run = schema.execute(request);
+        tokio::pin!(run);
+        let mut renewals = tokio::time::interval(idempotency::RENEW_EVERY);
+        renewals.tick().await;
+        let response = loop {
+            tokio::select! {
+                response = &mut run => break response,
+                _ = renewals.tick() => {
+                    if let Err(e) = idempotency::renew(call, &claim).await {
+                        tracing::warn!(code = e.code(), "an idempotency key's lease could not be renewed");
+                    }
+                }
+            }
+        };
         let kept = if worth_keeping(&response) {
             // Data and errors; the extensions (cost) are the request's own.
             let stored = serde_json::json!({ "data": &response.data, "errors": &response.errors });
             match serde_json::to_vec(&stored) {
-                Ok(bytes) => idempotency::finish(call, claim, &bytes).await,
+                Ok(bytes) => finish(call, claim, &bytes).await,
                 Err(e) => Err(ApiError::internal(format_args!("storing a response: {e}"))),
             }
         } else {
@@ -132,10 +146,27 @@ pub async fn execute(
     }
 }
 
+/// Stores the response, trying again a few times if the database fails just then: the
+/// operation has acted, and a retry must not run it again.
+async fn finish(call: Call<'_>, claim: idempotency::Claim, bytes: &[u8]) -> Result<(), ApiError> {
+    let mut pause = std::time::Duration::from_millis(100);
+    for _ in 0..4 {
+        match idempotency::finish(call, claim.clone(), bytes).await {
+            Err(ApiError::Unavailable { .. }) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    idempotency::finish(call, claim, bytes).await
+}
+
 /// Whether a response is kept for retries: unless the operation never ran (a request error)
-/// or did nothing and may succeed when sent again (no field gave data, and an error says the
-/// service was unavailable, the caller was throttled, or her credentials or step-up must be
-/// renewed).
+/// or did nothing and may succeed when sent again (no field gave data, every error is on a
+/// root field — a failure below one means its resolver returned, so the operation acted — and
+/// one says the service was unavailable, the caller was throttled, or her credentials or
+/// step-up must be renewed).
 fn worth_keeping(response: &Response) -> bool {
     let request_error = response.data == Value::Null
         && !response.errors.is_empty()
@@ -146,7 +177,7 @@ fn worth_keeping(response: &Response) -> bool {
     let acted = match &response.data {
         Value::Object(fields) => fields.values().any(|v| *v != Value::Null),
         _ => false,
-    };
+    } || response.errors.iter().any(|e| e.path.len() > 1);
     let transient = |e: &ServerError| {
         matches!(
             crate::graphql::errors::error_code(e).as_deref(),
@@ -219,4 +250,34 @@ pub fn error_response(err: &ApiError, lang: Lang) -> Response {
     write_extensions(err, None, &mut ext);
     error.extensions = Some(ext);
     Response::from_errors(vec![error])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{ErrorExtensionValues, PathSegment};
+
+    fn error(code: &str, path: &[&str]) -> ServerError {
+        let mut e = ServerError::new("x", None);
+        e.path = path.iter().map(|p| PathSegment::Field((*p).to_owned())).collect();
+        let mut ext = ErrorExtensionValues::default();
+        ext.set("code", code);
+        e.extensions = Some(ext);
+        e
+    }
+
+    #[test]
+    fn a_response_is_kept_unless_the_operation_did_nothing_and_may_yet_succeed() {
+        let keep = |errors: Vec<ServerError>| worth_keeping(&Response::from_errors(errors));
+        // The document never ran.
+        assert!(!keep(vec![error("GRAPHQL_VALIDATION_FAILED", &[])]));
+        // The mutation itself failed for a reason that may pass: free the key.
+        assert!(!keep(vec![error("UNAVAILABLE", &["createTraining"])]));
+        assert!(!keep(vec![error("FORBIDDEN", &["createTraining"])]));
+        // It committed, then a field of its answer failed (a non-null field nulls the whole
+        // data): it acted, so the answer is kept.
+        assert!(keep(vec![error("UNAVAILABLE", &["createTraining", "unit"])]));
+        // A business answer is final.
+        assert!(keep(vec![error("CONFLICT", &["approveMembershipRequest"])]));
+    }
 }

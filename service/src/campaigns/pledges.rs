@@ -411,7 +411,7 @@ pub async fn review_pledges(
     comment: Option<&str>,
 ) -> Result<Vec<Result<pledge::Model, ApiError>>, ApiError> {
     call.viewer()?;
-    crate::bulk::check_size(ids.len(), "ids")?;
+    crate::bulk::check_max(ids.len(), "ids")?;
     parse_review_comment(decision, comment)?;
     let checks = match decision {
         Decision::Certify => Checks::All,

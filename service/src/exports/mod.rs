@@ -119,14 +119,18 @@ pub type Chunks = tokio::sync::mpsc::Receiver<Result<Vec<u8>, ApiError>>;
 
 /// Writes `source` as `format` on tasks of its own and answers the chunks as they come. An
 /// error after the first chunk ends the chunks with it: the response is then cut short, never
-/// a file that looks whole. A client that goes away stops the export.
-pub fn stream<S: sources::Source + 'static>(format: Format, source: S) -> Chunks {
+/// a file that looks whole. A client that goes away stops the export at the next page.
+/// `guard` is held until the export's tasks end (the caller's one-export-at-a-time slot).
+pub fn stream<S: sources::Source + 'static>(format: Format, source: S, guard: impl Send + 'static) -> Chunks {
     let (out, chunks) = tokio::sync::mpsc::channel(4);
     match format {
         Format::Csv => {
-            tokio::spawn(write_csv(source, out));
+            tokio::spawn(async move {
+                write_csv(source, out).await;
+                drop(guard);
+            });
         }
-        Format::Xlsx => write_xlsx(source, out),
+        Format::Xlsx => write_xlsx(source, out, guard),
     }
     chunks
 }
@@ -139,6 +143,9 @@ async fn write_csv<S: sources::Source>(
     buf.push_str(csv::BOM);
     csv::push_headers(&mut buf, source.layout().headers);
     loop {
+        if out.is_closed() {
+            return;
+        }
         match source.next().await {
             Ok(Some(rows)) => {
                 for row in rows {
@@ -167,11 +174,16 @@ async fn write_csv<S: sources::Source>(
 fn write_xlsx<S: sources::Source + 'static>(
     mut source: S,
     out: tokio::sync::mpsc::Sender<Result<Vec<u8>, ApiError>>,
+    guard: impl Send + 'static,
 ) {
     let layout = source.layout();
     let (pages, mut pages_in) = tokio::sync::mpsc::channel::<Result<Vec<Vec<Cell>>, ApiError>>(2);
+    let client = out.clone();
     tokio::spawn(async move {
         loop {
+            if client.is_closed() {
+                return;
+            }
             let page = source.next().await;
             let last = !matches!(page, Ok(Some(_)));
             let sent = match page {
@@ -185,9 +197,14 @@ fn write_xlsx<S: sources::Source + 'static>(
         }
     });
     tokio::task::spawn_blocking(move || {
+        let _guard = guard;
         let written = (|| {
             let mut sheet = xlsx::Sheet::new(layout, None)?;
             while let Some(page) = pages_in.blocking_recv() {
+                // The client went away: stop (dropping the pages stops the reader too).
+                if out.is_closed() {
+                    return Ok(());
+                }
                 for row in page? {
                     sheet.push(&row)?;
                 }

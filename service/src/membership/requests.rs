@@ -289,7 +289,7 @@ pub async fn decide_requests(
     reason: Option<&str>,
 ) -> Result<Vec<Result<membership_request::Model, ApiError>>, ApiError> {
     call.viewer()?;
-    crate::bulk::check_size(ids.len(), "ids")?;
+    crate::bulk::check_max(ids.len(), "ids")?;
     if approve {
         parse_note(reason, "reason")?;
     } else {

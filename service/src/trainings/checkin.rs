@@ -77,7 +77,7 @@ pub async fn check_in_many_manually(
     registration_ids: &[Uuid],
 ) -> Result<Vec<Result<CheckIn, ApiError>>, ApiError> {
     call.viewer()?;
-    crate::bulk::check_size(registration_ids.len(), "registration_ids")?;
+    crate::bulk::check_max(registration_ids.len(), "registration_ids")?;
     Ok(crate::bulk::each(registration_ids, |id| check_in_manually(call, id)).await)
 }
 
@@ -112,8 +112,8 @@ async fn record(
         _ => return Err(ApiError::Conflict(ConflictKind::NotConfirmed)),
     }
     // Check-in opens a while before the start (people arrive early), not days before.
-    let opens =
-        t.starts_at - chrono::Duration::from_std(state.settings.check_in_opens_before).unwrap_or_default();
+    let window = chrono::Duration::from_std(state.settings.check_in_opens_before).unwrap_or_default();
+    let opens = t.starts_at.checked_sub_signed(window).unwrap_or(t.starts_at);
     if state.clock.now() < opens {
         return Err(ApiError::Conflict(ConflictKind::NotStartedYet));
     }

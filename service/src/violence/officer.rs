@@ -234,7 +234,7 @@ pub async fn act_on_many(
     action: Action,
 ) -> Result<Vec<Result<OfficerView, ApiError>>, ApiError> {
     call.viewer()?;
-    crate::bulk::check_size(ids.len(), "ids")?;
+    crate::bulk::check_max(ids.len(), "ids")?;
     Ok(crate::bulk::each(ids, |id| act(call, id, action.clone())).await)
 }
 

@@ -152,32 +152,35 @@ pub async fn create_indicator(
     authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
     let name = required_text(&input.name, 200, "name")?;
     let unit_of_measure = required_text(&input.unit_of_measure, 50, "unit_of_measure")?;
-    let code = match input.code.as_deref() {
-        Some(raw) => {
-            let code = parse_indicator_code(raw)?;
-            if indicator_by_code(db, &code).await?.is_some() {
-                return Err(ApiError::Conflict(ConflictKind::CodeTaken));
-            }
-            code
+    let given = input.code.as_deref().map(parse_indicator_code).transpose()?;
+    // A code made from the name is made again if a concurrent call took it first.
+    let mut attempts = 0;
+    let row = loop {
+        attempts += 1;
+        let code = match &given {
+            Some(code) => code.clone(),
+            None => free_code(db, &name).await?,
+        };
+        let inserted = indicator::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            code: Set(Some(code)),
+            kind: Set(IndicatorKind::Reported),
+            name: Set(name.clone()),
+            unit_of_measure: Set(unit_of_measure.clone()),
+            aggregation: Set(input.aggregation),
+            unit_id: Set(Some(unit_id)),
+            created_by: Set(Some(viewer.person_id)),
+            created_at: Set(Utc::now()),
         }
-        None => free_code(db, &name).await?,
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(row) => break row,
+            Err(e) if is_unique_violation(&e) && given.is_none() && attempts < 5 => continue,
+            Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(ConflictKind::CodeTaken)),
+            Err(e) => return Err(e.into()),
+        }
     };
-    let row = indicator::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        code: Set(Some(code)),
-        kind: Set(IndicatorKind::Reported),
-        name: Set(name),
-        unit_of_measure: Set(unit_of_measure),
-        aggregation: Set(input.aggregation),
-        unit_id: Set(Some(unit_id)),
-        created_by: Set(Some(viewer.person_id)),
-        created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::CodeTaken) } else { e.into() }
-    })?;
     tracing::info!(event = "indicator_created", indicator_id = %row.id, unit_id = %unit_id, "indicator created");
     Ok(row)
 }
