@@ -14,7 +14,7 @@
 //! |---|---|
 //! | `IN_PROGRESS` | `ACKNOWLEDGED`, `REFERRED` |
 //! | `RESOLVED` | `ACKNOWLEDGED`, `IN_PROGRESS`, `REFERRED` |
-//! | `CLOSED` (with a close reason) | any unfinished status |
+//! | `CLOSED` (with a close reason) | any status but `CLOSED` (a `RESOLVED` case is closed without reopening it) |
 //!
 //! `acknowledge` takes `SUBMITTED` to `ACKNOWLEDGED` (and stops escalation); a referral takes
 //! `ACKNOWLEDGED`, `IN_PROGRESS` or `REFERRED` to `REFERRED`; `reopen` takes `RESOLVED` or
@@ -100,7 +100,8 @@ fn transition(current: ReportStatus, action: &Action) -> Result<Option<ReportSta
             let allowed = match to {
                 InProgress => matches!(current, Acknowledged | Referred),
                 Resolved => matches!(current, Acknowledged | InProgress | Referred),
-                _ => !current.is_finished(),
+                // A resolved case is closed as it is, without reopening it first.
+                _ => current != Closed,
             };
             if !allowed {
                 return Err(wrong_status());
@@ -330,7 +331,7 @@ mod tests {
             let resolve = transition(from, &change(Resolved, None));
             assert_eq!(resolve.is_ok(), matches!(from, Acknowledged | InProgress | Referred));
             let close = transition(from, &change(Closed, Some(CloseReason::Unfounded)));
-            assert_eq!(close.is_ok(), !from.is_finished());
+            assert_eq!(close.is_ok(), from != Closed, "close from {from:?}");
             for target in [Submitted, Acknowledged, Referred] {
                 assert!(matches!(
                     transition(from, &change(target, None)),
