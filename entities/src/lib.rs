@@ -71,6 +71,7 @@ impl std::fmt::Display for UnknownValue {
 
 impl std::error::Error for UnknownValue {}
 
+pub mod audit_event;
 pub mod auth_session;
 pub mod branch_member_count;
 pub mod branch_member_day;

@@ -56,6 +56,8 @@ crate::stored_enum! {
         /// To the case officers a report is routed to: its assigned officer's case role ended, and
         /// it is back in their queue.
         ViolenceReportUnassigned = "VIOLENCE_REPORT_UNASSIGNED",
+        ViolenceReportTransferOffered = "VIOLENCE_REPORT_TRANSFER_OFFERED",
+        ViolenceReportClosureRequested = "VIOLENCE_REPORT_CLOSURE_REQUESTED",
         /// To a person an officer enrolled who was already known to the service: an invitation to
         /// accept or decline. Params: `branch`.
         MembershipInvited = "MEMBERSHIP_INVITED",

@@ -22,6 +22,9 @@ pub struct Model {
     pub search_words: String,
     /// Distance from the root (the root has depth 0).
     pub depth: i32,
+    /// Its case officers (and those of the units below) close a report only with a
+    /// supervisor's approval; inherited from any unit above that sets it.
+    pub case_closure_approval: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -34,6 +34,10 @@ crate::stored_enum! {
         ReporterRead = "REPORTER_READ",
         AddInformation = "ADD_INFORMATION",
         Withdraw = "WITHDRAW",
+        /// A transfer asked, accepted, declined or cancelled.
+        Transfer = "TRANSFER",
+        /// A closure asked, approved or rejected.
+        Closure = "CLOSURE",
     }
 }
 

@@ -15,9 +15,21 @@ pub struct Model {
     pub reference_code: String,
     /// Where it happens (a ward/commune or a branch).
     pub unit_id: UnitId,
-    /// The unit whose case officers hold it now: the place's nearest unit with case officers,
-    /// moved up by each escalation.
+    /// The unit whose case officers are notified of it now: the handling unit's nearest unit
+    /// with case officers, moved up by each escalation.
     pub routed_unit_id: UnitId,
+    /// The unit whose case officers hold the case (their reach must cover it): the place, until
+    /// a transfer is accepted.
+    pub handling_unit_id: UnitId,
+    /// A transfer waiting for the receiving unit's case officers (who accept or decline it).
+    pub transfer_to_unit_id: Option<UnitId>,
+    pub transfer_requested_by: Option<PersonId>,
+    pub transfer_requested_at: Option<DateTimeUtc>,
+    /// A closure waiting for a supervisor's approval (the unit requires one), with the close
+    /// reason asked for.
+    pub closure_requested_by: Option<PersonId>,
+    pub closure_requested_at: Option<DateTimeUtc>,
+    pub closure_requested_reason: Option<CloseReason>,
     /// The signed-in reporter; `None` for an anonymous report.
     pub reporter_id: Option<PersonId>,
     /// argon2id hash of an anonymous reporter's PIN.

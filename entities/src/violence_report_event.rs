@@ -58,13 +58,37 @@ crate::stored_enum! {
         Withdrawn = "WITHDRAWN",
         /// The assigned officer's `CASE_OFFICER` role ended: the report is back in the queue.
         Unassigned = "UNASSIGNED",
+        /// Asked of another unit's case officers; the case stays with the sender meanwhile.
+        TransferRequested = "TRANSFER_REQUESTED",
+        /// The receiving unit took the case.
+        TransferAccepted = "TRANSFER_ACCEPTED",
+        TransferDeclined = "TRANSFER_DECLINED",
+        /// The sender took the request back.
+        TransferCancelled = "TRANSFER_CANCELLED",
+        /// Closing asked of a supervisor (the unit requires approval).
+        ClosureRequested = "CLOSURE_REQUESTED",
+        /// A supervisor approved: the report is closed.
+        ClosureApproved = "CLOSURE_APPROVED",
+        ClosureRejected = "CLOSURE_REJECTED",
     }
 }
 
 impl EventKind {
     /// Whether the reporter sees this step.
     pub fn is_public(self) -> bool {
-        !matches!(self, EventKind::Note | EventKind::Escalated | EventKind::Assigned | EventKind::Unassigned)
+        !matches!(
+            self,
+            EventKind::Note
+                | EventKind::Escalated
+                | EventKind::Assigned
+                | EventKind::Unassigned
+                | EventKind::TransferRequested
+                | EventKind::TransferAccepted
+                | EventKind::TransferDeclined
+                | EventKind::TransferCancelled
+                | EventKind::ClosureRequested
+                | EventKind::ClosureRejected
+        )
     }
 }
 

@@ -33,6 +33,8 @@ mod m20261231_000026_create_trusted_documents;
 mod m20261231_000027_create_webhooks;
 mod m20270101_000028_create_idempotency_keys;
 mod m20270101_000029_console_lookups;
+mod m20270102_000030_create_audit_trail;
+mod m20270102_000031_case_transfers;
 mod util;
 
 pub struct Migrator;
@@ -70,6 +72,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261231_000027_create_webhooks::Migration),
             Box::new(m20270101_000028_create_idempotency_keys::Migration),
             Box::new(m20270101_000029_console_lookups::Migration),
+            Box::new(m20270102_000030_create_audit_trail::Migration),
+            Box::new(m20270102_000031_case_transfers::Migration),
         ]
     }
 }

@@ -263,6 +263,9 @@ pub enum ConflictKind {
     /// A request with this idempotency key is still running: send it again shortly
     /// (`extensions.retryAfter`).
     RequestInProgress,
+    /// Closing a report of this unit needs a supervisor's approval: ask for it
+    /// (`requestViolenceReportClosure`).
+    ClosureApprovalRequired,
 }
 
 impl ConflictKind {
@@ -277,6 +280,7 @@ impl ConflictKind {
             AlreadyMember => "ALREADY_MEMBER",
             RequestPending => "REQUEST_PENDING",
             AlreadyDecided => "ALREADY_DECIDED",
+            ClosureApprovalRequired => "CLOSURE_APPROVAL_REQUIRED",
             NotAMember => "NOT_A_MEMBER",
             WrongStatus => "WRONG_STATUS",
             RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
@@ -472,6 +476,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::AlreadyMember, Lang::En) => "This person is already a member.",
         (ConflictKind::RequestPending, Lang::Vi) => "Đã có một đơn đang chờ duyệt.",
         (ConflictKind::RequestPending, Lang::En) => "There is already a request waiting for a decision.",
+        (ConflictKind::ClosureApprovalRequired, Lang::Vi) => {
+            "Đóng tin báo của đơn vị này cần cấp trên duyệt: hãy gửi đề nghị đóng."
+        }
+        (ConflictKind::ClosureApprovalRequired, Lang::En) => {
+            "Closing a report of this unit needs a supervisor's approval: request the closure."
+        }
         (ConflictKind::AlreadyDecided, Lang::Vi) => "Đơn này đã được xử lý.",
         (ConflictKind::AlreadyDecided, Lang::En) => "This request has already been decided.",
         (ConflictKind::NotAMember, Lang::Vi) => "Bạn chưa là hội viên đang sinh hoạt.",

@@ -11,6 +11,7 @@
 //! `authz` holds the policy checks, `domain` the parsed input types, `error` the one error type
 //! and its codes, `entities` (a crate of its own) the tables.
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;

@@ -164,6 +164,20 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         Some(NotificationKind::ViolenceReportUnassigned) => {
             ("Report back in the queue".into(), "A report needs a new officer.".into())
         }
+        Some(NotificationKind::ViolenceReportTransferOffered) if vi => (
+            "Tin báo được chuyển đến".into(),
+            "Một đơn vị khác đề nghị chuyển một tin báo cho đơn vị bạn. Hãy nhận hoặc từ chối.".into(),
+        ),
+        Some(NotificationKind::ViolenceReportTransferOffered) => (
+            "Report offered to your unit".into(),
+            "Another unit asks your unit to take a report. Accept or decline it.".into(),
+        ),
+        Some(NotificationKind::ViolenceReportClosureRequested) if vi => {
+            ("Đề nghị đóng tin báo".into(), "Một tin báo chờ bạn duyệt đóng.".into())
+        }
+        Some(NotificationKind::ViolenceReportClosureRequested) => {
+            ("Closure to approve".into(), "A report waits for your approval to close.".into())
+        }
         Some(NotificationKind::MembershipInvited) if vi => (
             "Lời mời vào Hội".into(),
             format!("{branch} mời bạn trở thành hội viên. Bạn có thể đồng ý hoặc từ chối."),

@@ -8,6 +8,7 @@
 //! stale ancestor rows (SQLite serialises writers by itself).
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use crate::integrations::{self, Scope};
 use entities::ids::UnitId;
 use std::collections::HashMap;
@@ -304,17 +305,17 @@ fn parse_unit_name(raw: &str) -> Result<String, ApiError> {
 pub async fn create_unit(call: Call<'_>, input: NewUnit) -> Result<org_unit::Model, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
-    let parent = match input.parent_id {
+    let (parent, role) = match input.parent_id {
         Some(pid) => {
             let parent = get_unit(db, pid).await?;
-            authz::require(db, viewer, Capability::ManageStructure, pid).await?;
-            Some(parent)
+            let role = authz::require(db, viewer, Capability::ManageStructure, pid).await?;
+            (Some(parent), role)
         }
         None => {
             if !authz::is_system_admin(db, viewer.person_id).await? {
                 return Err(ApiError::Forbidden);
             }
-            None
+            (None, authz::ActingAs::SystemAdmin)
         }
     };
     let code = parse_code(&input.code)?;
@@ -336,6 +337,12 @@ pub async fn create_unit(call: Call<'_>, input: NewUnit) -> Result<org_unit::Mod
         None => None,
     };
     let unit = insert_unit(&txn, parent.as_ref(), input.kind, &code, &name).await?;
+    let entry = audit::Entry::new(audit::Action::UnitCreated, unit.id, SubjectKind::Unit, unit.id)
+        .set("parentId", unit.parent_id)
+        .set("kind", unit.kind)
+        .set("code", &unit.code)
+        .set("name", &unit.name);
+    audit::record(&txn, audit::Actor::new(viewer, role), entry).await?;
     txn.commit().await?;
     Ok(unit)
 }
@@ -355,15 +362,47 @@ pub async fn rename_unit(call: Call<'_>, id: UnitId, name: &str) -> Result<org_u
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, id).await?;
-    authz::require(db, viewer, Capability::ManageStructure, id).await?;
+    let role = authz::require(db, viewer, Capability::ManageStructure, id).await?;
     let name = parse_unit_name(name)?;
+    let entry = audit::Entry::new(audit::Action::UnitRenamed, id, SubjectKind::Unit, id)
+        .change("name", &unit.name, &name);
     let unit_code = unit.code.clone();
     let mut am: org_unit::ActiveModel = unit.into();
     am.name_search = Set(fold_for_search(&name));
     am.search_words = Set(unit_search_words(&name, &unit_code));
     am.name = Set(name);
     am.updated_at = Set(Utc::now());
-    Ok(am.update(db).await?)
+    let txn = db.begin().await?;
+    let renamed = am.update(&txn).await?;
+    audit::record(&txn, audit::Actor::new(viewer, role), entry).await?;
+    txn.commit().await?;
+    Ok(renamed)
+}
+
+/// Sets whether the case officers of a unit's subtree need a supervisor's approval to close a
+/// violence report (a `UNIT_ADMIN` over the unit; see `violence::transfer`).
+pub async fn set_case_closure_approval(
+    call: Call<'_>,
+    id: UnitId,
+    required: bool,
+) -> Result<org_unit::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
+    let db = &state.db;
+    let unit = get_unit(db, id).await?;
+    let role = authz::require(db, viewer, Capability::ManageStructure, id).await?;
+    let entry = audit::Entry::new(audit::Action::CaseClosureApprovalSet, id, SubjectKind::Unit, id).change(
+        "caseClosureApproval",
+        unit.case_closure_approval,
+        required,
+    );
+    let mut am: org_unit::ActiveModel = unit.into();
+    am.case_closure_approval = Set(required);
+    am.updated_at = Set(Utc::now());
+    let txn = db.begin().await?;
+    let saved = am.update(&txn).await?;
+    audit::record(&txn, audit::Actor::new(viewer, role), entry).await?;
+    txn.commit().await?;
+    Ok(saved)
 }
 
 /// Moves a unit with its whole subtree under `new_parent_id`. The caller must be a `UNIT_ADMIN`
@@ -376,7 +415,7 @@ pub async fn move_unit(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, id).await?;
-    authz::require(db, viewer, Capability::ManageStructure, id).await?;
+    let role = authz::require(db, viewer, Capability::ManageStructure, id).await?;
     let new_parent = get_unit(db, new_parent_id).await?;
     authz::require(db, viewer, Capability::ManageStructure, new_parent_id).await?;
     let Some(old_parent) = unit.parent_id else {
@@ -441,6 +480,12 @@ pub async fn move_unit(
     )
     .await?;
     let moved = get_unit(&txn, id).await?;
+    let entry = audit::Entry::new(audit::Action::UnitMoved, id, SubjectKind::Unit, id).change(
+        "parentId",
+        old_parent,
+        new_parent_id,
+    );
+    audit::record(&txn, audit::Actor::new(viewer, role), entry).await?;
     txn.commit().await?;
     tracing::info!(event = "unit_moved", unit_id = %id, new_parent_id = %new_parent_id, "unit moved");
     Ok(moved)
@@ -466,6 +511,7 @@ pub async fn insert_unit(
         name_search: Set(fold_for_search(name)),
         search_words: Set(unit_search_words(name, code)),
         depth: Set(parent.map_or(0, |p| p.depth + 1)),
+        case_closure_approval: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -3,6 +3,7 @@
 //! administrator), so nobody can mint a peer of their own level.
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use entities::ids::{PersonId, UnitId};
 use std::collections::HashMap;
 
@@ -38,7 +39,7 @@ pub async fn assign_role(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require(db, viewer, Capability::to_assign(role), unit_id).await?;
+    let acting = authz::require(db, viewer, Capability::to_assign(role), unit_id).await?;
     // Granting a role hands out access: a stolen session alone must not do it.
     crate::identity::mfa::require_step_up(call).await?;
     let person = match grantee {
@@ -53,6 +54,7 @@ pub async fn assign_role(
     if person.id == viewer.person_id {
         return Err(ApiError::Forbidden);
     }
+    let txn = db.begin().await?;
     let row = officer_role::ActiveModel {
         id: Set(Uuid::now_v7()),
         person_id: Set(person.id),
@@ -63,11 +65,16 @@ pub async fn assign_role(
         revoked_by: Set(None),
         revoked_at: Set(None),
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(|e| {
         if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::RoleAlreadyHeld) } else { e.into() }
     })?;
+    let entry = audit::Entry::new(audit::Action::RoleAssigned, unit_id, SubjectKind::OfficerRole, row.id)
+        .set("personId", row.person_id)
+        .set("role", role);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
+    txn.commit().await?;
     tracing::info!(event = "role_granted", role = role.as_str(), unit_id = %unit_id, person_id = %person.id, by = %viewer.person_id, "officer role granted");
     Ok(row)
 }
@@ -78,7 +85,7 @@ pub async fn revoke_role(call: Call<'_>, role_id: Uuid) -> Result<officer_role::
     let db = &state.db;
     let row = officer_role::Entity::find_by_id(role_id).one(db).await?.ok_or(ApiError::NotFound)?;
     let role = row.role;
-    authz::require(db, viewer, Capability::to_assign(role), row.unit_id).await?;
+    let acting = authz::require(db, viewer, Capability::to_assign(role), row.unit_id).await?;
     crate::identity::mfa::require_step_up(call).await?;
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -101,6 +108,9 @@ pub async fn revoke_role(call: Call<'_>, role_id: Uuid) -> Result<officer_role::
         None
     };
     let saved = officer_role::Entity::find_by_id(role_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    let entry = audit::Entry::new(audit::Action::RoleRevoked, row.unit_id, SubjectKind::OfficerRole, row.id)
+        .set("revokedAt", saved.revoked_at);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     tracing::info!(event = "role_revoked", role = %row.role, unit_id = %row.unit_id, by = %viewer.person_id, "officer role revoked");
     if let Some(released) = released {

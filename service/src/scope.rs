@@ -65,6 +65,7 @@ struct Fact {
     name_search: Option<String>,
     search_words: Option<String>,
     depth: Option<i32>,
+    case_closure_approval: Option<bool>,
     created_at: Option<DateTime<Utc>>,
     updated_at: Option<DateTime<Utc>>,
 }
@@ -81,6 +82,7 @@ impl Fact {
             name_search: self.name_search?,
             search_words: self.search_words?,
             depth: self.depth?,
+            case_closure_approval: self.case_closure_approval?,
             created_at: self.created_at?,
             updated_at: self.updated_at?,
         })
@@ -88,10 +90,11 @@ impl Fact {
 }
 
 /// The unit columns of a fact that carries none.
-const NO_UNIT: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+const NO_UNIT: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
 /// The unit columns of a fact about unit `u`.
 const UNIT: &str = "u.parent_id AS parent_id, u.kind AS kind, u.code AS code, u.name AS name, \
-    u.name_search AS name_search, u.search_words AS search_words, u.depth AS depth, u.created_at AS created_at, u.updated_at AS updated_at";
+    u.name_search AS name_search, u.search_words AS search_words, u.depth AS depth, \
+    u.case_closure_approval AS case_closure_approval, u.created_at AS created_at, u.updated_at AS updated_at";
 
 impl ViewerScope {
     /// Reads the caller's standing in one statement.

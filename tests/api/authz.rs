@@ -41,6 +41,7 @@ const EXPECTED: &[(Capability, [&str; 4], &str)] = {
         (AssignRoles, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
         (AssignAdmins, ["FNFN", "FNFN", "FNFN", "FNYN"], "YYYY"),
         (ManageIntegrations, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
+        (ViewAuditTrail, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
     ]
 };
 
@@ -180,7 +181,8 @@ async fn every_capability_for_every_role_at_above_below_and_outside_its_unit() {
 }
 
 /// A unit admin sets the targets of the units below hers from above (`above`), and her own
-/// unit's only from within; the flag is what the targets area reads.
+/// unit's only from within; the flag is what the targets area reads. The answer names the role
+/// that allowed it (what the audit trail records).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allowed_answer_says_whether_the_role_sits_above_the_unit() {
     let app = spawn_app().await;
@@ -189,7 +191,14 @@ async fn an_allowed_answer_says_whether_the_role_sits_above_the_unit() {
     let officer = person_with(&app, 1, false, Some((Role::UnitOfficer, ward))).await;
     let admin = person_with(&app, 2, true, None).await;
     let decide = |p: PersonId, u: UnitId| authz::decide(db, p, Capability::SetTargets, u.into());
-    assert_eq!(decide(officer.person_id, ward).await.unwrap(), Decision::Allowed { above: false });
-    assert_eq!(decide(officer.person_id, branch).await.unwrap(), Decision::Allowed { above: true });
-    assert_eq!(decide(admin.person_id, ward).await.unwrap(), Decision::Allowed { above: true });
+    let (officer_role, system) = (authz::ActingAs::UnitOfficer, authz::ActingAs::SystemAdmin);
+    assert_eq!(
+        decide(officer.person_id, ward).await.unwrap(),
+        Decision::Allowed { above: false, by: officer_role }
+    );
+    assert_eq!(
+        decide(officer.person_id, branch).await.unwrap(),
+        Decision::Allowed { above: true, by: officer_role }
+    );
+    assert_eq!(decide(admin.person_id, ward).await.unwrap(), Decision::Allowed { above: true, by: system });
 }

@@ -9,6 +9,7 @@ mod fixtures;
 mod helpers;
 
 mod accounts;
+mod audit;
 mod authz;
 mod bulk;
 mod campaigns;

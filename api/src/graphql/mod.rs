@@ -5,6 +5,7 @@
 //! [`loaders::Loaders`] and [`CredentialGuard`]; schema data: [`AppState`].
 
 pub mod arguments;
+pub mod audit;
 pub mod bulk;
 pub mod campaigns;
 pub mod connection;
@@ -46,6 +47,7 @@ pub struct QueryRoot(
     campaigns::news::NewsQuery,
     violence::ViolenceQuery,
     integrations::IntegrationQuery,
+    audit::AuditQuery,
 );
 
 /// The mutation root.

@@ -54,6 +54,10 @@ pub enum GqlNotificationKind {
     ViolenceReportMessage,
     /// To case officers: a report's assigned officer lost her case role; it needs a new one.
     ViolenceReportUnassigned,
+    /// To case officers: another unit asks theirs to take a report (accept or decline it).
+    ViolenceReportTransferOffered,
+    /// To supervising case officers: a report waits for their approval to close.
+    ViolenceReportClosureRequested,
     /// To a person an officer enrolled who already had an account or a record: an invitation
     /// to accept or decline (`myMembershipInvitations`).
     MembershipInvited,
@@ -84,6 +88,12 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::ViolenceReportUpdated => GqlNotificationKind::ViolenceReportUpdated,
             NotificationKind::ViolenceReportMessage => GqlNotificationKind::ViolenceReportMessage,
             NotificationKind::ViolenceReportUnassigned => GqlNotificationKind::ViolenceReportUnassigned,
+            NotificationKind::ViolenceReportTransferOffered => {
+                GqlNotificationKind::ViolenceReportTransferOffered
+            }
+            NotificationKind::ViolenceReportClosureRequested => {
+                GqlNotificationKind::ViolenceReportClosureRequested
+            }
             NotificationKind::MembershipInvited => GqlNotificationKind::MembershipInvited,
             NotificationKind::PasswordReset => GqlNotificationKind::PasswordReset,
             NotificationKind::PhoneChanged => GqlNotificationKind::PhoneChanged,

@@ -94,6 +94,13 @@ impl OrgUnit {
         self.0.depth
     }
 
+    /// Whether this unit itself requires a supervisor's approval before its case officers (and
+    /// those of the units below) close a violence report. A unit above that requires it
+    /// requires it here too.
+    async fn case_closure_approval(&self) -> bool {
+        self.0.case_closure_approval
+    }
+
     /// The parent (for an integration client, only inside its subtree).
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
         let Some(pid) = self.0.parent_id else { return Ok(None) };
@@ -330,6 +337,19 @@ impl OrgMutation {
         ctx.auth()?.require()?;
         let id = GlobalId::decode_id::<UnitId>(&input.id, "id")?;
         Ok(OrgUnit(svc::rename_unit(ctx.call()?, id, &input.name).await?))
+    }
+
+    /// Turns the supervisor's approval for closing violence reports on or off for a unit and the
+    /// units below it (a `UNIT_ADMIN` over it).
+    async fn set_case_closure_approval(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        required: bool,
+    ) -> Result<OrgUnit> {
+        ctx.auth()?.require()?;
+        let id = GlobalId::decode_id::<UnitId>(&unit_id, "unitId")?;
+        Ok(OrgUnit(svc::set_case_closure_approval(ctx.call()?, id, required).await?))
     }
 
     /// Moves a unit and its whole subtree under another parent, in one transaction.

@@ -21,6 +21,7 @@
 //! | `AssignRoles`           | —                 | —              | —              | at or above     | yes          |
 //! | `AssignAdmins`          | —                 | —              | —              | strictly above  | yes          |
 //! | `ManageIntegrations`    | —                 | —              | —              | at the root     | yes          |
+//! | `ViewAuditTrail`        | —                 | —              | —              | at or above     | yes          |
 //!
 //! "Of a branch": held at or above the unit, and the unit acted on is a branch (a branch leader
 //! runs her branch's trainings, posts and reported figures, not those of the groups below it).
@@ -45,6 +46,9 @@
 //! - **Integration clients are the city's business.** A partner system reads whatever subtree
 //!   it is given, so only an admin at the root (or a system administrator) registers one: the
 //!   check is made over the root of the tree (`integrations::clients`).
+//! - **The audit trail is the admins' oversight.** An admin reads what every officer of her
+//!   subtree did (`service::audit`); officers are not each other's auditors, and a case
+//!   officer's report work is in each report's own access log, not here.
 
 use super::Role;
 
@@ -80,6 +84,8 @@ pub enum Capability {
     AssignAdmins,
     /// Register integration clients and manage their secrets (asked over the root unit).
     ManageIntegrations,
+    /// Read the audit trail of the officer actions over the unit's subtree.
+    ViewAuditTrail,
 }
 
 /// Where a granting role must be held relative to the unit acted on.
@@ -113,7 +119,7 @@ const fn above(role: Role) -> Grant {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 15] = [
         Capability::ViewUnit,
         Capability::ManageMembers,
         Capability::ReviewPledges,
@@ -128,6 +134,7 @@ impl Capability {
         Capability::AssignRoles,
         Capability::AssignAdmins,
         Capability::ManageIntegrations,
+        Capability::ViewAuditTrail,
     ];
 
     /// The table: the roles that grant the capability, and where.
@@ -148,9 +155,10 @@ impl Capability {
                 const { &[of_branch(BranchLeader), at(UnitOfficer), at(UnitAdmin)] }
             }
             Capability::HandleViolenceReports => const { &[at(CaseOfficer)] },
-            Capability::ManageStructure | Capability::AssignRoles | Capability::ManageIntegrations => {
-                const { &[at(UnitAdmin)] }
-            }
+            Capability::ManageStructure
+            | Capability::AssignRoles
+            | Capability::ManageIntegrations
+            | Capability::ViewAuditTrail => const { &[at(UnitAdmin)] },
             Capability::AssignAdmins => const { &[above(UnitAdmin)] },
         }
     }

@@ -22,6 +22,7 @@ use sea_orm::{
 
 use crate::{auth::Viewer, db::stmt, error::ApiError, org::UnitKind};
 
+pub use entities::audit_event::AuditRole as ActingAs;
 pub use entities::officer_role::Role;
 
 #[derive(FromQueryResult)]
@@ -118,8 +119,10 @@ impl<'a> From<&'a org_unit::Model> for UnitRef<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Yes; `above` when a granting role sits strictly above the unit (or she is a system
-    /// administrator): she may then act on the unit from outside, e.g. set its targets.
-    Allowed { above: bool },
+    /// administrator): she may then act on the unit from outside, e.g. set its targets. `by`
+    /// is the role that allowed it (the first granting one the table lists), for the audit
+    /// trail.
+    Allowed { above: bool, by: ActingAs },
     /// No, though she holds some other role over the unit: `FORBIDDEN`.
     InReach,
     /// No, and she holds no role over the unit at all: `NOT_FOUND`.
@@ -131,10 +134,10 @@ impl Decision {
         matches!(self, Decision::Allowed { .. })
     }
 
-    /// `Ok` when allowed, else `FORBIDDEN` in reach and `NOT_FOUND` out of it.
-    pub fn into_result(self) -> Result<(), ApiError> {
+    /// `Ok` with the role that allowed it, else `FORBIDDEN` in reach and `NOT_FOUND` out of it.
+    pub fn into_result(self) -> Result<ActingAs, ApiError> {
         match self {
-            Decision::Allowed { .. } => Ok(()),
+            Decision::Allowed { by, .. } => Ok(by),
             Decision::InReach => Err(ApiError::Forbidden),
             Decision::OutOfReach => Err(ApiError::NotFound),
         }
@@ -151,7 +154,7 @@ pub async fn decide(
     unit: UnitRef<'_>,
 ) -> Result<Decision, ApiError> {
     let held = roles_over(conn, person_id, unit.id()).await?;
-    let mut allowed = None;
+    let mut allowed: Option<(bool, Role)> = None;
     let mut branch = None;
     for grant in capability.grants() {
         for &(_, distance) in held.iter().filter(|(role, _)| *role == grant.role) {
@@ -164,27 +167,30 @@ pub async fn decide(
                 },
             };
             if ok {
-                allowed = Some(allowed.unwrap_or(false) || distance > 0);
+                allowed = Some(match allowed {
+                    Some((above, by)) => (above || distance > 0, by),
+                    None => (distance > 0, grant.role),
+                });
             }
         }
     }
-    if let Some(above) = allowed {
-        return Ok(Decision::Allowed { above });
+    if let Some((above, role)) = allowed {
+        return Ok(Decision::Allowed { above, by: role.into() });
     }
     if capability.system_admin() && is_system_admin(conn, person_id).await? {
-        return Ok(Decision::Allowed { above: true });
+        return Ok(Decision::Allowed { above: true, by: ActingAs::SystemAdmin });
     }
     Ok(if held.is_empty() { Decision::OutOfReach } else { Decision::InReach })
 }
 
-/// Succeeds when the viewer may do `capability` over `unit`; `NOT_FOUND` with no role at all
-/// over the unit, `FORBIDDEN` with only other roles.
+/// Succeeds, with the role that allowed it, when the viewer may do `capability` over `unit`;
+/// `NOT_FOUND` with no role at all over the unit, `FORBIDDEN` with only other roles.
 pub async fn require<'a>(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     capability: Capability,
     unit: impl Into<UnitRef<'a>>,
-) -> Result<(), ApiError> {
+) -> Result<ActingAs, ApiError> {
     decide(conn, viewer.person_id, capability, unit.into()).await?.into_result()
 }
 
@@ -201,12 +207,13 @@ pub async fn may<'a>(
 /// Succeeds when the viewer may do `capability` over some unit: the gate of actions whose units
 /// are named only inside their input (an import names a branch per row, each then checked
 /// against [`reach_select`]). `NOT_FOUND` with no role at all, `FORBIDDEN` with only other
-/// roles, as for a unit.
+/// roles, as for a unit. Succeeds with the role that allows it (the first granting one the table
+/// lists that she holds somewhere).
 pub async fn require_somewhere(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     capability: Capability,
-) -> Result<(), ApiError> {
+) -> Result<ActingAs, ApiError> {
     use entities::officer_role as r;
     let held: Vec<Role> = r::Entity::find()
         .select_only()
@@ -216,10 +223,11 @@ pub async fn require_somewhere(
         .into_tuple()
         .all(conn)
         .await?;
-    if held.iter().any(|&r| capability.granted_by(r))
-        || (capability.system_admin() && is_system_admin(conn, viewer.person_id).await?)
-    {
-        return Ok(());
+    if let Some(role) = capability.roles().find(|r| held.contains(r)) {
+        return Ok(role.into());
+    }
+    if capability.system_admin() && is_system_admin(conn, viewer.person_id).await? {
+        return Ok(ActingAs::SystemAdmin);
     }
     Err(if held.is_empty() { ApiError::NotFound } else { ApiError::Forbidden })
 }

@@ -17,6 +17,7 @@
 mod list;
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use crate::integrations::webhooks::{self, EventType};
 use entities::ids::{CampaignId, UnitId};
 use std::collections::HashMap;
@@ -176,11 +177,15 @@ async fn require_manager(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     c: &campaign::Model,
-) -> Result<(), ApiError> {
+) -> Result<authz::ActingAs, ApiError> {
+    if let Decision::Allowed { by, .. } =
+        authz::decide(conn, viewer.person_id, Capability::ManageCampaigns, c.unit_id.into()).await?
+    {
+        return Ok(by);
+    }
     match access(conn, viewer, c).await? {
-        Access::Manage => Ok(()),
-        Access::See => Err(ApiError::Forbidden),
         Access::None => Err(ApiError::NotFound),
+        Access::See | Access::Manage => Err(ApiError::Forbidden),
     }
 }
 
@@ -218,7 +223,7 @@ pub async fn create_campaign(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require(db, viewer, Capability::ManageCampaigns, unit_id).await?;
+    let acting = authz::require(db, viewer, Capability::ManageCampaigns, unit_id).await?;
     let checked = input.check()?;
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -245,6 +250,9 @@ pub async fn create_campaign(
     .insert(&txn)
     .await?;
     insert_criteria(&txn, row.id, &checked.criteria).await?;
+    let entry = audit::Entry::new(audit::Action::CampaignCreated, unit_id, SubjectKind::Campaign, row.id);
+    let entry = audit_fields(entry, None, &row).set("criteria", criteria_text(&checked.criteria));
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry.set("status", row.status)).await?;
     txn.commit().await?;
     tracing::info!(event = "campaign_created", campaign_id = %row.id, unit_id = %unit_id, by = %viewer.person_id, "campaign created");
     Ok(row)
@@ -263,7 +271,7 @@ pub async fn update_campaign(
     let txn = state.db.begin().await?;
     // Locked, so a launch cannot slip in between the status check and the criteria change.
     let c = lock_campaign(&txn, id).await?;
-    require_manager(&txn, viewer, &c).await?;
+    let acting = require_manager(&txn, viewer, &c).await?;
     if c.status == CampaignStatus::Ended {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
@@ -276,6 +284,9 @@ pub async fn update_campaign(
         criterion::Entity::delete_many().filter(criterion::Column::CampaignId.eq(id)).exec(&txn).await?;
         insert_criteria(&txn, id, &checked.criteria).await?;
     }
+    let entry = audit::Entry::new(audit::Action::CampaignUpdated, c.unit_id, SubjectKind::Campaign, id)
+        .change("criteria", criteria_text(&current), criteria_text(&checked.criteria));
+    let before = c.clone();
     let mut row: campaign::ActiveModel = c.into();
     row.kind = Set(input.kind);
     row.title_search = Set(fold_for_search(&checked.title));
@@ -288,6 +299,7 @@ pub async fn update_campaign(
     row.term_end = Set(input.term_end);
     row.updated_at = Set(Utc::now());
     let row = row.update(&txn).await?;
+    audit::record(&txn, audit::Actor::new(viewer, acting), audit_fields(entry, Some(&before), &row)).await?;
     txn.commit().await?;
     tracing::info!(event = "campaign_updated", campaign_id = %id, by = %viewer.person_id, "campaign updated");
     Ok(row)
@@ -335,7 +347,7 @@ pub async fn launch_campaign(
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let c = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    require_manager(&txn, viewer, &c).await?;
+    let acting = require_manager(&txn, viewer, &c).await?;
     transition(&txn, id, CampaignStatus::Draft, CampaignStatus::Active).await?;
     if notify_members {
         let params = serde_json::json!({ "campaign": c.title });
@@ -343,6 +355,10 @@ pub async fn launch_campaign(
     }
     let row = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     let queued = webhooks::emit(&txn, webhooks::campaign_event(EventType::CampaignLaunched, &row)).await?;
+    let entry = audit::Entry::new(audit::Action::CampaignLaunched, row.unit_id, SubjectKind::Campaign, id)
+        .change("status", c.status, row.status)
+        .set("notifyMembers", notify_members);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     webhooks::announce(state, queued);
     tracing::info!(event = "campaign_launched", campaign_id = %id, notify = notify_members, by = %viewer.person_id, "campaign launched");
@@ -354,14 +370,41 @@ pub async fn end_campaign(call: Call<'_>, id: CampaignId) -> Result<campaign::Mo
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let c = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    require_manager(&txn, viewer, &c).await?;
+    let acting = require_manager(&txn, viewer, &c).await?;
     transition(&txn, id, CampaignStatus::Active, CampaignStatus::Ended).await?;
     let row = campaign::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     let queued = webhooks::emit(&txn, webhooks::campaign_event(EventType::CampaignEnded, &row)).await?;
+    let entry = audit::Entry::new(audit::Action::CampaignEnded, row.unit_id, SubjectKind::Campaign, id)
+        .change("status", c.status, row.status);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     webhooks::announce(state, queued);
     tracing::info!(event = "campaign_ended", campaign_id = %id, by = %viewer.person_id, "campaign ended");
     Ok(row)
+}
+
+/// The trail of the fields an officer edits: each that differs between `before` (none for a
+/// new campaign) and `after`.
+fn audit_fields(
+    entry: audit::Entry,
+    before: Option<&campaign::Model>,
+    after: &campaign::Model,
+) -> audit::Entry {
+    entry
+        .field("kind", before, after, |c| c.kind)
+        .field("title", before, after, |c| c.title.clone())
+        .field("summary", before, after, |c| c.summary.clone())
+        .field("body", before, after, |c| c.body.clone())
+        .field("bodyFormat", before, after, |c| c.body_format)
+        .field("coverImageUrl", before, after, |c| c.cover_image_url.clone())
+        .field("termStart", before, after, |c| c.term_start)
+        .field("termEnd", before, after, |c| c.term_end)
+}
+
+/// Criteria as the trail writes them: one per line, numbered.
+fn criteria_text(criteria: &[String]) -> Option<String> {
+    (!criteria.is_empty())
+        .then(|| criteria.iter().zip(1..).map(|(c, i)| format!("{i}. {c}")).collect::<Vec<_>>().join("\n"))
 }
 
 /// The criteria of each campaign, in order (for DataLoaders and reviews: one query).

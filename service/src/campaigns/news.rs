@@ -12,6 +12,7 @@
 //! - Publishing notifies nobody (a post to a district would otherwise push to every member).
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use crate::integrations::{self, ClientViewer, webhooks};
 use chrono::{DateTime, Utc};
 use entities::ids::{CampaignId, UnitId};
@@ -112,9 +113,12 @@ async fn require_manager(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     p: &post::Model,
-) -> Result<(), ApiError> {
-    if authz::may(conn, viewer, Capability::PublishNews, &get_unit(conn, p.unit_id).await?).await? {
-        return Ok(());
+) -> Result<authz::ActingAs, ApiError> {
+    let unit = get_unit(conn, p.unit_id).await?;
+    if let authz::Decision::Allowed { by, .. } =
+        authz::decide(conn, viewer.person_id, Capability::PublishNews, (&unit).into()).await?
+    {
+        return Ok(by);
     }
     let readable = p.status == PostStatus::Published && in_feed(conn, viewer, p.unit_id).await?;
     Err(if readable { ApiError::Forbidden } else { ApiError::NotFound })
@@ -155,7 +159,7 @@ pub async fn create_post(call: Call<'_>, unit_id: UnitId, input: PostInput) -> R
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    authz::require(db, viewer, Capability::PublishNews, &unit).await?;
+    let acting = authz::require(db, viewer, Capability::PublishNews, &unit).await?;
     let checked = input.check()?;
     if let Some(campaign) = input.campaign_id {
         check_campaign(db, viewer, unit_id, campaign).await?;
@@ -179,6 +183,9 @@ pub async fn create_post(call: Call<'_>, unit_id: UnitId, input: PostInput) -> R
     .insert(&txn)
     .await?;
     let queued = webhooks::emit(&txn, webhooks::post_event(&row)).await?;
+    let entry = audit::Entry::new(audit::Action::PostCreated, unit_id, SubjectKind::Post, row.id);
+    let entry = audit_fields(entry, None, &row).set("status", row.status);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     webhooks::announce(state, queued);
     tracing::info!(event = "post_published", post_id = %row.id, unit_id = %unit_id, by = %viewer.person_id, "post published");
@@ -196,11 +203,12 @@ pub async fn update_post(call: Call<'_>, id: Uuid, input: PostInput) -> Result<p
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let p = lock_post(&txn, id).await?;
-    require_manager(&txn, viewer, &p).await?;
+    let acting = require_manager(&txn, viewer, &p).await?;
     let checked = input.check()?;
     if let Some(campaign) = input.campaign_id {
         check_campaign(&txn, viewer, p.unit_id, campaign).await?;
     }
+    let before = p.clone();
     let mut row: post::ActiveModel = p.into();
     row.title = Set(checked.title);
     row.body = Set(checked.body);
@@ -208,6 +216,8 @@ pub async fn update_post(call: Call<'_>, id: Uuid, input: PostInput) -> Result<p
     row.campaign_id = Set(input.campaign_id);
     row.updated_at = Set(Utc::now());
     let row = row.update(&txn).await?;
+    let entry = audit::Entry::new(audit::Action::PostUpdated, row.unit_id, SubjectKind::Post, id);
+    audit::record(&txn, audit::Actor::new(viewer, acting), audit_fields(entry, Some(&before), &row)).await?;
     txn.commit().await?;
     tracing::info!(event = "post_updated", post_id = %id, by = %viewer.person_id, "post updated");
     Ok(row)
@@ -235,7 +245,7 @@ async fn set_status(
 ) -> Result<post::Model, ApiError> {
     let txn = state.db.begin().await?;
     let p = lock_post(&txn, id).await?;
-    require_manager(&txn, viewer, &p).await?;
+    let acting = require_manager(&txn, viewer, &p).await?;
     if p.status != from {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
@@ -249,10 +259,26 @@ async fn set_status(
         PostStatus::Published => webhooks::emit(&txn, webhooks::post_event(&row)).await?,
         _ => webhooks::Queued(false),
     };
+    let action = match to {
+        PostStatus::Published => audit::Action::PostRepublished,
+        PostStatus::Unpublished => audit::Action::PostUnpublished,
+    };
+    let entry = audit::Entry::new(action, row.unit_id, SubjectKind::Post, id).change("status", from, to);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     webhooks::announce(state, queued);
     tracing::info!(event = "post_status_changed", post_id = %id, status = to.as_str(), by = %viewer.person_id, "post status changed");
     Ok(row)
+}
+
+/// The trail of the fields an officer edits: each that differs between `before` (none for a
+/// new post) and `after`.
+fn audit_fields(entry: audit::Entry, before: Option<&post::Model>, after: &post::Model) -> audit::Entry {
+    entry
+        .field("title", before, after, |p| p.title.clone())
+        .field("body", before, after, |p| p.body.clone())
+        .field("coverImageUrl", before, after, |p| p.cover_image_url.clone())
+        .field("campaignId", before, after, |p| p.campaign_id.map(|c| c.uuid()))
 }
 
 // ---- the feed and the console's list ----

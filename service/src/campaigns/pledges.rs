@@ -15,6 +15,7 @@
 mod list;
 
 use crate::Call;
+use crate::audit;
 use chrono::{Datelike, Utc};
 use entities::ids::{CampaignId, UnitId};
 use entities::{campaign, org_unit_closure as closure, pledge};
@@ -214,7 +215,7 @@ async fn require_reviewer(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     p: &pledge::Model,
-) -> Result<(), ApiError> {
+) -> Result<authz::ActingAs, ApiError> {
     if p.person_id == viewer.person_id {
         return Err(ApiError::Forbidden);
     }
@@ -310,7 +311,7 @@ pub async fn review_pledge(
     }
     let db = &state.db;
     let p = pledge::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
-    require_reviewer(db, viewer, &p).await?;
+    let acting = require_reviewer(db, viewer, &p).await?;
     if p.status != PledgeStatus::Submitted {
         return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
     }
@@ -377,6 +378,15 @@ pub async fn review_pledge(
     )
     .await?;
     let row = pledge::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    let action = match decision {
+        Decision::Certify => audit::Action::PledgeCertified,
+        Decision::Return => audit::Action::PledgeReturned,
+    };
+    let entry = audit::Entry::new(action, p.branch_id, audit::SubjectKind::Pledge, id)
+        .change("status", p.status, row.status)
+        .change("checks", &p.checks, &row.checks)
+        .change("reviewComment", &p.review_comment, &row.review_comment);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     notifications::announce(state, &notes).await;
     tracing::info!(event = "pledge_reviewed", pledge_id = %id, status = status.as_str(), by = %viewer.person_id, "pledge reviewed");

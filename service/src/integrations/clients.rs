@@ -21,9 +21,9 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::ScopeSet;
+use crate::audit::{self, SubjectKind as Kind};
 use crate::{
-    Call,
-    auth::{self, Viewer},
+    Call, auth,
     authz::{self, Capability},
     domain::parse_line,
     error::{ApiError, ConflictKind, InputProblem},
@@ -52,13 +52,14 @@ pub struct IssuedSecret {
     pub secret: SecretString,
 }
 
-/// Succeeds when the viewer may manage the clients of `unit`'s tree (asked over its root).
-async fn require_manager(call: Call<'_>, unit: UnitId) -> Result<&Viewer, ApiError> {
+/// Succeeds, with who acts in which role, when the viewer may manage the clients of `unit`'s
+/// tree (asked over its root).
+async fn require_manager(call: Call<'_>, unit: UnitId) -> Result<audit::Actor, ApiError> {
     let viewer = call.viewer()?;
     let db = &call.state.db;
     let root = org::root_of(db, unit).await?;
-    authz::require(db, viewer, Capability::ManageIntegrations, root).await?;
-    Ok(viewer)
+    let acting = authz::require(db, viewer, Capability::ManageIntegrations, root).await?;
+    Ok(audit::Actor::new(viewer, acting))
 }
 
 /// The roots whose clients the viewer manages; `None` for all of them (a system
@@ -93,7 +94,7 @@ pub async fn register_client(
     org::get_unit(&call.state.db, input.unit_id)
         .await
         .map_err(|_| ApiError::bad_input("unit_id", InputProblem::InvalidId))?;
-    let viewer = require_manager(call, input.unit_id).await?;
+    let actor = require_manager(call, input.unit_id).await?;
     crate::identity::mfa::require_step_up(call).await?;
     let name = parse_line(&input.name, 120, "name")?;
     let contact = parse_line(&input.contact, 200, "contact")?;
@@ -120,7 +121,7 @@ pub async fn register_client(
         unit_id: Set(input.unit_id),
         scopes: Set(input.scopes.to_oauth()),
         expires_at: Set(input.expires_at),
-        created_by: Set(viewer.person_id),
+        created_by: Set(actor.person_id),
         created_at: Set(now),
         revoked_at: Set(None),
         revoked_by: Set(None),
@@ -131,9 +132,19 @@ pub async fn register_client(
     }
     .insert(&txn)
     .await?;
-    record(&txn, row.id, viewer.person_id, ClientChange::Registered, None, now).await?;
-    let issued = insert_secret(&txn, row.id, viewer.person_id, now).await?;
-    record(&txn, row.id, viewer.person_id, ClientChange::SecretAdded, Some(issued.row.id), now).await?;
+    let registered =
+        audit::Entry::new(audit::Action::ClientRegistered, row.unit_id, Kind::IntegrationClient, row.id)
+            .set("name", &row.name)
+            .set("contact", &row.contact)
+            .set("scopes", &row.scopes)
+            .set("expiresAt", row.expires_at)
+            .set("bucketCapacity", row.bucket_capacity)
+            .set("bucketPerSec", row.bucket_per_sec)
+            .set("trustedDocumentsOnly", row.trusted_documents_only);
+    record(&txn, row.id, actor, None, now, registered).await?;
+    let issued = insert_secret(&txn, row.id, actor.person_id, now).await?;
+    let added = secret_entry(audit::Action::ClientSecretAdded, row.unit_id, &issued.row);
+    record(&txn, row.id, actor, Some(issued.row.id), now, added).await?;
     txn.commit().await?;
     tracing::info!(event = "integration_client_registered", client = %row.id, "integration client registered");
     Ok((row, issued))
@@ -143,7 +154,7 @@ pub async fn register_client(
 /// two live ones already.
 pub async fn add_secret(call: Call<'_>, client_id: ClientId) -> Result<IssuedSecret, ApiError> {
     let unit = unit_of(call, client_id).await?;
-    let viewer = require_manager(call, unit).await.map_err(authz::hide_forbidden)?;
+    let actor = require_manager(call, unit).await.map_err(authz::hide_forbidden)?;
     crate::identity::mfa::require_step_up(call).await?;
     let now = call.state.clock.now();
     let txn = call.state.db.begin().await?;
@@ -158,8 +169,9 @@ pub async fn add_secret(call: Call<'_>, client_id: ClientId) -> Result<IssuedSec
     if live >= MAX_LIVE_SECRETS {
         return Err(ApiError::Conflict(ConflictKind::TooManySecrets));
     }
-    let issued = insert_secret(&txn, row.id, viewer.person_id, now).await?;
-    record(&txn, row.id, viewer.person_id, ClientChange::SecretAdded, Some(issued.row.id), now).await?;
+    let issued = insert_secret(&txn, row.id, actor.person_id, now).await?;
+    let added = secret_entry(audit::Action::ClientSecretAdded, row.unit_id, &issued.row);
+    record(&txn, row.id, actor, Some(issued.row.id), now, added).await?;
     txn.commit().await?;
     Ok(issued)
 }
@@ -168,7 +180,7 @@ pub async fn add_secret(call: Call<'_>, client_id: ClientId) -> Result<IssuedSec
 pub async fn revoke_secret(call: Call<'_>, secret_id: Uuid) -> Result<secret::Model, ApiError> {
     let row = secret::Entity::find_by_id(secret_id).one(&call.state.db).await?.ok_or(ApiError::NotFound)?;
     let unit = unit_of(call, row.client_id).await?;
-    let viewer = require_manager(call, unit).await.map_err(authz::hide_forbidden)?;
+    let actor = require_manager(call, unit).await.map_err(authz::hide_forbidden)?;
     let now = call.state.clock.now();
     let txn = call.state.db.begin().await?;
     if row.revoked_at.is_some() {
@@ -176,7 +188,7 @@ pub async fn revoke_secret(call: Call<'_>, secret_id: Uuid) -> Result<secret::Mo
     }
     let done = secret::Entity::update_many()
         .col_expr(secret::Column::RevokedAt, now.into())
-        .col_expr(secret::Column::RevokedBy, viewer.person_id.into())
+        .col_expr(secret::Column::RevokedBy, actor.person_id.into())
         .filter(secret::Column::Id.eq(secret_id))
         .filter(secret::Column::RevokedAt.is_null())
         .exec(&txn)
@@ -184,22 +196,23 @@ pub async fn revoke_secret(call: Call<'_>, secret_id: Uuid) -> Result<secret::Mo
     if done.rows_affected == 0 {
         return Err(ApiError::Conflict(ConflictKind::AlreadyRevoked));
     }
-    record(&txn, row.client_id, viewer.person_id, ClientChange::SecretRevoked, Some(secret_id), now).await?;
+    let revoked = secret_entry(audit::Action::ClientSecretRevoked, unit, &row).set("revokedAt", now);
+    record(&txn, row.client_id, actor, Some(secret_id), now, revoked).await?;
     txn.commit().await?;
     flag_revoked(call, &[secret_id]).await;
-    Ok(secret::Model { revoked_at: Some(now), revoked_by: Some(viewer.person_id), ..row })
+    Ok(secret::Model { revoked_at: Some(now), revoked_by: Some(actor.person_id), ..row })
 }
 
 /// Revokes a client and every secret it holds.
 pub async fn revoke_client(call: Call<'_>, client_id: ClientId) -> Result<client::Model, ApiError> {
     let unit = unit_of(call, client_id).await?;
-    let viewer = require_manager(call, unit).await.map_err(authz::hide_forbidden)?;
+    let actor = require_manager(call, unit).await.map_err(authz::hide_forbidden)?;
     let now = call.state.clock.now();
     let txn = call.state.db.begin().await?;
     let row = client::Entity::find_by_id(client_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     let done = client::Entity::update_many()
         .col_expr(client::Column::RevokedAt, now.into())
-        .col_expr(client::Column::RevokedBy, viewer.person_id.into())
+        .col_expr(client::Column::RevokedBy, actor.person_id.into())
         .filter(client::Column::Id.eq(client_id))
         .filter(client::Column::RevokedAt.is_null())
         .exec(&txn)
@@ -217,16 +230,20 @@ pub async fn revoke_client(call: Call<'_>, client_id: ClientId) -> Result<client
         .await?;
     secret::Entity::update_many()
         .col_expr(secret::Column::RevokedAt, now.into())
-        .col_expr(secret::Column::RevokedBy, viewer.person_id.into())
+        .col_expr(secret::Column::RevokedBy, actor.person_id.into())
         .filter(secret::Column::ClientId.eq(client_id))
         .filter(secret::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
-    record(&txn, client_id, viewer.person_id, ClientChange::Revoked, None, now).await?;
+    let revoked =
+        audit::Entry::new(audit::Action::ClientRevoked, row.unit_id, Kind::IntegrationClient, client_id)
+            .set("revokedAt", now)
+            .set("secretsRevoked", secrets.len() as u64);
+    record(&txn, client_id, actor, None, now, revoked).await?;
     txn.commit().await?;
     flag_revoked(call, &secrets).await;
     tracing::info!(event = "integration_client_revoked", client = %client_id, "integration client revoked");
-    Ok(client::Model { revoked_at: Some(now), revoked_by: Some(viewer.person_id), ..row })
+    Ok(client::Model { revoked_at: Some(now), revoked_by: Some(actor.person_id), ..row })
 }
 
 /// Flags revoked secrets in the cache for as long as a token issued against them may live.
@@ -269,9 +286,17 @@ pub async fn list_clients(
 
 /// One client, for a manager.
 pub async fn get_client(call: Call<'_>, id: ClientId) -> Result<client::Model, ApiError> {
+    Ok(managed_client(call, id).await?.0)
+}
+
+/// One client and who acts on it in which role, for a manager (`NOT_FOUND` for anyone else).
+pub(crate) async fn managed_client(
+    call: Call<'_>,
+    id: ClientId,
+) -> Result<(client::Model, audit::Actor), ApiError> {
     let row = client::Entity::find_by_id(id).one(&call.state.db).await?.ok_or(ApiError::NotFound)?;
-    require_manager(call, row.unit_id).await.map_err(authz::hide_forbidden)?;
-    Ok(row)
+    let actor = require_manager(call, row.unit_id).await.map_err(authz::hide_forbidden)?;
+    Ok((row, actor))
 }
 
 /// The unit a client reads, or `NOT_FOUND`.
@@ -353,22 +378,44 @@ async fn insert_secret(
 pub(crate) async fn record(
     conn: &impl ConnectionTrait,
     client_id: ClientId,
-    actor: PersonId,
-    action: ClientChange,
+    actor: audit::Actor,
     secret_id: Option<Uuid>,
     at: DateTime<Utc>,
+    entry: audit::Entry,
 ) -> Result<(), ApiError> {
+    use audit::Action as A;
+    let action = match entry.action() {
+        A::ClientRegistered => ClientChange::Registered,
+        A::ClientSecretAdded => ClientChange::SecretAdded,
+        A::ClientSecretRevoked => ClientChange::SecretRevoked,
+        A::ClientRevoked => ClientChange::Revoked,
+        A::TrustedDocumentAdded => ClientChange::DocumentAdded,
+        A::TrustedDocumentRemoved => ClientChange::DocumentRemoved,
+        A::WebhookCreated => ClientChange::WebhookAdded,
+        A::WebhookDisabled => ClientChange::WebhookDisabled,
+        A::WebhookEnabled => ClientChange::WebhookEnabled,
+        A::WebhookDeleted => ClientChange::WebhookRemoved,
+        A::WebhookReplayed => ClientChange::WebhookReplayed,
+        other => return Err(ApiError::internal(format!("{other} is not a change of a client"))),
+    };
     integration_change::ActiveModel {
         id: Set(Uuid::now_v7()),
         client_id: Set(client_id),
-        actor_id: Set(actor),
+        actor_id: Set(actor.person_id),
         action: Set(action),
         secret_id: Set(secret_id),
         at: Set(at),
     }
     .insert(conn)
     .await?;
+    audit::record(conn, actor, entry).await?;
     Ok(())
+}
+
+/// The trail of a change to one secret: its id and hint (the last characters shown on the
+/// console anyway), never the secret or its hash.
+fn secret_entry(action: audit::Action, unit_id: UnitId, row: &secret::Model) -> audit::Entry {
+    audit::Entry::new(action, unit_id, Kind::IntegrationSecret, row.id).set("hint", &row.hint)
 }
 
 /// Whether the database says a client secret (or its client) was revoked, or does not know it.

@@ -3,12 +3,10 @@
 //! set the client to run nothing else. The API layer looks a document up by the client and the
 //! hash on each request that names one (one indexed statement).
 
+use crate::audit;
 use chrono::Utc;
-use entities::{
-    ids::ClientId,
-    integration_change::{self, ClientChange},
-    trusted_document as document,
-};
+use entities::ids::UnitId;
+use entities::{ids::ClientId, trusted_document as document};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -37,8 +35,7 @@ pub async fn add_document(
     text: &str,
     operation_name: Option<&str>,
 ) -> Result<document::Model, ApiError> {
-    super::clients::get_client(call, client).await?;
-    let viewer = call.viewer()?;
+    let (owner, actor) = super::clients::managed_client(call, client).await?;
     if text.trim().is_empty() {
         return Err(ApiError::bad_input("document", InputProblem::Required));
     }
@@ -54,7 +51,7 @@ pub async fn add_document(
         sha256: Set(hash(text)),
         document: Set(text.to_owned()),
         operation_name: Set(operation_name),
-        created_by: Set(viewer.person_id),
+        created_by: Set(actor.person_id),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -62,16 +59,8 @@ pub async fn add_document(
     .map_err(|e| {
         if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::DocumentKnown) } else { e.into() }
     })?;
-    integration_change::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        client_id: Set(client),
-        actor_id: Set(viewer.person_id),
-        action: Set(ClientChange::DocumentAdded),
-        secret_id: Set(None),
-        at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let entry = document_entry(audit::Action::TrustedDocumentAdded, owner.unit_id, &row);
+    super::clients::record(&txn, client, actor, None, now, entry).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -79,22 +68,21 @@ pub async fn add_document(
 /// Removes a trusted document.
 pub async fn remove_document(call: Call<'_>, id: Uuid) -> Result<document::Model, ApiError> {
     let row = document::Entity::find_by_id(id).one(&call.state.db).await?.ok_or(ApiError::NotFound)?;
-    super::clients::get_client(call, row.client_id).await?;
-    let viewer = call.viewer()?;
+    let (owner, actor) = super::clients::managed_client(call, row.client_id).await?;
     let txn = call.state.db.begin().await?;
     document::Entity::delete_by_id(id).exec(&txn).await?;
-    integration_change::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        client_id: Set(row.client_id),
-        actor_id: Set(viewer.person_id),
-        action: Set(ClientChange::DocumentRemoved),
-        secret_id: Set(None),
-        at: Set(Utc::now()),
-    }
-    .insert(&txn)
-    .await?;
+    let entry = document_entry(audit::Action::TrustedDocumentRemoved, owner.unit_id, &row);
+    super::clients::record(&txn, row.client_id, actor, None, Utc::now(), entry).await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// The trail of a trusted document: its hash and operation name (the document itself is on
+/// the client's list while it is registered).
+fn document_entry(action: audit::Action, unit_id: UnitId, row: &document::Model) -> audit::Entry {
+    audit::Entry::new(action, unit_id, audit::SubjectKind::TrustedDocument, row.id)
+        .set("sha256", &row.sha256)
+        .set("operationName", &row.operation_name)
 }
 
 /// A client's trusted documents, the oldest first.

@@ -113,7 +113,9 @@ pub async fn public_statistics(
     let db = &state.db;
     match call.client(Scope::StatisticsRead)? {
         Some(client) => super::require_within(db, client, unit_id).await?,
-        None => authz::require(db, call.viewer()?, Capability::ViewUnit, unit_id).await?,
+        None => {
+            authz::require(db, call.viewer()?, Capability::ViewUnit, unit_id).await?;
+        }
     }
     let (year, number) = parse_month(month, hanoi_day(state.clock.now()))?;
     let unit = get_unit(db, unit_id).await?;

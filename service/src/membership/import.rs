@@ -23,6 +23,7 @@
 //!   per branch — a 50,000-row file is a few hundred statements, not a few hundred thousand.
 
 use crate::Call;
+use crate::audit;
 use entities::ids::{MembershipId, PersonId, UnitId};
 use std::collections::{HashMap, HashSet};
 
@@ -124,7 +125,7 @@ pub async fn import_members(
     let (state, viewer) = (call.state, call.viewer()?);
     let started = std::time::Instant::now();
     let db = &state.db;
-    authz::require_somewhere(db, viewer, Capability::ManageMembers).await?;
+    let acting = authz::require_somewhere(db, viewer, Capability::ManageMembers).await?;
     let admin = authz::is_system_admin(db, viewer.person_id).await?;
     let parsed = parse_csv(csv_bytes)?;
     let s = &state.settings;
@@ -153,6 +154,7 @@ pub async fn import_members(
         let invitations: Vec<(PersonId, UnitId)> =
             plan.to_invite.iter().map(|i| (i.person_id, i.branch_id)).collect();
         let notes = invite(&txn, viewer.person_id, &invitations).await?;
+        audit::record_all(&txn, audit::Actor::new(viewer, acting), plan.audit_entries()).await?;
         txn.commit().await?;
         notifications::announce(state, &notes).await;
         plan.report(false)
@@ -392,6 +394,33 @@ struct Plan {
 }
 
 impl Plan {
+    /// The audit trail of an import: one entry per branch it wrote to, with how many members
+    /// were imported there and how many invited, under one import id. Names and numbers stay
+    /// out (the memberships' own events name who).
+    fn audit_entries(&self) -> Vec<audit::Entry> {
+        let mut per_branch: std::collections::BTreeMap<UnitId, (u64, u64)> = Default::default();
+        for p in &self.to_import {
+            per_branch.entry(p.branch_id).or_default().0 += 1;
+        }
+        for i in &self.to_invite {
+            per_branch.entry(i.branch_id).or_default().1 += 1;
+        }
+        let import_id = Uuid::now_v7();
+        per_branch
+            .into_iter()
+            .map(|(branch, (imported, invited))| {
+                audit::Entry::new(
+                    audit::Action::MembersImported,
+                    branch,
+                    audit::SubjectKind::Import,
+                    import_id,
+                )
+                .set("imported", imported)
+                .set("invited", invited)
+            })
+            .collect()
+    }
+
     /// The report. A dry run does not tell new numbers from known ones: it writes nothing and
     /// notifies nobody, so the split would make it a silent lookup of who is known; its
     /// `imported` counts the rows that would be imported or invited.

@@ -2,6 +2,7 @@
 //! see [`super::invitations`]).
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use chrono::{NaiveDate, Utc};
 use entities::ids::{MembershipId, PersonId, UnitId};
 use entities::{membership, membership_request, person};
@@ -112,7 +113,7 @@ pub async fn set_suspended(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let m = membership::Entity::find_by_id(membership_id).one(db).await?.ok_or(ApiError::NotFound)?;
-    authz::require(db, viewer, Capability::ManageMembers, m.branch_id).await?;
+    let acting = authz::require(db, viewer, Capability::ManageMembers, m.branch_id).await?;
     // An officer who is also a member does not decide about her own membership.
     if m.person_id == viewer.person_id {
         return Err(ApiError::Forbidden);
@@ -135,10 +136,16 @@ pub async fn set_suspended(
             from_status: Some(from),
             to_status: Some(to),
             actor: Some(viewer.person_id),
-            reason: Some(reason),
+            reason: Some(reason.clone()),
         },
     )
     .await?;
+    let action =
+        if suspend { audit::Action::MembershipSuspended } else { audit::Action::MembershipReinstated };
+    let entry = audit::Entry::new(action, m.branch_id, SubjectKind::Membership, m.id)
+        .change("status", from, to)
+        .set("reason", reason);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     let changed = membership::Entity::find_by_id(m.id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     txn.commit().await?;
     Ok(changed)
@@ -179,7 +186,7 @@ pub async fn enrol_member(call: Call<'_>, input: Enrolment) -> Result<EnrolmentR
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, input.branch_id).await?;
-    authz::require(db, viewer, Capability::ManageMembers, unit.id).await?;
+    let acting = authz::require(db, viewer, Capability::ManageMembers, unit.id).await?;
     if unit.kind != UnitKind::Branch {
         return Err(ApiError::bad_input("branch_id", InputProblem::InvalidKind));
     }
@@ -213,6 +220,10 @@ pub async fn enrol_member(call: Call<'_>, input: Enrolment) -> Result<EnrolmentR
     let (outcome, notes) = if created == 1 {
         let person = person::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
         let m = activate(&txn, &person, unit.id, Some(viewer.person_id), EventKind::Enrolled, None).await?;
+        let entry = audit::Entry::new(audit::Action::MemberEnrolled, unit.id, SubjectKind::Membership, m.id)
+            .set("personId", person.id)
+            .set("status", m.status);
+        audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
         (EnrolmentOutcome::Enrolled(m), Vec::new())
     } else {
         let person = person::Entity::find()
@@ -226,6 +237,8 @@ pub async fn enrol_member(call: Call<'_>, input: Enrolment) -> Result<EnrolmentR
             return Err(ApiError::Conflict(ConflictKind::AlreadyMember));
         }
         let notes = invite(&txn, viewer.person_id, &[(person.id, unit.id)]).await?;
+        let entry = audit::Entry::new(audit::Action::MemberInvited, unit.id, SubjectKind::Person, person.id);
+        audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
         (EnrolmentOutcome::Invited, notes)
     };
     txn.commit().await?;

@@ -1,6 +1,7 @@
 //! Join and transfer requests and their decision.
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use chrono::Utc;
 use entities::ids::{PersonId, UnitId};
 use entities::{membership, membership_request, org_unit};
@@ -218,7 +219,7 @@ pub async fn decide_request(
     let db = &state.db;
     let request =
         membership_request::Entity::find_by_id(request_id).one(db).await?.ok_or(ApiError::NotFound)?;
-    authz::require(db, viewer, Capability::ManageMembers, request.branch_id).await?;
+    let acting = authz::require(db, viewer, Capability::ManageMembers, request.branch_id).await?;
     // Nobody approves her own request.
     if request.person_id == viewer.person_id {
         return Err(ApiError::Forbidden);
@@ -274,6 +275,11 @@ pub async fn decide_request(
         }],
     )
     .await?;
+    let action = if approve { audit::Action::RequestApproved } else { audit::Action::RequestRejected };
+    let entry = audit::Entry::new(action, request.branch_id, SubjectKind::MembershipRequest, request.id)
+        .change("status", request.status, status)
+        .change("decisionReason", &request.decision_reason, &reason);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     notifications::announce(state, &notes).await;
     tracing::info!(event = "membership_request_decided", request_id = %request_id, approved = approve, by = %viewer.person_id, "request decided");

@@ -7,12 +7,16 @@
 //! never a count over a million memberships or a sum over thousands of branches.
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use entities::ids::UnitId;
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use entities::{org_unit, population_figure};
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -136,7 +140,7 @@ pub async fn set_population_figure(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require(db, viewer, Capability::SetPopulation, unit_id).await?;
+    let acting = authz::require(db, viewer, Capability::SetPopulation, unit_id).await?;
     let this_year = Utc::now().year();
     if !(2000..=this_year + 5).contains(&year) {
         return Err(ApiError::bad_input("year", InputProblem::OutOfRange));
@@ -144,8 +148,24 @@ pub async fn set_population_figure(
     if !(1..=20_000_000).contains(&adult_women) {
         return Err(ApiError::bad_input("adult_women", InputProblem::OutOfRange));
     }
+    let txn = db.begin().await?;
+    // Read under a row lock, so the "before" the trail keeps is the figure this one replaced.
+    async fn figure(
+        txn: &impl ConnectionTrait,
+        unit_id: UnitId,
+        year: i32,
+    ) -> Result<Option<population_figure::Model>, sea_orm::DbErr> {
+        let mut q = population_figure::Entity::find()
+            .filter(population_figure::Column::UnitId.eq(unit_id))
+            .filter(population_figure::Column::Year.eq(year));
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        q.one(txn).await
+    }
+    let before = figure(&txn, unit_id, year).await?;
     db::execute(
-        db,
+        &txn,
         "INSERT INTO population_figure (id, unit_id, year, adult_women, entered_by, entered_at) \
          VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (unit_id, year) DO UPDATE SET adult_women = excluded.adult_women, \
@@ -160,5 +180,13 @@ pub async fn set_population_figure(
         ],
     )
     .await?;
+    let after =
+        figure(&txn, unit_id, year).await?.ok_or_else(|| ApiError::internal("population figure vanished"))?;
+    let entry =
+        audit::Entry::new(audit::Action::PopulationSet, unit_id, SubjectKind::PopulationFigure, after.id)
+            .change("year", before.as_ref().map(|f| f.year), year)
+            .change("adultWomen", before.map(|f| f.adult_women), adult_women);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
+    txn.commit().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! second scan answers the same registration with `alreadyCheckedIn`.
 
 use crate::Call;
+use crate::audit;
 use chrono::Utc;
 use entities::ids::TrainingId;
 use entities::{person, training, training_registration as reg};
@@ -53,12 +54,12 @@ pub async fn check_in(call: Call<'_>, training_id: TrainingId, token: &str) -> R
     // Only a manager of the training learns anything about a code (genuine, expired, whose):
     // anybody else gets the same answer whatever she sends.
     let t = training::Entity::find_by_id(training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-    require_manager(&state.db, viewer, &t).await?;
+    let acting = require_manager(&state.db, viewer, &t).await?;
     let registration_id = state
         .tokens
         .verify_check_in(token.trim(), Utc::now())
         .map_err(|p| ApiError::bad_input("token", p))?;
-    record(state, viewer, training_id, registration_id, CheckInMethod::Token).await
+    record(state, audit::Actor::new(viewer, acting), training_id, registration_id, CheckInMethod::Token).await
 }
 
 /// Checks in a registration by hand (the person has no phone with her, say).
@@ -66,8 +67,9 @@ pub async fn check_in_manually(call: Call<'_>, registration_id: Uuid) -> Result<
     let (state, viewer) = (call.state, call.viewer()?);
     let r = reg::Entity::find_by_id(registration_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     let t = training::Entity::find_by_id(r.training_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-    require_manager(&state.db, viewer, &t).await?;
-    record(state, viewer, r.training_id, registration_id, CheckInMethod::Manual).await
+    let acting = require_manager(&state.db, viewer, &t).await?;
+    record(state, audit::Actor::new(viewer, acting), r.training_id, registration_id, CheckInMethod::Manual)
+        .await
 }
 
 /// Checks in many registrations by hand (see [`crate::bulk`]), each as [`check_in_manually`]
@@ -84,7 +86,7 @@ pub async fn check_in_many_manually(
 /// Records attendance; the caller has checked that the viewer manages the training.
 async fn record(
     state: &AppState,
-    viewer: &Viewer,
+    actor: audit::Actor,
     training_id: TrainingId,
     registration_id: Uuid,
     method: CheckInMethod,
@@ -121,7 +123,7 @@ async fn record(
     reg::Entity::update_many()
         .col_expr(reg::Column::Status, Expr::value(RegistrationStatus::Attended.as_str()))
         .col_expr(reg::Column::AttendedAt, Expr::value(now))
-        .col_expr(reg::Column::CheckedInBy, Expr::value(viewer.person_id))
+        .col_expr(reg::Column::CheckedInBy, Expr::value(actor.person_id))
         .col_expr(reg::Column::CheckInMethod, Expr::value(method.as_str()))
         .col_expr(reg::Column::UpdatedAt, Expr::value(now))
         .filter(reg::Column::Id.eq(registration_id))
@@ -129,9 +131,14 @@ async fn record(
         .await?;
     // Counted for the targets (people trained) of the organising unit and every unit above.
     activity::record(&txn, t.unit_id, Metric::Attended, hanoi_day(now), 1).await?;
+    let entry =
+        audit::Entry::new(audit::Action::CheckedIn, t.unit_id, audit::SubjectKind::Registration, r.id)
+            .change("status", r.status, RegistrationStatus::Attended)
+            .set("method", method);
+    audit::record(&txn, actor, entry).await?;
     let r = reg::Entity::find_by_id(registration_id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     txn.commit().await?;
-    tracing::info!(event = "training_check_in", training_id = %training_id, registration_id = %registration_id, method = method.as_str(), by = %viewer.person_id, "checked in");
+    tracing::info!(event = "training_check_in", training_id = %training_id, registration_id = %registration_id, method = method.as_str(), by = %actor.person_id, "checked in");
     Ok(CheckIn { registration: r, already_checked_in: false })
 }
 
@@ -207,7 +214,7 @@ pub async fn roster(
 
 /// Checks that the caller manages the training (its roster and its export).
 pub async fn require_roster_access(call: Call<'_>, t: &training::Model) -> Result<(), ApiError> {
-    require_manager(&call.state.db, call.viewer()?, t).await
+    require_manager(&call.state.db, call.viewer()?, t).await.map(|_| ())
 }
 
 /// Registrations of a roster filter (managers only; for `totalCount`).

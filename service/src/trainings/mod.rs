@@ -22,6 +22,7 @@ mod registration;
 mod stats;
 
 use crate::Call;
+use crate::audit::{self, SubjectKind};
 use crate::integrations::webhooks::{self, EventType};
 use chrono::{DateTime, Utc};
 use entities::ids::{TrainingId, UnitId};
@@ -159,10 +160,12 @@ async fn require_manager(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     t: &training::Model,
-) -> Result<(), ApiError> {
+) -> Result<authz::ActingAs, ApiError> {
     let unit = get_unit(conn, t.unit_id).await?;
-    if authz::may(conn, viewer, Capability::ManageTrainings, &unit).await? {
-        return Ok(());
+    if let authz::Decision::Allowed { by, .. } =
+        authz::decide(conn, viewer.person_id, Capability::ManageTrainings, (&unit).into()).await?
+    {
+        return Ok(by);
     }
     if can_see(conn, viewer, t).await? { Err(ApiError::Forbidden) } else { Err(ApiError::NotFound) }
 }
@@ -243,9 +246,10 @@ pub async fn create_training(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
-    authz::require(db, viewer, Capability::ManageTrainings, &unit).await?;
+    let acting = authz::require(db, viewer, Capability::ManageTrainings, &unit).await?;
     let checked = input.check()?;
     let now = Utc::now();
+    let txn = db.begin().await?;
     let row = training::ActiveModel {
         id: Set(TrainingId::new()),
         unit_id: Set(unit_id),
@@ -273,8 +277,16 @@ pub async fn create_training(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    let entry = audit_fields(
+        audit::Entry::new(audit::Action::TrainingCreated, unit_id, SubjectKind::Training, row.id),
+        None,
+        &row,
+    )
+    .set("status", row.status);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
+    txn.commit().await?;
     tracing::info!(event = "training_created", training_id = %row.id, unit_id = %unit_id, by = %viewer.person_id, "training created");
     Ok(row)
 }
@@ -299,7 +311,7 @@ pub async fn update_training(
     let checked = input.check()?;
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
-    require_manager(&txn, viewer, &t).await?;
+    let acting = require_manager(&txn, viewer, &t).await?;
     if !matches!(t.status, TrainingStatus::Draft | TrainingStatus::Published) {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
@@ -339,6 +351,8 @@ pub async fn update_training(
         Some(event) => webhooks::emit(&txn, event).await?,
         None => webhooks::Queued(false),
     };
+    let entry = audit::Entry::new(audit::Action::TrainingUpdated, t.unit_id, SubjectKind::Training, id);
+    audit::record(&txn, audit::Actor::new(viewer, acting), audit_fields(entry, Some(&t), &updated)).await?;
     txn.commit().await?;
     notifications::announce(state, &notes).await;
     webhooks::announce(state, queued);
@@ -351,11 +365,12 @@ pub async fn publish_training(call: Call<'_>, id: TrainingId) -> Result<training
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
-    require_manager(&txn, viewer, &t).await?;
+    let acting = require_manager(&txn, viewer, &t).await?;
     if t.status != TrainingStatus::Draft {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
+    let before = t.status;
     let mut row: training::ActiveModel = t.into();
     row.status = Set(TrainingStatus::Published);
     row.published_at = Set(Some(now));
@@ -365,6 +380,9 @@ pub async fn publish_training(call: Call<'_>, id: TrainingId) -> Result<training
         Some(event) => webhooks::emit(&txn, event).await?,
         None => webhooks::Queued(false),
     };
+    let entry = audit::Entry::new(audit::Action::TrainingPublished, row.unit_id, SubjectKind::Training, id)
+        .change("status", before, row.status);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     webhooks::announce(state, queued);
     tracing::info!(event = "training_published", training_id = %id, by = %viewer.person_id, "training published");
@@ -381,7 +399,7 @@ pub async fn cancel_training(
     let reason = crate::domain::parse_reason(reason, "reason")?;
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
-    require_manager(&txn, viewer, &t).await?;
+    let acting = require_manager(&txn, viewer, &t).await?;
     if !matches!(t.status, TrainingStatus::Draft | TrainingStatus::Published) {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
@@ -412,6 +430,10 @@ pub async fn cancel_training(
         Some(event) => webhooks::emit(&txn, event).await?,
         None => webhooks::Queued(false),
     };
+    let entry = audit::Entry::new(audit::Action::TrainingCancelled, row.unit_id, SubjectKind::Training, id)
+        .change("status", t.status, row.status)
+        .change("cancelReason", &t.cancel_reason, &row.cancel_reason);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     notifications::announce(state, &notes).await;
     webhooks::announce(state, queued);
@@ -425,11 +447,12 @@ pub async fn complete_training(call: Call<'_>, id: TrainingId) -> Result<trainin
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
     let t = lock_training(&txn, id).await?;
-    require_manager(&txn, viewer, &t).await?;
+    let acting = require_manager(&txn, viewer, &t).await?;
     if t.status != TrainingStatus::Published {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let now = Utc::now();
+    let before = t.status;
     if now < t.starts_at {
         return Err(ApiError::Conflict(ConflictKind::NotStartedYet));
     }
@@ -439,9 +462,33 @@ pub async fn complete_training(call: Call<'_>, id: TrainingId) -> Result<trainin
     row.completed_at = Set(Some(now));
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;
+    let entry = audit::Entry::new(audit::Action::TrainingCompleted, row.unit_id, SubjectKind::Training, id)
+        .change("status", before, row.status);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     tracing::info!(event = "training_completed", training_id = %id, by = %viewer.person_id, "training completed");
     Ok(row)
+}
+
+/// The trail of the fields an officer edits: each that differs between `before` (none for a
+/// new training) and `after`.
+fn audit_fields(
+    entry: audit::Entry,
+    before: Option<&training::Model>,
+    after: &training::Model,
+) -> audit::Entry {
+    entry
+        .field("title", before, after, |t| t.title.clone())
+        .field("description", before, after, |t| t.description.clone())
+        .field("category", before, after, |t| t.category)
+        .field("startsAt", before, after, |t| t.starts_at)
+        .field("endsAt", before, after, |t| t.ends_at)
+        .field("place", before, after, |t| t.place.clone())
+        .field("onlineUrl", before, after, |t| t.online_url.clone())
+        .field("capacity", before, after, |t| t.capacity)
+        .field("registrationOpensAt", before, after, |t| t.registration_opens_at)
+        .field("registrationClosesAt", before, after, |t| t.registration_closes_at)
+        .field("audience", before, after, |t| t.audience)
 }
 
 /// When registration closes: at the start, unless set earlier.

@@ -22,6 +22,7 @@ pub mod officer;
 pub mod queue;
 pub mod reporter;
 pub mod submit;
+pub mod transfer;
 pub mod workflow;
 
 use crate::Call;
@@ -131,9 +132,13 @@ pub fn parse_kinds(stored: &str) -> Vec<ViolenceKind> {
 /// How a viewer may see a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// A case officer whose reach covers the place. Being assigned grants nothing by itself:
-    /// an officer whose role has ended loses the report with it.
+    /// A case officer whose reach covers the unit handling it (the place, until a transfer is
+    /// accepted). Being assigned grants nothing by itself: an officer whose role has ended loses
+    /// the report with it.
     CaseOfficer,
+    /// A case officer of the unit a pending transfer offers it to: she reads it (logged) to
+    /// decide, and accepts or declines; she does nothing else with it until she accepts.
+    Receiving,
     /// Nothing: answer `NOT_FOUND`.
     None,
 }
@@ -165,15 +170,19 @@ pub(crate) async fn access(
     viewer: &Viewer,
     row: &report::Model,
 ) -> Result<Access, ApiError> {
-    if covers(conn, viewer.person_id, row.unit_id).await? {
-        Ok(Access::CaseOfficer)
-    } else {
-        Ok(Access::None)
+    if covers(conn, viewer.person_id, row.handling_unit_id).await? {
+        return Ok(Access::CaseOfficer);
     }
+    if let Some(to) = row.transfer_to_unit_id
+        && covers(conn, viewer.person_id, to).await?
+    {
+        return Ok(Access::Receiving);
+    }
+    Ok(Access::None)
 }
 
-/// The report `id` if `viewer` may act on it as a case officer; `NOT_FOUND` otherwise (its
-/// existence is not revealed).
+/// The report `id` if `viewer` may act on it as a case officer; `FORBIDDEN` for an officer it
+/// is only offered to, `NOT_FOUND` otherwise (its existence is not revealed).
 pub(crate) async fn officer_report(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -182,7 +191,21 @@ pub(crate) async fn officer_report(
     let row = row.ok_or(ApiError::NotFound)?;
     match access(conn, viewer, &row).await? {
         Access::CaseOfficer => Ok(row),
+        Access::Receiving => Err(ApiError::Forbidden),
         Access::None => Err(ApiError::NotFound),
+    }
+}
+
+/// The report if `viewer` may read it: a case officer holding it, or one it is offered to.
+pub(crate) async fn readable_report(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    row: Option<report::Model>,
+) -> Result<(report::Model, Access), ApiError> {
+    let row = row.ok_or(ApiError::NotFound)?;
+    match access(conn, viewer, &row).await? {
+        Access::None => Err(ApiError::NotFound),
+        seen => Ok((row, seen)),
     }
 }
 
@@ -372,13 +395,16 @@ pub fn console_topic(unit: UnitId) -> String {
     format!("violence:{unit}")
 }
 
-/// Tells the consoles of `unit` and of every unit above it (whose case officers' reach covers
-/// it) that something happened to a report. After commit; a lost event is logged, never fatal.
+/// Tells the consoles of the unit handling a report and of every unit above it (whose case
+/// officers' reach covers it), and of the unit a pending transfer offers it to and those above,
+/// that something happened to it. After commit; a lost event is logged, never fatal.
 pub async fn publish_console_event(state: &AppState, row: &report::Model, what: &str) {
+    let units = std::iter::once(row.handling_unit_id).chain(row.transfer_to_unit_id);
     let ancestors: Vec<UnitId> = match entities::org_unit_closure::Entity::find()
         .select_only()
         .column(entities::org_unit_closure::Column::AncestorId)
-        .filter(entities::org_unit_closure::Column::DescendantId.eq(row.unit_id))
+        .filter(entities::org_unit_closure::Column::DescendantId.is_in(units))
+        .distinct()
         .into_tuple()
         .all(&state.db)
         .await
@@ -439,7 +465,7 @@ pub async fn console_events(
                     seen.push_back(key);
                 }
                 let row = report::Entity::find_by_id(id).one(&db).await.ok()??;
-                if access(&db, &viewer, &row).await.ok()? != Access::CaseOfficer {
+                if access(&db, &viewer, &row).await.ok()? == Access::None {
                     return None;
                 }
                 Some((event, officer::ReportSummary::of(&row).ok()?))

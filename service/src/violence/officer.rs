@@ -35,8 +35,14 @@ pub struct ReportSummary {
     pub reference_code: String,
     /// Where it happens.
     pub unit_id: UnitId,
-    /// The unit whose case officers hold it now.
+    /// The unit whose case officers are notified of it now (escalation moves it up).
     pub routed_unit_id: UnitId,
+    /// The unit whose case officers hold the case: the place until a transfer is accepted.
+    pub handling_unit_id: UnitId,
+    /// A transfer waiting for the receiving unit's answer.
+    pub transfer: Option<PendingTransfer>,
+    /// A closure waiting for a supervisor's approval.
+    pub closure: Option<PendingClosure>,
     pub status: ReportStatus,
     pub urgent: bool,
     pub children_involved: bool,
@@ -59,6 +65,20 @@ impl ReportSummary {
             reference_code: row.reference_code.clone(),
             unit_id: row.unit_id,
             routed_unit_id: row.routed_unit_id,
+            handling_unit_id: row.handling_unit_id,
+            transfer: match (row.transfer_to_unit_id, row.transfer_requested_by, row.transfer_requested_at) {
+                (Some(to_unit), Some(requested_by), Some(requested_at)) => {
+                    Some(PendingTransfer { to_unit, requested_by, requested_at })
+                }
+                _ => None,
+            },
+            closure: match (row.closure_requested_by, row.closure_requested_at, row.closure_requested_reason)
+            {
+                (Some(requested_by), Some(requested_at), Some(close_reason)) => {
+                    Some(PendingClosure { requested_by, requested_at, close_reason })
+                }
+                _ => None,
+            },
             status: row.status,
             urgent: row.urgent,
             children_involved: row.children_involved,
@@ -72,6 +92,22 @@ impl ReportSummary {
             acknowledged_at: row.acknowledged_at,
         })
     }
+}
+
+/// A transfer asked of another unit's case officers.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingTransfer {
+    pub to_unit: UnitId,
+    pub requested_by: PersonId,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// A closure asked of a supervisor.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingClosure {
+    pub requested_by: PersonId,
+    pub requested_at: DateTime<Utc>,
+    pub close_reason: CloseReason,
 }
 
 /// Safe contact details, as the reporter gave them.
@@ -226,6 +262,18 @@ pub async fn act(call: Call<'_>, id: ReportId, action: Action) -> Result<Officer
     officer_view(&state.report_keys, &row, &events)
 }
 
+/// Takes a transfer or closure step (see [`super::transfer`]) and answers with the report as
+/// it now stands.
+pub async fn transfer_step(
+    call: Call<'_>,
+    id: ReportId,
+    step: super::transfer::Step,
+) -> Result<OfficerView, ApiError> {
+    let row = super::transfer::step(call, id, step).await?;
+    let events = queue::timeline(&call.state.db, row.id).await?;
+    officer_view(&call.state.report_keys, &row, &events)
+}
+
 /// Acts alike on many reports (acknowledging or assigning them; see [`crate::bulk`]), each as
 /// [`act`] would, on its own.
 pub async fn act_on_many(
@@ -259,8 +307,8 @@ pub async fn access_log_page(
     let (conn, viewer) = (&call.state.db, call.viewer()?);
     // Who read a report is the most sensitive thing the console shows: it needs a recent
     // step-up, asked only of those who may read it (anyone else gets `NOT_FOUND` as before).
-    let place = report::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)?.unit_id;
-    if !super::covers(conn, viewer.person_id, place).await? {
+    let held = report::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)?.handling_unit_id;
+    if !super::covers(conn, viewer.person_id, held).await? {
         return Err(ApiError::NotFound);
     }
     crate::identity::mfa::require_step_up(call).await?;

@@ -19,7 +19,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{AccessAction, ActorRole, ReportStatus, covers, log_access, officer_report};
+use super::{AccessAction, ActorRole, ReportStatus, covers, log_access, readable_report};
 use crate::{
     auth::Viewer,
     authz::{self, Capability},
@@ -118,7 +118,13 @@ pub async fn queue_query(call: Call<'_>, filter: &QueueFilter) -> Result<QueueQu
     let reach = match authz::unless_root(conn, units).await? {
         None => Condition::all().add(Expr::cust("1 = 1")),
         Some(units) if units.is_empty() => Condition::all().add(Expr::cust("1 = 0")),
-        Some(units) => Condition::all().add(report::Column::UnitId.is_in(subtree_units(conn, &units).await?)),
+        Some(units) => {
+            // What her units handle, and what is offered to them.
+            let units = subtree_units(conn, &units).await?;
+            Condition::any()
+                .add(report::Column::HandlingUnitId.is_in(units.iter().copied()))
+                .add(report::Column::TransferToUnitId.is_in(units))
+        }
     };
     condition = condition.add(reach);
     if let Some(unit) = filter.unit {
@@ -208,7 +214,7 @@ pub(super) async fn read_report(
     viewer: &Viewer,
     id: ReportId,
 ) -> Result<(report::Model, Vec<event::Model>), ApiError> {
-    let row = officer_report(conn, viewer, report::Entity::find_by_id(id).one(conn).await?).await?;
+    let (row, _) = readable_report(conn, viewer, report::Entity::find_by_id(id).one(conn).await?).await?;
     let events = timeline(conn, id).await?;
     log_access(conn, id, Some(viewer.person_id), ActorRole::CaseOfficer, AccessAction::Read, Utc::now())
         .await?;
@@ -245,8 +251,8 @@ pub(super) async fn access_log_page(
     after: Option<&LogCursor>,
 ) -> Result<(Vec<access_log::Model>, bool), ApiError> {
     let row = report::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)?;
-    // The log is for the case officers whose reach covers the place, not for an assignee alone.
-    if !covers(conn, viewer.person_id, row.unit_id).await? {
+    // The log is for the case officers holding the case, not for an assignee alone.
+    if !covers(conn, viewer.person_id, row.handling_unit_id).await? {
         return Err(ApiError::NotFound);
     }
     log_access(conn, id, Some(viewer.person_id), ActorRole::CaseOfficer, AccessAction::ReadLog, Utc::now())

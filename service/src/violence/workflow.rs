@@ -146,6 +146,9 @@ pub(super) async fn act(
     let row = officer_report(&txn, viewer, lock_by_id::<report::Entity>(&txn, report_id).await?).await?;
     let current = row.status;
     let next = transition(current, &action)?;
+    if next == Some(ReportStatus::Closed) {
+        super::transfer::check_direct_close(&txn, viewer.person_id, &row).await?;
+    }
     let now = Utc::now();
     let me = Some(viewer.person_id);
     let mut event = match &action {
@@ -172,7 +175,7 @@ pub(super) async fn act(
             // Her roles stay as read until this commits: a revocation running now either waits
             // and then takes this assignment back, or went first and is seen here.
             super::lock_roles(&txn, officer).await?;
-            if !covers(&txn, officer, row.unit_id).await? {
+            if !covers(&txn, officer, row.handling_unit_id).await? {
                 // Someone out of reach is a wrong id; the assigned officer whose role has gone
                 // cannot take it again herself.
                 return Err(if officer == viewer.person_id {
@@ -225,6 +228,7 @@ pub(super) async fn act(
         event.from_status = Some(current);
         event.to_status = Some(next);
         model.status = Set(next);
+        super::transfer::drop_pending(&mut model, next);
     }
     model.version = Set(row.version + 1);
     model.updated_at = Set(now);
@@ -268,7 +272,7 @@ pub async fn release_assignments(
     let now = Utc::now();
     let mut released = Released { reports: Vec::new(), notes: Vec::new() };
     for row in query.all(txn).await? {
-        if covers(txn, person, row.unit_id).await? {
+        if covers(txn, person, row.handling_unit_id).await? {
             continue;
         }
         let mut model = row.clone().into_active_model();

@@ -9,6 +9,7 @@ mod escalation;
 mod officer;
 mod reporter;
 mod revoked;
+mod transfer;
 mod workflow;
 
 use entities::ids::{PersonId, UnitId};

@@ -113,6 +113,21 @@ pub enum GqlEventKind {
     Withdrawn,
     /// Internal: the assigned officer's case role ended; the report is back in the queue.
     Unassigned,
+    /// Internal: offered to another unit's case officers (`unit`); it stays with the sender
+    /// until they answer.
+    TransferRequested,
+    /// Internal: the receiving unit (`unit`) took the case; `assignee` is who accepted.
+    TransferAccepted,
+    /// Internal: the receiving unit declined (the reason is `text`).
+    TransferDeclined,
+    /// Internal: the sender took the request back.
+    TransferCancelled,
+    /// Internal: closing asked of a supervisor (`closeReason`, and why in `text`).
+    ClosureRequested,
+    /// A supervisor approved: the report is closed.
+    ClosureApproved,
+    /// Internal: a supervisor sent it back open (the reason is `text`).
+    ClosureRejected,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +155,10 @@ pub enum GqlAccessAction {
     ReporterRead,
     AddInformation,
     Withdraw,
+    /// A transfer asked, accepted, declined or cancelled.
+    Transfer,
+    /// A closure asked, approved or rejected.
+    Closure,
 }
 
 fn report_id(id: &ID, field: &'static str) -> Result<ReportId, ApiError> {

@@ -48,6 +48,22 @@ impl ViolenceReportSummary {
         Ok(OrgUnit(crate::graphql::unit(ctx, self.0.routed_unit_id).await?.ok_or(ApiError::NotFound)?))
     }
 
+    /// The unit whose case officers hold the case: where it happens, until a transfer is
+    /// accepted.
+    async fn handling_unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.handling_unit_id).await?.ok_or(ApiError::NotFound)?))
+    }
+
+    /// A transfer waiting for the receiving unit's case officers.
+    async fn pending_transfer(&self) -> Option<ViolenceReportTransfer> {
+        self.0.transfer.map(ViolenceReportTransfer)
+    }
+
+    /// A closure waiting for a supervisor's approval.
+    async fn pending_closure(&self) -> Option<ViolenceReportClosureRequest> {
+        self.0.closure.map(ViolenceReportClosureRequest)
+    }
+
     async fn status(&self) -> GqlReportStatus {
         self.0.status.into()
     }
@@ -92,6 +108,54 @@ impl ViolenceReportSummary {
 
     async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
         self.0.acknowledged_at
+    }
+}
+
+/// A transfer asked of another unit's case officers.
+pub struct ViolenceReportTransfer(officer::PendingTransfer);
+
+#[Object]
+impl ViolenceReportTransfer {
+    /// The unit whose case officers are asked to take the case.
+    async fn to_unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
+        Ok(OrgUnit(crate::graphql::unit(ctx, self.0.to_unit).await?.ok_or(ApiError::NotFound)?))
+    }
+
+    async fn requested_by(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::identity::PersonRef>> {
+        Ok(ctx
+            .loaders()?
+            .people
+            .load_one(self.0.requested_by)
+            .await?
+            .map(crate::graphql::identity::PersonRef))
+    }
+
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at
+    }
+}
+
+/// A closure asked of a supervisor.
+pub struct ViolenceReportClosureRequest(officer::PendingClosure);
+
+#[Object]
+impl ViolenceReportClosureRequest {
+    async fn requested_by(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::identity::PersonRef>> {
+        Ok(ctx
+            .loaders()?
+            .people
+            .load_one(self.0.requested_by)
+            .await?
+            .map(crate::graphql::identity::PersonRef))
+    }
+
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at
+    }
+
+    /// The close reason the report gets when approved.
+    async fn close_reason(&self) -> GqlCloseReason {
+        self.0.close_reason.into()
     }
 }
 

@@ -13,6 +13,7 @@ use service::{
     domain::{GlobalId, NodeId, NodeKind},
     violence::{
         officer::{self},
+        transfer::Step,
         workflow::Action,
     },
 };
@@ -25,6 +26,11 @@ pub struct ReferralInput {
     /// What came of it, when known.
     #[graphql(secret)]
     pub outcome: Option<String>,
+}
+
+async fn transfer_step(ctx: &Context<'_>, id: &ID, step: Step) -> Result<ViolenceReport> {
+    ctx.auth()?.require()?;
+    Ok(ViolenceReport(officer::transfer_step(ctx.call()?, report_id(id, "id")?, step).await?))
 }
 
 async fn officer_act(ctx: &Context<'_>, id: &ID, action: Action) -> Result<ViolenceReport> {
@@ -135,6 +141,76 @@ impl WorkflowMutation {
         let action =
             Action::ChangeStatus { to: status.into(), reason, close_reason: close_reason.map(Into::into) };
         officer_act(ctx, &id, action).await
+    }
+
+    /// Asks the case officers of `toUnitId` (a unit with case officers at or above it, other
+    /// than the one holding the case) to take an `ACKNOWLEDGED`, `IN_PROGRESS` or `REFERRED`
+    /// report, with a reason. It stays with the caller's unit until they answer;
+    /// `CONFLICT` `REQUEST_PENDING` while a transfer or a closure request is pending.
+    async fn request_violence_report_transfer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        to_unit_id: ID,
+        #[graphql(secret)] reason: String,
+    ) -> Result<ViolenceReport> {
+        let to = GlobalId::decode_id::<entities::ids::UnitId>(&to_unit_id, "toUnitId")?;
+        transfer_step(ctx, &id, Step::RequestTransfer { to, reason }).await
+    }
+
+    /// Takes a report offered to the caller's unit: her unit now handles it and it is assigned
+    /// to her. `CONFLICT` `ALREADY_DECIDED` when no transfer is pending any more.
+    async fn accept_violence_report_transfer(&self, ctx: &Context<'_>, id: ID) -> Result<ViolenceReport> {
+        transfer_step(ctx, &id, Step::AcceptTransfer).await
+    }
+
+    /// Declines a report offered to the caller's unit, with a reason; it stays with the sender.
+    async fn decline_violence_report_transfer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] reason: String,
+    ) -> Result<ViolenceReport> {
+        transfer_step(ctx, &id, Step::DeclineTransfer { reason }).await
+    }
+
+    /// Takes back a transfer request nobody has answered yet.
+    async fn cancel_violence_report_transfer(&self, ctx: &Context<'_>, id: ID) -> Result<ViolenceReport> {
+        transfer_step(ctx, &id, Step::CancelTransfer).await
+    }
+
+    /// Asks a supervisor (a case officer above the unit holding the case) to close the report
+    /// with `closeReason`, saying why. Where the unit requires approval
+    /// (`OrgUnit.caseClosureApproval`), this is how its case officers close a report.
+    async fn request_violence_report_closure(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        close_reason: GqlCloseReason,
+        #[graphql(secret)] reason: String,
+    ) -> Result<ViolenceReport> {
+        transfer_step(ctx, &id, Step::RequestClosure { close_reason: close_reason.into(), reason }).await
+    }
+
+    /// Approves a pending closure (a supervisor other than the one who asked): the report is
+    /// closed with the close reason asked for.
+    async fn approve_violence_report_closure(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] reason: Option<String>,
+    ) -> Result<ViolenceReport> {
+        transfer_step(ctx, &id, Step::ApproveClosure { reason }).await
+    }
+
+    /// Rejects a pending closure, with a reason: the report stays open.
+    async fn reject_violence_report_closure(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(secret)] reason: String,
+    ) -> Result<ViolenceReport> {
+        transfer_step(ctx, &id, Step::RejectClosure { reason }).await
     }
 
     /// Reopens a resolved or closed report (back to `IN_PROGRESS`), with a reason.

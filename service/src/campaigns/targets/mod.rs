@@ -25,9 +25,11 @@ mod reported;
 mod set;
 
 use crate::Call;
+use crate::audit;
 use chrono::{NaiveDate, Utc};
 use entities::ids::UnitId;
 use entities::{indicator, org_unit};
+use sea_orm::TransactionTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, Set,
@@ -149,18 +151,19 @@ pub async fn create_indicator(
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     get_unit(db, unit_id).await?;
-    authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
+    let acting = authz::require(db, viewer, Capability::SetTargets, unit_id).await?;
     let name = required_text(&input.name, 200, "name")?;
     let unit_of_measure = required_text(&input.unit_of_measure, 50, "unit_of_measure")?;
     let given = input.code.as_deref().map(parse_indicator_code).transpose()?;
     // A code made from the name is made again if a concurrent call took it first.
     let mut attempts = 0;
-    let row = loop {
+    let (row, txn) = loop {
         attempts += 1;
         let code = match &given {
             Some(code) => code.clone(),
             None => free_code(db, &name).await?,
         };
+        let txn = db.begin().await?;
         let inserted = indicator::ActiveModel {
             id: Set(Uuid::now_v7()),
             code: Set(Some(code)),
@@ -172,15 +175,23 @@ pub async fn create_indicator(
             created_by: Set(Some(viewer.person_id)),
             created_at: Set(Utc::now()),
         }
-        .insert(db)
+        .insert(&txn)
         .await;
         match inserted {
-            Ok(row) => break row,
+            Ok(row) => break (row, txn),
             Err(e) if is_unique_violation(&e) && given.is_none() && attempts < 5 => continue,
             Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(ConflictKind::CodeTaken)),
             Err(e) => return Err(e.into()),
         }
     };
+    let entry =
+        audit::Entry::new(audit::Action::IndicatorCreated, unit_id, audit::SubjectKind::Indicator, row.id)
+            .set("code", &row.code)
+            .set("name", &row.name)
+            .set("unitOfMeasure", &row.unit_of_measure)
+            .set("aggregation", row.aggregation);
+    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
+    txn.commit().await?;
     tracing::info!(event = "indicator_created", indicator_id = %row.id, unit_id = %unit_id, "indicator created");
     Ok(row)
 }
@@ -315,16 +326,16 @@ pub async fn get_indicator(call: Call<'_>, id: Uuid) -> Result<indicator::Model,
 }
 
 /// Checks that the viewer may set targets of `unit` and tells whether she stands strictly
-/// above it (a system administrator does). `NOT_FOUND` without any role over the unit, else
-/// `FORBIDDEN`.
+/// above it (a system administrator does), and the role that allows it. `NOT_FOUND` without
+/// any role over the unit, else `FORBIDDEN`.
 async fn require_target_manager(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     unit: &org_unit::Model,
-) -> Result<bool, ApiError> {
+) -> Result<(bool, authz::ActingAs), ApiError> {
     match authz::decide(conn, viewer.person_id, Capability::SetTargets, unit.into()).await? {
-        Decision::Allowed { above } => Ok(above),
-        denied => denied.into_result().map(|()| false),
+        Decision::Allowed { above, by } => Ok((above, by)),
+        denied => Err(denied.into_result().err().unwrap_or(ApiError::Forbidden)),
     }
 }
 

@@ -5,6 +5,7 @@
 //! the winner's row: both end up in the history, exactly one is current.
 
 use crate::Call;
+use crate::audit;
 use crate::integrations::webhooks;
 use chrono::{DateTime, Utc};
 use entities::ids::UnitId;
@@ -18,7 +19,6 @@ use uuid::Uuid;
 
 use super::{IndicatorKind, Period, check_value, usable_indicator};
 use crate::{
-    auth::Viewer,
     authz::{self, Capability},
     db,
     domain::parse_note,
@@ -46,7 +46,7 @@ pub async fn report_indicator_value(call: Call<'_>, input: ReportInput) -> Resul
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, input.unit_id).await?;
-    authz::require(db, viewer, Capability::ReportIndicators, &unit).await?;
+    let acting = authz::require(db, viewer, Capability::ReportIndicators, &unit).await?;
     let indicator = usable_indicator(db, input.indicator_id, unit.id).await?;
     if indicator.kind != IndicatorKind::Reported {
         return Err(ApiError::bad_input("indicator_id", InputProblem::InvalidKind));
@@ -55,7 +55,7 @@ pub async fn report_indicator_value(call: Call<'_>, input: ReportInput) -> Resul
     let note = parse_note(input.note.as_deref(), "note")?;
     let mut attempt = 1;
     loop {
-        match supersede_and_insert(db, viewer, &input, value, note.clone()).await {
+        match supersede_and_insert(db, audit::Actor::new(viewer, acting), &input, value, note.clone()).await {
             Ok((row, queued)) => {
                 webhooks::announce(state, queued);
                 tracing::info!(
@@ -77,7 +77,7 @@ pub async fn report_indicator_value(call: Call<'_>, input: ReportInput) -> Resul
 /// One attempt: marks the current row superseded and inserts the new current row.
 async fn supersede_and_insert(
     db: &DatabaseConnection,
-    viewer: &Viewer,
+    actor: audit::Actor,
     input: &ReportInput,
     value: f64,
     note: Option<String>,
@@ -88,15 +88,16 @@ async fn supersede_and_insert(
         // Lock the current value first (PostgreSQL; SQLite has one writer) and only then read
         // the clock: whoever superseded it before us has committed with an earlier time, and
         // whoever comes after waits for us — so the current value is always the newest one.
+        let mut current = rv::Entity::find()
+            .filter(rv::Column::IndicatorId.eq(input.indicator_id))
+            .filter(rv::Column::FromYear.eq(from_year))
+            .filter(rv::Column::ToYear.eq(to_year))
+            .filter(rv::Column::UnitId.eq(input.unit_id))
+            .filter(rv::Column::SupersededAt.is_null());
         if txn.get_database_backend() == DbBackend::Postgres {
-            db::execute(
-                &txn,
-                "SELECT id FROM reported_value WHERE indicator_id = ? AND from_year = ? AND to_year = ? \
-                 AND unit_id = ? AND superseded_at IS NULL FOR UPDATE",
-                [input.indicator_id.into(), from_year.into(), to_year.into(), input.unit_id.into()],
-            )
-            .await?;
+            current = current.lock_exclusive();
         }
+        let was = current.one(&txn).await?;
         let now = Utc::now();
         db::execute(
             &txn,
@@ -113,7 +114,7 @@ async fn supersede_and_insert(
             to_year: Set(to_year),
             value: Set(value),
             note: Set(note),
-            reported_by: Set(viewer.person_id),
+            reported_by: Set(actor.person_id),
             reported_at: Set(now),
             superseded_at: Set(None),
         }
@@ -131,6 +132,17 @@ async fn supersede_and_insert(
             data: progress,
         };
         let queued = webhooks::emit(&txn, event).await?;
+        let entry = audit::Entry::new(
+            audit::Action::ValueReported,
+            row.unit_id,
+            audit::SubjectKind::ReportedValue,
+            row.id,
+        )
+        .set("indicatorId", row.indicator_id)
+        .set("period", format!("{from_year}-{to_year}"))
+        .change("value", was.as_ref().map(|w| w.value), row.value)
+        .change("note", was.and_then(|w| w.note), &row.note);
+        audit::record(&txn, actor, entry).await?;
         Ok((row, queued))
     }
     .await;

@@ -1,6 +1,7 @@
 //! Setting a unit's target and dividing it among its direct children, in one transaction.
 
 use crate::Call;
+use crate::audit;
 use crate::integrations::webhooks::{self, ProgressCause};
 use entities::ids::UnitId;
 use std::collections::HashSet;
@@ -47,7 +48,7 @@ pub async fn set_target(call: Call<'_>, input: TargetInput) -> Result<SetTargets
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, input.unit_id).await?;
-    let above = require_target_manager(db, viewer, &unit).await?;
+    let (above, acting) = require_target_manager(db, viewer, &unit).await?;
     if let Some(v) = input.value {
         check_value(v, "value")?;
     }
@@ -97,7 +98,18 @@ pub async fn set_target(call: Call<'_>, input: TargetInput) -> Result<SetTargets
             repeat_list("(?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         )
     };
+    let units: Vec<UnitId> = std::iter::once(unit.id).chain(input.shares.iter().map(|s| s.0)).collect();
+    let targets = || {
+        target::Entity::find()
+            .filter(target::Column::IndicatorId.eq(indicator.id))
+            .filter(target::Column::UnitId.is_in(units.iter().copied()))
+            .filter(target::Column::FromYear.eq(from_year))
+            .filter(target::Column::ToYear.eq(to_year))
+    };
     let txn = db.begin().await?;
+    // What the trail calls "before": read in the transaction (a concurrent setTarget on the
+    // same targets waits on the upsert's row locks and writes its own entry after this one).
+    let before = targets().all(&txn).await?;
     if let Some(value) = input.value {
         // A target from above is kept from above: whoever stands strictly above the unit writes
         // an assigned target; anybody else may only replace one that was not assigned. The guard
@@ -118,14 +130,19 @@ pub async fn set_target(call: Call<'_>, input: TargetInput) -> Result<SetTargets
         let values = input.shares.iter().flat_map(|&(child, value)| row(child, value, true));
         db::execute(&txn, &upsert(input.shares.len(), ""), values).await?;
     }
-    let units = std::iter::once(unit.id).chain(input.shares.iter().map(|s| s.0));
-    let mut rows = target::Entity::find()
-        .filter(target::Column::IndicatorId.eq(indicator.id))
-        .filter(target::Column::UnitId.is_in(units))
-        .filter(target::Column::FromYear.eq(from_year))
-        .filter(target::Column::ToYear.eq(to_year))
-        .all(&txn)
-        .await?;
+    let mut rows = targets().all(&txn).await?;
+    let entries = rows
+        .iter()
+        .map(|t| {
+            let was = before.iter().find(|b| b.unit_id == t.unit_id);
+            audit::Entry::new(audit::Action::TargetSet, t.unit_id, audit::SubjectKind::Target, t.id)
+                .field("indicatorId", was, t, |t| t.indicator_id)
+                .field("period", was, t, |t| format!("{}-{}", t.from_year, t.to_year))
+                .field("value", was, t, |t| t.value)
+                .field("assignedByParent", was, t, |t| t.assigned_by_parent)
+        })
+        .collect();
+    audit::record_all(&txn, audit::Actor::new(viewer, acting), entries).await?;
     let events = rows
         .iter()
         .map(|t| webhooks::Event {

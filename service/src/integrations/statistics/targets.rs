@@ -104,7 +104,9 @@ pub async fn public_target_progress(
     let db = &state.db;
     match call.client(Scope::StatisticsRead)? {
         Some(client) => crate::integrations::require_within(db, client, unit_id).await?,
-        None => authz::require(db, call.viewer()?, Capability::ViewUnit, unit_id).await?,
+        None => {
+            authz::require(db, call.viewer()?, Capability::ViewUnit, unit_id).await?;
+        }
     }
     let unit = get_unit(db, unit_id).await?;
     let progress = targets::progress_of(db, unit, period, &[], Listed::UsableWithTargets).await?;
@@ -129,6 +131,7 @@ mod tests {
             name_search: "ha noi".into(),
             search_words: " ha noi hn ".into(),
             depth: 0,
+            case_closure_approval: false,
             created_at: now,
             updated_at: now,
         }

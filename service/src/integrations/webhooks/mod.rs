@@ -22,10 +22,10 @@
 pub mod delivery;
 pub mod target;
 
+use crate::audit::{self, SubjectKind as Kind};
 use chrono::{DateTime, Utc};
 use entities::{
     ids::{ClientId, UnitId},
-    integration_change::ClientChange,
     integration_client as client, webhook_delivery as wd, webhook_event as we, webhook_subscription as ws,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -147,8 +147,7 @@ pub async fn create_subscription(
     input: NewSubscription,
 ) -> Result<CreatedSubscription, ApiError> {
     use base64::Engine;
-    let client = super::clients::get_client(call, input.client_id).await?;
-    let viewer = call.viewer()?;
+    let (client, actor) = super::clients::managed_client(call, input.client_id).await?;
     crate::identity::mfa::require_step_up(call).await?;
     let settings = &call.state.settings.webhooks;
     let url = target::parse_url(&input.url, settings.allow_private_targets, "url")?;
@@ -186,13 +185,18 @@ pub async fn create_subscription(
         disabled_reason: Set(None),
         last_success_at: Set(None),
         last_failure_at: Set(None),
-        created_by: Set(viewer.person_id),
+        created_by: Set(actor.person_id),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&txn)
     .await?;
-    super::clients::record(&txn, client.id, viewer.person_id, ClientChange::WebhookAdded, None, now).await?;
+    // The target's origin only: a URL's path or query may carry the partner's own credentials.
+    let entry =
+        audit::Entry::new(audit::Action::WebhookCreated, client.unit_id, Kind::WebhookSubscription, id)
+            .set("origin", url.origin().ascii_serialization())
+            .set("eventTypes", &row.event_types);
+    super::clients::record(&txn, client.id, actor, None, now, entry).await?;
     txn.commit().await?;
     tracing::info!(event = "webhook_subscribed", client = %client.id, subscription = %id, "webhook subscription added");
     let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key));
@@ -201,9 +205,18 @@ pub async fn create_subscription(
 
 /// A subscription the caller manages, else `NOT_FOUND`.
 pub async fn get_subscription(call: Call<'_>, id: Uuid) -> Result<ws::Model, ApiError> {
+    Ok(managed_subscription(call, id).await?.0)
+}
+
+/// A subscription the caller manages, the unit of its client and who acts on it in which
+/// role; `NOT_FOUND` for anyone else.
+async fn managed_subscription(
+    call: Call<'_>,
+    id: Uuid,
+) -> Result<(ws::Model, UnitId, audit::Actor), ApiError> {
     let row = ws::Entity::find_by_id(id).one(&call.state.db).await?.ok_or(ApiError::NotFound)?;
-    super::clients::get_client(call, row.client_id).await?;
-    Ok(row)
+    let (client, actor) = super::clients::managed_client(call, row.client_id).await?;
+    Ok((row, client.unit_id, actor))
 }
 
 /// The subscriptions of clients, the oldest first, in one statement (the caller has been
@@ -224,8 +237,7 @@ pub async fn subscriptions_of(
 /// it again (its count of failures starts over, and what waited goes out); `CONFLICT`
 /// `WRONG_STATUS` when it is so already.
 pub async fn set_enabled(call: Call<'_>, id: Uuid, enabled: bool) -> Result<ws::Model, ApiError> {
-    let row = get_subscription(call, id).await?;
-    let viewer = call.viewer()?;
+    let (row, unit_id, actor) = managed_subscription(call, id).await?;
     let now = Utc::now();
     let (from, to) = if enabled {
         (SubscriptionStatus::Disabled, SubscriptionStatus::Active)
@@ -260,8 +272,9 @@ pub async fn set_enabled(call: Call<'_>, id: Uuid, enabled: bool) -> Result<ws::
             .exec(&txn)
             .await?;
     }
-    let action = if enabled { ClientChange::WebhookEnabled } else { ClientChange::WebhookDisabled };
-    super::clients::record(&txn, row.client_id, viewer.person_id, action, None, now).await?;
+    let action = if enabled { audit::Action::WebhookEnabled } else { audit::Action::WebhookDisabled };
+    let entry = audit::Entry::new(action, unit_id, Kind::WebhookSubscription, id).change("status", from, to);
+    super::clients::record(&txn, row.client_id, actor, None, now, entry).await?;
     let row = ws::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     txn.commit().await?;
     if enabled {
@@ -272,23 +285,15 @@ pub async fn set_enabled(call: Call<'_>, id: Uuid, enabled: bool) -> Result<ws::
 
 /// Deletes a subscription and its deliveries.
 pub async fn delete_subscription(call: Call<'_>, id: Uuid) -> Result<ws::Model, ApiError> {
-    let row = get_subscription(call, id).await?;
-    let viewer = call.viewer()?;
+    let (row, unit_id, actor) = managed_subscription(call, id).await?;
     let txn = call.state.db.begin().await?;
     // Locked first: a change queuing an event for it meanwhile commits its deliveries before
     // they are deleted here (see [`emit_all`]).
     crate::db::lock_by_id::<ws::Entity>(&txn, id).await?;
     wd::Entity::delete_many().filter(wd::Column::SubscriptionId.eq(id)).exec(&txn).await?;
     ws::Entity::delete_by_id(id).exec(&txn).await?;
-    super::clients::record(
-        &txn,
-        row.client_id,
-        viewer.person_id,
-        ClientChange::WebhookRemoved,
-        None,
-        Utc::now(),
-    )
-    .await?;
+    let entry = audit::Entry::new(audit::Action::WebhookDeleted, unit_id, Kind::WebhookSubscription, id);
+    super::clients::record(&txn, row.client_id, actor, None, Utc::now(), entry).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -343,11 +348,10 @@ pub async fn deliveries_of(
 pub async fn replay_delivery(call: Call<'_>, id: Uuid) -> Result<DeliveryRow, ApiError> {
     let db = &call.state.db;
     let delivery = wd::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
-    let subscription = get_subscription(call, delivery.subscription_id).await?;
+    let (subscription, unit_id, actor) = managed_subscription(call, delivery.subscription_id).await?;
     if subscription.status != SubscriptionStatus::Active {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
-    let viewer = call.viewer()?;
     let now = Utc::now();
     let txn = call.state.db.begin().await?;
     let changed = wd::Entity::update_many()
@@ -362,18 +366,15 @@ pub async fn replay_delivery(call: Call<'_>, id: Uuid) -> Result<DeliveryRow, Ap
     if changed == 0 {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
-    super::clients::record(
-        &txn,
-        subscription.client_id,
-        viewer.person_id,
-        ClientChange::WebhookReplayed,
-        None,
-        now,
-    )
-    .await?;
+    let entry = audit::Entry::new(audit::Action::WebhookReplayed, unit_id, Kind::WebhookDelivery, id).change(
+        "status",
+        delivery.status,
+        DeliveryStatus::Pending,
+    );
+    super::clients::record(&txn, subscription.client_id, actor, None, now, entry).await?;
     txn.commit().await?;
     call.state.webhooks_queued.notify_one();
-    tracing::info!(event = "webhook_replayed", delivery = %id, by = %viewer.person_id, "webhook delivery replayed");
+    tracing::info!(event = "webhook_replayed", delivery = %id, by = %actor.person_id, "webhook delivery replayed");
     let delivery = wd::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
     let event = we::Entity::find_by_id(delivery.event_id).one(db).await?.ok_or(ApiError::NotFound)?;
     Ok((delivery, event))
