@@ -8,7 +8,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::util::{fk, index, raw, string, string_null, ts, ts_null, uuid, uuid_null, uuid_pk};
+use crate::util::{append_only, fk, index, raw, string, string_null, ts, ts_null, uuid, uuid_null, uuid_pk};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -205,34 +205,7 @@ impl MigrationTrait for Migration {
         index(manager, "ix_violence_access_report", L::Table, &[L::ReportId, L::At, L::Id]).await?;
 
         // Append-only, enforced by the database itself.
-        match manager.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => {
-                raw(
-                    manager,
-                    "CREATE FUNCTION violence_access_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                     BEGIN RAISE EXCEPTION 'violence_access_log is append-only'; END $$",
-                )
-                .await?;
-                raw(
-                    manager,
-                    "CREATE TRIGGER violence_access_log_append_only BEFORE UPDATE OR DELETE ON violence_access_log \
-                     FOR EACH ROW EXECUTE FUNCTION violence_access_log_append_only()",
-                )
-                .await?;
-            }
-            _ => {
-                for op in ["UPDATE", "DELETE"] {
-                    raw(
-                        manager,
-                        &format!(
-                            "CREATE TRIGGER violence_access_log_no_{op} BEFORE {op} ON violence_access_log \
-                             BEGIN SELECT RAISE(ABORT, 'violence_access_log is append-only'); END",
-                        ),
-                    )
-                    .await?;
-                }
-            }
-        }
+        append_only(manager, "violence_access_log").await?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::util::{index, raw, string, ts, uuid, uuid_null, uuid_pk};
+use crate::util::{append_only, index, raw, string, ts, uuid, uuid_null, uuid_pk};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -54,40 +54,29 @@ impl MigrationTrait for Migration {
         index(manager, "ix_audit_event_unit", A::Table, &[A::UnitId, A::At, A::Id]).await?;
         index(manager, "ix_audit_event_actor", A::Table, &[A::ActorId, A::At, A::Id]).await?;
 
-        match manager.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => {
+        append_only(manager, "audit_event").await?;
+        // TRUNCATE skips row triggers on PostgreSQL: refuse it with a statement trigger, here
+        // and on the violence access log (SQLite has no TRUNCATE).
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            for table in ["audit_event", "violence_access_log"] {
                 raw(
                     manager,
-                    "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                     BEGIN RAISE EXCEPTION 'audit_event is append-only'; END $$",
+                    &format!(
+                        "CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} \
+                         FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
+                    ),
                 )
                 .await?;
-                raw(
-                    manager,
-                    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event \
-                     FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
-                )
-                .await
-            }
-            _ => {
-                for op in ["UPDATE", "DELETE"] {
-                    raw(
-                        manager,
-                        &format!(
-                            "CREATE TRIGGER audit_event_no_{op} BEFORE {op} ON audit_event \
-                             BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END",
-                        ),
-                    )
-                    .await?;
-                }
-                Ok(())
             }
         }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(AuditEvent::Table).to_owned()).await?;
         if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            raw(manager, "DROP TRIGGER IF EXISTS violence_access_log_no_truncate ON violence_access_log")
+                .await?;
             raw(manager, "DROP FUNCTION IF EXISTS audit_event_append_only()").await?;
         }
         Ok(())

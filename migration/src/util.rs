@@ -65,3 +65,42 @@ pub async fn index<T: IntoIden + Copy + 'static>(
 pub async fn raw(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
     manager.get_connection().execute_unprepared(sql).await.map(|_| ())
 }
+
+/// Makes `table` append-only, enforced by the database: `UPDATE` and `DELETE` raise an error
+/// (a trigger function `{table}_append_only` on PostgreSQL, triggers `{table}_no_UPDATE` and
+/// `{table}_no_DELETE` on SQLite).
+pub async fn append_only(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    match manager.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            raw(
+                manager,
+                &format!(
+                    "CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
+                ),
+            )
+            .await?;
+            raw(
+                manager,
+                &format!(
+                    "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
+                     FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+                ),
+            )
+            .await
+        }
+        _ => {
+            for op in ["UPDATE", "DELETE"] {
+                raw(
+                    manager,
+                    &format!(
+                        "CREATE TRIGGER {table}_no_{op} BEFORE {op} ON {table} \
+                         BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+                    ),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+    }
+}
