@@ -183,7 +183,7 @@ impl AuditEvent {
 
     /// Who acted.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        Ok(ctx.loaders()?.people.load_one(self.0.actor_id).await?.map(PersonRef))
+        PersonRef::load(ctx, Some(self.0.actor_id)).await
     }
 
     /// The role that allowed the action.

@@ -111,6 +111,15 @@ impl Person {
 /// Who did something (granted a role…): a name only.
 pub struct PersonRef(pub person::Model);
 
+impl PersonRef {
+    /// The person `id` through the request's DataLoader (batched with the rest of the page);
+    /// `None` for no id or an erased record.
+    pub async fn load(ctx: &Context<'_>, id: Option<entities::ids::PersonId>) -> Result<Option<PersonRef>> {
+        let Some(id) = id else { return Ok(None) };
+        Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
+    }
+}
+
 #[Object]
 impl PersonRef {
     async fn id(&self) -> ID {

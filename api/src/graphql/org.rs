@@ -183,7 +183,7 @@ impl OfficerRole {
     }
 
     async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        load_person(ctx, self.0.granted_by).await
+        PersonRef::load(ctx, self.0.granted_by).await
     }
 
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
@@ -191,7 +191,7 @@ impl OfficerRole {
     }
 
     async fn revoked_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        load_person(ctx, self.0.revoked_by).await
+        PersonRef::load(ctx, self.0.revoked_by).await
     }
 
     async fn active(&self) -> bool {
@@ -206,11 +206,6 @@ async fn client_top_depth(ctx: &Context<'_>) -> Result<Option<i32>> {
     let service::auth::Auth::Client(client) = ctx.auth()? else { return Ok(None) };
     let root = crate::graphql::unit(ctx, client.unit_id).await?;
     Ok(Some(root.map_or(i32::MAX, |u| u.depth)))
-}
-
-async fn load_person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
 }
 
 #[derive(Default)]

@@ -190,12 +190,17 @@ pub(super) async fn step(
     let row = match step {
         Step::AcceptTransfer | Step::DeclineTransfer { .. } => {
             let row = locked.ok_or(ApiError::NotFound)?;
-            if access(&txn, viewer, &row).await? == super::Access::None {
-                return Err(ApiError::NotFound);
-            }
-            let Some(to) = row.transfer_to_unit_id else { return Err(decided()) };
-            if !covers(&txn, me, to).await? {
-                return Err(ApiError::Forbidden);
+            match access(&txn, viewer, &row).await? {
+                super::Access::None => return Err(ApiError::NotFound),
+                // Offered to her unit: `access` has checked that her reach covers it.
+                super::Access::Receiving => {}
+                super::Access::CaseOfficer => {
+                    let Some(to) = row.transfer_to_unit_id else { return Err(decided()) };
+                    // Holding the case is not answering for the receiving unit.
+                    if !covers(&txn, me, to).await? {
+                        return Err(ApiError::Forbidden);
+                    }
+                }
             }
             row
         }
@@ -215,9 +220,11 @@ pub(super) async fn step(
             if row.transfer_to_unit_id.is_some() || row.closure_requested_by.is_some() {
                 return Err(pending());
             }
-            crate::org::get_unit(&txn, to)
-                .await
-                .map_err(|_| ApiError::bad_input("to_unit_id", InputProblem::InvalidId))?;
+            // An unknown unit is a wrong id; any other failure (an outage) is what it is.
+            crate::org::get_unit(&txn, to).await.map_err(|e| match e {
+                ApiError::NotFound => ApiError::bad_input("to_unit_id", InputProblem::InvalidId),
+                other => other,
+            })?;
             if to == row.handling_unit_id {
                 return Err(ApiError::bad_input("to_unit_id", InputProblem::InvalidId));
             }
@@ -299,7 +306,6 @@ pub(super) async fn step(
             model.close_reason = Set(Some(close_reason));
             model.closed_at = Set(Some(now));
             model.escalate_at = Set(None);
-            drop_pending(&mut model, ReportStatus::Closed);
             if let Some(reporter) = row.reporter_id {
                 notes.extend(
                     notify(&txn, &[reporter], NotificationKind::ViolenceReportUpdated, row.id).await?,

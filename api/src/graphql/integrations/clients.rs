@@ -5,7 +5,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
 use entities::{
-    ids::{ClientId, PersonId, UnitId},
+    ids::{ClientId, UnitId},
     integration_call, integration_change, integration_client, integration_secret,
 };
 use secrecy::ExposeSecret;
@@ -101,7 +101,7 @@ impl IntegrationClient {
     }
 
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, Some(self.0.created_by)).await
+        PersonRef::load(ctx, Some(self.0.created_by)).await
     }
 
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
@@ -109,7 +109,7 @@ impl IntegrationClient {
     }
 
     async fn revoked_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, self.0.revoked_by).await
+        PersonRef::load(ctx, self.0.revoked_by).await
     }
 
     /// When it last got a token.
@@ -202,11 +202,6 @@ impl IntegrationClient {
     }
 }
 
-async fn person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
-}
-
 /// A client secret, without its value.
 pub struct IntegrationSecret(pub integration_secret::Model);
 
@@ -249,7 +244,7 @@ impl IntegrationClientChange {
     }
 
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, Some(self.0.actor_id)).await
+        PersonRef::load(ctx, Some(self.0.actor_id)).await
     }
 
     /// The secret it was about, if one.

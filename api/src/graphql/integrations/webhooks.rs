@@ -120,7 +120,7 @@ impl WebhookSubscription {
     }
 
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        Ok(ctx.loaders()?.people.load_one(self.0.created_by).await?.map(PersonRef))
+        PersonRef::load(ctx, Some(self.0.created_by)).await
     }
 
     /// Its deliveries, the newest first, optionally of one status.

@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
-use entities::ids::PersonId;
 
 use super::*;
 use crate::graphql::{
@@ -93,7 +92,7 @@ impl ViolenceReport {
 
     /// The officer it is assigned to.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, self.0.summary.assignee).await
+        PersonRef::load(ctx, self.0.summary.assignee).await
     }
 
     /// Goes up by one with every change.
@@ -105,11 +104,6 @@ impl ViolenceReport {
     async fn timeline(&self) -> Vec<ViolenceReportStep> {
         self.0.timeline.iter().cloned().map(ViolenceReportStep).collect()
     }
-}
-
-async fn person(ctx: &Context<'_>, id: Option<PersonId>) -> Result<Option<PersonRef>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.loaders()?.people.load_one(id).await?.map(PersonRef))
 }
 
 /// One step of a report, as case officers see it.
@@ -136,7 +130,7 @@ impl ViolenceReportStep {
 
     /// The officer who acted (never the reporter: she is `actorRole` only).
     async fn officer(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, self.0.officer).await
+        PersonRef::load(ctx, self.0.officer).await
     }
 
     #[allow(clippy::wrong_self_convention)] // a GraphQL field named fromStatus, not a conversion
@@ -173,7 +167,7 @@ impl ViolenceReportStep {
 
     /// For an assignment, the officer assigned.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, self.0.assignee).await
+        PersonRef::load(ctx, self.0.assignee).await
     }
 }
 
@@ -197,7 +191,7 @@ impl ViolenceAccessLogEntry {
     /// The officer; `null` for the reporter (signed in or not: officers see her only as a
     /// role) and the system.
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<PersonRef>> {
-        person(ctx, self.0.person).await
+        PersonRef::load(ctx, self.0.person).await
     }
 }
 

@@ -122,12 +122,7 @@ impl ViolenceReportTransfer {
     }
 
     async fn requested_by(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::identity::PersonRef>> {
-        Ok(ctx
-            .loaders()?
-            .people
-            .load_one(self.0.requested_by)
-            .await?
-            .map(crate::graphql::identity::PersonRef))
+        crate::graphql::identity::PersonRef::load(ctx, Some(self.0.requested_by)).await
     }
 
     async fn requested_at(&self) -> DateTime<Utc> {
@@ -141,12 +136,7 @@ pub struct ViolenceReportClosureRequest(officer::PendingClosure);
 #[Object]
 impl ViolenceReportClosureRequest {
     async fn requested_by(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::identity::PersonRef>> {
-        Ok(ctx
-            .loaders()?
-            .people
-            .load_one(self.0.requested_by)
-            .await?
-            .map(crate::graphql::identity::PersonRef))
+        crate::graphql::identity::PersonRef::load(ctx, Some(self.0.requested_by)).await
     }
 
     async fn requested_at(&self) -> DateTime<Utc> {
