@@ -3,10 +3,12 @@
 //!
 //! Who may see what:
 //!
-//! - A report is read only by the case officers whose reach covers its place (a `CASE_OFFICER`
-//!   role at the place's unit or above) and by the officer it is assigned to. Anyone else —
-//!   other officers, administrators, integrations — gets `NOT_FOUND` and can only ask for counts
-//!   ([`queue::counts`]).
+//! - A report is read and worked only by the case officers whose reach covers the unit handling
+//!   it (a `CASE_OFFICER` role at that unit or above; the handling unit is its place until a
+//!   transfer is accepted, see [`transfer`]); the case officers of a unit a pending transfer
+//!   offers it to may read it to decide. Anyone else — other officers, administrators,
+//!   integrations — gets `NOT_FOUND` and can only ask for counts ([`queue::counts`]), which
+//!   stay with the place.
 //! - The reporter follows her report by account (signed in) or by reference code and PIN
 //!   (anonymous), and sees only its public steps, with officers named by role.
 //! - Every read of a report's details and every change appends a row to the access log (who,

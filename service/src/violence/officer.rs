@@ -3,7 +3,8 @@
 //!
 //! - [`ReportSummary`]: the queue's and the console events' view — what a report is about,
 //!   never what anyone wrote.
-//! - [`OfficerView`]: the details, for a case officer whose reach covers the place: every
+//! - [`OfficerView`]: the details, for a case officer whose reach covers the unit handling it
+//!   (or the unit a pending transfer offers it to): every
 //!   sealed field and every step's text already opened, internal steps included.
 //! - [`AccessEntry`]: one access-log row.
 //!
