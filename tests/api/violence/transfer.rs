@@ -356,3 +356,34 @@ async fn where_a_unit_requires_approval_its_case_officers_close_through_a_superv
         ]
     );
 }
+
+/// Nobody stands above the root: a case its case officers hold closes without approval, even
+/// where approval is required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_held_at_the_root_closes_without_approval() {
+    let app = spawn_app().await;
+    let sender = app.token(BD_CASE_OFFICER).await;
+    let city_officer = officer(&app, S, 57, "HN", "CASE_OFFICER").await;
+    let city = app.token(CITY_ADMIN).await;
+    let root = app.unit_id("HN").await;
+    app.gql(APPROVAL, json!({ "u": root, "r": true }), Some(&city)).await.ok();
+
+    // Below the root the rule holds.
+    let (_, id, _) = acknowledged(&app, "0966000059").await;
+    app.gql(STATUS, json!({ "id": id, "s": "CLOSED", "r": "Xong.", "c": "RESOLVED" }), Some(&sender))
+        .await
+        .expect_reason("CONFLICT", "CLOSURE_APPROVAL_REQUIRED");
+    // Moved to the city's case officers, it is theirs to close.
+    app.gql(&transfer_q(), json!({ "id": id, "to": root, "r": "Lên thành phố." }), Some(&sender)).await.ok();
+    let taken = app.gql(&accept_q(), json!({ "id": id }), Some(&city_officer.token)).await.ok();
+    assert_eq!(taken["acceptViolenceReportTransfer"]["summary"]["handlingUnit"]["code"], "HN");
+    let closed = app
+        .gql(
+            STATUS,
+            json!({ "id": id, "s": "CLOSED", "r": "Xong.", "c": "RESOLVED" }),
+            Some(&city_officer.token),
+        )
+        .await
+        .ok();
+    assert_eq!(closed["changeViolenceReportStatus"]["status"], "CLOSED");
+}
