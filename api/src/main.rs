@@ -23,7 +23,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    telemetry::init(&settings);
+    let telemetry = telemetry::init(&settings);
     if std::env::args().nth(1).as_deref() == Some("bootstrap") {
         return bootstrap(settings).await;
     }
@@ -42,7 +42,10 @@ async fn main() -> std::process::ExitCode {
         print_demo_accounts(app.seeded_demo_data());
     }
     tracing::info!(port = app.port(), "listening");
-    match app.run_until_stopped().await {
+    let stopped = app.run_until_stopped().await;
+    // The spans of the last requests go out before the process ends.
+    telemetry.shutdown();
+    match stopped {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server stopped with an error");

@@ -15,8 +15,8 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use tokio::sync::mpsc;
 
 use crate::{
-    graphql::build_schema,
-    graphql::documents::{DocumentCache, Persisted},
+    graphql::build_engine,
+    graphql::documents::Persisted,
     http::{self, request_id},
 };
 use service::{
@@ -83,6 +83,8 @@ pub struct Application {
     webhook_worker: PollingWorker,
     idempotency_sweeper: PollingWorker,
     revocation_guard: Option<PollingWorker>,
+    /// Pays back the cost points requests did not use (see `graphql::quota`).
+    refunds: PollingWorker,
 }
 
 /// Connects to the database (migrating it) and to Redis when configured: the shared state,
@@ -207,11 +209,25 @@ impl Application {
         let webhook_worker = webhooks::spawn_worker(state.clone(), Arc::new(poster));
         let idempotency_sweeper = service::idempotency::spawn_sweeper(state.clone());
         let revocation_guard = identity::spawn_revocation_guard(state.clone());
+        let cache = state.cache.clone();
+        let refunds = PollingWorker::spawn("refunds", std::time::Duration::from_secs(1), move || {
+            let cache = cache.clone();
+            async move { cache.settle_owed().await.map(|_| false) }
+        });
         let port = listener.local_addr()?.port();
-        let schema = build_schema(state.clone(), &settings);
+        // Traces: a span per SQL statement of a traced request (see `telemetry`).
+        if settings.otlp.is_some() {
+            let system = match state.db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "postgresql",
+                _ => "sqlite",
+            };
+            state.stats.watch(Box::new(move |sql, elapsed, failed| {
+                crate::telemetry::statement_span(sql, elapsed, failed, system)
+            }));
+        }
+        // The schema and its checks, with the parsed documents, shared by every worker thread.
+        let engine = web::Data::new(build_engine(state.clone(), &settings));
         let app_state = state.clone();
-        // Parsed documents, shared by every worker thread.
-        let documents = web::Data::new(DocumentCache::default());
         // The apps' trusted documents, and those persisted automatically.
         let persisted = web::Data::new(
             Persisted::load(settings.trusted_documents_manifest.as_deref(), settings.trusted_documents_only)
@@ -225,9 +241,8 @@ impl Application {
             App::new()
                 .wrap(http::cors(&cors_origins))
                 .wrap(from_fn(request_id::middleware))
-                .app_data(web::Data::new(schema.clone()))
+                .app_data(engine.clone())
                 .app_data(web::Data::new(app_state.clone()))
-                .app_data(documents.clone())
                 .app_data(persisted.clone())
                 .app_data(probe.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -253,6 +268,7 @@ impl Application {
             webhook_worker,
             idempotency_sweeper,
             revocation_guard,
+            refunds,
         })
     }
 
@@ -341,6 +357,13 @@ impl Application {
             self.escalation_worker.stop(grace),
             self.webhook_worker.stop(grace),
             self.idempotency_sweeper.stop(grace),
+            async {
+                // What the last requests did not use goes back before the process ends.
+                self.refunds.stop(grace).await;
+                if let Err(e) = self.state.cache.settle_owed().await {
+                    tracing::warn!(error = %e, "unused cost points could not be given back");
+                }
+            },
             async {
                 if let Some(guard) = self.revocation_guard {
                     guard.stop(grace).await;

@@ -61,6 +61,9 @@ pub struct RedisStore {
     trusted: AtomicBool,
     /// Bumped by every error, so a restoration that raced with one does not trust the cache.
     epoch: AtomicU64,
+    /// Points owed back to buckets (see [`Cache::give_back_later`]): key → (capacity, rate,
+    /// points).
+    owed: Mutex<HashMap<String, (u32, u32, f64)>>,
 }
 
 /// The key written (without expiry) after the revocation flags were restored: when Redis comes
@@ -111,6 +114,12 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((cap - avail) * 1000 / rate) + 1000)
 return {ok, tostring(avail)}
 ";
 
+/// The bucket script, hashed once (`EVALSHA` by its hash, loaded when Redis lacks it).
+fn bucket_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| redis::Script::new(BUCKET_SCRIPT))
+}
+
 impl Cache {
     pub fn memory() -> Self {
         Cache::Memory(Arc::new(MemoryStore::default()))
@@ -125,6 +134,7 @@ impl Cache {
             timeout,
             trusted: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            owed: Mutex::default(),
         }))
     }
 
@@ -166,14 +176,64 @@ impl Cache {
         match self {
             Cache::Memory(store) => Ok(store.take_points(key, capacity, per_sec, cost)),
             Cache::Redis(r) => {
-                let script = redis::Script::new(BUCKET_SCRIPT);
-                let mut invocation = script.key(r.key(key));
-                invocation.arg(capacity).arg(per_sec).arg(cost);
-                let (ok, left): (i64, String) =
-                    r.bounded(invocation.invoke_async(&mut r.conn.clone())).await?;
-                Ok((ok == 1, left.parse().unwrap_or(0.0)))
+                // Points this instance owes the bucket go back with this call.
+                let owed = r.owed.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+                let net = cost - owed.map_or(0.0, |(_, _, points)| points);
+                let mut invocation = bucket_script().key(r.key(key));
+                invocation.arg(capacity).arg(per_sec).arg(net);
+                match r.bounded(invocation.invoke_async::<(i64, String)>(&mut r.conn.clone())).await {
+                    Ok((ok, left)) => Ok((ok == 1, left.parse().unwrap_or(0.0))),
+                    Err(e) => {
+                        if let Some(owed) = owed {
+                            r.owe(key, owed);
+                        }
+                        Err(e)
+                    }
+                }
             }
         }
+    }
+
+    /// Gives `points` back to the bucket `key` without waiting for it: in process at once; on
+    /// Redis with this instance's next call on that bucket, or within a second by
+    /// [`Cache::settle_owed`] (one round trip for every bucket owed), so that a request's refund
+    /// costs it no round trip of its own.
+    pub fn give_back_later(&self, key: &str, capacity: u32, per_sec: u32, points: f64) {
+        match self {
+            Cache::Memory(store) => {
+                store.take_points(key, f64::from(capacity), f64::from(per_sec.max(1)), -points);
+            }
+            Cache::Redis(r) => r.owe(key, (capacity, per_sec, points)),
+        }
+    }
+
+    /// Pays back every bucket owed points (see [`Cache::give_back_later`]), in one pipeline.
+    /// What cannot be paid now is kept for the next time. Answers whether anything was owed.
+    pub async fn settle_owed(&self) -> Result<bool, ApiError> {
+        let Cache::Redis(r) = self else { return Ok(false) };
+        let owed: Vec<(String, (u32, u32, f64))> =
+            r.owed.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        if owed.is_empty() {
+            return Ok(false);
+        }
+        let mut pipe = redis::pipe();
+        for (key, (capacity, per_sec, points)) in &owed {
+            pipe.cmd("EVAL")
+                .arg(BUCKET_SCRIPT)
+                .arg(1)
+                .arg(r.key(key))
+                .arg(f64::from(*capacity))
+                .arg(f64::from((*per_sec).max(1)))
+                .arg(-points)
+                .ignore();
+        }
+        if let Err(e) = r.bounded(pipe.query_async::<()>(&mut r.conn.clone())).await {
+            for (key, owed) in owed {
+                r.owe(&key, owed);
+            }
+            return Err(e);
+        }
+        Ok(true)
     }
 
     /// The current value of a counter, if its window is still open.
@@ -361,13 +421,24 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
+    fn owe(&self, key: &str, (capacity, per_sec, points): (u32, u32, f64)) {
+        let mut owed = self.owed.lock().unwrap_or_else(|p| p.into_inner());
+        owed.entry(key.to_owned()).and_modify(|o| o.2 += points).or_insert((capacity, per_sec, points));
+    }
+
     /// Runs one Redis call within the timeout. Any failure distrusts the revocation flags and
     /// answers `UNAVAILABLE`: the caller fails closed, and fast.
     async fn bounded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, ApiError> {
         let failure = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => format!("{:?}", e.kind()),
-            Err(_) => "timed out".to_owned(),
+            Ok(Err(e)) => {
+                crate::metrics::metrics().redis_errors.with_label_values(&["error"]).inc();
+                format!("{:?}", e.kind())
+            }
+            Err(_) => {
+                crate::metrics::metrics().redis_errors.with_label_values(&["timeout"]).inc();
+                "timed out".to_owned()
+            }
         };
         self.distrust(&failure);
         Err(ApiError::Unavailable { retry_after_secs: RETRY_AFTER_SECS })

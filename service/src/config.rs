@@ -22,6 +22,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where traces go (`APP_OTLP_*`, see `api::telemetry`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpSettings {
+    /// The collector's OTLP/HTTP traces endpoint, e.g. `http://collector:4318/v1/traces`.
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+    /// The share of traces kept, from 0 to 1.
+    pub sample_ratio: f64,
+}
+
+/// How spans are encoded for the collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    HttpProtobuf,
+    HttpJson,
+}
+
 /// Everything the server needs to run; built by [`Settings::from_env`] or by tests.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -89,6 +106,9 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub graphiql: bool,
     pub introspection: bool,
+    /// The bearer token a Prometheus scraper sends to `/metrics` (`APP_METRICS_TOKEN`, at least
+    /// 32 characters); without one, `/metrics` does not exist.
+    pub metrics_token: Option<SecretString>,
     /// The first-party apps' documents (a manifest from Relay's compiler or GraphQL Codegen's
     /// client preset: `{"<sha256>": "<document>"}`), runnable by hash.
     pub trusted_documents_manifest: Option<PathBuf>,
@@ -203,6 +223,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// OpenTelemetry traces over OTLP (`APP_OTLP_ENDPOINT`); none by default.
+    pub otlp: Option<OtlpSettings>,
 }
 
 /// The cost every request pays (see `api::graphql::cost`).
@@ -418,6 +440,16 @@ impl Settings {
                 .unwrap_or_default(),
             graphiql: parse(&get, "APP_GRAPHIQL", dev, "true or false")?,
             introspection: parse(&get, "APP_INTROSPECTION", dev, "true or false")?,
+            metrics_token: match get("APP_METRICS_TOKEN") {
+                Some(token) if token.len() >= 32 => Some(SecretString::from(token)),
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "APP_METRICS_TOKEN",
+                        expected: "at least 32 characters",
+                    });
+                }
+                None => None,
+            },
             trusted_documents_manifest: get("APP_TRUSTED_DOCUMENTS_MANIFEST").map(PathBuf::from),
             trusted_documents_only: parse(&get, "APP_TRUSTED_DOCUMENTS_ONLY", false, "true or false")?,
             max_body_bytes: parse(&get, "APP_MAX_BODY_BYTES", 256 * 1024, "bytes")?,
@@ -531,6 +563,7 @@ impl Settings {
                 }
             },
             log_filter: get("APP_LOG").unwrap_or_else(|| "info".to_owned()),
+            otlp: otlp(&get)?,
             suppression_min_count: positive(&get, "APP_SUPPRESSION_MIN_COUNT", 5)?,
             integrations: IntegrationSettings {
                 token_ttl: secs(u64::from(positive(&get, "APP_CLIENT_TOKEN_TTL_SECS", 3600)?)),
@@ -568,6 +601,37 @@ fn webhook_settings(
         disable_after_failures: positive(get, "APP_WEBHOOK_DISABLE_AFTER_FAILURES", 50)?,
         allow_private_targets,
     })
+}
+
+/// `APP_OTLP_ENDPOINT`, `APP_OTLP_PROTOCOL` and `APP_OTLP_SAMPLE_RATIO`.
+fn otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSettings>, ConfigError> {
+    let Some(endpoint) = get("APP_OTLP_ENDPOINT") else { return Ok(None) };
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        return Err(ConfigError::Invalid { name: "APP_OTLP_ENDPOINT", expected: "an http(s):// URL" });
+    }
+    let protocol = match get("APP_OTLP_PROTOCOL").as_deref() {
+        None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+        Some("http/json") => OtlpProtocol::HttpJson,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "APP_OTLP_PROTOCOL",
+                expected: "http/protobuf or http/json",
+            });
+        }
+    };
+    let sample_ratio = match get("APP_OTLP_SAMPLE_RATIO") {
+        None => 1.0,
+        Some(v) => match v.parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => r,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_OTLP_SAMPLE_RATIO",
+                    expected: "a number from 0 to 1",
+                });
+            }
+        },
+    };
+    Ok(Some(OtlpSettings { endpoint, protocol, sample_ratio }))
 }
 
 /// `APP_SMS_PROVIDER` and the gateway's settings (see [`SmsGateway`]).

@@ -190,6 +190,14 @@ impl Keyring {
     }
 }
 
+/// Whether `a` and `b` are equal, in time that tells nothing of where they differ (or of their
+/// lengths): their digests are compared whole.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::Digest;
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn derive(key: &[u8], label: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(label);

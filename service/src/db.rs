@@ -94,6 +94,15 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
     let mut db = Database::connect(opts).await?;
     db.set_metric_callback(move |info| {
         stats.record_statement();
+        let metrics = crate::metrics::metrics();
+        metrics.statements.inc();
+        metrics.statement_seconds.observe(info.elapsed.as_secs_f64());
+        if info.failed {
+            metrics.statement_errors.inc();
+        }
+        if let Some(hook) = stats.hook() {
+            hook(&info.statement.sql, info.elapsed, info.failed);
+        }
         if info.elapsed > SLOW_STATEMENT {
             tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow statement");
         }

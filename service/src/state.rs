@@ -78,10 +78,22 @@ impl Drop for InFlightSlot {
 /// Counters fed by the database's metric callback. The statement count lets tests prove that a
 /// list page issues a bounded number of queries whatever its size; statements of background
 /// tasks (run through [`background`]) are counted apart, so a worker's polling cannot blur it.
-#[derive(Default, Debug)]
+/// A hook may watch every statement too (the `api` crate's traces, see [`DbStats::watch`]).
+#[derive(Default)]
 pub struct DbStats {
     statements: AtomicU64,
     background_statements: AtomicU64,
+    hook: std::sync::OnceLock<StatementHook>,
+}
+
+/// What a statement hook sees: the SQL text (placeholders, never the values bound to them),
+/// how long it ran, and whether it failed. Called in the task that ran the statement.
+pub type StatementHook = Box<dyn Fn(&str, std::time::Duration, bool) + Send + Sync>;
+
+impl std::fmt::Debug for DbStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbStats").field("statements", &self.statements).finish_non_exhaustive()
+    }
 }
 
 tokio::task_local! {
@@ -101,6 +113,17 @@ impl DbStats {
         } else {
             self.statements.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Calls `hook` after every statement from now on (once per process: a second hook is
+    /// ignored).
+    pub fn watch(&self, hook: StatementHook) {
+        let _ = self.hook.set(hook);
+    }
+
+    /// The statement hook, if one watches.
+    pub fn hook(&self) -> Option<&StatementHook> {
+        self.hook.get()
     }
 
     /// Statements executed since start-up, background tasks excluded.

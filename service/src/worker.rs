@@ -65,7 +65,9 @@ impl PollingWorker {
                     () = nudge.notified() => {}
                 }
                 loop {
-                    match state::background(round()).await {
+                    let outcome = state::background(round()).await;
+                    crate::metrics::metrics().record_round(name, outcome.is_ok());
+                    match outcome {
                         Ok(true) if !*stopped.borrow() => continue,
                         Ok(_) => break,
                         Err(e) => {

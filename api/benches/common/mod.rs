@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod home;
+
 /// The server binary's allocator (see `main.rs`), so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -14,9 +16,7 @@ use std::{
 };
 
 use api::{
-    graphql::{
-        AppSchema, CredentialGuard, ScopeCell, build_schema, documents::DocumentCache, loaders::Loaders,
-    },
+    graphql::{CredentialGuard, Engine, ScopeCell, build_engine, loaders::Loaders},
     startup::connect,
 };
 use async_graphql::{Request, Variables};
@@ -165,18 +165,13 @@ pub async fn officer(state: &AppState, phone: &str, role: &str, unit: UnitId) ->
 /// Runs GraphQL requests in process, as the HTTP layer would set them up.
 #[derive(Clone)]
 pub struct Runner {
-    schema: AppSchema,
+    engine: Engine,
     state: AppState,
-    documents: std::sync::Arc<DocumentCache>,
 }
 
 impl Runner {
     pub fn new(state: &AppState, settings: &Settings) -> Self {
-        Self {
-            schema: build_schema(state.clone(), settings),
-            state: state.clone(),
-            documents: Default::default(),
-        }
+        Self { engine: build_engine(state.clone(), settings), state: state.clone() }
     }
 
     /// Executes `query` as `viewer`; panics on errors; returns the time taken and the data.
@@ -196,9 +191,7 @@ impl Runner {
         query: &str,
         variables: serde_json::Value,
     ) -> (Duration, serde_json::Value) {
-        let mut request = Request::new(query);
-        self.documents.prepare(&mut request);
-        let request = request
+        let request = Request::new(query)
             .variables(Variables::from_json(variables))
             .data(auth)
             .data(Lang::Vi)
@@ -207,7 +200,7 @@ impl Runner {
             .data(ScopeCell::default())
             .data(CredentialGuard::default());
         let started = Instant::now();
-        let resp = self.schema.execute(request).await;
+        let resp = self.engine.execute(request).await;
         let took = started.elapsed();
         assert!(resp.errors.is_empty(), "{:?}", resp.errors);
         (took, resp.data.into_json().expect("json data"))

@@ -9,7 +9,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use async_graphql::{
-    Request,
+    ServerError,
     parser::{parse_query, types::ExecutableDocument},
 };
 use lru::LruCache;
@@ -28,24 +28,18 @@ impl Default for DocumentCache {
 }
 
 impl DocumentCache {
-    /// Gives `request` its parsed document when its text was seen before (or parses and keeps
-    /// it now). A document that does not parse is left to the engine, which reports the error;
-    /// the engine still runs its checks and the extensions' hooks on a cached document.
-    pub fn prepare(&self, request: &mut Request) {
-        let text = request.query.as_str();
-        if text.len() > MAX_LEN || text.contains('"') {
-            return;
+    /// The parsed document of `text`: a copy of the one kept when the text was seen before,
+    /// else parsed now (and kept, see the module docs).
+    pub fn parse(&self, text: &str) -> Result<ExecutableDocument, ServerError> {
+        let keep = text.len() <= MAX_LEN && !text.contains('"');
+        if keep && let Some(doc) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(text) {
+            return Ok(doc.clone());
         }
-        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(text).cloned();
-        let doc = match cached {
-            Some(doc) => doc,
-            None => {
-                let Ok(doc) = parse_query(text) else { return };
-                self.0.lock().unwrap_or_else(PoisonError::into_inner).put(text.to_owned(), doc.clone());
-                doc
-            }
-        };
-        request.set_parsed_query(doc);
+        let doc = parse_query(text)?;
+        if keep {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).put(text.to_owned(), doc.clone());
+        }
+        Ok(doc)
     }
 
     /// How many documents are kept now.
@@ -139,22 +133,16 @@ mod tests {
     #[test]
     fn a_document_is_parsed_once_and_literals_are_never_kept() {
         let cache = DocumentCache::default();
-        let mut first = Request::new("query { me { fullName } }");
-        cache.prepare(&mut first);
-        let mut again = Request::new("query { me { fullName } }");
-        cache.prepare(&mut again);
+        let operations = |doc: ExecutableDocument| doc.operations.iter().count();
+        assert_eq!(cache.parse("query { me { fullName } }").map(operations).ok(), Some(1));
+        assert_eq!(cache.parse("query { me { fullName } }").map(operations).ok(), Some(1));
         assert_eq!(cache.len(), 1);
-        // The request carries the parsed tree: its text is no longer looked at.
-        again.query = "not a document".into();
-        assert_eq!(again.parsed_query().map(|d| d.operations.iter().count()).ok(), Some(1));
 
-        let mut secret =
-            Request::new(r#"mutation { login(phone: "0900000001", password: "x") { accessToken } }"#);
-        cache.prepare(&mut secret);
-        let mut broken = Request::new("query { me {");
-        cache.prepare(&mut broken);
-        let mut long = Request::new(format!("query {{ me {{ {} }} }}", "fullName ".repeat(MAX_LEN / 9 + 1)));
-        cache.prepare(&mut long);
+        let secret = r#"mutation { login(phone: "0900000001", password: "x") { accessToken } }"#;
+        assert!(cache.parse(secret).is_ok());
+        assert!(cache.parse("query { me {").is_err());
+        let long = format!("query {{ me {{ {} }} }}", "fullName ".repeat(MAX_LEN / 9 + 1));
+        assert!(cache.parse(&long).is_ok());
         assert_eq!(cache.len(), 1);
     }
 }

@@ -2,22 +2,12 @@
 //! caller's language.
 //!
 //! Resolvers convert a service [`ApiError`] with a bare `?` (async-graphql keeps it as the
-//! error's source); the [`ErrorMapping`] schema extension then rewrites every error of the
-//! response: an `ApiError` gets its code, `field`, `reason` and message; an engine error gets a
-//! code of its own; anything else is an internal error whose detail is logged and replaced by a
-//! generic message, so SQL, paths and secrets never reach a client.
+//! error's source); once the operation ran, [`map_error`] rewrites every error of the response
+//! (see `engine`): an `ApiError` gets its code, `field`, `reason` and message; an engine error
+//! gets a code of its own; anything else is an internal error whose detail is logged and
+//! replaced by a generic message, so SQL, paths and secrets never reach a client.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
-        NextValidation,
-    },
-    parser::types::ExecutableDocument,
-};
-use futures_util::{StreamExt, stream::BoxStream};
+use async_graphql::{ErrorExtensionValues, ServerError, Value};
 use service::error::{ApiError, Lang};
 
 /// Sets `code` and the code's companions (`field`, `reason`, `retryAfter`) of an [`ApiError`];
@@ -97,99 +87,6 @@ pub fn in_argument(argument: &'static str) -> impl Fn(ApiError) -> InArgument {
 /// Codes for errors raised by the GraphQL engine itself, not by a resolver.
 pub const CODE_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const CODE_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-
-/// Schema extension that gives every error of a response its code and language (see module docs).
-pub struct ErrorMapping;
-
-impl ExtensionFactory for ErrorMapping {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorMappingExtension::default())
-    }
-}
-
-/// One per request. The `request` hook does not see request data in async-graphql 7, so the
-/// language is read in `parse_query` (which does) and kept here.
-#[derive(Default)]
-struct ErrorMappingExtension {
-    lang: std::sync::OnceLock<Lang>,
-}
-
-/// Gives an engine error a code unless an inner extension already gave it one.
-fn tag(err: &mut ServerError, code: &'static str) {
-    let ext = err.extensions.get_or_insert_with(Default::default);
-    if ext.get("code").is_none() {
-        ext.set("code", code);
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorMappingExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if let Some(lang) = ctx.data_opt::<Lang>() {
-            let _ = self.lang.set(*lang);
-        }
-        let doc = next.run(ctx, query, variables).await.map_err(|mut e| {
-            tag(&mut e, CODE_PARSE_FAILED);
-            e
-        })?;
-        // Arguments and costly fields are checked once here, for every operation (see
-        // `arguments` and `cost`).
-        let lang = self.lang.get().copied().unwrap_or_default();
-        // An integration client selects only what its scopes open (see `surface`).
-        if let Some(service::auth::Auth::Client(client)) = ctx.data_opt::<service::auth::Auth>() {
-            crate::graphql::integrations::surface::check(&doc, &ctx.schema_env.registry, client, lang)?;
-        }
-        crate::graphql::arguments::check(&doc, variables, &ctx.schema_env.registry, lang)?;
-        if let Some(state) = ctx.data_opt::<service::state::AppState>() {
-            crate::graphql::cost::check(&doc, variables, state.settings.query_max_expensive_fields, lang)?;
-        }
-        // Last, once the document is known to be acceptable: its points (see `quota`).
-        crate::graphql::quota::charge(ctx, &doc, variables, lang).await?;
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
-            errors.iter_mut().for_each(|e| tag(e, CODE_VALIDATION_FAILED));
-            errors
-        })
-    }
-
-    /// Subscriptions (and anything sent over the WebSocket) bypass `request`: map each response.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, async_graphql::Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, async_graphql::Response> {
-        let lang = ctx.data_opt::<Lang>().copied().unwrap_or_default();
-        Box::pin(next.run(ctx, stream).map(move |mut response| {
-            for err in &mut response.errors {
-                map_error(err, lang);
-            }
-            response
-        }))
-    }
-
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
-        let mut response = next.run(ctx).await;
-        let lang = self.lang.get().copied().unwrap_or_default();
-        for err in &mut response.errors {
-            map_error(err, lang);
-        }
-        response
-    }
-}
 
 /// Rewrites one error in place (see the module docs for the rules).
 pub fn map_error(err: &mut ServerError, lang: Lang) {

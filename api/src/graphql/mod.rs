@@ -1,4 +1,5 @@
-//! The GraphQL schema: thin resolvers per area, merged into one schema by [`build_schema`].
+//! The GraphQL schema: thin resolvers per area, merged into one schema run by the [`Engine`]
+//! that [`build_engine`] makes.
 //!
 //! Resolvers parse arguments into domain types, call the service, and map the result. Request
 //! data (set by the HTTP layer for each request): [`Auth`], [`Lang`], [`RequestMeta`],
@@ -11,7 +12,9 @@ pub mod campaigns;
 pub mod connection;
 mod context;
 pub mod cost;
+mod depth;
 pub mod documents;
+pub mod engine;
 pub mod errors;
 pub mod identity;
 pub mod integrations;
@@ -29,6 +32,7 @@ pub mod violence;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 pub use context::{ContextExt, CredentialGuard, ScopeCell, unit, viewer_scope};
+pub use engine::Engine;
 use service::{config::Settings, state::AppState};
 
 /// The query root.
@@ -80,22 +84,20 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// The schema without any data: enough for the SDL.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
-        .extension(errors::ErrorMapping)
 }
 
-/// The schema the server runs, with its limits and shared state.
-pub fn build_schema(state: AppState, settings: &Settings) -> AppSchema {
-    let mut builder = schema_builder()
-        .limit_depth(settings.query_depth_limit)
-        .limit_recursive_depth(32)
-        .limit_directives(16)
-        .data(state);
+/// The schema the server runs, with its limits and shared state, inside the [`Engine`] that
+/// checks every document and maps every error (the depth limit is the engine's: see `depth`).
+pub fn build_engine(state: AppState, settings: &Settings) -> Engine {
+    let mut builder = schema_builder().limit_recursive_depth(32).limit_directives(16).data(state.clone());
     if !settings.introspection {
         // "Did you mean …?" would name the fields introspection hides.
-        builder =
-            builder.disable_introspection().disable_suggestions().extension(introspection::NoIntrospection);
+        builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    if settings.otlp.is_some() {
+        builder = builder.extension(engine::RootFieldSpans);
+    }
+    Engine::new(builder.finish(), state, settings)
 }
 
 /// The SDL exported to `schema.graphql` (`cargo run -p api -- export-schema`).

@@ -5,7 +5,9 @@
 //!
 //! Before a query runs, its requested cost is taken from the bucket; a bucket without that
 //! many points answers `RATE_LIMITED` with `retryAfter` (HTTP 429) and nothing runs. After it
-//! ran, what it did not use goes back (requested − actual). Every response says so in
+//! ran, what it did not use goes back (requested − actual): on Redis with the instance's next
+//! call on that bucket, or within a second for all buckets at once, so a request pays one round
+//! trip for its cost, not two. Every response says so in
 //! `extensions.cost` — `requestedQueryCost`, `actualQueryCost`, `throttleStatus
 //! {maximumAvailable, currentlyAvailable, restoreRate}` — and in the `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset` headers. When the bucket cannot be reached (a
@@ -16,8 +18,8 @@
 use std::sync::Mutex;
 
 use async_graphql::{
-    ErrorExtensionValues, ServerError, Value, Variables, extensions::ExtensionContext,
-    parser::types::ExecutableDocument,
+    ErrorExtensionValues, ServerError, Value, Variables, parser::types::ExecutableDocument,
+    registry::Registry,
 };
 use service::{
     auth::Auth,
@@ -45,6 +47,8 @@ pub struct Charge {
 /// The cost of a response: the extension and the headers.
 pub struct Settled {
     pub extension: Value,
+    /// The actual cost.
+    pub actual: u64,
     pub headers: Option<[(&'static str, String); 3]>,
 }
 
@@ -58,24 +62,25 @@ fn bucket_of(state: &AppState, auth: &Auth, addr: &str) -> (String, Bucket) {
     }
 }
 
+/// What metering reads of an HTTP request.
+pub struct Metered<'a> {
+    pub state: &'a AppState,
+    pub cell: &'a CostCell,
+    pub auth: &'a Auth,
+    pub meta: &'a service::RequestMeta,
+}
+
 /// Estimates `doc`, refuses it over the per-query maximum, and takes its cost from the
-/// caller's bucket (`RATE_LIMITED` when it lacks the points). Only for requests with a
-/// [`CostCell`].
+/// caller's bucket (`RATE_LIMITED` when it lacks the points).
 pub async fn charge(
-    ctx: &ExtensionContext<'_>,
+    call: Metered<'_>,
     doc: &ExecutableDocument,
     variables: &Variables,
+    registry: &Registry,
     lang: Lang,
 ) -> Result<(), ServerError> {
-    let (Some(cell), Some(state), Some(auth), Some(meta)) = (
-        ctx.data_opt::<std::sync::Arc<CostCell>>(),
-        ctx.data_opt::<AppState>(),
-        ctx.data_opt::<Auth>(),
-        ctx.data_opt::<service::RequestMeta>(),
-    ) else {
-        return Ok(());
-    };
-    let estimate = cost::estimate(doc, variables, &ctx.schema_env.registry);
+    let Metered { state, cell, auth, meta } = call;
+    let estimate = cost::estimate(doc, variables, registry);
     let max = u64::from(state.settings.quota.max_query_cost);
     if estimate.points > max {
         let mut err = ServerError::new(
@@ -129,7 +134,7 @@ pub async fn charge(
 }
 
 /// After the request ran: gives back what it did not use and says what it cost.
-pub async fn settle(state: &AppState, cell: &CostCell, data: &Value, ran: bool) -> Option<Settled> {
+pub fn settle(state: &AppState, cell: &CostCell, data: &Value, ran: bool) -> Option<Settled> {
     let charge = cell.0.lock().unwrap_or_else(|p| p.into_inner()).take()?;
     // A request refused before it ran used nothing (and was charged nothing, when refused for
     // want of points).
@@ -140,10 +145,10 @@ pub async fn settle(state: &AppState, cell: &CostCell, data: &Value, ran: bool) 
     {
         let refund = charge.requested - actual;
         if refund > 0 {
-            match state.cache.take_points(key, size.capacity, size.per_sec, -(refund as f64)).await {
-                Ok((_, now)) => *left = now,
-                Err(e) => tracing::warn!(error = %e, "cost bucket unreachable; the refund is lost"),
-            }
+            // Given back without a round trip of its own (see `Cache::give_back_later`); what
+            // the bucket holds then is known here.
+            state.cache.give_back_later(key, size.capacity, size.per_sec, refund as f64);
+            *left = (*left + refund as f64).min(f64::from(size.capacity));
         }
     }
     let status = bucket.as_ref().map(|(_, size, left)| (*size, *left));
@@ -155,7 +160,7 @@ pub async fn settle(state: &AppState, cell: &CostCell, data: &Value, ran: bool) 
             ("ratelimit-reset", (reset as u64).to_string()),
         ]
     });
-    Some(Settled { extension: cost_value(charge.requested, Some(actual), status), headers })
+    Some(Settled { extension: cost_value(charge.requested, Some(actual), status), actual, headers })
 }
 
 /// `extensions.cost`.

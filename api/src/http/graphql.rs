@@ -23,22 +23,21 @@ use actix_web::{
 };
 use async_graphql::{
     ParseRequestError, Request, Variables,
-    http::{GraphiQLSource, MultipartOptions, receive_body},
+    http::{MultipartOptions, receive_body},
     parser::{parse_query, types::OperationType},
 };
 use serde_json::{Map, Value, json};
 
-use super::{idempotency, request_meta};
+use super::{compression, idempotency, request_meta};
 use service::error::{ApiError, InputProblem, Lang};
 
 use crate::graphql::{
-    AppSchema, CredentialGuard, ScopeCell,
+    CredentialGuard, Engine, ScopeCell,
+    documents::Persisted,
+    engine::Disclosure,
+    errors::{error_code, write_extensions},
     loaders::Loaders,
     quota::{self, CostCell},
-};
-use crate::graphql::{
-    documents::{DocumentCache, Persisted},
-    errors::{error_code, write_extensions},
 };
 use service::{auth, state::AppState};
 
@@ -268,9 +267,8 @@ async fn request_from_multipart(
 pub async fn post(
     req: HttpRequest,
     payload: web::Payload,
-    schema: web::Data<AppSchema>,
+    engine: web::Data<Engine>,
     state: web::Data<AppState>,
-    documents: web::Data<DocumentCache>,
     persisted: web::Data<Persisted>,
 ) -> HttpResponse {
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
@@ -296,7 +294,7 @@ pub async fn post(
         if let Err(err) = text_allowed(&auth, &persisted, &request.query) {
             return document_refused(&req, media, &err);
         }
-        return execute(&req, media, request, auth, None, &schema, &state, &documents).await;
+        return execute(&req, media, request, auth, None, &engine, &state).await;
     }
     let charset_ok = parts
         .filter_map(|p| p.trim().to_ascii_lowercase().strip_prefix("charset=").map(str::to_owned))
@@ -311,7 +309,7 @@ pub async fn post(
         Err(problem) => Err(problem),
     };
     match params {
-        Ok(params) => run(&req, media, params, &schema, &state, &documents, &persisted).await,
+        Ok(params) => run(&req, media, params, &engine, &state, &persisted).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
@@ -319,9 +317,8 @@ pub async fn post(
 /// `GET /graphql`: GraphiQL for a browser (development), otherwise a query from URL parameters.
 pub async fn get(
     req: HttpRequest,
-    schema: web::Data<AppSchema>,
+    engine: web::Data<Engine>,
     state: web::Data<AppState>,
-    documents: web::Data<DocumentCache>,
     persisted: web::Data<Persisted>,
 ) -> HttpResponse {
     let Ok(query) = web::Query::<Vec<(String, String)>>::from_query(req.query_string()) else {
@@ -334,12 +331,11 @@ pub async fn get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && param("query").is_none() && state.settings.graphiql {
-        let page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish();
-        return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
+        return super::graphiql::page(&req);
     }
     let Some(media) = negotiate(&req) else { return refuse(&req, Media::Json, Problem::NotAcceptable) };
     match params_from_url(&param) {
-        Ok(params) => run(&req, media, params, &schema, &state, &documents, &persisted).await,
+        Ok(params) => run(&req, media, params, &engine, &state, &persisted).await,
         Err(problem) => refuse(&req, media, problem),
     }
 }
@@ -349,9 +345,8 @@ async fn run(
     req: &HttpRequest,
     media: Media,
     mut params: Params,
-    schema: &AppSchema,
+    engine: &Engine,
     state: &AppState,
-    documents: &DocumentCache,
     persisted: &Persisted,
 ) -> HttpResponse {
     let auth = match authenticate(req, media, state).await {
@@ -372,7 +367,7 @@ async fn run(
         return refuse(req, media, Problem::MutationOverGet);
     }
     let document_id = hash.map(|h| format!("sha256:{h}"));
-    execute(req, media, params.into_request(), auth, document_id, schema, state, documents).await
+    execute(req, media, params.into_request(), auth, document_id, engine, state).await
 }
 
 /// The text of a document sent by id, when the request did not carry it; `None` when the
@@ -535,9 +530,8 @@ async fn execute(
     request: Request,
     auth: auth::Auth,
     document_id: Option<String>,
-    schema: &AppSchema,
+    engine: &Engine,
     state: &AppState,
-    documents: &DocumentCache,
 ) -> HttpResponse {
     let (lang, meta) = request_meta(req, &state.settings);
     // A file reference must name a file this request carries (the engine would index past its
@@ -557,7 +551,6 @@ async fn execute(
         return too_many_in_flight(media, lang);
     };
     let mut request = request;
-    documents.prepare(&mut request);
     // An integration client's calls are recorded (see `service::integrations::calls`).
     let client_call = match &auth {
         auth::Auth::Client(c) => Some((
@@ -568,8 +561,10 @@ async fn execute(
         _ => None,
     };
     let cost = std::sync::Arc::new(CostCell::default());
+    let disclosure = std::sync::Arc::new(Disclosure::default());
     let request = request
         .data(cost.clone())
+        .data(disclosure.clone())
         .data(auth)
         .data(lang)
         .data(meta.clone())
@@ -579,7 +574,7 @@ async fn execute(
     // A mutation sent with an idempotency key runs once per caller and key.
     let key = req.headers().get(idempotency::HEADER).map(|v| String::from_utf8_lossy(v.as_bytes()));
     let (response, replayed) =
-        match idempotency::execute(schema, state, auth, &meta, key.as_deref(), request).await {
+        match idempotency::execute(engine, state, auth, &meta, key.as_deref(), request).await {
             Ok(outcome) => (outcome.response, outcome.replayed),
             Err(err) => return key_refused(media, lang, &err),
         };
@@ -589,21 +584,17 @@ async fn execute(
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = Map::new();
-    if !request_error {
-        body.insert("data".into(), serde_json::to_value(&response.data).unwrap_or(Value::Null));
-    }
-    if !response.errors.is_empty() {
-        body.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or(Value::Null));
-    }
-    let settled = quota::settle(state, &cost, &response.data, !request_error).await;
+    let settled = quota::settle(state, &cost, &response.data, !request_error);
     let mut extensions = response.extensions;
     if let Some(settled) = &settled {
         extensions.insert("cost".into(), settled.extension.clone());
     }
-    if !extensions.is_empty() {
-        body.insert("extensions".into(), serde_json::to_value(&extensions).unwrap_or(Value::Null));
-    }
+    // Written straight from the response (no intermediate JSON tree).
+    let body = Body {
+        data: (!request_error).then_some(&response.data),
+        errors: &response.errors,
+        extensions: &extensions,
+    };
     // A database or cache outage is the server's, whatever the media type: 503 with
     // `Retry-After`, so clients and proxies retry instead of showing a failure.
     let retry_after = retry_after_of(&response.errors, "UNAVAILABLE");
@@ -620,11 +611,7 @@ async fn execute(
     };
     if let Some((client_id, operation, started)) = client_call {
         let outcome = response.errors.first().and_then(error_code).unwrap_or_else(|| "OK".to_owned());
-        let cost = body
-            .get("extensions")
-            .and_then(|e| e["cost"].get("actualQueryCost"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let cost = settled.as_ref().map_or(0, |s| s.actual);
         service::integrations::calls::record(
             state,
             service::integrations::calls::CallRecord {
@@ -647,10 +634,48 @@ async fn execute(
     for (name, value) in settled.and_then(|s| s.headers).into_iter().flatten() {
         resp.insert_header((name, value));
     }
+    let mut body = match serde_json::to_vec(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "a response could not be written");
+            return error_response(
+                HttpResponse::InternalServerError(),
+                None,
+                media,
+                lang,
+                &ApiError::Internal,
+            );
+        }
+    };
+    let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    if let Some(coding) = compression::negotiate(accept_encoding)
+        && body.len() >= compression::MIN_BYTES
+        && !disclosure.sensitive()
+    {
+        match compression::compress(coding, &body) {
+            Ok(packed) => {
+                body = packed;
+                resp.insert_header((header::CONTENT_ENCODING, coding.token()));
+            }
+            Err(e) => tracing::warn!(error = %e, "an answer could not be compressed; it goes as it is"),
+        }
+    }
     resp.content_type(media.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::VARY, "Accept, Accept-Language, Authorization"))
-        .json(Value::Object(body))
+        .insert_header((header::VARY, "Accept, Accept-Encoding, Accept-Language, Authorization"))
+        .body(body)
+}
+
+/// A GraphQL response as it is written: `data` unless the request failed before execution,
+/// `errors` and `extensions` when there are any.
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// `Some` when an error has `code`, with its `extensions.retryAfter` if it gives one.

@@ -16,7 +16,7 @@ use async_graphql::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::graphql::{AppSchema, errors::write_extensions};
+use crate::graphql::{Engine, errors::write_extensions};
 use service::{
     Call, RequestMeta,
     auth::Auth,
@@ -84,7 +84,7 @@ pub struct Outcome {
 /// a mutation, just runs. An error from the key itself (malformed, reused, in progress,
 /// storage down) comes back as `Err`, before anything ran.
 pub async fn execute(
-    schema: &AppSchema,
+    engine: &Engine,
     state: &AppState,
     auth: Auth,
     meta: &RequestMeta,
@@ -92,11 +92,11 @@ pub async fn execute(
     mut request: Request,
 ) -> Result<Outcome, ApiError> {
     let Some(key) = key.filter(|_| is_mutation(&mut request)) else {
-        return Ok(Outcome { response: schema.execute(request).await, replayed: false });
+        return Ok(Outcome { response: engine.execute(request).await, replayed: false });
     };
     let call = Call { state, auth: &auth, meta };
     let claim = match idempotency::begin(call, key, &identity(&request)).await? {
-        None => return Ok(Outcome { response: schema.execute(request).await, replayed: false }),
+        None => return Ok(Outcome { response: engine.execute(request).await, replayed: false }),
         Some(Begin::Replay(stored)) => {
             let mut response: Response = serde_json::from_slice(&stored)
                 .map_err(|e| ApiError::internal(format_args!("a stored response does not read back: {e}")))?;
@@ -105,11 +105,11 @@ pub async fn execute(
         }
         Some(Begin::Run(claim)) => claim,
     };
-    let (schema, state, meta) = (schema.clone(), state.clone(), meta.clone());
+    let (engine, state, meta) = (engine.clone(), state.clone(), meta.clone());
     let task = tokio::spawn(async move {
         let call = Call { state: &state, auth: &auth, meta: &meta };
         // The lease is renewed while the operation runs, however long it takes.
-        let run = schema.execute(request);
+        let run = engine.execute(request);
         tokio::pin!(run);
         let mut renewals = tokio::time::interval(idempotency::RENEW_EVERY);
         renewals.tick().await;
@@ -191,13 +191,13 @@ fn worth_keeping(response: &Response) -> bool {
 /// through [`execute`]; everything else straight to the schema.
 #[derive(Clone)]
 pub struct WsExecutor {
-    pub schema: AppSchema,
+    pub engine: Engine,
     pub state: Arc<AppState>,
 }
 
 impl Executor for WsExecutor {
     async fn execute(&self, request: Request) -> Response {
-        self.schema.execute(request).await
+        self.engine.execute(request).await
     }
 
     fn execute_stream(
@@ -211,7 +211,7 @@ impl Executor for WsExecutor {
             None => None,
         };
         let Some(key) = key.filter(|_| is_mutation(&mut request)) else {
-            return self.schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
+            return self.engine.execute_stream(request, session_data);
         };
         let data = session_data.unwrap_or_default();
         let get = |id: TypeId| data.get(&id);
@@ -225,7 +225,7 @@ impl Executor for WsExecutor {
             .unwrap_or_default();
         let lang =
             get(TypeId::of::<Lang>()).and_then(|d| d.downcast_ref::<Lang>()).copied().unwrap_or_default();
-        let (schema, state) = (self.schema.clone(), self.state.clone());
+        let (engine, state) = (self.engine.clone(), self.state.clone());
         stream::once(async move {
             // The session's data, as the schema would give it to the operation.
             let request = request
@@ -234,7 +234,7 @@ impl Executor for WsExecutor {
                 .data(lang)
                 .data(crate::graphql::loaders::Loaders::new(&state.db))
                 .data(crate::graphql::CredentialGuard::default());
-            match execute(&schema, &state, auth, &meta, Some(&key), request).await {
+            match execute(&engine, &state, auth, &meta, Some(&key), request).await {
                 Ok(outcome) => outcome.response,
                 Err(err) => error_response(&err, lang),
             }

@@ -1,12 +1,16 @@
-//! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/exports/…`
+//! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/graphiql/…`
+//! (GraphiQL's files, in development), `/exports/…`
 //! (the console's CSV and XLSX downloads), `/oauth/token`
-//! (partners' client-credentials grant), `/healthz`, `/readyz`, and the request-id/logging
-//! middleware.
+//! (partners' client-credentials grant), `/metrics` (Prometheus, behind a token), `/healthz`,
+//! `/readyz`, and the request-id/logging middleware.
 
+pub mod compression;
 pub mod exports;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod oauth;
 pub mod request_id;
 pub mod ws;
@@ -47,8 +51,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/graphql").route(web::post().to(graphql::post)).route(web::get().to(graphql::get)),
     )
     .route("/graphql/ws", web::get().to(ws::handshake))
+    .route("/graphiql/{file}", web::get().to(graphiql::file))
     .route("/exports/{file}", web::get().to(exports::export))
     .route("/oauth/token", web::post().to(oauth::token))
+    .route("/metrics", web::get().to(metrics::metrics))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));
 }

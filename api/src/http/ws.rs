@@ -27,7 +27,8 @@ use async_graphql::{
 use futures_util::StreamExt;
 
 use super::{idempotency, request_meta};
-use crate::graphql::{AppSchema, CredentialGuard, loaders::Loaders};
+use crate::graphql::{CredentialGuard, Engine, loaders::Loaders};
+use service::metrics::metrics;
 use service::{
     auth::{self, Auth},
     identity::session_revoked_topic,
@@ -46,7 +47,7 @@ const REVOKED_GRACE: Duration = Duration::from_millis(300);
 pub async fn handshake(
     req: HttpRequest,
     body: web::Payload,
-    schema: web::Data<AppSchema>,
+    engine: web::Data<Engine>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let (response, session, stream) =
@@ -65,14 +66,14 @@ pub async fn handshake(
     data.insert(meta);
     data.insert(Loaders::new(&state.db));
     data.insert(CredentialGuard::default());
-    actix_web::rt::spawn(run(session, stream, schema.into_inner(), state.into_inner(), protocol, data));
+    actix_web::rt::spawn(run(session, stream, engine.into_inner(), state.into_inner(), protocol, data));
     Ok(response)
 }
 
 async fn run(
     mut session: actix_ws::Session,
     stream: actix_ws::MessageStream,
-    schema: Arc<AppSchema>,
+    engine: Arc<Engine>,
     state: Arc<AppState>,
     protocol: WebSocketProtocols,
     data: Data,
@@ -93,7 +94,7 @@ async fn run(
         Ok(data)
     };
     let mut outgoing = WebSocket::new(
-        idempotency::WsExecutor { schema: (*schema).clone(), state: state.clone() },
+        idempotency::WsExecutor { engine: (*engine).clone(), state: state.clone() },
         rx,
         protocol,
     )
@@ -115,6 +116,7 @@ async fn run(
     let forbidden =
         || Some(CloseReason { code: CloseCode::Other(4403), description: Some("Forbidden".into()) });
 
+    let _connected = Connected::new();
     let mut operations = Operations::new(state.settings.max_in_flight_per_caller as usize);
     let close = loop {
         tokio::select! {
@@ -213,6 +215,29 @@ struct Operations {
     max: usize,
 }
 
+/// The connection's operations end with it.
+impl Drop for Operations {
+    fn drop(&mut self) {
+        metrics().ws_operations.sub(self.running.len() as i64);
+    }
+}
+
+/// Counts an open connection (`phunu_ws_connections`) while it lives.
+struct Connected;
+
+impl Connected {
+    fn new() -> Self {
+        metrics().ws_connections.inc();
+        Self
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        metrics().ws_connections.dec();
+    }
+}
+
 impl Operations {
     fn new(max: usize) -> Self {
         Self { running: Default::default(), max }
@@ -231,11 +256,15 @@ impl Operations {
                 Some(serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string())
             }
             "subscribe" | "start" => {
-                self.running.insert(id);
+                if self.running.insert(id) {
+                    metrics().ws_operations.inc();
+                }
                 None
             }
             "complete" | "stop" => {
-                self.running.remove(&id);
+                if self.running.remove(&id) {
+                    metrics().ws_operations.dec();
+                }
                 None
             }
             _ => None,
@@ -246,8 +275,9 @@ impl Operations {
     fn track_outgoing(&mut self, text: &str) {
         if let Some((kind, id)) = kind_and_id(text)
             && matches!(kind.as_str(), "complete" | "error")
+            && self.running.remove(&id)
         {
-            self.running.remove(&id);
+            metrics().ws_operations.dec();
         }
     }
 }

@@ -1,0 +1,362 @@
+//! How an operation runs: [`Engine`] wraps the schema with what every document goes through —
+//! parsed once per text ([`DocumentCache`]), checked (introspection, depth, an integration
+//! client's surface, arguments, expensive fields, cost points), executed, and every error of
+//! the answer given its code and language ([`errors::map_error`]).
+//!
+//! The schema registers no async-graphql extension on purpose: with any extension registered,
+//! the engine passes every field's resolution through the extension chain (a boxed future per
+//! field and per extension, and the field's type names built as strings), which cost about a
+//! quarter of a page of 100 units. The checks need the document, not the fields, so they run
+//! here, before execution, and the errors are mapped after it.
+
+use std::{
+    any::TypeId,
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use async_graphql::{
+    Data, Name, Positioned, Request, Response, SchemaEnv, ServerError, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    parser::types::{ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet},
+    registry::{MetaTypeName, Registry},
+};
+use futures_util::{StreamExt, stream::BoxStream};
+use service::{RequestMeta, auth::Auth, config::Settings, error::Lang, metrics::metrics, state::AppState};
+
+use super::{
+    AppSchema, depth,
+    documents::DocumentCache,
+    errors::{self, CODE_PARSE_FAILED},
+    introspection, quota,
+};
+
+/// The schema and the checks around it (see the module docs). Cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+struct Inner {
+    schema: AppSchema,
+    /// The schema's type registry, which the checks read.
+    env: SchemaEnv,
+    state: AppState,
+    documents: DocumentCache,
+    introspection: bool,
+    depth_limit: usize,
+    max_expensive_fields: usize,
+    /// Traces are exported: operations get spans of their own.
+    traced: bool,
+}
+
+/// Request data of an HTTP request: set when its answer may carry secrets — a mutation or a
+/// subscription (the tokens, client secrets and codes the service mints come from mutations),
+/// or a query that selects a violence report's fields. Such an answer is never compressed
+/// (see `http::compression`). Sensitive until the engine has looked at the document (an
+/// answer given back by an idempotency key never reaches it).
+pub struct Disclosure(AtomicBool);
+
+impl Default for Disclosure {
+    fn default() -> Self {
+        Self(AtomicBool::new(true))
+    }
+}
+
+impl Disclosure {
+    /// Whether the answer may carry secrets.
+    pub fn sensitive(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What the checks read of a request's data (set by the HTTP layer, or by the WebSocket for
+/// its connection).
+struct Caller<'a> {
+    auth: Option<&'a Auth>,
+    lang: Lang,
+    /// The cost cell and the request's metadata: only HTTP requests are metered.
+    metered: Option<(&'a Arc<quota::CostCell>, &'a RequestMeta)>,
+    disclosure: Option<&'a Arc<Disclosure>>,
+}
+
+fn data_of<'a, T: 'static>(data: &'a Data, session: Option<&'a Data>) -> Option<&'a T> {
+    let id = TypeId::of::<T>();
+    data.get(&id).or_else(|| session?.get(&id)).and_then(|d| d.downcast_ref::<T>())
+}
+
+impl Engine {
+    /// The schema `schema` with `settings`' limits; `state` is the schema's data.
+    pub fn new(schema: AppSchema, state: AppState, settings: &Settings) -> Self {
+        Self(Arc::new(Inner {
+            env: registry_of(),
+            schema,
+            state,
+            documents: DocumentCache::default(),
+            introspection: settings.introspection,
+            depth_limit: settings.query_depth_limit,
+            max_expensive_fields: settings.query_max_expensive_fields,
+            traced: settings.otlp.is_some(),
+        }))
+    }
+
+    pub fn schema(&self) -> &AppSchema {
+        &self.0.schema
+    }
+
+    /// Runs `request` (its data set): see the module docs. Counted in the process's metrics
+    /// by operation name, type and outcome (see `service::metrics`).
+    pub async fn execute(&self, mut request: Request) -> Response {
+        let started = std::time::Instant::now();
+        let lang = data_of::<Lang>(&request.data, None).copied().unwrap_or_default();
+        let prepared = {
+            let caller = Caller {
+                auth: data_of::<Auth>(&request.data, None),
+                lang,
+                metered: data_of::<Arc<quota::CostCell>>(&request.data, None)
+                    .zip(data_of::<RequestMeta>(&request.data, None)),
+                disclosure: data_of::<Arc<Disclosure>>(&request.data, None),
+            };
+            self.prepare(&request.query, &request.variables, &caller).await
+        };
+        let (name, kind, mut response) = match prepared {
+            Ok(doc) => {
+                let (name, kind) = operation_of(&doc, request.operation_name.as_deref());
+                request.set_parsed_query(doc);
+                let run = self.0.schema.execute(request);
+                let response = if self.0.traced {
+                    let span = tracing::info_span!(
+                        "graphql",
+                        otel.name = %format_args!("{kind} {}", name.as_deref().unwrap_or("anonymous")),
+                        graphql.operation.name = name.as_deref().unwrap_or(""),
+                        graphql.operation.type = kind,
+                    );
+                    tracing::Instrument::instrument(run, span).await
+                } else {
+                    run.await
+                };
+                (name, kind, response)
+            }
+            Err(err) => (request.operation_name.take(), "unknown", Response::from_errors(vec![err])),
+        };
+        let metrics = metrics();
+        for err in &mut response.errors {
+            errors::map_error(err, lang);
+            let code = errors::error_code(err);
+            metrics.errors.with_label_values(&[code.as_deref().unwrap_or("NONE")]).inc();
+        }
+        let outcome = response.errors.first().and_then(errors::error_code);
+        metrics.record_operation(
+            name.as_deref(),
+            kind,
+            outcome.as_deref().unwrap_or("OK"),
+            started.elapsed(),
+        );
+        response
+    }
+
+    /// Runs a WebSocket operation (a subscription's stream, or one answer), its connection's
+    /// data in `session`. Not metered: see `quota`.
+    pub fn execute_stream(
+        &self,
+        request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let engine = self.clone();
+        let session = session.unwrap_or_default();
+        let lang = data_of::<Lang>(&request.data, Some(&session)).copied().unwrap_or_default();
+        futures_util::stream::once(async move {
+            let mut request = request;
+            let prepared = {
+                let caller = Caller {
+                    auth: data_of::<Auth>(&request.data, Some(&session)),
+                    lang,
+                    metered: None,
+                    disclosure: None,
+                };
+                engine.prepare(&request.query, &request.variables, &caller).await
+            };
+            match prepared {
+                Ok(doc) => {
+                    request.set_parsed_query(doc);
+                    engine.0.schema.execute_stream_with_session_data(request, session)
+                }
+                Err(err) => {
+                    futures_util::stream::once(async move { Response::from_errors(vec![err]) }).boxed()
+                }
+            }
+        })
+        .flatten()
+        .map(move |mut response| {
+            for err in &mut response.errors {
+                errors::map_error(err, lang);
+            }
+            response
+        })
+        .boxed()
+    }
+
+    /// The document of `query`, checked; an error (coded) when it does not parse or may not run.
+    async fn prepare(
+        &self,
+        query: &str,
+        variables: &Variables,
+        caller: &Caller<'_>,
+    ) -> Result<ExecutableDocument, ServerError> {
+        let inner = &self.0;
+        let doc = inner.documents.parse(query).map_err(|mut err| {
+            err.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
+            err
+        })?;
+        let (lang, registry) = (caller.lang, &inner.env.registry);
+        if inner.introspection {
+            introspection::check_depth(&doc, lang)?;
+        } else {
+            introspection::refuse_when_off(&doc, lang)?;
+        }
+        depth::check(&doc, inner.depth_limit, lang)?;
+        // An integration client selects only what its scopes open (see `surface`).
+        if let Some(Auth::Client(client)) = caller.auth {
+            super::integrations::surface::check(&doc, registry, client, lang)?;
+        }
+        super::arguments::check(&doc, variables, registry, lang)?;
+        super::cost::check(&doc, variables, inner.max_expensive_fields, lang)?;
+        if let Some(disclosure) = caller.disclosure {
+            disclosure.0.store(sensitive(&doc, registry), Ordering::Relaxed);
+        }
+        // Last, once the document is known to be acceptable: its points (see `quota`).
+        if let (Some((cell, meta)), Some(auth)) = (caller.metered, caller.auth) {
+            let call = quota::Metered { state: &inner.state, cell, auth, meta };
+            quota::charge(call, &doc, variables, registry, lang).await?;
+        }
+        Ok(doc)
+    }
+}
+
+/// The name and type of the operation of `doc` that runs (the one named `wanted`, or the only
+/// one).
+fn operation_of(doc: &ExecutableDocument, wanted: Option<&str>) -> (Option<String>, &'static str) {
+    let mut found =
+        doc.operations.iter().filter(|(name, _)| wanted.is_none() || name.map(|n| n.as_str()) == wanted);
+    let Some((name, op)) = found.next() else { return (wanted.map(str::to_owned), "unknown") };
+    let kind = match op.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    (name.map(|n| n.to_string()), kind)
+}
+
+/// Whether an answer to `doc` may carry secrets (see [`Disclosure`]).
+fn sensitive(doc: &ExecutableDocument, registry: &Registry) -> bool {
+    let mut walker = Sealed { registry, fragments: &doc.fragments, expanding: Vec::new() };
+    doc.operations.iter().any(|(_, op)| {
+        op.node.ty != OperationType::Query
+            || walker.selects(&op.node.selection_set.node, &registry.query_type)
+    })
+}
+
+/// The violence area's types: what a report says, its people, its handling and its log.
+fn sealed_type(name: &str) -> bool {
+    name.contains("Violence") || name.starts_with("Reporter")
+}
+
+struct Sealed<'a> {
+    registry: &'a Registry,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    /// The fragments being expanded, so that an (invalid) cycle cannot loop.
+    expanding: Vec<&'a str>,
+}
+
+impl<'a> Sealed<'a> {
+    /// Whether `set`, selected on the type `on`, reaches a sealed type.
+    fn selects(&mut self, set: &'a SelectionSet, on: &str) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => {
+                let field =
+                    self.registry.types.get(on).and_then(|t| t.field_by_name(f.node.name.node.as_str()));
+                let Some(field) = field else { return false };
+                let ty = MetaTypeName::concrete_typename(&field.ty);
+                sealed_type(ty) || self.selects(&f.node.selection_set.node, ty)
+            }
+            Selection::InlineFragment(i) => {
+                let on = i.node.type_condition.as_ref().map_or(on, |c| c.node.on.node.as_str());
+                sealed_type(on) || self.selects(&i.node.selection_set.node, on)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                let Some(fragment) = self.fragments.get(name) else { return false };
+                if self.expanding.contains(&name) {
+                    return false;
+                }
+                let on = fragment.node.type_condition.node.on.node.as_str();
+                self.expanding.push(name);
+                let found = sealed_type(on) || self.selects(&fragment.node.selection_set.node, on);
+                self.expanding.pop();
+                found
+            }
+        })
+    }
+}
+
+/// A span per root field when traces are exported: each is one call into the service (see
+/// `telemetry`). Registered only then, since any extension wraps every field (see the module
+/// docs); below the root it only passes the field on.
+pub struct RootFieldSpans;
+
+impl ExtensionFactory for RootFieldSpans {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RootFieldSpans)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for RootFieldSpans {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        if info.path_node.parent.is_some() {
+            return next.run(ctx, info).await;
+        }
+        // The field's name only: its arguments may be secret.
+        let span =
+            tracing::info_span!("graphql.field", otel.name = %info.name, graphql.field.name = %info.name);
+        tracing::Instrument::instrument(next.run(ctx, info), span).await
+    }
+}
+
+/// The schema's type registry. async-graphql keeps it inside the schema and shows it only to
+/// extensions; so a twin of the schema, built the same way with an extension that keeps it,
+/// runs `{ __typename }` once.
+fn registry_of() -> SchemaEnv {
+    type Cell = Arc<std::sync::Mutex<Option<SchemaEnv>>>;
+    struct Keep(Cell);
+    impl ExtensionFactory for Keep {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(Keep(self.0.clone()))
+        }
+    }
+    #[async_trait::async_trait]
+    impl Extension for Keep {
+        async fn parse_query(
+            &self,
+            ctx: &ExtensionContext<'_>,
+            query: &str,
+            variables: &Variables,
+            next: NextParseQuery<'_>,
+        ) -> ServerResult<ExecutableDocument> {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(ctx.schema_env.clone());
+            next.run(ctx, query, variables).await
+        }
+    }
+    let cell = Cell::default();
+    let twin = super::schema_builder().extension(Keep(cell.clone())).finish();
+    // Nothing in `{ __typename }` waits.
+    let _ = futures_util::FutureExt::now_or_never(twin.execute("{ __typename }"));
+    let env = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
+    env.unwrap_or_else(|| unreachable!("the schema runs its extensions' parse hook"))
+}
