@@ -114,66 +114,60 @@ async fn pool(db: &DatabaseConnection) -> Vec<Sampled> {
 /// How many items wait and since when.
 type Waiting = (i64, Option<DateTime<Utc>>);
 
+/// How many rows of `E` match `filter`, and the least `since` among them.
+async fn waiting<E: EntityTrait>(
+    db: &DatabaseConnection,
+    since: E::Column,
+    filter: sea_orm::Condition,
+) -> Result<Waiting, DbErr> {
+    let found = E::find()
+        .select_only()
+        .expr(Expr::cust("COUNT(*)"))
+        .expr(sea_orm::sea_query::Func::min(Expr::col(since)))
+        .filter(filter)
+        .into_tuple::<Waiting>()
+        .one(db)
+        .await?;
+    Ok(found.unwrap_or((0, None)))
+}
+
 async fn backlogs(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Sampled>, DbErr> {
     use entities::{fanout_job, push_outbox, sms_outbox, violence_report as report, webhook_delivery};
-    use sea_orm::sea_query::Func;
-    let count = |c: &str| Expr::cust(format!("COUNT({c})"));
-    let push = push_outbox::Entity::find()
-        .select_only()
-        .expr(count("id"))
-        .expr(Func::min(Expr::col(push_outbox::Column::CreatedAt)))
-        .filter(push_outbox::Column::Status.eq("PENDING"))
-        .into_tuple::<Waiting>()
-        .one(db);
-    let sms = sms_outbox::Entity::find()
-        .select_only()
-        .expr(count("id"))
-        .expr(Func::min(Expr::col(sms_outbox::Column::CreatedAt)))
-        .filter(sms_outbox::Column::Status.eq(sms_outbox::SmsStatus::Pending))
-        .into_tuple::<Waiting>()
-        .one(db);
-    let webhooks = webhook_delivery::Entity::find()
-        .select_only()
-        .expr(count("id"))
-        .expr(Func::min(Expr::col(webhook_delivery::Column::CreatedAt)))
-        .filter(webhook_delivery::Column::Status.eq(webhook_delivery::DeliveryStatus::Pending))
-        .into_tuple::<Waiting>()
-        .one(db);
-    let fanout = fanout_job::Entity::find()
-        .select_only()
-        .expr(count("id"))
-        .expr(Func::min(Expr::col(fanout_job::Column::CreatedAt)))
-        .filter(fanout_job::Column::Status.eq("PENDING"))
-        .into_tuple::<Waiting>()
-        .one(db);
-    let unacknowledged = report::Entity::find()
-        .select_only()
-        .expr(count("id"))
-        .expr(Func::min(Expr::col(report::Column::SubmittedAt)))
-        .filter(report::Column::Status.eq(entities::violence_report::ReportStatus::Submitted.as_str()))
-        .into_tuple::<Waiting>()
-        .one(db);
-    let overdue = report::Entity::find()
-        .select_only()
-        .expr(count("id"))
-        .expr(Func::min(Expr::col(report::Column::EscalateAt)))
-        .filter(report::Column::Status.eq(entities::violence_report::ReportStatus::Submitted.as_str()))
-        .filter(report::Column::EscalateAt.lte(now))
-        .into_tuple::<Waiting>()
-        .one(db);
-    let (push, sms, webhooks, fanout, unacknowledged, overdue) =
-        tokio::try_join!(push, sms, webhooks, fanout, unacknowledged, overdue)?;
-    let waiting = |w: Option<Waiting>| w.unwrap_or((0, None));
+    use sea_orm::Condition;
+    let submitted = report::Column::Status.eq(report::ReportStatus::Submitted.as_str());
+    let (push, sms, webhooks, fanout, unacknowledged, overdue) = tokio::try_join!(
+        waiting::<push_outbox::Entity>(
+            db,
+            push_outbox::Column::CreatedAt,
+            Condition::all().add(push_outbox::Column::Status.eq("PENDING")),
+        ),
+        waiting::<sms_outbox::Entity>(
+            db,
+            sms_outbox::Column::CreatedAt,
+            Condition::all().add(sms_outbox::Column::Status.eq(sms_outbox::SmsStatus::Pending)),
+        ),
+        waiting::<webhook_delivery::Entity>(
+            db,
+            webhook_delivery::Column::CreatedAt,
+            Condition::all()
+                .add(webhook_delivery::Column::Status.eq(webhook_delivery::DeliveryStatus::Pending)),
+        ),
+        waiting::<fanout_job::Entity>(
+            db,
+            fanout_job::Column::CreatedAt,
+            Condition::all().add(fanout_job::Column::Status.eq("PENDING")),
+        ),
+        waiting::<report::Entity>(db, report::Column::SubmittedAt, Condition::all().add(submitted.clone())),
+        waiting::<report::Entity>(
+            db,
+            report::Column::EscalateAt,
+            Condition::all().add(submitted).add(report::Column::EscalateAt.lte(now)),
+        ),
+    )?;
     let age = |since: Option<DateTime<Utc>>| {
         since.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
     };
-    let queues = [
-        ("push", waiting(push)),
-        ("sms", waiting(sms)),
-        ("webhook", waiting(webhooks)),
-        ("fanout", waiting(fanout)),
-    ];
-    let (unacknowledged, overdue) = (waiting(unacknowledged), waiting(overdue));
+    let queues = [("push", push), ("sms", sms), ("webhook", webhooks), ("fanout", fanout)];
     Ok(vec![
         Sampled {
             name: "phunu_queue_backlog",
