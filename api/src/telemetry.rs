@@ -22,7 +22,7 @@ use opentelemetry::{
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _, filter::Targets, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, Layer as _, filter::filter_fn, fmt, prelude::*};
 
 use service::config::{LogFormat, OtlpProtocol, Settings};
 
@@ -78,11 +78,14 @@ pub fn init(settings: &Settings) -> Telemetry {
         }
     });
     let traces = provider.as_ref().map(|provider| {
-        // The service's own spans; the libraries' (actix, sqlx, h2) would only add noise.
-        let targets = Targets::new()
-            .with_target("api", tracing::Level::INFO)
-            .with_target("service", tracing::Level::INFO);
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(SERVICE_NAME)).with_filter(targets)
+        // The service's own spans, and no log event: a log line inside a traced request would
+        // become a span event, and some carry what a trace must not (a slow statement's text).
+        // The libraries' spans (actix, sqlx, h2) would only add noise.
+        let ours = |target: &str| target.starts_with("api") || target.starts_with("service");
+        let spans = filter_fn(move |meta| {
+            meta.is_span() && ours(meta.target()) && *meta.level() <= tracing::Level::INFO
+        });
+        tracing_opentelemetry::layer().with_tracer(provider.tracer(SERVICE_NAME)).with_filter(spans)
     });
     let installed = tracing_subscriber::registry().with(logs).with(traces).try_init().is_ok();
     match provider {

@@ -114,6 +114,11 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((cap - avail) * 1000 / rate) + 1000)
 return {ok, tostring(avail)}
 ";
 
+/// Buckets paid back per pipeline (see [`Cache::settle_owed`]).
+const REFUNDS_PER_ROUND_TRIP: usize = 500;
+/// Buckets owed points at most at once (see `RedisStore::owe`).
+const MAX_OWED: usize = 100_000;
+
 /// The bucket script, hashed once (`EVALSHA` by its hash, loaded when Redis lacks it).
 fn bucket_script() -> &'static redis::Script {
     static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
@@ -181,15 +186,17 @@ impl Cache {
                 let net = cost - owed.map_or(0.0, |(_, _, points)| points);
                 let mut invocation = bucket_script().key(r.key(key));
                 invocation.arg(capacity).arg(per_sec).arg(net);
-                match r.bounded(invocation.invoke_async::<(i64, String)>(&mut r.conn.clone())).await {
-                    Ok((ok, left)) => Ok((ok == 1, left.parse().unwrap_or(0.0))),
-                    Err(e) => {
-                        if let Some(owed) = owed {
-                            r.owe(key, owed);
-                        }
-                        Err(e)
-                    }
+                let (ok, left) =
+                    r.bounded(invocation.invoke_async::<(i64, String)>(&mut r.conn.clone())).await?;
+                let (ok, mut left) = (ok == 1, left.parse().unwrap_or(0.0));
+                // Refused, the script changed nothing: what was owed stays owed (and is there).
+                if !ok && let Some(owed) = owed {
+                    r.owe(key, owed);
+                    left = (left + owed.2).min(capacity);
                 }
+                // On an error nothing is owed any more: the call may have reached Redis, and a
+                // refund is given at most once.
+                Ok((ok, left))
             }
         }
     }
@@ -207,8 +214,10 @@ impl Cache {
         }
     }
 
-    /// Pays back every bucket owed points (see [`Cache::give_back_later`]), in one pipeline.
-    /// What cannot be paid now is kept for the next time. Answers whether anything was owed.
+    /// Pays back every bucket owed points (see [`Cache::give_back_later`]), in pipelines of
+    /// [`REFUNDS_PER_ROUND_TRIP`]. A refund is given at most once: one that fails with its
+    /// pipeline is dropped (the caller loses those points; the service never gives twice).
+    /// Answers whether anything was owed.
     pub async fn settle_owed(&self) -> Result<bool, ApiError> {
         let Cache::Redis(r) = self else { return Ok(false) };
         let owed: Vec<(String, (u32, u32, f64))> =
@@ -216,22 +225,24 @@ impl Cache {
         if owed.is_empty() {
             return Ok(false);
         }
-        let mut pipe = redis::pipe();
-        for (key, (capacity, per_sec, points)) in &owed {
-            pipe.cmd("EVAL")
-                .arg(BUCKET_SCRIPT)
-                .arg(1)
-                .arg(r.key(key))
-                .arg(f64::from(*capacity))
-                .arg(f64::from((*per_sec).max(1)))
-                .arg(-points)
-                .ignore();
-        }
-        if let Err(e) = r.bounded(pipe.query_async::<()>(&mut r.conn.clone())).await {
-            for (key, owed) in owed {
-                r.owe(&key, owed);
+        for chunk in owed.chunks(REFUNDS_PER_ROUND_TRIP) {
+            let mut pipe = redis::pipe();
+            // Loaded first (a no-op when Redis has it), so a restarted Redis takes the hashes.
+            pipe.cmd("SCRIPT").arg("LOAD").arg(BUCKET_SCRIPT).ignore();
+            for (key, (capacity, per_sec, points)) in chunk {
+                pipe.cmd("EVALSHA")
+                    .arg(bucket_script().get_hash())
+                    .arg(1)
+                    .arg(r.key(key))
+                    .arg(f64::from(*capacity))
+                    .arg(f64::from((*per_sec).max(1)))
+                    .arg(-points)
+                    .ignore();
             }
-            return Err(e);
+            if let Err(e) = r.bounded(pipe.query_async::<()>(&mut r.conn.clone())).await {
+                tracing::warn!(dropped = chunk.len(), "unused cost points could not be given back");
+                return Err(e);
+            }
         }
         Ok(true)
     }
@@ -421,9 +432,15 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
+    /// Notes points owed to a bucket (at most [`MAX_OWED`] buckets: past that, a refund is
+    /// dropped rather than let the map grow while Redis is away).
     fn owe(&self, key: &str, (capacity, per_sec, points): (u32, u32, f64)) {
         let mut owed = self.owed.lock().unwrap_or_else(|p| p.into_inner());
-        owed.entry(key.to_owned()).and_modify(|o| o.2 += points).or_insert((capacity, per_sec, points));
+        if let Some(o) = owed.get_mut(key) {
+            o.2 += points;
+        } else if owed.len() < MAX_OWED {
+            owed.insert(key.to_owned(), (capacity, per_sec, points));
+        }
     }
 
     /// Runs one Redis call within the timeout. Any failure distrusts the revocation flags and

@@ -3,7 +3,8 @@
 //! client's surface, arguments, expensive fields, cost points), executed, and every error of
 //! the answer given its code and language ([`errors::map_error`]).
 //!
-//! The schema registers no async-graphql extension on purpose: with any extension registered,
+//! The schema registers no async-graphql extension on purpose (only [`RootFieldSpans`], and only
+//! when traces are exported): with any extension registered,
 //! the engine passes every field's resolution through the extension chain (a boxed future per
 //! field and per extension, and the field's type names built as strings), which cost about a
 //! quarter of a page of 100 units. The checks need the document, not the fields, so they run
@@ -31,7 +32,7 @@ use super::{
     AppSchema, depth,
     documents::DocumentCache,
     errors::{self, CODE_PARSE_FAILED},
-    introspection, quota,
+    introspection, quota, shape,
 };
 
 /// The schema and the checks around it (see the module docs). Cheap to clone.
@@ -53,7 +54,7 @@ struct Inner {
 
 /// Request data of an HTTP request: set when its answer may carry secrets — a mutation or a
 /// subscription (the tokens, client secrets and codes the service mints come from mutations),
-/// or a query that selects a violence report's fields. Such an answer is never compressed
+/// or a query that selects a violence report's fields or a secret (see [`SECRET_FIELDS`]). Such an answer is never compressed
 /// (see `http::compression`). Sensitive until the engine has looked at the document (an
 /// answer given back by an idempotency key never reaches it).
 pub struct Disclosure(AtomicBool);
@@ -138,7 +139,8 @@ impl Engine {
                 };
                 (name, kind, response)
             }
-            Err(err) => (request.operation_name.take(), "unknown", Response::from_errors(vec![err])),
+            // A refused document names no operation: its name is the sender's text.
+            Err(err) => (None, "unknown", Response::from_errors(vec![err])),
         };
         let metrics = metrics();
         for err in &mut response.errors {
@@ -210,6 +212,8 @@ impl Engine {
             err
         })?;
         let (lang, registry) = (caller.lang, &inner.env.registry);
+        // First, so that every walk below (fragments expanded) is bounded.
+        shape::check(&doc, lang)?;
         if inner.introspection {
             introspection::check_depth(&doc, lang)?;
         } else {
@@ -257,10 +261,27 @@ fn sensitive(doc: &ExecutableDocument, registry: &Registry) -> bool {
     })
 }
 
-/// The violence area's types: what a report says, its people, its handling and its log.
+/// The violence area's types (what a report says, its people, its handling and its log), and the
+/// secrets a query can return (a check-in code, the reference of a report consented to).
 fn sealed_type(name: &str) -> bool {
-    name.contains("Violence") || name.starts_with("Reporter")
+    name.contains("Violence") || name.starts_with("Reporter") || name == "CheckInCode"
 }
+
+/// Fields that hold a secret whatever their type.
+const SECRET_FIELDS: [&str; 12] = [
+    "checkInCode",
+    "reportReference",
+    "referenceCode",
+    "pin",
+    "secret",
+    "clientSecret",
+    "recoveryCodes",
+    "otpauthUri",
+    "accessToken",
+    "refreshToken",
+    "deviceToken",
+    "verificationToken",
+];
 
 struct Sealed<'a> {
     registry: &'a Registry,
@@ -278,7 +299,9 @@ impl<'a> Sealed<'a> {
                     self.registry.types.get(on).and_then(|t| t.field_by_name(f.node.name.node.as_str()));
                 let Some(field) = field else { return false };
                 let ty = MetaTypeName::concrete_typename(&field.ty);
-                sealed_type(ty) || self.selects(&f.node.selection_set.node, ty)
+                SECRET_FIELDS.contains(&f.node.name.node.as_str())
+                    || sealed_type(ty)
+                    || self.selects(&f.node.selection_set.node, ty)
             }
             Selection::InlineFragment(i) => {
                 let on = i.node.type_condition.as_ref().map_or(on, |c| c.node.on.node.as_str());

@@ -10,7 +10,10 @@
 //!   `__type` do not count towards that limit (see `depth`). What bounds them instead is
 //!   graphql-js's own rule (`MaxIntrospectionDepthRule`): at most two of the list fields
 //!   `fields`, `interfaces`, `possibleTypes` and `inputFields` nested in one another — each
-//!   multiplies the answer by the schema's size — and the parser's recursion limit.
+//!   multiplies the answer by the schema's size — and at most [`MAX_LISTS`] list fields in all
+//!   (`types`, `fields`, `args`, `inputFields`, `interfaces`, `enumValues`, `possibleTypes`,
+//!   `directives`, fragments expanded where spread; the standard query has 9), so that aliases
+//!   cannot multiply a large answer; and the nesting limit of every document (see `shape`).
 
 use std::collections::HashMap;
 
@@ -30,6 +33,23 @@ pub fn is_introspection_field(name: &str) -> bool {
 /// How many of the introspection list fields may nest (graphql-js `MAX_LISTS_DEPTH`): a third
 /// one is refused.
 const MAX_LISTS_DEPTH: usize = 3;
+
+/// How many list fields an introspecting document may select in all.
+pub const MAX_LISTS: usize = 16;
+
+fn is_list_field(name: &str) -> bool {
+    matches!(
+        name,
+        "types"
+            | "fields"
+            | "args"
+            | "inputFields"
+            | "interfaces"
+            | "enumValues"
+            | "possibleTypes"
+            | "directives"
+    )
+}
 
 fn validation_error(message: String) -> ServerError {
     let mut err = ServerError::new(message, None);
@@ -62,9 +82,15 @@ fn introspects(set: &SelectionSet) -> bool {
 
 /// Refuses introspection that nests the list fields too deep (see the module docs).
 pub fn check_depth(doc: &ExecutableDocument, lang: Lang) -> Result<(), ServerError> {
-    let mut walker = Walker { fragments: &doc.fragments, expanding: Vec::new() };
+    let mut walker = Walker { fragments: &doc.fragments, expanding: Vec::new(), lists: 0 };
     let too_deep = doc.operations.iter().any(|(_, op)| walker.find_roots(&op.node.selection_set.node))
         || doc.fragments.values().any(|f| walker.find_roots(&f.node.selection_set.node));
+    if walker.lists > MAX_LISTS {
+        return Err(validation_error(match lang {
+            Lang::Vi => format!("Truy vấn tự mô tả lược đồ chọn quá nhiều danh sách (tối đa {MAX_LISTS})."),
+            Lang::En => format!("Introspection selects too many lists (at most {MAX_LISTS})."),
+        }));
+    }
     if too_deep {
         return Err(validation_error(match lang {
             Lang::Vi => "Truy vấn tự mô tả lược đồ lồng quá sâu.".to_owned(),
@@ -78,6 +104,8 @@ struct Walker<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     /// The fragments being expanded, so that an (invalid) cycle cannot loop.
     expanding: Vec<&'a str>,
+    /// The list fields selected under `__schema` and `__type`, fragments expanded.
+    lists: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -98,6 +126,7 @@ impl<'a> Walker<'a> {
         set.items.iter().any(|item| match &item.node {
             Selection::Field(f) => {
                 let name = f.node.name.node.as_str();
+                self.lists += usize::from(is_list_field(name));
                 let depth = depth
                     + usize::from(matches!(name, "fields" | "interfaces" | "possibleTypes" | "inputFields"));
                 depth >= MAX_LISTS_DEPTH || self.lists_too_deep(&f.node.selection_set.node, depth)
@@ -144,6 +173,13 @@ mod tests {
         assert!(depth_ok("{ __schema { types { ...F } } } fragment F on __Type { name ...F }"));
         // Ordinary fields named like them are not introspection.
         assert!(depth_ok("{ a { fields { fields { fields { name } } } } }"));
+    }
+
+    #[test]
+    fn aliases_cannot_multiply_the_answer() {
+        assert!(depth_ok(include_str!("../../../tests/api/introspection/all-options.graphql")));
+        let aliased: String = (0..20).map(|i| format!("t{i}: types {{ name }} ")).collect();
+        assert!(!depth_ok(&format!("{{ __schema {{ {aliased} }} }}")));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod org;
 pub mod quota;
 pub mod scalars;
+mod shape;
 pub mod statistics;
 pub mod trainings;
 pub mod violence;

@@ -7,7 +7,8 @@
 //! many points answers `RATE_LIMITED` with `retryAfter` (HTTP 429) and nothing runs. After it
 //! ran, what it did not use goes back (requested − actual): on Redis with the instance's next
 //! call on that bucket, or within a second for all buckets at once, so a request pays one round
-//! trip for its cost, not two. Every response says so in
+//! trip for its cost, not two. A refund is given at most once: one caught in a Redis failure is
+//! dropped (the caller loses those points, never the service). Every response says so in
 //! `extensions.cost` — `requestedQueryCost`, `actualQueryCost`, `throttleStatus
 //! {maximumAvailable, currentlyAvailable, restoreRate}` — and in the `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset` headers. When the bucket cannot be reached (a

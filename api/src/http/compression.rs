@@ -6,8 +6,8 @@
 //! **Not compressed** (see `docs/security.md#compression`): mutations and WebSocket messages —
 //! they carry the secrets the service mints (tokens, client secrets, one-time codes) next to
 //! text the caller chose, the mix a compression oracle (BREACH) needs — and any query that
-//! selects a violence report's fields (see `engine::Disclosure`). Everything else a query
-//! returns is what its caller may read anyway.
+//! selects a violence report's fields or a secret (a check-in code; see `engine::Disclosure`).
+//! Everything else a query returns is what its caller may read anyway.
 
 use std::io::Write;
 
