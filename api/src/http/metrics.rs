@@ -73,23 +73,22 @@ async fn sample(state: &AppState) -> Vec<Sampled> {
     out
 }
 
+/// A pool's open and idle connections, its maximum, and how long taking a connection took
+/// (`None` past a second).
+async fn pool_state<DB: sea_orm::sqlx::Database>(
+    pool: &sea_orm::sqlx::Pool<DB>,
+) -> (u32, usize, u32, Option<Duration>) {
+    let started = Instant::now();
+    let taken = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
+    let acquire = matches!(taken, Ok(Ok(_))).then(|| started.elapsed());
+    (pool.size(), pool.num_idle(), pool.options().get_max_connections(), acquire)
+}
+
 /// The pool's connections, and how long taking one takes now (at most a second).
 async fn pool(db: &DatabaseConnection) -> Vec<Sampled> {
     let (size, idle, max, acquire) = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
-            let started = Instant::now();
-            let taken = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
-            let acquire = matches!(taken, Ok(Ok(_))).then(|| started.elapsed());
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections(), acquire)
-        }
-        _ => {
-            let pool = db.get_sqlite_connection_pool();
-            let started = Instant::now();
-            let taken = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
-            let acquire = matches!(taken, Ok(Ok(_))).then(|| started.elapsed());
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections(), acquire)
-        }
+        sea_orm::DbBackend::Postgres => pool_state(db.get_postgres_connection_pool()).await,
+        _ => pool_state(db.get_sqlite_connection_pool()).await,
     };
     vec![
         Sampled {
