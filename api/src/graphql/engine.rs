@@ -383,3 +383,25 @@ fn registry_of() -> SchemaEnv {
     let env = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
     env.unwrap_or_else(|| unreachable!("the schema runs its extensions' parse hook"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::parser::parse_query;
+
+    #[test]
+    fn answers_that_may_carry_secrets_are_told_apart() {
+        let env = registry_of();
+        let sensitive = |doc: &str| sensitive(&parse_query(doc).expect("parses"), &env.registry);
+        assert!(!sensitive("{ me { fullName } orgUnits(first: 5) { edges { node { name } } } }"));
+        assert!(!sensitive("query { myTrainingRegistrations { status } }"));
+        // Every mutation, whatever it selects.
+        assert!(sensitive("mutation { logout }"));
+        // The violence area's types, directly, in fragments and inline fragments.
+        assert!(sensitive("{ violenceReports(first: 5) { totalCount } }"));
+        assert!(sensitive("{ ...V } fragment V on QueryRoot { violenceReports(first: 5) { totalCount } }"));
+        // Secrets a query returns.
+        assert!(sensitive("{ myTrainingRegistrations { checkInCode { code } } }"));
+        assert!(sensitive("{ myConsents { reportReference } }"));
+    }
+}
