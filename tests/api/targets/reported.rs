@@ -262,6 +262,16 @@ async fn simultaneous_reports_all_reach_the_history_with_one_current_value() {
             .unwrap();
         assert_eq!(rows.len(), n, "{code}: every report is in the history");
         assert_eq!(rows.iter().filter(|r| r.superseded_at.is_none()).count(), 1, "{code}: one current value");
+        // One chain in time: each value is superseded exactly when the next one was reported.
+        let mut chain = rows.clone();
+        chain.sort_by_key(|r| (r.reported_at, r.id));
+        for pair in chain.windows(2) {
+            assert_eq!(
+                pair[0].superseded_at,
+                Some(pair[1].reported_at),
+                "{code}: superseded by the next report"
+            );
+        }
         let h = history(&app, &lb, ind, code, year(y)).await;
         assert_eq!(h.len(), n);
         assert_eq!(h[0]["current"], true, "{code}: the newest is the current one");

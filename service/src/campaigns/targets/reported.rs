@@ -85,9 +85,14 @@ async fn supersede_and_insert(
     let txn = db.begin().await?;
     let Period { from_year, to_year } = input.period;
     let written = async {
-        // Lock the current value first (PostgreSQL; SQLite has one writer) and only then read
-        // the clock: whoever superseded it before us has committed with an earlier time, and
-        // whoever comes after waits for us — so the current value is always the newest one.
+        // Lock the current value (PostgreSQL; SQLite has one writer), then read the clock and
+        // supersede exactly that row. Whoever superseded it before us committed with an earlier
+        // time, and whoever comes after waits for our lock — so the current value is always the
+        // newest one. When there is no current row to lock (none yet, or it was superseded while
+        // we waited), nothing is superseded: a row committed meanwhile makes the insert below a
+        // unique violation and the report retries, seeing that row. (Superseding "whatever is
+        // current" here instead would let a report that read its clock earlier supersede one that
+        // read it later.)
         let mut current = rv::Entity::find()
             .filter(rv::Column::IndicatorId.eq(input.indicator_id))
             .filter(rv::Column::FromYear.eq(from_year))
@@ -99,13 +104,14 @@ async fn supersede_and_insert(
         }
         let was = current.one(&txn).await?;
         let now = Utc::now();
-        db::execute(
-            &txn,
-            "UPDATE reported_value SET superseded_at = ? WHERE indicator_id = ? AND from_year = ? \
-             AND to_year = ? AND unit_id = ? AND superseded_at IS NULL",
-            [now.into(), input.indicator_id.into(), from_year.into(), to_year.into(), input.unit_id.into()],
-        )
-        .await?;
+        if let Some(was) = &was {
+            db::execute(
+                &txn,
+                "UPDATE reported_value SET superseded_at = ? WHERE id = ? AND superseded_at IS NULL",
+                [now.into(), was.id.into()],
+            )
+            .await?;
+        }
         let row = rv::ActiveModel {
             id: Set(Uuid::now_v7()),
             indicator_id: Set(input.indicator_id),
