@@ -34,6 +34,7 @@ mod membership;
 mod news;
 mod notifications;
 mod org;
+mod pool;
 mod roles;
 mod runtime;
 mod schema;
