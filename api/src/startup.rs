@@ -100,13 +100,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
     let (cache, events) = match &settings.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())?;
-            // Bounded, so an outage fails calls fast instead of queueing them for seconds.
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(settings.redis_timeout))
-                .set_response_timeout(Some(settings.redis_timeout))
-                .set_number_of_retries(1)
-                .set_max_delay(std::time::Duration::from_secs(1));
-            let conn = client.get_connection_manager_with_config(config).await?;
+            let conn = redis_connection(&client, &settings).await?;
             let events = EventBus::with_redis(client, conn.clone(), &settings.redis_prefix).await?;
             (Cache::redis(conn, &settings.redis_prefix, settings.redis_timeout), events)
         }
@@ -132,6 +126,7 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         None => None,
     };
     Ok(AppState {
+        pools: Arc::new(std::sync::Mutex::new(vec![db.clone()])),
         db,
         cache,
         events,
@@ -146,6 +141,57 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         geoip,
         public_statistics: Arc::default(),
     })
+}
+
+/// An auto-reconnecting Redis connection whose calls are bounded, so an outage fails them fast
+/// instead of queueing them for seconds.
+async fn redis_connection(
+    client: &redis::Client,
+    settings: &Settings,
+) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.redis_timeout))
+        .set_response_timeout(Some(settings.redis_timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(std::time::Duration::from_secs(1));
+    client.get_connection_manager_with_config(config).await
+}
+
+/// The state one HTTP worker serves its requests with: `shared`, with a database pool
+/// (PostgreSQL) and a Redis connection of its own, opened on the worker's runtime. A socket is
+/// read by the runtime it was opened on: through the shared ones every reply would wake the
+/// main thread, which would then wake the worker's. What cannot be opened now (Redis away at
+/// start-up) is shared instead, with a warning.
+async fn worker_state(shared: AppState) -> AppState {
+    let mut state = shared;
+    let settings = state.settings.clone();
+    if db::worker_pools(&settings) {
+        match db::connect_worker(&settings, state.stats.clone()).await {
+            Ok(pool) => {
+                let mut pools = state.pools.lock().unwrap_or_else(|p| p.into_inner());
+                // A worker that died and was restarted replaces its pool (the shared one stays
+                // first).
+                if pools.len() > settings.workers {
+                    pools.remove(1);
+                }
+                pools.push(pool.clone());
+                drop(pools);
+                state.db = pool;
+            }
+            Err(e) => tracing::warn!(error = %e, "an HTTP worker uses the shared database pool"),
+        }
+    }
+    if let Some(url) = &settings.redis_url {
+        let conn = match redis::Client::open(url.as_str()) {
+            Ok(client) => redis_connection(&client, &settings).await,
+            Err(e) => Err(e),
+        };
+        match conn {
+            Ok(conn) => state.cache = state.cache.on_connection(conn),
+            Err(e) => tracing::warn!(error = ?e.kind(), "an HTTP worker uses the shared Redis connection"),
+        }
+    }
+    state
 }
 
 /// Who delivers what the workers send.
@@ -238,11 +284,16 @@ impl Application {
         let draining = Draining::default();
         let probe = web::Data::new(draining.clone());
         let server = HttpServer::new(move || {
+            let shared = app_state.clone();
             App::new()
                 .wrap(http::cors(&cors_origins))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(engine.clone())
-                .app_data(web::Data::new(app_state.clone()))
+                // Built on the worker's own runtime (see `worker_state`).
+                .data_factory(move || {
+                    let shared = shared.clone();
+                    async move { Ok::<_, std::convert::Infallible>(worker_state(shared).await) }
+                })
                 .app_data(persisted.clone())
                 .app_data(probe.clone())
                 .app_data(web::PayloadConfig::new(body_limit))

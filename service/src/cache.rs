@@ -51,10 +51,17 @@ pub enum Revocation {
     Unknown,
 }
 
-/// The Redis side of [`Cache`]: a shared auto-reconnecting connection, the key prefix, the
-/// bound on each call, and whether the revocation flags can be trusted.
+/// The Redis side of [`Cache`]: an auto-reconnecting connection, and what every connection of
+/// this instance shares ([`RedisShared`]).
 pub struct RedisStore {
     conn: ConnectionManager,
+    shared: Arc<RedisShared>,
+}
+
+/// What the Redis connections of one instance share (each HTTP worker has one of its own, see
+/// [`Cache::on_connection`]): the key prefix, the bound on each call, whether the revocation
+/// flags can be trusted, and the points owed back to buckets.
+struct RedisShared {
     prefix: String,
     timeout: Duration,
     /// Revocation flags are complete (restored since the last error or data loss).
@@ -135,12 +142,24 @@ impl Cache {
     pub fn redis(conn: ConnectionManager, prefix: &str, timeout: Duration) -> Self {
         Cache::Redis(Arc::new(RedisStore {
             conn,
-            prefix: prefix.to_owned(),
-            timeout,
-            trusted: AtomicBool::new(false),
-            epoch: AtomicU64::new(0),
-            owed: Mutex::default(),
+            shared: Arc::new(RedisShared {
+                prefix: prefix.to_owned(),
+                timeout,
+                trusted: AtomicBool::new(false),
+                epoch: AtomicU64::new(0),
+                owed: Mutex::default(),
+            }),
         }))
+    }
+
+    /// The same cache through another connection: trust, epoch and owed points stay shared.
+    /// An HTTP worker opens one of its own on its own runtime, so that its calls are read by
+    /// its thread instead of waking the thread that opened the shared one (in process: `self`).
+    pub fn on_connection(&self, conn: ConnectionManager) -> Self {
+        match self {
+            Cache::Memory(_) => self.clone(),
+            Cache::Redis(r) => Cache::Redis(Arc::new(RedisStore { conn, shared: r.shared.clone() })),
+        }
     }
 
     pub fn is_redis(&self) -> bool {
@@ -182,7 +201,7 @@ impl Cache {
             Cache::Memory(store) => Ok(store.take_points(key, capacity, per_sec, cost)),
             Cache::Redis(r) => {
                 // Points this instance owes the bucket go back with this call.
-                let owed = r.owed.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+                let owed = r.shared.owed.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
                 let net = cost - owed.map_or(0.0, |(_, _, points)| points);
                 let mut invocation = bucket_script().key(r.key(key));
                 invocation.arg(capacity).arg(per_sec).arg(net);
@@ -221,7 +240,7 @@ impl Cache {
     pub async fn settle_owed(&self) -> Result<bool, ApiError> {
         let Cache::Redis(r) = self else { return Ok(false) };
         let owed: Vec<(String, (u32, u32, f64))> =
-            r.owed.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+            r.shared.owed.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
         if owed.is_empty() {
             return Ok(false);
         }
@@ -355,13 +374,13 @@ impl Cache {
             }
             // Distrusted: the database answers (the guard restores the flags meanwhile), and a
             // request does not wait on a Redis that is failing.
-            Cache::Redis(r) if !r.trusted.load(Ordering::Acquire) => Revocation::Unknown,
+            Cache::Redis(r) if !r.shared.trusted.load(Ordering::Acquire) => Revocation::Unknown,
             Cache::Redis(r) => {
                 let mut cmd = redis::cmd("MGET");
                 cmd.arg(r.key(key)).arg(r.key(RESTORED_MARKER));
                 match r.bounded(cmd.query_async::<(Option<u8>, Option<u8>)>(&mut r.conn.clone())).await {
                     Ok((Some(_), _)) => Revocation::Revoked,
-                    Ok((None, Some(_))) if r.trusted.load(Ordering::Acquire) => Revocation::NotRevoked,
+                    Ok((None, Some(_))) if r.shared.trusted.load(Ordering::Acquire) => Revocation::NotRevoked,
                     Ok((None, None)) => {
                         // Redis lost its data (restarted empty, flushed): flags may be missing.
                         r.distrust("the revocation marker is gone");
@@ -377,7 +396,7 @@ impl Cache {
     pub fn trusted(&self) -> bool {
         match self {
             Cache::Memory(_) => true,
-            Cache::Redis(r) => r.trusted.load(Ordering::Acquire),
+            Cache::Redis(r) => r.shared.trusted.load(Ordering::Acquire),
         }
     }
 
@@ -386,7 +405,7 @@ impl Cache {
     pub fn epoch(&self) -> u64 {
         match self {
             Cache::Memory(_) => 0,
-            Cache::Redis(r) => r.epoch.load(Ordering::Acquire),
+            Cache::Redis(r) => r.shared.epoch.load(Ordering::Acquire),
         }
     }
 
@@ -394,16 +413,16 @@ impl Cache {
     /// taken): writes the marker and trusts the cache, unless an error happened meanwhile.
     pub async fn mark_restored(&self, epoch: u64) -> Result<bool, ApiError> {
         let Cache::Redis(r) = self else { return Ok(true) };
-        if r.epoch.load(Ordering::Acquire) != epoch {
+        if r.shared.epoch.load(Ordering::Acquire) != epoch {
             return Ok(false);
         }
         let mut cmd = redis::cmd("SET");
         cmd.arg(r.key(RESTORED_MARKER)).arg(1);
         r.bounded(cmd.query_async::<()>(&mut r.conn.clone())).await?;
         // An error between the check and the write distrusted the cache again: keep it so.
-        let unchanged = r.epoch.load(Ordering::Acquire) == epoch;
+        let unchanged = r.shared.epoch.load(Ordering::Acquire) == epoch;
         if unchanged {
-            r.trusted.store(true, Ordering::Release);
+            r.shared.trusted.store(true, Ordering::Release);
         }
         Ok(unchanged)
     }
@@ -429,13 +448,13 @@ impl Cache {
 
 impl RedisStore {
     fn key(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
+        format!("{}{key}", self.shared.prefix)
     }
 
     /// Notes points owed to a bucket (at most [`MAX_OWED`] buckets: past that, a refund is
     /// dropped rather than let the map grow while Redis is away).
     fn owe(&self, key: &str, (capacity, per_sec, points): (u32, u32, f64)) {
-        let mut owed = self.owed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut owed = self.shared.owed.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(o) = owed.get_mut(key) {
             o.2 += points;
         } else if owed.len() < MAX_OWED {
@@ -446,7 +465,7 @@ impl RedisStore {
     /// Runs one Redis call within the timeout. Any failure distrusts the revocation flags and
     /// answers `UNAVAILABLE`: the caller fails closed, and fast.
     async fn bounded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, ApiError> {
-        let failure = match tokio::time::timeout(self.timeout, call).await {
+        let failure = match tokio::time::timeout(self.shared.timeout, call).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => {
                 crate::metrics::metrics().redis_errors.with_label_values(&["error"]).inc();
@@ -462,8 +481,8 @@ impl RedisStore {
     }
 
     fn distrust(&self, why: &str) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        if self.trusted.swap(false, Ordering::AcqRel) {
+        self.shared.epoch.fetch_add(1, Ordering::AcqRel);
+        if self.shared.trusted.swap(false, Ordering::AcqRel) {
             tracing::warn!(reason = why, "redis: revocation flags not trusted until restored");
         }
     }

@@ -52,6 +52,9 @@ pub struct Settings {
     /// Connections kept open even when idle (PostgreSQL; default: the maximum). A request never
     /// waits for a new connection's handshake while the pool is warm.
     pub database_min_connections: u32,
+    /// The PostgreSQL pool of background work (outboxes, fan-out, escalation…), apart from
+    /// the HTTP workers' pools.
+    pub database_background_connections: u32,
     /// How long a request waits for a database connection before it answers `UNAVAILABLE`
     /// (the database is down, unreachable, or every connection is busy).
     pub database_acquire_timeout: Duration,
@@ -389,6 +392,12 @@ impl Settings {
                 None => parse(&get, "APP_DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
                 Some(_) => parse(&get, "APP_DATABASE_MIN_CONNECTIONS", 10, "a number of connections")?,
             },
+            database_background_connections: parse(
+                &get,
+                "APP_DATABASE_BACKGROUND_CONNECTIONS",
+                3,
+                "a positive integer",
+            )?,
             database_acquire_timeout: millis(parse(
                 &get,
                 "APP_DATABASE_ACQUIRE_TIMEOUT_MS",

@@ -49,8 +49,66 @@ pub async fn migrate(settings: &Settings) -> Result<(), DbErr> {
     migrated
 }
 
-/// Connects, creating the directory of an SQLite file when needed.
+/// How many connections a pool opens at most, and how many it keeps open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSize {
+    pub max: u32,
+    pub min: u32,
+}
+
+impl PoolSize {
+    /// The instance's shared pool: on PostgreSQL the background work's
+    /// (`APP_DATABASE_BACKGROUND_CONNECTIONS`, one kept open) when each HTTP worker has a pool
+    /// of its own, otherwise the whole `APP_DATABASE_MAX_CONNECTIONS`.
+    pub fn shared(settings: &Settings, worker_pools: bool) -> Self {
+        if worker_pools {
+            let max = settings.database_background_connections.max(1);
+            Self { max, min: 1 }
+        } else {
+            let max = settings.database_max_connections;
+            Self { max, min: settings.database_min_connections.min(max) }
+        }
+    }
+
+    /// One HTTP worker's pool: its share of `APP_DATABASE_MAX_CONNECTIONS` and
+    /// `APP_DATABASE_MIN_CONNECTIONS`, rounded up, at least two (a request may read through a
+    /// loader while another of its fields holds a connection).
+    pub fn per_worker(settings: &Settings) -> Self {
+        let workers = u32::try_from(settings.workers.max(1)).unwrap_or(u32::MAX);
+        let max = settings.database_max_connections.div_ceil(workers).max(2);
+        let min = settings.database_min_connections.div_ceil(workers).min(max);
+        Self { max, min }
+    }
+}
+
+/// Whether each HTTP worker gets a pool of its own (see [`connect_worker`]): on PostgreSQL.
+/// SQLite has one connection for the whole process.
+pub fn worker_pools(settings: &Settings) -> bool {
+    !settings.database_url.starts_with("sqlite:")
+}
+
+/// Connects the instance's shared pool ([`PoolSize::shared`]: background work, start-up, the
+/// command line), creating the directory of an SQLite file when needed.
 pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<DatabaseConnection, DbErr> {
+    let size = PoolSize::shared(settings, worker_pools(settings));
+    open(settings, stats, size, false).await
+}
+
+/// A pool for one HTTP worker, opened lazily on the worker's own runtime (PostgreSQL only): a
+/// connection's socket is then read by the thread that runs the worker's requests, not by the
+/// thread that opened the shared pool (a wake-up of another thread per reply). Its connections
+/// are opened in the background up to [`PoolSize::per_worker`]'s minimum; none is needed to
+/// start, so an outage at start-up does not stop the worker.
+pub async fn connect_worker(settings: &Settings, stats: Arc<DbStats>) -> Result<DatabaseConnection, DbErr> {
+    open(settings, stats, PoolSize::per_worker(settings), true).await
+}
+
+async fn open(
+    settings: &Settings,
+    stats: Arc<DbStats>,
+    size: PoolSize,
+    lazy: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let url = &settings.database_url;
     let sqlite = url.starts_with("sqlite:");
     if sqlite {
@@ -58,19 +116,16 @@ pub async fn connect(settings: &Settings, stats: Arc<DbStats>) -> Result<Databas
             .map_err(|e| DbErr::Custom(format!("cannot create the database directory: {e}")))?;
     }
     let mut opts = ConnectOptions::new(url.clone());
+    opts.connect_lazy(lazy);
     if !sqlite {
         // No request can hold the database for long (PostgreSQL cancels the statement; SQLite
         // has no such setting, and its one connection queues everyone anyway).
         opts.statement_timeout(settings.database_statement_timeout);
     }
-    opts.max_connections(if sqlite { 1 } else { settings.database_max_connections })
+    opts.max_connections(if sqlite { 1 } else { size.max })
         // Opened at start-up and kept: a new connection costs a handshake (TLS too, unless the
         // URL says `sslmode=disable`), which a request should not wait for.
-        .min_connections(if sqlite {
-            1
-        } else {
-            settings.database_min_connections.min(settings.database_max_connections)
-        })
+        .min_connections(if sqlite { 1 } else { size.min })
         // PostgreSQL: an outage answers `UNAVAILABLE` after this instead of queueing requests
         // for long. SQLite's one connection is not lost to outages; requests queue behind the
         // writer holding it (an import, a fan-out batch), so they may wait longer.
@@ -339,6 +394,40 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let mut all: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        all.insert("DATABASE_URL".into(), "postgres://localhost/x".into());
+        Settings::from_vars(&all).unwrap()
+    }
+
+    #[test]
+    fn each_worker_takes_its_share_of_the_request_connections_and_at_least_two() {
+        let s = settings(&[("APP_WORKERS", "4"), ("APP_DATABASE_MAX_CONNECTIONS", "10")]);
+        // The minimum defaults to the maximum: 10 over 4 workers is 3 each, rounded up.
+        assert_eq!(PoolSize::per_worker(&s), PoolSize { max: 3, min: 3 });
+        let s = settings(&[
+            ("APP_WORKERS", "8"),
+            ("APP_DATABASE_MAX_CONNECTIONS", "4"),
+            ("APP_DATABASE_MIN_CONNECTIONS", "4"),
+        ]);
+        assert_eq!(PoolSize::per_worker(&s), PoolSize { max: 2, min: 1 });
+        let s = settings(&[("APP_WORKERS", "2"), ("APP_DATABASE_MIN_CONNECTIONS", "0")]);
+        assert_eq!(PoolSize::per_worker(&s), PoolSize { max: 5, min: 0 });
+    }
+
+    #[test]
+    fn the_shared_pool_serves_background_work_when_workers_have_pools() {
+        let s =
+            settings(&[("APP_DATABASE_MAX_CONNECTIONS", "12"), ("APP_DATABASE_BACKGROUND_CONNECTIONS", "4")]);
+        assert!(worker_pools(&s));
+        assert_eq!(PoolSize::shared(&s, true), PoolSize { max: 4, min: 1 });
+        assert_eq!(PoolSize::shared(&s, false), PoolSize { max: 12, min: 12 });
+        let mut lite = s.clone();
+        lite.database_url = "sqlite::memory:".into();
+        assert!(!worker_pools(&lite));
+    }
 
     #[test]
     fn lists_repeat_their_item() {

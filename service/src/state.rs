@@ -10,11 +10,16 @@ use sea_orm::DatabaseConnection;
 
 use crate::{auth::TokenKeys, cache::Cache, config::Settings, crypto::Keyring, events::EventBus};
 
-/// Shared by all workers; cheap to clone.
+/// Shared by all workers; cheap to clone. An HTTP worker serves its requests with a copy whose
+/// database pool and Redis connection are its own (see `api::startup`); everything else is
+/// shared.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub cache: Cache,
+    /// Every database pool of this instance, so that metrics see all the connections: the
+    /// shared one first, then each HTTP worker's own (PostgreSQL).
+    pub pools: Arc<std::sync::Mutex<Vec<DatabaseConnection>>>,
     pub events: EventBus,
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, StreamTrait, TransactionTrait};
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -102,4 +103,52 @@ async fn a_reply_stream_dropped_half_read_does_not_leak_into_the_next_statement(
             assert_eq!(row.try_get::<String>("", "tag").unwrap(), "mine");
         }
     }
+}
+
+/// On PostgreSQL each HTTP worker has a pool of its own (opened on its own runtime), apart from
+/// the shared pool of background work: requests are served while background work holds every
+/// shared connection, and the metrics count every pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_have_their_own_pools_apart_from_background_work() {
+    if backend() != "postgres" {
+        eprintln!("one pool per worker is a PostgreSQL set-up (SQLite has one connection); nothing checked");
+        return;
+    }
+    let token = "metrics-scraper-token-0123456789abcdef";
+    let app = spawn_app_with(&[
+        ("APP_DATABASE_MAX_CONNECTIONS", "5"),
+        ("APP_DATABASE_MIN_CONNECTIONS", "1"),
+        ("APP_DATABASE_BACKGROUND_CONNECTIONS", "2"),
+        ("APP_DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
+        ("APP_METRICS_TOKEN", token),
+    ])
+    .await;
+    let shared = app.state.db.get_postgres_connection_pool();
+    assert_eq!(shared.options().get_max_connections(), 2, "APP_DATABASE_BACKGROUND_CONNECTIONS");
+    // Background work holds every shared connection.
+    let held = [shared.acquire().await.unwrap(), shared.acquire().await.unwrap()];
+    let admin = app.token(SYSADMIN).await;
+    for _ in 0..6 {
+        let res =
+            app.gql("{ orgUnits(first: 5) { edges { node { code } } } }", json!({}), Some(&admin)).await;
+        assert_eq!(res.data()["orgUnits"]["edges"].as_array().unwrap().len(), 5, "{}", res.body);
+    }
+    drop(held);
+    // Two workers, each with 3 of the 5 request connections (rounded up), and the shared 2.
+    let started = std::time::Instant::now();
+    let pools = loop {
+        let pools = app.state.pools.lock().unwrap().clone();
+        if pools.len() == 3 || started.elapsed() > Duration::from_secs(10) {
+            break pools;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(pools.len(), 3, "the shared pool and one per worker");
+    let maxima: Vec<u32> =
+        pools.iter().map(|p| p.get_postgres_connection_pool().options().get_max_connections()).collect();
+    assert_eq!(maxima, [2, 3, 3]);
+    let scraped =
+        app.client.get(app.url("/metrics")).bearer_auth(token).send().await.unwrap().text().await.unwrap();
+    let max = scraped.lines().find_map(|l| l.strip_prefix("phunu_db_pool_max_connections ")).unwrap();
+    assert_eq!(max.trim().parse::<f64>().unwrap(), 8.0, "{scraped}");
 }

@@ -80,6 +80,8 @@ struct Caller<'a> {
     /// The cost cell and the request's metadata: only HTTP requests are metered.
     metered: Option<(&'a Arc<quota::CostCell>, &'a RequestMeta)>,
     disclosure: Option<&'a Arc<Disclosure>>,
+    /// The HTTP worker's state (its own Redis connection), when the request carries one.
+    state: Option<&'a AppState>,
 }
 
 fn data_of<'a, T: 'static>(data: &'a Data, session: Option<&'a Data>) -> Option<&'a T> {
@@ -118,6 +120,7 @@ impl Engine {
                 metered: data_of::<Arc<quota::CostCell>>(&request.data, None)
                     .zip(data_of::<RequestMeta>(&request.data, None)),
                 disclosure: data_of::<Arc<Disclosure>>(&request.data, None),
+                state: data_of::<AppState>(&request.data, None),
             };
             self.prepare(&request.query, &request.variables, &caller).await
         };
@@ -176,6 +179,7 @@ impl Engine {
                     lang,
                     metered: None,
                     disclosure: None,
+                    state: None,
                 };
                 engine.prepare(&request.query, &request.variables, &caller).await
             };
@@ -231,7 +235,8 @@ impl Engine {
         }
         // Last, once the document is known to be acceptable: its points (see `quota`).
         if let (Some((cell, meta)), Some(auth)) = (caller.metered, caller.auth) {
-            let call = quota::Metered { state: &inner.state, cell, auth, meta };
+            let state = caller.state.unwrap_or(&inner.state);
+            let call = quota::Metered { state, cell, auth, meta };
             quota::charge(call, &doc, variables, registry, lang).await?;
         }
         Ok(doc)

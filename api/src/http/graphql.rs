@@ -569,6 +569,8 @@ async fn execute(
         .data(lang)
         .data(meta.clone())
         .data(Loaders::new(&state.db))
+        // This worker's state (its own pool and Redis connection) before the schema's.
+        .data(state.clone())
         .data(ScopeCell::default())
         .data(CredentialGuard::default());
     // A mutation sent with an idempotency key runs once per caller and key.

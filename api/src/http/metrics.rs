@@ -5,8 +5,8 @@
 //! outsider more than they should.
 //!
 //! Besides the counters kept as things happen, each scrape reads what is a state rather than an
-//! event: the database pool's connections (idle, in use, the most it opens) and how long taking
-//! one takes now; the backlogs of the push, SMS and webhook outboxes and of notification
+//! event: the database pools' connections (idle, in use, the most they open: the shared pool and
+//! each HTTP worker's together) and how long taking one takes now; the backlogs of the push, SMS and webhook outboxes and of notification
 //! fan-outs, with the age of the oldest item waiting; and the violence reports nobody has
 //! acknowledged, those past their escalation deadline (the escalation worker should have moved
 //! them: alert when it stays above 0) and how far past it the oldest is. These reads take at
@@ -55,7 +55,7 @@ fn gauge(name: &'static str, help: &'static str, value: f64) -> Sampled {
 
 /// The states read at each scrape (see the module docs).
 async fn sample(state: &AppState) -> Vec<Sampled> {
-    let mut out = pool(&state.db).await;
+    let mut out = pool(state).await;
     let now = Utc::now();
     match tokio::time::timeout(READ_TIMEOUT, backlogs(&state.db, now)).await {
         Ok(Ok(mut read)) => {
@@ -73,23 +73,37 @@ async fn sample(state: &AppState) -> Vec<Sampled> {
     out
 }
 
-/// A pool's open and idle connections, its maximum, and how long taking a connection took
-/// (`None` past a second).
-async fn pool_state<DB: sea_orm::sqlx::Database>(
-    pool: &sea_orm::sqlx::Pool<DB>,
-) -> (u32, usize, u32, Option<Duration>) {
-    let started = Instant::now();
-    let taken = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
-    let acquire = matches!(taken, Ok(Ok(_))).then(|| started.elapsed());
-    (pool.size(), pool.num_idle(), pool.options().get_max_connections(), acquire)
+/// A pool's open and idle connections and its maximum.
+fn pool_size(db: &DatabaseConnection) -> (u32, usize, u32) {
+    fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> (u32, usize, u32) {
+        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+    }
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => of(db.get_postgres_connection_pool()),
+        _ => of(db.get_sqlite_connection_pool()),
+    }
 }
 
-/// The pool's connections, and how long taking one takes now (at most a second).
-async fn pool(db: &DatabaseConnection) -> Vec<Sampled> {
-    let (size, idle, max, acquire) = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => pool_state(db.get_postgres_connection_pool()).await,
-        _ => pool_state(db.get_sqlite_connection_pool()).await,
-    };
+/// How long taking a connection from `db` took (`None` past a second).
+async fn acquire_time(db: &DatabaseConnection) -> Option<Duration> {
+    async fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> Option<Duration> {
+        let started = Instant::now();
+        let taken = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
+        matches!(taken, Ok(Ok(_))).then(|| started.elapsed())
+    }
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => of(db.get_postgres_connection_pool()).await,
+        _ => of(db.get_sqlite_connection_pool()).await,
+    }
+}
+
+/// The connections of every pool of the instance (the shared one and each HTTP worker's), and
+/// how long taking one from the scraping worker's pool takes now (at most a second).
+async fn pool(state: &AppState) -> Vec<Sampled> {
+    let pools = state.pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let (size, idle, max) =
+        pools.iter().map(pool_size).fold((0, 0, 0), |(s, i, m), (ps, pi, pm)| (s + ps, i + pi, m + pm));
+    let acquire = acquire_time(&state.db).await;
     vec![
         Sampled {
             name: "phunu_db_pool_connections",

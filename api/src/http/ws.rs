@@ -65,6 +65,8 @@ pub async fn handshake(
     data.insert(lang);
     data.insert(meta);
     data.insert(Loaders::new(&state.db));
+    // This worker's state (its own pool and Redis connection) before the schema's.
+    data.insert(state.get_ref().clone());
     data.insert(CredentialGuard::default());
     actix_web::rt::spawn(run(session, stream, engine.into_inner(), state.into_inner(), protocol, data));
     Ok(response)
