@@ -586,3 +586,35 @@ async fn moving_a_unit_needs_an_admin_over_its_old_parent_too() {
     let branch = unit(&app, "HN-LB-BD-01").await;
     assert_eq!(branch["parent"]["code"], "HN-LB-BD");
 }
+
+/// One page of 100 is the same list, item for item, as the pages of 20 that cover it (a long
+/// list and a short one are joined differently by the executor); and each unit's parent, read
+/// through a loader for the whole page, lands on its own unit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_page_is_the_short_pages_item_for_item() {
+    let app = spawn_app().await;
+    let admin = app.token(SYSADMIN).await;
+    let q = "query($first: Int, $after: String) { orgUnits(first: $first, after: $after) { \
+             pageInfo { endCursor } edges { node { code kind parent { code } } } } }";
+    let long = app.gql(q, json!({ "first": 100 }), Some(&admin)).await;
+    let long = long.data()["orgUnits"]["edges"].as_array().unwrap().clone();
+    assert!(long.len() >= 30, "{} units: too few for a long list", long.len());
+    let mut short = Vec::new();
+    let mut after = Value::Null;
+    while short.len() < long.len() {
+        let page = app.gql(q, json!({ "first": 20, "after": after }), Some(&admin)).await;
+        let edges = page.data()["orgUnits"]["edges"].as_array().unwrap();
+        assert!(!edges.is_empty(), "the short pages ended first");
+        short.extend(edges.iter().cloned());
+        after = page.data()["orgUnits"]["pageInfo"]["endCursor"].clone();
+    }
+    short.truncate(long.len());
+    assert_eq!(long, short);
+    for edge in &long {
+        let code = edge["node"]["code"].as_str().unwrap();
+        match edge["node"]["parent"]["code"].as_str() {
+            Some(parent) => assert!(code.starts_with(&format!("{parent}-")), "{code} under {parent}"),
+            None => assert_eq!(code, "HN"),
+        }
+    }
+}
