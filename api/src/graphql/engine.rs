@@ -128,6 +128,9 @@ impl Engine {
             Ok(doc) => {
                 let (name, kind) = operation_of(&doc, request.operation_name.as_deref());
                 request.set_parsed_query(doc);
+                if kind == "query" {
+                    request.data.insert(super::KnownUnits::default());
+                }
                 let run = self.0.schema.execute(request);
                 let response = if self.0.traced {
                     let span = tracing::info_span!(

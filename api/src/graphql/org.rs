@@ -257,6 +257,7 @@ impl OrgQuery {
         let filter = svc::unit_filter_for(ctx.call()?, filter).await?;
         let (rows, has_next) =
             svc::list_units(&ctx.state()?.db, &filter, page.first, page.after.as_ref()).await?;
+        crate::graphql::know_parents(ctx, &rows).await?;
         Ok(unit_page(rows, has_next, page.after.is_some(), filter))
     }
 
