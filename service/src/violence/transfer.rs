@@ -24,8 +24,11 @@
 
 use chrono::Utc;
 use entities::ids::{PersonId, ReportId, UnitId};
-use entities::violence_report as report;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, FromQueryResult, IntoActiveModel, Set, TransactionTrait};
+use entities::{violence_report as report, violence_report_event as event};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
 
 use super::{
     AccessAction, ActorRole, CloseReason, EventKind, MAX_TEXT, NewEvent, ReportStatus, access, add_event,
@@ -167,6 +170,30 @@ async fn answer_closure(
     Ok(close_reason)
 }
 
+/// Whether the last transfer of `row` was offered to a unit `me` answers for: she saw the offer,
+/// so when another officer's answer has taken it away she is told it is decided, not that the
+/// report does not exist.
+async fn last_offered_to_her(
+    conn: &impl ConnectionTrait,
+    me: PersonId,
+    row: &report::Model,
+) -> Result<bool, ApiError> {
+    let offered = event::Entity::find()
+        .select_only()
+        .column(event::Column::UnitId)
+        .filter(event::Column::ReportId.eq(row.id))
+        .filter(event::Column::Kind.eq(EventKind::TransferRequested))
+        .order_by_desc(event::Column::CreatedAt)
+        .into_tuple::<Option<UnitId>>()
+        .one(conn)
+        .await?
+        .flatten();
+    match offered {
+        Some(unit) => covers(conn, me, unit).await,
+        None => Ok(false),
+    }
+}
+
 fn pending() -> ApiError {
     ApiError::Conflict(ConflictKind::RequestPending)
 }
@@ -191,6 +218,10 @@ pub(super) async fn step(
         Step::AcceptTransfer | Step::DeclineTransfer { .. } => {
             let row = locked.ok_or(ApiError::NotFound)?;
             match access(&txn, viewer, &row).await? {
+                // Answered already by someone else: she was offered it, so it is no secret.
+                super::Access::None if last_offered_to_her(&txn, me, &row).await? => {
+                    return Err(decided());
+                }
                 super::Access::None => return Err(ApiError::NotFound),
                 // Offered to her unit: `access` has checked that her reach covers it.
                 super::Access::Receiving => {}

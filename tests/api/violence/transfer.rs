@@ -176,12 +176,25 @@ async fn a_declined_or_cancelled_transfer_leaves_the_case_with_the_sender() {
     assert!(view["summary"]["pendingTransfer"].is_null());
     assert_eq!(notifications_of(&app, BD_CASE_OFFICER, "VIOLENCE_REPORT_UPDATED").await.len(), 1);
     app.gql(&read_q(), json!({ "id": id }), Some(&receiver.token)).await.expect_code("NOT_FOUND");
+    // Another officer of the unit it was offered to knew of it: her late answer is told it is
+    // decided; an officer it was never offered to still learns nothing.
+    let peer = officer(&app, S, 58, "HN-LB-GT", "CASE_OFFICER").await;
+    app.gql(&accept_q(), json!({ "id": id }), Some(&peer.token))
+        .await
+        .expect_reason("CONFLICT", "ALREADY_DECIDED");
+    let stranger = officer(&app, S, 59, "HN-HK", "CASE_OFFICER").await;
+    app.gql(&accept_q(), json!({ "id": id }), Some(&stranger.token)).await.expect_code("NOT_FOUND");
+    app.gql(&decline_q(), json!({ "id": id, "r": "Không." }), Some(&stranger.token))
+        .await
+        .expect_code("NOT_FOUND");
 
     // Taken back before anyone answers.
     app.gql(&transfer_q(), json!({ "id": id, "to": gt, "r": "Lần hai." }), Some(&sender)).await.ok();
     let cancelled = app.gql(&cancel_q(), json!({ "id": id }), Some(&sender)).await.ok();
     assert!(cancelled["cancelViolenceReportTransfer"]["summary"]["pendingTransfer"].is_null());
-    app.gql(&accept_q(), json!({ "id": id }), Some(&receiver.token)).await.expect_code("NOT_FOUND");
+    app.gql(&accept_q(), json!({ "id": id }), Some(&receiver.token))
+        .await
+        .expect_reason("CONFLICT", "ALREADY_DECIDED");
     app.gql(&cancel_q(), json!({ "id": id }), Some(&sender))
         .await
         .expect_reason("CONFLICT", "ALREADY_DECIDED");
