@@ -618,3 +618,51 @@ async fn a_long_page_is_the_short_pages_item_for_item() {
         }
     }
 }
+
+/// The tree below the city as one query: the districts, each with its first ward and its
+/// first `wards` wards, each of those with two branches.
+const TREE: &str = "query($districts: Int, $wards: Int) { orgUnit(code: \"HN\") { code \
+    children(first: $districts) { edges { node { code \
+      few: children(first: 1) { pageInfo { hasNextPage } edges { node { code } } } \
+      children(first: $wards) { pageInfo { hasNextPage } edges { node { code \
+        children(first: 2) { pageInfo { hasNextPage } edges { node { code } } } } } } } } } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_read_ahead_gives_each_unit_its_own_children_in_a_bounded_number_of_statements() {
+    let app = spawn_app().await;
+    let tree = app.gql(TREE, json!({ "districts": 10, "wards": 10 }), None).await.ok();
+    let districts = edges(&tree["orgUnit"]["children"]);
+    assert!(districts.len() >= 2, "{} districts: too few to batch", districts.len());
+    // Every unit's pages read ahead are the pages it gives when asked alone.
+    let alone = "query($c: String) { orgUnit(code: $c) { \
+                   few: children(first: 1) { pageInfo { hasNextPage } edges { node { code } } } \
+                   children(first: 10) { pageInfo { hasNextPage } edges { node { code } } } } }";
+    let mut wards = 0;
+    for district in &districts {
+        let code = district["code"].as_str().unwrap();
+        let own = app.gql(alone, json!({ "c": code }), None).await.ok();
+        assert_eq!(district["few"], own["orgUnit"]["few"], "{code}");
+        let listed: Vec<Value> = edges(&district["children"]).iter().map(|w| json!(w["code"])).collect();
+        let asked: Vec<Value> = edges(&own["orgUnit"]["children"]).iter().map(|w| json!(w["code"])).collect();
+        assert_eq!(listed, asked, "{code}");
+        for ward in edges(&district["children"]) {
+            let code = ward["code"].as_str().unwrap();
+            let branches = strings(&edges(&ward["children"]), "code");
+            assert!(branches.iter().all(|b| b.starts_with(&format!("{code}-"))), "{branches:?} under {code}");
+            let own = strings(&edges(&unit(&app, code).await["children"]), "code");
+            assert_eq!(branches, own[..own.len().min(2)], "{code}");
+            assert_eq!(ward["children"]["pageInfo"]["hasNextPage"], own.len() > 2, "{code}");
+            wards += 1;
+        }
+    }
+    assert!(wards >= 3, "{wards} wards: too few to batch");
+    // One district with one ward asks as many statements as the whole tree.
+    let statements = async |districts: i32, wards: i32| {
+        let before = app.statements();
+        app.gql(TREE, json!({ "districts": districts, "wards": wards }), None).await.ok();
+        app.statements() - before
+    };
+    let (narrow, wide) = (statements(1, 2).await, statements(10, 10).await);
+    assert_eq!(wide, narrow, "statements grow with the tree");
+    assert!(wide <= 6, "{wide} statements for the tree");
+}

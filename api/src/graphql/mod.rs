@@ -32,7 +32,9 @@ pub mod trainings;
 pub mod violence;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
-pub use context::{ContextExt, CredentialGuard, KnownUnits, ScopeCell, know_parents, unit, viewer_scope};
+pub use context::{
+    ContextExt, CredentialGuard, KnownUnits, ScopeCell, know_children, know_parents, unit, viewer_scope,
+};
 pub use engine::Engine;
 use service::{config::Settings, state::AppState};
 

@@ -7,9 +7,10 @@ use entities::{officer_role, org_unit};
 use uuid::Uuid;
 
 use super::{
-    ContextExt,
+    ContextExt, KnownUnits,
     connection::{build, page},
     identity::{Person, PersonRef},
+    know_children, know_parents,
 };
 use service::{
     domain::{GlobalId, NodeKind},
@@ -128,11 +129,15 @@ impl OrgUnit {
     ) -> Result<OrgUnitConnection> {
         let page = page::<UnitCursor>(first, after.as_deref())?;
         let filter = UnitFilter { parent_id: Some(self.0.id), ..Default::default() };
+        let known = || ctx.data_opt::<KnownUnits>().and_then(|k| k.take_children(self.0.id, page.first));
         let (rows, has_next) = match &page.after {
+            None if let Some(read_ahead) = known() => read_ahead,
             // The first page of many units' children is batched into one query.
             None => ctx.loaders()?.children.load_one((self.0.id, page.first)).await?.unwrap_or_default(),
             Some(after) => svc::list_units(&ctx.state()?.db, &filter, page.first, Some(after)).await?,
         };
+        let below = ctx.look_ahead().field("edges").field("node").field("children");
+        know_children(ctx, below, rows.iter().map(|u| u.id)).await?;
         Ok(unit_page(rows, has_next, page.after.is_some(), filter))
     }
 
@@ -226,6 +231,7 @@ impl OrgQuery {
             (None, Some(code)) => svc::read_unit_by_code(ctx.call()?, &code).await?,
             _ => return Err(ApiError::bad_input("id", InputProblem::ExactlyOne).into()),
         };
+        know_children(ctx, ctx.look_ahead().field("children"), std::iter::once(unit.id)).await?;
         Ok(OrgUnit(unit))
     }
 
@@ -257,7 +263,9 @@ impl OrgQuery {
         let filter = svc::unit_filter_for(ctx.call()?, filter).await?;
         let (rows, has_next) =
             svc::list_units(&ctx.state()?.db, &filter, page.first, page.after.as_ref()).await?;
-        crate::graphql::know_parents(ctx, &rows).await?;
+        know_parents(ctx, &rows).await?;
+        let below = ctx.look_ahead().field("edges").field("node").field("children");
+        know_children(ctx, below, rows.iter().map(|u| u.id)).await?;
         Ok(unit_page(rows, has_next, page.after.is_some(), filter))
     }
 
