@@ -9,8 +9,9 @@
 //! fails (SQLite with a full disk rolls the transaction back itself) the driver still counts the
 //! transaction as open, its ROLLBACK then fails too, and every later `BEGIN` would become a mere
 //! savepoint of a transaction that never commits — acknowledged writes lost, other connections
-//! locked out. The pool's release checks ([`release_sqlite`], [`release_postgres`]) close such a
-//! connection instead, and the pool opens a fresh one. SQLite commits with `synchronous=FULL`,
+//! locked out. The pool closes such a connection instead (our patched sqlx, see
+//! `vendor/README.md`; on SQLite after [`release_sqlite`] has waited for a dropped
+//! transaction's ROLLBACK), and opens a fresh one. SQLite commits with `synchronous=FULL`,
 //! so what answered success is on disk.
 
 use std::{sync::Arc, time::Duration};
@@ -144,8 +145,7 @@ async fn open(
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
         })
-        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_sqlite))
-        .map_sqlx_postgres_pool_opts(|o| o.after_release(release_postgres));
+        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_sqlite));
     let mut db = Database::connect(opts).await?;
     db.set_metric_callback(move |info| {
         stats.record_statement();
@@ -165,10 +165,11 @@ async fn open(
     Ok(db)
 }
 
-/// The pool's release check of an SQLite connection (see module docs): `false` (close it) when
-/// the driver still counts it inside a transaction. A dropped transaction only queues its
-/// ROLLBACK for the connection's worker thread; the ping waits for it, so a healthy connection
-/// is counted out by then.
+/// The pool's release check of an SQLite connection (see module docs): a dropped transaction
+/// only queues its ROLLBACK for the connection's worker thread; the ping waits for it, so that
+/// the pool's own check (a connection still inside a transaction is closed) sees the outcome.
+/// PostgreSQL needs no hook: a dropped transaction's ROLLBACK is counted at once, and a
+/// connection with nothing to flush goes straight back to the pool.
 fn release_sqlite(
     conn: &mut sqlx::SqliteConnection,
     _: PoolConnectionMetadata,
@@ -177,25 +178,8 @@ fn release_sqlite(
         tokio::time::timeout(Duration::from_secs(5), conn.ping())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        Ok(outside_transaction(conn.is_in_transaction()))
+        Ok(true)
     })
-}
-
-/// The same for PostgreSQL, where a dropped transaction's ROLLBACK is counted at once (no
-/// round trip needed).
-fn release_postgres(
-    conn: &mut sqlx::PgConnection,
-    _: PoolConnectionMetadata,
-) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
-    let in_transaction = conn.is_in_transaction();
-    Box::pin(async move { Ok(outside_transaction(in_transaction)) })
-}
-
-fn outside_transaction(in_transaction: bool) -> bool {
-    if in_transaction {
-        tracing::warn!("a database connection was left inside a transaction; closing it");
-    }
-    !in_transaction
 }
 
 /// Whether the database takes writes now: the probe row is rewritten and committed (a read-only

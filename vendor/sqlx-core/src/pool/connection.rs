@@ -203,6 +203,25 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
+        // PATCHED (phunu, see vendor/README.md): a connection that `Floating::return_to_pool`
+        // would hand straight back — in step with its server, outside any transaction, within
+        // its lifetime, no `after_release` hook, the pool open — goes back here, without a
+        // task of its own (a spawn per statement: the task, its wake-up, the move of its future).
+        if let Some(live) = &self.live {
+            let options = &self.pool.options;
+            if !live.raw.should_flush()
+                && !live.raw.is_in_transaction()
+                && options.after_release.is_none()
+                && !self.pool.is_closed()
+                && !is_beyond_max_lifetime(live, options)
+            {
+                if let Some(live) = self.live.take() {
+                    live.float(self.pool.clone()).release();
+                }
+                return;
+            }
+        }
+
         // We still need to spawn a task to maintain `min_connections`.
         if self.live.is_some() || self.pool.options.min_connections > 0 {
             crate::rt::spawn(self.return_to_pool());
@@ -302,6 +321,15 @@ impl<DB: Database> Floating<DB, Live<DB>> {
                     return false;
                 }
             }
+        }
+
+        // PATCHED (phunu, see vendor/README.md): a connection the driver still counts inside a
+        // transaction (a COMMIT that failed half-way) is closed, never handed to the next user,
+        // whose `BEGIN` would become a savepoint of a transaction that never commits.
+        if self.raw.is_in_transaction() {
+            tracing::warn!("a database connection was left inside a transaction; closing it");
+            self.close().await;
+            return false;
         }
 
         // PATCHED (phunu, see vendor/README.md): upstream pings every released connection, a
