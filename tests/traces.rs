@@ -96,7 +96,21 @@ async fn a_request_is_a_trace_without_a_secret_in_it() {
         .unwrap();
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("errors").is_none(), "{body}");
-    telemetry.flush();
+    // The request's span ends once its answer is written, which may be just after the client
+    // has read it: flush until it is there (or give up after five seconds).
+    let has_request_span = |bodies: &[Value]| {
+        spans(bodies).iter().any(|s| {
+            attribute(&s.4, "request_id").and_then(|v| v["stringValue"].as_str())
+                == Some("trace-test-request-1")
+        })
+    };
+    for _ in 0..100 {
+        telemetry.flush();
+        if has_request_span(&received.lock().unwrap()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let bodies = received.lock().unwrap().clone();
     let all = serde_json::to_string(&bodies).unwrap();
