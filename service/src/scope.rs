@@ -9,9 +9,11 @@
 //!
 //! The same statement returns those units' rows: almost everything a member is shown was
 //! published at one of them, so the lists show a row's unit (and her branch and its parent)
-//! without another statement.
+//! without another statement; and her current membership's row, so that her own `membership`
+//! needs none either.
 
-use entities::ids::{PersonId, UnitId};
+use entities::ids::{MembershipId, PersonId, UnitId};
+use entities::membership::{self, MemberStatus};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -41,6 +43,8 @@ pub struct ViewerScope {
     pub is_system_admin: bool,
     /// The branch of her `ACTIVE` membership (none while suspended or not a member).
     pub branch_id: Option<UnitId>,
+    /// Her current membership (`ACTIVE` or `SUSPENDED`), if she has one.
+    pub membership: Option<membership::Model>,
     pub roles: Vec<HeldRole>,
     /// The units at or above her branch (her branch included).
     pub above_branch: Vec<UnitId>,
@@ -51,13 +55,22 @@ pub struct ViewerScope {
 }
 
 /// One row of the standing statement: a fact of kind `k`, with the unit's row for the units
-/// above her branch (`B`) and her role units (`S`).
+/// above her branch (`B`) and her role units (`S`), and the membership's row for her current
+/// membership (`M`).
 #[derive(FromQueryResult)]
 struct Fact {
     k: String,
     unit_id: UnitId,
     role: String,
     at_root: i32,
+    membership_id: Option<MembershipId>,
+    member_number: Option<String>,
+    member_status: Option<MemberStatus>,
+    joined_at: Option<DateTime<Utc>>,
+    left_at: Option<DateTime<Utc>>,
+    member_created_at: Option<DateTime<Utc>>,
+    member_updated_at: Option<DateTime<Utc>>,
+    member_name_search: Option<String>,
     parent_id: Option<UnitId>,
     kind: Option<UnitKind>,
     code: Option<String>,
@@ -71,6 +84,22 @@ struct Fact {
 }
 
 impl Fact {
+    /// The membership's row of `person`, on the row that carries one.
+    fn membership(&self, person: PersonId) -> Option<membership::Model> {
+        Some(membership::Model {
+            id: self.membership_id?,
+            person_id: person,
+            branch_id: self.unit_id,
+            member_number: self.member_number.clone()?,
+            status: self.member_status?,
+            joined_at: self.joined_at?,
+            left_at: self.left_at,
+            created_at: self.member_created_at?,
+            updated_at: self.member_updated_at?,
+            name_search: self.member_name_search.clone()?,
+        })
+    }
+
     /// The unit's row, on the rows that carry one.
     fn unit(self) -> Option<org_unit::Model> {
         Some(org_unit::Model {
@@ -91,6 +120,14 @@ impl Fact {
 
 /// The unit columns of a fact that carries none.
 const NO_UNIT: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+/// The same, named: the first fact of the statement names the columns of every row.
+const NO_UNIT_NAMED: &str = "NULL AS parent_id, NULL AS kind, NULL AS code, NULL AS name, \
+    NULL AS name_search, NULL AS search_words, NULL AS depth, NULL AS case_closure_approval, \
+    NULL AS created_at, NULL AS updated_at";
+/// The membership columns of a fact that carries none.
+const NO_MEMBERSHIP: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+/// The membership columns of the fact about membership `m`.
+const MEMBERSHIP: &str = "m.id AS membership_id, m.member_number AS member_number,     m.status AS member_status, m.joined_at AS joined_at, m.left_at AS left_at,     m.created_at AS member_created_at, m.updated_at AS member_updated_at,     m.name_search AS member_name_search";
 /// The unit columns of a fact about unit `u`.
 const UNIT: &str = "u.parent_id AS parent_id, u.kind AS kind, u.code AS code, u.name AS name, \
     u.name_search AS name_search, u.search_words AS search_words, u.depth AS depth, \
@@ -100,23 +137,28 @@ impl ViewerScope {
     /// Reads the caller's standing in one statement.
     pub async fn load(conn: &impl ConnectionTrait, viewer: &Viewer) -> Result<Self, ApiError> {
         let p = viewer.person_id;
-        // The unit rows come first: PostgreSQL types a UNION's columns from left to right, and
-        // the untyped NULLs of the other facts then take the unit columns' types.
+        // The first fact names the columns of every row. PostgreSQL types a UNION's columns pair
+        // by pair from the left: the membership fact (its unit columns NULL) comes first and the
+        // first unit fact (its membership columns NULL) second, so every column has its type
+        // before the untyped NULLs of the others (which must not sit under a DISTINCT, which
+        // would type them as text: the role units are made distinct in a subquery).
         let sql = format!(
-            "SELECT 'B' AS k, c.ancestor_id AS unit_id, '' AS role, 0 AS at_root, {UNIT} \
+            "SELECT 'M' AS k, m.branch_id AS unit_id, '' AS role, 0 AS at_root, {MEMBERSHIP}, {NO_UNIT_NAMED} \
+               FROM membership m WHERE m.person_id = ? AND m.status IN ('ACTIVE', 'SUSPENDED') \
+             UNION ALL SELECT 'B', c.ancestor_id, '', 0, {NO_MEMBERSHIP}, {UNIT} \
                FROM org_unit_closure c \
                JOIN membership m ON m.branch_id = c.descendant_id \
                JOIN org_unit u ON u.id = c.ancestor_id \
                WHERE m.person_id = ? AND m.status = 'ACTIVE' \
-             UNION ALL SELECT DISTINCT 'S', c.ancestor_id, '', 0, {UNIT} FROM org_unit_closure c \
-               JOIN officer_role r ON r.unit_id = c.descendant_id \
-               JOIN org_unit u ON u.id = c.ancestor_id \
-               WHERE r.person_id = ? AND r.revoked_at IS NULL \
-             UNION ALL SELECT 'A', p.id, '', 0, {NO_UNIT} FROM person p \
+             UNION ALL SELECT 'S', s.ancestor_id, '', 0, {NO_MEMBERSHIP}, {UNIT} \
+               FROM (SELECT DISTINCT c.ancestor_id FROM org_unit_closure c \
+                 JOIN officer_role r ON r.unit_id = c.descendant_id \
+                 WHERE r.person_id = ? AND r.revoked_at IS NULL) s \
+               JOIN org_unit u ON u.id = s.ancestor_id \
+             UNION ALL SELECT 'A', p.id, '', 0, {NO_MEMBERSHIP}, {NO_UNIT} FROM person p \
                WHERE p.id = ? AND p.is_system_admin \
-             UNION ALL SELECT 'M', m.branch_id, '', 0, {NO_UNIT} FROM membership m \
-               WHERE m.person_id = ? AND m.status = 'ACTIVE' \
-             UNION ALL SELECT 'R', r.unit_id, r.role, CASE WHEN u.parent_id IS NULL THEN 1 ELSE 0 END, {NO_UNIT} \
+             UNION ALL SELECT 'R', r.unit_id, r.role, CASE WHEN u.parent_id IS NULL THEN 1 ELSE 0 END, \
+               {NO_MEMBERSHIP}, {NO_UNIT} \
                FROM officer_role r JOIN org_unit u ON u.id = r.unit_id \
                WHERE r.person_id = ? AND r.revoked_at IS NULL"
         );
@@ -131,6 +173,7 @@ impl ViewerScope {
             person_id: p,
             is_system_admin: false,
             branch_id: None,
+            membership: None,
             roles: Vec::new(),
             above_branch: Vec::new(),
             above_roles: Vec::new(),
@@ -139,7 +182,13 @@ impl ViewerScope {
         for f in facts {
             match f.k.as_str() {
                 "A" => scope.is_system_admin = true,
-                "M" => scope.branch_id = Some(f.unit_id),
+                "M" => {
+                    let current = f.membership(p);
+                    if current.as_ref().is_some_and(|m| m.status == MemberStatus::Active) {
+                        scope.branch_id = Some(f.unit_id);
+                    }
+                    scope.membership = current;
+                }
                 "B" | "S" => {
                     if f.k == "B" {
                         scope.above_branch.push(f.unit_id);

@@ -10,7 +10,8 @@ use futures_util::{Stream, StreamExt};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ContextExt, membership::Membership, org::OfficerRole, scalars::Date};
+use super::{ContextExt, ScopeCell, membership::Membership, org::OfficerRole, scalars::Date, viewer_scope};
+use async_graphql::parser::types::OperationType;
 use service::{
     domain::{GlobalId, NodeKind},
     identity::{self as svc, AuthPayload as Payload, RegisterInput as SvcRegister, session_revoked_topic},
@@ -103,7 +104,23 @@ impl Person {
         if !self.is_viewer(ctx) {
             return Ok(None);
         }
-        let m = service::membership::latest_membership(&ctx.state()?.db, self.0.id).await?;
+        let db = &ctx.state()?.db;
+        // A query over HTTP reads her standing once for the request (the home screen's lists
+        // need it), and that carries her current membership. A mutation may have changed it
+        // since; the WebSocket keeps no standing.
+        let query = ctx.query_env.operation.node.ty == OperationType::Query;
+        if query
+            && ctx.data_opt::<ScopeCell>().is_some()
+            && let Some(viewer) = ctx.auth()?.optional()?
+        {
+            let scope = viewer_scope(ctx, viewer).await?;
+            let m = match &scope.membership {
+                Some(current) => Some(current.clone()),
+                None => service::membership::last_membership(db, self.0.id).await?,
+            };
+            return Ok(m.map(Membership));
+        }
+        let m = service::membership::latest_membership(db, self.0.id).await?;
         Ok(m.map(Membership))
     }
 }

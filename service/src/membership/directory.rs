@@ -486,6 +486,15 @@ pub async fn latest_membership(
     if let Some(m) = super::current_membership(conn, person_id).await? {
         return Ok(Some(m));
     }
+    last_membership(conn, person_id).await
+}
+
+/// The person's most recent membership, whatever its status (when she has no current one, the
+/// one she left last).
+pub async fn last_membership(
+    conn: &impl ConnectionTrait,
+    person_id: PersonId,
+) -> Result<Option<membership::Model>, ApiError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::PersonId.eq(person_id))
         .order_by_desc(membership::Column::Id)
