@@ -20,6 +20,7 @@ import datetime
 import gzip
 import http.client
 import json
+import os
 import random
 import re
 import sys
@@ -48,117 +49,16 @@ REDACTED_KEYS = {
 }
 
 # graphql-js 16.15.0 getIntrospectionQuery({descriptions, specifiedByUrl, directiveIsRepeatable,
-# schemaDescription, inputValueDeprecation, oneOf}) — the copy in the repository's
-# tests/api/introspection/all-options.graphql.
-INTROSPECTION_QUERY = """
-    query IntrospectionQuery {
-      __schema {
-        description
-        queryType { name kind }
-        mutationType { name kind }
-        subscriptionType { name kind }
-        types {
-          ...FullType
-        }
-        directives {
-          name
-          description
-          isRepeatable
-          
-          
-          locations
-          args(includeDeprecated: true) {
-            ...InputValue
-          }
-        }
-      }
-    }
+# schemaDescription, inputValueDeprecation, oneOf}), as the tests keep it.
+INTROSPECTION_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "api", "introspection", "all-options.graphql"
+)
 
-    fragment FullType on __Type {
-      kind
-      name
-      description
-      specifiedByURL
-      isOneOf
-      fields(includeDeprecated: true) {
-        name
-        description
-        args(includeDeprecated: true) {
-          ...InputValue
-        }
-        type {
-          ...TypeRef
-        }
-        isDeprecated
-        deprecationReason
-      }
-      inputFields(includeDeprecated: true) {
-        ...InputValue
-      }
-      interfaces {
-        ...TypeRef
-      }
-      enumValues(includeDeprecated: true) {
-        name
-        description
-        isDeprecated
-        deprecationReason
-      }
-      possibleTypes {
-        ...TypeRef
-      }
-    }
 
-    fragment InputValue on __InputValue {
-      name
-      description
-      type { ...TypeRef }
-      defaultValue
-      isDeprecated
-      deprecationReason
-    }
+def introspection_query():
+    with open(INTROSPECTION_FILE, encoding="utf-8") as f:
+        return f.read()
 
-    fragment TypeRef on __Type {
-      kind
-      name
-      ofType {
-        name
-        kind
-        ofType {
-          name
-          kind
-          ofType {
-            name
-            kind
-            ofType {
-              name
-              kind
-              ofType {
-                name
-                kind
-                ofType {
-                  name
-                  kind
-                  ofType {
-                    name
-                    kind
-                    ofType {
-                      name
-                      kind
-                      ofType {
-                        name
-                        kind
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  """
 
 UNIT_TREE = """query UnitTree {
   orgUnit(code: "HN") {
@@ -901,7 +801,7 @@ def http_surface(args):
     R.check("GET /graphql with a mutation: 405", r.status == 405, f"HTTP {r.status}")
 
     # Introspection: the full query of graphql-js 16.
-    g = gql(INTROSPECTION_QUERY, operation_name="IntrospectionQuery")
+    g = gql(introspection_query(), operation_name="IntrospectionQuery")
     schema = g.get("__schema") or {}
     types = schema.get("types") or []
     if g.ok():
