@@ -1,6 +1,10 @@
 //! Persisted documents (see [`Persisted`]) and parsed documents, kept by their text. The apps send the same few documents again and again
 //! (the member app's home screen on every launch), with what changes in the variables; parsing
-//! one costs more than copying the parsed tree, so each text is parsed once.
+//! one costs more than copying the parsed tree, so each text is parsed once — and validated
+//! once per operation name: a kept document remembers the operation names it passed every
+//! validation rule for (`async_graphql::check_document`, which checks arguments as far as the
+//! text writes them), and such a request has only its variables' values checked again (see
+//! `vendor/README.md`).
 //!
 //! Bounded (least recently used out) and limited to short documents. A document holding a
 //! string literal is never kept: apps pass such values (a password, a PIN) as variables, and a
@@ -18,8 +22,25 @@ use lru::LruCache;
 const CAPACITY: usize = 256;
 /// Longer documents are parsed every time.
 const MAX_LEN: usize = 8 * 1024;
+/// Operation names remembered as validated per document (a document names a few at most).
+const MAX_VALIDATED: usize = 8;
 
-pub struct DocumentCache(Mutex<LruCache<String, ExecutableDocument>>);
+pub struct DocumentCache(Mutex<LruCache<String, Kept>>);
+
+struct Kept {
+    doc: ExecutableDocument,
+    /// The operation names (`None`: the request named none) the document passed validation for.
+    validated: Vec<Option<String>>,
+}
+
+/// A request's parsed document, and what the cache knows of it.
+pub struct Parsed {
+    pub doc: ExecutableDocument,
+    /// The document is kept (so its validation can be remembered).
+    pub kept: bool,
+    /// It passed every validation rule before, for this operation name.
+    pub validated: bool,
+}
 
 impl Default for DocumentCache {
     fn default() -> Self {
@@ -28,24 +49,39 @@ impl Default for DocumentCache {
 }
 
 impl DocumentCache {
-    /// The parsed document of `text`: a copy of the one kept when the text was seen before,
-    /// else parsed now (and kept, see the module docs).
-    pub fn parse(&self, text: &str) -> Result<ExecutableDocument, ServerError> {
+    /// The parsed document of `text`, for the operation `operation`: a copy of the one kept
+    /// when the text was seen before, else parsed now (and kept, see the module docs).
+    pub fn parse(&self, text: &str, operation: Option<&str>) -> Result<Parsed, ServerError> {
         let keep = text.len() <= MAX_LEN && !text.contains('"');
-        if keep && let Some(doc) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(text) {
-            return Ok(doc.clone());
+        if keep && let Some(kept) = self.lock().get(text) {
+            let validated = kept.validated.iter().any(|name| name.as_deref() == operation);
+            return Ok(Parsed { doc: kept.doc.clone(), kept: true, validated });
         }
         let doc = parse_query(text)?;
         if keep {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).put(text.to_owned(), doc.clone());
+            self.lock().put(text.to_owned(), Kept { doc: doc.clone(), validated: Vec::new() });
         }
-        Ok(doc)
+        Ok(Parsed { doc, kept: keep, validated: false })
+    }
+
+    /// Remembers that the kept document `text` passed validation for `operation`.
+    pub fn validated(&self, text: &str, operation: Option<&str>) {
+        if let Some(kept) = self.lock().get_mut(text)
+            && kept.validated.len() < MAX_VALIDATED
+            && !kept.validated.iter().any(|name| name.as_deref() == operation)
+        {
+            kept.validated.push(operation.map(str::to_owned));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Kept>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many documents are kept now.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.lock().len()
     }
 }
 
@@ -133,16 +169,32 @@ mod tests {
     #[test]
     fn a_document_is_parsed_once_and_literals_are_never_kept() {
         let cache = DocumentCache::default();
-        let operations = |doc: ExecutableDocument| doc.operations.iter().count();
-        assert_eq!(cache.parse("query { me { fullName } }").map(operations).ok(), Some(1));
-        assert_eq!(cache.parse("query { me { fullName } }").map(operations).ok(), Some(1));
+        let operations = |p: Parsed| p.doc.operations.iter().count();
+        assert_eq!(cache.parse("query { me { fullName } }", None).map(operations).ok(), Some(1));
+        assert_eq!(cache.parse("query { me { fullName } }", None).map(operations).ok(), Some(1));
         assert_eq!(cache.len(), 1);
 
         let secret = r#"mutation { login(phone: "0900000001", password: "x") { accessToken } }"#;
-        assert!(cache.parse(secret).is_ok());
-        assert!(cache.parse("query { me {").is_err());
+        assert!(cache.parse(secret, None).is_ok_and(|p| !p.kept));
+        assert!(cache.parse("query { me {", None).is_err());
         let long = format!("query {{ me {{ {} }} }}", "fullName ".repeat(MAX_LEN / 9 + 1));
-        assert!(cache.parse(&long).is_ok());
+        assert!(cache.parse(&long, None).is_ok_and(|p| !p.kept));
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn validation_is_remembered_per_text_and_operation_name() {
+        let cache = DocumentCache::default();
+        let text = "query A { me { fullName } } query B { me { id } }";
+        let validated = |op| cache.parse(text, op).map(|p| p.validated).ok();
+        assert_eq!(validated(Some("A")), Some(false));
+        cache.validated(text, Some("A"));
+        assert_eq!(validated(Some("A")), Some(true));
+        assert_eq!(validated(Some("B")), Some(false));
+        assert_eq!(validated(None), Some(false));
+        // A text that is not kept is never marked.
+        let secret = r#"query { search(text: "Lan") { id } }"#;
+        cache.validated(secret, None);
+        assert_eq!(cache.parse(secret, None).map(|p| p.validated).ok(), Some(false));
     }
 }

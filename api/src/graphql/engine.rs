@@ -30,7 +30,7 @@ use service::{RequestMeta, auth::Auth, config::Settings, error::Lang, metrics::m
 
 use super::{
     AppSchema, depth,
-    documents::DocumentCache,
+    documents::{DocumentCache, Parsed},
     errors::{self, CODE_PARSE_FAILED},
     introspection, quota, shape,
 };
@@ -122,12 +122,15 @@ impl Engine {
                 disclosure: data_of::<Arc<Disclosure>>(&request.data, None),
                 state: data_of::<AppState>(&request.data, None),
             };
-            self.prepare(&request.query, &request.variables, &caller).await
+            self.prepare(&request, &caller).await
         };
         let (name, kind, mut response) = match prepared {
-            Ok(doc) => {
+            Ok((doc, validated)) => {
                 let (name, kind) = operation_of(&doc, request.operation_name.as_deref());
                 request.set_parsed_query(doc);
+                if validated {
+                    request.mark_document_validated();
+                }
                 if kind == "query" {
                     request.data.insert(super::KnownUnits::default());
                 }
@@ -184,11 +187,14 @@ impl Engine {
                     disclosure: None,
                     state: None,
                 };
-                engine.prepare(&request.query, &request.variables, &caller).await
+                engine.prepare(&request, &caller).await
             };
             match prepared {
-                Ok(doc) => {
+                Ok((doc, validated)) => {
                     request.set_parsed_query(doc);
+                    if validated {
+                        request.mark_document_validated();
+                    }
                     engine.0.schema.execute_stream_with_session_data(request, session)
                 }
                 Err(err) => {
@@ -206,18 +212,22 @@ impl Engine {
         .boxed()
     }
 
-    /// The document of `query`, checked; an error (coded) when it does not parse or may not run.
+    /// The document of `request`, checked, and whether it is known to pass every validation
+    /// rule that does not read the variables (see `documents`); an error (coded) when it does
+    /// not parse or may not run.
     async fn prepare(
         &self,
-        query: &str,
-        variables: &Variables,
+        request: &Request,
         caller: &Caller<'_>,
-    ) -> Result<ExecutableDocument, ServerError> {
+    ) -> Result<(ExecutableDocument, bool), ServerError> {
         let inner = &self.0;
-        let doc = inner.documents.parse(query).map_err(|mut err| {
-            err.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
-            err
-        })?;
+        let (query, variables) = (&request.query, &request.variables);
+        let operation = request.operation_name.as_deref();
+        let Parsed { doc, kept, validated } =
+            inner.documents.parse(query, operation).map_err(|mut err| {
+                err.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
+                err
+            })?;
         let (lang, registry) = (caller.lang, &inner.env.registry);
         // First, so that every walk below (fragments expanded) is bounded.
         shape::check(&doc, lang)?;
@@ -242,7 +252,16 @@ impl Engine {
             let call = quota::Metered { state, cell, auth, meta };
             quota::charge(call, &doc, variables, registry, lang).await?;
         }
-        Ok(doc)
+        // Validated once per kept text and operation name; an invalid document is left to the
+        // engine, which reports why.
+        if validated {
+            return Ok((doc, true));
+        }
+        let passed = kept && async_graphql::check_document(registry, &doc, operation);
+        if passed {
+            inner.documents.validated(query, operation);
+        }
+        Ok((doc, passed))
     }
 }
 
@@ -396,6 +415,38 @@ fn registry_of() -> SchemaEnv {
 mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
+
+    /// The vendored async-graphql's patch (see `vendor/README.md`): a document passes
+    /// `check_document` once, whatever its variables, and a request marked validated still
+    /// has its variables' values checked against the arguments' types.
+    #[tokio::test]
+    async fn a_validated_document_still_has_its_variables_checked() {
+        let (schema, env) = (crate::graphql::schema_builder().finish(), registry_of());
+        let registry = &env.registry;
+        let text = "query Type($n: String!) { __type(name: $n) { name } }";
+        let doc = parse_query(text).expect("parses");
+        assert!(async_graphql::check_document(registry, &doc, Some("Type")));
+        for invalid in
+            ["{ __type(name: 5) { name } }", "{ orgUnits { noSuchField } }", "query($x: Int) { me { id } }"]
+        {
+            assert!(!async_graphql::check_document(registry, &parse_query(invalid).expect("parses"), None));
+        }
+
+        let run = |n: serde_json::Value| {
+            let variables = Variables::from_json(serde_json::json!({ "n": n }));
+            let mut request = Request::new(text).operation_name("Type").variables(variables);
+            request.set_parsed_query(doc.clone());
+            request.mark_document_validated();
+            schema.execute(request)
+        };
+        let ok = run(serde_json::json!("OrgUnit")).await;
+        assert!(ok.errors.is_empty(), "{:?}", ok.errors);
+        assert_eq!(ok.data.into_json().ok(), Some(serde_json::json!({ "__type": { "name": "OrgUnit" } })));
+        let bad = run(serde_json::json!(5)).await;
+        assert_eq!(bad.errors.len(), 1);
+        assert!(bad.errors[0].path.is_empty(), "refused before any field ran");
+        assert_eq!(bad.data, async_graphql::Value::Null);
+    }
 
     #[test]
     fn answers_that_may_carry_secrets_are_told_apart() {

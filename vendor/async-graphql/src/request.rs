@@ -53,6 +53,11 @@ pub struct Request {
     /// [IntrospectionMode::Enabled]).
     #[serde(skip)]
     pub introspection_mode: IntrospectionMode,
+
+    /// PATCHED (phunu): the document passed every rule that does not read the variables
+    /// ([`crate::check_document`]); only the variables' values are checked again.
+    #[serde(skip)]
+    pub(crate) document_validated: bool,
 }
 
 impl Request {
@@ -67,7 +72,15 @@ impl Request {
             extensions: Default::default(),
             parsed_query: None,
             introspection_mode: IntrospectionMode::Enabled,
+            document_validated: false,
         }
+    }
+
+    /// PATCHED (phunu): says that the parsed document (see [`Request::set_parsed_query`])
+    /// passed [`crate::check_document`] for this request's operation name, so that only the
+    /// rule that reads the variables' values runs again.
+    pub fn mark_document_validated(&mut self) {
+        self.document_validated = true;
     }
 
     /// Specify the operation name of the request.

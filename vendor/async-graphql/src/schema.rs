@@ -885,6 +885,17 @@ pub(crate) async fn prepare_request(
     // check rules
     let validation_result = {
         let validation_fut = async {
+            // PATCHED (phunu): a document that passed every rule already (see
+            // `validation::check_document`) has only its variables checked. (A schema with a
+            // complexity or depth limit computes them every time.)
+            if request.document_validated && complexity.is_none() && depth.is_none() {
+                return crate::validation::check_variables(
+                    registry,
+                    &document,
+                    &request.variables,
+                    request.operation_name.as_deref(),
+                );
+            }
             check_rules(
                 registry,
                 &document,

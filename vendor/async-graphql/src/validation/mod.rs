@@ -39,6 +39,32 @@ pub enum ValidationMode {
     Fast,
 }
 
+/// PATCHED (phunu): whether `doc` passes every validation rule, its arguments checked as far as
+/// they are written in it (a value from a variable is not known here). What the variables
+/// bring is checked per request: a request marked with `Request::mark_document_validated`
+/// runs only the rule that reads them ([`check_variables`]), so a caller may keep this answer
+/// per document text and operation name.
+pub fn check_document(registry: &Registry, doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    check_rules(registry, doc, None, operation_name, ValidationMode::Strict, None, None).is_ok()
+}
+
+/// PATCHED (phunu): the one rule that reads the variables (their values against the
+/// arguments' types), for a document [`check_document`] passed.
+pub(crate) fn check_variables(
+    registry: &Registry,
+    doc: &ExecutableDocument,
+    variables: &Variables,
+    operation_name: Option<&str>,
+) -> Result<ValidationResult, Vec<ServerError>> {
+    let mut ctx = VisitorContext::new(registry, doc, Some(variables), operation_name);
+    let mut visitor = VisitorNil.with(rules::ArgumentsOfCorrectType::default());
+    visit(&mut visitor, &mut ctx, doc);
+    if !ctx.errors.is_empty() {
+        return Err(ctx.errors.into_iter().map(Into::into).collect());
+    }
+    Ok(ValidationResult { cache_control: CacheControl::default(), complexity: 0, depth: 0 })
+}
+
 pub(crate) fn check_rules(
     registry: &Registry,
     doc: &ExecutableDocument,
