@@ -337,6 +337,68 @@ pub fn merge_ordered(backend: DbBackend, parts: Vec<Statement>, order: &str, lim
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// What [`with_own_rows`] joins to each row of a page: the rows of `table` whose `parent`
+/// column holds the page row's `id` and whose `filters` columns equal the values given (the
+/// caller's own rows: her registration for each training, her pledges to each campaign).
+pub struct OwnRows<'a> {
+    pub table: &'a str,
+    pub parent: &'a str,
+    pub filters: Vec<(&'a str, Value)>,
+    /// The joined table's columns, read back prefixed with [`OWN_PREFIX`].
+    pub columns: Vec<&'a str>,
+}
+
+/// The prefix of the joined rows' columns in [`with_own_rows`]'s answer.
+pub const OWN_PREFIX: &str = "own_";
+
+/// `page` (a statement whose rows have an `id` column) with its rows' own rows joined in the
+/// same statement: `SELECT p.*, o.c AS own_c… FROM (page) p LEFT JOIN table o ON o.parent =
+/// p.id AND o.f = ?… ORDER BY order, own_id`. A page row with several own rows comes once
+/// for each, in a row (see [`read_with_own_rows`]); one with none comes once, its own columns
+/// null. A list screen that shows the caller's row on each item costs one statement, not two.
+pub fn with_own_rows(backend: DbBackend, page: Statement, order: &str, own: &OwnRows<'_>) -> Statement {
+    let mut values = page.values.map(|v| v.0).unwrap_or_default();
+    let mut sql = String::from("SELECT * FROM (SELECT p.*");
+    for column in &own.columns {
+        sql.push_str(&format!(", o.{column} AS {OWN_PREFIX}{column}"));
+    }
+    sql.push_str(&format!(" FROM ({}) p LEFT JOIN {} o ON o.{} = p.id", page.sql, own.table, own.parent));
+    for (column, value) in &own.filters {
+        values.push(value.clone());
+        match backend {
+            DbBackend::Postgres => sql.push_str(&format!(" AND o.{column} = ${}", values.len())),
+            _ => sql.push_str(&format!(" AND o.{column} = ?")),
+        }
+    }
+    sql.push_str(&format!(") joined ORDER BY {order}, {OWN_PREFIX}id"));
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Runs a [`with_own_rows`] statement: each page row once, in order, with its own rows.
+pub async fn read_with_own_rows<M, O>(
+    conn: &impl ConnectionTrait,
+    statement: Statement,
+) -> Result<Vec<(M, Vec<O>)>, DbErr>
+where
+    M: sea_orm::FromQueryResult,
+    O: sea_orm::FromQueryResult,
+{
+    let mut out: Vec<(uuid::Uuid, M, Vec<O>)> = Vec::new();
+    for row in conn.query_all_raw(statement).await? {
+        let id: uuid::Uuid = row.try_get("", "id")?;
+        if out.last().is_none_or(|(last, _, _)| *last != id) {
+            out.push((id, M::from_query_result(&row, "")?, Vec::new()));
+        }
+        let own: Option<uuid::Uuid> = row.try_get(OWN_PREFIX, "id")?;
+        if own.is_some()
+            && let Some((_, _, owns)) = out.last_mut()
+        {
+            owns.push(O::from_query_result(&row, OWN_PREFIX)?);
+        }
+    }
+    Ok(out.into_iter().map(|(_, page_row, owns)| (page_row, owns)).collect())
+}
+
 /// Adds `offset` to every `$n` placeholder of PostgreSQL SQL.
 fn renumber(sql: &str, offset: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 8);

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 pub use list::{
     CampaignCursor, CampaignFilter, CampaignQuery, campaign_query, client_campaign_query, count_campaigns,
-    list_campaigns,
+    list_campaigns, list_campaigns_with_pledges,
 };
 
 use crate::{

@@ -8,11 +8,11 @@
 //! `myTrainingRegistrations`, and `node` still shows it to her.)
 
 use chrono::{DateTime, Utc};
-use entities::ids::{TrainingId, UnitId};
-use entities::training;
+use entities::ids::{PersonId, TrainingId, UnitId};
+use entities::{training, training_registration as registration};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::{Audience, Category, TrainingStatus};
 use crate::{
     authz::{self, Capability},
+    db::{self, OwnRows},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
     integrations::{self, ClientViewer},
@@ -152,6 +153,45 @@ pub async fn list_trainings(
     first: u64,
     after: Option<&TrainingCursor>,
 ) -> Result<(Vec<training::Model>, bool), ApiError> {
+    let rows = match page_statement(conn.get_database_backend(), q, first, after) {
+        None => Vec::new(),
+        Some(statement) => training::Model::find_by_statement(statement).all(conn).await?,
+    };
+    Ok(crate::db::split_page(rows, first))
+}
+
+/// One page of trainings, soonest first, each with `person`'s registration for it: one
+/// statement (see `db::with_own_rows`).
+pub async fn list_trainings_with_registration(
+    conn: &impl ConnectionTrait,
+    q: &TrainingQuery,
+    first: u64,
+    after: Option<&TrainingCursor>,
+    person: PersonId,
+) -> Result<(Vec<(training::Model, Option<registration::Model>)>, bool), ApiError> {
+    let backend = conn.get_database_backend();
+    let Some(page) = page_statement(backend, q, first, after) else { return Ok((Vec::new(), false)) };
+    let own = OwnRows {
+        table: "training_registration",
+        parent: "training_id",
+        filters: vec![("person_id", person.uuid().into())],
+        columns: registration::Column::iter().map(|c| c.as_str()).collect(),
+    };
+    let statement = db::with_own_rows(backend, page, "starts_at, id", &own);
+    // A person registers once per training: at most one row each.
+    let rows = db::read_with_own_rows::<training::Model, registration::Model>(conn, statement).await?;
+    let rows = rows.into_iter().map(|(t, mut regs)| (t, regs.pop())).collect();
+    Ok(db::split_page(rows, first))
+}
+
+/// The statement of a page (its `first + 1` rows, to tell whether more follow); none when the
+/// caller may see no unit's trainings.
+fn page_statement(
+    backend: DbBackend,
+    q: &TrainingQuery,
+    first: u64,
+    after: Option<&TrainingCursor>,
+) -> Option<Statement> {
     let page = |unit: Option<UnitId>| {
         let mut query = training::Entity::find().filter(q.condition.clone());
         if let Some(unit) = unit {
@@ -167,17 +207,14 @@ pub async fn list_trainings(
         }
         query.order_by_asc(training::Column::StartsAt).order_by_asc(training::Column::Id).limit(first + 1)
     };
-    let rows = match &q.units {
-        None => page(None).all(conn).await?,
-        Some(units) if units.is_empty() => Vec::new(),
+    match &q.units {
+        None => Some(page(None).build(backend)),
+        Some(units) if units.is_empty() => None,
         Some(units) => {
-            let backend = conn.get_database_backend();
             let parts = units.iter().map(|&u| page(Some(u)).build(backend)).collect();
-            let merged = crate::db::merge_ordered(backend, parts, "starts_at, id", first + 1);
-            training::Model::find_by_statement(merged).all(conn).await?
+            Some(crate::db::merge_ordered(backend, parts, "starts_at, id", first + 1))
         }
-    };
-    Ok(crate::db::split_page(rows, first))
+    }
 }
 
 pub async fn count_trainings(conn: &impl ConnectionTrait, q: &TrainingQuery) -> Result<u64, ApiError> {

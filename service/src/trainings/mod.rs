@@ -37,7 +37,7 @@ pub use checkin::{
 };
 pub use list::{
     TrainingCursor, TrainingFilter, TrainingQuery, client_training_query, count_trainings, list_trainings,
-    training_query,
+    list_trainings_with_registration, training_query,
 };
 pub use registration::{
     cancel_registration, my_registrations, register, registrations_of, waitlist_positions,

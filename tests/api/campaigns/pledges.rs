@@ -159,6 +159,16 @@ async fn a_member_pledges_for_herself_and_for_her_household() {
     // Another person's pledges are not hers.
     let data = app.gql(q, json!({ "id": cid, "y": y }), Some(&lb)).await.ok();
     assert_eq!(data["node"]["thisYear"], json!([]));
+    // The same on the campaign list, where her pledges are read with the page (one statement):
+    // both of this year's, by id, and not next year's; nobody else's.
+    let list = "{ campaigns(first: 50) { edges { node { id myPledges { id } } } } }";
+    let mine_on_list = |data: Value| {
+        let node = nodes(&data["campaigns"]).into_iter().find(|n| n["id"] == cid).expect("listed");
+        node["myPledges"].as_array().unwrap().iter().map(|p| s(&p["id"])).collect::<Vec<_>>()
+    };
+    let by_id = vec![s(&mine["id"]), s(&home["id"])];
+    assert_eq!(mine_on_list(app.gql(list, json!({}), Some(&m)).await.ok()), by_id);
+    assert_eq!(mine_on_list(app.gql(list, json!({}), Some(&lb)).await.ok()), Vec::<String>::new());
 
     // Her list, newest first, paged.
     let list = "query($after: String) { myPledges(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }";

@@ -16,15 +16,11 @@ use crate::graphql::{
     scalars::Date,
 };
 use service::{
-    auth::Viewer,
+    campaigns::campaign::{self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery},
     domain::GlobalId,
     domain::hanoi_day,
     error::{ApiError, InputProblem},
     integrations::Scope,
-    {
-        campaigns::campaign::{self as svc, CampaignCursor, CampaignFilter, CampaignInput, CampaignQuery},
-        campaigns::pledges::pledges_of,
-    },
 };
 
 /// What sort of campaign it is.
@@ -247,25 +243,16 @@ impl From<CampaignInputGql> for CampaignInput {
     }
 }
 
-/// Reads the criteria and the caller's pledges (this year's) of a page's campaigns, when the
-/// query shows them: one statement each for the page, at once.
-async fn read_ahead(ctx: &Context<'_>, viewer: &Viewer, rows: &[campaign::Model]) -> Result<(), ApiError> {
+/// Reads the criteria of a page's campaigns, when the query shows them: one statement for the
+/// page. (Her pledges come with the page, see `campaigns`.)
+async fn read_criteria_ahead(ctx: &Context<'_>, rows: &[campaign::Model]) -> Result<(), ApiError> {
+    if rows.is_empty() || !nodes_select(ctx, "criteria") {
+        return Ok(());
+    }
     let (db, loaders) = (&ctx.state()?.db, ctx.loaders()?);
     let ids: Vec<CampaignId> = rows.iter().map(|c| c.id).collect();
-    let year = hanoi_day(Utc::now()).year();
-    let keys: Vec<_> = ids.iter().map(|&c| (viewer.person_id, c, year)).collect();
-    let want_criteria = !ids.is_empty() && nodes_select(ctx, "criteria");
-    let want_pledges = !ids.is_empty() && nodes_select(ctx, "myPledges");
-    let (criteria, pledges) = futures_util::try_join!(
-        async { if want_criteria { svc::criteria_of(db, &ids).await.map(Some) } else { Ok(None) } },
-        async { if want_pledges { pledges_of(db, &keys).await.map(Some) } else { Ok(None) } },
-    )?;
-    if let Some(mut found) = criteria {
-        loaders.criteria_ahead.put(ids.iter().map(|id| (*id, found.remove(id).unwrap_or_default())));
-    }
-    if let Some(mut found) = pledges {
-        loaders.pledges_ahead.put(keys.into_iter().map(|k| (k, found.remove(&k).unwrap_or_default())));
-    }
+    let mut found = svc::criteria_of(db, &ids).await?;
+    loaders.criteria_ahead.put(ids.iter().map(|id| (*id, found.remove(id).unwrap_or_default())));
     Ok(())
 }
 
@@ -308,9 +295,27 @@ impl CampaignQueryRoot {
             }
             (None, None) => return Err(ApiError::Unauthenticated.into()),
         };
-        let (rows, has_next) = svc::list_campaigns(&state.db, &q, page.first, page.after.as_ref()).await?;
-        if let Some(viewer) = viewer {
-            read_ahead(ctx, viewer, &rows).await?;
+        let (first, after) = (page.first, page.after.as_ref());
+        // Her pledges of this year to each, when the query shows them: read with the page, in
+        // the same statement.
+        let (rows, has_next) = match viewer.filter(|_| nodes_select(ctx, "myPledges")) {
+            Some(viewer) => {
+                let year = hanoi_day(Utc::now()).year();
+                let (rows, has_next) =
+                    svc::list_campaigns_with_pledges(&state.db, &q, first, after, (viewer.person_id, year))
+                        .await?;
+                let mut page = Vec::with_capacity(rows.len());
+                ctx.loaders()?.pledges_ahead.put(rows.into_iter().map(|(c, pledges)| {
+                    let key = (viewer.person_id, c.id, year);
+                    page.push(c);
+                    (key, pledges)
+                }));
+                (page, has_next)
+            }
+            None => svc::list_campaigns(&state.db, &q, first, after).await?,
+        };
+        if viewer.is_some() {
+            read_criteria_ahead(ctx, &rows).await?;
         }
         Ok(build(
             rows,

@@ -1,7 +1,7 @@
 //! Lists of trainings: what each caller may see (see `service::trainings::list`).
 
 use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connection};
-use entities::ids::{TrainingId, UnitId};
+use entities::ids::UnitId;
 
 use crate::graphql::{
     ContextExt,
@@ -85,17 +85,24 @@ impl ListQuery {
             }
             (None, None) => return Err(ApiError::Unauthenticated.into()),
         };
-        let (rows, has_next) = svc::list_trainings(&state.db, &q, page.first, page.after.as_ref()).await?;
-        // Her registrations for the page, when the query shows them: one statement, at once.
-        if let Some(viewer) = viewer
-            && !rows.is_empty()
-            && nodes_select(ctx, "myRegistration")
-        {
-            let ids: Vec<TrainingId> = rows.iter().map(|t| t.id).collect();
-            let mut found = svc::registrations_of(&state.db, viewer.person_id, &ids).await?;
-            let ahead = ids.into_iter().map(|id| ((viewer.person_id, id), found.remove(&id)));
-            ctx.loaders()?.registrations_ahead.put(ahead);
-        }
+        let (first, after) = (page.first, page.after.as_ref());
+        // Her registration for each, when the query shows it: read with the page, in the same
+        // statement.
+        let (rows, has_next) = match viewer.filter(|_| nodes_select(ctx, "myRegistration")) {
+            Some(viewer) => {
+                let (rows, has_next) =
+                    svc::list_trainings_with_registration(&state.db, &q, first, after, viewer.person_id)
+                        .await?;
+                let mut page = Vec::with_capacity(rows.len());
+                ctx.loaders()?.registrations_ahead.put(rows.into_iter().map(|(t, reg)| {
+                    let key = (viewer.person_id, t.id);
+                    page.push(t);
+                    (key, reg)
+                }));
+                (page, has_next)
+            }
+            None => svc::list_trainings(&state.db, &q, first, after).await?,
+        };
         Ok(build(
             rows,
             has_next,

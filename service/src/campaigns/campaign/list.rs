@@ -4,11 +4,11 @@
 //! campaign of the city.
 
 use chrono::{DateTime, Utc};
-use entities::campaign;
-use entities::ids::{CampaignId, UnitId};
+use entities::ids::{CampaignId, PersonId, UnitId};
+use entities::{campaign, pledge};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IdenStatic, Iterable, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{CampaignKind, CampaignStatus};
 use crate::{
     authz::{self, Capability},
+    db::{self, OwnRows},
     domain::{fold_for_search, like_contains_pattern},
     error::ApiError,
     integrations::{self, ClientViewer},
@@ -121,6 +122,42 @@ pub async fn list_campaigns(
     first: u64,
     after: Option<&CampaignCursor>,
 ) -> Result<(Vec<campaign::Model>, bool), ApiError> {
+    let rows = page_query(q, first, after).all(conn).await?;
+    Ok(crate::db::split_page(rows, first))
+}
+
+/// One page of campaigns, newest first, each with `person`'s pledges to it for `year` (by id):
+/// one statement (see `db::with_own_rows`).
+pub async fn list_campaigns_with_pledges(
+    conn: &impl ConnectionTrait,
+    q: &CampaignQuery,
+    first: u64,
+    after: Option<&CampaignCursor>,
+    (person, year): (PersonId, i32),
+) -> Result<(Vec<(campaign::Model, Vec<pledge::Model>)>, bool), ApiError> {
+    let backend = conn.get_database_backend();
+    let own = OwnRows {
+        table: "pledge",
+        parent: "campaign_id",
+        filters: vec![("person_id", person.uuid().into()), ("year", year.into())],
+        columns: pledge::Column::iter().map(|c| c.as_str()).collect(),
+    };
+    let statement = db::with_own_rows(
+        backend,
+        page_query(q, first, after).build(backend),
+        "listed_at DESC, id DESC",
+        &own,
+    );
+    let rows = db::read_with_own_rows(conn, statement).await?;
+    Ok(db::split_page(rows, first))
+}
+
+/// A page's query (its `first + 1` rows, to tell whether more follow).
+fn page_query(
+    q: &CampaignQuery,
+    first: u64,
+    after: Option<&CampaignCursor>,
+) -> sea_orm::Select<campaign::Entity> {
     let mut query = campaign::Entity::find().filter(q.condition.clone());
     if let Some(c) = after {
         // Keyset paging backwards: rows listed before the cursor.
@@ -132,13 +169,7 @@ pub async fn list_campaigns(
             ),
         );
     }
-    let rows = query
-        .order_by_desc(campaign::Column::ListedAt)
-        .order_by_desc(campaign::Column::Id)
-        .limit(first + 1)
-        .all(conn)
-        .await?;
-    Ok(crate::db::split_page(rows, first))
+    query.order_by_desc(campaign::Column::ListedAt).order_by_desc(campaign::Column::Id).limit(first + 1)
 }
 
 pub async fn count_campaigns(conn: &impl ConnectionTrait, q: &CampaignQuery) -> Result<u64, ApiError> {
