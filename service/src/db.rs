@@ -14,7 +14,7 @@
 //! transaction's ROLLBACK), and opens a fresh one. SQLite commits with `synchronous=FULL`,
 //! so what answered success is on disk.
 
-use std::{sync::Arc, time::Duration};
+use std::{fmt::Write, sync::Arc, time::Duration};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value,
@@ -210,16 +210,12 @@ fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
 pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => {
-            let mut out = String::with_capacity(sql.len() + 8);
-            let mut n = 0;
-            for c in sql.chars() {
-                if c == '?' {
-                    n += 1;
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                } else {
-                    out.push(c);
-                }
+            let mut out = String::with_capacity(sql.len() + 16);
+            let mut parts = sql.split('?');
+            out.push_str(parts.next().unwrap_or_default());
+            for (n, part) in parts.enumerate() {
+                let _ = write!(out, "${}", n + 1);
+                out.push_str(part);
             }
             out
         }
@@ -401,22 +397,16 @@ where
 
 /// Adds `offset` to every `$n` placeholder of PostgreSQL SQL.
 fn renumber(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut parts = sql.split('$');
+    out.push_str(parts.next().unwrap_or_default());
+    for part in parts {
+        let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+        match part[..digits].parse::<usize>() {
+            Ok(n) => _ = write!(out, "${}", n + offset),
+            Err(_) => out.push('$'),
         }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            digits.push(*d);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&digits),
-        }
+        out.push_str(&part[digits..]);
     }
     out
 }
@@ -501,6 +491,42 @@ mod tests {
         );
         assert_eq!(merged.values.map(|v| v.0.len()), Some(3));
         assert_eq!(renumber("x = $9 AND y = $10", 5), "x = $14 AND y = $15");
+        assert_eq!(renumber("a $ b $1", 2), "a $ b $3");
+    }
+
+    #[test]
+    fn own_rows_are_joined_after_the_page_values() {
+        let own = OwnRows {
+            table: "pledge",
+            parent: "campaign_id",
+            filters: vec![("person_id", 7.into()), ("year", 2026.into())],
+            columns: vec!["id", "kind"],
+        };
+        let page = |backend, sql: &str| Statement::from_sql_and_values(backend, sql, [1.into(), 11.into()]);
+        let pg = with_own_rows(
+            DbBackend::Postgres,
+            page(DbBackend::Postgres, "SELECT id, t FROM c WHERE u = $1 LIMIT $2"),
+            "t DESC, id DESC",
+            &own,
+        );
+        assert_eq!(
+            pg.sql,
+            "SELECT * FROM (SELECT p.*, o.id AS own_id, o.kind AS own_kind FROM (SELECT id, t FROM c WHERE u = $1 LIMIT $2) p \
+             LEFT JOIN pledge o ON o.campaign_id = p.id AND o.person_id = $3 AND o.year = $4) joined \
+             ORDER BY t DESC, id DESC, own_id"
+        );
+        assert_eq!(pg.values.map(|v| v.0), Some(vec![1.into(), 11.into(), 7.into(), 2026.into()]));
+        let lite = with_own_rows(
+            DbBackend::Sqlite,
+            page(DbBackend::Sqlite, "SELECT id, t FROM c WHERE u = ? LIMIT ?"),
+            "t",
+            &own,
+        );
+        assert!(
+            lite.sql.contains("o.person_id = ? AND o.year = ?) joined ORDER BY t, own_id"),
+            "{}",
+            lite.sql
+        );
     }
 
     #[test]

@@ -889,6 +889,14 @@ pub(crate) async fn prepare_request(
             // `validation::check_document`) has only its variables checked. (A schema with a
             // complexity or depth limit computes them every time.)
             if request.document_validated && complexity.is_none() && depth.is_none() {
+                // Without variables there is nothing `check_document` did not see.
+                if request.variables.is_empty() {
+                    return Ok(crate::ValidationResult {
+                        cache_control: Default::default(),
+                        complexity: 0,
+                        depth: 0,
+                    });
+                }
                 return crate::validation::check_variables(
                     registry,
                     &document,

@@ -68,7 +68,12 @@ impl<T: ObjectType> ContainerType for QueryRoot<T> {
             return Ok(None);
         }
 
-        if ctx.schema_env.registry.enable_federation || ctx.schema_env.registry.has_entities() {
+        // PATCHED (phunu): the field's name first; `has_entities` walks every type of the
+        // registry, and ran for every root field of every request.
+        let federation_field = matches!(ctx.item.node.name.node.as_str(), "_entities" | "_service");
+        if federation_field
+            && (ctx.schema_env.registry.enable_federation || ctx.schema_env.registry.has_entities())
+        {
             if ctx.item.node.name.node == "_entities" {
                 let (_, representations) = ctx.param_value::<Vec<Any>>("representations", None)?;
                 let res = futures_util::future::try_join_all(representations.iter().map(
