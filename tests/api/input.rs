@@ -101,8 +101,10 @@ async fn a_value_of_the_wrong_type_names_its_field_and_never_echoes_it() {
     let literal = "mutation { register(input: {phone: \"0966100003\", fullName: \"Lan Anh\", password: \"sen-hong-2026\", birthDate: \"1999-02-31\", verificationToken: \"x\", privacyNoticeVersion: \"2026-12\"}) { accessToken } }";
     check(app.gql(literal, json!({}), None).await, "input.birthDate", "INVALID_FORMAT", "1999-02-31");
     let q = "query($f: Int) { orgUnits(first: $f) { totalCount } }";
-    // Validated once for its text (see `graphql::documents`), the document still has every
-    // request's variables checked.
+    // Validated and checked once for its text when sent without variables (see
+    // `graphql::documents`), the document still has every request's variables checked.
+    assert_eq!(app.gql(q, json!({}), None).await.code(), None);
+    assert_eq!(app.gql(q, json!({}), None).await.code(), None);
     assert_eq!(app.gql(q, json!({ "f": 5 }), None).await.code(), None);
     check(app.gql(q, json!({ "f": 99_999_999_999i64 }), None).await, "first", "OUT_OF_RANGE", "99999999999");
     check(app.gql(q, json!({ "f": "abc-secret" }), None).await, "first", "INVALID_FORMAT", "abc-secret");

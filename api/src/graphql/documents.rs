@@ -4,7 +4,9 @@
 //! once per operation name: a kept document remembers the operation names it passed every
 //! validation rule for (`async_graphql::check_document`, which checks arguments as far as the
 //! text writes them), and such a request has only its variables' values checked again (see
-//! `vendor/README.md`).
+//! `vendor/README.md`). What the engine's own checks found for a document sent without
+//! variables (it passed them; whether its answer may carry secrets; its cost) is kept too
+//! ([`Checked`]): the next such request skips them.
 //!
 //! Bounded (least recently used out) and limited to short documents. A document holding a
 //! string literal is never kept: apps pass such values (a password, a PIN) as variables, and a
@@ -31,6 +33,19 @@ struct Kept {
     doc: ExecutableDocument,
     /// The operation names (`None`: the request named none) the document passed validation for.
     validated: Vec<Option<String>>,
+    /// What the engine's own checks found when the document came without variables.
+    checked: Option<Checked>,
+}
+
+/// What the engine's checks that read only the document and its variables (`shape`,
+/// `introspection`, `depth`, `arguments`, `cost`) found for a document sent without variables:
+/// it passed them, and these are their answers. They are the same for the next such request,
+/// so they are kept with the document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// Its answer may carry secrets (see `engine::Disclosure`).
+    pub sensitive: bool,
+    pub estimate: super::cost::Estimate,
 }
 
 /// A request's parsed document, and what the cache knows of it.
@@ -40,6 +55,8 @@ pub struct Parsed {
     pub kept: bool,
     /// It passed every validation rule before, for this operation name.
     pub validated: bool,
+    /// What the engine's checks found for it without variables, if it was sent so before.
+    pub checked: Option<Checked>,
 }
 
 impl Default for DocumentCache {
@@ -55,13 +72,21 @@ impl DocumentCache {
         let keep = text.len() <= MAX_LEN && !text.contains('"');
         if keep && let Some(kept) = self.lock().get(text) {
             let validated = kept.validated.iter().any(|name| name.as_deref() == operation);
-            return Ok(Parsed { doc: kept.doc.clone(), kept: true, validated });
+            return Ok(Parsed { doc: kept.doc.clone(), kept: true, validated, checked: kept.checked });
         }
         let doc = parse_query(text)?;
         if keep {
-            self.lock().put(text.to_owned(), Kept { doc: doc.clone(), validated: Vec::new() });
+            self.lock().put(text.to_owned(), Kept { doc: doc.clone(), validated: Vec::new(), checked: None });
         }
-        Ok(Parsed { doc, kept: keep, validated: false })
+        Ok(Parsed { doc, kept: keep, validated: false, checked: None })
+    }
+
+    /// Keeps what the engine's checks found for the kept document `text` sent without
+    /// variables.
+    pub fn checked(&self, text: &str, checked: Checked) {
+        if let Some(kept) = self.lock().get_mut(text) {
+            kept.checked = Some(checked);
+        }
     }
 
     /// Remembers that the kept document `text` passed validation for `operation`.
@@ -196,5 +221,21 @@ mod tests {
         let secret = r#"query { search(text: "Lan") { id } }"#;
         cache.validated(secret, None);
         assert_eq!(cache.parse(secret, None).map(|p| p.validated).ok(), Some(false));
+    }
+
+    #[test]
+    fn what_the_checks_found_is_kept_with_the_text() {
+        let cache = DocumentCache::default();
+        let text = "{ me { fullName } }";
+        let checked = |text| cache.parse(text, None).ok().and_then(|p| p.checked);
+        assert_eq!(checked(text), None);
+        let found =
+            Checked { sensitive: false, estimate: super::super::cost::Estimate { points: 2, aggregates: 0 } };
+        cache.checked(text, found);
+        assert_eq!(checked(text), Some(found));
+        assert_eq!(checked("{ me { id } }"), None);
+        let secret = r#"query { search(text: "Lan") { id } }"#;
+        cache.checked(secret, found);
+        assert_eq!(checked(secret), None);
     }
 }

@@ -1,7 +1,8 @@
 //! How an operation runs: [`Engine`] wraps the schema with what every document goes through —
 //! parsed once per text ([`DocumentCache`]), checked (introspection, depth, an integration
-//! client's surface, arguments, expensive fields, cost points), executed, and every error of
-//! the answer given its code and language ([`errors::map_error`]).
+//! client's surface, arguments, expensive fields, cost points; a document sent without
+//! variables once per text, see `documents::Checked`), executed, and every error of the answer
+//! given its code and language ([`errors::map_error`]).
 //!
 //! The schema registers no async-graphql extension on purpose (only [`RootFieldSpans`], and only
 //! when traces are exported): with any extension registered,
@@ -30,7 +31,7 @@ use service::{RequestMeta, auth::Auth, config::Settings, error::Lang, metrics::m
 
 use super::{
     AppSchema, depth,
-    documents::{DocumentCache, Parsed},
+    documents::{Checked, DocumentCache, Parsed},
     errors::{self, CODE_PARSE_FAILED},
     introspection, quota, shape,
 };
@@ -223,34 +224,41 @@ impl Engine {
         let inner = &self.0;
         let (query, variables) = (&request.query, &request.variables);
         let operation = request.operation_name.as_deref();
-        let Parsed { doc, kept, validated } =
+        let Parsed { doc, kept, validated, checked } =
             inner.documents.parse(query, operation).map_err(|mut err| {
                 err.extensions.get_or_insert_with(Default::default).set("code", CODE_PARSE_FAILED);
                 err
             })?;
         let (lang, registry) = (caller.lang, &inner.env.registry);
-        // First, so that every walk below (fragments expanded) is bounded.
-        shape::check(&doc, lang)?;
-        if inner.introspection {
-            introspection::check_depth(&doc, lang)?;
-        } else {
-            introspection::refuse_when_off(&doc, lang)?;
-        }
-        depth::check(&doc, inner.depth_limit, lang)?;
         // An integration client selects only what its scopes open (see `surface`).
-        if let Some(Auth::Client(client)) = caller.auth {
-            super::integrations::surface::check(&doc, registry, client, lang)?;
-        }
-        super::arguments::check(&doc, variables, registry, lang)?;
-        super::cost::check(&doc, variables, inner.max_expensive_fields, lang)?;
+        let surface = || match caller.auth {
+            Some(Auth::Client(client)) => super::integrations::surface::check(&doc, registry, client, lang),
+            _ => Ok(()),
+        };
+        // Sent without variables like before: the same answers (see `documents::Checked`).
+        let checked = match checked.filter(|_| variables.is_empty()) {
+            Some(checked) => {
+                surface()?;
+                checked
+            }
+            None => {
+                self.check_shape(&doc, lang)?;
+                surface()?;
+                let checked = self.check_values(&doc, variables, lang)?;
+                if kept && variables.is_empty() {
+                    inner.documents.checked(query, checked);
+                }
+                checked
+            }
+        };
         if let Some(disclosure) = caller.disclosure {
-            disclosure.0.store(sensitive(&doc, registry), Ordering::Relaxed);
+            disclosure.0.store(checked.sensitive, Ordering::Relaxed);
         }
         // Last, once the document is known to be acceptable: its points (see `quota`).
         if let (Some((cell, meta)), Some(auth)) = (caller.metered, caller.auth) {
             let state = caller.state.unwrap_or(&inner.state);
             let call = quota::Metered { state, cell, auth, meta };
-            quota::charge(call, &doc, variables, registry, lang).await?;
+            quota::charge(call, checked.estimate, lang).await?;
         }
         // Validated once per kept text and operation name; an invalid document is left to the
         // engine, which reports why.
@@ -262,6 +270,35 @@ impl Engine {
             inner.documents.validated(query, operation);
         }
         Ok((doc, passed))
+    }
+
+    /// The checks of the document's shape (see `shape`, `introspection`, `depth`).
+    fn check_shape(&self, doc: &ExecutableDocument, lang: Lang) -> Result<(), ServerError> {
+        let inner = &self.0;
+        // First, so that every walk below (fragments expanded) is bounded.
+        shape::check(doc, lang)?;
+        if inner.introspection {
+            introspection::check_depth(doc, lang)?;
+        } else {
+            introspection::refuse_when_off(doc, lang)?;
+        }
+        depth::check(doc, inner.depth_limit, lang)
+    }
+
+    /// The checks of its arguments (with `variables`) and cost; what they found when it passes.
+    fn check_values(
+        &self,
+        doc: &ExecutableDocument,
+        variables: &Variables,
+        lang: Lang,
+    ) -> Result<Checked, ServerError> {
+        let (inner, registry) = (&self.0, &self.0.env.registry);
+        super::arguments::check(doc, variables, registry, lang)?;
+        super::cost::check(doc, variables, inner.max_expensive_fields, lang)?;
+        Ok(Checked {
+            sensitive: sensitive(doc, registry),
+            estimate: super::cost::estimate(doc, variables, registry),
+        })
     }
 }
 

@@ -18,10 +18,7 @@
 
 use std::sync::Mutex;
 
-use async_graphql::{
-    ErrorExtensionValues, ServerError, Value, Variables, parser::types::ExecutableDocument,
-    registry::Registry,
-};
+use async_graphql::{ErrorExtensionValues, ServerError, Value};
 use service::{
     auth::Auth,
     config::Bucket,
@@ -71,17 +68,10 @@ pub struct Metered<'a> {
     pub meta: &'a service::RequestMeta,
 }
 
-/// Estimates `doc`, refuses it over the per-query maximum, and takes its cost from the
+/// Refuses a document whose `estimate` is over the per-query maximum, and takes its cost from the
 /// caller's bucket (`RATE_LIMITED` when it lacks the points).
-pub async fn charge(
-    call: Metered<'_>,
-    doc: &ExecutableDocument,
-    variables: &Variables,
-    registry: &Registry,
-    lang: Lang,
-) -> Result<(), ServerError> {
+pub async fn charge(call: Metered<'_>, estimate: cost::Estimate, lang: Lang) -> Result<(), ServerError> {
     let Metered { state, cell, auth, meta } = call;
-    let estimate = cost::estimate(doc, variables, registry);
     let max = u64::from(state.settings.quota.max_query_cost);
     if estimate.points > max {
         let mut err = ServerError::new(
