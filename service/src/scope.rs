@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entities::org_unit::{self, UnitKind};
-use sea_orm::{Condition, ConnectionTrait, FromQueryResult, sea_query::Expr};
+use sea_orm::{Condition, ConnectionTrait, DbErr, FromQueryResult, QueryResult, sea_query::Expr};
 
 use crate::{
     auth::Viewer,
@@ -56,8 +56,7 @@ pub struct ViewerScope {
 
 /// One row of the standing statement: a fact of kind `k`, with the unit's row for the units
 /// above her branch (`B`) and her role units (`S`), and the membership's row for her current
-/// membership (`M`).
-#[derive(FromQueryResult)]
+/// membership (`M`). Its fields are the statement's columns, in order.
 struct Fact {
     k: String,
     unit_id: UnitId,
@@ -81,6 +80,38 @@ struct Fact {
     case_closure_approval: Option<bool>,
     created_at: Option<DateTime<Utc>>,
     updated_at: Option<DateTime<Utc>>,
+}
+
+/// Read by position, in the statement's column order: a member's standing is a good part of the
+/// rows her requests read, and by name each column cost a hash lookup (and each NULL an
+/// error message built and dropped).
+impl FromQueryResult for Fact {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Ok(Fact {
+            k: row.try_get_by_index(0)?,
+            unit_id: row.try_get_by_index(1)?,
+            role: row.try_get_by_index(2)?,
+            at_root: row.try_get_by_index(3)?,
+            membership_id: row.try_get_by_index(4)?,
+            member_number: row.try_get_by_index(5)?,
+            member_status: row.try_get_by_index(6)?,
+            joined_at: row.try_get_by_index(7)?,
+            left_at: row.try_get_by_index(8)?,
+            member_created_at: row.try_get_by_index(9)?,
+            member_updated_at: row.try_get_by_index(10)?,
+            member_name_search: row.try_get_by_index(11)?,
+            parent_id: row.try_get_by_index(12)?,
+            kind: row.try_get_by_index(13)?,
+            code: row.try_get_by_index(14)?,
+            name: row.try_get_by_index(15)?,
+            name_search: row.try_get_by_index(16)?,
+            search_words: row.try_get_by_index(17)?,
+            depth: row.try_get_by_index(18)?,
+            case_closure_approval: row.try_get_by_index(19)?,
+            created_at: row.try_get_by_index(20)?,
+            updated_at: row.try_get_by_index(21)?,
+        })
+    }
 }
 
 impl Fact {
@@ -137,7 +168,8 @@ impl ViewerScope {
     /// Reads the caller's standing in one statement.
     pub async fn load(conn: &impl ConnectionTrait, viewer: &Viewer) -> Result<Self, ApiError> {
         let p = viewer.person_id;
-        // The first fact names the columns of every row. PostgreSQL types a UNION's columns pair
+        // The columns are `Fact`'s fields, in order (it reads them by position). The first fact
+        // names the columns of every row. PostgreSQL types a UNION's columns pair
         // by pair from the left: the membership fact (its unit columns NULL) comes first and the
         // first unit fact (its membership columns NULL) second, so every column has its type
         // before the untyped NULLs of the others (which must not sit under a DISTINCT, which
