@@ -126,12 +126,9 @@ impl Engine {
             self.prepare(&request, &caller).await
         };
         let (name, kind, mut response) = match prepared {
-            Ok((doc, validated)) => {
-                let (name, kind) = operation_of(&doc, request.operation_name.as_deref());
-                request.set_parsed_query(doc);
-                if validated {
-                    request.mark_document_validated();
-                }
+            Ok(prepared) => {
+                let (name, kind) = operation_of(&prepared.0, request.operation_name.as_deref());
+                attach(&mut request, prepared);
                 if kind == "query" {
                     request.data.insert(super::KnownUnits::default());
                 }
@@ -191,11 +188,8 @@ impl Engine {
                 engine.prepare(&request, &caller).await
             };
             match prepared {
-                Ok((doc, validated)) => {
-                    request.set_parsed_query(doc);
-                    if validated {
-                        request.mark_document_validated();
-                    }
+                Ok(prepared) => {
+                    attach(&mut request, prepared);
                     engine.0.schema.execute_stream_with_session_data(request, session)
                 }
                 Err(err) => {
@@ -299,6 +293,15 @@ impl Engine {
             sensitive: sensitive(doc, registry),
             estimate: super::cost::estimate(doc, variables, registry),
         })
+    }
+}
+
+/// Gives `request` its prepared document, marked validated when it is known to be (see
+/// `Engine::prepare`).
+fn attach(request: &mut Request, (doc, validated): (ExecutableDocument, bool)) {
+    request.set_parsed_query(doc);
+    if validated {
+        request.mark_document_validated();
     }
 }
 
