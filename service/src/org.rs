@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use chrono::Utc;
 use entities::{org_unit, org_unit_closure};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,34 @@ fn filter_condition(filter: &UnitFilter) -> Condition {
     cond
 }
 
+/// `org_unit`'s columns in the order of its model's fields (and of its `Column` enum, which is
+/// the order sea-orm selects them in), for [`UnitRow`].
+const UNIT_COLUMNS: &str = "u.id, u.parent_id, u.kind, u.code, u.name, u.name_search, u.search_words, \
+     u.depth, u.case_closure_approval, u.created_at, u.updated_at";
+
+/// A unit read by position: lists of units are most of what the tree's pages read, and by name
+/// each column cost a lookup among the row's columns. Only for statements that select the
+/// columns in the model's order (`Entity::find()`, or [`UNIT_COLUMNS`]).
+struct UnitRow(org_unit::Model);
+
+impl FromQueryResult for UnitRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Ok(UnitRow(org_unit::Model {
+            id: row.try_get_by_index(0)?,
+            parent_id: row.try_get_by_index(1)?,
+            kind: row.try_get_by_index(2)?,
+            code: row.try_get_by_index(3)?,
+            name: row.try_get_by_index(4)?,
+            name_search: row.try_get_by_index(5)?,
+            search_words: row.try_get_by_index(6)?,
+            depth: row.try_get_by_index(7)?,
+            case_closure_approval: row.try_get_by_index(8)?,
+            created_at: row.try_get_by_index(9)?,
+            updated_at: row.try_get_by_index(10)?,
+        }))
+    }
+}
+
 /// One page of units matching `filter`, after `after`; `has_next` tells whether more follow.
 pub async fn list_units(
     conn: &impl ConnectionTrait,
@@ -115,9 +144,10 @@ pub async fn list_units(
         .order_by_asc(org_unit::Column::NameSearch)
         .order_by_asc(org_unit::Column::Id)
         .limit(first + 1)
+        .into_model::<UnitRow>()
         .all(conn)
         .await?;
-    Ok(crate::db::split_page(rows, first))
+    Ok(crate::db::split_page(rows.into_iter().map(|r| r.0).collect(), first))
 }
 
 /// How many units match `filter`.
@@ -132,10 +162,11 @@ pub async fn units_by_ids(
 ) -> Result<HashMap<UnitId, org_unit::Model>, ApiError> {
     Ok(org_unit::Entity::find()
         .filter(org_unit::Column::Id.is_in(ids.iter().copied()))
+        .into_model::<UnitRow>()
         .all(conn)
         .await?
         .into_iter()
-        .map(|u| (u.id, u))
+        .map(|UnitRow(u)| (u.id, u))
         .collect())
 }
 
@@ -243,17 +274,16 @@ pub async fn first_children_of(
     let placeholders = crate::db::repeat_list("?", parents.len());
     let sql = format!(
         "SELECT * FROM (\
-           SELECT u.*, ROW_NUMBER() OVER (PARTITION BY u.parent_id ORDER BY u.name_search, u.id) AS rn \
+           SELECT {UNIT_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY u.parent_id ORDER BY u.name_search, u.id) AS rn \
            FROM org_unit u WHERE u.parent_id IN ({placeholders})\
          ) ranked WHERE rn <= ? ORDER BY parent_id, rn"
     );
     let mut values: Vec<sea_orm::Value> = parents.iter().map(|&i| i.into()).collect();
     values.push(((limit + 1) as i64).into());
-    let rows =
-        org_unit::Model::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
+    let rows = UnitRow::find_by_statement(stmt(conn.get_database_backend(), &sql, values)).all(conn).await?;
     let mut out: HashMap<UnitId, (Vec<org_unit::Model>, bool)> =
         parents.iter().map(|&p| (p, (Vec::new(), false))).collect();
-    for unit in rows {
+    for UnitRow(unit) in rows {
         let Some(parent) = unit.parent_id else { continue };
         let entry = out.entry(parent).or_default();
         if entry.0.len() as u64 == limit {
@@ -529,4 +559,17 @@ pub async fn insert_unit(
     )
     .await?;
     Ok(unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{IdenStatic, Iterable};
+
+    #[test]
+    fn unit_columns_follow_the_models_order() {
+        let model: Vec<String> = org_unit::Column::iter().map(|c| format!("u.{}", c.as_str())).collect();
+        let listed: Vec<String> = UNIT_COLUMNS.split(',').map(|c| c.trim().to_owned()).collect();
+        assert_eq!(listed, model);
+    }
 }

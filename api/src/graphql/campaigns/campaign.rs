@@ -129,7 +129,9 @@ impl Campaign {
     ) -> Result<super::dashboard::CampaignDashboard> {
         ctx.auth()?.require()?;
         let unit = unit_id.map(|u| GlobalId::decode_id::<UnitId>(&u, "unitId")).transpose()?;
-        let d = service::campaigns::dashboard::campaign_dashboard(ctx.call()?, self.0.id, unit).await?;
+        // Boxed, so that every field of every campaign of a page is not as large as this one.
+        let d =
+            Box::pin(service::campaigns::dashboard::campaign_dashboard(ctx.call()?, self.0.id, unit)).await?;
         Ok(super::dashboard::CampaignDashboard(d))
     }
 
