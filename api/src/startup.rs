@@ -1,5 +1,5 @@
 //! Builds the application: connects and migrates the database, loads demo data when asked,
-//! connects the cache, starts the workers (push, SMS, fan-out, escalation, webhooks, revocation guard),
+//! connects the cache, starts the workers (push, SMS, fan-out, media, escalation, webhooks, revocation guard),
 //! binds the listener. `Application::build` is what `main` and the tests both call (tests with
 //! port 0; `build_with` injects the push and SMS senders).
 
@@ -28,7 +28,7 @@ use service::{
     fanout::{self, FanoutConfig},
     identity,
     integrations::webhooks::delivery as webhooks,
-    push::{self, LogPushSender, PushConfig, PushSender},
+    push::{self, PushConfig, PushSender},
     seed,
     sms::{self, SmsConfig, SmsSender},
     state::{AppState, DbStats},
@@ -54,6 +54,10 @@ pub enum StartupError {
     Webhooks,
     #[error("SMS gateway: {0}")]
     Sms(#[from] service::sms::SmsError),
+    #[error("{0}")]
+    Media(service::media::store::StoreError),
+    #[error("push provider: {0}")]
+    Push(#[from] service::push::PushSetupError),
     #[error(
         "this database holds demo accounts that sign in with the public demo password ({0}); \
          remove them with `api remove-demo-accounts` (same DATABASE_URL and APP_ENV) before \
@@ -79,6 +83,7 @@ pub struct Application {
     push_worker: PollingWorker,
     sms_worker: PollingWorker,
     fanout_worker: PollingWorker,
+    media_worker: PollingWorker,
     escalation_worker: PollingWorker,
     webhook_worker: PollingWorker,
     idempotency_sweeper: PollingWorker,
@@ -125,7 +130,9 @@ pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
         )),
         None => None,
     };
+    let media = service::media::Media::from_settings(&settings.media).map_err(StartupError::Media)?;
     Ok(AppState {
+        media: Arc::new(media),
         pools: Arc::new(std::sync::Mutex::new(vec![db.clone()])),
         db,
         cache,
@@ -195,17 +202,12 @@ async fn worker_state(shared: AppState) -> AppState {
 }
 
 /// Who delivers what the workers send.
+#[derive(Default)]
 pub struct Senders {
-    pub push: Arc<dyn PushSender>,
+    /// `None`: the providers `APP_PUSH_PROVIDERS` names.
+    pub push: Option<Arc<dyn PushSender>>,
     /// `None`: the sender `APP_SMS_PROVIDER` names.
     pub sms: Option<Arc<dyn SmsSender>>,
-}
-
-impl Default for Senders {
-    /// The shipped push sender (which only logs) and the configured SMS sender.
-    fn default() -> Self {
-        Self { push: Arc::new(LogPushSender), sms: None }
-    }
 }
 
 impl Application {
@@ -221,6 +223,23 @@ impl Application {
             Some(sender) => sender,
             None => sms::sender_from_settings(&settings)?,
         };
+        let push_sender = match senders.push {
+            Some(sender) => sender,
+            None => push::sender_from_settings(&settings)?,
+        };
+        match (&settings.push_providers.fcm, &settings.push_providers.apns) {
+            (None, None) if settings.is_production() => {
+                tracing::warn!(
+                    "APP_PUSH_PROVIDERS=log: notifications reach the inbox, but no phone is pushed"
+                );
+            }
+            (None, Some(_)) => {
+                tracing::warn!(
+                    "APP_PUSH_PROVIDERS=apns: pushes to Android and web devices fail (FAILED in the outbox)"
+                );
+            }
+            _ => {}
+        }
         let poster = webhooks::Poster::new(&settings.webhooks).map_err(|_| StartupError::Webhooks)?;
         let state = connect(settings).await?;
         let settings = state.settings.clone();
@@ -248,9 +267,10 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         // Started last, so a failed start-up leaves no worker behind (dropping them stops them).
         let push_worker =
-            push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), senders.push);
+            push::spawn_worker(state.db.clone(), PushConfig::from_settings(&settings), push_sender);
         let sms_worker = sms::spawn_worker(state.clone(), SmsConfig::from_settings(&settings), sms_sender);
         let fanout_worker = fanout::spawn_worker(state.clone(), FanoutConfig::from_settings(&settings));
+        let media_worker = service::media::spawn_worker(state.clone(), settings.media.poll_interval);
         let escalation_worker = service::violence::escalation::spawn_worker(state.clone());
         let webhook_worker = webhooks::spawn_worker(state.clone(), Arc::new(poster));
         let idempotency_sweeper = service::idempotency::spawn_sweeper(state.clone());
@@ -315,6 +335,7 @@ impl Application {
             push_worker,
             sms_worker,
             fanout_worker,
+            media_worker,
             escalation_worker,
             webhook_worker,
             idempotency_sweeper,
@@ -405,6 +426,7 @@ impl Application {
             self.push_worker.stop(grace),
             self.sms_worker.stop(grace),
             self.fanout_worker.stop(grace),
+            self.media_worker.stop(grace),
             self.escalation_worker.stop(grace),
             self.webhook_worker.stop(grace),
             self.idempotency_sweeper.stop(grace),

@@ -4,6 +4,8 @@
 use crate::ids::PersonId;
 use sea_orm::entity::prelude::*;
 
+pub use crate::notification_preference::NotificationTopic;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "notification")]
 pub struct Model {
@@ -65,6 +67,35 @@ crate::stored_enum! {
         PasswordReset = "PASSWORD_RESET",
         /// To the person: her account's phone number changed. Params: `ending` (its last digits).
         PhoneChanged = "PHONE_CHANGED",
+    }
+}
+
+impl NotificationKind {
+    /// The topic a person's preferences put it under; `None`: always delivered (her account,
+    /// her membership, an officer's work). A violence-report notice to a case officer is duty
+    /// whatever its kind (`NewNotification::duty`), so only the reporter's side has a topic.
+    pub fn topic(self) -> Option<NotificationTopic> {
+        use NotificationKind as K;
+        match self {
+            K::CampaignLaunched | K::PledgeCertified | K::PledgeReturned => {
+                Some(NotificationTopic::Campaigns)
+            }
+            K::TrainingCancelled | K::TrainingSeatConfirmed => Some(NotificationTopic::Trainings),
+            K::ViolenceReportUpdated | K::ViolenceReportMessage => Some(NotificationTopic::ViolenceReports),
+            K::JoinRequested
+            | K::TransferRequested
+            | K::RequestApproved
+            | K::RequestRejected
+            | K::ViolenceReportReceived
+            | K::ViolenceReportEscalated
+            | K::ViolenceReportAssigned
+            | K::ViolenceReportUnassigned
+            | K::ViolenceReportTransferOffered
+            | K::ViolenceReportClosureRequested
+            | K::MembershipInvited
+            | K::PasswordReset
+            | K::PhoneChanged => None,
+        }
     }
 }
 

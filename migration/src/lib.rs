@@ -35,6 +35,8 @@ mod m20270101_000028_create_idempotency_keys;
 mod m20270101_000029_console_lookups;
 mod m20270102_000030_create_audit_trail;
 mod m20270102_000031_case_transfers;
+mod m20270103_000032_notification_preferences;
+mod m20270104_000033_create_media;
 mod util;
 
 pub struct Migrator;
@@ -74,6 +76,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20270101_000029_console_lookups::Migration),
             Box::new(m20270102_000030_create_audit_trail::Migration),
             Box::new(m20270102_000031_case_transfers::Migration),
+            Box::new(m20270103_000032_notification_preferences::Migration),
+            Box::new(m20270104_000033_create_media::Migration),
         ]
     }
 }

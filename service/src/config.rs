@@ -141,6 +141,12 @@ pub struct Settings {
     pub push_max_attempts: u32,
     /// Wait before the first retry; it doubles at each failure, up to an hour.
     pub push_backoff_base: Duration,
+    /// The push providers (`APP_PUSH_PROVIDERS`); none: the log sender.
+    pub push_providers: PushProviders,
+    /// Longest wait for a push provider's answer (and for its OAuth token exchange).
+    pub push_timeout: Duration,
+    /// Photos: where they are stored and what an upload may be.
+    pub media: MediaSettings,
     /// How often the fan-out worker looks for due jobs (a campaign launch to a subtree).
     pub fanout_poll_interval: Duration,
     /// Members notified per batch (one transaction) of a fan-out job.
@@ -283,6 +289,65 @@ pub struct WebhookSettings {
     /// Targets may be `http://` and private, loopback or link-local addresses (development and
     /// tests; refused in production, where only `https://` to public addresses is allowed).
     pub allow_private_targets: bool,
+}
+
+/// Photos (`APP_MEDIA_*`).
+#[derive(Clone, Debug)]
+pub struct MediaSettings {
+    pub store: MediaStoreSettings,
+    /// The most bytes an uploaded photo may have.
+    pub max_bytes: usize,
+    /// The most pixels an uploaded photo may declare.
+    pub max_pixels: u64,
+    /// The long edge photos are stored at (larger ones are scaled down).
+    pub max_edge: u32,
+    /// How long a photo URL the API hands out stays valid.
+    pub url_ttl: Duration,
+    /// The bound on one request to an object store.
+    pub timeout: Duration,
+    /// How often the media worker looks for thumbnails to make (an upload also wakes it).
+    pub poll_interval: Duration,
+}
+
+/// Where photos are stored (`APP_MEDIA_STORE`).
+#[derive(Clone, Debug)]
+pub enum MediaStoreSettings {
+    /// Files under a directory (`fs`, the default).
+    Filesystem(PathBuf),
+    /// An S3-compatible bucket (`s3`).
+    S3(crate::media::store::S3Config),
+}
+
+/// The push providers `APP_PUSH_PROVIDERS` names (`log`, `fcm`, `apns`, or `fcm,apns`).
+#[derive(Clone, Debug, Default)]
+pub struct PushProviders {
+    pub fcm: Option<FcmConfig>,
+    pub apns: Option<ApnsConfig>,
+}
+
+/// Firebase Cloud Messaging HTTP v1.
+#[derive(Clone, Debug)]
+pub struct FcmConfig {
+    /// The service-account key file (JSON) the Firebase console gives.
+    pub credentials_file: PathBuf,
+    /// FCM's base address (`https://fcm.googleapis.com`; a test double's elsewhere).
+    pub url: String,
+}
+
+/// Apple Push Notification service with token-based authentication.
+#[derive(Clone, Debug)]
+pub struct ApnsConfig {
+    /// The `.p8` signing key from the Apple developer account.
+    pub key_file: PathBuf,
+    /// The key's id (10 characters).
+    pub key_id: String,
+    /// The developer team's id (10 characters).
+    pub team_id: String,
+    /// The app's bundle id (`apns-topic`).
+    pub topic: String,
+    /// `https://api.push.apple.com`, or `https://api.sandbox.push.apple.com` for development
+    /// builds of the app.
+    pub url: String,
 }
 
 /// An HTTP SMS gateway: where to post, how to authenticate, and the JSON body to send.
@@ -498,6 +563,9 @@ impl Settings {
             push_batch_size: parse(&get, "APP_PUSH_BATCH_SIZE", 20, "a positive integer")?.max(1),
             push_max_attempts: parse(&get, "APP_PUSH_MAX_ATTEMPTS", 8, "a positive integer")?.max(1),
             push_backoff_base: millis(parse(&get, "APP_PUSH_BACKOFF_BASE_MS", 30_000, "milliseconds")?),
+            push_providers: push_providers(&get)?,
+            media: media_settings(&get)?,
+            push_timeout: millis(positive(&get, "APP_PUSH_TIMEOUT_MS", 10_000)?.into()),
             fanout_poll_interval: millis(parse(&get, "APP_FANOUT_POLL_INTERVAL_MS", 1000, "milliseconds")?),
             fanout_batch_size: match parse(&get, "APP_FANOUT_BATCH_SIZE", 500u64, FANOUT_BATCH_EXPECTED)? {
                 n @ 1..=MAX_FANOUT_BATCH => n,
@@ -641,6 +709,97 @@ fn otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSettings>, C
         },
     };
     Ok(Some(OtlpSettings { endpoint, protocol, sample_ratio }))
+}
+
+/// `APP_MEDIA_*`: the store and the limits of photos.
+fn media_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MediaSettings, ConfigError> {
+    let store = match get("APP_MEDIA_STORE").as_deref() {
+        None | Some("fs") => MediaStoreSettings::Filesystem(
+            get("APP_MEDIA_DIR").map_or_else(|| PathBuf::from("./data/media"), PathBuf::from),
+        ),
+        Some("s3") => {
+            const WITH_S3: &str = "set when APP_MEDIA_STORE=s3";
+            let required =
+                |name: &'static str| get(name).ok_or(ConfigError::Invalid { name, expected: WITH_S3 });
+            let endpoint = required("APP_MEDIA_S3_ENDPOINT")?;
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "APP_MEDIA_S3_ENDPOINT",
+                    expected: "an http(s) URL",
+                });
+            }
+            MediaStoreSettings::S3(crate::media::store::S3Config {
+                endpoint,
+                bucket: required("APP_MEDIA_S3_BUCKET")?,
+                region: get("APP_MEDIA_S3_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+                access_key_id: required("APP_MEDIA_S3_ACCESS_KEY_ID")?,
+                secret_access_key: SecretString::from(required("APP_MEDIA_S3_SECRET_ACCESS_KEY")?),
+                path_style: parse(get, "APP_MEDIA_S3_PATH_STYLE", true, "true or false")?,
+            })
+        }
+        Some(_) => return Err(ConfigError::Invalid { name: "APP_MEDIA_STORE", expected: "fs or s3" }),
+    };
+    Ok(MediaSettings {
+        store,
+        max_bytes: positive(get, "APP_MEDIA_MAX_BYTES", 15 * 1024 * 1024)? as usize,
+        max_pixels: u64::from(positive(get, "APP_MEDIA_MAX_PIXELS", 50_000_000)?),
+        max_edge: positive(get, "APP_MEDIA_MAX_EDGE", 2048)?.max(64),
+        url_ttl: secs(u64::from(positive(get, "APP_MEDIA_URL_TTL_SECS", 600)?)),
+        timeout: millis(u64::from(positive(get, "APP_MEDIA_TIMEOUT_MS", 10_000)?)),
+        poll_interval: millis(parse(get, "APP_MEDIA_POLL_INTERVAL_MS", 1000, "milliseconds")?),
+    })
+}
+
+/// `APP_PUSH_PROVIDERS` and each provider's settings (see [`PushProviders`]). The key files are
+/// read when the server starts (`service::push::sender_from_settings`).
+fn push_providers(get: &impl Fn(&str) -> Option<String>) -> Result<PushProviders, ConfigError> {
+    const PROVIDERS: &str = "APP_PUSH_PROVIDERS";
+    const EXPECTED: &str = "log, fcm, apns or fcm,apns";
+    let mut providers = PushProviders::default();
+    let value = get(PROVIDERS).unwrap_or_else(|| "log".to_owned());
+    let names: Vec<&str> = value.split(',').map(str::trim).collect();
+    if names == ["log"] {
+        return Ok(providers);
+    }
+    let mut distinct = names.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != names.len() || !names.iter().all(|n| matches!(*n, "fcm" | "apns")) {
+        return Err(ConfigError::Invalid { name: PROVIDERS, expected: EXPECTED });
+    }
+    let required =
+        |name: &'static str, expected: &'static str| get(name).ok_or(ConfigError::Invalid { name, expected });
+    let url = |name: &'static str, default: &str| match get(name) {
+        None => Ok(default.to_owned()),
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => Ok(u),
+        Some(_) => Err(ConfigError::Invalid { name, expected: "an http(s) URL" }),
+    };
+    for name in names {
+        match name {
+            "fcm" => {
+                providers.fcm = Some(FcmConfig {
+                    credentials_file: required(
+                        "APP_PUSH_FCM_CREDENTIALS_FILE",
+                        "the service-account key file (APP_PUSH_PROVIDERS has fcm)",
+                    )?
+                    .into(),
+                    url: url("APP_PUSH_FCM_URL", "https://fcm.googleapis.com")?,
+                });
+            }
+            "apns" => {
+                const WITH_APNS: &str = "set when APP_PUSH_PROVIDERS has apns";
+                providers.apns = Some(ApnsConfig {
+                    key_file: required("APP_PUSH_APNS_KEY_FILE", WITH_APNS)?.into(),
+                    key_id: required("APP_PUSH_APNS_KEY_ID", WITH_APNS)?,
+                    team_id: required("APP_PUSH_APNS_TEAM_ID", WITH_APNS)?,
+                    topic: required("APP_PUSH_APNS_TOPIC", WITH_APNS)?,
+                    url: url("APP_PUSH_APNS_URL", "https://api.push.apple.com")?,
+                });
+            }
+            _ => return Err(ConfigError::Invalid { name: PROVIDERS, expected: EXPECTED }),
+        }
+    }
+    Ok(providers)
 }
 
 /// `APP_SMS_PROVIDER` and the gateway's settings (see [`SmsGateway`]).
@@ -972,5 +1131,51 @@ mod tests {
     fn short_secret_and_bad_numbers_are_refused() {
         assert!(Settings::from_vars(&vars(&[("APP_JWT_SECRET", "short")])).is_err());
         assert!(Settings::from_vars(&vars(&[("APP_PORT", "eighty")])).is_err());
+    }
+
+    #[test]
+    fn push_providers_are_named_and_each_needs_its_settings() {
+        let none = Settings::from_vars(&vars(&[])).unwrap();
+        assert!(none.push_providers.fcm.is_none() && none.push_providers.apns.is_none());
+        assert_eq!(none.push_timeout, Duration::from_secs(10));
+        let invalid = |pairs: &[(&str, &str)]| match Settings::from_vars(&vars(pairs)) {
+            Err(ConfigError::Invalid { name, .. }) => name,
+            other => panic!("{:?}", other.map(|_| ())),
+        };
+        assert_eq!(invalid(&[("APP_PUSH_PROVIDERS", "fcm,pigeon")]), "APP_PUSH_PROVIDERS");
+        assert_eq!(invalid(&[("APP_PUSH_PROVIDERS", "fcm")]), "APP_PUSH_FCM_CREDENTIALS_FILE");
+        let fcm = [("APP_PUSH_PROVIDERS", "fcm"), ("APP_PUSH_FCM_CREDENTIALS_FILE", "/run/secrets/fcm.json")];
+        let with = |extra: &[(&'static str, &'static str)]| [&fcm[..], extra].concat();
+        assert_eq!(invalid(&with(&[("APP_PUSH_FCM_URL", "fcm.googleapis.com")])), "APP_PUSH_FCM_URL");
+        let s = Settings::from_vars(&vars(&fcm)).unwrap();
+        let c = s.push_providers.fcm.unwrap();
+        assert_eq!(
+            (c.credentials_file.to_str(), c.url.as_str()),
+            (Some("/run/secrets/fcm.json"), "https://fcm.googleapis.com")
+        );
+        assert!(s.push_providers.apns.is_none());
+
+        let apns = [
+            ("APP_PUSH_PROVIDERS", "fcm, apns"),
+            ("APP_PUSH_FCM_CREDENTIALS_FILE", "/run/secrets/fcm.json"),
+            ("APP_PUSH_APNS_KEY_FILE", "/run/secrets/AuthKey.p8"),
+            ("APP_PUSH_APNS_KEY_ID", "ABC123DEFG"),
+            ("APP_PUSH_APNS_TEAM_ID", "DEF123GHIJ"),
+            ("APP_PUSH_APNS_TOPIC", "vn.phunuthudo.app"),
+            ("APP_PUSH_TIMEOUT_MS", "3000"),
+        ];
+        let s = Settings::from_vars(&vars(&apns)).unwrap();
+        let a = s.push_providers.apns.unwrap();
+        assert_eq!((a.key_id.as_str(), a.team_id.as_str()), ("ABC123DEFG", "DEF123GHIJ"));
+        assert_eq!((a.topic.as_str(), a.url.as_str()), ("vn.phunuthudo.app", "https://api.push.apple.com"));
+        assert!(s.push_providers.fcm.is_some());
+        assert_eq!(s.push_timeout, Duration::from_secs(3));
+        for missing in
+            ["APP_PUSH_APNS_KEY_FILE", "APP_PUSH_APNS_KEY_ID", "APP_PUSH_APNS_TEAM_ID", "APP_PUSH_APNS_TOPIC"]
+        {
+            let partial: Vec<_> = apns.iter().copied().filter(|(k, _)| *k != missing).collect();
+            assert_eq!(invalid(&partial), missing);
+        }
+        assert_eq!(invalid(&[&apns[..], &[("APP_PUSH_TIMEOUT_MS", "0")]].concat()), "APP_PUSH_TIMEOUT_MS");
     }
 }

@@ -100,6 +100,12 @@ pub enum InputProblem {
     NotPublicTarget,
     /// Something an integration client may have only with a scope it does not hold.
     ScopeNotGranted,
+    /// An uploaded file larger than allowed.
+    FileTooLarge,
+    /// An image with more pixels than allowed (however small its file).
+    TooManyPixels,
+    /// A file whose content is not of a type taken here (told by its bytes, not its name).
+    UnsupportedType,
 }
 
 impl InputProblem {
@@ -180,6 +186,12 @@ impl InputProblem {
             (NotPublicTarget, Lang::En) => "The target must be https:// at a public internet address.",
             (ScopeNotGranted, Lang::Vi) => "Ứng dụng tích hợp không có phạm vi (scope) cần cho việc này.",
             (ScopeNotGranted, Lang::En) => "The integration client does not hold the scope this needs.",
+            (FileTooLarge, Lang::Vi) => "Tệp lớn hơn mức cho phép.",
+            (FileTooLarge, Lang::En) => "The file is larger than allowed.",
+            (TooManyPixels, Lang::Vi) => "Ảnh có kích thước (số điểm ảnh) lớn hơn mức cho phép.",
+            (TooManyPixels, Lang::En) => "The image has more pixels than allowed.",
+            (UnsupportedType, Lang::Vi) => "Chỉ nhận ảnh JPEG, PNG hoặc WebP.",
+            (UnsupportedType, Lang::En) => "Only JPEG, PNG or WebP images are accepted.",
         }
     }
 
@@ -218,6 +230,9 @@ impl InputProblem {
             Outdated => "OUTDATED",
             NotPublicTarget => "NOT_PUBLIC_TARGET",
             ScopeNotGranted => "SCOPE_NOT_GRANTED",
+            FileTooLarge => "FILE_TOO_LARGE",
+            TooManyPixels => "TOO_MANY_PIXELS",
+            UnsupportedType => "UNSUPPORTED_TYPE",
         }
     }
 }

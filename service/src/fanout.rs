@@ -121,7 +121,7 @@ pub fn spawn_worker(state: AppState, config: FanoutConfig) -> PollingWorker {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Round {
     pub job_id: Uuid,
-    /// People notified by this batch.
+    /// People notified by this batch (members who turned the topic off are passed over).
     pub notified: usize,
     /// The job is finished.
     pub done: bool,
@@ -162,6 +162,7 @@ pub async fn run_round(state: &AppState, batch_size: u64) -> Result<Option<Round
             kind: kind.notification(),
             params: params.clone(),
             link: Some(link.clone()),
+            duty: false,
         })
         .collect();
     let rows = notifications::enqueue(&txn, items).await?;
@@ -170,7 +171,7 @@ pub async fn run_round(state: &AppState, batch_size: u64) -> Result<Option<Round
     let mut advance = fanout_job::Entity::update_many()
         .col_expr(
             fanout_job::Column::Notified,
-            Expr::col(fanout_job::Column::Notified).add(people.len() as i64),
+            Expr::col(fanout_job::Column::Notified).add(rows.len() as i64),
         )
         .filter(fanout_job::Column::Id.eq(job.id));
     if let Some(&last) = people.last() {
@@ -185,13 +186,13 @@ pub async fn run_round(state: &AppState, batch_size: u64) -> Result<Option<Round
     txn.commit().await?;
 
     notifications::announce(state, &rows).await;
-    let total = job.notified + people.len() as i64;
+    let total = job.notified + rows.len() as i64;
     if done {
         tracing::info!(event = "fanout_done", job_id = %job.id, subject_id = %job.subject_id, notified = total, "fan-out finished");
     } else {
         tracing::debug!(job_id = %job.id, notified = total, "fan-out batch committed");
     }
-    Ok(Some(Round { job_id: job.id, notified: people.len(), done }))
+    Ok(Some(Round { job_id: job.id, notified: rows.len(), done }))
 }
 
 fn due() -> sea_orm::Select<fanout_job::Entity> {

@@ -27,6 +27,7 @@ pub mod events;
 pub mod exports;
 pub mod fanout;
 pub mod idempotency;
+pub mod media;
 pub mod metrics;
 pub mod push;
 pub mod seed;

@@ -19,7 +19,7 @@ use entities::ids::PersonId;
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entities::{notification, push_outbox, push_token};
+use entities::{notification, notification_preference, push_outbox, push_token};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -36,7 +36,10 @@ use crate::{
     state::AppState,
 };
 
-pub use entities::notification::NotificationKind;
+pub use entities::{
+    notification::NotificationKind,
+    notification_preference::{NotificationLevel, NotificationTopic},
+};
 
 /// A notification to create.
 pub struct NewNotification {
@@ -45,6 +48,9 @@ pub struct NewNotification {
     pub params: Value,
     /// Global id of the object it is about.
     pub link: Option<String>,
+    /// Part of the recipient's duties (a violence report to a case officer): delivered and
+    /// pushed whatever her preferences say.
+    pub duty: bool,
 }
 
 fn param<'a>(params: &'a Value, key: &str) -> &'a str {
@@ -219,18 +225,55 @@ const NOTIFICATION_VALUES: usize = 7;
 const OUTBOX_VALUES: usize = 11;
 
 #[derive(FromQueryResult)]
+struct Preference {
+    person_id: PersonId,
+    topic: NotificationTopic,
+    level: NotificationLevel,
+}
+
+#[derive(FromQueryResult)]
 struct Device {
     id: Uuid,
     person_id: PersonId,
     language: String,
 }
 
+/// The recipients' preferences that are not "everything" (a person has at most one per topic).
+async fn preferences(
+    txn: &impl ConnectionTrait,
+    items: &[NewNotification],
+) -> Result<HashMap<(PersonId, NotificationTopic), NotificationLevel>, ApiError> {
+    let mut people: Vec<PersonId> =
+        items.iter().filter(|i| !i.duty && i.kind.topic().is_some()).map(|i| i.person_id).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut levels = HashMap::new();
+    for chunk in people.chunks(MAX_BOUND_VALUES) {
+        let sql = format!(
+            "SELECT person_id, topic, level FROM notification_preference \
+             WHERE level <> 'ALL' AND person_id IN ({})",
+            repeat_list("?", chunk.len())
+        );
+        let rows = Preference::find_by_statement(stmt(
+            txn.get_database_backend(),
+            &sql,
+            chunk.iter().map(|&p| p.into()),
+        ))
+        .all(txn)
+        .await?;
+        levels.extend(rows.into_iter().map(|p| ((p.person_id, p.topic), p.level)));
+    }
+    Ok(levels)
+}
+
 /// Creates notifications inside the caller's transaction and queues a push per registered
-/// device (rendered in the person's language); returns the rows for [`announce`]. However many
-/// (a fan-out batch has hundreds), in a bounded number of statements: one multi-row insert of
-/// the notifications, one read of the recipients' devices with their languages, one multi-row
-/// insert of the pushes — each split only where a statement would bind more values than the
-/// backends allow.
+/// device (rendered in the person's language); returns the rows for [`announce`]. Each
+/// recipient's preference for the kind's topic is honoured — `OFF` creates nothing, `INBOX` no
+/// push — except for notices of her duties. However many (a fan-out batch has hundreds), in a
+/// bounded number of statements: one read of the recipients' preferences (when a kind has a
+/// topic), one multi-row insert of the notifications, one read of the recipients' devices with
+/// their languages, one multi-row insert of the pushes — each split only where a statement
+/// would bind more values than the backends allow.
 pub async fn enqueue(
     txn: &impl ConnectionTrait,
     items: Vec<NewNotification>,
@@ -238,10 +281,23 @@ pub async fn enqueue(
     if items.is_empty() {
         return Ok(Vec::new());
     }
+    let levels = preferences(txn, &items).await?;
+    let level = |item: &NewNotification| match item.kind.topic() {
+        Some(topic) if !item.duty => {
+            levels.get(&(item.person_id, topic)).copied().unwrap_or(NotificationLevel::All)
+        }
+        _ => NotificationLevel::All,
+    };
     let now = Utc::now();
     let mut params = Vec::with_capacity(items.len());
     let mut created = Vec::with_capacity(items.len());
+    let mut pushed = Vec::with_capacity(items.len());
     for item in items {
+        let level = level(&item);
+        if level == NotificationLevel::Off {
+            continue;
+        }
+        pushed.push(level == NotificationLevel::All);
         created.push(notification::Model {
             id: Uuid::now_v7(),
             person_id: item.person_id,
@@ -253,13 +309,17 @@ pub async fn enqueue(
         });
         params.push(item.params);
     }
+    if created.is_empty() {
+        return Ok(created);
+    }
     for chunk in created.chunks(MAX_BOUND_VALUES / NOTIFICATION_VALUES) {
         notification::Entity::insert_many(chunk.iter().cloned().map(notification::ActiveModel::from))
             .exec_without_returning(txn)
             .await?;
     }
 
-    let mut people: Vec<PersonId> = created.iter().map(|n| n.person_id).collect();
+    let mut people: Vec<PersonId> =
+        created.iter().zip(&pushed).filter(|(_, push)| **push).map(|(n, _)| n.person_id).collect();
     people.sort_unstable();
     people.dedup();
     let mut devices: HashMap<PersonId, Vec<Device>> = HashMap::new();
@@ -281,7 +341,7 @@ pub async fn enqueue(
         }
     }
     let mut pushes = Vec::new();
-    for (row, params) in created.iter().zip(&params) {
+    for ((row, params), _) in created.iter().zip(&params).zip(&pushed).filter(|(_, push)| **push) {
         for device in devices.get(&row.person_id).into_iter().flatten() {
             let (title, body) = render(&row.kind, params, Lang::from_code(&device.language));
             pushes.push(push_outbox::ActiveModel {
@@ -528,4 +588,57 @@ pub async fn unregister_push_token(call: Call<'_>, token: &str) -> Result<bool, 
         .exec(conn)
         .await?;
     Ok(res.rows_affected > 0)
+}
+
+// ---- preferences ----
+
+/// The caller's level for every topic, in the topics' order (`ALL` where she chose nothing).
+pub async fn preferences_of(call: Call<'_>) -> Result<Vec<(NotificationTopic, NotificationLevel)>, ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
+    let chosen: HashMap<NotificationTopic, NotificationLevel> = notification_preference::Entity::find()
+        .filter(notification_preference::Column::PersonId.eq(viewer.person_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.topic, p.level))
+        .collect();
+    Ok(NotificationTopic::ALL
+        .iter()
+        .map(|&topic| (topic, chosen.get(&topic).copied().unwrap_or(NotificationLevel::All)))
+        .collect())
+}
+
+/// Sets how much of `topic` reaches the caller. `ALL`, the default, keeps no row.
+pub async fn set_preference(
+    call: Call<'_>,
+    topic: NotificationTopic,
+    level: NotificationLevel,
+) -> Result<(), ApiError> {
+    let (conn, viewer) = (&call.state.db, call.viewer()?);
+    let mine = notification_preference::Column::PersonId.eq(viewer.person_id);
+    if level == NotificationLevel::All {
+        notification_preference::Entity::delete_many()
+            .filter(mine)
+            .filter(notification_preference::Column::Topic.eq(topic))
+            .exec(conn)
+            .await?;
+        return Ok(());
+    }
+    let row = notification_preference::ActiveModel {
+        person_id: Set(viewer.person_id),
+        topic: Set(topic),
+        level: Set(level),
+    };
+    notification_preference::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                notification_preference::Column::PersonId,
+                notification_preference::Column::Topic,
+            ])
+            .update_column(notification_preference::Column::Level)
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }

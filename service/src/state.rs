@@ -36,6 +36,8 @@ pub struct AppState {
     pub clock: Arc<crate::clock::Clock>,
     /// The GeoIP database (`APP_GEOIP_DB`), read once at start-up.
     pub geoip: Option<Arc<maxminddb::Reader<Vec<u8>>>>,
+    /// Photos: the store, the limits, the processing bound.
+    pub media: Arc<crate::media::Media>,
     /// The audited public statistics of recent months (see `integrations::statistics`).
     pub public_statistics: Arc<crate::integrations::statistics::MonthCache>,
 }

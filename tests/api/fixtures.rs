@@ -46,9 +46,11 @@ impl Series {
     pub const INTEGRATIONS: Series = Series(982);
     /// Bulk decisions and the console (`bulk`).
     pub const CONSOLE: Series = Series(983);
+    /// Push providers and notification preferences (`push`).
+    pub const PUSH: Series = Series(984);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 12] = [
+    pub const ALL: [Series; 13] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -61,6 +63,7 @@ impl Series {
         Series::ACCOUNTS,
         Series::INTEGRATIONS,
         Series::CONSOLE,
+        Series::PUSH,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

@@ -108,7 +108,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns an app with demo data; `overrides` are extra environment-style settings.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    spawn_app_with_sender(overrides, std::sync::Arc::new(service::push::LogPushSender)).await
+    spawn_app_pushing(overrides, None).await
 }
 
 /// Like [`spawn_app_with`], with the push worker sending through `sender`.
@@ -116,6 +116,12 @@ pub async fn spawn_app_with_sender(
     overrides: &[(&str, &str)],
     sender: std::sync::Arc<dyn service::push::PushSender>,
 ) -> TestApp {
+    spawn_app_pushing(overrides, Some(sender)).await
+}
+
+/// `sender`, or the providers the settings name (`APP_PUSH_PROVIDERS`, the log sender unless a
+/// test sets it).
+async fn spawn_app_pushing(overrides: &[(&str, &str)], sender: Option<PushSenderArc>) -> TestApp {
     init_logs();
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("APP_PORT".into(), "0".into());
@@ -145,6 +151,9 @@ pub async fn spawn_app_with_sender(
         vars.insert(format!("APP_{bucket}_BUCKET_CAPACITY"), "100000000".into());
         vars.insert(format!("APP_{bucket}_BUCKET_RESTORE_PER_SEC"), "1000000".into());
     }
+    // Each app keeps its photos apart (never under the working directory's ./data).
+    let media_dir = std::env::temp_dir().join(format!("phunu-media-{}", Uuid::new_v4().simple()));
+    vars.insert("APP_MEDIA_DIR".into(), media_dir.to_string_lossy().into_owned());
     // Hundreds of apps share one PostgreSQL: keep each one's idle connections few.
     vars.insert("APP_DATABASE_MIN_CONNECTIONS".into(), "1".into());
     vars.insert("DATABASE_URL".into(), isolated_database().await);
@@ -168,13 +177,15 @@ pub async fn spawn_app_with_sender(
     start_with(vars, sender, std::sync::Arc::default()).await
 }
 
+type PushSenderArc = std::sync::Arc<dyn service::push::PushSender>;
+
 async fn start(vars: HashMap<String, String>, sms: std::sync::Arc<SmsInbox>) -> TestApp {
-    start_with(vars, std::sync::Arc::new(service::push::LogPushSender), sms).await
+    start_with(vars, None, sms).await
 }
 
 async fn start_with(
     vars: HashMap<String, String>,
-    sender: std::sync::Arc<dyn service::push::PushSender>,
+    sender: Option<PushSenderArc>,
     sms: std::sync::Arc<SmsInbox>,
 ) -> TestApp {
     try_start_with(vars, sender, sms).await.expect("application builds")
@@ -182,7 +193,7 @@ async fn start_with(
 
 async fn try_start_with(
     vars: HashMap<String, String>,
-    sender: std::sync::Arc<dyn service::push::PushSender>,
+    sender: Option<PushSenderArc>,
     sms: std::sync::Arc<SmsInbox>,
 ) -> Result<TestApp, api::startup::StartupError> {
     let settings = Settings::from_vars(&vars).expect("test settings");
@@ -243,7 +254,7 @@ impl TestApp {
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
-        try_start_with(vars, std::sync::Arc::new(service::push::LogPushSender), self.sms.clone()).await
+        try_start_with(vars, None, self.sms.clone()).await
     }
 
     /// [`Self::spawn_peer`] with the push worker sending through `sender`.
@@ -251,7 +262,7 @@ impl TestApp {
         &self,
         sender: std::sync::Arc<dyn service::push::PushSender>,
     ) -> TestApp {
-        start_with(self.vars.clone(), sender, self.sms.clone()).await
+        start_with(self.vars.clone(), Some(sender), self.sms.clone()).await
     }
 }
 
@@ -466,6 +477,32 @@ impl TestApp {
         let status = resp.status().as_u16();
         let body = resp.json().await.expect("json body");
         Gql { status, body }
+    }
+
+    /// POSTs a GraphQL multipart request (the GraphQL multipart request spec) whose one file is
+    /// the variable `file`, named `name` and declared as `mime`.
+    pub async fn gql_upload(
+        &self,
+        query: &str,
+        mut variables: Value,
+        file: Vec<u8>,
+        name: &str,
+        mime: &str,
+        token: Option<&str>,
+    ) -> Gql {
+        use reqwest::multipart::{Form, Part};
+        variables["file"] = Value::Null;
+        let form = Form::new()
+            .text("operations", json!({ "query": query, "variables": variables }).to_string())
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part("0", Part::bytes(file).file_name(name.to_owned()).mime_str(mime).expect("a MIME type"));
+        let mut req = self.client.post(self.url("/graphql")).multipart(form);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        Gql { status, body: resp.json().await.expect("json body") }
     }
 
     /// POSTs a GraphQL request as if from client address `addr` (for apps that trust

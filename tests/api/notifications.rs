@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use service::{
     notifications::{NewNotification, NotificationKind, announce, enqueue},
-    push::{PushError, PushSender},
+    push::{PushError, PushMessage, PushSender},
 };
 use uuid::Uuid;
 
@@ -41,6 +41,7 @@ fn new(person_id: PersonId, kind: NotificationKind, branch: &str) -> NewNotifica
         kind,
         params: params_naming(branch),
         link: Some(global_id("OrgUnit", Uuid::now_v7())),
+        duty: false,
     }
 }
 
@@ -179,15 +180,15 @@ impl TestSender {
 
 #[async_trait::async_trait]
 impl PushSender for TestSender {
-    async fn send(&self, token: &str, platform: &str, title: &str, body: &str) -> Result<(), PushError> {
+    async fn send(&self, message: &PushMessage<'_>) -> Result<(), PushError> {
         self.sent.lock().unwrap().push(Sent {
-            token: token.to_owned(),
-            platform: platform.to_owned(),
-            title: title.to_owned(),
-            body: body.to_owned(),
+            token: message.token.to_owned(),
+            platform: message.platform.to_owned(),
+            title: message.title.to_owned(),
+            body: message.body.to_owned(),
             at: Instant::now(),
         });
-        if self.fail { Err(PushError::Transient("provider unavailable (503)".into())) } else { Ok(()) }
+        if self.fail { Err(PushError::transient("provider unavailable (503)")) } else { Ok(()) }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod integrations;
 mod introspection;
 pub mod loaders;
+pub mod media;
 pub mod membership;
 pub mod node;
 pub mod notifications;
@@ -65,6 +66,7 @@ pub struct MutationRoot(
     membership::MembershipMutation,
     statistics::StatisticsMutation,
     notifications::NotificationMutation,
+    media::MediaMutation,
     trainings::TrainingMutation,
     campaigns::campaign::CampaignMutation,
     campaigns::pledges::PledgeMutation,

@@ -105,8 +105,10 @@ impl NodeQuery {
                 ))
             }
             // A report opens only through `violenceReport`, whose every read is logged; a consent
-            // is read in `myConsents`, an integration client through `integrationClient`.
+            // is read in `myConsents`, an integration client through `integrationClient`, a photo
+            // through the record it belongs to.
             NodeKind::ViolenceReport
+            | NodeKind::Photo
             | NodeKind::Consent
             | NodeKind::IntegrationClient
             | NodeKind::IntegrationSecret

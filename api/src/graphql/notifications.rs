@@ -17,7 +17,7 @@ use super::{
 use service::{
     domain::{GlobalId, NodeKind},
     error::Lang,
-    notifications::{self as svc, NotificationKind, PushPlatform},
+    notifications::{self as svc, NotificationKind, NotificationLevel, NotificationTopic, PushPlatform},
 };
 
 /// What a notification is about.
@@ -120,6 +120,50 @@ impl From<GqlPushPlatform> for PushPlatform {
     }
 }
 
+/// What a group of notifications is about, as a person chooses what to hear. Account and
+/// membership notices and the notices of an officer's duties (violence reports to case
+/// officers) have no topic: they always arrive.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "NotificationTopic", remote = "NotificationTopic")]
+pub enum GqlNotificationTopic {
+    /// Campaigns launched in her units; her pledges certified or returned.
+    Campaigns,
+    /// Trainings she registered for: a cancellation, a seat confirmed from the waitlist.
+    Trainings,
+    /// Replies and reactions to what she wrote.
+    Comments,
+    /// Decisions on her content and, for moderators, new items in their queue.
+    Moderation,
+    /// Her own violence reports (texts are always neutral): keep them in the inbox only if
+    /// someone else reads her phone's lock screen.
+    ViolenceReports,
+}
+
+/// How much of a topic reaches the person.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "NotificationLevel", remote = "NotificationLevel")]
+pub enum GqlNotificationLevel {
+    /// The inbox and a push to her devices (the default).
+    All,
+    /// The inbox only, no push.
+    Inbox,
+    /// Nothing.
+    Off,
+}
+
+/// The caller's choice for one topic.
+#[derive(async_graphql::SimpleObject)]
+pub struct NotificationPreference {
+    pub topic: GqlNotificationTopic,
+    pub level: GqlNotificationLevel,
+}
+
+impl From<(NotificationTopic, NotificationLevel)> for NotificationPreference {
+    fn from((topic, level): (NotificationTopic, NotificationLevel)) -> Self {
+        Self { topic: topic.into(), level: level.into() }
+    }
+}
+
 /// The language titles and bodies are rendered in (Vietnamese unless the request asks for
 /// English).
 fn lang(ctx: &Context<'_>) -> Lang {
@@ -210,6 +254,12 @@ impl NotificationQuery {
         ctx.auth()?.require()?;
         Ok(svc::count(ctx.call()?, true).await?)
     }
+
+    /// The caller's level for every topic (`ALL` where she chose nothing).
+    async fn notification_preferences(&self, ctx: &Context<'_>) -> Result<Vec<NotificationPreference>> {
+        ctx.auth()?.require()?;
+        Ok(svc::preferences_of(ctx.call()?).await?.into_iter().map(Into::into).collect())
+    }
 }
 
 #[derive(Default)]
@@ -245,6 +295,19 @@ impl NotificationMutation {
         ctx.auth()?.require()?;
         svc::register_push_token(ctx.call()?, &token, platform.into()).await?;
         Ok(true)
+    }
+
+    /// Sets how much of a topic reaches the caller: `OFF` creates no notification, `INBOX` no
+    /// push. Returns the choice as stored.
+    async fn set_notification_preference(
+        &self,
+        ctx: &Context<'_>,
+        topic: GqlNotificationTopic,
+        level: GqlNotificationLevel,
+    ) -> Result<NotificationPreference> {
+        ctx.auth()?.require()?;
+        svc::set_preference(ctx.call()?, topic.into(), level.into()).await?;
+        Ok(NotificationPreference { topic, level })
     }
 
     /// Stops pushes to this device. Returns whether the caller had registered the token.

@@ -1,6 +1,6 @@
 //! The HTTP surface: `/graphql` (POST, and GET for queries), `/graphql/ws`, `/graphiql/…`
 //! (GraphiQL's files, in development), `/exports/…`
-//! (the console's CSV and XLSX downloads), `/oauth/token`
+//! (the console's CSV and XLSX downloads), `/media/…` (photos, by signed URL), `/oauth/token`
 //! (partners' client-credentials grant), `/metrics` (Prometheus, behind a token), `/healthz`,
 //! `/readyz`, and the request-id/logging middleware.
 
@@ -10,6 +10,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod idempotency;
+pub mod media;
 pub mod metrics;
 pub mod oauth;
 pub mod request_id;
@@ -53,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/graphql/ws", web::get().to(ws::handshake))
     .route("/graphiql/{file}", web::get().to(graphiql::file))
     .route("/exports/{file}", web::get().to(exports::export))
+    .route("/media/{id}/{variant}", web::get().to(media::photo))
     .route("/oauth/token", web::post().to(oauth::token))
     .route("/metrics", web::get().to(metrics::metrics))
     .route("/healthz", web::get().to(health::healthz))

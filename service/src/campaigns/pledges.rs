@@ -374,6 +374,7 @@ pub async fn review_pledge(
             kind,
             params: serde_json::json!({ "campaign": c.title }),
             link: Some(GlobalId::new(NodeKind::Pledge, id).encode()),
+            duty: false,
         }],
     )
     .await?;

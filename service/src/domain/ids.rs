@@ -38,6 +38,8 @@ pub enum NodeKind {
     WebhookSubscription,
     /// One event to post to one webhook subscription.
     WebhookDelivery,
+    /// An uploaded photo.
+    Photo,
 }
 
 impl NodeKind {
@@ -50,6 +52,7 @@ impl NodeKind {
             NodeKind::MembershipRequest => "MembershipRequest",
             NodeKind::MembershipInvitation => "MembershipInvitation",
             NodeKind::Notification => "Notification",
+            NodeKind::Photo => "Photo",
             NodeKind::Training => "Training",
             NodeKind::TrainingRegistration => "TrainingRegistration",
             NodeKind::Campaign => "Campaign",
@@ -90,6 +93,7 @@ impl NodeKind {
             NodeKind::TrustedDocument,
             NodeKind::WebhookSubscription,
             NodeKind::WebhookDelivery,
+            NodeKind::Photo,
         ]
         .into_iter()
         .find(|k| k.name() == name)

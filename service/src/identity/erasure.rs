@@ -5,7 +5,8 @@
 //! - **Erased**: her name, phone number (a tombstone `~…` takes its place: it can never be typed,
 //!   and the number is free for a new account), birth date, email, password, the time she proved
 //!   her number, her second factor and its recovery codes; push tokens and their queued pushes,
-//!   notifications, remembered devices, refresh tokens, phone codes and SMS still queued to her number, invitations to her, the notes of her
+//!   her notification preferences, notifications, remembered devices, refresh tokens, phone
+//!   codes and SMS still queued to her number, invitations to her, the notes of her
 //!   membership requests, the household label and notes of her pledges, the label, platform and
 //!   user agent of her sessions, and the safe contact of her violence reports.
 //! - **Kept, anonymous**: the person row itself (so every membership, registration and pledge it
@@ -21,8 +22,8 @@
 use chrono::Utc;
 use entities::{
     auth_session, known_device, membership, membership_invitation, membership_request, notification,
-    officer_role, person, phone_code, pledge, push_outbox, push_token, recovery_code, refresh_token,
-    sms_outbox, violence_report,
+    notification_preference, officer_role, person, phone_code, pledge, push_outbox, push_token,
+    recovery_code, refresh_token, sms_outbox, violence_report,
 };
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::Expr,
@@ -88,6 +89,10 @@ pub(crate) async fn erase(state: &AppState, current: person::Model) -> Result<()
         .exec(&txn)
         .await?;
     push_token::Entity::delete_many().filter(push_token::Column::PersonId.eq(person)).exec(&txn).await?;
+    notification_preference::Entity::delete_many()
+        .filter(notification_preference::Column::PersonId.eq(person))
+        .exec(&txn)
+        .await?;
     let inbox = notification::Entity::find()
         .select_only()
         .column(notification::Column::Id)

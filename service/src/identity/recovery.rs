@@ -82,6 +82,7 @@ pub async fn reset_password(
             kind: NotificationKind::PasswordReset,
             params: json!({}),
             link: None,
+            duty: false,
         }],
     )
     .await?;
@@ -146,6 +147,7 @@ pub async fn change_phone(
             kind: NotificationKind::PhoneChanged,
             params: json!({ "ending": ending }),
             link: None,
+            duty: false,
         }],
     )
     .await?;

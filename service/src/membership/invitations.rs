@@ -202,6 +202,7 @@ pub(super) async fn invite(
             kind: NotificationKind::MembershipInvited,
             params: json!({ "branch": names.get(&branch_id).map(String::as_str).unwrap_or("") }),
             link: link(id),
+            duty: false,
         })
         .collect();
     notifications::enqueue(txn, items).await

@@ -134,6 +134,7 @@ async fn insert_request(
             kind: notify_kind,
             params: json!({ "branch": to.name }),
             link: request_link(row.id),
+            duty: false,
         })
         .collect();
     let notes = notifications::enqueue(&txn, items).await?;
@@ -272,6 +273,7 @@ pub async fn decide_request(
             kind: notify_kind,
             params,
             link: request_link(request.id),
+            duty: false,
         }],
     )
     .await?;

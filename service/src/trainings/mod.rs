@@ -420,6 +420,7 @@ pub async fn cancel_training(
             kind: NotificationKind::TrainingCancelled,
             params: serde_json::json!({ "training": t.title }),
             link: Some(link.clone()),
+            duty: false,
         })
         .collect();
     let notes = notifications::enqueue(&txn, items).await?;

@@ -203,6 +203,7 @@ pub(crate) async fn fill_free_seats(
             kind: NotificationKind::TrainingSeatConfirmed,
             params: serde_json::json!({ "training": t.title }),
             link: Some(link.clone()),
+            duty: false,
         })
         .collect();
     let notes = notifications::enqueue(txn, items).await?;

@@ -376,17 +376,45 @@ pub(crate) async fn unlink_reporter(
     Ok(())
 }
 
-/// Queues a neutral notification of `kind` about a report to each of `people`.
+/// Queues a neutral notification of `kind` about a report to each of `people`, case officers:
+/// part of their duties, so delivered and pushed whatever their preferences.
 pub async fn notify(
     conn: &impl ConnectionTrait,
     people: &[PersonId],
     kind: NotificationKind,
     report_id: ReportId,
 ) -> Result<Vec<entities::notification::Model>, ApiError> {
+    notify_as(conn, people, kind, report_id, true).await
+}
+
+/// Notifies a report's signed-in reporter: as [`notify`], but her preferences apply (she may
+/// keep report notices out of her phone's lock screen, or off).
+pub async fn notify_reporter(
+    conn: &impl ConnectionTrait,
+    reporter: PersonId,
+    kind: NotificationKind,
+    report_id: ReportId,
+) -> Result<Vec<entities::notification::Model>, ApiError> {
+    notify_as(conn, &[reporter], kind, report_id, false).await
+}
+
+async fn notify_as(
+    conn: &impl ConnectionTrait,
+    people: &[PersonId],
+    kind: NotificationKind,
+    report_id: ReportId,
+    duty: bool,
+) -> Result<Vec<entities::notification::Model>, ApiError> {
     let link = GlobalId::new(NodeKind::ViolenceReport, report_id).encode();
     let items = people
         .iter()
-        .map(|&person_id| NewNotification { person_id, kind, params: json!({}), link: Some(link.clone()) })
+        .map(|&person_id| NewNotification {
+            person_id,
+            kind,
+            params: json!({}),
+            link: Some(link.clone()),
+            duty,
+        })
         .collect();
     enqueue(conn, items).await
 }

@@ -339,7 +339,8 @@ pub(super) async fn step(
             model.escalate_at = Set(None);
             if let Some(reporter) = row.reporter_id {
                 notes.extend(
-                    notify(&txn, &[reporter], NotificationKind::ViolenceReportUpdated, row.id).await?,
+                    super::notify_reporter(&txn, reporter, NotificationKind::ViolenceReportUpdated, row.id)
+                        .await?,
                 );
             }
             let mut event = NewEvent::new(EventKind::ClosureApproved, Some(me), ActorRole::CaseOfficer);

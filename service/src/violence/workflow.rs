@@ -237,7 +237,7 @@ pub(super) async fn act(
     log_access(&txn, row.id, me, ActorRole::CaseOfficer, access, now).await?;
     let mut notes = Vec::new();
     if let (Some(kind), Some(reporter)) = (reporter_kind, row.reporter_id) {
-        notes.extend(notify(&txn, &[reporter], kind, row.id).await?);
+        notes.extend(super::notify_reporter(&txn, reporter, kind, row.id).await?);
     }
     if let Some(officer) = assignee_note {
         notes.extend(notify(&txn, &[officer], NotificationKind::ViolenceReportAssigned, row.id).await?);

@@ -10,7 +10,7 @@ mod officer;
 mod reporter;
 mod revoked;
 mod transfer;
-mod workflow;
+pub(crate) mod workflow;
 
 use entities::ids::{PersonId, UnitId};
 use serde_json::{Value, json};

@@ -88,8 +88,10 @@ impl CampaignUnitPledges {
 pub struct CampaignFanout {
     /// Every member it goes to has been notified.
     done: bool,
+    /// Members notified so far (those who turned campaign notices off are passed over).
     notified: i64,
-    /// The members it goes to (the active members of the campaign's subtree while it runs).
+    /// The members it goes to: while it runs, the active members of the campaign's subtree (an
+    /// estimate: those who turned campaign notices off are not notified); once done, `notified`.
     total: i64,
 }
 

@@ -106,7 +106,8 @@ impl WorkflowMutation {
         officer_act(ctx, &id, Action::Note { text }).await
     }
 
-    /// A message to the reporter (she sees it on her report; signed in, she is notified).
+    /// A message to the reporter (she sees it on her report; signed in, she is notified unless she
+    /// turned `VIOLENCE_REPORTS` notices off).
     async fn message_violence_reporter(
         &self,
         ctx: &Context<'_>,
