@@ -67,6 +67,8 @@ crate::stored_enum! {
         PasswordReset = "PASSWORD_RESET",
         /// To the person: her account's phone number changed. Params: `ending` (its last digits).
         PhoneChanged = "PHONE_CHANGED",
+        /// To a comment's author: someone replied to it. No params (the link is the comment).
+        CommentReplied = "COMMENT_REPLIED",
     }
 }
 
@@ -81,6 +83,7 @@ impl NotificationKind {
                 Some(NotificationTopic::Campaigns)
             }
             K::TrainingCancelled | K::TrainingSeatConfirmed => Some(NotificationTopic::Trainings),
+            K::CommentReplied => Some(NotificationTopic::Comments),
             K::ViolenceReportUpdated | K::ViolenceReportMessage => Some(NotificationTopic::ViolenceReports),
             K::JoinRequested
             | K::TransferRequested

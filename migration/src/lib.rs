@@ -37,6 +37,8 @@ mod m20270102_000030_create_audit_trail;
 mod m20270102_000031_case_transfers;
 mod m20270103_000032_notification_preferences;
 mod m20270104_000033_create_media;
+mod m20270105_000034_create_comments;
+mod m20270106_000035_create_stories;
 mod util;
 
 pub struct Migrator;
@@ -78,6 +80,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20270102_000031_case_transfers::Migration),
             Box::new(m20270103_000032_notification_preferences::Migration),
             Box::new(m20270104_000033_create_media::Migration),
+            Box::new(m20270105_000034_create_comments::Migration),
+            Box::new(m20270106_000035_create_stories::Migration),
         ]
     }
 }

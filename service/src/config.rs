@@ -147,6 +147,8 @@ pub struct Settings {
     pub push_timeout: Duration,
     /// Photos: where they are stored and what an upload may be.
     pub media: MediaSettings,
+    /// How long after writing it a comment's author may still edit it.
+    pub comment_edit_window: Duration,
     /// How often the fan-out worker looks for due jobs (a campaign launch to a subtree).
     pub fanout_poll_interval: Duration,
     /// Members notified per batch (one transaction) of a fan-out job.
@@ -565,6 +567,7 @@ impl Settings {
             push_backoff_base: millis(parse(&get, "APP_PUSH_BACKOFF_BASE_MS", 30_000, "milliseconds")?),
             push_providers: push_providers(&get)?,
             media: media_settings(&get)?,
+            comment_edit_window: secs(parse(&get, "APP_COMMENT_EDIT_WINDOW_SECS", 900, "seconds")?),
             push_timeout: millis(positive(&get, "APP_PUSH_TIMEOUT_MS", 10_000)?.into()),
             fanout_poll_interval: millis(parse(&get, "APP_FANOUT_POLL_INTERVAL_MS", 1000, "milliseconds")?),
             fanout_batch_size: match parse(&get, "APP_FANOUT_BATCH_SIZE", 500u64, FANOUT_BATCH_EXPECTED)? {

@@ -281,6 +281,8 @@ pub enum ConflictKind {
     /// Closing a report of this unit needs a supervisor's approval: ask for it
     /// (`requestViolenceReportClosure`).
     ClosureApprovalRequired,
+    /// A comment can be edited only for a while after it was written.
+    EditWindowClosed,
 }
 
 impl ConflictKind {
@@ -296,6 +298,7 @@ impl ConflictKind {
             RequestPending => "REQUEST_PENDING",
             AlreadyDecided => "ALREADY_DECIDED",
             ClosureApprovalRequired => "CLOSURE_APPROVAL_REQUIRED",
+            EditWindowClosed => "EDIT_WINDOW_CLOSED",
             NotAMember => "NOT_A_MEMBER",
             WrongStatus => "WRONG_STATUS",
             RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
@@ -497,6 +500,8 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::ClosureApprovalRequired, Lang::En) => {
             "Closing a report of this unit needs a supervisor's approval: request the closure."
         }
+        (ConflictKind::EditWindowClosed, Lang::Vi) => "Đã quá thời gian được sửa bình luận.",
+        (ConflictKind::EditWindowClosed, Lang::En) => "The time to edit this comment has passed.",
         (ConflictKind::AlreadyDecided, Lang::Vi) => "Đơn này đã được xử lý.",
         (ConflictKind::AlreadyDecided, Lang::En) => "This request has already been decided.",
         (ConflictKind::NotAMember, Lang::Vi) => "Bạn chưa là hội viên đang sinh hoạt.",

@@ -37,6 +37,7 @@ pub mod suppression;
 pub mod worker;
 
 pub mod campaigns;
+pub mod content;
 pub mod identity;
 pub mod integrations;
 pub mod membership;

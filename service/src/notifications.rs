@@ -212,6 +212,12 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
             "Your phone number changed".into(),
             format!("Your account now uses the phone number ending in {}.", param(params, "ending")),
         ),
+        Some(NotificationKind::CommentReplied) if vi => {
+            ("Có người trả lời bình luận của bạn".into(), "Bình luận của bạn có một trả lời mới.".into())
+        }
+        Some(NotificationKind::CommentReplied) => {
+            ("A reply to your comment".into(), "Someone replied to your comment.".into())
+        }
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

@@ -48,9 +48,13 @@ impl Series {
     pub const CONSOLE: Series = Series(983);
     /// Push providers and notification preferences (`push`).
     pub const PUSH: Series = Series(984);
+    /// Comments and reactions (`content`).
+    pub const CONTENT: Series = Series(985);
+    /// Members' stories (`stories`).
+    pub const STORIES: Series = Series(986);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 13] = [
+    pub const ALL: [Series; 15] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -64,6 +68,8 @@ impl Series {
         Series::INTEGRATIONS,
         Series::CONSOLE,
         Series::PUSH,
+        Series::CONTENT,
+        Series::STORIES,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

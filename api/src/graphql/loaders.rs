@@ -47,6 +47,12 @@ pub struct Loaders {
     pub pledges_ahead: Ahead<(PersonId, CampaignId, i32), Vec<entities::pledge::Model>>,
     /// The caller's registrations read ahead by the training list (`None`: she has none).
     pub registrations_ahead: Ahead<(PersonId, TrainingId), Option<entities::training_registration::Model>>,
+    /// A target's counters (comments, each reaction), keyed by target.
+    pub engagement: DataLoader<EngagementLoader>,
+    /// A person's reaction to a target, keyed by (person, target).
+    pub my_reactions: DataLoader<MyReactionLoader>,
+    /// A record's photos (a story's), in order, keyed by the record.
+    pub photos: DataLoader<PhotoLoader>,
 }
 
 /// Values a list read ahead for the fields of its rows. Each is taken by the first field that
@@ -101,6 +107,9 @@ impl Loaders {
             criteria_ahead: Ahead::default(),
             pledges_ahead: Ahead::default(),
             registrations_ahead: Ahead::default(),
+            engagement: DataLoader::new(EngagementLoader(db.clone()), spawn),
+            my_reactions: DataLoader::new(MyReactionLoader(db.clone()), spawn),
+            photos: DataLoader::new(PhotoLoader(db.clone()), spawn),
         }
     }
 }
@@ -270,5 +279,64 @@ impl Loader<(PersonId, CampaignId, i32)> for PledgeLoader {
         keys: &[(PersonId, CampaignId, i32)],
     ) -> Result<HashMap<(PersonId, CampaignId, i32), Self::Value>, Self::Error> {
         service::campaigns::pledges::pledges_of(&self.0, keys).await
+    }
+}
+
+/// The counters of targets (`content::counters_of`): one statement for a page.
+pub struct EngagementLoader(DatabaseConnection);
+
+impl Loader<Uuid> for EngagementLoader {
+    type Value = HashMap<String, i64>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut out: HashMap<Uuid, Self::Value> = HashMap::new();
+        for ((target, counter), value) in service::content::counters_of(&self.0, keys).await? {
+            out.entry(target).or_default().insert(counter, value);
+        }
+        Ok(out)
+    }
+}
+
+/// People's reactions to targets: one statement per person asking (in practice one a page).
+pub struct MyReactionLoader(DatabaseConnection);
+
+impl Loader<(PersonId, Uuid)> for MyReactionLoader {
+    type Value = entities::reaction::ReactionKind;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[(PersonId, Uuid)],
+    ) -> Result<HashMap<(PersonId, Uuid), Self::Value>, Self::Error> {
+        let mut by_person: HashMap<PersonId, Vec<Uuid>> = HashMap::new();
+        for &(person, target) in keys {
+            by_person.entry(person).or_default().push(target);
+        }
+        let mut out = HashMap::new();
+        for (person, targets) in by_person {
+            for (target, kind) in service::content::reactions::mine_of(&self.0, &targets, person).await? {
+                out.insert((person, target), kind);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The photos of records, in order: one statement for a page.
+pub struct PhotoLoader(DatabaseConnection);
+
+impl Loader<Uuid> for PhotoLoader {
+    type Value = Vec<entities::media::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut out: HashMap<Uuid, Self::Value> = HashMap::new();
+        for photo in service::media::of_parents(&self.0, keys).await? {
+            if let Some(parent) = photo.parent_id {
+                out.entry(parent).or_default().push(photo);
+            }
+        }
+        Ok(out)
     }
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bulk;
 pub mod campaigns;
 pub mod connection;
+pub mod content;
 mod context;
 pub mod cost;
 mod depth;
@@ -48,6 +49,7 @@ pub struct QueryRoot(
     membership::MembershipQuery,
     statistics::StatisticsQuery,
     notifications::NotificationQuery,
+    content::ContentQuery,
     trainings::TrainingQueryRoot,
     campaigns::campaign::CampaignQueryRoot,
     campaigns::pledges::PledgeQueryRoot,
@@ -67,6 +69,7 @@ pub struct MutationRoot(
     statistics::StatisticsMutation,
     notifications::NotificationMutation,
     media::MediaMutation,
+    content::ContentMutation,
     trainings::TrainingMutation,
     campaigns::campaign::CampaignMutation,
     campaigns::pledges::PledgeMutation,

@@ -48,6 +48,8 @@ pub enum Node {
     Campaign(Campaign),
     Pledge(Pledge),
     Session(Session),
+    Comment(super::content::Comment),
+    Story(super::content::Story),
 }
 
 #[derive(Default)]
@@ -115,6 +117,16 @@ impl NodeQuery {
             | NodeKind::TrustedDocument
             | NodeKind::WebhookSubscription
             | NodeKind::WebhookDelivery => return Err(ApiError::NotFound.into()),
+            NodeKind::Story => {
+                ctx.auth()?.require()?;
+                Node::Story(super::content::Story(service::content::stories::get(ctx.call()?, gid.id).await?))
+            }
+            NodeKind::Comment => {
+                ctx.auth()?.require()?;
+                Node::Comment(super::content::Comment(
+                    service::content::comments::get(ctx.call()?, gid.id).await?,
+                ))
+            }
             NodeKind::Post => {
                 ctx.auth()?.require()?;
                 Node::Post(Post(news::get_post(ctx.call()?, gid.id).await?))

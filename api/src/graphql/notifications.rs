@@ -65,6 +65,8 @@ pub enum GqlNotificationKind {
     PasswordReset,
     /// To the person: her account's phone number changed.
     PhoneChanged,
+    /// To a comment's author: someone replied to it (`link` is the comment).
+    CommentReplied,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -97,6 +99,7 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::MembershipInvited => GqlNotificationKind::MembershipInvited,
             NotificationKind::PasswordReset => GqlNotificationKind::PasswordReset,
             NotificationKind::PhoneChanged => GqlNotificationKind::PhoneChanged,
+            NotificationKind::CommentReplied => GqlNotificationKind::CommentReplied,
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum NodeKind {
     WebhookDelivery,
     /// An uploaded photo.
     Photo,
+    /// A comment (or a reply) on a post, a campaign or a story.
+    Comment,
+    /// A member's story.
+    Story,
 }
 
 impl NodeKind {
@@ -53,6 +57,8 @@ impl NodeKind {
             NodeKind::MembershipInvitation => "MembershipInvitation",
             NodeKind::Notification => "Notification",
             NodeKind::Photo => "Photo",
+            NodeKind::Comment => "Comment",
+            NodeKind::Story => "Story",
             NodeKind::Training => "Training",
             NodeKind::TrainingRegistration => "TrainingRegistration",
             NodeKind::Campaign => "Campaign",
@@ -94,6 +100,8 @@ impl NodeKind {
             NodeKind::WebhookSubscription,
             NodeKind::WebhookDelivery,
             NodeKind::Photo,
+            NodeKind::Comment,
+            NodeKind::Story,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -5,7 +5,8 @@
 //! - **Erased**: her name, phone number (a tombstone `~…` takes its place: it can never be typed,
 //!   and the number is free for a new account), birth date, email, password, the time she proved
 //!   her number, her second factor and its recovery codes; push tokens and their queued pushes,
-//!   her notification preferences, notifications, remembered devices, refresh tokens, phone
+//!   her notification preferences, her stories and photos, the text of her comments (and her
+//!   reactions, both out of every count), notifications, remembered devices, refresh tokens, phone
 //!   codes and SMS still queued to her number, invitations to her, the notes of her
 //!   membership requests, the household label and notes of her pledges, the label, platform and
 //!   user agent of her sessions, and the safe contact of her violence reports.
@@ -93,6 +94,8 @@ pub(crate) async fn erase(state: &AppState, current: person::Model) -> Result<()
         .filter(notification_preference::Column::PersonId.eq(person))
         .exec(&txn)
         .await?;
+    crate::content::forget_person(&txn, person).await?;
+    let photos = crate::content::stories::forget_person(&txn, person).await?;
     let inbox = notification::Entity::find()
         .select_only()
         .column(notification::Column::Id)
@@ -192,6 +195,7 @@ pub(crate) async fn erase(state: &AppState, current: person::Model) -> Result<()
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    crate::media::forget_bytes(state, &photos).await;
     flag_revoked(state, &sessions, "ACCOUNT_DELETED").await?;
     violence::workflow::announce_released(state, released).await;
     tracing::info!(

@@ -76,6 +76,11 @@ impl Campaign {
         GlobalId::of(self.0.id).encode().into()
     }
 
+    /// Comments and reactions (`comments(targetId:)` lists the comments).
+    async fn engagement(&self) -> crate::graphql::content::Engagement {
+        crate::graphql::content::Engagement::of(self.0.id.uuid())
+    }
+
     async fn kind(&self) -> GqlCampaignKind {
         self.0.kind.into()
     }

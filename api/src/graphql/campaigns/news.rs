@@ -49,6 +49,11 @@ impl Post {
         GlobalId::new(NodeKind::Post, self.0.id).encode().into()
     }
 
+    /// Comments and reactions (`comments(targetId:)` lists the comments).
+    async fn engagement(&self) -> crate::graphql::content::Engagement {
+        crate::graphql::content::Engagement::of(self.0.id)
+    }
+
     /// The publishing unit; the post is for its subtree.
     async fn unit(&self, ctx: &Context<'_>) -> Result<OrgUnit> {
         Ok(OrgUnit(crate::graphql::unit(ctx, self.0.unit_id).await?.ok_or(ApiError::NotFound)?))
