@@ -28,6 +28,8 @@ import time
 import traceback
 import urllib.parse
 import uuid
+import zlib
+import struct
 
 DEMO_PASSWORD = "phunu-demo-2026"
 MEMBER = "0900000007"
@@ -661,6 +663,133 @@ def violence(sessions):
 
 
 # ----------------------------------------------------------------------------------------------
+# 4b. Member content: her notification choices, a photo with GPS, a story, her branch leader reads,
+#     comments and reacts
+
+
+GPS_SECONDS = struct.pack("<II", 4567, 100)  # 45.67 seconds of latitude, as a camera writes it
+
+
+def png_with_gps(width=48, height=32):
+    """A PNG whose eXIf chunk holds a GPS position (21°1'45.67" N, 105°51'12.34" E) and the
+    orientation 6 (turn 90° to show): what a phone's photo tells about where it was taken."""
+    def entry(tag, kind, count, value):
+        return struct.pack("<HHII", tag, kind, count, value)
+    gps_ifd = 8 + 2 + 2 * 12 + 4
+    data = gps_ifd + 2 + 4 * 12 + 4
+    t = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", 2)
+    t += entry(0x0112, 3, 1, 6) + entry(0x8825, 4, 1, gps_ifd) + struct.pack("<I", 0)
+    t += struct.pack("<H", 4)
+    t += entry(0x0001, 2, 2, struct.unpack("<I", b"N\0\0\0")[0]) + entry(0x0002, 5, 3, data)
+    t += entry(0x0003, 2, 2, struct.unpack("<I", b"E\0\0\0")[0]) + entry(0x0004, 5, 3, data + 24)
+    t += struct.pack("<I", 0)
+    for num, den in [(21, 1), (1, 1), (4567, 100), (105, 1), (51, 1), (1234, 100)]:
+        t += struct.pack("<II", num, den)
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    raw = b"".join(b"\0" + b"".join(bytes((x * 5 % 256, y * 7 % 256, 128)) for x in range(width)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"eXIf", t) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def upload(query, file_bytes, filename, mime, token):
+    boundary = "tryout" + uuid.uuid4().hex
+    parts = []
+    def field(name, value, extra=""):
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n".encode())
+    field("operations", None)
+    parts.append(b"\r\n" + json.dumps({"query": query, "variables": {"file": None}}).encode() + b"\r\n")
+    field("map", None)
+    parts.append(b"\r\n" + json.dumps({"0": ["variables.file"]}).encode() + b"\r\n")
+    field("0", None, f"; filename=\"{filename}\"\r\nContent-Type: {mime}")
+    parts.append(b"\r\n" + file_bytes + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    h = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": GRAPHQL_ACCEPT,
+         "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+    return Gql(H.request("POST", "/graphql", b"".join(parts), h))
+
+
+def fetch(url):
+    if url.startswith("/"):
+        return H.request("GET", url)
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request("GET", u.path + ("?" + u.query if u.query else ""))
+        r = conn.getresponse()
+        return Resp(r.status, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+def member_content(sessions):
+    auth = login(MEMBER, what=f"branch member {MEMBER} signs in for her story")
+    leader_auth = login(BRANCH_LEADER, what=f"branch leader {BRANCH_LEADER} signs in")
+    if not auth or not leader_auth:
+        return
+    token, leader = auth["accessToken"], leader_auth["accessToken"]
+    sessions.extend([token, leader])
+
+    # Her notification choices: campaign notices in the inbox only.
+    g = gql("mutation Pref { setNotificationPreference(topic: CAMPAIGNS, level: INBOX) { topic level } }", token=token)
+    R.check("member keeps campaign notices in her inbox only", g.get("setNotificationPreference", "level") == "INBOX", g.why())
+    g = gql("query Prefs { notificationPreferences { topic level } }", token=token)
+    prefs = {p["topic"]: p["level"] for p in (g.get("notificationPreferences") or [])}
+    R.check("her preferences list every topic", prefs.get("CAMPAIGNS") == "INBOX" and prefs.get("VIOLENCE_REPORTS") == "ALL"
+            and len(prefs) == 5, g.why())
+
+    # A photo from her phone, with where it was taken in it.
+    original = png_with_gps()
+    R.check("the test photo carries GPS (sanity)", GPS_SECONDS in original)
+    up = upload("mutation Up($file: Upload!) { uploadPhoto(file: $file) { id width height url } }",
+                original, "IMG_2026.png", "image/png", token)
+    photo = up.get("uploadPhoto") or {}
+    R.check("member uploads a photo", up.ok() and photo.get("id"), up.why())
+    if photo.get("url"):
+        r = fetch(photo["url"])
+        R.check("the stored photo is a JPEG without GPS or EXIF", r.status == 200 and r.body[:3] == b"\xff\xd8\xff"
+                and GPS_SECONDS not in r.body and b"Exif" not in r.body, f"HTTP {r.status}, {len(r.body)} bytes")
+    fake = upload("mutation Up($file: Upload!) { uploadPhoto(file: $file) { id } }", b"#!/bin/sh\necho hi\n",
+                  "photo.jpg", "image/jpeg", token)
+    R.check("a script named photo.jpg is refused", fake.code() == "BAD_USER_INPUT" and fake.reason() == "UNSUPPORTED_TYPE", fake.why())
+
+    # Her story, to her branch, with the photo.
+    g = gql("mutation Story($i: StoryInput!) { postStory(input: $i) { id status unit { code } photos { id } } }",
+            {"i": {"body": "Nhà em phân loại rác tại nguồn, thực hiện \"5 không 3 sạch\".", "photoIds": [photo.get("id")]}},
+            token=token)
+    story = g.get("postStory") or {}
+    R.check("member posts a story with her photo to her branch", g.ok() and story.get("status") == "PUBLISHED"
+            and len(story.get("photos") or []) == 1, g.why())
+
+    # Her branch leader reads it in the console, comments and applauds.
+    branch, _ = unit_id("HN-LB-BD-01", leader)
+    g = gql("query Stories($u: ID) { stories(unitId: $u, first: 10) { edges { node { id body author { displayName } "
+            "photos { url thumbnailUrl } engagement { commentCount } } } } }", {"u": branch}, token=leader)
+    found = [s for s in edges(g.get("stories")) if s.get("id") == story.get("id")]
+    R.check("the branch leader sees the story", g.ok() and len(found) == 1, g.why())
+    if found and found[0].get("photos"):
+        r = fetch(found[0]["photos"][0]["url"])
+        R.check("the branch leader sees its photo", r.status == 200, f"HTTP {r.status}")
+    g = gql("mutation C($t: ID!, $b: String!) { addComment(targetId: $t, body: $b) { id status } }",
+            {"t": story.get("id"), "b": "Chi hội mình tuyên dương gia đình em!"}, token=leader)
+    R.check("the branch leader comments on it", g.get("addComment", "status") == "PUBLISHED", g.why())
+    g = gql("mutation R($t: ID!) { react(targetId: $t, kind: CLAP) { myReaction reactions { kind count } } }",
+            {"t": story.get("id")}, token=leader)
+    R.check("the branch leader applauds it", g.get("react", "myReaction") == "CLAP", g.why())
+    g = gql("query Th($t: ID!) { comments(targetId: $t) { totalCount edges { node { body author { displayName } } } } }",
+            {"t": story.get("id")}, token=token)
+    R.check("member reads the comment on her story", g.get("comments", "totalCount") == 1, g.why())
+    # Someone outside her branch and above it cannot see it at all.
+    outsider = login("0900000006", what="a member without a branch signs in")
+    if outsider:
+        sessions.append(outsider["accessToken"])
+        g = gql("query N($id: ID!) { node(id: $id) { id } }", {"id": story.get("id")}, token=outsider["accessToken"])
+        R.check("someone outside the branch cannot read the story", g.code() == "NOT_FOUND", g.why())
+
+
+
+# ----------------------------------------------------------------------------------------------
 # 5. A partner system
 
 
@@ -855,6 +984,7 @@ def main():
         ("probes", lambda: probes()),
         ("member app", lambda: member_app(sessions)),
         ("new member and officers' console", lambda: officer_console(new_member(args, sessions), sessions)),
+        ("member content", lambda: member_content(sessions)),
         ("violence report", lambda: violence(sessions)),
         ("partner system", lambda: partner(sessions)),
         ("HTTP surface", lambda: http_surface(args)),
