@@ -4,10 +4,11 @@
 //! neither actix nor async-graphql.
 //!
 //! Layout: the areas (`identity`, `org`, `roles`, `membership`, `trainings`, `campaigns`,
-//! `violence`, `notifications`, `scope`) hold the rules, one module per area; every entry point
-//! takes one [`Call`] (the state, who is calling, from where) first, checks permission, then
-//! does the work, in one transaction when it writes more than one row (helpers that run inside
-//! a caller's transaction take that connection instead). `auth` turns a bearer token into a viewer,
+//! `content`, `violence`, `notifications`, `integrations`, `scope`) hold the rules, one module per
+//! area (`media` and `push` deliver photos and pushes); every entry point takes one [`Call`]
+//! (the state, who is calling, from where) first, checks permission, then does the work, in one
+//! transaction when it writes more than one row (helpers that run inside a caller's transaction
+//! take that connection instead). `auth` turns a bearer token into a viewer,
 //! `authz` holds the policy checks, `domain` the parsed input types, `error` the one error type
 //! and its codes, `entities` (a crate of its own) the tables.
 
