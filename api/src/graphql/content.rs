@@ -135,12 +135,15 @@ impl ReactionSummary {
     }
 }
 
+/// What an author without a name to show is called (a deleted comment, an erased account).
+const NO_NAME: &str = "Hội viên";
+
 /// Her given name (the last word of her name): how other members see an author.
 async fn display_name(ctx: &Context<'_>, person: entities::ids::PersonId) -> Result<String> {
     let person = ctx.loaders()?.people.load_one(person).await?;
     Ok(person
         .and_then(|p| p.full_name.split_whitespace().last().map(str::to_owned))
-        .unwrap_or_else(|| "Hội viên".to_owned()))
+        .unwrap_or_else(|| NO_NAME.to_owned()))
 }
 
 /// Who wrote a comment, as other members see her: her given name (the last word of her name).
@@ -171,7 +174,7 @@ impl Comment {
     /// Who wrote it (nobody's name once it is deleted).
     async fn author(&self, ctx: &Context<'_>) -> Result<CommentAuthor> {
         if self.0.status == ContentStatus::Removed {
-            return Ok(CommentAuthor { display_name: "Hội viên".to_owned() });
+            return Ok(CommentAuthor { display_name: NO_NAME.to_owned() });
         }
         Ok(CommentAuthor { display_name: display_name(ctx, self.0.author_id).await? })
     }

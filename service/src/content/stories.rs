@@ -23,8 +23,8 @@ use entities::{
     story,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -260,7 +260,7 @@ pub(crate) async fn forget_person(
         .select_only()
         .column(entities::media::Column::Id)
         .filter(entities::media::Column::OwnerId.eq(person))
-        .filter(Condition::all().add(entities::media::Column::ParentId.is_null()))
+        .filter(entities::media::Column::ParentId.is_null())
         .into_tuple()
         .all(txn)
         .await?;
