@@ -47,6 +47,7 @@ crate::stored_enum! {
         Targets = "TARGETS",
         News = "NEWS",
         Integrations = "INTEGRATIONS",
+        Moderation = "MODERATION",
     }
 }
 
@@ -97,6 +98,12 @@ crate::stored_enum! {
         WebhookEnabled = "WEBHOOK_ENABLED",
         WebhookDeleted = "WEBHOOK_DELETED",
         WebhookReplayed = "WEBHOOK_REPLAYED",
+        ContentApproved = "CONTENT_APPROVED",
+        ContentHidden = "CONTENT_HIDDEN",
+        ContentDeleted = "CONTENT_DELETED",
+        AppealUpheld = "APPEAL_UPHELD",
+        AppealDismissed = "APPEAL_DISMISSED",
+        ContentSettingsSet = "CONTENT_SETTINGS_SET",
     }
 }
 
@@ -127,6 +134,8 @@ impl AuditAction {
             | WebhookEnabled
             | WebhookDeleted
             | WebhookReplayed => AuditArea::Integrations,
+            ContentApproved | ContentHidden | ContentDeleted | AppealUpheld | AppealDismissed
+            | ContentSettingsSet => AuditArea::Moderation,
         }
     }
 }
@@ -154,6 +163,8 @@ crate::stored_enum! {
         TrustedDocument = "TRUSTED_DOCUMENT",
         WebhookSubscription = "WEBHOOK_SUBSCRIPTION",
         WebhookDelivery = "WEBHOOK_DELIVERY",
+        ModerationCase = "MODERATION_CASE",
+        ContentSettings = "CONTENT_SETTINGS",
     }
 }
 

@@ -69,6 +69,17 @@ crate::stored_enum! {
         PhoneChanged = "PHONE_CHANGED",
         /// To a comment's author: someone replied to it. No params (the link is the comment).
         CommentReplied = "COMMENT_REPLIED",
+        /// To an author: a moderator decided about her comment or story (the link is the
+        /// case). Params: `decision` (`APPROVED`, `HIDDEN`, `DELETED`), `content` (`COMMENT`,
+        /// `STORY`).
+        ContentModerated = "CONTENT_MODERATED",
+        /// To an author: a moderator warned her about what she wrote (the link is the case).
+        ModerationWarning = "MODERATION_WARNING",
+        /// To an author: she may not write until a date. Params: `until` (a date, Hanoi time).
+        AuthorMuted = "AUTHOR_MUTED",
+        /// To an author: her appeal was decided (the link is the appeal). Params: `upheld`
+        /// (`true` when the decision she appealed was undone).
+        AppealDecided = "APPEAL_DECIDED",
     }
 }
 
@@ -84,6 +95,7 @@ impl NotificationKind {
             }
             K::TrainingCancelled | K::TrainingSeatConfirmed => Some(NotificationTopic::Trainings),
             K::CommentReplied => Some(NotificationTopic::Comments),
+            K::ContentModerated | K::AppealDecided => Some(NotificationTopic::Moderation),
             K::ViolenceReportUpdated | K::ViolenceReportMessage => Some(NotificationTopic::ViolenceReports),
             K::JoinRequested
             | K::TransferRequested
@@ -97,7 +109,9 @@ impl NotificationKind {
             | K::ViolenceReportClosureRequested
             | K::MembershipInvited
             | K::PasswordReset
-            | K::PhoneChanged => None,
+            | K::PhoneChanged
+            | K::ModerationWarning
+            | K::AuthorMuted => None,
         }
     }
 }

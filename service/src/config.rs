@@ -149,6 +149,9 @@ pub struct Settings {
     pub media: MediaSettings,
     /// How long after writing it a comment's author may still edit it.
     pub comment_edit_window: Duration,
+    /// Distinct flags that hide a comment or story pending review, where no unit at or above
+    /// its own sets another number.
+    pub moderation_flag_threshold: u32,
     /// How often the fan-out worker looks for due jobs (a campaign launch to a subtree).
     pub fanout_poll_interval: Duration,
     /// Members notified per batch (one transaction) of a fan-out job.
@@ -568,6 +571,7 @@ impl Settings {
             push_providers: push_providers(&get)?,
             media: media_settings(&get)?,
             comment_edit_window: secs(parse(&get, "APP_COMMENT_EDIT_WINDOW_SECS", 900, "seconds")?),
+            moderation_flag_threshold: positive(&get, "APP_MODERATION_FLAG_THRESHOLD", 3)?,
             push_timeout: millis(positive(&get, "APP_PUSH_TIMEOUT_MS", 10_000)?.into()),
             fanout_poll_interval: millis(parse(&get, "APP_FANOUT_POLL_INTERVAL_MS", 1000, "milliseconds")?),
             fanout_batch_size: match parse(&get, "APP_FANOUT_BATCH_SIZE", 500u64, FANOUT_BATCH_EXPECTED)? {

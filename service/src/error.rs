@@ -106,6 +106,8 @@ pub enum InputProblem {
     TooManyPixels,
     /// A file whose content is not of a type taken here (told by its bytes, not its name).
     UnsupportedType,
+    /// A value that cannot go with the others sent (a sanction on an approval).
+    Conflicting,
 }
 
 impl InputProblem {
@@ -192,6 +194,8 @@ impl InputProblem {
             (TooManyPixels, Lang::En) => "The image has more pixels than allowed.",
             (UnsupportedType, Lang::Vi) => "Chỉ nhận ảnh JPEG, PNG hoặc WebP.",
             (UnsupportedType, Lang::En) => "Only JPEG, PNG or WebP images are accepted.",
+            (Conflicting, Lang::Vi) => "Giá trị này không dùng được cùng các lựa chọn khác.",
+            (Conflicting, Lang::En) => "This value cannot be used with the other choices sent.",
         }
     }
 
@@ -233,6 +237,7 @@ impl InputProblem {
             FileTooLarge => "FILE_TOO_LARGE",
             TooManyPixels => "TOO_MANY_PIXELS",
             UnsupportedType => "UNSUPPORTED_TYPE",
+            Conflicting => "CONFLICTING",
         }
     }
 }
@@ -283,6 +288,13 @@ pub enum ConflictKind {
     ClosureApprovalRequired,
     /// A comment can be edited only for a while after it was written.
     EditWindowClosed,
+    /// The caller flagged this comment or story already.
+    AlreadyFlagged,
+    /// A moderator muted the caller: she may read, react, flag and report, but not write
+    /// comments or stories or upload photos until the date `myMutedUntil` gives.
+    Muted,
+    /// A decision can be appealed once.
+    AlreadyAppealed,
 }
 
 impl ConflictKind {
@@ -299,6 +311,9 @@ impl ConflictKind {
             AlreadyDecided => "ALREADY_DECIDED",
             ClosureApprovalRequired => "CLOSURE_APPROVAL_REQUIRED",
             EditWindowClosed => "EDIT_WINDOW_CLOSED",
+            AlreadyFlagged => "ALREADY_FLAGGED",
+            Muted => "MUTED",
+            AlreadyAppealed => "ALREADY_APPEALED",
             NotAMember => "NOT_A_MEMBER",
             WrongStatus => "WRONG_STATUS",
             RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
@@ -502,6 +517,12 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         }
         (ConflictKind::EditWindowClosed, Lang::Vi) => "Đã quá thời gian được sửa bình luận.",
         (ConflictKind::EditWindowClosed, Lang::En) => "The time to edit this comment has passed.",
+        (ConflictKind::AlreadyFlagged, Lang::Vi) => "Bạn đã báo cáo nội dung này rồi.",
+        (ConflictKind::AlreadyFlagged, Lang::En) => "You have flagged this already.",
+        (ConflictKind::Muted, Lang::Vi) => "Bạn đang bị tạm dừng đăng bài và bình luận.",
+        (ConflictKind::Muted, Lang::En) => "You may not post or comment for now.",
+        (ConflictKind::AlreadyAppealed, Lang::Vi) => "Quyết định này đã được khiếu nại.",
+        (ConflictKind::AlreadyAppealed, Lang::En) => "This decision was appealed already.",
         (ConflictKind::AlreadyDecided, Lang::Vi) => "Đơn này đã được xử lý.",
         (ConflictKind::AlreadyDecided, Lang::En) => "This request has already been decided.",
         (ConflictKind::NotAMember, Lang::Vi) => "Bạn chưa là hội viên đang sinh hoạt.",

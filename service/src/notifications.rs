@@ -218,6 +218,81 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
         Some(NotificationKind::CommentReplied) => {
             ("A reply to your comment".into(), "Someone replied to your comment.".into())
         }
+        Some(NotificationKind::ContentModerated) => {
+            let story = param(params, "content") == "STORY";
+            let decision = param(params, "decision");
+            match (vi, story) {
+                (true, _) => {
+                    let what = if story { "Câu chuyện" } else { "Bình luận" };
+                    let done = match decision {
+                        "APPROVED" => "đã được duyệt và hiển thị",
+                        "HIDDEN" => "đã bị ẩn",
+                        _ => "đã bị xoá",
+                    };
+                    (
+                        format!("{what} của bạn {done}"),
+                        format!("{what} của bạn {done}. Xem lý do và quyền khiếu nại trong mục kiểm duyệt."),
+                    )
+                }
+                (false, _) => {
+                    let what = if story { "story" } else { "comment" };
+                    let done = match decision {
+                        "APPROVED" => "was approved and is shown",
+                        "HIDDEN" => "was hidden",
+                        _ => "was deleted",
+                    };
+                    (
+                        format!("Your {what} {done}"),
+                        format!("Your {what} {done}. See the reason and how to appeal under moderation."),
+                    )
+                }
+            }
+        }
+        Some(NotificationKind::ModerationWarning) if vi => (
+            "Nhắc nhở từ người kiểm duyệt".into(),
+            "Nội dung bạn đăng vi phạm quy tắc cộng đồng. Vui lòng xem lý do và giữ không gian tôn trọng."
+                .into(),
+        ),
+        Some(NotificationKind::ModerationWarning) => (
+            "A warning from a moderator".into(),
+            "Something you posted broke the community rules. See the reason, and keep the space respectful."
+                .into(),
+        ),
+        Some(NotificationKind::AuthorMuted) if vi => (
+            "Tạm dừng đăng bài".into(),
+            format!(
+                "Bạn tạm thời không thể bình luận, đăng câu chuyện hay tải ảnh đến hết ngày {}. Bạn vẫn đọc tin và gửi tin báo được.",
+                param(params, "until")
+            ),
+        ),
+        Some(NotificationKind::AuthorMuted) => (
+            "Posting paused".into(),
+            format!(
+                "You cannot comment, post stories or upload photos until {}. You can still read and send reports.",
+                param(params, "until")
+            ),
+        ),
+        Some(NotificationKind::AppealDecided) => {
+            let upheld = params.get("upheld").and_then(Value::as_bool).unwrap_or(false);
+            match (vi, upheld) {
+                (true, true) => (
+                    "Khiếu nại được chấp nhận".into(),
+                    "Khiếu nại của bạn được chấp nhận; nội dung đã được hiển thị lại.".into(),
+                ),
+                (true, false) => (
+                    "Khiếu nại không được chấp nhận".into(),
+                    "Khiếu nại của bạn đã được xem xét và quyết định được giữ nguyên.".into(),
+                ),
+                (false, true) => (
+                    "Your appeal was upheld".into(),
+                    "Your appeal was upheld; what you posted is shown again.".into(),
+                ),
+                (false, false) => (
+                    "Your appeal was dismissed".into(),
+                    "Your appeal was reviewed and the decision stands.".into(),
+                ),
+            }
+        }
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

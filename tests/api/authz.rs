@@ -42,6 +42,7 @@ const EXPECTED: &[(Capability, [&str; 4], &str)] = {
         (AssignAdmins, ["FNFN", "FNFN", "FNFN", "FNYN"], "YYYY"),
         (ManageIntegrations, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
         (ViewAuditTrail, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
+        (ModerateContent, ["YNYN", "YNYN", "FNFN", "YNYN"], "YYYY"),
     ]
 };
 

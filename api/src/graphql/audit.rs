@@ -34,6 +34,8 @@ pub enum GqlArea {
     News,
     /// Integration clients, their secrets, trusted documents and webhooks.
     Integrations,
+    /// Moderation decisions on members' comments and stories, appeals, moderation settings.
+    Moderation,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +99,14 @@ pub enum GqlAction {
     WebhookEnabled,
     WebhookDeleted,
     WebhookReplayed,
+    ContentApproved,
+    ContentHidden,
+    ContentDeleted,
+    /// An appeal approved: the decision appealed undone.
+    AppealUpheld,
+    /// An appeal refused: the decision appealed stands.
+    AppealDismissed,
+    ContentSettingsSet,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +133,9 @@ pub enum GqlSubjectKind {
     TrustedDocument,
     WebhookSubscription,
     WebhookDelivery,
+    ModerationCase,
+    /// A unit's moderation settings (the id is the unit's).
+    ContentSettings,
 }
 
 /// The node kind of a subject, for those that are nodes.
@@ -145,6 +158,8 @@ fn node_kind(kind: SubjectKind) -> Option<NodeKind> {
         S::TrustedDocument => NodeKind::TrustedDocument,
         S::WebhookSubscription => NodeKind::WebhookSubscription,
         S::WebhookDelivery => NodeKind::WebhookDelivery,
+        S::ModerationCase => NodeKind::ModerationCase,
+        S::ContentSettings => NodeKind::OrgUnit,
         S::PopulationFigure | S::Import | S::Target | S::ReportedValue => return None,
     })
 }

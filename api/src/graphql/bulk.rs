@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     ContextExt, campaigns::pledges::Pledge, errors::argument_path, membership::MembershipRequest,
-    trainings::CheckInResult, violence::ViolenceReport,
+    moderation::ModerationCase, trainings::CheckInResult, violence::ViolenceReport,
 };
 
 /// Why one item of a bulk decision was not done: what the same call for that item alone would
@@ -52,6 +52,7 @@ impl ItemError {
 #[graphql(concrete(name = "PledgeOutcome", params(Pledge)))]
 #[graphql(concrete(name = "CheckInOutcome", params(CheckInResult)))]
 #[graphql(concrete(name = "ViolenceReportOutcome", params(ViolenceReport)))]
+#[graphql(concrete(name = "ModerationCaseOutcome", params(ModerationCase)))]
 pub struct Outcome<T: OutputType> {
     /// The id as sent.
     pub id: ID,

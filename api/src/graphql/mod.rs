@@ -23,6 +23,7 @@ mod introspection;
 pub mod loaders;
 pub mod media;
 pub mod membership;
+pub mod moderation;
 pub mod node;
 pub mod notifications;
 pub mod org;
@@ -50,6 +51,7 @@ pub struct QueryRoot(
     statistics::StatisticsQuery,
     notifications::NotificationQuery,
     content::ContentQuery,
+    moderation::ModerationQuery,
     trainings::TrainingQueryRoot,
     campaigns::campaign::CampaignQueryRoot,
     campaigns::pledges::PledgeQueryRoot,
@@ -70,6 +72,7 @@ pub struct MutationRoot(
     notifications::NotificationMutation,
     media::MediaMutation,
     content::ContentMutation,
+    moderation::ModerationMutation,
     trainings::TrainingMutation,
     campaigns::campaign::CampaignMutation,
     campaigns::pledges::PledgeMutation,
@@ -85,6 +88,7 @@ pub struct SubscriptionRoot(
     identity::IdentitySubscription,
     notifications::NotificationSubscription,
     violence::ViolenceSubscription,
+    moderation::ModerationSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -50,6 +50,7 @@ pub enum Node {
     Session(Session),
     Comment(super::content::Comment),
     Story(super::content::Story),
+    ModerationCase(super::moderation::ModerationCase),
 }
 
 #[derive(Default)]
@@ -120,6 +121,11 @@ impl NodeQuery {
             NodeKind::Story => {
                 ctx.auth()?.require()?;
                 Node::Story(super::content::Story(service::content::stories::get(ctx.call()?, gid.id).await?))
+            }
+            NodeKind::ModerationCase => {
+                ctx.auth()?.require()?;
+                let row = service::content::moderation::get(ctx.call()?, gid.id).await?;
+                Node::ModerationCase(super::moderation::ModerationCase::load(ctx, row).await?)
             }
             NodeKind::Comment => {
                 ctx.auth()?.require()?;

@@ -67,6 +67,15 @@ pub enum GqlNotificationKind {
     PhoneChanged,
     /// To a comment's author: someone replied to it (`link` is the comment).
     CommentReplied,
+    /// To an author: a moderator approved, hid or deleted her comment or story (`link` is the
+    /// case, where the reason is and from where she may appeal).
+    ContentModerated,
+    /// To an author: a moderator warned her (`link` is the case).
+    ModerationWarning,
+    /// To an author: she may not write for a while (`link` is the case; see `myMutedUntil`).
+    AuthorMuted,
+    /// To an author: her appeal was decided (`link` is the appeal).
+    AppealDecided,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -100,6 +109,10 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::PasswordReset => GqlNotificationKind::PasswordReset,
             NotificationKind::PhoneChanged => GqlNotificationKind::PhoneChanged,
             NotificationKind::CommentReplied => GqlNotificationKind::CommentReplied,
+            NotificationKind::ContentModerated => GqlNotificationKind::ContentModerated,
+            NotificationKind::ModerationWarning => GqlNotificationKind::ModerationWarning,
+            NotificationKind::AuthorMuted => GqlNotificationKind::AuthorMuted,
+            NotificationKind::AppealDecided => GqlNotificationKind::AppealDecided,
         }
     }
 }

@@ -22,6 +22,7 @@
 //! | `AssignAdmins`          | —                 | —              | —              | strictly above  | yes          |
 //! | `ManageIntegrations`    | —                 | —              | —              | at the root     | yes          |
 //! | `ViewAuditTrail`        | —                 | —              | —              | at or above     | yes          |
+//! | `ModerateContent`       | at or above       | at or above    | —              | at or above     | yes          |
 //!
 //! "Of a branch": held at or above the unit, and the unit acted on is a branch (a branch leader
 //! runs her branch's trainings, posts and reported figures, not those of the groups below it).
@@ -86,6 +87,9 @@ pub enum Capability {
     ManageIntegrations,
     /// Read the audit trail of the officer actions over the unit's subtree.
     ViewAuditTrail,
+    /// Work the moderation queue of members' comments and stories placed in the unit (and
+    /// set its moderation settings).
+    ModerateContent,
 }
 
 /// Where a granting role must be held relative to the unit acted on.
@@ -119,7 +123,7 @@ const fn above(role: Role) -> Grant {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 15] = [
+    pub const ALL: [Capability; 16] = [
         Capability::ViewUnit,
         Capability::ManageMembers,
         Capability::ReviewPledges,
@@ -135,6 +139,7 @@ impl Capability {
         Capability::AssignAdmins,
         Capability::ManageIntegrations,
         Capability::ViewAuditTrail,
+        Capability::ModerateContent,
     ];
 
     /// The table: the roles that grant the capability, and where.
@@ -144,7 +149,7 @@ impl Capability {
             Capability::ViewUnit => {
                 const { &[at(BranchLeader), at(UnitOfficer), at(CaseOfficer), at(UnitAdmin)] }
             }
-            Capability::ManageMembers | Capability::ReviewPledges => {
+            Capability::ManageMembers | Capability::ReviewPledges | Capability::ModerateContent => {
                 const { &[at(BranchLeader), at(UnitOfficer), at(UnitAdmin)] }
             }
             Capability::SetPopulation | Capability::ManageCampaigns | Capability::SetTargets => {

@@ -28,7 +28,11 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{COMMENTS, Target, bump, moderating_unit, see};
+use super::{
+    COMMENTS, Target, bump, moderating_unit,
+    moderation::{self, Item},
+    see,
+};
 use crate::{
     Call,
     domain::{GlobalId, NodeKind},
@@ -85,6 +89,8 @@ pub async fn add_comment(
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let db = &state.db;
+    moderation::ensure_not_muted(db, viewer.person_id).await?;
+    let held = moderation::check(&body);
     let parent = match parent {
         None => None,
         Some(id) => {
@@ -111,7 +117,7 @@ pub async fn add_comment(
         author_id: viewer.person_id,
         unit_id,
         body,
-        status: ContentStatus::Published,
+        status: if held.is_some() { ContentStatus::Pending } else { ContentStatus::Published },
         moderation_note: None,
         flag_count: 0,
         reply_count: 0,
@@ -119,6 +125,16 @@ pub async fn add_comment(
         edited_at: None,
     };
     let txn = db.begin().await?;
+    if let Some(cause) = held {
+        // Held for a moderator: in no count, and nobody is told, until it is approved.
+        comment::Entity::insert(comment::ActiveModel::from(row.clone())).exec_without_returning(&txn).await?;
+        let opened = moderation::open_case(&txn, Item::comment(&row), cause).await?;
+        txn.commit().await?;
+        if let Some(o) = opened {
+            moderation::publish(state, o.unit, o.case_id, "OPENED").await;
+        }
+        return Ok(row);
+    }
     if let Some(p) = &parent {
         // Counted on the parent first, only while it is still published: this takes its row
         // lock, so a reply and the parent's deletion happen one after the other, and a reply
@@ -167,26 +183,44 @@ async fn own(conn: &impl ConnectionTrait, person: PersonId, id: Uuid) -> Result<
         .ok_or(ApiError::NotFound)
 }
 
-/// Changes the text of the caller's comment, within the edit window.
+/// Changes the text of the caller's comment, within the edit window. A published comment
+/// whose new text the automatic check holds goes back to the moderators.
 pub async fn edit_comment(call: Call<'_>, id: Uuid, body: &str) -> Result<comment::Model, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
     let body = parse_body(body)?;
     let db = &state.db;
+    moderation::ensure_not_muted(db, viewer.person_id).await?;
     let mut row = own(db, viewer.person_id, id).await?;
     let now = Utc::now();
     let window = chrono::Duration::from_std(state.settings.comment_edit_window).unwrap_or_default();
     if now - row.created_at > window {
         return Err(ApiError::Conflict(ConflictKind::EditWindowClosed));
     }
-    let res = comment::Entity::update_many()
+    let held = moderation::check(&body).filter(|_| row.status == ContentStatus::Published);
+    let txn = db.begin().await?;
+    let mut q = comment::Entity::update_many()
         .col_expr(comment::Column::Body, Expr::value(body.clone()))
-        .col_expr(comment::Column::EditedAt, Expr::value(now))
+        .col_expr(comment::Column::EditedAt, Expr::value(now));
+    if held.is_some() {
+        q = q.col_expr(comment::Column::Status, Expr::value(ContentStatus::Pending));
+    }
+    let res = q
         .filter(comment::Column::Id.eq(id))
-        .filter(comment::Column::Status.ne(ContentStatus::Removed))
-        .exec(db)
+        .filter(comment::Column::Status.eq(row.status))
+        .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
         return Err(ApiError::NotFound);
+    }
+    let mut opened = None;
+    if let Some(cause) = held {
+        count_published(&txn, &row, -1).await?;
+        row.status = ContentStatus::Pending;
+        opened = moderation::open_case(&txn, Item::comment(&row), cause).await?;
+    }
+    txn.commit().await?;
+    if let Some(o) = opened {
+        moderation::publish(state, o.unit, o.case_id, "OPENED").await;
     }
     row.body = body;
     row.edited_at = Some(now);
@@ -198,6 +232,7 @@ pub async fn edit_comment(call: Call<'_>, id: Uuid, body: &str) -> Result<commen
 pub async fn delete_comment(call: Call<'_>, id: Uuid) -> Result<(), ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
+    moderation::withdraw(&txn, id, viewer.person_id).await?;
     let row = own(&txn, viewer.person_id, id).await?;
     remove(&txn, &row).await?;
     txn.commit().await?;
@@ -220,15 +255,29 @@ pub(crate) async fn remove(txn: &impl ConnectionTrait, row: &comment::Model) -> 
         return Err(ApiError::NotFound);
     }
     if row.status == ContentStatus::Published {
-        bump(txn, row.target_id, COMMENTS, -1).await?;
-        if let Some(parent) = row.parent_id {
-            comment::Entity::update_many()
-                .col_expr(comment::Column::ReplyCount, Expr::col(comment::Column::ReplyCount).sub(1))
-                .filter(comment::Column::Id.eq(parent))
-                .exec(txn)
-                .await?;
-            bump(txn, parent, COMMENTS, -1).await?;
-        }
+        count_published(txn, row, -1).await?;
+    }
+    Ok(())
+}
+
+/// Adds `delta` to the published-comment counters `row` is part of — its target's, and its
+/// parent's replies — inside the caller's transaction (a comment published or unpublished).
+pub(crate) async fn count_published(
+    txn: &impl ConnectionTrait,
+    row: &comment::Model,
+    delta: i64,
+) -> Result<(), ApiError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    bump(txn, row.target_id, COMMENTS, delta).await?;
+    if let Some(parent) = row.parent_id {
+        comment::Entity::update_many()
+            .col_expr(comment::Column::ReplyCount, Expr::col(comment::Column::ReplyCount).add(delta))
+            .filter(comment::Column::Id.eq(parent))
+            .exec(txn)
+            .await?;
+        bump(txn, parent, COMMENTS, delta).await?;
     }
     Ok(())
 }

@@ -12,7 +12,9 @@
 //!   whatever runs at the same time.
 
 pub mod comments;
+pub mod moderation;
 pub mod reactions;
+pub mod screen;
 pub mod stories;
 
 use entities::{
@@ -156,5 +158,5 @@ pub(crate) async fn forget_person(txn: &impl ConnectionTrait, person: PersonId) 
     for r in &gone {
         bump(txn, r.target_id, &r.kind, -1).await?;
     }
-    Ok(())
+    moderation::forget_person(txn, person).await
 }

@@ -20,6 +20,7 @@ use entities::{
     comment::ContentStatus,
     ids::{CampaignId, PersonId, UnitId},
     membership::{self, MemberStatus},
+    moderation_case::ModerationCause,
     story,
 };
 use sea_orm::{
@@ -28,7 +29,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::comments::parse_body;
+use super::{comments::parse_body, moderation};
 use crate::{
     Call,
     auth::Viewer,
@@ -69,6 +70,7 @@ pub async fn post_story(call: Call<'_>, input: StoryInput) -> Result<story::Mode
     }
     let db = &state.db;
     let branch = branch_of(db, viewer.person_id).await?;
+    moderation::ensure_not_muted(db, viewer.person_id).await?;
     if let Some(id) = input.campaign_id {
         let c = campaign::get_campaign(call, id)
             .await
@@ -77,6 +79,15 @@ pub async fn post_story(call: Call<'_>, input: StoryInput) -> Result<story::Mode
             return Err(ApiError::bad_input("campaign_id", InputProblem::InvalidId));
         }
     }
+    // Held for a moderator when the automatic check finds something, or when the branch has
+    // its members' stories checked first.
+    let held = match moderation::check(&body) {
+        Some(cause) => Some(cause),
+        None => moderation::effective(db, state, branch)
+            .await?
+            .story_premoderation
+            .then_some(ModerationCause::Premoderation),
+    };
     let now = Utc::now();
     let row = story::Model {
         id: Uuid::now_v7(),
@@ -84,10 +95,10 @@ pub async fn post_story(call: Call<'_>, input: StoryInput) -> Result<story::Mode
         author_id: viewer.person_id,
         campaign_id: input.campaign_id,
         body,
-        status: ContentStatus::Published,
+        status: if held.is_some() { ContentStatus::Pending } else { ContentStatus::Published },
         moderation_note: None,
         flag_count: 0,
-        published_at: Some(now),
+        published_at: if held.is_some() { None } else { Some(now) },
         created_at: now,
         updated_at: now,
     };
@@ -95,7 +106,14 @@ pub async fn post_story(call: Call<'_>, input: StoryInput) -> Result<story::Mode
     let photos = media::pending_of(&txn, viewer.person_id, &input.photo_ids, "photo_ids").await?;
     story::Entity::insert(story::ActiveModel::from(row.clone())).exec_without_returning(&txn).await?;
     media::attach(&txn, &photos, media::PARENT_STORY, row.id, "photo_ids").await?;
+    let opened = match held {
+        Some(cause) => moderation::open_case(&txn, moderation::Item::story(&row), cause).await?,
+        None => None,
+    };
     txn.commit().await?;
+    if let Some(o) = opened {
+        moderation::publish(state, o.unit, o.case_id, "OPENED").await;
+    }
     Ok(row)
 }
 
@@ -132,6 +150,7 @@ pub async fn get(call: Call<'_>, id: Uuid) -> Result<story::Model, ApiError> {
 pub async fn delete_story(call: Call<'_>, id: Uuid) -> Result<(), ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
     let txn = state.db.begin().await?;
+    moderation::withdraw(&txn, id, viewer.person_id).await?;
     let res = story::Entity::update_many()
         .col_expr(story::Column::Status, Expr::value(ContentStatus::Removed))
         .col_expr(story::Column::Body, Expr::value(""))

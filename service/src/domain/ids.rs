@@ -44,6 +44,8 @@ pub enum NodeKind {
     Comment,
     /// A member's story.
     Story,
+    /// An item in the moderators' queue (or an appeal).
+    ModerationCase,
 }
 
 impl NodeKind {
@@ -59,6 +61,7 @@ impl NodeKind {
             NodeKind::Photo => "Photo",
             NodeKind::Comment => "Comment",
             NodeKind::Story => "Story",
+            NodeKind::ModerationCase => "ModerationCase",
             NodeKind::Training => "Training",
             NodeKind::TrainingRegistration => "TrainingRegistration",
             NodeKind::Campaign => "Campaign",
@@ -102,6 +105,7 @@ impl NodeKind {
             NodeKind::Photo,
             NodeKind::Comment,
             NodeKind::Story,
+            NodeKind::ModerationCase,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -158,6 +158,7 @@ pub async fn upload_photo(call: Call<'_>, bytes: Vec<u8>) -> Result<media::Model
     if bytes.len() > media.limits.max_bytes {
         return Err(photo_problem(PhotoError::TooLarge));
     }
+    crate::content::moderation::ensure_not_muted(&state.db, viewer.person_id).await?;
     let pending = media::Entity::find()
         .filter(media::Column::OwnerId.eq(viewer.person_id))
         .filter(media::Column::ParentId.is_null())
