@@ -52,9 +52,13 @@ impl Series {
     pub const CONTENT: Series = Series(985);
     /// Members' stories (`stories`).
     pub const STORIES: Series = Series(986);
+    /// Flags, automatic checks, settings and pre-moderation (`moderation`).
+    pub const MODERATION: Series = Series(987);
+    /// The queue, decisions, mutes and appeals (`moderation_queue`).
+    pub const MODERATION_QUEUE: Series = Series(988);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 15] = [
+    pub const ALL: [Series; 17] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -70,6 +74,8 @@ impl Series {
         Series::PUSH,
         Series::CONTENT,
         Series::STORIES,
+        Series::MODERATION,
+        Series::MODERATION_QUEUE,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

@@ -33,6 +33,8 @@ mod layering;
 mod lookups;
 mod media;
 mod membership;
+mod moderation;
+mod moderation_queue;
 mod news;
 mod notifications;
 mod org;

@@ -425,7 +425,14 @@ impl ModerationQuery {
         let keys: HashMap<Uuid, (DateTime<Utc>, Uuid)> =
             rows.iter().map(|r| (r.id, (r.opened_at, r.id))).collect();
         let cases = ModerationCase::load_all(ctx, rows).await?;
-        Ok(build(cases, has_next, page.after.is_some(), ModerationQueueFields { filter }, |c| keys[&c.row.id], |c| c))
+        Ok(build(
+            cases,
+            has_next,
+            page.after.is_some(),
+            ModerationQueueFields { filter },
+            |c| keys[&c.row.id],
+            |c| c,
+        ))
     }
 
     /// The cases about the caller's own comments and stories, newest first: what was decided,

@@ -1,0 +1,1 @@
+//! Flags, automatic checks at write time, per-unit moderation settings and story pre-moderation.
