@@ -787,6 +787,78 @@ def member_content(sessions):
         g = gql("query N($id: ID!) { node(id: $id) { id } }", {"id": story.get("id")}, token=outsider["accessToken"])
         R.check("someone outside the branch cannot read the story", g.code() == "NOT_FOUND", g.why())
 
+    moderation(token, leader, sessions)
+
+
+CASE_FIELDS = "id cause status contentKind text contentStatus decision reason canAppeal unit { code }"
+
+
+def moderation(token, leader, sessions):
+    """Her branch leader moderates: stories wait for her, a comment with a phone number is held,
+    she hides it with a reason, the member appeals, and the district decides the appeal."""
+    branch, _ = unit_id(BRANCH, leader)
+    g = gql("mutation S($u: ID!) { setContentSettings(unitId: $u, input: { storyPremoderation: true }) "
+            "{ flagThreshold storyPremoderation } }", {"u": branch}, token=leader)
+    R.check("the branch leader has her branch's stories checked first",
+            g.get("setContentSettings", "storyPremoderation") is True, g.why())
+    up = upload("mutation Up($file: Upload!) { uploadPhoto(file: $file) { id } }", png_with_gps(32, 24),
+                "IMG_2027.png", "image/png", token)
+    g = gql("mutation Story($i: StoryInput!) { postStory(input: $i) { id status publishedAt } }",
+            {"i": {"body": "Buổi sinh hoạt chi hội: chị em cùng gói bánh chưng tặng hộ nghèo.",
+                   "photoIds": [up.get("uploadPhoto", "id")]}}, token=token)
+    story = g.get("postStory") or {}
+    R.check("her new story waits for the branch leader", story.get("status") == "PENDING"
+            and story.get("publishedAt") is None, g.why())
+    g = gql("query Q($u: ID) { moderationQueue(unitId: $u, first: 20) { totalCount edges { node { %s story { id } } } } }"
+            % CASE_FIELDS, {"u": branch}, token=leader)
+    queued = [c for c in edges(g.get("moderationQueue")) if (c.get("story") or {}).get("id") == story.get("id")]
+    R.check("the branch leader finds it in her moderation queue", len(queued) == 1
+            and queued[0].get("cause") == "PREMODERATION", g.why())
+    if queued:
+        g = gql("mutation D($ids: [ID!]!) { decideModeration(caseIds: $ids, decision: { action: APPROVE }) "
+                "{ ok item { decision contentStatus } } }", {"ids": [queued[0]["id"]]}, token=leader)
+        out = (g.get("decideModeration") or [{}])[0]
+        R.check("she approves it and it is published", out.get("ok") is True
+                and (out.get("item") or {}).get("contentStatus") == "PUBLISHED", g.why())
+    g = gql("mutation S($u: ID!) { setContentSettings(unitId: $u, input: { storyPremoderation: null }) "
+            "{ storyPremoderation } }", {"u": branch}, token=leader)
+    R.check("and turns pre-moderation off again", g.get("setContentSettings", "storyPremoderation") is False, g.why())
+
+    # A comment with her phone number in it is held before anyone sees it.
+    g = gql("mutation C($t: ID!, $b: String!) { addComment(targetId: $t, body: $b) { id status } }",
+            {"t": story.get("id"), "b": "Chị nào cần lá dong gọi em 0912 345 678 nhé"}, token=token)
+    held = g.get("addComment") or {}
+    R.check("a comment with a phone number is held for a moderator", held.get("status") == "PENDING", g.why())
+    g = gql("query Q($u: ID) { moderationQueue(unitId: $u, cause: PERSONAL_DATA) { edges { node { %s comment { id } } } } }"
+            % CASE_FIELDS, {"u": branch}, token=leader)
+    case = next((c for c in edges(g.get("moderationQueue")) if (c.get("comment") or {}).get("id") == held.get("id")), None)
+    R.check("the branch leader sees why it was held", case is not None, g.why())
+    if not case:
+        return
+    reason = "Bình luận có số điện thoại; hãy nhắn riêng cho nhau."
+    g = gql("mutation D($ids: [ID!]!, $r: String) { decideModeration(caseIds: $ids, decision: { action: HIDE, reason: $r }) "
+            "{ ok item { decision } } }", {"ids": [case["id"]], "r": reason}, token=leader)
+    R.check("she hides it with a reason", ((g.get("decideModeration") or [{}])[0].get("item") or {}).get("decision") == "HIDDEN",
+            g.why())
+    g = gql("query Mine { myModerationCases(first: 10) { edges { node { %s } } } }" % CASE_FIELDS, token=token)
+    mine = next((c for c in edges(g.get("myModerationCases")) if c.get("id") == case["id"]), {})
+    R.check("the member reads the decision, its reason, and that she may appeal", mine.get("decision") == "HIDDEN"
+            and mine.get("reason") == reason and mine.get("canAppeal") is True, g.why())
+    g = gql("mutation A($c: ID!, $s: String!) { appealModeration(caseId: $c, statement: $s) { %s } }" % CASE_FIELDS,
+            {"c": case["id"], "s": "Em chỉ muốn giúp các chị mua lá dong."}, token=token)
+    appeal = g.get("appealModeration") or {}
+    R.check("she appeals, and the appeal goes to the ward", appeal.get("cause") == "APPEAL"
+            and (appeal.get("unit") or {}).get("code") == WARD, g.why())
+    officer = login(UNIT_OFFICER, what=f"district officer {UNIT_OFFICER} signs in for the appeal")
+    if not officer or not appeal.get("id"):
+        return
+    sessions.append(officer["accessToken"])
+    g = gql("mutation D($ids: [ID!]!) { decideModeration(caseIds: $ids, decision: { action: HIDE, reason: \"Giữ quyết định: "
+            "không đăng số điện thoại công khai.\" }) { ok item { decision } } }", {"ids": [appeal["id"]]},
+            token=officer["accessToken"])
+    R.check("the district reviews the appeal and keeps the decision",
+            ((g.get("decideModeration") or [{}])[0].get("item") or {}).get("decision") == "HIDDEN", g.why())
+
 
 
 # ----------------------------------------------------------------------------------------------

@@ -47,6 +47,10 @@
 //! - **Integration clients are the city's business.** A partner system reads whatever subtree
 //!   it is given, so only an admin at the root (or a system administrator) registers one: the
 //!   check is made over the root of the tree (`integrations::clients`).
+//! - **Moderation is the member managers' work.** A branch leader keeps her branch's
+//!   conversation respectful (she knows its members); unit officers and admins above do it for
+//!   their subtree and hear the appeals of the levels below. Case officers do not moderate:
+//!   their role is the violence reports.
 //! - **The audit trail is the admins' oversight.** An admin reads what every officer of her
 //!   subtree did (`service::audit`); officers are not each other's auditors, and a case
 //!   officer's report work is in each report's own access log, not here.

@@ -14,6 +14,9 @@
 //!   ten-thousandth comment as at the first. The target's counter of published comments (and a
 //!   top-level comment's `reply_count`) change with every write that changes them.
 //! - A reply notifies the author of the comment it answers (topic `COMMENTS`), not herself.
+//! - A muted author writes and edits nothing (`CONFLICT` `MUTED`); a text the automatic check
+//!   holds is stored `PENDING` with a moderation case (an edit too), in no count and notifying
+//!   no one until a moderator approves it; deleting a comment withdraws its open case.
 
 use chrono::{DateTime, Utc};
 use entities::{

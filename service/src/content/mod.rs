@@ -10,6 +10,10 @@
 //! - **Counters** (`engagement`: published comments, each reaction) change in the transaction of
 //!   the write that changes them, so lists read them without counting rows, and they are exact
 //!   whatever runs at the same time.
+//! - **Moderation** ([`moderation`]): flags, the automatic check of every text at write time
+//!   ([`screen`]), the moderators' queue, decisions, mutes and appeals. Writers call
+//!   `moderation::ensure_not_muted` first and `moderation::check` on the text; a held item is
+//!   stored `PENDING`, with a case, and counted nowhere until approved.
 
 pub mod comments;
 pub mod moderation;

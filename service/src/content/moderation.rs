@@ -283,6 +283,7 @@ pub(crate) async fn withdraw(
         .col_expr(case::Column::DecidedBy, Expr::value(author))
         .col_expr(case::Column::DecidedAt, Expr::value(Utc::now()))
         .filter(case::Column::ContentId.eq(item))
+        .filter(case::Column::AuthorId.eq(author))
         .filter(case::Column::Status.eq(CaseStatus::Open))
         .exec(txn)
         .await?;
@@ -585,8 +586,11 @@ async fn decide_one(call: Call<'_>, id: Uuid, d: &Checked) -> Result<case::Model
         // Its author deleted it meanwhile (her deletion withdraws the case; this is a race lost).
         return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
     }
-    if before != to || to != ContentStatus::Published {
-        set_status(&txn, &content, before, to, d.reason.as_deref()).await?;
+    // Approving what is still published clears its flags all the same. The item row is taken
+    // conditionally: a flag holding it at this very moment makes this decision fail whole (the
+    // case stays open) rather than decide on a status it no longer has.
+    if !set_status(&txn, &content, before, to, d.reason.as_deref()).await? {
+        return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let mut notes = Vec::new();
     let link = Some(GlobalId::new(NodeKind::ModerationCase, id).encode());
@@ -703,6 +707,11 @@ pub async fn appeal(call: Call<'_>, case_id: Uuid, statement: &str) -> Result<ca
         matches!(original.decision, Some(ModerationDecision::Hidden | ModerationDecision::Deleted))
             || original.sanction.is_some();
     if original.status != CaseStatus::Decided || original.cause == ModerationCause::Appeal || !against_her {
+        return Err(ApiError::Conflict(ConflictKind::WrongStatus));
+    }
+    // An item she deleted herself since (its text erased) is nothing to restore.
+    let content = load(db, original.content_kind, original.content_id).await?;
+    if content.status() == ContentStatus::Removed && original.decision != Some(ModerationDecision::Deleted) {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
     let unit = org_unit::Entity::find_by_id(original.unit_id).one(db).await?.ok_or(ApiError::NotFound)?;

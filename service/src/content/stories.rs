@@ -11,6 +11,9 @@
 //!   default), a unit's subtree for its officers; newest first, keyset-paged on
 //!   `(published_at, id)` by `ix_story_unit_feed`. Photos, authors and counters of a page are
 //!   read in one statement each.
+//! - **Held**: a story the automatic check holds, or any story of a branch with pre-moderation
+//!   (`content_settings.story_premoderation` at the branch or above), is stored `PENDING` with a
+//!   moderation case and no `published_at` until approved. A muted member posts none.
 //! - **Deleting**: the author deletes her story at any time; its text and photos (rows now,
 //!   bytes after the commit) are gone, and it leaves every list.
 
