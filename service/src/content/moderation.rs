@@ -662,7 +662,7 @@ async fn decide_one(call: Call<'_>, id: Uuid, d: &Checked) -> Result<case::Model
     txn.commit().await?;
     notifications::announce(state, &notes).await;
     publish(state, row.unit_id, id, "DECIDED").await;
-    Ok(case::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?)
+    case::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)
 }
 
 /// Mutes `person` until `until` (a later mute than the one she has wins), inside the caller's
