@@ -528,3 +528,49 @@ async fn deleting_an_item_withdraws_its_case() {
     let decisions: Vec<&Value> = closed.iter().map(|c| &c["decision"]).collect();
     assert_eq!(decisions, [&json!("WITHDRAWN"), &json!("WITHDRAWN")], "{closed:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_leaves_no_flag_mute_or_appeal_statement() {
+    use entities::{content_flag, member_mute, moderation_case};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_app().await;
+    let bd1 = branch(&app, 71..=72, "HN-LB-BD-01").await;
+    let (leaving, other) = (&bd1[0], &bd1[1]);
+    let story = post_story(&app, &other.token, "Chi hội mình đi thăm hộ nghèo.").await;
+    flag(&app, &leaving.token, s(&story["id"]).as_str(), "OTHER").await.ok();
+    // Her held comment, hidden with a mute, then appealed.
+    let held = add_comment(&app, &leaving.token, s(&story["id"]).as_str(), "Gọi em 0912 345 678").await;
+    let leader = app.token(BD1_LEADER).await;
+    let queue = app.gql(QUEUE, json!({ "c": "PERSONAL_DATA" }), Some(&leader)).await.ok();
+    let case = nodes(&queue["moderationQueue"])
+        .into_iter()
+        .find(|c| c["comment"]["id"] == held["id"])
+        .expect("her held comment is in the queue");
+    let d = json!({ "action": "HIDE", "reason": "Số điện thoại", "muteDays": 5 });
+    app.gql(DECIDE, json!({ "ids": [case["id"]], "d": d }), Some(&leader)).await.ok();
+    let appeal = "mutation($c: ID!, $s: String!) { appealModeration(caseId: $c, statement: $s) { id } }";
+    let made =
+        app.gql(appeal, json!({ "c": case["id"], "s": "Em xin lỗi" }), Some(&leaving.token)).await.ok();
+    let appeal_id = uuid_of(&s(&made["appealModeration"]["id"]));
+
+    let delete = "mutation($p: String!) { deleteMyAccount(password: $p) }";
+    app.gql(delete, json!({ "p": crate::fixtures::PASSWORD }), Some(&leaving.token)).await.ok();
+
+    let db = &app.state.db;
+    let person: entities::ids::PersonId = id_of(&leaving.person_id);
+    let flags =
+        content_flag::Entity::find().filter(content_flag::Column::PersonId.eq(person)).all(db).await.unwrap();
+    assert!(flags.is_empty(), "{flags:?}");
+    assert!(member_mute::Entity::find_by_id(person).one(db).await.unwrap().is_none());
+    let appeal_row = moderation_case::Entity::find_by_id(appeal_id).one(db).await.unwrap().unwrap();
+    assert_eq!(appeal_row.statement, None);
+    assert_eq!(
+        (appeal_row.status, appeal_row.decision),
+        (moderation_case::CaseStatus::Decided, Some(moderation_case::ModerationDecision::Withdrawn)),
+        "her open appeal is withdrawn with her account"
+    );
+    // The appeal left the district's queue.
+    let lb = app.token(LB_OFFICER).await;
+    let open = app.gql(QUEUE, json!({ "c": "APPEAL" }), Some(&lb)).await.ok();
+    assert!(!nodes(&open["moderationQueue"]).iter().any(|c| uuid_of(&s(&c["id"])) == appeal_id));
+}

@@ -328,10 +328,20 @@ async fn texts_are_vietnamese_by_default_and_english_when_asked() {
         assert_eq!(v["title"], d["title"], "Vietnamese is the default");
         assert_eq!(v["body"], d["body"]);
         // A violence-report notification names nothing, whatever its parameters say; an
-        // account's (a reset, a new number) names no unit, nor does a reply to a comment.
+        // account's (a reset, a new number) names no unit, nor does a reply to a comment or a
+        // moderator's decision.
         let kind = v["kind"].as_str().unwrap();
         let neutral = kind.starts_with("VIOLENCE_REPORT")
-            || ["PASSWORD_RESET", "PHONE_CHANGED", "COMMENT_REPLIED"].contains(&kind);
+            || [
+                "PASSWORD_RESET",
+                "PHONE_CHANGED",
+                "COMMENT_REPLIED",
+                "CONTENT_MODERATED",
+                "MODERATION_WARNING",
+                "AUTHOR_MUTED",
+                "APPEAL_DECIDED",
+            ]
+            .contains(&kind);
         assert_eq!(v["body"].as_str().unwrap().contains("Chi hội Bồ Đề 1"), !neutral, "{v}");
     }
 }

@@ -806,11 +806,7 @@ pub async fn queue_count(call: Call<'_>, filter: QueueFilter) -> Result<u64, Api
 }
 
 /// Whether the viewer may read a case: its author, or a moderator over its unit.
-pub async fn can_read(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    row: &case::Model,
-) -> Result<bool, ApiError> {
+async fn can_read(conn: &impl ConnectionTrait, viewer: &Viewer, row: &case::Model) -> Result<bool, ApiError> {
     Ok(row.author_id == viewer.person_id
         || authz::may(conn, viewer, Capability::ModerateContent, row.unit_id).await?)
 }
