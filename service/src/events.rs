@@ -172,3 +172,76 @@ async fn connect(client: &redis::Client, channel: &str) -> Result<redis::aio::Pu
         .await
         .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "subscribe timed out"))))
 }
+
+/// Publishes `payload` on the console topic (`topic(unit)`) of each of `units` and of every unit
+/// above them, each unit once: how the consoles of a subtree's officers hear what happens below.
+/// Called after the commit that made the news; a lost event is logged, never fatal (`what` names
+/// the news in the log).
+pub async fn publish_up(
+    state: &crate::state::AppState,
+    units: impl IntoIterator<Item = entities::ids::UnitId>,
+    topic: impl Fn(entities::ids::UnitId) -> String,
+    payload: serde_json::Value,
+    what: &str,
+) {
+    use entities::org_unit_closure as c;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let ancestors: Vec<entities::ids::UnitId> = match c::Entity::find()
+        .select_only()
+        .column(c::Column::AncestorId)
+        .filter(c::Column::DescendantId.is_in(units))
+        .distinct()
+        .into_tuple()
+        .all(&state.db)
+        .await
+    {
+        Ok(units) => units,
+        Err(e) => {
+            tracing::warn!(error = %e, what, "could not read the units to tell about an event");
+            return;
+        }
+    };
+    for unit in ancestors {
+        if let Err(e) = state.events.publish(topic(unit), payload.clone()).await {
+            // The bus is down: the other units' consoles would not get it either.
+            tracing::warn!(error = ?e, what, "could not publish an event");
+            break;
+        }
+    }
+}
+
+/// The payloads of several console topics as one stream, each event once (a console following
+/// two units on one path hears it on both topics): `key` names an event, `None` drops it as
+/// malformed. Ends when the session `session_id` is revoked.
+pub fn console_stream<K, F>(
+    bus: &EventBus,
+    topics: Vec<String>,
+    session_id: uuid::Uuid,
+    key: F,
+) -> impl Stream<Item = serde_json::Value> + Send + use<K, F>
+where
+    K: PartialEq + Send + 'static,
+    F: Fn(&serde_json::Value) -> Option<K> + Send + 'static,
+{
+    let revoked = bus.subscribe(crate::identity::session_revoked_topic(session_id));
+    let streams = topics.into_iter().map(|t| bus.subscribe(t).boxed());
+    let mut recent: std::collections::VecDeque<K> = std::collections::VecDeque::with_capacity(RECENT);
+    futures_util::stream::select_all(streams)
+        .filter(move |payload| {
+            let fresh = match key(payload) {
+                Some(k) if !recent.contains(&k) => {
+                    if recent.len() == RECENT {
+                        recent.pop_front();
+                    }
+                    recent.push_back(k);
+                    true
+                }
+                _ => false,
+            };
+            std::future::ready(fresh)
+        })
+        .take_until(revoked.boxed().into_future())
+}
+
+/// Events a console remembers to pass each on once.
+const RECENT: usize = 64;

@@ -43,7 +43,7 @@ use entities::{
     ids::{PersonId, UnitId},
     member_mute,
     moderation_case::{self as case, CaseStatus, ModerationCause, ModerationDecision, Sanction},
-    org_unit, org_unit_closure, story,
+    org_unit, story,
 };
 use futures_util::StreamExt;
 use sea_orm::{
@@ -922,27 +922,8 @@ pub fn queue_topic(unit: UnitId) -> String {
 /// Tells the consoles of the case's unit and of every unit above it that something happened
 /// to the case (its id and what, nothing it says). After commit; a lost event is logged.
 pub async fn publish(state: &AppState, unit: UnitId, case_id: Uuid, what: &str) {
-    let ancestors: Vec<UnitId> = match org_unit_closure::Entity::find()
-        .select_only()
-        .column(org_unit_closure::Column::AncestorId)
-        .filter(org_unit_closure::Column::DescendantId.eq(unit))
-        .into_tuple()
-        .all(&state.db)
-        .await
-    {
-        Ok(units) => units,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the units to tell about a moderation case");
-            return;
-        }
-    };
     let payload = json!({ "caseId": case_id, "event": what });
-    for unit in ancestors {
-        if let Err(e) = state.events.publish(queue_topic(unit), payload.clone()).await {
-            tracing::warn!(error = ?e, "could not publish a moderation event");
-            break;
-        }
-    }
+    crate::events::publish_up(state, [unit], queue_topic, payload, "moderation case").await;
 }
 
 /// A moderator's live queue: the events of the cases under her `ModerateContent` units (or under
@@ -964,35 +945,27 @@ pub async fn queue_events(
         return Err(ApiError::Forbidden);
     }
     let db = state.db.clone();
-    let revoked = state.events.subscribe(crate::identity::session_revoked_topic(viewer.session_id));
-    let topics = units.iter().map(|u| state.events.subscribe(queue_topic(*u)).boxed());
-    let recent = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::with_capacity(64)));
-    Ok(futures_util::stream::select_all(topics)
-        .filter_map(move |payload| {
-            let (db, recent) = (db.clone(), recent.clone());
-            async move {
-                let id = payload.get("caseId")?.as_str()?.parse::<Uuid>().ok()?;
-                let event = payload.get("event")?.as_str()?.to_owned();
-                {
-                    // A moderator with roles at two units on one path hears each event once.
-                    let mut seen = recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let key = (id, event.clone());
-                    if seen.contains(&key) {
-                        return None;
-                    }
-                    if seen.len() == 64 {
-                        seen.pop_front();
-                    }
-                    seen.push_back(key);
-                }
-                let row = case::Entity::find_by_id(id).one(&db).await.ok()??;
-                if !authz::may(&db, &viewer, Capability::ModerateContent, row.unit_id).await.ok()? {
-                    return None;
-                }
-                Some((event, row))
+    let key = |p: &serde_json::Value| {
+        Some((p.get("caseId")?.as_str()?.to_owned(), p.get("event")?.as_str()?.to_owned()))
+    };
+    let events = crate::events::console_stream(
+        &state.events,
+        units.into_iter().map(queue_topic).collect(),
+        viewer.session_id,
+        key,
+    );
+    Ok(events.filter_map(move |payload| {
+        let db = db.clone();
+        async move {
+            let id = payload.get("caseId")?.as_str()?.parse::<Uuid>().ok()?;
+            let event = payload.get("event")?.as_str()?.to_owned();
+            let row = case::Entity::find_by_id(id).one(&db).await.ok()??;
+            if !authz::may(&db, &viewer, Capability::ModerateContent, row.unit_id).await.ok()? {
+                return None;
             }
-        })
-        .take_until(revoked.boxed().into_future()))
+            Some((event, row))
+        }
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------

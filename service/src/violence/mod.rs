@@ -430,29 +430,8 @@ pub fn console_topic(unit: UnitId) -> String {
 /// that something happened to it. After commit; a lost event is logged, never fatal.
 pub async fn publish_console_event(state: &AppState, row: &report::Model, what: &str) {
     let units = std::iter::once(row.handling_unit_id).chain(row.transfer_to_unit_id);
-    let ancestors: Vec<UnitId> = match entities::org_unit_closure::Entity::find()
-        .select_only()
-        .column(entities::org_unit_closure::Column::AncestorId)
-        .filter(entities::org_unit_closure::Column::DescendantId.is_in(units))
-        .distinct()
-        .into_tuple()
-        .all(&state.db)
-        .await
-    {
-        Ok(units) => units,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the units to tell about a report");
-            return;
-        }
-    };
     let payload = json!({ "reportId": row.id, "event": what, "version": row.version });
-    for unit in ancestors {
-        if let Err(e) = state.events.publish(console_topic(unit), payload.clone()).await {
-            // The bus is down: the other units' consoles would not get it either.
-            tracing::warn!(error = ?e, "could not publish a report event");
-            break;
-        }
-    }
+    crate::events::publish_up(state, units, console_topic, payload, "violence report").await;
 }
 
 /// A case officer's live console: the events of the reports under her `CASE_OFFICER` units (or
@@ -474,32 +453,29 @@ pub async fn console_events(
         return Err(ApiError::Forbidden);
     }
     let db = state.db.clone();
-    let revoked = state.events.subscribe(crate::identity::session_revoked_topic(viewer.session_id));
-    let topics = units.iter().map(|u| state.events.subscribe(console_topic(*u)).boxed());
-    let recent = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::with_capacity(64)));
-    Ok(futures_util::stream::select_all(topics)
-        .filter_map(move |payload| {
-            let (db, recent) = (db.clone(), recent.clone());
-            async move {
-                let id = ReportId(payload.get("reportId")?.as_str()?.parse::<Uuid>().ok()?);
-                let event = payload.get("event")?.as_str()?.to_owned();
-                let key = (id, payload.get("version")?.as_i64()?, event.clone());
-                {
-                    let mut seen = recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if seen.contains(&key) {
-                        return None;
-                    }
-                    if seen.len() == 64 {
-                        seen.pop_front();
-                    }
-                    seen.push_back(key);
-                }
-                let row = report::Entity::find_by_id(id).one(&db).await.ok()??;
-                if access(&db, &viewer, &row).await.ok()? == Access::None {
-                    return None;
-                }
-                Some((event, officer::ReportSummary::of(&row).ok()?))
+    let key = |p: &serde_json::Value| {
+        Some((
+            p.get("reportId")?.as_str()?.to_owned(),
+            p.get("version")?.as_i64()?,
+            p.get("event")?.as_str()?.to_owned(),
+        ))
+    };
+    let events = crate::events::console_stream(
+        &state.events,
+        units.into_iter().map(console_topic).collect(),
+        viewer.session_id,
+        key,
+    );
+    Ok(events.filter_map(move |payload| {
+        let db = db.clone();
+        async move {
+            let id = ReportId(payload.get("reportId")?.as_str()?.parse::<Uuid>().ok()?);
+            let event = payload.get("event")?.as_str()?.to_owned();
+            let row = report::Entity::find_by_id(id).one(&db).await.ok()??;
+            if access(&db, &viewer, &row).await.ok()? == Access::None {
+                return None;
             }
-        })
-        .take_until(revoked.boxed().into_future()))
+            Some((event, officer::ReportSummary::of(&row).ok()?))
+        }
+    }))
 }
