@@ -540,6 +540,7 @@ async fn a_deleted_account_leaves_no_flag_mute_or_appeal_statement() {
     flag(&app, &leaving.token, s(&story["id"]).as_str(), "OTHER").await.ok();
     // Her held comment, hidden with a mute, then appealed.
     let held = add_comment(&app, &leaving.token, s(&story["id"]).as_str(), "Gọi em 0912 345 678").await;
+    let removed = add_comment(&app, &leaving.token, s(&story["id"]).as_str(), "Số nhà em 12 ngõ 34").await;
     let leader = app.token(BD1_LEADER).await;
     let queue = app.gql(QUEUE, json!({ "c": "PERSONAL_DATA" }), Some(&leader)).await.ok();
     let case = nodes(&queue["moderationQueue"])
@@ -553,10 +554,25 @@ async fn a_deleted_account_leaves_no_flag_mute_or_appeal_statement() {
         app.gql(appeal, json!({ "c": case["id"], "s": "Em xin lỗi" }), Some(&leaving.token)).await.ok();
     let appeal_id = uuid_of(&s(&made["appealModeration"]["id"]));
 
+    // Another, deleted by the moderator: its text is kept while it may be appealed...
+    let queue = app.gql(QUEUE, json!({ "c": "PERSONAL_DATA" }), Some(&leader)).await.ok();
+    let removed_case = nodes(&queue["moderationQueue"])
+        .into_iter()
+        .find(|c| c["comment"]["id"] == removed["id"])
+        .expect("her second held comment is in the queue");
+    let d = json!({ "action": "DELETE", "reason": "Địa chỉ nhà" });
+    app.gql(DECIDE, json!({ "ids": [removed_case["id"]], "d": d }), Some(&leader)).await.ok();
+    let removed_id = uuid_of(&s(&removed["id"]));
+    let kept = entities::comment::Entity::find_by_id(removed_id).one(&app.state.db).await.unwrap().unwrap();
+    assert!(kept.body.contains("ngõ 34"), "kept for the appeal: {kept:?}");
+
     let delete = "mutation($p: String!) { deleteMyAccount(password: $p) }";
     app.gql(delete, json!({ "p": crate::fixtures::PASSWORD }), Some(&leaving.token)).await.ok();
 
     let db = &app.state.db;
+    // ...and not past her account.
+    let gone = entities::comment::Entity::find_by_id(removed_id).one(db).await.unwrap().unwrap();
+    assert_eq!((gone.body.as_str(), gone.moderation_note), ("", None));
     let person: entities::ids::PersonId = id_of(&leaving.person_id);
     let flags =
         content_flag::Entity::find().filter(content_flag::Column::PersonId.eq(person)).all(db).await.unwrap();

@@ -794,3 +794,59 @@ async fn the_console_hears_the_queue_live() {
     let errors = if msg["type"] == "error" { &msg["payload"] } else { &msg["payload"]["errors"] };
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_moderates_herself_and_a_reply_waits_for_its_parent() {
+    let app = spawn_app().await;
+    let people = branch(&app, 80..=81, "HN-LB-BD-01").await;
+    let (an, binh) = (&people[0].token, &people[1].token);
+    let post = district_post(&app).await;
+
+    // The district officer's own held comment sits in her district's queue, yet not for her.
+    let lb = app.token(LB_OFFICER).await;
+    let hers = held_comment(&app, &lb, &post, "Liên hệ cán bộ").await;
+    let case = open_case(&app, &lb, &hers).await;
+    assert_eq!(refusal(&app, &lb, &case, approve()).await, Some(("FORBIDDEN".into(), String::new())));
+    let city = app.token(CITY_ADMIN).await;
+    assert_eq!(decided(&app, &city, &case, hide("Số điện thoại")).await["decision"], "HIDDEN");
+
+    // A held reply is approved only while the comment it answers is published.
+    let parent = published_comment(&app, an, &post, "Chị em mình tham gia nhé").await;
+    let reply = app
+        .gql(
+            "mutation($t: ID!, $p: ID, $b: String!) { addComment(targetId: $t, parentId: $p, body: $b) { id status } }",
+            json!({ "t": post, "p": parent, "b": format!("Gọi em {PHONE}") }),
+            Some(binh),
+        )
+        .await
+        .ok()["addComment"]
+        .clone();
+    assert_eq!(reply["status"], "PENDING");
+    let reply_case = open_case(&app, binh, &s(&reply["id"])).await;
+    app.gql("mutation($id: ID!) { deleteComment(id: $id) }", json!({ "id": parent }), Some(an)).await.ok();
+    let leader = app.token(BD1_LEADER).await;
+    assert_eq!(
+        refusal(&app, &leader, &reply_case, approve()).await,
+        Some(("CONFLICT".into(), "WRONG_STATUS".into()))
+    );
+    assert_eq!(comment_count(&app, binh, &post).await, 0, "nothing was counted");
+    // Still open: hiding it works.
+    assert_eq!(
+        decided(&app, &leader, &reply_case, hide("Trả lời bình luận đã xoá")).await["decision"],
+        "HIDDEN"
+    );
+
+    // The branch leader's decided queue reads its appeal as absent (it sits at the ward), not as
+    // an error.
+    let held = held_comment(&app, an, &post, "Nhà em").await;
+    let held_case = open_case(&app, an, &held).await;
+    decided(&app, &leader, &held_case, hide("Số điện thoại")).await;
+    app.gql(APPEAL, json!({ "c": held_case, "s": "Em xin xem lại" }), Some(an)).await.ok();
+    let q = "query { moderationQueue(status: DECIDED, first: 100) { edges { node { id appeal { id } } } } }";
+    let page = nodes(&app.gql(q, json!({}), Some(&leader)).await.ok()["moderationQueue"]);
+    let row = page.iter().find(|c| s(&c["id"]) == held_case).expect("her decided case");
+    assert!(row["appeal"].is_null(), "{row}");
+    let lb_page = nodes(&app.gql(q, json!({}), Some(&lb)).await.ok()["moderationQueue"]);
+    let seen_above = lb_page.iter().find(|c| s(&c["id"]) == held_case).expect("the district reads it");
+    assert!(seen_above["appeal"]["id"].is_string(), "the district reads the appeal: {seen_above}");
+}

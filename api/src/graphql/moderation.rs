@@ -315,7 +315,13 @@ impl ModerationCase {
     /// The appeal of this decision, once made.
     async fn appeal(&self, ctx: &Context<'_>) -> Result<Option<ModerationCase>> {
         let Some(id) = self.ahead(ctx).await?.appeal else { return Ok(None) };
-        Ok(Some(ModerationCase::load(ctx, svc::get(ctx.call()?, id).await?).await?))
+        // The appeal sits a level up: a branch leader who decided sees that one exists
+        // (`canAppeal`), not the appeal itself.
+        match svc::get(ctx.call()?, id).await {
+            Ok(row) => Ok(Some(ModerationCase::load(ctx, row).await?)),
+            Err(ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether the caller, its author, may still appeal it: decided against her, not an

@@ -201,6 +201,14 @@ pub async fn edit_comment(call: Call<'_>, id: Uuid, body: &str) -> Result<commen
     }
     let held = moderation::check(&body).filter(|_| row.status == ContentStatus::Published);
     let txn = db.begin().await?;
+    // The case before the item, the order a moderator's decision takes them in.
+    let opened = match held {
+        Some(cause) => {
+            let pending = comment::Model { status: ContentStatus::Pending, ..row.clone() };
+            moderation::open_case(&txn, Item::comment(&pending), cause).await?
+        }
+        None => None,
+    };
     let mut q = comment::Entity::update_many()
         .col_expr(comment::Column::Body, Expr::value(body.clone()))
         .col_expr(comment::Column::EditedAt, Expr::value(now));
@@ -215,11 +223,9 @@ pub async fn edit_comment(call: Call<'_>, id: Uuid, body: &str) -> Result<commen
     if res.rows_affected == 0 {
         return Err(ApiError::NotFound);
     }
-    let mut opened = None;
-    if let Some(cause) = held {
+    if held.is_some() {
         count_published(&txn, &row, -1).await?;
         row.status = ContentStatus::Pending;
-        opened = moderation::open_case(&txn, Item::comment(&row), cause).await?;
     }
     txn.commit().await?;
     if let Some(o) = opened {
@@ -273,16 +279,21 @@ pub(crate) async fn count_published(
     if delta == 0 {
         return Ok(());
     }
-    bump(txn, row.target_id, COMMENTS, delta).await?;
+    // The parent first, then the target: the order `add_comment` takes them in.
     if let Some(parent) = row.parent_id {
-        comment::Entity::update_many()
+        let mut q = comment::Entity::update_many()
             .col_expr(comment::Column::ReplyCount, Expr::col(comment::Column::ReplyCount).add(delta))
-            .filter(comment::Column::Id.eq(parent))
-            .exec(txn)
-            .await?;
+            .filter(comment::Column::Id.eq(parent));
+        if delta > 0 {
+            // A reply is published only under a published comment, as `add_comment` rules.
+            q = q.filter(comment::Column::Status.eq(ContentStatus::Published));
+        }
+        if q.exec(txn).await?.rows_affected == 0 && delta > 0 {
+            return Err(ApiError::Conflict(ConflictKind::WrongStatus));
+        }
         bump(txn, parent, COMMENTS, delta).await?;
     }
-    Ok(())
+    bump(txn, row.target_id, COMMENTS, delta).await
 }
 
 /// Where a page of comments starts: after the comment `(created_at, id)`.

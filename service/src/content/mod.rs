@@ -140,7 +140,17 @@ pub async fn counters_of(
 /// Takes a deleted account's comments (their text erased, out of the counts) and reactions (out
 /// of the counts) away, inside the erasure's transaction.
 pub(crate) async fn forget_person(txn: &impl ConnectionTrait, person: PersonId) -> Result<(), ApiError> {
-    use sea_orm::{ColumnTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    // Her cases first (withdrawn), then her items: the order a moderator's decision takes.
+    moderation::forget_person(txn, person).await?;
+    // What a moderator deleted keeps its text only while it may be appealed: not past her.
+    comment::Entity::update_many()
+        .col_expr(comment::Column::Body, Expr::value(""))
+        .col_expr(comment::Column::ModerationNote, Expr::value(Option::<String>::None))
+        .filter(comment::Column::AuthorId.eq(person))
+        .filter(comment::Column::Status.eq(ContentStatus::Removed))
+        .exec(txn)
+        .await?;
     let written = comment::Entity::find()
         .filter(comment::Column::AuthorId.eq(person))
         .filter(comment::Column::Status.ne(ContentStatus::Removed))
@@ -162,5 +172,5 @@ pub(crate) async fn forget_person(txn: &impl ConnectionTrait, person: PersonId) 
     for r in &gone {
         bump(txn, r.target_id, &r.kind, -1).await?;
     }
-    moderation::forget_person(txn, person).await
+    Ok(())
 }

@@ -352,6 +352,9 @@ pub async fn flag(call: Call<'_>, target: Target, reason: FlagReason) -> Result<
     content_flag::Entity::insert(row).exec_without_returning(&txn).await.map_err(|e| {
         if is_unique_violation(&e) { ApiError::Conflict(ConflictKind::AlreadyFlagged) } else { e.into() }
     })?;
+    // The case first, then the item: the order a moderator's decision takes them in, so the two
+    // never wait for each other crosswise.
+    let opened = open_case(&txn, item, ModerationCause::Flags).await?;
     #[derive(FromQueryResult)]
     struct Counted {
         flag_count: i32,
@@ -367,7 +370,11 @@ pub async fn flag(call: Call<'_>, target: Target, reason: FlagReason) -> Result<
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let opened = open_case(&txn, item, ModerationCause::Flags).await?;
+    if !matches!(counted.status, ContentStatus::Published | ContentStatus::Pending) {
+        // Hidden or deleted since she read it: nothing left to flag (the transaction, and the
+        // case it opened, are rolled back).
+        return Err(ApiError::NotFound);
+    }
     let mut status = counted.status;
     let mut held = false;
     if status == ContentStatus::Published && u32::try_from(counted.flag_count).unwrap_or(0) >= threshold {
@@ -533,7 +540,13 @@ async fn decide_one(call: Call<'_>, id: Uuid, d: &Checked) -> Result<case::Model
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let row = case::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)?;
-    let acting = authz::require(db, viewer, Capability::ModerateContent, row.unit_id).await?;
+    let acting = authz::require(db, viewer, Capability::ModerateContent, row.unit_id)
+        .await
+        .map_err(authz::hide_forbidden)?;
+    // Nobody moderates what she wrote herself.
+    if row.author_id == viewer.person_id {
+        return Err(ApiError::Forbidden);
+    }
     if row.status != CaseStatus::Open {
         return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
     }
@@ -582,9 +595,21 @@ async fn decide_one(call: Call<'_>, id: Uuid, d: &Checked) -> Result<case::Model
         Action::Hide => ContentStatus::Hidden,
         Action::Delete => ContentStatus::Removed,
     };
-    if before == ContentStatus::Removed && row.cause != ModerationCause::Appeal {
-        // Its author deleted it meanwhile (her deletion withdraws the case; this is a race lost).
-        return Err(ApiError::Conflict(ConflictKind::AlreadyDecided));
+    let restorable = appealed.as_ref().is_some_and(|o| o.decision == Some(ModerationDecision::Deleted));
+    if before == ContentStatus::Removed && !restorable {
+        // Its author deleted it (her deletion and this decision crossed): the case is closed as
+        // withdrawn, and the item stays deleted.
+        case::Entity::update_many()
+            .col_expr(case::Column::Decision, Expr::value(ModerationDecision::Withdrawn))
+            .col_expr(case::Column::Sanction, Expr::value(Option::<Sanction>::None))
+            .col_expr(case::Column::MuteDays, Expr::value(Option::<i32>::None))
+            .col_expr(case::Column::Reason, Expr::value(Option::<String>::None))
+            .filter(case::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        publish(state, row.unit_id, id, "DECIDED").await;
+        return case::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound);
     }
     // Approving what is still published clears its flags all the same. The item row is taken
     // conditionally: a flag holding it at this very moment makes this decision fail whole (the
