@@ -146,7 +146,7 @@ pub struct FlagCount {
 }
 
 /// What a case's fields read: fetched ahead for a page, else on demand.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Ahead {
     content: Option<Content>,
     flags: Vec<(FlagReason, i64)>,
@@ -157,13 +157,14 @@ struct Ahead {
 /// author sees it too (never who flagged).
 pub struct ModerationCase {
     row: case::Model,
-    ahead: Option<Ahead>,
+    /// Read once per case: by the page that lists it, else by its first field that needs it.
+    ahead: tokio::sync::OnceCell<Ahead>,
 }
 
 impl ModerationCase {
     /// A case whose fields read what they need when asked.
     pub fn bare(row: case::Model) -> Self {
-        Self { row, ahead: None }
+        Self { row, ahead: tokio::sync::OnceCell::new() }
     }
 
     /// A case with what its fields read, fetched now.
@@ -189,17 +190,18 @@ impl ModerationCase {
                     flags: flags.get(&row.content_id).cloned().unwrap_or_default(),
                     appeal: appeals.get(&row.id).copied(),
                 };
-                Self { row, ahead: Some(ahead) }
+                Self { row, ahead: tokio::sync::OnceCell::new_with(Some(ahead)) }
             })
             .collect())
     }
 
-    async fn ahead(&self, ctx: &Context<'_>) -> Result<Ahead, ApiError> {
-        if let Some(a) = &self.ahead {
-            return Ok(Ahead { content: a.content.clone(), flags: a.flags.clone(), appeal: a.appeal });
-        }
-        let mut one = Self::load_all(ctx, vec![self.row.clone()]).await?;
-        Ok(one.pop().and_then(|c| c.ahead).unwrap_or_default())
+    async fn ahead(&self, ctx: &Context<'_>) -> Result<&Ahead, ApiError> {
+        self.ahead
+            .get_or_try_init(|| async {
+                let mut one = Self::load_all(ctx, vec![self.row.clone()]).await?;
+                Ok(one.pop().and_then(|c| c.ahead.into_inner()).unwrap_or_default())
+            })
+            .await
     }
 
     fn mine(&self, ctx: &Context<'_>) -> Result<bool> {
@@ -222,7 +224,7 @@ impl ModerationCase {
 
     /// The comment, for a case about one (as its moderators see it, whatever its status).
     async fn comment(&self, ctx: &Context<'_>) -> Result<Option<Comment>> {
-        Ok(match self.ahead(ctx).await?.content {
+        Ok(match self.ahead(ctx).await?.content.clone() {
             Some(Content::Comment(c)) => Some(Comment(c)),
             _ => None,
         })
@@ -230,7 +232,7 @@ impl ModerationCase {
 
     /// The story, for a case about one (as its moderators see it, whatever its status).
     async fn story(&self, ctx: &Context<'_>) -> Result<Option<Story>> {
-        Ok(match self.ahead(ctx).await?.content {
+        Ok(match self.ahead(ctx).await?.content.clone() {
             Some(Content::Story(s)) => Some(Story(s)),
             _ => None,
         })
@@ -239,7 +241,7 @@ impl ModerationCase {
     /// The item's text (kept while a deletion can be appealed; null once its author deleted
     /// it or her account).
     async fn text(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let text = match self.ahead(ctx).await?.content {
+        let text = match self.ahead(ctx).await?.content.clone() {
             Some(Content::Comment(c)) => c.body,
             Some(Content::Story(s)) => s.body,
             None => String::new(),
@@ -249,7 +251,7 @@ impl ModerationCase {
 
     /// Where the item stands now.
     async fn content_status(&self, ctx: &Context<'_>) -> Result<Option<GqlContentStatus>> {
-        Ok(self.ahead(ctx).await?.content.map(|c| c.status().into()))
+        Ok(self.ahead(ctx).await?.content.as_ref().map(|c| c.status().into()))
     }
 
     /// The unit whose moderators decide it: the item's, or the one above for an appeal.
@@ -271,8 +273,8 @@ impl ModerationCase {
             .ahead(ctx)
             .await?
             .flags
-            .into_iter()
-            .map(|(reason, count)| FlagCount { reason: reason.into(), count })
+            .iter()
+            .map(|&(reason, count)| FlagCount { reason: reason.into(), count })
             .collect())
     }
 
