@@ -48,6 +48,7 @@ crate::stored_enum! {
         News = "NEWS",
         Integrations = "INTEGRATIONS",
         Moderation = "MODERATION",
+        Ratings = "RATINGS",
     }
 }
 
@@ -104,6 +105,10 @@ crate::stored_enum! {
         AppealUpheld = "APPEAL_UPHELD",
         AppealDismissed = "APPEAL_DISMISSED",
         ContentSettingsSet = "CONTENT_SETTINGS_SET",
+        RatingCriteriaSet = "RATING_CRITERIA_SET",
+        RatingSubmitted = "RATING_SUBMITTED",
+        RatingReturned = "RATING_RETURNED",
+        RatingConfirmed = "RATING_CONFIRMED",
     }
 }
 
@@ -136,6 +141,7 @@ impl AuditAction {
             | WebhookReplayed => AuditArea::Integrations,
             ContentApproved | ContentHidden | ContentDeleted | AppealUpheld | AppealDismissed
             | ContentSettingsSet => AuditArea::Moderation,
+            RatingCriteriaSet | RatingSubmitted | RatingReturned | RatingConfirmed => AuditArea::Ratings,
         }
     }
 }
@@ -165,6 +171,8 @@ crate::stored_enum! {
         WebhookDelivery = "WEBHOOK_DELIVERY",
         ModerationCase = "MODERATION_CASE",
         ContentSettings = "CONTENT_SETTINGS",
+        UnitRating = "UNIT_RATING",
+        RatingCriteria = "RATING_CRITERIA",
     }
 }
 

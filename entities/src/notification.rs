@@ -80,6 +80,12 @@ crate::stored_enum! {
         /// To an author: her appeal was decided (the link is the appeal). Params: `upheld`
         /// (`true` when the decision she appealed was undone).
         AppealDecided = "APPEAL_DECIDED",
+        /// To whoever submitted a unit's rating: the level above confirmed it (the link is the
+        /// rating). Params: `unit` (its name), `year`, `rating` (`EXCELLENT`…`WEAK`).
+        RatingConfirmed = "RATING_CONFIRMED",
+        /// To whoever submitted a unit's rating: the level above sent it back for changes (the
+        /// link is the rating, where the reason is). Params: `unit`, `year`.
+        RatingReturned = "RATING_RETURNED",
     }
 }
 
@@ -111,7 +117,9 @@ impl NotificationKind {
             | K::PasswordReset
             | K::PhoneChanged
             | K::ModerationWarning
-            | K::AuthorMuted => None,
+            | K::AuthorMuted
+            | K::RatingConfirmed
+            | K::RatingReturned => None,
         }
     }
 }

@@ -214,6 +214,8 @@ audited_by_display!(
     entities::indicator::Aggregation,
     entities::webhook_subscription::SubscriptionStatus,
     entities::webhook_delivery::DeliveryStatus,
+    entities::unit_rating::RatingStatus,
+    entities::unit_rating::RatingLevel,
 );
 
 /// What the trail is read by. The unit is required: the trail of its subtree.

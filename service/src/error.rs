@@ -295,6 +295,10 @@ pub enum ConflictKind {
     Muted,
     /// A decision can be appealed once.
     AlreadyAppealed,
+    /// The unit above has set no rating criteria for the year: a rating cannot be submitted.
+    NoCriteria,
+    /// A unit below has submitted a rating against these criteria: they are fixed for the year.
+    CriteriaInUse,
 }
 
 impl ConflictKind {
@@ -314,6 +318,8 @@ impl ConflictKind {
             AlreadyFlagged => "ALREADY_FLAGGED",
             Muted => "MUTED",
             AlreadyAppealed => "ALREADY_APPEALED",
+            NoCriteria => "NO_CRITERIA",
+            CriteriaInUse => "CRITERIA_IN_USE",
             NotAMember => "NOT_A_MEMBER",
             WrongStatus => "WRONG_STATUS",
             RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
@@ -523,6 +529,14 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::Muted, Lang::En) => "You may not post or comment for now.",
         (ConflictKind::AlreadyAppealed, Lang::Vi) => "Quyết định này đã được khiếu nại.",
         (ConflictKind::AlreadyAppealed, Lang::En) => "This decision was appealed already.",
+        (ConflictKind::NoCriteria, Lang::Vi) => "Cấp trên chưa ban hành tiêu chí xếp loại cho năm này.",
+        (ConflictKind::NoCriteria, Lang::En) => "The level above has set no rating criteria for this year.",
+        (ConflictKind::CriteriaInUse, Lang::Vi) => {
+            "Đã có đơn vị nộp bản tự đánh giá theo các tiêu chí này: không thể thay đổi."
+        }
+        (ConflictKind::CriteriaInUse, Lang::En) => {
+            "A unit has submitted a rating against these criteria: they can no longer change."
+        }
         (ConflictKind::AlreadyDecided, Lang::Vi) => "Đơn này đã được xử lý.",
         (ConflictKind::AlreadyDecided, Lang::En) => "This request has already been decided.",
         (ConflictKind::NotAMember, Lang::Vi) => "Bạn chưa là hội viên đang sinh hoạt.",

@@ -44,6 +44,7 @@ pub mod integrations;
 pub mod membership;
 pub mod notifications;
 pub mod org;
+pub mod ratings;
 pub mod roles;
 pub mod scope;
 pub mod trainings;

@@ -293,6 +293,41 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
                 ),
             }
         }
+        Some(NotificationKind::RatingConfirmed) => {
+            let (unit, year) = (param(params, "unit"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
+            let rating = param(params, "rating");
+            if vi {
+                let level = match rating {
+                    "EXCELLENT" => "Hoàn thành xuất sắc nhiệm vụ",
+                    "GOOD" => "Hoàn thành tốt nhiệm vụ",
+                    "FAIR" => "Hoàn thành nhiệm vụ",
+                    _ => "Không hoàn thành nhiệm vụ",
+                };
+                ("Kết quả xếp loại thi đua".into(), format!("{unit} được xếp loại năm {year}: {level}."))
+            } else {
+                let level = match rating {
+                    "EXCELLENT" => "excellent",
+                    "GOOD" => "good",
+                    "FAIR" => "fair",
+                    _ => "weak",
+                };
+                ("Rating confirmed".into(), format!("{unit} is rated {level} for {year}."))
+            }
+        }
+        Some(NotificationKind::RatingReturned) => {
+            let (unit, year) = (param(params, "unit"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
+            if vi {
+                (
+                    "Bản tự đánh giá cần bổ sung".into(),
+                    format!("Bản tự đánh giá năm {year} của {unit} được trả lại để bổ sung. Xem lý do."),
+                )
+            } else {
+                (
+                    "Self-assessment sent back".into(),
+                    format!("The {year} self-assessment of {unit} was sent back for changes. See the reason."),
+                )
+            }
+        }
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

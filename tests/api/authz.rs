@@ -43,6 +43,8 @@ const EXPECTED: &[(Capability, [&str; 4], &str)] = {
         (ManageIntegrations, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
         (ViewAuditTrail, ["FNFN", "FNFN", "FNFN", "YNYN"], "YYYY"),
         (ModerateContent, ["YNYN", "YNYN", "FNFN", "YNYN"], "YYYY"),
+        (SubmitRating, ["YNFN", "YNYN", "FNFN", "YNYN"], "YYYY"),
+        (ReviewRatings, ["FNFN", "FNYN", "FNFN", "FNYN"], "YYYY"),
     ]
 };
 

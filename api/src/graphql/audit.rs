@@ -36,6 +36,9 @@ pub enum GqlArea {
     Integrations,
     /// Moderation decisions on members' comments and stories, appeals, moderation settings.
     Moderation,
+    /// Units' yearly ratings: criteria set, self-assessments submitted, ratings sent back or
+    /// confirmed.
+    Ratings,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +110,12 @@ pub enum GqlAction {
     /// An appeal refused: the decision appealed stands.
     AppealDismissed,
     ContentSettingsSet,
+    /// The criteria of a year for the units below a unit (the subject is that unit).
+    RatingCriteriaSet,
+    RatingSubmitted,
+    /// A submitted rating sent back to its unit with a reason.
+    RatingReturned,
+    RatingConfirmed,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +145,9 @@ pub enum GqlSubjectKind {
     ModerationCase,
     /// A unit's moderation settings (the id is the unit's).
     ContentSettings,
+    UnitRating,
+    /// The rating criteria a unit set for the units below it (the id is the unit's).
+    RatingCriteria,
 }
 
 /// The node kind of a subject, for those that are nodes.

@@ -76,6 +76,12 @@ pub enum GqlNotificationKind {
     AuthorMuted,
     /// To an author: her appeal was decided (`link` is the appeal).
     AppealDecided,
+    /// To whoever submitted a unit's rating: the level above confirmed it (`link` is the
+    /// rating).
+    RatingConfirmed,
+    /// To whoever submitted a unit's rating: it was sent back for changes (`link` is the
+    /// rating).
+    RatingReturned,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -113,6 +119,8 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::ModerationWarning => GqlNotificationKind::ModerationWarning,
             NotificationKind::AuthorMuted => GqlNotificationKind::AuthorMuted,
             NotificationKind::AppealDecided => GqlNotificationKind::AppealDecided,
+            NotificationKind::RatingConfirmed => GqlNotificationKind::RatingConfirmed,
+            NotificationKind::RatingReturned => GqlNotificationKind::RatingReturned,
         }
     }
 }

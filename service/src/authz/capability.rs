@@ -23,6 +23,8 @@
 //! | `ManageIntegrations`    | —                 | —              | —              | at the root     | yes          |
 //! | `ViewAuditTrail`        | —                 | —              | —              | at or above     | yes          |
 //! | `ModerateContent`       | at or above       | at or above    | —              | at or above     | yes          |
+//! | `SubmitRating`          | of a branch       | at or above    | —              | at or above     | yes          |
+//! | `ReviewRatings`         | —                 | strictly above | —              | strictly above  | yes          |
 //!
 //! "Of a branch": held at or above the unit, and the unit acted on is a branch (a branch leader
 //! runs her branch's trainings, posts and reported figures, not those of the groups below it).
@@ -51,6 +53,11 @@
 //!   conversation respectful (she knows its members); unit officers and admins above do it for
 //!   their subtree and hear the appeals of the levels below. Case officers do not moderate:
 //!   their role is the violence reports.
+//! - **A unit rates itself; the level above decides.** Its officers (a branch leader for her
+//!   branch) write the self-assessment and propose a rating; officers and admins strictly above
+//!   confirm it, and nobody confirms a rating she submitted herself (`service::ratings`). The
+//!   criteria the units below are assessed against are set by whoever sets their targets
+//!   (`SetTargets` over the unit that sets them).
 //! - **The audit trail is the admins' oversight.** An admin reads what every officer of her
 //!   subtree did (`service::audit`); officers are not each other's auditors, and a case
 //!   officer's report work is in each report's own access log, not here.
@@ -94,6 +101,10 @@ pub enum Capability {
     /// Work the moderation queue of members' comments and stories placed in the unit (and
     /// set its moderation settings).
     ModerateContent,
+    /// Write a unit's self-assessment for its yearly rating and submit it.
+    SubmitRating,
+    /// Confirm (or send back) the ratings the units below submit.
+    ReviewRatings,
 }
 
 /// Where a granting role must be held relative to the unit acted on.
@@ -127,7 +138,7 @@ const fn above(role: Role) -> Grant {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 16] = [
+    pub const ALL: [Capability; 18] = [
         Capability::ViewUnit,
         Capability::ManageMembers,
         Capability::ReviewPledges,
@@ -144,6 +155,8 @@ impl Capability {
         Capability::ManageIntegrations,
         Capability::ViewAuditTrail,
         Capability::ModerateContent,
+        Capability::SubmitRating,
+        Capability::ReviewRatings,
     ];
 
     /// The table: the roles that grant the capability, and where.
@@ -160,7 +173,7 @@ impl Capability {
                 const { &[at(UnitOfficer), at(UnitAdmin)] }
             }
             Capability::ManageTrainings => const { &[of_branch(BranchLeader), at(UnitOfficer)] },
-            Capability::PublishNews | Capability::ReportIndicators => {
+            Capability::PublishNews | Capability::ReportIndicators | Capability::SubmitRating => {
                 const { &[of_branch(BranchLeader), at(UnitOfficer), at(UnitAdmin)] }
             }
             Capability::HandleViolenceReports => const { &[at(CaseOfficer)] },
@@ -169,6 +182,7 @@ impl Capability {
             | Capability::ManageIntegrations
             | Capability::ViewAuditTrail => const { &[at(UnitAdmin)] },
             Capability::AssignAdmins => const { &[above(UnitAdmin)] },
+            Capability::ReviewRatings => const { &[above(UnitOfficer), above(UnitAdmin)] },
         }
     }
 

@@ -46,6 +46,8 @@ pub enum NodeKind {
     Story,
     /// An item in the moderators' queue (or an appeal).
     ModerationCase,
+    /// A unit's rating for a year.
+    UnitRating,
 }
 
 impl NodeKind {
@@ -62,6 +64,7 @@ impl NodeKind {
             NodeKind::Comment => "Comment",
             NodeKind::Story => "Story",
             NodeKind::ModerationCase => "ModerationCase",
+            NodeKind::UnitRating => "UnitRating",
             NodeKind::Training => "Training",
             NodeKind::TrainingRegistration => "TrainingRegistration",
             NodeKind::Campaign => "Campaign",
@@ -106,6 +109,7 @@ impl NodeKind {
             NodeKind::Comment,
             NodeKind::Story,
             NodeKind::ModerationCase,
+            NodeKind::UnitRating,
         ]
         .into_iter()
         .find(|k| k.name() == name)

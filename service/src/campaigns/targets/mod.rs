@@ -2,10 +2,13 @@
 //! shares it hands its direct children, the values officers report for reported indicators, and
 //! progress — target, actual and attainment for a unit and each of its direct children.
 //!
-//! - **Indicators.** Three computed ones with fixed ids ([`NEW_MEMBERS`], [`PEOPLE_TRAINED`],
-//!   [`HOUSEHOLDS_CERTIFIED`]), counted by the system, and reported ones that a `UNIT_OFFICER` or
-//!   `UNIT_ADMIN` defines for her unit's subtree. An indicator is *usable* at a unit when it is
-//!   computed, or reported and defined at the unit or above it; elsewhere it is `NOT_FOUND`.
+//! - **Indicators.** Five computed ones with fixed ids ([`NEW_MEMBERS`], [`PEOPLE_TRAINED`],
+//!   [`HOUSEHOLDS_CERTIFIED`], and the shares of units rated good or better,
+//!   [`BASES_RATED_GOOD`] and [`BRANCHES_RATED_GOOD`]), counted by the system, and reported ones
+//!   that a `UNIT_OFFICER` or `UNIT_ADMIN` defines for her unit's subtree. An indicator is
+//!   *usable* at a unit when it is computed, or reported and defined at the unit or above it;
+//!   elsewhere it is `NOT_FOUND`. A share's target is a percentage each unit is held to (90
+//!   for "90% of bases rated good"), not a figure divided among the children.
 //! - **Periods** are spans of whole years ([`Period`]): one year, or a term such as 2021–2026.
 //! - **Targets**: at most one per (unit, period, indicator). A `UNIT_OFFICER`/`UNIT_ADMIN` at or
 //!   above a unit sets its own target and its direct children's shares in one call. A target
@@ -58,6 +61,11 @@ pub const NEW_MEMBERS: Uuid = Uuid::from_u128(1);
 pub const PEOPLE_TRAINED: Uuid = Uuid::from_u128(2);
 /// Computed indicator: certified household pledges (`unit_activity_day`, `HOUSEHOLDS_CERTIFIED`).
 pub const HOUSEHOLDS_CERTIFIED: Uuid = Uuid::from_u128(3);
+/// Computed indicator: the share (%) of the confirmed ratings of bases in the period's years
+/// that are good or better (`unit_rating`; see `ratings`).
+pub const BASES_RATED_GOOD: Uuid = Uuid::from_u128(4);
+/// Computed indicator: the same share for branches.
+pub const BRANCHES_RATED_GOOD: Uuid = Uuid::from_u128(5);
 
 pub use entities::indicator::{Aggregation, IndicatorKind};
 

@@ -8,7 +8,10 @@
 //! (`unit_member_day`, `unit_activity_day`, keyed by unit and day, with covering indexes), so the
 //! city with 30 districts reads 31 units × the period's days index entries, never its million
 //! members. The reported part looks up the current values of the units below each child (one
-//! index probe per unit, `ix_reported_value_current_values`) and the unit's own.
+//! index probe per unit, `ix_reported_value_current_values`) and the unit's own. The shares of
+//! units rated good or better read the confirmed ratings of the subtree's bases or branches
+//! (the closure rows below each unit, one probe of `ux_unit_rating_unit_year` each): the mean
+//! over them of 100 (good or better) or 0, with the number rated as `reporting_units`.
 
 use crate::Call;
 use entities::ids::UnitId;
@@ -21,7 +24,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Aggregation, HOUSEHOLDS_CERTIFIED, IndicatorKind, NEW_MEMBERS, PEOPLE_TRAINED, Period, usable_at,
+    Aggregation, BASES_RATED_GOOD, BRANCHES_RATED_GOOD, HOUSEHOLDS_CERTIFIED, IndicatorKind, NEW_MEMBERS,
+    PEOPLE_TRAINED, Period, usable_at,
 };
 use crate::{
     authz::{self, Capability},
@@ -40,7 +44,8 @@ pub struct ProgressRow {
     pub target: Option<f64>,
     /// Over the unit's whole subtree; 0 when nothing was counted or reported.
     pub actual: f64,
-    /// For a reported indicator: how many units of the subtree reported a current value.
+    /// For a reported indicator: how many units of the subtree reported a current value; for a
+    /// share of units rated: how many ratings of the subtree were confirmed.
     pub reporting_units: Option<i64>,
 }
 
@@ -163,7 +168,7 @@ pub(crate) async fn progress_of(
     Ok(indicators
         .into_iter()
         .map(|ind| {
-            let reported = ind.kind == IndicatorKind::Reported;
+            let reported = ind.kind == IndicatorKind::Reported || rating_share(ind.id).is_some();
             let average = ind.aggregation == Aggregation::Average;
             let row = |u: &org_unit::Model| {
                 let (sum, count) = actuals.get(&(u.id, ind.id)).copied().unwrap_or((0.0, 0));
@@ -204,6 +209,27 @@ async fn actuals(
             NEW_MEMBERS => ("unit_member_day", "joined", None),
             PEOPLE_TRAINED => ("unit_activity_day", "value", Some(Metric::Attended)),
             HOUSEHOLDS_CERTIFIED => ("unit_activity_day", "value", Some(Metric::HouseholdsCertified)),
+            id if let Some(kind) = rating_share(id) => {
+                use entities::unit_rating::{RatingLevel, RatingStatus};
+                values.push(ind.id.into());
+                values.extend(
+                    RatingLevel::ALL.iter().filter(|l| l.good_or_better()).map(|l| Value::from(l.as_str())),
+                );
+                values.extend(unit_values());
+                values.push(kind.as_str().into());
+                values.push(RatingStatus::Confirmed.as_str().into());
+                values.push(period.from_year.into());
+                values.push(period.to_year.into());
+                parts.push(format!(
+                    "SELECT c.ancestor_id AS unit_id, ? AS indicator_id, \
+                     CAST(SUM(CASE WHEN r.rating IN (?, ?) THEN 100 ELSE 0 END) AS DOUBLE PRECISION) AS total, \
+                     CAST(COUNT(*) AS BIGINT) AS reporting \
+                     FROM unit_rating r JOIN org_unit_closure c ON c.descendant_id = r.unit_id \
+                     WHERE c.ancestor_id IN ({in_units}) AND r.unit_kind = ? AND r.status = ? \
+                     AND r.year >= ? AND r.year <= ? GROUP BY c.ancestor_id"
+                ));
+                continue;
+            }
             _ if ind.kind == IndicatorKind::Reported => {
                 reported.push(ind.id);
                 continue;
@@ -280,4 +306,14 @@ async fn actuals(
         }
     }
     Ok(out)
+}
+
+/// The kind of unit a share-of-units-rated indicator counts.
+fn rating_share(indicator: Uuid) -> Option<entities::org_unit::UnitKind> {
+    use entities::org_unit::UnitKind;
+    match indicator {
+        BASES_RATED_GOOD => Some(UnitKind::Base),
+        BRANCHES_RATED_GOOD => Some(UnitKind::Branch),
+        _ => None,
+    }
 }

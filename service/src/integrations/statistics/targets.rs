@@ -16,10 +16,11 @@
 //!   rounded — would give a hidden month back by subtraction (Jan–Nov shown summing to 41,
 //!   December hidden, a year of 45: December was 4). Partners add up the monthly figures
 //!   themselves; households certified and summed reports have no monthly figure and stay coarse.
-//! - **Averaged reported indicators** (`Aggregation::Average`) are shown as reported: they are
-//!   a rate or a score of a unit as a whole (e.g. "% of households with clean water"), not a
-//!   count of people, and rounding a rate to a multiple of k would only make it wrong. An
-//!   indicator that counts people is defined with `SUM`, and then it is treated as a count.
+//! - **Averaged indicators** (`Aggregation::Average`) are shown as they are: a reported one is
+//!   a rate or a score of a unit as a whole (e.g. "% of households with clean water"), the
+//!   computed shares of units rated good or better are about units, and none counts people;
+//!   rounding a rate to a multiple of k would only make it wrong. An indicator that counts
+//!   people is defined with `SUM`, and then it is treated as a count.
 //! - **Attainment** is computed from the actual as shown (null when the actual is hidden), so
 //!   it never gives the hidden figure back.
 //! - How many units of the subtree reported (`reportingUnits`) counts units, not people: shown.
@@ -29,7 +30,7 @@ use entities::{ids::UnitId, indicator, org_unit};
 use crate::{
     Call,
     authz::{self, Capability},
-    campaigns::targets::{self, Aggregation, IndicatorKind, IndicatorProgress, Listed, Period, ProgressRow},
+    campaigns::targets::{self, Aggregation, IndicatorProgress, Listed, Period, ProgressRow},
     error::ApiError,
     integrations::Scope,
     org::get_unit,
@@ -50,8 +51,7 @@ pub struct PublicProgressRow {
 
 impl PublicProgressRow {
     fn new(row: ProgressRow, indicator: &indicator::Model, rule: Suppression) -> Self {
-        let averaged =
-            indicator.kind == IndicatorKind::Reported && indicator.aggregation == Aggregation::Average;
+        let averaged = indicator.aggregation == Aggregation::Average;
         let monthly = indicator.id == targets::NEW_MEMBERS || indicator.id == targets::PEOPLE_TRAINED;
         let actual = if monthly {
             None
