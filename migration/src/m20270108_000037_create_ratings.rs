@@ -97,7 +97,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(C::MaxScore).integer().not_null())
                     .col(uuid(C::CreatedBy))
                     .col(ts(C::CreatedAt))
-                    .foreign_key(&mut fk("fk_rating_criterion_unit", C::Table, C::UnitId, Alias::new("org_unit")))
+                    .foreign_key(&mut fk(
+                        "fk_rating_criterion_unit",
+                        C::Table,
+                        C::UnitId,
+                        Alias::new("org_unit"),
+                    ))
                     .to_owned(),
             )
             .await?;

@@ -294,7 +294,8 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
             }
         }
         Some(NotificationKind::RatingConfirmed) => {
-            let (unit, year) = (param(params, "unit"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
+            let (unit, year) =
+                (param(params, "unit"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
             let rating = param(params, "rating");
             if vi {
                 let level = match rating {
@@ -315,7 +316,8 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
             }
         }
         Some(NotificationKind::RatingReturned) => {
-            let (unit, year) = (param(params, "unit"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
+            let (unit, year) =
+                (param(params, "unit"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
             if vi {
                 (
                     "Bản tự đánh giá cần bổ sung".into(),
@@ -324,7 +326,9 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
             } else {
                 (
                     "Self-assessment sent back".into(),
-                    format!("The {year} self-assessment of {unit} was sent back for changes. See the reason."),
+                    format!(
+                        "The {year} self-assessment of {unit} was sent back for changes. See the reason."
+                    ),
                 )
             }
         }

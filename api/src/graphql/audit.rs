@@ -172,6 +172,8 @@ fn node_kind(kind: SubjectKind) -> Option<NodeKind> {
         S::WebhookDelivery => NodeKind::WebhookDelivery,
         S::ModerationCase => NodeKind::ModerationCase,
         S::ContentSettings => NodeKind::OrgUnit,
+        S::UnitRating => NodeKind::UnitRating,
+        S::RatingCriteria => NodeKind::OrgUnit,
         S::PopulationFigure | S::Import | S::Target | S::ReportedValue => return None,
     })
 }

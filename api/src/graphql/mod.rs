@@ -28,6 +28,7 @@ pub mod node;
 pub mod notifications;
 pub mod org;
 pub mod quota;
+pub mod ratings;
 pub mod scalars;
 mod shape;
 pub mod statistics;
@@ -57,6 +58,7 @@ pub struct QueryRoot(
     campaigns::pledges::PledgeQueryRoot,
     campaigns::targets::TargetQuery,
     campaigns::news::NewsQuery,
+    ratings::RatingQuery,
     violence::ViolenceQuery,
     integrations::IntegrationQuery,
     audit::AuditQuery,
@@ -78,6 +80,7 @@ pub struct MutationRoot(
     campaigns::pledges::PledgeMutation,
     campaigns::targets::TargetMutation,
     campaigns::news::NewsMutation,
+    ratings::RatingMutation,
     violence::ViolenceMutation,
     integrations::IntegrationMutation,
 );

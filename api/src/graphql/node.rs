@@ -6,7 +6,7 @@
 //! list shows it to, a pledge to its person and the member managers over its branch, a post to
 //! its managers and (while published) to people whose feed includes its unit, an indicator to
 //! officers (a reported one to those at, above or below the unit that defined it), a session to
-//! its owner while it lasts; anything
+//! its owner while it lasts, a unit's rating to the officers over the unit; anything
 //! else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
@@ -51,6 +51,7 @@ pub enum Node {
     Comment(super::content::Comment),
     Story(super::content::Story),
     ModerationCase(super::moderation::ModerationCase),
+    UnitRating(super::ratings::UnitRating),
 }
 
 #[derive(Default)]
@@ -126,6 +127,11 @@ impl NodeQuery {
                 ctx.auth()?.require()?;
                 let row = service::content::moderation::get(ctx.call()?, gid.id).await?;
                 Node::ModerationCase(super::moderation::ModerationCase::load(ctx, row).await?)
+            }
+            NodeKind::UnitRating => {
+                ctx.auth()?.require()?;
+                let row = service::ratings::get(ctx.call()?, gid.id).await?;
+                Node::UnitRating(super::ratings::UnitRating::load(ctx, row).await?)
             }
             NodeKind::Comment => {
                 ctx.auth()?.require()?;

@@ -80,7 +80,10 @@ pub async fn by_ids(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(rating_criterion::Entity::find().filter(rating_criterion::Column::Id.is_in(ids.iter().copied())).all(conn).await?)
+    Ok(rating_criterion::Entity::find()
+        .filter(rating_criterion::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?)
 }
 
 /// Sets the criteria of `year` for the units directly below `unit_id` (`SetTargets` over it),
@@ -181,13 +184,18 @@ pub async fn set(
     .exec_without_returning(&txn)
     .await?;
     let listed = |cs: &[rating_criterion::Model]| {
-        (!cs.is_empty())
-            .then(|| cs.iter().map(|c| format!("{} ({})", c.title, c.max_score)).collect::<Vec<_>>().join("; "))
+        (!cs.is_empty()).then(|| {
+            cs.iter().map(|c| format!("{} ({})", c.title, c.max_score)).collect::<Vec<_>>().join("; ")
+        })
     };
-    let entry =
-        audit::Entry::new(audit::Action::RatingCriteriaSet, unit.id, audit::SubjectKind::RatingCriteria, unit.id.uuid())
-            .set("year", year)
-            .change("criteria", listed(&old), listed(&rows));
+    let entry = audit::Entry::new(
+        audit::Action::RatingCriteriaSet,
+        unit.id,
+        audit::SubjectKind::RatingCriteria,
+        unit.id.uuid(),
+    )
+    .set("year", year)
+    .change("criteria", listed(&old), listed(&rows));
     audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     tracing::info!(event = "rating_criteria_set", unit_id = %unit.id, year, count = rows.len(), "rating criteria set");

@@ -37,8 +37,8 @@ use chrono::{Datelike, Utc};
 use entities::ids::UnitId;
 use entities::{org_unit, rating_criterion, unit_rating, unit_rating_score};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::json;
@@ -113,11 +113,20 @@ pub struct RatingInput {
     pub submit: bool,
 }
 
-/// A rating with its scores, in the order of the criteria.
-#[derive(Clone, Debug)]
-pub struct Scored {
-    pub rating: unit_rating::Model,
+/// What a rating is assessed against, and what it claims.
+#[derive(Clone, Debug, Default)]
+pub struct Detail {
+    /// The criteria its unit's parent set for its year, in order.
+    pub criteria: Vec<rating_criterion::Model>,
+    /// Its scores, in the order of the criteria.
     pub scores: Vec<unit_rating_score::Model>,
+}
+
+impl Detail {
+    /// The points claimed, and the most the criteria give.
+    pub fn totals(&self) -> (i32, i32) {
+        (self.scores.iter().map(|s| s.score).sum(), self.criteria.iter().map(|c| c.max_score).sum())
+    }
 }
 
 /// Whether the rows read in a transaction should be locked (PostgreSQL; SQLite has one writer).
@@ -128,14 +137,14 @@ fn locks(conn: &impl ConnectionTrait) -> bool {
 /// Saves the rating of `unit_id` for `year` (`SubmitRating` over the unit): creates the draft
 /// when there is none, writes the scores, proposal and account given, and submits it when
 /// `input.submit` says so (every criterion scored, a proposal: `BAD_USER_INPUT` `scores` or
-/// `proposed` `REQUIRED`). A rating already submitted or confirmed answers `CONFLICT`
+/// `proposed_rating` `REQUIRED`). A rating already submitted or confirmed answers `CONFLICT`
 /// `WRONG_STATUS`.
 pub async fn save(
     call: Call<'_>,
     unit_id: UnitId,
     year: i32,
     input: RatingInput,
-) -> Result<Scored, ApiError> {
+) -> Result<unit_rating::Model, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
@@ -217,9 +226,12 @@ pub async fn save(
             evidence: Set(evidence),
         })
         .on_conflict(
-            OnConflict::columns([unit_rating_score::Column::RatingId, unit_rating_score::Column::CriterionId])
-                .update_columns([unit_rating_score::Column::Score, unit_rating_score::Column::Evidence])
-                .to_owned(),
+            OnConflict::columns([
+                unit_rating_score::Column::RatingId,
+                unit_rating_score::Column::CriterionId,
+            ])
+            .update_columns([unit_rating_score::Column::Score, unit_rating_score::Column::Evidence])
+            .to_owned(),
         )
         .exec_without_returning(&txn)
         .await?;
@@ -239,7 +251,7 @@ pub async fn save(
             return Err(ApiError::bad_input("scores", InputProblem::Required));
         }
         if proposed.is_none() {
-            return Err(ApiError::bad_input("proposed", InputProblem::Required));
+            return Err(ApiError::bad_input("proposed_rating", InputProblem::Required));
         }
         row.status = Set(RatingStatus::Submitted);
         row.submitted_by = Set(Some(viewer.person_id));
@@ -248,20 +260,23 @@ pub async fn save(
     let saved = row.update(&txn).await?;
     if input.submit {
         let total: i32 = scores.iter().map(|s| s.score).sum();
-        let entry =
-            audit::Entry::new(audit::Action::RatingSubmitted, unit.id, audit::SubjectKind::UnitRating, saved.id)
-                .set("year", year)
-                .change("status", before.status, saved.status)
-                .set("proposed", saved.proposed)
-                .set("totalScore", total);
+        let entry = audit::Entry::new(
+            audit::Action::RatingSubmitted,
+            unit.id,
+            audit::SubjectKind::UnitRating,
+            saved.id,
+        )
+        .set("year", year)
+        .change("status", before.status, saved.status)
+        .set("proposed", saved.proposed)
+        .set("totalScore", total);
         audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     }
     txn.commit().await?;
     if input.submit {
         tracing::info!(event = "rating_submitted", rating_id = %saved.id, unit_id = %unit.id, year, "rating submitted");
     }
-    let scores = in_criteria_order(scores, &criteria);
-    Ok(Scored { rating: saved, scores })
+    Ok(saved)
 }
 
 /// The scores in the order of their criteria (those of criteria no longer set last).
@@ -275,7 +290,7 @@ fn in_criteria_order(
 }
 
 /// The scores of `ratings`, by rating (unordered).
-pub async fn scores_of(
+async fn scores_of(
     conn: &impl ConnectionTrait,
     ratings: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<unit_rating_score::Model>>, ApiError> {
@@ -293,15 +308,45 @@ pub async fn scores_of(
     Ok(out)
 }
 
-/// A rating and its scores in the order of its criteria, for whoever may read it.
-pub async fn scored(conn: &impl ConnectionTrait, rating: unit_rating::Model) -> Result<Scored, ApiError> {
-    let unit = get_unit(conn, rating.unit_id).await?;
-    let criteria = match unit.parent_id {
-        Some(parent) => criteria::of_unit(conn, parent, rating.year, false).await?,
-        None => Vec::new(),
-    };
-    let scores = scores_of(conn, &[rating.id]).await?.remove(&rating.id).unwrap_or_default();
-    Ok(Scored { scores: in_criteria_order(scores, &criteria), rating })
+/// The criteria and scores of `ratings` (read by someone allowed to), by rating: three
+/// statements whatever their number (the units' parents, the criteria, the scores).
+pub async fn details(
+    conn: &impl ConnectionTrait,
+    ratings: &[unit_rating::Model],
+) -> Result<HashMap<Uuid, Detail>, ApiError> {
+    if ratings.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let parents: HashMap<UnitId, Option<UnitId>> = org_unit::Entity::find()
+        .select_only()
+        .column(org_unit::Column::Id)
+        .column(org_unit::Column::ParentId)
+        .filter(org_unit::Column::Id.is_in(ratings.iter().map(|r| r.unit_id)))
+        .into_tuple::<(UnitId, Option<UnitId>)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let setters: Vec<UnitId> = parents.values().flatten().copied().collect();
+    let years: Vec<i32> = ratings.iter().map(|r| r.year).collect();
+    let criteria = rating_criterion::Entity::find()
+        .filter(rating_criterion::Column::UnitId.is_in(setters))
+        .filter(rating_criterion::Column::Year.is_in(years))
+        .order_by_asc(rating_criterion::Column::Position)
+        .all(conn)
+        .await?;
+    let ids: Vec<Uuid> = ratings.iter().map(|r| r.id).collect();
+    let mut scores = scores_of(conn, &ids).await?;
+    Ok(ratings
+        .iter()
+        .map(|r| {
+            let parent = parents.get(&r.unit_id).copied().flatten();
+            let criteria: Vec<rating_criterion::Model> =
+                criteria.iter().filter(|c| Some(c.unit_id) == parent && c.year == r.year).cloned().collect();
+            let scores = in_criteria_order(scores.remove(&r.id).unwrap_or_default(), &criteria);
+            (r.id, Detail { criteria, scores })
+        })
+        .collect())
 }
 
 /// A rating, for any officer over its unit (`ViewUnit`); `NOT_FOUND` for anyone else.
@@ -314,7 +359,11 @@ pub async fn get(call: Call<'_>, id: Uuid) -> Result<unit_rating::Model, ApiErro
 }
 
 /// The rating of `unit_id` for `year`, if one was begun (any officer over the unit).
-pub async fn of_unit(call: Call<'_>, unit_id: UnitId, year: i32) -> Result<Option<unit_rating::Model>, ApiError> {
+pub async fn of_unit(
+    call: Call<'_>,
+    unit_id: UnitId,
+    year: i32,
+) -> Result<Option<unit_rating::Model>, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
     let db = &state.db;
     let unit = get_unit(db, unit_id).await?;
@@ -345,7 +394,9 @@ async fn for_review(
 /// Why a conditional decision found nothing to decide: decided already, or not submitted.
 async fn not_waiting(conn: &impl ConnectionTrait, id: Uuid) -> ApiError {
     match unit_rating::Entity::find_by_id(id).one(conn).await {
-        Ok(Some(r)) if r.status == RatingStatus::Confirmed => ApiError::Conflict(ConflictKind::AlreadyDecided),
+        Ok(Some(r)) if r.status == RatingStatus::Confirmed => {
+            ApiError::Conflict(ConflictKind::AlreadyDecided)
+        }
         Ok(_) => ApiError::Conflict(ConflictKind::WrongStatus),
         Err(e) => e.into(),
     }
@@ -397,11 +448,12 @@ pub async fn confirm(
         json!({ "unit": unit.name, "year": saved.year, "rating": rating.as_str() }),
     )
     .await?;
-    let entry = audit::Entry::new(audit::Action::RatingConfirmed, unit.id, audit::SubjectKind::UnitRating, id)
-        .set("year", saved.year)
-        .change("status", row.status, saved.status)
-        .change("rating", row.proposed, saved.rating)
-        .set("changeReason", &saved.change_reason);
+    let entry =
+        audit::Entry::new(audit::Action::RatingConfirmed, unit.id, audit::SubjectKind::UnitRating, id)
+            .set("year", saved.year)
+            .change("status", row.status, saved.status)
+            .change("rating", row.proposed, saved.rating)
+            .set("changeReason", &saved.change_reason);
     audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     notifications::announce(state, &notes).await;
@@ -473,9 +525,4 @@ async fn notify_submitter(
         }],
     )
     .await
-}
-
-/// Most points the criteria of a rating give, and what it claims.
-pub fn totals(scores: &[unit_rating_score::Model], criteria: &[rating_criterion::Model]) -> (i32, i32) {
-    (scores.iter().map(|s| s.score).sum(), criteria.iter().map(|c| c.max_score).sum())
 }
