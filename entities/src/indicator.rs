@@ -9,7 +9,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// `NEW_MEMBERS`, `PEOPLE_TRAINED` or `HOUSEHOLDS_CERTIFIED` for the computed ones.
+    /// `NEW_MEMBERS`, `PEOPLE_TRAINED`, `HOUSEHOLDS_CERTIFIED`, `BASES_RATED_GOOD` or
+    /// `BRANCHES_RATED_GOOD` for the computed ones.
     pub code: Option<String>,
     /// `COMPUTED` or `REPORTED`.
     pub kind: IndicatorKind,

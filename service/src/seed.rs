@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, Tran
 use uuid::Uuid;
 
 mod content;
+mod ratings;
 
 pub use content::load_demo_content;
 
@@ -73,6 +74,13 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         name: "Vũ Thị Bảo Vệ",
         role: "CASE_OFFICER",
         unit_code: Some("HN-LB"),
+    },
+    // The ward's officer: she writes Bồ Đề's yearly rating, which Long Biên confirms.
+    DemoAccount {
+        phone: "+84900000009",
+        name: "Ngô Thị Phường",
+        role: "UNIT_OFFICER",
+        unit_code: Some("HN-LB-BD"),
     },
     // A member of a branch when the demo content is loaded (`APP_SEED_DEMO_CONTENT`).
     DemoAccount {

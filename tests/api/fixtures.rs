@@ -56,9 +56,11 @@ impl Series {
     pub const MODERATION: Series = Series(987);
     /// The queue, decisions, mutes and appeals (`moderation_queue`).
     pub const MODERATION_QUEUE: Series = Series(988);
+    /// Ratings (`ratings`).
+    pub const RATINGS: Series = Series(989);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 17] = [
+    pub const ALL: [Series; 18] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -76,6 +78,7 @@ impl Series {
         Series::STORIES,
         Series::MODERATION,
         Series::MODERATION_QUEUE,
+        Series::RATINGS,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

@@ -33,6 +33,8 @@ pub const MEMBER: &str = "+84900000006";
 pub const DEMO_MEMBER: &str = "+84900000007";
 /// The case officer of Long Biên, where Bồ Đề's unacknowledged reports escalate.
 pub const LB_CASE_OFFICER: &str = "+84900000008";
+/// The officer of Bồ Đề (HN-LB-BD), who writes its yearly rating.
+pub const BD_OFFICER: &str = "+84900000009";
 
 pub struct TestApp {
     pub address: String,

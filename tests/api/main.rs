@@ -40,6 +40,7 @@ mod notifications;
 mod org;
 mod pool;
 mod push;
+mod ratings;
 mod roles;
 mod runtime;
 mod schema;

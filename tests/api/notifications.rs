@@ -45,9 +45,11 @@ fn new(person_id: PersonId, kind: NotificationKind, branch: &str) -> NewNotifica
     }
 }
 
-/// Parameters that name `subject` whatever the kind is about (a branch, a training or a campaign).
+/// Parameters that name `subject` whatever the kind is about (a branch, a training, a campaign or
+/// a rated unit).
 fn params_naming(subject: &str) -> Value {
-    json!({ "branch": subject, "training": subject, "campaign": subject, "reason": "Thiếu thông tin" })
+    json!({ "branch": subject, "training": subject, "campaign": subject, "unit": subject, "year": 2026,
+            "rating": "GOOD", "reason": "Thiếu thông tin" })
 }
 
 /// Creates `n` notifications for a person, oldest first, and announces them.

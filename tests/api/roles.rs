@@ -304,11 +304,12 @@ async fn officer_roles_lists_the_subtree_for_admins_over_it() {
         row("CASE_OFFICER", "HN-LB-BD", BD_CASE_OFFICER),
         row("UNIT_ADMIN", "HN-LB", "+84987500001"),
         row("UNIT_OFFICER", "HN-LB", LB_OFFICER),
+        row("UNIT_OFFICER", "HN-LB-BD", BD_OFFICER),
     ];
     for token in [&lb_admin, &city] {
         let list = officer_roles(&app, token, "HN-LB", json!({})).await.ok()["officerRoles"].clone();
         assert_eq!(listed(&list), active);
-        assert_eq!(list["totalCount"], 5);
+        assert_eq!(list["totalCount"], 6);
     }
 
     let here =
@@ -325,7 +326,7 @@ async fn officer_roles_lists_the_subtree_for_admins_over_it() {
 
     let all = officer_roles(&app, &lb_admin, "HN-LB", json!({ "active": false })).await.ok()["officerRoles"]
         .clone();
-    assert_eq!(all["totalCount"], 6);
+    assert_eq!(all["totalCount"], 7);
     let mut with_revoked = active.clone();
     with_revoked.push(row("CASE_OFFICER", "HN-LB-DG", "+84987500002"));
     with_revoked.sort();

@@ -49,16 +49,7 @@ pub const MAX_BODY: usize = 2000;
 /// A comment's text: composed, trimmed, 1 to [`MAX_BODY`] characters, line breaks kept (runs of
 /// blank lines folded to one).
 pub fn parse_body(raw: &str) -> Result<String, ApiError> {
-    use unicode_normalization::UnicodeNormalization;
-    let composed: String = raw.nfc().collect();
-    let mut lines: Vec<&str> = Vec::new();
-    for line in composed.lines().map(str::trim_end) {
-        if line.trim().is_empty() && lines.last().is_some_and(|l| l.trim().is_empty()) {
-            continue;
-        }
-        lines.push(line);
-    }
-    let body = lines.join("\n").trim().to_owned();
+    let body = crate::domain::normalise_multiline(raw);
     match body.chars().count() {
         0 => Err(ApiError::bad_input("body", InputProblem::Required)),
         n if n > MAX_BODY => Err(ApiError::bad_input("body", InputProblem::TooLong)),

@@ -27,6 +27,21 @@ pub fn is_forbidden_char(c: char) -> bool {
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Composes (NFC) user-typed text of several lines and tidies it: trailing white space of each
+/// line and of the whole removed, runs of blank lines folded to one; line breaks kept.
+pub fn normalise_multiline(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = raw.nfc().collect();
+    let mut lines: Vec<&str> = Vec::new();
+    for line in composed.lines().map(str::trim_end) {
+        if line.trim().is_empty() && lines.last().is_some_and(|l| l.trim().is_empty()) {
+            continue;
+        }
+        lines.push(line);
+    }
+    lines.join("\n").trim().to_owned()
+}
+
 /// Letters that display as nothing (the Hangul fillers), which a name must not be made of.
 pub fn is_invisible_letter(c: char) -> bool {
     matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')

@@ -50,7 +50,7 @@ pub use list::{Cursor, Filter, KindSummary, count, list, summary};
 use crate::{
     Call, audit,
     authz::{self, Capability},
-    domain::{GlobalId, NodeKind, hanoi_day, normalise_text},
+    domain::{GlobalId, NodeKind, hanoi_day, normalise_multiline},
     error::{ApiError, ConflictKind, InputProblem},
     notifications::{self, NewNotification, NotificationKind},
     org::get_unit,
@@ -81,9 +81,10 @@ fn rated_year(year: i32) -> Result<i32, ApiError> {
     }
 }
 
-/// Optional text, normalised, at most `max` characters; blank is none.
+/// Optional text of one or more lines, tidied (`normalise_multiline`), at most `max`
+/// characters; blank is none.
 fn optional_text(raw: Option<&str>, max: usize, field: &'static str) -> Result<Option<String>, ApiError> {
-    let Some(text) = raw.map(normalise_text).filter(|t| !t.is_empty()) else { return Ok(None) };
+    let Some(text) = raw.map(normalise_multiline).filter(|t| !t.is_empty()) else { return Ok(None) };
     if text.chars().count() > max {
         return Err(ApiError::bad_input(field, InputProblem::TooLong));
     }

@@ -1,8 +1,9 @@
 //! Demo content on top of the demo tree and accounts, so the member app has something to show:
 //! a member of branch HN-LB-BD-01, the city's emulation movement and its two campaigns (with the
 //! "5 no's and 3 cleans" criteria), news posts at several levels (one in another district, which
-//! she must not see), upcoming trainings, and this year's household-certification targets of the
-//! city, split among the districts and, for Long Biên, among its wards.
+//! she must not see), upcoming trainings, this year's household-certification targets of the
+//! city, split among the districts and, for Long Biên, among its wards, and the ratings of
+//! [`super::ratings`].
 //!
 //! Loaded once, in one transaction, keyed on the demo member's membership; development only
 //! (`APP_SEED_DEMO_CONTENT`, on by default wherever the demo data is).
@@ -70,11 +71,19 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         unit(MEMBER_BRANCH).await?,
         unit("HN-HK").await?,
     );
-    let author = person::Entity::find()
-        .filter(person::Column::Phone.eq("+84900000002"))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::internal("demo city admin is missing"))?;
+    let account = |phone: &'static str| async move {
+        person::Entity::find()
+            .filter(person::Column::Phone.eq(phone))
+            .one(db)
+            .await?
+            .ok_or_else(|| ApiError::internal(format_args!("demo account {phone} is missing")))
+    };
+    let author = account("+84900000002").await?;
+    let officers = super::ratings::Officers {
+        district: account("+84900000003").await?.id,
+        ward: account("+84900000009").await?.id,
+        city: author.id,
+    };
     let now = Utc::now();
     let year = crate::domain::hanoi_day(now).year();
     let term = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
@@ -267,6 +276,7 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     for ward in children_of(lb.id).await? {
         set(ward.id, 40.0, true).insert(&txn).await?;
     }
+    super::ratings::load(&txn, &lb, year, officers, now).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -60,8 +60,8 @@ impl Indicator {
         GlobalId::new(NodeKind::Indicator, self.0.id).encode().into()
     }
 
-    /// `NEW_MEMBERS`, `PEOPLE_TRAINED` or `HOUSEHOLDS_CERTIFIED` for the computed ones; null for
-    /// reported ones.
+    /// `NEW_MEMBERS`, `PEOPLE_TRAINED`, `HOUSEHOLDS_CERTIFIED`, `BASES_RATED_GOOD` or
+    /// `BRANCHES_RATED_GOOD` for the computed ones; null for reported ones.
     async fn code(&self) -> Option<&str> {
         self.0.code.as_deref()
     }
@@ -234,7 +234,9 @@ impl ProgressRow {
     }
 
     /// Over the unit's whole subtree. For a reported indicator: the current values of the units
-    /// of the subtree (the unit's own included), summed or averaged; 0 when none reported.
+    /// of the subtree (the unit's own included), summed or averaged; 0 when none reported. For
+    /// a share of units rated good or better: the percentage of the confirmed ratings of the
+    /// period's years of the subtree's bases or branches; 0 when none is confirmed.
     async fn actual(&self) -> f64 {
         self.0.actual
     }
@@ -244,8 +246,9 @@ impl ProgressRow {
         self.0.attainment()
     }
 
-    /// For a reported indicator, how many units of the subtree have a current value; null for
-    /// computed indicators.
+    /// For a reported indicator, how many units of the subtree have a current value; for a
+    /// share of units rated good or better, how many ratings of the subtree were confirmed;
+    /// null for the other computed indicators.
     async fn reporting_units(&self) -> Option<i64> {
         self.0.reporting_units
     }

@@ -117,6 +117,7 @@ pub async fn public_target_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::campaigns::targets::IndicatorKind;
     use chrono::Utc;
     use uuid::Uuid;
 
@@ -189,9 +190,16 @@ mod tests {
     }
 
     #[test]
-    fn an_averaged_reported_actual_is_shown_as_reported() {
+    fn an_averaged_actual_is_shown_as_it_is() {
         let averaged = indicator(IndicatorKind::Reported, Aggregation::Average);
         let shown = PublicProgressRow::new(row(Some(80.0), 3.5), &averaged, Suppression::new(5));
         assert_eq!((shown.actual, shown.attainment()), (Some(3.5), Some(3.5 / 80.0)));
+        // The share of branches rated good or better: a percentage of units, not rounded.
+        let share = indicator::Model {
+            id: targets::BRANCHES_RATED_GOOD,
+            ..indicator(IndicatorKind::Computed, Aggregation::Average)
+        };
+        let shown = PublicProgressRow::new(row(Some(90.0), 66.5), &share, Suppression::new(5));
+        assert_eq!((shown.actual, shown.attainment()), (Some(66.5), Some(66.5 / 90.0)));
     }
 }

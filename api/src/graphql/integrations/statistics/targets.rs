@@ -43,8 +43,9 @@ impl PublicTargetRow {
         self.0.attainment()
     }
 
-    /// For a reported indicator, how many units of the subtree have a current value; null for
-    /// computed indicators.
+    /// For a reported indicator, how many units of the subtree have a current value; for a
+    /// share of units rated good or better, how many ratings of the subtree were confirmed;
+    /// null for the other computed indicators.
     async fn reporting_units(&self) -> Option<i64> {
         self.0.reporting_units
     }
