@@ -49,6 +49,7 @@ crate::stored_enum! {
         Integrations = "INTEGRATIONS",
         Moderation = "MODERATION",
         Ratings = "RATINGS",
+        Awards = "AWARDS",
     }
 }
 
@@ -109,6 +110,11 @@ crate::stored_enum! {
         RatingSubmitted = "RATING_SUBMITTED",
         RatingReturned = "RATING_RETURNED",
         RatingConfirmed = "RATING_CONFIRMED",
+        AwardKindCreated = "AWARD_KIND_CREATED",
+        AwardKindUpdated = "AWARD_KIND_UPDATED",
+        NominationMade = "NOMINATION_MADE",
+        AwardApproved = "AWARD_APPROVED",
+        NominationDeclined = "NOMINATION_DECLINED",
     }
 }
 
@@ -142,6 +148,9 @@ impl AuditAction {
             ContentApproved | ContentHidden | ContentDeleted | AppealUpheld | AppealDismissed
             | ContentSettingsSet => AuditArea::Moderation,
             RatingCriteriaSet | RatingSubmitted | RatingReturned | RatingConfirmed => AuditArea::Ratings,
+            AwardKindCreated | AwardKindUpdated | NominationMade | AwardApproved | NominationDeclined => {
+                AuditArea::Awards
+            }
         }
     }
 }
@@ -173,6 +182,8 @@ crate::stored_enum! {
         ContentSettings = "CONTENT_SETTINGS",
         UnitRating = "UNIT_RATING",
         RatingCriteria = "RATING_CRITERIA",
+        AwardKind = "AWARD_KIND",
+        AwardNomination = "AWARD_NOMINATION",
     }
 }
 

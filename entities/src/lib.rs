@@ -73,6 +73,8 @@ impl std::error::Error for UnknownValue {}
 
 pub mod audit_event;
 pub mod auth_session;
+pub mod award_kind;
+pub mod award_nomination;
 pub mod branch_member_count;
 pub mod branch_member_day;
 pub mod campaign;

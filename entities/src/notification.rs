@@ -86,6 +86,13 @@ crate::stored_enum! {
         /// To whoever submitted a unit's rating: the level above sent it back for changes (the
         /// link is the rating, where the reason is). Params: `unit`, `year`.
         RatingReturned = "RATING_RETURNED",
+        /// To the person awarded, or the officers of the unit awarded: an award was granted (the
+        /// link is the nomination). Params: `award` (the kind's name), `issuer`, `year`, and
+        /// `unit` (its name) for a unit's.
+        AwardGranted = "AWARD_GRANTED",
+        /// To whoever nominated: the awarding level declined (the link is the nomination, with
+        /// the reason). Params: `award`, `issuer`, `year`.
+        NominationDeclined = "NOMINATION_DECLINED",
     }
 }
 
@@ -119,7 +126,9 @@ impl NotificationKind {
             | K::ModerationWarning
             | K::AuthorMuted
             | K::RatingConfirmed
-            | K::RatingReturned => None,
+            | K::RatingReturned
+            | K::AwardGranted
+            | K::NominationDeclined => None,
         }
     }
 }

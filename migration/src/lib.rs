@@ -41,6 +41,7 @@ mod m20270105_000034_create_comments;
 mod m20270106_000035_create_stories;
 mod m20270107_000036_create_moderation;
 mod m20270108_000037_create_ratings;
+mod m20270109_000038_create_awards;
 mod util;
 
 pub struct Migrator;
@@ -86,6 +87,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270106_000035_create_stories::Migration),
             Box::new(m20270107_000036_create_moderation::Migration),
             Box::new(m20270108_000037_create_ratings::Migration),
+            Box::new(m20270109_000038_create_awards::Migration),
         ]
     }
 }

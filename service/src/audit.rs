@@ -216,6 +216,8 @@ audited_by_display!(
     entities::webhook_delivery::DeliveryStatus,
     entities::unit_rating::RatingStatus,
     entities::unit_rating::RatingLevel,
+    entities::award_kind::Recipients,
+    entities::award_nomination::NominationStatus,
 );
 
 /// What the trail is read by. The unit is required: the trail of its subtree.

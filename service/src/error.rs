@@ -299,6 +299,8 @@ pub enum ConflictKind {
     NoCriteria,
     /// A unit below has submitted a rating against these criteria: they are fixed for the year.
     CriteriaInUse,
+    /// The unit or person is proposed for (or has) this award for the year already.
+    AlreadyNominated,
 }
 
 impl ConflictKind {
@@ -320,6 +322,7 @@ impl ConflictKind {
             AlreadyAppealed => "ALREADY_APPEALED",
             NoCriteria => "NO_CRITERIA",
             CriteriaInUse => "CRITERIA_IN_USE",
+            AlreadyNominated => "ALREADY_NOMINATED",
             NotAMember => "NOT_A_MEMBER",
             WrongStatus => "WRONG_STATUS",
             RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
@@ -529,6 +532,10 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::Muted, Lang::En) => "You may not post or comment for now.",
         (ConflictKind::AlreadyAppealed, Lang::Vi) => "Quyết định này đã được khiếu nại.",
         (ConflictKind::AlreadyAppealed, Lang::En) => "This decision was appealed already.",
+        (ConflictKind::AlreadyNominated, Lang::Vi) => "Đã có đề nghị khen thưởng này cho năm này.",
+        (ConflictKind::AlreadyNominated, Lang::En) => {
+            "This award has been proposed for them this year already."
+        }
         (ConflictKind::NoCriteria, Lang::Vi) => "Cấp trên chưa ban hành tiêu chí xếp loại cho năm này.",
         (ConflictKind::NoCriteria, Lang::En) => "The level above has set no rating criteria for this year.",
         (ConflictKind::CriteriaInUse, Lang::Vi) => {

@@ -37,6 +37,7 @@ pub mod state;
 pub mod suppression;
 pub mod worker;
 
+pub mod awards;
 pub mod campaigns;
 pub mod content;
 pub mod identity;

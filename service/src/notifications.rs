@@ -332,6 +332,42 @@ pub fn render(kind: &str, params: &Value, lang: Lang) -> (String, String) {
                 )
             }
         }
+        Some(NotificationKind::AwardGranted) => {
+            let (award, issuer) = (param(params, "award"), param(params, "issuer"));
+            let year = params.get("year").and_then(Value::as_i64).unwrap_or(0);
+            match (vi, params.get("unit").and_then(Value::as_str)) {
+                (true, Some(unit)) => (
+                    "Chúc mừng đơn vị được khen thưởng".into(),
+                    format!("{unit} được tặng {award} của {issuer} năm {year}."),
+                ),
+                (true, None) => (
+                    "Chúc mừng bạn được khen thưởng".into(),
+                    format!("Bạn được tặng {award} của {issuer} năm {year}."),
+                ),
+                (false, Some(unit)) => (
+                    "Your unit was commended".into(),
+                    format!("{unit} receives the {award} of {issuer} for {year}."),
+                ),
+                (false, None) => {
+                    ("You were commended".into(), format!("You receive the {award} of {issuer} for {year}."))
+                }
+            }
+        }
+        Some(NotificationKind::NominationDeclined) => {
+            let (award, year) =
+                (param(params, "award"), params.get("year").and_then(Value::as_i64).unwrap_or(0));
+            if vi {
+                (
+                    "Đề nghị khen thưởng không được duyệt".into(),
+                    format!("Đề nghị tặng {award} năm {year} không được duyệt. Xem lý do."),
+                )
+            } else {
+                (
+                    "Nomination declined".into(),
+                    format!("The nomination for the {award} of {year} was declined. See the reason."),
+                )
+            }
+        }
         None if vi => ("Thông báo mới".into(), "Bạn có một thông báo mới.".into()),
         None => ("New notification".into(), "You have a new notification.".into()),
     }

@@ -45,6 +45,8 @@ const EXPECTED: &[(Capability, [&str; 4], &str)] = {
         (ModerateContent, ["YNYN", "YNYN", "FNFN", "YNYN"], "YYYY"),
         (SubmitRating, ["YNFN", "YNYN", "FNFN", "YNYN"], "YYYY"),
         (ReviewRatings, ["FNFN", "FNYN", "FNFN", "FNYN"], "YYYY"),
+        (NominateAwards, ["YNFN", "YNYN", "FNFN", "YNYN"], "YYYY"),
+        (DecideAwards, ["FNFN", "YNYN", "FNFN", "YNYN"], "YYYY"),
     ]
 };
 

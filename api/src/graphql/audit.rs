@@ -39,6 +39,8 @@ pub enum GqlArea {
     /// Units' yearly ratings: criteria set, self-assessments submitted, ratings sent back or
     /// confirmed.
     Ratings,
+    /// Kinds of award, nominations, approvals and declines.
+    Awards,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,12 @@ pub enum GqlAction {
     /// A submitted rating sent back to its unit with a reason.
     RatingReturned,
     RatingConfirmed,
+    AwardKindCreated,
+    /// A kind of award switched on or off.
+    AwardKindUpdated,
+    NominationMade,
+    AwardApproved,
+    NominationDeclined,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +156,8 @@ pub enum GqlSubjectKind {
     UnitRating,
     /// The rating criteria a unit set for the units below it (the id is the unit's).
     RatingCriteria,
+    AwardKind,
+    AwardNomination,
 }
 
 /// The node kind of a subject, for those that are nodes.
@@ -174,6 +184,8 @@ fn node_kind(kind: SubjectKind) -> Option<NodeKind> {
         S::ContentSettings => NodeKind::OrgUnit,
         S::UnitRating => NodeKind::UnitRating,
         S::RatingCriteria => NodeKind::OrgUnit,
+        S::AwardKind => NodeKind::AwardKind,
+        S::AwardNomination => NodeKind::AwardNomination,
         S::PopulationFigure | S::Import | S::Target | S::ReportedValue => return None,
     })
 }

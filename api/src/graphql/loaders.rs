@@ -53,6 +53,10 @@ pub struct Loaders {
     pub my_reactions: DataLoader<MyReactionLoader>,
     /// A record's photos (a story's), in order, keyed by the record.
     pub photos: DataLoader<PhotoLoader>,
+    /// A unit's approved awards, newest decision first.
+    pub unit_awards: DataLoader<UnitAwardsLoader>,
+    /// Kinds of award by id.
+    pub award_kinds: DataLoader<AwardKindLoader>,
 }
 
 /// Values a list read ahead for the fields of its rows. Each is taken by the first field that
@@ -110,6 +114,8 @@ impl Loaders {
             engagement: DataLoader::new(EngagementLoader(db.clone()), spawn),
             my_reactions: DataLoader::new(MyReactionLoader(db.clone()), spawn),
             photos: DataLoader::new(PhotoLoader(db.clone()), spawn),
+            unit_awards: DataLoader::new(UnitAwardsLoader(db.clone()), spawn),
+            award_kinds: DataLoader::new(AwardKindLoader(db.clone()), spawn),
         }
     }
 }
@@ -338,5 +344,33 @@ impl Loader<Uuid> for PhotoLoader {
             }
         }
         Ok(out)
+    }
+}
+
+pub struct UnitAwardsLoader(DatabaseConnection);
+
+impl Loader<UnitId> for UnitAwardsLoader {
+    type Value = Vec<entities::award_nomination::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[UnitId]) -> Result<HashMap<UnitId, Self::Value>, Self::Error> {
+        let mut out: HashMap<UnitId, Self::Value> = HashMap::new();
+        for award in service::awards::of_units(&self.0, keys, None).await? {
+            if let Some(unit) = award.unit_id {
+                out.entry(unit).or_default().push(award);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub struct AwardKindLoader(DatabaseConnection);
+
+impl Loader<Uuid> for AwardKindLoader {
+    type Value = entities::award_kind::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        Ok(service::awards::kinds_by_ids(&self.0, keys).await?.into_iter().map(|k| (k.id, k)).collect())
     }
 }

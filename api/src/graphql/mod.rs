@@ -7,6 +7,7 @@
 
 pub mod arguments;
 pub mod audit;
+pub mod awards;
 pub mod bulk;
 pub mod campaigns;
 pub mod connection;
@@ -59,6 +60,7 @@ pub struct QueryRoot(
     campaigns::targets::TargetQuery,
     campaigns::news::NewsQuery,
     ratings::RatingQuery,
+    awards::AwardQuery,
     violence::ViolenceQuery,
     integrations::IntegrationQuery,
     audit::AuditQuery,
@@ -81,6 +83,7 @@ pub struct MutationRoot(
     campaigns::targets::TargetMutation,
     campaigns::news::NewsMutation,
     ratings::RatingMutation,
+    awards::AwardMutation,
     violence::ViolenceMutation,
     integrations::IntegrationMutation,
 );

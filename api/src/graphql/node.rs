@@ -6,7 +6,9 @@
 //! list shows it to, a pledge to its person and the member managers over its branch, a post to
 //! its managers and (while published) to people whose feed includes its unit, an indicator to
 //! officers (a reported one to those at, above or below the unit that defined it), a session to
-//! its owner while it lasts, a unit's rating to the officers over the unit; anything
+//! its owner while it lasts, a unit's rating to the officers over the unit, a kind of award to
+//! officers at, above or below its unit, a nomination to officers over the unit that made it
+//! (and to its awardee once approved); anything
 //! else is `NOT_FOUND`.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
@@ -52,6 +54,8 @@ pub enum Node {
     Story(super::content::Story),
     ModerationCase(super::moderation::ModerationCase),
     UnitRating(super::ratings::UnitRating),
+    AwardKind(super::awards::AwardKind),
+    AwardNomination(super::awards::AwardNomination),
 }
 
 #[derive(Default)]
@@ -132,6 +136,18 @@ impl NodeQuery {
                 ctx.auth()?.require()?;
                 let row = service::ratings::get(ctx.call()?, gid.id).await?;
                 Node::UnitRating(super::ratings::UnitRating::load(ctx, row).await?)
+            }
+            NodeKind::AwardKind => {
+                ctx.auth()?.require()?;
+                Node::AwardKind(super::awards::AwardKind(
+                    service::awards::get_kind(ctx.call()?, gid.id).await?,
+                ))
+            }
+            NodeKind::AwardNomination => {
+                ctx.auth()?.require()?;
+                Node::AwardNomination(super::awards::AwardNomination(
+                    service::awards::get(ctx.call()?, gid.id).await?,
+                ))
             }
             NodeKind::Comment => {
                 ctx.auth()?.require()?;

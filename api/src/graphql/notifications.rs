@@ -82,6 +82,10 @@ pub enum GqlNotificationKind {
     /// To whoever submitted a unit's rating: it was sent back for changes (`link` is the
     /// rating).
     RatingReturned,
+    /// To the person awarded, or the officers of the unit awarded (`link` is the award).
+    AwardGranted,
+    /// To whoever nominated: the nomination was declined (`link` is it, with the reason).
+    NominationDeclined,
     /// A kind this server version does not know yet (during a rolling upgrade); show the
     /// title and body as they are.
     Other,
@@ -121,6 +125,8 @@ impl From<NotificationKind> for GqlNotificationKind {
             NotificationKind::AppealDecided => GqlNotificationKind::AppealDecided,
             NotificationKind::RatingConfirmed => GqlNotificationKind::RatingConfirmed,
             NotificationKind::RatingReturned => GqlNotificationKind::RatingReturned,
+            NotificationKind::AwardGranted => GqlNotificationKind::AwardGranted,
+            NotificationKind::NominationDeclined => GqlNotificationKind::NominationDeclined,
         }
     }
 }

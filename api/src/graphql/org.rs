@@ -146,6 +146,12 @@ impl OrgUnit {
         .await
     }
 
+    /// The awards the unit received (public, as on its page), newest decision first; of one
+    /// year when given.
+    async fn awards(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<Vec<super::awards::Award>> {
+        super::awards::unit_awards(ctx, self.0.id, year).await
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

@@ -25,6 +25,8 @@
 //! | `ModerateContent`       | at or above       | at or above    | —              | at or above     | yes          |
 //! | `SubmitRating`          | of a branch       | at or above    | —              | at or above     | yes          |
 //! | `ReviewRatings`         | —                 | strictly above | —              | strictly above  | yes          |
+//! | `NominateAwards`        | of a branch       | at or above    | —              | at or above     | yes          |
+//! | `DecideAwards`          | —                 | at or above    | —              | at or above     | yes          |
 //!
 //! "Of a branch": held at or above the unit, and the unit acted on is a branch (a branch leader
 //! runs her branch's trainings, posts and reported figures, not those of the groups below it).
@@ -58,6 +60,10 @@
 //!   confirm it, and nobody confirms a rating she submitted herself (`service::ratings`). The
 //!   criteria the units below are assessed against are set by whoever sets their targets
 //!   (`SetTargets` over the unit that sets them).
+//! - **Awards are proposed from below and decided at their level.** A unit's officers (a branch
+//!   leader for her branch and its members) nominate; the officers and admins of the unit whose
+//!   award it is define its kinds and decide, and nobody decides a nomination she made
+//!   (`service::awards`).
 //! - **The audit trail is the admins' oversight.** An admin reads what every officer of her
 //!   subtree did (`service::audit`); officers are not each other's auditors, and a case
 //!   officer's report work is in each report's own access log, not here.
@@ -105,6 +111,10 @@ pub enum Capability {
     SubmitRating,
     /// Confirm (or send back) the ratings the units below submit.
     ReviewRatings,
+    /// Nominate the unit, the units below it and their people for awards.
+    NominateAwards,
+    /// Define the unit's kinds of award and approve or decline nominations for them.
+    DecideAwards,
 }
 
 /// Where a granting role must be held relative to the unit acted on.
@@ -138,7 +148,7 @@ const fn above(role: Role) -> Grant {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 18] = [
+    pub const ALL: [Capability; 20] = [
         Capability::ViewUnit,
         Capability::ManageMembers,
         Capability::ReviewPledges,
@@ -157,6 +167,8 @@ impl Capability {
         Capability::ModerateContent,
         Capability::SubmitRating,
         Capability::ReviewRatings,
+        Capability::NominateAwards,
+        Capability::DecideAwards,
     ];
 
     /// The table: the roles that grant the capability, and where.
@@ -169,11 +181,15 @@ impl Capability {
             Capability::ManageMembers | Capability::ReviewPledges | Capability::ModerateContent => {
                 const { &[at(BranchLeader), at(UnitOfficer), at(UnitAdmin)] }
             }
-            Capability::SetPopulation | Capability::ManageCampaigns | Capability::SetTargets => {
-                const { &[at(UnitOfficer), at(UnitAdmin)] }
-            }
+            Capability::SetPopulation
+            | Capability::ManageCampaigns
+            | Capability::SetTargets
+            | Capability::DecideAwards => const { &[at(UnitOfficer), at(UnitAdmin)] },
             Capability::ManageTrainings => const { &[of_branch(BranchLeader), at(UnitOfficer)] },
-            Capability::PublishNews | Capability::ReportIndicators | Capability::SubmitRating => {
+            Capability::PublishNews
+            | Capability::ReportIndicators
+            | Capability::SubmitRating
+            | Capability::NominateAwards => {
                 const { &[of_branch(BranchLeader), at(UnitOfficer), at(UnitAdmin)] }
             }
             Capability::HandleViolenceReports => const { &[at(CaseOfficer)] },

@@ -48,6 +48,10 @@ pub enum NodeKind {
     ModerationCase,
     /// A unit's rating for a year.
     UnitRating,
+    /// A kind of award a unit grants.
+    AwardKind,
+    /// A unit or person proposed for an award (an award once approved).
+    AwardNomination,
 }
 
 impl NodeKind {
@@ -65,6 +69,8 @@ impl NodeKind {
             NodeKind::Story => "Story",
             NodeKind::ModerationCase => "ModerationCase",
             NodeKind::UnitRating => "UnitRating",
+            NodeKind::AwardKind => "AwardKind",
+            NodeKind::AwardNomination => "AwardNomination",
             NodeKind::Training => "Training",
             NodeKind::TrainingRegistration => "TrainingRegistration",
             NodeKind::Campaign => "Campaign",
@@ -110,6 +116,8 @@ impl NodeKind {
             NodeKind::Story,
             NodeKind::ModerationCase,
             NodeKind::UnitRating,
+            NodeKind::AwardKind,
+            NodeKind::AwardNomination,
         ]
         .into_iter()
         .find(|k| k.name() == name)

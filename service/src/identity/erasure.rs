@@ -9,12 +9,13 @@
 //!   reactions, both out of every count), notifications, remembered devices, refresh tokens, phone
 //!   codes and SMS still queued to her number, invitations to her, the notes of her
 //!   membership requests, the household label and notes of her pledges, the label, platform and
-//!   user agent of her sessions, and the safe contact of her violence reports.
+//!   user agent of her sessions, the safe contact of her violence reports, her award nominations
+//!   still waiting, and the citations of her decided ones.
 //! - **Kept, anonymous**: the person row itself (so every membership, registration and pledge it
 //!   holds keeps counting in every statistic and target), with `deleted_at`, her gender (training
 //!   statistics count women) and language; her memberships and their history, registrations and
-//!   attendance, pledges and their review, consents, and her sessions (revoked, so a token of hers
-//!   is refused even after a cache loss).
+//!   attendance, pledges and their review, consents, her awards (counted in the year's figures),
+//!   and her sessions (revoked, so a token of hers is refused even after a cache loss).
 //! - **Violence reports** she made stay with the case officers (they may be evidence) but no
 //!   longer link to her account (see `violence::unlink_reporter`).
 //! - Her sessions end at once (revoked and flagged); her officer roles end, and the reports
@@ -154,6 +155,9 @@ pub(crate) async fn erase(state: &AppState, current: person::Model) -> Result<()
         .filter(pledge::Column::PersonId.eq(person))
         .exec(&txn)
         .await?;
+
+    // Her proposed nominations go; her awards stay in the year's figures, without the citation.
+    crate::awards::forget_person(&txn, person).await?;
 
     // Officer roles end; the reports assigned to her go back to their queues.
     let ended = officer_role::Entity::update_many()

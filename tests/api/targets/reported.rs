@@ -46,7 +46,11 @@ async fn officers_define_reported_indicators_for_their_subtree() {
     create_indicator(&app, &leader, "HN-LB-BD-01", "Tên", "%", "SUM").await.expect_code("FORBIDDEN");
     create_indicator(&app, &stranger, "HN-LB", "Tên", "%", "SUM").await.expect_code("NOT_FOUND");
     create_indicator(&app, &lb, "HN-HK", "Tên", "%", "SUM").await.expect_code("NOT_FOUND");
-    assert_eq!(entities::indicator::Entity::find().count(&app.state.db).await.unwrap(), 8);
+    assert_eq!(
+        entities::indicator::Entity::find().count(&app.state.db).await.unwrap(),
+        10,
+        "five computed, five made"
+    );
 
     // Usable at a unit: the computed ones, and those defined at it or above, in that order.
     let listed = |token: String, code: &'static str| {
@@ -56,9 +60,9 @@ async fn officers_define_reported_indicators_for_their_subtree() {
             data["indicators"].as_array().unwrap().iter().map(|i| s(&i["id"])).collect::<Vec<_>>()
         }
     };
-    let computed3 = [computed(1), computed(2), computed(3)];
+    let computed5 = [computed(1), computed(2), computed(3), computed(4), computed(5)];
     let with = |extra: &[&String]| {
-        computed3.iter().cloned().chain(extra.iter().map(|e| (*e).clone())).collect::<Vec<_>>()
+        computed5.iter().cloned().chain(extra.iter().map(|e| (*e).clone())).collect::<Vec<_>>()
     };
     assert_eq!(listed(leader.clone(), "HN-LB-BD-01").await, with(&[&lb_sum, &lb_avg, &city_own]));
     assert_eq!(listed(case.clone(), "HN-LB-BD").await, with(&[&lb_sum, &lb_avg, &city_own]));

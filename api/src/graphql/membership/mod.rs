@@ -115,6 +115,11 @@ impl Membership {
         Ok(load_person(ctx, self.0.person_id).await?.phone_verified_at.is_some())
     }
 
+    /// The member's awards, newest decision first (her own, and her member managers').
+    async fn awards(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::awards::Award>> {
+        crate::graphql::awards::person_awards(ctx, self.0.person_id).await
+    }
+
     /// Every change, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<MembershipEvent>> {
         let events = ctx.loaders()?.membership_events.load_one(self.0.id).await?.unwrap_or_default();
