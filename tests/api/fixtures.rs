@@ -58,9 +58,11 @@ impl Series {
     pub const MODERATION_QUEUE: Series = Series(988);
     /// Ratings (`ratings`).
     pub const RATINGS: Series = Series(989);
+    /// Commendations (`awards`).
+    pub const AWARDS: Series = Series(990);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 18] = [
+    pub const ALL: [Series; 19] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -79,6 +81,7 @@ impl Series {
         Series::MODERATION,
         Series::MODERATION_QUEUE,
         Series::RATINGS,
+        Series::AWARDS,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

@@ -11,6 +11,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod authz;
+mod awards;
 mod bulk;
 mod campaigns;
 mod content;

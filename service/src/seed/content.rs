@@ -2,8 +2,8 @@
 //! a member of branch HN-LB-BD-01, the city's emulation movement and its two campaigns (with the
 //! "5 no's and 3 cleans" criteria), news posts at several levels (one in another district, which
 //! she must not see), upcoming trainings, this year's household-certification targets of the
-//! city, split among the districts and, for Long Biên, among its wards, and the ratings of
-//! [`super::ratings`].
+//! city, split among the districts and, for Long Biên, among its wards, and the ratings and
+//! awards of [`super::ratings`].
 //!
 //! Loaded once, in one transaction, keyed on the demo member's membership; development only
 //! (`APP_SEED_DEMO_CONTENT`, on by default wherever the demo data is).
@@ -83,6 +83,8 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
         district: account("+84900000003").await?.id,
         ward: account("+84900000009").await?.id,
         city: author.id,
+        leader: account("+84900000005").await?.id,
+        member: member.id,
     };
     let now = Utc::now();
     let year = crate::domain::hanoi_day(now).year();
@@ -276,7 +278,8 @@ pub async fn load_demo_content(state: &AppState) -> Result<bool, ApiError> {
     for ward in children_of(lb.id).await? {
         set(ward.id, 40.0, true).insert(&txn).await?;
     }
-    super::ratings::load(&txn, &lb, year, officers, now).await?;
+    super::ratings::load(&txn, &lb, year, &officers, now).await?;
+    super::ratings::load_awards(&txn, &city, &lb, year, &officers, now).await?;
     txn.commit().await?;
     Ok(true)
 }

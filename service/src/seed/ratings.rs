@@ -1,9 +1,13 @@
-//! Demo ratings: last year's, confirmed, for Long Biên's wards and Bồ Đề's branches, against the
-//! criteria their parents set; this year's criteria for the wards (so Bồ Đề's officer can write
-//! this year's); and the target "90% of bases rated good or better" for Long Biên, last year and
-//! this year. Part of the demo content's transaction.
+//! Demo ratings and awards: last year's ratings, confirmed, for Long Biên's wards and Bồ Đề's
+//! branches, against the criteria their parents set; this year's criteria for the wards (so Bồ
+//! Đề's officer can write this year's); the target "90% of bases rated good or better" for Long
+//! Biên, last year and this year; the city's and Long Biên's kinds of award, last year's awards
+//! (the city's Bằng khen to Bồ Đề, Long Biên's Giấy khen to branch 01, its leader and the demo
+//! member) and a nomination waiting. Part of the demo content's transaction.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entities::award_kind::{self, Recipients};
+use entities::award_nomination::{self as nomination, NominationStatus};
 use entities::ids::{PersonId, UnitId};
 use entities::org_unit::{self, UnitKind};
 use entities::unit_rating::{RatingLevel, RatingStatus};
@@ -40,7 +44,7 @@ const BRANCHES: [(&str, RatingLevel); 4] = [
     ("HN-LB-BD-04", RatingLevel::Fair),
 ];
 
-/// Who acted in the demo ratings.
+/// Who acted in the demo ratings and awards.
 pub(super) struct Officers {
     /// Long Biên's officer: sets the wards' criteria, confirms their ratings.
     pub district: PersonId,
@@ -48,6 +52,9 @@ pub(super) struct Officers {
     pub ward: PersonId,
     /// The city's admin: confirms what the district officer wrote.
     pub city: PersonId,
+    /// Branch 01's leader and the demo member: commended.
+    pub leader: PersonId,
+    pub member: PersonId,
 }
 
 /// Points out of `max` that go with `level`.
@@ -140,7 +147,7 @@ pub(super) async fn load(
     conn: &impl ConnectionTrait,
     lb: &org_unit::Model,
     year: i32,
-    who: Officers,
+    who: &Officers,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let last = year - 1;
@@ -192,5 +199,182 @@ pub(super) async fn load(
             set(ward.id, true).insert(conn).await?;
         }
     }
+    Ok(())
+}
+
+async fn award_kind(
+    conn: &impl ConnectionTrait,
+    unit: UnitId,
+    name: &str,
+    issuer: &str,
+    recipients: Recipients,
+    by: PersonId,
+    at: DateTime<Utc>,
+) -> Result<award_kind::Model, ApiError> {
+    Ok(award_kind::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        unit_id: Set(unit),
+        name: Set(name.to_owned()),
+        issuer: Set(issuer.to_owned()),
+        recipients: Set(recipients),
+        active: Set(true),
+        created_by: Set(by),
+        created_at: Set(at),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// One nomination; approved (with its decision) when `decision` is given.
+#[allow(clippy::too_many_arguments)]
+async fn nomination(
+    conn: &impl ConnectionTrait,
+    kind: &award_kind::Model,
+    year: i32,
+    from: UnitId,
+    nominee: (Option<UnitId>, Option<PersonId>),
+    citation: &str,
+    by: PersonId,
+    decision: Option<(&str, NaiveDate, PersonId)>,
+    at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    nomination::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        kind_id: Set(kind.id),
+        year: Set(year),
+        nominating_unit_id: Set(from),
+        unit_id: Set(nominee.0),
+        person_id: Set(nominee.1),
+        citation: Set(citation.to_owned()),
+        status: Set(if decision.is_some() { NominationStatus::Approved } else { NominationStatus::Proposed }),
+        decision_number: Set(decision.map(|d| d.0.to_owned())),
+        decision_date: Set(decision.map(|d| d.1)),
+        decline_reason: Set(None),
+        nominated_by: Set(by),
+        nominated_at: Set(at),
+        decided_by: Set(decision.map(|d| d.2)),
+        decided_at: Set(decision.map(|_| at + Duration::days(14))),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// The kinds of award of the city and of Long Biên, last year's awards and one nomination
+/// waiting.
+pub(super) async fn load_awards(
+    conn: &impl ConnectionTrait,
+    city: &org_unit::Model,
+    lb: &org_unit::Model,
+    year: i32,
+    who: &Officers,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let last = year - 1;
+    let code = |c: &str| {
+        let c = c.to_owned();
+        async move {
+            org_unit::Entity::find()
+                .filter(org_unit::Column::Code.eq(c.clone()))
+                .one(conn)
+                .await?
+                .ok_or_else(|| ApiError::internal(format_args!("demo unit {c} is missing")))
+        }
+    };
+    let (bd, bd1, bd2) = (code("HN-LB-BD").await?, code("HN-LB-BD-01").await?, code("HN-LB-BD-02").await?);
+    let at =
+        NaiveDate::from_ymd_opt(year, 1, 5).and_then(|d| d.and_hms_opt(2, 0, 0)).map_or(now, |t| t.and_utc());
+    let decided = NaiveDate::from_ymd_opt(year, 1, 20).unwrap_or_default();
+    // The central union's, which the city records when the decision comes back.
+    award_kind(
+        conn,
+        city.id,
+        "Bằng khen",
+        "Ban Chấp hành Trung ương Hội LHPN Việt Nam",
+        Recipients::Both,
+        who.city,
+        at,
+    )
+    .await?;
+    let city_kind = award_kind(
+        conn,
+        city.id,
+        "Bằng khen",
+        "Ban Chấp hành Hội LHPN Thành phố Hà Nội",
+        Recipients::Both,
+        who.city,
+        at,
+    )
+    .await?;
+    let giay = award_kind(
+        conn,
+        lb.id,
+        "Giấy khen",
+        "Ban Thường vụ Hội LHPN quận Long Biên",
+        Recipients::Both,
+        who.district,
+        at,
+    )
+    .await?;
+    nomination(
+        conn,
+        &city_kind,
+        last,
+        lb.id,
+        (Some(bd.id), None),
+        "Hoàn thành xuất sắc nhiệm vụ công tác Hội và phong trào phụ nữ năm liền.",
+        who.district,
+        Some(("45/QĐ-HPNTP", decided, who.city)),
+        at,
+    )
+    .await?;
+    nomination(
+        conn,
+        &giay,
+        last,
+        bd.id,
+        (Some(bd1.id), None),
+        "Chi hội dẫn đầu phong trào xây dựng gia đình 5 không, 3 sạch.",
+        who.ward,
+        Some(("12/QĐ-HPN", decided, who.district)),
+        at,
+    )
+    .await?;
+    nomination(
+        conn,
+        &giay,
+        last,
+        bd.id,
+        (None, Some(who.leader)),
+        "Chi hội trưởng tiêu biểu, phát triển 25 hội viên mới.",
+        who.ward,
+        Some(("12/QĐ-HPN", decided, who.district)),
+        at,
+    )
+    .await?;
+    nomination(
+        conn,
+        &giay,
+        last,
+        bd1.id,
+        (None, Some(who.member)),
+        "Hội viên tích cực tham gia các hoạt động của chi hội.",
+        who.leader,
+        Some(("12/QĐ-HPN", decided, who.district)),
+        at,
+    )
+    .await?;
+    nomination(
+        conn,
+        &giay,
+        last,
+        bd.id,
+        (Some(bd2.id), None),
+        "Chi hội có nhiều mô hình sinh kế cho phụ nữ.",
+        who.ward,
+        None,
+        now,
+    )
+    .await?;
     Ok(())
 }
