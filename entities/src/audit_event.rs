@@ -59,6 +59,7 @@ crate::stored_enum! {
         UnitCreated = "UNIT_CREATED",
         UnitRenamed = "UNIT_RENAMED",
         UnitMoved = "UNIT_MOVED",
+        UnitMerged = "UNIT_MERGED",
         CaseClosureApprovalSet = "CASE_CLOSURE_APPROVAL_SET",
         RoleAssigned = "ROLE_ASSIGNED",
         RoleRevoked = "ROLE_REVOKED",
@@ -123,7 +124,9 @@ impl AuditAction {
     pub fn area(self) -> AuditArea {
         use AuditAction::*;
         match self {
-            UnitCreated | UnitRenamed | UnitMoved | CaseClosureApprovalSet => AuditArea::Structure,
+            UnitCreated | UnitRenamed | UnitMoved | UnitMerged | CaseClosureApprovalSet => {
+                AuditArea::Structure
+            }
             RoleAssigned | RoleRevoked => AuditArea::Roles,
             RequestApproved | RequestRejected | MemberEnrolled | MemberInvited | MembershipSuspended
             | MembershipReinstated | PopulationSet => AuditArea::Membership,

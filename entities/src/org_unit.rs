@@ -27,6 +27,10 @@ pub struct Model {
     pub case_closure_approval: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// `ACTIVE`, or `MERGED` into `merged_into_id` (it then hangs below that unit, inert).
+    pub status: UnitStatus,
+    pub merged_into_id: Option<UnitId>,
+    pub merged_at: Option<DateTimeUtc>,
 }
 
 crate::stored_enum! {
@@ -38,6 +42,15 @@ crate::stored_enum! {
         Base = "BASE",
         Branch = "BRANCH",
         Group = "GROUP",
+    }
+}
+
+crate::stored_enum! {
+    /// Whether a unit is live.
+    pub enum UnitStatus {
+        Active = "ACTIVE",
+        /// Merged into another unit: read-only history below it.
+        Merged = "MERGED",
     }
 }
 

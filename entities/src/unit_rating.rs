@@ -13,6 +13,9 @@ pub struct Model {
     pub unit_id: UnitId,
     /// The unit's kind (what the share indicators count by).
     pub unit_kind: UnitKind,
+    /// The unit whose criteria it is assessed against: the unit's parent when it was begun
+    /// (kept when the unit later moves or its parent is merged).
+    pub criteria_unit_id: UnitId,
     pub year: i32,
     pub status: RatingStatus,
     /// The rating the unit proposes for itself (required to submit).

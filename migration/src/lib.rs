@@ -42,6 +42,7 @@ mod m20270106_000035_create_stories;
 mod m20270107_000036_create_moderation;
 mod m20270108_000037_create_ratings;
 mod m20270109_000038_create_awards;
+mod m20270110_000039_unit_merges;
 mod util;
 
 pub struct Migrator;
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270107_000036_create_moderation::Migration),
             Box::new(m20270108_000037_create_ratings::Migration),
             Box::new(m20270109_000038_create_awards::Migration),
+            Box::new(m20270110_000039_unit_merges::Migration),
         ]
     }
 }

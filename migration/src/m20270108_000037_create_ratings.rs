@@ -37,6 +37,7 @@ enum UnitRating {
     Id,
     UnitId,
     UnitKind,
+    CriteriaUnitId,
     Year,
     Status,
     Proposed,
@@ -116,6 +117,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_pk(R::Id))
                     .col(uuid(R::UnitId))
                     .col(string(R::UnitKind, 16))
+                    .col(uuid(R::CriteriaUnitId))
                     .col(ColumnDef::new(R::Year).integer().not_null())
                     .col(string(R::Status, 16))
                     .col(string_null(R::Proposed, 16))

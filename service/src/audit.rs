@@ -218,6 +218,7 @@ audited_by_display!(
     entities::unit_rating::RatingLevel,
     entities::award_kind::Recipients,
     entities::award_nomination::NominationStatus,
+    entities::org_unit::UnitStatus,
 );
 
 /// What the trail is read by. The unit is required: the trail of its subtree.

@@ -301,6 +301,9 @@ pub enum ConflictKind {
     CriteriaInUse,
     /// The unit or person is proposed for (or has) this award for the year already.
     AlreadyNominated,
+    /// The unit was merged into another (`OrgUnit.mergedInto`): its history is read, nothing
+    /// new is done there.
+    UnitMerged,
 }
 
 impl ConflictKind {
@@ -323,6 +326,7 @@ impl ConflictKind {
             NoCriteria => "NO_CRITERIA",
             CriteriaInUse => "CRITERIA_IN_USE",
             AlreadyNominated => "ALREADY_NOMINATED",
+            UnitMerged => "UNIT_MERGED",
             NotAMember => "NOT_A_MEMBER",
             WrongStatus => "WRONG_STATUS",
             RegistrationNotOpen => "REGISTRATION_NOT_OPEN",
@@ -532,6 +536,8 @@ fn conflict_message(kind: ConflictKind, lang: Lang) -> &'static str {
         (ConflictKind::Muted, Lang::En) => "You may not post or comment for now.",
         (ConflictKind::AlreadyAppealed, Lang::Vi) => "Quyết định này đã được khiếu nại.",
         (ConflictKind::AlreadyAppealed, Lang::En) => "This decision was appealed already.",
+        (ConflictKind::UnitMerged, Lang::Vi) => "Đơn vị này đã được sáp nhập vào đơn vị khác.",
+        (ConflictKind::UnitMerged, Lang::En) => "This unit was merged into another.",
         (ConflictKind::AlreadyNominated, Lang::Vi) => "Đã có đề nghị khen thưởng này cho năm này.",
         (ConflictKind::AlreadyNominated, Lang::En) => {
             "This award has been proposed for them this year already."

@@ -80,6 +80,9 @@ struct Fact {
     case_closure_approval: Option<bool>,
     created_at: Option<DateTime<Utc>>,
     updated_at: Option<DateTime<Utc>>,
+    unit_status: Option<entities::org_unit::UnitStatus>,
+    merged_into_id: Option<UnitId>,
+    merged_at: Option<DateTime<Utc>>,
 }
 
 /// Read by position, in the statement's column order: a member's standing is a good part of the
@@ -110,6 +113,9 @@ impl FromQueryResult for Fact {
             case_closure_approval: row.try_get_by_index(19)?,
             created_at: row.try_get_by_index(20)?,
             updated_at: row.try_get_by_index(21)?,
+            unit_status: row.try_get_by_index(22)?,
+            merged_into_id: row.try_get_by_index(23)?,
+            merged_at: row.try_get_by_index(24)?,
         })
     }
 }
@@ -145,16 +151,19 @@ impl Fact {
             case_closure_approval: self.case_closure_approval?,
             created_at: self.created_at?,
             updated_at: self.updated_at?,
+            status: self.unit_status?,
+            merged_into_id: self.merged_into_id,
+            merged_at: self.merged_at,
         })
     }
 }
 
 /// The unit columns of a fact that carries none.
-const NO_UNIT: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+const NO_UNIT: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
 /// The same, named: the first fact of the statement names the columns of every row.
 const NO_UNIT_NAMED: &str = "NULL AS parent_id, NULL AS kind, NULL AS code, NULL AS name, \
     NULL AS name_search, NULL AS search_words, NULL AS depth, NULL AS case_closure_approval, \
-    NULL AS created_at, NULL AS updated_at";
+    NULL AS created_at, NULL AS updated_at, NULL AS unit_status, NULL AS merged_into_id, NULL AS merged_at";
 /// The membership columns of a fact that carries none.
 const NO_MEMBERSHIP: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
 /// The membership columns of the fact about membership `m`.
@@ -162,7 +171,8 @@ const MEMBERSHIP: &str = "m.id AS membership_id, m.member_number AS member_numbe
 /// The unit columns of a fact about unit `u`.
 const UNIT: &str = "u.parent_id AS parent_id, u.kind AS kind, u.code AS code, u.name AS name, \
     u.name_search AS name_search, u.search_words AS search_words, u.depth AS depth, \
-    u.case_closure_approval AS case_closure_approval, u.created_at AS created_at, u.updated_at AS updated_at";
+    u.case_closure_approval AS case_closure_approval, u.created_at AS created_at, u.updated_at AS updated_at, \
+    u.status AS unit_status, u.merged_into_id AS merged_into_id, u.merged_at AS merged_at";
 
 impl ViewerScope {
     /// Reads the caller's standing in one statement.

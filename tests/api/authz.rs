@@ -57,6 +57,7 @@ fn letter(d: Decision) -> char {
         Decision::Allowed { .. } => 'Y',
         Decision::InReach => 'F',
         Decision::OutOfReach => 'N',
+        Decision::Merged => 'M',
     }
 }
 

@@ -17,7 +17,7 @@ use crate::graphql::{
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "AuditArea", remote = "service::audit::Area")]
 pub enum GqlArea {
-    /// Units created, renamed, moved.
+    /// Units created, renamed, moved, merged.
     Structure,
     /// Officer roles granted and revoked.
     Roles,
@@ -60,6 +60,8 @@ pub enum GqlAction {
     UnitCreated,
     UnitRenamed,
     UnitMoved,
+    /// A unit merged into another (`mergedIntoId`); the subject is the unit merged.
+    UnitMerged,
     /// Whether closing a report needs a supervisor's approval in the unit's subtree.
     CaseClosureApprovalSet,
     RoleAssigned,

@@ -159,6 +159,91 @@ impl OrgUnit {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+
+    /// `ACTIVE`, or `MERGED` into `mergedInto` (then read-only history below that unit).
+    async fn status(&self) -> GqlUnitStatus {
+        self.0.status.into()
+    }
+
+    /// The unit it was merged into.
+    async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<OrgUnit>> {
+        match self.0.merged_into_id {
+            Some(id) => Ok(crate::graphql::unit(ctx, id).await?.map(OrgUnit)),
+            None => Ok(None),
+        }
+    }
+
+    async fn merged_at(&self) -> Option<DateTime<Utc>> {
+        self.0.merged_at
+    }
+}
+
+/// Whether a unit is live.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "OrgUnitStatus", remote = "service::org::UnitStatus")]
+pub enum GqlUnitStatus {
+    Active,
+    /// Merged into another unit (`mergedInto`): its code still resolves and its history is
+    /// read; nothing new is done there (`CONFLICT` `UNIT_MERGED`).
+    Merged,
+}
+
+/// What `mergeOrgUnits` did.
+pub struct MergeResult(svc::merge::Merged);
+
+#[Object]
+impl MergeResult {
+    /// The unit merged into.
+    async fn into(&self) -> OrgUnit {
+        OrgUnit(self.0.into.clone())
+    }
+
+    /// The units merged, now `MERGED`, in the order given.
+    async fn sources(&self) -> Vec<OrgUnit> {
+        self.0.sources.iter().cloned().map(OrgUnit).collect()
+    }
+
+    /// Child units moved below the target.
+    async fn children_moved(&self) -> u64 {
+        self.0.moved.children
+    }
+
+    /// Memberships moved (each with a `TRANSFERRED` event).
+    async fn memberships_moved(&self) -> u64 {
+        self.0.moved.memberships
+    }
+
+    /// Pending join and transfer requests moved.
+    async fn requests_moved(&self) -> u64 {
+        self.0.moved.requests
+    }
+
+    /// Officer roles ended at a source and granted again at the target.
+    async fn roles_moved(&self) -> u64 {
+        self.0.moved.roles_moved
+    }
+
+    /// Officer roles ended (asked for, or held at the target already).
+    async fn roles_ended(&self) -> u64 {
+        self.0.moved.roles_ended
+    }
+
+    async fn trainings_moved(&self) -> u64 {
+        self.0.moved.trainings
+    }
+
+    async fn campaigns_moved(&self) -> u64 {
+        self.0.moved.campaigns
+    }
+
+    async fn posts_moved(&self) -> u64 {
+        self.0.moved.posts
+    }
+
+    /// Violence reports placed at a source (their routing and handling follow too).
+    async fn violence_reports_moved(&self) -> u64 {
+        self.0.moved.violence_reports
+    }
 }
 
 /// The assignment of an officer role to a person at a unit, with its history.
@@ -373,6 +458,32 @@ impl OrgMutation {
         let id = GlobalId::decode_id::<UnitId>(&input.id, "id")?;
         let new_parent = GlobalId::decode_id::<UnitId>(&input.new_parent_id, "newParentId")?;
         Ok(OrgUnit(svc::move_unit(ctx.call()?, id, new_parent).await?))
+    }
+
+    /// Merges units into another of the same kind, in one transaction (a `UNIT_ADMIN` over all
+    /// of them and over each source's parent): children, members, requests, roles (ended
+    /// instead of moved for `endRoleIds`), trainings, campaigns, posts, reports and counters
+    /// move to `intoId`; each source stays, `MERGED`, below it, with its history. See
+    /// `docs/features/structure.md`.
+    async fn merge_org_units(
+        &self,
+        ctx: &Context<'_>,
+        source_ids: Vec<ID>,
+        into_id: ID,
+        #[graphql(default)] end_role_ids: Vec<ID>,
+    ) -> Result<MergeResult> {
+        ctx.auth()?.require()?;
+        let sources = source_ids
+            .iter()
+            .map(|id| GlobalId::decode_id::<UnitId>(id, "sourceIds"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let into = GlobalId::decode_id::<UnitId>(&into_id, "intoId")?;
+        let end_roles = end_role_ids
+            .iter()
+            .map(|id| GlobalId::decode_as(id, NodeKind::OfficerRole, "endRoleIds"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let merged = svc::merge::merge_units(ctx.call()?, &sources, into, &end_roles).await?;
+        Ok(MergeResult(merged))
     }
 
     /// Grants an officer role at a unit (a `UNIT_ADMIN` above; see `OfficerRoleKind`).

@@ -202,6 +202,11 @@ impl Capability {
         }
     }
 
+    /// Whether the capability only reads: the only ones allowed over a unit merged into another.
+    pub const fn reads_only(self) -> bool {
+        matches!(self, Capability::ViewUnit | Capability::ViewAuditTrail)
+    }
+
     /// Whether a system administrator has the capability over every unit.
     pub const fn system_admin(self) -> bool {
         !matches!(self, Capability::HandleViolenceReports)

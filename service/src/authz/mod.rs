@@ -20,7 +20,13 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 
-use crate::{auth::Viewer, db::stmt, error::ApiError, org::UnitKind};
+use crate::{
+    auth::Viewer,
+    db::stmt,
+    error::{ApiError, ConflictKind},
+    org::UnitKind,
+};
+use entities::org_unit::UnitStatus;
 
 pub use entities::audit_event::AuditRole as ActingAs;
 pub use entities::officer_role::Role;
@@ -29,6 +35,7 @@ pub use entities::officer_role::Role;
 struct HeldRow {
     role: Role,
     distance: i32,
+    status: UnitStatus,
 }
 
 /// The active roles `person_id` holds over `unit_id`, with how many levels above the unit each
@@ -54,16 +61,25 @@ pub async fn roles_over(
     person_id: PersonId,
     unit_id: UnitId,
 ) -> Result<Vec<(Role, i32)>, DbErr> {
-    let rows = HeldRow::find_by_statement(stmt(
+    Ok(held_over(conn, person_id, unit_id).await?.into_iter().map(|r| (r.role, r.distance)).collect())
+}
+
+/// [`roles_over`], each row with the unit's status.
+async fn held_over(
+    conn: &impl ConnectionTrait,
+    person_id: PersonId,
+    unit_id: UnitId,
+) -> Result<Vec<HeldRow>, DbErr> {
+    HeldRow::find_by_statement(stmt(
         conn.get_database_backend(),
-        "SELECT r.role AS role, c.depth AS distance FROM officer_role r \
+        "SELECT r.role AS role, c.depth AS distance, u.status AS status FROM officer_role r \
          JOIN org_unit_closure c ON c.ancestor_id = r.unit_id \
+         JOIN org_unit u ON u.id = c.descendant_id \
          WHERE r.person_id = ? AND r.revoked_at IS NULL AND c.descendant_id = ?",
         [person_id.into(), unit_id.into()],
     ))
     .all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.role, r.distance)).collect())
+    .await
 }
 
 /// Whether the person is a system administrator.
@@ -85,6 +101,22 @@ impl UnitRef<'_> {
             UnitRef::Id(id) => id,
             UnitRef::Row(u) => u.id,
         }
+    }
+
+    /// Whether the unit was merged into another (read when the roles did not say).
+    async fn merged(self, conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
+        let status = match self {
+            UnitRef::Row(u) => Some(u.status),
+            UnitRef::Id(id) => {
+                org_unit::Entity::find_by_id(id)
+                    .select_only()
+                    .column(org_unit::Column::Status)
+                    .into_tuple::<UnitStatus>()
+                    .one(conn)
+                    .await?
+            }
+        };
+        Ok(status == Some(UnitStatus::Merged))
     }
 
     async fn is_branch(self, conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
@@ -127,6 +159,9 @@ pub enum Decision {
     InReach,
     /// No, and she holds no role over the unit at all: `NOT_FOUND`.
     OutOfReach,
+    /// She would be allowed, but the unit was merged into another: it is read, not changed
+    /// (`CONFLICT` `UNIT_MERGED`).
+    Merged,
 }
 
 impl Decision {
@@ -140,6 +175,7 @@ impl Decision {
             Decision::Allowed { by, .. } => Ok(by),
             Decision::InReach => Err(ApiError::Forbidden),
             Decision::OutOfReach => Err(ApiError::NotFound),
+            Decision::Merged => Err(ApiError::Conflict(ConflictKind::UnitMerged)),
         }
     }
 }
@@ -147,13 +183,17 @@ impl Decision {
 /// Whether `person_id` may do `capability` over `unit`: the table, read against the roles she
 /// holds over the unit (one statement; one more for a system administrator without a granting
 /// role, and one for the unit's kind when a branch-only grant decides and only its id is known).
+/// Over a unit merged into another only reading is allowed ([`Capability::reads_only`]):
+/// anything else is [`Decision::Merged`].
 pub async fn decide(
     conn: &impl ConnectionTrait,
     person_id: PersonId,
     capability: Capability,
     unit: UnitRef<'_>,
 ) -> Result<Decision, ApiError> {
-    let held = roles_over(conn, person_id, unit.id()).await?;
+    let rows = held_over(conn, person_id, unit.id()).await?;
+    let merged_unit = rows.first().map(|r| r.status == UnitStatus::Merged);
+    let held: Vec<(Role, i32)> = rows.into_iter().map(|r| (r.role, r.distance)).collect();
     let mut allowed: Option<(bool, Role)> = None;
     let mut branch = None;
     for grant in capability.grants() {
@@ -175,9 +215,15 @@ pub async fn decide(
         }
     }
     if let Some((above, role)) = allowed {
+        if !capability.reads_only() && merged_unit == Some(true) {
+            return Ok(Decision::Merged);
+        }
         return Ok(Decision::Allowed { above, by: role.into() });
     }
     if capability.system_admin() && is_system_admin(conn, person_id).await? {
+        if !capability.reads_only() && unit.merged(conn).await? {
+            return Ok(Decision::Merged);
+        }
         return Ok(Decision::Allowed { above: true, by: ActingAs::SystemAdmin });
     }
     Ok(if held.is_empty() { Decision::OutOfReach } else { Decision::InReach })

@@ -351,6 +351,7 @@ pub async fn decide(call: Call<'_>, id: Uuid, decision: Decision) -> Result<nomi
         match authz::decide(db, viewer.person_id, Capability::DecideAwards, kind.unit_id.into()).await? {
             authz::Decision::Allowed { by, .. } => by,
             authz::Decision::InReach => return Err(ApiError::Forbidden),
+            authz::Decision::Merged => return Err(ApiError::Conflict(ConflictKind::UnitMerged)),
             // Officers of the unit that made it read it, but do not decide it.
             authz::Decision::OutOfReach => {
                 return Err(if authz::may(db, viewer, Capability::ViewUnit, row.nominating_unit_id).await? {

@@ -133,7 +133,7 @@ async fn access(
     match authz::decide(conn, viewer.person_id, Capability::ManageCampaigns, c.unit_id.into()).await? {
         Decision::Allowed { .. } => return Ok(Access::Manage),
         // Any officer role at or above the unit: the campaign is in her reach, drafts included.
-        Decision::InReach => return Ok(Access::See),
+        Decision::InReach | Decision::Merged => return Ok(Access::See),
         Decision::OutOfReach => {}
     }
     if c.status == CampaignStatus::Draft {

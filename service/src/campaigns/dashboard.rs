@@ -108,6 +108,7 @@ pub async fn campaign_dashboard(
     authz::require(db, viewer, Capability::ViewUnit, unit.id).await?;
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit.id))
+        .filter(org_unit::Column::Status.eq(org_unit::UnitStatus::Active.as_str()))
         .order_by_asc(org_unit::Column::NameSearch)
         .order_by_asc(org_unit::Column::Id)
         .all(db)

@@ -122,6 +122,7 @@ pub async fn public_statistics(
     let figures = month_figures(call, year, number).await?;
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit_id))
+        .filter(org_unit::Column::Status.eq(org_unit::UnitStatus::Active.as_str()))
         .order_by_asc(org_unit::Column::NameSearch)
         .all(db)
         .await?;

@@ -264,6 +264,8 @@ pub async fn activate(
     kind: EventKind,
     number: Option<i64>,
 ) -> Result<membership::Model, ApiError> {
+    // A branch being merged is waited for; a merged one refused.
+    crate::org::lock_active(txn, branch_id).await?;
     let now = Utc::now();
     let number = match number {
         Some(n) => n,

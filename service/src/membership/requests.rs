@@ -39,6 +39,9 @@ async fn branch(
     if unit.kind != UnitKind::Branch {
         return Err(ApiError::bad_input(field, InputProblem::InvalidKind));
     }
+    if unit.status != crate::org::UnitStatus::Active {
+        return Err(ApiError::Conflict(ConflictKind::UnitMerged));
+    }
     Ok(unit)
 }
 
@@ -96,6 +99,7 @@ async fn insert_request(
     note: Option<String>,
 ) -> Result<membership_request::Model, ApiError> {
     let txn = state.db.begin().await?;
+    crate::org::lock_active(&txn, to.id).await?;
     let current = current_membership(&txn, viewer.person_id).await?;
     match (kind, &current) {
         (RequestKind::Join, Some(_)) => return Err(ApiError::Conflict(ConflictKind::AlreadyMember)),

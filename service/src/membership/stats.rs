@@ -73,6 +73,7 @@ pub async fn member_statistics(
     }
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit_id))
+        .filter(org_unit::Column::Status.eq(org_unit::UnitStatus::Active.as_str()))
         .order_by_asc(org_unit::Column::NameSearch)
         .all(db)
         .await?;

@@ -2,11 +2,10 @@
 
 use chrono::Utc;
 use entities::ids::UnitId;
-use entities::{org_unit, rating_criterion, unit_rating, unit_rating_score};
+use entities::{rating_criterion, unit_rating, unit_rating_score};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -145,13 +144,8 @@ pub async fn set(
         query = query.lock_exclusive();
     }
     let old = query.all(&txn).await?;
-    let children = Query::select()
-        .column(org_unit::Column::Id)
-        .from(org_unit::Entity)
-        .and_where(Expr::col(org_unit::Column::ParentId).eq(unit.id))
-        .to_owned();
     let submitted = unit_rating::Entity::find()
-        .filter(unit_rating::Column::UnitId.in_subquery(children))
+        .filter(unit_rating::Column::CriteriaUnitId.eq(unit.id))
         .filter(unit_rating::Column::Year.eq(year))
         .filter(unit_rating::Column::Status.ne(RatingStatus::Draft.as_str()))
         .count(&txn)

@@ -70,7 +70,7 @@ pub async fn list(
     let rows = Listed::find_by_statement(stmt(
         db.get_database_backend(),
         &format!(
-            "SELECT r.id, r.unit_id, r.unit_kind, r.year, r.status, r.proposed, r.self_assessment, \
+            "SELECT r.id, r.unit_id, r.unit_kind, r.criteria_unit_id, r.year, r.status, r.proposed, r.self_assessment, \
              r.rating, r.change_reason, r.return_reason, r.created_by, r.created_at, r.updated_at, \
              r.submitted_by, r.submitted_at, r.confirmed_by, r.confirmed_at, u.code AS unit_code {sql}"
         ),
@@ -153,8 +153,16 @@ struct Counted {
     n: i64,
 }
 
+/// The first instant after `year` (Hanoi): units merged before it did not live through the year.
+fn year_end(year: i32) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let day = chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1)
+        .ok_or_else(|| ApiError::internal(format_args!("no new year after {year}")))?;
+    Ok(crate::domain::hanoi_day_start(day))
+}
+
 /// For each kind of unit strictly below `unit_id` (any officer over it), how its units stand
-/// for `year`, from the top of the tree down. Three statements: the check and one `UNION ALL`
+/// for `year`, from the top of the tree down: the units that lived through the year (not merged
+/// before its end), and the ratings of all of them. Three statements: the check and one `UNION ALL`
 /// counting the units and the ratings.
 pub async fn summary(call: Call<'_>, unit_id: UnitId, year: i32) -> Result<Vec<KindSummary>, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
@@ -166,12 +174,12 @@ pub async fn summary(call: Call<'_>, unit_id: UnitId, year: i32) -> Result<Vec<K
         "SELECT u.kind AS kind, CAST(NULL AS VARCHAR(16)) AS status, CAST(NULL AS VARCHAR(16)) AS rating, \
            CAST(COUNT(*) AS BIGINT) AS n \
          FROM org_unit_closure c JOIN org_unit u ON u.id = c.descendant_id \
-         WHERE c.ancestor_id = ? AND c.depth > 0 GROUP BY u.kind \
+         WHERE c.ancestor_id = ? AND c.depth > 0 AND (u.merged_at IS NULL OR u.merged_at >= ?) GROUP BY u.kind \
          UNION ALL \
          SELECT r.unit_kind AS kind, r.status AS status, r.rating AS rating, CAST(COUNT(*) AS BIGINT) AS n \
          FROM unit_rating r JOIN org_unit_closure c ON c.descendant_id = r.unit_id \
          WHERE c.ancestor_id = ? AND c.depth > 0 AND r.year = ? GROUP BY r.unit_kind, r.status, r.rating",
-        [unit_id.into(), unit_id.into(), year.into()],
+        [unit_id.into(), year_end(year)?.into(), unit_id.into(), year.into()],
     ))
     .all(db)
     .await?;

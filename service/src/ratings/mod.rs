@@ -189,6 +189,7 @@ pub async fn save(
         id: Set(Uuid::now_v7()),
         unit_id: Set(unit.id),
         unit_kind: Set(unit.kind),
+        criteria_unit_id: Set(parent),
         year: Set(year),
         status: Set(RatingStatus::Draft),
         proposed: Set(None),
@@ -219,6 +220,14 @@ pub async fn save(
     if before.status != RatingStatus::Draft {
         return Err(ApiError::Conflict(ConflictKind::WrongStatus));
     }
+    if before.criteria_unit_id != parent {
+        // The unit moved (or its parent was merged) since the draft was begun: it is now
+        // assessed against its new parent's criteria, and the scores of the old ones go.
+        unit_rating_score::Entity::delete_many()
+            .filter(unit_rating_score::Column::RatingId.eq(before.id))
+            .exec(&txn)
+            .await?;
+    }
     for (criterion_id, (score, evidence)) in given {
         unit_rating_score::Entity::insert(unit_rating_score::ActiveModel {
             rating_id: Set(before.id),
@@ -239,6 +248,7 @@ pub async fn save(
     }
     let scores = scores_of(&txn, &[before.id]).await?.remove(&before.id).unwrap_or_default();
     let mut row: unit_rating::ActiveModel = before.clone().into();
+    row.criteria_unit_id = Set(parent);
     if let Some(proposed) = input.proposed {
         row.proposed = Set(Some(proposed));
     }
@@ -309,8 +319,8 @@ async fn scores_of(
     Ok(out)
 }
 
-/// The criteria and scores of `ratings` (read by someone allowed to), by rating: three
-/// statements whatever their number (the units' parents, the criteria, the scores).
+/// The criteria and scores of `ratings` (read by someone allowed to), by rating: two
+/// statements whatever their number (the criteria, the scores).
 pub async fn details(
     conn: &impl ConnectionTrait,
     ratings: &[unit_rating::Model],
@@ -318,17 +328,7 @@ pub async fn details(
     if ratings.is_empty() {
         return Ok(HashMap::new());
     }
-    let parents: HashMap<UnitId, Option<UnitId>> = org_unit::Entity::find()
-        .select_only()
-        .column(org_unit::Column::Id)
-        .column(org_unit::Column::ParentId)
-        .filter(org_unit::Column::Id.is_in(ratings.iter().map(|r| r.unit_id)))
-        .into_tuple::<(UnitId, Option<UnitId>)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let setters: Vec<UnitId> = parents.values().flatten().copied().collect();
+    let setters: Vec<UnitId> = ratings.iter().map(|r| r.criteria_unit_id).collect();
     let years: Vec<i32> = ratings.iter().map(|r| r.year).collect();
     let criteria = rating_criterion::Entity::find()
         .filter(rating_criterion::Column::UnitId.is_in(setters))
@@ -341,9 +341,11 @@ pub async fn details(
     Ok(ratings
         .iter()
         .map(|r| {
-            let parent = parents.get(&r.unit_id).copied().flatten();
-            let criteria: Vec<rating_criterion::Model> =
-                criteria.iter().filter(|c| Some(c.unit_id) == parent && c.year == r.year).cloned().collect();
+            let criteria: Vec<rating_criterion::Model> = criteria
+                .iter()
+                .filter(|c| c.unit_id == r.criteria_unit_id && c.year == r.year)
+                .cloned()
+                .collect();
             let scores = in_criteria_order(scores.remove(&r.id).unwrap_or_default(), &criteria);
             (r.id, Detail { criteria, scores })
         })

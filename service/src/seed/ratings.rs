@@ -112,6 +112,7 @@ async fn confirmed(
         id: Set(id),
         unit_id: Set(unit.id),
         unit_kind: Set(unit.kind),
+        criteria_unit_id: Set(criteria.first().map_or(unit.id, |c| c.unit_id)),
         year: Set(year),
         status: Set(RatingStatus::Confirmed),
         proposed: Set(Some(level)),

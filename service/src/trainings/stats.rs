@@ -167,6 +167,7 @@ pub async fn training_statistics(
     let (start, end) = (hanoi_day_start(from), hanoi_day_start(to) + Duration::days(1));
     let children = org_unit::Entity::find()
         .filter(org_unit::Column::ParentId.eq(unit_id))
+        .filter(org_unit::Column::Status.eq(org_unit::UnitStatus::Active.as_str()))
         .order_by_asc(org_unit::Column::NameSearch)
         .all(db)
         .await?;

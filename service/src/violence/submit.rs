@@ -293,10 +293,15 @@ pub async fn submit(call: Call<'_>, input: ReportInput) -> Result<Receipt, ApiEr
         return Err(e);
     }
 
-    let place = org_unit::Entity::find_by_id(input.unit_id)
+    let mut place = org_unit::Entity::find_by_id(input.unit_id)
         .one(&state.db)
         .await?
         .ok_or(ApiError::bad_input("unit_id", InputProblem::InvalidId))?;
+    // A place merged into another (an old ward an app still lists) is now that unit: a report
+    // is never refused for it.
+    while let Some(into) = place.merged_into_id {
+        place = crate::org::get_unit(&state.db, into).await?;
+    }
     if !matches!(place.kind.as_str(), "BASE" | "BRANCH" | "GROUP") {
         return Err(ApiError::bad_input("unit_id", InputProblem::InvalidKind));
     }

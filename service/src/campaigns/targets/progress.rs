@@ -165,6 +165,9 @@ pub(crate) async fn progress_of(
     let targets: HashMap<(UnitId, Uuid), f64> =
         targets.into_iter().map(|t| ((t.unit_id, t.indicator_id), t.value)).collect();
 
+    // A unit merged into another hangs below it as history: counted in the totals, not listed.
+    let children: Vec<org_unit::Model> =
+        children.into_iter().filter(|c| c.status == org_unit::UnitStatus::Active).collect();
     Ok(indicators
         .into_iter()
         .map(|ind| {

@@ -67,6 +67,7 @@ pub async fn set_target(call: Call<'_>, input: TargetInput) -> Result<SetTargets
         let children = org_unit::Entity::find()
             .filter(org_unit::Column::Id.is_in(seen.iter().copied()))
             .filter(org_unit::Column::ParentId.eq(unit.id))
+            .filter(org_unit::Column::Status.eq(org_unit::UnitStatus::Active.as_str()))
             .count(db)
             .await?;
         if children != input.shares.len() as u64 {

@@ -135,6 +135,9 @@ mod tests {
             case_closure_approval: false,
             created_at: now,
             updated_at: now,
+            status: entities::org_unit::UnitStatus::Active,
+            merged_into_id: None,
+            merged_at: None,
         }
     }
 

@@ -7,6 +7,8 @@
 //! parent inside their transaction, so concurrent changes can neither form a cycle nor copy
 //! stale ancestor rows (SQLite serialises writers by itself).
 
+pub mod merge;
+
 use crate::Call;
 use crate::audit::{self, SubjectKind};
 use crate::integrations::{self, Scope};
@@ -30,7 +32,7 @@ use crate::{
     error::{ApiError, ConflictKind, InputProblem, is_unique_violation},
 };
 
-pub use entities::org_unit::UnitKind;
+pub use entities::org_unit::{UnitKind, UnitStatus};
 
 /// Filters of the unit list.
 #[derive(Clone, Debug, Default)]
@@ -60,7 +62,8 @@ impl UnitCursor {
 }
 
 fn filter_condition(filter: &UnitFilter) -> Condition {
-    let mut cond = Condition::all();
+    // Lists show live units; a merged one is found by its id or code.
+    let mut cond = Condition::all().add(org_unit::Column::Status.eq(UnitStatus::Active.as_str()));
     if let Some(parent) = filter.parent_id {
         cond = cond.add(org_unit::Column::ParentId.eq(parent));
     }
@@ -99,7 +102,7 @@ fn filter_condition(filter: &UnitFilter) -> Condition {
 /// `org_unit`'s columns in the order of its model's fields (and of its `Column` enum, which is
 /// the order sea-orm selects them in), for [`UnitRow`].
 const UNIT_COLUMNS: &str = "u.id, u.parent_id, u.kind, u.code, u.name, u.name_search, u.search_words, \
-     u.depth, u.case_closure_approval, u.created_at, u.updated_at";
+     u.depth, u.case_closure_approval, u.created_at, u.updated_at, u.status, u.merged_into_id, u.merged_at";
 
 /// A unit read by position: lists of units are most of what the tree's pages read, and by name
 /// each column cost a lookup among the row's columns. Only for statements that select the
@@ -120,6 +123,9 @@ impl FromQueryResult for UnitRow {
             case_closure_approval: row.try_get_by_index(8)?,
             created_at: row.try_get_by_index(9)?,
             updated_at: row.try_get_by_index(10)?,
+            status: row.try_get_by_index(11)?,
+            merged_into_id: row.try_get_by_index(12)?,
+            merged_at: row.try_get_by_index(13)?,
         }))
     }
 }
@@ -275,7 +281,7 @@ pub async fn first_children_of(
     let sql = format!(
         "SELECT * FROM (\
            SELECT {UNIT_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY u.parent_id ORDER BY u.name_search, u.id) AS rn \
-           FROM org_unit u WHERE u.parent_id IN ({placeholders})\
+           FROM org_unit u WHERE u.parent_id IN ({placeholders}) AND u.status = 'ACTIVE'\
          ) ranked WHERE rn <= ? ORDER BY parent_id, rn"
     );
     let mut values: Vec<sea_orm::Value> = parents.iter().map(|&i| i.into()).collect();
@@ -387,6 +393,22 @@ async fn lock_tree(txn: &impl ConnectionTrait) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Locks `unit`'s row for the rest of the transaction (for share, on PostgreSQL) and checks it
+/// is active: a write that attaches something to a unit (a membership, a request) calls it in
+/// its transaction, so that a merge either waits for it or is seen by it (`CONFLICT`
+/// `UNIT_MERGED`). SQLite has one writer.
+pub async fn lock_active(txn: &impl ConnectionTrait, unit: UnitId) -> Result<(), ApiError> {
+    let mut query = org_unit::Entity::find_by_id(unit).select_only().column(org_unit::Column::Status);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_shared();
+    }
+    match query.into_tuple::<UnitStatus>().one(txn).await? {
+        Some(UnitStatus::Active) => Ok(()),
+        Some(UnitStatus::Merged) => Err(ApiError::Conflict(ConflictKind::UnitMerged)),
+        None => Err(ApiError::NotFound),
+    }
+}
+
 /// Renames a unit (a `UNIT_ADMIN` over it). The code never changes.
 pub async fn rename_unit(call: Call<'_>, id: UnitId, name: &str) -> Result<org_unit::Model, ApiError> {
     let (state, viewer) = (call.state, call.viewer()?);
@@ -470,45 +492,7 @@ pub async fn move_unit(
     if inside {
         return Err(ApiError::bad_input("new_parent_id", InputProblem::WouldCreateCycle));
     }
-    // Its member and activity counters leave the old ancestors now and join the new ones once attached.
-    crate::membership::shift_rollups(&txn, id, -1).await?;
-    crate::campaigns::activity::shift(&txn, id, -1).await?;
-    // Detach the subtree from its old ancestors, then attach it below the new parent's chain.
-    db::execute(
-        &txn,
-        "DELETE FROM org_unit_closure \
-         WHERE descendant_id IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?) \
-         AND ancestor_id NOT IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?)",
-        [id.into(), id.into()],
-    )
-    .await?;
-    db::execute(
-        &txn,
-        "INSERT INTO org_unit_closure (ancestor_id, descendant_id, depth) \
-         SELECT a.ancestor_id, d.descendant_id, a.depth + d.depth + 1 \
-         FROM org_unit_closure a, org_unit_closure d \
-         WHERE a.descendant_id = ? AND d.ancestor_id = ?",
-        [new_parent_id.into(), id.into()],
-    )
-    .await?;
-    crate::membership::shift_rollups(&txn, id, 1).await?;
-    crate::campaigns::activity::shift(&txn, id, 1).await?;
-    let now = Utc::now();
-    org_unit::Entity::update_many()
-        .col_expr(org_unit::Column::ParentId, Expr::value(new_parent_id))
-        .col_expr(org_unit::Column::UpdatedAt, Expr::value(now))
-        .filter(org_unit::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    // Depth of every unit of the subtree = its number of strict ancestors.
-    db::execute(
-        &txn,
-        "UPDATE org_unit SET depth = \
-           (SELECT COUNT(*) FROM org_unit_closure c WHERE c.descendant_id = org_unit.id AND c.depth > 0) \
-         WHERE id IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?)",
-        [id.into()],
-    )
-    .await?;
+    reattach(&txn, id, new_parent_id).await?;
     let moved = get_unit(&txn, id).await?;
     let entry = audit::Entry::new(audit::Action::UnitMoved, id, SubjectKind::Unit, id).change(
         "parentId",
@@ -519,6 +503,55 @@ pub async fn move_unit(
     txn.commit().await?;
     tracing::info!(event = "unit_moved", unit_id = %id, new_parent_id = %new_parent_id, "unit moved");
     Ok(moved)
+}
+
+/// Hangs `id` and its whole subtree below `new_parent_id` (inside the caller's transaction and
+/// tree lock): its member and activity counters leave the old ancestors and join the new ones,
+/// the closure rows and depths follow. Seven statements.
+pub(crate) async fn reattach(
+    txn: &impl ConnectionTrait,
+    id: UnitId,
+    new_parent_id: UnitId,
+) -> Result<(), ApiError> {
+    // Its member and activity counters leave the old ancestors now and join the new ones once attached.
+    crate::membership::shift_rollups(txn, id, -1).await?;
+    crate::campaigns::activity::shift(txn, id, -1).await?;
+    // Detach the subtree from its old ancestors, then attach it below the new parent's chain.
+    db::execute(
+        txn,
+        "DELETE FROM org_unit_closure \
+         WHERE descendant_id IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?) \
+         AND ancestor_id NOT IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?)",
+        [id.into(), id.into()],
+    )
+    .await?;
+    db::execute(
+        txn,
+        "INSERT INTO org_unit_closure (ancestor_id, descendant_id, depth) \
+         SELECT a.ancestor_id, d.descendant_id, a.depth + d.depth + 1 \
+         FROM org_unit_closure a, org_unit_closure d \
+         WHERE a.descendant_id = ? AND d.ancestor_id = ?",
+        [new_parent_id.into(), id.into()],
+    )
+    .await?;
+    crate::membership::shift_rollups(txn, id, 1).await?;
+    crate::campaigns::activity::shift(txn, id, 1).await?;
+    org_unit::Entity::update_many()
+        .col_expr(org_unit::Column::ParentId, Expr::value(new_parent_id))
+        .col_expr(org_unit::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(org_unit::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    // Depth of every unit of the subtree = its number of strict ancestors.
+    db::execute(
+        txn,
+        "UPDATE org_unit SET depth = \
+           (SELECT COUNT(*) FROM org_unit_closure c WHERE c.descendant_id = org_unit.id AND c.depth > 0) \
+         WHERE id IN (SELECT descendant_id FROM org_unit_closure WHERE ancestor_id = ?)",
+        [id.into()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Inserts a unit and its closure rows. The new unit is its own descendant at depth 0, and a
@@ -544,6 +577,9 @@ pub async fn insert_unit(
         case_closure_approval: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
+        status: Set(org_unit::UnitStatus::Active),
+        merged_into_id: Set(None),
+        merged_at: Set(None),
     }
     .insert(conn)
     .await
