@@ -60,9 +60,11 @@ impl Series {
     pub const RATINGS: Series = Series(989);
     /// Commendations (`awards`).
     pub const AWARDS: Series = Series(990);
+    /// Merging units (`merge`).
+    pub const MERGE: Series = Series(991);
 
     /// Every named series (a test checks that they are distinct).
-    pub const ALL: [Series; 19] = [
+    pub const ALL: [Series; 20] = [
         Series::CAMPAIGNS,
         Series::TARGETS,
         Series::NEWS,
@@ -82,6 +84,7 @@ impl Series {
         Series::MODERATION_QUEUE,
         Series::RATINGS,
         Series::AWARDS,
+        Series::MERGE,
     ];
 
     /// Training races: the k-th block of 0910…0919 (one per group of imported members).

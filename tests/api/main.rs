@@ -34,6 +34,7 @@ mod layering;
 mod lookups;
 mod media;
 mod membership;
+mod merge;
 mod moderation;
 mod moderation_queue;
 mod news;
