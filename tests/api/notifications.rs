@@ -45,10 +45,10 @@ fn new(person_id: PersonId, kind: NotificationKind, branch: &str) -> NewNotifica
     }
 }
 
-/// Parameters that name `subject` whatever the kind is about (a branch, a training, a campaign or
-/// a rated unit).
+/// Parameters that name `subject` whatever the kind is about (a branch, a training, a campaign, a
+/// rated unit or an award).
 fn params_naming(subject: &str) -> Value {
-    json!({ "branch": subject, "training": subject, "campaign": subject, "unit": subject, "year": 2026,
+    json!({ "branch": subject, "training": subject, "campaign": subject, "unit": subject, "award": subject, "issuer": "Hội LHPN", "year": 2026,
             "rating": "GOOD", "reason": "Thiếu thông tin" })
 }
 

@@ -83,6 +83,9 @@ pub struct Merged {
     /// The sources, now `MERGED`, in the order given.
     pub sources: Vec<org_unit::Model>,
     pub moved: Moved,
+    /// How long the tree lock and the units' rows were held (the transaction, from the lock
+    /// to the commit).
+    pub held: std::time::Duration,
 }
 
 /// Merges `sources` into `into` (see the module docs). `end_roles`: active roles held at a
@@ -141,9 +144,9 @@ pub async fn merge_units(
         }
     }
 
-    let started = std::time::Instant::now();
     let txn = db.begin().await?;
     lock_tree(&txn).await?;
+    let started = std::time::Instant::now();
     // Inside the lock: the units as they are now (a concurrent merge may have taken one), and
     // their rows held against writers that lock the unit they write to.
     let mut locked =
@@ -274,6 +277,7 @@ pub async fn merge_units(
         .await?;
     let into_after = get_unit(&txn, into).await?;
     txn.commit().await?;
+    let held = started.elapsed();
     for r in released {
         crate::violence::workflow::announce_released(state, r).await;
     }
@@ -283,13 +287,14 @@ pub async fn merge_units(
         into = %into,
         sources = sources.len(),
         memberships = moved.memberships,
-        millis = started.elapsed().as_millis() as u64,
+        held_ms = held.as_millis() as u64,
         "units merged"
     );
     Ok(Merged {
         into: into_after,
         sources: sources.iter().filter_map(|id| by_id.get(id).cloned()).collect(),
         moved,
+        held,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The unit tree: reading (public: anyone can browse units to find her branch or report a
-//! concern), and creating, renaming and moving units (a `UNIT_ADMIN` over the unit).
+//! concern), and creating, renaming and moving units (a `UNIT_ADMIN` over the unit); merging
+//! units in [`merge`]. Lists skip merged units (found by id or code).
 //!
 //! Invariant: `org_unit_closure` holds exactly one row per (ancestor, descendant) pair of the
 //! tree, `org_unit.depth` equals the unit's distance from the root, and both change in the same
