@@ -38,6 +38,8 @@ UNIT_OFFICER = "0900000003"
 CASE_OFFICER = "0900000004"
 BRANCH_LEADER = "0900000005"
 BRANCH = "HN-LB-BD-01"
+WARD_OFFICER = "0900000009"
+CITY_ADMIN = "0900000002"
 WARD = "HN-LB-BD"
 DISTRICT = "HN-LB"
 
@@ -862,6 +864,112 @@ def moderation(token, leader, sessions):
 
 
 # ----------------------------------------------------------------------------------------------
+# 4c. The union's year: a ward rates itself, the district confirms and sees the share against its
+#     target; last year's awards; a nomination decided; two communes merged
+
+
+def union_year(sessions):
+    year = hanoi_now().year
+    ward_auth = login(WARD_OFFICER, what=f"ward officer {WARD_OFFICER} signs in")
+    district_auth = login(UNIT_OFFICER, what=f"district officer {UNIT_OFFICER} signs in")
+    if not ward_auth or not district_auth:
+        return
+    ward, district = ward_auth["accessToken"], district_auth["accessToken"]
+    sessions.extend([ward, district])
+    wid, _ = unit_id(WARD, ward)
+    did, _ = unit_id(DISTRICT, district)
+
+    # The ward officer reads what Long Biên asks of its wards this year and submits her ward's.
+    g = gql("""query Criteria($u: ID!, $y: Int!) { ratingCriteria(unitId: $u, year: $y) { id title maxScore } }""",
+            {"u": wid, "y": year}, ward)
+    criteria = g.get("ratingCriteria") or []
+    R.check(f"ratingCriteria: {len(criteria)} criteria set by the district for {year}", g.ok() and len(criteria) >= 1, g.why())
+    scores = [{"criterionId": c["id"], "score": c["maxScore"] * 9 // 10, "evidence": "Báo cáo tổng kết năm"} for c in criteria]
+    g = gql("""mutation Save($u: ID!, $y: Int!, $i: UnitRatingInput!) { saveUnitRating(unitId: $u, year: $y, input: $i) {
+                id status proposedRating totalScore maxScore } }""",
+            {"u": wid, "y": year, "i": {"scores": scores, "proposedRating": "GOOD", "submit": True,
+                                        "selfAssessment": "Hoàn thành tốt các chỉ tiêu của năm."}}, ward)
+    rating = g.get("saveUnitRating") or {}
+    R.check(f"saveUnitRating: SUBMITTED, {rating.get('totalScore')} of {rating.get('maxScore')} points",
+            g.ok() and rating.get("status") == "SUBMITTED", g.why())
+
+    # The district finds it waiting, confirms it, and its progress shows the share.
+    g = gql("""query Waiting($u: ID!, $y: Int!) { unitRatings(unitId: $u, year: $y, status: SUBMITTED) {
+                totalCount edges { node { id unit { code } } } } }""", {"u": did, "y": year}, district)
+    waiting = [r for r in edges(g.get("unitRatings")) if r.get("id") == rating.get("id")]
+    R.check("unitRatings: the district officer finds the ward's rating waiting", g.ok() and len(waiting) == 1, g.why())
+    g = gql("""mutation Confirm($r: ID!) { confirmUnitRating(ratingId: $r, rating: GOOD) { status rating } }""",
+            {"r": rating.get("id")}, district)
+    R.check("confirmUnitRating: CONFIRMED, GOOD", g.ok() and g.get("confirmUnitRating", "status") == "CONFIRMED", g.why())
+    g = gql("""query Progress($u: ID!, $y: Int!, $l: Int!) { now: targetProgress(unitId: $u, period: {year: $y}) {
+                indicator { code } total { target actual reportingUnits } }
+              then: targetProgress(unitId: $u, period: {year: $l}) { indicator { code } total { target actual reportingUnits } } }""",
+            {"u": did, "y": year, "l": year - 1}, district)
+    now = [p["total"] for p in (g.get("now") or []) if p.get("indicator", {}).get("code") == "BASES_RATED_GOOD"]
+    then = [p["total"] for p in (g.get("then") or []) if p.get("indicator", {}).get("code") == "BASES_RATED_GOOD"]
+    R.check(f"targetProgress of {DISTRICT}: bases rated good this year {now[0]['actual'] if now else None}% of target "
+            f"{now[0]['target'] if now else None}%, last year {then[0]['actual'] if then else None}%",
+            g.ok() and now and now[0]["actual"] == 100 and now[0]["reportingUnits"] == 1 and now[0]["target"] == 90
+            and then and then[0]["actual"] == 80, g.why())
+    g = gql("""query Inbox { notifications(first: 10) { edges { node { kind } } } }""", token=ward)
+    R.check("the ward officer is told (RATING_CONFIRMED)",
+            "RATING_CONFIRMED" in [n.get("kind") for n in edges(g.get("notifications"))], g.why())
+
+    # Awards: on the ward's page for anyone, on the demo member's profile for her.
+    g = gql("""query Page($c: String!) { orgUnit(code: $c) { awards { kind { name issuer } year decisionNumber } } }""",
+            {"c": WARD})
+    awards = g.get("orgUnit", "awards") or []
+    R.check(f"the ward's page shows its award ({excerpt([a.get('kind', {}).get('name') for a in awards])})",
+            g.ok() and len(awards) == 1, g.why())
+    auth = login(MEMBER, what=f"member {MEMBER} signs in again")
+    if auth:
+        sessions.append(auth["accessToken"])
+        g = gql("""query Mine { myAwards { kind { name } year decisionNumber } }""", token=auth["accessToken"])
+        R.check("myAwards: the demo member's Giấy khen", g.ok() and len(g.get("myAwards") or []) == 1, g.why())
+    g = gql("""query Waiting($u: ID!) { awardNominations(unitId: $u, status: PROPOSED) { totalCount edges { node { id unit { code } year } } } }""",
+            {"u": did}, district)
+    pending = edges(g.get("awardNominations"))
+    R.check(f"awardNominations: {len(pending)} waiting for the district", g.ok() and len(pending) == 1, g.why())
+    if pending:
+        g = gql("""mutation Approve($n: ID!, $d: Date!) { approveNomination(nominationId: $n, decisionNumber: "30/QĐ-HPN", decisionDate: $d) {
+                    status decisionNumber } }""", {"n": pending[0]["id"], "d": hanoi_now().date().isoformat()}, district)
+        R.check("approveNomination: APPROVED with its decision number",
+                g.ok() and g.get("approveNomination", "status") == "APPROVED", g.why())
+    g = gql("""query Figures($u: ID!, $y: Int!) { awardStatistics(unitId: $u, year: $y) { collective individual women womenShare } }""",
+            {"u": did, "y": year - 1}, district)
+    figures = g.get("awardStatistics") or {}
+    R.check(f"awardStatistics of {DISTRICT}, last year: {figures.get('collective')} collective, {figures.get('individual')} individual "
+            f"({figures.get('women')} women)", g.ok() and figures.get("collective") == 3 and figures.get("individual") == 2, g.why())
+
+    # Two communes of Thanh Trì merged by the city's admin: members and figures stay whole.
+    auth = login(CITY_ADMIN, what=f"city admin {CITY_ADMIN} signs in")
+    if not auth:
+        return
+    admin = auth["accessToken"]
+    sessions.append(admin)
+    src, _ = unit_id("HN-TTR-VQ", admin)
+    into, _ = unit_id("HN-TTR-THI", admin)
+    stats = """query S($u: ID!, $d: Date!) { memberStatistics(unitId: $u, from: $d, to: $d) { total { activeMembers } } }"""
+    today = hanoi_now().date().isoformat()
+    hn, _ = unit_id("HN", admin)
+    before = gql(stats, {"u": hn, "d": today}, admin).get("memberStatistics", "total", "activeMembers")
+    g = gql("""mutation Merge($s: [ID!]!, $i: ID!) { mergeOrgUnits(sourceIds: $s, intoId: $i) {
+                into { code } sources { code status mergedInto { code } } childrenMoved } }""",
+            {"s": [src], "i": into}, admin)
+    merged = g.get("mergeOrgUnits") or {}
+    R.check(f"mergeOrgUnits: HN-TTR-VQ MERGED into HN-TTR-THI, {merged.get('childrenMoved')} branches moved",
+            g.ok() and (merged.get("sources") or [{}])[0].get("status") == "MERGED", g.why())
+    g = gql("""query Old { orgUnit(code: "HN-TTR-VQ") { status mergedInto { code } } district: orgUnit(code: "HN-TTR") {
+                children(first: 20) { edges { node { code } } } } }""")
+    kids = [c.get("code") for c in edges(g.get("district", "children"))]
+    R.check("the old code still resolves (MERGED, into HN-TTR-THI) and the district lists 3 communes",
+            g.ok() and g.get("orgUnit", "mergedInto", "code") == "HN-TTR-THI" and "HN-TTR-VQ" not in kids and len(kids) == 3,
+            g.why())
+    after = gql(stats, {"u": hn, "d": today}, admin).get("memberStatistics", "total", "activeMembers")
+    R.check(f"the city's active members are the same before and after ({before} and {after})", before == after and before is not None)
+
+
+# ----------------------------------------------------------------------------------------------
 # 5. A partner system
 
 
@@ -1058,6 +1166,7 @@ def main():
         ("new member and officers' console", lambda: officer_console(new_member(args, sessions), sessions)),
         ("member content", lambda: member_content(sessions)),
         ("violence report", lambda: violence(sessions)),
+        ("the union's year", lambda: union_year(sessions)),
         ("partner system", lambda: partner(sessions)),
         ("HTTP surface", lambda: http_surface(args)),
     ]
