@@ -34,7 +34,10 @@ struct Active {
 async fn active(state: &service::state::AppState, unit: UnitId) -> i64 {
     Active::find_by_statement(Statement::from_string(
         sea_orm::DbBackend::Postgres,
-        format!("SELECT COALESCE((SELECT active FROM unit_member_count WHERE unit_id = '{}'), 0) AS n", unit.uuid()),
+        format!(
+            "SELECT COALESCE((SELECT active FROM unit_member_count WHERE unit_id = '{}'), 0) AS n",
+            unit.uuid()
+        ),
     ))
     .one(&state.db)
     .await
@@ -49,9 +52,9 @@ async fn main() {
     let tree = build_tree(&state).await;
     let db = &state.db;
     // Three triples of wards of district 0 (wards 0–8): each triple merged into its first.
-    let triples: Vec<[UnitId; 3]> = (0..3).map(|t| [tree.wards[3 * t], tree.wards[3 * t + 1], tree.wards[3 * t + 2]]).collect();
-    let merged_wards: Vec<String> =
-        triples.iter().flatten().map(|w| format!("'{}'", w.uuid())).collect();
+    let triples: Vec<[UnitId; 3]> =
+        (0..3).map(|t| [tree.wards[3 * t], tree.wards[3 * t + 1], tree.wards[3 * t + 2]]).collect();
+    let merged_wards: Vec<String> = triples.iter().flatten().map(|w| format!("'{}'", w.uuid())).collect();
 
     let t = Instant::now();
     db.execute_unprepared(&format!(

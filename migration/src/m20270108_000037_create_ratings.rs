@@ -6,13 +6,14 @@
 //!   (`ux_unit_rating_unit_year`): its self-assessment and proposed rating (`DRAFT`, then
 //!   `SUBMITTED`), then the rating the level above confirmed (`CONFIRMED`).
 //! - `unit_rating_score`: the points a rating claims for one criterion, with its evidence.
+//! - `unit_rating_editor`: who saved a rating (none of them may confirm it).
 //! - Two computed indicators (ids 4 and 5): the share of bases and of branches rated good or
 //!   better.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::prelude::Uuid;
 
-use crate::util::{fk, index, string, string_null, ts, ts_null, uuid, uuid_null, uuid_pk};
+use crate::util::{fk, index, raw, string, string_null, ts, ts_null, uuid, uuid_null, uuid_pk};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -172,6 +173,13 @@ impl MigrationTrait for Migration {
             .await?;
         index(manager, "ix_unit_rating_score_criterion", S::Table, &[S::CriterionId]).await?;
 
+        raw(
+            manager,
+            "CREATE TABLE unit_rating_editor (rating_id uuid NOT NULL REFERENCES unit_rating (id), \
+             person_id uuid NOT NULL, PRIMARY KEY (rating_id, person_id))",
+        )
+        .await?;
+
         use Indicator as I;
         let mut insert = Query::insert()
             .into_table(I::Table)
@@ -202,7 +210,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for table in ["unit_rating_score", "unit_rating", "rating_criterion"] {
+        for table in ["unit_rating_editor", "unit_rating_score", "unit_rating", "rating_criterion"] {
             manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
         }
         Ok(())

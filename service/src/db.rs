@@ -418,6 +418,17 @@ pub fn repeat_list(item: &str, n: usize) -> String {
 }
 
 /// Runs [`stmt`] on any connection or transaction and returns the number of affected rows.
+/// ` AND {column} NOT IN (?, …)` for `units` (nothing for none), and its values.
+pub fn not_in(column: &str, units: &[entities::ids::UnitId]) -> (String, Vec<Value>) {
+    if units.is_empty() {
+        return (String::new(), Vec::new());
+    }
+    (
+        format!(" AND {column} NOT IN ({})", repeat_list("?", units.len())),
+        units.iter().map(|&u| u.into()).collect(),
+    )
+}
+
 pub async fn execute(
     conn: &impl ConnectionTrait,
     sql: &str,

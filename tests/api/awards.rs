@@ -364,6 +364,18 @@ async fn the_awarding_level_decides_once_and_the_awardees_are_told() {
     assert_eq!(inbox(&app, &ward).await, ["NOMINATION_DECLINED"]);
     nominate_unit(&app, &ward, &giay, "HN-LB-BD", "HN-LB-BD-02").await;
 
+    // Nobody decides her own award, proposed by someone else.
+    let district_id = app.person_id(LB_OFFICER).await;
+    let hers_to_decide = s(&nominate_person(&app, &district_admin.token, &giay, "HN-LB", &district_id)
+        .await
+        .ok()["nominateForAward"]["id"]);
+    app.gql(APPROVE, json!({ "n": hers_to_decide, "no": "1", "d": last_years_date() }), Some(&district))
+        .await
+        .expect_code("FORBIDDEN");
+    app.gql(APPROVE, json!({ "n": hers_to_decide, "no": "1", "d": last_years_date() }), Some(&city))
+        .await
+        .ok();
+
     // Nobody decides what she proposed.
     let own = nominate_unit(&app, &district, &giay, "HN-LB", "HN-LB-GT").await;
     app.gql(APPROVE, json!({ "n": own, "no": "1", "d": last_years_date() }), Some(&district))
@@ -413,7 +425,7 @@ async fn the_awarding_level_decides_once_and_the_awardees_are_told() {
         .iter()
         .filter(|e| e["action"] == "AWARD_APPROVED" || e["action"] == "NOMINATION_DECLINED")
         .count();
-    assert_eq!(decisions, 3 + racing.len(), "one entry per decision");
+    assert_eq!(decisions, 4 + racing.len(), "one entry per decision");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

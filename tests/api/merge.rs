@@ -484,6 +484,37 @@ async fn a_branch_merges_with_its_members_and_is_closed_to_new_ones() {
         }
     };
     let ward_before = of("HN-LB-BD").await;
+    // The same household label pledged at both branches: two households, both kept.
+    let year = this_year();
+    let campaign = crate::fixtures::launched_campaign(
+        &app,
+        &city,
+        "HN",
+        json!({ "kind": "CAMPAIGN", "title": "Gia đình 5 không 3 sạch", "termStart": format!("{year}-01-01"), "termEnd": format!("{year}-12-31") }),
+    )
+    .await;
+    let pledge = "mutation($c: ID!, $i: PledgeInput!) { submitPledge(campaignId: $c, input: $i) { id } }";
+    for m in [&moving[0], &staying] {
+        app.gql(pledge, json!({ "c": campaign["id"], "i": { "kind": "HOUSEHOLD", "year": year, "householdLabel": "Hộ bà Nguyễn Thị Lan", "householdSize": 4 } }), Some(&m.token))
+            .await
+            .ok();
+    }
+    // A rating of the branch waiting for the ward when it is merged: still decided after.
+    let bd_officer = app.token(BD_OFFICER).await;
+    let ward_id = app.unit_id("HN-LB-BD").await;
+    let criteria = app
+        .gql("mutation($u: ID!, $y: Int!) { setRatingCriteria(unitId: $u, year: $y, criteria: [{ title: \"Công tác Hội\", maxScore: 10 }]) { id } }",
+             json!({ "u": ward_id, "y": year - 1 }), Some(&city))
+        .await
+        .ok();
+    let rating = app
+        .gql("mutation($u: ID!, $y: Int!, $i: UnitRatingInput!) { saveUnitRating(unitId: $u, year: $y, input: $i) { id } }",
+             json!({ "u": app.unit_id("HN-LB-BD-04").await, "y": year - 1,
+                     "i": { "scores": [{ "criterionId": criteria["setRatingCriteria"][0]["id"], "score": 9 }], "proposedRating": "GOOD", "submit": true } }),
+             Some(&city))
+        .await
+        .ok()["saveUnitRating"]["id"]
+        .clone();
 
     let merged = merge(&app, &city, &["HN-LB-BD-04"], "HN-LB-BD-03", Value::Null).await.ok();
     assert_eq!(merged["mergeOrgUnits"]["membershipsMoved"], 2);
@@ -503,6 +534,38 @@ async fn a_branch_merges_with_its_members_and_is_closed_to_new_ones() {
     );
     let unchanged = app.gql(mine, json!({}), Some(&staying.token)).await.ok();
     assert_eq!(unchanged["me"]["membership"]["events"].as_array().unwrap().len(), 1);
+
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let at_target = entities::pledge::Entity::find()
+        .filter(
+            entities::pledge::Column::BranchId
+                .eq(entities::ids::UnitId(uuid_of(&app.unit_id("HN-LB-BD-03").await))),
+        )
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(at_target, 2, "two households of one label, both at the target");
+    let confirmed = app
+        .gql(
+            "mutation($r: ID!) { confirmUnitRating(ratingId: $r, rating: GOOD) { status } }",
+            json!({ "r": rating }),
+            Some(&bd_officer),
+        )
+        .await
+        .ok();
+    assert_eq!(confirmed["confirmUnitRating"]["status"], "CONFIRMED", "history is finished, not frozen");
+    // Nor is a merged unit nominated: the one it was merged into is.
+    let kind = app
+        .gql("mutation($u: ID!) { createAwardKind(unitId: $u, input: { name: \"Giấy khen\", issuer: \"Phường\", recipients: BOTH }) { id } }",
+             json!({ "u": ward_id }), Some(&bd_officer))
+        .await
+        .ok()["createAwardKind"]["id"]
+        .clone();
+    app.gql("mutation($i: NominationInput!) { nominateForAward(input: $i) { id } }",
+            json!({ "i": { "kindId": kind, "year": year - 1, "nominatingUnitId": ward_id, "unitId": app.unit_id("HN-LB-BD-04").await, "citation": "Tốt." } }),
+            Some(&bd_officer))
+        .await
+        .expect_reason("CONFLICT", "UNIT_MERGED");
 
     // Nobody joins or is enrolled there any more.
     let outsider = crate::fixtures::person(&app, S, 10).await;

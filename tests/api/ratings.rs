@@ -384,6 +384,36 @@ async fn the_level_above_confirms_or_sends_back_and_decides_once() {
     let own = submitted(&app, &district, "HN-LB-GT", year, "FAIR").await;
     app.gql(CONFIRM, json!({ "r": own, "l": "FAIR" }), Some(&district)).await.expect_code("FORBIDDEN");
     app.gql(CONFIRM, json!({ "r": own, "l": "FAIR" }), Some(&second_reviewer.token)).await.ok();
+    // Nor one she wrote and the unit submitted: whoever saved it is out of its review.
+    let gt_criteria = criteria_of(&app, &district, "HN-LB-GT", year - 1).await;
+    assert!(gt_criteria.is_empty());
+    set_criteria(&app, &district, "HN-LB", year - 1, criteria_input(&[100])).await.ok();
+    let drafted = criteria_of(&app, &district, "HN-LB-GT", year - 1).await;
+    save(
+        &app,
+        &district,
+        "HN-LB-GT",
+        year - 1,
+        json!({ "scores": [{ "criterionId": drafted[0]["id"], "score": 80 }] }),
+    )
+    .await
+    .ok();
+    let gt_officer = unit_officer(&app, 12, "HN-LB-GT").await;
+    let pressed = save(
+        &app,
+        &gt_officer.token,
+        "HN-LB-GT",
+        year - 1,
+        json!({ "proposedRating": "GOOD", "submit": true }),
+    )
+    .await
+    .ok()["saveUnitRating"]["id"]
+        .clone();
+    app.gql(CONFIRM, json!({ "r": pressed, "l": "GOOD" }), Some(&district)).await.expect_code("FORBIDDEN");
+    app.gql(RETURN, json!({ "r": pressed, "why": "Xem lại." }), Some(&district))
+        .await
+        .expect_code("FORBIDDEN");
+    app.gql(CONFIRM, json!({ "r": pressed, "l": "GOOD" }), Some(&second_reviewer.token)).await.ok();
 
     // Two reviewers at once, on three wards: exactly one decides each, once in the trail.
     let submitter = unit_officer(&app, 11, "HN-LB").await;
@@ -420,7 +450,7 @@ async fn the_level_above_confirms_or_sends_back_and_decides_once() {
         assert_eq!(stored["node"]["rating"], won[0].data()["confirmUnitRating"]["rating"]);
     }
     let confirmations = trail(&app).await.into_iter().filter(|(a, _)| a == "RATING_CONFIRMED").count();
-    assert_eq!(confirmations, 2 + rounds.len(), "one entry per decision");
+    assert_eq!(confirmations, 3 + rounds.len(), "one entry per decision");
 }
 
 /// `targetProgress` of `code` for `year` and the indicators `codes`, by the district officer.

@@ -285,9 +285,10 @@ pub(super) async fn unit_awards(ctx: &Context<'_>, unit: UnitId, year: Option<i3
     Ok(all.into_iter().filter(|a| year.is_none_or(|y| a.year == y)).map(Award).collect())
 }
 
-/// A member's awards, for whoever may read her membership.
+/// A member's awards, for whoever may read her membership (batched over a page of members).
 pub(super) async fn person_awards(ctx: &Context<'_>, person: PersonId) -> Result<Vec<Award>> {
-    Ok(svc::of_person(&ctx.state()?.db, person).await?.into_iter().map(Award).collect())
+    let all = ctx.loaders()?.person_awards.load_one(person).await?.unwrap_or_default();
+    Ok(all.into_iter().map(Award).collect())
 }
 
 #[derive(Default)]

@@ -57,6 +57,8 @@ pub struct Loaders {
     pub unit_awards: DataLoader<UnitAwardsLoader>,
     /// Kinds of award by id.
     pub award_kinds: DataLoader<AwardKindLoader>,
+    /// A person's awards, newest decision first.
+    pub person_awards: DataLoader<PersonAwardsLoader>,
 }
 
 /// Values a list read ahead for the fields of its rows. Each is taken by the first field that
@@ -116,6 +118,7 @@ impl Loaders {
             photos: DataLoader::new(PhotoLoader(db.clone()), spawn),
             unit_awards: DataLoader::new(UnitAwardsLoader(db.clone()), spawn),
             award_kinds: DataLoader::new(AwardKindLoader(db.clone()), spawn),
+            person_awards: DataLoader::new(PersonAwardsLoader(db.clone()), spawn),
         }
     }
 }
@@ -372,5 +375,22 @@ impl Loader<Uuid> for AwardKindLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         Ok(service::awards::kinds_by_ids(&self.0, keys).await?.into_iter().map(|k| (k.id, k)).collect())
+    }
+}
+
+pub struct PersonAwardsLoader(DatabaseConnection);
+
+impl Loader<PersonId> for PersonAwardsLoader {
+    type Value = Vec<entities::award_nomination::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[PersonId]) -> Result<HashMap<PersonId, Self::Value>, Self::Error> {
+        let mut out: HashMap<PersonId, Self::Value> = HashMap::new();
+        for award in service::awards::of_people(&self.0, keys).await? {
+            if let Some(person) = award.person_id {
+                out.entry(person).or_default().push(award);
+            }
+        }
+        Ok(out)
     }
 }

@@ -202,9 +202,17 @@ impl Capability {
         }
     }
 
-    /// Whether the capability only reads: the only ones allowed over a unit merged into another.
-    pub const fn reads_only(self) -> bool {
-        matches!(self, Capability::ViewUnit | Capability::ViewAuditTrail)
+    /// Whether the capability is still exercised over a unit merged into another: reading, and
+    /// finishing what its history holds — a violence report that reached it (it is never left
+    /// unhandled) and a rating it submitted before the merge. Anything else is refused there.
+    pub const fn allowed_when_merged(self) -> bool {
+        matches!(
+            self,
+            Capability::ViewUnit
+                | Capability::ViewAuditTrail
+                | Capability::HandleViolenceReports
+                | Capability::ReviewRatings
+        )
     }
 
     /// Whether a system administrator has the capability over every unit.

@@ -183,8 +183,8 @@ impl Decision {
 /// Whether `person_id` may do `capability` over `unit`: the table, read against the roles she
 /// holds over the unit (one statement; one more for a system administrator without a granting
 /// role, and one for the unit's kind when a branch-only grant decides and only its id is known).
-/// Over a unit merged into another only reading is allowed ([`Capability::reads_only`]):
-/// anything else is [`Decision::Merged`].
+/// Over a unit merged into another only reading and finishing its history is allowed
+/// ([`Capability::allowed_when_merged`]): anything else is [`Decision::Merged`].
 pub async fn decide(
     conn: &impl ConnectionTrait,
     person_id: PersonId,
@@ -215,13 +215,13 @@ pub async fn decide(
         }
     }
     if let Some((above, role)) = allowed {
-        if !capability.reads_only() && merged_unit == Some(true) {
+        if !capability.allowed_when_merged() && merged_unit == Some(true) {
             return Ok(Decision::Merged);
         }
         return Ok(Decision::Allowed { above, by: role.into() });
     }
     if capability.system_admin() && is_system_admin(conn, person_id).await? {
-        if !capability.reads_only() && unit.merged(conn).await? {
+        if !capability.allowed_when_merged() && unit.merged(conn).await? {
             return Ok(Decision::Merged);
         }
         return Ok(Decision::Allowed { above: true, by: ActingAs::SystemAdmin });

@@ -149,14 +149,17 @@ pub async fn of_units(
         .await?)
 }
 
-/// The approved awards of `person`, newest decision first (for herself, or for whoever may read
-/// her membership).
-pub async fn of_person(
+/// The approved awards of `people`, newest decision first (for herself, or for whoever may read
+/// their memberships). One statement.
+pub async fn of_people(
     conn: &impl ConnectionTrait,
-    person: PersonId,
+    people: &[PersonId],
 ) -> Result<Vec<nomination::Model>, ApiError> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(nomination::Entity::find()
-        .filter(nomination::Column::PersonId.eq(person))
+        .filter(nomination::Column::PersonId.is_in(people.iter().copied()))
         .filter(nomination::Column::Status.eq(NominationStatus::Approved.as_str()))
         .order_by_desc(nomination::Column::DecisionDate)
         .order_by_desc(nomination::Column::Id)

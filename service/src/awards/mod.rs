@@ -17,7 +17,7 @@
 //!   so of two deciders at once exactly one does (`CONFLICT` `ALREADY_DECIDED`). An approval
 //!   tells the awardee (the person, or the officers of the unit); a decline tells the nominator.
 //! - **Reading.** Approved awards of a unit are public, as on its page ([`of_units`]); a person's
-//!   are hers ([`of_person`]) and her member managers'. Officers over a unit read the
+//!   are hers ([`of_people`]) and her member managers'. Officers over a unit read the
 //!   nominations its subtree made ([`list`]) and the year's figures ([`statistics`]): by kind,
 //!   collective and individual, and the share of women among the individuals.
 //!
@@ -37,7 +37,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 pub use list::{
-    Cursor, Filter, KindFigures, Statistics, count, kinds_at, kinds_by_ids, list, of_person, of_units,
+    Cursor, Filter, KindFigures, Statistics, count, kinds_at, kinds_by_ids, list, of_people, of_units,
     statistics,
 };
 
@@ -263,6 +263,10 @@ pub async fn nominate(call: Call<'_>, input: NominationInput) -> Result<nominati
             if !at_or_below(db, nominating.id, unit).await? {
                 return Err(ApiError::NotFound);
             }
+            // A merged unit is history below the one it was merged into: that one is nominated.
+            if get_unit(db, unit).await?.status != crate::org::UnitStatus::Active {
+                return Err(ApiError::Conflict(ConflictKind::UnitMerged));
+            }
             (Some(unit), None)
         }
         Nominee::Person(person) => {
@@ -361,7 +365,8 @@ pub async fn decide(call: Call<'_>, id: Uuid, decision: Decision) -> Result<nomi
                 });
             }
         };
-    if row.nominated_by == viewer.person_id {
+    // Nobody decides what she proposed, nor her own award.
+    if row.nominated_by == viewer.person_id || row.person_id == Some(viewer.person_id) {
         return Err(ApiError::Forbidden);
     }
     let (status, number, date, reason) = match decision {

@@ -33,17 +33,28 @@ pub async fn record(
     Ok(())
 }
 
-/// Adds `sign` × the counters of `unit_id` (all it contains) to each of its strict ancestors:
-/// `-1` before a move detaches it, `+1` once it hangs below its new parent.
-pub async fn shift(txn: &impl ConnectionTrait, unit_id: UnitId, sign: i64) -> Result<(), ApiError> {
+/// Adds `sign` × the counters of `unit_id` (all it contains) to each of its strict ancestors but
+/// those in `except`: `-1` before a move detaches it, `+1` once it hangs below its new parent
+/// (the ancestors the old and new places share are left alone: their sums do not change).
+pub async fn shift(
+    txn: &impl ConnectionTrait,
+    unit_id: UnitId,
+    sign: i64,
+    except: &[UnitId],
+) -> Result<(), ApiError> {
+    let (skip, values) = db::not_in("a.ancestor_id", except);
+    let mut all: Vec<sea_orm::Value> = vec![sign.into(), unit_id.into()];
+    all.extend(values);
     db::execute(
         txn,
-        "INSERT INTO unit_activity_day (unit_id, metric, day, value) \
-         SELECT a.ancestor_id, u.metric, u.day, ? * u.value FROM unit_activity_day u \
-         JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
-         WHERE u.unit_id = ? AND a.depth > 0 \
-         ON CONFLICT (unit_id, metric, day) DO UPDATE SET value = unit_activity_day.value + excluded.value",
-        [sign.into(), unit_id.into()],
+        &format!(
+            "INSERT INTO unit_activity_day (unit_id, metric, day, value) \
+             SELECT a.ancestor_id, u.metric, u.day, ? * u.value FROM unit_activity_day u \
+             JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
+             WHERE u.unit_id = ? AND a.depth > 0{skip} \
+             ON CONFLICT (unit_id, metric, day) DO UPDATE SET value = unit_activity_day.value + excluded.value"
+        ),
+        all,
     )
     .await?;
     Ok(())

@@ -497,7 +497,7 @@ async fn plan(
     Ok(plan)
 }
 
-/// Code → id of the `BRANCH` units among `codes` that the viewer manages.
+/// Code → id of the live `BRANCH` units among `codes` that the viewer manages.
 async fn branches_in_reach(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -511,7 +511,13 @@ async fn branches_in_reach(
             .column(org_unit::Column::Code)
             .column(org_unit::Column::Id)
             .filter(org_unit::Column::Code.is_in(chunk.iter().cloned()))
-            .filter(org_unit::Column::Kind.eq(UnitKind::Branch.as_str()));
+            .filter(org_unit::Column::Kind.eq(UnitKind::Branch.as_str()))
+            // A merged branch takes no one (its row is unknown to the import); the live ones
+            // are held against a merge until the import commits (see `org::lock_active`).
+            .filter(org_unit::Column::Status.eq(org_unit::UnitStatus::Active.as_str()));
+        if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            q = q.lock(sea_orm::sea_query::LockType::KeyShare);
+        }
         if !admin {
             q = q.filter(
                 org_unit::Column::Id

@@ -34,11 +34,14 @@ async fn change_status(
     from: MemberStatus,
     to: MemberStatus,
 ) -> Result<(), ApiError> {
+    // Her branch is held against a merge, and must still be hers: the counters below are its.
+    crate::org::lock_active(txn, m.branch_id).await?;
     let now = Utc::now();
     let mut update = membership::Entity::update_many()
         .col_expr(membership::Column::Status, Expr::value(to.as_str()))
         .col_expr(membership::Column::UpdatedAt, Expr::value(now))
         .filter(membership::Column::Id.eq(m.id))
+        .filter(membership::Column::BranchId.eq(m.branch_id))
         .filter(membership::Column::Status.eq(from.as_str()));
     if to == MemberStatus::Left {
         update = update.col_expr(membership::Column::LeftAt, Expr::value(now));

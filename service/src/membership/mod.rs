@@ -175,26 +175,40 @@ pub async fn roll_up_days(
 /// Moves a unit's rolled-up counters from its ancestors to others: `sign` -1 before its closure
 /// rows change (takes them from the old ancestors), +1 after (gives them to the new ones). The
 /// unit's own rows, and those of everything below it, do not change.
-pub async fn shift_rollups(txn: &impl ConnectionTrait, unit_id: UnitId, sign: i64) -> Result<(), ApiError> {
+pub async fn shift_rollups(
+    txn: &impl ConnectionTrait,
+    unit_id: UnitId,
+    sign: i64,
+    except: &[UnitId],
+) -> Result<(), ApiError> {
+    let (skip, mut values) = db::not_in("a.ancestor_id", except);
+    let mut head: Vec<sea_orm::Value> = vec![sign.into(), unit_id.into()];
+    head.append(&mut values.clone());
     db::execute(
         txn,
-        "INSERT INTO unit_member_count (unit_id, active) \
-         SELECT a.ancestor_id, ? * u.active FROM unit_member_count u \
-         JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
-         WHERE u.unit_id = ? AND a.depth > 0 \
-         ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active",
-        [sign.into(), unit_id.into()],
+        &format!(
+            "INSERT INTO unit_member_count (unit_id, active) \
+             SELECT a.ancestor_id, ? * u.active FROM unit_member_count u \
+             JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
+             WHERE u.unit_id = ? AND a.depth > 0{skip} \
+             ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active"
+        ),
+        head,
     )
     .await?;
+    let mut day: Vec<sea_orm::Value> = vec![sign.into(), sign.into(), unit_id.into()];
+    day.append(&mut values);
     db::execute(
         txn,
-        "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") \
-         SELECT a.ancestor_id, u.day, ? * u.joined, ? * u.\"left\" FROM unit_member_day u \
-         JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
-         WHERE u.unit_id = ? AND a.depth > 0 \
-         ON CONFLICT (unit_id, day) DO UPDATE SET joined = unit_member_day.joined + excluded.joined, \
-         \"left\" = unit_member_day.\"left\" + excluded.\"left\"",
-        [sign.into(), sign.into(), unit_id.into()],
+        &format!(
+            "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") \
+             SELECT a.ancestor_id, u.day, ? * u.joined, ? * u.\"left\" FROM unit_member_day u \
+             JOIN org_unit_closure a ON a.descendant_id = u.unit_id \
+             WHERE u.unit_id = ? AND a.depth > 0{skip} \
+             ON CONFLICT (unit_id, day) DO UPDATE SET joined = unit_member_day.joined + excluded.joined, \
+             \"left\" = unit_member_day.\"left\" + excluded.\"left\""
+        ),
+        day,
     )
     .await?;
     Ok(())

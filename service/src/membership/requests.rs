@@ -333,6 +333,9 @@ pub(super) async fn move_membership(
     actor: PersonId,
 ) -> Result<(), ApiError> {
     let from = current.branch_id;
+    // Both branches held against a merge (refused if one was merged meanwhile).
+    crate::org::lock_active(txn, from).await?;
+    crate::org::lock_active(txn, to).await?;
     let now = Utc::now();
     let moved = membership::Entity::update_many()
         .col_expr(membership::Column::BranchId, Expr::value(to))

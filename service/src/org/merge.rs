@@ -49,7 +49,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{get_unit, lock_tree, reattach};
+use super::{get_unit, lock_tree, reattach, shared_ancestors};
 use crate::{
     Call, audit,
     authz::{self, Capability},
@@ -211,6 +211,15 @@ pub async fn merge_units(
             s,
         )
         .await?;
+        // An invitation is one per person and branch: one to the target already answers for
+        // the source's.
+        db::execute(
+            &txn,
+            "DELETE FROM membership_invitation WHERE branch_id = ? AND status = 'PENDING' \
+             AND person_id IN (SELECT person_id FROM membership_invitation WHERE branch_id = ?)",
+            [s.into(), into.into()],
+        )
+        .await?;
         move_rows(
             &txn,
             "UPDATE membership_invitation SET branch_id = ? WHERE branch_id = ? AND status = 'PENDING'",
@@ -231,6 +240,26 @@ pub async fn merge_units(
         moved.campaigns +=
             move_rows(&txn, "UPDATE campaign SET unit_id = ? WHERE unit_id = ?", into, s).await?;
         moved.posts += move_rows(&txn, "UPDATE post SET unit_id = ? WHERE unit_id = ?", into, s).await?;
+        // A household is one per campaign, year and branch, by its folded label: the same label
+        // at both branches is two households, kept apart by the source's code.
+        db::execute(
+            &txn,
+            "UPDATE pledge SET household_key = household_key || ' #' || ? WHERE branch_id = ? \
+             AND household_key IS NOT NULL AND EXISTS (SELECT 1 FROM pledge t WHERE t.branch_id = ? \
+             AND t.campaign_id = pledge.campaign_id AND t.year = pledge.year AND t.household_key = pledge.household_key)",
+            [source.code.clone().into(), s.into(), into.into()],
+        )
+        .await?;
+        // Nominations waiting for the source go to the target, unless it is proposed for the
+        // same award already (that one stands; the source's can still be decided).
+        db::execute(
+            &txn,
+            "UPDATE award_nomination SET unit_id = ? WHERE unit_id = ? AND status = 'PROPOSED' \
+             AND NOT EXISTS (SELECT 1 FROM award_nomination t WHERE t.unit_id = ? AND t.kind_id = award_nomination.kind_id \
+             AND t.year = award_nomination.year AND t.status <> 'DECLINED')",
+            [into.into(), s.into(), into.into()],
+        )
+        .await?;
         for sql in [
             "UPDATE pledge SET branch_id = ? WHERE branch_id = ?",
             "UPDATE fanout_job SET unit_id = ? WHERE unit_id = ?",
@@ -311,34 +340,47 @@ async fn move_rows(
 /// Moves what `source` counted itself (its subtree is itself alone now) out of its old
 /// ancestors and into `into` and every unit above it; the source's rows are deleted.
 async fn fold_counters(txn: &impl ConnectionTrait, source: UnitId, into: UnitId) -> Result<(), ApiError> {
-    crate::membership::shift_rollups(txn, source, -1).await?;
-    crate::campaigns::activity::shift(txn, source, -1).await?;
-    let both = || -> [Value; 2] { [into.into(), source.into()] };
+    // The ancestors the source and the target share keep their sums: left alone.
+    let common = shared_ancestors(txn, source, into).await?;
+    crate::membership::shift_rollups(txn, source, -1, &common).await?;
+    crate::campaigns::activity::shift(txn, source, -1, &common).await?;
+    let (skip, skipped) = db::not_in("a.ancestor_id", &common);
+    let both = || -> Vec<Value> {
+        let mut v: Vec<Value> = vec![into.into(), source.into()];
+        v.extend(skipped.iter().cloned());
+        v
+    };
     db::execute(
         txn,
-        "INSERT INTO unit_member_count (unit_id, active) \
+        &format!(
+            "INSERT INTO unit_member_count (unit_id, active) \
          SELECT a.ancestor_id, u.active FROM unit_member_count u \
-         JOIN org_unit_closure a ON a.descendant_id = ? WHERE u.unit_id = ? \
-         ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active",
+         JOIN org_unit_closure a ON a.descendant_id = ? WHERE u.unit_id = ?{skip} \
+         ON CONFLICT (unit_id) DO UPDATE SET active = unit_member_count.active + excluded.active"
+        ),
         both(),
     )
     .await?;
     db::execute(
         txn,
-        "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") \
+        &format!(
+            "INSERT INTO unit_member_day (unit_id, day, joined, \"left\") \
          SELECT a.ancestor_id, u.day, u.joined, u.\"left\" FROM unit_member_day u \
-         JOIN org_unit_closure a ON a.descendant_id = ? WHERE u.unit_id = ? \
+         JOIN org_unit_closure a ON a.descendant_id = ? WHERE u.unit_id = ?{skip} \
          ON CONFLICT (unit_id, day) DO UPDATE SET joined = unit_member_day.joined + excluded.joined, \
-         \"left\" = unit_member_day.\"left\" + excluded.\"left\"",
+         \"left\" = unit_member_day.\"left\" + excluded.\"left\""
+        ),
         both(),
     )
     .await?;
     db::execute(
         txn,
-        "INSERT INTO unit_activity_day (unit_id, metric, day, value) \
+        &format!(
+            "INSERT INTO unit_activity_day (unit_id, metric, day, value) \
          SELECT a.ancestor_id, u.metric, u.day, u.value FROM unit_activity_day u \
-         JOIN org_unit_closure a ON a.descendant_id = ? WHERE u.unit_id = ? \
-         ON CONFLICT (unit_id, metric, day) DO UPDATE SET value = unit_activity_day.value + excluded.value",
+         JOIN org_unit_closure a ON a.descendant_id = ? WHERE u.unit_id = ?{skip} \
+         ON CONFLICT (unit_id, metric, day) DO UPDATE SET value = unit_activity_day.value + excluded.value"
+        ),
         both(),
     )
     .await?;

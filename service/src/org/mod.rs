@@ -373,6 +373,10 @@ pub async fn create_unit(call: Call<'_>, input: NewUnit) -> Result<org_unit::Mod
         Some(pid) => Some(get_unit(&txn, pid).await?),
         None => None,
     };
+    // A merge that took the parent meanwhile (it holds the same lock) is seen here.
+    if parent.as_ref().is_some_and(|p| p.status != UnitStatus::Active) {
+        return Err(ApiError::Conflict(ConflictKind::UnitMerged));
+    }
     let unit = insert_unit(&txn, parent.as_ref(), input.kind, &code, &name).await?;
     let entry = audit::Entry::new(audit::Action::UnitCreated, unit.id, SubjectKind::Unit, unit.id)
         .set("parentId", unit.parent_id)
@@ -394,14 +398,17 @@ async fn lock_tree(txn: &impl ConnectionTrait) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Locks `unit`'s row for the rest of the transaction (for share, on PostgreSQL) and checks it
+/// Locks `unit`'s row for the rest of the transaction (`FOR KEY SHARE` on PostgreSQL) and checks it
 /// is active: a write that attaches something to a unit (a membership, a request) calls it in
 /// its transaction, so that a merge either waits for it or is seen by it (`CONFLICT`
 /// `UNIT_MERGED`). SQLite has one writer.
 pub async fn lock_active(txn: &impl ConnectionTrait, unit: UnitId) -> Result<(), ApiError> {
     let mut query = org_unit::Entity::find_by_id(unit).select_only().column(org_unit::Column::Status);
     if txn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_shared();
+        // KEY SHARE: held against the merge's FOR UPDATE of its units, but not against the
+        // plain updates a merge makes of the units it moves (a branch below a merged ward),
+        // which would otherwise deadlock with a writer waiting on the counters it holds.
+        query = query.lock(sea_orm::sea_query::LockType::KeyShare);
     }
     match query.into_tuple::<UnitStatus>().one(txn).await? {
         Some(UnitStatus::Active) => Ok(()),
@@ -483,6 +490,15 @@ pub async fn move_unit(
 
     let txn = db.begin().await?;
     lock_tree(&txn).await?;
+    // Checked inside the lock: neither was merged meanwhile (a merge holds the same lock).
+    let now_rows = org_unit::Entity::find()
+        .filter(org_unit::Column::Id.is_in([id, new_parent_id]))
+        .filter(org_unit::Column::Status.eq(UnitStatus::Active.as_str()))
+        .count(&txn)
+        .await?;
+    if now_rows != 2 {
+        return Err(ApiError::Conflict(ConflictKind::UnitMerged));
+    }
     // Checked inside the lock: is the new parent inside the moved subtree (or the unit itself)?
     let inside = org_unit_closure::Entity::find()
         .filter(org_unit_closure::Column::AncestorId.eq(id))
@@ -514,9 +530,12 @@ pub(crate) async fn reattach(
     id: UnitId,
     new_parent_id: UnitId,
 ) -> Result<(), ApiError> {
-    // Its member and activity counters leave the old ancestors now and join the new ones once attached.
-    crate::membership::shift_rollups(txn, id, -1).await?;
-    crate::campaigns::activity::shift(txn, id, -1).await?;
+    // Its member and activity counters leave the old ancestors now and join the new ones once
+    // attached; the ancestors both places share keep their sums (and their rows are not touched,
+    // so writers counting elsewhere below them do not wait for the move).
+    let common = shared_ancestors(txn, id, new_parent_id).await?;
+    crate::membership::shift_rollups(txn, id, -1, &common).await?;
+    crate::campaigns::activity::shift(txn, id, -1, &common).await?;
     // Detach the subtree from its old ancestors, then attach it below the new parent's chain.
     db::execute(
         txn,
@@ -535,8 +554,8 @@ pub(crate) async fn reattach(
         [new_parent_id.into(), id.into()],
     )
     .await?;
-    crate::membership::shift_rollups(txn, id, 1).await?;
-    crate::campaigns::activity::shift(txn, id, 1).await?;
+    crate::membership::shift_rollups(txn, id, 1, &common).await?;
+    crate::campaigns::activity::shift(txn, id, 1, &common).await?;
     org_unit::Entity::update_many()
         .col_expr(org_unit::Column::ParentId, Expr::value(new_parent_id))
         .col_expr(org_unit::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -553,6 +572,31 @@ pub(crate) async fn reattach(
     )
     .await?;
     Ok(())
+}
+
+/// The strict ancestors of `unit` that are also `place` or above it.
+pub(crate) async fn shared_ancestors(
+    conn: &impl ConnectionTrait,
+    unit: UnitId,
+    place: UnitId,
+) -> Result<Vec<UnitId>, ApiError> {
+    Ok(org_unit_closure::Entity::find()
+        .select_only()
+        .column(org_unit_closure::Column::AncestorId)
+        .filter(org_unit_closure::Column::DescendantId.eq(unit))
+        .filter(org_unit_closure::Column::Depth.gt(0))
+        .filter(
+            org_unit_closure::Column::AncestorId.in_subquery(
+                Query::select()
+                    .column(org_unit_closure::Column::AncestorId)
+                    .from(org_unit_closure::Entity)
+                    .and_where(Expr::col(org_unit_closure::Column::DescendantId).eq(place))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Inserts a unit and its closure rows. The new unit is its own descendant at depth 0, and a

@@ -13,7 +13,8 @@
 //!   Without criteria from the level above nothing can be saved (`CONFLICT` `NO_CRITERIA`).
 //! - **Review.** Officers and admins strictly above the unit (`ReviewRatings`) confirm a
 //!   submitted rating — as proposed, or changed with a reason ([`confirm`]) — or send it back
-//!   with a reason ([`send_back`]); nobody decides a rating she submitted herself (`FORBIDDEN`).
+//!   with a reason ([`send_back`]); nobody decides a rating she wrote or submitted herself
+//!   (`FORBIDDEN`: whoever saved it is in `unit_rating_editor`).
 //!   A confirmed rating is final. Both are one conditional `UPDATE … WHERE status =
 //!   'SUBMITTED'`, so of two reviewers deciding at once exactly one does; the other gets
 //!   `CONFLICT` `ALREADY_DECIDED` (or `WRONG_STATUS` once it is a draft again).
@@ -228,6 +229,13 @@ pub async fn save(
             .exec(&txn)
             .await?;
     }
+    // Whoever writes it may not confirm it.
+    crate::db::execute(
+        &txn,
+        "INSERT INTO unit_rating_editor (rating_id, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [before.id.into(), viewer.person_id.into()],
+    )
+    .await?;
     for (criterion_id, (score, evidence)) in given {
         unit_rating_score::Entity::insert(unit_rating_score::ActiveModel {
             rating_id: Set(before.id),
@@ -388,10 +396,32 @@ async fn for_review(
     let row = unit_rating::Entity::find_by_id(id).one(conn).await?.ok_or(ApiError::NotFound)?;
     let unit = get_unit(conn, row.unit_id).await?;
     let acting = authz::require(conn, viewer, Capability::ReviewRatings, &unit).await?;
-    if row.submitted_by == Some(viewer.person_id) {
+    if row.submitted_by == Some(viewer.person_id) || edited(conn, row.id, viewer.person_id).await? {
         return Err(ApiError::Forbidden);
     }
     Ok((row, unit, acting))
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// Whether `person` saved the rating `id` at some point.
+async fn edited(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    person: entities::ids::PersonId,
+) -> Result<bool, ApiError> {
+    use sea_orm::FromQueryResult;
+    let found = Count::find_by_statement(crate::db::stmt(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM unit_rating_editor WHERE rating_id = ? AND person_id = ?",
+        [id.into(), person.into()],
+    ))
+    .one(conn)
+    .await?;
+    Ok(found.is_some_and(|c| c.n > 0))
 }
 
 /// Why a conditional decision found nothing to decide: decided already, or not submitted.
@@ -436,6 +466,9 @@ pub async fn confirm(
         .col_expr(unit_rating::Column::UpdatedAt, Expr::value(now))
         .filter(unit_rating::Column::Id.eq(id))
         .filter(unit_rating::Column::Status.eq(RatingStatus::Submitted.as_str()))
+        // The submission read above, not one made since (a proposal that changed since needs
+        // its own look, and perhaps a reason).
+        .filter(unit_rating::Column::SubmittedAt.eq(row.submitted_at))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -483,6 +516,9 @@ pub async fn send_back(call: Call<'_>, id: Uuid, reason: &str) -> Result<unit_ra
         .col_expr(unit_rating::Column::UpdatedAt, Expr::value(now))
         .filter(unit_rating::Column::Id.eq(id))
         .filter(unit_rating::Column::Status.eq(RatingStatus::Submitted.as_str()))
+        // The submission read above, not one made since (a proposal that changed since needs
+        // its own look, and perhaps a reason).
+        .filter(unit_rating::Column::SubmittedAt.eq(row.submitted_at))
         .exec(&txn)
         .await?
         .rows_affected;

@@ -252,10 +252,14 @@ pub(super) async fn step(
                 return Err(pending());
             }
             // An unknown unit is a wrong id; any other failure (an outage) is what it is.
-            crate::org::get_unit(&txn, to).await.map_err(|e| match e {
+            let to_unit = crate::org::get_unit(&txn, to).await.map_err(|e| match e {
                 ApiError::NotFound => ApiError::bad_input("to_unit_id", InputProblem::InvalidId),
                 other => other,
             })?;
+            // A merged unit takes nothing new: the case goes to the unit it was merged into.
+            if to_unit.status != crate::org::UnitStatus::Active {
+                return Err(ApiError::Conflict(crate::error::ConflictKind::UnitMerged));
+            }
             if to == row.handling_unit_id {
                 return Err(ApiError::bad_input("to_unit_id", InputProblem::InvalidId));
             }
