@@ -389,7 +389,7 @@ async fn fold_counters(txn: &impl ConnectionTrait, source: UnitId, into: UnitId)
         "INSERT INTO branch_member_count (branch_id, active) \
          SELECT ?, active FROM branch_member_count WHERE branch_id = ? \
          ON CONFLICT (branch_id) DO UPDATE SET active = branch_member_count.active + excluded.active",
-        both(),
+        [into.into(), source.into()],
     )
     .await?;
     db::execute(
@@ -398,7 +398,7 @@ async fn fold_counters(txn: &impl ConnectionTrait, source: UnitId, into: UnitId)
          SELECT ?, day, joined, \"left\" FROM branch_member_day WHERE branch_id = ? \
          ON CONFLICT (branch_id, day) DO UPDATE SET joined = branch_member_day.joined + excluded.joined, \
          \"left\" = branch_member_day.\"left\" + excluded.\"left\"",
-        both(),
+        [into.into(), source.into()],
     )
     .await?;
     for table in ["unit_member_count", "unit_member_day", "unit_activity_day"] {
