@@ -1166,9 +1166,10 @@ def main():
         ("new member and officers' console", lambda: officer_console(new_member(args, sessions), sessions)),
         ("member content", lambda: member_content(sessions)),
         ("violence report", lambda: violence(sessions)),
-        ("the union's year", lambda: union_year(sessions)),
         ("partner system", lambda: partner(sessions)),
         ("HTTP surface", lambda: http_surface(args)),
+        # Last: it merges two communes, which changes the tree the sections above read.
+        ("the union's year", lambda: union_year(sessions)),
     ]
     for name, run in sections:
         try:
