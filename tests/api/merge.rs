@@ -464,7 +464,7 @@ async fn a_branch_merges_with_its_members_and_is_closed_to_new_ones() {
     let app = spawn_app().await;
     let city = app.token(CITY_ADMIN).await;
     let moving =
-        vec![member(&app, &city, S, 1, "HN-LB-BD-04").await, member(&app, &city, S, 2, "HN-LB-BD-04").await];
+        [member(&app, &city, S, 1, "HN-LB-BD-04").await, member(&app, &city, S, 2, "HN-LB-BD-04").await];
     let staying = member(&app, &city, S, 3, "HN-LB-BD-03").await;
     let stats = "query($u: ID!, $f: Date!, $t: Date!) { memberStatistics(unitId: $u, from: $f, to: $t) { total { activeMembers newMembers } } }";
     let today = (Utc::now() + Duration::hours(7)).date_naive();

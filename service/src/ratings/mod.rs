@@ -445,75 +445,64 @@ pub async fn confirm(
     rating: RatingLevel,
     reason: Option<&str>,
 ) -> Result<unit_rating::Model, ApiError> {
-    let (state, viewer) = (call.state, call.viewer()?);
-    let db = &state.db;
     let reason = optional_text(reason, MAX_REASON, "reason")?;
-    let (row, unit, acting) = for_review(db, viewer, id).await?;
-    if row.status != RatingStatus::Submitted {
-        return Err(not_waiting(db, id).await);
-    }
-    if row.proposed != Some(rating) && reason.is_none() {
-        return Err(ApiError::bad_input("reason", InputProblem::Required));
-    }
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let won = unit_rating::Entity::update_many()
-        .col_expr(unit_rating::Column::Status, Expr::value(RatingStatus::Confirmed.as_str()))
-        .col_expr(unit_rating::Column::Rating, Expr::value(rating.as_str()))
-        .col_expr(unit_rating::Column::ChangeReason, Expr::value(reason.clone()))
-        .col_expr(unit_rating::Column::ConfirmedBy, Expr::value(viewer.person_id))
-        .col_expr(unit_rating::Column::ConfirmedAt, Expr::value(now))
-        .col_expr(unit_rating::Column::UpdatedAt, Expr::value(now))
-        .filter(unit_rating::Column::Id.eq(id))
-        .filter(unit_rating::Column::Status.eq(RatingStatus::Submitted.as_str()))
-        // The submission read above, not one made since (a proposal that changed since needs
-        // its own look, and perhaps a reason).
-        .filter(unit_rating::Column::SubmittedAt.eq(row.submitted_at))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if won == 0 {
-        drop(txn);
-        return Err(not_waiting(db, id).await);
-    }
-    let saved = unit_rating::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    let notes = notify_submitter(
-        &txn,
-        &saved,
-        NotificationKind::RatingConfirmed,
-        json!({ "unit": unit.name, "year": saved.year, "rating": rating.as_str() }),
-    )
-    .await?;
-    let entry =
-        audit::Entry::new(audit::Action::RatingConfirmed, unit.id, audit::SubjectKind::UnitRating, id)
-            .set("year", saved.year)
-            .change("status", row.status, saved.status)
-            .change("rating", row.proposed, saved.rating)
-            .set("changeReason", &saved.change_reason);
-    audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
-    txn.commit().await?;
-    notifications::announce(state, &notes).await;
-    tracing::info!(event = "rating_confirmed", rating_id = %id, unit_id = %unit.id, rating = rating.as_str(), "rating confirmed");
-    Ok(saved)
+    review(call, id, Review::Confirm { rating, reason }).await
 }
 
 /// Sends a submitted rating back to its unit as a draft, with a reason (1–1,000 characters)
 /// the unit reads (`ReviewRatings` over its unit); the one who submitted it is told.
 pub async fn send_back(call: Call<'_>, id: Uuid, reason: &str) -> Result<unit_rating::Model, ApiError> {
-    let (state, viewer) = (call.state, call.viewer()?);
-    let db = &state.db;
     let reason = optional_text(Some(reason), MAX_REASON, "reason")?
         .ok_or(ApiError::bad_input("reason", InputProblem::Required))?;
+    review(call, id, Review::SendBack { reason }).await
+}
+
+/// What a reviewer decides.
+enum Review {
+    Confirm { rating: RatingLevel, reason: Option<String> },
+    SendBack { reason: String },
+}
+
+/// Decides a submitted rating: one conditional `UPDATE` on the submission read, the submitter
+/// told, the audit entry, in one transaction.
+async fn review(call: Call<'_>, id: Uuid, review: Review) -> Result<unit_rating::Model, ApiError> {
+    let (state, viewer) = (call.state, call.viewer()?);
+    let db = &state.db;
     let (row, unit, acting) = for_review(db, viewer, id).await?;
     if row.status != RatingStatus::Submitted {
         return Err(not_waiting(db, id).await);
     }
+    if let Review::Confirm { rating, reason: None } = &review
+        && row.proposed != Some(*rating)
+    {
+        return Err(ApiError::bad_input("reason", InputProblem::Required));
+    }
     let now = Utc::now();
+    let mut update =
+        unit_rating::Entity::update_many().col_expr(unit_rating::Column::UpdatedAt, Expr::value(now));
+    let (kind, action, mut params) = match &review {
+        Review::Confirm { rating, reason } => {
+            update = update
+                .col_expr(unit_rating::Column::Status, Expr::value(RatingStatus::Confirmed.as_str()))
+                .col_expr(unit_rating::Column::Rating, Expr::value(rating.as_str()))
+                .col_expr(unit_rating::Column::ChangeReason, Expr::value(reason.clone()))
+                .col_expr(unit_rating::Column::ConfirmedBy, Expr::value(viewer.person_id))
+                .col_expr(unit_rating::Column::ConfirmedAt, Expr::value(now));
+            (
+                NotificationKind::RatingConfirmed,
+                audit::Action::RatingConfirmed,
+                json!({ "rating": rating.as_str() }),
+            )
+        }
+        Review::SendBack { reason } => {
+            update = update
+                .col_expr(unit_rating::Column::Status, Expr::value(RatingStatus::Draft.as_str()))
+                .col_expr(unit_rating::Column::ReturnReason, Expr::value(reason.clone()));
+            (NotificationKind::RatingReturned, audit::Action::RatingReturned, json!({}))
+        }
+    };
     let txn = db.begin().await?;
-    let won = unit_rating::Entity::update_many()
-        .col_expr(unit_rating::Column::Status, Expr::value(RatingStatus::Draft.as_str()))
-        .col_expr(unit_rating::Column::ReturnReason, Expr::value(reason.clone()))
-        .col_expr(unit_rating::Column::UpdatedAt, Expr::value(now))
+    let won = update
         .filter(unit_rating::Column::Id.eq(id))
         .filter(unit_rating::Column::Status.eq(RatingStatus::Submitted.as_str()))
         // The submission read above, not one made since (a proposal that changed since needs
@@ -527,21 +516,22 @@ pub async fn send_back(call: Call<'_>, id: Uuid, reason: &str) -> Result<unit_ra
         return Err(not_waiting(db, id).await);
     }
     let saved = unit_rating::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    let notes = notify_submitter(
-        &txn,
-        &saved,
-        NotificationKind::RatingReturned,
-        json!({ "unit": unit.name, "year": saved.year }),
-    )
-    .await?;
-    let entry = audit::Entry::new(audit::Action::RatingReturned, unit.id, audit::SubjectKind::UnitRating, id)
+    params["unit"] = json!(unit.name);
+    params["year"] = json!(saved.year);
+    let notes = notify_submitter(&txn, &saved, kind, params).await?;
+    let mut entry = audit::Entry::new(action, unit.id, audit::SubjectKind::UnitRating, id)
         .set("year", saved.year)
-        .change("status", row.status, saved.status)
-        .set("reason", &saved.return_reason);
+        .change("status", row.status, saved.status);
+    entry = match review {
+        Review::Confirm { .. } => {
+            entry.change("rating", row.proposed, saved.rating).set("changeReason", &saved.change_reason)
+        }
+        Review::SendBack { .. } => entry.set("reason", &saved.return_reason),
+    };
     audit::record(&txn, audit::Actor::new(viewer, acting), entry).await?;
     txn.commit().await?;
     notifications::announce(state, &notes).await;
-    tracing::info!(event = "rating_returned", rating_id = %id, unit_id = %unit.id, "rating sent back");
+    tracing::info!(event = "rating_reviewed", rating_id = %id, unit_id = %unit.id, status = saved.status.as_str(), "rating reviewed");
     Ok(saved)
 }
 

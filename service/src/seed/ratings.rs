@@ -317,65 +317,45 @@ pub(super) async fn load_awards(
         at,
     )
     .await?;
-    nomination(
-        conn,
-        &city_kind,
-        last,
-        lb.id,
-        (Some(bd.id), None),
-        "Hoàn thành xuất sắc nhiệm vụ công tác Hội và phong trào phụ nữ năm liền.",
-        who.district,
-        Some(("45/QĐ-HPNTP", decided, who.city)),
-        at,
-    )
-    .await?;
-    nomination(
-        conn,
-        &giay,
-        last,
-        bd.id,
-        (Some(bd1.id), None),
-        "Chi hội dẫn đầu phong trào xây dựng gia đình 5 không, 3 sạch.",
-        who.ward,
-        Some(("12/QĐ-HPN", decided, who.district)),
-        at,
-    )
-    .await?;
-    nomination(
-        conn,
-        &giay,
-        last,
-        bd.id,
-        (None, Some(who.leader)),
-        "Chi hội trưởng tiêu biểu, phát triển 25 hội viên mới.",
-        who.ward,
-        Some(("12/QĐ-HPN", decided, who.district)),
-        at,
-    )
-    .await?;
-    nomination(
-        conn,
-        &giay,
-        last,
-        bd1.id,
-        (None, Some(who.member)),
-        "Hội viên tích cực tham gia các hoạt động của chi hội.",
-        who.leader,
-        Some(("12/QĐ-HPN", decided, who.district)),
-        at,
-    )
-    .await?;
-    nomination(
-        conn,
-        &giay,
-        last,
-        bd.id,
-        (Some(bd2.id), None),
-        "Chi hội có nhiều mô hình sinh kế cho phụ nữ.",
-        who.ward,
-        None,
-        now,
-    )
-    .await?;
+    let approved = |by: PersonId| Some(("12/QĐ-HPN", decided, by));
+    let list = [
+        (
+            &city_kind,
+            lb.id,
+            (Some(bd.id), None),
+            "Hoàn thành xuất sắc nhiệm vụ công tác Hội và phong trào phụ nữ năm liền.",
+            who.district,
+            Some(("45/QĐ-HPNTP", decided, who.city)),
+        ),
+        (
+            &giay,
+            bd.id,
+            (Some(bd1.id), None),
+            "Chi hội dẫn đầu phong trào xây dựng gia đình 5 không, 3 sạch.",
+            who.ward,
+            approved(who.district),
+        ),
+        (
+            &giay,
+            bd.id,
+            (None, Some(who.leader)),
+            "Chi hội trưởng tiêu biểu, phát triển 25 hội viên mới.",
+            who.ward,
+            approved(who.district),
+        ),
+        (
+            &giay,
+            bd1.id,
+            (None, Some(who.member)),
+            "Hội viên tích cực tham gia các hoạt động của chi hội.",
+            who.leader,
+            approved(who.district),
+        ),
+        // Waiting for the district.
+        (&giay, bd.id, (Some(bd2.id), None), "Chi hội có nhiều mô hình sinh kế cho phụ nữ.", who.ward, None),
+    ];
+    for (kind, from, nominee, citation, by, decision) in list {
+        nomination(conn, kind, last, from, nominee, citation, by, decision, at).await?;
+    }
     Ok(())
 }
