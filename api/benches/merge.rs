@@ -1,7 +1,9 @@
 //! Merging units at Hanoi scale, on PostgreSQL: three wards of the bench tree with 30,000
 //! members between them (and a million more elsewhere) merged into one, three times over
 //! different wards; the time, how long the tree lock and the units' rows were held, and the
-//! SQL statements.
+//! SQL statements. Each merge is checked against every unit's roll-ups (active members, joins,
+//! leaves, check-ins) read before it: all as they were, but the target's (its own plus the
+//! sources') and the sources' (none left).
 //!
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432 cargo bench -p api --bench merge`
 //!
@@ -16,7 +18,7 @@
 
 mod common;
 
-use std::time::Instant;
+use std::{collections::HashMap, time::Instant};
 
 use common::{build_tree, fresh_state, officer};
 use entities::ids::UnitId;
@@ -29,6 +31,33 @@ const PER_MERGED_BRANCH: i64 = 833;
 #[derive(FromQueryResult)]
 struct Active {
     n: i64,
+}
+
+#[derive(FromQueryResult)]
+struct Rollup {
+    unit_id: uuid::Uuid,
+    active: i64,
+    joined: i64,
+    left: i64,
+    activity: i64,
+}
+
+/// Every unit's roll-ups: active members, joins and leaves over all days, check-ins.
+async fn rollups(state: &service::state::AppState) -> HashMap<UnitId, [i64; 4]> {
+    Rollup::find_by_statement(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT u.id AS unit_id, COALESCE(c.active, 0)::bigint AS active, COALESCE(d.j, 0)::bigint AS joined, \
+           COALESCE(d.l, 0)::bigint AS \"left\", COALESCE(a.v, 0)::bigint AS activity FROM org_unit u \
+         LEFT JOIN unit_member_count c ON c.unit_id = u.id \
+         LEFT JOIN (SELECT unit_id, sum(joined) AS j, sum(\"left\") AS l FROM unit_member_day GROUP BY unit_id) d ON d.unit_id = u.id \
+         LEFT JOIN (SELECT unit_id, sum(value) AS v FROM unit_activity_day GROUP BY unit_id) a ON a.unit_id = u.id",
+    ))
+    .all(&state.db)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (UnitId(r.unit_id), [r.active, r.joined, r.left, r.activity]))
+    .collect()
 }
 
 async fn active(state: &service::state::AppState, unit: UnitId) -> i64 {
@@ -100,6 +129,7 @@ async fn main() {
     for [into, a, b] in triples {
         let city_before = active(&state, tree.city.id).await;
         let expected = active(&state, into).await + active(&state, a).await + active(&state, b).await;
+        let before = rollups(&state).await;
         let statements = state.stats.statements();
         let started = Instant::now();
         let call = service::Call { state: &state, auth: &auth, meta: &meta };
@@ -108,11 +138,27 @@ async fn main() {
         let statements = state.stats.statements() - statements;
         assert_eq!(active(&state, tree.city.id).await, city_before, "the city's members");
         assert_eq!(active(&state, into).await, expected, "the target's members");
+        // Every roll-up of every unit: as before, but the target's (its own and the sources')
+        // and the sources' (nothing left).
+        let after = rollups(&state).await;
+        let sum = |x: [i64; 4], y: [i64; 4]| [x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3]];
+        for (unit, was) in &before {
+            let want = if *unit == into {
+                sum(sum(*was, before[&a]), before[&b])
+            } else if *unit == a || *unit == b {
+                [0; 4]
+            } else {
+                *was
+            };
+            assert_eq!(after[unit], want, "unit {unit:?}");
+        }
         println!(
-            "merge 3 wards ({expected} members, {} branches moved): {:.0} ms, lock held {:.0} ms, {statements} statements",
+            "merge 3 wards ({expected} members, {} branches moved): {:.0} ms, lock held {:.0} ms, {statements} statements; \
+             the roll-ups of all {} units as expected",
             merged.moved.children,
             took.as_secs_f64() * 1000.0,
             merged.held.as_secs_f64() * 1000.0,
+            before.len(),
         );
     }
 }
